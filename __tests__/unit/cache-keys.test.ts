@@ -1,0 +1,65 @@
+import { planScope, planIndexKeys, fallbackBranches, blobKey, packKey, planPacks } from '../../src/cache/keys.js';
+import type { Context } from '../../src/context.js';
+
+function ctx(over: Partial<Context>): Context {
+  return {
+    eventName: 'push', sha: 'abc123', ref: 'refs/heads/main', refName: 'main', headRef: '', baseRef: '',
+    repo: { owner: 'acme', repo: 'app' }, runId: '1', runNumber: '1', runAttempt: '1', job: 'build', actor: 'a', workflow: 'ci',
+    serverUrl: 'https://github.com', apiUrl: 'https://api.github.com', graphqlUrl: '', workspace: '/w', runnerTemp: '/t',
+    payload: { repository: { default_branch: 'main' } }, ...over,
+  };
+}
+
+describe('planScope', () => {
+  const base = { cacheScope: '', images: ['ghcr.io/acme/app'], target: '', platforms: [], file: './Dockerfile' };
+  test('cache-scope wins', () => expect(planScope({ ...base, cacheScope: 'My Scope' })).toBe('my-scope'));
+  test('differs per image, target and platform set', () => {
+    const a = planScope(base);
+    expect(a).toMatch(/^app-[0-9a-f]{8}$/);
+    expect(planScope({ ...base, images: ['ghcr.io/acme/worker'] })).not.toBe(a);
+    expect(planScope({ ...base, target: 'test' })).toMatch(/^app-test-[0-9a-f]{8}$/);
+    expect(planScope({ ...base, platforms: ['linux/arm64'] })).not.toBe(a);
+    expect(planScope({ ...base, platforms: ['linux/arm64', 'linux/amd64'] })).toBe(planScope({ ...base, platforms: ['linux/amd64', 'linux/arm64'] }));
+  });
+});
+
+describe('planIndexKeys', () => {
+  const rows: [string, Partial<Context>, string, string[]][] = [
+    ['push to main', {}, 'obc1-idx-s-main-abc123', ['obc1-idx-s-main-']],
+    ['push to a feature branch', { ref: 'refs/heads/feature/x', refName: 'feature/x' }, 'obc1-idx-s-feature-x-abc123', ['obc1-idx-s-feature-x-', 'obc1-idx-s-main-']],
+    ['tag', { ref: 'refs/tags/v1.2.3', refName: 'v1.2.3' }, 'obc1-idx-s-tag-v1.2.3-abc123', ['obc1-idx-s-tag-v1.2.3-', 'obc1-idx-s-main-']],
+    [
+      'pull request: head branch, then base branch',
+      { eventName: 'pull_request', ref: 'refs/pull/15/merge', refName: '15/merge', headRef: 'fix/y', baseRef: 'develop', payload: { pull_request: { number: 15 }, repository: { default_branch: 'main' } } },
+      'obc1-idx-s-pr-15-abc123',
+      ['obc1-idx-s-pr-15-', 'obc1-idx-s-fix-y-', 'obc1-idx-s-develop-', 'obc1-idx-s-main-'],
+    ],
+  ];
+  test.each(rows)('%s', (_n, over, primary, restore) => {
+    expect(planIndexKeys('s', ctx(over))).toEqual({ primary, restore });
+  });
+  test('no default branch in the payload: only own branch', () => {
+    expect(fallbackBranches(ctx({ ref: 'refs/heads/dev', payload: {} }))).toEqual(['dev']);
+  });
+});
+
+describe('blob entries', () => {
+  test('keys derive from digests', () => {
+    expect(blobKey('sha256:abcd')).toBe('obc1-blob-sha256-abcd');
+    expect(packKey(['sha256:b', 'sha256:a'])).toBe(packKey(['sha256:a', 'sha256:b']));
+  });
+  test('few blobs: one entry each', () => {
+    expect(planPacks([{ digest: 'sha256:a', size: 5 }, { digest: 'sha256:b', size: 7 }], 3)).toEqual([
+      { key: 'obc1-blob-sha256-a', digests: ['sha256:a'] },
+      { key: 'obc1-blob-sha256-b', digests: ['sha256:b'] },
+    ]);
+  });
+  test('many blobs: at most the limit of entries, balanced by size', () => {
+    const blobs = [9, 8, 7, 3, 2, 1].map((size, i) => ({ digest: `sha256:${i}`, size }));
+    const packs = planPacks(blobs, 3);
+    expect(packs).toHaveLength(3);
+    expect(packs.flatMap((p) => p.digests).sort()).toEqual(blobs.map((b) => b.digest).sort());
+    const sizes = packs.map((p) => p.digests.reduce((s, d) => s + blobs.find((b) => b.digest === d)!.size, 0)).sort();
+    expect(sizes).toEqual([10, 10, 10]);
+  });
+});

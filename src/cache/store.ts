@@ -1,0 +1,288 @@
+// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
+// by their digests (immutable, shared by every run, branch and image), and one small index entry per
+// scope and commit holds the cache config, the map of which entry holds which blob, and the small
+// blobs. Restore fetches the index through restore-key fallback and then only what it references.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as core from '@actions/core';
+import type { CacheImage, Descriptor } from './layout.js';
+import { blobPath, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
+import { blobsOf, descriptorsFor, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
+import type { IndexKeys } from './keys.js';
+import { planPacks } from './keys.js';
+import type { CacheService } from './service.js';
+import { mapLimit } from './service.js';
+
+/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
+export const SMALL_BLOB_BYTES = 512 * 1024;
+/** At most this many blob entries are uploaded by one run (plus the index entry). */
+export const MAX_BLOB_ENTRIES = 3;
+const INDEX_FORMAT = 1;
+const RESTORE_CONCURRENCY = 4;
+
+export interface IndexMeta {
+  format: number;
+  scope: string;
+  key: string;
+  createdAt: string;
+  image: CacheImage;
+  /** Large blob digest -> key of the entry that holds it. */
+  entries: Record<string, string>;
+  /** Entry key -> the digests it holds. */
+  packs: Record<string, string[]>;
+}
+
+export interface CachePaths {
+  /** Holds blobs restored from or saved to blob entries (shared by all scopes). */
+  store: string;
+  /** The index entry's directory for this scope. */
+  index: string;
+  /** The layout handed to buildx as --cache-from. */
+  layoutIn: string;
+  /** The directory buildx exports to (--cache-to dest). */
+  layoutOut: string;
+}
+
+export function cachePaths(root: string, scope: string): CachePaths {
+  return {
+    store: path.join(root, 'store'),
+    index: path.join(root, 'store', `index-${scope}`),
+    layoutIn: path.join(root, scope, 'in'),
+    layoutOut: path.join(root, scope, 'out'),
+  };
+}
+
+function entryPaths(p: CachePaths, digests: string[]): string[] {
+  return [...digests].sort().map((d) => blobPath(p.store, d));
+}
+
+export type CacheHit = 'exact' | 'partial' | 'miss' | 'disabled';
+
+export interface RestoreOutcome {
+  hit: CacheHit;
+  matchedKey?: string;
+  /** Large blobs that are held by an entry of the service and were restored: digest -> entry key. */
+  held: Record<string, string>;
+  /** Blobs the index named that could not be restored. */
+  missing: number;
+  bytesRestored: number;
+  entriesRestored: number;
+  /** True when a layout for --cache-from was written. */
+  layoutReady: boolean;
+}
+
+async function readMeta(dir: string): Promise<IndexMeta | undefined> {
+  try {
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'meta.json'), 'utf8')) as IndexMeta;
+    if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries) return undefined;
+    return meta;
+  } catch {
+    return undefined;
+  }
+}
+
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<RestoreOutcome> {
+  const outcome: RestoreOutcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+  await fs.rm(p.index, { recursive: true, force: true });
+  await fs.rm(p.layoutIn, { recursive: true, force: true });
+  await fs.rm(p.layoutOut, { recursive: true, force: true });
+  await fs.mkdir(p.index, { recursive: true });
+
+  const matched = await svc.restore([p.index], keys.primary, keys.restore);
+  if (!matched) {
+    core.info('Layer cache: no index entry for this scope yet (cold build).');
+    return outcome;
+  }
+  const meta = await readMeta(p.index);
+  if (!meta) {
+    core.warning(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
+    await fs.rm(p.index, { recursive: true, force: true });
+    return outcome;
+  }
+  outcome.matchedKey = matched;
+  outcome.entriesRestored = 1;
+  core.info(`Layer cache: index ${matched}`);
+
+  // Small blobs came inside the index entry; verify each.
+  const present = new Set<string>();
+  const needed = referencedBlobs(meta.image.config);
+  for (const d of needed) {
+    if (meta.entries[d]) continue;
+    const f = blobPath(p.index, d);
+    if (await verifyBlob(f, d)) {
+      present.add(d);
+      outcome.bytesRestored += await sizeOf(f);
+    }
+  }
+
+  // Large blobs: fetch only the entries that hold referenced blobs, a few at a time.
+  const wanted = new Map<string, string[]>();
+  for (const d of needed) {
+    const key = meta.entries[d];
+    if (!key) continue;
+    const digests = meta.packs[key] ?? [d];
+    wanted.set(key, digests);
+  }
+  await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+  await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
+    const got = await svc.restore(entryPaths(p, digests), key, []);
+    if (got !== key) return;
+    outcome.entriesRestored++;
+    for (const d of digests) {
+      const f = blobPath(p.store, d);
+      if (await verifyBlob(f, d)) {
+        present.add(d);
+        outcome.held[d] = key;
+        outcome.bytesRestored += await sizeOf(f);
+      } else {
+        // A truncated or corrupted download: leave nothing half-written behind.
+        await fs.rm(f, { force: true });
+        core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; it will be rebuilt.`);
+      }
+    }
+  });
+  for (const d of needed) if (!present.has(d)) outcome.missing++;
+
+  const config = pruneToPresent(meta.image.config, present);
+  if (config.records.length === 0 || config.layers.length === 0) {
+    core.warning('Layer cache: nothing usable could be restored; building without cache.');
+    return outcome;
+  }
+  const image = descriptorsFor(meta.image, config);
+  await fs.mkdir(p.layoutIn, { recursive: true });
+  for (const d of blobsOf(config)) {
+    await linkBlob(meta.entries[d] ? blobPath(p.store, d) : blobPath(p.index, d), p.layoutIn, d);
+  }
+  await writeLayoutMeta(p.layoutIn, image);
+  outcome.layoutReady = true;
+  outcome.hit = matched === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
+  if (outcome.missing) core.warning(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
+  return outcome;
+}
+
+export interface SaveOutcome {
+  saved: boolean;
+  /** Why nothing was saved, when nothing was. */
+  reason?: string;
+  entriesSaved: number;
+  bytesSaved: number;
+  newBlobs: number;
+}
+
+/**
+ * Saves what this build exported, merged with what was restored. Uploads only blobs the service
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
+ * build produced no new blob and no new record (a full hit).
+ */
+export async function saveLayerCache(
+  svc: CacheService,
+  p: CachePaths,
+  keys: IndexKeys,
+  scope: string,
+  held: Record<string, string>,
+): Promise<SaveOutcome> {
+  const none = (reason: string): SaveOutcome => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+  const fresh = await readLayout(p.layoutOut);
+  if (!fresh) return none('the build exported no cache');
+  const restored = await readLayout(p.layoutIn);
+
+  const restoredBlobs = restored ? blobsOf(restored.config) : new Set<string>();
+  const freshBlobs = referencedBlobs(fresh.config);
+  const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
+  const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set<string>();
+  const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
+  if (restored && newBlobDigests.length === 0 && newRecords === 0) {
+    return none('nothing changed: the cache already holds every layer of this build');
+  }
+
+  // Every blob either layout has, for the merge.
+  const present = new Set<string>([...freshBlobs, ...restoredBlobs]);
+  const merged = mergeConfigs(fresh.config, restored?.config, present);
+  const descriptors: Record<string, Descriptor> = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
+  const image = descriptorsFor({ config: merged, descriptors }, merged);
+  const source = (d: string) => (freshBlobs.has(d) ? blobPath(p.layoutOut, d) : blobPath(p.layoutIn, d));
+
+  // Large blobs the service does not hold yet go into blob entries.
+  const large: { digest: string; size: number }[] = [];
+  const small: string[] = [];
+  for (const d of blobsOf(merged)) {
+    const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+    if (size < SMALL_BLOB_BYTES) small.push(d);
+    else if (!held[d]) large.push({ digest: d, size });
+  }
+  const entries: Record<string, string> = {};
+  const packs: Record<string, string[]> = {};
+  for (const [d, key] of Object.entries(held)) {
+    entries[d] = key;
+  }
+  let entriesSaved = 0;
+  let bytesSaved = 0;
+  const stored = new Set<string>(Object.keys(held));
+  const plan = planPacks(large, MAX_BLOB_ENTRIES);
+  await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+  for (const entry of plan) {
+    for (const d of entry.digests) await linkBlob(source(d), p.store, d);
+    const paths = entryPaths(p, entry.digests);
+    // Content-addressed: another run, branch or image may have stored this entry already.
+    let ok = (await svc.restore(paths, entry.key, [], { lookupOnly: true })) === entry.key;
+    if (!ok) {
+      ok = await svc.save(paths, entry.key);
+      if (ok) {
+        entriesSaved++;
+        for (const f of paths) bytesSaved += await sizeOf(f);
+      }
+    }
+    if (ok) for (const d of entry.digests) stored.add(d);
+  }
+  for (const entry of plan) {
+    if (!entry.digests.every((d) => stored.has(d))) continue;
+    for (const d of entry.digests) entries[d] = entry.key;
+    if (entry.digests.length > 1) packs[entry.key] = entry.digests;
+  }
+  // Packs from earlier runs that still hold referenced blobs.
+  const restoredMeta = await readMeta(p.index);
+  for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
+    if (digests.some((d) => entries[d] === key)) packs[key] = digests;
+  }
+
+  // The index must only promise what is stored: drop results whose blobs did not make it.
+  const available = new Set<string>([...small, ...stored]);
+  const finalConfig = pruneToPresent(merged, available);
+  const finalImage = descriptorsFor(image, finalConfig);
+  for (const d of Object.keys(entries)) if (!blobsOf(finalConfig).has(d)) delete entries[d];
+  for (const [key, digests] of Object.entries(packs)) if (!digests.some((d) => entries[d] === key)) delete packs[key];
+
+  const staging = p.index;
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.mkdir(staging, { recursive: true });
+  for (const d of small) if (available.has(d) && blobsOf(finalConfig).has(d)) await linkBlob(source(d), staging, d);
+  const meta: IndexMeta = {
+    format: INDEX_FORMAT,
+    scope,
+    key: keys.primary,
+    createdAt: new Date().toISOString(),
+    image: finalImage,
+    entries,
+    packs,
+  };
+  await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
+  const indexOk = await svc.save([staging], keys.primary);
+  if (!indexOk) {
+    return { saved: false, reason: 'the cache service did not store the index entry', entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+  }
+  entriesSaved++;
+  for (const d of small) bytesSaved += await sizeOf(blobPath(staging, d));
+  bytesSaved += await sizeOf(path.join(staging, 'meta.json'));
+  core.info(
+    `Layer cache: saved ${keys.primary} (${finalConfig.records.length} records, ${recordsWithResults(finalConfig).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`,
+  );
+  return { saved: true, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}

@@ -1,0 +1,48 @@
+// Pure planning of the `docker buildx build` command line. Secrets appear only as ids and file
+// paths or environment variable names, never as values.
+export interface BuildPlan {
+  builder: string;
+  context: string;
+  file: string;
+  target: string;
+  platforms: string[];
+  buildArgs: { key: string; value: string }[];
+  /** `--secret` specs: `id=x,src=/path` or `id=x,env=NAME`. */
+  secretSpecs: string[];
+  tags: string[];
+  labels: string[];
+  annotations: string[];
+  cacheFrom?: string;
+  cacheTo?: string;
+  push: boolean;
+  /** Keep the image in the local image store too (needed when not pushing, for a scan). */
+  load: boolean;
+  provenance: string;
+  sbom: string;
+  metadataFile: string;
+}
+
+export function buildxArgv(p: BuildPlan): string[] {
+  const a: string[] = ['buildx', 'build', '--builder', p.builder, '--file', p.file, '--progress', 'plain'];
+  if (p.target) a.push('--target', p.target);
+  if (p.platforms.length) a.push('--platform', p.platforms.join(','));
+  for (const b of p.buildArgs) a.push('--build-arg', `${b.key}=${b.value}`);
+  for (const s of p.secretSpecs) a.push('--secret', s);
+  for (const t of p.tags) a.push('--tag', t);
+  for (const l of p.labels) a.push('--label', l);
+  for (const an of p.annotations) a.push('--annotation', an);
+  if (p.cacheFrom) a.push('--cache-from', `type=local,src=${p.cacheFrom}`);
+  if (p.cacheTo) a.push('--cache-to', `type=local,dest=${p.cacheTo},mode=max`);
+  a.push(`--provenance=${p.provenance}`);
+  if (p.sbom) a.push(`--sbom=${p.sbom}`);
+  if (p.push) a.push('--push');
+  if (p.load) a.push('--load');
+  a.push('--metadata-file', p.metadataFile);
+  a.push(p.context);
+  return a;
+}
+
+/** Quotes an argv for display. */
+export function displayCommand(cmd: string, argv: string[]): string {
+  return [cmd, ...argv].map((s) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,167 @@
+// The action's inputs, read and validated in one place: the only caller of core.getInput.
+import * as core from '@actions/core';
+
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    message: string,
+  ) {
+    super(`${input}: ${message}`);
+  }
+}
+
+export type PushMode = 'auto' | 'true' | 'false';
+export type CacheSaveMode = 'auto' | 'true' | 'false';
+
+export interface Secret {
+  id: string;
+  /** Where the value comes from: an inline value, a file, or an environment variable. */
+  source: { kind: 'value'; value: string } | { kind: 'file'; path: string } | { kind: 'env'; name: string };
+}
+
+export interface Inputs {
+  images: string;
+  tags: string;
+  flavor: string;
+  labels: string;
+  annotations: string;
+  context: string;
+  file: string;
+  target: string;
+  buildArgs: { key: string; value: string }[];
+  platforms: string[];
+  secrets: Secret[];
+  push: PushMode;
+  registry: string;
+  username: string;
+  password: string;
+  githubToken: string;
+  cache: boolean;
+  cacheScope: string;
+  cacheSave: CacheSaveMode;
+  provenance: string;
+  sbom: string;
+  dryRun: boolean;
+}
+
+export type GetInput = (name: string) => string;
+
+/** Reads every input through `get` (core.getInput by default) and validates it. */
+export function readInputs(get: GetInput = (n) => core.getInput(n)): Inputs {
+  const context = get('context').trim() || '.';
+  return {
+    images: get('images'),
+    tags: get('tags'),
+    flavor: get('flavor'),
+    labels: get('labels'),
+    annotations: get('annotations'),
+    context,
+    file: get('file').trim(),
+    target: get('target').trim(),
+    buildArgs: parseBuildArgs(get('build-args')),
+    platforms: splitList(get('platforms')),
+    secrets: [
+      ...parseSecrets('secrets', get('secrets')),
+      ...parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file' as const, path } })),
+      ...parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env' as const, name } })),
+    ].filter((s, i, all) => {
+      const first = all.findIndex((o) => o.id === s.id);
+      if (first !== i) throw new InputError('secrets', `duplicate secret id "${s.id}"`);
+      return true;
+    }),
+    push: oneOf('push', get('push'), ['auto', 'true', 'false'], 'auto'),
+    registry: get('registry').trim(),
+    username: get('username').trim(),
+    password: get('password'),
+    githubToken: get('github-token'),
+    cache: bool('cache', get('cache'), true),
+    cacheScope: get('cache-scope').trim(),
+    cacheSave: oneOf('cache-save', get('cache-save'), ['auto', 'true', 'false'], 'auto'),
+    provenance: get('provenance').trim(),
+    sbom: get('sbom').trim(),
+    dryRun: bool('dry-run', get('dry-run'), false),
+  };
+}
+
+export function splitList(raw: string): string[] {
+  return raw
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function lines(raw: string): string[] {
+  return raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+function bool(name: string, raw: string, dflt: boolean): boolean {
+  const v = raw.trim().toLowerCase();
+  if (v === '') return dflt;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new InputError(name, `expected true or false, got "${raw.trim()}"`);
+}
+
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[], dflt: T): T {
+  const v = raw.trim().toLowerCase();
+  if (v === '') return dflt;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new InputError(name, `expected one of ${allowed.join(', ')}, got "${raw.trim()}"`);
+}
+
+const ID_RE = /^[A-Za-z0-9._-]+$/;
+
+function parseBuildArgs(raw: string): { key: string; value: string }[] {
+  return lines(raw).map((line) => {
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new InputError('build-args', `expected KEY=VALUE, got "${line}"`);
+    return { key: line.slice(0, eq).trim(), value: line.slice(eq + 1) };
+  });
+}
+
+function parsePairs(name: string, raw: string): [string, string][] {
+  return lines(raw).map((line) => {
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
+    const id = line.slice(0, eq).trim();
+    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id "${id}"`);
+    const value = line.slice(eq + 1).trim();
+    if (value === '') throw new InputError(name, `empty value for secret id "${id}"`);
+    return [id, value];
+  });
+}
+
+/**
+ * `secrets`: one `id=value` per line. A value is byte-exact: everything after the first `=` up to
+ * the end of the line. A multi-line value is written as `id<<DELIM`, the value's lines, then `DELIM`
+ * alone on a line; the value is the lines between, joined with "\n" (a trailing newline is kept
+ * when an empty line precedes DELIM).
+ */
+export function parseSecrets(name: string, raw: string): Secret[] {
+  const out: Secret[] = [];
+  const all = raw.split('\n').map((l) => l.replace(/\r$/, ''));
+  for (let i = 0; i < all.length; i++) {
+    const line = all[i];
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+    const heredoc = /^\s*([A-Za-z0-9._-]+)<<([A-Za-z0-9_-]+)\s*$/.exec(line);
+    if (heredoc) {
+      const [, id, delim] = heredoc;
+      const body: string[] = [];
+      let j = i + 1;
+      while (j < all.length && all[j] !== delim) body.push(all[j++]);
+      if (j >= all.length) throw new InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
+      out.push({ id, source: { kind: 'value', value: body.join('\n') } });
+      i = j;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new InputError(name, `expected id=value on line ${i + 1}, got a line without "=" (values are never shown)`);
+    const id = line.slice(0, eq).trim();
+    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id "${id}" on line ${i + 1}`);
+    out.push({ id, source: { kind: 'value', value: line.slice(eq + 1) } });
+  }
+  return out;
+}

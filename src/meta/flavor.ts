@@ -1,0 +1,63 @@
+// The `flavor` input: `latest=auto|true|false`, `prefix=<s>[,onlatest=<bool>]`,
+// `suffix=<s>[,onlatest=<bool>]`, one or more per line.
+import { MetaInputError, quote } from './errors.js';
+import { parseFields } from './fields.js';
+import { splitList } from './list.js';
+import { checkTemplate } from './placeholders.js';
+
+export type LatestMode = 'auto' | 'true' | 'false';
+
+export interface Flavor {
+  latest: LatestMode;
+  prefix: string;
+  prefixLatest: boolean;
+  suffix: string;
+  suffixLatest: boolean;
+}
+
+const INPUT = 'flavor';
+const LATEST_MODES: readonly string[] = ['auto', 'true', 'false'];
+
+export function parseFlavor(input: string): Flavor {
+  const flavor: Flavor = { latest: 'auto', prefix: '', prefixLatest: false, suffix: '', suffixLatest: false };
+  for (const { source } of splitList(input, INPUT)) {
+    const quoted = quote(source);
+    // `onlatest` applies to the prefix or suffix before it on the same line
+    let onLatestFor: 'prefix' | 'suffix' | undefined;
+    for (const f of parseFields(source, INPUT)) {
+      if (f.key === undefined) {
+        throw new MetaInputError(INPUT, `expected key=value, got "${f.value}" in ${quoted}`);
+      }
+      switch (f.key) {
+        case 'latest':
+          if (!LATEST_MODES.includes(f.value)) {
+            throw new MetaInputError(INPUT, `invalid latest "${f.value}" in ${quoted} (expected auto, true or false)`);
+          }
+          flavor.latest = f.value as LatestMode;
+          break;
+        case 'prefix':
+        case 'suffix': {
+          const problem = checkTemplate(f.value, 'global');
+          if (problem) {
+            throw new MetaInputError(INPUT, `${problem} in ${quoted}`);
+          }
+          flavor[f.key] = f.value;
+          onLatestFor = f.key;
+          break;
+        }
+        case 'onlatest':
+          if (f.value !== 'true' && f.value !== 'false') {
+            throw new MetaInputError(INPUT, `invalid onlatest "${f.value}" in ${quoted} (expected true or false)`);
+          }
+          if (onLatestFor === undefined) {
+            throw new MetaInputError(INPUT, `onlatest must follow prefix= or suffix= in ${quoted}`);
+          }
+          flavor[onLatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = f.value === 'true';
+          break;
+        default:
+          throw new MetaInputError(INPUT, `unknown attribute "${f.key}" in ${quoted} (expected latest, prefix, suffix, onlatest)`);
+      }
+    }
+  }
+  return flavor;
+}

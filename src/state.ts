@@ -1,0 +1,43 @@
+// What main hands to post, typed, in one state entry. Never holds a secret value.
+import * as core from '@actions/core';
+import type { IndexKeys } from './cache/keys.js';
+import type { CachePaths, CacheHit } from './cache/store.js';
+
+export interface PostState {
+  version: 1;
+  /** Main got as far as running the build, and the build succeeded. */
+  buildSucceeded: boolean;
+  secretDir?: string;
+  dockerConfig?: string;
+  loggedIn: string[];
+  builder?: { name: string; created: boolean };
+  cache?: {
+    save: boolean;
+    /** Why the cache will not be saved, when it will not. */
+    saveSkipReason?: string;
+    scope: string;
+    keys: IndexKeys;
+    paths: CachePaths;
+    hit: CacheHit;
+    held: Record<string, string>;
+    bytesRestored: number;
+    restoreMs: number;
+  };
+}
+
+const KEY = 'obc';
+
+export function saveState(s: PostState): void {
+  core.saveState(KEY, JSON.stringify(s));
+}
+
+export function loadState(): PostState | undefined {
+  const raw = core.getState(KEY);
+  if (!raw) return undefined;
+  try {
+    const s = JSON.parse(raw) as PostState;
+    return s.version === 1 ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
