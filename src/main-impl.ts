@@ -11,7 +11,7 @@ import type { MetaResult } from './meta/index.js';
 import { planScope, planIndexKeys } from './cache/keys.js';
 import { cachePaths, restoreLayerCache } from './cache/store.js';
 import type { CacheHit } from './cache/store.js';
-import { actionsCacheService, isCacheServiceAvailable } from './cache/service.js';
+import { actionsCacheService, isCacheServiceAvailable, withCacheRoot } from './cache/service.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import type { BuildPlan } from './docker/argv.js';
 import { dockerEnv, login, makeDockerConfig, prepareBuilder, probeToolchain, ToolError, LoginError } from './docker/docker.js';
@@ -55,7 +55,14 @@ export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv
   return planMeta(
     { images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations },
     ctx,
-    { now: epoch !== undefined ? new Date(epoch * 1000) : new Date(), sourceDateEpoch: epoch, defaultBranch: defaultBranchOf(ctx) },
+    {
+      now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
+      sourceDateEpoch: epoch,
+      defaultBranch: defaultBranchOf(ctx),
+      prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
+      shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
+      annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
+    },
   );
 }
 
@@ -72,6 +79,7 @@ export async function runMain(): Promise<void> {
     if (inputs.githubToken) core.setSecret(inputs.githubToken);
     const ctx = contextFromEnv();
     const meta = resolveMeta(inputs, ctx, process.env);
+    for (const w of meta.warnings) core.warning(w);
     const d = decide(inputs, ctx, meta.images);
     const scope = planScope({
       cacheScope: inputs.cacheScope,
@@ -168,8 +176,10 @@ export async function runMain(): Promise<void> {
           core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
           return undefined;
         }
-        const svc = await actionsCacheService(cacheTimeoutMs(), stats);
-        const o = await restoreLayerCache(svc, paths, keys);
+        const o = await withCacheRoot(paths.store, async () => {
+          const svc = await actionsCacheService(paths.store, cacheTimeoutMs(), stats);
+          return restoreLayerCache(svc, paths, keys);
+        });
         core.info(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
         return o;
       });

@@ -2,7 +2,7 @@
 import * as core from '@actions/core';
 import { loadState } from './state.js';
 import { saveLayerCache } from './cache/store.js';
-import { actionsCacheService } from './cache/service.js';
+import { actionsCacheService, withCacheRoot } from './cache/service.js';
 import { cacheTimeoutMs } from './main-impl.js';
 import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
@@ -23,8 +23,10 @@ export async function runPost(): Promise<void> {
         const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
         const started = Date.now();
         try {
-          const svc = await actionsCacheService(cacheTimeoutMs(), stats);
-          const out = await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+          const out = await withCacheRoot(c.paths.store, async () => {
+            const svc = await actionsCacheService(c.paths.store, cacheTimeoutMs(), stats);
+            return saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+          });
           if (!out.saved) core.info(`Layer cache not saved: ${out.reason}.`);
           core.info(`Layer cache save: ${out.entriesSaved} entries, ${out.bytesSaved} bytes, ${Date.now() - started} ms.`);
         } catch (err) {

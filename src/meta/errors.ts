@@ -20,5 +20,5 @@ export function oneLine(message: string): string {
 
 /** Quotes an entry as written, for error messages. */
 export function quote(s: string): string {
-  return `"${s}"`;
+  return `"${s.replace(/\r?\n/g, '\\n')}"`;
 }

@@ -3,7 +3,7 @@
 // one entry. `text` is the record's fields joined back with commas (what metadata-action keeps);
 // `source` is the record as written, which the attribute parsers re-read so quoting works once.
 import { parse } from 'csv-parse/sync';
-import { MetaInputError, oneLine } from './errors.js';
+import { MetaInputError, oneLine, quote } from './errors.js';
 
 export interface ListEntry {
   /** The entry as metadata-action sees it: fields joined with `,`, trimmed. */
@@ -35,9 +35,12 @@ export function splitList(input: string, inputName: string): ListEntry[] {
       comment_no_infix: true,
       relax_column_count: true,
       skip_empty_lines: true,
-    }) as RawRecord[];
+    }) as unknown as RawRecord[];
   } catch (err) {
-    throw new MetaInputError(inputName, oneLine((err as Error).message));
+    const message = oneLine((err as Error).message);
+    const lineNo = Number(/at line (\d+)/.exec(message)?.[1]);
+    const line = Number.isInteger(lineNo) ? text.split(/\r?\n/)[lineNo - 1] : undefined;
+    throw new MetaInputError(inputName, line === undefined ? message : `${message} in ${quote(line.trim())}`);
   }
   const entries: ListEntry[] = [];
   for (const { record, raw } of records) {

@@ -31,7 +31,10 @@ export function checkTemplate(template: string, kind: TemplateKind): string | un
   try {
     program = Handlebars.parse(template);
   } catch (err) {
-    return `invalid expression: ${(err as Error).message.replace(/\s*\n[\s\S]*$/, '')}`;
+    // Handlebars reports `Parse error on line N:`, the text, a caret line, then what it expected
+    const parts = (err as Error).message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const detail = parts.length > 1 ? `${parts[0]} ${parts[parts.length - 1]}` : (parts[0] ?? '');
+    return `invalid expression: ${detail}`;
   }
   return checkStatements(program.body, KNOWN_NAMES[kind]);
 }

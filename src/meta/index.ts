@@ -1,0 +1,109 @@
+// Tag, label and annotation planning compatible with docker/metadata-action: the same inputs on
+// the same run give the same tags, labels, annotations and version. Pure: no I/O, no globals.
+import type { Context } from '../context.js';
+import { MetaInputError } from './errors.js';
+import { parseFlavor } from './flavor.js';
+import { parseImages } from './images.js';
+import { mergeKeyValues, ociDefaults, parseLabelLines, toRecord } from './labels.js';
+import { parseTagRules } from './rules.js';
+import { resolveRun } from './run.js';
+import { globalRenderer } from './scope.js';
+import { evaluateRules, tagNamesOf } from './tags.js';
+
+export { MetaInputError } from './errors.js';
+
+export interface MetaInput {
+  images: string;
+  tags: string;
+  flavor: string;
+  labels: string;
+  annotations: string;
+}
+
+export interface MetaFacts {
+  now: Date;
+  /** SOURCE_DATE_EPOCH seconds when set; used for org.opencontainers.image.created. */
+  sourceDateEpoch?: number;
+  /** The repository's default branch (payload repository.default_branch). */
+  defaultBranch?: string;
+  /** Commit date for {{commit_date}} when the payload has none (metadata-action asks the API); default `now`. */
+  commitDate?: Date;
+  /** DOCKER_METADATA_PR_HEAD_SHA: on pull request events, use the PR head SHA. */
+  prHeadSha?: boolean;
+  /** DOCKER_METADATA_SHORT_SHA_LENGTH (default 7). */
+  shortShaLength?: number;
+  /** DOCKER_METADATA_ANNOTATIONS_LEVELS split on commas (default ['manifest']). */
+  annotationLevels?: string[];
+}
+
+export interface MetaJson {
+  tags: string[];
+  'tag-names': string[];
+  labels: Record<string, string>;
+  annotations: string[];
+}
+
+export interface MetaResult {
+  /** metadata-action's `version` output ('' when no tag was produced). */
+  version: string;
+  /** Full refs `image:tag` for every enabled image (tag names alone when there are no images). */
+  tags: string[];
+  /** The tag names alone. */
+  tagNames: string[];
+  /** `key=value` lines, sorted by key. */
+  labels: string[];
+  /** `<level>:key=value` lines. */
+  annotations: string[];
+  /** metadata-action's `json` output. */
+  json: MetaJson;
+  /** The enabled image names, lowercased. */
+  images: string[];
+  /** What metadata-action would log as warnings (rules that matched nothing usable). */
+  warnings: string[];
+}
+
+const DEFAULT_ANNOTATION_LEVELS = ['manifest'];
+
+export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): MetaResult {
+  const images = parseImages(input.images);
+  const rules = parseTagRules(input.tags);
+  const flavor = parseFlavor(input.flavor);
+  const labelLines = parseLabelLines(input.labels, 'labels');
+  const annotationLines = parseLabelLines(input.annotations, 'annotations');
+  const levels = annotationLevelsOf(facts.annotationLevels);
+  if (facts.shortShaLength !== undefined && !(Number.isInteger(facts.shortShaLength) && facts.shortShaLength > 0)) {
+    throw new MetaInputError('DOCKER_METADATA_SHORT_SHA_LENGTH', `not a positive whole number: ${facts.shortShaLength}`);
+  }
+
+  const run = resolveRun(ctx, facts);
+  const renderGlobal = globalRenderer(run);
+  const warnings: string[] = [];
+  const version = evaluateRules(rules, flavor, run, renderGlobal, warnings);
+
+  const imageNames = images.filter((i) => i.enable).map((i) => i.name);
+  const tagNames = tagNamesOf(version, flavor);
+  const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((t) => `${image}:${t}`)) : [...tagNames];
+
+  const versionText = version.main ?? '';
+  const labels = mergeKeyValues(ociDefaults(run, versionText), labelLines, renderGlobal, 'labels');
+  const annotationPairs = mergeKeyValues(ociDefaults(run, versionText), annotationLines, renderGlobal, 'annotations');
+  const annotations = levels.flatMap((level) => annotationPairs.map((a) => `${level}:${a}`));
+
+  return {
+    version: versionText,
+    tags,
+    tagNames,
+    labels,
+    annotations,
+    json: { tags, 'tag-names': tagNames, labels: toRecord(labels), annotations },
+    images: imageNames,
+    warnings,
+  };
+}
+
+function annotationLevelsOf(levels: string[] | undefined): string[] {
+  if (levels === undefined || levels.length === 0) {
+    return DEFAULT_ANNOTATION_LEVELS;
+  }
+  return levels;
+}
