@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { loadState } from './state.js';
 import { saveLayerCache } from './cache/store.js';
 import { actionsCacheService, withCacheRoot } from './cache/service.js';
-import { cacheTimeoutMs } from './main-impl.js';
+import { cacheTimeoutMs } from './phases/cache.js';
 import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
 

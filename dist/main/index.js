@@ -47114,21 +47114,17 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4745:
+/***/ 2255:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  VN: () => (/* binding */ runMain)
+  V: () => (/* binding */ runMain)
 });
 
-// UNUSED EXPORTS: cacheTimeoutMs, decide, describeError, resolveMeta
+// UNUSED EXPORTS: describeError
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var lib_core = __nccwpck_require__(3838);
 ;// CONCATENATED MODULE: ./src/inputs.ts
@@ -47268,6 +47264,8 @@ function parseSecrets(name, raw) {
     return out;
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/context.ts
 // The run's context: everything the action knows about the workflow run, read once from the
 // GITHUB_* environment and the event payload. Pure data; planners take it as an argument.
@@ -50149,6 +50147,8 @@ function annotationLevelsOf(levels) {
     return levels;
 }
 
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/cache/keys.ts
@@ -50843,6 +50843,91 @@ async function saveLayerCache(svc, p, keys, scope, held) {
     return { saved: true, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
 }
 
+;// CONCATENATED MODULE: ./src/plan.ts
+// Pure planning of a run: inputs + context + environment facts -> tags, decisions, cache keys and the
+// build command's shape. Nothing here touches Docker, the network or the disk.
+
+
+
+
+
+
+/** Whether to push and whether to save the cache, with the reason shown in the log. */
+function decide(inputs, ctx, images) {
+    const pr = isPullRequestEvent(ctx.eventName);
+    let push;
+    let pushReason;
+    if (inputs.push === 'true')
+        [push, pushReason] = [true, 'push: true'];
+    else if (inputs.push === 'false')
+        [push, pushReason] = [false, 'push: false'];
+    else if (pr)
+        [push, pushReason] = [false, `push: auto does not push on ${ctx.eventName} events`];
+    else
+        [push, pushReason] = [true, `push: auto pushes on ${ctx.eventName || 'this'} event`];
+    if (push && images.length === 0) {
+        throw new InputError('images', 'no image names given, but the build would push; set images, or push: false');
+    }
+    let saveCache;
+    let saveReason;
+    if (!inputs.cache)
+        [saveCache, saveReason] = [false, 'cache: false'];
+    else if (inputs.cacheSave === 'true')
+        [saveCache, saveReason] = [true, 'cache-save: true'];
+    else if (inputs.cacheSave === 'false')
+        [saveCache, saveReason] = [false, 'cache-save: false'];
+    else if (pr)
+        [saveCache, saveReason] = [false, 'cache-save: auto only reads the cache on pull requests'];
+    else
+        [saveCache, saveReason] = [true, 'cache-save: auto'];
+    return { push, pushReason, saveCache, saveReason };
+}
+function resolveMeta(inputs, ctx, env) {
+    const sde = env.SOURCE_DATE_EPOCH;
+    const epoch = sde && /^\d+$/.test(sde) ? Number(sde) : undefined;
+    return planMeta({ images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations }, ctx, {
+        now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
+        sourceDateEpoch: epoch,
+        defaultBranch: defaultBranchOf(ctx),
+        prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
+        shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
+        annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
+    });
+}
+function dockerfileOf(inputs) {
+    return inputs.file || external_node_path_.join(inputs.context, 'Dockerfile');
+}
+function planRun(inputs, ctx, env) {
+    const meta = resolveMeta(inputs, ctx, env);
+    const decisions = decide(inputs, ctx, meta.images);
+    const root = external_node_path_.join(ctx.runnerTemp, 'oneshot-build');
+    let cache;
+    if (inputs.cache) {
+        const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
+        cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
+    }
+    const build = {
+        builder: 'default',
+        context: inputs.context,
+        file: dockerfileOf(inputs),
+        target: inputs.target,
+        platforms: inputs.platforms,
+        buildArgs: inputs.buildArgs,
+        secretSpecs: [],
+        tags: meta.tags,
+        labels: meta.labels,
+        annotations: meta.annotations,
+        cacheFrom: undefined,
+        cacheTo: cache?.paths.layoutOut,
+        push: decisions.push,
+        load: false,
+        provenance: inputs.provenance || 'mode=min',
+        sbom: inputs.sbom,
+        metadataFile: external_node_path_.join(root, 'metadata.json'),
+    };
+    return { meta, decisions, root, cache, build };
+}
+
 ;// CONCATENATED MODULE: ./src/docker/argv.ts
 function buildxArgv(p) {
     const a = ['buildx', 'build', '--builder', p.builder, '--file', p.file, '--progress', 'plain'];
@@ -51139,6 +51224,135 @@ function loadState() {
     }
 }
 
+;// CONCATENATED MODULE: ./src/phases/docker.ts
+// Phase: Docker and buildx, registry login, and the builder.
+
+
+
+
+async function setupDocker(inputs, ctx, state) {
+    let env = dockerEnv(undefined);
+    const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
+        const t = await probeToolchain(env);
+        lib_core/* info */.pq(`Docker ${t.dockerVersion}, buildx ${t.buildxVersion}, containerd image store: ${t.containerdStore}`);
+        return t;
+    });
+    if (inputs.username || inputs.password) {
+        if (!inputs.username || !inputs.password) {
+            throw new InputError(inputs.username ? 'password' : 'username', 'registry login needs both username and password');
+        }
+        await lib_core/* group */.Os(`Login to ${inputs.registry || 'Docker Hub'}`, async () => {
+            state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
+            saveState(state);
+            env = dockerEnv(state.dockerConfig);
+            await login(inputs.registry, inputs.username, inputs.password, env);
+            state.loggedIn.push(inputs.registry);
+            saveState(state);
+        });
+    }
+    const builder = await lib_core/* group */.Os('Builder', async () => {
+        const b = await prepareBuilder(toolchain, env, ctx.runId);
+        state.builder = { name: b.name, created: b.created };
+        saveState(state);
+        lib_core/* info */.pq(`Builder ${b.name} (driver ${b.driver})`);
+        return b;
+    });
+    lib_core/* setOutput */.uH('builder', builder.name);
+    return { env, toolchain, builder };
+}
+
+;// CONCATENATED MODULE: ./src/phases/cache.ts
+// Phase: restore the layer cache from the Actions cache service.
+
+
+
+
+
+
+function cacheTimeoutMs(env = process.env) {
+    const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
+    return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
+}
+/** Restores the cache; returns the hit kind. Sets plan.build.cacheFrom when a layout is ready. */
+async function restorePhase(plan, state, report) {
+    const c = plan.cache;
+    if (!c)
+        return 'disabled';
+    const started = Date.now();
+    const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
+    const available = isCacheServiceAvailable();
+    const outcome = await lib_core/* group */.Os('Restore layer cache', async () => {
+        if (!available) {
+            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
+            return undefined;
+        }
+        const o = await withCacheRoot(c.paths.store, async () => {
+            const svc = await actionsCacheService(c.paths.store, cacheTimeoutMs(), stats);
+            return restoreLayerCache(svc, c.paths, c.keys);
+        });
+        lib_core/* info */.pq(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
+        return o;
+    });
+    const hit = outcome?.hit ?? 'miss';
+    if (outcome?.layoutReady)
+        plan.build.cacheFrom = c.paths.layoutIn;
+    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
+    const d = plan.decisions;
+    state.cache = {
+        save: d.saveCache && available,
+        saveSkipReason: d.saveCache ? undefined : d.saveReason,
+        scope: c.scope,
+        keys: c.keys,
+        paths: c.paths,
+        hit,
+        held: outcome?.held ?? {},
+        bytesRestored: outcome?.bytesRestored ?? 0,
+        restoreMs: Date.now() - started,
+    };
+    saveState(state);
+    if (!d.saveCache)
+        lib_core/* info */.pq(`Layer cache will not be saved (${d.saveReason}).`);
+    report.cache = {
+        hit,
+        bytesRestored: outcome?.bytesRestored ?? 0,
+        entriesRestored: outcome?.entriesRestored ?? 0,
+        restoreMs: Date.now() - started,
+        saveReason: d.saveCache ? undefined : d.saveReason,
+    };
+    return hit;
+}
+
+;// CONCATENATED MODULE: ./src/phases/build.ts
+// Phase: write the build secrets, run the build, read the result.
+
+
+
+
+
+
+
+async function buildPhase(inputs, ctx, plan, docker, state, report) {
+    const b = plan.build;
+    b.builder = docker.builder.name;
+    const started = Date.now();
+    await lib_core/* group */.Os('Build', async () => {
+        if (inputs.secrets.length) {
+            state.secretDir = await makeSecretDir(ctx.runnerTemp);
+            saveState(state);
+            b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
+        }
+        await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
+        await external_node_fs_.promises.rm(b.metadataFile, { force: true });
+        const argv = buildxArgv(b);
+        lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
+        await exec_run('docker', argv, { env: docker.env });
+    });
+    report.buildMs = Date.now() - started;
+    const md = JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
+    const digest = md['containerimage.digest'] ?? '';
+    return { digest: b.push ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+}
+
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
 
@@ -51154,51 +51368,14 @@ function loadState() {
 
 
 
-
-/** Pure: whether to push and whether to save the cache, with the reason shown in the log. */
-function decide(inputs, ctx, images) {
-    const pr = isPullRequestEvent(ctx.eventName);
-    let push;
-    let pushReason;
-    if (inputs.push === 'true')
-        [push, pushReason] = [true, 'push: true'];
-    else if (inputs.push === 'false')
-        [push, pushReason] = [false, 'push: false'];
-    else if (pr)
-        [push, pushReason] = [false, `push: auto does not push on ${ctx.eventName} events`];
-    else
-        [push, pushReason] = [true, `push: auto pushes on ${ctx.eventName || 'this'} event`];
-    if (push && images.length === 0) {
-        throw new InputError('images', 'no image names given, but the build would push; set images, or push: false');
-    }
-    let saveCache;
-    let saveReason;
-    if (!inputs.cache)
-        [saveCache, saveReason] = [false, 'cache: false'];
-    else if (inputs.cacheSave === 'true')
-        [saveCache, saveReason] = [true, 'cache-save: true'];
-    else if (inputs.cacheSave === 'false')
-        [saveCache, saveReason] = [false, 'cache-save: false'];
-    else if (pr)
-        [saveCache, saveReason] = [false, 'cache-save: auto only reads the cache on pull requests'];
-    else
-        [saveCache, saveReason] = [true, 'cache-save: auto'];
-    return { push, pushReason, saveCache, saveReason };
-}
-function resolveMeta(inputs, ctx, env) {
-    const sde = env.SOURCE_DATE_EPOCH;
-    const epoch = sde && /^\d+$/.test(sde) ? Number(sde) : undefined;
-    return planMeta({ images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations }, ctx, {
-        now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
-        sourceDateEpoch: epoch,
-        defaultBranch: defaultBranchOf(ctx),
-        prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
-        shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
-        annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
-    });
-}
-function dockerfileOf(inputs) {
-    return inputs.file || external_node_path_.join(inputs.context, 'Dockerfile');
+function setPlanOutputs(plan) {
+    const { meta } = plan;
+    lib_core/* setOutput */.uH('tags', meta.tags.join('\n'));
+    lib_core/* setOutput */.uH('version', meta.version);
+    lib_core/* setOutput */.uH('labels', meta.labels.join('\n'));
+    lib_core/* setOutput */.uH('annotations', meta.annotations.join('\n'));
+    lib_core/* setOutput */.uH('json', JSON.stringify(meta.json));
+    lib_core/* setOutput */.uH('cache-key', plan.cache?.keys.primary ?? '');
 }
 async function runMain() {
     const state = { version: 1, buildSucceeded: false, loggedIn: [] };
@@ -51210,155 +51387,44 @@ async function runMain() {
         if (inputs.githubToken)
             lib_core/* setSecret */.Pq(inputs.githubToken);
         const ctx = contextFromEnv();
-        const meta = resolveMeta(inputs, ctx, process.env);
-        for (const w of meta.warnings)
+        const plan = planRun(inputs, ctx, process.env);
+        for (const w of plan.meta.warnings)
             lib_core/* warning */.$e(w);
-        const d = decide(inputs, ctx, meta.images);
-        const scope = planScope({
-            cacheScope: inputs.cacheScope,
-            images: meta.images,
-            target: inputs.target,
-            platforms: inputs.platforms,
-            file: dockerfileOf(inputs),
-        });
-        const keys = planIndexKeys(scope, ctx);
-        const root = external_node_path_.join(ctx.runnerTemp, 'oneshot-build');
-        const paths = cachePaths(root, scope);
-        const useCache = inputs.cache;
-        lib_core/* setOutput */.uH('tags', meta.tags.join('\n'));
-        lib_core/* setOutput */.uH('version', meta.version);
-        lib_core/* setOutput */.uH('labels', meta.labels.join('\n'));
-        lib_core/* setOutput */.uH('annotations', meta.annotations.join('\n'));
-        lib_core/* setOutput */.uH('json', JSON.stringify(meta.json));
-        lib_core/* setOutput */.uH('cache-key', useCache ? keys.primary : '');
-        lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${meta.tags.length ? '\n  ' + meta.tags.join('\n  ') : ' none'}`);
-        const plan = {
-            builder: 'default',
-            context: inputs.context,
-            file: dockerfileOf(inputs),
-            target: inputs.target,
-            platforms: inputs.platforms,
-            buildArgs: inputs.buildArgs,
-            secretSpecs: [],
-            tags: meta.tags,
-            labels: meta.labels,
-            annotations: meta.annotations,
-            cacheFrom: undefined,
-            cacheTo: useCache ? paths.layoutOut : undefined,
-            push: d.push,
-            load: false,
-            provenance: inputs.provenance || 'mode=min',
-            sbom: inputs.sbom,
-            metadataFile: external_node_path_.join(root, 'metadata.json'),
-        };
+        setPlanOutputs(plan);
+        const d = plan.decisions;
+        lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
+        const report = { tags: plan.meta.tags, pushed: false, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id) };
         if (inputs.dryRun) {
-            plan.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
-            if (useCache)
-                plan.cacheFrom = paths.layoutIn;
-            lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(plan))}`);
-            lib_core/* setOutput */.uH('cache-hit', useCache ? 'miss' : 'disabled');
+            plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
+            if (plan.cache)
+                plan.build.cacheFrom = plan.cache.paths.layoutIn;
+            lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
+            lib_core/* setOutput */.uH('cache-hit', plan.cache ? 'miss' : 'disabled');
             lib_core/* setOutput */.uH('builder', '');
             lib_core/* setOutput */.uH('digest', '');
             lib_core/* setOutput */.uH('imageid', '');
             return;
         }
         await checkSecretSources(inputs.secrets);
-        // Docker and the builder.
-        let env = dockerEnv(undefined);
-        const tc = await lib_core/* group */.Os('Docker and buildx', async () => {
-            const t = await probeToolchain(env);
-            lib_core/* info */.pq(`Docker ${t.dockerVersion}, buildx ${t.buildxVersion}, containerd image store: ${t.containerdStore}`);
-            return t;
-        });
-        if (inputs.username || inputs.password) {
-            if (!inputs.username || !inputs.password) {
-                throw new InputError(inputs.username ? 'password' : 'username', 'registry login needs both username and password');
-            }
-            await lib_core/* group */.Os(`Login to ${inputs.registry || 'Docker Hub'}`, async () => {
-                state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
-                saveState(state);
-                env = dockerEnv(state.dockerConfig);
-                await login(inputs.registry, inputs.username, inputs.password, env);
-                state.loggedIn.push(inputs.registry);
-                saveState(state);
-            });
-        }
-        const builder = await lib_core/* group */.Os('Builder', async () => {
-            const b = await prepareBuilder(tc, env, ctx.runId);
-            state.builder = { name: b.name, created: b.created };
-            saveState(state);
-            lib_core/* info */.pq(`Builder ${b.name} (driver ${b.driver})`);
-            return b;
-        });
-        plan.builder = builder.name;
-        lib_core/* setOutput */.uH('builder', builder.name);
-        // The layer cache.
-        let hit = 'disabled';
-        if (useCache) {
-            const started = Date.now();
-            const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
-            const outcome = await lib_core/* group */.Os('Restore layer cache', async () => {
-                if (!isCacheServiceAvailable()) {
-                    lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-                    return undefined;
-                }
-                const o = await withCacheRoot(paths.store, async () => {
-                    const svc = await actionsCacheService(paths.store, cacheTimeoutMs(), stats);
-                    return restoreLayerCache(svc, paths, keys);
-                });
-                lib_core/* info */.pq(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
-                return o;
-            });
-            hit = outcome?.hit ?? 'miss';
-            if (outcome?.layoutReady)
-                plan.cacheFrom = paths.layoutIn;
-            await external_node_fs_.promises.mkdir(external_node_path_.dirname(paths.layoutOut), { recursive: true });
-            state.cache = {
-                save: d.saveCache && isCacheServiceAvailable(),
-                saveSkipReason: d.saveCache ? undefined : d.saveReason,
-                scope,
-                keys,
-                paths,
-                hit,
-                held: outcome?.held ?? {},
-                bytesRestored: outcome?.bytesRestored ?? 0,
-                restoreMs: Date.now() - started,
-            };
-            saveState(state);
-            if (!d.saveCache)
-                lib_core/* info */.pq(`Layer cache will not be saved (${d.saveReason}).`);
-        }
+        const docker = await setupDocker(inputs, ctx, state);
+        report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
+        const hit = await restorePhase(plan, state, report);
         lib_core/* setOutput */.uH('cache-hit', hit);
-        // The build.
-        await lib_core/* group */.Os('Build', async () => {
-            if (inputs.secrets.length) {
-                state.secretDir = await makeSecretDir(ctx.runnerTemp);
-                saveState(state);
-                plan.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
-            }
-            await external_node_fs_.promises.mkdir(external_node_path_.dirname(plan.metadataFile), { recursive: true });
-            await external_node_fs_.promises.rm(plan.metadataFile, { force: true });
-            const argv = buildxArgv(plan);
-            lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
-            await exec_run('docker', argv, { env });
-        });
+        const result = await buildPhase(inputs, ctx, plan, docker, state, report);
         state.buildSucceeded = true;
         saveState(state);
-        const md = JSON.parse(await external_node_fs_.promises.readFile(plan.metadataFile, 'utf8'));
-        const digest = md['containerimage.digest'] ?? '';
-        lib_core/* setOutput */.uH('digest', d.push ? digest : '');
-        lib_core/* setOutput */.uH('imageid', md['containerimage.config.digest'] ?? '');
+        lib_core/* setOutput */.uH('digest', result.digest);
+        lib_core/* setOutput */.uH('imageid', result.imageid);
+        report.pushed = d.push;
+        report.digest = result.digest;
+        report.imageid = result.imageid;
         if (d.push)
-            lib_core/* info */.pq(`Pushed ${meta.tags.length} tag(s) at ${digest}`);
+            lib_core/* info */.pq(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
     }
     catch (err) {
         saveState(state);
         lib_core/* setFailed */.C1(describeError(err));
     }
-}
-function cacheTimeoutMs(env = process.env) {
-    const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
-    return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
 /** One clear line for the user; stack traces only at debug level. */
 function describeError(err) {
@@ -51380,9 +51446,9 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4745);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2255);
 
-await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .VN)();
+await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);

@@ -1,0 +1,105 @@
+// Pure planning of a run: inputs + context + environment facts -> tags, decisions, cache keys and the
+// build command's shape. Nothing here touches Docker, the network or the disk.
+import * as path from 'node:path';
+import type { Inputs } from './inputs.js';
+import { InputError } from './inputs.js';
+import type { Context } from './context.js';
+import { defaultBranchOf, isPullRequestEvent } from './context.js';
+import { planMeta } from './meta/index.js';
+import type { MetaResult } from './meta/index.js';
+import { planScope, planIndexKeys } from './cache/keys.js';
+import type { IndexKeys } from './cache/keys.js';
+import { cachePaths } from './cache/store.js';
+import type { CachePaths } from './cache/store.js';
+import type { BuildPlan } from './docker/argv.js';
+
+export interface Decisions {
+  push: boolean;
+  pushReason: string;
+  saveCache: boolean;
+  saveReason: string;
+}
+
+/** Whether to push and whether to save the cache, with the reason shown in the log. */
+export function decide(inputs: Inputs, ctx: Context, images: string[]): Decisions {
+  const pr = isPullRequestEvent(ctx.eventName);
+  let push: boolean;
+  let pushReason: string;
+  if (inputs.push === 'true') [push, pushReason] = [true, 'push: true'];
+  else if (inputs.push === 'false') [push, pushReason] = [false, 'push: false'];
+  else if (pr) [push, pushReason] = [false, `push: auto does not push on ${ctx.eventName} events`];
+  else [push, pushReason] = [true, `push: auto pushes on ${ctx.eventName || 'this'} event`];
+  if (push && images.length === 0) {
+    throw new InputError('images', 'no image names given, but the build would push; set images, or push: false');
+  }
+  let saveCache: boolean;
+  let saveReason: string;
+  if (!inputs.cache) [saveCache, saveReason] = [false, 'cache: false'];
+  else if (inputs.cacheSave === 'true') [saveCache, saveReason] = [true, 'cache-save: true'];
+  else if (inputs.cacheSave === 'false') [saveCache, saveReason] = [false, 'cache-save: false'];
+  else if (pr) [saveCache, saveReason] = [false, 'cache-save: auto only reads the cache on pull requests'];
+  else [saveCache, saveReason] = [true, 'cache-save: auto'];
+  return { push, pushReason, saveCache, saveReason };
+}
+
+export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): MetaResult {
+  const sde = env.SOURCE_DATE_EPOCH;
+  const epoch = sde && /^\d+$/.test(sde) ? Number(sde) : undefined;
+  return planMeta(
+    { images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations },
+    ctx,
+    {
+      now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
+      sourceDateEpoch: epoch,
+      defaultBranch: defaultBranchOf(ctx),
+      prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
+      shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
+      annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
+    },
+  );
+}
+
+export function dockerfileOf(inputs: Inputs): string {
+  return inputs.file || path.join(inputs.context, 'Dockerfile');
+}
+
+export interface RunPlan {
+  meta: MetaResult;
+  decisions: Decisions;
+  /** Root of this action's working files under RUNNER_TEMP. */
+  root: string;
+  cache?: { scope: string; keys: IndexKeys; paths: CachePaths };
+  /** The build command's shape; the builder, secrets and cache-from are filled in by later phases. */
+  build: BuildPlan;
+}
+
+export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): RunPlan {
+  const meta = resolveMeta(inputs, ctx, env);
+  const decisions = decide(inputs, ctx, meta.images);
+  const root = path.join(ctx.runnerTemp, 'oneshot-build');
+  let cache: RunPlan['cache'];
+  if (inputs.cache) {
+    const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
+    cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
+  }
+  const build: BuildPlan = {
+    builder: 'default',
+    context: inputs.context,
+    file: dockerfileOf(inputs),
+    target: inputs.target,
+    platforms: inputs.platforms,
+    buildArgs: inputs.buildArgs,
+    secretSpecs: [],
+    tags: meta.tags,
+    labels: meta.labels,
+    annotations: meta.annotations,
+    cacheFrom: undefined,
+    cacheTo: cache?.paths.layoutOut,
+    push: decisions.push,
+    load: false,
+    provenance: inputs.provenance || 'mode=min',
+    sbom: inputs.sbom,
+    metadataFile: path.join(root, 'metadata.json'),
+  };
+  return { meta, decisions, root, cache, build };
+}
