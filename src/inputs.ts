@@ -1,5 +1,11 @@
 // The action's inputs, read and validated in one place: the only caller of core.getInput.
 import * as core from '@actions/core';
+import { parseBuildxRequest } from './docker/buildx-install.js';
+import type { BuildxRequest } from './docker/buildx-install.js';
+import { parseBuilderOptions } from './docker/builder.js';
+import type { BuilderOptions } from './docker/builder.js';
+import { parseRegistryAuth } from './docker/login.js';
+import type { RegistryCredential } from './docker/login.js';
 
 export class InputError extends Error {
   constructor(
@@ -35,6 +41,12 @@ export interface Inputs {
   registry: string;
   username: string;
   password: string;
+  /** More registries to log in to (`registry-auth`), passwords masked by main. */
+  registryAuth: RegistryCredential[];
+  /** `buildx-version` and `buildx-download-url`. */
+  buildx: BuildxRequest;
+  /** driver, endpoint, driver-opts, buildkitd-*, builder-platforms, keep-builder. */
+  builder: BuilderOptions;
   githubToken: string;
   cache: boolean;
   cacheScope: string;
@@ -42,12 +54,26 @@ export interface Inputs {
   provenance: string;
   sbom: string;
   dryRun: boolean;
+  /** Leak guard: look for secret values in the image and cache before they leave (default true). */
+  secretScan?: boolean;
 }
 
 export type GetInput = (name: string) => string;
 
+/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
+const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: n !== 'secrets' });
+
+/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
+export function secretEnvNames(get: GetInput = getRaw): string[] {
+  try {
+    return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
+  } catch {
+    return [];
+  }
+}
+
 /** Reads every input through `get` (core.getInput by default) and validates it. */
-export function readInputs(get: GetInput = (n) => core.getInput(n)): Inputs {
+export function readInputs(get: GetInput = getRaw): Inputs {
   const context = get('context').trim() || '.';
   return {
     images: get('images'),
@@ -60,19 +86,27 @@ export function readInputs(get: GetInput = (n) => core.getInput(n)): Inputs {
     target: get('target').trim(),
     buildArgs: parseBuildArgs(get('build-args')),
     platforms: splitList(get('platforms')),
-    secrets: [
-      ...parseSecrets('secrets', get('secrets')),
-      ...parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file' as const, path } })),
-      ...parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env' as const, name } })),
-    ].filter((s, i, all) => {
-      const first = all.findIndex((o) => o.id === s.id);
-      if (first !== i) throw new InputError('secrets', `duplicate secret id "${s.id}"`);
-      return true;
-    }),
+    secrets: uniqueSecrets([
+      ['secrets', parseSecrets('secrets', get('secrets'))],
+      ['secret-files', parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file' as const, path } }))],
+      ['secret-envs', parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env' as const, name } }))],
+    ]),
     push: oneOf('push', get('push'), ['auto', 'true', 'false'], 'auto'),
     registry: get('registry').trim(),
     username: get('username').trim(),
     password: get('password'),
+    registryAuth: parseRegistryAuth(get('registry-auth')),
+    buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
+    builder: parseBuilderOptions({
+      driver: get('driver'),
+      endpoint: get('endpoint'),
+      driverOpts: get('driver-opts'),
+      buildkitdFlags: get('buildkitd-flags'),
+      buildkitdConfig: get('buildkitd-config'),
+      buildkitdConfigInline: get('buildkitd-config-inline'),
+      builderPlatforms: get('builder-platforms'),
+      keepBuilder: get('keep-builder'),
+    }),
     githubToken: get('github-token'),
     cache: bool('cache', get('cache'), true),
     cacheScope: get('cache-scope').trim(),
@@ -80,7 +114,25 @@ export function readInputs(get: GetInput = (n) => core.getInput(n)): Inputs {
     provenance: get('provenance').trim(),
     sbom: get('sbom').trim(),
     dryRun: bool('dry-run', get('dry-run'), false),
+    secretScan: bool('secret-scan', get('secret-scan'), true),
   };
+}
+
+/** All secrets in input order; a duplicate id is an error naming the input where it repeats. */
+function uniqueSecrets(groups: [string, Secret[]][]): Secret[] {
+  const seen = new Map<string, string>();
+  const out: Secret[] = [];
+  for (const [input, secrets] of groups) {
+    for (const s of secrets) {
+      const first = seen.get(s.id);
+      if (first !== undefined) {
+        throw new InputError(input, `duplicate secret id "${s.id}"${first === input ? '' : ` (already given in ${first})`}`);
+      }
+      seen.set(s.id, input);
+      out.push(s);
+    }
+  }
+  return out;
 }
 
 export function splitList(raw: string): string[] {
@@ -113,6 +165,7 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
 }
 
 const ID_RE = /^[A-Za-z0-9._-]+$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function parseBuildArgs(raw: string): { key: string; value: string }[] {
   return lines(raw).map((line) => {
@@ -125,11 +178,13 @@ function parseBuildArgs(raw: string): { key: string; value: string }[] {
 function parsePairs(name: string, raw: string): [string, string][] {
   return lines(raw).map((line) => {
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
+    if (eq < 0) throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
     const id = line.slice(0, eq).trim();
-    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id "${id}"`);
+    if (id === '') throw new InputError(name, `empty secret id in "${line}"`);
+    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id "${id}" (use letters, digits, ".", "_" and "-")`);
     const value = line.slice(eq + 1).trim();
     if (value === '') throw new InputError(name, `empty value for secret id "${id}"`);
+    if (name === 'secret-envs' && !ENV_NAME_RE.test(value)) throw new InputError(name, `secret "${id}": "${value}" is not an environment variable name`);
     return [id, value];
   });
 }
@@ -137,8 +192,8 @@ function parsePairs(name: string, raw: string): [string, string][] {
 /**
  * `secrets`: one `id=value` per line. A value is byte-exact: everything after the first `=` up to
  * the end of the line. A multi-line value is written as `id<<DELIM`, the value's lines, then `DELIM`
- * alone on a line; the value is the lines between, joined with "\n" (a trailing newline is kept
- * when an empty line precedes DELIM).
+ * alone on a line (surrounding spaces ignored); the value is the lines between, joined with "\n"
+ * (a trailing newline is kept when an empty line precedes DELIM).
  */
 export function parseSecrets(name: string, raw: string): Secret[] {
   const out: Secret[] = [];
@@ -151,16 +206,19 @@ export function parseSecrets(name: string, raw: string): Secret[] {
       const [, id, delim] = heredoc;
       const body: string[] = [];
       let j = i + 1;
-      while (j < all.length && all[j] !== delim) body.push(all[j++]);
+      while (j < all.length && all[j].trim() !== delim) body.push(all[j++]);
       if (j >= all.length) throw new InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
       out.push({ id, source: { kind: 'value', value: body.join('\n') } });
       i = j;
       continue;
     }
+    if (/^\s*<<\S*\s*$/.test(line)) throw new InputError(name, `empty secret id before "<<" on line ${i + 1}`);
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new InputError(name, `expected id=value on line ${i + 1}, got a line without "=" (values are never shown)`);
+    if (eq < 0) throw new InputError(name, `expected id=value on line ${i + 1}, got a line without "=" (values are never shown)`);
     const id = line.slice(0, eq).trim();
-    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id "${id}" on line ${i + 1}`);
+    if (id === '') throw new InputError(name, `empty secret id on line ${i + 1} (values are never shown)`);
+    // The text before "=" is not shown: on a malformed line it may be part of a value.
+    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id on line ${i + 1}: use letters, digits, ".", "_" and "-" (values are never shown)`);
     out.push({ id, source: { kind: 'value', value: line.slice(eq + 1) } });
   }
   return out;

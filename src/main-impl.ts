@@ -7,14 +7,16 @@ import { planRun } from './plan.js';
 import type { RunPlan } from './plan.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import { ToolError, LoginError } from './docker/docker.js';
-import { checkSecretSources, maskSecrets } from './secrets.js';
-import { ExecError } from './exec.js';
+import { checkSecretSources, credentialBuildArgWarnings, maskSecrets, readSecretValues } from './secrets.js';
+import { ExecError, withholdEnv } from './exec.js';
 import { saveState } from './state.js';
 import type { PostState } from './state.js';
 import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
 import { restorePhase } from './phases/cache.js';
 import { buildPhase } from './phases/build.js';
+import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
+import { appendSummary, renderMainSummary } from './summary.js';
 
 function setPlanOutputs(plan: RunPlan): void {
   const { meta } = plan;
@@ -28,10 +30,15 @@ function setPlanOutputs(plan: RunPlan): void {
 
 export async function runMain(): Promise<void> {
   const state: PostState = { version: 1, buildSucceeded: false, loggedIn: [] };
+  // What is known so far, for the job summary (written also when the run fails).
+  const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
+  let buildStarted: number | undefined;
   try {
     const inputs = readInputs();
     maskSecrets(inputs.secrets);
+    for (const w of credentialBuildArgWarnings(inputs.buildArgs)) core.warning(w);
     if (inputs.password) core.setSecret(inputs.password);
+    for (const c of inputs.registryAuth) core.setSecret(c.password);
     if (inputs.githubToken) core.setSecret(inputs.githubToken);
     const ctx = contextFromEnv();
     const plan = planRun(inputs, ctx, process.env);
@@ -39,7 +46,7 @@ export async function runMain(): Promise<void> {
     setPlanOutputs(plan);
     const d = plan.decisions;
     core.info(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
-    const report: Report = { tags: plan.meta.tags, pushed: false, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id) };
+    Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
 
     if (inputs.dryRun) {
       plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
@@ -49,16 +56,22 @@ export async function runMain(): Promise<void> {
       core.setOutput('builder', '');
       core.setOutput('digest', '');
       core.setOutput('imageid', '');
+      report.dryRun = true;
       return;
     }
 
     await checkSecretSources(inputs.secrets);
-    const docker = await setupDocker(inputs, ctx, state);
+    const secretValues = await readSecretValues(inputs.secrets);
+    // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
+    withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
+    const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
     report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
+    report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
     const hit = await restorePhase(plan, state, report);
     core.setOutput('cache-hit', hit);
 
-    const result = await buildPhase(inputs, ctx, plan, docker, state, report);
+    buildStarted = Date.now();
+    const result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues);
     state.buildSucceeded = true;
     saveState(state);
     core.setOutput('digest', result.digest);
@@ -69,8 +82,28 @@ export async function runMain(): Promise<void> {
     if (d.push) core.info(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
   } catch (err) {
     saveState(state);
-    core.setFailed(describeError(err));
+    if (buildStarted !== undefined && report.buildMs === undefined) report.buildMs = Date.now() - buildStarted;
+    failStep(err, report);
+  } finally {
+    await appendSummary(renderMainSummary(report));
   }
+}
+
+/**
+ * Fails the step with one line. A failed buildx command fails with buildx's own `ERROR: ...` line,
+ * annotated on the Dockerfile line it names; anything else with describeError's line.
+ */
+function failStep(err: unknown, report: Report): void {
+  if (err instanceof ExecError && err.command === 'docker buildx') {
+    const f = parseBuildxFailure(`${err.result.stdout}\n${err.result.stderr}`);
+    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    report.error = f.message || err.message;
+    report.errorLocation = report.dockerfile ? annotationTarget(f, report.dockerfile, workspace) : undefined;
+    annotateFailure(report.error, report.errorLocation);
+    return;
+  }
+  report.error = describeError(err);
+  core.setFailed(report.error);
 }
 
 /** One clear line for the user; stack traces only at debug level. */

@@ -18,14 +18,35 @@ export interface Decisions {
   pushReason: string;
   saveCache: boolean;
   saveReason: string;
+  /** Set (to the reason) when no registry login is to be made: a pull request from a fork. */
+  skipLogin?: string;
+}
+
+/**
+ * The head repository of a `pull_request` event from a fork (payload.pull_request.head.repo.fork,
+ * or a head repository other than the base one); undefined otherwise. Such a run has no secrets
+ * and a read-only token.
+ */
+export function forkOf(ctx: Context): string | undefined {
+  if (ctx.eventName !== 'pull_request') return undefined;
+  const pr = ctx.payload?.pull_request;
+  const head = pr?.head?.repo;
+  const base = pr?.base?.repo;
+  if (!head) return undefined;
+  const headName = typeof head.full_name === 'string' ? head.full_name : '';
+  const baseName = typeof base?.full_name === 'string' ? base.full_name : '';
+  if (head.fork === true || (headName !== '' && baseName !== '' && headName !== baseName)) return headName || 'a fork';
+  return undefined;
 }
 
 /** Whether to push and whether to save the cache, with the reason shown in the log. */
 export function decide(inputs: Inputs, ctx: Context, images: string[]): Decisions {
   const pr = isPullRequestEvent(ctx.eventName);
+  const fork = forkOf(ctx);
   let push: boolean;
   let pushReason: string;
-  if (inputs.push === 'true') [push, pushReason] = [true, 'push: true'];
+  if (fork) [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+  else if (inputs.push === 'true') [push, pushReason] = [true, 'push: true'];
   else if (inputs.push === 'false') [push, pushReason] = [false, 'push: false'];
   else if (pr) [push, pushReason] = [false, `push: auto does not push on ${ctx.eventName} events`];
   else [push, pushReason] = [true, `push: auto pushes on ${ctx.eventName || 'this'} event`];
@@ -39,7 +60,7 @@ export function decide(inputs: Inputs, ctx: Context, images: string[]): Decision
   else if (inputs.cacheSave === 'false') [saveCache, saveReason] = [false, 'cache-save: false'];
   else if (pr) [saveCache, saveReason] = [false, 'cache-save: auto only reads the cache on pull requests'];
   else [saveCache, saveReason] = [true, 'cache-save: auto'];
-  return { push, pushReason, saveCache, saveReason };
+  return { push, pushReason, saveCache, saveReason, ...(fork ? { skipLogin: pushReason } : {}) };
 }
 
 export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): MetaResult {

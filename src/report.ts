@@ -9,14 +9,26 @@ export interface Report {
   digest?: string;
   imageid?: string;
   secretIds: string[];
-  toolchain?: { docker: string; buildx: string; driver: string; builder: string };
+  toolchain?: { docker: string; buildx: string; driver: string; builder: string; buildkit?: string };
   cache?: {
     hit: CacheHit;
     bytesRestored: number;
     entriesRestored: number;
     restoreMs: number;
     saveReason?: string;
+    /** Build time of the run that made the restored cache (when the cache records it): the summary
+     *  shows the time saved against it. */
+    coldBuildMs?: number;
   };
   buildMs?: number;
+  /** What the leak guard checked (secret ids only, never values). */
+  secretScan?: { blobs: number; storedBytes: number; decompressedBytes: number; ms: number; leakedIds: string[] };
+  /** The run resolved everything but did not run Docker (dry-run: true). */
+  dryRun?: boolean;
+  /** The Dockerfile built, as given (relative to the workspace unless absolute). */
+  dockerfile?: string;
+  /** One line: why the step failed. */
   error?: string;
+  /** Where in the Dockerfile the build failed, when buildx said (workspace-relative file). */
+  errorLocation?: { file: string; startLine: number; endLine: number };
 }

@@ -10,7 +10,8 @@ export interface PostState {
   secretDir?: string;
   dockerConfig?: string;
   loggedIn: string[];
-  builder?: { name: string; created: boolean };
+  /** A builder this action created is removed by post, unless keep (keep-builder: true). */
+  builder?: { name: string; created: boolean; keep?: boolean };
   cache?: {
     save: boolean;
     /** Why the cache will not be saved, when it will not. */

@@ -52,6 +52,8 @@ export interface RunOptions {
   sha?: string;
   payload?: Record<string, any>;
   runnerTemp?: string;
+  /** RUNNER_TOOL_CACHE (default: a fresh one per run). */
+  toolCache?: string;
   env?: Record<string, string>;
   secrets?: string[];
   debug?: boolean;
@@ -79,6 +81,7 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     payload: o.payload ?? DEFAULT_PAYLOAD,
     workspace: o.workspace,
     runnerTemp: o.runnerTemp ?? (await tempDir('rt')),
+    toolCache: o.toolCache,
     resultsUrl: cacheEnv.ACTIONS_RESULTS_URL,
     runtimeToken: cacheEnv.ACTIONS_RUNTIME_TOKEN,
   });

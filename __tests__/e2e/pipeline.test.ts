@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 function inputs(repo: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { images: repo, secrets: SECRET_INPUT, 'build-args': `SECRET_SHA256=${sha256(SECRET)}`, ...extra };
+  return { images: repo, secrets: SECRET_INPUT, 'build-args': `EXPECTED_DIGEST=${sha256(SECRET)}`, ...extra };
 }
 
 describe('push to a branch, then a rebuild on a fresh runner', () => {

@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2255:
+/***/ 5745:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47127,8 +47127,1742 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var lib_core = __nccwpck_require__(3838);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var lib_io = __nccwpck_require__(8701);
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+// Internal object for testability (allows mocking in ESM)
+const _internal = {
+    readLinuxVersionFile() {
+        const lsbReleaseFile = '/etc/lsb-release';
+        const osReleaseFile = '/etc/os-release';
+        let contents = '';
+        if (external_fs_.existsSync(lsbReleaseFile)) {
+            contents = external_fs_.readFileSync(lsbReleaseFile).toString();
+        }
+        else if (external_fs_.existsSync(osReleaseFile)) {
+            contents = external_fs_.readFileSync(osReleaseFile).toString();
+        }
+        return contents;
+    }
+};
+function _findMatch(versionSpec, stable, candidates, archFilter) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const platFilter = os.platform();
+        let result;
+        let match;
+        let file;
+        for (const candidate of candidates) {
+            const version = candidate.version;
+            debug(`check ${version} satisfies ${versionSpec}`);
+            if (semver.satisfies(version, versionSpec) &&
+                (!stable || candidate.stable === stable)) {
+                file = candidate.files.find(item => {
+                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
+                    let chk = item.arch === archFilter && item.platform === platFilter;
+                    if (chk && item.platform_version) {
+                        const osVersion = _getOsVersion();
+                        if (osVersion === item.platform_version) {
+                            chk = true;
+                        }
+                        else {
+                            chk = semver.satisfies(osVersion, item.platform_version);
+                        }
+                    }
+                    return chk;
+                });
+                if (file) {
+                    debug(`matched ${candidate.version}`);
+                    match = candidate;
+                    break;
+                }
+            }
+        }
+        if (match && file) {
+            // clone since we're mutating the file list to be only the file that matches
+            result = Object.assign({}, match);
+            result.files = [file];
+        }
+        return result;
+    });
+}
+function _getOsVersion() {
+    // TODO: add windows and other linux, arm variants
+    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
+    const plat = os.platform();
+    let version = '';
+    if (plat === 'darwin') {
+        version = cp.execSync('sw_vers -productVersion').toString();
+    }
+    else if (plat === 'linux') {
+        // lsb_release process not in some containers, readfile
+        // Run cat /etc/lsb-release
+        // DISTRIB_ID=Ubuntu
+        // DISTRIB_RELEASE=18.04
+        // DISTRIB_CODENAME=bionic
+        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
+        const lsbContents = _internal.readLinuxVersionFile();
+        if (lsbContents) {
+            const lines = lsbContents.split('\n');
+            for (const line of lines) {
+                const parts = line.split('=');
+                if (parts.length === 2 &&
+                    (parts[0].trim() === 'VERSION_ID' ||
+                        parts[0].trim() === 'DISTRIB_RELEASE')) {
+                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
+                    break;
+                }
+            }
+        }
+    }
+    return version;
+}
+// Alias for backwards compatibility
+function _readLinuxVersionFile() {
+    return _internal.readLinuxVersionFile();
+}
+//# sourceMappingURL=manifest.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __nccwpck_require__(4942);
+// EXTERNAL MODULE: external "stream"
+var external_stream_ = __nccwpck_require__(2203);
+// EXTERNAL MODULE: external "util"
+var external_util_ = __nccwpck_require__(9023);
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
+var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+/**
+ * Internal class for retries
+ */
+class RetryHelper {
+    constructor(maxAttempts, minSeconds, maxSeconds) {
+        if (maxAttempts < 1) {
+            throw new Error('max attempts should be greater than or equal to 1');
+        }
+        this.maxAttempts = maxAttempts;
+        this.minSeconds = Math.floor(minSeconds);
+        this.maxSeconds = Math.floor(maxSeconds);
+        if (this.minSeconds > this.maxSeconds) {
+            throw new Error('min seconds should be less than or equal to max seconds');
+        }
+    }
+    execute(action, isRetryable) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            let attempt = 1;
+            while (attempt < this.maxAttempts) {
+                // Try
+                try {
+                    return yield action();
+                }
+                catch (err) {
+                    if (isRetryable && !isRetryable(err)) {
+                        throw err;
+                    }
+                    lib_core/* info */.pq(err.message);
+                }
+                // Sleep
+                const seconds = this.getSleepAmount();
+                lib_core/* info */.pq(`Waiting ${seconds} seconds before trying again`);
+                yield this.sleep(seconds);
+                attempt++;
+            }
+            // Last attempt
+            return yield action();
+        });
+    }
+    getSleepAmount() {
+        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
+            this.minSeconds);
+    }
+    sleep(seconds) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
+        });
+    }
+}
+//# sourceMappingURL=retry-helper.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
+var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+class HTTPError extends Error {
+    constructor(httpStatusCode) {
+        super(`Unexpected HTTP response: ${httpStatusCode}`);
+        this.httpStatusCode = httpStatusCode;
+        Object.setPrototypeOf(this, new.target.prototype);
+    }
+}
+const IS_WINDOWS = process.platform === 'win32';
+const IS_MAC = process.platform === 'darwin';
+const userAgent = 'actions/tool-cache';
+/**
+ * Download a tool from an url and stream it into a file
+ *
+ * @param url       url of tool to download
+ * @param dest      path to download tool
+ * @param auth      authorization header
+ * @param headers   other headers
+ * @returns         path to downloaded tool
+ */
+function downloadTool(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        dest = dest || external_path_.join(_getTempDirectory(), external_crypto_.randomUUID());
+        yield lib_io/* mkdirP */.U$(external_path_.dirname(dest));
+        lib_core/* debug */.Yz(`Downloading ${url}`);
+        lib_core/* debug */.Yz(`Destination ${dest}`);
+        const maxAttempts = 3;
+        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
+        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
+        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
+        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
+            return yield downloadToolAttempt(url, dest || '', auth, headers);
+        }), (err) => {
+            if (err instanceof HTTPError && err.httpStatusCode) {
+                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
+                if (err.httpStatusCode < 500 &&
+                    err.httpStatusCode !== 408 &&
+                    err.httpStatusCode !== 429) {
+                    return false;
+                }
+            }
+            // Otherwise retry
+            return true;
+        });
+    });
+}
+function downloadToolAttempt(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (external_fs_.existsSync(dest)) {
+            throw new Error(`Destination file path ${dest} already exists`);
+        }
+        // Get the response headers
+        const http = new lib/* HttpClient */.Qq(userAgent, [], {
+            allowRetries: false
+        });
+        if (auth) {
+            lib_core/* debug */.Yz('set auth');
+            if (headers === undefined) {
+                headers = {};
+            }
+            headers.authorization = auth;
+        }
+        const response = yield http.get(url, headers);
+        if (response.message.statusCode !== 200) {
+            const err = new HTTPError(response.message.statusCode);
+            lib_core/* debug */.Yz(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
+            throw err;
+        }
+        // Download the response body
+        const pipeline = external_util_.promisify(external_stream_.pipeline);
+        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
+        const readStream = responseMessageFactory();
+        let succeeded = false;
+        try {
+            yield pipeline(readStream, external_fs_.createWriteStream(dest));
+            lib_core/* debug */.Yz('download complete');
+            succeeded = true;
+            return dest;
+        }
+        finally {
+            // Error, delete dest before retry
+            if (!succeeded) {
+                lib_core/* debug */.Yz('download failed');
+                try {
+                    yield lib_io/* rmRF */.Yz(dest);
+                }
+                catch (err) {
+                    lib_core/* debug */.Yz(`Failed to delete '${dest}'. ${err.message}`);
+                }
+            }
+        }
+    });
+}
+/**
+ * Extract a .7z file
+ *
+ * @param file     path to the .7z file
+ * @param dest     destination directory. Optional.
+ * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
+ * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
+ * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
+ * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
+ * interface, it is smaller than the full command line interface, and it does support long paths. At the
+ * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
+ * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
+ * to 7zr.exe can be pass to this function.
+ * @returns        path to the destination directory
+ */
+function extract7z(file, dest, _7zPath) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        ok(IS_WINDOWS, 'extract7z() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        const originalCwd = process.cwd();
+        process.chdir(dest);
+        if (_7zPath) {
+            try {
+                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
+                const args = [
+                    'x', // eXtract files with full paths
+                    logLevel, // -bb[0-3] : set output log level
+                    '-bd', // disable progress indicator
+                    '-sccUTF-8', // set charset for for console input/output
+                    file
+                ];
+                const options = {
+                    silent: true
+                };
+                yield exec(`"${_7zPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        else {
+            const escapedScript = path
+                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
+                .replace(/'/g, "''")
+                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                command
+            ];
+            const options = {
+                silent: true
+            };
+            try {
+                const powershellPath = yield io.which('powershell', true);
+                yield exec(`"${powershellPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        return dest;
+    });
+}
+/**
+ * Extract a compressed tar archive
+ *
+ * @param file     path to the tar
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
+ * @returns        path to the destination directory
+ */
+function extractTar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        // Create dest
+        dest = yield _createExtractFolder(dest);
+        // Determine whether GNU tar
+        core.debug('Checking tar --version');
+        let versionOutput = '';
+        yield exec('tar --version', [], {
+            ignoreReturnCode: true,
+            silent: true,
+            listeners: {
+                stdout: (data) => (versionOutput += data.toString()),
+                stderr: (data) => (versionOutput += data.toString())
+            }
+        });
+        core.debug(versionOutput.trim());
+        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
+        // Initialize args
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        if (core.isDebug() && !flags.includes('v')) {
+            args.push('-v');
+        }
+        let destArg = dest;
+        let fileArg = file;
+        if (IS_WINDOWS && isGnuTar) {
+            args.push('--force-local');
+            destArg = dest.replace(/\\/g, '/');
+            // Technically only the dest needs to have `/` but for aesthetic consistency
+            // convert slashes in the file arg too.
+            fileArg = file.replace(/\\/g, '/');
+        }
+        if (isGnuTar) {
+            // Suppress warnings when using GNU tar to extract archives created by BSD tar
+            args.push('--warning=no-unknown-keyword');
+            args.push('--overwrite');
+        }
+        args.push('-C', destArg, '-f', fileArg);
+        yield exec(`tar`, args);
+        return dest;
+    });
+}
+/**
+ * Extract a xar compatible archive
+ *
+ * @param file     path to the archive
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the xar. Optional.
+ * @returns        path to the destination directory
+ */
+function extractXar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
+        ok(IS_MAC, 'extractXar() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        args.push('-x', '-C', dest, '-f', file);
+        if (core.isDebug()) {
+            args.push('-v');
+        }
+        const xarPath = yield io.which('xar', true);
+        yield exec(`"${xarPath}"`, _unique(args));
+        return dest;
+    });
+}
+/**
+ * Extract a zip
+ *
+ * @param file     path to the zip
+ * @param dest     destination directory. Optional.
+ * @returns        path to the destination directory
+ */
+function extractZip(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        dest = yield _createExtractFolder(dest);
+        if (IS_WINDOWS) {
+            yield extractZipWin(file, dest);
+        }
+        else {
+            yield extractZipNix(file, dest);
+        }
+        return dest;
+    });
+}
+function extractZipWin(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        // build the powershell command
+        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+        const pwshPath = yield io.which('pwsh', false);
+        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
+        //and the -Force flag for Expand-Archive as a fallback
+        if (pwshPath) {
+            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
+            const pwshCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
+                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
+                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                pwshCommand
+            ];
+            core.debug(`Using pwsh at path: ${pwshPath}`);
+            yield exec(`"${pwshPath}"`, args);
+        }
+        else {
+            const powershellCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
+                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
+                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                powershellCommand
+            ];
+            const powershellPath = yield io.which('powershell', true);
+            core.debug(`Using powershell at path: ${powershellPath}`);
+            yield exec(`"${powershellPath}"`, args);
+        }
+    });
+}
+function extractZipNix(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const unzipPath = yield io.which('unzip', true);
+        const args = [file];
+        if (!core.isDebug()) {
+            args.unshift('-q');
+        }
+        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
+        yield exec(`"${unzipPath}"`, args, { cwd: dest });
+    });
+}
+/**
+ * Caches a directory and installs it into the tool cacheDir
+ *
+ * @param sourceDir    the directory to cache into tools
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheDir(sourceDir, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = node_modules_semver.clean(version) || version;
+        arch = arch || external_os_.arch();
+        lib_core/* debug */.Yz(`Caching tool ${tool} ${version} ${arch}`);
+        lib_core/* debug */.Yz(`source dir: ${sourceDir}`);
+        if (!external_fs_.statSync(sourceDir).isDirectory()) {
+            throw new Error('sourceDir is not a directory');
+        }
+        // Create the tool dir
+        const destPath = yield _createToolPath(tool, version, arch);
+        // copy each child item. do not move. move can fail on Windows
+        // due to anti-virus software having an open handle on a file.
+        for (const itemName of external_fs_.readdirSync(sourceDir)) {
+            const s = external_path_.join(sourceDir, itemName);
+            yield lib_io.cp(s, destPath, { recursive: true });
+        }
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destPath;
+    });
+}
+/**
+ * Caches a downloaded file (GUID) and installs it
+ * into the tool cache with a given targetName
+ *
+ * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
+ * @param targetFile    the name of the file name in the tools directory
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheFile(sourceFile, targetFile, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source file: ${sourceFile}`);
+        if (!fs.statSync(sourceFile).isFile()) {
+            throw new Error('sourceFile is not a file');
+        }
+        // create the tool dir
+        const destFolder = yield _createToolPath(tool, version, arch);
+        // copy instead of move. move can fail on Windows due to
+        // anti-virus software having an open handle on a file.
+        const destPath = path.join(destFolder, targetFile);
+        core.debug(`destination file ${destPath}`);
+        yield io.cp(sourceFile, destPath);
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destFolder;
+    });
+}
+/**
+ * Finds the path to a tool version in the local installed tool cache
+ *
+ * @param toolName      name of the tool
+ * @param versionSpec   version of the tool
+ * @param arch          optional arch.  defaults to arch of computer
+ */
+function find(toolName, versionSpec, arch) {
+    if (!toolName) {
+        throw new Error('toolName parameter is required');
+    }
+    if (!versionSpec) {
+        throw new Error('versionSpec parameter is required');
+    }
+    arch = arch || external_os_.arch();
+    // attempt to resolve an explicit version
+    if (!isExplicitVersion(versionSpec)) {
+        const localVersions = findAllVersions(toolName, arch);
+        const match = evaluateVersions(localVersions, versionSpec);
+        versionSpec = match;
+    }
+    // check for the explicit version in the cache
+    let toolPath = '';
+    if (versionSpec) {
+        versionSpec = node_modules_semver.clean(versionSpec) || '';
+        const cachePath = external_path_.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        lib_core/* debug */.Yz(`checking cache: ${cachePath}`);
+        if (external_fs_.existsSync(cachePath) && external_fs_.existsSync(`${cachePath}.complete`)) {
+            lib_core/* debug */.Yz(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
+            toolPath = cachePath;
+        }
+        else {
+            lib_core/* debug */.Yz('not found');
+        }
+    }
+    return toolPath;
+}
+/**
+ * Finds the paths to all versions of a tool that are installed in the local tool cache
+ *
+ * @param toolName  name of the tool
+ * @param arch      optional arch.  defaults to arch of computer
+ */
+function findAllVersions(toolName, arch) {
+    const versions = [];
+    arch = arch || external_os_.arch();
+    const toolPath = external_path_.join(_getCacheDirectory(), toolName);
+    if (external_fs_.existsSync(toolPath)) {
+        const children = external_fs_.readdirSync(toolPath);
+        for (const child of children) {
+            if (isExplicitVersion(child)) {
+                const fullPath = external_path_.join(toolPath, child, arch || '');
+                if (external_fs_.existsSync(fullPath) && external_fs_.existsSync(`${fullPath}.complete`)) {
+                    versions.push(child);
+                }
+            }
+        }
+    }
+    return versions;
+}
+function getManifestFromRepo(owner_1, repo_1, auth_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
+        let releases = [];
+        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
+        const http = new httpm.HttpClient('tool-cache');
+        const headers = {};
+        if (auth) {
+            core.debug('set auth');
+            headers.authorization = auth;
+        }
+        const response = yield http.getJson(treeUrl, headers);
+        if (!response.result) {
+            return releases;
+        }
+        let manifestUrl = '';
+        for (const item of response.result.tree) {
+            if (item.path === 'versions-manifest.json') {
+                manifestUrl = item.url;
+                break;
+            }
+        }
+        headers['accept'] = 'application/vnd.github.VERSION.raw';
+        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
+        if (versionsRaw) {
+            // shouldn't be needed but protects against invalid json saved with BOM
+            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
+            try {
+                releases = JSON.parse(versionsRaw);
+            }
+            catch (_a) {
+                core.debug('Invalid json');
+            }
+        }
+        return releases;
+    });
+}
+function findFromManifest(versionSpec_1, stable_1, manifest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
+        // wrap the internal impl
+        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
+        return match;
+    });
+}
+function _createExtractFolder(dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!dest) {
+            // create a temp dir
+            dest = path.join(_getTempDirectory(), crypto.randomUUID());
+        }
+        yield io.mkdirP(dest);
+        return dest;
+    });
+}
+function _createToolPath(tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+        lib_core/* debug */.Yz(`destination ${folderPath}`);
+        const markerPath = `${folderPath}.complete`;
+        yield lib_io/* rmRF */.Yz(folderPath);
+        yield lib_io/* rmRF */.Yz(markerPath);
+        yield lib_io/* mkdirP */.U$(folderPath);
+        return folderPath;
+    });
+}
+function _completeToolPath(tool, version, arch) {
+    const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+    const markerPath = `${folderPath}.complete`;
+    external_fs_.writeFileSync(markerPath, '');
+    lib_core/* debug */.Yz('finished caching tool');
+}
+/**
+ * Check if version string is explicit
+ *
+ * @param versionSpec      version string to check
+ */
+function isExplicitVersion(versionSpec) {
+    const c = node_modules_semver.clean(versionSpec) || '';
+    lib_core/* debug */.Yz(`isExplicit: ${c}`);
+    const valid = node_modules_semver.valid(c) != null;
+    lib_core/* debug */.Yz(`explicit? ${valid}`);
+    return valid;
+}
+/**
+ * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
+ *
+ * @param versions        array of versions to evaluate
+ * @param versionSpec     semantic version spec to satisfy
+ */
+function evaluateVersions(versions, versionSpec) {
+    let version = '';
+    lib_core/* debug */.Yz(`evaluating ${versions.length} versions`);
+    versions = versions.sort((a, b) => {
+        if (node_modules_semver.gt(a, b)) {
+            return 1;
+        }
+        return -1;
+    });
+    for (let i = versions.length - 1; i >= 0; i--) {
+        const potential = versions[i];
+        const satisfied = node_modules_semver.satisfies(potential, versionSpec);
+        if (satisfied) {
+            version = potential;
+            break;
+        }
+    }
+    if (version) {
+        lib_core/* debug */.Yz(`matched: ${version}`);
+    }
+    else {
+        lib_core/* debug */.Yz('match not found');
+    }
+    return version;
+}
+/**
+ * Gets RUNNER_TOOL_CACHE
+ */
+function _getCacheDirectory() {
+    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
+    (0,external_assert_.ok)(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
+    return cacheDirectory;
+}
+/**
+ * Gets RUNNER_TEMP
+ */
+function _getTempDirectory() {
+    const tempDirectory = process.env['RUNNER_TEMP'] || '';
+    (0,external_assert_.ok)(tempDirectory, 'Expected RUNNER_TEMP to be defined');
+    return tempDirectory;
+}
+/**
+ * Gets a global variable
+ */
+function _getGlobal(key, defaultValue) {
+    /* eslint-disable @typescript-eslint/no-explicit-any */
+    const value = global[key];
+    /* eslint-enable @typescript-eslint/no-explicit-any */
+    return value !== undefined ? value : defaultValue;
+}
+/**
+ * Returns an array of unique values.
+ * @param values Values to make unique.
+ */
+function _unique(values) {
+    return Array.from(new Set(values));
+}
+//# sourceMappingURL=tool-cache.js.map
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/buildlog.ts
+// Condensed buildx progress for the log. BuildKit's plain progress prints, for every step, a header
+// (`#5 [build 2/3] RUN make`), the step's own output (`#5 0.165 text`), bookkeeping (transfers,
+// resolves, layer extraction and export, pushes) and a status (`#5 CACHED`, `#5 DONE 0.2s`,
+// `#5 ERROR: ...`). The condensed view keeps headers, the steps' own output, statuses, errors and
+// everything buildx prints outside a step (the failure excerpt, warnings); it drops the bookkeeping
+// and BuildKit's internal steps (`[internal] load ...`, `[auth] ...`) unless one of them fails.
+// With debug logging on, the action shows the full progress instead (see exec.ts).
+const STEP_RE = /^#(\d+) (.*)$/;
+const STATUS_RE = /^(CACHED|CANCELED|DONE\b.*|ERROR\b.*)$/;
+const OUTPUT_RE = /^\d+\.\d+ /;
+const HIDDEN_HEADER_RE = /^\[(internal|auth)\] /;
+function condensedBuildxProgress() {
+    const headers = new Map();
+    const hidden = new Set();
+    const headerShown = new Set();
+    let lastBlank = true;
+    let dropped = 0;
+    const emit = (lines) => {
+        const out = [];
+        for (const l of lines) {
+            const blank = l.trim() === '';
+            if (blank && lastBlank)
+                continue;
+            lastBlank = blank;
+            out.push(l);
+        }
+        return out;
+    };
+    const drop = () => {
+        dropped++;
+        return [];
+    };
+    return {
+        push(line) {
+            const m = STEP_RE.exec(line);
+            if (!m)
+                return emit([line]);
+            const [, id, text] = m;
+            const header = headers.get(id);
+            if (header === undefined) {
+                headers.set(id, text);
+                if (HIDDEN_HEADER_RE.test(text)) {
+                    hidden.add(id);
+                    return drop();
+                }
+                headerShown.add(id);
+                return emit([line]);
+            }
+            if (hidden.has(id)) {
+                // An internal step that fails is shown, header first.
+                if (!text.startsWith('ERROR'))
+                    return drop();
+                const lines = headerShown.has(id) ? [line] : [`#${id} ${header}`, line];
+                headerShown.add(id);
+                return emit(lines);
+            }
+            if (text === header || STATUS_RE.test(text) || OUTPUT_RE.test(text))
+                return emit([line]);
+            return drop();
+        },
+        end() {
+            return dropped ? [`(${dropped} lines of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/exec.ts
+// The one way this action runs a program: every shell-out goes through here.
+
+
+
+
+
+// Environment variables no child process gets: the ones `secret-envs` names (their values, kept
+// here, go back only to a run with `secretEnv: true`) and every INPUT_* (the `secrets` and
+// `password` inputs hold values). This is the one place child environments are made.
+const withheld = new Map();
+/** Takes `names` out of this process's environment, so that no child, not even one a library
+ *  starts, inherits them; runs with `secretEnv: true` get them back. Also drops the INPUT_*
+ *  variables that hold secret values. */
+function withholdEnv(names, env = process.env) {
+    for (const n of names) {
+        const v = env[n];
+        if (v === undefined)
+            continue;
+        withheld.set(n, v);
+        delete env[n];
+    }
+    for (const n of ['INPUT_SECRETS', 'INPUT_PASSWORD', 'INPUT_GITHUB-TOKEN'])
+        delete env[n];
+}
+/** The environment a child gets: `base` without INPUT_* and the withheld variables; with
+ *  `secretEnv`, the withheld variables added back. */
+function childEnv(base, secretEnv = false) {
+    const env = {};
+    for (const [k, v] of Object.entries(base)) {
+        if (v === undefined || k.startsWith('INPUT_') || withheld.has(k))
+            continue;
+        env[k] = v;
+    }
+    if (secretEnv)
+        for (const [k, v] of withheld)
+            env[k] = v;
+    return env;
+}
+/** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
+function runStreaming(command, args, opts = {}) {
+    const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+        stderr = (stderr + d.toString('utf8')).slice(-4096);
+    });
+    const done = new Promise((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stderr }));
+    });
+    return { stdin: child.stdin, stdout: child.stdout, done };
+}
+/** The default log view for a command: `docker buildx build` progress is condensed unless debug is on. */
+function defaultView(command, args, debug = lib_core/* isDebug */._o()) {
+    if (debug || external_node_path_.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
+        return undefined;
+    return condensedBuildxProgress();
+}
+class ExecError extends Error {
+    command;
+    result;
+    constructor(command, result) {
+        const last = exec_lastMeaningfulLine(result.stderr) || exec_lastMeaningfulLine(result.stdout);
+        super(`${command} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`);
+        this.command = command;
+        this.result = result;
+    }
+}
+function exec_lastMeaningfulLine(text) {
+    const lines = text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+    return lines.length ? lines[lines.length - 1] : '';
+}
+async function exec_run(command, args, opts = {}) {
+    const out = [];
+    const err = [];
+    const partial = { stdout: '', stderr: '' };
+    const view = opts.silent ? undefined : opts.view === undefined ? defaultView(command, args) : (opts.view ?? undefined);
+    const show = (lines) => {
+        for (const l of lines)
+            process.stdout.write(`${l}\n`);
+    };
+    const onLine = (l, stream) => {
+        opts.onLine?.(l, stream);
+        if (view)
+            show(view.push(l));
+    };
+    const feed = (stream, data) => {
+        if (!opts.onLine && !view)
+            return;
+        const text = partial[stream] + data.toString('utf8');
+        const lines = text.split(/\r?\n/);
+        partial[stream] = lines.pop() ?? '';
+        for (const l of lines)
+            onLine(l, stream);
+    };
+    if (view)
+        lib_core/* info */.pq(`[command]${external_node_path_.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
+    const exitCode = await lib_exec/* exec */.m(command, args, {
+        input: opts.input === undefined ? undefined : Buffer.from(opts.input),
+        env: childEnv(opts.env ?? process.env, opts.secretEnv),
+        cwd: opts.cwd,
+        silent: (opts.silent ?? false) || view !== undefined,
+        ignoreReturnCode: true,
+        listeners: {
+            stdout: (d) => {
+                out.push(d);
+                feed('stdout', d);
+            },
+            stderr: (d) => {
+                err.push(d);
+                feed('stderr', d);
+            },
+        },
+    });
+    if (opts.onLine || view) {
+        if (partial.stdout)
+            onLine(partial.stdout, 'stdout');
+        if (partial.stderr)
+            onLine(partial.stderr, 'stderr');
+    }
+    if (view)
+        show(view.end());
+    const result = { exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    if (exitCode !== 0 && !opts.ignoreReturnCode)
+        throw new ExecError(`${command} ${args[0] ?? ''}`.trim(), result);
+    return result;
+}
+
+;// CONCATENATED MODULE: ./src/docker/docker.ts
+// Docker and buildx on this runner: finding them, the job's private DOCKER_CONFIG (credentials and
+// an installed buildx live there), and cleaning up.
+
+
+
+
+
+
+/** Inputs holding registry credentials: Docker and its plugins never need them in their environment. */
+const CREDENTIAL_INPUTS = new Set(['INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']);
+/** The environment every docker command of this job gets (with the job's private DOCKER_CONFIG). */
+function dockerEnv(dockerConfig, base = process.env) {
+    const env = {};
+    for (const [k, v] of Object.entries(base))
+        if (v !== undefined && !CREDENTIAL_INPUTS.has(k))
+            env[k] = v;
+    if (dockerConfig)
+        env.DOCKER_CONFIG = dockerConfig;
+    return env;
+}
+class ToolError extends Error {
+}
+async function probeDocker(env) {
+    const ver = await exec_run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
+    if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
+        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
+    }
+    if (ver.exitCode !== 0) {
+        throw new ToolError(`docker: the Docker daemon is unreachable: ${exec_lastMeaningfulLine(ver.stderr) || 'no answer'}`);
+    }
+    const info = await exec_run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
+    return { dockerVersion: ver.stdout.trim(), containerdStore: info.stdout.includes('io.containerd.snapshotter') };
+}
+/** The buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
+async function probeBuildx(env) {
+    const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
+    if (bx.exitCode !== 0)
+        return undefined;
+    const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
+    const version = first.split(/\s+/)[1] ?? first;
+    const where = await exec_run('docker', ['info', '--format', '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}'], {
+        env,
+        silent: true,
+        ignoreReturnCode: true,
+    });
+    return { version, path: where.exitCode === 0 ? where.stdout.trim() : '' };
+}
+async function removeBuilder(b, env) {
+    if (!b?.created)
+        return;
+    if (b.keep) {
+        core.info(`Kept builder ${b.name} (keep-builder: true).`);
+        return;
+    }
+    const res = await run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode === 0)
+        core.info(`Removed builder ${b.name}.`);
+    else
+        core.warning(`Could not remove builder ${b.name}: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+}
+/**
+ * A private DOCKER_CONFIG for this job under RUNNER_TEMP (mode 0700), starting from the user's
+ * config.json (so earlier logins still work). Its cli-plugins directory links each of the user's
+ * plugins (a buildx this action installs replaces only the link), and its buildx directory is the
+ * user's, so a builder kept with keep-builder stays usable by later steps.
+ */
+async function makeDockerConfig(runnerTemp, base = process.env) {
+    const dir = external_node_path_.join(runnerTemp, `obc-docker-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    await external_node_fs_.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    const userDir = base.DOCKER_CONFIG || external_node_path_.join(external_node_os_.homedir(), '.docker');
+    const plugins = external_node_path_.join(dir, 'cli-plugins');
+    await external_node_fs_.promises.mkdir(plugins);
+    try {
+        for (const e of await external_node_fs_.promises.readdir(external_node_path_.join(userDir, 'cli-plugins'))) {
+            await external_node_fs_.promises.symlink(external_node_path_.join(userDir, 'cli-plugins', e), external_node_path_.join(plugins, e));
+        }
+    }
+    catch {
+        /* no user plugins */
+    }
+    try {
+        await external_node_fs_.promises.mkdir(external_node_path_.join(userDir, 'buildx'), { recursive: true });
+        await external_node_fs_.promises.symlink(external_node_path_.join(userDir, 'buildx'), external_node_path_.join(dir, 'buildx'));
+    }
+    catch {
+        /* the user's config directory is not writable: builders live in the private one */
+    }
+    try {
+        await external_node_fs_.promises.copyFile(external_node_path_.join(userDir, 'config.json'), external_node_path_.join(dir, 'config.json'));
+        await external_node_fs_.promises.chmod(external_node_path_.join(dir, 'config.json'), 0o600);
+    }
+    catch {
+        await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'config.json'), '{}', { mode: 0o600 });
+    }
+    return dir;
+}
+class LoginError extends Error {
+}
+/** Logs out of every registry and deletes the private Docker config with everything in it. */
+async function logoutAndForget(dockerConfig, registries, env) {
+    if (!dockerConfig)
+        return;
+    try {
+        for (const r of registries) {
+            await run('docker', ['logout', ...(r === '' || r === 'docker.io' ? [] : [r])], { env, silent: true, ignoreReturnCode: true });
+        }
+    }
+    finally {
+        await fs.rm(dockerConfig, { recursive: true, force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/docker/buildx-install.ts
+// Installing a buildx release as a Docker CLI plugin for this job only: the version is resolved
+// (pinned, or the latest release through the GitHub API or a mirror), the release binary is
+// downloaded once into the runner's tool cache after its sha256 matched the release's checksums
+// file, and linked into the job's private DOCKER_CONFIG/cli-plugins.
+
+
+
+
+
+
+
+const BUILDX_INPUT = 'buildx-version';
+const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
+const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
+/** Name of the directory in the tool cache (RUNNER_TOOL_CACHE/buildx/<version>/<arch>). */
+const TOOL_NAME = 'buildx';
+const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
+/** Validates `buildx-version` and `buildx-download-url`. */
+function parseBuildxRequest(rawVersion, rawUrl) {
+    const v = rawVersion.trim();
+    let version = '';
+    if (v.toLowerCase() === 'latest')
+        version = 'latest';
+    else if (v !== '') {
+        const m = VERSION_RE.exec(v);
+        if (!m)
+            throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got "${v}"`);
+        version = `v${m[1]}`;
+    }
+    const url = rawUrl.trim();
+    if (url !== '') {
+        if (!/^https?:\/\//i.test(url))
+            throw new InputError('buildx-download-url', `expected an http(s) URL template, got "${redactUrl(url)}"`);
+        if (!url.includes('{version}') || !url.includes('{asset}')) {
+            throw new InputError('buildx-download-url', 'the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}');
+        }
+    }
+    return { version, downloadUrl: url };
+}
+/** The release's name for this runner's platform, e.g. `linux-amd64`, `windows-arm64`. */
+function releasePlatform(platform, arch, armVersion) {
+    const os = { linux: 'linux', darwin: 'darwin', win32: 'windows', freebsd: 'freebsd' }[platform];
+    const cpu = {
+        x64: 'amd64',
+        arm64: 'arm64',
+        arm: armVersion === '6' ? 'arm-v6' : 'arm-v7',
+        ppc64: 'ppc64le',
+        riscv64: 'riscv64',
+        s390x: 's390x',
+    }[arch];
+    const supported = os && cpu && (os === 'linux' || ((os === 'darwin' || os === 'windows') && (cpu === 'amd64' || cpu === 'arm64')) || (os === 'freebsd' && cpu === 'amd64'));
+    if (!supported)
+        throw new ToolError(`${BUILDX_INPUT}: buildx publishes no release binary for this runner's platform (${platform}/${arch})`);
+    return `${os}-${cpu}`;
+}
+/** Release asset name, e.g. `buildx-v0.19.3.linux-amd64` (Windows: `.exe`). */
+function assetName(version, releasePlat) {
+    return `buildx-${version}.${releasePlat}${releasePlat.startsWith('windows-') ? '.exe' : ''}`;
+}
+/** The plugin file name Docker looks for. */
+function pluginFileName(platform) {
+    return platform === 'win32' ? 'docker-buildx.exe' : 'docker-buildx';
+}
+function expandUrl(template, version, asset) {
+    return template.replaceAll('{version}', encodeURIComponent(version)).replaceAll('{asset}', encodeURIComponent(asset));
+}
+/** A URL without user:password@ (for messages). */
+function redactUrl(url) {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
+/**
+ * `checksums.txt` lines `<sha256> *<name>` (binary mode) or `<sha256>  <name>` -> name => sha256.
+ * Other lines are ignored.
+ */
+function parseChecksums(text) {
+    const out = new Map();
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^([0-9a-fA-F]{64})\s+\*?(\S+)\s*$/.exec(line.trim());
+        if (m)
+            out.set(m[2].replace(/^.*\//, ''), m[1].toLowerCase());
+    }
+    return out;
+}
+/**
+ * The release version named by the asset names of a checksums file, e.g. `v0.19.3` from
+ * `buildx-v0.19.3.linux-amd64` (used to resolve `latest` through a mirror).
+ */
+function versionFromChecksums(sums, releasePlat) {
+    const suffix = `.${releasePlat}${releasePlat.startsWith('windows-') ? '.exe' : ''}`;
+    for (const name of sums.keys()) {
+        if (!name.startsWith('buildx-') || !name.endsWith(suffix))
+            continue;
+        const v = name.slice('buildx-'.length, name.length - suffix.length);
+        if (VERSION_RE.test(v) && v.startsWith('v'))
+            return v;
+    }
+    return undefined;
+}
+/** The version the tool cache files it under (semver, no `v`). */
+function cacheVersion(version) {
+    return version.replace(/^v/, '');
+}
+async function fetchText(url, headers = {}) {
+    let res;
+    try {
+        res = await fetch(url, { headers: { 'User-Agent': 'oneshot-build-action', ...headers }, signal: AbortSignal.timeout(120_000) });
+    }
+    catch (err) {
+        const cause = err.cause;
+        throw new ToolError(`${BUILDX_INPUT}: cannot reach ${redactUrl(url)}: ${cause?.code ?? cause?.message ?? err.message}`);
+    }
+    if (!res.ok)
+        return { ok: false, status: res.status, statusText: res.statusText };
+    return { ok: true, text: await res.text() };
+}
+/** `latest` -> a concrete version, through the mirror's `latest` directory or the GitHub API. */
+async function resolveLatest(req, env) {
+    const plat = releasePlatform(env.platform, env.arch, env.armVersion);
+    if (req.downloadUrl) {
+        const url = expandUrl(req.downloadUrl, 'latest', 'checksums.txt');
+        const r = await fetchText(url);
+        if (!r.ok) {
+            throw new ToolError(`${BUILDX_INPUT}: latest: the mirror answered HTTP ${r.status} for ${redactUrl(url)} (a mirror serves the newest release under the version "latest")`);
+        }
+        const v = versionFromChecksums(parseChecksums(r.text), plat);
+        if (!v)
+            throw new ToolError(`${BUILDX_INPUT}: latest: ${redactUrl(url)} lists no buildx-<version>.${plat} asset`);
+        return v;
+    }
+    const headers = { Accept: 'application/vnd.github+json' };
+    // A token of a GitHub Enterprise Server is never sent to github.com.
+    if (env.githubToken && env.serverUrl.replace(/\/+$/, '') === 'https://github.com')
+        headers.Authorization = `Bearer ${env.githubToken}`;
+    const r = await fetchText(GITHUB_LATEST_API, headers);
+    if (!r.ok)
+        throw new ToolError(`${BUILDX_INPUT}: latest: the GitHub releases API answered HTTP ${r.status} ${r.statusText} (set a version, or buildx-download-url for a mirror)`);
+    let tag;
+    try {
+        tag = JSON.parse(r.text).tag_name;
+    }
+    catch {
+        tag = undefined;
+    }
+    if (typeof tag !== 'string' || !VERSION_RE.test(tag))
+        throw new ToolError(`${BUILDX_INPUT}: latest: the GitHub releases API gave no usable tag_name`);
+    return tag.startsWith('v') ? tag : `v${tag}`;
+}
+async function sha256File(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(file))
+        h.update(chunk);
+    return h.digest('hex');
+}
+const SUM_FILE = 'docker-buildx.sha256';
+/** The cached binary, when the tool cache has this version and its recorded sha256 still matches. */
+async function fromToolCache(version, file) {
+    const dir = find(TOOL_NAME, cacheVersion(version));
+    if (!dir)
+        return undefined;
+    const bin = external_node_path_.join(dir, file);
+    try {
+        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
+        if (want === got)
+            return bin;
+        lib_core/* warning */.$e(`${BUILDX_INPUT}: the tool cache copy of buildx ${version} does not match its recorded sha256; downloading it again.`);
+    }
+    catch {
+        lib_core/* warning */.$e(`${BUILDX_INPUT}: the tool cache entry for buildx ${version} is incomplete; downloading it again.`);
+    }
+    return undefined;
+}
+/**
+ * Makes `version` (concrete, `v1.2.3`) the buildx plugin of the private Docker config `dockerConfig`:
+ * from the tool cache when there, otherwise downloaded and verified against the release checksums.
+ */
+async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
+    const plat = releasePlatform(env.platform, env.arch, env.armVersion);
+    const asset = assetName(version, plat);
+    const file = pluginFileName(env.platform);
+    const template = req.downloadUrl || DEFAULT_DOWNLOAD_URL;
+    const started = Date.now();
+    let binary = await fromToolCache(version, file);
+    const fromCache = binary !== undefined;
+    if (binary)
+        lib_core/* info */.pq(`buildx ${version} found in the tool cache: ${binary}`);
+    else {
+        const sumsUrl = expandUrl(template, version, 'checksums.txt');
+        const sums = await fetchText(sumsUrl);
+        if (!sums.ok) {
+            throw new ToolError(sums.status === 404
+                ? `${BUILDX_INPUT}: release ${version} not found: ${redactUrl(sumsUrl)} answered HTTP 404`
+                : `${BUILDX_INPUT}: cannot fetch the checksums of ${version}: ${redactUrl(sumsUrl)} answered HTTP ${sums.status} ${sums.statusText}`);
+        }
+        const want = parseChecksums(sums.text).get(asset);
+        if (!want)
+            throw new ToolError(`${BUILDX_INPUT}: release ${version} has no ${asset} in ${redactUrl(sumsUrl)} (refusing an unverified binary)`);
+        const url = expandUrl(template, version, asset);
+        const stage = external_node_path_.join(runnerTemp, `obc-buildx-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        await external_node_fs_.promises.mkdir(stage, { recursive: true });
+        try {
+            const downloaded = external_node_path_.join(stage, file);
+            lib_core/* info */.pq(`Downloading ${redactUrl(url)}`);
+            try {
+                await downloadTool(url, downloaded);
+            }
+            catch (err) {
+                const status = err.httpStatusCode;
+                throw new ToolError(status === 404
+                    ? `${BUILDX_INPUT}: release asset ${asset} not found: ${redactUrl(url)} answered HTTP 404`
+                    : `${BUILDX_INPUT}: cannot download ${redactUrl(url)}: ${status ? `HTTP ${status}` : err.message}`);
+            }
+            const got = await sha256File(downloaded);
+            if (got !== want) {
+                throw new ToolError(`${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`);
+            }
+            lib_core/* info */.pq(`sha256 ${got} matches ${external_node_path_.basename(sumsUrl)}.`);
+            await external_node_fs_.promises.chmod(downloaded, 0o755);
+            await external_node_fs_.promises.writeFile(external_node_path_.join(stage, SUM_FILE), `${got}\n`);
+            const dir = await cacheDir(stage, TOOL_NAME, cacheVersion(version));
+            binary = external_node_path_.join(dir, file);
+            lib_core/* info */.pq(`Cached in the tool cache: ${dir}`);
+        }
+        finally {
+            await external_node_fs_.promises.rm(stage, { recursive: true, force: true });
+        }
+    }
+    const pluginDir = external_node_path_.join(dockerConfig, 'cli-plugins');
+    await external_node_fs_.promises.mkdir(pluginDir, { recursive: true });
+    const plugin = external_node_path_.join(pluginDir, file);
+    await external_node_fs_.promises.rm(plugin, { force: true });
+    await external_node_fs_.promises.symlink(binary, plugin);
+    return { version, binary, plugin, fromCache, downloadMs: Date.now() - started };
+}
+
+;// CONCATENATED MODULE: ./src/docker/builder.ts
+// The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
+// back what `docker buildx inspect` says, and creating and removing a builder.
+
+
+
+
+const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'];
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+/** Validates the builder inputs; every error names its input and the bad entry. */
+function parseBuilderOptions(raw) {
+    const d = raw.driver.trim().toLowerCase() || 'auto';
+    if (!DRIVERS.includes(d))
+        throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got "${raw.driver.trim()}"`);
+    const driver = d;
+    const endpoint = raw.endpoint.trim();
+    const driverOpts = raw.driverOpts
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
+    for (const o of driverOpts)
+        if (!/^"?[A-Za-z0-9._-]+=/.test(o))
+            throw new InputError('driver-opts', `expected key=value, got "${o}"`);
+    const platforms = raw.builderPlatforms
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    for (const p of platforms)
+        if (!PLATFORM_RE.test(p))
+            throw new InputError('builder-platforms', `expected os/arch[/variant], got "${p}"`);
+    const keepRaw = raw.keepBuilder.trim().toLowerCase();
+    if (!['', 'true', 'false'].includes(keepRaw))
+        throw new InputError('keep-builder', `expected true or false, got "${raw.keepBuilder.trim()}"`);
+    const opts = {
+        driver,
+        endpoint,
+        driverOpts,
+        buildkitdFlags: raw.buildkitdFlags.trim(),
+        buildkitdConfig: raw.buildkitdConfig.trim(),
+        buildkitdConfigInline: raw.buildkitdConfigInline,
+        platforms,
+        keep: keepRaw === 'true',
+    };
+    if (opts.buildkitdConfig && opts.buildkitdConfigInline.trim()) {
+        throw new InputError('buildkitd-config-inline', 'give either buildkitd-config (a file) or buildkitd-config-inline, not both');
+    }
+    if (driver === 'remote' && !endpoint)
+        throw new InputError('endpoint', 'the remote driver needs the BuildKit daemon address, e.g. tcp://buildkitd:1234');
+    if (driver === 'docker' || driver === 'remote') {
+        const notFor = driver === 'docker'
+            ? [
+                ['endpoint', endpoint !== ''],
+                ['driver-opts', driverOpts.length > 0],
+                ['buildkitd-flags', opts.buildkitdFlags !== ''],
+                ['buildkitd-config', opts.buildkitdConfig !== ''],
+                ['buildkitd-config-inline', opts.buildkitdConfigInline.trim() !== ''],
+                ['builder-platforms', platforms.length > 0],
+            ]
+            : [
+                ['buildkitd-flags', opts.buildkitdFlags !== ''],
+                ['buildkitd-config', opts.buildkitdConfig !== ''],
+                ['buildkitd-config-inline', opts.buildkitdConfigInline.trim() !== ''],
+            ];
+        const bad = notFor.find(([, set]) => set);
+        if (bad) {
+            throw new InputError(bad[0], driver === 'docker'
+                ? 'the docker driver uses the daemon\'s built-in BuildKit and takes no builder options; use driver: docker-container'
+                : 'the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it');
+        }
+    }
+    return opts;
+}
+/** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
+function wantsOwnBuilder(o) {
+    return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
+}
+/**
+ * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
+ * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
+ */
+function resolveDriver(o, containerdStore) {
+    if (o.driver !== 'auto')
+        return { driver: o.driver, reason: `driver: ${o.driver}` };
+    if (wantsOwnBuilder(o))
+        return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
+    if (containerdStore)
+        return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
+    return { driver: 'docker-container', reason: 'auto: the daemon has no containerd image store, so the docker driver could not export cache' };
+}
+/** The exact argv of `docker buildx create` for a plan. */
+function buildxCreateArgv(p) {
+    const a = ['buildx', 'create', '--name', p.name, '--driver', p.driver];
+    for (const o of p.driverOpts)
+        a.push('--driver-opt', o);
+    if (p.buildkitdFlags)
+        a.push('--buildkitd-flags', p.buildkitdFlags);
+    if (p.buildkitdConfigFile)
+        a.push(configFlag(p.buildxVersion), p.buildkitdConfigFile);
+    if (p.platforms.length)
+        a.push('--platform', p.platforms.join(','));
+    a.push('--bootstrap');
+    if (p.endpoint)
+        a.push(p.endpoint);
+    return a;
+}
+function configFlag(buildxVersion) {
+    const v = node_modules_semver.coerce(buildxVersion);
+    return v && node_modules_semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
+}
+/** A builder name: letters, digits, `-` and `_`, unique per run. */
+function builderName(runId, suffix) {
+    return `obc-${runId.replace(/[^A-Za-z0-9_-]/g, '')}-${suffix}`;
+}
+/** Reads `docker buildx inspect` output (buildx 0.10 and later spell a few labels differently). */
+function parseInspect(text) {
+    const out = { driver: '', buildkitVersion: '', platforms: [], status: '' };
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^([A-Za-z][A-Za-z ]*?):\s*(.*)$/.exec(line);
+        if (!m)
+            continue;
+        const [, key, value] = m;
+        if (key === 'Driver' && !out.driver)
+            out.driver = value.trim();
+        else if ((key === 'BuildKit version' || key === 'Buildkit' || key === 'BuildKit') && !out.buildkitVersion)
+            out.buildkitVersion = value.trim();
+        else if (key === 'Status' && !out.status)
+            out.status = value.trim();
+        else if (key === 'Platforms') {
+            for (const p of value.split(',').map((s) => s.trim().replace(/\*$/, '')))
+                if (p && !out.platforms.includes(p))
+                    out.platforms.push(p);
+        }
+    }
+    return out;
+}
+/** `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`. */
+function parseBuildxVersion(text) {
+    const first = text.trim().split(/\r?\n/)[0] ?? '';
+    const parts = first.split(/\s+/);
+    return parts.length >= 2 ? parts[1] : first;
+}
+/** Runs `docker buildx create`; a failure is one line naming the driver input. */
+async function createBuilder(p, env) {
+    const res = await exec_run('docker', buildxCreateArgv(p), { env, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        throw new ToolError(`driver: creating the ${p.driver} builder failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    }
+}
+async function inspectBuilder(name, env) {
+    const res = await exec_run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0)
+        throw new ToolError(`driver: builder ${name} is not usable: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+    return parseInspect(res.stdout);
+}
+/** The builder of the current Docker context (the docker driver's builder is named after it). */
+async function contextBuilderName(env) {
+    const res = await exec_run('docker', ['context', 'show'], { env, silent: true, ignoreReturnCode: true });
+    return (res.exitCode === 0 && res.stdout.trim()) || 'default';
+}
+
+;// CONCATENATED MODULE: ./src/docker/login.ts
+// Registry logins: the `registry-auth` list, which registries to log in to (including the automatic
+// ghcr.io login with github-token), keeping the credentials in the job's private Docker config, and
+// `docker login` with the password on stdin. No message here ever holds a password.
+
+
+
+
+
+
+const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+/** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
+function normalizeRegistry(raw) {
+    let r = raw.trim().replace(/^[a-z]+:\/\//i, '');
+    r = r.replace(/\/.*$/, '').toLowerCase();
+    if (r === '' || HUB_ALIASES.has(r))
+        return 'docker.io';
+    return r;
+}
+function registryLabel(host) {
+    return host === 'docker.io' ? 'Docker Hub' : host;
+}
+/** The registry host of an image name (`ghcr.io/acme/app` -> `ghcr.io`, `acme/app` -> `docker.io`). */
+function imageRegistry(image) {
+    const first = image.split('/')[0];
+    if (image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost'))
+        return normalizeRegistry(first);
+    return 'docker.io';
+}
+const KEYS = ['registry', 'username', 'password'];
+/**
+ * `registry-auth`: a list of entries, each starting with `- `, one `key: value` per line:
+ *
+ *   - registry: ghcr.io
+ *     username: octocat
+ *     password: ${{ secrets.GHCR_TOKEN }}
+ *
+ * A value is the rest of the line after `key:`, without surrounding spaces; quotes are not
+ * interpreted. Blank lines and lines starting with `#` are skipped.
+ */
+function parseRegistryAuth(raw) {
+    const name = 'registry-auth';
+    const entries = [];
+    const lines = raw.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].replace(/\r$/, '');
+        const t = line.trim();
+        if (t === '' || t.startsWith('#'))
+            continue;
+        const m = /^\s*(-\s+)?([A-Za-z_-]+)\s*:(.*)$/.exec(line);
+        if (!m)
+            throw new InputError(name, `line ${i + 1}: expected "key: value" with key registry, username or password (the line is not shown)`);
+        const [, dash, keyRaw, rest] = m;
+        const key = keyRaw.toLowerCase();
+        if (!KEYS.includes(key))
+            throw new InputError(name, `line ${i + 1}: unknown key "${keyRaw}" (expected registry, username or password)`);
+        if (dash)
+            entries.push({});
+        else if (entries.length === 0)
+            throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
+        const entry = entries[entries.length - 1];
+        if (entry[key] !== undefined)
+            throw new InputError(name, `entry ${entries.length}: "${key}" is given twice`);
+        entry[key] = rest.trim();
+    }
+    const seen = new Set();
+    return entries.map((e, idx) => {
+        const n = idx + 1;
+        if (!e.registry)
+            throw new InputError(name, `entry ${n}: no registry`);
+        const registry = normalizeRegistry(e.registry);
+        if (!HOST_RE.test(registry))
+            throw new InputError(name, `entry ${n}: invalid registry "${e.registry}"`);
+        if (!e.username)
+            throw new InputError(name, `entry ${n} (${registry}): no username`);
+        if (/\s/.test(e.username))
+            throw new InputError(name, `entry ${n} (${registry}): the username contains a space`);
+        if (!e.password)
+            throw new InputError(name, `entry ${n} (${registry}): no password (is the secret set?)`);
+        if (seen.has(registry))
+            throw new InputError(name, `${registryLabel(registry)} is listed twice`);
+        seen.add(registry);
+        return { registry, username: e.username, password: e.password };
+    });
+}
+/**
+ * Who logs in where: the single `registry`/`username`/`password` inputs, every `registry-auth`
+ * entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io and nothing else gives
+ * ghcr.io credentials (neither these inputs nor a login already in the user's Docker config).
+ */
+function planLogins(li, images, actor, alreadyLoggedIn) {
+    const logins = [];
+    const notes = [];
+    if (li.username || li.password) {
+        if (!li.username || !li.password) {
+            throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(normalizeRegistry(li.registry))} needs both username and password`);
+        }
+        const registry = normalizeRegistry(li.registry);
+        if (!HOST_RE.test(registry))
+            throw new InputError('registry', `invalid registry "${li.registry.trim()}"`);
+        logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
+    }
+    else if (li.registry.trim()) {
+        notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
+    }
+    for (const c of li.registryAuth) {
+        if (logins.some((l) => l.registry === c.registry)) {
+            throw new InputError('registry-auth', `${registryLabel(c.registry)} is also given by the registry/username/password inputs`);
+        }
+        logins.push({ ...c, input: 'registry-auth' });
+    }
+    const ghcr = 'ghcr.io';
+    if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr)) {
+        if (alreadyLoggedIn.has(ghcr))
+            notes.push('ghcr.io: using the login already in the Docker config.');
+        else if (!li.githubToken)
+            notes.push('ghcr.io: no github-token, so no automatic login.');
+        else if (!actor)
+            notes.push('ghcr.io: GITHUB_ACTOR is not set, so no automatic login.');
+        else {
+            logins.push({ registry: ghcr, username: actor, password: li.githubToken, input: 'github-token' });
+            notes.push(`ghcr.io: logging in automatically as ${actor} with github-token.`);
+        }
+    }
+    return { logins, notes };
+}
+/** The key `docker login` files a registry's credentials under in config.json. */
+function configKey(host) {
+    return host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
+}
+/** Registries the Docker config already has credentials for (auths entries or a credential helper). */
+function configuredRegistries(configText) {
+    const out = new Set();
+    try {
+        const c = JSON.parse(configText);
+        for (const k of Object.keys(c.auths ?? {}))
+            out.add(normalizeRegistry(k));
+        for (const [k, v] of Object.entries(c.credHelpers ?? {}))
+            if (v)
+                out.add(normalizeRegistry(k));
+    }
+    catch {
+        /* not JSON: nothing configured */
+    }
+    return out;
+}
+/**
+ * The config with the credentials of `hosts` kept in the file itself (so in the private
+ * DOCKER_CONFIG that post deletes), never handed to a credential store or helper: an empty
+ * credHelpers entry makes the Docker CLI use the file for that registry.
+ */
+function isolateCredentials(configText, hosts) {
+    let c;
+    try {
+        c = JSON.parse(configText);
+        if (c === null || typeof c !== 'object' || Array.isArray(c))
+            c = {};
+    }
+    catch {
+        c = {};
+    }
+    const helpers = (c.credHelpers ?? {});
+    for (const h of hosts) {
+        const key = configKey(h);
+        if (c.credsStore || helpers[key])
+            helpers[key] = '';
+    }
+    if (Object.keys(helpers).length)
+        c.credHelpers = helpers;
+    return JSON.stringify(c, null, 2);
+}
+async function prepareConfigForLogins(dockerConfig, hosts) {
+    const file = external_node_path_.join(dockerConfig, 'config.json');
+    const text = await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}');
+    await external_node_fs_.promises.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
+}
+/** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
+async function login(l, env) {
+    const argv = ['login', '--username', l.username, '--password-stdin'];
+    if (l.registry !== 'docker.io')
+        argv.push(l.registry);
+    const res = await exec_run('docker', argv, { env, input: l.password, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        const why = exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `docker login exited with ${res.exitCode}`;
+        throw new LoginError(`${l.input}: login to ${registryLabel(l.registry)} as ${l.username} failed: ${why}`);
+    }
+    lib_core/* info */.pq(`Logged in to ${registryLabel(l.registry)} as ${l.username} (${l.input}).`);
+}
+async function logout(hosts, env) {
+    for (const h of hosts) {
+        await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // The action's inputs, read and validated in one place: the only caller of core.getInput.
+
+
+
 
 class InputError extends Error {
     input;
@@ -47137,8 +48871,19 @@ class InputError extends Error {
         this.input = input;
     }
 }
+/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
+const getRaw = (n) => lib_core/* getInput */.V4(n, { trimWhitespace: n !== 'secrets' });
+/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
+function secretEnvNames(get = getRaw) {
+    try {
+        return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
+    }
+    catch {
+        return [];
+    }
+}
 /** Reads every input through `get` (core.getInput by default) and validates it. */
-function readInputs(get = (n) => lib_core/* getInput */.V4(n)) {
+function readInputs(get = getRaw) {
     const context = get('context').trim() || '.';
     return {
         images: get('images'),
@@ -47151,20 +48896,27 @@ function readInputs(get = (n) => lib_core/* getInput */.V4(n)) {
         target: get('target').trim(),
         buildArgs: parseBuildArgs(get('build-args')),
         platforms: splitList(get('platforms')),
-        secrets: [
-            ...parseSecrets('secrets', get('secrets')),
-            ...parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file', path } })),
-            ...parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env', name } })),
-        ].filter((s, i, all) => {
-            const first = all.findIndex((o) => o.id === s.id);
-            if (first !== i)
-                throw new InputError('secrets', `duplicate secret id "${s.id}"`);
-            return true;
-        }),
+        secrets: uniqueSecrets([
+            ['secrets', parseSecrets('secrets', get('secrets'))],
+            ['secret-files', parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file', path } }))],
+            ['secret-envs', parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env', name } }))],
+        ]),
         push: oneOf('push', get('push'), ['auto', 'true', 'false'], 'auto'),
         registry: get('registry').trim(),
         username: get('username').trim(),
         password: get('password'),
+        registryAuth: parseRegistryAuth(get('registry-auth')),
+        buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
+        builder: parseBuilderOptions({
+            driver: get('driver'),
+            endpoint: get('endpoint'),
+            driverOpts: get('driver-opts'),
+            buildkitdFlags: get('buildkitd-flags'),
+            buildkitdConfig: get('buildkitd-config'),
+            buildkitdConfigInline: get('buildkitd-config-inline'),
+            builderPlatforms: get('builder-platforms'),
+            keepBuilder: get('keep-builder'),
+        }),
         githubToken: get('github-token'),
         cache: bool('cache', get('cache'), true),
         cacheScope: get('cache-scope').trim(),
@@ -47172,7 +48924,24 @@ function readInputs(get = (n) => lib_core/* getInput */.V4(n)) {
         provenance: get('provenance').trim(),
         sbom: get('sbom').trim(),
         dryRun: bool('dry-run', get('dry-run'), false),
+        secretScan: bool('secret-scan', get('secret-scan'), true),
     };
+}
+/** All secrets in input order; a duplicate id is an error naming the input where it repeats. */
+function uniqueSecrets(groups) {
+    const seen = new Map();
+    const out = [];
+    for (const [input, secrets] of groups) {
+        for (const s of secrets) {
+            const first = seen.get(s.id);
+            if (first !== undefined) {
+                throw new InputError(input, `duplicate secret id "${s.id}"${first === input ? '' : ` (already given in ${first})`}`);
+            }
+            seen.set(s.id, input);
+            out.push(s);
+        }
+    }
+    return out;
 }
 function splitList(raw) {
     return raw
@@ -47205,6 +48974,7 @@ function oneOf(name, raw, allowed, dflt) {
     throw new InputError(name, `expected one of ${allowed.join(', ')}, got "${raw.trim()}"`);
 }
 const ID_RE = /^[A-Za-z0-9._-]+$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseBuildArgs(raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
@@ -47216,22 +48986,26 @@ function parseBuildArgs(raw) {
 function parsePairs(name, raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
-        if (eq <= 0)
+        if (eq < 0)
             throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
         const id = line.slice(0, eq).trim();
+        if (id === '')
+            throw new InputError(name, `empty secret id in "${line}"`);
         if (!ID_RE.test(id))
-            throw new InputError(name, `invalid secret id "${id}"`);
+            throw new InputError(name, `invalid secret id "${id}" (use letters, digits, ".", "_" and "-")`);
         const value = line.slice(eq + 1).trim();
         if (value === '')
             throw new InputError(name, `empty value for secret id "${id}"`);
+        if (name === 'secret-envs' && !ENV_NAME_RE.test(value))
+            throw new InputError(name, `secret "${id}": "${value}" is not an environment variable name`);
         return [id, value];
     });
 }
 /**
  * `secrets`: one `id=value` per line. A value is byte-exact: everything after the first `=` up to
  * the end of the line. A multi-line value is written as `id<<DELIM`, the value's lines, then `DELIM`
- * alone on a line; the value is the lines between, joined with "\n" (a trailing newline is kept
- * when an empty line precedes DELIM).
+ * alone on a line (surrounding spaces ignored); the value is the lines between, joined with "\n"
+ * (a trailing newline is kept when an empty line precedes DELIM).
  */
 function parseSecrets(name, raw) {
     const out = [];
@@ -47245,7 +49019,7 @@ function parseSecrets(name, raw) {
             const [, id, delim] = heredoc;
             const body = [];
             let j = i + 1;
-            while (j < all.length && all[j] !== delim)
+            while (j < all.length && all[j].trim() !== delim)
                 body.push(all[j++]);
             if (j >= all.length)
                 throw new InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
@@ -47253,19 +49027,22 @@ function parseSecrets(name, raw) {
             i = j;
             continue;
         }
+        if (/^\s*<<\S*\s*$/.test(line))
+            throw new InputError(name, `empty secret id before "<<" on line ${i + 1}`);
         const eq = line.indexOf('=');
-        if (eq <= 0)
+        if (eq < 0)
             throw new InputError(name, `expected id=value on line ${i + 1}, got a line without "=" (values are never shown)`);
         const id = line.slice(0, eq).trim();
+        if (id === '')
+            throw new InputError(name, `empty secret id on line ${i + 1} (values are never shown)`);
+        // The text before "=" is not shown: on a malformed line it may be part of a value.
         if (!ID_RE.test(id))
-            throw new InputError(name, `invalid secret id "${id}" on line ${i + 1}`);
+            throw new InputError(name, `invalid secret id on line ${i + 1}: use letters, digits, ".", "_" and "-" (values are never shown)`);
         out.push({ id, source: { kind: 'value', value: line.slice(eq + 1) } });
     }
     return out;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/context.ts
 // The run's context: everything the action knows about the workflow run, read once from the
 // GITHUB_* environment and the event payload. Pure data; planners take it as an argument.
@@ -49268,8 +51045,8 @@ function list_splitList(input, inputName) {
 }
 
 // EXTERNAL MODULE: ./node_modules/handlebars/lib/index.js
-var lib = __nccwpck_require__(8508);
-var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
+var handlebars_lib = __nccwpck_require__(8508);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(handlebars_lib);
 // EXTERNAL MODULE: ./node_modules/moment-timezone/index.js
 var moment_timezone = __nccwpck_require__(9856);
 var moment_timezone_default = /*#__PURE__*/__nccwpck_require__.n(moment_timezone);
@@ -49881,9 +51658,6 @@ function scheduleScope(run) {
 // EXTERNAL MODULE: ./node_modules/@renovatebot/pep440/index.js
 var pep440 = __nccwpck_require__(8898);
 var pep440_default = /*#__PURE__*/__nccwpck_require__.n(pep440);
-// EXTERNAL MODULE: ./node_modules/semver/index.js
-var semver = __nccwpck_require__(2088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
 ;// CONCATENATED MODULE: ./src/meta/tags.ts
 // Evaluation of the tag rules against the run: the version (first tag), the other tags, and
 // whether `latest` is added, following metadata-action's algorithm.
@@ -50147,10 +51921,6 @@ function annotationLevelsOf(levels) {
     return levels;
 }
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/cache/keys.ts
 // Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
 // content-addressed blob entries.
@@ -50514,10 +52284,17 @@ function merge_recordsWithResults(config) {
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
 // The Actions cache service as the layer cache sees it: restore and save of entries, with a time
-// limit on every call. Faults never escape: a failed call is a miss or a failed save, with a warning.
+// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
+// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
 
 
 
+function service_newStats() {
+    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+}
+function service_defaultPolicy(timeoutMs) {
+    return { timeoutMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3 };
+}
 function withTimeout(p, ms, what) {
     let timer;
     const limit = new Promise((_, reject) => {
@@ -50532,7 +52309,7 @@ function withTimeout(p, ms, what) {
  * version; with paths given relative to a fixed root, versions do not depend on where RUNNER_TEMP
  * is, so runners with different layouts share entries.
  */
-async function withCacheRoot(root, fn) {
+async function service_withCacheRoot(root, fn) {
     const cwd = process.cwd();
     const ws = process.env.GITHUB_WORKSPACE;
     await external_node_fs_.promises.mkdir(root, { recursive: true });
@@ -50549,37 +52326,125 @@ async function withCacheRoot(root, fn) {
             process.env.GITHUB_WORKSPACE = ws;
     }
 }
+/** Classifies one line @actions/cache wrote. */
+function classifyLine(line) {
+    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
+    if (rl)
+        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
+    if (/Rate limited:/.test(line))
+        return { kind: 'rate-limit', retryAfterMs: 0 };
+    if (/^::(warning|error)::Failed to (restore|save): /.test(line))
+        return { kind: 'fault' };
+    return undefined;
+}
+/**
+ * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
+ * cache fault is never an error of the build, so it becomes a warning.
+ */
+function demoteCacheErrors(chunk) {
+    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
+}
+/**
+ * Watches this process's stdout for what @actions/cache says while a call runs: it reports
+ * rate limits (with Retry-After) and failures only as log lines, and returns -1 or undefined.
+ */
+function watchStdout(onSignal) {
+    const original = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk, ...rest) => {
+        try {
+            if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
+                const text = String(chunk);
+                for (const line of text.split('\n')) {
+                    const s = classifyLine(line);
+                    if (s)
+                        onSignal(s);
+                }
+                const demoted = demoteCacheErrors(text);
+                if (demoted !== text)
+                    chunk = demoted;
+            }
+        }
+        catch {
+            /* never break logging */
+        }
+        return original(chunk, ...rest);
+    });
+    return () => {
+        process.stdout.write = original;
+    };
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)).
  */
-async function actionsCacheService(root, timeoutMs, stats) {
+async function service_actionsCacheService(root, policy, stats) {
     const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 4072));
     const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
-    const timed = async (what, fn, onFault) => {
-        const start = Date.now();
-        stats.calls++;
-        try {
-            return await withTimeout(fn(), timeoutMs, what);
-        }
-        catch (err) {
-            stats.failures++;
-            lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
-            return onFault;
-        }
-        finally {
-            stats.ms += Date.now() - start;
-        }
+    let seq = 0;
+    const signals = [];
+    const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
+    let faults = 0;
+    let gaveUp = false;
+    const giveUp = (why) => {
+        if (gaveUp)
+            return;
+        gaveUp = true;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for this run (${why}); the build goes on without it.`);
     };
-    return {
-        restore: (paths, key, restoreKeys, opts) => timed(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), undefined),
-        save: (paths, key) => timed(`save of ${key}`, async () => {
-            stats.uploads++;
-            const id = await cache.saveCache(rel(paths), key);
-            if (id === -1)
+    async function call(what, fn, failed, onFault, retriable) {
+        for (let attempt = 0;; attempt++) {
+            if (gaveUp)
+                return onFault;
+            const mark = seq;
+            const start = Date.now();
+            stats.calls++;
+            let value;
+            try {
+                value = await withTimeout(fn(), policy.timeoutMs, what);
+            }
+            catch (err) {
+                value = onFault;
+                lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
+                signals.push({ seq: ++seq, s: { kind: 'fault' } });
+            }
+            finally {
+                stats.ms += Date.now() - start;
+            }
+            const seen = signals.filter((x) => x.seq > mark).map((x) => x.s);
+            const rate = seen.find((s) => s.kind === 'rate-limit');
+            if (rate) {
+                stats.rateLimited++;
+                const ms = Math.max(rate.retryAfterMs, 1000);
+                if (!retriable || attempt > 0)
+                    return value;
+                if (ms > policy.maxRetryAfterMs || stats.waitedMs + ms > policy.waitBudgetMs) {
+                    giveUp(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+                    return value;
+                }
+                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+                stats.waitedMs += ms;
+                await wait(ms);
+                continue;
+            }
+            if (failed(value) && seen.some((s) => s.kind === 'fault')) {
                 stats.failures++;
-            return id !== -1;
-        }, false),
+                if (++faults >= policy.maxFaults)
+                    giveUp(`${faults} failed calls`);
+            }
+            return value;
+        }
+    }
+    return {
+        get gaveUp() {
+            return gaveUp;
+        },
+        restore: (paths, key, restoreKeys, opts) => call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined, true),
+        save: (paths, key) => call(`save of ${key}`, async () => {
+            stats.uploads++;
+            return (await cache.saveCache(rel(paths), key)) !== -1;
+        }, (v) => !v, false, true),
+        close: unwatch,
     };
 }
 function isCacheServiceAvailable() {
@@ -50655,7 +52520,9 @@ async function restoreLayerCache(svc, p, keys) {
     await external_node_fs_.promises.mkdir(p.index, { recursive: true });
     const matched = await svc.restore([p.index], keys.primary, keys.restore);
     if (!matched) {
-        lib_core/* info */.pq('Layer cache: no index entry for this scope yet (cold build).');
+        // A failed download may have left part of the index behind.
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
         return outcome;
     }
     const meta = await readMeta(p.index);
@@ -50691,20 +52558,24 @@ async function restoreLayerCache(svc, p, keys) {
     await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
     await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
         const got = await svc.restore(entryPaths(p, digests), key, []);
-        if (got !== key)
-            return;
-        outcome.entriesRestored++;
+        if (got === key)
+            outcome.entriesRestored++;
+        else if (!svc.gaveUp)
+            lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
         for (const d of digests) {
             const f = layout_blobPath(p.store, d);
+            // Content-addressed: a file is good exactly when its digest matches. Anything else is what a
+            // failed, truncated or corrupted download left behind, and goes.
             if (await verifyBlob(f, d)) {
                 present.add(d);
-                outcome.held[d] = key;
+                if (got === key)
+                    outcome.held[d] = key;
                 outcome.bytesRestored += await sizeOf(f);
             }
             else {
-                // A truncated or corrupted download: leave nothing half-written behind.
                 await external_node_fs_.promises.rm(f, { force: true });
-                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; it will be rebuilt.`);
+                if (got === key)
+                    lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
             }
         }
     });
@@ -50733,7 +52604,7 @@ async function restoreLayerCache(svc, p, keys) {
  * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
  * build produced no new blob and no new record (a full hit).
  */
-async function saveLayerCache(svc, p, keys, scope, held) {
+async function store_saveLayerCache(svc, p, keys, scope, held) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
     const fresh = await readLayout(p.layoutOut);
     if (!fresh)
@@ -50852,12 +52723,34 @@ async function saveLayerCache(svc, p, keys, scope, held) {
 
 
 
+/**
+ * The head repository of a `pull_request` event from a fork (payload.pull_request.head.repo.fork,
+ * or a head repository other than the base one); undefined otherwise. Such a run has no secrets
+ * and a read-only token.
+ */
+function forkOf(ctx) {
+    if (ctx.eventName !== 'pull_request')
+        return undefined;
+    const pr = ctx.payload?.pull_request;
+    const head = pr?.head?.repo;
+    const base = pr?.base?.repo;
+    if (!head)
+        return undefined;
+    const headName = typeof head.full_name === 'string' ? head.full_name : '';
+    const baseName = typeof base?.full_name === 'string' ? base.full_name : '';
+    if (head.fork === true || (headName !== '' && baseName !== '' && headName !== baseName))
+        return headName || 'a fork';
+    return undefined;
+}
 /** Whether to push and whether to save the cache, with the reason shown in the log. */
 function decide(inputs, ctx, images) {
     const pr = isPullRequestEvent(ctx.eventName);
+    const fork = forkOf(ctx);
     let push;
     let pushReason;
-    if (inputs.push === 'true')
+    if (fork)
+        [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+    else if (inputs.push === 'true')
         [push, pushReason] = [true, 'push: true'];
     else if (inputs.push === 'false')
         [push, pushReason] = [false, 'push: false'];
@@ -50880,7 +52773,7 @@ function decide(inputs, ctx, images) {
         [saveCache, saveReason] = [false, 'cache-save: auto only reads the cache on pull requests'];
     else
         [saveCache, saveReason] = [true, 'cache-save: auto'];
-    return { push, pushReason, saveCache, saveReason };
+    return { push, pushReason, saveCache, saveReason, ...(fork ? { skipLogin: pushReason } : {}) };
 }
 function resolveMeta(inputs, ctx, env) {
     const sde = env.SOURCE_DATE_EPOCH;
@@ -50956,6 +52849,8 @@ function buildxArgv(p) {
         a.push('--push');
     if (p.load)
         a.push('--load');
+    for (const o of p.outputs ?? [])
+        a.push('--output', o);
     a.push('--metadata-file', p.metadataFile);
     a.push(p.context);
     return a;
@@ -50963,174 +52858,6 @@ function buildxArgv(p) {
 /** Quotes an argv for display. */
 function displayCommand(cmd, argv) {
     return [cmd, ...argv].map((s) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
-var exec = __nccwpck_require__(7187);
-;// CONCATENATED MODULE: ./src/exec.ts
-// The one way this action runs a program: every shell-out goes through here.
-
-class ExecError extends Error {
-    command;
-    result;
-    constructor(command, result) {
-        const last = lastMeaningfulLine(result.stderr) || lastMeaningfulLine(result.stdout);
-        super(`${command} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`);
-        this.command = command;
-        this.result = result;
-    }
-}
-function lastMeaningfulLine(text) {
-    const lines = text
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '');
-    return lines.length ? lines[lines.length - 1] : '';
-}
-async function exec_run(command, args, opts = {}) {
-    const out = [];
-    const err = [];
-    const partial = { stdout: '', stderr: '' };
-    const feed = (stream, data) => {
-        if (!opts.onLine)
-            return;
-        const text = partial[stream] + data.toString('utf8');
-        const lines = text.split(/\r?\n/);
-        partial[stream] = lines.pop() ?? '';
-        for (const l of lines)
-            opts.onLine(l, stream);
-    };
-    const exitCode = await exec/* exec */.m(command, args, {
-        input: opts.input === undefined ? undefined : Buffer.from(opts.input),
-        env: opts.env,
-        cwd: opts.cwd,
-        silent: opts.silent ?? false,
-        ignoreReturnCode: true,
-        listeners: {
-            stdout: (d) => {
-                out.push(d);
-                feed('stdout', d);
-            },
-            stderr: (d) => {
-                err.push(d);
-                feed('stderr', d);
-            },
-        },
-    });
-    if (opts.onLine) {
-        if (partial.stdout)
-            opts.onLine(partial.stdout, 'stdout');
-        if (partial.stderr)
-            opts.onLine(partial.stderr, 'stderr');
-    }
-    const result = { exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-    if (exitCode !== 0 && !opts.ignoreReturnCode)
-        throw new ExecError(`${command} ${args[0] ?? ''}`.trim(), result);
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/docker/docker.ts
-// Docker and buildx on this runner: finding them, choosing a builder that can export cache,
-// logging in with a private DOCKER_CONFIG, and cleaning up.
-
-
-
-
-
-
-/** The environment every docker command of this job gets (a private DOCKER_CONFIG when logged in). */
-function dockerEnv(dockerConfig, base = process.env) {
-    const env = {};
-    for (const [k, v] of Object.entries(base))
-        if (v !== undefined)
-            env[k] = v;
-    if (dockerConfig)
-        env.DOCKER_CONFIG = dockerConfig;
-    return env;
-}
-class ToolError extends Error {
-}
-async function probeToolchain(env) {
-    const ver = await exec_run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
-    if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
-        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine and buildx on the runner.');
-    }
-    if (ver.exitCode !== 0) {
-        throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
-    }
-    const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-    if (bx.exitCode !== 0) {
-        throw new ToolError(`buildx: the docker buildx plugin is not installed: ${lastMeaningfulLine(bx.stderr) || 'docker buildx version failed'}`);
-    }
-    const info = await exec_run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
-    return {
-        dockerVersion: ver.stdout.trim(),
-        buildxVersion: (bx.stdout.trim().split(/\s+/)[1] ?? bx.stdout.trim()),
-        containerdStore: info.stdout.includes('io.containerd.snapshotter'),
-    };
-}
-/**
- * A builder that can export cache: the docker driver when the daemon uses the containerd image
- * store, otherwise a new docker-container builder (what GitHub-hosted runners need).
- */
-async function prepareBuilder(tc, env, runId) {
-    if (tc.containerdStore)
-        return { name: 'default', driver: 'docker', created: false };
-    const name = `obc-${runId}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`;
-    await exec_run('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], { env });
-    return { name, driver: 'docker-container', created: true };
-}
-async function removeBuilder(b, env) {
-    if (!b?.created)
-        return;
-    await run('docker', ['buildx', 'rm', '--force', b.name], { env, ignoreReturnCode: true });
-}
-/** A private DOCKER_CONFIG for this job, starting from the user's existing logins. */
-async function makeDockerConfig(runnerTemp, base = process.env) {
-    const dir = external_node_path_.join(runnerTemp, `obc-docker-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    await external_node_fs_.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-    const userDir = base.DOCKER_CONFIG || external_node_path_.join(external_node_os_.homedir(), '.docker');
-    // Keep the user's CLI plugins (a buildx installed under ~/.docker/cli-plugins) and builders.
-    for (const sub of ['cli-plugins', 'buildx']) {
-        try {
-            await external_node_fs_.promises.access(external_node_path_.join(userDir, sub));
-            await external_node_fs_.promises.symlink(external_node_path_.join(userDir, sub), external_node_path_.join(dir, sub));
-        }
-        catch {
-            /* not there */
-        }
-    }
-    try {
-        await external_node_fs_.promises.copyFile(external_node_path_.join(userDir, 'config.json'), external_node_path_.join(dir, 'config.json'));
-        await external_node_fs_.promises.chmod(external_node_path_.join(dir, 'config.json'), 0o600);
-    }
-    catch {
-        await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'config.json'), '{}', { mode: 0o600 });
-    }
-    return dir;
-}
-class LoginError extends Error {
-}
-async function login(registry, username, password, env) {
-    const res = await exec_run('docker', ['login', '--username', username, '--password-stdin', ...(registry ? [registry] : [])], {
-        env,
-        input: password,
-        silent: true,
-        ignoreReturnCode: true,
-    });
-    if (res.exitCode !== 0) {
-        throw new LoginError(`registry: login to ${registry || 'Docker Hub'} as ${username} failed: ${lastMeaningfulLine(res.stderr) || 'unknown error'}`);
-    }
-    lib_core/* info */.pq(`Logged in to ${registry || 'Docker Hub'} as ${username}.`);
-}
-async function logoutAndForget(dockerConfig, registries, env) {
-    if (!dockerConfig)
-        return;
-    for (const r of registries)
-        await run('docker', ['logout', ...(r ? [r] : [])], { env, silent: true, ignoreReturnCode: true });
-    await fs.rm(dockerConfig, { recursive: true, force: true });
 }
 
 ;// CONCATENATED MODULE: ./src/secrets.ts
@@ -51141,15 +52868,22 @@ async function logoutAndForget(dockerConfig, registries, env) {
 
 
 
-/** Masks a value and each of its lines, so no line of it can appear in the log. */
+/** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
+const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
+/** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
 function maskValue(value) {
     if (value === '')
         return;
     lib_core/* setSecret */.Pq(value);
-    for (const line of value.split(/\r?\n/))
-        if (line.trim() !== '')
-            lib_core/* setSecret */.Pq(line);
+    for (const line of value.split(/\r?\n/)) {
+        if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
+            continue;
+        lib_core/* setSecret */.Pq(line);
+        if (line.trim() !== line)
+            lib_core/* setSecret */.Pq(line.trim());
+    }
 }
+/** Masks inline values and the values of the named environment variables. */
 function maskSecrets(secrets, env = process.env) {
     for (const s of secrets) {
         if (s.source.kind === 'value')
@@ -51162,23 +52896,62 @@ function maskSecrets(secrets, env = process.env) {
 async function checkSecretSources(secrets, env = process.env) {
     for (const s of secrets) {
         if (s.source.kind === 'file') {
+            let st;
             try {
-                await external_node_fs_.promises.access(s.source.path);
+                st = await external_node_fs_.promises.stat(s.source.path);
+                await external_node_fs_.promises.access(s.source.path, external_node_fs_.constants.R_OK);
             }
             catch {
-                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist`);
+                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist or cannot be read`);
             }
+            if (!st.isFile())
+                throw new InputError('secret-files', `secret "${s.id}": ${s.source.path} is not a regular file`);
         }
         if (s.source.kind === 'env' && env[s.source.name] === undefined) {
             throw new InputError('secret-envs', `secret "${s.id}": environment variable ${s.source.name} is not set`);
         }
     }
 }
-async function makeSecretDir(runnerTemp) {
-    const dir = external_node_path_.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    await external_node_fs_.promises.mkdir(dir, { mode: 0o700, recursive: true });
+/** Largest secret file read for masking and the leak guard (larger ones are read up to this). */
+const MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * Every secret's value as bytes, for the leak guard. Secret files are read here (up to 1 MiB) and
+ * their text is masked too. Call before `withholdEnv` takes the secret-envs variables away.
+ */
+async function readSecretValues(secrets, env = process.env) {
+    const out = [];
+    for (const s of secrets) {
+        if (s.source.kind === 'value')
+            out.push({ id: s.id, value: Buffer.from(s.source.value, 'utf8') });
+        else if (s.source.kind === 'env')
+            out.push({ id: s.id, value: Buffer.from(env[s.source.name] ?? '', 'utf8') });
+        else {
+            const fh = await external_node_fs_.promises.open(s.source.path, 'r');
+            try {
+                const buf = Buffer.alloc(MAX_FILE_BYTES);
+                const { bytesRead } = await fh.read(buf, 0, MAX_FILE_BYTES, 0);
+                const value = buf.subarray(0, bytesRead);
+                // Text is masked like an inline value; binary data cannot be printed as a log line anyway.
+                const text = value.toString('utf8');
+                if (!text.includes('\uFFFD') && !text.includes('\0'))
+                    maskValue(text);
+                out.push({ id: s.id, value });
+            }
+            finally {
+                await fh.close();
+            }
+        }
+    }
+    return out;
+}
+/** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
+function secretDirPath(runnerTemp) {
+    return external_node_path_.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+}
+/** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
+async function createSecretDir(dir) {
+    await external_node_fs_.promises.mkdir(dir, { mode: 0o700 });
     await external_node_fs_.promises.chmod(dir, 0o700);
-    return dir;
 }
 /** Writes inline secrets to files and returns the `--secret` specs for every secret. */
 async function materializeSecrets(secrets, dir) {
@@ -51187,7 +52960,8 @@ async function materializeSecrets(secrets, dir) {
     for (const s of secrets) {
         if (s.source.kind === 'value') {
             const file = external_node_path_.join(dir, `s${n++}`);
-            await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600 });
+            // 'wx': never follow or reuse a file someone else put there.
+            await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
             specs.push(`id=${s.id},src=${file}`);
         }
         else if (s.source.kind === 'file') {
@@ -51201,7 +52975,54 @@ async function materializeSecrets(secrets, dir) {
 }
 async function removeSecretDir(dir) {
     if (dir)
-        await fs.rm(dir, { recursive: true, force: true });
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+}
+// Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
+// KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
+const CREDENTIAL_WORDS = new Set([
+    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
+    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+]);
+const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
+const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
+/** A credential word followed by one of these names something about it, not the credential. */
+const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+function words(key) {
+    return key
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter((w) => w !== '');
+}
+/** True when a build-arg key looks like it holds a credential (NPM_TOKEN, dbPassword, API_KEY). */
+function looksLikeCredential(key) {
+    const w = words(key);
+    for (let i = 0; i < w.length; i++) {
+        const word = w[i];
+        const next = w[i + 1];
+        let hit = CREDENTIAL_WORDS.has(word) || CREDENTIAL_SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
+        if (!hit && (word === 'KEY' || word === 'KEYS'))
+            hit = !(i > 0 && HARMLESS_BEFORE_KEY.has(w[i - 1]));
+        if (hit && next !== undefined && HARMLESS_AFTER.has(next))
+            hit = false;
+        if (hit)
+            return true;
+    }
+    return false;
+}
+/**
+ * One warning per build-arg whose key looks like a credential; the value of such an argument is
+ * masked too. Build arguments end up in the image history, provenance (mode=max) and the log.
+ */
+function credentialBuildArgWarnings(buildArgs) {
+    const out = [];
+    for (const b of buildArgs) {
+        if (!looksLikeCredential(b.key))
+            continue;
+        maskValue(b.value);
+        out.push(`build-args: "${b.key}" looks like a credential. Build arguments are kept in the image's history and provenance; pass it with secrets (or secret-envs) and read it in a RUN --mount=type=secret,id=... step instead.`);
+    }
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/state.ts
@@ -51225,44 +53046,143 @@ function loadState() {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/docker.ts
-// Phase: Docker and buildx, registry login, and the builder.
+// Phase: Docker and buildx (installing a pinned or the latest buildx when asked), registry logins,
+// and the builder. Everything runs with the job's private DOCKER_CONFIG, which post deletes.
 
 
 
 
-async function setupDocker(inputs, ctx, state) {
-    let env = dockerEnv(undefined);
+
+
+
+
+
+
+function installEnv(inputs, ctx) {
+    const armVersion = process.config.variables.arm_version;
+    return {
+        platform: process.platform,
+        arch: process.arch,
+        armVersion: armVersion === undefined ? undefined : String(armVersion),
+        githubToken: inputs.githubToken,
+        serverUrl: ctx.serverUrl,
+    };
+}
+async function setupDocker(inputs, ctx, state, intent = { images: [], push: false }) {
+    state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
+    saveState(state);
+    const dockerConfig = state.dockerConfig;
+    const env = dockerEnv(dockerConfig);
     const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
-        const t = await probeToolchain(env);
-        lib_core/* info */.pq(`Docker ${t.dockerVersion}, buildx ${t.buildxVersion}, containerd image store: ${t.containerdStore}`);
-        return t;
-    });
-    if (inputs.username || inputs.password) {
-        if (!inputs.username || !inputs.password) {
-            throw new InputError(inputs.username ? 'password' : 'username', 'registry login needs both username and password');
+        const daemon = await probeDocker(env);
+        lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
+        let bx = await probeBuildx(env);
+        let want = inputs.buildx.version;
+        if (!want && !bx) {
+            lib_core/* info */.pq('No buildx plugin is installed: installing the latest release.');
+            want = 'latest';
         }
-        await lib_core/* group */.Os(`Login to ${inputs.registry || 'Docker Hub'}`, async () => {
-            state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
-            saveState(state);
-            env = dockerEnv(state.dockerConfig);
-            await login(inputs.registry, inputs.username, inputs.password, env);
-            state.loggedIn.push(inputs.registry);
-            saveState(state);
+        if (want) {
+            const ie = installEnv(inputs, ctx);
+            const version = want === 'latest' ? await resolveLatest(inputs.buildx, ie) : want;
+            if (want === 'latest')
+                lib_core/* info */.pq(`The latest buildx release is ${version}.`);
+            const inst = await installBuildx(version, inputs.buildx, dockerConfig, ctx.runnerTemp, ie);
+            lib_core/* info */.pq(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
+            bx = await probeBuildx(env);
+            if (!bx)
+                throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);
+            if (!sameRelease(bx.version, version))
+                lib_core/* warning */.$e(`${BUILDX_INPUT}: the installed plugin reports version ${bx.version}, not ${version}`);
+        }
+        if (!bx)
+            throw new ToolError('buildx: the docker buildx plugin is not installed');
+        lib_core/* info */.pq(`buildx ${bx.version}${bx.path ? ` (${bx.path})` : ''}`);
+        return { dockerVersion: daemon.dockerVersion, buildxVersion: bx.version, buildxPath: bx.path, containerdStore: daemon.containerdStore };
+    });
+    const userConfig = await external_node_fs_.promises.readFile(external_node_path_.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
+    const plan = intent.skipLogin
+        ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
+        : planLogins({ registry: inputs.registry, username: inputs.username, password: inputs.password, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken }, intent.images, ctx.actor, configuredRegistries(userConfig));
+    for (const l of plan.logins)
+        lib_core/* setSecret */.Pq(l.password);
+    if (plan.logins.length || plan.notes.length) {
+        await lib_core/* group */.Os(`Registry login${plan.logins.length ? `: ${plan.logins.map((l) => registryLabel(l.registry)).join(', ')}` : ''}`, async () => {
+            for (const n of plan.notes)
+                lib_core/* info */.pq(n);
+            await prepareConfigForLogins(dockerConfig, plan.logins.map((l) => l.registry));
+            for (const l of plan.logins) {
+                // Recorded before the attempt: post logs out even after a half-finished login.
+                state.loggedIn.push(l.registry);
+                saveState(state);
+                try {
+                    await login(l, env);
+                }
+                catch (err) {
+                    // The automatic ghcr.io login only matters when pushing; a read-only build goes on without it.
+                    if (l.input === 'github-token' && !intent.push && err instanceof LoginError)
+                        lib_core/* warning */.$e(err.message);
+                    else
+                        throw err;
+                }
+            }
         });
     }
     const builder = await lib_core/* group */.Os('Builder', async () => {
-        const b = await prepareBuilder(toolchain, env, ctx.runId);
-        state.builder = { name: b.name, created: b.created };
-        saveState(state);
-        lib_core/* info */.pq(`Builder ${b.name} (driver ${b.driver})`);
-        return b;
+        const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore);
+        let name;
+        let created = false;
+        if (driver === 'docker') {
+            if (!toolchain.containerdStore && inputs.cache) {
+                throw new InputError('driver', "this daemon's docker driver cannot export the layer cache (no containerd image store); use driver: docker-container, or cache: false");
+            }
+            name = await contextBuilderName(env);
+        }
+        else {
+            name = builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
+            let configFile = inputs.builder.buildkitdConfig;
+            if (inputs.builder.buildkitdConfigInline.trim()) {
+                configFile = external_node_path_.join(dockerConfig, 'buildkitd.toml');
+                await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
+            }
+            const p = {
+                name,
+                driver,
+                endpoint: inputs.builder.endpoint,
+                driverOpts: inputs.builder.driverOpts,
+                buildkitdFlags: inputs.builder.buildkitdFlags,
+                buildkitdConfigFile: configFile,
+                platforms: inputs.builder.platforms,
+                buildxVersion: toolchain.buildxVersion,
+            };
+            // Recorded before creation: post removes a half-created builder too.
+            state.builder = { name, created: true, keep: inputs.builder.keep };
+            saveState(state);
+            created = true;
+            await createBuilder(p, env);
+        }
+        const ins = await inspectBuilder(name, env);
+        lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
+        lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+        if (created && inputs.builder.keep)
+            lib_core/* info */.pq('keep-builder: true, so post keeps this builder.');
+        return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms };
     });
     lib_core/* setOutput */.uH('builder', builder.name);
+    lib_core/* setOutput */.uH('driver', builder.driver);
+    lib_core/* setOutput */.uH('platforms', builder.platforms.join(','));
+    lib_core/* setOutput */.uH('buildx-version', toolchain.buildxVersion);
     return { env, toolchain, builder };
+}
+/** `0.13.1+ds1` is release `v0.13.1`. */
+function sameRelease(reported, version) {
+    const core_ = (v) => v.replace(/^v/, '').replace(/[+].*$/, '');
+    return core_(reported) === core_(version);
 }
 
 ;// CONCATENATED MODULE: ./src/phases/cache.ts
 // Phase: restore the layer cache from the Actions cache service.
+
 
 
 
@@ -51279,16 +53199,21 @@ async function restorePhase(plan, state, report) {
     if (!c)
         return 'disabled';
     const started = Date.now();
-    const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
+    const stats = service_newStats();
     const available = isCacheServiceAvailable();
     const outcome = await lib_core/* group */.Os('Restore layer cache', async () => {
         if (!available) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
             return undefined;
         }
-        const o = await withCacheRoot(c.paths.store, async () => {
-            const svc = await actionsCacheService(c.paths.store, cacheTimeoutMs(), stats);
-            return restoreLayerCache(svc, c.paths, c.keys);
+        const o = await service_withCacheRoot(c.paths.store, async () => {
+            const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);
+            try {
+                return await restoreLayerCache(svc, c.paths, c.keys);
+            }
+            finally {
+                svc.close();
+            }
         });
         lib_core/* info */.pq(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
         return o;
@@ -51321,9 +53246,655 @@ async function restorePhase(plan, state, report) {
     };
     return hit;
 }
+/** Saves the layer cache in post; never throws. */
+async function savePhase(c) {
+    const stats = newStats();
+    const started = Date.now();
+    try {
+        const outcome = await withCacheRoot(c.paths.store, async () => {
+            const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
+            try {
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+            }
+            finally {
+                svc.close();
+            }
+        });
+        if (!outcome.saved)
+            core.info(`Layer cache not saved: ${outcome.reason}.`);
+        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+        return { outcome, stats, ms: Date.now() - started };
+    }
+    catch (err) {
+        core.warning(`Layer cache: saving failed: ${err.message}`);
+        return { stats, ms: Date.now() - started };
+    }
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/leakguard/search.ts
+// Streaming search for several byte strings at once. Each chunk is searched with Buffer#indexOf
+// (native, fast for needles of 8 bytes and more); a match that spans two chunks is found in a small
+// window made of the end of the previous data and the start of the new chunk.
+class StreamSearch {
+    needles;
+    maxLen;
+    tail = Buffer.alloc(0);
+    found = new Set();
+    /** Bytes seen so far. */
+    bytes = 0;
+    constructor(needles) {
+        this.needles = needles;
+        this.maxLen = needles.reduce((m, n) => Math.max(m, n.length), 0);
+        for (const n of needles)
+            if (n.length === 0)
+                throw new Error('StreamSearch: empty needle');
+    }
+    /** Indexes (into the needles given) of the needles found so far. */
+    hits() {
+        return [...this.found].sort((a, b) => a - b);
+    }
+    get done() {
+        return this.found.size === this.needles.length;
+    }
+    push(chunk) {
+        this.bytes += chunk.length;
+        if (chunk.length === 0 || this.needles.length === 0 || this.done)
+            return;
+        const keep = this.maxLen - 1;
+        if (this.tail.length > 0 && keep > 0) {
+            // Every match that starts in the tail and ends in this chunk lies inside this window.
+            const window = Buffer.concat([this.tail, chunk.subarray(0, keep)]);
+            this.searchIn(window);
+        }
+        this.searchIn(chunk);
+        if (keep === 0)
+            return;
+        if (chunk.length >= keep)
+            this.tail = Buffer.from(chunk.subarray(chunk.length - keep));
+        else {
+            const joined = Buffer.concat([this.tail, chunk]);
+            this.tail = Buffer.from(joined.subarray(Math.max(0, joined.length - keep)));
+        }
+    }
+    searchIn(buf) {
+        for (let i = 0; i < this.needles.length; i++) {
+            if (this.found.has(i))
+                continue;
+            const n = this.needles[i];
+            if (n.length <= buf.length && buf.indexOf(n) !== -1)
+                this.found.add(i);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/leakguard/blob.ts
+// Scans one blob as it streams by: its raw bytes and, when it is gzip or zstd data (image layers,
+// cache layers), its decompressed bytes too. Nothing is written to disk.
+
+
+
+function transformDecoder(t) {
+    return { input: t, output: t, done: (0,promises_namespaceObject.finished)(t) };
+}
+function gzipDecoder() {
+    return transformDecoder(external_node_zlib_.createGunzip());
+}
+/** Node's own zstd decompressor, where this Node has one (22.15 and later); undefined otherwise. */
+function nodeZstdDecoder() {
+    const z = external_node_zlib_;
+    if (typeof z.createZstdDecompress !== 'function')
+        return undefined;
+    const windowLogMax = z.constants.ZSTD_d_windowLogMax;
+    return () => transformDecoder(z.createZstdDecompress(windowLogMax !== undefined ? { params: { [windowLogMax]: 31 } } : {}));
+}
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+function detectEncoding(head) {
+    if (head.length >= 2 && head.subarray(0, 2).equals(GZIP_MAGIC))
+        return 'gzip';
+    if (head.length >= 4 && head.subarray(0, 4).equals(ZSTD_MAGIC))
+        return 'zstd';
+    return 'raw';
+}
+class DecompressError extends Error {
+}
+/** Push-based scan of one blob: `write` each chunk (awaiting it gives backpressure), then `end`. */
+class BlobScan {
+    needles;
+    opts;
+    raw;
+    decoded;
+    head = [];
+    headLen = 0;
+    started = false;
+    encoding = 'raw';
+    decoder;
+    failure;
+    failed;
+    fail;
+    constructor(needles, opts = {}) {
+        this.needles = needles;
+        this.opts = opts;
+        this.raw = new StreamSearch(needles);
+        this.decoded = new StreamSearch(needles);
+        this.failed = new Promise((_, reject) => {
+            this.fail = (e) => {
+                if (!this.failure) {
+                    this.failure = e;
+                    reject(e);
+                }
+            };
+        });
+        this.failed.catch(() => undefined);
+    }
+    /** Bytes of the blob as stored, and decompressed (0 when it is not compressed). */
+    get sizes() {
+        return { stored: this.raw.bytes, decompressed: this.decoded.bytes };
+    }
+    async write(chunk) {
+        if (this.failure)
+            throw this.wrap(this.failure);
+        this.raw.push(chunk);
+        if (!this.started) {
+            this.head.push(chunk);
+            this.headLen += chunk.length;
+            if (this.headLen < 4)
+                return;
+            await this.start();
+            return;
+        }
+        await this.feed(chunk);
+    }
+    async end() {
+        if (!this.started)
+            await this.start();
+        if (this.decoder) {
+            this.decoder.input.end();
+            try {
+                await Promise.race([this.decoder.done, this.failed]);
+                await Promise.race([(0,promises_namespaceObject.finished)(this.decoder.output), this.failed]);
+            }
+            catch (err) {
+                throw this.wrap(err);
+            }
+        }
+        const hits = this.raw.hits().map((needle) => ({ needle, encoding: 'raw' }));
+        for (const needle of this.decoded.hits())
+            if (!hits.some((h) => h.needle === needle))
+                hits.push({ needle, encoding: this.encoding });
+        return hits;
+    }
+    wrap(err) {
+        return err instanceof DecompressError ? err : new DecompressError(`cannot decompress ${this.encoding} data: ${err.message}`);
+    }
+    async start() {
+        this.started = true;
+        const head = Buffer.concat(this.head);
+        this.head = [];
+        this.encoding = detectEncoding(head);
+        if (this.encoding !== 'raw' && this.needles.length > 0) {
+            const factory = this.encoding === 'gzip' ? gzipDecoder : (this.opts.zstd ?? nodeZstdDecoder());
+            if (!factory)
+                throw new DecompressError('cannot decompress zstd data: no zstd decompressor available');
+            const d = factory();
+            this.decoder = d;
+            d.output.on('data', (c) => this.decoded.push(c));
+            d.output.on('error', (e) => this.fail(e));
+            d.input.on('error', (e) => this.fail(e));
+            d.done.catch((e) => this.fail(e));
+        }
+        if (head.length)
+            await this.feed(head);
+    }
+    async feed(chunk) {
+        const d = this.decoder;
+        if (!d)
+            return;
+        if (!d.input.write(chunk)) {
+            try {
+                await Promise.race([new Promise((resolve) => d.input.once('drain', () => resolve())), this.failed]);
+            }
+            catch (err) {
+                throw this.wrap(err);
+            }
+        }
+    }
+}
+/** Scans a whole readable stream as one blob. */
+async function scanReadable(src, needles, opts = {}) {
+    const scan = new BlobScan(needles, opts);
+    for await (const chunk of src)
+        await scan.write(chunk);
+    const hits = await scan.end();
+    return { hits, ...scan.sizes };
+}
+
+;// CONCATENATED MODULE: ./src/leakguard/tar.ts
+// A minimal streaming tar reader (ustar, pax and GNU long names), enough for `docker save` output:
+// each regular file's content is handed to a sink piece by piece, never held whole in memory.
+class Reader {
+    it;
+    bufs = [];
+    len = 0;
+    eof = false;
+    constructor(it) {
+        this.it = it;
+    }
+    async more() {
+        if (this.eof)
+            return false;
+        const r = await this.it.next();
+        if (r.done) {
+            this.eof = true;
+            return false;
+        }
+        const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+        if (b.length) {
+            this.bufs.push(b);
+            this.len += b.length;
+        }
+        return true;
+    }
+    /** Exactly n bytes, or fewer at the end of the stream. */
+    async read(n) {
+        while (this.len < n && (await this.more()))
+            ;
+        const all = Buffer.concat(this.bufs);
+        const out = all.subarray(0, Math.min(n, all.length));
+        const rest = all.subarray(out.length);
+        this.bufs = rest.length ? [rest] : [];
+        this.len = rest.length;
+        return out;
+    }
+    /** n bytes in pieces as they arrive; throws when the stream ends first. */
+    async *pieces(n) {
+        let left = n;
+        while (left > 0) {
+            if (this.len === 0 && !(await this.more()))
+                throw new Error('tar: the archive ends inside an entry');
+            if (this.len === 0)
+                continue;
+            const b = this.bufs[0];
+            if (b.length <= left) {
+                this.bufs.shift();
+                this.len -= b.length;
+                left -= b.length;
+                yield b;
+            }
+            else {
+                this.bufs[0] = b.subarray(left);
+                this.len -= left;
+                yield b.subarray(0, left);
+                left = 0;
+            }
+        }
+    }
+    async skip(n) {
+        for await (const _ of this.pieces(n))
+            void _;
+    }
+    /** Reads (and drops) whatever is left, so a producer writing into a pipe can finish. */
+    async drain() {
+        this.bufs = [];
+        this.len = 0;
+        while (await this.more()) {
+            this.bufs = [];
+            this.len = 0;
+        }
+    }
+}
+function cstr(b) {
+    const z = b.indexOf(0);
+    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
+}
+function parseSize(field) {
+    if (field[0] & 0x80) {
+        // base-256: big-endian, the high bit of the first byte is the marker.
+        let v = field[0] & 0x7f;
+        for (let i = 1; i < field.length; i++)
+            v = v * 256 + field[i];
+        return v;
+    }
+    const s = cstr(field).trim();
+    if (s === '')
+        return 0;
+    if (!/^[0-7]+$/.test(s))
+        throw new Error(`tar: bad size field "${s}"`);
+    return parseInt(s, 8);
+}
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const sp = data.indexOf(0x20, pos);
+        if (sp < 0)
+            break;
+        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
+        if (!(len > 0))
+            break;
+        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+const pad = (n) => (512 - (n % 512)) % 512;
+/**
+ * Reads a tar stream. `onEntry` returns a sink for the entries it wants (regular files only);
+ * the others are skipped. Reads the source to its end.
+ */
+async function readTar(src, onEntry) {
+    const r = new Reader(src[Symbol.asyncIterator]());
+    let longName;
+    let pax = {};
+    for (;;) {
+        const h = await r.read(512);
+        if (h.length === 0)
+            break;
+        if (h.length < 512)
+            throw new Error('tar: the archive ends inside a header');
+        if (h.every((b) => b === 0))
+            break;
+        const type = String.fromCharCode(h[156] || 0x30);
+        let size = parseSize(h.subarray(124, 136));
+        const magic = h.subarray(257, 263).toString('latin1');
+        let name = cstr(h.subarray(0, 100));
+        if (magic.startsWith('ustar')) {
+            const prefix = cstr(h.subarray(345, 500));
+            if (prefix)
+                name = `${prefix}/${name}`;
+        }
+        if (type === 'x' || type === 'g' || type === 'L') {
+            const data = await r.read(size);
+            if (data.length < size)
+                throw new Error('tar: the archive ends inside an entry');
+            await r.skip(pad(size));
+            if (type === 'x')
+                pax = parsePax(data);
+            if (type === 'L')
+                longName = cstr(data);
+            continue;
+        }
+        if (pax.path)
+            name = pax.path;
+        else if (longName !== undefined)
+            name = longName;
+        if (pax.size && /^\d+$/.test(pax.size))
+            size = Number(pax.size);
+        pax = {};
+        longName = undefined;
+        const regular = type === '0' || type === '7';
+        const sink = regular ? onEntry({ name, size, type }) : undefined;
+        const contentSize = regular || type === 'S' ? size : type === '1' || type === '2' || type === '5' ? 0 : size;
+        if (sink) {
+            for await (const piece of r.pieces(contentSize))
+                await sink.write(piece);
+            await sink.end();
+        }
+        else {
+            await r.skip(contentSize);
+        }
+        await r.skip(pad(contentSize));
+    }
+    await r.drain();
+}
+
+;// CONCATENATED MODULE: ./src/leakguard/needles.ts
+// What the leak guard looks for: every secret value, and each non-trivial line of a multi-line
+// value, as bytes. Pure: no I/O.
+/**
+ * Shorter byte strings are not searched. A random 20 MiB compressed layer holds any given 4-byte
+ * string with a probability of about 0.5 %, and short words ("admin", "secret") sit in the text
+ * files of every base image: a guard that searched for them would stop clean builds. From 8 bytes
+ * on, a chance match in random data is below 1e-11 per 20 MiB and ordinary words are rare.
+ */
+const MIN_NEEDLE_BYTES = 8;
+/** Whole values longer than this are searched by their lines only. */
+const MAX_NEEDLE_BYTES = 64 * 1024;
+/** At most this many line needles per secret (a large secret file is searched by its first lines). */
+const MAX_LINES_PER_SECRET = 512;
+/** PEM armor lines (`-----BEGIN RSA PRIVATE KEY-----`) are the same in every key: not secret. */
+const ARMOR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
+function isSpace(b) {
+    return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a || b === 0x0b || b === 0x0c;
+}
+function trimBytes(b) {
+    let s = 0;
+    let e = b.length;
+    while (s < e && isSpace(b[s]))
+        s++;
+    while (e > s && isSpace(b[e - 1]))
+        e--;
+    return b.subarray(s, e);
+}
+function splitLines(b) {
+    const out = [];
+    let start = 0;
+    for (;;) {
+        const nl = b.indexOf(0x0a, start);
+        if (nl < 0) {
+            out.push(b.subarray(start));
+            return out;
+        }
+        out.push(b.subarray(start, nl));
+        start = nl + 1;
+    }
+}
+/**
+ * Needles for a set of secrets: the value itself (byte-exact, when at least MIN_NEEDLE_BYTES and at
+ * most MAX_NEEDLE_BYTES), and each line of it, trimmed of surrounding white space, when that line is
+ * at least MIN_NEEDLE_BYTES long and not a PEM armor line. Duplicates are dropped.
+ */
+function planNeedles(secrets) {
+    const needles = [];
+    const skipped = [];
+    const seen = new Set();
+    const add = (id, bytes) => {
+        const key = bytes.toString('base64');
+        if (seen.has(key))
+            return true;
+        seen.add(key);
+        needles.push({ id, bytes: Buffer.from(bytes) });
+        return true;
+    };
+    for (const s of secrets) {
+        let any = false;
+        if (s.value.length >= MIN_NEEDLE_BYTES && s.value.length <= MAX_NEEDLE_BYTES)
+            any = add(s.id, s.value);
+        let lines = 0;
+        for (const raw of splitLines(s.value)) {
+            if (lines >= MAX_LINES_PER_SECRET)
+                break;
+            const line = trimBytes(raw);
+            if (line.length < MIN_NEEDLE_BYTES || line.length > MAX_NEEDLE_BYTES)
+                continue;
+            if (ARMOR.test(line.toString('latin1')))
+                continue;
+            lines++;
+            any = add(s.id, line) || any;
+        }
+        if (!any)
+            skipped.push(s.id);
+    }
+    return { needles, skipped };
+}
+
+;// CONCATENATED MODULE: ./src/leakguard/index.ts
+// The leak guard: before an image is pushed or a layer cache saved, look for every secret value in
+// the blobs about to leave the runner (the image's manifests, configs and layers, and the cache
+// export), raw and decompressed. Reports secret ids and blob digests only, never values.
+
+
+
+
+
+
+class LeakError extends Error {
+}
+/** zstd through the `zstd` program, for a Node without its own zstd. */
+function externalZstdDecoder(env) {
+    const child = runStreaming('zstd', ['-d', '-c', '-q', '--long=31'], { env });
+    const done = child.done.then((r) => {
+        if (r.exitCode !== 0)
+            throw new Error(`zstd exited with ${r.exitCode}: ${exec_lastMeaningfulLine(r.stderr)}`);
+    }, (err) => {
+        throw new Error(`zstd could not be started (${err.message})`);
+    });
+    return { input: child.stdin, output: child.stdout, done };
+}
+function blobName(file) {
+    const m = /(?:^|\/)blobs\/(sha256|sha512)\/([0-9a-f]{64,128})$/.exec(file);
+    return m ? `${m[1]}:${m[2]}` : undefined;
+}
+class LeakGuard {
+    plan;
+    findings = [];
+    stats = { blobs: 0, storedBytes: 0, decompressedBytes: 0, ms: 0 };
+    /** Blob digests already scanned (an image and its cache export share most layers). */
+    scanned = new Set();
+    needles;
+    zstd;
+    constructor(plan, opts = {}) {
+        this.plan = plan;
+        this.needles = plan.needles.map((n) => n.bytes);
+        this.zstd = opts.zstd ?? nodeZstdDecoder() ?? (() => externalZstdDecoder());
+    }
+    get active() {
+        return this.needles.length > 0;
+    }
+    sink(name, place) {
+        const scan = new BlobScan(this.needles, { zstd: this.zstd });
+        const label = blobName(name) ?? name;
+        return {
+            write: (c) => scan.write(c),
+            end: async () => {
+                let hits;
+                try {
+                    hits = await scan.end();
+                }
+                catch (err) {
+                    if (err instanceof DecompressError)
+                        throw new LeakError(`secret-scan: ${place} blob ${label}: ${err.message}; not pushed, since it cannot be checked`);
+                    throw err;
+                }
+                this.stats.blobs++;
+                this.stats.storedBytes += scan.sizes.stored;
+                this.stats.decompressedBytes += scan.sizes.decompressed;
+                for (const h of hits)
+                    this.findings.push({ id: this.plan.needles[h.needle].id, blob: label, place, encoding: h.encoding });
+            },
+        };
+    }
+    async timed(f) {
+        const started = Date.now();
+        try {
+            return await f();
+        }
+        finally {
+            this.stats.ms += Date.now() - started;
+        }
+    }
+    /** Scans an image in the local Docker image store, streamed out of `docker save`. */
+    async scanDockerImage(ref, env) {
+        if (!this.active)
+            return;
+        await this.timed(async () => {
+            const child = runStreaming('docker', ['save', ref], { env });
+            child.stdin.end();
+            const exited = child.done.catch((err) => ({ exitCode: 127, stderr: err.message }));
+            let readError;
+            try {
+                await readTar(child.stdout, (e) => {
+                    const digest = blobName(e.name);
+                    if (digest && this.scanned.has(digest))
+                        return undefined;
+                    if (digest)
+                        this.scanned.add(digest);
+                    return this.sink(e.name, 'image');
+                });
+            }
+            catch (err) {
+                readError = err;
+                child.stdout.destroy();
+            }
+            const r = await exited;
+            if (readError instanceof LeakError)
+                throw readError;
+            if (r.exitCode !== 0 || readError) {
+                throw new LeakError(`secret-scan: cannot read image ${ref} for the leak check (${r.exitCode !== 0 ? `docker save: ${exec_lastMeaningfulLine(r.stderr) || `exit code ${r.exitCode}`}` : readError.message}); not pushed`);
+            }
+        });
+    }
+    /** Scans every file of a directory (an OCI layout: a cache export or an image export). */
+    async scanDirectory(dir, place) {
+        if (!this.active)
+            return;
+        await this.timed(async () => {
+            const files = [];
+            const walk = async (d) => {
+                let entries;
+                try {
+                    entries = await external_node_fs_.promises.readdir(d, { withFileTypes: true });
+                }
+                catch (err) {
+                    if (err.code === 'ENOENT')
+                        return;
+                    throw err;
+                }
+                for (const e of entries) {
+                    const p = external_node_path_.join(d, e.name);
+                    if (e.isDirectory())
+                        await walk(p);
+                    else if (e.isFile())
+                        files.push(p);
+                }
+            };
+            await walk(dir);
+            for (const f of files.sort()) {
+                const rel = external_node_path_.relative(dir, f).split(external_node_path_.sep).join('/');
+                const digest = blobName(rel);
+                if (digest && this.scanned.has(digest))
+                    continue;
+                if (digest)
+                    this.scanned.add(digest);
+                const s = this.sink(rel, place);
+                for await (const chunk of (0,external_node_fs_.createReadStream)(f, { highWaterMark: 1 << 20 }))
+                    await s.write(chunk);
+                await s.end();
+            }
+        });
+    }
+    /** One line naming each leaked secret's id and where it was found; undefined when clean. */
+    error() {
+        if (this.findings.length === 0)
+            return undefined;
+        const byId = new Map();
+        for (const f of this.findings)
+            if (!byId.has(f.id))
+                byId.set(f.id, f);
+        const parts = [...byId.values()].map((f) => `secret "${f.id}" is in ${f.place} blob ${f.blob} (${f.encoding === 'raw' ? 'as stored' : `${f.encoding} layer data`})`);
+        return new LeakError(`secret-scan: ${parts.join('; ')}. Nothing was pushed and the layer cache is not saved: read secrets with RUN --mount=type=secret and do not copy them into the image.`);
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/phases/build.ts
-// Phase: write the build secrets, run the build, read the result.
+// Phase: write the build secrets, run the build, check it for leaked secrets, then push.
+//
+// With secrets to look for and something about to leave the runner, the image is built without
+// pushing, checked by the leak guard, and only then pushed:
+// - docker driver (containerd image store): the build loads the image into the local store;
+//   `docker save` streams it to the guard; `docker push` pushes each tag. The store keeps the image
+//   index as built, so the pushed digest is the built one.
+// - other drivers: the build exports an OCI layout next to the cache export; the guard reads it;
+//   a second, fully cached buildx invocation pushes, and its digest is the registry's.
+// The layer cache export is checked in both cases; a leak fails the step before the push, deletes
+// the export, and post saves no cache (the build did not succeed).
 
 
 
@@ -51331,30 +53902,380 @@ async function restorePhase(plan, state, report) {
 
 
 
-async function buildPhase(inputs, ctx, plan, docker, state, report) {
+
+/** Pure: the build mode. */
+function buildMode(o) {
+    const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
+    if (!scan || !o.push || o.tags === 0)
+        return { scan, staged: 'no' };
+    return { scan, staged: o.driver === 'docker' ? 'load-then-push' : 'layout-then-rebuild' };
+}
+async function runBuildx(b, docker) {
+    await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
+    await external_node_fs_.promises.rm(b.metadataFile, { force: true });
+    const argv = buildxArgv(b);
+    lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
+    // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
+    await exec_run('docker', argv, { env: docker.env, secretEnv: true });
+    return JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
+}
+/** Pushes each tag of an image in the local store; returns the digest the registry got. */
+async function pushTags(tags, docker) {
+    let digest = '';
+    for (const tag of tags) {
+        const r = await exec_run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
+        if (r.exitCode !== 0)
+            throw new Error(`push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`);
+        const m = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout);
+        if (m)
+            digest ||= m[1];
+    }
+    return digest;
+}
+async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues = []) {
     const b = plan.build;
     b.builder = docker.builder.name;
-    const started = Date.now();
-    await lib_core/* group */.Os('Build', async () => {
-        if (inputs.secrets.length) {
-            state.secretDir = await makeSecretDir(ctx.runnerTemp);
-            saveState(state);
-            b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
+    const wantPush = b.push;
+    const cacheSaved = !!(b.cacheTo && state.cache?.save);
+    const needles = planNeedles(secretValues);
+    const guardOn = inputs.secretScan !== false;
+    if (guardOn) {
+        for (const id of needles.skipped) {
+            lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes (and has no line that long); the leak guard cannot look for it.`);
         }
-        await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
-        await external_node_fs_.promises.rm(b.metadataFile, { force: true });
-        const argv = buildxArgv(b);
-        lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
-        await exec_run('docker', argv, { env: docker.env });
+    }
+    const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
+    const ociDir = external_node_path_.join(plan.root, 'image-oci');
+    const started = Date.now();
+    try {
+        let md = {};
+        await lib_core/* group */.Os('Build', async () => {
+            if (inputs.secrets.length) {
+                // The path goes into the state before the directory exists: post removes it whatever happens.
+                state.secretDir = secretDirPath(ctx.runnerTemp);
+                saveState(state);
+                await createSecretDir(state.secretDir);
+                b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
+            }
+            if (mode.staged === 'load-then-push') {
+                b.push = false;
+                b.load = true;
+            }
+            else if (mode.staged === 'layout-then-rebuild') {
+                b.push = false;
+                await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+                b.outputs = [`type=oci,dest=${ociDir},tar=false`];
+            }
+            if (mode.staged !== 'no')
+                lib_core/* info */.pq('Building without pushing: the leak guard checks the image before it is pushed.');
+            md = await runBuildx(b, docker);
+        });
+        report.buildMs = Date.now() - started;
+        if (mode.scan) {
+            await lib_core/* group */.Os('Leak guard', async () => {
+                const guard = new LeakGuard(needles);
+                if (mode.staged === 'load-then-push')
+                    await guard.scanDockerImage(b.tags[0], docker.env);
+                if (mode.staged === 'layout-then-rebuild')
+                    await guard.scanDirectory(ociDir, 'image');
+                if (cacheSaved && b.cacheTo)
+                    await guard.scanDirectory(b.cacheTo, 'layer cache');
+                const s = guard.stats;
+                report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
+                lib_core/* info */.pq(`Leak guard: looked for ${needles.needles.length} value(s) of ${secretValues.length - needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
+                    `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`);
+                const leak = guard.error();
+                if (leak) {
+                    // Nothing of this build may leave: drop the cache export and the local tags.
+                    if (b.cacheTo)
+                        await external_node_fs_.promises.rm(b.cacheTo, { recursive: true, force: true });
+                    await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+                    if (mode.staged === 'load-then-push')
+                        await exec_run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });
+                    throw leak;
+                }
+                lib_core/* info */.pq('Leak guard: no secret value found.');
+            });
+        }
+        let digest = md['containerimage.digest'] ?? '';
+        if (mode.staged === 'load-then-push') {
+            await lib_core/* group */.Os('Push', async () => {
+                const pushed = await pushTags(b.tags, docker);
+                if (pushed && digest && pushed !== digest)
+                    lib_core/* warning */.$e(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
+                digest = pushed || digest;
+            });
+        }
+        else if (mode.staged === 'layout-then-rebuild') {
+            await lib_core/* group */.Os('Push', async () => {
+                b.push = true;
+                b.outputs = [];
+                b.cacheTo = undefined;
+                md = await runBuildx(b, docker);
+                digest = md['containerimage.digest'] ?? '';
+            });
+            await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+        }
+        return { digest: wantPush ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+    }
+    finally {
+        b.push = wantPush;
+        // The secret files are not needed any more; post removes the directory again, in case.
+        await removeSecretDir(state.secretDir);
+    }
+}
+
+
+;// CONCATENATED MODULE: ./src/annotations.ts
+// Build failures where the user looks: the one line that says what went wrong (buildx's final
+// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
+// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
+
+
+
+const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
+const EXCERPT_RULE = /^-{10,}$/;
+const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
+/**
+ * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
+ * buildx ends a failure with a source excerpt and the error:
+ *
+ *     Dockerfile:3
+ *     --------------------
+ *        2 |     RUN echo fine
+ *        3 | >>> COPPY nothing /here
+ *     --------------------
+ *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
+ *
+ * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
+ */
+function parseBuildxFailure(output) {
+    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
+    const errors = lines.filter((l) => l.startsWith('ERROR:'));
+    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
+    const out = { message };
+    // The last excerpt before the final error names the failing instruction.
+    for (let i = lines.length - 2; i >= 0; i--) {
+        const m = LOCATION_RE.exec(lines[i]);
+        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
+            continue;
+        out.file = m[1];
+        const marked = [];
+        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
+            const mm = MARKED_LINE.exec(lines[j]);
+            if (mm)
+                marked.push(Number(mm[1]));
+        }
+        const fromError = /\bon line (\d+)\b/.exec(message);
+        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
+        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
+        break;
+    }
+    if (out.file === undefined) {
+        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
+        if (fromError)
+            out.startLine = out.endLine = Number(fromError[1]);
+    }
+    return out;
+}
+/**
+ * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
+ * relative to the workspace. Undefined when the location is unknown, names another file, or the
+ * Dockerfile lies outside the workspace (GitHub could not show it).
+ */
+function annotationTarget(f, dockerfile, workspace) {
+    if (f.startLine === undefined)
+        return undefined;
+    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
+        return undefined;
+    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
+        return undefined;
+    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+}
+/**
+ * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
+ * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
+ */
+function annotateFailure(message, target) {
+    process.exitCode = lib_core/* ExitCode */.yU.Failure;
+    if (!target) {
+        lib_core/* error */.z3(message);
+        return;
+    }
+    lib_core/* error */.z3(message, {
+        title: `Docker build failed at ${target.file}:${target.startLine}`,
+        file: target.file,
+        startLine: target.startLine,
+        endLine: target.endLine,
     });
-    report.buildMs = Date.now() - started;
-    const md = JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
-    const digest = md['containerimage.digest'] ?? '';
-    return { digest: b.push ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length) {
+        if (r.pushed && r.digest) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(`${t}@${r.digest}`)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${r.pushed ? 'yes' : 'no'} (${r.pushReason})`]);
+    if (r.digest)
+        rows.push(['Digest', code(r.digest)]);
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/buildinfo.ts
+// The BuildKit version behind a builder, for the job summary. Never fails the run.
+
+/** The first `BuildKit version:` (older buildx: `Buildkit:`) line of `docker buildx inspect`. */
+function parseBuildkitVersion(inspect) {
+    const m = /^\s*Build[Kk]it(?: version)?:\s*(\S+)\s*$/m.exec(inspect);
+    return m ? m[1] : undefined;
+}
+async function buildkitVersion(builder, env) {
+    try {
+        const r = await exec_run('docker', ['buildx', 'inspect', builder], { env, silent: true, ignoreReturnCode: true });
+        return r.exitCode === 0 ? parseBuildkitVersion(r.stdout) : undefined;
+    }
+    catch {
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
+
+
+
 
 
 
@@ -51379,11 +54300,18 @@ function setPlanOutputs(plan) {
 }
 async function runMain() {
     const state = { version: 1, buildSucceeded: false, loggedIn: [] };
+    // What is known so far, for the job summary (written also when the run fails).
+    const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
+    let buildStarted;
     try {
         const inputs = readInputs();
         maskSecrets(inputs.secrets);
+        for (const w of credentialBuildArgWarnings(inputs.buildArgs))
+            lib_core/* warning */.$e(w);
         if (inputs.password)
             lib_core/* setSecret */.Pq(inputs.password);
+        for (const c of inputs.registryAuth)
+            lib_core/* setSecret */.Pq(c.password);
         if (inputs.githubToken)
             lib_core/* setSecret */.Pq(inputs.githubToken);
         const ctx = contextFromEnv();
@@ -51393,7 +54321,7 @@ async function runMain() {
         setPlanOutputs(plan);
         const d = plan.decisions;
         lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
-        const report = { tags: plan.meta.tags, pushed: false, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id) };
+        Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
         if (inputs.dryRun) {
             plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
             if (plan.cache)
@@ -51403,14 +54331,20 @@ async function runMain() {
             lib_core/* setOutput */.uH('builder', '');
             lib_core/* setOutput */.uH('digest', '');
             lib_core/* setOutput */.uH('imageid', '');
+            report.dryRun = true;
             return;
         }
         await checkSecretSources(inputs.secrets);
-        const docker = await setupDocker(inputs, ctx, state);
+        const secretValues = await readSecretValues(inputs.secrets);
+        // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
+        withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
+        const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
         report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
+        report.toolchain.buildkit = await buildkitVersion(docker.builder.name, docker.env);
         const hit = await restorePhase(plan, state, report);
         lib_core/* setOutput */.uH('cache-hit', hit);
-        const result = await buildPhase(inputs, ctx, plan, docker, state, report);
+        buildStarted = Date.now();
+        const result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues);
         state.buildSucceeded = true;
         saveState(state);
         lib_core/* setOutput */.uH('digest', result.digest);
@@ -51423,8 +54357,29 @@ async function runMain() {
     }
     catch (err) {
         saveState(state);
-        lib_core/* setFailed */.C1(describeError(err));
+        if (buildStarted !== undefined && report.buildMs === undefined)
+            report.buildMs = Date.now() - buildStarted;
+        failStep(err, report);
     }
+    finally {
+        await appendSummary(renderMainSummary(report));
+    }
+}
+/**
+ * Fails the step with one line. A failed buildx command fails with buildx's own `ERROR: ...` line,
+ * annotated on the Dockerfile line it names; anything else with describeError's line.
+ */
+function failStep(err, report) {
+    if (err instanceof ExecError && err.command === 'docker buildx') {
+        const f = parseBuildxFailure(`${err.result.stdout}\n${err.result.stderr}`);
+        const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+        report.error = f.message || err.message;
+        report.errorLocation = report.dockerfile ? annotationTarget(f, report.dockerfile, workspace) : undefined;
+        annotateFailure(report.error, report.errorLocation);
+        return;
+    }
+    report.error = describeError(err);
+    lib_core/* setFailed */.C1(report.error);
 }
 /** One clear line for the user; stack traces only at debug level. */
 function describeError(err) {
@@ -51446,7 +54401,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2255);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5745);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 
@@ -51466,6 +54421,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 
 /***/ }),
 
@@ -52534,6 +55496,7 @@ function explain(version) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  yU: () => (/* binding */ ExitCode),
   Yz: () => (/* binding */ core_debug),
   z3: () => (/* binding */ error),
   V4: () => (/* binding */ getInput),
@@ -52544,10 +55507,11 @@ __nccwpck_require__.d(__webpack_exports__, {
   C1: () => (/* binding */ setFailed),
   uH: () => (/* binding */ setOutput),
   Pq: () => (/* binding */ core_setSecret),
+  z: () => (/* reexport */ summary),
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, setCommandEcho, startGroup, summary, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
@@ -53077,7 +56041,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
@@ -53113,8 +56077,8 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
-var lib_exec = __nccwpck_require__(7187);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -53501,7 +56465,7 @@ function getIDToken(aud) {
 
 /***/ }),
 
-/***/ 7187:
+/***/ 5260:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53518,8 +56482,8 @@ var external_string_decoder_ = __nccwpck_require__(3193);
 var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "path"
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
@@ -53913,7 +56877,7 @@ class ToolRunner extends external_events_.EventEmitter {
                     return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
                 }
                 const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                const cp = external_child_process_.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
                 let stdbuffer = '';
                 if (cp.stdout) {
                     cp.stdout.on('data', (data) => {
@@ -55102,14 +58066,22 @@ const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCa
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $1: () => (/* binding */ lstat),
 /* harmony export */   Ck: () => (/* binding */ mkdir),
+/* harmony export */   Cy: () => (/* binding */ readdir),
 /* harmony export */   H8: () => (/* binding */ IS_WINDOWS),
 /* harmony export */   Qh: () => (/* binding */ isRooted),
+/* harmony export */   YN: () => (/* binding */ symlink),
+/* harmony export */   dJ: () => (/* binding */ stat),
+/* harmony export */   h_: () => (/* binding */ readlink),
+/* harmony export */   k6: () => (/* binding */ chmod),
+/* harmony export */   m3: () => (/* binding */ copyFile),
 /* harmony export */   rm: () => (/* binding */ rm),
 /* harmony export */   t2: () => (/* binding */ exists),
-/* harmony export */   vr: () => (/* binding */ tryGetExecutablePath)
+/* harmony export */   vr: () => (/* binding */ tryGetExecutablePath),
+/* harmony export */   y1: () => (/* binding */ unlink)
 /* harmony export */ });
-/* unused harmony exports chmod, copyFile, lstat, open, readdir, rename, rmdir, stat, symlink, unlink, readlink, UV_FS_O_EXLOCK, READONLY, isDirectory, getCmdPath */
+/* unused harmony exports open, rename, rmdir, UV_FS_O_EXLOCK, READONLY, isDirectory, getCmdPath */
 /* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9896);
 /* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -55139,7 +58111,7 @@ const IS_WINDOWS = process.platform === 'win32';
  */
 function readlink(fsPath) {
     return __awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
+        const result = yield fs__WEBPACK_IMPORTED_MODULE_0__.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
         if (IS_WINDOWS && !result.endsWith('\\')) {
@@ -55300,9 +58272,10 @@ function getCmdPath() {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   K7: () => (/* binding */ which),
 /* harmony export */   U$: () => (/* binding */ mkdirP),
-/* harmony export */   Yz: () => (/* binding */ rmRF)
+/* harmony export */   Yz: () => (/* binding */ rmRF),
+/* harmony export */   cp: () => (/* binding */ cp)
 /* harmony export */ });
-/* unused harmony exports cp, mv, findInPath */
+/* unused harmony exports mv, findInPath */
 /* harmony import */ var assert__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2613);
 /* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
 /* harmony import */ var _io_util_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(90);
@@ -55329,19 +58302,19 @@ var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argume
 function cp(source_1, dest_1) {
     return __awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        const destStat = (yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(dest)) ? yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(dest) : null;
         // Dest is an existing file, but not forcing
         if (destStat && destStat.isFile() && !force) {
             return;
         }
         // If dest is an existing directory, should copy inside.
         const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
+            ? path__WEBPACK_IMPORTED_MODULE_1__.join(dest, path__WEBPACK_IMPORTED_MODULE_1__.basename(source))
             : dest;
-        if (!(yield ioUtil.exists(source))) {
+        if (!(yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(source))) {
             throw new Error(`no such file or directory: ${source}`);
         }
-        const sourceStat = yield ioUtil.stat(source);
+        const sourceStat = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(source);
         if (sourceStat.isDirectory()) {
             if (!recursive) {
                 throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
@@ -55351,7 +58324,7 @@ function cp(source_1, dest_1) {
             }
         }
         else {
-            if (path.relative(source, newDest) === '') {
+            if (path__WEBPACK_IMPORTED_MODULE_1__.relative(source, newDest) === '') {
                 // a file cannot be copied to itself
                 throw new Error(`'${newDest}' and '${source}' are the same file`);
             }
@@ -55533,11 +58506,11 @@ function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
             return;
         currentDepth++;
         yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
+        const files = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .readdir */ .Cy(sourceDir);
         for (const fileName of files) {
             const srcFile = `${sourceDir}/${fileName}`;
             const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
+            const srcFileStat = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(srcFile);
             if (srcFileStat.isDirectory()) {
                 // Recurse
                 yield cpDirRecursive(srcFile, destFile, currentDepth, force);
@@ -55547,32 +58520,32 @@ function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
             }
         }
         // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+        yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .chmod */ .k6(destDir, (yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .stat */ .dJ(sourceDir)).mode);
     });
 }
 // Buffered file copy
 function copyFile(srcFile, destFile, force) {
     return __awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+        if ((yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(srcFile)).isSymbolicLink()) {
             // unlink/re-link it
             try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
+                yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .lstat */ .$1(destFile);
+                yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .unlink */ .y1(destFile);
             }
             catch (e) {
                 // Try to override file permission
                 if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
+                    yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .chmod */ .k6(destFile, '0666');
+                    yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .unlink */ .y1(destFile);
                 }
                 // other errors = it doesn't exist, no work to do
             }
             // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+            const symlinkFull = yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .readlink */ .h_(srcFile);
+            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .symlink */ .YN(symlinkFull, destFile, _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .IS_WINDOWS */ .H8 ? 'junction' : null);
         }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
+        else if (!(yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .exists */ .t2(destFile)) || force) {
+            yield _io_util_js__WEBPACK_IMPORTED_MODULE_2__/* .copyFile */ .m3(srcFile, destFile);
         }
     });
 }

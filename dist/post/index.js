@@ -1,6 +1,3245 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 9379:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const ANY = Symbol('SemVer ANY')
+// hoisted class for cyclic dependency
+class Comparator {
+  static get ANY () {
+    return ANY
+  }
+
+  constructor (comp, options) {
+    options = parseOptions(options)
+
+    if (comp instanceof Comparator) {
+      if (comp.loose === !!options.loose) {
+        return comp
+      } else {
+        comp = comp.value
+      }
+    }
+
+    comp = comp.trim().split(/\s+/).join(' ')
+    debug('comparator', comp, options)
+    this.options = options
+    this.loose = !!options.loose
+    this.parse(comp)
+
+    if (this.semver === ANY) {
+      this.value = ''
+    } else {
+      this.value = this.operator + this.semver.version
+    }
+
+    debug('comp', this)
+  }
+
+  parse (comp) {
+    const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR]
+    const m = comp.match(r)
+
+    if (!m) {
+      throw new TypeError(`Invalid comparator: ${comp}`)
+    }
+
+    this.operator = m[1] !== undefined ? m[1] : ''
+    if (this.operator === '=') {
+      this.operator = ''
+    }
+
+    // if it literally is just '>' or '' then allow anything.
+    if (!m[2]) {
+      this.semver = ANY
+    } else {
+      this.semver = new SemVer(m[2], this.options.loose)
+    }
+  }
+
+  toString () {
+    return this.value
+  }
+
+  test (version) {
+    debug('Comparator.test', version, this.options.loose)
+
+    if (this.semver === ANY || version === ANY) {
+      return true
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    return cmp(version, this.operator, this.semver, this.options)
+  }
+
+  intersects (comp, options) {
+    if (!(comp instanceof Comparator)) {
+      throw new TypeError('a Comparator is required')
+    }
+
+    if (this.operator === '') {
+      if (this.value === '') {
+        return true
+      }
+      return new Range(comp.value, options).test(this.value)
+    } else if (comp.operator === '') {
+      if (comp.value === '') {
+        return true
+      }
+      return new Range(this.value, options).test(comp.semver)
+    }
+
+    options = parseOptions(options)
+
+    // Special cases where nothing can possibly be lower
+    if (options.includePrerelease &&
+      (this.value === '<0.0.0-0' || comp.value === '<0.0.0-0')) {
+      return false
+    }
+    if (!options.includePrerelease &&
+      (this.value.startsWith('<0.0.0') || comp.value.startsWith('<0.0.0'))) {
+      return false
+    }
+
+    // Same direction increasing (> or >=)
+    if (this.operator.startsWith('>') && comp.operator.startsWith('>')) {
+      return true
+    }
+    // Same direction decreasing (< or <=)
+    if (this.operator.startsWith('<') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // same SemVer and both sides are inclusive (<= or >=)
+    if (
+      (this.semver.version === comp.semver.version) &&
+      this.operator.includes('=') && comp.operator.includes('=')) {
+      return true
+    }
+    // opposite directions less than
+    if (cmp(this.semver, '<', comp.semver, options) &&
+      this.operator.startsWith('>') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // opposite directions greater than
+    if (cmp(this.semver, '>', comp.semver, options) &&
+      this.operator.startsWith('<') && comp.operator.startsWith('>')) {
+      return true
+    }
+    return false
+  }
+}
+
+module.exports = Comparator
+
+const parseOptions = __nccwpck_require__(356)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+const cmp = __nccwpck_require__(8646)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+
+/***/ }),
+
+/***/ 6782:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SPACE_CHARACTERS = /\s+/g
+
+// hoisted class for cyclic dependency
+class Range {
+  constructor (range, options) {
+    options = parseOptions(options)
+
+    if (range instanceof Range) {
+      if (
+        range.loose === !!options.loose &&
+        range.includePrerelease === !!options.includePrerelease
+      ) {
+        return range
+      } else {
+        return new Range(range.raw, options)
+      }
+    }
+
+    if (range instanceof Comparator) {
+      // just put it in the set and return
+      this.raw = range.value
+      this.set = [[range]]
+      this.formatted = undefined
+      return this
+    }
+
+    this.options = options
+    this.loose = !!options.loose
+    this.includePrerelease = !!options.includePrerelease
+
+    // First reduce all whitespace as much as possible so we do not have to rely
+    // on potentially slow regexes like \s*. This is then stored and used for
+    // future error messages as well.
+    this.raw = range.trim().replace(SPACE_CHARACTERS, ' ')
+
+    // First, split on ||
+    this.set = this.raw
+      .split('||')
+      // map the range to a 2d array of comparators
+      .map(r => this.parseRange(r.trim()))
+      // throw out any comparator lists that are empty
+      // this generally means that it was not a valid range, which is allowed
+      // in loose mode, but will still throw if the WHOLE range is invalid.
+      .filter(c => c.length)
+
+    if (!this.set.length) {
+      throw new TypeError(`Invalid SemVer Range: ${this.raw}`)
+    }
+
+    // if we have any that are not the null set, throw out null sets.
+    if (this.set.length > 1) {
+      // keep the first one, in case they're all null sets
+      const first = this.set[0]
+      this.set = this.set.filter(c => !isNullSet(c[0]))
+      if (this.set.length === 0) {
+        this.set = [first]
+      } else if (this.set.length > 1) {
+        // if we have any that are *, then the range is just *
+        for (const c of this.set) {
+          if (c.length === 1 && isAny(c[0])) {
+            this.set = [c]
+            break
+          }
+        }
+      }
+    }
+
+    this.formatted = undefined
+  }
+
+  get range () {
+    if (this.formatted === undefined) {
+      this.formatted = ''
+      for (let i = 0; i < this.set.length; i++) {
+        if (i > 0) {
+          this.formatted += '||'
+        }
+        const comps = this.set[i]
+        for (let k = 0; k < comps.length; k++) {
+          if (k > 0) {
+            this.formatted += ' '
+          }
+          this.formatted += comps[k].toString().trim()
+        }
+      }
+    }
+    return this.formatted
+  }
+
+  format () {
+    return this.range
+  }
+
+  toString () {
+    return this.range
+  }
+
+  parseRange (range) {
+    // strip build metadata so it can't bleed into the version
+    range = range.replace(BUILDSTRIPRE, '')
+
+    // memoize range parsing for performance.
+    // this is a very hot path, and fully deterministic.
+    const memoOpts =
+      (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) |
+      (this.options.loose && FLAG_LOOSE)
+    const memoKey = memoOpts + ':' + range
+    const cached = cache.get(memoKey)
+    if (cached) {
+      return cached
+    }
+
+    const loose = this.options.loose
+    // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
+    const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE]
+    range = range.replace(hr, hyphenReplace(this.options.includePrerelease))
+    debug('hyphen replace', range)
+
+    // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
+    range = trimComparatorWhitespace(range)
+    debug('comparator trim', range)
+
+    // `~ 1.2.3` => `~1.2.3`
+    range = range.replace(re[t.TILDETRIM], tildeTrimReplace)
+    debug('tilde trim', range)
+
+    // `^ 1.2.3` => `^1.2.3`
+    range = range.replace(re[t.CARETTRIM], caretTrimReplace)
+    debug('caret trim', range)
+
+    // At this point, the range is completely trimmed and
+    // ready to be split into comparators.
+
+    let rangeList = range
+      .split(' ')
+      .map(comp => parseComparator(comp, this.options))
+      .join(' ')
+      .split(/\s+/)
+      // >=0.0.0 is equivalent to *
+      .map(comp => replaceGTE0(comp, this.options))
+
+    if (loose) {
+      // in loose mode, throw out any that are not valid comparators
+      rangeList = rangeList.filter(comp => {
+        debug('loose invalid filter', comp, this.options)
+        return !!comp.match(re[t.COMPARATORLOOSE])
+      })
+    }
+    debug('range list', rangeList)
+
+    // if any comparators are the null set, then replace with JUST null set
+    // if more than one comparator, remove any * comparators
+    // also, don't include the same comparator more than once
+    const rangeMap = new Map()
+    const comparators = rangeList.map(comp => new Comparator(comp, this.options))
+    for (const comp of comparators) {
+      if (isNullSet(comp)) {
+        return [comp]
+      }
+      rangeMap.set(comp.value, comp)
+    }
+    if (rangeMap.size > 1 && rangeMap.has('')) {
+      rangeMap.delete('')
+    }
+
+    const result = [...rangeMap.values()]
+    cache.set(memoKey, result)
+    return result
+  }
+
+  intersects (range, options) {
+    if (!(range instanceof Range)) {
+      throw new TypeError('a Range is required')
+    }
+
+    return this.set.some((thisComparators) => {
+      return (
+        isSatisfiable(thisComparators, options) &&
+        range.set.some((rangeComparators) => {
+          return (
+            isSatisfiable(rangeComparators, options) &&
+            thisComparators.every((thisComparator) => {
+              return rangeComparators.every((rangeComparator) => {
+                return thisComparator.intersects(rangeComparator, options)
+              })
+            })
+          )
+        })
+      )
+    })
+  }
+
+  // if ANY of the sets match ALL of its comparators, then pass
+  test (version) {
+    if (!version) {
+      return false
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    for (let i = 0; i < this.set.length; i++) {
+      if (testSet(this.set[i], version, this.options)) {
+        return true
+      }
+    }
+    return false
+  }
+}
+
+module.exports = Range
+
+const LRU = __nccwpck_require__(1383)
+const cache = new LRU()
+
+const parseOptions = __nccwpck_require__(356)
+const Comparator = __nccwpck_require__(9379)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const trimComparatorWhitespace = __nccwpck_require__(9737)
+const {
+  safeRe: re,
+  src,
+  t,
+  tildeTrimReplace,
+  caretTrimReplace,
+} = __nccwpck_require__(5471)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5101)
+
+// unbounded global build-metadata stripper used by parseRange
+const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
+
+const isNullSet = c => c.value === '<0.0.0-0'
+const isAny = c => c.value === ''
+
+// take a set of comparators and determine whether there
+// exists a version which can satisfy it
+const isSatisfiable = (comparators, options) => {
+  let result = true
+  const remainingComparators = comparators.slice()
+  let testComparator = remainingComparators.pop()
+
+  while (result && remainingComparators.length) {
+    result = remainingComparators.every((otherComparator) => {
+      return testComparator.intersects(otherComparator, options)
+    })
+
+    testComparator = remainingComparators.pop()
+  }
+
+  return result
+}
+
+// comprised of xranges, tildes, stars, and gtlt's at this point.
+// already replaced the hyphen ranges
+// turn into a set of JUST comparators.
+const parseComparator = (comp, options) => {
+  comp = comp.replace(re[t.BUILD], '')
+  debug('comp', comp, options)
+  comp = replaceCarets(comp, options)
+  debug('caret', comp)
+  comp = replaceTildes(comp, options)
+  debug('tildes', comp)
+  comp = replaceXRanges(comp, options)
+  debug('xrange', comp)
+  comp = replaceStars(comp, options)
+  debug('stars', comp)
+  return comp
+}
+
+const isX = id => !id || id.toLowerCase() === 'x' || id === '*'
+
+const invalidXRangeOrder = (M, m, p) => (
+  (isX(M) && !isX(m)) ||
+  (isX(m) && p && !isX(p))
+)
+
+// ~, ~> --> * (any, kinda silly)
+// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0-0
+// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0-0
+// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0-0
+// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0-0
+// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0-0
+// ~0.0.1 --> >=0.0.1 <0.1.0-0
+const replaceTildes = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceTilde(c, options))
+    .join(' ')
+}
+
+const replaceTilde = (comp, options) => {
+  const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE]
+  // if we're including prereleases in the match, then the lower bound is
+  // -0, the lowest possible prerelease value, just like x-ranges and carets.
+  // this keeps `~1.2` equivalent to the `1.2.x` x-range it's documented as.
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('tilde', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      // ~1.2 == >=1.2.0 <1.3.0-0
+      ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+    } else if (pr) {
+      debug('replaceTilde pr', pr)
+      ret = `>=${M}.${m}.${p}-${pr
+      } <${M}.${+m + 1}.0-0`
+    } else {
+      // ~1.2.3 == >=1.2.3 <1.3.0-0
+      ret = `>=${M}.${m}.${p
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('tilde return', ret)
+    return ret
+  })
+}
+
+// ^ --> * (any, kinda silly)
+// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0-0
+// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0-0
+// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0-0
+// ^1.2.3 --> >=1.2.3 <2.0.0-0
+// ^1.2.0 --> >=1.2.0 <2.0.0-0
+// ^0.0.1 --> >=0.0.1 <0.0.2-0
+// ^0.1.0 --> >=0.1.0 <0.2.0-0
+const replaceCarets = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceCaret(c, options))
+    .join(' ')
+}
+
+const replaceCaret = (comp, options) => {
+  debug('caret', comp, options)
+  const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET]
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('caret', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      if (M === '0') {
+        ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+      } else {
+        ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`
+      }
+    } else if (pr) {
+      debug('replaceCaret pr', pr)
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p}-${pr
+        } <${+M + 1}.0.0-0`
+      }
+    } else {
+      debug('no pr')
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p
+        } <${+M + 1}.0.0-0`
+      }
+    }
+
+    debug('caret return', ret)
+    return ret
+  })
+}
+
+const replaceXRanges = (comp, options) => {
+  debug('replaceXRanges', comp, options)
+  return comp
+    .split(/\s+/)
+    .map((c) => replaceXRange(c, options))
+    .join(' ')
+}
+
+const replaceXRange = (comp, options) => {
+  comp = comp.trim()
+  const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE]
+  return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
+    debug('xRange', comp, ret, gtlt, M, m, p, pr)
+    if (invalidXRangeOrder(M, m, p)) {
+      return comp
+    }
+
+    const xM = isX(M)
+    const xm = xM || isX(m)
+    const xp = xm || isX(p)
+    const anyX = xp
+
+    if (gtlt === '=' && anyX) {
+      gtlt = ''
+    }
+
+    // if we're including prereleases in the match, then we need
+    // to fix this to -0, the lowest possible prerelease value
+    pr = options.includePrerelease ? '-0' : ''
+
+    if (xM) {
+      if (gtlt === '>' || gtlt === '<') {
+        // nothing is allowed
+        ret = '<0.0.0-0'
+      } else {
+        // nothing is forbidden
+        ret = '*'
+      }
+    } else if (gtlt && anyX) {
+      // we know patch is an x, because we have any x at all.
+      // replace X with 0
+      if (xm) {
+        m = 0
+      }
+      p = 0
+
+      if (gtlt === '>') {
+        // >1 => >=2.0.0
+        // >1.2 => >=1.3.0
+        gtlt = '>='
+        if (xm) {
+          M = +M + 1
+          m = 0
+          p = 0
+        } else {
+          m = +m + 1
+          p = 0
+        }
+      } else if (gtlt === '<=') {
+        // <=0.7.x is actually <0.8.0, since any 0.7.x should
+        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
+        gtlt = '<'
+        if (xm) {
+          M = +M + 1
+        } else {
+          m = +m + 1
+        }
+      }
+
+      if (gtlt === '<') {
+        pr = '-0'
+      }
+
+      ret = `${gtlt + M}.${m}.${p}${pr}`
+    } else if (xm) {
+      ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`
+    } else if (xp) {
+      ret = `>=${M}.${m}.0${pr
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('xRange return', ret)
+
+    return ret
+  })
+}
+
+// Because * is AND-ed with everything else in the comparator,
+// and '' means "any version", just remove the *s entirely.
+const replaceStars = (comp, options) => {
+  debug('replaceStars', comp, options)
+  // Looseness is ignored here.  star is always as loose as it gets!
+  return comp
+    .trim()
+    .replace(re[t.STAR], '')
+}
+
+const replaceGTE0 = (comp, options) => {
+  debug('replaceGTE0', comp, options)
+  return comp
+    .trim()
+    .replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], '')
+}
+
+// This function is passed to string.replace(re[t.HYPHENRANGE])
+// M, m, patch, prerelease, build
+// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
+// 1.2.3 - 3.4 => >=1.2.0 <3.5.0-0 Any 3.4.x will do
+// 1.2 - 3.4 => >=1.2.0 <3.5.0-0
+// TODO build?
+const hyphenReplace = incPr => ($0,
+  from, fM, fm, fp, fpr, fb,
+  to, tM, tm, tp, tpr) => {
+  if (isX(fM)) {
+    from = ''
+  } else if (isX(fm)) {
+    from = `>=${fM}.0.0${incPr ? '-0' : ''}`
+  } else if (isX(fp)) {
+    from = `>=${fM}.${fm}.0${incPr ? '-0' : ''}`
+  } else if (fpr) {
+    from = `>=${from}`
+  } else {
+    from = `>=${from}${incPr ? '-0' : ''}`
+  }
+
+  if (isX(tM)) {
+    to = ''
+  } else if (isX(tm)) {
+    to = `<${+tM + 1}.0.0-0`
+  } else if (isX(tp)) {
+    to = `<${tM}.${+tm + 1}.0-0`
+  } else if (tpr) {
+    to = `<=${tM}.${tm}.${tp}-${tpr}`
+  } else if (incPr) {
+    to = `<${tM}.${tm}.${+tp + 1}-0`
+  } else {
+    to = `<=${to}`
+  }
+
+  return `${from} ${to}`.trim()
+}
+
+const testSet = (set, version, options) => {
+  for (let i = 0; i < set.length; i++) {
+    if (!set[i].test(version)) {
+      return false
+    }
+  }
+
+  if (version.prerelease.length && !options.includePrerelease) {
+    // Find the set of versions that are allowed to have prereleases
+    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
+    // That should allow `1.2.3-pr.2` to pass.
+    // However, `1.2.4-alpha.notready` should NOT be allowed,
+    // even though it's within the range set by the comparators.
+    for (let i = 0; i < set.length; i++) {
+      debug(set[i].semver)
+      if (set[i].semver === Comparator.ANY) {
+        continue
+      }
+
+      if (set[i].semver.prerelease.length > 0) {
+        const allowed = set[i].semver
+        if (allowed.major === version.major &&
+            allowed.minor === version.minor &&
+            allowed.patch === version.patch) {
+          return true
+        }
+      }
+    }
+
+    // Version has a -pre, but it's not one of the ones we like.
+    return false
+  }
+
+  return true
+}
+
+
+/***/ }),
+
+/***/ 7163:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const debug = __nccwpck_require__(1159)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const parseOptions = __nccwpck_require__(356)
+const { compareIdentifiers } = __nccwpck_require__(3348)
+
+const isPrereleaseIdentifier = (prerelease, identifier) => {
+  const identifiers = identifier.split('.')
+  if (identifiers.length > prerelease.length) {
+    return false
+  }
+
+  for (let i = 0; i < identifiers.length; i++) {
+    if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
+      return false
+    }
+  }
+
+  return true
+}
+
+class SemVer {
+  constructor (version, options) {
+    options = parseOptions(options)
+
+    if (version instanceof SemVer) {
+      if (version.loose === !!options.loose &&
+        version.includePrerelease === !!options.includePrerelease) {
+        return version
+      } else {
+        version = version.version
+      }
+    } else if (typeof version !== 'string') {
+      throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`)
+    }
+
+    if (version.length > MAX_LENGTH) {
+      throw new TypeError(
+        `version is longer than ${MAX_LENGTH} characters`
+      )
+    }
+
+    debug('SemVer', version, options)
+    this.options = options
+    this.loose = !!options.loose
+    // this isn't actually relevant for versions, but keep it so that we
+    // don't run into trouble passing this.options around.
+    this.includePrerelease = !!options.includePrerelease
+
+    const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL])
+
+    if (!m) {
+      throw new TypeError(`Invalid Version: ${version}`)
+    }
+
+    this.raw = version
+
+    // these are actually numbers
+    this.major = +m[1]
+    this.minor = +m[2]
+    this.patch = +m[3]
+
+    if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+      throw new TypeError('Invalid major version')
+    }
+
+    if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+      throw new TypeError('Invalid minor version')
+    }
+
+    if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+      throw new TypeError('Invalid patch version')
+    }
+
+    // numberify any prerelease numeric ids
+    if (!m[4]) {
+      this.prerelease = []
+    } else {
+      this.prerelease = m[4].split('.').map((id) => {
+        if (/^[0-9]+$/.test(id)) {
+          const num = +id
+          if (num >= 0 && num < MAX_SAFE_INTEGER) {
+            return num
+          }
+        }
+        return id
+      })
+    }
+
+    this.build = m[5] ? m[5].split('.') : []
+    this.format()
+  }
+
+  format () {
+    this.version = `${this.major}.${this.minor}.${this.patch}`
+    if (this.prerelease.length) {
+      this.version += `-${this.prerelease.join('.')}`
+    }
+    return this.version
+  }
+
+  toString () {
+    return this.version
+  }
+
+  compare (other) {
+    debug('SemVer.compare', this.version, this.options, other)
+    if (!(other instanceof SemVer)) {
+      if (typeof other === 'string' && other === this.version) {
+        return 0
+      }
+      other = new SemVer(other, this.options)
+    }
+
+    if (other.version === this.version) {
+      return 0
+    }
+
+    return this.compareMain(other) || this.comparePre(other)
+  }
+
+  compareMain (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    if (this.major < other.major) {
+      return -1
+    }
+    if (this.major > other.major) {
+      return 1
+    }
+    if (this.minor < other.minor) {
+      return -1
+    }
+    if (this.minor > other.minor) {
+      return 1
+    }
+    if (this.patch < other.patch) {
+      return -1
+    }
+    if (this.patch > other.patch) {
+      return 1
+    }
+    return 0
+  }
+
+  comparePre (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    // NOT having a prerelease is > having one
+    if (this.prerelease.length && !other.prerelease.length) {
+      return -1
+    } else if (!this.prerelease.length && other.prerelease.length) {
+      return 1
+    } else if (!this.prerelease.length && !other.prerelease.length) {
+      return 0
+    }
+
+    let i = 0
+    do {
+      const a = this.prerelease[i]
+      const b = other.prerelease[i]
+      debug('prerelease compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  compareBuild (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    let i = 0
+    do {
+      const a = this.build[i]
+      const b = other.build[i]
+      debug('build compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  // preminor will bump the version up to the next minor release, and immediately
+  // down to pre-release. premajor and prepatch work the same way.
+  inc (release, identifier, identifierBase) {
+    if (release.startsWith('pre')) {
+      if (!identifier && identifierBase === false) {
+        throw new Error('invalid increment argument: identifier is empty')
+      }
+      // Avoid an invalid semver results
+      if (identifier) {
+        const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE])
+        if (!match || match[1] !== identifier) {
+          throw new Error(`invalid identifier: ${identifier}`)
+        }
+      }
+    }
+
+    switch (release) {
+      case 'premajor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor = 0
+        this.major++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'preminor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'prepatch':
+        // If this is already a prerelease, it will bump to the next version
+        // drop any prereleases that might already exist, since they are not
+        // relevant at this point.
+        this.prerelease.length = 0
+        this.inc('patch', identifier, identifierBase)
+        this.inc('pre', identifier, identifierBase)
+        break
+      // If the input is a non-prerelease version, this acts the same as
+      // prepatch.
+      case 'prerelease':
+        if (this.prerelease.length === 0) {
+          this.inc('patch', identifier, identifierBase)
+        }
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'release':
+        if (this.prerelease.length === 0) {
+          throw new Error(`version ${this.raw} is not a prerelease`)
+        }
+        this.prerelease.length = 0
+        break
+
+      case 'major':
+        // If this is a pre-major version, bump up to the same major version.
+        // Otherwise increment major.
+        // 1.0.0-5 bumps to 1.0.0
+        // 1.1.0 bumps to 2.0.0
+        if (
+          this.minor !== 0 ||
+          this.patch !== 0 ||
+          this.prerelease.length === 0
+        ) {
+          this.major++
+        }
+        this.minor = 0
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'minor':
+        // If this is a pre-minor version, bump up to the same minor version.
+        // Otherwise increment minor.
+        // 1.2.0-5 bumps to 1.2.0
+        // 1.2.1 bumps to 1.3.0
+        if (this.patch !== 0 || this.prerelease.length === 0) {
+          this.minor++
+        }
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'patch':
+        // If this is not a pre-release version, it will increment the patch.
+        // If it is a pre-release it will bump up to the same patch version.
+        // 1.2.0-5 patches to 1.2.0
+        // 1.2.0 patches to 1.2.1
+        if (this.prerelease.length === 0) {
+          this.patch++
+        }
+        this.prerelease = []
+        break
+      // This probably shouldn't be used publicly.
+      // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
+      case 'pre': {
+        const base = Number(identifierBase) ? 1 : 0
+
+        if (this.prerelease.length === 0) {
+          this.prerelease = [base]
+        } else {
+          let i = this.prerelease.length
+          while (--i >= 0) {
+            if (typeof this.prerelease[i] === 'number') {
+              this.prerelease[i]++
+              i = -2
+            }
+          }
+          if (i === -1) {
+            // didn't increment anything
+            if (identifier === this.prerelease.join('.') && identifierBase === false) {
+              throw new Error('invalid increment argument: identifier already exists')
+            }
+            this.prerelease.push(base)
+          }
+        }
+        if (identifier) {
+          // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
+          // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
+          let prerelease = [identifier, base]
+          if (identifierBase === false) {
+            prerelease = [identifier]
+          }
+          if (isPrereleaseIdentifier(this.prerelease, identifier)) {
+            const prereleaseBase = this.prerelease[identifier.split('.').length]
+            if (isNaN(prereleaseBase)) {
+              this.prerelease = prerelease
+            }
+          } else {
+            this.prerelease = prerelease
+          }
+        }
+        break
+      }
+      default:
+        throw new Error(`invalid increment argument: ${release}`)
+    }
+    this.raw = this.format()
+    if (this.build.length) {
+      this.raw += `+${this.build.join('.')}`
+    }
+    return this
+  }
+}
+
+module.exports = SemVer
+
+
+/***/ }),
+
+/***/ 1799:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const clean = (version, options) => {
+  const s = parse(version.trim().replace(/^[=v]+/, ''), options)
+  return s ? s.version : null
+}
+module.exports = clean
+
+
+/***/ }),
+
+/***/ 8646:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gt = __nccwpck_require__(6599)
+const gte = __nccwpck_require__(1236)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+
+const cmp = (a, op, b, loose) => {
+  switch (op) {
+    case '===':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a === b
+
+    case '!==':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a !== b
+
+    case '':
+    case '=':
+    case '==':
+      return eq(a, b, loose)
+
+    case '!=':
+      return neq(a, b, loose)
+
+    case '>':
+      return gt(a, b, loose)
+
+    case '>=':
+      return gte(a, b, loose)
+
+    case '<':
+      return lt(a, b, loose)
+
+    case '<=':
+      return lte(a, b, loose)
+
+    default:
+      throw new TypeError(`Invalid operator: ${op}`)
+  }
+}
+module.exports = cmp
+
+
+/***/ }),
+
+/***/ 5385:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = __nccwpck_require__(6353)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const coerce = (version, options) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version === 'number') {
+    version = String(version)
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  options = options || {}
+
+  let match = null
+  if (!options.rtl) {
+    match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE])
+  } else {
+    // Find the right-most coercible string that does not share
+    // a terminus with a more left-ward coercible string.
+    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
+    // With includePrerelease option set, '1.2.3.4-rc' wants to coerce '2.3.4-rc', not '2.3.4'
+    //
+    // Walk through the string checking with a /g regexp
+    // Manually set the index so as to pick up overlapping matches.
+    // Stop when we get a match that ends at the string end, since no
+    // coercible string can be more right-ward without the same terminus.
+    const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL]
+    let next
+    while ((next = coerceRtlRegex.exec(version)) &&
+        (!match || match.index + match[0].length !== version.length)
+    ) {
+      if (!match ||
+            next.index + next[0].length !== match.index + match[0].length) {
+        match = next
+      }
+      coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length
+    }
+    // leave it in a clean state
+    coerceRtlRegex.lastIndex = -1
+  }
+
+  if (match === null) {
+    return null
+  }
+
+  const major = match[2]
+  const minor = match[3] || '0'
+  const patch = match[4] || '0'
+  const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : ''
+  const build = options.includePrerelease && match[6] ? `+${match[6]}` : ''
+
+  return parse(`${major}.${minor}.${patch}${prerelease}${build}`, options)
+}
+module.exports = coerce
+
+
+/***/ }),
+
+/***/ 7648:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compareBuild = (a, b, loose) => {
+  const versionA = new SemVer(a, loose)
+  const versionB = new SemVer(b, loose)
+  return versionA.compare(versionB) || versionA.compareBuild(versionB)
+}
+module.exports = compareBuild
+
+
+/***/ }),
+
+/***/ 6874:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const compareLoose = (a, b) => compare(a, b, true)
+module.exports = compareLoose
+
+
+/***/ }),
+
+/***/ 8469:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compare = (a, b, loose) =>
+  new SemVer(a, loose).compare(new SemVer(b, loose))
+
+module.exports = compare
+
+
+/***/ }),
+
+/***/ 711:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+
+const diff = (version1, version2) => {
+  const v1 = parse(version1, null, true)
+  const v2 = parse(version2, null, true)
+  const comparison = v1.compare(v2)
+
+  if (comparison === 0) {
+    return null
+  }
+
+  const v1Higher = comparison > 0
+  const highVersion = v1Higher ? v1 : v2
+  const lowVersion = v1Higher ? v2 : v1
+  const highHasPre = !!highVersion.prerelease.length
+  const lowHasPre = !!lowVersion.prerelease.length
+
+  if (lowHasPre && !highHasPre) {
+    // Going from prerelease -> no prerelease requires some special casing
+
+    // If the low version has only a major, then it will always be a major
+    // Some examples:
+    // 1.0.0-1 -> 1.0.0
+    // 1.0.0-1 -> 1.1.1
+    // 1.0.0-1 -> 2.0.0
+    if (!lowVersion.patch && !lowVersion.minor) {
+      return 'major'
+    }
+
+    // If the main part has no difference
+    if (lowVersion.compareMain(highVersion) === 0) {
+      if (lowVersion.minor && !lowVersion.patch) {
+        return 'minor'
+      }
+      return 'patch'
+    }
+  }
+
+  // add the `pre` prefix if we are going to a prerelease version
+  const prefix = highHasPre ? 'pre' : ''
+
+  if (v1.major !== v2.major) {
+    return prefix + 'major'
+  }
+
+  if (v1.minor !== v2.minor) {
+    return prefix + 'minor'
+  }
+
+  if (v1.patch !== v2.patch) {
+    return prefix + 'patch'
+  }
+
+  // high and low are prereleases
+  return 'prerelease'
+}
+
+module.exports = diff
+
+
+/***/ }),
+
+/***/ 5082:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const eq = (a, b, loose) => compare(a, b, loose) === 0
+module.exports = eq
+
+
+/***/ }),
+
+/***/ 6599:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gt = (a, b, loose) => compare(a, b, loose) > 0
+module.exports = gt
+
+
+/***/ }),
+
+/***/ 1236:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gte = (a, b, loose) => compare(a, b, loose) >= 0
+module.exports = gte
+
+
+/***/ }),
+
+/***/ 2338:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+
+const inc = (version, release, options, identifier, identifierBase) => {
+  if (typeof (options) === 'string') {
+    identifierBase = identifier
+    identifier = options
+    options = undefined
+  }
+
+  try {
+    return new SemVer(
+      version instanceof SemVer ? version.version : version,
+      options
+    ).inc(release, identifier, identifierBase).version
+  } catch (er) {
+    return null
+  }
+}
+module.exports = inc
+
+
+/***/ }),
+
+/***/ 3872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lt = (a, b, loose) => compare(a, b, loose) < 0
+module.exports = lt
+
+
+/***/ }),
+
+/***/ 6717:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lte = (a, b, loose) => compare(a, b, loose) <= 0
+module.exports = lte
+
+
+/***/ }),
+
+/***/ 8511:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const major = (a, loose) => new SemVer(a, loose).major
+module.exports = major
+
+
+/***/ }),
+
+/***/ 2603:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const minor = (a, loose) => new SemVer(a, loose).minor
+module.exports = minor
+
+
+/***/ }),
+
+/***/ 4974:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const neq = (a, b, loose) => compare(a, b, loose) !== 0
+module.exports = neq
+
+
+/***/ }),
+
+/***/ 6353:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = (version, options, throwErrors = false) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+  try {
+    return new SemVer(version, options)
+  } catch (er) {
+    if (!throwErrors) {
+      return null
+    }
+    throw er
+  }
+}
+
+module.exports = parse
+
+
+/***/ }),
+
+/***/ 8756:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const patch = (a, loose) => new SemVer(a, loose).patch
+module.exports = patch
+
+
+/***/ }),
+
+/***/ 5714:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const prerelease = (version, options) => {
+  const parsed = parse(version, options)
+  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
+}
+module.exports = prerelease
+
+
+/***/ }),
+
+/***/ 2173:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const rcompare = (a, b, loose) => compare(b, a, loose)
+module.exports = rcompare
+
+
+/***/ }),
+
+/***/ 7192:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
+module.exports = rsort
+
+
+/***/ }),
+
+/***/ 8011:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const satisfies = (version, range, options) => {
+  try {
+    range = new Range(range, options)
+  } catch (er) {
+    return false
+  }
+  return range.test(version)
+}
+module.exports = satisfies
+
+
+/***/ }),
+
+/***/ 9872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
+module.exports = sort
+
+
+/***/ }),
+
+/***/ 6114:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+
+const truncate = (version, truncation, options) => {
+  if (!constants.RELEASE_TYPES.includes(truncation)) {
+    return null
+  }
+
+  const clonedVersion = cloneInputVersion(version, options)
+  return clonedVersion && doTruncation(clonedVersion, truncation)
+}
+
+const cloneInputVersion = (version, options) => {
+  const versionStringToParse = (
+    version instanceof SemVer ? version.version : version
+  )
+
+  return parse(versionStringToParse, options)
+}
+
+const doTruncation = (version, truncation) => {
+  if (isPrerelease(truncation)) {
+    return version.version
+  }
+
+  version.prerelease = []
+
+  switch (truncation) {
+    case 'major':
+      version.minor = 0
+      version.patch = 0
+      break
+    case 'minor':
+      version.patch = 0
+      break
+  }
+
+  return version.format()
+}
+
+const isPrerelease = (type) => {
+  return type.startsWith('pre')
+}
+
+module.exports = truncate
+
+
+/***/ }),
+
+/***/ 8780:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const valid = (version, options) => {
+  const v = parse(version, options)
+  return v ? v.version : null
+}
+module.exports = valid
+
+
+/***/ }),
+
+/***/ 2088:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// just pre-load all the stuff that index.js lazily exports
+const internalRe = __nccwpck_require__(5471)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+const identifiers = __nccwpck_require__(3348)
+const parse = __nccwpck_require__(6353)
+const valid = __nccwpck_require__(8780)
+const clean = __nccwpck_require__(1799)
+const inc = __nccwpck_require__(2338)
+const diff = __nccwpck_require__(711)
+const major = __nccwpck_require__(8511)
+const minor = __nccwpck_require__(2603)
+const patch = __nccwpck_require__(8756)
+const prerelease = __nccwpck_require__(5714)
+const compare = __nccwpck_require__(8469)
+const rcompare = __nccwpck_require__(2173)
+const compareLoose = __nccwpck_require__(6874)
+const compareBuild = __nccwpck_require__(7648)
+const sort = __nccwpck_require__(9872)
+const rsort = __nccwpck_require__(7192)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gte = __nccwpck_require__(1236)
+const lte = __nccwpck_require__(6717)
+const cmp = __nccwpck_require__(8646)
+const coerce = __nccwpck_require__(5385)
+const truncate = __nccwpck_require__(6114)
+const Comparator = __nccwpck_require__(9379)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const toComparators = __nccwpck_require__(4750)
+const maxSatisfying = __nccwpck_require__(5574)
+const minSatisfying = __nccwpck_require__(8595)
+const minVersion = __nccwpck_require__(1866)
+const validRange = __nccwpck_require__(4737)
+const outside = __nccwpck_require__(280)
+const gtr = __nccwpck_require__(2276)
+const ltr = __nccwpck_require__(5213)
+const intersects = __nccwpck_require__(3465)
+const simplifyRange = __nccwpck_require__(2028)
+const subset = __nccwpck_require__(1489)
+module.exports = {
+  parse,
+  valid,
+  clean,
+  inc,
+  diff,
+  major,
+  minor,
+  patch,
+  prerelease,
+  compare,
+  rcompare,
+  compareLoose,
+  compareBuild,
+  sort,
+  rsort,
+  gt,
+  lt,
+  eq,
+  neq,
+  gte,
+  lte,
+  cmp,
+  coerce,
+  truncate,
+  Comparator,
+  Range,
+  satisfies,
+  toComparators,
+  maxSatisfying,
+  minSatisfying,
+  minVersion,
+  validRange,
+  outside,
+  gtr,
+  ltr,
+  intersects,
+  simplifyRange,
+  subset,
+  SemVer,
+  re: internalRe.re,
+  src: internalRe.src,
+  tokens: internalRe.t,
+  SEMVER_SPEC_VERSION: constants.SEMVER_SPEC_VERSION,
+  RELEASE_TYPES: constants.RELEASE_TYPES,
+  compareIdentifiers: identifiers.compareIdentifiers,
+  rcompareIdentifiers: identifiers.rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 5101:
+/***/ ((module) => {
+
+
+
+// Note: this is the semver.org version of the spec that it implements
+// Not necessarily the package version of this code.
+const SEMVER_SPEC_VERSION = '2.0.0'
+
+const MAX_LENGTH = 256
+const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
+/* istanbul ignore next */ 9007199254740991
+
+// Max safe segment length for coercion.
+const MAX_SAFE_COMPONENT_LENGTH = 16
+
+// Max safe length for a build identifier. The max length minus 6 characters for
+// the shortest version with a build 0.0.0+BUILD.
+const MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
+
+// ECMAScript whitespace and line terminators matched by \s.
+const WHITESPACE_CHARACTERS = [
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  ' ',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
+]
+
+const RELEASE_TYPES = [
+  'major',
+  'premajor',
+  'minor',
+  'preminor',
+  'patch',
+  'prepatch',
+  'prerelease',
+]
+
+module.exports = {
+  MAX_LENGTH,
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_SAFE_INTEGER,
+  WHITESPACE_CHARACTERS,
+  RELEASE_TYPES,
+  SEMVER_SPEC_VERSION,
+  FLAG_INCLUDE_PRERELEASE: 0b001,
+  FLAG_LOOSE: 0b010,
+}
+
+
+/***/ }),
+
+/***/ 1159:
+/***/ ((module) => {
+
+
+
+const debug = (
+  typeof process === 'object' &&
+  process.env &&
+  process.env.NODE_DEBUG &&
+  /\bsemver\b/i.test(process.env.NODE_DEBUG)
+) ? (...args) => console.error('SEMVER', ...args)
+  : () => {}
+
+module.exports = debug
+
+
+/***/ }),
+
+/***/ 3348:
+/***/ ((module) => {
+
+
+
+const numeric = /^[0-9]+$/
+const compareIdentifiers = (a, b) => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a === b ? 0 : a < b ? -1 : 1
+  }
+
+  const anum = numeric.test(a)
+  const bnum = numeric.test(b)
+
+  if (anum && bnum) {
+    a = +a
+    b = +b
+  }
+
+  return a === b ? 0
+    : (anum && !bnum) ? -1
+    : (bnum && !anum) ? 1
+    : a < b ? -1
+    : 1
+}
+
+const rcompareIdentifiers = (a, b) => compareIdentifiers(b, a)
+
+module.exports = {
+  compareIdentifiers,
+  rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 1383:
+/***/ ((module) => {
+
+
+
+class LRUCache {
+  constructor () {
+    this.max = 1000
+    this.map = new Map()
+  }
+
+  get (key) {
+    const value = this.map.get(key)
+    if (value === undefined) {
+      return undefined
+    } else {
+      // Remove the key from the map and add it to the end
+      this.map.delete(key)
+      this.map.set(key, value)
+      return value
+    }
+  }
+
+  delete (key) {
+    return this.map.delete(key)
+  }
+
+  set (key, value) {
+    const deleted = this.delete(key)
+
+    if (!deleted && value !== undefined) {
+      // If cache is full, delete the least recently used item
+      if (this.map.size >= this.max) {
+        const firstKey = this.map.keys().next().value
+        this.delete(firstKey)
+      }
+
+      this.map.set(key, value)
+    }
+
+    return this
+  }
+}
+
+module.exports = LRUCache
+
+
+/***/ }),
+
+/***/ 356:
+/***/ ((module) => {
+
+
+
+// parse out just the options we care about
+const looseOption = Object.freeze({ loose: true })
+const emptyOpts = Object.freeze({ })
+const parseOptions = options => {
+  if (!options) {
+    return emptyOpts
+  }
+
+  if (typeof options !== 'object') {
+    return looseOption
+  }
+
+  return options
+}
+module.exports = parseOptions
+
+
+/***/ }),
+
+/***/ 5471:
+/***/ ((module, exports, __nccwpck_require__) => {
+
+
+
+const {
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_LENGTH,
+} = __nccwpck_require__(5101)
+const debug = __nccwpck_require__(1159)
+exports = module.exports = {}
+
+// The actual regexps go on exports.re
+const re = exports.re = []
+const safeRe = exports.safeRe = []
+const src = exports.src = []
+const safeSrc = exports.safeSrc = []
+const t = exports.t = {}
+let R = 0
+
+const LETTERDASHNUMBER = '[a-zA-Z0-9-]'
+
+// Replace some greedy regex tokens to prevent regex dos issues. These regex are
+// used internally via the safeRe object since all inputs in this library get
+// normalized first to trim and collapse all extra whitespace. The original
+// regexes are exported for userland consumption and lower level usage. A
+// future breaking change could export the safer regex only with a note that
+// all input should have extra whitespace removed.
+const safeRegexReplacements = [
+  ['\\s', 1],
+  ['\\d', MAX_LENGTH],
+  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
+]
+
+const makeSafeRegex = (value) => {
+  for (const [token, max] of safeRegexReplacements) {
+    value = value
+      .split(`${token}*`).join(`${token}{0,${max}}`)
+      .split(`${token}+`).join(`${token}{1,${max}}`)
+  }
+  return value
+}
+
+const createToken = (name, value, isGlobal) => {
+  const safe = makeSafeRegex(value)
+  const index = R++
+  debug(name, index, value)
+  t[name] = index
+  src[index] = value
+  safeSrc[index] = safe
+  re[index] = new RegExp(value, isGlobal ? 'g' : undefined)
+  safeRe[index] = new RegExp(safe, isGlobal ? 'g' : undefined)
+}
+
+// The following Regular Expressions can be used for tokenizing,
+// validating, and parsing SemVer version strings.
+
+// ## Numeric Identifier
+// A single `0`, or a non-zero digit followed by zero or more digits.
+
+createToken('NUMERICIDENTIFIER', '0|[1-9]\\d*')
+createToken('NUMERICIDENTIFIERLOOSE', '\\d+')
+
+// ## Non-numeric Identifier
+// Zero or more digits, followed by a letter or hyphen, and then zero or
+// more letters, digits, or hyphens.
+
+createToken('NONNUMERICIDENTIFIER', `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`)
+
+// ## Main Version
+// Three dot-separated numeric identifiers.
+
+createToken('MAINVERSION', `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('MAINVERSIONLOOSE', `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version Identifier
+// A numeric identifier, or a non-numeric identifier.
+// Non-numeric identifiers include numeric identifiers but can be longer.
+// Therefore non-numeric identifiers must go first.
+
+createToken('PRERELEASEIDENTIFIER', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('PRERELEASEIDENTIFIERLOOSE', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version
+// Hyphen, followed by one or more dot-separated pre-release version
+// identifiers.
+
+createToken('PRERELEASE', `(?:-(${src[t.PRERELEASEIDENTIFIER]
+}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`)
+
+createToken('PRERELEASELOOSE', `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]
+}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`)
+
+// ## Build Metadata Identifier
+// Any combination of digits, letters, or hyphens.
+
+createToken('BUILDIDENTIFIER', `${LETTERDASHNUMBER}+`)
+
+// ## Build Metadata
+// Plus sign, followed by one or more period-separated build metadata
+// identifiers.
+
+createToken('BUILD', `(?:\\+(${src[t.BUILDIDENTIFIER]
+}(?:\\.${src[t.BUILDIDENTIFIER]})*))`)
+
+// ## Full Version String
+// A main version, followed optionally by a pre-release version and
+// build metadata.
+
+// Note that the only major, minor, patch, and pre-release sections of
+// the version string are capturing groups.  The build metadata is not a
+// capturing group, because it should not ever be used in version
+// comparison.
+
+createToken('FULLPLAIN', `v?${src[t.MAINVERSION]
+}${src[t.PRERELEASE]}?${
+  src[t.BUILD]}?`)
+
+createToken('FULL', `^${src[t.FULLPLAIN]}$`)
+
+// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
+// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
+// common in the npm registry.
+createToken('LOOSEPLAIN', `[v=\\s]*${src[t.MAINVERSIONLOOSE]
+}${src[t.PRERELEASELOOSE]}?${
+  src[t.BUILD]}?`)
+
+createToken('LOOSE', `^${src[t.LOOSEPLAIN]}$`)
+
+createToken('GTLT', '((?:<|>)?=?)')
+
+// Something like "2.*" or "1.2.x".
+// Note that "x.x" is a valid xRange identifier, meaning "any version"
+// Only the first item is strictly required.
+createToken('XRANGEIDENTIFIERLOOSE', `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`)
+createToken('XRANGEIDENTIFIER', `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`)
+
+createToken('XRANGEPLAIN', `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:${src[t.PRERELEASE]})?${
+                     src[t.BUILD]}?` +
+                   `)?)?`)
+
+createToken('XRANGEPLAINLOOSE', `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:${src[t.PRERELEASELOOSE]})?${
+                          src[t.BUILD]}?` +
+                        `)?)?`)
+
+createToken('XRANGE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`)
+createToken('XRANGELOOSE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Coercion.
+// Extract anything that could conceivably be a part of a valid semver
+createToken('COERCEPLAIN', `${'(^|[^\\d])' +
+              '(\\d{1,'}${MAX_SAFE_COMPONENT_LENGTH}})` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`)
+createToken('COERCE', `${src[t.COERCEPLAIN]}(?:$|[^\\d])`)
+createToken('COERCEFULL', src[t.COERCEPLAIN] +
+              `(?:${src[t.PRERELEASE]})?` +
+              `(?:${src[t.BUILD]})?` +
+              `(?:$|[^\\d])`)
+createToken('COERCERTL', src[t.COERCE], true)
+createToken('COERCERTLFULL', src[t.COERCEFULL], true)
+
+// Tilde ranges.
+// Meaning is "reasonably at or greater than"
+createToken('LONETILDE', '(?:~>?)')
+
+createToken('TILDETRIM', `(\\s*)${src[t.LONETILDE]}\\s+`, true)
+exports.tildeTrimReplace = '$1~'
+
+createToken('TILDE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`)
+createToken('TILDELOOSE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Caret ranges.
+// Meaning is "at least and backwards compatible with"
+createToken('LONECARET', '(?:\\^)')
+
+createToken('CARETTRIM', `(\\s*)${src[t.LONECARET]}\\s+`, true)
+exports.caretTrimReplace = '$1^'
+
+createToken('CARET', `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`)
+createToken('CARETLOOSE', `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// A simple gt/lt/eq thing, or just "" to indicate "any version"
+createToken('COMPARATORLOOSE', `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`)
+createToken('COMPARATOR', `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`)
+
+// An expression to strip any whitespace between the gtlt and the thing
+// it modifies, so that `> 1.2.3` ==> `>1.2.3`
+createToken('COMPARATORTRIM', `(\\s*)${src[t.GTLT]
+}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true)
+exports.comparatorTrimReplace = '$1$2$3'
+
+// Something like `1.2.3 - 1.2.4`
+// Note that these all use the loose form, because they'll be
+// checked against either the strict or loose comparator form
+// later.
+createToken('HYPHENRANGE', `^\\s*(${src[t.XRANGEPLAIN]})` +
+                   `\\s+-\\s+` +
+                   `(${src[t.XRANGEPLAIN]})` +
+                   `\\s*$`)
+
+createToken('HYPHENRANGELOOSE', `^\\s*(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s+-\\s+` +
+                        `(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s*$`)
+
+// Star ranges basically just allow anything at all.
+createToken('STAR', '(<|>)?=?\\s*\\*')
+// >=0.0.0 is like a star
+createToken('GTE0', '^\\s*>=\\s*0\\.0\\.0\\s*$')
+createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
+
+
+/***/ }),
+
+/***/ 9737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+// @ts-check
+
+
+// Reproduce safeRe[COMPARATORTRIM] replacement boundaries, not version
+// validation. Each end-index finder returns an exclusive end, or its start
+// on no match.
+// Positions count from zero. An end of 3 means characters 0, 1, and 2 were read;
+// range.slice(start, end) gives the matched text, not a converted number.
+const {
+  MAX_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  WHITESPACE_CHARACTERS,
+} = __nccwpck_require__(5101)
+
+/**
+ * Remembers the last two rows of digits so their characters need not be reread.
+ * Positions start at -1 until a row has been found.
+ *
+ * @typedef {object} DigitRunCache
+ * @property {number} start The first character of the most recently found row.
+ * @property {number} end The position after that row's last character.
+ * @property {number} previousStart The first character of the previous row.
+ * @property {number} previousEnd The position after the previous row.
+ */
+
+// One entry per UTF-16 code unit keeps membership checks constant-time.
+const whitespace = new Uint8Array(0x10000)
+for (const char of WHITESPACE_CHARACTERS) {
+  whitespace[char.charCodeAt(0)] = 1
+}
+
+/**
+ * Checks whether a character is whitespace, like a space, tab, or newline.
+ * Looking past the end of the string returns false.
+ *
+ * @param {string|undefined} char One character, or undefined past the string's end.
+ * @returns {boolean} Whether the character is whitespace.
+ * @example isWhitespace(' ') // true
+ * @example isWhitespace('1') // false
+ */
+const isWhitespace = char =>
+  char !== undefined && whitespace[char.charCodeAt(0)] === 1
+
+/**
+ * Checks for v, =, or whitespace before the version number.
+ * These are historical version prefixes, not range operators:
+ * < and > are handled separately, as are tilde and caret ranges.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can belong to a version prefix.
+ * @example isVersionPrefix('=') // true
+ * @example isVersionPrefix('>') // false
+ */
+const isVersionPrefix = char =>
+  char === 'v' ||
+  char === '=' ||
+  isWhitespace(char)
+
+/**
+ * Checks whether a character is one of the digits 0 through 9.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII digit.
+ * @example isDigit('7') // true
+ * @example isDigit('.') // false
+ */
+const isDigit = char => char !== undefined && char >= '0' && char <= '9'
+
+/**
+ * Checks whether a character is an English letter, uppercase or lowercase.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII letter.
+ * @example isLetter('b') // true
+ * @example isLetter('7') // false
+ */
+const isLetter = char =>
+  char !== undefined && (
+    (char >= 'a' && char <= 'z') ||
+    (char >= 'A' && char <= 'Z')
+  )
+
+/**
+ * Checks for a letter, digit, or hyphen: the characters allowed inside
+ * prerelease and build names such as beta-1.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can be part of an identifier.
+ * @example isIdentifierCharacter('-') // true
+ * @example isIdentifierCharacter('.') // false; dots separate identifiers
+ */
+const isIdentifierCharacter = char => isDigit(char) || isLetter(char) || char === '-'
+
+/**
+ * Checks whether a version component can begin here: with a digit or
+ * a wildcard such as x, X, or *.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether a number or wildcard can start with this character.
+ * @example isVersionStart('x') // true
+ * @example isVersionStart('v') // false; v belongs to the prefix
+ */
+const isVersionStart = char =>
+  isDigit(char) ||
+  char === 'x' ||
+  char === 'X' ||
+  char === '*'
+
+/**
+ * Finds the end of a row of digits, but returns no more than limit digits.
+ * Remembers the last two rows so looking at them again does not reread them.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first character to check.
+ * @param {number} limit The most digit characters the returned match can include.
+ * @param {DigitRunCache} digitRuns Shared cache of digit-run positions, updated in place.
+ * @returns {number} The position after the matched digits, or start if none match.
+ * @example findDigitsEndIndex('123abc', 0, 10, digitRuns) // 3, pointing at a
+ * @example findDigitsEndIndex('123abc', 0, 2, digitRuns) // 2, pointing at the unread 3
+ */
+const findDigitsEndIndex = (range, start, limit, digitRuns) => {
+  if (!isDigit(range[start])) {
+    return start
+  }
+  if (start >= digitRuns.start && start < digitRuns.end) {
+    return Math.min(start + limit, digitRuns.end)
+  }
+  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+    return Math.min(start + limit, digitRuns.previousEnd)
+  }
+  let end = start + 1
+  while (isDigit(range[end])) {
+    end++
+  }
+  // A failed full version can rewind from its second run to its first.
+  digitRuns.previousStart = digitRuns.start
+  digitRuns.previousEnd = digitRuns.end
+  digitRuns.start = start
+  digitRuns.end = end
+  return Math.min(start + limit, end)
+}
+
+/**
+ * Reads a number using the old regex's length and leading-zero rules.
+ * Strict mode reads just the first zero in 012; loose mode can read all three.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the number should begin.
+ * @param {boolean} loose Whether to allow leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched digits, not their numeric value.
+ * @example findVersionNumberEndIndex('012', 0, false, digitRuns) // 1
+ * @example findVersionNumberEndIndex('012', 0, true, digitRuns) // 3
+ */
+const findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
+  if (!loose && range[start] === '0') {
+    return start + 1
+  }
+  // Strict syntax allows an initial nonzero digit plus MAX_LENGTH digits.
+  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
+}
+
+/**
+ * Reads one piece of a prerelease name, such as beta or 1 in beta.1.
+ * Tries the letter-or-hyphen form first, then the number-only form.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @param {boolean} loose Whether numeric identifiers may have leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findPrereleaseIdentifierEndIndex('beta.1', 0, false, digitRuns) // 4, at the dot
+ * @example findPrereleaseIdentifierEndIndex('001beta', 0, false, digitRuns) // 7
+ */
+const findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
+  const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns)
+  // The legacy regex tries a nonnumeric identifier before a numeric one.
+  if (isLetter(range[digitsEnd]) || range[digitsEnd] === '-') {
+    let end = digitsEnd + 1
+    const limit = end + MAX_SAFE_BUILD_LENGTH
+    while (end < limit && isIdentifierCharacter(range[end])) {
+      end++
+    }
+    return end
+  }
+  return findVersionNumberEndIndex(range, start, loose, digitRuns)
+}
+
+/**
+ * Reads a prerelease suffix such as -beta.1, one dot-separated piece at a time.
+ * Loose mode also allows the name without its opening hyphen.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the suffix should begin, including -.
+ * @param {boolean} loose Whether the opening hyphen is optional and zeros allowed.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched suffix, or start if absent.
+ * @example findPrereleaseEndIndex('-beta.1+sha', 0, false, digitRuns) // 7, at the plus
+ * @example findPrereleaseEndIndex('beta', 0, false, digitRuns) // 0; no opening hyphen
+ */
+const findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
+  const hyphen = range[start] === '-'
+  if (!loose && !hyphen) {
+    return start
+  }
+  const identifierStart = start + (hyphen ? 1 : 0)
+  let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
+  if (end === identifierStart) {
+    if (!loose || !hyphen) {
+      return start
+    }
+    // In loose syntax, a lone hyphen can itself be the identifier.
+    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
+  }
+  while (range[end] === '.') {
+    const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads one build-name piece, such as sha or 123 in +sha.123.
+ * Stops at a disallowed character or the old regex's length limit.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findBuildIdentifierEndIndex('sha.123', 0) // 3, at the dot
+ * @example findBuildIdentifierEndIndex('001', 0) // 3; leading zeros are allowed
+ */
+const findBuildIdentifierEndIndex = (range, start) => {
+  let end = start
+  while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
+    end++
+  }
+  return end
+}
+
+/**
+ * Reads optional build metadata such as +sha.123.
+ * Leaves the position unchanged if there is no plus sign followed by a name.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the opening + should be.
+ * @returns {number} The position after the matched metadata, or start if absent.
+ * @example findBuildEndIndex('+sha.123 <2', 0) // 8, at the space
+ * @example findBuildEndIndex('+', 0) // 0; a plus sign alone is not a match
+ */
+const findBuildEndIndex = (range, start) => {
+  if (range[start] !== '+') {
+    return start
+  }
+  let end = findBuildIdentifierEndIndex(range, start + 1)
+  if (end === start + 1) {
+    return start
+  }
+  while (range[end] === '.') {
+    const next = findBuildIdentifierEndIndex(range, end + 1)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads three numbers separated by dots, then any prerelease and build suffixes.
+ * Uses loose rules, so forms such as 01.02.03beta can match here.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first number, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the version match, or start if none matches.
+ * @example findLooseFullVersionEndIndex('1.2.3-beta+sha <2', 0, digitRuns) // 14
+ * @example findLooseFullVersionEndIndex('1.2', 0, digitRuns) // 0; needs three numbers
+ */
+const findLooseFullVersionEndIndex = (range, start, digitRuns) => {
+  let end = start
+  for (let component = 0; component < 3; component++) {
+    const next = findVersionNumberEndIndex(range, end, true, digitRuns)
+    if (next === end) {
+      return start
+    }
+    end = next
+    if (component < 2) {
+      if (range[end] !== '.') {
+        return start
+      }
+      end++
+    }
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Reads one component of a partial or wildcard version, such as 2 or x in 2.x.
+ * Numbers use strict leading-zero rules; wildcards take up one character.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the component should begin.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the component, or start if none matches.
+ * @example findPartialVersionComponentEndIndex('2.x', 0, digitRuns) // 1, at the dot
+ * @example findPartialVersionComponentEndIndex('2.x', 2, digitRuns) // 3, after x
+ */
+const findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, false, digitRuns)
+  }
+  return isVersionStart(range[start]) ? start + 1 : start
+}
+
+/**
+ * Reads up to three components, allowing forms such as 1, 1.2, or 1.x.
+ * After the third component, also reads any strict prerelease and build suffixes.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched version text.
+ * @example findPartialVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ * @example findPartialVersionEndIndex('1.', 0, digitRuns) // 1; the trailing dot is unread
+ */
+const findPartialVersionEndIndex = (range, start, digitRuns) => {
+  let end = findPartialVersionComponentEndIndex(range, start, digitRuns)
+  for (let component = 0; component < 2; component++) {
+    if (range[end] !== '.') {
+      return end
+    }
+    const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
+    if (next === end + 1) {
+      return end
+    }
+    end = next
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Finds where a version match ends, without deciding whether the range is valid.
+ * Tries a loose full version first, then a partial or wildcard version, just
+ * like the old regex's LOOSEPLAIN and XRANGEPLAIN alternatives.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position where scanning the next candidate can resume.
+ * @example findVersionEndIndex('1.2.3 <2', 0, digitRuns) // 5, at the space
+ * @example findVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ */
+const findVersionEndIndex = (range, start, digitRuns) => {
+  const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns)
+  return fullVersionEnd !== start
+    ? fullVersionEnd
+    : findPartialVersionEndIndex(range, start, digitRuns)
+}
+
+/**
+ * Finds the one whitespace character the old replacement would remove.
+ * Keeps leading whitespace, skips an optional operator, and checks immediately
+ * after it. Returns -1 if there is nothing to remove.
+ *
+ * @param {string} range The text containing a candidate already found by the caller.
+ * @param {number} matchStart The candidate's position, including leading whitespace.
+ * @returns {number} The position of the removable whitespace, or -1 if absent.
+ * @example findRemovableWhitespaceIndex(' > 1', 0) // 2; keep the space at position 0
+ * @example findRemovableWhitespaceIndex('>1', 0) // -1
+ */
+const findRemovableWhitespaceIndex = (range, matchStart) => {
+  let position = matchStart
+  if (isWhitespace(range[position])) {
+    position++
+  }
+  if (range[position] === '<' || range[position] === '>') {
+    position++
+  }
+  if (range[position] === '=') {
+    position++
+  }
+  return isWhitespace(range[position]) ? position : -1
+}
+
+/**
+ * Joins an operator to its version, turning > 1.2.3 into >1.2.3.
+ * Copies everything else according to the old regex's matching rules.
+ * Moves forward through prefixes and whole versions to avoid repeatedly
+ * searching the same characters on long inputs.
+ *
+ * @param {string} range The range text to process; the original string is unchanged.
+ * @returns {string} The range with matched operator whitespace removed.
+ * @example trimComparatorWhitespace('> 1.2.3 < 2') // '>1.2.3 <2'
+ * @example trimComparatorWhitespace('> invalid') // '> invalid'
+ */
+const trimComparatorWhitespace = range => {
+  let result = ''
+  let copyFrom = 0
+  let cursor = 0
+  const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
+
+  while (cursor < range.length) {
+    const matchStart = cursor
+    if (range[cursor] === '<' || range[cursor] === '>') {
+      cursor++
+    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+      cursor++
+      continue
+    }
+
+    // Consume a v/=/whitespace run once, even when no version follows it.
+    while (cursor < range.length && isVersionPrefix(range[cursor])) {
+      cursor++
+    }
+    if (!isVersionStart(range[cursor])) {
+      continue
+    }
+
+    const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
+    if (whitespacePosition !== -1) {
+      result += range.slice(copyFrom, whitespacePosition)
+      copyFrom = whitespacePosition + 1
+    }
+
+    // Skip the entire match, so a prerelease's trailing v cannot be
+    // reconsidered as the prefix of another version.
+    cursor = findVersionEndIndex(range, cursor, digitRuns)
+  }
+
+  return result + range.slice(copyFrom)
+}
+
+module.exports = trimComparatorWhitespace
+
+
+/***/ }),
+
+/***/ 2276:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// Determine if version is greater than all the versions possible in the range.
+const outside = __nccwpck_require__(280)
+const gtr = (version, range, options) => outside(version, range, '>', options)
+module.exports = gtr
+
+
+/***/ }),
+
+/***/ 3465:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const intersects = (r1, r2, options) => {
+  r1 = new Range(r1, options)
+  r2 = new Range(r2, options)
+  return r1.intersects(r2, options)
+}
+module.exports = intersects
+
+
+/***/ }),
+
+/***/ 5213:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const outside = __nccwpck_require__(280)
+// Determine if version is less than all the versions possible in the range
+const ltr = (version, range, options) => outside(version, range, '<', options)
+module.exports = ltr
+
+
+/***/ }),
+
+/***/ 5574:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+const maxSatisfying = (versions, range, options) => {
+  let max = null
+  let maxSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!max || maxSV.compare(v) === -1) {
+        // compare(max, v, true)
+        max = v
+        maxSV = new SemVer(max, options)
+      }
+    }
+  })
+  return max
+}
+module.exports = maxSatisfying
+
+
+/***/ }),
+
+/***/ 8595:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const minSatisfying = (versions, range, options) => {
+  let min = null
+  let minSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!min || minSV.compare(v) === 1) {
+        // compare(min, v, true)
+        min = v
+        minSV = new SemVer(min, options)
+      }
+    }
+  })
+  return min
+}
+module.exports = minSatisfying
+
+
+/***/ }),
+
+/***/ 1866:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const gt = __nccwpck_require__(6599)
+
+const minVersion = (range, loose) => {
+  range = new Range(range, loose)
+
+  let minver = new SemVer('0.0.0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = new SemVer('0.0.0-0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = null
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let setMin = null
+    comparators.forEach((comparator) => {
+      // Clone to avoid manipulating the comparator's semver object.
+      const compver = new SemVer(comparator.semver.version)
+      switch (comparator.operator) {
+        case '>':
+          if (compver.prerelease.length === 0) {
+            compver.patch++
+          } else {
+            compver.prerelease.push(0)
+          }
+          compver.raw = compver.format()
+          /* fallthrough */
+        case '':
+        case '>=':
+          if (!setMin || gt(compver, setMin)) {
+            setMin = compver
+          }
+          break
+        case '<':
+        case '<=':
+          /* Ignore maximum versions */
+          break
+        /* istanbul ignore next */
+        default:
+          throw new Error(`Unexpected operation: ${comparator.operator}`)
+      }
+    })
+    if (setMin && (!minver || gt(minver, setMin))) {
+      minver = setMin
+    }
+  }
+
+  if (minver && range.test(minver)) {
+    return minver
+  }
+
+  return null
+}
+module.exports = minVersion
+
+
+/***/ }),
+
+/***/ 280:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+const gte = __nccwpck_require__(1236)
+
+const outside = (version, range, hilo, options) => {
+  version = new SemVer(version, options)
+  range = new Range(range, options)
+
+  let gtfn, ltefn, ltfn, comp, ecomp
+  switch (hilo) {
+    case '>':
+      gtfn = gt
+      ltefn = lte
+      ltfn = lt
+      comp = '>'
+      ecomp = '>='
+      break
+    case '<':
+      gtfn = lt
+      ltefn = gte
+      ltfn = gt
+      comp = '<'
+      ecomp = '<='
+      break
+    default:
+      throw new TypeError('Must provide a hilo val of "<" or ">"')
+  }
+
+  // If it satisfies the range it is not outside
+  if (satisfies(version, range, options)) {
+    return false
+  }
+
+  // From now on, variable terms are as if we're in "gtr" mode.
+  // but note that everything is flipped for the "ltr" function.
+
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let high = null
+    let low = null
+
+    comparators.forEach((comparator) => {
+      if (comparator.semver === ANY) {
+        comparator = new Comparator('>=0.0.0')
+      }
+      high = high || comparator
+      low = low || comparator
+      if (gtfn(comparator.semver, high.semver, options)) {
+        high = comparator
+      } else if (ltfn(comparator.semver, low.semver, options)) {
+        low = comparator
+      }
+    })
+
+    // If the edge version comparator has a operator then our version
+    // isn't outside it
+    if (high.operator === comp || high.operator === ecomp) {
+      return false
+    }
+
+    // If the lowest version comparator has an operator and our version
+    // is less than it then it isn't higher than the range
+    if ((!low.operator || low.operator === comp) &&
+        ltefn(version, low.semver)) {
+      return false
+    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+      return false
+    }
+  }
+  return true
+}
+
+module.exports = outside
+
+
+/***/ }),
+
+/***/ 2028:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// given a set of versions and a range, create a "simplified" range
+// that includes the same versions that the original range does
+// If the original range is shorter than the simplified one, return that.
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+module.exports = (versions, range, options) => {
+  const set = []
+  let first = null
+  let prev = null
+  const v = versions.sort((a, b) => compare(a, b, options))
+  for (const version of v) {
+    const included = satisfies(version, range, options)
+    if (included) {
+      prev = version
+      if (!first) {
+        first = version
+      }
+    } else {
+      if (prev) {
+        set.push([first, prev])
+      }
+      prev = null
+      first = null
+    }
+  }
+  if (first) {
+    set.push([first, null])
+  }
+
+  const ranges = []
+  for (const [min, max] of set) {
+    if (min === max) {
+      ranges.push(min)
+    } else if (!max && min === v[0]) {
+      ranges.push('*')
+    } else if (!max) {
+      ranges.push(`>=${min}`)
+    } else if (min === v[0]) {
+      ranges.push(`<=${max}`)
+    } else {
+      ranges.push(`${min} - ${max}`)
+    }
+  }
+  const simplified = ranges.join(' || ')
+  const original = typeof range.raw === 'string' ? range.raw : String(range)
+  return simplified.length < original.length ? simplified : range
+}
+
+
+/***/ }),
+
+/***/ 1489:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+
+// Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
+// - Every simple range `r1, r2, ...` is a null set, OR
+// - Every simple range `r1, r2, ...` which is not a null set is a subset of
+//   some `R1, R2, ...`
+//
+// Simple range `c1 c2 ...` is a subset of simple range `C1 C2 ...` iff:
+// - If c is only the ANY comparator
+//   - If C is only the ANY comparator, return true
+//   - Else if in prerelease mode, return false
+//   - else replace c with `[>=0.0.0]`
+// - If C is only the ANY comparator
+//   - if in prerelease mode, return true
+//   - else replace C with `[>=0.0.0]`
+// - Let EQ be the set of = comparators in c
+// - If EQ is more than one, return true (null set)
+// - Let GT be the highest > or >= comparator in c
+// - Let LT be the lowest < or <= comparator in c
+// - If GT and LT, and GT.semver > LT.semver, return true (null set)
+// - If any C is a = range, and GT or LT are set, return false
+// - If EQ
+//   - If GT, and EQ does not satisfy GT, return true (null set)
+//   - If LT, and EQ does not satisfy LT, return true (null set)
+//   - If EQ satisfies every C, return true
+//   - Else return false
+// - If GT
+//   - If GT.semver is lower than any > or >= comp in C, return false
+//   - If GT is >=, and GT.semver does not satisfy every C, return false
+//   - If GT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the GT.semver tuple, return false
+// - If LT
+//   - If LT.semver is greater than any < or <= comp in C, return false
+//   - If LT is <=, and LT.semver does not satisfy every C, return false
+//   - If LT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the LT.semver tuple, return false
+// - Else return true
+
+const subset = (sub, dom, options = {}) => {
+  if (sub === dom) {
+    return true
+  }
+
+  sub = new Range(sub, options)
+  dom = new Range(dom, options)
+  let sawNonNull = false
+
+  OUTER: for (const simpleSub of sub.set) {
+    for (const simpleDom of dom.set) {
+      const isSub = simpleSubset(simpleSub, simpleDom, options)
+      sawNonNull = sawNonNull || isSub !== null
+      if (isSub) {
+        continue OUTER
+      }
+    }
+    // the null set is a subset of everything, but null simple ranges in
+    // a complex range should be ignored.  so if we saw a non-null range,
+    // then we know this isn't a subset, but if EVERY simple range was null,
+    // then it is a subset.
+    if (sawNonNull) {
+      return false
+    }
+  }
+  return true
+}
+
+const minimumVersionWithPreRelease = [new Comparator('>=0.0.0-0')]
+const minimumVersion = [new Comparator('>=0.0.0')]
+
+const simpleSubset = (sub, dom, options) => {
+  if (sub === dom) {
+    return true
+  }
+
+  if (sub.length === 1 && sub[0].semver === ANY) {
+    if (dom.length === 1 && dom[0].semver === ANY) {
+      return true
+    } else if (options.includePrerelease) {
+      sub = minimumVersionWithPreRelease
+    } else {
+      sub = minimumVersion
+    }
+  }
+
+  if (dom.length === 1 && dom[0].semver === ANY) {
+    if (options.includePrerelease) {
+      return true
+    } else {
+      dom = minimumVersion
+    }
+  }
+
+  const eqSet = new Set()
+  let gt, lt
+  for (const c of sub) {
+    if (c.operator === '>' || c.operator === '>=') {
+      gt = higherGT(gt, c, options)
+    } else if (c.operator === '<' || c.operator === '<=') {
+      lt = lowerLT(lt, c, options)
+    } else {
+      eqSet.add(c.semver)
+    }
+  }
+
+  if (eqSet.size > 1) {
+    return null
+  }
+
+  let gtltComp
+  if (gt && lt) {
+    gtltComp = compare(gt.semver, lt.semver, options)
+    if (gtltComp > 0) {
+      return null
+    } else if (gtltComp === 0 && (gt.operator !== '>=' || lt.operator !== '<=')) {
+      return null
+    }
+  }
+
+  // will iterate one or zero times
+  for (const eq of eqSet) {
+    if (gt && !satisfies(eq, String(gt), options)) {
+      return null
+    }
+
+    if (lt && !satisfies(eq, String(lt), options)) {
+      return null
+    }
+
+    for (const c of dom) {
+      if (!satisfies(eq, String(c), options)) {
+        return false
+      }
+    }
+
+    return true
+  }
+
+  let higher, lower
+  let hasDomLT, hasDomGT
+  // if the subset has a prerelease, we need a comparator in the superset
+  // with the same tuple and a prerelease, or it's not a subset
+  let needDomLTPre = lt &&
+    !options.includePrerelease &&
+    lt.semver.prerelease.length ? lt.semver : false
+  let needDomGTPre = gt &&
+    !options.includePrerelease &&
+    gt.semver.prerelease.length ? gt.semver : false
+  // exception: <1.2.3-0 is the same as <1.2.3
+  if (needDomLTPre && needDomLTPre.prerelease.length === 1 &&
+      lt.operator === '<' && needDomLTPre.prerelease[0] === 0) {
+    needDomLTPre = false
+  }
+
+  for (const c of dom) {
+    hasDomGT = hasDomGT || c.operator === '>' || c.operator === '>='
+    hasDomLT = hasDomLT || c.operator === '<' || c.operator === '<='
+    if (gt) {
+      if (needDomGTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomGTPre.major &&
+            c.semver.minor === needDomGTPre.minor &&
+            c.semver.patch === needDomGTPre.patch) {
+          needDomGTPre = false
+        }
+      }
+      if (c.operator === '>' || c.operator === '>=') {
+        higher = higherGT(gt, c, options)
+        if (higher === c && higher !== gt) {
+          return false
+        }
+      } else if (gt.operator === '>=' && !c.test(gt.semver)) {
+        return false
+      }
+    }
+    if (lt) {
+      if (needDomLTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomLTPre.major &&
+            c.semver.minor === needDomLTPre.minor &&
+            c.semver.patch === needDomLTPre.patch) {
+          needDomLTPre = false
+        }
+      }
+      if (c.operator === '<' || c.operator === '<=') {
+        lower = lowerLT(lt, c, options)
+        if (lower === c && lower !== lt) {
+          return false
+        }
+      } else if (lt.operator === '<=' && !c.test(lt.semver)) {
+        return false
+      }
+    }
+    if (!c.operator && (lt || gt) && gtltComp !== 0) {
+      return false
+    }
+  }
+
+  // if there was a < or >, and nothing in the dom, then must be false
+  // UNLESS it was limited by another range in the other direction.
+  // Eg, >1.0.0 <1.0.1 is still a subset of <2.0.0
+  if (gt && hasDomLT && !lt && gtltComp !== 0) {
+    return false
+  }
+
+  if (lt && hasDomGT && !gt && gtltComp !== 0) {
+    return false
+  }
+
+  // we needed a prerelease range in a specific tuple, but didn't get one
+  // then this isn't a subset.  eg >=1.2.3-pre is not a subset of >=1.0.0,
+  // because it includes prereleases in the 1.2.3 tuple
+  if (needDomGTPre || needDomLTPre) {
+    return false
+  }
+
+  return true
+}
+
+// >=1.2.3 is lower than >1.2.3
+const higherGT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp > 0 ? a
+    : comp < 0 ? b
+    : b.operator === '>' && a.operator === '>=' ? b
+    : a
+}
+
+// <=1.2.3 is higher than <1.2.3
+const lowerLT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp < 0 ? a
+    : comp > 0 ? b
+    : b.operator === '<' && a.operator === '<=' ? b
+    : a
+}
+
+module.exports = subset
+
+
+/***/ }),
+
+/***/ 4750:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+
+// Mostly just for testing and legacy API reasons
+const toComparators = (range, options) =>
+  new Range(range, options).set
+    .map(comp => comp.map(c => c.value).join(' ').trim().split(' '))
+
+module.exports = toComparators
+
+
+/***/ }),
+
+/***/ 4737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const validRange = (range, options) => {
+  try {
+    // Return '*' instead of '' so that truthiness works.
+    // This will throw if it's invalid anyway
+    return new Range(range, options).range || '*'
+  } catch (er) {
+    return null
+  }
+}
+module.exports = validRange
+
+
+/***/ }),
+
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -28370,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3362:
+/***/ 7945:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28822,10 +32061,17 @@ function planPacks(blobs, maxEntries) {
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
 // The Actions cache service as the layer cache sees it: restore and save of entries, with a time
-// limit on every call. Faults never escape: a failed call is a miss or a failed save, with a warning.
+// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
+// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
 
 
 
+function service_newStats() {
+    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+}
+function service_defaultPolicy(timeoutMs) {
+    return { timeoutMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3 };
+}
 function withTimeout(p, ms, what) {
     let timer;
     const limit = new Promise((_, reject) => {
@@ -28857,37 +32103,125 @@ async function service_withCacheRoot(root, fn) {
             process.env.GITHUB_WORKSPACE = ws;
     }
 }
+/** Classifies one line @actions/cache wrote. */
+function classifyLine(line) {
+    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
+    if (rl)
+        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
+    if (/Rate limited:/.test(line))
+        return { kind: 'rate-limit', retryAfterMs: 0 };
+    if (/^::(warning|error)::Failed to (restore|save): /.test(line))
+        return { kind: 'fault' };
+    return undefined;
+}
+/**
+ * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
+ * cache fault is never an error of the build, so it becomes a warning.
+ */
+function demoteCacheErrors(chunk) {
+    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
+}
+/**
+ * Watches this process's stdout for what @actions/cache says while a call runs: it reports
+ * rate limits (with Retry-After) and failures only as log lines, and returns -1 or undefined.
+ */
+function watchStdout(onSignal) {
+    const original = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk, ...rest) => {
+        try {
+            if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
+                const text = String(chunk);
+                for (const line of text.split('\n')) {
+                    const s = classifyLine(line);
+                    if (s)
+                        onSignal(s);
+                }
+                const demoted = demoteCacheErrors(text);
+                if (demoted !== text)
+                    chunk = demoted;
+            }
+        }
+        catch {
+            /* never break logging */
+        }
+        return original(chunk, ...rest);
+    });
+    return () => {
+        process.stdout.write = original;
+    };
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)).
  */
-async function service_actionsCacheService(root, timeoutMs, stats) {
+async function service_actionsCacheService(root, policy, stats) {
     const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 1691));
     const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
-    const timed = async (what, fn, onFault) => {
-        const start = Date.now();
-        stats.calls++;
-        try {
-            return await withTimeout(fn(), timeoutMs, what);
-        }
-        catch (err) {
-            stats.failures++;
-            lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
-            return onFault;
-        }
-        finally {
-            stats.ms += Date.now() - start;
-        }
+    let seq = 0;
+    const signals = [];
+    const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
+    let faults = 0;
+    let gaveUp = false;
+    const giveUp = (why) => {
+        if (gaveUp)
+            return;
+        gaveUp = true;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for this run (${why}); the build goes on without it.`);
     };
-    return {
-        restore: (paths, key, restoreKeys, opts) => timed(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), undefined),
-        save: (paths, key) => timed(`save of ${key}`, async () => {
-            stats.uploads++;
-            const id = await cache.saveCache(rel(paths), key);
-            if (id === -1)
+    async function call(what, fn, failed, onFault, retriable) {
+        for (let attempt = 0;; attempt++) {
+            if (gaveUp)
+                return onFault;
+            const mark = seq;
+            const start = Date.now();
+            stats.calls++;
+            let value;
+            try {
+                value = await withTimeout(fn(), policy.timeoutMs, what);
+            }
+            catch (err) {
+                value = onFault;
+                lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
+                signals.push({ seq: ++seq, s: { kind: 'fault' } });
+            }
+            finally {
+                stats.ms += Date.now() - start;
+            }
+            const seen = signals.filter((x) => x.seq > mark).map((x) => x.s);
+            const rate = seen.find((s) => s.kind === 'rate-limit');
+            if (rate) {
+                stats.rateLimited++;
+                const ms = Math.max(rate.retryAfterMs, 1000);
+                if (!retriable || attempt > 0)
+                    return value;
+                if (ms > policy.maxRetryAfterMs || stats.waitedMs + ms > policy.waitBudgetMs) {
+                    giveUp(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+                    return value;
+                }
+                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+                stats.waitedMs += ms;
+                await wait(ms);
+                continue;
+            }
+            if (failed(value) && seen.some((s) => s.kind === 'fault')) {
                 stats.failures++;
-            return id !== -1;
-        }, false),
+                if (++faults >= policy.maxFaults)
+                    giveUp(`${faults} failed calls`);
+            }
+            return value;
+        }
+    }
+    return {
+        get gaveUp() {
+            return gaveUp;
+        },
+        restore: (paths, key, restoreKeys, opts) => call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined, true),
+        save: (paths, key) => call(`save of ${key}`, async () => {
+            stats.uploads++;
+            return (await cache.saveCache(rel(paths), key)) !== -1;
+        }, (v) => !v, false, true),
+        close: unwatch,
     };
 }
 function service_isCacheServiceAvailable() {
@@ -28963,7 +32297,9 @@ async function store_restoreLayerCache(svc, p, keys) {
     await fs.mkdir(p.index, { recursive: true });
     const matched = await svc.restore([p.index], keys.primary, keys.restore);
     if (!matched) {
-        core.info('Layer cache: no index entry for this scope yet (cold build).');
+        // A failed download may have left part of the index behind.
+        await fs.rm(p.index, { recursive: true, force: true });
+        core.info(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
         return outcome;
     }
     const meta = await readMeta(p.index);
@@ -28999,20 +32335,24 @@ async function store_restoreLayerCache(svc, p, keys) {
     await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
     await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
         const got = await svc.restore(entryPaths(p, digests), key, []);
-        if (got !== key)
-            return;
-        outcome.entriesRestored++;
+        if (got === key)
+            outcome.entriesRestored++;
+        else if (!svc.gaveUp)
+            core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
         for (const d of digests) {
             const f = blobPath(p.store, d);
+            // Content-addressed: a file is good exactly when its digest matches. Anything else is what a
+            // failed, truncated or corrupted download left behind, and goes.
             if (await verifyBlob(f, d)) {
                 present.add(d);
-                outcome.held[d] = key;
+                if (got === key)
+                    outcome.held[d] = key;
                 outcome.bytesRestored += await sizeOf(f);
             }
             else {
-                // A truncated or corrupted download: leave nothing half-written behind.
                 await fs.rm(f, { force: true });
-                core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; it will be rebuilt.`);
+                if (got === key)
+                    core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
             }
         }
     });
@@ -29159,6 +32499,7 @@ async function saveLayerCache(svc, p, keys, scope, held) {
 
 
 
+
 function cacheTimeoutMs(env = process.env) {
     const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
     return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
@@ -29169,7 +32510,7 @@ async function restorePhase(plan, state, report) {
     if (!c)
         return 'disabled';
     const started = Date.now();
-    const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
+    const stats = newStats();
     const available = isCacheServiceAvailable();
     const outcome = await core.group('Restore layer cache', async () => {
         if (!available) {
@@ -29177,8 +32518,13 @@ async function restorePhase(plan, state, report) {
             return undefined;
         }
         const o = await withCacheRoot(c.paths.store, async () => {
-            const svc = await actionsCacheService(c.paths.store, cacheTimeoutMs(), stats);
-            return restoreLayerCache(svc, c.paths, c.keys);
+            const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
+            try {
+                return await restoreLayerCache(svc, c.paths, c.keys);
+            }
+            finally {
+                svc.close();
+            }
         });
         core.info(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
         return o;
@@ -29211,14 +32557,162 @@ async function restorePhase(plan, state, report) {
     };
     return hit;
 }
+/** Saves the layer cache in post; never throws. */
+async function savePhase(c) {
+    const stats = service_newStats();
+    const started = Date.now();
+    try {
+        const outcome = await service_withCacheRoot(c.paths.store, async () => {
+            const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);
+            try {
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+            }
+            finally {
+                svc.close();
+            }
+        });
+        if (!outcome.saved)
+            lib_core/* info */.pq(`Layer cache not saved: ${outcome.reason}.`);
+        lib_core/* info */.pq(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+        return { outcome, stats, ms: Date.now() - started };
+    }
+    catch (err) {
+        lib_core/* warning */.$e(`Layer cache: saving failed: ${err.message}`);
+        return { stats, ms: Date.now() - started };
+    }
+}
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
-var exec = __nccwpck_require__(7187);
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
+;// CONCATENATED MODULE: ./src/buildlog.ts
+// Condensed buildx progress for the log. BuildKit's plain progress prints, for every step, a header
+// (`#5 [build 2/3] RUN make`), the step's own output (`#5 0.165 text`), bookkeeping (transfers,
+// resolves, layer extraction and export, pushes) and a status (`#5 CACHED`, `#5 DONE 0.2s`,
+// `#5 ERROR: ...`). The condensed view keeps headers, the steps' own output, statuses, errors and
+// everything buildx prints outside a step (the failure excerpt, warnings); it drops the bookkeeping
+// and BuildKit's internal steps (`[internal] load ...`, `[auth] ...`) unless one of them fails.
+// With debug logging on, the action shows the full progress instead (see exec.ts).
+const STEP_RE = /^#(\d+) (.*)$/;
+const STATUS_RE = /^(CACHED|CANCELED|DONE\b.*|ERROR\b.*)$/;
+const OUTPUT_RE = /^\d+\.\d+ /;
+const HIDDEN_HEADER_RE = /^\[(internal|auth)\] /;
+function condensedBuildxProgress() {
+    const headers = new Map();
+    const hidden = new Set();
+    const headerShown = new Set();
+    let lastBlank = true;
+    let dropped = 0;
+    const emit = (lines) => {
+        const out = [];
+        for (const l of lines) {
+            const blank = l.trim() === '';
+            if (blank && lastBlank)
+                continue;
+            lastBlank = blank;
+            out.push(l);
+        }
+        return out;
+    };
+    const drop = () => {
+        dropped++;
+        return [];
+    };
+    return {
+        push(line) {
+            const m = STEP_RE.exec(line);
+            if (!m)
+                return emit([line]);
+            const [, id, text] = m;
+            const header = headers.get(id);
+            if (header === undefined) {
+                headers.set(id, text);
+                if (HIDDEN_HEADER_RE.test(text)) {
+                    hidden.add(id);
+                    return drop();
+                }
+                headerShown.add(id);
+                return emit([line]);
+            }
+            if (hidden.has(id)) {
+                // An internal step that fails is shown, header first.
+                if (!text.startsWith('ERROR'))
+                    return drop();
+                const lines = headerShown.has(id) ? [line] : [`#${id} ${header}`, line];
+                headerShown.add(id);
+                return emit(lines);
+            }
+            if (text === header || STATUS_RE.test(text) || OUTPUT_RE.test(text))
+                return emit([line]);
+            return drop();
+        },
+        end() {
+            return dropped ? [`(${dropped} lines of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/exec.ts
 // The one way this action runs a program: every shell-out goes through here.
 
+
+
+
+
+// Environment variables no child process gets: the ones `secret-envs` names (their values, kept
+// here, go back only to a run with `secretEnv: true`) and every INPUT_* (the `secrets` and
+// `password` inputs hold values). This is the one place child environments are made.
+const withheld = new Map();
+/** Takes `names` out of this process's environment, so that no child, not even one a library
+ *  starts, inherits them; runs with `secretEnv: true` get them back. Also drops the INPUT_*
+ *  variables that hold secret values. */
+function withholdEnv(names, env = process.env) {
+    for (const n of names) {
+        const v = env[n];
+        if (v === undefined)
+            continue;
+        withheld.set(n, v);
+        delete env[n];
+    }
+    for (const n of ['INPUT_SECRETS', 'INPUT_PASSWORD', 'INPUT_GITHUB-TOKEN'])
+        delete env[n];
+}
+/** The environment a child gets: `base` without INPUT_* and the withheld variables; with
+ *  `secretEnv`, the withheld variables added back. */
+function childEnv(base, secretEnv = false) {
+    const env = {};
+    for (const [k, v] of Object.entries(base)) {
+        if (v === undefined || k.startsWith('INPUT_') || withheld.has(k))
+            continue;
+        env[k] = v;
+    }
+    if (secretEnv)
+        for (const [k, v] of withheld)
+            env[k] = v;
+    return env;
+}
+/** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
+function runStreaming(command, args, opts = {}) {
+    const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+        stderr = (stderr + d.toString('utf8')).slice(-4096);
+    });
+    const done = new Promise((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stderr }));
+    });
+    return { stdin: child.stdin, stdout: child.stdout, done };
+}
+/** The default log view for a command: `docker buildx build` progress is condensed unless debug is on. */
+function defaultView(command, args, debug = lib_core/* isDebug */._o()) {
+    if (debug || external_node_path_.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
+        return undefined;
+    return condensedBuildxProgress();
+}
 class ExecError extends Error {
     command;
     result;
@@ -29240,20 +32734,32 @@ async function exec_run(command, args, opts = {}) {
     const out = [];
     const err = [];
     const partial = { stdout: '', stderr: '' };
+    const view = opts.silent ? undefined : opts.view === undefined ? defaultView(command, args) : (opts.view ?? undefined);
+    const show = (lines) => {
+        for (const l of lines)
+            process.stdout.write(`${l}\n`);
+    };
+    const onLine = (l, stream) => {
+        opts.onLine?.(l, stream);
+        if (view)
+            show(view.push(l));
+    };
     const feed = (stream, data) => {
-        if (!opts.onLine)
+        if (!opts.onLine && !view)
             return;
         const text = partial[stream] + data.toString('utf8');
         const lines = text.split(/\r?\n/);
         partial[stream] = lines.pop() ?? '';
         for (const l of lines)
-            opts.onLine(l, stream);
+            onLine(l, stream);
     };
-    const exitCode = await exec/* exec */.m(command, args, {
+    if (view)
+        lib_core/* info */.pq(`[command]${external_node_path_.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
+    const exitCode = await lib_exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
-        env: opts.env,
+        env: childEnv(opts.env ?? process.env, opts.secretEnv),
         cwd: opts.cwd,
-        silent: opts.silent ?? false,
+        silent: (opts.silent ?? false) || view !== undefined,
         ignoreReturnCode: true,
         listeners: {
             stdout: (d) => {
@@ -29266,12 +32772,14 @@ async function exec_run(command, args, opts = {}) {
             },
         },
     });
-    if (opts.onLine) {
+    if (opts.onLine || view) {
         if (partial.stdout)
-            opts.onLine(partial.stdout, 'stdout');
+            onLine(partial.stdout, 'stdout');
         if (partial.stderr)
-            opts.onLine(partial.stderr, 'stderr');
+            onLine(partial.stderr, 'stderr');
     }
+    if (view)
+        show(view.end());
     const result = { exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
     if (exitCode !== 0 && !opts.ignoreReturnCode)
         throw new ExecError(`${command} ${args[0] ?? ''}`.trim(), result);
@@ -29279,75 +32787,92 @@ async function exec_run(command, args, opts = {}) {
 }
 
 ;// CONCATENATED MODULE: ./src/docker/docker.ts
-// Docker and buildx on this runner: finding them, choosing a builder that can export cache,
-// logging in with a private DOCKER_CONFIG, and cleaning up.
+// Docker and buildx on this runner: finding them, the job's private DOCKER_CONFIG (credentials and
+// an installed buildx live there), and cleaning up.
 
 
 
 
 
 
-/** The environment every docker command of this job gets (a private DOCKER_CONFIG when logged in). */
+/** Inputs holding registry credentials: Docker and its plugins never need them in their environment. */
+const CREDENTIAL_INPUTS = new Set(['INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']);
+/** The environment every docker command of this job gets (with the job's private DOCKER_CONFIG). */
 function dockerEnv(dockerConfig, base = process.env) {
     const env = {};
     for (const [k, v] of Object.entries(base))
-        if (v !== undefined)
+        if (v !== undefined && !CREDENTIAL_INPUTS.has(k))
             env[k] = v;
     if (dockerConfig)
         env.DOCKER_CONFIG = dockerConfig;
     return env;
 }
-class ToolError extends (/* unused pure expression or super */ null && (Error)) {
+class docker_ToolError extends (/* unused pure expression or super */ null && (Error)) {
 }
-async function probeToolchain(env) {
+async function probeDocker(env) {
     const ver = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
     if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
-        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine and buildx on the runner.');
+        throw new docker_ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
     }
     if (ver.exitCode !== 0) {
-        throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
-    }
-    const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-    if (bx.exitCode !== 0) {
-        throw new ToolError(`buildx: the docker buildx plugin is not installed: ${lastMeaningfulLine(bx.stderr) || 'docker buildx version failed'}`);
+        throw new docker_ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
     }
     const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
-    return {
-        dockerVersion: ver.stdout.trim(),
-        buildxVersion: (bx.stdout.trim().split(/\s+/)[1] ?? bx.stdout.trim()),
-        containerdStore: info.stdout.includes('io.containerd.snapshotter'),
-    };
+    return { dockerVersion: ver.stdout.trim(), containerdStore: info.stdout.includes('io.containerd.snapshotter') };
 }
-/**
- * A builder that can export cache: the docker driver when the daemon uses the containerd image
- * store, otherwise a new docker-container builder (what GitHub-hosted runners need).
- */
-async function prepareBuilder(tc, env, runId) {
-    if (tc.containerdStore)
-        return { name: 'default', driver: 'docker', created: false };
-    const name = `obc-${runId}-${randomBytes(3).toString('hex')}`;
-    await run('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], { env });
-    return { name, driver: 'docker-container', created: true };
+/** The buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
+async function probeBuildx(env) {
+    const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
+    if (bx.exitCode !== 0)
+        return undefined;
+    const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
+    const version = first.split(/\s+/)[1] ?? first;
+    const where = await run('docker', ['info', '--format', '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}'], {
+        env,
+        silent: true,
+        ignoreReturnCode: true,
+    });
+    return { version, path: where.exitCode === 0 ? where.stdout.trim() : '' };
 }
 async function removeBuilder(b, env) {
     if (!b?.created)
         return;
-    await exec_run('docker', ['buildx', 'rm', '--force', b.name], { env, ignoreReturnCode: true });
+    if (b.keep) {
+        lib_core/* info */.pq(`Kept builder ${b.name} (keep-builder: true).`);
+        return;
+    }
+    const res = await exec_run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode === 0)
+        lib_core/* info */.pq(`Removed builder ${b.name}.`);
+    else
+        lib_core/* warning */.$e(`Could not remove builder ${b.name}: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
-/** A private DOCKER_CONFIG for this job, starting from the user's existing logins. */
+/**
+ * A private DOCKER_CONFIG for this job under RUNNER_TEMP (mode 0700), starting from the user's
+ * config.json (so earlier logins still work). Its cli-plugins directory links each of the user's
+ * plugins (a buildx this action installs replaces only the link), and its buildx directory is the
+ * user's, so a builder kept with keep-builder stays usable by later steps.
+ */
 async function makeDockerConfig(runnerTemp, base = process.env) {
     const dir = path.join(runnerTemp, `obc-docker-${randomBytes(6).toString('hex')}`);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const userDir = base.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
-    // Keep the user's CLI plugins (a buildx installed under ~/.docker/cli-plugins) and builders.
-    for (const sub of ['cli-plugins', 'buildx']) {
-        try {
-            await fs.access(path.join(userDir, sub));
-            await fs.symlink(path.join(userDir, sub), path.join(dir, sub));
+    const plugins = path.join(dir, 'cli-plugins');
+    await fs.mkdir(plugins);
+    try {
+        for (const e of await fs.readdir(path.join(userDir, 'cli-plugins'))) {
+            await fs.symlink(path.join(userDir, 'cli-plugins', e), path.join(plugins, e));
         }
-        catch {
-            /* not there */
-        }
+    }
+    catch {
+        /* no user plugins */
+    }
+    try {
+        await fs.mkdir(path.join(userDir, 'buildx'), { recursive: true });
+        await fs.symlink(path.join(userDir, 'buildx'), path.join(dir, 'buildx'));
+    }
+    catch {
+        /* the user's config directory is not writable: builders live in the private one */
     }
     try {
         await fs.copyFile(path.join(userDir, 'config.json'), path.join(dir, 'config.json'));
@@ -29358,30 +32883,1434 @@ async function makeDockerConfig(runnerTemp, base = process.env) {
     }
     return dir;
 }
-class LoginError extends (/* unused pure expression or super */ null && (Error)) {
+class docker_LoginError extends (/* unused pure expression or super */ null && (Error)) {
 }
-async function login(registry, username, password, env) {
-    const res = await run('docker', ['login', '--username', username, '--password-stdin', ...(registry ? [registry] : [])], {
-        env,
-        input: password,
-        silent: true,
-        ignoreReturnCode: true,
-    });
-    if (res.exitCode !== 0) {
-        throw new LoginError(`registry: login to ${registry || 'Docker Hub'} as ${username} failed: ${lastMeaningfulLine(res.stderr) || 'unknown error'}`);
-    }
-    core.info(`Logged in to ${registry || 'Docker Hub'} as ${username}.`);
-}
+/** Logs out of every registry and deletes the private Docker config with everything in it. */
 async function logoutAndForget(dockerConfig, registries, env) {
     if (!dockerConfig)
         return;
-    for (const r of registries)
-        await exec_run('docker', ['logout', ...(r ? [r] : [])], { env, silent: true, ignoreReturnCode: true });
-    await external_node_fs_.promises.rm(dockerConfig, { recursive: true, force: true });
+    try {
+        for (const r of registries) {
+            await exec_run('docker', ['logout', ...(r === '' || r === 'docker.io' ? [] : [r])], { env, silent: true, ignoreReturnCode: true });
+        }
+    }
+    finally {
+        await external_node_fs_.promises.rm(dockerConfig, { recursive: true, force: true });
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var lib_io = __nccwpck_require__(8701);
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+// Internal object for testability (allows mocking in ESM)
+const _internal = {
+    readLinuxVersionFile() {
+        const lsbReleaseFile = '/etc/lsb-release';
+        const osReleaseFile = '/etc/os-release';
+        let contents = '';
+        if (external_fs_.existsSync(lsbReleaseFile)) {
+            contents = external_fs_.readFileSync(lsbReleaseFile).toString();
+        }
+        else if (external_fs_.existsSync(osReleaseFile)) {
+            contents = external_fs_.readFileSync(osReleaseFile).toString();
+        }
+        return contents;
+    }
+};
+function _findMatch(versionSpec, stable, candidates, archFilter) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const platFilter = os.platform();
+        let result;
+        let match;
+        let file;
+        for (const candidate of candidates) {
+            const version = candidate.version;
+            debug(`check ${version} satisfies ${versionSpec}`);
+            if (semver.satisfies(version, versionSpec) &&
+                (!stable || candidate.stable === stable)) {
+                file = candidate.files.find(item => {
+                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
+                    let chk = item.arch === archFilter && item.platform === platFilter;
+                    if (chk && item.platform_version) {
+                        const osVersion = _getOsVersion();
+                        if (osVersion === item.platform_version) {
+                            chk = true;
+                        }
+                        else {
+                            chk = semver.satisfies(osVersion, item.platform_version);
+                        }
+                    }
+                    return chk;
+                });
+                if (file) {
+                    debug(`matched ${candidate.version}`);
+                    match = candidate;
+                    break;
+                }
+            }
+        }
+        if (match && file) {
+            // clone since we're mutating the file list to be only the file that matches
+            result = Object.assign({}, match);
+            result.files = [file];
+        }
+        return result;
+    });
+}
+function _getOsVersion() {
+    // TODO: add windows and other linux, arm variants
+    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
+    const plat = os.platform();
+    let version = '';
+    if (plat === 'darwin') {
+        version = cp.execSync('sw_vers -productVersion').toString();
+    }
+    else if (plat === 'linux') {
+        // lsb_release process not in some containers, readfile
+        // Run cat /etc/lsb-release
+        // DISTRIB_ID=Ubuntu
+        // DISTRIB_RELEASE=18.04
+        // DISTRIB_CODENAME=bionic
+        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
+        const lsbContents = _internal.readLinuxVersionFile();
+        if (lsbContents) {
+            const lines = lsbContents.split('\n');
+            for (const line of lines) {
+                const parts = line.split('=');
+                if (parts.length === 2 &&
+                    (parts[0].trim() === 'VERSION_ID' ||
+                        parts[0].trim() === 'DISTRIB_RELEASE')) {
+                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
+                    break;
+                }
+            }
+        }
+    }
+    return version;
+}
+// Alias for backwards compatibility
+function _readLinuxVersionFile() {
+    return _internal.readLinuxVersionFile();
+}
+//# sourceMappingURL=manifest.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __nccwpck_require__(4942);
+// EXTERNAL MODULE: external "stream"
+var external_stream_ = __nccwpck_require__(2203);
+// EXTERNAL MODULE: external "util"
+var external_util_ = __nccwpck_require__(9023);
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
+var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+/**
+ * Internal class for retries
+ */
+class retry_helper_RetryHelper {
+    constructor(maxAttempts, minSeconds, maxSeconds) {
+        if (maxAttempts < 1) {
+            throw new Error('max attempts should be greater than or equal to 1');
+        }
+        this.maxAttempts = maxAttempts;
+        this.minSeconds = Math.floor(minSeconds);
+        this.maxSeconds = Math.floor(maxSeconds);
+        if (this.minSeconds > this.maxSeconds) {
+            throw new Error('min seconds should be less than or equal to max seconds');
+        }
+    }
+    execute(action, isRetryable) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            let attempt = 1;
+            while (attempt < this.maxAttempts) {
+                // Try
+                try {
+                    return yield action();
+                }
+                catch (err) {
+                    if (isRetryable && !isRetryable(err)) {
+                        throw err;
+                    }
+                    core.info(err.message);
+                }
+                // Sleep
+                const seconds = this.getSleepAmount();
+                core.info(`Waiting ${seconds} seconds before trying again`);
+                yield this.sleep(seconds);
+                attempt++;
+            }
+            // Last attempt
+            return yield action();
+        });
+    }
+    getSleepAmount() {
+        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
+            this.minSeconds);
+    }
+    sleep(seconds) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
+        });
+    }
+}
+//# sourceMappingURL=retry-helper.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
+var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+class HTTPError extends Error {
+    constructor(httpStatusCode) {
+        super(`Unexpected HTTP response: ${httpStatusCode}`);
+        this.httpStatusCode = httpStatusCode;
+        Object.setPrototypeOf(this, new.target.prototype);
+    }
+}
+const IS_WINDOWS = process.platform === 'win32';
+const IS_MAC = process.platform === 'darwin';
+const userAgent = 'actions/tool-cache';
+/**
+ * Download a tool from an url and stream it into a file
+ *
+ * @param url       url of tool to download
+ * @param dest      path to download tool
+ * @param auth      authorization header
+ * @param headers   other headers
+ * @returns         path to downloaded tool
+ */
+function downloadTool(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        dest = dest || path.join(_getTempDirectory(), crypto.randomUUID());
+        yield io.mkdirP(path.dirname(dest));
+        core.debug(`Downloading ${url}`);
+        core.debug(`Destination ${dest}`);
+        const maxAttempts = 3;
+        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
+        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
+        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
+        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
+            return yield downloadToolAttempt(url, dest || '', auth, headers);
+        }), (err) => {
+            if (err instanceof HTTPError && err.httpStatusCode) {
+                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
+                if (err.httpStatusCode < 500 &&
+                    err.httpStatusCode !== 408 &&
+                    err.httpStatusCode !== 429) {
+                    return false;
+                }
+            }
+            // Otherwise retry
+            return true;
+        });
+    });
+}
+function downloadToolAttempt(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (fs.existsSync(dest)) {
+            throw new Error(`Destination file path ${dest} already exists`);
+        }
+        // Get the response headers
+        const http = new httpm.HttpClient(userAgent, [], {
+            allowRetries: false
+        });
+        if (auth) {
+            core.debug('set auth');
+            if (headers === undefined) {
+                headers = {};
+            }
+            headers.authorization = auth;
+        }
+        const response = yield http.get(url, headers);
+        if (response.message.statusCode !== 200) {
+            const err = new HTTPError(response.message.statusCode);
+            core.debug(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
+            throw err;
+        }
+        // Download the response body
+        const pipeline = util.promisify(stream.pipeline);
+        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
+        const readStream = responseMessageFactory();
+        let succeeded = false;
+        try {
+            yield pipeline(readStream, fs.createWriteStream(dest));
+            core.debug('download complete');
+            succeeded = true;
+            return dest;
+        }
+        finally {
+            // Error, delete dest before retry
+            if (!succeeded) {
+                core.debug('download failed');
+                try {
+                    yield io.rmRF(dest);
+                }
+                catch (err) {
+                    core.debug(`Failed to delete '${dest}'. ${err.message}`);
+                }
+            }
+        }
+    });
+}
+/**
+ * Extract a .7z file
+ *
+ * @param file     path to the .7z file
+ * @param dest     destination directory. Optional.
+ * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
+ * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
+ * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
+ * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
+ * interface, it is smaller than the full command line interface, and it does support long paths. At the
+ * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
+ * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
+ * to 7zr.exe can be pass to this function.
+ * @returns        path to the destination directory
+ */
+function extract7z(file, dest, _7zPath) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        ok(IS_WINDOWS, 'extract7z() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        const originalCwd = process.cwd();
+        process.chdir(dest);
+        if (_7zPath) {
+            try {
+                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
+                const args = [
+                    'x', // eXtract files with full paths
+                    logLevel, // -bb[0-3] : set output log level
+                    '-bd', // disable progress indicator
+                    '-sccUTF-8', // set charset for for console input/output
+                    file
+                ];
+                const options = {
+                    silent: true
+                };
+                yield exec(`"${_7zPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        else {
+            const escapedScript = path
+                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
+                .replace(/'/g, "''")
+                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                command
+            ];
+            const options = {
+                silent: true
+            };
+            try {
+                const powershellPath = yield io.which('powershell', true);
+                yield exec(`"${powershellPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        return dest;
+    });
+}
+/**
+ * Extract a compressed tar archive
+ *
+ * @param file     path to the tar
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
+ * @returns        path to the destination directory
+ */
+function extractTar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        // Create dest
+        dest = yield _createExtractFolder(dest);
+        // Determine whether GNU tar
+        core.debug('Checking tar --version');
+        let versionOutput = '';
+        yield exec('tar --version', [], {
+            ignoreReturnCode: true,
+            silent: true,
+            listeners: {
+                stdout: (data) => (versionOutput += data.toString()),
+                stderr: (data) => (versionOutput += data.toString())
+            }
+        });
+        core.debug(versionOutput.trim());
+        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
+        // Initialize args
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        if (core.isDebug() && !flags.includes('v')) {
+            args.push('-v');
+        }
+        let destArg = dest;
+        let fileArg = file;
+        if (IS_WINDOWS && isGnuTar) {
+            args.push('--force-local');
+            destArg = dest.replace(/\\/g, '/');
+            // Technically only the dest needs to have `/` but for aesthetic consistency
+            // convert slashes in the file arg too.
+            fileArg = file.replace(/\\/g, '/');
+        }
+        if (isGnuTar) {
+            // Suppress warnings when using GNU tar to extract archives created by BSD tar
+            args.push('--warning=no-unknown-keyword');
+            args.push('--overwrite');
+        }
+        args.push('-C', destArg, '-f', fileArg);
+        yield exec(`tar`, args);
+        return dest;
+    });
+}
+/**
+ * Extract a xar compatible archive
+ *
+ * @param file     path to the archive
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the xar. Optional.
+ * @returns        path to the destination directory
+ */
+function extractXar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
+        ok(IS_MAC, 'extractXar() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        args.push('-x', '-C', dest, '-f', file);
+        if (core.isDebug()) {
+            args.push('-v');
+        }
+        const xarPath = yield io.which('xar', true);
+        yield exec(`"${xarPath}"`, _unique(args));
+        return dest;
+    });
+}
+/**
+ * Extract a zip
+ *
+ * @param file     path to the zip
+ * @param dest     destination directory. Optional.
+ * @returns        path to the destination directory
+ */
+function extractZip(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        dest = yield _createExtractFolder(dest);
+        if (IS_WINDOWS) {
+            yield extractZipWin(file, dest);
+        }
+        else {
+            yield extractZipNix(file, dest);
+        }
+        return dest;
+    });
+}
+function extractZipWin(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        // build the powershell command
+        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+        const pwshPath = yield io.which('pwsh', false);
+        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
+        //and the -Force flag for Expand-Archive as a fallback
+        if (pwshPath) {
+            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
+            const pwshCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
+                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
+                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                pwshCommand
+            ];
+            core.debug(`Using pwsh at path: ${pwshPath}`);
+            yield exec(`"${pwshPath}"`, args);
+        }
+        else {
+            const powershellCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
+                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
+                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                powershellCommand
+            ];
+            const powershellPath = yield io.which('powershell', true);
+            core.debug(`Using powershell at path: ${powershellPath}`);
+            yield exec(`"${powershellPath}"`, args);
+        }
+    });
+}
+function extractZipNix(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const unzipPath = yield io.which('unzip', true);
+        const args = [file];
+        if (!core.isDebug()) {
+            args.unshift('-q');
+        }
+        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
+        yield exec(`"${unzipPath}"`, args, { cwd: dest });
+    });
+}
+/**
+ * Caches a directory and installs it into the tool cacheDir
+ *
+ * @param sourceDir    the directory to cache into tools
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheDir(sourceDir, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source dir: ${sourceDir}`);
+        if (!fs.statSync(sourceDir).isDirectory()) {
+            throw new Error('sourceDir is not a directory');
+        }
+        // Create the tool dir
+        const destPath = yield _createToolPath(tool, version, arch);
+        // copy each child item. do not move. move can fail on Windows
+        // due to anti-virus software having an open handle on a file.
+        for (const itemName of fs.readdirSync(sourceDir)) {
+            const s = path.join(sourceDir, itemName);
+            yield io.cp(s, destPath, { recursive: true });
+        }
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destPath;
+    });
+}
+/**
+ * Caches a downloaded file (GUID) and installs it
+ * into the tool cache with a given targetName
+ *
+ * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
+ * @param targetFile    the name of the file name in the tools directory
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheFile(sourceFile, targetFile, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source file: ${sourceFile}`);
+        if (!fs.statSync(sourceFile).isFile()) {
+            throw new Error('sourceFile is not a file');
+        }
+        // create the tool dir
+        const destFolder = yield _createToolPath(tool, version, arch);
+        // copy instead of move. move can fail on Windows due to
+        // anti-virus software having an open handle on a file.
+        const destPath = path.join(destFolder, targetFile);
+        core.debug(`destination file ${destPath}`);
+        yield io.cp(sourceFile, destPath);
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destFolder;
+    });
+}
+/**
+ * Finds the path to a tool version in the local installed tool cache
+ *
+ * @param toolName      name of the tool
+ * @param versionSpec   version of the tool
+ * @param arch          optional arch.  defaults to arch of computer
+ */
+function find(toolName, versionSpec, arch) {
+    if (!toolName) {
+        throw new Error('toolName parameter is required');
+    }
+    if (!versionSpec) {
+        throw new Error('versionSpec parameter is required');
+    }
+    arch = arch || os.arch();
+    // attempt to resolve an explicit version
+    if (!isExplicitVersion(versionSpec)) {
+        const localVersions = findAllVersions(toolName, arch);
+        const match = evaluateVersions(localVersions, versionSpec);
+        versionSpec = match;
+    }
+    // check for the explicit version in the cache
+    let toolPath = '';
+    if (versionSpec) {
+        versionSpec = semver.clean(versionSpec) || '';
+        const cachePath = path.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        core.debug(`checking cache: ${cachePath}`);
+        if (fs.existsSync(cachePath) && fs.existsSync(`${cachePath}.complete`)) {
+            core.debug(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
+            toolPath = cachePath;
+        }
+        else {
+            core.debug('not found');
+        }
+    }
+    return toolPath;
+}
+/**
+ * Finds the paths to all versions of a tool that are installed in the local tool cache
+ *
+ * @param toolName  name of the tool
+ * @param arch      optional arch.  defaults to arch of computer
+ */
+function findAllVersions(toolName, arch) {
+    const versions = [];
+    arch = arch || os.arch();
+    const toolPath = path.join(_getCacheDirectory(), toolName);
+    if (fs.existsSync(toolPath)) {
+        const children = fs.readdirSync(toolPath);
+        for (const child of children) {
+            if (isExplicitVersion(child)) {
+                const fullPath = path.join(toolPath, child, arch || '');
+                if (fs.existsSync(fullPath) && fs.existsSync(`${fullPath}.complete`)) {
+                    versions.push(child);
+                }
+            }
+        }
+    }
+    return versions;
+}
+function getManifestFromRepo(owner_1, repo_1, auth_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
+        let releases = [];
+        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
+        const http = new httpm.HttpClient('tool-cache');
+        const headers = {};
+        if (auth) {
+            core.debug('set auth');
+            headers.authorization = auth;
+        }
+        const response = yield http.getJson(treeUrl, headers);
+        if (!response.result) {
+            return releases;
+        }
+        let manifestUrl = '';
+        for (const item of response.result.tree) {
+            if (item.path === 'versions-manifest.json') {
+                manifestUrl = item.url;
+                break;
+            }
+        }
+        headers['accept'] = 'application/vnd.github.VERSION.raw';
+        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
+        if (versionsRaw) {
+            // shouldn't be needed but protects against invalid json saved with BOM
+            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
+            try {
+                releases = JSON.parse(versionsRaw);
+            }
+            catch (_a) {
+                core.debug('Invalid json');
+            }
+        }
+        return releases;
+    });
+}
+function findFromManifest(versionSpec_1, stable_1, manifest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
+        // wrap the internal impl
+        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
+        return match;
+    });
+}
+function _createExtractFolder(dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!dest) {
+            // create a temp dir
+            dest = path.join(_getTempDirectory(), crypto.randomUUID());
+        }
+        yield io.mkdirP(dest);
+        return dest;
+    });
+}
+function _createToolPath(tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const folderPath = path.join(_getCacheDirectory(), tool, semver.clean(version) || version, arch || '');
+        core.debug(`destination ${folderPath}`);
+        const markerPath = `${folderPath}.complete`;
+        yield io.rmRF(folderPath);
+        yield io.rmRF(markerPath);
+        yield io.mkdirP(folderPath);
+        return folderPath;
+    });
+}
+function _completeToolPath(tool, version, arch) {
+    const folderPath = path.join(_getCacheDirectory(), tool, semver.clean(version) || version, arch || '');
+    const markerPath = `${folderPath}.complete`;
+    fs.writeFileSync(markerPath, '');
+    core.debug('finished caching tool');
+}
+/**
+ * Check if version string is explicit
+ *
+ * @param versionSpec      version string to check
+ */
+function isExplicitVersion(versionSpec) {
+    const c = semver.clean(versionSpec) || '';
+    core.debug(`isExplicit: ${c}`);
+    const valid = semver.valid(c) != null;
+    core.debug(`explicit? ${valid}`);
+    return valid;
+}
+/**
+ * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
+ *
+ * @param versions        array of versions to evaluate
+ * @param versionSpec     semantic version spec to satisfy
+ */
+function evaluateVersions(versions, versionSpec) {
+    let version = '';
+    core.debug(`evaluating ${versions.length} versions`);
+    versions = versions.sort((a, b) => {
+        if (semver.gt(a, b)) {
+            return 1;
+        }
+        return -1;
+    });
+    for (let i = versions.length - 1; i >= 0; i--) {
+        const potential = versions[i];
+        const satisfied = semver.satisfies(potential, versionSpec);
+        if (satisfied) {
+            version = potential;
+            break;
+        }
+    }
+    if (version) {
+        core.debug(`matched: ${version}`);
+    }
+    else {
+        core.debug('match not found');
+    }
+    return version;
+}
+/**
+ * Gets RUNNER_TOOL_CACHE
+ */
+function _getCacheDirectory() {
+    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
+    ok(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
+    return cacheDirectory;
+}
+/**
+ * Gets RUNNER_TEMP
+ */
+function _getTempDirectory() {
+    const tempDirectory = process.env['RUNNER_TEMP'] || '';
+    ok(tempDirectory, 'Expected RUNNER_TEMP to be defined');
+    return tempDirectory;
+}
+/**
+ * Gets a global variable
+ */
+function _getGlobal(key, defaultValue) {
+    /* eslint-disable @typescript-eslint/no-explicit-any */
+    const value = global[key];
+    /* eslint-enable @typescript-eslint/no-explicit-any */
+    return value !== undefined ? value : defaultValue;
+}
+/**
+ * Returns an array of unique values.
+ * @param values Values to make unique.
+ */
+function _unique(values) {
+    return Array.from(new Set(values));
+}
+//# sourceMappingURL=tool-cache.js.map
+;// CONCATENATED MODULE: ./src/docker/buildx-install.ts
+// Installing a buildx release as a Docker CLI plugin for this job only: the version is resolved
+// (pinned, or the latest release through the GitHub API or a mirror), the release binary is
+// downloaded once into the runner's tool cache after its sha256 matched the release's checksums
+// file, and linked into the job's private DOCKER_CONFIG/cli-plugins.
+
+
+
+
+
+
+
+const BUILDX_INPUT = 'buildx-version';
+const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
+const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
+/** Name of the directory in the tool cache (RUNNER_TOOL_CACHE/buildx/<version>/<arch>). */
+const TOOL_NAME = 'buildx';
+const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
+/** Validates `buildx-version` and `buildx-download-url`. */
+function buildx_install_parseBuildxRequest(rawVersion, rawUrl) {
+    const v = rawVersion.trim();
+    let version = '';
+    if (v.toLowerCase() === 'latest')
+        version = 'latest';
+    else if (v !== '') {
+        const m = VERSION_RE.exec(v);
+        if (!m)
+            throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got "${v}"`);
+        version = `v${m[1]}`;
+    }
+    const url = rawUrl.trim();
+    if (url !== '') {
+        if (!/^https?:\/\//i.test(url))
+            throw new InputError('buildx-download-url', `expected an http(s) URL template, got "${redactUrl(url)}"`);
+        if (!url.includes('{version}') || !url.includes('{asset}')) {
+            throw new InputError('buildx-download-url', 'the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}');
+        }
+    }
+    return { version, downloadUrl: url };
+}
+/** The release's name for this runner's platform, e.g. `linux-amd64`, `windows-arm64`. */
+function releasePlatform(platform, arch, armVersion) {
+    const os = { linux: 'linux', darwin: 'darwin', win32: 'windows', freebsd: 'freebsd' }[platform];
+    const cpu = {
+        x64: 'amd64',
+        arm64: 'arm64',
+        arm: armVersion === '6' ? 'arm-v6' : 'arm-v7',
+        ppc64: 'ppc64le',
+        riscv64: 'riscv64',
+        s390x: 's390x',
+    }[arch];
+    const supported = os && cpu && (os === 'linux' || ((os === 'darwin' || os === 'windows') && (cpu === 'amd64' || cpu === 'arm64')) || (os === 'freebsd' && cpu === 'amd64'));
+    if (!supported)
+        throw new ToolError(`${BUILDX_INPUT}: buildx publishes no release binary for this runner's platform (${platform}/${arch})`);
+    return `${os}-${cpu}`;
+}
+/** Release asset name, e.g. `buildx-v0.19.3.linux-amd64` (Windows: `.exe`). */
+function assetName(version, releasePlat) {
+    return `buildx-${version}.${releasePlat}${releasePlat.startsWith('windows-') ? '.exe' : ''}`;
+}
+/** The plugin file name Docker looks for. */
+function pluginFileName(platform) {
+    return platform === 'win32' ? 'docker-buildx.exe' : 'docker-buildx';
+}
+function expandUrl(template, version, asset) {
+    return template.replaceAll('{version}', encodeURIComponent(version)).replaceAll('{asset}', encodeURIComponent(asset));
+}
+/** A URL without user:password@ (for messages). */
+function redactUrl(url) {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
+/**
+ * `checksums.txt` lines `<sha256> *<name>` (binary mode) or `<sha256>  <name>` -> name => sha256.
+ * Other lines are ignored.
+ */
+function parseChecksums(text) {
+    const out = new Map();
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^([0-9a-fA-F]{64})\s+\*?(\S+)\s*$/.exec(line.trim());
+        if (m)
+            out.set(m[2].replace(/^.*\//, ''), m[1].toLowerCase());
+    }
+    return out;
+}
+/**
+ * The release version named by the asset names of a checksums file, e.g. `v0.19.3` from
+ * `buildx-v0.19.3.linux-amd64` (used to resolve `latest` through a mirror).
+ */
+function versionFromChecksums(sums, releasePlat) {
+    const suffix = `.${releasePlat}${releasePlat.startsWith('windows-') ? '.exe' : ''}`;
+    for (const name of sums.keys()) {
+        if (!name.startsWith('buildx-') || !name.endsWith(suffix))
+            continue;
+        const v = name.slice('buildx-'.length, name.length - suffix.length);
+        if (VERSION_RE.test(v) && v.startsWith('v'))
+            return v;
+    }
+    return undefined;
+}
+/** The version the tool cache files it under (semver, no `v`). */
+function cacheVersion(version) {
+    return version.replace(/^v/, '');
+}
+async function fetchText(url, headers = {}) {
+    let res;
+    try {
+        res = await fetch(url, { headers: { 'User-Agent': 'oneshot-build-action', ...headers }, signal: AbortSignal.timeout(120_000) });
+    }
+    catch (err) {
+        const cause = err.cause;
+        throw new ToolError(`${BUILDX_INPUT}: cannot reach ${redactUrl(url)}: ${cause?.code ?? cause?.message ?? err.message}`);
+    }
+    if (!res.ok)
+        return { ok: false, status: res.status, statusText: res.statusText };
+    return { ok: true, text: await res.text() };
+}
+/** `latest` -> a concrete version, through the mirror's `latest` directory or the GitHub API. */
+async function resolveLatest(req, env) {
+    const plat = releasePlatform(env.platform, env.arch, env.armVersion);
+    if (req.downloadUrl) {
+        const url = expandUrl(req.downloadUrl, 'latest', 'checksums.txt');
+        const r = await fetchText(url);
+        if (!r.ok) {
+            throw new ToolError(`${BUILDX_INPUT}: latest: the mirror answered HTTP ${r.status} for ${redactUrl(url)} (a mirror serves the newest release under the version "latest")`);
+        }
+        const v = versionFromChecksums(parseChecksums(r.text), plat);
+        if (!v)
+            throw new ToolError(`${BUILDX_INPUT}: latest: ${redactUrl(url)} lists no buildx-<version>.${plat} asset`);
+        return v;
+    }
+    const headers = { Accept: 'application/vnd.github+json' };
+    // A token of a GitHub Enterprise Server is never sent to github.com.
+    if (env.githubToken && env.serverUrl.replace(/\/+$/, '') === 'https://github.com')
+        headers.Authorization = `Bearer ${env.githubToken}`;
+    const r = await fetchText(GITHUB_LATEST_API, headers);
+    if (!r.ok)
+        throw new ToolError(`${BUILDX_INPUT}: latest: the GitHub releases API answered HTTP ${r.status} ${r.statusText} (set a version, or buildx-download-url for a mirror)`);
+    let tag;
+    try {
+        tag = JSON.parse(r.text).tag_name;
+    }
+    catch {
+        tag = undefined;
+    }
+    if (typeof tag !== 'string' || !VERSION_RE.test(tag))
+        throw new ToolError(`${BUILDX_INPUT}: latest: the GitHub releases API gave no usable tag_name`);
+    return tag.startsWith('v') ? tag : `v${tag}`;
+}
+async function sha256File(file) {
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(file))
+        h.update(chunk);
+    return h.digest('hex');
+}
+const SUM_FILE = 'docker-buildx.sha256';
+/** The cached binary, when the tool cache has this version and its recorded sha256 still matches. */
+async function fromToolCache(version, file) {
+    const dir = tc.find(TOOL_NAME, cacheVersion(version));
+    if (!dir)
+        return undefined;
+    const bin = path.join(dir, file);
+    try {
+        const [want, got] = [(await fs.readFile(path.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
+        if (want === got)
+            return bin;
+        core.warning(`${BUILDX_INPUT}: the tool cache copy of buildx ${version} does not match its recorded sha256; downloading it again.`);
+    }
+    catch {
+        core.warning(`${BUILDX_INPUT}: the tool cache entry for buildx ${version} is incomplete; downloading it again.`);
+    }
+    return undefined;
+}
+/**
+ * Makes `version` (concrete, `v1.2.3`) the buildx plugin of the private Docker config `dockerConfig`:
+ * from the tool cache when there, otherwise downloaded and verified against the release checksums.
+ */
+async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
+    const plat = releasePlatform(env.platform, env.arch, env.armVersion);
+    const asset = assetName(version, plat);
+    const file = pluginFileName(env.platform);
+    const template = req.downloadUrl || DEFAULT_DOWNLOAD_URL;
+    const started = Date.now();
+    let binary = await fromToolCache(version, file);
+    const fromCache = binary !== undefined;
+    if (binary)
+        core.info(`buildx ${version} found in the tool cache: ${binary}`);
+    else {
+        const sumsUrl = expandUrl(template, version, 'checksums.txt');
+        const sums = await fetchText(sumsUrl);
+        if (!sums.ok) {
+            throw new ToolError(sums.status === 404
+                ? `${BUILDX_INPUT}: release ${version} not found: ${redactUrl(sumsUrl)} answered HTTP 404`
+                : `${BUILDX_INPUT}: cannot fetch the checksums of ${version}: ${redactUrl(sumsUrl)} answered HTTP ${sums.status} ${sums.statusText}`);
+        }
+        const want = parseChecksums(sums.text).get(asset);
+        if (!want)
+            throw new ToolError(`${BUILDX_INPUT}: release ${version} has no ${asset} in ${redactUrl(sumsUrl)} (refusing an unverified binary)`);
+        const url = expandUrl(template, version, asset);
+        const stage = path.join(runnerTemp, `obc-buildx-${randomBytes(6).toString('hex')}`);
+        await fs.mkdir(stage, { recursive: true });
+        try {
+            const downloaded = path.join(stage, file);
+            core.info(`Downloading ${redactUrl(url)}`);
+            try {
+                await tc.downloadTool(url, downloaded);
+            }
+            catch (err) {
+                const status = err.httpStatusCode;
+                throw new ToolError(status === 404
+                    ? `${BUILDX_INPUT}: release asset ${asset} not found: ${redactUrl(url)} answered HTTP 404`
+                    : `${BUILDX_INPUT}: cannot download ${redactUrl(url)}: ${status ? `HTTP ${status}` : err.message}`);
+            }
+            const got = await sha256File(downloaded);
+            if (got !== want) {
+                throw new ToolError(`${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`);
+            }
+            core.info(`sha256 ${got} matches ${path.basename(sumsUrl)}.`);
+            await fs.chmod(downloaded, 0o755);
+            await fs.writeFile(path.join(stage, SUM_FILE), `${got}\n`);
+            const dir = await tc.cacheDir(stage, TOOL_NAME, cacheVersion(version));
+            binary = path.join(dir, file);
+            core.info(`Cached in the tool cache: ${dir}`);
+        }
+        finally {
+            await fs.rm(stage, { recursive: true, force: true });
+        }
+    }
+    const pluginDir = path.join(dockerConfig, 'cli-plugins');
+    await fs.mkdir(pluginDir, { recursive: true });
+    const plugin = path.join(pluginDir, file);
+    await fs.rm(plugin, { force: true });
+    await fs.symlink(binary, plugin);
+    return { version, binary, plugin, fromCache, downloadMs: Date.now() - started };
+}
+
+;// CONCATENATED MODULE: ./src/docker/builder.ts
+// The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
+// back what `docker buildx inspect` says, and creating and removing a builder.
+
+
+
+
+const DRIVERS = (/* unused pure expression or super */ null && (['auto', 'docker', 'docker-container', 'remote', 'kubernetes']));
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+/** Validates the builder inputs; every error names its input and the bad entry. */
+function builder_parseBuilderOptions(raw) {
+    const d = raw.driver.trim().toLowerCase() || 'auto';
+    if (!DRIVERS.includes(d))
+        throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got "${raw.driver.trim()}"`);
+    const driver = d;
+    const endpoint = raw.endpoint.trim();
+    const driverOpts = raw.driverOpts
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
+    for (const o of driverOpts)
+        if (!/^"?[A-Za-z0-9._-]+=/.test(o))
+            throw new InputError('driver-opts', `expected key=value, got "${o}"`);
+    const platforms = raw.builderPlatforms
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    for (const p of platforms)
+        if (!PLATFORM_RE.test(p))
+            throw new InputError('builder-platforms', `expected os/arch[/variant], got "${p}"`);
+    const keepRaw = raw.keepBuilder.trim().toLowerCase();
+    if (!['', 'true', 'false'].includes(keepRaw))
+        throw new InputError('keep-builder', `expected true or false, got "${raw.keepBuilder.trim()}"`);
+    const opts = {
+        driver,
+        endpoint,
+        driverOpts,
+        buildkitdFlags: raw.buildkitdFlags.trim(),
+        buildkitdConfig: raw.buildkitdConfig.trim(),
+        buildkitdConfigInline: raw.buildkitdConfigInline,
+        platforms,
+        keep: keepRaw === 'true',
+    };
+    if (opts.buildkitdConfig && opts.buildkitdConfigInline.trim()) {
+        throw new InputError('buildkitd-config-inline', 'give either buildkitd-config (a file) or buildkitd-config-inline, not both');
+    }
+    if (driver === 'remote' && !endpoint)
+        throw new InputError('endpoint', 'the remote driver needs the BuildKit daemon address, e.g. tcp://buildkitd:1234');
+    if (driver === 'docker' || driver === 'remote') {
+        const notFor = driver === 'docker'
+            ? [
+                ['endpoint', endpoint !== ''],
+                ['driver-opts', driverOpts.length > 0],
+                ['buildkitd-flags', opts.buildkitdFlags !== ''],
+                ['buildkitd-config', opts.buildkitdConfig !== ''],
+                ['buildkitd-config-inline', opts.buildkitdConfigInline.trim() !== ''],
+                ['builder-platforms', platforms.length > 0],
+            ]
+            : [
+                ['buildkitd-flags', opts.buildkitdFlags !== ''],
+                ['buildkitd-config', opts.buildkitdConfig !== ''],
+                ['buildkitd-config-inline', opts.buildkitdConfigInline.trim() !== ''],
+            ];
+        const bad = notFor.find(([, set]) => set);
+        if (bad) {
+            throw new InputError(bad[0], driver === 'docker'
+                ? 'the docker driver uses the daemon\'s built-in BuildKit and takes no builder options; use driver: docker-container'
+                : 'the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it');
+        }
+    }
+    return opts;
+}
+/** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
+function wantsOwnBuilder(o) {
+    return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
+}
+/**
+ * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
+ * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
+ */
+function resolveDriver(o, containerdStore) {
+    if (o.driver !== 'auto')
+        return { driver: o.driver, reason: `driver: ${o.driver}` };
+    if (wantsOwnBuilder(o))
+        return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
+    if (containerdStore)
+        return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
+    return { driver: 'docker-container', reason: 'auto: the daemon has no containerd image store, so the docker driver could not export cache' };
+}
+/** The exact argv of `docker buildx create` for a plan. */
+function buildxCreateArgv(p) {
+    const a = ['buildx', 'create', '--name', p.name, '--driver', p.driver];
+    for (const o of p.driverOpts)
+        a.push('--driver-opt', o);
+    if (p.buildkitdFlags)
+        a.push('--buildkitd-flags', p.buildkitdFlags);
+    if (p.buildkitdConfigFile)
+        a.push(configFlag(p.buildxVersion), p.buildkitdConfigFile);
+    if (p.platforms.length)
+        a.push('--platform', p.platforms.join(','));
+    a.push('--bootstrap');
+    if (p.endpoint)
+        a.push(p.endpoint);
+    return a;
+}
+function configFlag(buildxVersion) {
+    const v = semver.coerce(buildxVersion);
+    return v && semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
+}
+/** A builder name: letters, digits, `-` and `_`, unique per run. */
+function builderName(runId, suffix) {
+    return `obc-${runId.replace(/[^A-Za-z0-9_-]/g, '')}-${suffix}`;
+}
+/** Reads `docker buildx inspect` output (buildx 0.10 and later spell a few labels differently). */
+function parseInspect(text) {
+    const out = { driver: '', buildkitVersion: '', platforms: [], status: '' };
+    for (const line of text.split(/\r?\n/)) {
+        const m = /^([A-Za-z][A-Za-z ]*?):\s*(.*)$/.exec(line);
+        if (!m)
+            continue;
+        const [, key, value] = m;
+        if (key === 'Driver' && !out.driver)
+            out.driver = value.trim();
+        else if ((key === 'BuildKit version' || key === 'Buildkit' || key === 'BuildKit') && !out.buildkitVersion)
+            out.buildkitVersion = value.trim();
+        else if (key === 'Status' && !out.status)
+            out.status = value.trim();
+        else if (key === 'Platforms') {
+            for (const p of value.split(',').map((s) => s.trim().replace(/\*$/, '')))
+                if (p && !out.platforms.includes(p))
+                    out.platforms.push(p);
+        }
+    }
+    return out;
+}
+/** `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`. */
+function parseBuildxVersion(text) {
+    const first = text.trim().split(/\r?\n/)[0] ?? '';
+    const parts = first.split(/\s+/);
+    return parts.length >= 2 ? parts[1] : first;
+}
+/** Runs `docker buildx create`; a failure is one line naming the driver input. */
+async function createBuilder(p, env) {
+    const res = await run('docker', buildxCreateArgv(p), { env, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        throw new ToolError(`driver: creating the ${p.driver} builder failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    }
+}
+async function inspectBuilder(name, env) {
+    const res = await run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0)
+        throw new ToolError(`driver: builder ${name} is not usable: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+    return parseInspect(res.stdout);
+}
+/** The builder of the current Docker context (the docker driver's builder is named after it). */
+async function contextBuilderName(env) {
+    const res = await run('docker', ['context', 'show'], { env, silent: true, ignoreReturnCode: true });
+    return (res.exitCode === 0 && res.stdout.trim()) || 'default';
+}
+
+;// CONCATENATED MODULE: ./src/docker/login.ts
+// Registry logins: the `registry-auth` list, which registries to log in to (including the automatic
+// ghcr.io login with github-token), keeping the credentials in the job's private Docker config, and
+// `docker login` with the password on stdin. No message here ever holds a password.
+
+
+
+
+
+
+const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+/** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
+function normalizeRegistry(raw) {
+    let r = raw.trim().replace(/^[a-z]+:\/\//i, '');
+    r = r.replace(/\/.*$/, '').toLowerCase();
+    if (r === '' || HUB_ALIASES.has(r))
+        return 'docker.io';
+    return r;
+}
+function registryLabel(host) {
+    return host === 'docker.io' ? 'Docker Hub' : host;
+}
+/** The registry host of an image name (`ghcr.io/acme/app` -> `ghcr.io`, `acme/app` -> `docker.io`). */
+function imageRegistry(image) {
+    const first = image.split('/')[0];
+    if (image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost'))
+        return normalizeRegistry(first);
+    return 'docker.io';
+}
+const KEYS = (/* unused pure expression or super */ null && (['registry', 'username', 'password']));
+/**
+ * `registry-auth`: a list of entries, each starting with `- `, one `key: value` per line:
+ *
+ *   - registry: ghcr.io
+ *     username: octocat
+ *     password: ${{ secrets.GHCR_TOKEN }}
+ *
+ * A value is the rest of the line after `key:`, without surrounding spaces; quotes are not
+ * interpreted. Blank lines and lines starting with `#` are skipped.
+ */
+function login_parseRegistryAuth(raw) {
+    const name = 'registry-auth';
+    const entries = [];
+    const lines = raw.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].replace(/\r$/, '');
+        const t = line.trim();
+        if (t === '' || t.startsWith('#'))
+            continue;
+        const m = /^\s*(-\s+)?([A-Za-z_-]+)\s*:(.*)$/.exec(line);
+        if (!m)
+            throw new InputError(name, `line ${i + 1}: expected "key: value" with key registry, username or password (the line is not shown)`);
+        const [, dash, keyRaw, rest] = m;
+        const key = keyRaw.toLowerCase();
+        if (!KEYS.includes(key))
+            throw new InputError(name, `line ${i + 1}: unknown key "${keyRaw}" (expected registry, username or password)`);
+        if (dash)
+            entries.push({});
+        else if (entries.length === 0)
+            throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
+        const entry = entries[entries.length - 1];
+        if (entry[key] !== undefined)
+            throw new InputError(name, `entry ${entries.length}: "${key}" is given twice`);
+        entry[key] = rest.trim();
+    }
+    const seen = new Set();
+    return entries.map((e, idx) => {
+        const n = idx + 1;
+        if (!e.registry)
+            throw new InputError(name, `entry ${n}: no registry`);
+        const registry = normalizeRegistry(e.registry);
+        if (!HOST_RE.test(registry))
+            throw new InputError(name, `entry ${n}: invalid registry "${e.registry}"`);
+        if (!e.username)
+            throw new InputError(name, `entry ${n} (${registry}): no username`);
+        if (/\s/.test(e.username))
+            throw new InputError(name, `entry ${n} (${registry}): the username contains a space`);
+        if (!e.password)
+            throw new InputError(name, `entry ${n} (${registry}): no password (is the secret set?)`);
+        if (seen.has(registry))
+            throw new InputError(name, `${registryLabel(registry)} is listed twice`);
+        seen.add(registry);
+        return { registry, username: e.username, password: e.password };
+    });
+}
+/**
+ * Who logs in where: the single `registry`/`username`/`password` inputs, every `registry-auth`
+ * entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io and nothing else gives
+ * ghcr.io credentials (neither these inputs nor a login already in the user's Docker config).
+ */
+function planLogins(li, images, actor, alreadyLoggedIn) {
+    const logins = [];
+    const notes = [];
+    if (li.username || li.password) {
+        if (!li.username || !li.password) {
+            throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(normalizeRegistry(li.registry))} needs both username and password`);
+        }
+        const registry = normalizeRegistry(li.registry);
+        if (!HOST_RE.test(registry))
+            throw new InputError('registry', `invalid registry "${li.registry.trim()}"`);
+        logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
+    }
+    else if (li.registry.trim()) {
+        notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
+    }
+    for (const c of li.registryAuth) {
+        if (logins.some((l) => l.registry === c.registry)) {
+            throw new InputError('registry-auth', `${registryLabel(c.registry)} is also given by the registry/username/password inputs`);
+        }
+        logins.push({ ...c, input: 'registry-auth' });
+    }
+    const ghcr = 'ghcr.io';
+    if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr)) {
+        if (alreadyLoggedIn.has(ghcr))
+            notes.push('ghcr.io: using the login already in the Docker config.');
+        else if (!li.githubToken)
+            notes.push('ghcr.io: no github-token, so no automatic login.');
+        else if (!actor)
+            notes.push('ghcr.io: GITHUB_ACTOR is not set, so no automatic login.');
+        else {
+            logins.push({ registry: ghcr, username: actor, password: li.githubToken, input: 'github-token' });
+            notes.push(`ghcr.io: logging in automatically as ${actor} with github-token.`);
+        }
+    }
+    return { logins, notes };
+}
+/** The key `docker login` files a registry's credentials under in config.json. */
+function configKey(host) {
+    return host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
+}
+/** Registries the Docker config already has credentials for (auths entries or a credential helper). */
+function configuredRegistries(configText) {
+    const out = new Set();
+    try {
+        const c = JSON.parse(configText);
+        for (const k of Object.keys(c.auths ?? {}))
+            out.add(normalizeRegistry(k));
+        for (const [k, v] of Object.entries(c.credHelpers ?? {}))
+            if (v)
+                out.add(normalizeRegistry(k));
+    }
+    catch {
+        /* not JSON: nothing configured */
+    }
+    return out;
+}
+/**
+ * The config with the credentials of `hosts` kept in the file itself (so in the private
+ * DOCKER_CONFIG that post deletes), never handed to a credential store or helper: an empty
+ * credHelpers entry makes the Docker CLI use the file for that registry.
+ */
+function isolateCredentials(configText, hosts) {
+    let c;
+    try {
+        c = JSON.parse(configText);
+        if (c === null || typeof c !== 'object' || Array.isArray(c))
+            c = {};
+    }
+    catch {
+        c = {};
+    }
+    const helpers = (c.credHelpers ?? {});
+    for (const h of hosts) {
+        const key = configKey(h);
+        if (c.credsStore || helpers[key])
+            helpers[key] = '';
+    }
+    if (Object.keys(helpers).length)
+        c.credHelpers = helpers;
+    return JSON.stringify(c, null, 2);
+}
+async function prepareConfigForLogins(dockerConfig, hosts) {
+    const file = path.join(dockerConfig, 'config.json');
+    const text = await fs.readFile(file, 'utf8').catch(() => '{}');
+    await fs.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
+}
+/** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
+async function login(l, env) {
+    const argv = ['login', '--username', l.username, '--password-stdin'];
+    if (l.registry !== 'docker.io')
+        argv.push(l.registry);
+    const res = await run('docker', argv, { env, input: l.password, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        const why = lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `docker login exited with ${res.exitCode}`;
+        throw new LoginError(`${l.input}: login to ${registryLabel(l.registry)} as ${l.username} failed: ${why}`);
+    }
+    core.info(`Logged in to ${registryLabel(l.registry)} as ${l.username} (${l.input}).`);
+}
+async function logout(hosts, env) {
+    for (const h of hosts) {
+        await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // The action's inputs, read and validated in one place: the only caller of core.getInput.
+
+
+
 
 class inputs_InputError extends Error {
     input;
@@ -29390,8 +34319,19 @@ class inputs_InputError extends Error {
         this.input = input;
     }
 }
+/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
+const getRaw = (n) => lib_core/* getInput */.V4(n, { trimWhitespace: n !== 'secrets' });
+/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
+function secretEnvNames(get = getRaw) {
+    try {
+        return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
+    }
+    catch {
+        return [];
+    }
+}
 /** Reads every input through `get` (core.getInput by default) and validates it. */
-function readInputs(get = (n) => core.getInput(n)) {
+function readInputs(get = getRaw) {
     const context = get('context').trim() || '.';
     return {
         images: get('images'),
@@ -29404,20 +34344,27 @@ function readInputs(get = (n) => core.getInput(n)) {
         target: get('target').trim(),
         buildArgs: parseBuildArgs(get('build-args')),
         platforms: splitList(get('platforms')),
-        secrets: [
-            ...parseSecrets('secrets', get('secrets')),
-            ...parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file', path } })),
-            ...parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env', name } })),
-        ].filter((s, i, all) => {
-            const first = all.findIndex((o) => o.id === s.id);
-            if (first !== i)
-                throw new inputs_InputError('secrets', `duplicate secret id "${s.id}"`);
-            return true;
-        }),
+        secrets: uniqueSecrets([
+            ['secrets', parseSecrets('secrets', get('secrets'))],
+            ['secret-files', parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file', path } }))],
+            ['secret-envs', parsePairs('secret-envs', get('secret-envs')).map(([id, name]) => ({ id, source: { kind: 'env', name } }))],
+        ]),
         push: oneOf('push', get('push'), ['auto', 'true', 'false'], 'auto'),
         registry: get('registry').trim(),
         username: get('username').trim(),
         password: get('password'),
+        registryAuth: parseRegistryAuth(get('registry-auth')),
+        buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
+        builder: parseBuilderOptions({
+            driver: get('driver'),
+            endpoint: get('endpoint'),
+            driverOpts: get('driver-opts'),
+            buildkitdFlags: get('buildkitd-flags'),
+            buildkitdConfig: get('buildkitd-config'),
+            buildkitdConfigInline: get('buildkitd-config-inline'),
+            builderPlatforms: get('builder-platforms'),
+            keepBuilder: get('keep-builder'),
+        }),
         githubToken: get('github-token'),
         cache: bool('cache', get('cache'), true),
         cacheScope: get('cache-scope').trim(),
@@ -29425,7 +34372,24 @@ function readInputs(get = (n) => core.getInput(n)) {
         provenance: get('provenance').trim(),
         sbom: get('sbom').trim(),
         dryRun: bool('dry-run', get('dry-run'), false),
+        secretScan: bool('secret-scan', get('secret-scan'), true),
     };
+}
+/** All secrets in input order; a duplicate id is an error naming the input where it repeats. */
+function uniqueSecrets(groups) {
+    const seen = new Map();
+    const out = [];
+    for (const [input, secrets] of groups) {
+        for (const s of secrets) {
+            const first = seen.get(s.id);
+            if (first !== undefined) {
+                throw new inputs_InputError(input, `duplicate secret id "${s.id}"${first === input ? '' : ` (already given in ${first})`}`);
+            }
+            seen.set(s.id, input);
+            out.push(s);
+        }
+    }
+    return out;
 }
 function splitList(raw) {
     return raw
@@ -29458,6 +34422,7 @@ function oneOf(name, raw, allowed, dflt) {
     throw new inputs_InputError(name, `expected one of ${allowed.join(', ')}, got "${raw.trim()}"`);
 }
 const ID_RE = /^[A-Za-z0-9._-]+$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseBuildArgs(raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
@@ -29469,22 +34434,26 @@ function parseBuildArgs(raw) {
 function parsePairs(name, raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
-        if (eq <= 0)
+        if (eq < 0)
             throw new inputs_InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
         const id = line.slice(0, eq).trim();
+        if (id === '')
+            throw new inputs_InputError(name, `empty secret id in "${line}"`);
         if (!ID_RE.test(id))
-            throw new inputs_InputError(name, `invalid secret id "${id}"`);
+            throw new inputs_InputError(name, `invalid secret id "${id}" (use letters, digits, ".", "_" and "-")`);
         const value = line.slice(eq + 1).trim();
         if (value === '')
             throw new inputs_InputError(name, `empty value for secret id "${id}"`);
+        if (name === 'secret-envs' && !ENV_NAME_RE.test(value))
+            throw new inputs_InputError(name, `secret "${id}": "${value}" is not an environment variable name`);
         return [id, value];
     });
 }
 /**
  * `secrets`: one `id=value` per line. A value is byte-exact: everything after the first `=` up to
  * the end of the line. A multi-line value is written as `id<<DELIM`, the value's lines, then `DELIM`
- * alone on a line; the value is the lines between, joined with "\n" (a trailing newline is kept
- * when an empty line precedes DELIM).
+ * alone on a line (surrounding spaces ignored); the value is the lines between, joined with "\n"
+ * (a trailing newline is kept when an empty line precedes DELIM).
  */
 function parseSecrets(name, raw) {
     const out = [];
@@ -29498,7 +34467,7 @@ function parseSecrets(name, raw) {
             const [, id, delim] = heredoc;
             const body = [];
             let j = i + 1;
-            while (j < all.length && all[j] !== delim)
+            while (j < all.length && all[j].trim() !== delim)
                 body.push(all[j++]);
             if (j >= all.length)
                 throw new inputs_InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
@@ -29506,12 +34475,17 @@ function parseSecrets(name, raw) {
             i = j;
             continue;
         }
+        if (/^\s*<<\S*\s*$/.test(line))
+            throw new inputs_InputError(name, `empty secret id before "<<" on line ${i + 1}`);
         const eq = line.indexOf('=');
-        if (eq <= 0)
+        if (eq < 0)
             throw new inputs_InputError(name, `expected id=value on line ${i + 1}, got a line without "=" (values are never shown)`);
         const id = line.slice(0, eq).trim();
+        if (id === '')
+            throw new inputs_InputError(name, `empty secret id on line ${i + 1} (values are never shown)`);
+        // The text before "=" is not shown: on a malformed line it may be part of a value.
         if (!ID_RE.test(id))
-            throw new inputs_InputError(name, `invalid secret id "${id}" on line ${i + 1}`);
+            throw new inputs_InputError(name, `invalid secret id on line ${i + 1}: use letters, digits, ".", "_" and "-" (values are never shown)`);
         out.push({ id, source: { kind: 'value', value: line.slice(eq + 1) } });
     }
     return out;
@@ -29525,15 +34499,22 @@ function parseSecrets(name, raw) {
 
 
 
-/** Masks a value and each of its lines, so no line of it can appear in the log. */
+/** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
+const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
+/** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
 function maskValue(value) {
     if (value === '')
         return;
     core.setSecret(value);
-    for (const line of value.split(/\r?\n/))
-        if (line.trim() !== '')
-            core.setSecret(line);
+    for (const line of value.split(/\r?\n/)) {
+        if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
+            continue;
+        core.setSecret(line);
+        if (line.trim() !== line)
+            core.setSecret(line.trim());
+    }
 }
+/** Masks inline values and the values of the named environment variables. */
 function maskSecrets(secrets, env = process.env) {
     for (const s of secrets) {
         if (s.source.kind === 'value')
@@ -29546,23 +34527,62 @@ function maskSecrets(secrets, env = process.env) {
 async function checkSecretSources(secrets, env = process.env) {
     for (const s of secrets) {
         if (s.source.kind === 'file') {
+            let st;
             try {
-                await fs.access(s.source.path);
+                st = await fs.stat(s.source.path);
+                await fs.access(s.source.path, fsc.R_OK);
             }
             catch {
-                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist`);
+                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist or cannot be read`);
             }
+            if (!st.isFile())
+                throw new InputError('secret-files', `secret "${s.id}": ${s.source.path} is not a regular file`);
         }
         if (s.source.kind === 'env' && env[s.source.name] === undefined) {
             throw new InputError('secret-envs', `secret "${s.id}": environment variable ${s.source.name} is not set`);
         }
     }
 }
-async function makeSecretDir(runnerTemp) {
-    const dir = path.join(runnerTemp, `obc-secrets-${randomBytes(6).toString('hex')}`);
-    await fs.mkdir(dir, { mode: 0o700, recursive: true });
+/** Largest secret file read for masking and the leak guard (larger ones are read up to this). */
+const MAX_FILE_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
+/**
+ * Every secret's value as bytes, for the leak guard. Secret files are read here (up to 1 MiB) and
+ * their text is masked too. Call before `withholdEnv` takes the secret-envs variables away.
+ */
+async function readSecretValues(secrets, env = process.env) {
+    const out = [];
+    for (const s of secrets) {
+        if (s.source.kind === 'value')
+            out.push({ id: s.id, value: Buffer.from(s.source.value, 'utf8') });
+        else if (s.source.kind === 'env')
+            out.push({ id: s.id, value: Buffer.from(env[s.source.name] ?? '', 'utf8') });
+        else {
+            const fh = await fs.open(s.source.path, 'r');
+            try {
+                const buf = Buffer.alloc(MAX_FILE_BYTES);
+                const { bytesRead } = await fh.read(buf, 0, MAX_FILE_BYTES, 0);
+                const value = buf.subarray(0, bytesRead);
+                // Text is masked like an inline value; binary data cannot be printed as a log line anyway.
+                const text = value.toString('utf8');
+                if (!text.includes('\uFFFD') && !text.includes('\0'))
+                    maskValue(text);
+                out.push({ id: s.id, value });
+            }
+            finally {
+                await fh.close();
+            }
+        }
+    }
+    return out;
+}
+/** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
+function secretDirPath(runnerTemp) {
+    return path.join(runnerTemp, `obc-secrets-${randomBytes(6).toString('hex')}`);
+}
+/** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
+async function createSecretDir(dir) {
+    await fs.mkdir(dir, { mode: 0o700 });
     await fs.chmod(dir, 0o700);
-    return dir;
 }
 /** Writes inline secrets to files and returns the `--secret` specs for every secret. */
 async function materializeSecrets(secrets, dir) {
@@ -29571,7 +34591,8 @@ async function materializeSecrets(secrets, dir) {
     for (const s of secrets) {
         if (s.source.kind === 'value') {
             const file = path.join(dir, `s${n++}`);
-            await fs.writeFile(file, s.source.value, { mode: 0o600 });
+            // 'wx': never follow or reuse a file someone else put there.
+            await fs.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
             specs.push(`id=${s.id},src=${file}`);
         }
         else if (s.source.kind === 'file') {
@@ -29587,6 +34608,195 @@ async function removeSecretDir(dir) {
     if (dir)
         await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
 }
+// Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
+// KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
+const CREDENTIAL_WORDS = new Set([
+    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
+    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+]);
+const CREDENTIAL_SUFFIXES = (/* unused pure expression or super */ null && (['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY']));
+const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
+/** A credential word followed by one of these names something about it, not the credential. */
+const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+function words(key) {
+    return key
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter((w) => w !== '');
+}
+/** True when a build-arg key looks like it holds a credential (NPM_TOKEN, dbPassword, API_KEY). */
+function looksLikeCredential(key) {
+    const w = words(key);
+    for (let i = 0; i < w.length; i++) {
+        const word = w[i];
+        const next = w[i + 1];
+        let hit = CREDENTIAL_WORDS.has(word) || CREDENTIAL_SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
+        if (!hit && (word === 'KEY' || word === 'KEYS'))
+            hit = !(i > 0 && HARMLESS_BEFORE_KEY.has(w[i - 1]));
+        if (hit && next !== undefined && HARMLESS_AFTER.has(next))
+            hit = false;
+        if (hit)
+            return true;
+    }
+    return false;
+}
+/**
+ * One warning per build-arg whose key looks like a credential; the value of such an argument is
+ * masked too. Build arguments end up in the image history, provenance (mode=max) and the log.
+ */
+function credentialBuildArgWarnings(buildArgs) {
+    const out = [];
+    for (const b of buildArgs) {
+        if (!looksLikeCredential(b.key))
+            continue;
+        maskValue(b.value);
+        out.push(`build-args: "${b.key}" looks like a credential. Build arguments are kept in the image's history and provenance; pass it with secrets (or secret-envs) and read it in a RUN --mount=type=secret,id=... step instead.`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length) {
+        if (r.pushed && r.digest) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(`${t}@${r.digest}`)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${r.pushed ? 'yes' : 'no'} (${r.pushReason})`]);
+    if (r.digest)
+        rows.push(['Digest', code(r.digest)]);
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
+}
 
 ;// CONCATENATED MODULE: ./src/post-impl.ts
 // The post step: save the layer cache after a successful build, then always clean up.
@@ -29597,7 +34807,10 @@ async function removeSecretDir(dir) {
 
 
 
+
 async function runPost() {
+    // No child of post (docker, tar, zstd) gets the secret-envs variables or secret inputs.
+    withholdEnv(secretEnvNames());
     const state = loadState();
     if (!state) {
         lib_core/* info */.pq('Nothing to clean up.');
@@ -29607,33 +34820,31 @@ async function runPost() {
     try {
         const c = state.cache;
         if (c) {
+            let summary = { saved: false, entriesSaved: 0, bytesSaved: 0, ms: 0 };
             await lib_core/* group */.Os('Save layer cache', async () => {
-                if (!state.buildSucceeded)
+                if (!state.buildSucceeded) {
+                    summary.reason = 'the build did not succeed';
                     return lib_core/* info */.pq('Layer cache not saved: the build did not succeed.');
-                if (!c.save)
+                }
+                if (!c.save) {
+                    summary.reason = c.saveSkipReason ?? 'not enabled';
                     return lib_core/* info */.pq(`Layer cache not saved (${c.saveSkipReason ?? 'not enabled'}).`);
-                const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
-                const started = Date.now();
-                try {
-                    const out = await service_withCacheRoot(c.paths.store, async () => {
-                        const svc = await service_actionsCacheService(c.paths.store, cacheTimeoutMs(), stats);
-                        return saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
-                    });
-                    if (!out.saved)
-                        lib_core/* info */.pq(`Layer cache not saved: ${out.reason}.`);
-                    lib_core/* info */.pq(`Layer cache save: ${out.entriesSaved} entries, ${out.bytesSaved} bytes, ${Date.now() - started} ms.`);
                 }
-                catch (err) {
-                    lib_core/* warning */.$e(`Layer cache: saving failed: ${err.message}`);
-                }
+                summary = saveSummaryFrom(await savePhase(c), c.keys.primary);
             });
+            await appendSummary(renderSaveSummary(summary));
         }
     }
     finally {
         await lib_core/* group */.Os('Clean up', async () => {
-            await removeSecretDir(state.secretDir);
-            await logoutAndForget(state.dockerConfig, state.loggedIn, env);
-            await removeBuilder(state.builder, env);
+            try {
+                await removeSecretDir(state.secretDir);
+                // The builder goes first: the buildx plugin it needs may live in the private Docker config.
+                await removeBuilder(state.builder, env);
+            }
+            finally {
+                await logoutAndForget(state.dockerConfig, state.loggedIn, env);
+            }
             lib_core/* info */.pq('Removed build secrets, credentials and the temporary builder.');
         });
     }
@@ -29646,7 +34857,7 @@ async function runPost() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3362);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7945);
 
 await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
@@ -29666,6 +34877,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 
 /***/ }),
 
@@ -29957,15 +35175,17 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 __nccwpck_require__.d(__webpack_exports__, {
   Yz: () => (/* binding */ core_debug),
   z3: () => (/* binding */ error),
+  V4: () => (/* binding */ getInput),
   Gu: () => (/* binding */ getState),
   Os: () => (/* binding */ group),
   pq: () => (/* binding */ info),
   _o: () => (/* binding */ isDebug),
   Pq: () => (/* binding */ core_setSecret),
+  z: () => (/* reexport */ summary),
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getInput, getMultilineInput, markdownSummary, notice, platform, saveState, setCommandEcho, setFailed, setOutput, startGroup, summary, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, markdownSummary, notice, platform, saveState, setCommandEcho, setFailed, setOutput, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
@@ -30495,7 +35715,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
@@ -30531,8 +35751,8 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
-var lib_exec = __nccwpck_require__(7187);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var lib_exec = __nccwpck_require__(5260);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -30919,7 +36139,7 @@ function getIDToken(aud) {
 
 /***/ }),
 
-/***/ 7187:
+/***/ 5260:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30936,8 +36156,8 @@ var external_string_decoder_ = __nccwpck_require__(3193);
 var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "path"
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
@@ -31331,7 +36551,7 @@ class ToolRunner extends external_events_.EventEmitter {
                     return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
                 }
                 const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                const cp = external_child_process_.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
                 let stdbuffer = '';
                 if (cp.stdout) {
                     cp.stdout.on('data', (data) => {

@@ -98,7 +98,9 @@ export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: 
 
   const matched = await svc.restore([p.index], keys.primary, keys.restore);
   if (!matched) {
-    core.info('Layer cache: no index entry for this scope yet (cold build).');
+    // A failed download may have left part of the index behind.
+    await fs.rm(p.index, { recursive: true, force: true });
+    core.info(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
     return outcome;
   }
   const meta = await readMeta(p.index);
@@ -134,18 +136,19 @@ export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: 
   await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
   await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
     const got = await svc.restore(entryPaths(p, digests), key, []);
-    if (got !== key) return;
-    outcome.entriesRestored++;
+    if (got === key) outcome.entriesRestored++;
+    else if (!svc.gaveUp) core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
     for (const d of digests) {
       const f = blobPath(p.store, d);
+      // Content-addressed: a file is good exactly when its digest matches. Anything else is what a
+      // failed, truncated or corrupted download left behind, and goes.
       if (await verifyBlob(f, d)) {
         present.add(d);
-        outcome.held[d] = key;
+        if (got === key) outcome.held[d] = key;
         outcome.bytesRestored += await sizeOf(f);
       } else {
-        // A truncated or corrupted download: leave nothing half-written behind.
         await fs.rm(f, { force: true });
-        core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; it will be rebuilt.`);
+        if (got === key) core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
       }
     }
   });

@@ -20,6 +20,8 @@ export interface BuildPlan {
   provenance: string;
   sbom: string;
   metadataFile: string;
+  /** Extra `--output` specs (the leak guard exports an OCI layout to scan before pushing). */
+  outputs?: string[];
 }
 
 export function buildxArgv(p: BuildPlan): string[] {
@@ -37,6 +39,7 @@ export function buildxArgv(p: BuildPlan): string[] {
   if (p.sbom) a.push(`--sbom=${p.sbom}`);
   if (p.push) a.push('--push');
   if (p.load) a.push('--load');
+  for (const o of p.outputs ?? []) a.push('--output', o);
   a.push('--metadata-file', p.metadataFile);
   a.push(p.context);
   return a;

@@ -1,5 +1,5 @@
-// Docker and buildx on this runner: finding them, choosing a builder that can export cache,
-// logging in with a private DOCKER_CONFIG, and cleaning up.
+// Docker and buildx on this runner: finding them, the job's private DOCKER_CONFIG (credentials and
+// an installed buildx live there), and cleaning up.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
@@ -7,10 +7,13 @@ import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import { run, lastMeaningfulLine } from '../exec.js';
 
-/** The environment every docker command of this job gets (a private DOCKER_CONFIG when logged in). */
+/** Inputs holding registry credentials: Docker and its plugins never need them in their environment. */
+const CREDENTIAL_INPUTS = new Set(['INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']);
+
+/** The environment every docker command of this job gets (with the job's private DOCKER_CONFIG). */
 export function dockerEnv(dockerConfig: string | undefined, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !CREDENTIAL_INPUTS.has(k)) env[k] = v;
   if (dockerConfig) env.DOCKER_CONFIG = dockerConfig;
   return env;
 }
@@ -18,70 +21,82 @@ export function dockerEnv(dockerConfig: string | undefined, base: NodeJS.Process
 export interface Toolchain {
   dockerVersion: string;
   buildxVersion: string;
+  /** The plugin binary the Docker CLI runs for `docker buildx` ('' when it does not say). */
+  buildxPath: string;
   /** The daemon stores images in containerd, so the docker driver can export cache. */
   containerdStore: boolean;
 }
 
 export class ToolError extends Error {}
 
-export async function probeToolchain(env: Record<string, string>): Promise<Toolchain> {
+export interface DockerDaemon {
+  dockerVersion: string;
+  containerdStore: boolean;
+}
+
+export async function probeDocker(env: Record<string, string>): Promise<DockerDaemon> {
   const ver = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch(
     (err: Error) => ({ exitCode: 127, stdout: '', stderr: err.message }),
   );
   if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
-    throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine and buildx on the runner.');
+    throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
   }
   if (ver.exitCode !== 0) {
     throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
   }
-  const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-  if (bx.exitCode !== 0) {
-    throw new ToolError(`buildx: the docker buildx plugin is not installed: ${lastMeaningfulLine(bx.stderr) || 'docker buildx version failed'}`);
-  }
   const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
-  return {
-    dockerVersion: ver.stdout.trim(),
-    buildxVersion: (bx.stdout.trim().split(/\s+/)[1] ?? bx.stdout.trim()),
-    containerdStore: info.stdout.includes('io.containerd.snapshotter'),
-  };
+  return { dockerVersion: ver.stdout.trim(), containerdStore: info.stdout.includes('io.containerd.snapshotter') };
 }
 
-export interface Builder {
-  name: string;
-  driver: string;
-  /** True when this action created it, so post removes it. */
-  created: boolean;
+/** The buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
+export async function probeBuildx(env: Record<string, string>): Promise<{ version: string; path: string } | undefined> {
+  const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
+  if (bx.exitCode !== 0) return undefined;
+  const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
+  const version = first.split(/\s+/)[1] ?? first;
+  const where = await run('docker', ['info', '--format', '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}'], {
+    env,
+    silent: true,
+    ignoreReturnCode: true,
+  });
+  return { version, path: where.exitCode === 0 ? where.stdout.trim() : '' };
+}
+
+export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean } | undefined, env: Record<string, string>): Promise<void> {
+  if (!b?.created) return;
+  if (b.keep) {
+    core.info(`Kept builder ${b.name} (keep-builder: true).`);
+    return;
+  }
+  const res = await run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
+  if (res.exitCode === 0) core.info(`Removed builder ${b.name}.`);
+  else core.warning(`Could not remove builder ${b.name}: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
 
 /**
- * A builder that can export cache: the docker driver when the daemon uses the containerd image
- * store, otherwise a new docker-container builder (what GitHub-hosted runners need).
+ * A private DOCKER_CONFIG for this job under RUNNER_TEMP (mode 0700), starting from the user's
+ * config.json (so earlier logins still work). Its cli-plugins directory links each of the user's
+ * plugins (a buildx this action installs replaces only the link), and its buildx directory is the
+ * user's, so a builder kept with keep-builder stays usable by later steps.
  */
-export async function prepareBuilder(tc: Toolchain, env: Record<string, string>, runId: string): Promise<Builder> {
-  if (tc.containerdStore) return { name: 'default', driver: 'docker', created: false };
-  const name = `obc-${runId}-${randomBytes(3).toString('hex')}`;
-  await run('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], { env });
-  return { name, driver: 'docker-container', created: true };
-}
-
-export async function removeBuilder(b: { name: string; created: boolean } | undefined, env: Record<string, string>): Promise<void> {
-  if (!b?.created) return;
-  await run('docker', ['buildx', 'rm', '--force', b.name], { env, ignoreReturnCode: true });
-}
-
-/** A private DOCKER_CONFIG for this job, starting from the user's existing logins. */
 export async function makeDockerConfig(runnerTemp: string, base: NodeJS.ProcessEnv = process.env): Promise<string> {
   const dir = path.join(runnerTemp, `obc-docker-${randomBytes(6).toString('hex')}`);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const userDir = base.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
-  // Keep the user's CLI plugins (a buildx installed under ~/.docker/cli-plugins) and builders.
-  for (const sub of ['cli-plugins', 'buildx']) {
-    try {
-      await fs.access(path.join(userDir, sub));
-      await fs.symlink(path.join(userDir, sub), path.join(dir, sub));
-    } catch {
-      /* not there */
+  const plugins = path.join(dir, 'cli-plugins');
+  await fs.mkdir(plugins);
+  try {
+    for (const e of await fs.readdir(path.join(userDir, 'cli-plugins'))) {
+      await fs.symlink(path.join(userDir, 'cli-plugins', e), path.join(plugins, e));
     }
+  } catch {
+    /* no user plugins */
+  }
+  try {
+    await fs.mkdir(path.join(userDir, 'buildx'), { recursive: true });
+    await fs.symlink(path.join(userDir, 'buildx'), path.join(dir, 'buildx'));
+  } catch {
+    /* the user's config directory is not writable: builders live in the private one */
   }
   try {
     await fs.copyFile(path.join(userDir, 'config.json'), path.join(dir, 'config.json'));
@@ -94,21 +109,14 @@ export async function makeDockerConfig(runnerTemp: string, base: NodeJS.ProcessE
 
 export class LoginError extends Error {}
 
-export async function login(registry: string, username: string, password: string, env: Record<string, string>): Promise<void> {
-  const res = await run('docker', ['login', '--username', username, '--password-stdin', ...(registry ? [registry] : [])], {
-    env,
-    input: password,
-    silent: true,
-    ignoreReturnCode: true,
-  });
-  if (res.exitCode !== 0) {
-    throw new LoginError(`registry: login to ${registry || 'Docker Hub'} as ${username} failed: ${lastMeaningfulLine(res.stderr) || 'unknown error'}`);
-  }
-  core.info(`Logged in to ${registry || 'Docker Hub'} as ${username}.`);
-}
-
+/** Logs out of every registry and deletes the private Docker config with everything in it. */
 export async function logoutAndForget(dockerConfig: string | undefined, registries: string[], env: Record<string, string>): Promise<void> {
   if (!dockerConfig) return;
-  for (const r of registries) await run('docker', ['logout', ...(r ? [r] : [])], { env, silent: true, ignoreReturnCode: true });
-  await fs.rm(dockerConfig, { recursive: true, force: true });
+  try {
+    for (const r of registries) {
+      await run('docker', ['logout', ...(r === '' || r === 'docker.io' ? [] : [r])], { env, silent: true, ignoreReturnCode: true });
+    }
+  } finally {
+    await fs.rm(dockerConfig, { recursive: true, force: true });
+  }
 }

@@ -1,41 +1,166 @@
-// Phase: write the build secrets, run the build, read the result.
+// Phase: write the build secrets, run the build, check it for leaked secrets, then push.
+//
+// With secrets to look for and something about to leave the runner, the image is built without
+// pushing, checked by the leak guard, and only then pushed:
+// - docker driver (containerd image store): the build loads the image into the local store;
+//   `docker save` streams it to the guard; `docker push` pushes each tag. The store keeps the image
+//   index as built, so the pushed digest is the built one.
+// - other drivers: the build exports an OCI layout next to the cache export; the guard reads it;
+//   a second, fully cached buildx invocation pushes, and its digest is the registry's.
+// The layer cache export is checked in both cases; a leak fails the step before the push, deletes
+// the export, and post saves no cache (the build did not succeed).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
 import type { Context } from '../context.js';
 import type { RunPlan } from '../plan.js';
+import type { BuildPlan } from '../docker/argv.js';
 import { buildxArgv, displayCommand } from '../docker/argv.js';
-import { makeSecretDir, materializeSecrets } from '../secrets.js';
-import { run } from '../exec.js';
+import { createSecretDir, materializeSecrets, removeSecretDir, secretDirPath } from '../secrets.js';
+import { run, lastMeaningfulLine } from '../exec.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 import type { DockerSetup } from './docker.js';
 import type { Report } from '../report.js';
+import { LeakGuard, LeakError, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
+import type { SecretValue } from '../leakguard/index.js';
 
 export interface BuildResult {
   digest: string;
   imageid: string;
 }
 
-export async function buildPhase(inputs: Inputs, ctx: Context, plan: RunPlan, docker: DockerSetup, state: PostState, report: Report): Promise<BuildResult> {
+/** How the build is run, given what leaves the runner and whether there is anything to look for. */
+export interface BuildMode {
+  /** Run the leak guard before anything leaves. */
+  scan: boolean;
+  /** Build without pushing, scan, then push (only when pushing with the guard on). */
+  staged: 'no' | 'load-then-push' | 'layout-then-rebuild';
+}
+
+/** Pure: the build mode. */
+export function buildMode(o: { guard: boolean; needles: number; push: boolean; tags: number; cacheSaved: boolean; driver: string }): BuildMode {
+  const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
+  if (!scan || !o.push || o.tags === 0) return { scan, staged: 'no' };
+  return { scan, staged: o.driver === 'docker' ? 'load-then-push' : 'layout-then-rebuild' };
+}
+
+async function runBuildx(b: BuildPlan, docker: DockerSetup): Promise<Record<string, any>> {
+  await fs.mkdir(path.dirname(b.metadataFile), { recursive: true });
+  await fs.rm(b.metadataFile, { force: true });
+  const argv = buildxArgv(b);
+  core.debug(`Build command: ${displayCommand('docker', argv)}`);
+  // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
+  await run('docker', argv, { env: docker.env, secretEnv: true });
+  return JSON.parse(await fs.readFile(b.metadataFile, 'utf8'));
+}
+
+/** Pushes each tag of an image in the local store; returns the digest the registry got. */
+async function pushTags(tags: string[], docker: DockerSetup): Promise<string> {
+  let digest = '';
+  for (const tag of tags) {
+    const r = await run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
+    if (r.exitCode !== 0) throw new Error(`push: docker push ${tag} failed: ${lastMeaningfulLine(r.stderr) || lastMeaningfulLine(r.stdout)}`);
+    const m = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout);
+    if (m) digest ||= m[1];
+  }
+  return digest;
+}
+
+export async function buildPhase(
+  inputs: Inputs,
+  ctx: Context,
+  plan: RunPlan,
+  docker: DockerSetup,
+  state: PostState,
+  report: Report,
+  secretValues: SecretValue[] = [],
+): Promise<BuildResult> {
   const b = plan.build;
   b.builder = docker.builder.name;
-  const started = Date.now();
-  await core.group('Build', async () => {
-    if (inputs.secrets.length) {
-      state.secretDir = await makeSecretDir(ctx.runnerTemp);
-      saveState(state);
-      b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
+  const wantPush = b.push;
+  const cacheSaved = !!(b.cacheTo && state.cache?.save);
+  const needles = planNeedles(secretValues);
+  const guardOn = inputs.secretScan !== false;
+  if (guardOn) {
+    for (const id of needles.skipped) {
+      core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes (and has no line that long); the leak guard cannot look for it.`);
     }
-    await fs.mkdir(path.dirname(b.metadataFile), { recursive: true });
-    await fs.rm(b.metadataFile, { force: true });
-    const argv = buildxArgv(b);
-    core.debug(`Build command: ${displayCommand('docker', argv)}`);
-    await run('docker', argv, { env: docker.env });
-  });
-  report.buildMs = Date.now() - started;
-  const md = JSON.parse(await fs.readFile(b.metadataFile, 'utf8'));
-  const digest: string = md['containerimage.digest'] ?? '';
-  return { digest: b.push ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+  }
+  const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
+  const ociDir = path.join(plan.root, 'image-oci');
+  const started = Date.now();
+  try {
+    let md: Record<string, any> = {};
+    await core.group('Build', async () => {
+      if (inputs.secrets.length) {
+        // The path goes into the state before the directory exists: post removes it whatever happens.
+        state.secretDir = secretDirPath(ctx.runnerTemp);
+        saveState(state);
+        await createSecretDir(state.secretDir);
+        b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
+      }
+      if (mode.staged === 'load-then-push') {
+        b.push = false;
+        b.load = true;
+      } else if (mode.staged === 'layout-then-rebuild') {
+        b.push = false;
+        await fs.rm(ociDir, { recursive: true, force: true });
+        b.outputs = [`type=oci,dest=${ociDir},tar=false`];
+      }
+      if (mode.staged !== 'no') core.info('Building without pushing: the leak guard checks the image before it is pushed.');
+      md = await runBuildx(b, docker);
+    });
+    report.buildMs = Date.now() - started;
+
+    if (mode.scan) {
+      await core.group('Leak guard', async () => {
+        const guard = new LeakGuard(needles);
+        if (mode.staged === 'load-then-push') await guard.scanDockerImage(b.tags[0], docker.env);
+        if (mode.staged === 'layout-then-rebuild') await guard.scanDirectory(ociDir, 'image');
+        if (cacheSaved && b.cacheTo) await guard.scanDirectory(b.cacheTo, 'layer cache');
+        const s = guard.stats;
+        report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
+        core.info(
+          `Leak guard: looked for ${needles.needles.length} value(s) of ${secretValues.length - needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
+            `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`,
+        );
+        const leak = guard.error();
+        if (leak) {
+          // Nothing of this build may leave: drop the cache export and the local tags.
+          if (b.cacheTo) await fs.rm(b.cacheTo, { recursive: true, force: true });
+          await fs.rm(ociDir, { recursive: true, force: true });
+          if (mode.staged === 'load-then-push') await run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });
+          throw leak;
+        }
+        core.info('Leak guard: no secret value found.');
+      });
+    }
+
+    let digest: string = md['containerimage.digest'] ?? '';
+    if (mode.staged === 'load-then-push') {
+      await core.group('Push', async () => {
+        const pushed = await pushTags(b.tags, docker);
+        if (pushed && digest && pushed !== digest) core.warning(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
+        digest = pushed || digest;
+      });
+    } else if (mode.staged === 'layout-then-rebuild') {
+      await core.group('Push', async () => {
+        b.push = true;
+        b.outputs = [];
+        b.cacheTo = undefined;
+        md = await runBuildx(b, docker);
+        digest = md['containerimage.digest'] ?? '';
+      });
+      await fs.rm(ociDir, { recursive: true, force: true });
+    }
+    return { digest: wantPush ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+  } finally {
+    b.push = wantPush;
+    // The secret files are not needed any more; post removes the directory again, in case.
+    await removeSecretDir(state.secretDir);
+  }
 }
+
+export { LeakError };

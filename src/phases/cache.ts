@@ -5,7 +5,10 @@ import * as core from '@actions/core';
 import type { RunPlan } from '../plan.js';
 import { restoreLayerCache } from '../cache/store.js';
 import type { CacheHit, RestoreOutcome } from '../cache/store.js';
-import { actionsCacheService, isCacheServiceAvailable, withCacheRoot } from '../cache/service.js';
+import { actionsCacheService, defaultPolicy, isCacheServiceAvailable, newStats, withCacheRoot } from '../cache/service.js';
+import type { ServiceStats } from '../cache/service.js';
+import { saveLayerCache } from '../cache/store.js';
+import type { SaveOutcome } from '../cache/store.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 import type { Report } from '../report.js';
@@ -20,7 +23,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
   const c = plan.cache;
   if (!c) return 'disabled';
   const started = Date.now();
-  const stats = { calls: 0, failures: 0, ms: 0, uploads: 0 };
+  const stats = newStats();
   const available = isCacheServiceAvailable();
   const outcome: RestoreOutcome | undefined = await core.group('Restore layer cache', async () => {
     if (!available) {
@@ -28,8 +31,12 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       return undefined;
     }
     const o = await withCacheRoot(c.paths.store, async () => {
-      const svc = await actionsCacheService(c.paths.store, cacheTimeoutMs(), stats);
-      return restoreLayerCache(svc, c.paths, c.keys);
+      const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
+      try {
+        return await restoreLayerCache(svc, c.paths, c.keys);
+      } finally {
+        svc.close();
+      }
     });
     core.info(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
     return o;
@@ -59,4 +66,26 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
     saveReason: d.saveCache ? undefined : d.saveReason,
   };
   return hit;
+}
+
+/** Saves the layer cache in post; never throws. */
+export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ outcome?: SaveOutcome; stats: ServiceStats; ms: number }> {
+  const stats = newStats();
+  const started = Date.now();
+  try {
+    const outcome = await withCacheRoot(c.paths.store, async () => {
+      const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
+      try {
+        return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+      } finally {
+        svc.close();
+      }
+    });
+    if (!outcome.saved) core.info(`Layer cache not saved: ${outcome.reason}.`);
+    core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+    return { outcome, stats, ms: Date.now() - started };
+  } catch (err) {
+    core.warning(`Layer cache: saving failed: ${(err as Error).message}`);
+    return { stats, ms: Date.now() - started };
+  }
 }

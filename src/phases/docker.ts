@@ -1,49 +1,156 @@
-// Phase: Docker and buildx, registry login, and the builder.
+// Phase: Docker and buildx (installing a pinned or the latest buildx when asked), registry logins,
+// and the builder. Everything runs with the job's private DOCKER_CONFIG, which post deletes.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
 import { InputError } from '../inputs.js';
 import type { Context } from '../context.js';
-import { dockerEnv, login, makeDockerConfig, prepareBuilder, probeToolchain } from '../docker/docker.js';
-import type { Builder, Toolchain } from '../docker/docker.js';
+import { dockerEnv, makeDockerConfig, probeBuildx, probeDocker, ToolError, LoginError } from '../docker/docker.js';
+import type { Toolchain } from '../docker/docker.js';
+import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-install.js';
+import type { InstallEnv } from '../docker/buildx-install.js';
+import { builderName, contextBuilderName, createBuilder, inspectBuilder, resolveDriver } from '../docker/builder.js';
+import type { Builder, CreatePlan } from '../docker/builder.js';
+import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 
+export type { Builder } from '../docker/builder.js';
+
 export interface DockerSetup {
-  /** The environment for every docker command from here on. */
+  /** The environment for every docker command from here on (carries the private DOCKER_CONFIG). */
   env: Record<string, string>;
   toolchain: Toolchain;
   builder: Builder;
 }
 
-export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState): Promise<DockerSetup> {
-  let env = dockerEnv(undefined);
-  const toolchain = await core.group('Docker and buildx', async () => {
-    const t = await probeToolchain(env);
-    core.info(`Docker ${t.dockerVersion}, buildx ${t.buildxVersion}, containerd image store: ${t.containerdStore}`);
-    return t;
+/** What the run will do with the images (for the automatic ghcr.io login). */
+export interface ImageIntent {
+  images: string[];
+  push: boolean;
+  /** Make no registry login, for this reason (a pull request from a fork: no secrets to log in with). */
+  skipLogin?: string;
+}
+
+function installEnv(inputs: Inputs, ctx: Context): InstallEnv {
+  const armVersion = (process.config.variables as Record<string, unknown>).arm_version;
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    armVersion: armVersion === undefined ? undefined : String(armVersion),
+    githubToken: inputs.githubToken,
+    serverUrl: ctx.serverUrl,
+  };
+}
+
+export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState, intent: ImageIntent = { images: [], push: false }): Promise<DockerSetup> {
+  state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
+  saveState(state);
+  const dockerConfig = state.dockerConfig;
+  const env = dockerEnv(dockerConfig);
+
+  const toolchain = await core.group('Docker and buildx', async (): Promise<Toolchain> => {
+    const daemon = await probeDocker(env);
+    core.info(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
+    let bx = await probeBuildx(env);
+    let want = inputs.buildx.version;
+    if (!want && !bx) {
+      core.info('No buildx plugin is installed: installing the latest release.');
+      want = 'latest';
+    }
+    if (want) {
+      const ie = installEnv(inputs, ctx);
+      const version = want === 'latest' ? await resolveLatest(inputs.buildx, ie) : want;
+      if (want === 'latest') core.info(`The latest buildx release is ${version}.`);
+      const inst = await installBuildx(version, inputs.buildx, dockerConfig, ctx.runnerTemp, ie);
+      core.info(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
+      bx = await probeBuildx(env);
+      if (!bx) throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);
+      if (!sameRelease(bx.version, version)) core.warning(`${BUILDX_INPUT}: the installed plugin reports version ${bx.version}, not ${version}`);
+    }
+    if (!bx) throw new ToolError('buildx: the docker buildx plugin is not installed');
+    core.info(`buildx ${bx.version}${bx.path ? ` (${bx.path})` : ''}`);
+    return { dockerVersion: daemon.dockerVersion, buildxVersion: bx.version, buildxPath: bx.path, containerdStore: daemon.containerdStore };
   });
 
-  if (inputs.username || inputs.password) {
-    if (!inputs.username || !inputs.password) {
-      throw new InputError(inputs.username ? 'password' : 'username', 'registry login needs both username and password');
-    }
-    await core.group(`Login to ${inputs.registry || 'Docker Hub'}`, async () => {
-      state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
-      saveState(state);
-      env = dockerEnv(state.dockerConfig);
-      await login(inputs.registry, inputs.username, inputs.password, env);
-      state.loggedIn.push(inputs.registry);
-      saveState(state);
+  const userConfig = await fs.readFile(path.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
+  const plan = intent.skipLogin
+    ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
+    : planLogins(
+        { registry: inputs.registry, username: inputs.username, password: inputs.password, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken },
+        intent.images,
+        ctx.actor,
+        configuredRegistries(userConfig),
+      );
+  for (const l of plan.logins) core.setSecret(l.password);
+  if (plan.logins.length || plan.notes.length) {
+    await core.group(`Registry login${plan.logins.length ? `: ${plan.logins.map((l) => registryLabel(l.registry)).join(', ')}` : ''}`, async () => {
+      for (const n of plan.notes) core.info(n);
+      await prepareConfigForLogins(dockerConfig, plan.logins.map((l) => l.registry));
+      for (const l of plan.logins) {
+        // Recorded before the attempt: post logs out even after a half-finished login.
+        state.loggedIn.push(l.registry);
+        saveState(state);
+        try {
+          await login(l, env);
+        } catch (err) {
+          // The automatic ghcr.io login only matters when pushing; a read-only build goes on without it.
+          if (l.input === 'github-token' && !intent.push && err instanceof LoginError) core.warning(err.message);
+          else throw err;
+        }
+      }
     });
   }
 
-  const builder = await core.group('Builder', async () => {
-    const b = await prepareBuilder(toolchain, env, ctx.runId);
-    state.builder = { name: b.name, created: b.created };
-    saveState(state);
-    core.info(`Builder ${b.name} (driver ${b.driver})`);
-    return b;
+  const builder = await core.group('Builder', async (): Promise<Builder> => {
+    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore);
+    let name: string;
+    let created = false;
+    if (driver === 'docker') {
+      if (!toolchain.containerdStore && inputs.cache) {
+        throw new InputError('driver', "this daemon's docker driver cannot export the layer cache (no containerd image store); use driver: docker-container, or cache: false");
+      }
+      name = await contextBuilderName(env);
+    } else {
+      name = builderName(ctx.runId, randomBytes(3).toString('hex'));
+      let configFile = inputs.builder.buildkitdConfig;
+      if (inputs.builder.buildkitdConfigInline.trim()) {
+        configFile = path.join(dockerConfig, 'buildkitd.toml');
+        await fs.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
+      }
+      const p: CreatePlan = {
+        name,
+        driver,
+        endpoint: inputs.builder.endpoint,
+        driverOpts: inputs.builder.driverOpts,
+        buildkitdFlags: inputs.builder.buildkitdFlags,
+        buildkitdConfigFile: configFile,
+        platforms: inputs.builder.platforms,
+        buildxVersion: toolchain.buildxVersion,
+      };
+      // Recorded before creation: post removes a half-created builder too.
+      state.builder = { name, created: true, keep: inputs.builder.keep };
+      saveState(state);
+      created = true;
+      await createBuilder(p, env);
+    }
+    const ins = await inspectBuilder(name, env);
+    core.info(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
+    core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+    if (created && inputs.builder.keep) core.info('keep-builder: true, so post keeps this builder.');
+    return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms };
   });
   core.setOutput('builder', builder.name);
+  core.setOutput('driver', builder.driver);
+  core.setOutput('platforms', builder.platforms.join(','));
+  core.setOutput('buildx-version', toolchain.buildxVersion);
   return { env, toolchain, builder };
+}
+
+/** `0.13.1+ds1` is release `v0.13.1`. */
+function sameRelease(reported: string, version: string): boolean {
+  const core_ = (v: string) => v.replace(/^v/, '').replace(/[+].*$/, '');
+  return core_(reported) === core_(version);
 }

@@ -1,0 +1,212 @@
+// The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
+// back what `docker buildx inspect` says, and creating and removing a builder.
+import * as semver from 'semver';
+import { InputError } from '../inputs.js';
+import { run, lastMeaningfulLine } from '../exec.js';
+import { ToolError } from './docker.js';
+
+export const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'] as const;
+export type DriverInput = (typeof DRIVERS)[number];
+export type Driver = Exclude<DriverInput, 'auto'>;
+
+export interface BuilderOptions {
+  driver: DriverInput;
+  /** The builder's endpoint: required for remote (tcp://, unix://...), a Docker context or host otherwise. */
+  endpoint: string;
+  driverOpts: string[];
+  buildkitdFlags: string;
+  /** A BuildKit daemon config file, or its content inline (at most one of the two). */
+  buildkitdConfig: string;
+  buildkitdConfigInline: string;
+  /** Platforms the builder node announces (`--platform` of buildx create), not the build's platforms. */
+  platforms: string[];
+  /** Keep a builder this action created after the job (default: removed in post). */
+  keep: boolean;
+}
+
+export interface RawBuilderInputs {
+  driver: string;
+  endpoint: string;
+  driverOpts: string;
+  buildkitdFlags: string;
+  buildkitdConfig: string;
+  buildkitdConfigInline: string;
+  builderPlatforms: string;
+  keepBuilder: string;
+}
+
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+
+/** Validates the builder inputs; every error names its input and the bad entry. */
+export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
+  const d = raw.driver.trim().toLowerCase() || 'auto';
+  if (!(DRIVERS as readonly string[]).includes(d)) throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got "${raw.driver.trim()}"`);
+  const driver = d as DriverInput;
+  const endpoint = raw.endpoint.trim();
+  const driverOpts = raw.driverOpts
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
+  for (const o of driverOpts) if (!/^"?[A-Za-z0-9._-]+=/.test(o)) throw new InputError('driver-opts', `expected key=value, got "${o}"`);
+  const platforms = raw.builderPlatforms
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('builder-platforms', `expected os/arch[/variant], got "${p}"`);
+  const keepRaw = raw.keepBuilder.trim().toLowerCase();
+  if (!['', 'true', 'false'].includes(keepRaw)) throw new InputError('keep-builder', `expected true or false, got "${raw.keepBuilder.trim()}"`);
+  const opts: BuilderOptions = {
+    driver,
+    endpoint,
+    driverOpts,
+    buildkitdFlags: raw.buildkitdFlags.trim(),
+    buildkitdConfig: raw.buildkitdConfig.trim(),
+    buildkitdConfigInline: raw.buildkitdConfigInline,
+    platforms,
+    keep: keepRaw === 'true',
+  };
+  if (opts.buildkitdConfig && opts.buildkitdConfigInline.trim()) {
+    throw new InputError('buildkitd-config-inline', 'give either buildkitd-config (a file) or buildkitd-config-inline, not both');
+  }
+  if (driver === 'remote' && !endpoint) throw new InputError('endpoint', 'the remote driver needs the BuildKit daemon address, e.g. tcp://buildkitd:1234');
+  if (driver === 'docker' || driver === 'remote') {
+    const notFor: [string, boolean][] =
+      driver === 'docker'
+        ? [
+            ['endpoint', endpoint !== ''],
+            ['driver-opts', driverOpts.length > 0],
+            ['buildkitd-flags', opts.buildkitdFlags !== ''],
+            ['buildkitd-config', opts.buildkitdConfig !== ''],
+            ['buildkitd-config-inline', opts.buildkitdConfigInline.trim() !== ''],
+            ['builder-platforms', platforms.length > 0],
+          ]
+        : [
+            ['buildkitd-flags', opts.buildkitdFlags !== ''],
+            ['buildkitd-config', opts.buildkitdConfig !== ''],
+            ['buildkitd-config-inline', opts.buildkitdConfigInline.trim() !== ''],
+          ];
+    const bad = notFor.find(([, set]) => set);
+    if (bad) {
+      throw new InputError(
+        bad[0],
+        driver === 'docker'
+          ? 'the docker driver uses the daemon\'s built-in BuildKit and takes no builder options; use driver: docker-container'
+          : 'the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it',
+      );
+    }
+  }
+  return opts;
+}
+
+/** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
+export function wantsOwnBuilder(o: BuilderOptions): boolean {
+  return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
+}
+
+/**
+ * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
+ * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
+ */
+export function resolveDriver(o: BuilderOptions, containerdStore: boolean): { driver: Driver; reason: string } {
+  if (o.driver !== 'auto') return { driver: o.driver, reason: `driver: ${o.driver}` };
+  if (wantsOwnBuilder(o)) return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
+  if (containerdStore) return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
+  return { driver: 'docker-container', reason: 'auto: the daemon has no containerd image store, so the docker driver could not export cache' };
+}
+
+export interface CreatePlan {
+  name: string;
+  driver: Exclude<Driver, 'docker'>;
+  endpoint: string;
+  driverOpts: string[];
+  buildkitdFlags: string;
+  /** Path of the BuildKit daemon config file (inline content is written to a file first). */
+  buildkitdConfigFile: string;
+  platforms: string[];
+  /** The buildx that runs the command (older than 0.13 spells --buildkitd-config as --config). */
+  buildxVersion: string;
+}
+
+/** The exact argv of `docker buildx create` for a plan. */
+export function buildxCreateArgv(p: CreatePlan): string[] {
+  const a = ['buildx', 'create', '--name', p.name, '--driver', p.driver];
+  for (const o of p.driverOpts) a.push('--driver-opt', o);
+  if (p.buildkitdFlags) a.push('--buildkitd-flags', p.buildkitdFlags);
+  if (p.buildkitdConfigFile) a.push(configFlag(p.buildxVersion), p.buildkitdConfigFile);
+  if (p.platforms.length) a.push('--platform', p.platforms.join(','));
+  a.push('--bootstrap');
+  if (p.endpoint) a.push(p.endpoint);
+  return a;
+}
+
+function configFlag(buildxVersion: string): string {
+  const v = semver.coerce(buildxVersion);
+  return v && semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
+}
+
+/** A builder name: letters, digits, `-` and `_`, unique per run. */
+export function builderName(runId: string, suffix: string): string {
+  return `obc-${runId.replace(/[^A-Za-z0-9_-]/g, '')}-${suffix}`;
+}
+
+export interface Inspected {
+  driver: string;
+  buildkitVersion: string;
+  /** Union of the nodes' platforms, in order, without buildx's `*` (configured) marks. */
+  platforms: string[];
+  status: string;
+}
+
+/** Reads `docker buildx inspect` output (buildx 0.10 and later spell a few labels differently). */
+export function parseInspect(text: string): Inspected {
+  const out: Inspected = { driver: '', buildkitVersion: '', platforms: [], status: '' };
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^([A-Za-z][A-Za-z ]*?):\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const [, key, value] = m;
+    if (key === 'Driver' && !out.driver) out.driver = value.trim();
+    else if ((key === 'BuildKit version' || key === 'Buildkit' || key === 'BuildKit') && !out.buildkitVersion) out.buildkitVersion = value.trim();
+    else if (key === 'Status' && !out.status) out.status = value.trim();
+    else if (key === 'Platforms') {
+      for (const p of value.split(',').map((s) => s.trim().replace(/\*$/, ''))) if (p && !out.platforms.includes(p)) out.platforms.push(p);
+    }
+  }
+  return out;
+}
+
+/** `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`. */
+export function parseBuildxVersion(text: string): string {
+  const first = text.trim().split(/\r?\n/)[0] ?? '';
+  const parts = first.split(/\s+/);
+  return parts.length >= 2 ? parts[1] : first;
+}
+
+export interface Builder {
+  name: string;
+  driver: string;
+  /** True when this action created it, so post removes it (unless keep-builder). */
+  created: boolean;
+  buildkitVersion: string;
+  platforms: string[];
+}
+
+/** Runs `docker buildx create`; a failure is one line naming the driver input. */
+export async function createBuilder(p: CreatePlan, env: Record<string, string>): Promise<void> {
+  const res = await run('docker', buildxCreateArgv(p), { env, ignoreReturnCode: true });
+  if (res.exitCode !== 0) {
+    throw new ToolError(`driver: creating the ${p.driver} builder failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+  }
+}
+
+export async function inspectBuilder(name: string, env: Record<string, string>): Promise<Inspected> {
+  const res = await run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
+  if (res.exitCode !== 0) throw new ToolError(`driver: builder ${name} is not usable: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+  return parseInspect(res.stdout);
+}
+
+/** The builder of the current Docker context (the docker driver's builder is named after it). */
+export async function contextBuilderName(env: Record<string, string>): Promise<string> {
+  const res = await run('docker', ['context', 'show'], { env, silent: true, ignoreReturnCode: true });
+  return (res.exitCode === 0 && res.stdout.trim()) || 'default';
+}
