@@ -6,7 +6,7 @@
 //
 //   npm run local -- [--event push|pull_request|tag|NAME] [--ref REF] [--context DIR] [--file PATH]
 //                    [--image NAME] [--secret ID=VALUE]... [--input NAME=VALUE]... [--debug]
-//                    [--no-setup] [--keep-temp]
+//                    [--state-dir DIR] [--no-setup] [--keep-temp]
 //
 // Default: a push to main of example/ (a multi-stage build that needs the secret npm_token), with a
 // dummy npm_token, pushed as 127.0.0.1:5000/local/example.
@@ -37,6 +37,7 @@ local registry ${REGISTRY} and a local Actions cache service (entries kept in .l
   --secret ID=VALUE  a build secret (repeatable; default: npm_token=<dummy>)
   --input NAME=VAL   any other action input (repeatable), e.g. --input push=false
   --debug            debug logging (full buildx progress and command)
+  --state-dir DIR    where the cache service keeps its entries (default: .local/)
   --no-setup         do not run scripts/setup-env.sh first
   --keep-temp        keep the runner's temporary directory`;
 
@@ -49,7 +50,8 @@ function pairs(list, what) {
   const out = {};
   for (const item of list ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) fail(`${what}: expected NAME=VALUE, got "${item.includes('=') ? item : item.slice(0, 40)}"`);
+    // A secret's value is never echoed, even a malformed one.
+    if (eq <= 0) fail(`${what}: expected NAME=VALUE${what === '--secret' ? ' (value not shown)' : `, got "${item}"`}`);
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return out;
@@ -60,13 +62,13 @@ export function eventFor(event, ref) {
   const repository = { name: 'example', full_name: 'local/example', html_url: 'https://github.com/local/example', default_branch: 'main', description: 'oneshot-build local run', license: { spdx_id: 'MIT' } };
   if (event === 'tag') {
     const full = ref?.startsWith('refs/') ? ref : `refs/tags/${ref ?? 'v1.0.0'}`;
-    if (!full.startsWith('refs/tags/')) fail(`--ref: a tag event needs refs/tags/..., got "${ref}"`);
+    if (!full.startsWith('refs/tags/')) throw new Error(`--ref: a tag event needs refs/tags/..., got "${ref}"`);
     return { eventName: 'push', ref: full, payload: { ref: full, repository } };
   }
   if (event === 'pull_request' || event === 'pull_request_target') {
     const full = ref?.startsWith('refs/') ? ref : `refs/pull/${ref ?? '1'}/merge`;
     const m = /^refs\/pull\/(\d+)\/(merge|head)$/.exec(full);
-    if (!m) fail(`--ref: a pull request needs a number or refs/pull/N/merge, got "${ref}"`);
+    if (!m) throw new Error(`--ref: a pull request needs a number or refs/pull/N/merge, got "${ref}"`);
     const number = Number(m[1]);
     return {
       eventName: event,
@@ -107,6 +109,7 @@ async function main() {
         secret: { type: 'string', multiple: true },
         input: { type: 'string', multiple: true },
         debug: { type: 'boolean', default: false },
+        'state-dir': { type: 'string', default: path.join(ROOT, '.local') },
         'no-setup': { type: 'boolean', default: false },
         'keep-temp': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -121,7 +124,12 @@ async function main() {
   }
   const contextDir = path.resolve(values.context);
   if (!existsSync(contextDir)) fail(`--context: no directory ${contextDir}`);
-  const ev = eventFor(values.event, values.ref);
+  let ev;
+  try {
+    ev = eventFor(values.event, values.ref);
+  } catch (err) {
+    fail(err.message);
+  }
   const image = imageFor(values.image, contextDir);
   const secrets = values.secret?.length ? pairs(values.secret, '--secret') : { npm_token: DUMMY_NPM_TOKEN };
   const extra = pairs(values.input, '--input');
@@ -136,7 +144,7 @@ async function main() {
     sh('npm', ['run', 'build', '--silent'], 'npm run build');
   }
 
-  const cacheDir = path.join(ROOT, '.local', 'cache');
+  const cacheDir = path.join(path.resolve(values['state-dir']), 'cache');
   mkdirSync(cacheDir, { recursive: true });
   const cache = await startCacheServer({ dir: cacheDir });
   const cacheEnv = cache.env();
@@ -181,6 +189,8 @@ async function main() {
     console.log(`Pushed to the local registry ${REGISTRY}:`);
     for (const t of tags) console.log(`  ${t}@${o.digest}`);
     console.log(`Try it: docker run --rm ${tags[0]}`);
+  } else if (job.conclusion === 'success' && job.main.inputs['dry-run'] === 'true') {
+    console.log(`Dry run: nothing built. Tags it would have: ${tags.join(', ') || 'none'}`);
   } else if (job.conclusion === 'success') {
     console.log(`Built, not pushed. Tags: ${tags.join(', ') || 'none'}`);
   } else {

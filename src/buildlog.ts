@@ -67,7 +67,7 @@ export function condensedBuildxProgress(): LogView {
       return drop();
     },
     end(): string[] {
-      return dropped ? [`(${dropped} lines of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+      return dropped ? [`(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
     },
   };
 }

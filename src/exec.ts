@@ -42,7 +42,7 @@ export function withholdEnv(names: string[], env: NodeJS.ProcessEnv = process.en
     withheld.set(n, v);
     delete env[n];
   }
-  for (const n of ['INPUT_SECRETS', 'INPUT_PASSWORD', 'INPUT_GITHUB-TOKEN']) delete env[n];
+  for (const n of ['INPUT_SECRETS', 'INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']) delete env[n];
 }
 
 /** The environment a child gets: `base` without INPUT_* and the withheld variables; with

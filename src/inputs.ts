@@ -6,6 +6,8 @@ import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
 import { parseRegistryAuth } from './docker/login.js';
 import type { RegistryCredential } from './docker/login.js';
+import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
+import type { CacheMount } from './cache/mounts-input.js';
 
 export class InputError extends Error {
   constructor(
@@ -51,6 +53,12 @@ export interface Inputs {
   cache: boolean;
   cacheScope: string;
   cacheSave: CacheSaveMode;
+  /** lazy: fetch cached blobs only when BuildKit asks (docker driver); eager: all before the build. */
+  cacheFetch: 'auto' | 'lazy' | 'eager';
+  /** `cache-mounts`, `cache-mounts-image`, `cache-mounts-max-size` (see src/cache/mounts-input.ts). */
+  cacheMounts?: CacheMount[];
+  cacheMountsImage?: string;
+  cacheMountsMaxSize?: number;
   provenance: string;
   sbom: string;
   dryRun: boolean;
@@ -111,6 +119,10 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     cache: bool('cache', get('cache'), true),
     cacheScope: get('cache-scope').trim(),
     cacheSave: oneOf('cache-save', get('cache-save'), ['auto', 'true', 'false'], 'auto'),
+    cacheFetch: oneOf('cache-fetch', get('cache-fetch'), ['auto', 'lazy', 'eager'], 'auto'),
+    cacheMounts: parseCacheMounts(get('cache-mounts')),
+    cacheMountsImage: parseImage(get('cache-mounts-image')),
+    cacheMountsMaxSize: parseSize(get('cache-mounts-max-size')),
     provenance: get('provenance').trim(),
     sbom: get('sbom').trim(),
     dryRun: bool('dry-run', get('dry-run'), false),

@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { readInputs, InputError } from './inputs.js';
 import { contextFromEnv } from './context.js';
 import { MetaInputError } from './meta/index.js';
-import { planRun } from './plan.js';
+import { planRun, localCacheFrom } from './plan.js';
 import type { RunPlan } from './plan.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import { ToolError, LoginError } from './docker/docker.js';
@@ -46,11 +46,11 @@ export async function runMain(): Promise<void> {
     setPlanOutputs(plan);
     const d = plan.decisions;
     core.info(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
-    Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
+    Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
 
     if (inputs.dryRun) {
       plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
-      if (plan.cache) plan.build.cacheFrom = plan.cache.paths.layoutIn;
+      if (plan.cache) plan.build.cacheFrom = localCacheFrom(plan.cache.paths.layoutIn);
       core.info(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
       core.setOutput('cache-hit', plan.cache ? 'miss' : 'disabled');
       core.setOutput('builder', '');
@@ -67,11 +67,17 @@ export async function runMain(): Promise<void> {
     const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
     report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
     report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
-    const hit = await restorePhase(plan, state, report);
-    core.setOutput('cache-hit', hit);
+    const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, docker.builder.driver);
+    core.setOutput('cache-hit', cacheSession.hit);
 
     buildStarted = Date.now();
-    const result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues);
+    let result;
+    try {
+      result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover());
+    } finally {
+      await cacheSession.close();
+      core.setOutput('cache-hit', cacheSession.hit);
+    }
     state.buildSucceeded = true;
     saveState(state);
     core.setOutput('digest', result.digest);

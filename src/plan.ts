@@ -12,6 +12,9 @@ import type { IndexKeys } from './cache/keys.js';
 import { cachePaths } from './cache/store.js';
 import type { CachePaths } from './cache/store.js';
 import type { BuildPlan } from './docker/argv.js';
+import { planMounts } from './cache/mounts-plan.js';
+import type { MountsPlan } from './cache/mounts-plan.js';
+import { DEFAULT_MOUNTS_IMAGE, DEFAULT_MOUNTS_MAX_BYTES } from './cache/mounts-input.js';
 
 export interface Decisions {
   push: boolean;
@@ -80,6 +83,15 @@ export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv
   );
 }
 
+/** Export to a local OCI layout; a failed export never fails the build. */
+export function localCacheTo(dir: string): string {
+  return `type=local,dest=${dir},mode=max,ignore-error=true`;
+}
+
+export function localCacheFrom(dir: string): string {
+  return `type=local,src=${dir}`;
+}
+
 export function dockerfileOf(inputs: Inputs): string {
   return inputs.file || path.join(inputs.context, 'Dockerfile');
 }
@@ -90,6 +102,8 @@ export interface RunPlan {
   /** Root of this action's working files under RUNNER_TEMP. */
   root: string;
   cache?: { scope: string; keys: IndexKeys; paths: CachePaths };
+  /** Cache mounts to restore and save (cache-mounts; only with the layer cache on). */
+  mounts?: MountsPlan;
   /** The build command's shape; the builder, secrets and cache-from are filled in by later phases. */
   build: BuildPlan;
 }
@@ -103,6 +117,14 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): R
     const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
     cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
   }
+  let mounts: MountsPlan | undefined;
+  if (inputs.cacheMounts?.length) {
+    if (!cache) meta.warnings.push('cache-mounts: ignored, because cache: false turns off the Actions cache for this step.');
+    else {
+      const o = { mounts: inputs.cacheMounts, image: inputs.cacheMountsImage ?? DEFAULT_MOUNTS_IMAGE, maxBytes: inputs.cacheMountsMaxSize ?? DEFAULT_MOUNTS_MAX_BYTES, buildArgs: inputs.buildArgs };
+      mounts = planMounts(o, cache.scope, root, ctx);
+    }
+  }
   const build: BuildPlan = {
     builder: 'default',
     context: inputs.context,
@@ -115,12 +137,13 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): R
     labels: meta.labels,
     annotations: meta.annotations,
     cacheFrom: undefined,
-    cacheTo: cache?.paths.layoutOut,
+    cacheTo: cache ? localCacheTo(cache.paths.layoutOut) : undefined,
+    cacheExportDir: cache?.paths.layoutOut,
     push: decisions.push,
     load: false,
     provenance: inputs.provenance || 'mode=min',
     sbom: inputs.sbom,
     metadataFile: path.join(root, 'metadata.json'),
   };
-  return { meta, decisions, root, cache, build };
+  return { meta, decisions, root, cache, build, ...(mounts ? { mounts } : {}) };
 }

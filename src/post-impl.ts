@@ -1,7 +1,8 @@
 // The post step: save the layer cache after a successful build, then always clean up.
 import * as core from '@actions/core';
 import { loadState } from './state.js';
-import { savePhase } from './phases/cache.js';
+import { savePhase, cacheTimeoutMs } from './phases/cache.js';
+import { saveMountsPhase } from './cache/mounts.js';
 import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
 import { withholdEnv } from './exec.js';
@@ -35,6 +36,8 @@ export async function runPost(): Promise<void> {
       });
       await appendSummary(renderSaveSummary(summary));
     }
+    // Cache mounts, after the layer cache and before the builder is removed; never throws.
+    await saveMountsPhase(state.mounts, state.buildSucceeded, state.dockerConfig, cacheTimeoutMs());
   } finally {
     await core.group('Clean up', async () => {
       try {

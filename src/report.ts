@@ -6,6 +6,8 @@ export interface Report {
   tags: string[];
   pushed: boolean;
   pushReason: string;
+  /** What the plan decided (pushReason says why); `pushed` is what happened. */
+  pushPlanned?: boolean;
   digest?: string;
   imageid?: string;
   secretIds: string[];
@@ -20,6 +22,8 @@ export interface Report {
      *  shows the time saved against it. */
     coldBuildMs?: number;
   };
+  /** Cache mounts restored before the build (cache-mounts), one per mount. */
+  mounts?: { id: string; result: 'restored' | 'kept' | 'miss' | 'failed'; bytes: number; key?: string }[];
   buildMs?: number;
   /** What the leak guard checked (secret ids only, never values). */
   secretScan?: { blobs: number; storedBytes: number; decompressedBytes: number; ms: number; leakedIds: string[] };

@@ -2,6 +2,7 @@
 import * as core from '@actions/core';
 import type { IndexKeys } from './cache/keys.js';
 import type { CachePaths, CacheHit } from './cache/store.js';
+import type { MountsState } from './cache/mounts.js';
 
 export interface PostState {
   version: 1;
@@ -24,6 +25,8 @@ export interface PostState {
     bytesRestored: number;
     restoreMs: number;
   };
+  /** Cache mounts restored by main, for post to save (cache-mounts). */
+  mounts?: MountsState;
 }
 
 const KEY = 'obc';

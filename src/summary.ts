@@ -45,6 +45,13 @@ export function headline(r: Report): string {
   return '### ☑️ Docker build succeeded (not pushed)';
 }
 
+function pushVerdict(r: Report): string {
+  if (r.pushed) return 'yes';
+  if (!r.pushPlanned) return 'no';
+  if (r.dryRun) return 'would push';
+  return r.error ? 'no: the step failed first' : 'no';
+}
+
 function cacheLine(r: Report): string | undefined {
   const c = r.cache;
   if (!c) return undefined;
@@ -62,14 +69,14 @@ export function renderMainSummary(r: Report): string {
     out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
   }
   if (r.tags.length) {
-    if (r.pushed && r.digest) {
-      out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(`${t}@${r.digest}`)}`), '');
+    if (r.pushed) {
+      out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
     } else {
       out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
     }
   }
   const rows: [string, string][] = [];
-  if (r.pushReason) rows.push(['Push', `${r.pushed ? 'yes' : 'no'} (${r.pushReason})`]);
+  if (r.pushReason) rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
   if (r.digest) rows.push(['Digest', code(r.digest)]);
   if (r.imageid) rows.push(['Image ID', code(r.imageid)]);
   if (r.dockerfile) rows.push(['Dockerfile', code(r.dockerfile)]);

@@ -131,6 +131,7 @@ describe('buildx from a mirror into the tool cache', () => {
   });
   afterAll(async () => {
     await mirror.close();
+    await fs.rm(toolCache, { recursive: true, force: true });
   });
 
   test('a pinned version is downloaded, verified, cached and used as the docker buildx plugin', async () => {
@@ -289,7 +290,11 @@ describe('registry login', () => {
   });
   afterAll(async () => {
     for (const r of [r1, r2]) {
-      r?.proc.kill();
+      if (!r) continue;
+      const exited = new Promise((res) => r.proc.once('exit', res));
+      r.proc.kill();
+      await exited;
+      await fs.rm(r.dir, { recursive: true, force: true });
     }
   });
 

@@ -4,7 +4,8 @@
 import { jest } from '@jest/globals';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { runAction, startCache, workspaceFrom, uniqueRepo, registryDigest, tempDir, sha256, DEFAULT_PAYLOAD } from './harness.js';
+import { spawn } from 'node:child_process';
+import { runAction, startCache, workspaceFrom, uniqueRepo, registryDigest, registryTags, tempDir, sha256, DEFAULT_PAYLOAD, ROOT } from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(10 * 60 * 1000);
@@ -65,7 +66,7 @@ describe('a successful push', () => {
     expect(r.log).toMatch(/^#\d+ DONE \d/m);
     expect(r.log).not.toMatch(/^#\d+ transferring (dockerfile|context)/m);
     expect(r.log).not.toMatch(/^#\d+ \[internal\] load build definition/m);
-    expect(r.log).toMatch(/lines of BuildKit transfer and export progress hidden/);
+    expect(r.log).toMatch(/\(\d+ lines? of BuildKit transfer and export progress hidden; enable debug logging/);
     expect(r.log).not.toMatch(/--secret|--build-arg|--metadata-file/);
   });
 
@@ -129,7 +130,7 @@ describe('a Dockerfile syntax error', () => {
     expect(s).toContain('ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY');
     expect(s).toContain(`- \`${repo}:main\``);
     expect(s).toMatch(/\| Build time \| \d/);
-    expect(s).toContain('| Push | no (push: auto pushes on push event) |');
+    expect(s).toContain('| Push | no: the step failed first (push: auto pushes on push event) |');
     expect(r.post?.summary).toContain('Not saved: the build did not succeed.');
   });
 
@@ -154,5 +155,58 @@ describe('a failing RUN that spans several lines, in a Dockerfile under a subdir
     expect(r.main.summary).toContain('The step failed at `docker/app.Dockerfile:2`:');
     // The step's own output is kept in the condensed log.
     expect(r.log).toMatch(/^#\d+ \d+\.\d+ step one$/m);
+  });
+});
+
+describe('npm run local (the README quick start), against the real stack', () => {
+  const repo = uniqueRepo('local-run');
+  let stateDir: string;
+  const local = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['scripts/local-run.mjs', '--no-setup', '--state-dir', stateDir, '--image', repo, ...args], {
+        cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+
+  beforeAll(async () => {
+    stateDir = await tempDir('local-state');
+  });
+
+  test('the default run builds example/ with the dummy npm_token, pushes, and says where the image went', async () => {
+    const r = await local([]);
+    expect(r.code).toBe(0);
+    const digest = await registryDigest(repo, 'main');
+    expect(digest).toMatch(/^sha256:/);
+    expect(r.out).toContain(`== Running the action: push refs/heads/main, context example, image ${repo}`);
+    expect(r.out).toContain(`Pushed to the local registry 127.0.0.1:5000:\n  ${repo}:main@${digest}`);
+    expect(r.out).toMatch(/^Layer cache: miss \(key obc1-idx-/m);
+    expect(r.out).toContain('== Job summary (Markdown)\n### ✅ Docker build pushed 1 tag');
+    expect(r.out).toContain('| Build secrets | `npm_token` (ids only) |');
+    expect(r.out).not.toContain('local-run-dummy-npm-token');
+  });
+
+  test('a second run restores the cache kept in the state directory', async () => {
+    const r = await local([]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Layer cache: exact \(key obc1-idx-/m);
+  });
+
+  test('--event tag --ref v1.2.3 pushes the version and latest', async () => {
+    const r = await local(['--event', 'tag', '--ref', 'v1.2.3']);
+    expect(r.code).toBe(0);
+    expect(await registryTags(repo)).toEqual(['latest', 'main', 'v1.2.3']);
+  });
+
+  test('--event pull_request builds without pushing; a broken context fails with the annotation\'s line', async () => {
+    const pr = await local(['--event', 'pull_request', '--ref', '9']);
+    expect(pr.code).toBe(0);
+    expect(pr.out).toContain(`Built, not pushed. Tags: ${repo}:pr-9`);
+    const broken = await local(['--context', path.join(ROOT, '__tests__/fixtures/projects/broken')]);
+    expect(broken.code).toBe(1);
+    expect(broken.out).toMatch(/^Error \(Dockerfile:3\): ERROR: failed to solve: dockerfile parse error on line 3/m);
   });
 });

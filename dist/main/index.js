@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5745:
+/***/ 2560:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48018,7 +48018,7 @@ function condensedBuildxProgress() {
             return drop();
         },
         end() {
-            return dropped ? [`(${dropped} lines of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+            return dropped ? [`(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
         },
     };
 }
@@ -48045,7 +48045,7 @@ function withholdEnv(names, env = process.env) {
         withheld.set(n, v);
         delete env[n];
     }
-    for (const n of ['INPUT_SECRETS', 'INPUT_PASSWORD', 'INPUT_GITHUB-TOKEN'])
+    for (const n of ['INPUT_SECRETS', 'INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN'])
         delete env[n];
 }
 /** The environment a child gets: `base` without INPUT_* and the withheld variables; with
@@ -48166,7 +48166,7 @@ async function exec_run(command, args, opts = {}) {
 /** Inputs holding registry credentials: Docker and its plugins never need them in their environment. */
 const CREDENTIAL_INPUTS = new Set(['INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']);
 /** The environment every docker command of this job gets (with the job's private DOCKER_CONFIG). */
-function dockerEnv(dockerConfig, base = process.env) {
+function docker_dockerEnv(dockerConfig, base = process.env) {
     const env = {};
     for (const [k, v] of Object.entries(base))
         if (v !== undefined && !CREDENTIAL_INPUTS.has(k))
@@ -48858,8 +48858,135 @@ async function logout(hosts, env) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/cache/mounts-input.ts
+// The cache-mounts inputs, parsed and validated (pure): which BuildKit cache mounts to keep in the
+// Actions cache, the helper image, and the size bound.
+
+
+const MOUNTS_INPUT = 'cache-mounts';
+const MOUNTS_IMAGE_INPUT = 'cache-mounts-image';
+const MOUNTS_MAX_SIZE_INPUT = 'cache-mounts-max-size';
+const DEFAULT_MOUNTS_IMAGE = 'busybox:latest';
+const DEFAULT_MOUNTS_MAX_BYTES = 2 * 1024 ** 3;
+/** Each mount costs two helper builds and a cache entry per change: keep the list short. */
+const MAX_MOUNTS = 10;
+/** Go's path.Clean, which BuildKit applies to a target path to make the default id. */
+function cleanPath(p) {
+    if (p === '')
+        return '.';
+    const n = external_node_path_.posix.normalize(p);
+    return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+// Characters that cannot go into the generated Dockerfile's --mount flag unquoted (it is split on
+// commas, and $ would be expanded), or that are surely a mistake.
+const BAD_ID_RE = /[\s,"'`$\\]/;
+const KNOWN_IGNORED = new Set(['sharing', 'uid', 'gid', 'mode', 'required', 'readonly', 'ro', 'rw', 'readwrite']);
+const TARGET_KEYS = new Set(['target', 'dst', 'destination']);
+const FORMAT = 'use a target path such as /root/.cache/pip, or id=<mount id>[,target=<path>]';
+/**
+ * `cache-mounts`: one mount per line, either a target path (BuildKit's default mount id is the
+ * target path) or comma-separated key=value options: `id`, `target` (or `dst`, `destination`),
+ * `type=cache`; `sharing`, `uid`, `gid` and `mode` are accepted and ignored, so that a Dockerfile's
+ * own `--mount=type=cache,...` options can be pasted. Blank lines and lines starting with # are
+ * skipped.
+ */
+function parseCacheMounts(raw, name = MOUNTS_INPUT) {
+    const out = [];
+    const seen = new Map();
+    for (const line of raw.split(/\r?\n/).map((l) => l.trim())) {
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const m = parseLine(line, name);
+        const first = seen.get(m.id);
+        if (first !== undefined)
+            throw new InputError(name, `mount id "${m.id}" is given twice ("${first}" and "${line}")`);
+        seen.set(m.id, line);
+        out.push(m);
+    }
+    if (out.length > MAX_MOUNTS)
+        throw new InputError(name, `${out.length} mounts given; at most ${MAX_MOUNTS} are kept`);
+    return out;
+}
+function parseLine(line, name) {
+    const bad = (why) => new InputError(name, `${why} in "${line}" (${FORMAT})`);
+    if (!line.includes('=')) {
+        if (line.includes(','))
+            throw bad('a target path cannot contain ","');
+        return mount(undefined, line, bad);
+    }
+    let id;
+    let target;
+    for (const field of line.split(',').map((f) => f.trim())) {
+        if (field === '')
+            throw bad('empty option');
+        const eq = field.indexOf('=');
+        const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+        const value = eq < 0 ? '' : field.slice(eq + 1).trim();
+        if (key === 'id') {
+            if (id !== undefined)
+                throw bad('"id" given twice');
+            if (value === '')
+                throw bad('empty id');
+            id = value;
+        }
+        else if (TARGET_KEYS.has(key)) {
+            if (target !== undefined)
+                throw bad('"target" given twice');
+            if (value === '')
+                throw bad('empty target');
+            target = value;
+        }
+        else if (key === 'type') {
+            if (value !== 'cache')
+                throw bad(`type=${value}: only type=cache mounts can be kept`);
+        }
+        else if (key === 'from' || key === 'source' || key === 'src') {
+            throw bad(`"${key}" is not supported: a cache mount based on another stage cannot be restored`);
+        }
+        else if (!KNOWN_IGNORED.has(key)) {
+            throw bad(`unknown option "${key}"`);
+        }
+    }
+    return mount(id, target, bad);
+}
+function mount(id, target, bad) {
+    if (id === undefined && target === undefined)
+        throw bad('no id and no target');
+    const resolved = id ?? cleanPath(target);
+    if (BAD_ID_RE.test(resolved) || /[\x00-\x1f\x7f]/.test(resolved)) {
+        throw bad(`the mount id "${resolved}" contains a space, quote, comma, "$" or backslash`);
+    }
+    if (id === undefined && (resolved === '/' || resolved === '.'))
+        throw bad(`"${target}" is not a valid cache mount target`);
+    if (resolved.length > 255)
+        throw bad('the mount id is longer than 255 characters');
+    return target === undefined ? { id: resolved } : { id: resolved, target };
+}
+const UNITS = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** `cache-mounts-max-size`: bytes, or a number with k, m, g or t: KiB, MiB, GiB, TiB (2g, 2G, 2GB and 2GiB are the same). */
+function parseSize(raw, name = MOUNTS_MAX_SIZE_INPUT, dflt = DEFAULT_MOUNTS_MAX_BYTES) {
+    const v = raw.trim();
+    if (v === '')
+        return dflt;
+    const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(v);
+    const bytes = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]) : NaN;
+    if (!m || !(bytes > 0) || !Number.isSafeInteger(bytes))
+        throw new InputError(name, `expected a size such as 500m or 2g, got "${v}"`);
+    return bytes;
+}
+/** `cache-mounts-image`: one image reference. */
+function parseImage(raw, name = MOUNTS_IMAGE_INPUT) {
+    const v = raw.trim();
+    if (v === '')
+        return DEFAULT_MOUNTS_IMAGE;
+    if (/\s/.test(v) || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(v))
+        throw new InputError(name, `"${v}" is not an image reference`);
+    return v;
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // The action's inputs, read and validated in one place: the only caller of core.getInput.
+
 
 
 
@@ -48921,6 +49048,10 @@ function readInputs(get = getRaw) {
         cache: bool('cache', get('cache'), true),
         cacheScope: get('cache-scope').trim(),
         cacheSave: oneOf('cache-save', get('cache-save'), ['auto', 'true', 'false'], 'auto'),
+        cacheFetch: oneOf('cache-fetch', get('cache-fetch'), ['auto', 'lazy', 'eager'], 'auto'),
+        cacheMounts: parseCacheMounts(get('cache-mounts')),
+        cacheMountsImage: parseImage(get('cache-mounts-image')),
+        cacheMountsMaxSize: parseSize(get('cache-mounts-max-size')),
         provenance: get('provenance').trim(),
         sbom: get('sbom').trim(),
         dryRun: bool('dry-run', get('dry-run'), false),
@@ -52054,38 +52185,38 @@ async function layout_readLayout(dir) {
 function digestOf(data) {
     return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
-/**
- * Writes index.json, the manifest list and the config of `image` into `dir`. Layer blobs must be
- * placed there by the caller (see linkBlob).
- */
-async function writeLayoutMeta(dir, image) {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const cfg = Buffer.from(JSON.stringify(image.config));
-    const cfgDigest = digestOf(cfg);
+function renderCacheImage(image) {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
     const manifests = image.config.layers.map((l) => {
         const d = image.descriptors[l.blob];
         if (!d)
             throw new Error(`no descriptor for cache blob ${l.blob}`);
         return d;
     });
-    manifests.push({ mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: cfgDigest, size: cfg.length });
+    manifests.push({ mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length });
     const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests }));
-    const listDigest = digestOf(list);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, cfgDigest), cfg);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, listDigest), list);
+    return { config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize) {
     await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     const index = {
         schemaVersion: 2,
-        manifests: [
-            {
-                mediaType: INDEX_MEDIA_TYPE,
-                digest: listDigest,
-                size: list.length,
-                annotations: { 'org.opencontainers.image.ref.name': 'latest' },
-            },
-        ],
+        manifests: [{ mediaType: INDEX_MEDIA_TYPE, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
     };
     await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the manifest list and the config of `image` into `dir`. Layer blobs must be
+ * placed there by the caller (see linkBlob).
+ */
+async function writeLayoutMeta(dir, image) {
+    await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length);
 }
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
@@ -52309,21 +52440,29 @@ function withTimeout(p, ms, what) {
  * version; with paths given relative to a fixed root, versions do not depend on where RUNNER_TEMP
  * is, so runners with different layouts share entries.
  */
+let rootDepth = 0;
+let savedCwd = '';
+let savedWorkspace;
 async function service_withCacheRoot(root, fn) {
-    const cwd = process.cwd();
-    const ws = process.env.GITHUB_WORKSPACE;
     await external_node_fs_.promises.mkdir(root, { recursive: true });
-    process.chdir(root);
-    process.env.GITHUB_WORKSPACE = root;
+    // Calls may overlap (blobs fetched while a build runs): the first in sets, the last out restores.
+    if (rootDepth++ === 0) {
+        savedCwd = process.cwd();
+        savedWorkspace = process.env.GITHUB_WORKSPACE;
+        process.chdir(root);
+        process.env.GITHUB_WORKSPACE = root;
+    }
     try {
         return await fn();
     }
     finally {
-        process.chdir(cwd);
-        if (ws === undefined)
-            delete process.env.GITHUB_WORKSPACE;
-        else
-            process.env.GITHUB_WORKSPACE = ws;
+        if (--rootDepth === 0) {
+            process.chdir(savedCwd);
+            if (savedWorkspace === undefined)
+                delete process.env.GITHUB_WORKSPACE;
+            else
+                process.env.GITHUB_WORKSPACE = savedWorkspace;
+        }
     }
 }
 /** Classifies one line @actions/cache wrote. */
@@ -52334,7 +52473,11 @@ function classifyLine(line) {
     if (/Rate limited:/.test(line))
         return { kind: 'rate-limit', retryAfterMs: 0 };
     if (/^::(warning|error)::Failed to (restore|save): /.test(line))
-        return { kind: 'fault' };
+        return { kind: 'fault', shown: true };
+    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
+    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
+    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
+        return { kind: 'fault', shown: false };
     return undefined;
 }
 /**
@@ -52406,7 +52549,7 @@ async function service_actionsCacheService(root, policy, stats) {
             catch (err) {
                 value = onFault;
                 lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
-                signals.push({ seq: ++seq, s: { kind: 'fault' } });
+                signals.push({ seq: ++seq, s: { kind: 'fault', shown: true } });
             }
             finally {
                 stats.ms += Date.now() - start;
@@ -52429,6 +52572,8 @@ async function service_actionsCacheService(root, policy, stats) {
             }
             if (failed(value) && seen.some((s) => s.kind === 'fault')) {
                 stats.failures++;
+                if (!seen.some((s) => s.kind === 'fault' && s.shown))
+                    lib_core/* warning */.$e(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
                 if (++faults >= policy.maxFaults)
                     giveUp(`${faults} failed calls`);
             }
@@ -52504,6 +52649,15 @@ async function readMeta(dir) {
         return undefined;
     }
 }
+async function exists(file) {
+    try {
+        await fs.access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
 async function sizeOf(file) {
     try {
         return (await external_node_fs_.promises.stat(file)).size;
@@ -52512,8 +52666,8 @@ async function sizeOf(file) {
         return 0;
     }
 }
-async function restoreLayerCache(svc, p, keys) {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
+async function restoreIndex(svc, p, keys) {
     await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
     await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
     await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
@@ -52523,60 +52677,84 @@ async function restoreLayerCache(svc, p, keys) {
         // A failed download may have left part of the index behind.
         await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
         lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
-        return outcome;
+        return undefined;
     }
     const meta = await readMeta(p.index);
     if (!meta) {
         lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
         await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        return outcome;
+        return undefined;
     }
-    outcome.matchedKey = matched;
-    outcome.entriesRestored = 1;
     lib_core/* info */.pq(`Layer cache: index ${matched}`);
-    // Small blobs came inside the index entry; verify each.
-    const present = new Set();
-    const needed = merge_referencedBlobs(meta.image.config);
-    for (const d of needed) {
+    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
+}
+async function verifySmall(p, meta) {
+    const small = new Set();
+    let bytes = 0;
+    for (const d of merge_referencedBlobs(meta.image.config)) {
         if (meta.entries[d])
             continue;
         const f = layout_blobPath(p.index, d);
         if (await verifyBlob(f, d)) {
-            present.add(d);
-            outcome.bytesRestored += await sizeOf(f);
+            small.add(d);
+            bytes += await sizeOf(f);
         }
     }
-    // Large blobs: fetch only the entries that hold referenced blobs, a few at a time.
+    return { small, bytes };
+}
+/**
+ * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
+ * failed, truncated or corrupted download left behind. Returns the digests now on disk.
+ */
+async function fetchEntry(svc, p, key, digests) {
+    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    const got = await svc.restore(entryPaths(p, digests), key, []);
+    const ok = new Set();
+    let bytes = 0;
+    if (got !== key && !svc.gaveUp)
+        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
+    for (const d of digests) {
+        const f = layout_blobPath(p.store, d);
+        // Content-addressed: a file is good exactly when its digest matches.
+        if (await verifyBlob(f, d)) {
+            ok.add(d);
+            bytes += await sizeOf(f);
+        }
+        else {
+            await external_node_fs_.promises.rm(f, { force: true });
+            if (got === key)
+                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
+        }
+    }
+    return { ok, restored: got === key, bytes };
+}
+/** Eager restore: every referenced blob is downloaded and a local layout is written for --cache-from type=local. */
+async function restoreLayerCache(svc, p, keys) {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    if (!idx)
+        return outcome;
+    const { meta } = idx;
+    outcome.matchedKey = idx.matchedKey;
+    outcome.entriesRestored = 1;
+    outcome.bytesRestored = idx.bytes;
+    const present = new Set(idx.small);
+    const needed = merge_referencedBlobs(meta.image.config);
     const wanted = new Map();
     for (const d of needed) {
         const key = meta.entries[d];
-        if (!key)
-            continue;
-        const digests = meta.packs[key] ?? [d];
-        wanted.set(key, digests);
+        if (key)
+            wanted.set(key, meta.packs[key] ?? [d]);
     }
-    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
     await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
-        const got = await svc.restore(entryPaths(p, digests), key, []);
-        if (got === key)
+        const r = await fetchEntry(svc, p, key, digests);
+        if (r.restored)
             outcome.entriesRestored++;
-        else if (!svc.gaveUp)
-            lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-        for (const d of digests) {
-            const f = layout_blobPath(p.store, d);
-            // Content-addressed: a file is good exactly when its digest matches. Anything else is what a
-            // failed, truncated or corrupted download left behind, and goes.
-            if (await verifyBlob(f, d)) {
-                present.add(d);
-                if (got === key)
-                    outcome.held[d] = key;
-                outcome.bytesRestored += await sizeOf(f);
-            }
-            else {
-                await external_node_fs_.promises.rm(f, { force: true });
-                if (got === key)
-                    lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
-            }
+        outcome.bytesRestored += r.bytes;
+        for (const d of r.ok) {
+            present.add(d);
+            if (r.restored)
+                outcome.held[d] = key;
         }
     });
     for (const d of needed)
@@ -52594,10 +52772,79 @@ async function restoreLayerCache(svc, p, keys) {
     }
     await writeLayoutMeta(p.layoutIn, image);
     outcome.layoutReady = true;
-    outcome.hit = matched === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
+    outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
     if (outcome.missing)
         lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
     return outcome;
+}
+async function openLazyCache(svc, p, keys) {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    const failed = new Set();
+    const fetched = new Set();
+    const inflight = new Map();
+    const meta = idx?.meta;
+    const offer = () => {
+        if (!idx || !meta)
+            return undefined;
+        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+        const config = merge_pruneToPresent(meta.image.config, available);
+        if (config.layers.length === 0)
+            return undefined;
+        return merge_descriptorsFor(meta.image, config);
+    };
+    if (idx && meta) {
+        outcome.matchedKey = idx.matchedKey;
+        outcome.entriesRestored = 1;
+        outcome.bytesRestored = idx.bytes;
+        for (const [d, key] of Object.entries(meta.entries))
+            outcome.held[d] = key;
+        outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
+    }
+    const image = offer();
+    if (idx && !image) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        outcome.hit = 'miss';
+    }
+    return {
+        outcome,
+        image,
+        failed,
+        reoffer: offer,
+        held: (d) => !!meta?.entries[d] && !failed.has(d),
+        localPath: async (d) => {
+            if (idx?.small.has(d))
+                return layout_blobPath(p.index, d);
+            if (fetched.has(d))
+                return layout_blobPath(p.store, d);
+            return undefined;
+        },
+        fetch: async (d) => {
+            const key = meta?.entries[d];
+            if (!key || failed.has(d))
+                return undefined;
+            let job = inflight.get(key);
+            if (!job) {
+                const digests = meta.packs[key] ?? [d];
+                job = fetchEntry(svc, p, key, digests).then((r) => {
+                    if (r.restored)
+                        outcome.entriesRestored++;
+                    outcome.bytesRestored += r.bytes;
+                    for (const x of digests) {
+                        if (r.ok.has(x))
+                            fetched.add(x);
+                        else {
+                            failed.add(x);
+                            delete outcome.held[x];
+                        }
+                    }
+                    return r.ok;
+                });
+                inflight.set(key, job);
+            }
+            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
+        },
+    };
 }
 /**
  * Saves what this build exported, merged with what was restored. Uploads only blobs the service
@@ -52609,7 +52856,15 @@ async function store_saveLayerCache(svc, p, keys, scope, held) {
     const fresh = await readLayout(p.layoutOut);
     if (!fresh)
         return none('the build exported no cache');
-    const restored = await readLayout(p.layoutIn);
+    // What the cache held before this build: the restored index, limited to what is still held.
+    const restoredMeta = await readMeta(p.index);
+    let restored;
+    if (restoredMeta) {
+        const { small } = await verifySmall(p, restoredMeta);
+        const cfg = pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+        if (cfg.layers.length)
+            restored = descriptorsFor(restoredMeta.image, cfg);
+    }
     const restoredBlobs = restored ? blobsOf(restored.config) : new Set();
     const freshBlobs = referencedBlobs(fresh.config);
     const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
@@ -52618,20 +52873,32 @@ async function store_saveLayerCache(svc, p, keys, scope, held) {
     if (restored && newBlobDigests.length === 0 && newRecords === 0) {
         return none('nothing changed: the cache already holds every layer of this build');
     }
-    // Every blob either layout has, for the merge.
-    const present = new Set([...freshBlobs, ...restoredBlobs]);
+    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+    // given to buildx. A blob the service holds needs no bytes.
+    const located = new Map();
+    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
+        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+            if (await exists(f)) {
+                located.set(d, f);
+                break;
+            }
+        }
+    }
+    const present = new Set([...located.keys(), ...Object.keys(held)]);
     const merged = mergeConfigs(fresh.config, restored?.config, present);
     const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
     const image = descriptorsFor({ config: merged, descriptors }, merged);
-    const source = (d) => (freshBlobs.has(d) ? blobPath(p.layoutOut, d) : blobPath(p.layoutIn, d));
+    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
     // Large blobs the service does not hold yet go into blob entries.
     const large = [];
     const small = [];
     for (const d of blobsOf(merged)) {
         const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-        if (size < SMALL_BLOB_BYTES)
-            small.push(d);
-        else if (!held[d])
+        if (size < SMALL_BLOB_BYTES) {
+            if (located.has(d))
+                small.push(d);
+        }
+        else if (!held[d] && located.has(d))
             large.push({ digest: d, size });
     }
     const entries = {};
@@ -52671,7 +52938,6 @@ async function store_saveLayerCache(svc, p, keys, scope, held) {
             packs[entry.key] = entry.digests;
     }
     // Packs from earlier runs that still hold referenced blobs.
-    const restoredMeta = await readMeta(p.index);
     for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
         if (digests.some((d) => entries[d] === key))
             packs[key] = digests;
@@ -52686,12 +52952,22 @@ async function store_saveLayerCache(svc, p, keys, scope, held) {
     for (const [key, digests] of Object.entries(packs))
         if (!digests.some((d) => entries[d] === key))
             delete packs[key];
+    // The index entry must be archived from p.index (its path is part of the entry's version): move
+    // the restored one aside first, since small blobs may be linked from it.
     const staging = p.index;
-    await fs.rm(staging, { recursive: true, force: true });
+    const previous = `${p.index}.prev`;
+    await fs.rm(previous, { recursive: true, force: true });
+    if (await exists(staging))
+        await fs.rename(staging, previous);
+    const from = (d) => {
+        const f = source(d);
+        return f.startsWith(staging + path.sep) ? previous + f.slice(staging.length) : f;
+    };
     await fs.mkdir(staging, { recursive: true });
     for (const d of small)
         if (available.has(d) && blobsOf(finalConfig).has(d))
-            await linkBlob(source(d), staging, d);
+            await linkBlob(from(d), staging, d);
+    await fs.rm(previous, { recursive: true, force: true });
     const meta = {
         format: INDEX_FORMAT,
         scope,
@@ -52714,9 +52990,116 @@ async function store_saveLayerCache(svc, p, keys, scope, held) {
     return { saved: true, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
 }
 
+;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
+// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
+// cache mount's contents in and out of BuildKit, and their buildx command lines.
+
+
+
+/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
+const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
+/** Where the helper builds mount the cache, and where the inject helper binds its context. */
+const MNT = '/obc-mnt';
+const SRC = '/obc-src';
+/** The file an entry holds the mount's contents in (a tar made inside the builder). */
+const mounts_plan_TAR_NAME = 'mnt.tar';
+const mounts_plan_META_NAME = 'meta.json';
+function mounts_plan_slug(s, max) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '');
+    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
+}
+/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
+function mountSlug(id) {
+    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
+/**
+ * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
+ * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
+ * pull request, the pull request's head and base branches, the default branch).
+ */
+function planMountKeys(scope, id, ctx) {
+    const idx = planIndexKeys(scope, ctx);
+    const from = `${KEY_PREFIX}-idx-${scope}-`;
+    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
+    const swap = (k) => to + k.slice(from.length);
+    const primary = swap(idx.primary);
+    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
+}
+/** The key an entry with this content is saved under: one entry per commit and content. */
+function mounts_plan_saveKey(keys, contentHash) {
+    return `${keys.primary}-${contentHash.slice(0, 16)}`;
+}
+function planMounts(o, scope, actionRoot, ctx) {
+    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
+    return {
+        scope,
+        root: external_node_path_.join(actionRoot, 'mounts'),
+        image: o.image,
+        maxBytes: o.maxBytes,
+        ...(ns ? { namespace: ns.value } : {}),
+        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
+    };
+}
+const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
+/**
+ * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
+ * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
+ * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
+ * never answers from its cache.
+ */
+function injectDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-inject`,
+        'ARG OBC_NONCE',
+        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
+        '    mkdir -p /obc-status && \\',
+        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
+        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
+        'FROM scratch',
+        'COPY --from=obc-inject /obc-status/ /',
+        '',
+    ].join('\n');
+}
+/**
+ * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
+ * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
+ */
+function mounts_plan_extractDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-extract`,
+        'ARG OBC_NONCE',
+        'ARG OBC_MAX_KB',
+        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
+        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
+        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
+        'FROM scratch',
+        'COPY --from=obc-extract /obc-out/ /',
+        '',
+    ].join('\n');
+}
+/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
+function csvField(s) {
+    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
+function helperArgv(o) {
+    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
+    for (const [k, v] of Object.entries(o.buildArgs))
+        a.push('--build-arg', `${k}=${v}`);
+    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
+    return a;
+}
+
 ;// CONCATENATED MODULE: ./src/plan.ts
 // Pure planning of a run: inputs + context + environment facts -> tags, decisions, cache keys and the
 // build command's shape. Nothing here touches Docker, the network or the disk.
+
+
 
 
 
@@ -52787,6 +53170,13 @@ function resolveMeta(inputs, ctx, env) {
         annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
     });
 }
+/** Export to a local OCI layout; a failed export never fails the build. */
+function localCacheTo(dir) {
+    return `type=local,dest=${dir},mode=max,ignore-error=true`;
+}
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
+}
 function dockerfileOf(inputs) {
     return inputs.file || external_node_path_.join(inputs.context, 'Dockerfile');
 }
@@ -52798,6 +53188,15 @@ function planRun(inputs, ctx, env) {
     if (inputs.cache) {
         const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
         cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
+    }
+    let mounts;
+    if (inputs.cacheMounts?.length) {
+        if (!cache)
+            meta.warnings.push('cache-mounts: ignored, because cache: false turns off the Actions cache for this step.');
+        else {
+            const o = { mounts: inputs.cacheMounts, image: inputs.cacheMountsImage ?? DEFAULT_MOUNTS_IMAGE, maxBytes: inputs.cacheMountsMaxSize ?? DEFAULT_MOUNTS_MAX_BYTES, buildArgs: inputs.buildArgs };
+            mounts = planMounts(o, cache.scope, root, ctx);
+        }
     }
     const build = {
         builder: 'default',
@@ -52811,14 +53210,15 @@ function planRun(inputs, ctx, env) {
         labels: meta.labels,
         annotations: meta.annotations,
         cacheFrom: undefined,
-        cacheTo: cache?.paths.layoutOut,
+        cacheTo: cache ? localCacheTo(cache.paths.layoutOut) : undefined,
+        cacheExportDir: cache?.paths.layoutOut,
         push: decisions.push,
         load: false,
         provenance: inputs.provenance || 'mode=min',
         sbom: inputs.sbom,
         metadataFile: external_node_path_.join(root, 'metadata.json'),
     };
-    return { meta, decisions, root, cache, build };
+    return { meta, decisions, root, cache, build, ...(mounts ? { mounts } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/docker/argv.ts
@@ -52839,9 +53239,9 @@ function buildxArgv(p) {
     for (const an of p.annotations)
         a.push('--annotation', an);
     if (p.cacheFrom)
-        a.push('--cache-from', `type=local,src=${p.cacheFrom}`);
+        a.push('--cache-from', p.cacheFrom);
     if (p.cacheTo)
-        a.push('--cache-to', `type=local,dest=${p.cacheTo},mode=max`);
+        a.push('--cache-to', p.cacheTo);
     a.push(`--provenance=${p.provenance}`);
     if (p.sbom)
         a.push(`--sbom=${p.sbom}`);
@@ -52878,7 +53278,8 @@ function maskValue(value) {
     for (const line of value.split(/\r?\n/)) {
         if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
             continue;
-        lib_core/* setSecret */.Pq(line);
+        if (line !== value)
+            lib_core/* setSecret */.Pq(line);
         if (line.trim() !== line)
             lib_core/* setSecret */.Pq(line.trim());
     }
@@ -53072,7 +53473,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
     saveState(state);
     const dockerConfig = state.dockerConfig;
-    const env = dockerEnv(dockerConfig);
+    const env = docker_dockerEnv(dockerConfig);
     const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
         const daemon = await probeDocker(env);
         lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
@@ -53141,6 +53542,9 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         else {
             name = builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
             let configFile = inputs.builder.buildkitdConfig;
+            if (configFile && !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
+                throw new InputError('buildkitd-config', `no such file: ${configFile}`);
+            }
             if (inputs.builder.buildkitdConfigInline.trim()) {
                 configFile = external_node_path_.join(dockerConfig, 'buildkitd.toml');
                 await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
@@ -53155,11 +53559,14 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
                 platforms: inputs.builder.platforms,
                 buildxVersion: toolchain.buildxVersion,
             };
-            // Recorded before creation: post removes a half-created builder too.
-            state.builder = { name, created: true, keep: inputs.builder.keep };
+            // Recorded before creation: post removes a half-created builder too (keep-builder applies
+            // only to one that was created).
+            state.builder = { name, created: true, keep: false };
             saveState(state);
             created = true;
             await createBuilder(p, env);
+            state.builder.keep = inputs.builder.keep;
+            saveState(state);
         }
         const ins = await inspectBuilder(name, env);
         lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
@@ -53180,8 +53587,854 @@ function sameRelease(reported, version) {
     return core_(reported) === core_(version);
 }
 
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: ./src/cache/proxy.ts
+// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
+// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
+// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
+// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
+// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
+// uploads only new ones, which land on disk as an OCI layout for the post step to save.
+
+
+
+
+
+const PROXY_REPO = 'obc/cache';
+const IMPORT_TAG = 'in';
+const EXPORT_TAG = 'out';
+const proxy_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+async function startCacheProxy(src, exportDir) {
+    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(external_node_path_.join(exportDir, 'blobs', 'sha256'), { recursive: true });
+    const uploadsDir = external_node_path_.join(exportDir, '.uploads');
+    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
+    let offered = src.image ? renderCacheImage(src.image) : undefined;
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0 };
+    const uploads = new Map();
+    const send = (res, status, headers = {}, body) => {
+        res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+        res.end(body);
+    };
+    const notFound = (res, code = 'BLOB_UNKNOWN') => send(res, 404, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code, message: 'not found' }] }));
+    const sendFile = async (req, res, file, digest) => {
+        const size = (await external_node_fs_.promises.stat(file)).size;
+        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
+        if (req.method === 'HEAD')
+            return send(res, 200, headers);
+        stats.blobsServed++;
+        stats.bytesServed += size;
+        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+        await new Promise((resolve) => {
+            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
+        });
+    };
+    const readBody = (req, to) => new Promise((resolve, reject) => {
+        if (to) {
+            let bytes = 0;
+            const out = (0,external_node_fs_.createWriteStream)(to, { flags: 'a' });
+            req.on('data', (c) => (bytes += c.length));
+            req.pipe(out).on('finish', () => resolve({ bytes })).on('error', reject);
+        }
+        else {
+            const chunks = [];
+            req.on('data', (c) => chunks.push(c)).on('end', () => resolve({ bytes: 0, data: Buffer.concat(chunks) })).on('error', reject);
+        }
+    });
+    const fileDigest = async (file) => {
+        const h = (0,external_node_crypto_.createHash)('sha256');
+        for await (const c of (0,external_node_fs_.createReadStream)(file))
+            h.update(c);
+        return 'sha256:' + h.digest('hex');
+    };
+    const finishUpload = async (res, tmp, digest) => {
+        if (!DIGEST_RE.test(digest) || (await fileDigest(tmp)) !== digest) {
+            await external_node_fs_.promises.rm(tmp, { force: true });
+            return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
+        }
+        const dest = layout_blobPath(exportDir, digest);
+        await external_node_fs_.promises.rename(tmp, dest);
+        stats.uploads++;
+        stats.bytesUploaded += (await external_node_fs_.promises.stat(dest)).size;
+        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    };
+    const handle = async (req, res) => {
+        if (process.env.OBC_PROXY_TRACE)
+            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+        const url = new URL(req.url ?? '/', 'http://x');
+        const p = url.pathname;
+        if (p === '/v2/' || p === '/v2')
+            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
+        const prefix = `/v2/${PROXY_REPO}/`;
+        if (!p.startsWith(prefix))
+            return notFound(res, 'NAME_UNKNOWN');
+        const rest = p.slice(prefix.length);
+        // Manifests: the offered cache under its tag or digest; the export is stored when put.
+        if (rest.startsWith('manifests/')) {
+            const ref = decodeURIComponent(rest.slice('manifests/'.length));
+            if (req.method === 'PUT') {
+                const { data } = await readBody(req);
+                const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+                await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
+                if (ref === EXPORT_TAG || ref === digest)
+                    await writeLayoutIndex(exportDir, digest, data.length);
+                return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+            }
+            if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) {
+                const headers = { 'Content-Type': proxy_INDEX_MEDIA_TYPE, 'Content-Length': offered.list.length, 'Docker-Content-Digest': offered.listDigest };
+                return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.list);
+            }
+            return notFound(res, 'MANIFEST_UNKNOWN');
+        }
+        // Blob uploads (the export).
+        if (rest.startsWith('blobs/uploads')) {
+            const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
+            if (req.method === 'POST' && !id) {
+                const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+                const tmp = external_node_path_.join(uploadsDir, uuid);
+                await external_node_fs_.promises.writeFile(tmp, '');
+                const digest = url.searchParams.get('digest');
+                if (digest) {
+                    await readBody(req, tmp);
+                    return finishUpload(res, tmp, digest);
+                }
+                req.resume();
+                uploads.set(uuid, tmp);
+                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
+            }
+            const tmp = uploads.get(id);
+            if (!tmp)
+                return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+            if (req.method === 'PATCH') {
+                await readBody(req, tmp);
+                const size = (await external_node_fs_.promises.stat(tmp)).size;
+                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+            }
+            if (req.method === 'PUT') {
+                await readBody(req, tmp);
+                uploads.delete(id);
+                return finishUpload(res, tmp, url.searchParams.get('digest') ?? '');
+            }
+            return send(res, 405);
+        }
+        // Blobs: uploaded this run, the offered config, on disk already, or fetched on demand.
+        if (rest.startsWith('blobs/')) {
+            const digest = decodeURIComponent(rest.slice('blobs/'.length));
+            if (!DIGEST_RE.test(digest))
+                return notFound(res);
+            const exported = layout_blobPath(exportDir, digest);
+            if (await proxy_exists(exported))
+                return sendFile(req, res, exported, digest);
+            if (offered && digest === offered.configDigest) {
+                const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': offered.config.length, 'Docker-Content-Digest': digest };
+                return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.config);
+            }
+            const local = await src.localPath(digest);
+            if (local)
+                return sendFile(req, res, local, digest);
+            if (!src.held(digest))
+                return notFound(res);
+            const size = src.image?.descriptors[digest]?.size;
+            if (req.method === 'HEAD' && size !== undefined) {
+                return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+            }
+            stats.fetches++;
+            const fetched = await src.fetch(digest);
+            if (!fetched) {
+                stats.fetchFailures.push(digest);
+                return notFound(res);
+            }
+            return sendFile(req, res, fetched, digest);
+        }
+        return notFound(res, 'UNSUPPORTED');
+    };
+    const server = external_node_http_.createServer((req, res) => {
+        handle(req, res).catch(() => {
+            if (!res.headersSent)
+                send(res, 500);
+            else
+                res.destroy();
+        });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${server.address().port}`;
+    return {
+        host,
+        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
+        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
+        exportDir,
+        stats,
+        offer: (image) => {
+            offered = image ? renderCacheImage(image) : undefined;
+        },
+        close: async () => {
+            await new Promise((resolve) => {
+                server.closeAllConnections?.();
+                server.close(() => resolve());
+            });
+            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
+        },
+    };
+}
+async function proxy_exists(p) {
+    try {
+        await external_node_fs_.promises.access(p);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/annotations.ts
+// Build failures where the user looks: the one line that says what went wrong (buildx's final
+// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
+// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
+
+
+
+const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
+const EXCERPT_RULE = /^-{10,}$/;
+const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
+/**
+ * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
+ * buildx ends a failure with a source excerpt and the error:
+ *
+ *     Dockerfile:3
+ *     --------------------
+ *        2 |     RUN echo fine
+ *        3 | >>> COPPY nothing /here
+ *     --------------------
+ *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
+ *
+ * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
+ */
+function parseBuildxFailure(output) {
+    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
+    const errors = lines.filter((l) => l.startsWith('ERROR:'));
+    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
+    const out = { message };
+    // The last excerpt before the final error names the failing instruction.
+    for (let i = lines.length - 2; i >= 0; i--) {
+        const m = LOCATION_RE.exec(lines[i]);
+        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
+            continue;
+        out.file = m[1];
+        const marked = [];
+        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
+            const mm = MARKED_LINE.exec(lines[j]);
+            if (mm)
+                marked.push(Number(mm[1]));
+        }
+        const fromError = /\bon line (\d+)\b/.exec(message);
+        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
+        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
+        break;
+    }
+    if (out.file === undefined) {
+        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
+        if (fromError)
+            out.startLine = out.endLine = Number(fromError[1]);
+    }
+    return out;
+}
+/**
+ * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
+ * relative to the workspace. Undefined when the location is unknown, names another file, or the
+ * Dockerfile lies outside the workspace (GitHub could not show it).
+ */
+function annotationTarget(f, dockerfile, workspace) {
+    if (f.startLine === undefined)
+        return undefined;
+    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
+        return undefined;
+    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
+        return undefined;
+    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+}
+/**
+ * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
+ * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
+ */
+function annotateFailure(message, target) {
+    process.exitCode = lib_core/* ExitCode */.yU.Failure;
+    if (!target) {
+        lib_core/* error */.z3(message);
+        return;
+    }
+    lib_core/* error */.z3(message, {
+        title: `Docker build failed at ${target.file}:${target.startLine}`,
+        file: target.file,
+        startLine: target.startLine,
+        endLine: target.endLine,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function summary_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function pushVerdict(r) {
+    if (r.pushed)
+        return 'yes';
+    if (!r.pushPlanned)
+        return 'no';
+    if (r.dryRun)
+        return 'would push';
+    return r.error ? 'no: the step failed first' : 'no';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length) {
+        if (r.pushed) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.digest)
+        rows.push(['Digest', code(r.digest)]);
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
+function cstr(b) {
+    const z = b.indexOf(0);
+    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
+}
+function num(field) {
+    if (field[0] & 0x80) {
+        let v = field[0] & 0x7f;
+        for (let i = 1; i < field.length; i++)
+            v = v * 256 + field[i];
+        return v;
+    }
+    const s = cstr(field).trim();
+    if (s === '')
+        return 0;
+    if (!/^[0-7]+$/.test(s))
+        throw new Error(`tar: bad number field "${s}"`);
+    return parseInt(s, 8);
+}
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const sp = data.indexOf(0x20, pos);
+        if (sp < 0)
+            break;
+        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
+        if (!(len > 0))
+            break;
+        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
+function normalizeName(name) {
+    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+}
+const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
+/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
+async function mounts_hash_hashTar(file) {
+    const fh = await external_node_fs_.promises.open(file, 'r');
+    try {
+        const total = (await fh.stat()).size;
+        const read = async (pos, len) => {
+            const b = Buffer.alloc(len);
+            let got = 0;
+            while (got < len) {
+                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
+                if (bytesRead === 0)
+                    throw new Error('tar: the archive ends inside an entry');
+                got += bytesRead;
+            }
+            return b;
+        };
+        const lines = [];
+        let files = 0;
+        let bytes = 0;
+        let pos = 0;
+        let longName;
+        let longLink;
+        let pax = {};
+        while (pos + BLOCK <= total) {
+            const h = await read(pos, BLOCK);
+            pos += BLOCK;
+            if (h.every((b) => b === 0))
+                break;
+            const type = String.fromCharCode(h[156] || 0x30);
+            let size = num(h.subarray(124, 136));
+            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+                const data = await read(pos, size);
+                pos += padded(size);
+                if (type === 'x')
+                    pax = parsePax(data);
+                if (type === 'L')
+                    longName = cstr(data);
+                if (type === 'K')
+                    longLink = cstr(data);
+                continue;
+            }
+            let name = cstr(h.subarray(0, 100));
+            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
+            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
+                const prefix = cstr(h.subarray(345, 500));
+                if (prefix)
+                    name = `${prefix}/${name}`;
+            }
+            let link = cstr(h.subarray(157, 257));
+            let uid = num(h.subarray(108, 116));
+            let gid = num(h.subarray(116, 124));
+            name = pax.path ?? longName ?? name;
+            link = pax.linkpath ?? longLink ?? link;
+            if (pax.size && /^\d+$/.test(pax.size))
+                size = Number(pax.size);
+            if (pax.uid && /^\d+$/.test(pax.uid))
+                uid = Number(pax.uid);
+            if (pax.gid && /^\d+$/.test(pax.gid))
+                gid = Number(pax.gid);
+            pax = {};
+            longName = undefined;
+            longLink = undefined;
+            const mode = num(h.subarray(100, 108)) & 0o7777;
+            const kind = type === '\0' || type === '7' ? '0' : type;
+            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
+            const dev = kind === '3' || kind === '4' ? `${num(h.subarray(329, 337))},${num(h.subarray(337, 345))}` : '';
+            const digest = (0,external_node_crypto_.createHash)('sha256');
+            for (let off = 0; off < content; off += CHUNK)
+                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
+            pos += padded(content);
+            const n = normalizeName(name);
+            if (kind === '0') {
+                files++;
+                bytes += size;
+            }
+            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
+        }
+        lines.sort();
+        const all = (0,external_node_crypto_.createHash)('sha256');
+        for (const l of lines)
+            all.update(`${l}\n`);
+        const entries = lines.filter((l) => !l.startsWith('["",')).length;
+        return { hash: all.digest('hex'), entries, files, bytes };
+    }
+    finally {
+        await fh.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts.ts
+// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
+// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
+// exports the mount with another helper build and saves a new entry only when its content changed.
+// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
+// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
+
+
+
+
+
+
+
+
+
+
+
+
+const META_FORMAT = 1;
+const label = (id) => `cache mount ${id}`;
+const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
+/** Runs a helper build; returns undefined on success, else buildx's error line. */
+async function runHelper(h, name, dockerfile, context, dest, args) {
+    const dir = external_node_path_.join(h.root, 'helpers');
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_.join(dir, `${name}.Dockerfile`);
+    await external_node_fs_.promises.writeFile(file, dockerfile);
+    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
+    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
+    if (h.namespace !== undefined)
+        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
+    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
+    try {
+        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
+        if (r.exitCode === 0)
+            return undefined;
+        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
+    }
+    catch (err) {
+        return err.message;
+    }
+}
+async function mounts_readMeta(dir) {
+    try {
+        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, mounts_plan_META_NAME), 'utf8'));
+        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function mounts_sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Restores one mount: the entry, checked, then injected into the builder. */
+async function restoreOne(svc, h, m, st) {
+    const started = Date.now();
+    const rep = { id: m.id, result: 'miss', bytes: 0 };
+    const dir = external_node_path_.join(h.root, m.slug);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    try {
+        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
+        if (!matched) {
+            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+            return rep;
+        }
+        rep.key = matched;
+        const meta = await mounts_readMeta(dir);
+        const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
+        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
+        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
+            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        // The cache holds this content already: post saves only a different one.
+        st.entryHash = meta.hash;
+        st.restoredKey = matched;
+        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
+        const status = external_node_path_.join(h.root, `${m.slug}-status`);
+        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
+        if (err) {
+            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        const result = (await external_node_fs_.promises.readFile(external_node_path_.join(status, 'result'), 'utf8').catch(() => '')).trim();
+        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
+        if (result === 'kept') {
+            rep.result = 'kept';
+            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
+        }
+        else {
+            rep.result = 'restored';
+            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+        }
+        return rep;
+    }
+    finally {
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    }
+}
+/**
+ * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
+ * own log group. Records what post needs in the state. Never throws.
+ */
+async function restoreMountsPhase(plan, state, report, o) {
+    const p = plan.mounts;
+    if (!p)
+        return;
+    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
+        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
+        const builder = report.toolchain?.builder;
+        if (!builder) {
+            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
+            return;
+        }
+        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
+        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
+        const reports = [];
+        try {
+            const restoreAll = async (svc) => {
+                for (let i = 0; i < p.mounts.length; i++) {
+                    try {
+                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
+                    }
+                    catch (err) {
+                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
+                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
+                    }
+                }
+            };
+            if (!isCacheServiceAvailable()) {
+                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
+                await restoreAll(undefined);
+            }
+            else {
+                await service_withCacheRoot(p.root, async () => {
+                    const svc = await service_actionsCacheService(p.root, service_defaultPolicy(o.timeoutMs), service_newStats());
+                    try {
+                        await restoreAll(svc);
+                    }
+                    finally {
+                        svc.close();
+                    }
+                });
+            }
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
+        }
+        state.mounts = {
+            builder,
+            image: p.image,
+            maxBytes: p.maxBytes,
+            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+            root: p.root,
+            save: o.save && isCacheServiceAvailable(),
+            saveSkipReason: o.save ? undefined : o.saveSkipReason,
+            mounts,
+        };
+        saveState(state);
+        report.mounts = reports;
+        if (!o.save)
+            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
+    });
+}
+/** Exports one mount and saves it when its content differs from what the cache holds. */
+async function saveOne(svc, h, s, m) {
+    const started = Date.now();
+    const rep = { id: m.id, saved: false, bytes: 0 };
+    const not = (reason, warn = false) => {
+        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
+        return { ...rep, reason };
+    };
+    const dir = path.join(h.root, m.slug);
+    const empty = path.join(h.root, 'empty-context');
+    await fs.mkdir(empty, { recursive: true });
+    try {
+        const maxKb = Math.floor(s.maxBytes / 1024);
+        const err = await runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+        if (err)
+            return not(`the mount could not be exported: ${err}`, true);
+        const tar = path.join(dir, TAR_NAME);
+        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
+        await fs.rm(path.join(dir, 'size-kb'), { force: true });
+        const tarBytes = await mounts_sizeOf(tar);
+        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
+        if (tarBytes === undefined) {
+            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
+        }
+        if (tarBytes > s.maxBytes)
+            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
+        const digest = await hashTar(tar);
+        if (digest.entries === 0) {
+            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
+        }
+        if (digest.hash === m.entryHash)
+            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
+        const key = saveKey(m.keys, digest.hash);
+        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
+        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
+        // Same commit and content as an earlier run (a re-run): the entry is there already.
+        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
+            return not(`${key} already holds this content`);
+        if (!(await svc.save([dir], key)))
+            return not(`the cache service did not store ${key}`, true);
+        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+        return { ...rep, saved: true, key, bytes: tarBytes };
+    }
+    finally {
+        await fs.rm(dir, { recursive: true, force: true });
+    }
+}
+/**
+ * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
+ * conditions), in its own log group. Never throws.
+ */
+async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
+    if (!s)
+        return [];
+    return core.group('Save cache mounts', async () => {
+        if (!buildSucceeded) {
+            core.info('Cache mounts not saved: the build did not succeed.');
+            return [];
+        }
+        if (!s.save) {
+            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
+            return [];
+        }
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+        const out = [];
+        try {
+            await withCacheRoot(s.root, async () => {
+                const svc = await actionsCacheService(s.root, defaultPolicy(timeoutMs), newStats());
+                try {
+                    for (const m of s.mounts) {
+                        try {
+                            out.push(await saveOne(svc, h, s, m));
+                        }
+                        catch (err) {
+                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
+                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
+                        }
+                    }
+                }
+                finally {
+                    svc.close();
+                }
+            });
+        }
+        catch (err) {
+            core.warning(`cache-mounts: not saved: ${err.message}`);
+        }
+        const saved = out.filter((r) => r.saved);
+        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}).`);
+        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
+        return out;
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/phases/cache.ts
 // Phase: restore the layer cache from the Actions cache service.
+
+
+
 
 
 
@@ -53193,58 +54446,108 @@ function cacheTimeoutMs(env = process.env) {
     const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
     return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
-/** Restores the cache; returns the hit kind. Sets plan.build.cacheFrom when a layout is ready. */
-async function restorePhase(plan, state, report) {
+const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+function useLazyFetch(mode, driver) {
+    if (mode === 'eager')
+        return false;
+    // BuildKit inside dockerd reaches the loopback registry; a builder in a container does not.
+    return driver === 'docker' || (mode === 'lazy' && driver === 'remote');
+}
+/** Restores the cache before the build: the index (lazy) or everything (eager). */
+async function restorePhase(plan, state, report, fetchMode, driver) {
     const c = plan.cache;
     if (!c)
-        return 'disabled';
+        return noSession('disabled');
     const started = Date.now();
     const stats = service_newStats();
     const available = isCacheServiceAvailable();
-    const outcome = await lib_core/* group */.Os('Restore layer cache', async () => {
+    const d = plan.decisions;
+    const lazy = useLazyFetch(fetchMode, driver);
+    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
+    let outcome;
+    let session = noSession('miss');
+    const record = () => {
+        state.cache = {
+            save: d.saveCache && available,
+            saveSkipReason: d.saveCache ? undefined : d.saveReason,
+            scope: c.scope,
+            keys: c.keys,
+            paths: c.paths,
+            hit: session.hit,
+            held: outcome?.held ?? {},
+            bytesRestored: outcome?.bytesRestored ?? 0,
+            restoreMs: Date.now() - started,
+        };
+        saveState(state);
+        report.cache = {
+            hit: session.hit,
+            bytesRestored: outcome?.bytesRestored ?? 0,
+            entriesRestored: outcome?.entriesRestored ?? 0,
+            restoreMs: stats.ms,
+            saveReason: d.saveCache ? undefined : d.saveReason,
+        };
+    };
+    await lib_core/* group */.Os('Restore layer cache', async () => {
         if (!available) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-            return undefined;
+            return;
         }
-        const o = await service_withCacheRoot(c.paths.store, async () => {
-            const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);
+        const svc = await service_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats));
+        if (!lazy) {
             try {
-                return await restoreLayerCache(svc, c.paths, c.keys);
+                outcome = await service_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
             }
             finally {
                 svc.close();
             }
-        });
-        lib_core/* info */.pq(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
-        return o;
+            if (outcome.layoutReady)
+                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
+            session = noSession(outcome.hit);
+            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
+            return;
+        }
+        const lz = await service_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+        outcome = lz.outcome;
+        const proxy = await startCacheProxy({
+            image: lz.image,
+            held: lz.held,
+            localPath: lz.localPath,
+            fetch: (digest) => service_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
+        }, c.paths.layoutOut);
+        plan.build.cacheFrom = proxy.cacheFrom;
+        plan.build.cacheTo = proxy.cacheTo;
+        plan.build.cacheExportDir = proxy.exportDir;
+        let retried = false;
+        session = {
+            hit: lz.image ? outcome.hit : 'miss',
+            recover: async () => {
+                if (retried || lz.failed.size === 0)
+                    return false;
+                retried = true;
+                const again = lz.reoffer();
+                proxy.offer(again);
+                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
+                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+                if (session.hit === 'exact')
+                    session.hit = 'partial';
+                return true;
+            },
+            close: async () => {
+                await proxy.close();
+                svc.close();
+                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes).`);
+                record();
+            },
+        };
+        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
     });
-    const hit = outcome?.hit ?? 'miss';
-    if (outcome?.layoutReady)
-        plan.build.cacheFrom = c.paths.layoutIn;
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
-    const d = plan.decisions;
-    state.cache = {
-        save: d.saveCache && available,
-        saveSkipReason: d.saveCache ? undefined : d.saveReason,
-        scope: c.scope,
-        keys: c.keys,
-        paths: c.paths,
-        hit,
-        held: outcome?.held ?? {},
-        bytesRestored: outcome?.bytesRestored ?? 0,
-        restoreMs: Date.now() - started,
-    };
-    saveState(state);
+    record();
     if (!d.saveCache)
         lib_core/* info */.pq(`Layer cache will not be saved (${d.saveReason}).`);
-    report.cache = {
-        hit,
-        bytesRestored: outcome?.bytesRestored ?? 0,
-        entriesRestored: outcome?.entriesRestored ?? 0,
-        restoreMs: Date.now() - started,
-        saveReason: d.saveCache ? undefined : d.saveReason,
-    };
-    return hit;
+    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
+    await restoreMountsPhase(plan, state, report, { save: d.saveCache && available, saveSkipReason: d.saveReason, timeoutMs: cacheTimeoutMs() });
+    return session;
 }
 /** Saves the layer cache in post; never throws. */
 async function savePhase(c) {
@@ -53547,11 +54850,11 @@ class Reader {
         }
     }
 }
-function cstr(b) {
+function tar_cstr(b) {
     const z = b.indexOf(0);
     return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
 }
-function parseSize(field) {
+function tar_parseSize(field) {
     if (field[0] & 0x80) {
         // base-256: big-endian, the high bit of the first byte is the marker.
         let v = field[0] & 0x7f;
@@ -53559,14 +54862,14 @@ function parseSize(field) {
             v = v * 256 + field[i];
         return v;
     }
-    const s = cstr(field).trim();
+    const s = tar_cstr(field).trim();
     if (s === '')
         return 0;
     if (!/^[0-7]+$/.test(s))
         throw new Error(`tar: bad size field "${s}"`);
     return parseInt(s, 8);
 }
-function parsePax(data) {
+function tar_parsePax(data) {
     const out = {};
     let pos = 0;
     while (pos < data.length) {
@@ -53590,7 +54893,9 @@ const pad = (n) => (512 - (n % 512)) % 512;
  * the others are skipped. Reads the source to its end.
  */
 async function readTar(src, onEntry) {
-    const r = new Reader(src[Symbol.asyncIterator]());
+    const r = new Reader((async function* () {
+        yield* src;
+    })());
     let longName;
     let pax = {};
     for (;;) {
@@ -53602,11 +54907,11 @@ async function readTar(src, onEntry) {
         if (h.every((b) => b === 0))
             break;
         const type = String.fromCharCode(h[156] || 0x30);
-        let size = parseSize(h.subarray(124, 136));
+        let size = tar_parseSize(h.subarray(124, 136));
         const magic = h.subarray(257, 263).toString('latin1');
-        let name = cstr(h.subarray(0, 100));
+        let name = tar_cstr(h.subarray(0, 100));
         if (magic.startsWith('ustar')) {
-            const prefix = cstr(h.subarray(345, 500));
+            const prefix = tar_cstr(h.subarray(345, 500));
             if (prefix)
                 name = `${prefix}/${name}`;
         }
@@ -53616,9 +54921,9 @@ async function readTar(src, onEntry) {
                 throw new Error('tar: the archive ends inside an entry');
             await r.skip(pad(size));
             if (type === 'x')
-                pax = parsePax(data);
+                pax = tar_parsePax(data);
             if (type === 'L')
-                longName = cstr(data);
+                longName = tar_cstr(data);
             continue;
         }
         if (pax.path)
@@ -53737,6 +55042,35 @@ function planNeedles(secrets) {
 
 class LeakError extends Error {
 }
+const SMALL_BYTES = 256 * 1024;
+/**
+ * The config digest (what buildx reports as the image ID) of a single-platform image, from the
+ * files of `docker save`; '' when there is not exactly one image manifest.
+ */
+function configDigestOf(files) {
+    const json = (name) => {
+        const b = files.get(name);
+        if (!b)
+            return undefined;
+        try {
+            return JSON.parse(b.toString('utf8'));
+        }
+        catch {
+            return undefined;
+        }
+    };
+    const blob = (digest) => json(`blobs/${digest.replace(':', '/')}`);
+    let node = json('index.json');
+    for (let depth = 0; node && depth < 4; depth++) {
+        if (node.config?.digest)
+            return String(node.config.digest);
+        const images = (node.manifests ?? []).filter((m) => m?.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
+        if (images.length !== 1)
+            return '';
+        node = blob(images[0].digest);
+    }
+    return '';
+}
 /** zstd through the `zstd` program, for a Node without its own zstd. */
 function externalZstdDecoder(env) {
     const child = runStreaming('zstd', ['-d', '-c', '-q', '--long=31'], { env });
@@ -53756,6 +55090,8 @@ class LeakGuard {
     plan;
     findings = [];
     stats = { blobs: 0, storedBytes: 0, decompressedBytes: 0, ms: 0 };
+    /** Small files of the image read by scanDockerImage (index.json, manifests, configs), by name. */
+    small = new Map();
     /** Blob digests already scanned (an image and its cache export share most layers). */
     scanned = new Set();
     needles;
@@ -53768,12 +55104,22 @@ class LeakGuard {
     get active() {
         return this.needles.length > 0;
     }
-    sink(name, place) {
+    sink(name, place, keep = false) {
         const scan = new BlobScan(this.needles, { zstd: this.zstd });
         const label = blobName(name) ?? name;
+        const kept = [];
+        let keptBytes = 0;
         return {
-            write: (c) => scan.write(c),
+            write: (c) => {
+                if (keep && keptBytes <= SMALL_BYTES) {
+                    kept.push(Buffer.from(c));
+                    keptBytes += c.length;
+                }
+                return scan.write(c);
+            },
             end: async () => {
+                if (keep && keptBytes <= SMALL_BYTES)
+                    this.small.set(name, Buffer.concat(kept));
                 let hits;
                 try {
                     hits = await scan.end();
@@ -53816,7 +55162,7 @@ class LeakGuard {
                         return undefined;
                     if (digest)
                         this.scanned.add(digest);
-                    return this.sink(e.name, 'image');
+                    return this.sink(e.name, 'image', e.size <= SMALL_BYTES);
                 });
             }
             catch (err) {
@@ -53910,13 +55256,23 @@ function buildMode(o) {
         return { scan, staged: 'no' };
     return { scan, staged: o.driver === 'docker' ? 'load-then-push' : 'layout-then-rebuild' };
 }
-async function runBuildx(b, docker) {
+async function runBuildx(b, docker, recover) {
     await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
-    await external_node_fs_.promises.rm(b.metadataFile, { force: true });
-    const argv = buildxArgv(b);
-    lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
-    // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
-    await exec_run('docker', argv, { env: docker.env, secretEnv: true });
+    for (;;) {
+        await external_node_fs_.promises.rm(b.metadataFile, { force: true });
+        const argv = buildxArgv(b);
+        lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
+        try {
+            // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
+            await exec_run('docker', argv, { env: docker.env, secretEnv: true });
+            break;
+        }
+        catch (err) {
+            // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
+            if (!recover || !(await recover()))
+                throw err;
+        }
+    }
     return JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
 }
 /** Pushes each tag of an image in the local store; returns the digest the registry got. */
@@ -53932,11 +55288,11 @@ async function pushTags(tags, docker) {
     }
     return digest;
 }
-async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues = []) {
+async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues = [], recover) {
     const b = plan.build;
     b.builder = docker.builder.name;
     const wantPush = b.push;
-    const cacheSaved = !!(b.cacheTo && state.cache?.save);
+    const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
     const needles = planNeedles(secretValues);
     const guardOn = inputs.secretScan !== false;
     if (guardOn) {
@@ -53949,6 +55305,7 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
     const started = Date.now();
     try {
         let md = {};
+        let guardRef;
         await lib_core/* group */.Os('Build', async () => {
             if (inputs.secrets.length) {
                 // The path goes into the state before the directory exists: post removes it whatever happens.
@@ -53968,18 +55325,19 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
             }
             if (mode.staged !== 'no')
                 lib_core/* info */.pq('Building without pushing: the leak guard checks the image before it is pushed.');
-            md = await runBuildx(b, docker);
+            md = await runBuildx(b, docker, recover);
         });
         report.buildMs = Date.now() - started;
         if (mode.scan) {
             await lib_core/* group */.Os('Leak guard', async () => {
                 const guard = new LeakGuard(needles);
+                guardRef = guard;
                 if (mode.staged === 'load-then-push')
                     await guard.scanDockerImage(b.tags[0], docker.env);
                 if (mode.staged === 'layout-then-rebuild')
                     await guard.scanDirectory(ociDir, 'image');
-                if (cacheSaved && b.cacheTo)
-                    await guard.scanDirectory(b.cacheTo, 'layer cache');
+                if (cacheSaved && b.cacheExportDir)
+                    await guard.scanDirectory(b.cacheExportDir, 'layer cache');
                 const s = guard.stats;
                 report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
                 lib_core/* info */.pq(`Leak guard: looked for ${needles.needles.length} value(s) of ${secretValues.length - needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
@@ -53987,8 +55345,8 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
                 const leak = guard.error();
                 if (leak) {
                     // Nothing of this build may leave: drop the cache export and the local tags.
-                    if (b.cacheTo)
-                        await external_node_fs_.promises.rm(b.cacheTo, { recursive: true, force: true });
+                    if (b.cacheExportDir)
+                        await external_node_fs_.promises.rm(b.cacheExportDir, { recursive: true, force: true });
                     await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
                     if (mode.staged === 'load-then-push')
                         await exec_run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });
@@ -54016,7 +55374,9 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
             });
             await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
         }
-        return { digest: wantPush ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+        // Loading into the image store reports no config digest: read it from what the guard saw.
+        const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '');
+        return { digest: wantPush ? digest : '', imageid };
     }
     finally {
         b.push = wantPush;
@@ -54026,254 +55386,8 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
 }
 
 
-;// CONCATENATED MODULE: ./src/annotations.ts
-// Build failures where the user looks: the one line that says what went wrong (buildx's final
-// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
-// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
-
-
-
-const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
-const EXCERPT_RULE = /^-{10,}$/;
-const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
-/**
- * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
- * buildx ends a failure with a source excerpt and the error:
- *
- *     Dockerfile:3
- *     --------------------
- *        2 |     RUN echo fine
- *        3 | >>> COPPY nothing /here
- *     --------------------
- *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
- *
- * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
- */
-function parseBuildxFailure(output) {
-    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
-    const errors = lines.filter((l) => l.startsWith('ERROR:'));
-    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
-    const out = { message };
-    // The last excerpt before the final error names the failing instruction.
-    for (let i = lines.length - 2; i >= 0; i--) {
-        const m = LOCATION_RE.exec(lines[i]);
-        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
-            continue;
-        out.file = m[1];
-        const marked = [];
-        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
-            const mm = MARKED_LINE.exec(lines[j]);
-            if (mm)
-                marked.push(Number(mm[1]));
-        }
-        const fromError = /\bon line (\d+)\b/.exec(message);
-        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
-        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
-        break;
-    }
-    if (out.file === undefined) {
-        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
-        if (fromError)
-            out.startLine = out.endLine = Number(fromError[1]);
-    }
-    return out;
-}
-/**
- * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
- * relative to the workspace. Undefined when the location is unknown, names another file, or the
- * Dockerfile lies outside the workspace (GitHub could not show it).
- */
-function annotationTarget(f, dockerfile, workspace) {
-    if (f.startLine === undefined)
-        return undefined;
-    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
-        return undefined;
-    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
-    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
-        return undefined;
-    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
-}
-/**
- * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
- * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
- */
-function annotateFailure(message, target) {
-    process.exitCode = lib_core/* ExitCode */.yU.Failure;
-    if (!target) {
-        lib_core/* error */.z3(message);
-        return;
-    }
-    lib_core/* error */.z3(message, {
-        title: `Docker build failed at ${target.file}:${target.startLine}`,
-        file: target.file,
-        startLine: target.startLine,
-        endLine: target.endLine,
-    });
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    const m = Math.floor(s / 60);
-    return `${m} min ${Math.round(s - m * 60)} s`;
-}
-/** A table cell: one line, pipes escaped. */
-function cell(s) {
-    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
-}
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
-}
-function table(rows) {
-    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
-}
-function headline(r) {
-    if (r.error)
-        return '### ❌ Docker build failed';
-    if (r.dryRun)
-        return '### 🧪 Docker build: dry run (nothing built)';
-    if (r.pushed)
-        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    return '### ☑️ Docker build succeeded (not pushed)';
-}
-function cacheLine(r) {
-    const c = r.cache;
-    if (!c)
-        return undefined;
-    if (c.hit === 'disabled')
-        return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
-    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
-}
-/** The main step's section of the job summary. */
-function renderMainSummary(r) {
-    const out = [headline(r), ''];
-    if (r.error) {
-        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
-        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
-    }
-    if (r.tags.length) {
-        if (r.pushed && r.digest) {
-            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(`${t}@${r.digest}`)}`), '');
-        }
-        else {
-            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-        }
-    }
-    const rows = [];
-    if (r.pushReason)
-        rows.push(['Push', `${r.pushed ? 'yes' : 'no'} (${r.pushReason})`]);
-    if (r.digest)
-        rows.push(['Digest', code(r.digest)]);
-    if (r.imageid)
-        rows.push(['Image ID', code(r.imageid)]);
-    if (r.dockerfile)
-        rows.push(['Dockerfile', code(r.dockerfile)]);
-    if (r.buildMs !== undefined)
-        rows.push(['Build time', formatMs(r.buildMs)]);
-    const cache = cacheLine(r);
-    if (cache)
-        rows.push(['Layer cache', cache]);
-    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
-        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
-        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
-    }
-    if (r.secretIds.length)
-        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
-    const scan = r.secretScan;
-    if (scan) {
-        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
-    }
-    const t = r.toolchain;
-    if (t) {
-        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
-        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
-    }
-    if (rows.length)
-        out.push(...table(rows), '');
-    return out.join('\n');
-}
-/** The post step's section: the layer cache save. */
-function renderSaveSummary(s) {
-    const out = ['### Layer cache save', ''];
-    if (s.failed)
-        out.push(`Not saved: ${s.failed} (the build is not affected).`);
-    else if (!s.saved)
-        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
-    else {
-        const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
-    }
-    out.push('');
-    return out.join('\n');
-}
-/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
-async function appendSummary(markdown) {
-    try {
-        if (!process.env.GITHUB_STEP_SUMMARY) {
-            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
-            return;
-        }
-        await lib_core/* summary */.z.addRaw(markdown, true).write();
-    }
-    catch (err) {
-        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
-    }
-    finally {
-        lib_core/* summary */.z.emptyBuffer();
-    }
-}
-/** The save section's facts from the post step's save phase (no outcome: the save threw). */
-function saveSummaryFrom(r, key) {
-    if (!r.outcome)
-        return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
-    const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
-}
-
-;// CONCATENATED MODULE: ./src/buildinfo.ts
-// The BuildKit version behind a builder, for the job summary. Never fails the run.
-
-/** The first `BuildKit version:` (older buildx: `Buildkit:`) line of `docker buildx inspect`. */
-function parseBuildkitVersion(inspect) {
-    const m = /^\s*Build[Kk]it(?: version)?:\s*(\S+)\s*$/m.exec(inspect);
-    return m ? m[1] : undefined;
-}
-async function buildkitVersion(builder, env) {
-    try {
-        const r = await exec_run('docker', ['buildx', 'inspect', builder], { env, silent: true, ignoreReturnCode: true });
-        return r.exitCode === 0 ? parseBuildkitVersion(r.stdout) : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
-
 
 
 
@@ -54321,11 +55435,11 @@ async function runMain() {
         setPlanOutputs(plan);
         const d = plan.decisions;
         lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
-        Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
+        Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
         if (inputs.dryRun) {
             plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
             if (plan.cache)
-                plan.build.cacheFrom = plan.cache.paths.layoutIn;
+                plan.build.cacheFrom = localCacheFrom(plan.cache.paths.layoutIn);
             lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
             lib_core/* setOutput */.uH('cache-hit', plan.cache ? 'miss' : 'disabled');
             lib_core/* setOutput */.uH('builder', '');
@@ -54340,11 +55454,18 @@ async function runMain() {
         withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
         const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
         report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
-        report.toolchain.buildkit = await buildkitVersion(docker.builder.name, docker.env);
-        const hit = await restorePhase(plan, state, report);
-        lib_core/* setOutput */.uH('cache-hit', hit);
+        report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
+        const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, docker.builder.driver);
+        lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
         buildStarted = Date.now();
-        const result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues);
+        let result;
+        try {
+            result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover());
+        }
+        finally {
+            await cacheSession.close();
+            lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
+        }
         state.buildSucceeded = true;
         saveState(state);
         lib_core/* setOutput */.uH('digest', result.digest);
@@ -54401,7 +55522,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5745);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2560);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

@@ -73,8 +73,43 @@ export async function readLayout(dir: string): Promise<CacheImage | undefined> {
   return { config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
 }
 
-function digestOf(data: Buffer | string): string {
+export function digestOf(data: Buffer | string): string {
   return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Writes index.json, the manifest list and the config of `image` into `dir`. Layer blobs must be
+ * placed there by the caller (see linkBlob).
+ */
+/** The bytes that describe a cache image: its config blob and the manifest list naming it. */
+export interface RenderedCacheImage {
+  config: Buffer;
+  configDigest: string;
+  list: Buffer;
+  listDigest: string;
+}
+
+export function renderCacheImage(image: CacheImage): RenderedCacheImage {
+  const config = Buffer.from(JSON.stringify(image.config));
+  const configDigest = digestOf(config);
+  const manifests: Descriptor[] = image.config.layers.map((l) => {
+    const d = image.descriptors[l.blob];
+    if (!d) throw new Error(`no descriptor for cache blob ${l.blob}`);
+    return d;
+  });
+  manifests.push({ mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length });
+  const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests }));
+  return { config, configDigest, list, listDigest: digestOf(list) };
+}
+
+/** Writes the oci-layout marker and an index.json naming `listDigest` as `latest`. */
+export async function writeLayoutIndex(dir: string, listDigest: string, listSize: number): Promise<void> {
+  await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const index = {
+    schemaVersion: 2,
+    manifests: [{ mediaType: INDEX_MEDIA_TYPE, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+  };
+  await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
 }
 
 /**
@@ -83,31 +118,10 @@ function digestOf(data: Buffer | string): string {
  */
 export async function writeLayoutMeta(dir: string, image: CacheImage): Promise<void> {
   await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  const cfg = Buffer.from(JSON.stringify(image.config));
-  const cfgDigest = digestOf(cfg);
-  const manifests: Descriptor[] = image.config.layers.map((l) => {
-    const d = image.descriptors[l.blob];
-    if (!d) throw new Error(`no descriptor for cache blob ${l.blob}`);
-    return d;
-  });
-  manifests.push({ mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: cfgDigest, size: cfg.length });
-  const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests }));
-  const listDigest = digestOf(list);
-  await fs.writeFile(blobPath(dir, cfgDigest), cfg);
-  await fs.writeFile(blobPath(dir, listDigest), list);
-  await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const index = {
-    schemaVersion: 2,
-    manifests: [
-      {
-        mediaType: INDEX_MEDIA_TYPE,
-        digest: listDigest,
-        size: list.length,
-        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
-      },
-    ],
-  };
-  await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
+  const r = renderCacheImage(image);
+  await fs.writeFile(blobPath(dir, r.configDigest), r.config);
+  await fs.writeFile(blobPath(dir, r.listDigest), r.list);
+  await writeLayoutIndex(dir, r.listDigest, r.list.length);
 }
 
 /** Places a blob into a layout: a hard link when possible, else a copy. */

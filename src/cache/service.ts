@@ -57,18 +57,27 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
  * version; with paths given relative to a fixed root, versions do not depend on where RUNNER_TEMP
  * is, so runners with different layouts share entries.
  */
+let rootDepth = 0;
+let savedCwd = '';
+let savedWorkspace: string | undefined;
+
 export async function withCacheRoot<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  const cwd = process.cwd();
-  const ws = process.env.GITHUB_WORKSPACE;
   await fs.mkdir(root, { recursive: true });
-  process.chdir(root);
-  process.env.GITHUB_WORKSPACE = root;
+  // Calls may overlap (blobs fetched while a build runs): the first in sets, the last out restores.
+  if (rootDepth++ === 0) {
+    savedCwd = process.cwd();
+    savedWorkspace = process.env.GITHUB_WORKSPACE;
+    process.chdir(root);
+    process.env.GITHUB_WORKSPACE = root;
+  }
   try {
     return await fn();
   } finally {
-    process.chdir(cwd);
-    if (ws === undefined) delete process.env.GITHUB_WORKSPACE;
-    else process.env.GITHUB_WORKSPACE = ws;
+    if (--rootDepth === 0) {
+      process.chdir(savedCwd);
+      if (savedWorkspace === undefined) delete process.env.GITHUB_WORKSPACE;
+      else process.env.GITHUB_WORKSPACE = savedWorkspace;
+    }
   }
 }
 

@@ -81,6 +81,15 @@ async function readMeta(dir: string): Promise<IndexMeta | undefined> {
   }
 }
 
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function sizeOf(file: string): Promise<number> {
   try {
     return (await fs.stat(file)).size;
@@ -89,67 +98,99 @@ async function sizeOf(file: string): Promise<number> {
   }
 }
 
-export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<RestoreOutcome> {
-  const outcome: RestoreOutcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+/** The restored index: what it names, and which of its small blobs arrived intact. */
+export interface RestoredIndex {
+  meta: IndexMeta;
+  matchedKey: string;
+  /** Small blobs (inside the index entry) that verified. */
+  small: Set<string>;
+  bytes: number;
+}
+
+/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
+export async function restoreIndex(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<RestoredIndex | undefined> {
   await fs.rm(p.index, { recursive: true, force: true });
   await fs.rm(p.layoutIn, { recursive: true, force: true });
   await fs.rm(p.layoutOut, { recursive: true, force: true });
   await fs.mkdir(p.index, { recursive: true });
-
   const matched = await svc.restore([p.index], keys.primary, keys.restore);
   if (!matched) {
     // A failed download may have left part of the index behind.
     await fs.rm(p.index, { recursive: true, force: true });
     core.info(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
-    return outcome;
+    return undefined;
   }
   const meta = await readMeta(p.index);
   if (!meta) {
     core.warning(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
     await fs.rm(p.index, { recursive: true, force: true });
-    return outcome;
+    return undefined;
   }
-  outcome.matchedKey = matched;
-  outcome.entriesRestored = 1;
   core.info(`Layer cache: index ${matched}`);
+  return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
+}
 
-  // Small blobs came inside the index entry; verify each.
-  const present = new Set<string>();
-  const needed = referencedBlobs(meta.image.config);
-  for (const d of needed) {
+async function verifySmall(p: CachePaths, meta: IndexMeta): Promise<{ small: Set<string>; bytes: number }> {
+  const small = new Set<string>();
+  let bytes = 0;
+  for (const d of referencedBlobs(meta.image.config)) {
     if (meta.entries[d]) continue;
     const f = blobPath(p.index, d);
     if (await verifyBlob(f, d)) {
-      present.add(d);
-      outcome.bytesRestored += await sizeOf(f);
+      small.add(d);
+      bytes += await sizeOf(f);
     }
   }
+  return { small, bytes };
+}
 
-  // Large blobs: fetch only the entries that hold referenced blobs, a few at a time.
+/**
+ * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
+ * failed, truncated or corrupted download left behind. Returns the digests now on disk.
+ */
+async function fetchEntry(svc: CacheService, p: CachePaths, key: string, digests: string[]): Promise<{ ok: Set<string>; restored: boolean; bytes: number }> {
+  await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+  const got = await svc.restore(entryPaths(p, digests), key, []);
+  const ok = new Set<string>();
+  let bytes = 0;
+  if (got !== key && !svc.gaveUp) core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
+  for (const d of digests) {
+    const f = blobPath(p.store, d);
+    // Content-addressed: a file is good exactly when its digest matches.
+    if (await verifyBlob(f, d)) {
+      ok.add(d);
+      bytes += await sizeOf(f);
+    } else {
+      await fs.rm(f, { force: true });
+      if (got === key) core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
+    }
+  }
+  return { ok, restored: got === key, bytes };
+}
+
+/** Eager restore: every referenced blob is downloaded and a local layout is written for --cache-from type=local. */
+export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<RestoreOutcome> {
+  const outcome: RestoreOutcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+  const idx = await restoreIndex(svc, p, keys);
+  if (!idx) return outcome;
+  const { meta } = idx;
+  outcome.matchedKey = idx.matchedKey;
+  outcome.entriesRestored = 1;
+  outcome.bytesRestored = idx.bytes;
+  const present = new Set(idx.small);
+  const needed = referencedBlobs(meta.image.config);
   const wanted = new Map<string, string[]>();
   for (const d of needed) {
     const key = meta.entries[d];
-    if (!key) continue;
-    const digests = meta.packs[key] ?? [d];
-    wanted.set(key, digests);
+    if (key) wanted.set(key, meta.packs[key] ?? [d]);
   }
-  await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
   await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
-    const got = await svc.restore(entryPaths(p, digests), key, []);
-    if (got === key) outcome.entriesRestored++;
-    else if (!svc.gaveUp) core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-    for (const d of digests) {
-      const f = blobPath(p.store, d);
-      // Content-addressed: a file is good exactly when its digest matches. Anything else is what a
-      // failed, truncated or corrupted download left behind, and goes.
-      if (await verifyBlob(f, d)) {
-        present.add(d);
-        if (got === key) outcome.held[d] = key;
-        outcome.bytesRestored += await sizeOf(f);
-      } else {
-        await fs.rm(f, { force: true });
-        if (got === key) core.warning(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
-      }
+    const r = await fetchEntry(svc, p, key, digests);
+    if (r.restored) outcome.entriesRestored++;
+    outcome.bytesRestored += r.bytes;
+    for (const d of r.ok) {
+      present.add(d);
+      if (r.restored) outcome.held[d] = key;
     }
   });
   for (const d of needed) if (!present.has(d)) outcome.missing++;
@@ -166,9 +207,89 @@ export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: 
   }
   await writeLayoutMeta(p.layoutIn, image);
   outcome.layoutReady = true;
-  outcome.hit = matched === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
+  outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
   if (outcome.missing) core.warning(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
   return outcome;
+}
+
+/**
+ * Lazy restore, for the cache proxy: only the index is fetched now; each large blob is fetched
+ * when BuildKit asks for it. `held` starts as every large blob the index names; a blob whose
+ * fetch fails leaves it, so the save does not promise it again.
+ */
+export interface LazyCache {
+  outcome: RestoreOutcome;
+  /** The cache to offer, pruned to what is held or present. */
+  image?: CacheImage;
+  localPath(digest: string): Promise<string | undefined>;
+  fetch(digest: string): Promise<string | undefined>;
+  held(digest: string): boolean;
+  /** Digests whose fetch failed. */
+  failed: Set<string>;
+  /** The offer without the failed blobs (for a retried build). */
+  reoffer(): CacheImage | undefined;
+}
+
+export async function openLazyCache(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<LazyCache> {
+  const outcome: RestoreOutcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+  const idx = await restoreIndex(svc, p, keys);
+  const failed = new Set<string>();
+  const fetched = new Set<string>();
+  const inflight = new Map<string, Promise<Set<string>>>();
+  const meta = idx?.meta;
+  const offer = (): CacheImage | undefined => {
+    if (!idx || !meta) return undefined;
+    const available = new Set<string>([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+    const config = pruneToPresent(meta.image.config, available);
+    if (config.layers.length === 0) return undefined;
+    return descriptorsFor(meta.image, config);
+  };
+  if (idx && meta) {
+    outcome.matchedKey = idx.matchedKey;
+    outcome.entriesRestored = 1;
+    outcome.bytesRestored = idx.bytes;
+    for (const [d, key] of Object.entries(meta.entries)) outcome.held[d] = key;
+    outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
+  }
+  const image = offer();
+  if (idx && !image) {
+    core.warning('Layer cache: nothing usable could be restored; building without cache.');
+    outcome.hit = 'miss';
+  }
+  return {
+    outcome,
+    image,
+    failed,
+    reoffer: offer,
+    held: (d) => !!meta?.entries[d] && !failed.has(d),
+    localPath: async (d) => {
+      if (idx?.small.has(d)) return blobPath(p.index, d);
+      if (fetched.has(d)) return blobPath(p.store, d);
+      return undefined;
+    },
+    fetch: async (d) => {
+      const key = meta?.entries[d];
+      if (!key || failed.has(d)) return undefined;
+      let job = inflight.get(key);
+      if (!job) {
+        const digests = meta!.packs[key] ?? [d];
+        job = fetchEntry(svc, p, key, digests).then((r) => {
+          if (r.restored) outcome.entriesRestored++;
+          outcome.bytesRestored += r.bytes;
+          for (const x of digests) {
+            if (r.ok.has(x)) fetched.add(x);
+            else {
+              failed.add(x);
+              delete outcome.held[x];
+            }
+          }
+          return r.ok;
+        });
+        inflight.set(key, job);
+      }
+      return (await job).has(d) ? blobPath(p.store, d) : undefined;
+    },
+  };
 }
 
 export interface SaveOutcome {
@@ -195,7 +316,14 @@ export async function saveLayerCache(
   const none = (reason: string): SaveOutcome => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
   const fresh = await readLayout(p.layoutOut);
   if (!fresh) return none('the build exported no cache');
-  const restored = await readLayout(p.layoutIn);
+  // What the cache held before this build: the restored index, limited to what is still held.
+  const restoredMeta = await readMeta(p.index);
+  let restored: CacheImage | undefined;
+  if (restoredMeta) {
+    const { small } = await verifySmall(p, restoredMeta);
+    const cfg = pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+    if (cfg.layers.length) restored = descriptorsFor(restoredMeta.image, cfg);
+  }
 
   const restoredBlobs = restored ? blobsOf(restored.config) : new Set<string>();
   const freshBlobs = referencedBlobs(fresh.config);
@@ -206,20 +334,31 @@ export async function saveLayerCache(
     return none('nothing changed: the cache already holds every layer of this build');
   }
 
-  // Every blob either layout has, for the merge.
-  const present = new Set<string>([...freshBlobs, ...restoredBlobs]);
+  // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+  // given to buildx. A blob the service holds needs no bytes.
+  const located = new Map<string, string>();
+  for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
+    for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+      if (await exists(f)) {
+        located.set(d, f);
+        break;
+      }
+    }
+  }
+  const present = new Set<string>([...located.keys(), ...Object.keys(held)]);
   const merged = mergeConfigs(fresh.config, restored?.config, present);
   const descriptors: Record<string, Descriptor> = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
   const image = descriptorsFor({ config: merged, descriptors }, merged);
-  const source = (d: string) => (freshBlobs.has(d) ? blobPath(p.layoutOut, d) : blobPath(p.layoutIn, d));
+  const source = (d: string) => located.get(d) ?? blobPath(p.layoutOut, d);
 
   // Large blobs the service does not hold yet go into blob entries.
   const large: { digest: string; size: number }[] = [];
   const small: string[] = [];
   for (const d of blobsOf(merged)) {
     const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-    if (size < SMALL_BLOB_BYTES) small.push(d);
-    else if (!held[d]) large.push({ digest: d, size });
+    if (size < SMALL_BLOB_BYTES) {
+      if (located.has(d)) small.push(d);
+    } else if (!held[d] && located.has(d)) large.push({ digest: d, size });
   }
   const entries: Record<string, string> = {};
   const packs: Record<string, string[]> = {};
@@ -251,7 +390,6 @@ export async function saveLayerCache(
     if (entry.digests.length > 1) packs[entry.key] = entry.digests;
   }
   // Packs from earlier runs that still hold referenced blobs.
-  const restoredMeta = await readMeta(p.index);
   for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
     if (digests.some((d) => entries[d] === key)) packs[key] = digests;
   }
@@ -263,10 +401,19 @@ export async function saveLayerCache(
   for (const d of Object.keys(entries)) if (!blobsOf(finalConfig).has(d)) delete entries[d];
   for (const [key, digests] of Object.entries(packs)) if (!digests.some((d) => entries[d] === key)) delete packs[key];
 
+  // The index entry must be archived from p.index (its path is part of the entry's version): move
+  // the restored one aside first, since small blobs may be linked from it.
   const staging = p.index;
-  await fs.rm(staging, { recursive: true, force: true });
+  const previous = `${p.index}.prev`;
+  await fs.rm(previous, { recursive: true, force: true });
+  if (await exists(staging)) await fs.rename(staging, previous);
+  const from = (d: string) => {
+    const f = source(d);
+    return f.startsWith(staging + path.sep) ? previous + f.slice(staging.length) : f;
+  };
   await fs.mkdir(staging, { recursive: true });
-  for (const d of small) if (available.has(d) && blobsOf(finalConfig).has(d)) await linkBlob(source(d), staging, d);
+  for (const d of small) if (available.has(d) && blobsOf(finalConfig).has(d)) await linkBlob(from(d), staging, d);
+  await fs.rm(previous, { recursive: true, force: true });
   const meta: IndexMeta = {
     format: INDEX_FORMAT,
     scope,

@@ -12,8 +12,12 @@ export interface BuildPlan {
   tags: string[];
   labels: string[];
   annotations: string[];
+  /** A full `--cache-from` spec (`type=local,src=...` or `type=registry,ref=...`). */
   cacheFrom?: string;
+  /** A full `--cache-to` spec. */
   cacheTo?: string;
+  /** Where the cache export lands on this runner (an OCI layout), for the leak guard and the save. */
+  cacheExportDir?: string;
   push: boolean;
   /** Keep the image in the local image store too (needed when not pushing, for a scan). */
   load: boolean;
@@ -33,8 +37,8 @@ export function buildxArgv(p: BuildPlan): string[] {
   for (const t of p.tags) a.push('--tag', t);
   for (const l of p.labels) a.push('--label', l);
   for (const an of p.annotations) a.push('--annotation', an);
-  if (p.cacheFrom) a.push('--cache-from', `type=local,src=${p.cacheFrom}`);
-  if (p.cacheTo) a.push('--cache-to', `type=local,dest=${p.cacheTo},mode=max`);
+  if (p.cacheFrom) a.push('--cache-from', p.cacheFrom);
+  if (p.cacheTo) a.push('--cache-to', p.cacheTo);
   a.push(`--provenance=${p.provenance}`);
   if (p.sbom) a.push(`--sbom=${p.sbom}`);
   if (p.push) a.push('--push');

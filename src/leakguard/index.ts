@@ -31,6 +31,33 @@ export interface ScanStats {
 
 export class LeakError extends Error {}
 
+const SMALL_BYTES = 256 * 1024;
+
+/**
+ * The config digest (what buildx reports as the image ID) of a single-platform image, from the
+ * files of `docker save`; '' when there is not exactly one image manifest.
+ */
+export function configDigestOf(files: Map<string, Buffer>): string {
+  const json = (name: string): any => {
+    const b = files.get(name);
+    if (!b) return undefined;
+    try {
+      return JSON.parse(b.toString('utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  const blob = (digest: string) => json(`blobs/${digest.replace(':', '/')}`);
+  let node = json('index.json');
+  for (let depth = 0; node && depth < 4; depth++) {
+    if (node.config?.digest) return String(node.config.digest);
+    const images = (node.manifests ?? []).filter((m: any) => m?.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
+    if (images.length !== 1) return '';
+    node = blob(images[0].digest);
+  }
+  return '';
+}
+
 /** zstd through the `zstd` program, for a Node without its own zstd. */
 export function externalZstdDecoder(env?: Record<string, string>): Decoder {
   const child = runStreaming('zstd', ['-d', '-c', '-q', '--long=31'], { env });
@@ -53,6 +80,8 @@ function blobName(file: string): string | undefined {
 export class LeakGuard {
   readonly findings: Finding[] = [];
   readonly stats: ScanStats = { blobs: 0, storedBytes: 0, decompressedBytes: 0, ms: 0 };
+  /** Small files of the image read by scanDockerImage (index.json, manifests, configs), by name. */
+  readonly small = new Map<string, Buffer>();
   /** Blob digests already scanned (an image and its cache export share most layers). */
   private readonly scanned = new Set<string>();
   private readonly needles: Buffer[];
@@ -70,12 +99,21 @@ export class LeakGuard {
     return this.needles.length > 0;
   }
 
-  private sink(name: string, place: Place): { write(c: Buffer): Promise<void>; end(): Promise<void> } {
+  private sink(name: string, place: Place, keep = false): { write(c: Buffer): Promise<void>; end(): Promise<void> } {
     const scan = new BlobScan(this.needles, { zstd: this.zstd });
     const label = blobName(name) ?? name;
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
     return {
-      write: (c) => scan.write(c),
+      write: (c) => {
+        if (keep && keptBytes <= SMALL_BYTES) {
+          kept.push(Buffer.from(c));
+          keptBytes += c.length;
+        }
+        return scan.write(c);
+      },
       end: async () => {
+        if (keep && keptBytes <= SMALL_BYTES) this.small.set(name, Buffer.concat(kept));
         let hits;
         try {
           hits = await scan.end();
@@ -113,7 +151,7 @@ export class LeakGuard {
           const digest = blobName(e.name);
           if (digest && this.scanned.has(digest)) return undefined;
           if (digest) this.scanned.add(digest);
-          return this.sink(e.name, 'image');
+          return this.sink(e.name, 'image', e.size <= SMALL_BYTES);
         });
       } catch (err) {
         readError = err;

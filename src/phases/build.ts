@@ -23,7 +23,7 @@ import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 import type { DockerSetup } from './docker.js';
 import type { Report } from '../report.js';
-import { LeakGuard, LeakError, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
+import { LeakGuard, LeakError, configDigestOf, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
 import type { SecretValue } from '../leakguard/index.js';
 
 export interface BuildResult {
@@ -46,13 +46,24 @@ export function buildMode(o: { guard: boolean; needles: number; push: boolean; t
   return { scan, staged: o.driver === 'docker' ? 'load-then-push' : 'layout-then-rebuild' };
 }
 
-async function runBuildx(b: BuildPlan, docker: DockerSetup): Promise<Record<string, any>> {
+/** Lets the layer cache prepare a second attempt after a failed build (true: try again). */
+export type RecoverFromCache = () => Promise<boolean>;
+
+async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFromCache): Promise<Record<string, any>> {
   await fs.mkdir(path.dirname(b.metadataFile), { recursive: true });
-  await fs.rm(b.metadataFile, { force: true });
-  const argv = buildxArgv(b);
-  core.debug(`Build command: ${displayCommand('docker', argv)}`);
-  // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
-  await run('docker', argv, { env: docker.env, secretEnv: true });
+  for (;;) {
+    await fs.rm(b.metadataFile, { force: true });
+    const argv = buildxArgv(b);
+    core.debug(`Build command: ${displayCommand('docker', argv)}`);
+    try {
+      // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
+      await run('docker', argv, { env: docker.env, secretEnv: true });
+      break;
+    } catch (err) {
+      // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
+      if (!recover || !(await recover())) throw err;
+    }
+  }
   return JSON.parse(await fs.readFile(b.metadataFile, 'utf8'));
 }
 
@@ -76,11 +87,12 @@ export async function buildPhase(
   state: PostState,
   report: Report,
   secretValues: SecretValue[] = [],
+  recover?: RecoverFromCache,
 ): Promise<BuildResult> {
   const b = plan.build;
   b.builder = docker.builder.name;
   const wantPush = b.push;
-  const cacheSaved = !!(b.cacheTo && state.cache?.save);
+  const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
   const needles = planNeedles(secretValues);
   const guardOn = inputs.secretScan !== false;
   if (guardOn) {
@@ -93,6 +105,7 @@ export async function buildPhase(
   const started = Date.now();
   try {
     let md: Record<string, any> = {};
+    let guardRef: LeakGuard | undefined;
     await core.group('Build', async () => {
       if (inputs.secrets.length) {
         // The path goes into the state before the directory exists: post removes it whatever happens.
@@ -110,16 +123,17 @@ export async function buildPhase(
         b.outputs = [`type=oci,dest=${ociDir},tar=false`];
       }
       if (mode.staged !== 'no') core.info('Building without pushing: the leak guard checks the image before it is pushed.');
-      md = await runBuildx(b, docker);
+      md = await runBuildx(b, docker, recover);
     });
     report.buildMs = Date.now() - started;
 
     if (mode.scan) {
       await core.group('Leak guard', async () => {
         const guard = new LeakGuard(needles);
+        guardRef = guard;
         if (mode.staged === 'load-then-push') await guard.scanDockerImage(b.tags[0], docker.env);
         if (mode.staged === 'layout-then-rebuild') await guard.scanDirectory(ociDir, 'image');
-        if (cacheSaved && b.cacheTo) await guard.scanDirectory(b.cacheTo, 'layer cache');
+        if (cacheSaved && b.cacheExportDir) await guard.scanDirectory(b.cacheExportDir, 'layer cache');
         const s = guard.stats;
         report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
         core.info(
@@ -129,7 +143,7 @@ export async function buildPhase(
         const leak = guard.error();
         if (leak) {
           // Nothing of this build may leave: drop the cache export and the local tags.
-          if (b.cacheTo) await fs.rm(b.cacheTo, { recursive: true, force: true });
+          if (b.cacheExportDir) await fs.rm(b.cacheExportDir, { recursive: true, force: true });
           await fs.rm(ociDir, { recursive: true, force: true });
           if (mode.staged === 'load-then-push') await run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });
           throw leak;
@@ -155,7 +169,9 @@ export async function buildPhase(
       });
       await fs.rm(ociDir, { recursive: true, force: true });
     }
-    return { digest: wantPush ? digest : '', imageid: md['containerimage.config.digest'] ?? '' };
+    // Loading into the image store reports no config digest: read it from what the guard saw.
+    const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '');
+    return { digest: wantPush ? digest : '', imageid };
   } finally {
     b.push = wantPush;
     // The secret files are not needed any more; post removes the directory again, in case.

@@ -3,7 +3,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { RunPlan } from '../plan.js';
-import { restoreLayerCache } from '../cache/store.js';
+import { openLazyCache, restoreLayerCache } from '../cache/store.js';
+import { startCacheProxy } from '../cache/proxy.js';
+import { localCacheFrom } from '../plan.js';
 import type { CacheHit, RestoreOutcome } from '../cache/store.js';
 import { actionsCacheService, defaultPolicy, isCacheServiceAvailable, newStats, withCacheRoot } from '../cache/service.js';
 import type { ServiceStats } from '../cache/service.js';
@@ -12,60 +14,130 @@ import type { SaveOutcome } from '../cache/store.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 import type { Report } from '../report.js';
+import { restoreMountsPhase } from '../cache/mounts.js';
 
 export function cacheTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
   return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
 
-/** Restores the cache; returns the hit kind. Sets plan.build.cacheFrom when a layout is ready. */
-export async function restorePhase(plan: RunPlan, state: PostState, report: Report): Promise<CacheHit> {
+/**
+ * The layer cache while the build runs. With lazy fetching, a loopback registry serves the cache to
+ * BuildKit and fetches blobs from the service on demand; `recover` lets a build that failed on a
+ * blob the service could not deliver run again without it.
+ */
+export interface CacheSession {
+  hit: CacheHit;
+  /** Prepares a retry after a failed build; false when the failure was not the cache's. */
+  recover(): Promise<boolean>;
+  /** Stops the proxy and records what was restored; call after the build. */
+  close(): Promise<void>;
+}
+
+const noSession = (hit: CacheHit): CacheSession => ({ hit, recover: async () => false, close: async () => undefined });
+
+export function useLazyFetch(mode: 'auto' | 'lazy' | 'eager', driver: string): boolean {
+  if (mode === 'eager') return false;
+  // BuildKit inside dockerd reaches the loopback registry; a builder in a container does not.
+  return driver === 'docker' || (mode === 'lazy' && driver === 'remote');
+}
+
+/** Restores the cache before the build: the index (lazy) or everything (eager). */
+export async function restorePhase(plan: RunPlan, state: PostState, report: Report, fetchMode: 'auto' | 'lazy' | 'eager', driver: string): Promise<CacheSession> {
   const c = plan.cache;
-  if (!c) return 'disabled';
+  if (!c) return noSession('disabled');
   const started = Date.now();
   const stats = newStats();
   const available = isCacheServiceAvailable();
-  const outcome: RestoreOutcome | undefined = await core.group('Restore layer cache', async () => {
+  const d = plan.decisions;
+  const lazy = useLazyFetch(fetchMode, driver);
+  await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
+
+  let outcome: RestoreOutcome | undefined;
+  let session: CacheSession = noSession('miss');
+  const record = () => {
+    state.cache = {
+      save: d.saveCache && available,
+      saveSkipReason: d.saveCache ? undefined : d.saveReason,
+      scope: c.scope,
+      keys: c.keys,
+      paths: c.paths,
+      hit: session.hit,
+      held: outcome?.held ?? {},
+      bytesRestored: outcome?.bytesRestored ?? 0,
+      restoreMs: Date.now() - started,
+    };
+    saveState(state);
+    report.cache = {
+      hit: session.hit,
+      bytesRestored: outcome?.bytesRestored ?? 0,
+      entriesRestored: outcome?.entriesRestored ?? 0,
+      restoreMs: stats.ms,
+      saveReason: d.saveCache ? undefined : d.saveReason,
+    };
+  };
+
+  await core.group('Restore layer cache', async () => {
     if (!available) {
       core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-      return undefined;
+      return;
     }
-    const o = await withCacheRoot(c.paths.store, async () => {
-      const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
+    const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats));
+    if (!lazy) {
       try {
-        return await restoreLayerCache(svc, c.paths, c.keys);
+        outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
       } finally {
         svc.close();
       }
-    });
-    core.info(`Layer cache: ${o.hit}, ${o.bytesRestored} bytes from ${o.entriesRestored} entries in ${Date.now() - started} ms.`);
-    return o;
+      if (outcome.layoutReady) plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
+      session = noSession(outcome.hit);
+      core.info(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
+      return;
+    }
+    const lz = await withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+    outcome = lz.outcome;
+    const proxy = await startCacheProxy(
+      {
+        image: lz.image,
+        held: lz.held,
+        localPath: lz.localPath,
+        fetch: (digest) => withCacheRoot(c.paths.store, () => lz.fetch(digest)),
+      },
+      c.paths.layoutOut,
+    );
+    plan.build.cacheFrom = proxy.cacheFrom;
+    plan.build.cacheTo = proxy.cacheTo;
+    plan.build.cacheExportDir = proxy.exportDir;
+    let retried = false;
+    session = {
+      hit: lz.image ? outcome.hit : 'miss',
+      recover: async () => {
+        if (retried || lz.failed.size === 0) return false;
+        retried = true;
+        const again = lz.reoffer();
+        proxy.offer(again);
+        plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
+        core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+        if (session.hit === 'exact') session.hit = 'partial';
+        return true;
+      },
+      close: async () => {
+        await proxy.close();
+        svc.close();
+        core.info(
+          `Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome!.bytesRestored} bytes in all), ` +
+            `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes).`,
+        );
+        record();
+      },
+    };
+    core.info(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
   });
-  const hit = outcome?.hit ?? 'miss';
-  if (outcome?.layoutReady) plan.build.cacheFrom = c.paths.layoutIn;
-  await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
-  const d = plan.decisions;
-  state.cache = {
-    save: d.saveCache && available,
-    saveSkipReason: d.saveCache ? undefined : d.saveReason,
-    scope: c.scope,
-    keys: c.keys,
-    paths: c.paths,
-    hit,
-    held: outcome?.held ?? {},
-    bytesRestored: outcome?.bytesRestored ?? 0,
-    restoreMs: Date.now() - started,
-  };
-  saveState(state);
+  record();
   if (!d.saveCache) core.info(`Layer cache will not be saved (${d.saveReason}).`);
-  report.cache = {
-    hit,
-    bytesRestored: outcome?.bytesRestored ?? 0,
-    entriesRestored: outcome?.entriesRestored ?? 0,
-    restoreMs: Date.now() - started,
-    saveReason: d.saveCache ? undefined : d.saveReason,
-  };
-  return hit;
+  // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
+  await restoreMountsPhase(plan, state, report, { save: d.saveCache && available, saveSkipReason: d.saveReason, timeoutMs: cacheTimeoutMs() });
+  return session;
 }
 
 /** Saves the layer cache in post; never throws. */

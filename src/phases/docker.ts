@@ -116,6 +116,9 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     } else {
       name = builderName(ctx.runId, randomBytes(3).toString('hex'));
       let configFile = inputs.builder.buildkitdConfig;
+      if (configFile && !(await fs.stat(configFile).then((st) => st.isFile(), () => false))) {
+        throw new InputError('buildkitd-config', `no such file: ${configFile}`);
+      }
       if (inputs.builder.buildkitdConfigInline.trim()) {
         configFile = path.join(dockerConfig, 'buildkitd.toml');
         await fs.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
@@ -130,11 +133,14 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
         platforms: inputs.builder.platforms,
         buildxVersion: toolchain.buildxVersion,
       };
-      // Recorded before creation: post removes a half-created builder too.
-      state.builder = { name, created: true, keep: inputs.builder.keep };
+      // Recorded before creation: post removes a half-created builder too (keep-builder applies
+      // only to one that was created).
+      state.builder = { name, created: true, keep: false };
       saveState(state);
       created = true;
       await createBuilder(p, env);
+      state.builder.keep = inputs.builder.keep;
+      saveState(state);
     }
     const ins = await inspectBuilder(name, env);
     core.info(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);

@@ -1,0 +1,164 @@
+// .github/workflows: every file is valid YAML with jobs and steps; the reusable workflow's inputs
+// and secrets map onto the action's inputs (same names, same defaults); CI runs what the README
+// says; the release workflow moves only vX.Y.Z releases' major tag.
+import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { load as loadYaml } from 'js-yaml';
+import { loadActionYaml } from '../../scripts/lib/action-docs.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DIR = path.join(ROOT, '.github/workflows');
+const action = loadActionYaml(path.join(ROOT, 'action.yml'));
+const actionInputs = action.inputs ?? {};
+
+function workflow(name: string): any {
+  return loadYaml(readFileSync(path.join(DIR, name), 'utf8'));
+}
+
+/** `${{ inputs.x }}` / `${{ secrets.x }}` -> ['inputs', 'x']; anything else -> undefined. */
+function reference(value: unknown): [string, string] | undefined {
+  const m = /^\$\{\{\s*(inputs|secrets)\.([A-Za-z0-9_-]+)\s*\}\}$/.exec(String(value));
+  return m ? [m[1], m[2]] : undefined;
+}
+
+describe('every workflow file', () => {
+  const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f));
+  test('the expected workflows exist', () => {
+    expect(files.sort()).toEqual(expect.arrayContaining(['ci.yml', 'docker-build.yml', 'release.yml']));
+  });
+  test.each(files)('%s parses, has triggers, and each job has a runner and steps that use or run something', (f) => {
+    const wf = workflow(f);
+    expect(typeof wf.name).toBe('string');
+    expect(wf.on).toBeDefined();
+    expect(Object.keys(wf.jobs).length).toBeGreaterThan(0);
+    for (const [id, job] of Object.entries<any>(wf.jobs)) {
+      expect([id, typeof job['runs-on']]).toEqual([id, 'string']);
+      expect(Array.isArray(job.steps)).toBe(true);
+      for (const s of job.steps) expect([id, !!(s.uses || s.run)]).toEqual([id, true]);
+    }
+  });
+});
+
+describe('the reusable workflow (docker-build.yml)', () => {
+  const wf = workflow('docker-build.yml');
+  const call = wf.on?.workflow_call;
+  const WORKFLOW_ONLY = new Set(['runs-on']);
+  // Workflow secrets that feed an action input of another name.
+  const SECRET_TO_INPUT: Record<string, string> = { password: 'password', 'registry-auth': 'registry-auth', 'build-secrets': 'secrets' };
+  const job = wf.jobs.build;
+  const step = job.steps.find((s: any) => /^oneshot-build\/oneshot-build-action@v\d+$/.test(s.uses ?? ''));
+
+  test('is triggered only by workflow_call, with typed inputs', () => {
+    expect(Object.keys(wf.on)).toEqual(['workflow_call']);
+    for (const [name, spec] of Object.entries<any>(call.inputs)) {
+      expect([name, ['string', 'boolean', 'number']]).toEqual([name, expect.arrayContaining([spec.type])]);
+      expect([name, typeof spec.description]).toEqual([name, 'string']);
+    }
+  });
+
+  test('checks out the caller and runs the action', () => {
+    expect(job.steps[0].uses).toMatch(/^actions\/checkout@v\d+$/);
+    expect(step).toBeDefined();
+    expect(job['runs-on']).toBe('${{ inputs.runs-on }}');
+  });
+
+  test('every input maps onto the action input of the same name, with the action\'s default', () => {
+    for (const [name, spec] of Object.entries<any>(call.inputs)) {
+      if (WORKFLOW_ONLY.has(name)) continue;
+      if (!(name in actionInputs)) throw new Error(`docker-build.yml input "${name}" is not an input of action.yml`);
+      expect([name, step.with[name]]).toEqual([name, `\${{ inputs.${name} }}`]);
+      const actionDefault = String(actionInputs[name]?.default ?? '');
+      if (!spec.required) expect([name, String(spec.default)]).toEqual([name, actionDefault]);
+      if (spec.type === 'boolean') expect([name, ['true', 'false']]).toEqual([name, expect.arrayContaining([actionDefault])]);
+    }
+  });
+
+  test('every secret feeds a credential input of the action', () => {
+    expect(Object.keys(call.secrets).sort()).toEqual(Object.keys(SECRET_TO_INPUT).sort());
+    for (const [secret, input] of Object.entries(SECRET_TO_INPUT)) {
+      expect(input in actionInputs).toBe(true);
+      expect(step.with[input]).toBe(`\${{ secrets.${secret} }}`);
+    }
+  });
+
+  test('the step passes nothing else: only declared inputs and secrets, only to declared action inputs', () => {
+    for (const [k, v] of Object.entries(step.with)) {
+      expect([k, k in actionInputs]).toEqual([k, true]);
+      const ref = reference(v);
+      expect([k, ref !== undefined]).toEqual([k, true]);
+      const [kind, name] = ref!;
+      expect([k, Object.keys(kind === 'inputs' ? call.inputs : call.secrets)]).toEqual([k, expect.arrayContaining([name])]);
+    }
+  });
+
+  test('its outputs come from the action\'s outputs through the job', () => {
+    for (const [name, spec] of Object.entries<any>(call.outputs)) {
+      expect(spec.value).toBe(`\${{ jobs.build.outputs.${name} }}`);
+      expect(job.outputs[name]).toBe(`\${{ steps.${step.id}.outputs.${name} }}`);
+      expect(Object.keys(action.outputs ?? {})).toContain(name);
+    }
+    expect(Object.keys(call.outputs)).toEqual(expect.arrayContaining(['digest', 'tags', 'version', 'imageid', 'cache-hit']));
+  });
+});
+
+describe('ci.yml', () => {
+  const wf = workflow('ci.yml');
+  const runs = (job: string) => wf.jobs[job].steps.map((s: any) => s.run ?? '').join('\n');
+
+  test('typecheck, README tables and unit tests', () => {
+    expect(runs('check')).toMatch(/npx tsc --noEmit/);
+    expect(runs('check')).toMatch(/npm run docs -- --check/);
+    expect(runs('check')).toMatch(/npm run test:unit/);
+  });
+
+  test('dist/ must equal a fresh build', () => {
+    expect(runs('dist')).toMatch(/npm run build[\s\S]*git status --porcelain -- dist[\s\S]*exit 1/);
+  });
+
+  test('end-to-end tests with the real Docker stack on a Debian container, via .ci/run', () => {
+    expect(wf.jobs.e2e.container.image).toMatch(/^debian:/);
+    expect(wf.jobs.e2e.container.options).toContain('--privileged');
+    expect(runs('e2e')).toContain('bash .ci/run');
+  });
+
+  test('the action itself runs on a GitHub runner with real inputs only', () => {
+    const step = wf.jobs.action.steps.find((s: any) => s.uses === './');
+    expect(step).toBeDefined();
+    for (const k of Object.keys(step.with)) expect([k, k in actionInputs]).toEqual([k, true]);
+  });
+});
+
+describe('release.yml', () => {
+  const wf = workflow('release.yml');
+  const job = wf.jobs['major-tag'];
+  const script = (name: RegExp) => job.steps.find((s: any) => name.test(s.name ?? '')).run as string;
+
+  test('runs on published releases, skips pre-releases, may write tags', () => {
+    expect(wf.on.release.types).toEqual(['published']);
+    expect(job.if).toContain('!github.event.release.prerelease');
+    expect(wf.permissions.contents).toBe('write');
+  });
+
+  test.each([
+    ['v1.2.3', 0],
+    ['v10.0.1', 0],
+    ['v1.2.3-rc.1', 1],
+    ['1.2.3', 1],
+    ['v1.2', 1],
+    ['v1', 1],
+  ])('the tag check: %s -> exit %d', (tag, code) => {
+    const r = spawnSync('bash', ['-e', '-c', script(/^Check the tag$/)], { env: { PATH: process.env.PATH, TAG: tag }, encoding: 'utf8' });
+    expect(r.status).toBe(code);
+  });
+
+  test('the major tag is the part before the first dot, and it is force-pushed', () => {
+    const move = script(/^Move the major tag$/);
+    const line = move.split('\n').find((l) => l.includes('MAJOR='))!;
+    const r = spawnSync('bash', ['-c', `${line}; printf %s "$MAJOR"`], { env: { PATH: process.env.PATH, TAG: 'v3.4.5' }, encoding: 'utf8' });
+    expect(r.stdout).toBe('v3');
+    expect(move).toMatch(/git tag -fa "\$MAJOR"/);
+    expect(move).toMatch(/git push --force origin "refs\/tags\/\$MAJOR"/);
+  });
+});
