@@ -27,6 +27,7 @@ const sh = (cmd, argv, o = {}) => execFileSync(cmd, argv, { stdio: ['ignore', 'p
 const prune = () => sh('docker', ['buildx', 'prune', '-af']);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (n) => (n / 1024 / 1024).toFixed(2);
+const size = (n) => (n >= 1024 * 1024 ? `${mb(n)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
 async function main() {
   execFileSync('bash', [path.join(ROOT, 'scripts/setup-env.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -124,13 +125,13 @@ async function main() {
   const buildx = sh('docker', ['buildx', 'version']).trim().split(/\s+/)[1];
   console.log(`\nLayer cache benchmark: ${path.relative(ROOT, CONTEXT) || CONTEXT}, ${REPS} runs per scenario (median), pruned builder before every run`);
   console.log(`Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Docker ${docker}, buildx ${buildx}, local cache service on loopback\n`);
-  console.log('| scenario | cache-hit | wall main+post (s) | in cache service (s) | uploaded (MiB) | downloaded (MiB) | entries uploaded | stored total (MiB) |');
+  console.log('| scenario | cache-hit | wall main+post (s) | in cache service (s) | uploaded | downloaded | entries uploaded | stored total |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.hit} | ${r.wall.toFixed(2)} | ${r.cacheSeconds.toFixed(2)} | ${mb(r.up)} | ${mb(r.down)} | ${r.entries} | ${mb(r.stored)} |`);
+  for (const r of rows) console.log(`| ${r.name} | ${r.hit} | ${r.wall.toFixed(2)} | ${r.cacheSeconds.toFixed(2)} | ${size(r.up)} | ${size(r.down)} | ${r.entries} | ${size(r.stored)} |`);
   console.log(`| lower bound: buildx, cache already on local disk, no service | - | ${lowerBound.toFixed(2)} | - | - | - | - | - |`);
   console.log('');
   console.log(`warm no-change / lower bound: ${(warm.wall / lowerBound).toFixed(2)}x (target <= 1.3x)`);
-  console.log(`last-stage change uploads ${((lastStage.up / cold.up) * 100).toFixed(1)}% of the full cache upload (target < 10%)`);
+  console.log(`last-stage change uploads ${size(lastStage.up)}, ${((lastStage.up / cold.up) * 100).toFixed(2)}% of the full cache upload (target < 10%)`);
   console.log(`stored total after ten changed runs: ${(afterTen / fullCache).toFixed(2)}x one cache (target < 1.5x; grew ${mb(afterTen - tenStart)} MiB over the ten runs)`);
   console.log(`most entries uploaded by one run: ${Math.max(...rows.map((r) => r.entries))} (target <= 5)`);
   await fs.rm(tmp, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // The one way this action runs a program: every shell-out goes through here.
 import * as path from 'node:path';
+import { realCwd } from './workdir.js';
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import * as core from '@actions/core';
@@ -66,7 +67,7 @@ export interface StreamedChild {
 
 /** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
 export function runStreaming(command: string, args: string[], opts: { env?: Record<string, string> } = {}): StreamedChild {
-  const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: realCwd() });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString('utf8')).slice(-4096);
@@ -131,7 +132,7 @@ export async function run(command: string, args: string[], opts: ExecOptions = {
   const exitCode = await actionsExec.exec(command, args, {
     input: opts.input === undefined ? undefined : Buffer.from(opts.input),
     env: childEnv(opts.env ?? process.env, opts.secretEnv),
-    cwd: opts.cwd,
+    cwd: opts.cwd ?? realCwd(),
     silent: (opts.silent ?? false) || view !== undefined,
     ignoreReturnCode: true,
     listeners: {

@@ -17,6 +17,7 @@ import { restorePhase } from './phases/cache.js';
 import { buildPhase } from './phases/build.js';
 import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
 import { appendSummary, renderMainSummary } from './summary.js';
+import { realCwd, realWorkspace } from './workdir.js';
 
 function setPlanOutputs(plan: RunPlan): void {
   const { meta } = plan;
@@ -102,7 +103,7 @@ export async function runMain(): Promise<void> {
 function failStep(err: unknown, report: Report): void {
   if (err instanceof ExecError && err.command === 'docker buildx') {
     const f = parseBuildxFailure(`${err.result.stdout}\n${err.result.stderr}`);
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    const workspace = realWorkspace() || realCwd();
     report.error = f.message || err.message;
     report.errorLocation = report.dockerfile ? annotationTarget(f, report.dockerfile, workspace) : undefined;
     annotateFailure(report.error, report.errorLocation);

@@ -32,7 +32,6 @@ describe('cache-mounts', () => {
     const args = [`RUN_NONCE=${o.nonce}`, ...(o.extra ? [`EXTRA=${o.extra}`] : [])].join('\n');
     const inputs = { images: repo, push: 'false', 'build-args': args, ...(o.mounts === false ? {} : { 'cache-mounts': MOUNT }), ...(o.inputs ?? {}) };
     const r = await runAction({ workspace: ws, cache, inputs, sha: nextSha() });
-    if (process.env.OBC_DUMP) (await import('node:fs')).appendFileSync(process.env.OBC_DUMP, `\n===== RUN ${o.nonce}\n${r.log}\n`);
     if (r.main.exitCode !== 0 || r.post?.exitCode !== 0) throw new Error(`run failed:\n${r.log.slice(-4000)}`);
     return r;
   }

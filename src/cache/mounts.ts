@@ -284,6 +284,7 @@ export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded
       core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
       return [];
     }
+    const started = Date.now();
     const h: Helper = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
     const out: MountSaveReport[] = [];
     try {
@@ -306,7 +307,7 @@ export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded
       core.warning(`cache-mounts: not saved: ${(err as Error).message}`);
     }
     const saved = out.filter((r) => r.saved);
-    core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}).`);
+    core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
     await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
     return out;
   });

@@ -51,35 +51,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/**
- * Runs `fn` with the working directory and GITHUB_WORKSPACE set to `root`. @actions/cache makes
- * archive paths relative to GITHUB_WORKSPACE and mixes the paths it was given into each entry's
- * version; with paths given relative to a fixed root, versions do not depend on where RUNNER_TEMP
- * is, so runners with different layouts share entries.
- */
-let rootDepth = 0;
-let savedCwd = '';
-let savedWorkspace: string | undefined;
-
-export async function withCacheRoot<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  await fs.mkdir(root, { recursive: true });
-  // Calls may overlap (blobs fetched while a build runs): the first in sets, the last out restores.
-  if (rootDepth++ === 0) {
-    savedCwd = process.cwd();
-    savedWorkspace = process.env.GITHUB_WORKSPACE;
-    process.chdir(root);
-    process.env.GITHUB_WORKSPACE = root;
-  }
-  try {
-    return await fn();
-  } finally {
-    if (--rootDepth === 0) {
-      process.chdir(savedCwd);
-      if (savedWorkspace === undefined) delete process.env.GITHUB_WORKSPACE;
-      else process.env.GITHUB_WORKSPACE = savedWorkspace;
-    }
-  }
-}
+export { withCacheRoot } from '../workdir.js';
 
 /** What @actions/cache reports about a call, read from the warnings it writes to the log. */
 export type ServiceSignal = { kind: 'rate-limit'; retryAfterMs: number } | { kind: 'fault'; shown: boolean };
