@@ -27,8 +27,8 @@ describe('cache-mounts', () => {
   const first = nonce();
 
   /** One run on a fresh builder (as on a new runner: the prune also drops BuildKit's cache mounts). */
-  async function run(o: { nonce: string; mounts?: boolean; extra?: string; inputs?: Record<string, string> }): Promise<Result> {
-    pruneBuilder();
+  async function run(o: { nonce: string; mounts?: boolean; extra?: string; inputs?: Record<string, string>; prune?: boolean }): Promise<Result> {
+    if (o.prune !== false) pruneBuilder();
     const args = [`RUN_NONCE=${o.nonce}`, ...(o.extra ? [`EXTRA=${o.extra}`] : [])].join('\n');
     const inputs = { images: repo, push: 'false', 'build-args': args, ...(o.mounts === false ? {} : { 'cache-mounts': MOUNT }), ...(o.inputs ?? {}) };
     const r = await runAction({ workspace: ws, cache, inputs, sha: nextSha() });
@@ -87,6 +87,17 @@ describe('cache-mounts', () => {
     const next = await run({ nonce: nonce() });
     expect(next.log).toContain(`cache mount /cache/data: restored ${saved} (2 files, `);
     expect(next.log).toContain(`found-${first}`);
+  });
+
+  test('a builder that still holds the mount (a persistent runner) keeps it: the entry is not injected over it', async () => {
+    await run({ nonce: nonce(), extra: 'local-only' });
+    cache.resetLog();
+    const r = await run({ nonce: nonce(), prune: false });
+    expect(r.log).toContain('cache mount /cache/data: the builder already holds this mount; kept it');
+    expect(r.log).toContain(`found-${first}`);
+    // The builder's content (with the local-only change) is what the cache holds now: nothing to save.
+    expect(r.log).toMatch(/cache mount \/cache\/data: not saved: unchanged since /);
+    expect(mountCreates(cache)).toEqual([]);
   });
 
   test('cache-service faults and a failing helper build are warnings; the build succeeds', async () => {

@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2560:
+/***/ 2115:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47954,6 +47954,52 @@ function _unique(values) {
 //# sourceMappingURL=tool-cache.js.map
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/workdir.ts
+// The working directory of this process. @actions/cache archives paths relative to the working
+// directory and GITHUB_WORKSPACE, so the layer cache switches both to its own root while it talks to
+// the service (withCacheRoot); programs this action runs keep the step's real working directory.
+
+let depth = 0;
+let savedCwd = '';
+let savedWorkspace;
+/** The step's working directory, also while a cache call has switched it. */
+function realCwd() {
+    return depth > 0 ? savedCwd : process.cwd();
+}
+/**
+ * Runs `fn` with the working directory and GITHUB_WORKSPACE set to `root`. Calls may overlap
+ * (blobs fetched while a build runs): the first in switches, the last out switches back.
+ */
+async function workdir_withCacheRoot(root, fn) {
+    await external_node_fs_.promises.mkdir(root, { recursive: true });
+    if (depth++ === 0) {
+        savedCwd = process.cwd();
+        savedWorkspace = process.env.GITHUB_WORKSPACE;
+        process.chdir(root);
+        process.env.GITHUB_WORKSPACE = root;
+    }
+    else if (process.cwd() !== root) {
+        depth--;
+        throw new Error(`cache root ${root} requested while ${process.cwd()} is in use`);
+    }
+    try {
+        return await fn();
+    }
+    finally {
+        if (--depth === 0) {
+            process.chdir(savedCwd);
+            if (savedWorkspace === undefined)
+                delete process.env.GITHUB_WORKSPACE;
+            else
+                process.env.GITHUB_WORKSPACE = savedWorkspace;
+        }
+    }
+}
+/** GITHUB_WORKSPACE as the step has it, also while a cache call has switched it. */
+function realWorkspace() {
+    return depth > 0 ? savedWorkspace : process.env.GITHUB_WORKSPACE;
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/buildlog.ts
@@ -48030,6 +48076,7 @@ function condensedBuildxProgress() {
 
 
 
+
 // Environment variables no child process gets: the ones `secret-envs` names (their values, kept
 // here, go back only to a run with `secretEnv: true`) and every INPUT_* (the `secrets` and
 // `password` inputs hold values). This is the one place child environments are made.
@@ -48064,7 +48111,7 @@ function childEnv(base, secretEnv = false) {
 }
 /** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
 function runStreaming(command, args, opts = {}) {
-    const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: realCwd() });
     let stderr = '';
     child.stderr.on('data', (d) => {
         stderr = (stderr + d.toString('utf8')).slice(-4096);
@@ -48126,7 +48173,7 @@ async function exec_run(command, args, opts = {}) {
     const exitCode = await lib_exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
         env: childEnv(opts.env ?? process.env, opts.secretEnv),
-        cwd: opts.cwd,
+        cwd: opts.cwd ?? realCwd(),
         silent: (opts.silent ?? false) || view !== undefined,
         ignoreReturnCode: true,
         listeners: {
@@ -52414,10 +52461,6 @@ function merge_recordsWithResults(config) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries, with a time
-// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
-// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
-
 
 
 function service_newStats() {
@@ -52434,37 +52477,7 @@ function withTimeout(p, ms, what) {
     });
     return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
-/**
- * Runs `fn` with the working directory and GITHUB_WORKSPACE set to `root`. @actions/cache makes
- * archive paths relative to GITHUB_WORKSPACE and mixes the paths it was given into each entry's
- * version; with paths given relative to a fixed root, versions do not depend on where RUNNER_TEMP
- * is, so runners with different layouts share entries.
- */
-let rootDepth = 0;
-let savedCwd = '';
-let savedWorkspace;
-async function service_withCacheRoot(root, fn) {
-    await external_node_fs_.promises.mkdir(root, { recursive: true });
-    // Calls may overlap (blobs fetched while a build runs): the first in sets, the last out restores.
-    if (rootDepth++ === 0) {
-        savedCwd = process.cwd();
-        savedWorkspace = process.env.GITHUB_WORKSPACE;
-        process.chdir(root);
-        process.env.GITHUB_WORKSPACE = root;
-    }
-    try {
-        return await fn();
-    }
-    finally {
-        if (--rootDepth === 0) {
-            process.chdir(savedCwd);
-            if (savedWorkspace === undefined)
-                delete process.env.GITHUB_WORKSPACE;
-            else
-                process.env.GITHUB_WORKSPACE = savedWorkspace;
-        }
-    }
-}
+
 /** Classifies one line @actions/cache wrote. */
 function classifyLine(line) {
     const rl = /rate limit will reset in (\d+) seconds/.exec(line);
@@ -54306,7 +54319,7 @@ async function restoreMountsPhase(plan, state, report, o) {
                 await restoreAll(undefined);
             }
             else {
-                await service_withCacheRoot(p.root, async () => {
+                await workdir_withCacheRoot(p.root, async () => {
                     const svc = await service_actionsCacheService(p.root, service_defaultPolicy(o.timeoutMs), service_newStats());
                     try {
                         await restoreAll(svc);
@@ -54399,6 +54412,7 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
             core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
             return [];
         }
+        const started = Date.now();
         const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
         const out = [];
         try {
@@ -54424,7 +54438,7 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
             core.warning(`cache-mounts: not saved: ${err.message}`);
         }
         const saved = out.filter((r) => r.saved);
-        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}).`);
+        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
         await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
         return out;
     });
@@ -54492,10 +54506,10 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
             return;
         }
-        const svc = await service_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats));
+        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats));
         if (!lazy) {
             try {
-                outcome = await service_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
+                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
             }
             finally {
                 svc.close();
@@ -54506,13 +54520,13 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
             return;
         }
-        const lz = await service_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
         outcome = lz.outcome;
         const proxy = await startCacheProxy({
             image: lz.image,
             held: lz.held,
             localPath: lz.localPath,
-            fetch: (digest) => service_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
+            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
         }, c.paths.layoutOut);
         plan.build.cacheFrom = proxy.cacheFrom;
         plan.build.cacheTo = proxy.cacheTo;
@@ -55403,6 +55417,7 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
 
 
 
+
 function setPlanOutputs(plan) {
     const { meta } = plan;
     lib_core/* setOutput */.uH('tags', meta.tags.join('\n'));
@@ -55493,7 +55508,7 @@ async function runMain() {
 function failStep(err, report) {
     if (err instanceof ExecError && err.command === 'docker buildx') {
         const f = parseBuildxFailure(`${err.result.stdout}\n${err.result.stderr}`);
-        const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+        const workspace = realWorkspace() || realCwd();
         report.error = f.message || err.message;
         report.errorLocation = report.dockerfile ? annotationTarget(f, report.dockerfile, workspace) : undefined;
         annotateFailure(report.error, report.errorLocation);
@@ -55522,7 +55537,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2560);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2115);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

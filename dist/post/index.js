@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7209:
+/***/ 5129:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47564,11 +47564,53 @@ function planPacks(blobs, maxEntries) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries, with a time
-// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
-// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
+;// CONCATENATED MODULE: ./src/workdir.ts
+// The working directory of this process. @actions/cache archives paths relative to the working
+// directory and GITHUB_WORKSPACE, so the layer cache switches both to its own root while it talks to
+// the service (withCacheRoot); programs this action runs keep the step's real working directory.
 
+let depth = 0;
+let savedCwd = '';
+let savedWorkspace;
+/** The step's working directory, also while a cache call has switched it. */
+function workdir_realCwd() {
+    return depth > 0 ? savedCwd : process.cwd();
+}
+/**
+ * Runs `fn` with the working directory and GITHUB_WORKSPACE set to `root`. Calls may overlap
+ * (blobs fetched while a build runs): the first in switches, the last out switches back.
+ */
+async function workdir_withCacheRoot(root, fn) {
+    await external_node_fs_.promises.mkdir(root, { recursive: true });
+    if (depth++ === 0) {
+        savedCwd = process.cwd();
+        savedWorkspace = process.env.GITHUB_WORKSPACE;
+        process.chdir(root);
+        process.env.GITHUB_WORKSPACE = root;
+    }
+    else if (process.cwd() !== root) {
+        depth--;
+        throw new Error(`cache root ${root} requested while ${process.cwd()} is in use`);
+    }
+    try {
+        return await fn();
+    }
+    finally {
+        if (--depth === 0) {
+            process.chdir(savedCwd);
+            if (savedWorkspace === undefined)
+                delete process.env.GITHUB_WORKSPACE;
+            else
+                process.env.GITHUB_WORKSPACE = savedWorkspace;
+        }
+    }
+}
+/** GITHUB_WORKSPACE as the step has it, also while a cache call has switched it. */
+function realWorkspace() {
+    return depth > 0 ? savedWorkspace : process.env.GITHUB_WORKSPACE;
+}
+
+;// CONCATENATED MODULE: ./src/cache/service.ts
 
 
 function service_newStats() {
@@ -47585,37 +47627,7 @@ function withTimeout(p, ms, what) {
     });
     return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
-/**
- * Runs `fn` with the working directory and GITHUB_WORKSPACE set to `root`. @actions/cache makes
- * archive paths relative to GITHUB_WORKSPACE and mixes the paths it was given into each entry's
- * version; with paths given relative to a fixed root, versions do not depend on where RUNNER_TEMP
- * is, so runners with different layouts share entries.
- */
-let rootDepth = 0;
-let savedCwd = '';
-let savedWorkspace;
-async function service_withCacheRoot(root, fn) {
-    await external_node_fs_.promises.mkdir(root, { recursive: true });
-    // Calls may overlap (blobs fetched while a build runs): the first in sets, the last out restores.
-    if (rootDepth++ === 0) {
-        savedCwd = process.cwd();
-        savedWorkspace = process.env.GITHUB_WORKSPACE;
-        process.chdir(root);
-        process.env.GITHUB_WORKSPACE = root;
-    }
-    try {
-        return await fn();
-    }
-    finally {
-        if (--rootDepth === 0) {
-            process.chdir(savedCwd);
-            if (savedWorkspace === undefined)
-                delete process.env.GITHUB_WORKSPACE;
-            else
-                process.env.GITHUB_WORKSPACE = savedWorkspace;
-        }
-    }
-}
+
 /** Classifies one line @actions/cache wrote. */
 function classifyLine(line) {
     const rl = /rate limit will reset in (\d+) seconds/.exec(line);
@@ -49238,6 +49250,7 @@ function condensedBuildxProgress() {
 
 
 
+
 // Environment variables no child process gets: the ones `secret-envs` names (their values, kept
 // here, go back only to a run with `secretEnv: true`) and every INPUT_* (the `secrets` and
 // `password` inputs hold values). This is the one place child environments are made.
@@ -49272,7 +49285,7 @@ function childEnv(base, secretEnv = false) {
 }
 /** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
 function runStreaming(command, args, opts = {}) {
-    const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: realCwd() });
     let stderr = '';
     child.stderr.on('data', (d) => {
         stderr = (stderr + d.toString('utf8')).slice(-4096);
@@ -49334,7 +49347,7 @@ async function exec_run(command, args, opts = {}) {
     const exitCode = await lib_exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
         env: childEnv(opts.env ?? process.env, opts.secretEnv),
-        cwd: opts.cwd,
+        cwd: opts.cwd ?? workdir_realCwd(),
         silent: (opts.silent ?? false) || view !== undefined,
         ignoreReturnCode: true,
         listeners: {
@@ -53812,10 +53825,11 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
             lib_core/* info */.pq(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
             return [];
         }
+        const started = Date.now();
         const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
         const out = [];
         try {
-            await service_withCacheRoot(s.root, async () => {
+            await workdir_withCacheRoot(s.root, async () => {
                 const svc = await service_actionsCacheService(s.root, service_defaultPolicy(timeoutMs), service_newStats());
                 try {
                     for (const m of s.mounts) {
@@ -53837,7 +53851,7 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
             lib_core/* warning */.$e(`cache-mounts: not saved: ${err.message}`);
         }
         const saved = out.filter((r) => r.saved);
-        lib_core/* info */.pq(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${summary_formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}).`);
+        lib_core/* info */.pq(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${summary_formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
         await external_node_fs_.promises.rm(external_node_path_.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
         return out;
     });
@@ -53967,7 +53981,7 @@ async function savePhase(c) {
     const stats = service_newStats();
     const started = Date.now();
     try {
-        const outcome = await service_withCacheRoot(c.paths.store, async () => {
+        const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
             const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);
             try {
                 return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
@@ -54215,7 +54229,7 @@ async function runPost() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7209);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5129);
 
 await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
