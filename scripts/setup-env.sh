@@ -20,11 +20,22 @@ need_install() {
   command -v busybox >/dev/null || return 0
   command -v zstd >/dev/null || return 0
   command -v htpasswd >/dev/null || return 0
+  command -v curl >/dev/null || return 0
+  command -v pkill >/dev/null || return 0
   /usr/sbin/dockerd --version | grep -qE 'version (2[5-9]|[3-9][0-9])\.' || return 0
   return 1
 }
 
 install_packages() {
+  # Ubuntu (22.04 and later) has Docker >= 24 and buildx in its own archive; Debian 12 needs trixie's.
+  if grep -qi '^ID=ubuntu' /etc/os-release 2>/dev/null; then
+    log "installing Docker, buildx, containerd, registry, busybox from the Ubuntu archive"
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get update -qq
+    apt-get install -y -qq -o Dpkg::Options::=--force-confold docker.io docker-buildx containerd runc docker-registry busybox-static zstd tar apache2-utils iptables curl procps >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+    return
+  fi
   log "installing Docker 26 (trixie), buildx, containerd, registry, busybox"
   if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
     cat > /etc/apt/sources.list.d/trixie.sources <<'SRC'
@@ -44,7 +55,7 @@ PIN
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get update -qq
   apt-get install -y -qq -o Dpkg::Options::=--force-confold -t trixie docker.io docker-buildx containerd runc >/dev/null
-  apt-get install -y -qq -o Dpkg::Options::=--force-confold docker-registry busybox-static zstd tar apache2-utils iptables >/dev/null
+  apt-get install -y -qq -o Dpkg::Options::=--force-confold docker-registry busybox-static zstd tar apache2-utils iptables curl procps >/dev/null
   rm -f /usr/sbin/policy-rc.d
 }
 

@@ -18,6 +18,7 @@ import { buildPhase } from './phases/build.js';
 import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
 import { appendSummary, renderMainSummary } from './summary.js';
 import { realCwd, realWorkspace } from './workdir.js';
+import { dropMountExports, exportMountsPhase } from './cache/mounts.js';
 
 function setPlanOutputs(plan: RunPlan): void {
   const { meta } = plan;
@@ -74,12 +75,16 @@ export async function runMain(): Promise<void> {
     buildStarted = Date.now();
     let result;
     try {
-      result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover());
+      result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
+        export: () => exportMountsPhase(state.mounts, state.dockerConfig),
+        drop: () => dropMountExports(state.mounts),
+      });
     } finally {
       await cacheSession.close();
       core.setOutput('cache-hit', cacheSession.hit);
     }
     state.buildSucceeded = true;
+    if (state.cache) state.cache.buildMs = report.buildMs;
     saveState(state);
     core.setOutput('digest', result.digest);
     core.setOutput('imageid', result.imageid);

@@ -24,6 +24,8 @@ export interface PostState {
     held: Record<string, string>;
     bytesRestored: number;
     restoreMs: number;
+    /** How long the build took (set after a successful build). */
+    buildMs?: number;
   };
   /** Cache mounts restored by main, for post to save (cache-mounts). */
   mounts?: MountsState;

@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2115:
+/***/ 2496:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52751,6 +52751,7 @@ async function restoreLayerCache(svc, p, keys) {
     outcome.matchedKey = idx.matchedKey;
     outcome.entriesRestored = 1;
     outcome.bytesRestored = idx.bytes;
+    outcome.coldBuildMs = meta.coldBuildMs;
     const present = new Set(idx.small);
     const needed = merge_referencedBlobs(meta.image.config);
     const wanted = new Map();
@@ -52810,6 +52811,7 @@ async function openLazyCache(svc, p, keys) {
         outcome.matchedKey = idx.matchedKey;
         outcome.entriesRestored = 1;
         outcome.bytesRestored = idx.bytes;
+        outcome.coldBuildMs = meta.coldBuildMs;
         for (const [d, key] of Object.entries(meta.entries))
             outcome.held[d] = key;
         outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
@@ -52864,7 +52866,7 @@ async function openLazyCache(svc, p, keys) {
  * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
  * build produced no new blob and no new record (a full hit).
  */
-async function store_saveLayerCache(svc, p, keys, scope, held) {
+async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
     const fresh = await readLayout(p.layoutOut);
     if (!fresh)
@@ -52989,6 +52991,8 @@ async function store_saveLayerCache(svc, p, keys, scope, held) {
         image: finalImage,
         entries,
         packs,
+        // A cache that started cold records how long that build took, for the "time saved" figure.
+        coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs,
     };
     await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
     const indexOk = await svc.save([staging], keys.primary);
@@ -53081,7 +53085,7 @@ function injectDockerfile(image, id) {
  * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
  * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
  */
-function mounts_plan_extractDockerfile(image, id) {
+function extractDockerfile(image, id) {
     return [
         HEADER,
         `FROM ${image} AS obc-extract`,
@@ -54037,20 +54041,16 @@ function saveSummaryFrom(r, key) {
     return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
 }
 
-;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
-// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
-// type, permission bits, numeric owner, link target and content, in path order. Modification
-// times, owner names and the archive's entry order are left out, so a mount whose files were only
-// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
-
-
-const BLOCK = 512;
-const CHUNK = 1 << 20;
+;// CONCATENATED MODULE: ./src/tar-fields.ts
+// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
+// mount hash.
+/** A NUL-terminated string field. */
 function cstr(b) {
     const z = b.indexOf(0);
     return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
 }
-function num(field) {
+/** A number field: octal text, or base-256 when the first byte's high bit is set. */
+function tarNumber(field, what = 'number') {
     if (field[0] & 0x80) {
         let v = field[0] & 0x7f;
         for (let i = 1; i < field.length; i++)
@@ -54061,9 +54061,10 @@ function num(field) {
     if (s === '')
         return 0;
     if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad number field "${s}"`);
+        throw new Error(`tar: bad ${what} field "${s}"`);
     return parseInt(s, 8);
 }
+/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
 function parsePax(data) {
     const out = {};
     let pos = 0;
@@ -54082,6 +54083,17 @@ function parsePax(data) {
     }
     return out;
 }
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
 /** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
 function normalizeName(name) {
     return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
@@ -54116,7 +54128,7 @@ async function mounts_hash_hashTar(file) {
             if (h.every((b) => b === 0))
                 break;
             const type = String.fromCharCode(h[156] || 0x30);
-            let size = num(h.subarray(124, 136));
+            let size = tarNumber(h.subarray(124, 136));
             if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
                 const data = await read(pos, size);
                 pos += padded(size);
@@ -54136,8 +54148,8 @@ async function mounts_hash_hashTar(file) {
                     name = `${prefix}/${name}`;
             }
             let link = cstr(h.subarray(157, 257));
-            let uid = num(h.subarray(108, 116));
-            let gid = num(h.subarray(116, 124));
+            let uid = tarNumber(h.subarray(108, 116));
+            let gid = tarNumber(h.subarray(116, 124));
             name = pax.path ?? longName ?? name;
             link = pax.linkpath ?? longLink ?? link;
             if (pax.size && /^\d+$/.test(pax.size))
@@ -54149,10 +54161,10 @@ async function mounts_hash_hashTar(file) {
             pax = {};
             longName = undefined;
             longLink = undefined;
-            const mode = num(h.subarray(100, 108)) & 0o7777;
+            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
             const kind = type === '\0' || type === '7' ? '0' : type;
             const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${num(h.subarray(329, 337))},${num(h.subarray(337, 345))}` : '';
+            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
             const digest = (0,external_node_crypto_.createHash)('sha256');
             for (let off = 0; off < content; off += CHUNK)
                 digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
@@ -54357,14 +54369,15 @@ async function saveOne(svc, h, s, m) {
         (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
         return { ...rep, reason };
     };
-    const dir = path.join(h.root, m.slug);
-    const empty = path.join(h.root, 'empty-context');
-    await fs.mkdir(empty, { recursive: true });
+    const dir = m.exported ?? path.join(h.root, m.slug);
     try {
-        const maxKb = Math.floor(s.maxBytes / 1024);
-        const err = await runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-        if (err)
-            return not(`the mount could not be exported: ${err}`, true);
+        if (m.exportError)
+            return not(`the mount could not be exported: ${m.exportError}`, true);
+        if (!m.exported) {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                return not(`the mount could not be exported: ${err}`, true);
+        }
         const tar = path.join(dir, TAR_NAME);
         const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
         await fs.rm(path.join(dir, 'size-kb'), { force: true });
@@ -54394,6 +54407,55 @@ async function saveOne(svc, h, s, m) {
     }
     finally {
         await fs.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h, s, m, dir) {
+    const empty = external_node_path_.join(h.root, 'empty-context');
+    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const maxKb = Math.floor(s.maxBytes / 1024);
+    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ */
+async function exportMountsPhase(s, dockerConfig) {
+    if (!s?.save || s.mounts.length === 0)
+        return [];
+    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+    return (async () => {
+        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
+        const dirs = [];
+        for (const m of s.mounts) {
+            const dir = external_node_path_.join(s.root, 'exports', m.slug);
+            try {
+                const err = await exportOne(h, s, m, dir);
+                if (err)
+                    m.exportError = err;
+                else {
+                    m.exported = dir;
+                    dirs.push(dir);
+                }
+            }
+            catch (err) {
+                m.exportError = err.message;
+            }
+            if (m.exportError)
+                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
+        }
+        return dirs;
+    })();
+}
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+async function dropMountExports(s) {
+    if (!s)
+        return;
+    for (const m of s.mounts) {
+        if (m.exported)
+            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
+        m.exported = undefined;
     }
 }
 /**
@@ -54499,6 +54561,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             entriesRestored: outcome?.entriesRestored ?? 0,
             restoreMs: stats.ms,
             saveReason: d.saveCache ? undefined : d.saveReason,
+            coldBuildMs: outcome?.coldBuildMs,
         };
     };
     await lib_core/* group */.Os('Restore layer cache', async () => {
@@ -54571,7 +54634,7 @@ async function savePhase(c) {
         const outcome = await withCacheRoot(c.paths.store, async () => {
             const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
             try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
             }
             finally {
                 svc.close();
@@ -54793,6 +54856,7 @@ async function scanReadable(src, needles, opts = {}) {
 ;// CONCATENATED MODULE: ./src/leakguard/tar.ts
 // A minimal streaming tar reader (ustar, pax and GNU long names), enough for `docker save` output:
 // each regular file's content is handed to a sink piece by piece, never held whole in memory.
+
 class Reader {
     it;
     bufs = [];
@@ -54864,43 +54928,6 @@ class Reader {
         }
     }
 }
-function tar_cstr(b) {
-    const z = b.indexOf(0);
-    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-function tar_parseSize(field) {
-    if (field[0] & 0x80) {
-        // base-256: big-endian, the high bit of the first byte is the marker.
-        let v = field[0] & 0x7f;
-        for (let i = 1; i < field.length; i++)
-            v = v * 256 + field[i];
-        return v;
-    }
-    const s = tar_cstr(field).trim();
-    if (s === '')
-        return 0;
-    if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad size field "${s}"`);
-    return parseInt(s, 8);
-}
-function tar_parsePax(data) {
-    const out = {};
-    let pos = 0;
-    while (pos < data.length) {
-        const sp = data.indexOf(0x20, pos);
-        if (sp < 0)
-            break;
-        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-        if (!(len > 0))
-            break;
-        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-        const eq = rec.indexOf('=');
-        if (eq > 0)
-            out[rec.slice(0, eq)] = rec.slice(eq + 1);
-        pos += len;
-    }
-    return out;
-}
 const pad = (n) => (512 - (n % 512)) % 512;
 /**
  * Reads a tar stream. `onEntry` returns a sink for the entries it wants (regular files only);
@@ -54921,11 +54948,11 @@ async function readTar(src, onEntry) {
         if (h.every((b) => b === 0))
             break;
         const type = String.fromCharCode(h[156] || 0x30);
-        let size = tar_parseSize(h.subarray(124, 136));
+        let size = tarNumber(h.subarray(124, 136), 'size');
         const magic = h.subarray(257, 263).toString('latin1');
-        let name = tar_cstr(h.subarray(0, 100));
+        let name = cstr(h.subarray(0, 100));
         if (magic.startsWith('ustar')) {
-            const prefix = tar_cstr(h.subarray(345, 500));
+            const prefix = cstr(h.subarray(345, 500));
             if (prefix)
                 name = `${prefix}/${name}`;
         }
@@ -54935,9 +54962,9 @@ async function readTar(src, onEntry) {
                 throw new Error('tar: the archive ends inside an entry');
             await r.skip(pad(size));
             if (type === 'x')
-                pax = tar_parsePax(data);
+                pax = parsePax(data);
             if (type === 'L')
-                longName = tar_cstr(data);
+                longName = cstr(data);
             continue;
         }
         if (pax.path)
@@ -55302,7 +55329,9 @@ async function pushTags(tags, docker) {
     }
     return digest;
 }
-async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues = [], recover) {
+async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues = [], recover, 
+/** Exports what post will save of the cache mounts; the guard checks it too. */
+mountExports) {
     const b = plan.build;
     b.builder = docker.builder.name;
     const wantPush = b.push;
@@ -55352,6 +55381,8 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
                     await guard.scanDirectory(ociDir, 'image');
                 if (cacheSaved && b.cacheExportDir)
                     await guard.scanDirectory(b.cacheExportDir, 'layer cache');
+                for (const dir of (await mountExports?.export()) ?? [])
+                    await guard.scanDirectory(dir, 'cache mount');
                 const s = guard.stats;
                 report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
                 lib_core/* info */.pq(`Leak guard: looked for ${needles.needles.length} value(s) of ${secretValues.length - needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
@@ -55359,6 +55390,7 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
                 const leak = guard.error();
                 if (leak) {
                     // Nothing of this build may leave: drop the cache export and the local tags.
+                    await mountExports?.drop();
                     if (b.cacheExportDir)
                         await external_node_fs_.promises.rm(b.cacheExportDir, { recursive: true, force: true });
                     await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
@@ -55402,6 +55434,7 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
 
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
+
 
 
 
@@ -55475,13 +55508,18 @@ async function runMain() {
         buildStarted = Date.now();
         let result;
         try {
-            result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover());
+            result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
+                export: () => exportMountsPhase(state.mounts, state.dockerConfig),
+                drop: () => dropMountExports(state.mounts),
+            });
         }
         finally {
             await cacheSession.close();
             lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
         }
         state.buildSucceeded = true;
+        if (state.cache)
+            state.cache.buildMs = report.buildMs;
         saveState(state);
         lib_core/* setOutput */.uH('digest', result.digest);
         lib_core/* setOutput */.uH('imageid', result.imageid);
@@ -55537,7 +55575,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2115);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2496);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

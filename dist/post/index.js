@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5129:
+/***/ 7945:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47901,6 +47901,7 @@ async function store_restoreLayerCache(svc, p, keys) {
     outcome.matchedKey = idx.matchedKey;
     outcome.entriesRestored = 1;
     outcome.bytesRestored = idx.bytes;
+    outcome.coldBuildMs = meta.coldBuildMs;
     const present = new Set(idx.small);
     const needed = referencedBlobs(meta.image.config);
     const wanted = new Map();
@@ -47960,6 +47961,7 @@ async function store_openLazyCache(svc, p, keys) {
         outcome.matchedKey = idx.matchedKey;
         outcome.entriesRestored = 1;
         outcome.bytesRestored = idx.bytes;
+        outcome.coldBuildMs = meta.coldBuildMs;
         for (const [d, key] of Object.entries(meta.entries))
             outcome.held[d] = key;
         outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
@@ -48014,7 +48016,7 @@ async function store_openLazyCache(svc, p, keys) {
  * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
  * build produced no new blob and no new record (a full hit).
  */
-async function saveLayerCache(svc, p, keys, scope, held) {
+async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
     const fresh = await readLayout(p.layoutOut);
     if (!fresh)
@@ -48139,6 +48141,8 @@ async function saveLayerCache(svc, p, keys, scope, held) {
         image: finalImage,
         entries,
         packs,
+        // A cache that started cold records how long that build took, for the "time saved" figure.
+        coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs,
     };
     await external_node_fs_.promises.writeFile(external_node_path_.join(staging, 'meta.json'), JSON.stringify(meta));
     const indexOk = await svc.save([staging], keys.primary);
@@ -53450,20 +53454,16 @@ function saveSummaryFrom(r, key) {
     return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
 }
 
-;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
-// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
-// type, permission bits, numeric owner, link target and content, in path order. Modification
-// times, owner names and the archive's entry order are left out, so a mount whose files were only
-// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
-
-
-const BLOCK = 512;
-const CHUNK = 1 << 20;
+;// CONCATENATED MODULE: ./src/tar-fields.ts
+// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
+// mount hash.
+/** A NUL-terminated string field. */
 function cstr(b) {
     const z = b.indexOf(0);
     return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
 }
-function num(field) {
+/** A number field: octal text, or base-256 when the first byte's high bit is set. */
+function tarNumber(field, what = 'number') {
     if (field[0] & 0x80) {
         let v = field[0] & 0x7f;
         for (let i = 1; i < field.length; i++)
@@ -53474,9 +53474,10 @@ function num(field) {
     if (s === '')
         return 0;
     if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad number field "${s}"`);
+        throw new Error(`tar: bad ${what} field "${s}"`);
     return parseInt(s, 8);
 }
+/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
 function parsePax(data) {
     const out = {};
     let pos = 0;
@@ -53495,6 +53496,17 @@ function parsePax(data) {
     }
     return out;
 }
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
 /** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
 function normalizeName(name) {
     return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
@@ -53529,7 +53541,7 @@ async function mounts_hash_hashTar(file) {
             if (h.every((b) => b === 0))
                 break;
             const type = String.fromCharCode(h[156] || 0x30);
-            let size = num(h.subarray(124, 136));
+            let size = tarNumber(h.subarray(124, 136));
             if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
                 const data = await read(pos, size);
                 pos += padded(size);
@@ -53549,8 +53561,8 @@ async function mounts_hash_hashTar(file) {
                     name = `${prefix}/${name}`;
             }
             let link = cstr(h.subarray(157, 257));
-            let uid = num(h.subarray(108, 116));
-            let gid = num(h.subarray(116, 124));
+            let uid = tarNumber(h.subarray(108, 116));
+            let gid = tarNumber(h.subarray(116, 124));
             name = pax.path ?? longName ?? name;
             link = pax.linkpath ?? longLink ?? link;
             if (pax.size && /^\d+$/.test(pax.size))
@@ -53562,10 +53574,10 @@ async function mounts_hash_hashTar(file) {
             pax = {};
             longName = undefined;
             longLink = undefined;
-            const mode = num(h.subarray(100, 108)) & 0o7777;
+            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
             const kind = type === '\0' || type === '7' ? '0' : type;
             const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${num(h.subarray(329, 337))},${num(h.subarray(337, 345))}` : '';
+            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
             const digest = (0,external_node_crypto_.createHash)('sha256');
             for (let off = 0; off < content; off += CHUNK)
                 digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
@@ -53770,14 +53782,15 @@ async function saveOne(svc, h, s, m) {
         (warn ? lib_core/* warning */.$e : lib_core/* info */.pq)(`${label(m.id)}: not saved: ${reason}.`);
         return { ...rep, reason };
     };
-    const dir = external_node_path_.join(h.root, m.slug);
-    const empty = external_node_path_.join(h.root, 'empty-context');
-    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const dir = m.exported ?? external_node_path_.join(h.root, m.slug);
     try {
-        const maxKb = Math.floor(s.maxBytes / 1024);
-        const err = await runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-        if (err)
-            return not(`the mount could not be exported: ${err}`, true);
+        if (m.exportError)
+            return not(`the mount could not be exported: ${m.exportError}`, true);
+        if (!m.exported) {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                return not(`the mount could not be exported: ${err}`, true);
+        }
         const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
         const kb = Number((await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
         await external_node_fs_.promises.rm(external_node_path_.join(dir, 'size-kb'), { force: true });
@@ -53807,6 +53820,55 @@ async function saveOne(svc, h, s, m) {
     }
     finally {
         await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h, s, m, dir) {
+    const empty = external_node_path_.join(h.root, 'empty-context');
+    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const maxKb = Math.floor(s.maxBytes / 1024);
+    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ */
+async function exportMountsPhase(s, dockerConfig) {
+    if (!s?.save || s.mounts.length === 0)
+        return [];
+    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+    return (async () => {
+        core.info(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+        const dirs = [];
+        for (const m of s.mounts) {
+            const dir = path.join(s.root, 'exports', m.slug);
+            try {
+                const err = await exportOne(h, s, m, dir);
+                if (err)
+                    m.exportError = err;
+                else {
+                    m.exported = dir;
+                    dirs.push(dir);
+                }
+            }
+            catch (err) {
+                m.exportError = err.message;
+            }
+            if (m.exportError)
+                core.warning(`${label(m.id)}: could not be exported: ${m.exportError}`);
+        }
+        return dirs;
+    })();
+}
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+async function dropMountExports(s) {
+    if (!s)
+        return;
+    for (const m of s.mounts) {
+        if (m.exported)
+            await fs.rm(m.exported, { recursive: true, force: true });
+        m.exported = undefined;
     }
 }
 /**
@@ -53912,6 +53974,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             entriesRestored: outcome?.entriesRestored ?? 0,
             restoreMs: stats.ms,
             saveReason: d.saveCache ? undefined : d.saveReason,
+            coldBuildMs: outcome?.coldBuildMs,
         };
     };
     await core.group('Restore layer cache', async () => {
@@ -53984,7 +54047,7 @@ async function savePhase(c) {
         const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
             const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);
             try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
             }
             finally {
                 svc.close();
@@ -54229,7 +54292,7 @@ async function runPost() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5129);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7945);
 
 await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 

@@ -4,6 +4,7 @@
 // touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
 import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { cstr, parsePax, tarNumber } from '../tar-fields.js';
 
 export interface TarDigest {
   /** sha256 (hex) over the entries, independent of their order in the archive. */
@@ -18,38 +19,6 @@ export interface TarDigest {
 const BLOCK = 512;
 const CHUNK = 1 << 20;
 
-function cstr(b: Buffer): string {
-  const z = b.indexOf(0);
-  return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-
-function num(field: Buffer): number {
-  if (field[0] & 0x80) {
-    let v = field[0] & 0x7f;
-    for (let i = 1; i < field.length; i++) v = v * 256 + field[i];
-    return v;
-  }
-  const s = cstr(field).trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new Error(`tar: bad number field "${s}"`);
-  return parseInt(s, 8);
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let pos = 0;
-  while (pos < data.length) {
-    const sp = data.indexOf(0x20, pos);
-    if (sp < 0) break;
-    const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-    if (!(len > 0)) break;
-    const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    pos += len;
-  }
-  return out;
-}
 
 /** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
 export function normalizeName(name: string): string {
@@ -85,7 +54,7 @@ export async function hashTar(file: string): Promise<TarDigest> {
       pos += BLOCK;
       if (h.every((b) => b === 0)) break;
       const type = String.fromCharCode(h[156] || 0x30);
-      let size = num(h.subarray(124, 136));
+      let size = tarNumber(h.subarray(124, 136));
       if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
         const data = await read(pos, size);
         pos += padded(size);
@@ -101,8 +70,8 @@ export async function hashTar(file: string): Promise<TarDigest> {
         if (prefix) name = `${prefix}/${name}`;
       }
       let link = cstr(h.subarray(157, 257));
-      let uid = num(h.subarray(108, 116));
-      let gid = num(h.subarray(116, 124));
+      let uid = tarNumber(h.subarray(108, 116));
+      let gid = tarNumber(h.subarray(116, 124));
       name = pax.path ?? longName ?? name;
       link = pax.linkpath ?? longLink ?? link;
       if (pax.size && /^\d+$/.test(pax.size)) size = Number(pax.size);
@@ -111,10 +80,10 @@ export async function hashTar(file: string): Promise<TarDigest> {
       pax = {};
       longName = undefined;
       longLink = undefined;
-      const mode = num(h.subarray(100, 108)) & 0o7777;
+      const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
       const kind = type === '\0' || type === '7' ? '0' : type;
       const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-      const dev = kind === '3' || kind === '4' ? `${num(h.subarray(329, 337))},${num(h.subarray(337, 345))}` : '';
+      const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
       const digest = createHash('sha256');
       for (let off = 0; off < content; off += CHUNK) digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
       pos += padded(content);

@@ -43,6 +43,10 @@ export interface MountState {
   /** Content hash of the entry restored (the content the cache already holds). */
   entryHash?: string;
   restoredKey?: string;
+  /** Directory holding this mount's export, made in main right after the build (before the leak guard). */
+  exported?: string;
+  /** Why the export failed, when it did. */
+  exportError?: string;
 }
 
 /** What main hands to post about the cache mounts. */
@@ -235,13 +239,13 @@ async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: MountSta
     (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
     return { ...rep, reason };
   };
-  const dir = path.join(h.root, m.slug);
-  const empty = path.join(h.root, 'empty-context');
-  await fs.mkdir(empty, { recursive: true });
+  const dir = m.exported ?? path.join(h.root, m.slug);
   try {
-    const maxKb = Math.floor(s.maxBytes / 1024);
-    const err = await runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-    if (err) return not(`the mount could not be exported: ${err}`, true);
+    if (m.exportError) return not(`the mount could not be exported: ${m.exportError}`, true);
+    if (!m.exported) {
+      const err = await exportOne(h, s, m, dir);
+      if (err) return not(`the mount could not be exported: ${err}`, true);
+    }
     const tar = path.join(dir, TAR_NAME);
     const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
     await fs.rm(path.join(dir, 'size-kb'), { force: true });
@@ -266,6 +270,52 @@ async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: MountSta
     return { ...rep, saved: true, key, bytes: tarBytes };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h: Helper, s: MountsState, m: MountState, dir: string): Promise<string | undefined> {
+  const empty = path.join(h.root, 'empty-context');
+  await fs.mkdir(empty, { recursive: true });
+  const maxKb = Math.floor(s.maxBytes / 1024);
+  return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ */
+export async function exportMountsPhase(s: MountsState | undefined, dockerConfig: string | undefined): Promise<string[]> {
+  if (!s?.save || s.mounts.length === 0) return [];
+  // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+  return (async () => {
+    core.info(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+    const h: Helper = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+    const dirs: string[] = [];
+    for (const m of s.mounts) {
+      const dir = path.join(s.root, 'exports', m.slug);
+      try {
+        const err = await exportOne(h, s, m, dir);
+        if (err) m.exportError = err;
+        else {
+          m.exported = dir;
+          dirs.push(dir);
+        }
+      } catch (err) {
+        m.exportError = (err as Error).message;
+      }
+      if (m.exportError) core.warning(`${label(m.id)}: could not be exported: ${m.exportError}`);
+    }
+    return dirs;
+  })();
+}
+
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+export async function dropMountExports(s: MountsState | undefined): Promise<void> {
+  if (!s) return;
+  for (const m of s.mounts) {
+    if (m.exported) await fs.rm(m.exported, { recursive: true, force: true });
+    m.exported = undefined;
   }
 }
 

@@ -30,6 +30,8 @@ export interface IndexMeta {
   entries: Record<string, string>;
   /** Entry key -> the digests it holds. */
   packs: Record<string, string[]>;
+  /** Build time of the cold build that started this cache, carried along by later saves. */
+  coldBuildMs?: number;
 }
 
 export interface CachePaths {
@@ -69,6 +71,8 @@ export interface RestoreOutcome {
   entriesRestored: number;
   /** True when a layout for --cache-from was written. */
   layoutReady: boolean;
+  /** Build time of the cold build that started the restored cache, when it recorded one. */
+  coldBuildMs?: number;
 }
 
 async function readMeta(dir: string): Promise<IndexMeta | undefined> {
@@ -177,6 +181,7 @@ export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: 
   outcome.matchedKey = idx.matchedKey;
   outcome.entriesRestored = 1;
   outcome.bytesRestored = idx.bytes;
+  outcome.coldBuildMs = meta.coldBuildMs;
   const present = new Set(idx.small);
   const needed = referencedBlobs(meta.image.config);
   const wanted = new Map<string, string[]>();
@@ -248,6 +253,7 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
     outcome.matchedKey = idx.matchedKey;
     outcome.entriesRestored = 1;
     outcome.bytesRestored = idx.bytes;
+    outcome.coldBuildMs = meta.coldBuildMs;
     for (const [d, key] of Object.entries(meta.entries)) outcome.held[d] = key;
     outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
   }
@@ -312,6 +318,7 @@ export async function saveLayerCache(
   keys: IndexKeys,
   scope: string,
   held: Record<string, string>,
+  buildMs?: number,
 ): Promise<SaveOutcome> {
   const none = (reason: string): SaveOutcome => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
   const fresh = await readLayout(p.layoutOut);
@@ -422,6 +429,8 @@ export async function saveLayerCache(
     image: finalImage,
     entries,
     packs,
+    // A cache that started cold records how long that build took, for the "time saved" figure.
+    coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs,
   };
   await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
   const indexOk = await svc.save([staging], keys.primary);

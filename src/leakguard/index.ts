@@ -12,7 +12,7 @@ import type { NeedlePlan } from './needles.js';
 export { planNeedles, MIN_NEEDLE_BYTES } from './needles.js';
 export type { SecretValue, NeedlePlan } from './needles.js';
 
-export type Place = 'image' | 'layer cache';
+export type Place = 'image' | 'layer cache' | 'cache mount';
 
 export interface Finding {
   id: string;

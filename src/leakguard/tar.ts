@@ -1,5 +1,6 @@
 // A minimal streaming tar reader (ustar, pax and GNU long names), enough for `docker save` output:
 // each regular file's content is handed to a sink piece by piece, never held whole in memory.
+import { cstr, parsePax, tarNumber } from '../tar-fields.js';
 
 export interface TarSink {
   write(chunk: Buffer): Promise<void>;
@@ -81,39 +82,6 @@ class Reader {
   }
 }
 
-function cstr(b: Buffer): string {
-  const z = b.indexOf(0);
-  return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-
-function parseSize(field: Buffer): number {
-  if (field[0] & 0x80) {
-    // base-256: big-endian, the high bit of the first byte is the marker.
-    let v = field[0] & 0x7f;
-    for (let i = 1; i < field.length; i++) v = v * 256 + field[i];
-    return v;
-  }
-  const s = cstr(field).trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new Error(`tar: bad size field "${s}"`);
-  return parseInt(s, 8);
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let pos = 0;
-  while (pos < data.length) {
-    const sp = data.indexOf(0x20, pos);
-    if (sp < 0) break;
-    const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-    if (!(len > 0)) break;
-    const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    pos += len;
-  }
-  return out;
-}
 
 const pad = (n: number) => (512 - (n % 512)) % 512;
 
@@ -133,7 +101,7 @@ export async function readTar(src: AsyncIterable<Buffer> | Iterable<Buffer>, onE
     if (h.length < 512) throw new Error('tar: the archive ends inside a header');
     if (h.every((b) => b === 0)) break;
     const type = String.fromCharCode(h[156] || 0x30);
-    let size = parseSize(h.subarray(124, 136));
+    let size = tarNumber(h.subarray(124, 136), 'size');
     const magic = h.subarray(257, 263).toString('latin1');
     let name = cstr(h.subarray(0, 100));
     if (magic.startsWith('ustar')) {

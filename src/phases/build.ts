@@ -88,6 +88,8 @@ export async function buildPhase(
   report: Report,
   secretValues: SecretValue[] = [],
   recover?: RecoverFromCache,
+  /** Exports what post will save of the cache mounts; the guard checks it too. */
+  mountExports?: { export(): Promise<string[]>; drop(): Promise<void> },
 ): Promise<BuildResult> {
   const b = plan.build;
   b.builder = docker.builder.name;
@@ -134,6 +136,7 @@ export async function buildPhase(
         if (mode.staged === 'load-then-push') await guard.scanDockerImage(b.tags[0], docker.env);
         if (mode.staged === 'layout-then-rebuild') await guard.scanDirectory(ociDir, 'image');
         if (cacheSaved && b.cacheExportDir) await guard.scanDirectory(b.cacheExportDir, 'layer cache');
+        for (const dir of (await mountExports?.export()) ?? []) await guard.scanDirectory(dir, 'cache mount');
         const s = guard.stats;
         report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
         core.info(
@@ -143,6 +146,7 @@ export async function buildPhase(
         const leak = guard.error();
         if (leak) {
           // Nothing of this build may leave: drop the cache export and the local tags.
+          await mountExports?.drop();
           if (b.cacheExportDir) await fs.rm(b.cacheExportDir, { recursive: true, force: true });
           await fs.rm(ociDir, { recursive: true, force: true });
           if (mode.staged === 'load-then-push') await run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });

@@ -74,6 +74,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       entriesRestored: outcome?.entriesRestored ?? 0,
       restoreMs: stats.ms,
       saveReason: d.saveCache ? undefined : d.saveReason,
+      coldBuildMs: outcome?.coldBuildMs,
     };
   };
 
@@ -148,7 +149,7 @@ export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ o
     const outcome = await withCacheRoot(c.paths.store, async () => {
       const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
       try {
-        return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held);
+        return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
       } finally {
         svc.close();
       }
