@@ -125,7 +125,7 @@ async function main() {
   const buildx = sh('docker', ['buildx', 'version']).trim().split(/\s+/)[1];
   console.log(`\nLayer cache benchmark: ${path.relative(ROOT, CONTEXT) || CONTEXT}, ${REPS} runs per scenario (median), pruned builder before every run`);
   console.log(`Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Docker ${docker}, buildx ${buildx}, local cache service on loopback\n`);
-  console.log('| scenario | cache-hit | wall main+post (s) | in cache service (s) | uploaded | downloaded | entries uploaded | stored total |');
+  console.log('| Scenario | cache-hit | wall main+post (s) | in cache service (s) | uploaded | downloaded | entries uploaded | stored total |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.name} | ${r.hit} | ${r.wall.toFixed(2)} | ${r.cacheSeconds.toFixed(2)} | ${size(r.up)} | ${size(r.down)} | ${r.entries} | ${size(r.stored)} |`);
   console.log(`| lower bound: buildx, cache already on local disk, no service | - | ${lowerBound.toFixed(2)} | - | - | - | - | - |`);
