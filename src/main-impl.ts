@@ -55,7 +55,7 @@ export async function runMain(): Promise<void> {
       if (plan.cache) plan.build.cacheFrom = localCacheFrom(plan.cache.paths.layoutIn);
       core.info(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
       core.setOutput('cache-hit', plan.cache ? 'miss' : 'disabled');
-      core.setOutput('builder', '');
+      for (const o of ['builder', 'driver', 'platforms', 'buildx-version']) core.setOutput(o, '');
       core.setOutput('digest', '');
       core.setOutput('imageid', '');
       report.dryRun = true;

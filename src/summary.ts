@@ -87,6 +87,10 @@ export function renderMainSummary(r: Report): string {
     const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
     rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
   }
+  if (r.mounts?.length) {
+    const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${formatBytes(m.bytes)})` : ''}`).join(', ');
+    rows.push(['Cache mounts', line]);
+  }
   if (r.secretIds.length) rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
   const scan = r.secretScan;
   if (scan) {

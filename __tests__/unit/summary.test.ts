@@ -199,3 +199,18 @@ describe('renderSaveSummary and saveSummaryFrom', () => {
     expect(saveSummaryFrom({ ms: 4 }, 'k1')).toEqual({ saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: 4 });
   });
 });
+
+test('cache mounts appear by id with what happened to each', async () => {
+  const { renderMainSummary } = await import('../../src/summary.js');
+  const md = renderMainSummary({
+    tags: [], pushed: false, pushReason: 'push: false', secretIds: [],
+    mounts: [
+      { id: '/root/.npm', result: 'restored', bytes: 2048 },
+      { id: 'go-build', result: 'miss', bytes: 0 },
+    ],
+  });
+  expect(md).toMatch(/Cache mounts/);
+  expect(md).toContain('/root/.npm');
+  expect(md).toMatch(/restored \(2(\.0)? KiB\)/);
+  expect(md).toMatch(/go-build.*: miss/);
+});

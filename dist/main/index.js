@@ -53987,6 +53987,10 @@ function renderMainSummary(r) {
         const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
         rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
     }
+    if (r.mounts?.length) {
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
+        rows.push(['Cache mounts', line]);
+    }
     if (r.secretIds.length)
         rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
     const scan = r.secretScan;
@@ -55490,7 +55494,8 @@ async function runMain() {
                 plan.build.cacheFrom = localCacheFrom(plan.cache.paths.layoutIn);
             lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
             lib_core/* setOutput */.uH('cache-hit', plan.cache ? 'miss' : 'disabled');
-            lib_core/* setOutput */.uH('builder', '');
+            for (const o of ['builder', 'driver', 'platforms', 'buildx-version'])
+                lib_core/* setOutput */.uH(o, '');
             lib_core/* setOutput */.uH('digest', '');
             lib_core/* setOutput */.uH('imageid', '');
             report.dryRun = true;
