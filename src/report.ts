@@ -21,6 +21,8 @@ export interface Report {
     /** Build time of the run that made the restored cache (when the cache records it): the summary
      *  shows the time saved against it. */
     coldBuildMs?: number;
+    /** The build made nothing the restored cache lacked: the post step saves nothing. */
+    unchanged?: boolean;
   };
   /** Cache mounts restored before the build (cache-mounts), one per mount. */
   mounts?: { id: string; result: 'restored' | 'kept' | 'miss' | 'failed'; bytes: number; key?: string }[];

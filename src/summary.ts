@@ -57,7 +57,11 @@ function cacheLine(r: Report): string | undefined {
   if (!c) return undefined;
   if (c.hit === 'disabled') return 'disabled (cache: false)';
   const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-  const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
+  const save = c.saveReason
+    ? `; not saved (${c.saveReason})`
+    : c.unchanged
+      ? '; nothing new to save: the cache already held every layer of this build'
+      : '';
   return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 

@@ -123,8 +123,9 @@ describe('scopes and pull requests', () => {
     expect(rb.outputs['cache-hit']).toBe('miss');
     const keys = cache.entries().map((e) => e.key).filter((k) => k.startsWith('obc1-idx-'));
     expect(keys).toEqual(expect.arrayContaining([ra.outputs['cache-key'], rb.outputs['cache-key']]));
+    // A new commit with the same content: served wholly by a's cache, so an exact hit.
     const ra2 = await run(cache, ws, a, { sha: 'e'.repeat(40) });
-    expect(ra2.outputs['cache-hit']).toBe('partial');
+    expect(ra2.outputs['cache-hit']).toBe('exact');
     expect(stepCached(ra2.log, EXPENSIVE)).toBe(true);
   });
 
@@ -135,7 +136,8 @@ describe('scopes and pull requests', () => {
     cache.resetLog();
     const payload = { ...DEFAULT_PAYLOAD, number: 7, pull_request: { number: 7, head: { ref: 'topic' }, base: { ref: 'main' } } };
     const r = await run(cache, ws, repo, { event: 'pull_request', ref: 'refs/pull/7/merge', payload, env: { GITHUB_HEAD_REF: 'topic', GITHUB_BASE_REF: 'main' } });
-    expect(r.outputs['cache-hit']).toBe('partial');
+    expect(r.outputs['cache-hit']).toBe('exact');
+    expect(r.log).toContain(`Cache hit for restore-key: obc1-idx-`);
     expect(stepCached(r.log, EXPENSIVE)).toBe(true);
     expect(cache.log().filter((l) => l.kind === 'create' || l.kind === 'upload')).toEqual([]);
     expect(r.log).toContain('cache-save: auto only reads the cache on pull requests');
@@ -156,6 +158,9 @@ describe('the cache does not erode (issue 8)', () => {
         expect(stepCached(r.log, EXPENSIVE)).toBe(true);
         expect(r.log).toContain('Layer cache not saved: nothing changed');
         expect(cache.log().filter((l) => l.kind === 'create')).toEqual([]);
+        // The output and the summary say so too.
+        expect(r.outputs['cache-hit']).toBe('exact');
+        expect(r.main.summary).toMatch(/nothing new to save: the cache already held every layer/);
       }
       for (let i = 0; i < 2; i++) {
         await fs.writeFile(path.join(ws, 'README.md'), `docs change ${i}\n`);
@@ -208,6 +213,7 @@ describe('cache service faults end in a successful build with a warning', () => 
 
   test('429 with Retry-After on the index lookup: waits as asked, retries, and hits', async () => {
     cache.setFaults([{ op: 'lookup', type: 'rate-limit', retryAfter: 1, times: 1 }]);
+    await change(ws, 'version 1\n'); // the content the cache of commit f… was built from
     cache.resetLog();
     const r = await run(cache, ws, repo, { sha: 'f'.repeat(40) });
     expect(r.log).toMatch(/rate limited; waiting 1s as the service asks/);

@@ -214,3 +214,11 @@ test('cache mounts appear by id with what happened to each', async () => {
   expect(md).toMatch(/restored \(2(\.0)? KiB\)/);
   expect(md).toMatch(/go-build.*: miss/);
 });
+
+test('a build that made nothing new says the save is skipped because nothing changed', async () => {
+  const { renderMainSummary } = await import('../../src/summary.js');
+  const base = { tags: [], pushed: false, pushReason: 'push: false', secretIds: [] };
+  const cache = { hit: 'exact' as const, bytesRestored: 3277, entriesRestored: 1, restoreMs: 100 };
+  expect(renderMainSummary({ ...base, cache: { ...cache, unchanged: true } })).toMatch(/nothing new to save: the cache already held every layer/);
+  expect(renderMainSummary({ ...base, cache: { ...cache, hit: 'partial', unchanged: false } })).not.toMatch(/nothing new to save/);
+});

@@ -52206,10 +52206,10 @@ function layout_blobPath(dir, digest) {
     return external_node_path_.join(dir, 'blobs', alg, hex);
 }
 /** Reads a local cache export; undefined when the directory holds none. */
-async function layout_readLayout(dir) {
+async function readLayout(dir) {
     let index;
     try {
-        index = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8'));
+        index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
     }
     catch {
         return undefined;
@@ -52217,12 +52217,12 @@ async function layout_readLayout(dir) {
     const top = index?.manifests?.[0];
     if (!top?.digest)
         return undefined;
-    const list = JSON.parse(await fs.readFile(layout_blobPath(dir, top.digest), 'utf8'));
+    const list = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, top.digest), 'utf8'));
     const manifests = list.manifests ?? [];
     const cfgDesc = manifests.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
     if (!cfgDesc)
         throw new Error(`cache export in ${dir} has no cache config`);
-    const config = JSON.parse(await fs.readFile(layout_blobPath(dir, cfgDesc.digest), 'utf8'));
+    const config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, cfgDesc.digest), 'utf8'));
     const descriptors = {};
     for (const m of manifests)
         if (m.mediaType !== CACHE_CONFIG_MEDIA_TYPE)
@@ -52304,7 +52304,7 @@ function merge_blobsOf(config) {
     return new Set(config.layers.map((l) => l.blob));
 }
 /** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
-function merge_referencedBlobs(config) {
+function referencedBlobs(config) {
     const out = new Set();
     const visit = (i) => {
         for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
@@ -52704,7 +52704,7 @@ async function restoreIndex(svc, p, keys) {
 async function verifySmall(p, meta) {
     const small = new Set();
     let bytes = 0;
-    for (const d of merge_referencedBlobs(meta.image.config)) {
+    for (const d of referencedBlobs(meta.image.config)) {
         if (meta.entries[d])
             continue;
         const f = layout_blobPath(p.index, d);
@@ -52753,7 +52753,7 @@ async function restoreLayerCache(svc, p, keys) {
     outcome.bytesRestored = idx.bytes;
     outcome.coldBuildMs = meta.coldBuildMs;
     const present = new Set(idx.small);
-    const needed = merge_referencedBlobs(meta.image.config);
+    const needed = referencedBlobs(meta.image.config);
     const wanted = new Map();
     for (const d of needed) {
         const key = meta.entries[d];
@@ -52861,6 +52861,28 @@ async function openLazyCache(svc, p, keys) {
         },
     };
 }
+const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
+async function compareExport(p, held) {
+    const fresh = await readLayout(p.layoutOut);
+    if (!fresh)
+        return undefined;
+    const restoredMeta = await readMeta(p.index);
+    let restored;
+    if (restoredMeta) {
+        const { small } = await verifySmall(p, restoredMeta);
+        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+        if (cfg.layers.length)
+            restored = merge_descriptorsFor(restoredMeta.image, cfg);
+    }
+    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
+    const freshBlobs = referencedBlobs(fresh.config);
+    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
+    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
+    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
+    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
+    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
+}
 /**
  * Saves what this build exported, merged with what was restored. Uploads only blobs the service
  * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
@@ -52868,26 +52890,12 @@ async function openLazyCache(svc, p, keys) {
  */
 async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
-    const fresh = await readLayout(p.layoutOut);
-    if (!fresh)
+    const cmp = await compareExport(p, held);
+    if (!cmp)
         return none('the build exported no cache');
-    // What the cache held before this build: the restored index, limited to what is still held.
-    const restoredMeta = await readMeta(p.index);
-    let restored;
-    if (restoredMeta) {
-        const { small } = await verifySmall(p, restoredMeta);
-        const cfg = pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
-        if (cfg.layers.length)
-            restored = descriptorsFor(restoredMeta.image, cfg);
-    }
-    const restoredBlobs = restored ? blobsOf(restored.config) : new Set();
-    const freshBlobs = referencedBlobs(fresh.config);
-    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
-    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
-    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
-    if (restored && newBlobDigests.length === 0 && newRecords === 0) {
-        return none('nothing changed: the cache already holds every layer of this build');
-    }
+    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
+    if (cmp.unchanged)
+        return none(NOTHING_CHANGED);
     // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
     // given to buildx. A blob the service holds needs no bytes.
     const located = new Map();
@@ -53951,7 +53959,11 @@ function cacheLine(r) {
     if (c.hit === 'disabled')
         return 'disabled (cache: false)';
     const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
+    const save = c.saveReason
+        ? `; not saved (${c.saveReason})`
+        : c.unchanged
+            ? '; nothing new to save: the cache already held every layer of this build'
+            : '';
     return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 /** The main step's section of the job summary. */
@@ -54546,6 +54558,27 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
     await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
     let outcome;
     let session = noSession('miss');
+    let unchanged;
+    /**
+     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+     * nothing), `partial` when it restored a cache but made new layers.
+     */
+    const judge = async () => {
+        if (session.hit !== 'exact' && session.hit !== 'partial')
+            return;
+        try {
+            const cmp = await compareExport(c.paths, outcome?.held ?? {});
+            if (!cmp)
+                return;
+            session.hit = cmp.unchanged ? 'exact' : 'partial';
+            unchanged = cmp.unchanged;
+            if (cmp.unchanged)
+                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+        }
+        catch (err) {
+            lib_core/* debug */.Yz(`Layer cache: could not compare the export: ${err.message}`);
+        }
+    };
     const record = () => {
         state.cache = {
             save: d.saveCache && available,
@@ -54566,6 +54599,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             restoreMs: stats.ms,
             saveReason: d.saveCache ? undefined : d.saveReason,
             coldBuildMs: outcome?.coldBuildMs,
+            unchanged,
         };
     };
     await lib_core/* group */.Os('Restore layer cache', async () => {
@@ -54583,7 +54617,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             }
             if (outcome.layoutReady)
                 plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = noSession(outcome.hit);
+            session = { ...noSession(outcome.hit), close: async () => (await judge(), record()) };
             lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
             return;
         }
@@ -54618,6 +54652,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
                 svc.close();
                 lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
                     `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes).`);
+                await judge();
                 record();
             },
         };

@@ -48011,17 +48011,12 @@ async function store_openLazyCache(svc, p, keys) {
         },
     };
 }
-/**
- * Saves what this build exported, merged with what was restored. Uploads only blobs the service
- * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
- * build produced no new blob and no new record (a full hit).
- */
-async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
-    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
+async function store_compareExport(p, held) {
     const fresh = await readLayout(p.layoutOut);
     if (!fresh)
-        return none('the build exported no cache');
-    // What the cache held before this build: the restored index, limited to what is still held.
+        return undefined;
     const restoredMeta = await readMeta(p.index);
     let restored;
     if (restoredMeta) {
@@ -48035,9 +48030,22 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
     const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
     const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
-    if (restored && newBlobDigests.length === 0 && newRecords === 0) {
-        return none('nothing changed: the cache already holds every layer of this build');
-    }
+    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
+    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
+}
+/**
+ * Saves what this build exported, merged with what was restored. Uploads only blobs the service
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
+ * build produced no new blob and no new record (a full hit).
+ */
+async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
+    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+    const cmp = await store_compareExport(p, held);
+    if (!cmp)
+        return none('the build exported no cache');
+    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
+    if (cmp.unchanged)
+        return none(NOTHING_CHANGED);
     // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
     // given to buildx. A blob the service holds needs no bytes.
     const located = new Map();
@@ -53364,7 +53372,11 @@ function cacheLine(r) {
     if (c.hit === 'disabled')
         return 'disabled (cache: false)';
     const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason ? `; not saved (${c.saveReason})` : '';
+    const save = c.saveReason
+        ? `; not saved (${c.saveReason})`
+        : c.unchanged
+            ? '; nothing new to save: the cache already held every layer of this build'
+            : '';
     return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 /** The main step's section of the job summary. */
@@ -53959,6 +53971,27 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
     await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
     let outcome;
     let session = noSession('miss');
+    let unchanged;
+    /**
+     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+     * nothing), `partial` when it restored a cache but made new layers.
+     */
+    const judge = async () => {
+        if (session.hit !== 'exact' && session.hit !== 'partial')
+            return;
+        try {
+            const cmp = await compareExport(c.paths, outcome?.held ?? {});
+            if (!cmp)
+                return;
+            session.hit = cmp.unchanged ? 'exact' : 'partial';
+            unchanged = cmp.unchanged;
+            if (cmp.unchanged)
+                core.info('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+        }
+        catch (err) {
+            core.debug(`Layer cache: could not compare the export: ${err.message}`);
+        }
+    };
     const record = () => {
         state.cache = {
             save: d.saveCache && available,
@@ -53979,6 +54012,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             restoreMs: stats.ms,
             saveReason: d.saveCache ? undefined : d.saveReason,
             coldBuildMs: outcome?.coldBuildMs,
+            unchanged,
         };
     };
     await core.group('Restore layer cache', async () => {
@@ -53996,7 +54030,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             }
             if (outcome.layoutReady)
                 plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = noSession(outcome.hit);
+            session = { ...noSession(outcome.hit), close: async () => (await judge(), record()) };
             core.info(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
             return;
         }
@@ -54031,6 +54065,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
                 svc.close();
                 core.info(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
                     `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes).`);
+                await judge();
                 record();
             },
         };

@@ -298,6 +298,40 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
   };
 }
 
+export const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+
+/** This build's export beside the cache it started from. */
+export interface ExportComparison {
+  fresh: CacheImage;
+  restored?: CacheImage;
+  restoredMeta?: IndexMeta;
+  freshBlobs: Set<string>;
+  restoredBlobs: Set<string>;
+  newBlobDigests: string[];
+  /** The build made no new blob and no new cache record: the cache already serves all of it. */
+  unchanged: boolean;
+}
+
+/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
+export async function compareExport(p: CachePaths, held: Record<string, string>): Promise<ExportComparison | undefined> {
+  const fresh = await readLayout(p.layoutOut);
+  if (!fresh) return undefined;
+  const restoredMeta = await readMeta(p.index);
+  let restored: CacheImage | undefined;
+  if (restoredMeta) {
+    const { small } = await verifySmall(p, restoredMeta);
+    const cfg = pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+    if (cfg.layers.length) restored = descriptorsFor(restoredMeta.image, cfg);
+  }
+  const restoredBlobs = restored ? blobsOf(restored.config) : new Set<string>();
+  const freshBlobs = referencedBlobs(fresh.config);
+  const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
+  const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set<string>();
+  const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
+  const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
+  return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
+}
+
 export interface SaveOutcome {
   saved: boolean;
   /** Why nothing was saved, when nothing was. */
@@ -321,25 +355,10 @@ export async function saveLayerCache(
   buildMs?: number,
 ): Promise<SaveOutcome> {
   const none = (reason: string): SaveOutcome => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
-  const fresh = await readLayout(p.layoutOut);
-  if (!fresh) return none('the build exported no cache');
-  // What the cache held before this build: the restored index, limited to what is still held.
-  const restoredMeta = await readMeta(p.index);
-  let restored: CacheImage | undefined;
-  if (restoredMeta) {
-    const { small } = await verifySmall(p, restoredMeta);
-    const cfg = pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
-    if (cfg.layers.length) restored = descriptorsFor(restoredMeta.image, cfg);
-  }
-
-  const restoredBlobs = restored ? blobsOf(restored.config) : new Set<string>();
-  const freshBlobs = referencedBlobs(fresh.config);
-  const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
-  const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set<string>();
-  const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
-  if (restored && newBlobDigests.length === 0 && newRecords === 0) {
-    return none('nothing changed: the cache already holds every layer of this build');
-  }
+  const cmp = await compareExport(p, held);
+  if (!cmp) return none('the build exported no cache');
+  const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
+  if (cmp.unchanged) return none(NOTHING_CHANGED);
 
   // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
   // given to buildx. A blob the service holds needs no bytes.

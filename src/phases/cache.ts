@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { RunPlan } from '../plan.js';
-import { openLazyCache, restoreLayerCache } from '../cache/store.js';
+import { compareExport, openLazyCache, restoreLayerCache } from '../cache/store.js';
 import { startCacheProxy } from '../cache/proxy.js';
 import { localCacheFrom } from '../plan.js';
 import type { CacheHit, RestoreOutcome } from '../cache/store.js';
@@ -55,6 +55,23 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
 
   let outcome: RestoreOutcome | undefined;
   let session: CacheSession = noSession('miss');
+  let unchanged: boolean | undefined;
+  /**
+   * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+   * nothing), `partial` when it restored a cache but made new layers.
+   */
+  const judge = async () => {
+    if (session.hit !== 'exact' && session.hit !== 'partial') return;
+    try {
+      const cmp = await compareExport(c.paths, outcome?.held ?? {});
+      if (!cmp) return;
+      session.hit = cmp.unchanged ? 'exact' : 'partial';
+      unchanged = cmp.unchanged;
+      if (cmp.unchanged) core.info('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+    } catch (err) {
+      core.debug(`Layer cache: could not compare the export: ${(err as Error).message}`);
+    }
+  };
   const record = () => {
     state.cache = {
       save: d.saveCache && available,
@@ -75,6 +92,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       restoreMs: stats.ms,
       saveReason: d.saveCache ? undefined : d.saveReason,
       coldBuildMs: outcome?.coldBuildMs,
+      unchanged,
     };
   };
 
@@ -91,7 +109,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
         svc.close();
       }
       if (outcome.layoutReady) plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-      session = noSession(outcome.hit);
+      session = { ...noSession(outcome.hit), close: async () => (await judge(), record()) };
       core.info(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
       return;
     }
@@ -129,6 +147,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
           `Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome!.bytesRestored} bytes in all), ` +
             `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes).`,
         );
+        await judge();
         record();
       },
     };
