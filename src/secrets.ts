@@ -7,6 +7,7 @@ import * as core from '@actions/core';
 import { InputError } from './inputs.js';
 import type { Secret } from './inputs.js';
 import type { SecretValue } from './leakguard/needles.js';
+import { realCwd } from './workdir.js';
 
 /** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
 const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
@@ -101,7 +102,7 @@ export async function materializeSecrets(secrets: Secret[], dir: string): Promis
       await fs.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
       specs.push(`id=${s.id},src=${file}`);
     } else if (s.source.kind === 'file') {
-      specs.push(`id=${s.id},src=${path.resolve(s.source.path)}`);
+      specs.push(`id=${s.id},src=${path.resolve(realCwd(), s.source.path)}`);
     } else {
       specs.push(`id=${s.id},env=${s.source.name}`);
     }

@@ -53293,6 +53293,7 @@ function displayCommand(cmd, argv) {
 
 
 
+
 /** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
 const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
 /** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
@@ -53391,7 +53392,7 @@ async function materializeSecrets(secrets, dir) {
             specs.push(`id=${s.id},src=${file}`);
         }
         else if (s.source.kind === 'file') {
-            specs.push(`id=${s.id},src=${external_node_path_.resolve(s.source.path)}`);
+            specs.push(`id=${s.id},src=${external_node_path_.resolve(realCwd(), s.source.path)}`);
         }
         else {
             specs.push(`id=${s.id},env=${s.source.name}`);
