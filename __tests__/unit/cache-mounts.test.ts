@@ -10,15 +10,9 @@ import { hashTar, normalizeName } from '../../src/cache/mounts-hash.js';
 import { readInputs, InputError } from '../../src/inputs.js';
 import { planRun } from '../../src/plan.js';
 import type { Context } from '../../src/context.js';
+import { testContext } from './helpers/context.js';
 
-function ctx(over: Partial<Context> = {}): Context {
-  return {
-    eventName: 'push', sha: 'abc123', ref: 'refs/heads/main', refName: 'main', headRef: '', baseRef: '',
-    repo: { owner: 'acme', repo: 'app' }, runId: '1', runNumber: '1', runAttempt: '1', job: 'build', actor: 'a', workflow: 'ci',
-    serverUrl: 'https://github.com', apiUrl: 'https://api.github.com', graphqlUrl: '', workspace: '/w', runnerTemp: '/t',
-    payload: { repository: { default_branch: 'main' } }, ...over,
-  };
-}
+const ctx = testContext;
 
 describe('parseCacheMounts', () => {
   const rows: [string, string, { id: string; target?: string }[]][] = [

@@ -1,6 +1,7 @@
 // The facts of the run that the rules read: the effective git ref, the commit, the dates and the
 // default branch, derived from the Context the way metadata-action derives them.
 import type { Context } from '../context.js';
+import type { MetaFacts } from './index.js';
 
 export interface RunFacts {
   eventName: string;
@@ -19,14 +20,8 @@ export interface RunFacts {
   shortShaLength: number;
 }
 
-export interface RunOptions {
-  now: Date;
-  sourceDateEpoch?: number;
-  defaultBranch?: string;
-  commitDate?: Date;
-  prHeadSha?: boolean;
-  shortShaLength?: number;
-}
+/** The facts a run of the rules needs: MetaFacts without the annotation levels. */
+export type RunOptions = Omit<MetaFacts, 'annotationLevels'>;
 
 const DEFAULT_SHORT_SHA_LENGTH = 7;
 
