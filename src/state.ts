@@ -1,7 +1,7 @@
 // What main hands to post, typed, in one state entry. Never holds a secret value.
 import * as core from '@actions/core';
 import type { IndexKeys } from './cache/keys.js';
-import type { CachePaths, CacheHit } from './cache/store.js';
+import type { CachePaths } from './cache/store.js';
 import type { MountsState } from './cache/mounts.js';
 
 export interface PostState {
@@ -20,10 +20,9 @@ export interface PostState {
     scope: string;
     keys: IndexKeys;
     paths: CachePaths;
-    hit: CacheHit;
     held: Record<string, string>;
-    bytesRestored: number;
-    restoreMs: number;
+    /** Main found that the build made nothing the restored cache lacked: post saves nothing. */
+    unchanged?: boolean;
     /** How long the build took (set after a successful build). */
     buildMs?: number;
   };

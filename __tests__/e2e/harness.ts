@@ -1,6 +1,6 @@
 // Shared helpers for the end-to-end tests: the real Docker Engine, buildx and registry brought up by
 // scripts/setup-env.sh, the local Actions cache service, and the runner emulation running dist/.
-import { promises as fs, readFileSync, existsSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
@@ -198,13 +198,4 @@ export async function cacheArchiveContents(cache: CacheServer): Promise<Buffer[]
 export function containsBytes(haystacks: Buffer[], needle: string | Buffer): boolean {
   const n = Buffer.from(needle);
   return haystacks.some((h) => h.includes(n));
-}
-
-export function envReady(): boolean {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore' });
-    return existsSync(path.join(ROOT, 'dist/main/index.js'));
-  } catch {
-    return false;
-  }
 }

@@ -48232,22 +48232,28 @@ async function probeDocker(env) {
     if (ver.exitCode !== 0) {
         throw new ToolError(`docker: the Docker daemon is unreachable: ${exec_lastMeaningfulLine(ver.stderr) || 'no answer'}`);
     }
-    const info = await exec_run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
-    return { dockerVersion: ver.stdout.trim(), containerdStore: info.stdout.includes('io.containerd.snapshotter') };
+    // One `docker info` for both the daemon's image store and the CLI's buildx plugin path.
+    const info = await exec_run('docker', ['info', '--format', `{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
+        env,
+        silent: true,
+        ignoreReturnCode: true,
+    });
+    const [status = '', plugin = ''] = info.stdout.split('\n');
+    return { dockerVersion: ver.stdout.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
 }
-/** The buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
+const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
+/** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
+async function buildxPluginPath(env) {
+    const res = await exec_run('docker', ['info', '--format', BUILDX_PATH_FORMAT], { env, silent: true, ignoreReturnCode: true });
+    return res.exitCode === 0 ? res.stdout.trim() : '';
+}
+/** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
 async function probeBuildx(env) {
     const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
     if (bx.exitCode !== 0)
         return undefined;
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
-    const version = first.split(/\s+/)[1] ?? first;
-    const where = await exec_run('docker', ['info', '--format', '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}'], {
-        env,
-        silent: true,
-        ignoreReturnCode: true,
-    });
-    return { version, path: where.exitCode === 0 ? where.stdout.trim() : '' };
+    return first.split(/\s+/)[1] ?? first;
 }
 async function removeBuilder(b, env) {
     if (!b?.created)
@@ -52268,6 +52274,8 @@ async function writeLayoutMeta(dir, image) {
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
     const to = layout_blobPath(dir, digest);
+    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
+        return; // already in place (removing it would lose it)
     await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
     await external_node_fs_.promises.rm(to, { force: true });
     try {
@@ -52461,6 +52469,9 @@ function merge_recordsWithResults(config) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
+// The Actions cache service as the layer cache sees it: restore and save of entries, with a time
+// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
+// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
 
 
 function service_newStats() {
@@ -52861,7 +52872,7 @@ async function openLazyCache(svc, p, keys) {
         },
     };
 }
-const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
 /** Compares the export with the restored index (limited to what is still held); undefined without an export. */
 async function compareExport(p, held) {
     const fresh = await readLayout(p.layoutOut);
@@ -52895,7 +52906,7 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
         return none('the build exported no cache');
     const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
     if (cmp.unchanged)
-        return none(NOTHING_CHANGED);
+        return none(store_NOTHING_CHANGED);
     // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
     // given to buildx. A blob the service holds needs no bytes.
     const located = new Map();
@@ -52924,11 +52935,8 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
         else if (!held[d] && located.has(d))
             large.push({ digest: d, size });
     }
-    const entries = {};
+    const entries = { ...held };
     const packs = {};
-    for (const [d, key] of Object.entries(held)) {
-        entries[d] = key;
-    }
     let entriesSaved = 0;
     let bytesSaved = 0;
     const stored = new Set(Object.keys(held));
@@ -52948,15 +52956,12 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
                     bytesSaved += await sizeOf(f);
             }
         }
-        if (ok)
-            for (const d of entry.digests)
-                stored.add(d);
-    }
-    for (const entry of plan) {
-        if (!entry.digests.every((d) => stored.has(d)))
+        if (!ok)
             continue;
-        for (const d of entry.digests)
+        for (const d of entry.digests) {
+            stored.add(d);
             entries[d] = entry.key;
+        }
         if (entry.digests.length > 1)
             packs[entry.key] = entry.digests;
     }
@@ -53504,6 +53509,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         const daemon = await probeDocker(env);
         lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
         let bx = await probeBuildx(env);
+        let bxPath = daemon.buildxPath;
         let want = inputs.buildx.version;
         if (!want && !bx) {
             lib_core/* info */.pq('No buildx plugin is installed: installing the latest release.');
@@ -53517,15 +53523,16 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             const inst = await installBuildx(version, inputs.buildx, dockerConfig, ctx.runnerTemp, ie);
             lib_core/* info */.pq(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
             bx = await probeBuildx(env);
+            bxPath = await buildxPluginPath(env);
             if (!bx)
                 throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);
-            if (!sameRelease(bx.version, version))
-                lib_core/* warning */.$e(`${BUILDX_INPUT}: the installed plugin reports version ${bx.version}, not ${version}`);
+            if (!sameRelease(bx, version))
+                lib_core/* warning */.$e(`${BUILDX_INPUT}: the installed plugin reports version ${bx}, not ${version}`);
         }
         if (!bx)
             throw new ToolError('buildx: the docker buildx plugin is not installed');
-        lib_core/* info */.pq(`buildx ${bx.version}${bx.path ? ` (${bx.path})` : ''}`);
-        return { dockerVersion: daemon.dockerVersion, buildxVersion: bx.version, buildxPath: bx.path, containerdStore: daemon.containerdStore };
+        lib_core/* info */.pq(`buildx ${bx}${bxPath ? ` (${bxPath})` : ''}`);
+        return { dockerVersion: daemon.dockerVersion, buildxVersion: bx, buildxPath: bxPath, containerdStore: daemon.containerdStore };
     });
     const userConfig = await external_node_fs_.promises.readFile(external_node_path_.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
     const plan = intent.skipLogin
@@ -53657,33 +53664,33 @@ async function startCacheProxy(src, exportDir) {
             (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
         });
     };
-    const readBody = (req, to) => new Promise((resolve, reject) => {
-        if (to) {
-            let bytes = 0;
-            const out = (0,external_node_fs_.createWriteStream)(to, { flags: 'a' });
-            req.on('data', (c) => (bytes += c.length));
-            req.pipe(out).on('finish', () => resolve({ bytes })).on('error', reject);
-        }
-        else {
-            const chunks = [];
-            req.on('data', (c) => chunks.push(c)).on('end', () => resolve({ bytes: 0, data: Buffer.concat(chunks) })).on('error', reject);
-        }
+    /** The whole request body (manifests: small). */
+    const readAll = (req) => new Promise((resolve, reject) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
     });
-    const fileDigest = async (file) => {
-        const h = (0,external_node_crypto_.createHash)('sha256');
-        for await (const c of (0,external_node_fs_.createReadStream)(file))
-            h.update(c);
-        return 'sha256:' + h.digest('hex');
+    /** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+    const append = (req, up) => new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+    const newUpload = async () => {
+        const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+        const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+        await external_node_fs_.promises.writeFile(up.file, '');
+        return [uuid, up];
     };
-    const finishUpload = async (res, tmp, digest) => {
-        if (!DIGEST_RE.test(digest) || (await fileDigest(tmp)) !== digest) {
-            await external_node_fs_.promises.rm(tmp, { force: true });
+    const finishUpload = async (res, up, digest) => {
+        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+            await external_node_fs_.promises.rm(up.file, { force: true });
             return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
         }
-        const dest = layout_blobPath(exportDir, digest);
-        await external_node_fs_.promises.rename(tmp, dest);
+        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
         stats.uploads++;
-        stats.bytesUploaded += (await external_node_fs_.promises.stat(dest)).size;
+        stats.bytesUploaded += up.size;
         send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     };
     const handle = async (req, res) => {
@@ -53701,7 +53708,7 @@ async function startCacheProxy(src, exportDir) {
         if (rest.startsWith('manifests/')) {
             const ref = decodeURIComponent(rest.slice('manifests/'.length));
             if (req.method === 'PUT') {
-                const { data } = await readBody(req);
+                const data = await readAll(req);
                 const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
                 await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
                 if (ref === EXPORT_TAG || ref === digest)
@@ -53718,30 +53725,27 @@ async function startCacheProxy(src, exportDir) {
         if (rest.startsWith('blobs/uploads')) {
             const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
             if (req.method === 'POST' && !id) {
-                const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-                const tmp = external_node_path_.join(uploadsDir, uuid);
-                await external_node_fs_.promises.writeFile(tmp, '');
+                const [uuid, up] = await newUpload();
                 const digest = url.searchParams.get('digest');
                 if (digest) {
-                    await readBody(req, tmp);
-                    return finishUpload(res, tmp, digest);
+                    await append(req, up);
+                    return finishUpload(res, up, digest);
                 }
                 req.resume();
-                uploads.set(uuid, tmp);
+                uploads.set(uuid, up);
                 return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
             }
-            const tmp = uploads.get(id);
-            if (!tmp)
+            const up = uploads.get(id);
+            if (!up)
                 return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
             if (req.method === 'PATCH') {
-                await readBody(req, tmp);
-                const size = (await external_node_fs_.promises.stat(tmp)).size;
-                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+                await append(req, up);
+                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(up.size - 1, 0)}`, 'Content-Length': 0 });
             }
             if (req.method === 'PUT') {
-                await readBody(req, tmp);
+                await append(req, up);
                 uploads.delete(id);
-                return finishUpload(res, tmp, url.searchParams.get('digest') ?? '');
+                return finishUpload(res, up, url.searchParams.get('digest') ?? '');
             }
             return send(res, 405);
         }
@@ -54587,10 +54591,8 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             scope: c.scope,
             keys: c.keys,
             paths: c.paths,
-            hit: session.hit,
             held: outcome?.held ?? {},
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            restoreMs: Date.now() - started,
+            unchanged,
         };
         saveState(state);
         report.cache = {
@@ -54670,6 +54672,11 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
 async function savePhase(c) {
     const stats = newStats();
     const started = Date.now();
+    if (c.unchanged) {
+        // Main compared the export with the restored cache already: no need to read it again.
+        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
     try {
         const outcome = await withCacheRoot(c.paths.store, async () => {
             const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);

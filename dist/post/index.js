@@ -47226,6 +47226,8 @@ async function layout_writeLayoutMeta(dir, image) {
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
     const to = layout_blobPath(dir, digest);
+    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
+        return; // already in place (removing it would lose it)
     await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
     await external_node_fs_.promises.rm(to, { force: true });
     try {
@@ -47611,6 +47613,9 @@ function realWorkspace() {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
+// The Actions cache service as the layer cache sees it: restore and save of entries, with a time
+// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
+// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
 
 
 function service_newStats() {
@@ -48074,11 +48079,8 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
         else if (!held[d] && located.has(d))
             large.push({ digest: d, size });
     }
-    const entries = {};
+    const entries = { ...held };
     const packs = {};
-    for (const [d, key] of Object.entries(held)) {
-        entries[d] = key;
-    }
     let entriesSaved = 0;
     let bytesSaved = 0;
     const stored = new Set(Object.keys(held));
@@ -48098,15 +48100,12 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
                     bytesSaved += await sizeOf(f);
             }
         }
-        if (ok)
-            for (const d of entry.digests)
-                stored.add(d);
-    }
-    for (const entry of plan) {
-        if (!entry.digests.every((d) => stored.has(d)))
+        if (!ok)
             continue;
-        for (const d of entry.digests)
+        for (const d of entry.digests) {
+            stored.add(d);
             entries[d] = entry.key;
+        }
         if (entry.digests.length > 1)
             packs[entry.key] = entry.digests;
     }
@@ -48209,33 +48208,33 @@ async function proxy_startCacheProxy(src, exportDir) {
             createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
         });
     };
-    const readBody = (req, to) => new Promise((resolve, reject) => {
-        if (to) {
-            let bytes = 0;
-            const out = createWriteStream(to, { flags: 'a' });
-            req.on('data', (c) => (bytes += c.length));
-            req.pipe(out).on('finish', () => resolve({ bytes })).on('error', reject);
-        }
-        else {
-            const chunks = [];
-            req.on('data', (c) => chunks.push(c)).on('end', () => resolve({ bytes: 0, data: Buffer.concat(chunks) })).on('error', reject);
-        }
+    /** The whole request body (manifests: small). */
+    const readAll = (req) => new Promise((resolve, reject) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
     });
-    const fileDigest = async (file) => {
-        const h = createHash('sha256');
-        for await (const c of createReadStream(file))
-            h.update(c);
-        return 'sha256:' + h.digest('hex');
+    /** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+    const append = (req, up) => new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+    const newUpload = async () => {
+        const uuid = randomBytes(12).toString('hex');
+        const up = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
+        await fs.writeFile(up.file, '');
+        return [uuid, up];
     };
-    const finishUpload = async (res, tmp, digest) => {
-        if (!DIGEST_RE.test(digest) || (await fileDigest(tmp)) !== digest) {
-            await fs.rm(tmp, { force: true });
+    const finishUpload = async (res, up, digest) => {
+        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+            await fs.rm(up.file, { force: true });
             return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
         }
-        const dest = blobPath(exportDir, digest);
-        await fs.rename(tmp, dest);
+        await fs.rename(up.file, blobPath(exportDir, digest));
         stats.uploads++;
-        stats.bytesUploaded += (await fs.stat(dest)).size;
+        stats.bytesUploaded += up.size;
         send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     };
     const handle = async (req, res) => {
@@ -48253,7 +48252,7 @@ async function proxy_startCacheProxy(src, exportDir) {
         if (rest.startsWith('manifests/')) {
             const ref = decodeURIComponent(rest.slice('manifests/'.length));
             if (req.method === 'PUT') {
-                const { data } = await readBody(req);
+                const data = await readAll(req);
                 const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
                 await fs.writeFile(blobPath(exportDir, digest), data);
                 if (ref === EXPORT_TAG || ref === digest)
@@ -48270,30 +48269,27 @@ async function proxy_startCacheProxy(src, exportDir) {
         if (rest.startsWith('blobs/uploads')) {
             const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
             if (req.method === 'POST' && !id) {
-                const uuid = randomBytes(12).toString('hex');
-                const tmp = path.join(uploadsDir, uuid);
-                await fs.writeFile(tmp, '');
+                const [uuid, up] = await newUpload();
                 const digest = url.searchParams.get('digest');
                 if (digest) {
-                    await readBody(req, tmp);
-                    return finishUpload(res, tmp, digest);
+                    await append(req, up);
+                    return finishUpload(res, up, digest);
                 }
                 req.resume();
-                uploads.set(uuid, tmp);
+                uploads.set(uuid, up);
                 return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
             }
-            const tmp = uploads.get(id);
-            if (!tmp)
+            const up = uploads.get(id);
+            if (!up)
                 return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
             if (req.method === 'PATCH') {
-                await readBody(req, tmp);
-                const size = (await fs.stat(tmp)).size;
-                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+                await append(req, up);
+                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(up.size - 1, 0)}`, 'Content-Length': 0 });
             }
             if (req.method === 'PUT') {
-                await readBody(req, tmp);
+                await append(req, up);
                 uploads.delete(id);
-                return finishUpload(res, tmp, url.searchParams.get('digest') ?? '');
+                return finishUpload(res, up, url.searchParams.get('digest') ?? '');
             }
             return send(res, 405);
         }
@@ -49418,22 +49414,28 @@ async function probeDocker(env) {
     if (ver.exitCode !== 0) {
         throw new docker_ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
     }
-    const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
-    return { dockerVersion: ver.stdout.trim(), containerdStore: info.stdout.includes('io.containerd.snapshotter') };
+    // One `docker info` for both the daemon's image store and the CLI's buildx plugin path.
+    const info = await run('docker', ['info', '--format', `{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
+        env,
+        silent: true,
+        ignoreReturnCode: true,
+    });
+    const [status = '', plugin = ''] = info.stdout.split('\n');
+    return { dockerVersion: ver.stdout.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
 }
-/** The buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
+const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
+/** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
+async function buildxPluginPath(env) {
+    const res = await run('docker', ['info', '--format', BUILDX_PATH_FORMAT], { env, silent: true, ignoreReturnCode: true });
+    return res.exitCode === 0 ? res.stdout.trim() : '';
+}
+/** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
 async function probeBuildx(env) {
     const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
     if (bx.exitCode !== 0)
         return undefined;
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
-    const version = first.split(/\s+/)[1] ?? first;
-    const where = await run('docker', ['info', '--format', '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}'], {
-        env,
-        silent: true,
-        ignoreReturnCode: true,
-    });
-    return { version, path: where.exitCode === 0 ? where.stdout.trim() : '' };
+    return first.split(/\s+/)[1] ?? first;
 }
 async function removeBuilder(b, env) {
     if (!b?.created)
@@ -53999,10 +54001,8 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             scope: c.scope,
             keys: c.keys,
             paths: c.paths,
-            hit: session.hit,
             held: outcome?.held ?? {},
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            restoreMs: Date.now() - started,
+            unchanged,
         };
         saveState(state);
         report.cache = {
@@ -54082,6 +54082,11 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
 async function savePhase(c) {
     const stats = service_newStats();
     const started = Date.now();
+    if (c.unchanged) {
+        // Main compared the export with the restored cache already: no need to read it again.
+        lib_core/* info */.pq(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
     try {
         const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
             const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);

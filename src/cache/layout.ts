@@ -127,6 +127,7 @@ export async function writeLayoutMeta(dir: string, image: CacheImage): Promise<v
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 export async function linkBlob(from: string, dir: string, digest: string): Promise<void> {
   const to = blobPath(dir, digest);
+  if (path.resolve(from) === path.resolve(to)) return; // already in place (removing it would lose it)
   await fs.mkdir(path.dirname(to), { recursive: true });
   await fs.rm(to, { force: true });
   try {

@@ -7,6 +7,7 @@
 import * as http from 'node:http';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { CacheImage } from './layout.js';
@@ -54,6 +55,13 @@ export interface CacheProxy {
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
+/** A blob upload in progress: the file it goes to, hashed as it arrives. */
+interface Upload {
+  file: string;
+  hash: Hash;
+  size: number;
+}
+
 export async function startCacheProxy(src: ProxySource, exportDir: string): Promise<CacheProxy> {
   await fs.rm(exportDir, { recursive: true, force: true });
   await fs.mkdir(path.join(exportDir, 'blobs', 'sha256'), { recursive: true });
@@ -61,7 +69,7 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
   await fs.mkdir(uploadsDir, { recursive: true });
   let offered = src.image ? renderCacheImage(src.image) : undefined;
   const stats: ProxyStats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0 };
-  const uploads = new Map<string, string>();
+  const uploads = new Map<string, Upload>();
 
   const send = (res: http.ServerResponse, status: number, headers: Record<string, string | number> = {}, body?: Buffer | string) => {
     res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
@@ -82,34 +90,38 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
     });
   };
 
-  const readBody = (req: http.IncomingMessage, to?: string): Promise<{ bytes: number; data?: Buffer }> =>
+  /** The whole request body (manifests: small). */
+  const readAll = (req: http.IncomingMessage): Promise<Buffer> =>
     new Promise((resolve, reject) => {
-      if (to) {
-        let bytes = 0;
-        const out = createWriteStream(to, { flags: 'a' });
-        req.on('data', (c: Buffer) => (bytes += c.length));
-        req.pipe(out).on('finish', () => resolve({ bytes })).on('error', reject);
-      } else {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ bytes: 0, data: Buffer.concat(chunks) })).on('error', reject);
-      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
     });
 
-  const fileDigest = async (file: string) => {
-    const h = createHash('sha256');
-    for await (const c of createReadStream(file)) h.update(c as Buffer);
-    return 'sha256:' + h.digest('hex');
+  /** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+  const append = (req: http.IncomingMessage, up: Upload): Promise<void> =>
+    new Promise((resolve, reject) => {
+      req.on('data', (c: Buffer) => {
+        up.hash.update(c);
+        up.size += c.length;
+      });
+      req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+
+  const newUpload = async (): Promise<[string, Upload]> => {
+    const uuid = randomBytes(12).toString('hex');
+    const up: Upload = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
+    await fs.writeFile(up.file, '');
+    return [uuid, up];
   };
 
-  const finishUpload = async (res: http.ServerResponse, tmp: string, digest: string) => {
-    if (!DIGEST_RE.test(digest) || (await fileDigest(tmp)) !== digest) {
-      await fs.rm(tmp, { force: true });
+  const finishUpload = async (res: http.ServerResponse, up: Upload, digest: string) => {
+    if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+      await fs.rm(up.file, { force: true });
       return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
     }
-    const dest = blobPath(exportDir, digest);
-    await fs.rename(tmp, dest);
+    await fs.rename(up.file, blobPath(exportDir, digest));
     stats.uploads++;
-    stats.bytesUploaded += (await fs.stat(dest)).size;
+    stats.bytesUploaded += up.size;
     send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
   };
 
@@ -126,7 +138,7 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
     if (rest.startsWith('manifests/')) {
       const ref = decodeURIComponent(rest.slice('manifests/'.length));
       if (req.method === 'PUT') {
-        const { data } = await readBody(req);
+        const data = await readAll(req);
         const digest = 'sha256:' + createHash('sha256').update(data!).digest('hex');
         await fs.writeFile(blobPath(exportDir, digest), data!);
         if (ref === EXPORT_TAG || ref === digest) await writeLayoutIndex(exportDir, digest, data!.length);
@@ -143,29 +155,26 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
     if (rest.startsWith('blobs/uploads')) {
       const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
       if (req.method === 'POST' && !id) {
-        const uuid = randomBytes(12).toString('hex');
-        const tmp = path.join(uploadsDir, uuid);
-        await fs.writeFile(tmp, '');
+        const [uuid, up] = await newUpload();
         const digest = url.searchParams.get('digest');
         if (digest) {
-          await readBody(req, tmp);
-          return finishUpload(res, tmp, digest);
+          await append(req, up);
+          return finishUpload(res, up, digest);
         }
         req.resume();
-        uploads.set(uuid, tmp);
+        uploads.set(uuid, up);
         return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
       }
-      const tmp = uploads.get(id);
-      if (!tmp) return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+      const up = uploads.get(id);
+      if (!up) return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
       if (req.method === 'PATCH') {
-        await readBody(req, tmp);
-        const size = (await fs.stat(tmp)).size;
-        return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+        await append(req, up);
+        return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(up.size - 1, 0)}`, 'Content-Length': 0 });
       }
       if (req.method === 'PUT') {
-        await readBody(req, tmp);
+        await append(req, up);
         uploads.delete(id);
-        return finishUpload(res, tmp, url.searchParams.get('digest') ?? '');
+        return finishUpload(res, up, url.searchParams.get('digest') ?? '');
       }
       return send(res, 405);
     }

@@ -1,7 +1,6 @@
 // The Actions cache service as the layer cache sees it: restore and save of entries, with a time
 // limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
 // talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 

@@ -386,11 +386,8 @@ export async function saveLayerCache(
       if (located.has(d)) small.push(d);
     } else if (!held[d] && located.has(d)) large.push({ digest: d, size });
   }
-  const entries: Record<string, string> = {};
+  const entries: Record<string, string> = { ...held };
   const packs: Record<string, string[]> = {};
-  for (const [d, key] of Object.entries(held)) {
-    entries[d] = key;
-  }
   let entriesSaved = 0;
   let bytesSaved = 0;
   const stored = new Set<string>(Object.keys(held));
@@ -408,11 +405,11 @@ export async function saveLayerCache(
         for (const f of paths) bytesSaved += await sizeOf(f);
       }
     }
-    if (ok) for (const d of entry.digests) stored.add(d);
-  }
-  for (const entry of plan) {
-    if (!entry.digests.every((d) => stored.has(d))) continue;
-    for (const d of entry.digests) entries[d] = entry.key;
+    if (!ok) continue;
+    for (const d of entry.digests) {
+      stored.add(d);
+      entries[d] = entry.key;
+    }
     if (entry.digests.length > 1) packs[entry.key] = entry.digests;
   }
   // Packs from earlier runs that still hold referenced blobs.

@@ -32,6 +32,8 @@ export class ToolError extends Error {}
 export interface DockerDaemon {
   dockerVersion: string;
   containerdStore: boolean;
+  /** The buildx plugin the Docker CLI would run ('' when there is none or it does not say). */
+  buildxPath: string;
 }
 
 export async function probeDocker(env: Record<string, string>): Promise<DockerDaemon> {
@@ -44,22 +46,30 @@ export async function probeDocker(env: Record<string, string>): Promise<DockerDa
   if (ver.exitCode !== 0) {
     throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
   }
-  const info = await run('docker', ['info', '--format', '{{json .DriverStatus}}'], { env, silent: true, ignoreReturnCode: true });
-  return { dockerVersion: ver.stdout.trim(), containerdStore: info.stdout.includes('io.containerd.snapshotter') };
-}
-
-/** The buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
-export async function probeBuildx(env: Record<string, string>): Promise<{ version: string; path: string } | undefined> {
-  const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-  if (bx.exitCode !== 0) return undefined;
-  const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
-  const version = first.split(/\s+/)[1] ?? first;
-  const where = await run('docker', ['info', '--format', '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}'], {
+  // One `docker info` for both the daemon's image store and the CLI's buildx plugin path.
+  const info = await run('docker', ['info', '--format', `{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
     env,
     silent: true,
     ignoreReturnCode: true,
   });
-  return { version, path: where.exitCode === 0 ? where.stdout.trim() : '' };
+  const [status = '', plugin = ''] = info.stdout.split('\n');
+  return { dockerVersion: ver.stdout.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
+}
+
+const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
+
+/** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
+export async function buildxPluginPath(env: Record<string, string>): Promise<string> {
+  const res = await run('docker', ['info', '--format', BUILDX_PATH_FORMAT], { env, silent: true, ignoreReturnCode: true });
+  return res.exitCode === 0 ? res.stdout.trim() : '';
+}
+
+/** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
+export async function probeBuildx(env: Record<string, string>): Promise<string | undefined> {
+  const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
+  if (bx.exitCode !== 0) return undefined;
+  const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
+  return first.split(/\s+/)[1] ?? first;
 }
 
 export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean } | undefined, env: Record<string, string>): Promise<void> {

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { RunPlan } from '../plan.js';
-import { compareExport, openLazyCache, restoreLayerCache } from '../cache/store.js';
+import { NOTHING_CHANGED, compareExport, openLazyCache, restoreLayerCache } from '../cache/store.js';
 import { startCacheProxy } from '../cache/proxy.js';
 import { localCacheFrom } from '../plan.js';
 import type { CacheHit, RestoreOutcome } from '../cache/store.js';
@@ -79,10 +79,8 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       scope: c.scope,
       keys: c.keys,
       paths: c.paths,
-      hit: session.hit,
       held: outcome?.held ?? {},
-      bytesRestored: outcome?.bytesRestored ?? 0,
-      restoreMs: Date.now() - started,
+      unchanged,
     };
     saveState(state);
     report.cache = {
@@ -164,6 +162,11 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
 export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ outcome?: SaveOutcome; stats: ServiceStats; ms: number }> {
   const stats = newStats();
   const started = Date.now();
+  if (c.unchanged) {
+    // Main compared the export with the restored cache already: no need to read it again.
+    core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+    return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+  }
   try {
     const outcome = await withCacheRoot(c.paths.store, async () => {
       const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);

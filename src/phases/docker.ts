@@ -7,7 +7,7 @@ import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
 import { InputError } from '../inputs.js';
 import type { Context } from '../context.js';
-import { dockerEnv, makeDockerConfig, probeBuildx, probeDocker, ToolError, LoginError } from '../docker/docker.js';
+import { buildxPluginPath, dockerEnv, makeDockerConfig, probeBuildx, probeDocker, ToolError, LoginError } from '../docker/docker.js';
 import type { Toolchain } from '../docker/docker.js';
 import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-install.js';
 import type { InstallEnv } from '../docker/buildx-install.js';
@@ -55,6 +55,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     const daemon = await probeDocker(env);
     core.info(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
     let bx = await probeBuildx(env);
+    let bxPath = daemon.buildxPath;
     let want = inputs.buildx.version;
     if (!want && !bx) {
       core.info('No buildx plugin is installed: installing the latest release.');
@@ -67,12 +68,13 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       const inst = await installBuildx(version, inputs.buildx, dockerConfig, ctx.runnerTemp, ie);
       core.info(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
       bx = await probeBuildx(env);
+      bxPath = await buildxPluginPath(env);
       if (!bx) throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);
-      if (!sameRelease(bx.version, version)) core.warning(`${BUILDX_INPUT}: the installed plugin reports version ${bx.version}, not ${version}`);
+      if (!sameRelease(bx, version)) core.warning(`${BUILDX_INPUT}: the installed plugin reports version ${bx}, not ${version}`);
     }
     if (!bx) throw new ToolError('buildx: the docker buildx plugin is not installed');
-    core.info(`buildx ${bx.version}${bx.path ? ` (${bx.path})` : ''}`);
-    return { dockerVersion: daemon.dockerVersion, buildxVersion: bx.version, buildxPath: bx.path, containerdStore: daemon.containerdStore };
+    core.info(`buildx ${bx}${bxPath ? ` (${bxPath})` : ''}`);
+    return { dockerVersion: daemon.dockerVersion, buildxVersion: bx, buildxPath: bxPath, containerdStore: daemon.containerdStore };
   });
 
   const userConfig = await fs.readFile(path.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
