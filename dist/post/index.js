@@ -54064,7 +54064,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
                 await proxy.close();
                 svc.close();
                 core.info(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes).`);
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes); ${stats.ms} ms in the cache service in all.`);
                 await judge();
                 record();
             },
