@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { readInputs, InputError } from './inputs.js';
 import { contextFromEnv } from './context.js';
 import { MetaInputError } from './meta/index.js';
-import { planRun, localCacheFrom } from './plan.js';
+import { attestationsFor, planRun, localCacheFrom } from './plan.js';
 import type { RunPlan } from './plan.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import { ToolError, LoginError } from './docker/docker.js';
@@ -14,6 +14,7 @@ import type { PostState } from './state.js';
 import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
 import { restorePhase } from './phases/cache.js';
+import { planCacheAccess } from './cache/access.js';
 import { buildPhase } from './phases/build.js';
 import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
 import { appendSummary, renderMainSummary } from './summary.js';
@@ -69,7 +70,17 @@ export async function runMain(): Promise<void> {
     const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
     report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
     report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
-    const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, docker.builder.driver);
+    const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
+    if (att.note) core.info(att.note);
+    plan.build.provenance = att.provenance;
+    plan.build.sbom = att.sbom;
+    const access = planCacheAccess(inputs.cacheFetch, {
+      driver: docker.builder.driver,
+      containerdStore: docker.toolchain.containerdStore,
+      hostNetwork: !!docker.builder.hostNetwork,
+      buildkitVersion: docker.builder.buildkitVersion,
+    });
+    const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
     core.setOutput('cache-hit', cacheSession.hit);
 
     buildStarted = Date.now();

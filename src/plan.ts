@@ -92,6 +92,24 @@ export function localCacheFrom(dir: string): string {
   return `type=local,src=${dir}`;
 }
 
+/** The daemon's own builder on a classic image store: it cannot store attestations. */
+const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
+
+/**
+ * Pure: the --provenance and --sbom values for this builder. The default provenance is dropped
+ * (with a note) where the builder cannot attach it; one the user asked for is an error.
+ */
+export function attestationsFor(
+  a: { provenance: string; sbom: string },
+  builder: { driver: string; containerdStore: boolean },
+): { provenance: string; sbom: string; note?: string } {
+  const off = (v: string) => /^(false|0|no)$/i.test(v);
+  if (builder.driver !== 'docker' || builder.containerdStore) return { provenance: a.provenance || 'mode=min', sbom: a.sbom };
+  if (a.provenance && !off(a.provenance)) throw new InputError('provenance', `${NO_ATTESTATIONS}; set provenance: false, or use driver: docker-container`);
+  if (a.sbom && !off(a.sbom)) throw new InputError('sbom', `${NO_ATTESTATIONS}; set sbom: false, or use driver: docker-container`);
+  return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
+}
+
 export function dockerfileOf(inputs: Inputs): string {
   return inputs.file || path.join(inputs.context, 'Dockerfile');
 }

@@ -118,7 +118,7 @@ export interface SaveSummary {
   bytesSaved: number;
   ms: number;
   key?: string;
-  /** Saving failed (a cache-service fault); the build itself is not affected. */
+  /** Saving failed, and what failed (the export's format, the disk, …); the build itself is not affected. */
   failed?: string;
 }
 
@@ -151,8 +151,8 @@ export async function appendSummary(markdown: string): Promise<void> {
 }
 
 /** The save section's facts from the post step's save phase (no outcome: the save threw). */
-export function saveSummaryFrom(r: { outcome?: SaveOutcome; ms: number }, key: string): SaveSummary {
-  if (!r.outcome) return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+export function saveSummaryFrom(r: { outcome?: SaveOutcome; failure?: string; ms: number }, key: string): SaveSummary {
+  if (!r.outcome) return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
   const o = r.outcome;
   return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
 }

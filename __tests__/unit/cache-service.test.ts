@@ -4,8 +4,8 @@ describe('classifyLine: what @actions/cache says about a call', () => {
   const rows: [string, ReturnType<typeof classifyLine>][] = [
     ["::warning::You've hit a rate limit, your rate limit will reset in 42 seconds", { kind: 'rate-limit', retryAfterMs: 42_000 }],
     ['::warning::Failed to save: Rate limited: Failed request: (429) Too Many Requests', { kind: 'rate-limit', retryAfterMs: 0 }],
-    ['::error::Failed to restore: Cache service responded with 503', { kind: 'fault', shown: true }],
-    ['::warning::Failed to save: Unable to upload', { kind: 'fault', shown: true }],
+    ['::error::Failed to restore: Cache service responded with 503', { kind: 'fault', shown: true, message: 'Cache service responded with 503' }],
+    ['::warning::Failed to save: Unable to upload', { kind: 'fault', shown: true, message: 'Unable to upload' }],
     ['Attempt 1 of 5 failed with error: Failed request: (503) Service Unavailable. Retrying request in 3000 ms...', { kind: 'fault', shown: false }],
     ['Failed to save: Unable to reserve cache with key k, another job may be creating this cache.', undefined],
     ['Cache restored successfully', undefined],

@@ -184,7 +184,7 @@ describe('renderSaveSummary and saveSummaryFrom', () => {
     ['one entry', { saved: true, entriesSaved: 1, bytesSaved: 100, ms: 1500 }, 'Saved 100 B in 1 entry, 1.5 s in the cache service.'],
     ['nothing new', { saved: false, reason: 'nothing changed: the cache already holds every layer of this build', entriesSaved: 0, bytesSaved: 0, ms: 20 }, 'Not saved: nothing changed: the cache already holds every layer of this build.'],
     ['build failed', { saved: false, reason: 'the build did not succeed', entriesSaved: 0, bytesSaved: 0, ms: 0 }, 'Not saved: the build did not succeed.'],
-    ['service fault', { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: 9 }, 'Not saved: the cache service failed (the build is not affected).'],
+    ['export unreadable', { saved: false, failed: "this action could not read the build's cache export: x", entriesSaved: 0, bytesSaved: 0, ms: 9 }, "Not saved: this action could not read the build's cache export: x (the build is not affected)."],
   ])('%s', (_n, s, line) => {
     expect(renderSaveSummary(s)).toBe(['### Layer cache save', '', line, ''].join('\n'));
   });
@@ -196,7 +196,7 @@ describe('renderSaveSummary and saveSummaryFrom', () => {
     expect(saveSummaryFrom({ outcome: { saved: false, reason: 'why', entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, ms: 3 }, 'k1')).toEqual({
       saved: false, reason: 'why', entriesSaved: 0, bytesSaved: 0, ms: 3, key: undefined,
     });
-    expect(saveSummaryFrom({ ms: 4 }, 'k1')).toEqual({ saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: 4 });
+    expect(saveSummaryFrom({ failure: 'the runner\'s disk is full: ENOSPC', ms: 4 }, 'k1')).toEqual({ saved: false, failed: "the runner's disk is full: ENOSPC", entriesSaved: 0, bytesSaved: 0, ms: 4 });
   });
 });
 

@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2496:
+/***/ 3414:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48636,13 +48636,15 @@ function wantsOwnBuilder(o) {
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
  * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
  */
-function resolveDriver(o, containerdStore) {
+function resolveDriver(o, containerdStore, cache = true) {
     if (o.driver !== 'auto')
         return { driver: o.driver, reason: `driver: ${o.driver}` };
     if (wantsOwnBuilder(o))
         return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
     if (containerdStore)
         return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
+    if (!cache)
+        return { driver: 'docker', reason: "auto: cache: false, so the daemon's built-in BuildKit (no cache export needed)" };
     return { driver: 'docker-container', reason: 'auto: the daemon has no containerd image store, so the docker driver could not export cache' };
 }
 /** The exact argv of `docker buildx create` for a plan. */
@@ -48701,8 +48703,31 @@ function parseBuildxVersion(text) {
 async function createBuilder(p, env) {
     const res = await exec_run('docker', buildxCreateArgv(p), { env, ignoreReturnCode: true });
     if (res.exitCode !== 0) {
-        throw new ToolError(`driver: creating the ${p.driver} builder failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+        throw new ToolError(createFailure(p, exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`));
     }
+}
+/** The image a docker-container builder starts from: driver-opts `image=`, else buildx's default. */
+const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
+function builderImage(driverOpts) {
+    let image = DEFAULT_BUILDKIT_IMAGE;
+    for (const line of driverOpts) {
+        for (const pair of line.split(',')) {
+            const m = /^\s*"?image=([^"]+)"?\s*$/.exec(pair);
+            if (m)
+                image = m[1].trim();
+        }
+    }
+    return image;
+}
+const PULL_FAILURE = /pull|manifest|registry|dial tcp|lookup |toomanyrequests|rate limit|denied|unauthorized|no such image|not found|i\/o timeout|tls/i;
+/** Pure: the one-line error of a failed `buildx create`; a BuildKit image that cannot be had is named. */
+function createFailure(p, line) {
+    if (p.driver === 'docker-container' && PULL_FAILURE.test(line)) {
+        const image = builderImage(p.driverOpts);
+        return (`driver: the docker-container builder could not start its BuildKit image ${image}: ${line}. ` +
+            'Choose an image this runner can pull with driver-opts: image=<ref> (for example a copy in your own registry), or give the Docker daemon a registry mirror.');
+    }
+    return `driver: creating the ${p.driver} builder failed: ${line}`;
 }
 async function inspectBuilder(name, env) {
     const res = await exec_run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
@@ -48892,6 +48917,28 @@ async function prepareConfigForLogins(dockerConfig, hosts) {
     const file = external_node_path_.join(dockerConfig, 'config.json');
     const text = await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}');
     await external_node_fs_.promises.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
+}
+/**
+ * Writes a credential for `host` straight into the private config (no `docker login`, which would
+ * try to reach the host): buildx hands it to BuildKit when the registry asks. Returns a function
+ * that removes it again.
+ */
+async function writeCredential(dockerConfig, host, username, password) {
+    const file = external_node_path_.join(dockerConfig, 'config.json');
+    const edit = async (change) => {
+        const c = JSON.parse(isolateCredentials(await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}'), [host]));
+        change(c);
+        await external_node_fs_.promises.writeFile(file, JSON.stringify(c, null, 2), { mode: 0o600 });
+    };
+    await edit((c) => {
+        c.auths = { ...(c.auths ?? {}), [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
+    });
+    return () => edit((c) => {
+        if (c.auths)
+            delete c.auths[host];
+        if (c.credHelpers && c.credHelpers[host] === '')
+            delete c.credHelpers[host];
+    });
 }
 /** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
 async function login(l, env) {
@@ -52200,18 +52247,70 @@ function keys_planPacks(blobs, maxEntries) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's local cache export: an OCI layout whose index.json names one manifest list; the list
-// holds one descriptor per cache layer and, last, the cache config (records and layers).
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
 
 
 
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class layout_CacheFormatError extends Error {
+}
 function layout_blobPath(dir, digest) {
     const [alg, hex] = digest.split(':');
     return external_node_path_.join(dir, 'blobs', alg, hex);
 }
-/** Reads a local cache export; undefined when the directory holds none. */
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new layout_CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
 async function readLayout(dir) {
     let index;
     try {
@@ -52220,56 +52319,67 @@ async function readLayout(dir) {
     catch {
         return undefined;
     }
-    const top = index?.manifests?.[0];
+    const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+    const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
     if (!top?.digest)
         return undefined;
-    const list = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, top.digest), 'utf8'));
-    const manifests = list.manifests ?? [];
-    const cfgDesc = manifests.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-    if (!cfgDesc)
-        throw new Error(`cache export in ${dir} has no cache config`);
-    const config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, cfgDesc.digest), 'utf8'));
+    const file = layout_blobPath(dir, top.digest);
+    const data = await external_node_fs_.promises.readFile(file).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${String(top.digest).slice(0, 19)}, which is not in it`);
+    });
+    const doc = parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
     const descriptors = {};
-    for (const m of manifests)
-        if (m.mediaType !== CACHE_CONFIG_MEDIA_TYPE)
-            descriptors[m.digest] = m;
-    return { config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
 }
 function digestOf(data) {
     return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
-function renderCacheImage(image) {
+function renderCacheImage(image, form = 'index') {
     const config = Buffer.from(JSON.stringify(image.config));
     const configDigest = digestOf(config);
-    const manifests = image.config.layers.map((l) => {
+    const layers = image.config.layers.map((l) => {
         const d = image.descriptors[l.blob];
         if (!d)
             throw new Error(`no descriptor for cache blob ${l.blob}`);
         return d;
     });
-    manifests.push({ mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length });
-    const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests }));
-    return { config, configDigest, list, listDigest: digestOf(list) };
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index'
+        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
+        : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
 }
-/** Writes the oci-layout marker and an index.json naming `listDigest` as `latest`. */
-async function writeLayoutIndex(dir, listDigest, listSize) {
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
     await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     const index = {
         schemaVersion: 2,
-        manifests: [{ mediaType: INDEX_MEDIA_TYPE, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
     };
     await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'index.json'), JSON.stringify(index));
 }
 /**
- * Writes index.json, the manifest list and the config of `image` into `dir`. Layer blobs must be
- * placed there by the caller (see linkBlob).
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
  */
-async function writeLayoutMeta(dir, image) {
+async function writeLayoutMeta(dir, image, form = 'index') {
     await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = renderCacheImage(image);
+    const r = renderCacheImage(image, form);
     await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
     await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await writeLayoutIndex(dir, r.listDigest, r.list.length);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
 }
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
@@ -52496,8 +52606,9 @@ function classifyLine(line) {
         return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
     if (/Rate limited:/.test(line))
         return { kind: 'rate-limit', retryAfterMs: 0 };
-    if (/^::(warning|error)::Failed to (restore|save): /.test(line))
-        return { kind: 'fault', shown: true };
+    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+    if (failed)
+        return { kind: 'fault', shown: true, message: failed[3].trim() };
     // Retries are logged as plain info lines; when they run out, a failed save may be reported as
     // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
     if (/^Attempt \d+ of \d+ failed with error: /.test(line))
@@ -52553,6 +52664,7 @@ async function service_actionsCacheService(root, policy, stats) {
     const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
     let faults = 0;
     let gaveUp = false;
+    let lastFault;
     const giveUp = (why) => {
         if (gaveUp)
             return;
@@ -52573,7 +52685,7 @@ async function service_actionsCacheService(root, policy, stats) {
             catch (err) {
                 value = onFault;
                 lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
-                signals.push({ seq: ++seq, s: { kind: 'fault', shown: true } });
+                signals.push({ seq: ++seq, s: { kind: 'fault', shown: true, message: err.message } });
             }
             finally {
                 stats.ms += Date.now() - start;
@@ -52596,6 +52708,10 @@ async function service_actionsCacheService(root, policy, stats) {
             }
             if (failed(value) && seen.some((s) => s.kind === 'fault')) {
                 stats.failures++;
+                for (const f of seen)
+                    if (f.kind === 'fault' && f.message)
+                        lastFault = f.message;
+                lastFault ??= 'it kept answering with errors';
                 if (!seen.some((s) => s.kind === 'fault' && s.shown))
                     lib_core/* warning */.$e(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
                 if (++faults >= policy.maxFaults)
@@ -52607,6 +52723,9 @@ async function service_actionsCacheService(root, policy, stats) {
     return {
         get gaveUp() {
             return gaveUp;
+        },
+        get lastFault() {
+            return lastFault;
         },
         restore: (paths, key, restoreKeys, opts) => call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined, true),
         save: (paths, key) => call(`save of ${key}`, async () => {
@@ -52752,8 +52871,11 @@ async function fetchEntry(svc, p, key, digests) {
     }
     return { ok, restored: got === key, bytes };
 }
-/** Eager restore: every referenced blob is downloaded and a local layout is written for --cache-from type=local. */
-async function restoreLayerCache(svc, p, keys) {
+/**
+ * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
+ * --cache-from type=local.
+ */
+async function restoreLayerCache(svc, p, keys, form = 'index') {
     const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
     const idx = await restoreIndex(svc, p, keys);
     if (!idx)
@@ -52795,7 +52917,7 @@ async function restoreLayerCache(svc, p, keys) {
     for (const d of merge_blobsOf(config)) {
         await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
     }
-    await writeLayoutMeta(p.layoutIn, image);
+    await writeLayoutMeta(p.layoutIn, image, form);
     outcome.layoutReady = true;
     outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
     if (outcome.missing)
@@ -53010,7 +53132,8 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
     await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
     const indexOk = await svc.save([staging], keys.primary);
     if (!indexOk) {
-        return { saved: false, reason: 'the cache service did not store the index entry', entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+        const why = svc.gaveUp ? 'the cache service kept failing, so this run stopped using it' : svc.lastFault ? `the cache service did not store the index entry: ${svc.lastFault}` : 'the cache service did not store the index entry (another job may be saving the same key)';
+        return { saved: false, reason: why, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
     }
     entriesSaved++;
     for (const d of small)
@@ -53206,6 +53329,22 @@ function localCacheTo(dir) {
 }
 function localCacheFrom(dir) {
     return `type=local,src=${dir}`;
+}
+/** The daemon's own builder on a classic image store: it cannot store attestations. */
+const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
+/**
+ * Pure: the --provenance and --sbom values for this builder. The default provenance is dropped
+ * (with a note) where the builder cannot attach it; one the user asked for is an error.
+ */
+function attestationsFor(a, builder) {
+    const off = (v) => /^(false|0|no)$/i.test(v);
+    if (builder.driver !== 'docker' || builder.containerdStore)
+        return { provenance: a.provenance || 'mode=min', sbom: a.sbom };
+    if (a.provenance && !off(a.provenance))
+        throw new InputError('provenance', `${NO_ATTESTATIONS}; set provenance: false, or use driver: docker-container`);
+    if (a.sbom && !off(a.sbom))
+        throw new InputError('sbom', `${NO_ATTESTATIONS}; set sbom: false, or use driver: docker-container`);
+    return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
 }
 function dockerfileOf(inputs) {
     return inputs.file || external_node_path_.join(inputs.context, 'Dockerfile');
@@ -53477,9 +53616,68 @@ function loadState() {
     }
 }
 
+;// CONCATENATED MODULE: ./src/cache/access.ts
+// Pure: how the layer cache reaches the builder's BuildKit, from what the builder is. Decides lazy
+// or eager fetching (lazy needs BuildKit to reach the runner's loopback), whether the builder can
+// export a cache at all, and which cache form to offer for import.
+
+/** The first BuildKit release that exports (and so surely imports) the image manifest form by default. */
+const MANIFEST_FORM_SINCE = '0.21.0';
+/**
+ * The form to offer BuildKit: the one it exports itself by default. Every BuildKit reads the image
+ * index form, so that is the choice when the version is unknown or older than v0.21.
+ */
+function cacheFormFor(buildkitVersion) {
+    const v = node_modules_semver.coerce(buildkitVersion);
+    return v && node_modules_semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
+}
+const CLASSIC_DOCKER_NO_EXPORT = "the docker driver of a daemon without the containerd image store cannot export a cache (restored read-only; use driver: docker-container, or turn on the daemon's containerd image store, to save it)";
+function planCacheAccess(mode, b) {
+    const form = cacheFormFor(b.buildkitVersion);
+    const canExport = b.driver !== 'docker' || b.containerdStore;
+    const base = { canExport, form, ...(canExport ? {} : { exportReason: CLASSIC_DOCKER_NO_EXPORT }) };
+    if (mode === 'eager')
+        return { ...base, lazy: false, eagerReason: 'cache-fetch: eager' };
+    if (b.driver === 'docker')
+        return { ...base, lazy: true };
+    if (b.driver === 'docker-container') {
+        if (b.hostNetwork)
+            return { ...base, lazy: true };
+        return { ...base, lazy: false, eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry" };
+    }
+    if (b.driver === 'remote') {
+        if (mode === 'lazy')
+            return { ...base, lazy: true };
+        return { ...base, lazy: false, eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner" };
+    }
+    return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
+}
+/**
+ * The driver options of a docker-container builder the action creates: the user's, plus
+ * `network=host` when lazy fetching wants it and the user chose no network.
+ */
+function builderDriverOpts(userOpts, wantHostNetwork) {
+    if (!wantHostNetwork || networkOpt(userOpts) !== undefined)
+        return userOpts;
+    return [...userOpts, 'network=host'];
+}
+/** The `network=` value among driver options (each line may hold several comma-separated pairs). */
+function networkOpt(opts) {
+    let found;
+    for (const line of opts) {
+        for (const pair of line.split(',')) {
+            const m = /^\s*"?network=([^"]*)"?\s*$/.exec(pair);
+            if (m)
+                found = m[1].trim();
+        }
+    }
+    return found;
+}
+
 ;// CONCATENATED MODULE: ./src/phases/docker.ts
 // Phase: Docker and buildx (installing a pinned or the latest buildx when asked), registry logins,
 // and the builder. Everything runs with the job's private DOCKER_CONFIG, which post deletes.
+
 
 
 
@@ -53563,13 +53761,13 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         });
     }
     const builder = await lib_core/* group */.Os('Builder', async () => {
-        const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore);
+        const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
         let name;
         let created = false;
+        let hostNetwork = false;
         if (driver === 'docker') {
-            if (!toolchain.containerdStore && inputs.cache) {
-                throw new InputError('driver', "this daemon's docker driver cannot export the layer cache (no containerd image store); use driver: docker-container, or cache: false");
-            }
+            if (!toolchain.containerdStore && inputs.cache)
+                lib_core/* info */.pq(`Layer cache: ${CLASSIC_DOCKER_NO_EXPORT}.`);
             name = await contextBuilderName(env);
         }
         else {
@@ -53582,11 +53780,17 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
                 configFile = external_node_path_.join(dockerConfig, 'buildkitd.toml');
                 await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
             }
+            // Lazy fetching needs the builder's BuildKit on the runner's network, where the loopback
+            // registry listens (it takes this run's credential, so other containers there cannot use it).
+            const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts, inputs.cache && inputs.cacheFetch !== 'eager') : inputs.builder.driverOpts;
+            hostNetwork = driver === 'docker-container' && networkOpt(driverOpts) === 'host';
+            if (driverOpts.length !== inputs.builder.driverOpts.length)
+                lib_core/* info */.pq('Builder gets network=host, so its BuildKit can fetch cached layers lazily from the loopback registry.');
             const p = {
                 name,
                 driver,
                 endpoint: inputs.builder.endpoint,
-                driverOpts: inputs.builder.driverOpts,
+                driverOpts,
                 buildkitdFlags: inputs.builder.buildkitdFlags,
                 buildkitdConfigFile: configFile,
                 platforms: inputs.builder.platforms,
@@ -53606,7 +53810,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
         if (created && inputs.builder.keep)
             lib_core/* info */.pq('keep-builder: true, so post keeps this builder.');
-        return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms };
+        return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork };
     });
     lib_core/* setOutput */.uH('builder', builder.name);
     lib_core/* setOutput */.uH('driver', builder.driver);
@@ -53629,6 +53833,11 @@ var external_node_http_ = __nccwpck_require__(7067);
 // BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
 // exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
 // uploads only new ones, which land on disk as an OCI layout for the post step to save.
+//
+// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
+// job's private Docker config), so no other process on the runner can read or write the cache
+// through it. The export may come in either cache form (image index or image manifest); the
+// offered cache is served in the form the caller chose for the builder's BuildKit.
 
 
 
@@ -53637,21 +53846,72 @@ var external_node_http_ = __nccwpck_require__(7067);
 const PROXY_REPO = 'obc/cache';
 const IMPORT_TAG = 'in';
 const EXPORT_TAG = 'out';
-const proxy_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-async function startCacheProxy(src, exportDir) {
+/** A manifest larger than this is not a cache document. */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+function send(res, status, headers = {}, body) {
+    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+    res.end(body);
+}
+function sendError(res, status, code, message, headers = {}) {
+    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+}
+const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
+/** Sends bytes held in memory, or only their headers for HEAD. */
+function sendBytes(req, res, data, digest, type) {
+    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
+    if (req.method === 'HEAD')
+        send(res, 200, headers);
+    else
+        send(res, 200, headers, data);
+}
+/** The whole request body, refused past `limit` bytes (manifests are small). */
+function readAll(req, limit) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req
+            .on('data', (c) => {
+            size += c.length;
+            if (size <= limit)
+                chunks.push(c);
+        })
+            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
+            .on('error', reject);
+    });
+}
+/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+function append(req, up) {
+    return new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+}
+/** True when the request carries exactly `expected` as its basic credential. */
+function authorized(header, expected) {
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+    if (!m)
+        return false;
+    const got = Buffer.from(m[1], 'base64');
+    const want = Buffer.from(`${expected.username}:${expected.password}`);
+    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
+}
+function randomCredentials() {
+    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
+}
+async function startCacheProxy(src, exportDir, opts) {
     await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
     await external_node_fs_.promises.mkdir(external_node_path_.join(exportDir, 'blobs', 'sha256'), { recursive: true });
     const uploadsDir = external_node_path_.join(exportDir, '.uploads');
     await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
-    let offered = src.image ? renderCacheImage(src.image) : undefined;
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0 };
+    const credentials = opts.credentials ?? randomCredentials();
+    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
+    let offered = render(src.image);
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0 };
     const uploads = new Map();
-    const send = (res, status, headers = {}, body) => {
-        res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        res.end(body);
-    };
-    const notFound = (res, code = 'BLOB_UNKNOWN') => send(res, 404, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code, message: 'not found' }] }));
     const sendFile = async (req, res, file, digest) => {
         const size = (await external_node_fs_.promises.stat(file)).size;
         const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
@@ -53664,38 +53924,112 @@ async function startCacheProxy(src, exportDir) {
             (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
         });
     };
-    /** The whole request body (manifests: small). */
-    const readAll = (req) => new Promise((resolve, reject) => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
-    });
-    /** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-    const append = (req, up) => new Promise((resolve, reject) => {
-        req.on('data', (c) => {
-            up.hash.update(c);
-            up.size += c.length;
-        });
-        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-    const newUpload = async () => {
-        const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-        const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
-        await external_node_fs_.promises.writeFile(up.file, '');
-        return [uuid, up];
+    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+    const manifests = async (req, res, ref) => {
+        if (req.method === 'PUT') {
+            // Only this build's export is written, under its tag (or by digest); nothing else.
+            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
+                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+            const data = await readAll(req, MAX_MANIFEST_BYTES);
+            if (!data)
+                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+            if (DIGEST_RE.test(ref) && ref !== digest)
+                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            let form;
+            try {
+                form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
+            }
+            catch (err) {
+                if (err instanceof layout_CacheFormatError)
+                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+                throw err;
+            }
+            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
+            if (ref === EXPORT_TAG) {
+                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+                stats.exportForm = form;
+            }
+            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+        }
+        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
+            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+        return notFound(res, 'MANIFEST_UNKNOWN');
+    };
+    /** Blob uploads (the export). */
+    const blobUploads = async (req, res, url, id) => {
+        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+        if (req.method === 'POST' && !id) {
+            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+            const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+            await external_node_fs_.promises.writeFile(up.file, '');
+            const digest = url.searchParams.get('digest');
+            if (digest) {
+                await append(req, up);
+                return finishUpload(res, up, digest);
+            }
+            req.resume();
+            uploads.set(uuid, up);
+            return accepted(uuid, 0);
+        }
+        const up = uploads.get(id);
+        if (!up)
+            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+        if (req.method === 'PATCH') {
+            await append(req, up);
+            return accepted(id, up.size);
+        }
+        if (req.method === 'PUT') {
+            await append(req, up);
+            uploads.delete(id);
+            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
+        }
+        return send(res, 405);
     };
     const finishUpload = async (res, up, digest) => {
         if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
             await external_node_fs_.promises.rm(up.file, { force: true });
-            return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
+            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
         }
         await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
         stats.uploads++;
         stats.bytesUploaded += up.size;
         send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     };
+    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+    const blobs = async (req, res, digest) => {
+        if (!DIGEST_RE.test(digest))
+            return notFound(res);
+        const exported = layout_blobPath(exportDir, digest);
+        if (await proxy_exists(exported))
+            return sendFile(req, res, exported, digest);
+        if (offered && digest === offered.configDigest)
+            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+        const local = await src.localPath(digest);
+        if (local)
+            return sendFile(req, res, local, digest);
+        if (!src.held(digest))
+            return notFound(res);
+        const size = src.image?.descriptors[digest]?.size;
+        if (req.method === 'HEAD' && size !== undefined) {
+            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+        }
+        stats.fetches++;
+        const fetched = await src.fetch(digest);
+        if (!fetched) {
+            stats.fetchFailures.push(digest);
+            return notFound(res);
+        }
+        return sendFile(req, res, fetched, digest);
+    };
     const handle = async (req, res) => {
         if (process.env.OBC_PROXY_TRACE)
             process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+        if (!authorized(req.headers.authorization, credentials)) {
+            stats.unauthorized++;
+            req.resume();
+            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+        }
         const url = new URL(req.url ?? '/', 'http://x');
         const p = url.pathname;
         if (p === '/v2/' || p === '/v2')
@@ -53704,80 +54038,12 @@ async function startCacheProxy(src, exportDir) {
         if (!p.startsWith(prefix))
             return notFound(res, 'NAME_UNKNOWN');
         const rest = p.slice(prefix.length);
-        // Manifests: the offered cache under its tag or digest; the export is stored when put.
-        if (rest.startsWith('manifests/')) {
-            const ref = decodeURIComponent(rest.slice('manifests/'.length));
-            if (req.method === 'PUT') {
-                const data = await readAll(req);
-                const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-                await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
-                if (ref === EXPORT_TAG || ref === digest)
-                    await writeLayoutIndex(exportDir, digest, data.length);
-                return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-            }
-            if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) {
-                const headers = { 'Content-Type': proxy_INDEX_MEDIA_TYPE, 'Content-Length': offered.list.length, 'Docker-Content-Digest': offered.listDigest };
-                return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.list);
-            }
-            return notFound(res, 'MANIFEST_UNKNOWN');
-        }
-        // Blob uploads (the export).
-        if (rest.startsWith('blobs/uploads')) {
-            const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
-            if (req.method === 'POST' && !id) {
-                const [uuid, up] = await newUpload();
-                const digest = url.searchParams.get('digest');
-                if (digest) {
-                    await append(req, up);
-                    return finishUpload(res, up, digest);
-                }
-                req.resume();
-                uploads.set(uuid, up);
-                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
-            }
-            const up = uploads.get(id);
-            if (!up)
-                return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-            if (req.method === 'PATCH') {
-                await append(req, up);
-                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(up.size - 1, 0)}`, 'Content-Length': 0 });
-            }
-            if (req.method === 'PUT') {
-                await append(req, up);
-                uploads.delete(id);
-                return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-            }
-            return send(res, 405);
-        }
-        // Blobs: uploaded this run, the offered config, on disk already, or fetched on demand.
-        if (rest.startsWith('blobs/')) {
-            const digest = decodeURIComponent(rest.slice('blobs/'.length));
-            if (!DIGEST_RE.test(digest))
-                return notFound(res);
-            const exported = layout_blobPath(exportDir, digest);
-            if (await proxy_exists(exported))
-                return sendFile(req, res, exported, digest);
-            if (offered && digest === offered.configDigest) {
-                const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': offered.config.length, 'Docker-Content-Digest': digest };
-                return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.config);
-            }
-            const local = await src.localPath(digest);
-            if (local)
-                return sendFile(req, res, local, digest);
-            if (!src.held(digest))
-                return notFound(res);
-            const size = src.image?.descriptors[digest]?.size;
-            if (req.method === 'HEAD' && size !== undefined) {
-                return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-            }
-            stats.fetches++;
-            const fetched = await src.fetch(digest);
-            if (!fetched) {
-                stats.fetchFailures.push(digest);
-                return notFound(res);
-            }
-            return sendFile(req, res, fetched, digest);
-        }
+        if (rest.startsWith('manifests/'))
+            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+        if (rest.startsWith('blobs/uploads'))
+            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+        if (rest.startsWith('blobs/'))
+            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
         return notFound(res, 'UNSUPPORTED');
     };
     const server = external_node_http_.createServer((req, res) => {
@@ -53792,12 +54058,13 @@ async function startCacheProxy(src, exportDir) {
     const host = `127.0.0.1:${server.address().port}`;
     return {
         host,
+        credentials,
         cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
         cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
         exportDir,
         stats,
         offer: (image) => {
-            offered = image ? renderCacheImage(image) : undefined;
+            offered = render(image);
         },
         close: async () => {
             await new Promise((resolve) => {
@@ -54057,7 +54324,7 @@ async function appendSummary(markdown) {
 /** The save section's facts from the post step's save phase (no outcome: the save threw). */
 function saveSummaryFrom(r, key) {
     if (!r.outcome)
-        return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
     const o = r.outcome;
     return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
 }
@@ -54539,19 +54806,24 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
 
 
 
+
+
 function cacheTimeoutMs(env = process.env) {
     const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
     return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
 const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
-function useLazyFetch(mode, driver) {
-    if (mode === 'eager')
-        return false;
-    // BuildKit inside dockerd reaches the loopback registry; a builder in a container does not.
-    return driver === 'docker' || (mode === 'lazy' && driver === 'remote');
+/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
+function explainFetch(mode, access) {
+    if (access.lazy || !access.eagerReason || mode === 'eager')
+        return;
+    if (mode === 'lazy')
+        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+    else
+        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
 }
 /** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, fetchMode, driver) {
+async function restorePhase(plan, state, report, mode, access) {
     const c = plan.cache;
     if (!c)
         return noSession('disabled');
@@ -54559,7 +54831,14 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
     const stats = service_newStats();
     const available = isCacheServiceAvailable();
     const d = plan.decisions;
-    const lazy = useLazyFetch(fetchMode, driver);
+    const lazy = access.lazy;
+    // A builder that cannot export restores read-only: nothing to save.
+    const save = d.saveCache && access.canExport;
+    const saveReason = !d.saveCache ? d.saveReason : access.exportReason;
+    if (!access.canExport) {
+        plan.build.cacheTo = undefined;
+        plan.build.cacheExportDir = undefined;
+    }
     await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
     let outcome;
     let session = noSession('miss');
@@ -54569,7 +54848,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
      * nothing), `partial` when it restored a cache but made new layers.
      */
     const judge = async () => {
-        if (session.hit !== 'exact' && session.hit !== 'partial')
+        if (!access.canExport || (session.hit !== 'exact' && session.hit !== 'partial'))
             return;
         try {
             const cmp = await compareExport(c.paths, outcome?.held ?? {});
@@ -54581,13 +54860,13 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
                 lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
         }
         catch (err) {
-            lib_core/* debug */.Yz(`Layer cache: could not compare the export: ${err.message}`);
+            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
         }
     };
     const record = () => {
         state.cache = {
-            save: d.saveCache && available,
-            saveSkipReason: d.saveCache ? undefined : d.saveReason,
+            save: save && available,
+            saveSkipReason: save ? undefined : saveReason,
             scope: c.scope,
             keys: c.keys,
             paths: c.paths,
@@ -54600,7 +54879,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             bytesRestored: outcome?.bytesRestored ?? 0,
             entriesRestored: outcome?.entriesRestored ?? 0,
             restoreMs: stats.ms,
-            saveReason: d.saveCache ? undefined : d.saveReason,
+            saveReason: save ? undefined : saveReason,
             coldBuildMs: outcome?.coldBuildMs,
             unchanged,
         };
@@ -54610,10 +54889,11 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
             return;
         }
+        explainFetch(mode, access);
         const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats));
         if (!lazy) {
             try {
-                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
+                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
             }
             finally {
                 svc.close();
@@ -54631,10 +54911,14 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             held: lz.held,
             localPath: lz.localPath,
             fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut);
+        }, c.paths.layoutOut, { form: access.form });
+        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
         plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
+        if (access.canExport) {
+            plan.build.cacheTo = proxy.cacheTo;
+            plan.build.cacheExportDir = proxy.exportDir;
+        }
         let retried = false;
         session = {
             hit: lz.image ? outcome.hit : 'miss',
@@ -54652,9 +54936,13 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             },
             close: async () => {
                 await proxy.close();
+                await forget().catch(() => undefined);
                 svc.close();
+                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
                 lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes); ${stats.ms} ms in the cache service in all.`);
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
+                if (proxy.stats.unauthorized > 0)
+                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
                 await judge();
                 record();
             },
@@ -54662,10 +54950,10 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
         lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
     });
     record();
-    if (!d.saveCache)
-        lib_core/* info */.pq(`Layer cache will not be saved (${d.saveReason}).`);
+    if (!save)
+        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
     // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: d.saveCache && available, saveSkipReason: d.saveReason, timeoutMs: cacheTimeoutMs() });
+    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, timeoutMs: cacheTimeoutMs() });
     return session;
 }
 /** Saves the layer cache in post; never throws. */
@@ -54693,9 +54981,22 @@ async function savePhase(c) {
         return { outcome, stats, ms: Date.now() - started };
     }
     catch (err) {
-        core.warning(`Layer cache: saving failed: ${err.message}`);
-        return { stats, ms: Date.now() - started };
+        const failure = saveFailure(err);
+        core.warning(`Layer cache: not saved: ${failure}`);
+        return { failure, stats, ms: Date.now() - started };
     }
+}
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+function saveFailure(err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof CacheFormatError)
+        return `this action could not read the build's cache export: ${msg}`;
+    const code = err?.code;
+    if (code === 'ENOSPC')
+        return `the runner's disk is full: ${msg}`;
+    if (code)
+        return `a file of the cache export could not be read or written (${code}): ${msg}`;
+    return `an unexpected error while saving: ${msg}`;
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -55498,6 +55799,7 @@ mountExports) {
 
 
 
+
 function setPlanOutputs(plan) {
     const { meta } = plan;
     lib_core/* setOutput */.uH('tags', meta.tags.join('\n'));
@@ -55551,7 +55853,18 @@ async function runMain() {
         const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
         report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
         report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
-        const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, docker.builder.driver);
+        const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
+        if (att.note)
+            lib_core/* info */.pq(att.note);
+        plan.build.provenance = att.provenance;
+        plan.build.sbom = att.sbom;
+        const access = planCacheAccess(inputs.cacheFetch, {
+            driver: docker.builder.driver,
+            containerdStore: docker.toolchain.containerdStore,
+            hostNetwork: !!docker.builder.hostNetwork,
+            buildkitVersion: docker.builder.buildkitVersion,
+        });
+        const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
         lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
         buildStarted = Date.now();
         let result;
@@ -55623,7 +55936,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2496);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3414);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

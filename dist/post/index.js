@@ -47152,18 +47152,70 @@ var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's local cache export: an OCI layout whose index.json names one manifest list; the list
-// holds one descriptor per cache layer and, last, the cache config (records and layers).
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
 
 
 
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function layout_mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class layout_CacheFormatError extends Error {
+}
 function layout_blobPath(dir, digest) {
     const [alg, hex] = digest.split(':');
     return external_node_path_.join(dir, 'blobs', alg, hex);
 }
-/** Reads a local cache export; undefined when the directory holds none. */
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function layout_parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new layout_CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
 async function readLayout(dir) {
     let index;
     try {
@@ -47172,56 +47224,67 @@ async function readLayout(dir) {
     catch {
         return undefined;
     }
-    const top = index?.manifests?.[0];
+    const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+    const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
     if (!top?.digest)
         return undefined;
-    const list = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, top.digest), 'utf8'));
-    const manifests = list.manifests ?? [];
-    const cfgDesc = manifests.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-    if (!cfgDesc)
-        throw new Error(`cache export in ${dir} has no cache config`);
-    const config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, cfgDesc.digest), 'utf8'));
+    const file = layout_blobPath(dir, top.digest);
+    const data = await external_node_fs_.promises.readFile(file).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${String(top.digest).slice(0, 19)}, which is not in it`);
+    });
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
     const descriptors = {};
-    for (const m of manifests)
-        if (m.mediaType !== CACHE_CONFIG_MEDIA_TYPE)
-            descriptors[m.digest] = m;
-    return { config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
 }
 function digestOf(data) {
     return 'sha256:' + createHash('sha256').update(data).digest('hex');
 }
-function layout_renderCacheImage(image) {
+function layout_renderCacheImage(image, form = 'index') {
     const config = Buffer.from(JSON.stringify(image.config));
     const configDigest = digestOf(config);
-    const manifests = image.config.layers.map((l) => {
+    const layers = image.config.layers.map((l) => {
         const d = image.descriptors[l.blob];
         if (!d)
             throw new Error(`no descriptor for cache blob ${l.blob}`);
         return d;
     });
-    manifests.push({ mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length });
-    const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests }));
-    return { config, configDigest, list, listDigest: digestOf(list) };
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = layout_mediaTypeOf(form);
+    const doc = form === 'index'
+        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
+        : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
 }
-/** Writes the oci-layout marker and an index.json naming `listDigest` as `latest`. */
-async function layout_writeLayoutIndex(dir, listDigest, listSize) {
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function layout_writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
     await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     const index = {
         schemaVersion: 2,
-        manifests: [{ mediaType: INDEX_MEDIA_TYPE, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
     };
     await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
 }
 /**
- * Writes index.json, the manifest list and the config of `image` into `dir`. Layer blobs must be
- * placed there by the caller (see linkBlob).
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
  */
-async function layout_writeLayoutMeta(dir, image) {
+async function layout_writeLayoutMeta(dir, image, form = 'index') {
     await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = layout_renderCacheImage(image);
+    const r = layout_renderCacheImage(image, form);
     await fs.writeFile(layout_blobPath(dir, r.configDigest), r.config);
     await fs.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await layout_writeLayoutIndex(dir, r.listDigest, r.list.length);
+    await layout_writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
 }
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
@@ -47640,8 +47703,9 @@ function classifyLine(line) {
         return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
     if (/Rate limited:/.test(line))
         return { kind: 'rate-limit', retryAfterMs: 0 };
-    if (/^::(warning|error)::Failed to (restore|save): /.test(line))
-        return { kind: 'fault', shown: true };
+    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+    if (failed)
+        return { kind: 'fault', shown: true, message: failed[3].trim() };
     // Retries are logged as plain info lines; when they run out, a failed save may be reported as
     // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
     if (/^Attempt \d+ of \d+ failed with error: /.test(line))
@@ -47697,6 +47761,7 @@ async function service_actionsCacheService(root, policy, stats) {
     const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
     let faults = 0;
     let gaveUp = false;
+    let lastFault;
     const giveUp = (why) => {
         if (gaveUp)
             return;
@@ -47717,7 +47782,7 @@ async function service_actionsCacheService(root, policy, stats) {
             catch (err) {
                 value = onFault;
                 lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
-                signals.push({ seq: ++seq, s: { kind: 'fault', shown: true } });
+                signals.push({ seq: ++seq, s: { kind: 'fault', shown: true, message: err.message } });
             }
             finally {
                 stats.ms += Date.now() - start;
@@ -47740,6 +47805,10 @@ async function service_actionsCacheService(root, policy, stats) {
             }
             if (failed(value) && seen.some((s) => s.kind === 'fault')) {
                 stats.failures++;
+                for (const f of seen)
+                    if (f.kind === 'fault' && f.message)
+                        lastFault = f.message;
+                lastFault ??= 'it kept answering with errors';
                 if (!seen.some((s) => s.kind === 'fault' && s.shown))
                     lib_core/* warning */.$e(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
                 if (++faults >= policy.maxFaults)
@@ -47751,6 +47820,9 @@ async function service_actionsCacheService(root, policy, stats) {
     return {
         get gaveUp() {
             return gaveUp;
+        },
+        get lastFault() {
+            return lastFault;
         },
         restore: (paths, key, restoreKeys, opts) => call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined, true),
         save: (paths, key) => call(`save of ${key}`, async () => {
@@ -47896,8 +47968,11 @@ async function fetchEntry(svc, p, key, digests) {
     }
     return { ok, restored: got === key, bytes };
 }
-/** Eager restore: every referenced blob is downloaded and a local layout is written for --cache-from type=local. */
-async function store_restoreLayerCache(svc, p, keys) {
+/**
+ * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
+ * --cache-from type=local.
+ */
+async function store_restoreLayerCache(svc, p, keys, form = 'index') {
     const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
     const idx = await restoreIndex(svc, p, keys);
     if (!idx)
@@ -47939,7 +48014,7 @@ async function store_restoreLayerCache(svc, p, keys) {
     for (const d of blobsOf(config)) {
         await linkBlob(meta.entries[d] ? blobPath(p.store, d) : blobPath(p.index, d), p.layoutIn, d);
     }
-    await writeLayoutMeta(p.layoutIn, image);
+    await writeLayoutMeta(p.layoutIn, image, form);
     outcome.layoutReady = true;
     outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
     if (outcome.missing)
@@ -48154,7 +48229,8 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     await external_node_fs_.promises.writeFile(external_node_path_.join(staging, 'meta.json'), JSON.stringify(meta));
     const indexOk = await svc.save([staging], keys.primary);
     if (!indexOk) {
-        return { saved: false, reason: 'the cache service did not store the index entry', entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+        const why = svc.gaveUp ? 'the cache service kept failing, so this run stopped using it' : svc.lastFault ? `the cache service did not store the index entry: ${svc.lastFault}` : 'the cache service did not store the index entry (another job may be saving the same key)';
+        return { saved: false, reason: why, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
     }
     entriesSaved++;
     for (const d of small)
@@ -48173,6 +48249,11 @@ var external_node_http_ = __nccwpck_require__(7067);
 // BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
 // exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
 // uploads only new ones, which land on disk as an OCI layout for the post step to save.
+//
+// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
+// job's private Docker config), so no other process on the runner can read or write the cache
+// through it. The export may come in either cache form (image index or image manifest); the
+// offered cache is served in the form the caller chose for the builder's BuildKit.
 
 
 
@@ -48181,21 +48262,72 @@ var external_node_http_ = __nccwpck_require__(7067);
 const PROXY_REPO = 'obc/cache';
 const IMPORT_TAG = 'in';
 const EXPORT_TAG = 'out';
-const proxy_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-async function proxy_startCacheProxy(src, exportDir) {
+/** A manifest larger than this is not a cache document. */
+const MAX_MANIFEST_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
+function send(res, status, headers = {}, body) {
+    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+    res.end(body);
+}
+function sendError(res, status, code, message, headers = {}) {
+    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+}
+const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
+/** Sends bytes held in memory, or only their headers for HEAD. */
+function sendBytes(req, res, data, digest, type) {
+    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
+    if (req.method === 'HEAD')
+        send(res, 200, headers);
+    else
+        send(res, 200, headers, data);
+}
+/** The whole request body, refused past `limit` bytes (manifests are small). */
+function readAll(req, limit) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req
+            .on('data', (c) => {
+            size += c.length;
+            if (size <= limit)
+                chunks.push(c);
+        })
+            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
+            .on('error', reject);
+    });
+}
+/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+function append(req, up) {
+    return new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+}
+/** True when the request carries exactly `expected` as its basic credential. */
+function authorized(header, expected) {
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+    if (!m)
+        return false;
+    const got = Buffer.from(m[1], 'base64');
+    const want = Buffer.from(`${expected.username}:${expected.password}`);
+    return got.length === want.length && timingSafeEqual(got, want);
+}
+function randomCredentials() {
+    return { username: 'obc', password: randomBytes(24).toString('base64url') };
+}
+async function proxy_startCacheProxy(src, exportDir, opts) {
     await fs.rm(exportDir, { recursive: true, force: true });
     await fs.mkdir(path.join(exportDir, 'blobs', 'sha256'), { recursive: true });
     const uploadsDir = path.join(exportDir, '.uploads');
     await fs.mkdir(uploadsDir, { recursive: true });
-    let offered = src.image ? renderCacheImage(src.image) : undefined;
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0 };
+    const credentials = opts.credentials ?? randomCredentials();
+    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
+    let offered = render(src.image);
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0 };
     const uploads = new Map();
-    const send = (res, status, headers = {}, body) => {
-        res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        res.end(body);
-    };
-    const notFound = (res, code = 'BLOB_UNKNOWN') => send(res, 404, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code, message: 'not found' }] }));
     const sendFile = async (req, res, file, digest) => {
         const size = (await fs.stat(file)).size;
         const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
@@ -48208,38 +48340,112 @@ async function proxy_startCacheProxy(src, exportDir) {
             createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
         });
     };
-    /** The whole request body (manifests: small). */
-    const readAll = (req) => new Promise((resolve, reject) => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
-    });
-    /** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-    const append = (req, up) => new Promise((resolve, reject) => {
-        req.on('data', (c) => {
-            up.hash.update(c);
-            up.size += c.length;
-        });
-        req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-    const newUpload = async () => {
-        const uuid = randomBytes(12).toString('hex');
-        const up = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
-        await fs.writeFile(up.file, '');
-        return [uuid, up];
+    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+    const manifests = async (req, res, ref) => {
+        if (req.method === 'PUT') {
+            // Only this build's export is written, under its tag (or by digest); nothing else.
+            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
+                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+            const data = await readAll(req, MAX_MANIFEST_BYTES);
+            if (!data)
+                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+            const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+            if (DIGEST_RE.test(ref) && ref !== digest)
+                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            let form;
+            try {
+                form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
+            }
+            catch (err) {
+                if (err instanceof CacheFormatError)
+                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+                throw err;
+            }
+            await fs.writeFile(blobPath(exportDir, digest), data);
+            if (ref === EXPORT_TAG) {
+                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+                stats.exportForm = form;
+            }
+            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+        }
+        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
+            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+        return notFound(res, 'MANIFEST_UNKNOWN');
+    };
+    /** Blob uploads (the export). */
+    const blobUploads = async (req, res, url, id) => {
+        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+        if (req.method === 'POST' && !id) {
+            const uuid = randomBytes(12).toString('hex');
+            const up = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
+            await fs.writeFile(up.file, '');
+            const digest = url.searchParams.get('digest');
+            if (digest) {
+                await append(req, up);
+                return finishUpload(res, up, digest);
+            }
+            req.resume();
+            uploads.set(uuid, up);
+            return accepted(uuid, 0);
+        }
+        const up = uploads.get(id);
+        if (!up)
+            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+        if (req.method === 'PATCH') {
+            await append(req, up);
+            return accepted(id, up.size);
+        }
+        if (req.method === 'PUT') {
+            await append(req, up);
+            uploads.delete(id);
+            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
+        }
+        return send(res, 405);
     };
     const finishUpload = async (res, up, digest) => {
         if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
             await fs.rm(up.file, { force: true });
-            return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
+            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
         }
         await fs.rename(up.file, blobPath(exportDir, digest));
         stats.uploads++;
         stats.bytesUploaded += up.size;
         send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     };
+    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+    const blobs = async (req, res, digest) => {
+        if (!DIGEST_RE.test(digest))
+            return notFound(res);
+        const exported = blobPath(exportDir, digest);
+        if (await proxy_exists(exported))
+            return sendFile(req, res, exported, digest);
+        if (offered && digest === offered.configDigest)
+            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+        const local = await src.localPath(digest);
+        if (local)
+            return sendFile(req, res, local, digest);
+        if (!src.held(digest))
+            return notFound(res);
+        const size = src.image?.descriptors[digest]?.size;
+        if (req.method === 'HEAD' && size !== undefined) {
+            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+        }
+        stats.fetches++;
+        const fetched = await src.fetch(digest);
+        if (!fetched) {
+            stats.fetchFailures.push(digest);
+            return notFound(res);
+        }
+        return sendFile(req, res, fetched, digest);
+    };
     const handle = async (req, res) => {
         if (process.env.OBC_PROXY_TRACE)
             process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+        if (!authorized(req.headers.authorization, credentials)) {
+            stats.unauthorized++;
+            req.resume();
+            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+        }
         const url = new URL(req.url ?? '/', 'http://x');
         const p = url.pathname;
         if (p === '/v2/' || p === '/v2')
@@ -48248,80 +48454,12 @@ async function proxy_startCacheProxy(src, exportDir) {
         if (!p.startsWith(prefix))
             return notFound(res, 'NAME_UNKNOWN');
         const rest = p.slice(prefix.length);
-        // Manifests: the offered cache under its tag or digest; the export is stored when put.
-        if (rest.startsWith('manifests/')) {
-            const ref = decodeURIComponent(rest.slice('manifests/'.length));
-            if (req.method === 'PUT') {
-                const data = await readAll(req);
-                const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
-                await fs.writeFile(blobPath(exportDir, digest), data);
-                if (ref === EXPORT_TAG || ref === digest)
-                    await writeLayoutIndex(exportDir, digest, data.length);
-                return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-            }
-            if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) {
-                const headers = { 'Content-Type': proxy_INDEX_MEDIA_TYPE, 'Content-Length': offered.list.length, 'Docker-Content-Digest': offered.listDigest };
-                return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.list);
-            }
-            return notFound(res, 'MANIFEST_UNKNOWN');
-        }
-        // Blob uploads (the export).
-        if (rest.startsWith('blobs/uploads')) {
-            const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
-            if (req.method === 'POST' && !id) {
-                const [uuid, up] = await newUpload();
-                const digest = url.searchParams.get('digest');
-                if (digest) {
-                    await append(req, up);
-                    return finishUpload(res, up, digest);
-                }
-                req.resume();
-                uploads.set(uuid, up);
-                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
-            }
-            const up = uploads.get(id);
-            if (!up)
-                return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-            if (req.method === 'PATCH') {
-                await append(req, up);
-                return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(up.size - 1, 0)}`, 'Content-Length': 0 });
-            }
-            if (req.method === 'PUT') {
-                await append(req, up);
-                uploads.delete(id);
-                return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-            }
-            return send(res, 405);
-        }
-        // Blobs: uploaded this run, the offered config, on disk already, or fetched on demand.
-        if (rest.startsWith('blobs/')) {
-            const digest = decodeURIComponent(rest.slice('blobs/'.length));
-            if (!DIGEST_RE.test(digest))
-                return notFound(res);
-            const exported = blobPath(exportDir, digest);
-            if (await proxy_exists(exported))
-                return sendFile(req, res, exported, digest);
-            if (offered && digest === offered.configDigest) {
-                const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': offered.config.length, 'Docker-Content-Digest': digest };
-                return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.config);
-            }
-            const local = await src.localPath(digest);
-            if (local)
-                return sendFile(req, res, local, digest);
-            if (!src.held(digest))
-                return notFound(res);
-            const size = src.image?.descriptors[digest]?.size;
-            if (req.method === 'HEAD' && size !== undefined) {
-                return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-            }
-            stats.fetches++;
-            const fetched = await src.fetch(digest);
-            if (!fetched) {
-                stats.fetchFailures.push(digest);
-                return notFound(res);
-            }
-            return sendFile(req, res, fetched, digest);
-        }
+        if (rest.startsWith('manifests/'))
+            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+        if (rest.startsWith('blobs/uploads'))
+            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+        if (rest.startsWith('blobs/'))
+            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
         return notFound(res, 'UNSUPPORTED');
     };
     const server = http.createServer((req, res) => {
@@ -48336,12 +48474,13 @@ async function proxy_startCacheProxy(src, exportDir) {
     const host = `127.0.0.1:${server.address().port}`;
     return {
         host,
+        credentials,
         cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
         cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
         exportDir,
         stats,
         offer: (image) => {
-            offered = image ? renderCacheImage(image) : undefined;
+            offered = render(image);
         },
         close: async () => {
             await new Promise((resolve) => {
@@ -49818,13 +49957,15 @@ function wantsOwnBuilder(o) {
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
  * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
  */
-function resolveDriver(o, containerdStore) {
+function resolveDriver(o, containerdStore, cache = true) {
     if (o.driver !== 'auto')
         return { driver: o.driver, reason: `driver: ${o.driver}` };
     if (wantsOwnBuilder(o))
         return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
     if (containerdStore)
         return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
+    if (!cache)
+        return { driver: 'docker', reason: "auto: cache: false, so the daemon's built-in BuildKit (no cache export needed)" };
     return { driver: 'docker-container', reason: 'auto: the daemon has no containerd image store, so the docker driver could not export cache' };
 }
 /** The exact argv of `docker buildx create` for a plan. */
@@ -49883,8 +50024,31 @@ function parseBuildxVersion(text) {
 async function createBuilder(p, env) {
     const res = await run('docker', buildxCreateArgv(p), { env, ignoreReturnCode: true });
     if (res.exitCode !== 0) {
-        throw new ToolError(`driver: creating the ${p.driver} builder failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+        throw new ToolError(createFailure(p, lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`));
     }
+}
+/** The image a docker-container builder starts from: driver-opts `image=`, else buildx's default. */
+const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
+function builderImage(driverOpts) {
+    let image = DEFAULT_BUILDKIT_IMAGE;
+    for (const line of driverOpts) {
+        for (const pair of line.split(',')) {
+            const m = /^\s*"?image=([^"]+)"?\s*$/.exec(pair);
+            if (m)
+                image = m[1].trim();
+        }
+    }
+    return image;
+}
+const PULL_FAILURE = /pull|manifest|registry|dial tcp|lookup |toomanyrequests|rate limit|denied|unauthorized|no such image|not found|i\/o timeout|tls/i;
+/** Pure: the one-line error of a failed `buildx create`; a BuildKit image that cannot be had is named. */
+function createFailure(p, line) {
+    if (p.driver === 'docker-container' && PULL_FAILURE.test(line)) {
+        const image = builderImage(p.driverOpts);
+        return (`driver: the docker-container builder could not start its BuildKit image ${image}: ${line}. ` +
+            'Choose an image this runner can pull with driver-opts: image=<ref> (for example a copy in your own registry), or give the Docker daemon a registry mirror.');
+    }
+    return `driver: creating the ${p.driver} builder failed: ${line}`;
 }
 async function inspectBuilder(name, env) {
     const res = await run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
@@ -50074,6 +50238,28 @@ async function prepareConfigForLogins(dockerConfig, hosts) {
     const file = path.join(dockerConfig, 'config.json');
     const text = await fs.readFile(file, 'utf8').catch(() => '{}');
     await fs.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
+}
+/**
+ * Writes a credential for `host` straight into the private config (no `docker login`, which would
+ * try to reach the host): buildx hands it to BuildKit when the registry asks. Returns a function
+ * that removes it again.
+ */
+async function login_writeCredential(dockerConfig, host, username, password) {
+    const file = path.join(dockerConfig, 'config.json');
+    const edit = async (change) => {
+        const c = JSON.parse(isolateCredentials(await fs.readFile(file, 'utf8').catch(() => '{}'), [host]));
+        change(c);
+        await fs.writeFile(file, JSON.stringify(c, null, 2), { mode: 0o600 });
+    };
+    await edit((c) => {
+        c.auths = { ...(c.auths ?? {}), [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
+    });
+    return () => edit((c) => {
+        if (c.auths)
+            delete c.auths[host];
+        if (c.credHelpers && c.credHelpers[host] === '')
+            delete c.credHelpers[host];
+    });
 }
 /** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
 async function login(l, env) {
@@ -53184,6 +53370,22 @@ function localCacheTo(dir) {
 function plan_localCacheFrom(dir) {
     return `type=local,src=${dir}`;
 }
+/** The daemon's own builder on a classic image store: it cannot store attestations. */
+const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
+/**
+ * Pure: the --provenance and --sbom values for this builder. The default provenance is dropped
+ * (with a note) where the builder cannot attach it; one the user asked for is an error.
+ */
+function attestationsFor(a, builder) {
+    const off = (v) => /^(false|0|no)$/i.test(v);
+    if (builder.driver !== 'docker' || builder.containerdStore)
+        return { provenance: a.provenance || 'mode=min', sbom: a.sbom };
+    if (a.provenance && !off(a.provenance))
+        throw new InputError('provenance', `${NO_ATTESTATIONS}; set provenance: false, or use driver: docker-container`);
+    if (a.sbom && !off(a.sbom))
+        throw new InputError('sbom', `${NO_ATTESTATIONS}; set sbom: false, or use driver: docker-container`);
+    return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
+}
 function dockerfileOf(inputs) {
     return inputs.file || path.join(inputs.context, 'Dockerfile');
 }
@@ -53467,7 +53669,7 @@ async function appendSummary(markdown) {
 /** The save section's facts from the post step's save phase (no outcome: the save threw). */
 function saveSummaryFrom(r, key) {
     if (!r.outcome)
-        return { saved: false, failed: 'the cache service failed', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
     const o = r.outcome;
     return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
 }
@@ -53949,19 +54151,24 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
 
 
 
+
+
 function cacheTimeoutMs(env = process.env) {
     const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
     return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
 const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
-function useLazyFetch(mode, driver) {
-    if (mode === 'eager')
-        return false;
-    // BuildKit inside dockerd reaches the loopback registry; a builder in a container does not.
-    return driver === 'docker' || (mode === 'lazy' && driver === 'remote');
+/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
+function explainFetch(mode, access) {
+    if (access.lazy || !access.eagerReason || mode === 'eager')
+        return;
+    if (mode === 'lazy')
+        core.warning(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+    else
+        core.info(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
 }
 /** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, fetchMode, driver) {
+async function restorePhase(plan, state, report, mode, access) {
     const c = plan.cache;
     if (!c)
         return noSession('disabled');
@@ -53969,7 +54176,14 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
     const stats = newStats();
     const available = isCacheServiceAvailable();
     const d = plan.decisions;
-    const lazy = useLazyFetch(fetchMode, driver);
+    const lazy = access.lazy;
+    // A builder that cannot export restores read-only: nothing to save.
+    const save = d.saveCache && access.canExport;
+    const saveReason = !d.saveCache ? d.saveReason : access.exportReason;
+    if (!access.canExport) {
+        plan.build.cacheTo = undefined;
+        plan.build.cacheExportDir = undefined;
+    }
     await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
     let outcome;
     let session = noSession('miss');
@@ -53979,7 +54193,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
      * nothing), `partial` when it restored a cache but made new layers.
      */
     const judge = async () => {
-        if (session.hit !== 'exact' && session.hit !== 'partial')
+        if (!access.canExport || (session.hit !== 'exact' && session.hit !== 'partial'))
             return;
         try {
             const cmp = await compareExport(c.paths, outcome?.held ?? {});
@@ -53991,13 +54205,13 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
                 core.info('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
         }
         catch (err) {
-            core.debug(`Layer cache: could not compare the export: ${err.message}`);
+            core.warning(`Layer cache: could not read this build's cache export: ${err.message}`);
         }
     };
     const record = () => {
         state.cache = {
-            save: d.saveCache && available,
-            saveSkipReason: d.saveCache ? undefined : d.saveReason,
+            save: save && available,
+            saveSkipReason: save ? undefined : saveReason,
             scope: c.scope,
             keys: c.keys,
             paths: c.paths,
@@ -54010,7 +54224,7 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             bytesRestored: outcome?.bytesRestored ?? 0,
             entriesRestored: outcome?.entriesRestored ?? 0,
             restoreMs: stats.ms,
-            saveReason: d.saveCache ? undefined : d.saveReason,
+            saveReason: save ? undefined : saveReason,
             coldBuildMs: outcome?.coldBuildMs,
             unchanged,
         };
@@ -54020,10 +54234,11 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
             return;
         }
+        explainFetch(mode, access);
         const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats));
         if (!lazy) {
             try {
-                outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
+                outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
             }
             finally {
                 svc.close();
@@ -54041,10 +54256,14 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             held: lz.held,
             localPath: lz.localPath,
             fetch: (digest) => withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut);
+        }, c.paths.layoutOut, { form: access.form });
+        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
         plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
+        if (access.canExport) {
+            plan.build.cacheTo = proxy.cacheTo;
+            plan.build.cacheExportDir = proxy.exportDir;
+        }
         let retried = false;
         session = {
             hit: lz.image ? outcome.hit : 'miss',
@@ -54062,9 +54281,13 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
             },
             close: async () => {
                 await proxy.close();
+                await forget().catch(() => undefined);
                 svc.close();
+                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
                 core.info(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes); ${stats.ms} ms in the cache service in all.`);
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
+                if (proxy.stats.unauthorized > 0)
+                    core.debug(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
                 await judge();
                 record();
             },
@@ -54072,10 +54295,10 @@ async function restorePhase(plan, state, report, fetchMode, driver) {
         core.info(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
     });
     record();
-    if (!d.saveCache)
-        core.info(`Layer cache will not be saved (${d.saveReason}).`);
+    if (!save)
+        core.info(`Layer cache will not be saved (${saveReason}).`);
     // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: d.saveCache && available, saveSkipReason: d.saveReason, timeoutMs: cacheTimeoutMs() });
+    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, timeoutMs: cacheTimeoutMs() });
     return session;
 }
 /** Saves the layer cache in post; never throws. */
@@ -54103,9 +54326,22 @@ async function savePhase(c) {
         return { outcome, stats, ms: Date.now() - started };
     }
     catch (err) {
-        lib_core/* warning */.$e(`Layer cache: saving failed: ${err.message}`);
-        return { stats, ms: Date.now() - started };
+        const failure = saveFailure(err);
+        lib_core/* warning */.$e(`Layer cache: not saved: ${failure}`);
+        return { failure, stats, ms: Date.now() - started };
     }
+}
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+function saveFailure(err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof layout_CacheFormatError)
+        return `this action could not read the build's cache export: ${msg}`;
+    const code = err?.code;
+    if (code === 'ENOSPC')
+        return `the runner's disk is full: ${msg}`;
+    if (code)
+        return `a file of the cache export could not be read or written (${code}): ${msg}`;
+    return `an unexpected error while saving: ${msg}`;
 }
 
 ;// CONCATENATED MODULE: ./src/secrets.ts

@@ -4,19 +4,26 @@
 // BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
 // exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
 // uploads only new ones, which land on disk as an OCI layout for the post step to save.
+//
+// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
+// job's private Docker config), so no other process on the runner can read or write the cache
+// through it. The export may come in either cache form (image index or image manifest); the
+// offered cache is served in the form the caller chose for the builder's BuildKit.
 import * as http from 'node:http';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { CacheImage } from './layout.js';
-import { blobPath, renderCacheImage, writeLayoutIndex } from './layout.js';
+import type { CacheForm, CacheImage, RenderedCacheImage } from './layout.js';
+import { CacheFormatError, blobPath, mediaTypeOf, parseCacheDocument, renderCacheImage, writeLayoutIndex } from './layout.js';
 
 export const PROXY_REPO = 'obc/cache';
 const IMPORT_TAG = 'in';
 const EXPORT_TAG = 'out';
-const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** A manifest larger than this is not a cache document. */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
 
 export interface ProxySource {
   /** The cache to offer for import; undefined offers none (a cold build still exports). */
@@ -29,6 +36,18 @@ export interface ProxySource {
   held(digest: string): boolean;
 }
 
+export interface ProxyCredentials {
+  username: string;
+  password: string;
+}
+
+export interface ProxyOptions {
+  /** The form the offered cache is served in (see cacheFormFor). */
+  form: CacheForm;
+  /** The credential every request must carry; a random one when not given. */
+  credentials?: ProxyCredentials;
+}
+
 export interface ProxyStats {
   blobsServed: number;
   bytesServed: number;
@@ -36,24 +55,28 @@ export interface ProxyStats {
   fetchFailures: string[];
   uploads: number;
   bytesUploaded: number;
+  /** Requests refused for a missing or wrong credential. */
+  unauthorized: number;
+  /** The form of the last export BuildKit wrote, once it wrote one. */
+  exportForm?: CacheForm;
 }
 
 export interface CacheProxy {
   /** `127.0.0.1:PORT` */
   host: string;
+  /** The credential BuildKit must present (give it to buildx through the Docker config). */
+  credentials: ProxyCredentials;
   /** `type=registry,...` spec for --cache-from, when there is a cache to import. */
   cacheFrom?: string;
   /** `type=registry,...` spec for --cache-to. */
   cacheTo: string;
-  /** Where the export lands: an OCI layout (index.json names the exported manifest list). */
+  /** Where the export lands: an OCI layout (index.json names the exported document). */
   exportDir: string;
   stats: ProxyStats;
   /** Offers another cache for import from now on (after a failed fetch), or none. */
   offer(image: CacheImage | undefined): void;
   close(): Promise<void>;
 }
-
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** A blob upload in progress: the file it goes to, hashed as it arrives. */
 interface Upload {
@@ -62,23 +85,78 @@ interface Upload {
   size: number;
 }
 
-export async function startCacheProxy(src: ProxySource, exportDir: string): Promise<CacheProxy> {
+type Res = http.ServerResponse;
+type Req = http.IncomingMessage;
+
+function send(res: Res, status: number, headers: Record<string, string | number> = {}, body?: Buffer | string): void {
+  res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+  res.end(body);
+}
+
+function sendError(res: Res, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+}
+
+const notFound = (res: Res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
+
+/** Sends bytes held in memory, or only their headers for HEAD. */
+function sendBytes(req: Req, res: Res, data: Buffer, digest: string, type: string): void {
+  const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
+  if (req.method === 'HEAD') send(res, 200, headers);
+  else send(res, 200, headers, data);
+}
+
+/** The whole request body, refused past `limit` bytes (manifests are small). */
+function readAll(req: Req, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req
+      .on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= limit) chunks.push(c);
+      })
+      .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
+      .on('error', reject);
+  });
+}
+
+/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+function append(req: Req, up: Upload): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.on('data', (c: Buffer) => {
+      up.hash.update(c);
+      up.size += c.length;
+    });
+    req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+  });
+}
+
+/** True when the request carries exactly `expected` as its basic credential. */
+export function authorized(header: string | undefined, expected: ProxyCredentials): boolean {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return false;
+  const got = Buffer.from(m[1], 'base64');
+  const want = Buffer.from(`${expected.username}:${expected.password}`);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export function randomCredentials(): ProxyCredentials {
+  return { username: 'obc', password: randomBytes(24).toString('base64url') };
+}
+
+export async function startCacheProxy(src: ProxySource, exportDir: string, opts: ProxyOptions): Promise<CacheProxy> {
   await fs.rm(exportDir, { recursive: true, force: true });
   await fs.mkdir(path.join(exportDir, 'blobs', 'sha256'), { recursive: true });
   const uploadsDir = path.join(exportDir, '.uploads');
   await fs.mkdir(uploadsDir, { recursive: true });
-  let offered = src.image ? renderCacheImage(src.image) : undefined;
-  const stats: ProxyStats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0 };
+  const credentials = opts.credentials ?? randomCredentials();
+  const render = (image: CacheImage | undefined) => (image ? renderCacheImage(image, opts.form) : undefined);
+  let offered: RenderedCacheImage | undefined = render(src.image);
+  const stats: ProxyStats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0 };
   const uploads = new Map<string, Upload>();
 
-  const send = (res: http.ServerResponse, status: number, headers: Record<string, string | number> = {}, body?: Buffer | string) => {
-    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-    res.end(body);
-  };
-  const notFound = (res: http.ServerResponse, code = 'BLOB_UNKNOWN') =>
-    send(res, 404, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code, message: 'not found' }] }));
-
-  const sendFile = async (req: http.IncomingMessage, res: http.ServerResponse, file: string, digest: string) => {
+  const sendFile = async (req: Req, res: Res, file: string, digest: string) => {
     const size = (await fs.stat(file)).size;
     const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
     if (req.method === 'HEAD') return send(res, 200, headers);
@@ -90,34 +168,68 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
     });
   };
 
-  /** The whole request body (manifests: small). */
-  const readAll = (req: http.IncomingMessage): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
-    });
-
-  /** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-  const append = (req: http.IncomingMessage, up: Upload): Promise<void> =>
-    new Promise((resolve, reject) => {
-      req.on('data', (c: Buffer) => {
-        up.hash.update(c);
-        up.size += c.length;
-      });
-      req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-
-  const newUpload = async (): Promise<[string, Upload]> => {
-    const uuid = randomBytes(12).toString('hex');
-    const up: Upload = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
-    await fs.writeFile(up.file, '');
-    return [uuid, up];
+  /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+  const manifests = async (req: Req, res: Res, ref: string) => {
+    if (req.method === 'PUT') {
+      // Only this build's export is written, under its tag (or by digest); nothing else.
+      if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref)) return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+      const data = await readAll(req, MAX_MANIFEST_BYTES);
+      if (!data) return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+      const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+      if (DIGEST_RE.test(ref) && ref !== digest) return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+      let form: CacheForm;
+      try {
+        form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
+      } catch (err) {
+        if (err instanceof CacheFormatError) return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+        throw err;
+      }
+      await fs.writeFile(blobPath(exportDir, digest), data);
+      if (ref === EXPORT_TAG) {
+        await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+        stats.exportForm = form;
+      }
+      return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    }
+    if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+    return notFound(res, 'MANIFEST_UNKNOWN');
   };
 
-  const finishUpload = async (res: http.ServerResponse, up: Upload, digest: string) => {
+  /** Blob uploads (the export). */
+  const blobUploads = async (req: Req, res: Res, url: URL, id: string) => {
+    const accepted = (uuid: string, size: number) =>
+      send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+    if (req.method === 'POST' && !id) {
+      const uuid = randomBytes(12).toString('hex');
+      const up: Upload = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
+      await fs.writeFile(up.file, '');
+      const digest = url.searchParams.get('digest');
+      if (digest) {
+        await append(req, up);
+        return finishUpload(res, up, digest);
+      }
+      req.resume();
+      uploads.set(uuid, up);
+      return accepted(uuid, 0);
+    }
+    const up = uploads.get(id);
+    if (!up) return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+    if (req.method === 'PATCH') {
+      await append(req, up);
+      return accepted(id, up.size);
+    }
+    if (req.method === 'PUT') {
+      await append(req, up);
+      uploads.delete(id);
+      return finishUpload(res, up, url.searchParams.get('digest') ?? '');
+    }
+    return send(res, 405);
+  };
+
+  const finishUpload = async (res: Res, up: Upload, digest: string) => {
     if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
       await fs.rm(up.file, { force: true });
-      return send(res, 400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'digest mismatch' }] }));
+      return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
     }
     await fs.rename(up.file, blobPath(exportDir, digest));
     stats.uploads++;
@@ -125,85 +237,44 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
     send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
   };
 
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+  /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+  const blobs = async (req: Req, res: Res, digest: string) => {
+    if (!DIGEST_RE.test(digest)) return notFound(res);
+    const exported = blobPath(exportDir, digest);
+    if (await exists(exported)) return sendFile(req, res, exported, digest);
+    if (offered && digest === offered.configDigest) return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+    const local = await src.localPath(digest);
+    if (local) return sendFile(req, res, local, digest);
+    if (!src.held(digest)) return notFound(res);
+    const size = src.image?.descriptors[digest]?.size;
+    if (req.method === 'HEAD' && size !== undefined) {
+      return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+    }
+    stats.fetches++;
+    const fetched = await src.fetch(digest);
+    if (!fetched) {
+      stats.fetchFailures.push(digest);
+      return notFound(res);
+    }
+    return sendFile(req, res, fetched, digest);
+  };
+
+  const handle = async (req: Req, res: Res) => {
     if (process.env.OBC_PROXY_TRACE) process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+    if (!authorized(req.headers.authorization, credentials)) {
+      stats.unauthorized++;
+      req.resume();
+      return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const p = url.pathname;
     if (p === '/v2/' || p === '/v2') return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
     const prefix = `/v2/${PROXY_REPO}/`;
     if (!p.startsWith(prefix)) return notFound(res, 'NAME_UNKNOWN');
     const rest = p.slice(prefix.length);
-
-    // Manifests: the offered cache under its tag or digest; the export is stored when put.
-    if (rest.startsWith('manifests/')) {
-      const ref = decodeURIComponent(rest.slice('manifests/'.length));
-      if (req.method === 'PUT') {
-        const data = await readAll(req);
-        const digest = 'sha256:' + createHash('sha256').update(data!).digest('hex');
-        await fs.writeFile(blobPath(exportDir, digest), data!);
-        if (ref === EXPORT_TAG || ref === digest) await writeLayoutIndex(exportDir, digest, data!.length);
-        return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-      }
-      if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) {
-        const headers = { 'Content-Type': INDEX_MEDIA_TYPE, 'Content-Length': offered.list.length, 'Docker-Content-Digest': offered.listDigest };
-        return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.list);
-      }
-      return notFound(res, 'MANIFEST_UNKNOWN');
-    }
-
-    // Blob uploads (the export).
-    if (rest.startsWith('blobs/uploads')) {
-      const id = rest.slice('blobs/uploads'.length).replace(/^\//, '');
-      if (req.method === 'POST' && !id) {
-        const [uuid, up] = await newUpload();
-        const digest = url.searchParams.get('digest');
-        if (digest) {
-          await append(req, up);
-          return finishUpload(res, up, digest);
-        }
-        req.resume();
-        uploads.set(uuid, up);
-        return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: '0-0', 'Content-Length': 0 });
-      }
-      const up = uploads.get(id);
-      if (!up) return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-      if (req.method === 'PATCH') {
-        await append(req, up);
-        return send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(up.size - 1, 0)}`, 'Content-Length': 0 });
-      }
-      if (req.method === 'PUT') {
-        await append(req, up);
-        uploads.delete(id);
-        return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-      }
-      return send(res, 405);
-    }
-
-    // Blobs: uploaded this run, the offered config, on disk already, or fetched on demand.
-    if (rest.startsWith('blobs/')) {
-      const digest = decodeURIComponent(rest.slice('blobs/'.length));
-      if (!DIGEST_RE.test(digest)) return notFound(res);
-      const exported = blobPath(exportDir, digest);
-      if (await exists(exported)) return sendFile(req, res, exported, digest);
-      if (offered && digest === offered.configDigest) {
-        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': offered.config.length, 'Docker-Content-Digest': digest };
-        return req.method === 'HEAD' ? send(res, 200, headers) : send(res, 200, headers, offered.config);
-      }
-      const local = await src.localPath(digest);
-      if (local) return sendFile(req, res, local, digest);
-      if (!src.held(digest)) return notFound(res);
-      const size = src.image?.descriptors[digest]?.size;
-      if (req.method === 'HEAD' && size !== undefined) {
-        return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-      }
-      stats.fetches++;
-      const fetched = await src.fetch(digest);
-      if (!fetched) {
-        stats.fetchFailures.push(digest);
-        return notFound(res);
-      }
-      return sendFile(req, res, fetched, digest);
-    }
+    if (rest.startsWith('manifests/')) return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+    if (rest.startsWith('blobs/uploads')) return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+    if (rest.startsWith('blobs/')) return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
     return notFound(res, 'UNSUPPORTED');
   };
 
@@ -217,12 +288,13 @@ export async function startCacheProxy(src: ProxySource, exportDir: string): Prom
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     host,
+    credentials,
     cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
     cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
     exportDir,
     stats,
     offer: (image) => {
-      offered = image ? renderCacheImage(image) : undefined;
+      offered = render(image);
     },
     close: async () => {
       await new Promise<void>((resolve) => {

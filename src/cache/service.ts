@@ -11,6 +11,8 @@ export interface CacheService {
   save(paths: string[], key: string): Promise<boolean>;
   /** True once the service has failed often enough that this run stopped using it. */
   readonly gaveUp: boolean;
+  /** What the service last answered when a call failed, for messages that name the fault. */
+  readonly lastFault?: string;
 }
 
 export interface ServiceStats {
@@ -53,14 +55,15 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 export { withCacheRoot } from '../workdir.js';
 
 /** What @actions/cache reports about a call, read from the warnings it writes to the log. */
-export type ServiceSignal = { kind: 'rate-limit'; retryAfterMs: number } | { kind: 'fault'; shown: boolean };
+export type ServiceSignal = { kind: 'rate-limit'; retryAfterMs: number } | { kind: 'fault'; shown: boolean; message?: string };
 
 /** Classifies one line @actions/cache wrote. */
 export function classifyLine(line: string): ServiceSignal | undefined {
   const rl = /rate limit will reset in (\d+) seconds/.exec(line);
   if (rl) return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
   if (/Rate limited:/.test(line)) return { kind: 'rate-limit', retryAfterMs: 0 };
-  if (/^::(warning|error)::Failed to (restore|save): /.test(line)) return { kind: 'fault', shown: true };
+  const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+  if (failed) return { kind: 'fault', shown: true, message: failed[3].trim() };
   // Retries are logged as plain info lines; when they run out, a failed save may be reported as
   // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
   if (/^Attempt \d+ of \d+ failed with error: /.test(line)) return { kind: 'fault', shown: false };
@@ -116,6 +119,7 @@ export async function actionsCacheService(root: string, policy: ServicePolicy, s
   const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
   let faults = 0;
   let gaveUp = false;
+  let lastFault: string | undefined;
   const giveUp = (why: string) => {
     if (gaveUp) return;
     gaveUp = true;
@@ -134,7 +138,7 @@ export async function actionsCacheService(root: string, policy: ServicePolicy, s
       } catch (err) {
         value = onFault;
         core.warning(`Layer cache: ${what} failed: ${(err as Error).message}`);
-        signals.push({ seq: ++seq, s: { kind: 'fault', shown: true } });
+        signals.push({ seq: ++seq, s: { kind: 'fault', shown: true, message: (err as Error).message } });
       } finally {
         stats.ms += Date.now() - start;
       }
@@ -155,6 +159,8 @@ export async function actionsCacheService(root: string, policy: ServicePolicy, s
       }
       if (failed(value) && seen.some((s) => s.kind === 'fault')) {
         stats.failures++;
+        for (const f of seen) if (f.kind === 'fault' && f.message) lastFault = f.message;
+        lastFault ??= 'it kept answering with errors';
         if (!seen.some((s) => s.kind === 'fault' && s.shown)) core.warning(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
         if (++faults >= policy.maxFaults) giveUp(`${faults} failed calls`);
       }
@@ -165,6 +171,9 @@ export async function actionsCacheService(root: string, policy: ServicePolicy, s
   return {
     get gaveUp() {
       return gaveUp;
+    },
+    get lastFault() {
+      return lastFault;
     },
     restore: (paths, key, restoreKeys, opts) =>
       call(

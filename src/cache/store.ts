@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import type { CacheImage, Descriptor } from './layout.js';
+import type { CacheForm, CacheImage, Descriptor } from './layout.js';
 import { blobPath, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
 import { blobsOf, descriptorsFor, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
@@ -172,8 +172,11 @@ async function fetchEntry(svc: CacheService, p: CachePaths, key: string, digests
   return { ok, restored: got === key, bytes };
 }
 
-/** Eager restore: every referenced blob is downloaded and a local layout is written for --cache-from type=local. */
-export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<RestoreOutcome> {
+/**
+ * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
+ * --cache-from type=local.
+ */
+export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: IndexKeys, form: CacheForm = 'index'): Promise<RestoreOutcome> {
   const outcome: RestoreOutcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
   const idx = await restoreIndex(svc, p, keys);
   if (!idx) return outcome;
@@ -210,7 +213,7 @@ export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: 
   for (const d of blobsOf(config)) {
     await linkBlob(meta.entries[d] ? blobPath(p.store, d) : blobPath(p.index, d), p.layoutIn, d);
   }
-  await writeLayoutMeta(p.layoutIn, image);
+  await writeLayoutMeta(p.layoutIn, image, form);
   outcome.layoutReady = true;
   outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
   if (outcome.missing) core.warning(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
@@ -451,7 +454,8 @@ export async function saveLayerCache(
   await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
   const indexOk = await svc.save([staging], keys.primary);
   if (!indexOk) {
-    return { saved: false, reason: 'the cache service did not store the index entry', entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    const why = svc.gaveUp ? 'the cache service kept failing, so this run stopped using it' : svc.lastFault ? `the cache service did not store the index entry: ${svc.lastFault}` : 'the cache service did not store the index entry (another job may be saving the same key)';
+    return { saved: false, reason: why, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
   }
   entriesSaved++;
   for (const d of small) bytesSaved += await sizeOf(blobPath(staging, d));

@@ -108,10 +108,11 @@ export function wantsOwnBuilder(o: BuilderOptions): boolean {
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
  * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
  */
-export function resolveDriver(o: BuilderOptions, containerdStore: boolean): { driver: Driver; reason: string } {
+export function resolveDriver(o: BuilderOptions, containerdStore: boolean, cache = true): { driver: Driver; reason: string } {
   if (o.driver !== 'auto') return { driver: o.driver, reason: `driver: ${o.driver}` };
   if (wantsOwnBuilder(o)) return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
   if (containerdStore) return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
+  if (!cache) return { driver: 'docker', reason: "auto: cache: false, so the daemon's built-in BuildKit (no cache export needed)" };
   return { driver: 'docker-container', reason: 'auto: the daemon has no containerd image store, so the docker driver could not export cache' };
 }
 
@@ -189,14 +190,44 @@ export interface Builder {
   created: boolean;
   buildkitVersion: string;
   platforms: string[];
+  /** A docker-container builder on the runner's network (network=host), so it reaches loopback. */
+  hostNetwork?: boolean;
 }
 
 /** Runs `docker buildx create`; a failure is one line naming the driver input. */
 export async function createBuilder(p: CreatePlan, env: Record<string, string>): Promise<void> {
   const res = await run('docker', buildxCreateArgv(p), { env, ignoreReturnCode: true });
   if (res.exitCode !== 0) {
-    throw new ToolError(`driver: creating the ${p.driver} builder failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    throw new ToolError(createFailure(p, lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`));
   }
+}
+
+/** The image a docker-container builder starts from: driver-opts `image=`, else buildx's default. */
+export const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
+
+export function builderImage(driverOpts: string[]): string {
+  let image = DEFAULT_BUILDKIT_IMAGE;
+  for (const line of driverOpts) {
+    for (const pair of line.split(',')) {
+      const m = /^\s*"?image=([^"]+)"?\s*$/.exec(pair);
+      if (m) image = m[1].trim();
+    }
+  }
+  return image;
+}
+
+const PULL_FAILURE = /pull|manifest|registry|dial tcp|lookup |toomanyrequests|rate limit|denied|unauthorized|no such image|not found|i\/o timeout|tls/i;
+
+/** Pure: the one-line error of a failed `buildx create`; a BuildKit image that cannot be had is named. */
+export function createFailure(p: Pick<CreatePlan, 'driver' | 'driverOpts'>, line: string): string {
+  if (p.driver === 'docker-container' && PULL_FAILURE.test(line)) {
+    const image = builderImage(p.driverOpts);
+    return (
+      `driver: the docker-container builder could not start its BuildKit image ${image}: ${line}. ` +
+      'Choose an image this runner can pull with driver-opts: image=<ref> (for example a copy in your own registry), or give the Docker daemon a registry mirror.'
+    );
+  }
+  return `driver: creating the ${p.driver} builder failed: ${line}`;
 }
 
 export async function inspectBuilder(name: string, env: Record<string, string>): Promise<Inspected> {

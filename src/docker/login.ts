@@ -188,6 +188,28 @@ export async function prepareConfigForLogins(dockerConfig: string, hosts: string
   await fs.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
 }
 
+/**
+ * Writes a credential for `host` straight into the private config (no `docker login`, which would
+ * try to reach the host): buildx hands it to BuildKit when the registry asks. Returns a function
+ * that removes it again.
+ */
+export async function writeCredential(dockerConfig: string, host: string, username: string, password: string): Promise<() => Promise<void>> {
+  const file = path.join(dockerConfig, 'config.json');
+  const edit = async (change: (c: Record<string, any>) => void) => {
+    const c = JSON.parse(isolateCredentials(await fs.readFile(file, 'utf8').catch(() => '{}'), [host]));
+    change(c);
+    await fs.writeFile(file, JSON.stringify(c, null, 2), { mode: 0o600 });
+  };
+  await edit((c) => {
+    c.auths = { ...(c.auths ?? {}), [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
+  });
+  return () =>
+    edit((c) => {
+      if (c.auths) delete c.auths[host];
+      if (c.credHelpers && c.credHelpers[host] === '') delete c.credHelpers[host];
+    });
+}
+
 /** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
 export async function login(l: PlannedLogin, env: Record<string, string>): Promise<void> {
   const argv = ['login', '--username', l.username, '--password-stdin'];

@@ -5,6 +5,7 @@ import * as core from '@actions/core';
 import type { RunPlan } from '../plan.js';
 import { NOTHING_CHANGED, compareExport, openLazyCache, restoreLayerCache } from '../cache/store.js';
 import { startCacheProxy } from '../cache/proxy.js';
+import { CacheFormatError } from '../cache/layout.js';
 import { localCacheFrom } from '../plan.js';
 import type { CacheHit, RestoreOutcome } from '../cache/store.js';
 import { actionsCacheService, defaultPolicy, isCacheServiceAvailable, newStats, withCacheRoot } from '../cache/service.js';
@@ -15,6 +16,8 @@ import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 import type { Report } from '../report.js';
 import { restoreMountsPhase } from '../cache/mounts.js';
+import type { CacheAccess, FetchMode } from '../cache/access.js';
+import { writeCredential } from '../docker/login.js';
 
 export function cacheTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
@@ -36,21 +39,29 @@ export interface CacheSession {
 
 const noSession = (hit: CacheHit): CacheSession => ({ hit, recover: async () => false, close: async () => undefined });
 
-export function useLazyFetch(mode: 'auto' | 'lazy' | 'eager', driver: string): boolean {
-  if (mode === 'eager') return false;
-  // BuildKit inside dockerd reaches the loopback registry; a builder in a container does not.
-  return driver === 'docker' || (mode === 'lazy' && driver === 'remote');
+/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
+function explainFetch(mode: FetchMode, access: CacheAccess): void {
+  if (access.lazy || !access.eagerReason || mode === 'eager') return;
+  if (mode === 'lazy') core.warning(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+  else core.info(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
 }
 
 /** Restores the cache before the build: the index (lazy) or everything (eager). */
-export async function restorePhase(plan: RunPlan, state: PostState, report: Report, fetchMode: 'auto' | 'lazy' | 'eager', driver: string): Promise<CacheSession> {
+export async function restorePhase(plan: RunPlan, state: PostState, report: Report, mode: FetchMode, access: CacheAccess): Promise<CacheSession> {
   const c = plan.cache;
   if (!c) return noSession('disabled');
   const started = Date.now();
   const stats = newStats();
   const available = isCacheServiceAvailable();
   const d = plan.decisions;
-  const lazy = useLazyFetch(fetchMode, driver);
+  const lazy = access.lazy;
+  // A builder that cannot export restores read-only: nothing to save.
+  const save = d.saveCache && access.canExport;
+  const saveReason = !d.saveCache ? d.saveReason : access.exportReason;
+  if (!access.canExport) {
+    plan.build.cacheTo = undefined;
+    plan.build.cacheExportDir = undefined;
+  }
   await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
 
   let outcome: RestoreOutcome | undefined;
@@ -61,7 +72,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
    * nothing), `partial` when it restored a cache but made new layers.
    */
   const judge = async () => {
-    if (session.hit !== 'exact' && session.hit !== 'partial') return;
+    if (!access.canExport || (session.hit !== 'exact' && session.hit !== 'partial')) return;
     try {
       const cmp = await compareExport(c.paths, outcome?.held ?? {});
       if (!cmp) return;
@@ -69,13 +80,13 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       unchanged = cmp.unchanged;
       if (cmp.unchanged) core.info('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
     } catch (err) {
-      core.debug(`Layer cache: could not compare the export: ${(err as Error).message}`);
+      core.warning(`Layer cache: could not read this build's cache export: ${(err as Error).message}`);
     }
   };
   const record = () => {
     state.cache = {
-      save: d.saveCache && available,
-      saveSkipReason: d.saveCache ? undefined : d.saveReason,
+      save: save && available,
+      saveSkipReason: save ? undefined : saveReason,
       scope: c.scope,
       keys: c.keys,
       paths: c.paths,
@@ -88,7 +99,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       bytesRestored: outcome?.bytesRestored ?? 0,
       entriesRestored: outcome?.entriesRestored ?? 0,
       restoreMs: stats.ms,
-      saveReason: d.saveCache ? undefined : d.saveReason,
+      saveReason: save ? undefined : saveReason,
       coldBuildMs: outcome?.coldBuildMs,
       unchanged,
     };
@@ -99,10 +110,11 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
       return;
     }
+    explainFetch(mode, access);
     const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats));
     if (!lazy) {
       try {
-        outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys));
+        outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
       } finally {
         svc.close();
       }
@@ -121,10 +133,15 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
         fetch: (digest) => withCacheRoot(c.paths.store, () => lz.fetch(digest)),
       },
       c.paths.layoutOut,
+      { form: access.form },
     );
+    // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+    const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
     plan.build.cacheFrom = proxy.cacheFrom;
-    plan.build.cacheTo = proxy.cacheTo;
-    plan.build.cacheExportDir = proxy.exportDir;
+    if (access.canExport) {
+      plan.build.cacheTo = proxy.cacheTo;
+      plan.build.cacheExportDir = proxy.exportDir;
+    }
     let retried = false;
     session = {
       hit: lz.image ? outcome.hit : 'miss',
@@ -140,11 +157,14 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       },
       close: async () => {
         await proxy.close();
+        await forget().catch(() => undefined);
         svc.close();
+        const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
         core.info(
           `Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome!.bytesRestored} bytes in all), ` +
-            `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes); ${stats.ms} ms in the cache service in all.`,
+            `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`,
         );
+        if (proxy.stats.unauthorized > 0) core.debug(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
         await judge();
         record();
       },
@@ -152,14 +172,14 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
     core.info(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
   });
   record();
-  if (!d.saveCache) core.info(`Layer cache will not be saved (${d.saveReason}).`);
+  if (!save) core.info(`Layer cache will not be saved (${saveReason}).`);
   // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-  await restoreMountsPhase(plan, state, report, { save: d.saveCache && available, saveSkipReason: d.saveReason, timeoutMs: cacheTimeoutMs() });
+  await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, timeoutMs: cacheTimeoutMs() });
   return session;
 }
 
 /** Saves the layer cache in post; never throws. */
-export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ outcome?: SaveOutcome; stats: ServiceStats; ms: number }> {
+export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ outcome?: SaveOutcome; failure?: string; stats: ServiceStats; ms: number }> {
   const stats = newStats();
   const started = Date.now();
   if (c.unchanged) {
@@ -180,7 +200,18 @@ export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ o
     core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
     return { outcome, stats, ms: Date.now() - started };
   } catch (err) {
-    core.warning(`Layer cache: saving failed: ${(err as Error).message}`);
-    return { stats, ms: Date.now() - started };
+    const failure = saveFailure(err);
+    core.warning(`Layer cache: not saved: ${failure}`);
+    return { failure, stats, ms: Date.now() - started };
   }
+}
+
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+export function saveFailure(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof CacheFormatError) return `this action could not read the build's cache export: ${msg}`;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC') return `the runner's disk is full: ${msg}`;
+  if (code) return `a file of the cache export could not be read or written (${code}): ${msg}`;
+  return `an unexpected error while saving: ${msg}`;
 }

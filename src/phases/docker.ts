@@ -15,6 +15,7 @@ import { builderName, contextBuilderName, createBuilder, inspectBuilder, resolve
 import type { Builder, CreatePlan } from '../docker/builder.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
+import { CLASSIC_DOCKER_NO_EXPORT, builderDriverOpts, networkOpt } from '../cache/access.js';
 import { saveState } from '../state.js';
 
 export type { Builder } from '../docker/builder.js';
@@ -107,13 +108,12 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   }
 
   const builder = await core.group('Builder', async (): Promise<Builder> => {
-    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore);
+    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
     let name: string;
     let created = false;
+    let hostNetwork = false;
     if (driver === 'docker') {
-      if (!toolchain.containerdStore && inputs.cache) {
-        throw new InputError('driver', "this daemon's docker driver cannot export the layer cache (no containerd image store); use driver: docker-container, or cache: false");
-      }
+      if (!toolchain.containerdStore && inputs.cache) core.info(`Layer cache: ${CLASSIC_DOCKER_NO_EXPORT}.`);
       name = await contextBuilderName(env);
     } else {
       name = builderName(ctx.runId, randomBytes(3).toString('hex'));
@@ -125,11 +125,16 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
         configFile = path.join(dockerConfig, 'buildkitd.toml');
         await fs.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
       }
+      // Lazy fetching needs the builder's BuildKit on the runner's network, where the loopback
+      // registry listens (it takes this run's credential, so other containers there cannot use it).
+      const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts, inputs.cache && inputs.cacheFetch !== 'eager') : inputs.builder.driverOpts;
+      hostNetwork = driver === 'docker-container' && networkOpt(driverOpts) === 'host';
+      if (driverOpts.length !== inputs.builder.driverOpts.length) core.info('Builder gets network=host, so its BuildKit can fetch cached layers lazily from the loopback registry.');
       const p: CreatePlan = {
         name,
         driver,
         endpoint: inputs.builder.endpoint,
-        driverOpts: inputs.builder.driverOpts,
+        driverOpts,
         buildkitdFlags: inputs.builder.buildkitdFlags,
         buildkitdConfigFile: configFile,
         platforms: inputs.builder.platforms,
@@ -148,7 +153,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     core.info(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
     core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
     if (created && inputs.builder.keep) core.info('keep-builder: true, so post keeps this builder.');
-    return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms };
+    return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork };
   });
   core.setOutput('builder', builder.name);
   core.setOutput('driver', builder.driver);

@@ -1,0 +1,80 @@
+// Pure: how the layer cache reaches the builder's BuildKit, from what the builder is. Decides lazy
+// or eager fetching (lazy needs BuildKit to reach the runner's loopback), whether the builder can
+// export a cache at all, and which cache form to offer for import.
+import * as semver from 'semver';
+import type { CacheForm } from './layout.js';
+
+export type FetchMode = 'auto' | 'lazy' | 'eager';
+
+export interface BuilderFacts {
+  driver: string;
+  /** The daemon stores images in containerd (only matters for the docker driver). */
+  containerdStore: boolean;
+  /** The builder's BuildKit shares the runner's network namespace (docker-container with network=host). */
+  hostNetwork: boolean;
+  /** As `docker buildx inspect` reports it ('' when unknown). */
+  buildkitVersion: string;
+}
+
+export interface CacheAccess {
+  lazy: boolean;
+  /** Why eager, when eager; shown in the log (as a warning when lazy was asked for). */
+  eagerReason?: string;
+  /** False when this builder cannot export a cache: the cache is restored read-only. */
+  canExport: boolean;
+  exportReason?: string;
+  /** The form the cache is offered in for import. */
+  form: CacheForm;
+}
+
+/** The first BuildKit release that exports (and so surely imports) the image manifest form by default. */
+export const MANIFEST_FORM_SINCE = '0.21.0';
+
+/**
+ * The form to offer BuildKit: the one it exports itself by default. Every BuildKit reads the image
+ * index form, so that is the choice when the version is unknown or older than v0.21.
+ */
+export function cacheFormFor(buildkitVersion: string): CacheForm {
+  const v = semver.coerce(buildkitVersion);
+  return v && semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
+}
+
+export const CLASSIC_DOCKER_NO_EXPORT = "the docker driver of a daemon without the containerd image store cannot export a cache (restored read-only; use driver: docker-container, or turn on the daemon's containerd image store, to save it)";
+
+export function planCacheAccess(mode: FetchMode, b: BuilderFacts): CacheAccess {
+  const form = cacheFormFor(b.buildkitVersion);
+  const canExport = b.driver !== 'docker' || b.containerdStore;
+  const base = { canExport, form, ...(canExport ? {} : { exportReason: CLASSIC_DOCKER_NO_EXPORT }) };
+  if (mode === 'eager') return { ...base, lazy: false, eagerReason: 'cache-fetch: eager' };
+  if (b.driver === 'docker') return { ...base, lazy: true };
+  if (b.driver === 'docker-container') {
+    if (b.hostNetwork) return { ...base, lazy: true };
+    return { ...base, lazy: false, eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry" };
+  }
+  if (b.driver === 'remote') {
+    if (mode === 'lazy') return { ...base, lazy: true };
+    return { ...base, lazy: false, eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner" };
+  }
+  return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
+}
+
+/**
+ * The driver options of a docker-container builder the action creates: the user's, plus
+ * `network=host` when lazy fetching wants it and the user chose no network.
+ */
+export function builderDriverOpts(userOpts: string[], wantHostNetwork: boolean): string[] {
+  if (!wantHostNetwork || networkOpt(userOpts) !== undefined) return userOpts;
+  return [...userOpts, 'network=host'];
+}
+
+/** The `network=` value among driver options (each line may hold several comma-separated pairs). */
+export function networkOpt(opts: string[]): string | undefined {
+  let found: string | undefined;
+  for (const line of opts) {
+    for (const pair of line.split(',')) {
+      const m = /^\s*"?network=([^"]*)"?\s*$/.exec(pair);
+      if (m) found = m[1].trim();
+    }
+  }
+  return found;
+}
