@@ -1,7 +1,7 @@
 // The builder: input validation, the auto driver choice, the exact `docker buildx create` argv and
 // reading `docker buildx inspect`.
 import { describe, expect, test } from '@jest/globals';
-import { buildxCreateArgv, builderName, parseBuilderOptions, parseBuildxVersion, parseInspect, resolveDriver, type CreatePlan, type RawBuilderInputs } from '../../src/docker/builder.js';
+import { DEFAULT_BUILDKIT_IMAGE, builderImage, createFailure, buildxCreateArgv, builderName, parseBuilderOptions, parseBuildxVersion, parseInspect, resolveDriver, type CreatePlan, type RawBuilderInputs } from '../../src/docker/builder.js';
 import { InputError } from '../../src/inputs.js';
 
 const RAW: RawBuilderInputs = {
@@ -104,8 +104,10 @@ describe('buildx create argv for drivers that need images or clusters this machi
 });
 
 describe('the auto driver', () => {
-  test.each<[string, Partial<RawBuilderInputs>, boolean, string]>([
+  test.each<[string, Partial<RawBuilderInputs>, boolean, string, boolean?]>([
     ['containerd image store: the daemon\'s own BuildKit', {}, true, 'docker'],
+    ['classic image store with cache: false: the daemon\'s own BuildKit, no container needed', {}, false, 'docker', false],
+    ['classic image store, cache: false, but driver-opts set', { driverOpts: 'image=x' }, false, 'docker-container', false],
     ['classic image store: a docker-container builder', {}, false, 'docker-container'],
     ['containerd store but driver-opts set: a builder of its own', { driverOpts: 'network=host' }, true, 'docker-container'],
     ['containerd store but builder-platforms set', { builderPlatforms: 'linux/amd64' }, true, 'docker-container'],
@@ -114,8 +116,8 @@ describe('the auto driver', () => {
     ['explicit docker on a classic store (the cache check happens later)', { driver: 'docker' }, false, 'docker'],
     ['explicit kubernetes', { driver: 'Kubernetes' }, true, 'kubernetes'],
     ['explicit remote', { driver: 'remote', endpoint: 'tcp://b:1234' }, true, 'remote'],
-  ])('%s', (_name, raw, containerd, driver) => {
-    expect(resolveDriver(opts(raw), containerd).driver).toBe(driver);
+  ])('%s', (_name, raw, containerd, driver, cache = true) => {
+    expect(resolveDriver(opts(raw), containerd, cache).driver).toBe(driver);
   });
 });
 
@@ -194,4 +196,34 @@ describe('buildx inspect and version output', () => {
     expect(builderName('1234', 'a1b2c3')).toBe('obc-1234-a1b2c3');
     expect(builderName('12/34 x', 'a1')).toBe('obc-1234x-a1');
   });
+});
+
+describe('a builder that cannot start its BuildKit image says which image and how to choose another', () => {
+  test.each<[string, string[], string, string]>([
+    [
+      'default image, no Docker Hub',
+      [],
+      'ERROR: Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host',
+      'driver: the docker-container builder could not start its BuildKit image moby/buildkit:buildx-stable-1: ERROR: Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host. Choose an image this runner can pull with driver-opts: image=<ref> (for example a copy in your own registry), or give the Docker daemon a registry mirror.',
+    ],
+    [
+      'an image from driver-opts, rate limited',
+      ['network=host,image=ghcr.io/acme/buildkit:v1'],
+      'ERROR: toomanyrequests: You have reached your pull rate limit.',
+      'driver: the docker-container builder could not start its BuildKit image ghcr.io/acme/buildkit:v1: ERROR: toomanyrequests: You have reached your pull rate limit.. Choose an image this runner can pull with driver-opts: image=<ref> (for example a copy in your own registry), or give the Docker daemon a registry mirror.',
+    ],
+    ['another failure of a docker-container builder', [], 'ERROR: invalid memory limit', 'driver: creating the docker-container builder failed: ERROR: invalid memory limit'],
+  ])('%s', (_n, driverOpts, line, message) => {
+    expect(createFailure({ driver: 'docker-container', driverOpts }, line)).toBe(message);
+  });
+
+  test('a remote builder that cannot connect is not blamed on an image', () => {
+    expect(createFailure({ driver: 'remote', driverOpts: [] }, 'ERROR: dial tcp 10.0.0.1:1234: i/o timeout')).toBe('driver: creating the remote builder failed: ERROR: dial tcp 10.0.0.1:1234: i/o timeout');
+  });
+
+  test.each<[string[], string]>([
+    [[], DEFAULT_BUILDKIT_IMAGE],
+    [['image=moby/buildkit:v0.25.2'], 'moby/buildkit:v0.25.2'],
+    [['network=host', '"image=reg.example/bk:1"'], 'reg.example/bk:1'],
+  ])('builderImage(%j)', (o, image) => expect(builderImage(o)).toBe(image));
 });

@@ -116,6 +116,8 @@ describe('runJob with a passing main', () => {
 
   beforeAll(async () => {
     process.env.RUNNER_EMU_LEAK_CHECK = 'must-not-leak';
+    process.env.GITHUB_TOKEN = 'must-not-leak-either';
+    process.env.EMU_DOCKER_HOST_CHECK = 'unix:///run/elsewhere.sock';
     c = ctx();
     job = await runJob({
       actionDir,
@@ -129,6 +131,8 @@ describe('runJob with a passing main', () => {
   });
   afterAll(() => {
     delete process.env.RUNNER_EMU_LEAK_CHECK;
+    delete process.env.GITHUB_TOKEN;
+    delete process.env.EMU_DOCKER_HOST_CHECK;
   });
 
   test('exit codes and conclusions', () => {
@@ -185,6 +189,9 @@ describe('runJob with a passing main', () => {
     expect(childEnv.GITHUB_TOKEN).toBeUndefined();
     expect(childEnv.RUNNER_EMU_LEAK_CHECK).toBeUndefined();
     expect(childEnv.NODE_OPTIONS).toBeUndefined();
+    // The runner process's own environment reaches the step (DOCKER_HOST and the like), as on GitHub.
+    expect(childEnv.EMU_DOCKER_HOST_CHECK).toBe('unix:///run/elsewhere.sock');
+    expect(childEnv.PATH).toBe(process.env.PATH);
     expect(main.outputs.cwd).toBe(c.workspace);
     expect(JSON.parse(readFileSync(childEnv.GITHUB_EVENT_PATH, 'utf8'))).toEqual(c.payload);
     for (const f of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY']) {

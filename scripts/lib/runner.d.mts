@@ -127,8 +127,11 @@ export interface CommonOptions {
   inputs?: Record<string, string | number | boolean | undefined | null>;
   context?: RunContext;
   /** Step-level env (the step's `env:`): wins over GITHUB_ENV of earlier steps, loses to INPUT_*,
-   *  GITHUB_* and RUNNER_*. Nothing else of this process's env is passed except PATH and HOME. */
+   *  GITHUB_* and RUNNER_*. */
   env?: Record<string, string | undefined>;
+  /** The runner process's environment every step inherits, lowest in precedence (default: this
+   *  process's, less GITHUB_*, RUNNER_*, INPUT_*, STATE_*, ACTIONS_* and the test process's own). */
+  baseEnv?: Record<string, string | undefined>;
   /** Sets RUNNER_DEBUG=1, keeps ::debug:: lines and echoes commands (as ACTIONS_STEP_DEBUG does). */
   debug?: boolean;
   /** Per entry point. On expiry the process group gets SIGTERM (then SIGKILL after 2 s). */
@@ -245,3 +248,5 @@ export function evaluateTemplate(
   scope: { github: Record<string, unknown>; runner: Record<string, unknown> },
 ): string;
 export function evaluateCondition(condition: string | undefined, failed: boolean): boolean;
+
+export function runnerProcessEnv(base: Record<string, string | undefined>): Record<string, string>;

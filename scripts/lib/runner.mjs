@@ -7,7 +7,8 @@
 // - INPUT_<NAME>: name with spaces -> '_', upper-cased (invariant culture), dashes kept; every input
 //   declared in action.yml gets one (caller's value, else its default evaluated, else ''); inputs the
 //   caller gives that action.yml does not declare are passed too, with an "Unexpected input(s)" warning.
-// - Environment precedence, lowest first: PATH/HOME of this process, GITHUB_ENV of earlier steps,
+// - Environment precedence, lowest first: this process's environment (as the runner's own, less the
+//   variables the runner sets per step and those of the test process), GITHUB_ENV of earlier steps,
 //   the caller's env (a step's `env:`), INPUT_*, PATH with GITHUB_PATH entries prepended (latest
 //   first), the GITHUB_*/RUNNER_* context variables, STATE_* (post). So the context variables cannot
 //   be overridden through env: set them through the context.
@@ -41,6 +42,24 @@ const UNSECURE_DISABLED = (cmd) =>
 
 // ---------------------------------------------------------------------------------------------
 // Small pure helpers (exported for unit tests)
+
+/** Variables the runner sets itself for each step, and those of the test process that runs this. */
+const RUNNER_OWNED = /^(GITHUB_|RUNNER_|INPUT_|STATE_|ACTIONS_)/;
+const HARNESS_OWNED = /^(NODE_OPTIONS|NODE_ICU_DATA|JEST_WORKER_ID|npm_.*|INIT_CWD)$/;
+
+/**
+ * The environment a step inherits from the runner process: all of it (DOCKER_HOST, DOCKER_CONFIG,
+ * proxies and the like reach the action, as on a real runner), but for the variables the runner
+ * sets per step itself and those that belong to the process driving this emulation.
+ * @param {Record<string, string | undefined>} base
+ * @returns {Record<string, string>}
+ */
+export function runnerProcessEnv(base) {
+  /** @type {Record<string, string>} */
+  const env = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !RUNNER_OWNED.test(k) && !HARNESS_OWNED.test(k)) env[k] = v;
+  return env;
+}
 
 /**
  * Environment variable name the runner uses for an input: spaces -> '_', upper-cased, dashes kept.
@@ -706,9 +725,7 @@ async function runStepWith(options, masker) {
   mkdirSync(context.workspace, { recursive: true });
 
   // ---- environment
-  const env = {};
-  if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
-  if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
+  const env = runnerProcessEnv(options.baseEnv ?? process.env);
   Object.assign(env, options.jobEnv ?? {});
   for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined && v !== null) env[k] = String(v);
   Object.assign(env, inputEnv);

@@ -1,0 +1,71 @@
+// How the layer cache reaches the builder: lazy or eager (and why), read-only on a builder that
+// cannot export, and the cache form offered to each BuildKit; the provenance default per builder.
+import { builderDriverOpts, cacheFormFor, networkOpt, planCacheAccess, CLASSIC_DOCKER_NO_EXPORT } from '../../src/cache/access.js';
+import type { BuilderFacts, CacheAccess, FetchMode } from '../../src/cache/access.js';
+import { attestationsFor } from '../../src/plan.js';
+
+const b = (over: Partial<BuilderFacts>): BuilderFacts => ({ driver: 'docker', containerdStore: true, hostNetwork: false, buildkitVersion: 'v0.25.2', ...over });
+const REMOTE_AUTO = "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner";
+const CONTAINER_NET = "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry";
+
+describe('planCacheAccess', () => {
+  test.each<[string, FetchMode, Partial<BuilderFacts>, CacheAccess]>([
+    ['docker driver, containerd store, BuildKit 0.25', 'auto', {}, { lazy: true, canExport: true, form: 'manifest' }],
+    ['docker driver, containerd store, BuildKit 0.13', 'auto', { buildkitVersion: 'v0.13.2' }, { lazy: true, canExport: true, form: 'index' }],
+    ['docker driver on a classic store: lazy but read-only', 'auto', { containerdStore: false, buildkitVersion: '0.20.0' }, { lazy: true, canExport: false, exportReason: CLASSIC_DOCKER_NO_EXPORT, form: 'index' }],
+    ['eager asked for', 'eager', {}, { lazy: false, eagerReason: 'cache-fetch: eager', canExport: true, form: 'manifest' }],
+    ['docker-container on the host network (as the action creates it)', 'auto', { driver: 'docker-container', containerdStore: false, hostNetwork: true, buildkitVersion: 'v0.21.0' }, { lazy: true, canExport: true, form: 'manifest' }],
+    ['docker-container on its own network', 'auto', { driver: 'docker-container', containerdStore: false }, { lazy: false, eagerReason: CONTAINER_NET, canExport: true, form: 'manifest' }],
+    ['docker-container on its own network, lazy asked for', 'lazy', { driver: 'docker-container' }, { lazy: false, eagerReason: CONTAINER_NET, canExport: true, form: 'manifest' }],
+    ['remote, auto', 'auto', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: false, eagerReason: REMOTE_AUTO, canExport: true, form: 'index' }],
+    ['remote, lazy asked for', 'lazy', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: true, canExport: true, form: 'index' }],
+    ['kubernetes, lazy asked for', 'lazy', { driver: 'kubernetes', buildkitVersion: '' }, { lazy: false, eagerReason: "the kubernetes driver's BuildKit cannot reach this runner's loopback registry", canExport: true, form: 'index' }],
+  ])('%s', (_n, mode, facts, access) => {
+    expect(planCacheAccess(mode, b(facts))).toEqual(access);
+  });
+});
+
+test.each<[string, 'index' | 'manifest']>([
+  ['v0.25.2', 'manifest'],
+  ['v0.21.0', 'manifest'],
+  ['0.21.0-rc1', 'manifest'],
+  ['v0.20.2', 'index'],
+  ['v0.13.2+ds1', 'index'],
+  ['', 'index'],
+  ['unknown', 'index'],
+])('cacheFormFor(%j) is %s', (v, form) => expect(cacheFormFor(v)).toBe(form));
+
+describe('driver options of a builder the action creates', () => {
+  test.each<[string[], boolean, string[]]>([
+    [[], true, ['network=host']],
+    [[], false, []],
+    [['image=x'], true, ['image=x', 'network=host']],
+    [['network=bridge'], true, ['network=bridge']],
+    [['image=x,network=host'], true, ['image=x,network=host']],
+  ])('%j, lazy wanted %s', (opts, want, out) => expect(builderDriverOpts(opts, want)).toEqual(out));
+
+  test.each<[string[], string | undefined]>([
+    [[], undefined],
+    [['network=host'], 'host'],
+    [['image=x,network=ci-net'], 'ci-net'],
+    [['"network=host"', 'network=none'], 'none'],
+  ])('networkOpt(%j)', (opts, n) => expect(networkOpt(opts)).toBe(n));
+});
+
+describe('attestationsFor', () => {
+  const NOTE = 'No provenance attestation: the docker driver of a daemon without the containerd image store cannot add attestations.';
+  test.each<[string, { provenance: string; sbom: string }, { driver: string; containerdStore: boolean }, ReturnType<typeof attestationsFor>]>([
+    ['default, containerd store', { provenance: '', sbom: '' }, { driver: 'docker', containerdStore: true }, { provenance: 'mode=min', sbom: '' }],
+    ['default, docker-container', { provenance: '', sbom: '' }, { driver: 'docker-container', containerdStore: false }, { provenance: 'mode=min', sbom: '' }],
+    ['user value kept', { provenance: 'mode=max', sbom: 'true' }, { driver: 'docker-container', containerdStore: false }, { provenance: 'mode=max', sbom: 'true' }],
+    ['default on the classic docker driver: dropped with a note', { provenance: '', sbom: '' }, { driver: 'docker', containerdStore: false }, { provenance: 'false', sbom: '', note: NOTE }],
+    ['false on the classic docker driver', { provenance: 'false', sbom: 'false' }, { driver: 'docker', containerdStore: false }, { provenance: 'false', sbom: 'false' }],
+  ])('%s', (_n, a, builder, out) => expect(attestationsFor(a, builder)).toEqual(out));
+
+  test.each<[{ provenance: string; sbom: string }, string]>([
+    [{ provenance: 'mode=max', sbom: '' }, 'provenance: the docker driver of a daemon without the containerd image store cannot add attestations; set provenance: false, or use driver: docker-container'],
+    [{ provenance: '', sbom: 'true' }, 'sbom: the docker driver of a daemon without the containerd image store cannot add attestations; set sbom: false, or use driver: docker-container'],
+  ])('asked for on the classic docker driver: %j', (a, message) => {
+    expect(() => attestationsFor(a, { driver: 'docker', containerdStore: false })).toThrow(message);
+  });
+});
