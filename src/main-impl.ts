@@ -14,7 +14,7 @@ import type { PostState } from './state.js';
 import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
 import { restorePhase } from './phases/cache.js';
-import { planCacheAccess } from './cache/access.js';
+import { effectiveBuildkitVersion, planCacheAccess } from './cache/access.js';
 import { buildPhase } from './phases/build.js';
 import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
 import { appendSummary, renderMainSummary } from './summary.js';
@@ -78,7 +78,7 @@ export async function runMain(): Promise<void> {
       driver: docker.builder.driver,
       containerdStore: docker.toolchain.containerdStore,
       hostNetwork: !!docker.builder.hostNetwork,
-      buildkitVersion: docker.builder.buildkitVersion,
+      buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
     });
     const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
     core.setOutput('cache-hit', cacheSession.hit);

@@ -1,6 +1,6 @@
 // How the layer cache reaches the builder: lazy or eager (and why), read-only on a builder that
 // cannot export, and the cache form offered to each BuildKit; the provenance default per builder.
-import { builderDriverOpts, cacheFormFor, networkOpt, planCacheAccess, CLASSIC_DOCKER_NO_EXPORT } from '../../src/cache/access.js';
+import { builderDriverOpts, cacheFormFor, effectiveBuildkitVersion, networkOpt, planCacheAccess, CLASSIC_DOCKER_NO_EXPORT } from '../../src/cache/access.js';
 import type { BuilderFacts, CacheAccess, FetchMode } from '../../src/cache/access.js';
 import { attestationsFor } from '../../src/plan.js';
 
@@ -68,4 +68,15 @@ describe('attestationsFor', () => {
   ])('asked for on the classic docker driver: %j', (a, message) => {
     expect(() => attestationsFor(a, { driver: 'docker', containerdStore: false })).toThrow(message);
   });
+});
+
+test.each<[string, string, string, string]>([
+  ['docker', 'v0.25.2', '28.5.2', 'v0.25.2'],
+  ['docker', 'v0.0.0+unknown', '28.5.2+dfsg1', '0.21.0'],
+  ['docker', 'v0.0.0+unknown', '26.1.5+dfsg1', ''],
+  ['docker', '', '28.0.4', ''],
+  ['docker-container', 'v0.0.0+unknown', '28.5.2', ''],
+  ['docker-container', 'v0.13.2', '28.0.4', 'v0.13.2'],
+])('effectiveBuildkitVersion(%s, %j, docker %s) is %j', (driver, reported, docker, v) => {
+  expect(effectiveBuildkitVersion(driver, reported, docker)).toBe(v);
 });

@@ -53631,6 +53631,22 @@ function cacheFormFor(buildkitVersion) {
     const v = node_modules_semver.coerce(buildkitVersion);
     return v && node_modules_semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
 }
+/** The first Docker Engine release whose built-in BuildKit is v0.21 or later. */
+const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
+/**
+ * The builder's BuildKit version as far as it can be told. Distribution builds of dockerd report
+ * their built-in BuildKit as `v0.0.0+unknown`; for the docker driver the Engine version then says
+ * which BuildKit it carries (28.1 and later: v0.21 or later).
+ */
+function effectiveBuildkitVersion(driver, reported, dockerVersion) {
+    const v = node_modules_semver.coerce(reported);
+    if (v && node_modules_semver.gt(v, '0.0.0'))
+        return reported;
+    const d = node_modules_semver.coerce(dockerVersion);
+    if (driver === 'docker' && d)
+        return node_modules_semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
+    return '';
+}
 const CLASSIC_DOCKER_NO_EXPORT = "the docker driver of a daemon without the containerd image store cannot export a cache (restored read-only; use driver: docker-container, or turn on the daemon's containerd image store, to save it)";
 function planCacheAccess(mode, b) {
     const form = cacheFormFor(b.buildkitVersion);
@@ -55862,7 +55878,7 @@ async function runMain() {
             driver: docker.builder.driver,
             containerdStore: docker.toolchain.containerdStore,
             hostNetwork: !!docker.builder.hostNetwork,
-            buildkitVersion: docker.builder.buildkitVersion,
+            buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
         });
         const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
         lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);

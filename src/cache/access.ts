@@ -39,6 +39,22 @@ export function cacheFormFor(buildkitVersion: string): CacheForm {
   return v && semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
 }
 
+/** The first Docker Engine release whose built-in BuildKit is v0.21 or later. */
+const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
+
+/**
+ * The builder's BuildKit version as far as it can be told. Distribution builds of dockerd report
+ * their built-in BuildKit as `v0.0.0+unknown`; for the docker driver the Engine version then says
+ * which BuildKit it carries (28.1 and later: v0.21 or later).
+ */
+export function effectiveBuildkitVersion(driver: string, reported: string, dockerVersion: string): string {
+  const v = semver.coerce(reported);
+  if (v && semver.gt(v, '0.0.0')) return reported;
+  const d = semver.coerce(dockerVersion);
+  if (driver === 'docker' && d) return semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
+  return '';
+}
+
 export const CLASSIC_DOCKER_NO_EXPORT = "the docker driver of a daemon without the containerd image store cannot export a cache (restored read-only; use driver: docker-container, or turn on the daemon's containerd image store, to save it)";
 
 export function planCacheAccess(mode: FetchMode, b: BuilderFacts): CacheAccess {
