@@ -12,6 +12,18 @@ import { runJob, contextFor } from '../../scripts/lib/runner.mjs';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The toolchain these tests run on, as scripts/test.sh chose it (its env file sets DOCKER_HOST,
+ * DOCKER_CONFIG and PATH for this process, which the runner emulation passes on to the action):
+ * a: Docker 26.1, BuildKit 0.13, containerd store; b: Docker 28.5, BuildKit 0.25, containerd store;
+ * c: Docker 28.5 with the classic store, so a docker-container builder; d: a remote BuildKit.
+ */
+export const TOOLCHAIN = ((name: string) => ({
+  name,
+  driver: name === 'c' ? 'docker-container' : name === 'd' ? 'remote' : 'docker',
+  desc: process.env.OBC_TOOLCHAIN_DESC ?? name,
+}))(process.env.OBC_TOOLCHAIN ?? 'a');
 export const REGISTRY = '127.0.0.1:5000';
 export type CacheServer = Awaited<ReturnType<typeof startCacheServer>>;
 
