@@ -283,9 +283,14 @@ build_rootfs() {
   [ -e "$r/bin/sh" ] || ln -s busybox "$r/bin/sh"
   # Libraries runc needs (and the dynamic loader), at the paths ldd reports.
   local lib
+  local dest
   for lib in $(LD_LIBRARY_PATH=$RUNC_DIR/lib ldd "$RUNC_DIR/bin/runc.real" | grep -o '/[^ ]*'); do
-    mkdir -p "$r$(dirname "$lib")"
-    cp -L "$lib" "$r$lib"
+    case $lib in
+      "$RUNC_DIR"/*) dest=/usr/lib/x86_64-linux-gnu/${lib##*/} ;;
+      *) dest=$lib ;;
+    esac
+    mkdir -p "$r$(dirname "$dest")"
+    cp -L "$lib" "$r$dest"
   done
   # usrmerge-style links for the loader path, whichever side ldd named.
   [ -e "$r/lib64/ld-linux-x86-64.so.2" ] || { mkdir -p "$r/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"; }
@@ -318,7 +323,6 @@ do_import() {
     --change 'VOLUME /var/lib/buildkit' \
     --change 'WORKDIR /' \
     --change "LABEL org.opencontainers.image.version=$BK_VERSION" \
-    --change 'LABEL org.opencontainers.image.description=BuildKit built from Debian sources for offline tests' \
     "$ROOTFS_TAR" "$BK_IMAGE" >&2
   docker image inspect "$BK_IMAGE" --format '{{.Id}}'
 }
