@@ -2,97 +2,186 @@
 # Brings up the real environment the end-to-end tests and the local run need, on a fresh Debian
 # machine or on one where an earlier run was killed: Docker Engine with the containerd image store,
 # buildx, a registry on 127.0.0.1:5000 and an offline base image (busybox:latest).
-# Idempotent: safe to run again at any time. Must run as root.
+# This is toolchain "a" of scripts/toolchains.sh. Idempotent: safe to run again at any time.
+# Must run as root.
+#
+#   setup-env.sh            install what is missing, start containerd, dockerd and the registry
+#   setup-env.sh tools      only install the bookworm tools (registry, busybox-static, curl, ...)
+#   setup-env.sh registry   tools + the registry
+#   setup-env.sh down       stop what this script started (by its pid files), nothing else
+#
+# On Debian 12 it takes docker.io, docker-cli, docker-buildx and containerd from Debian 13
+# (trixie), named one by one, with a trixie apt source pinned to priority 100 so that nothing
+# else ever moves to trixie. It simulates the install first and refuses to go on when apt would
+# remove a package or upgrade anything it was not asked for (apt, dpkg, libc6, python3, ...).
 set -euo pipefail
 
-log() { printf '[setup-env] %s\n' "$*" >&2; }
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OBC_LOG_TAG=setup-env
+# shellcheck source=toolchains/docker-common.sh
+. "$HERE/toolchains/docker-common.sh"
+
+[ "$(id -u)" = 0 ] || die "must run as root"
 REGISTRY_PORT="${REGISTRY_PORT:-5000}"
-STATE_DIR="${SETUP_ENV_STATE:-/var/tmp/oneshot-build-env}"
-mkdir -p "$STATE_DIR"
+STATE_DIR="$OBC_STATE_DIR"
+A_DIR="$OBC_TC_DIR/a"
+mkdir -p "$STATE_DIR" "$A_DIR"
 export DEBIAN_FRONTEND=noninteractive
 # Debian's packages install plugins under /usr/libexec; a client from elsewhere in PATH is ignored.
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
-need_install() {
-  [ -x /usr/sbin/dockerd ] || return 0
-  [ -x /usr/libexec/docker/cli-plugins/docker-buildx ] || return 0
-  command -v docker-registry >/dev/null || return 0
-  command -v busybox >/dev/null || return 0
-  command -v zstd >/dev/null || return 0
-  command -v htpasswd >/dev/null || return 0
-  command -v curl >/dev/null || return 0
-  command -v pkill >/dev/null || return 0
-  /usr/sbin/dockerd --version | grep -qE 'version (2[5-9]|[3-9][0-9])\.' || return 0
-  return 1
+DOCKER=/usr/bin/docker
+DOCKERD=/usr/sbin/dockerd
+CONTAINERD=/usr/bin/containerd
+REGISTRY_BIN=/usr/bin/docker-registry
+DOCKER_SOCK=/var/run/docker.sock
+CONTAINERD_SOCK=/run/containerd/containerd.sock
+DOCKERD_PID="$A_DIR/dockerd.pid"
+CONTAINERD_PID="$A_DIR/containerd.pid"
+REGISTRY_PID="$STATE_DIR/registry.pid"
+REGISTRY_CFG="$STATE_DIR/registry.yml"
+TRIXIE_PKGS="docker.io docker-cli docker-buildx containerd"
+
+# --- packages --------------------------------------------------------------------------------
+
+missing_tools() {
+  local p out=""
+  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps; do
+    pkg_installed "$p" && continue
+    # A static /bin/busybox from elsewhere does as well as the package.
+    if [ "$p" = busybox-static ] && [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then continue; fi
+    out="$out $p"
+  done
+  echo "$out"
 }
 
-install_packages() {
-  # Ubuntu (22.04 and later) has Docker >= 24 and buildx in its own archive; Debian 12 needs trixie's.
-  if grep -qi '^ID=ubuntu' /etc/os-release 2>/dev/null; then
-    log "installing Docker, buildx, containerd, registry, busybox from the Ubuntu archive"
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get update -qq
-    apt-get install -y -qq -o Dpkg::Options::=--force-confold docker.io docker-buildx containerd runc docker-registry busybox-static zstd tar apache2-utils iptables curl procps >/dev/null
-    rm -f /usr/sbin/policy-rc.d
-    return
+# The trixie packages that are missing, or all of docker.io/docker-cli when dockerd is older than 25.
+missing_docker() {
+  local p out=""
+  for p in $TRIXIE_PKGS; do pkg_installed "$p" || out="$out $p"; done
+  if [ -x "$DOCKERD" ] && ! "$DOCKERD" --version | grep -qE 'version (2[5-9]|[3-9][0-9])\.'; then
+    out="$out docker.io docker-cli"
   fi
-  log "installing Docker 26 (trixie), buildx, containerd, registry, busybox"
+  [ -x "$DOCKER" ] || out="$out docker-cli"
+  echo "$out" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' '
+}
+
+apt_update_once() {
+  [ -n "${APT_UPDATED:-}" ] && return 0
+  log "apt-get update (system lists)"
+  apt-get update -qq >"$STATE_DIR/apt-update.log" 2>&1 || { tail -n 20 "$STATE_DIR/apt-update.log" >&2; die "apt-get update failed"; }
+  APT_UPDATED=1
+}
+
+trixie_source() {
   if [ ! -f /etc/apt/sources.list.d/trixie.sources ]; then
-    cat > /etc/apt/sources.list.d/trixie.sources <<'SRC'
+    log "adding the trixie apt source (pinned to priority 100)"
+    cat >/etc/apt/sources.list.d/trixie.sources <<'SRC'
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-    cat > /etc/apt/preferences.d/trixie-low <<'PIN'
+    APT_UPDATED=
+  fi
+  if [ ! -f /etc/apt/preferences.d/trixie-low ]; then
+    cat >/etc/apt/preferences.d/trixie-low <<'PIN'
 Package: *
 Pin: release n=trixie
 Pin-Priority: 100
 PIN
   fi
-  # Keep package scripts from trying to start services (there is no init system here).
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq
-  apt-get install -y -qq -o Dpkg::Options::=--force-confold -t trixie docker.io docker-buildx containerd runc >/dev/null
-  apt-get install -y -qq -o Dpkg::Options::=--force-confold docker-registry busybox-static zstd tar apache2-utils iptables curl procps >/dev/null
-  rm -f /usr/sbin/policy-rc.d
 }
 
-if need_install; then install_packages; else log "packages present"; fi
+install_tools() {
+  local tools; tools=$(missing_tools)
+  [ -n "${tools// /}" ] || return 0
+  apt_update_once
+  log "installing from the distribution's own archive:$tools"
+  # shellcheck disable=SC2086
+  apt_install_guarded "" $tools
+}
 
-DOCKER=/usr/bin/docker
+install_docker() {
+  local pkgs; pkgs=$(missing_docker)
+  [ -n "${pkgs// /}" ] || { log "Docker packages present"; return 0; }
+  if grep -qi '^ID=ubuntu' /etc/os-release 2>/dev/null; then
+    # Ubuntu (22.04 and later) has Docker >= 24 and buildx in its own archive (not tested here).
+    apt_update_once
+    log "installing from the Ubuntu archive: $pkgs runc"
+    # shellcheck disable=SC2086
+    apt_install_guarded "$pkgs" $pkgs runc
+    return 0
+  fi
+  grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null ||
+    log "warning: not Debian 12; taking Docker from trixie anyway"
+  trixie_source
+  apt_update_once
+  local p args=""
+  for p in $pkgs; do args="$args $p/trixie"; done
+  # runc and tini come from bookworm: trixie's runc needs glibc 2.38, which would drag libc6 along.
+  pkg_installed runc || args="$args runc"
+  log "installing from trixie:$args"
+  # shellcheck disable=SC2086
+  apt_install_guarded "$pkgs" $args
+}
+
+# --- daemons ---------------------------------------------------------------------------------
+
+docker_ok() { "$DOCKER" -H "unix://$DOCKER_SOCK" info >/dev/null 2>&1; }
+ctr_ok() { command -v ctr >/dev/null && ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; }
+
+start_containerd() {
+  if pid_ours "$CONTAINERD_PID" "$CONTAINERD" >/dev/null; then
+    if wait_for 5 ctr_ok; then log "containerd is running"; return 0; fi
+    log "containerd does not answer on $CONTAINERD_SOCK; restarting it"
+  fi
+  stop_pidfile containerd "$CONTAINERD_PID" "$CONTAINERD"
+  if ctr_ok; then log "a containerd this script did not start serves $CONTAINERD_SOCK; using it"; return 0; fi
+  rm_stale_socket "$CONTAINERD_SOCK"; rm_stale_socket "$CONTAINERD_SOCK.ttrpc"
+  log "starting containerd"
+  mkdir -p /run/containerd
+  start_bg "$CONTAINERD_PID" "$CONTAINERD" "$A_DIR/containerd.log"
+  wait_for 20 ctr_ok || { tail -n 30 "$A_DIR/containerd.log" >&2; die "containerd did not come up"; }
+}
 
 start_dockerd() {
-  if $DOCKER info >/dev/null 2>&1; then log "dockerd is running"; return; fi
   mkdir -p /etc/docker
   if [ ! -f /etc/docker/daemon.json ] || ! grep -q containerd-snapshotter /etc/docker/daemon.json; then
-    echo '{"features":{"containerd-snapshotter":true}}' > /etc/docker/daemon.json
+    echo '{"features":{"containerd-snapshotter":true}}' >/etc/docker/daemon.json
   fi
-  # A killed run leaves pid files and sockets behind; remove them when nothing owns them.
-  pkill -x dockerd 2>/dev/null || true
-  pkill -f 'containerd --config /var/run/docker/containerd' 2>/dev/null || true
-  pkill -x containerd 2>/dev/null || true
-  for _ in $(seq 50); do pgrep -x dockerd >/dev/null || pgrep -x containerd >/dev/null || break; sleep 0.1; done
-  rm -f /var/run/docker.pid /var/run/docker.sock /run/containerd/containerd.sock \
-        /var/run/docker/containerd/containerd.pid /var/run/docker/containerd/containerd.sock \
-        /var/run/docker/containerd/containerd-debug.sock
-  log "starting containerd and dockerd"
-  mkdir -p /run/containerd
-  nohup /usr/bin/containerd >"$STATE_DIR/containerd.log" 2>&1 &
-  for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
-  nohup /usr/sbin/dockerd --containerd=/run/containerd/containerd.sock >"$STATE_DIR/dockerd.log" 2>&1 &
-  for _ in $(seq 300); do $DOCKER info >/dev/null 2>&1 && break; sleep 0.2; done
-  if ! $DOCKER info >/dev/null 2>&1; then
-    log "dockerd did not come up; its log:"; tail -n 40 "$STATE_DIR/dockerd.log" >&2; exit 1
+  if pid_ours "$DOCKERD_PID" "$DOCKERD" >/dev/null; then
+    if wait_for 10 docker_ok; then log "dockerd is running"; return 0; fi
+    log "dockerd does not answer on $DOCKER_SOCK; restarting it"
+  fi
+  stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
+  if docker_ok; then log "a dockerd this script did not start serves $DOCKER_SOCK; using it"; return 0; fi
+  # A dockerd killed with -9 leaves its default pid file; dockerd refuses to start if that pid
+  # is alive, so drop it when it is not a dockerd.
+  if [ -s /var/run/docker.pid ] && ! pid_ours /var/run/docker.pid "$DOCKERD" >/dev/null; then rm -f /var/run/docker.pid; fi
+  rm_stale_socket "$DOCKER_SOCK"
+  log "starting dockerd"
+  start_bg "$DOCKERD_PID.start" "$DOCKERD" "$A_DIR/dockerd.log" \
+    --containerd="$CONTAINERD_SOCK" --pidfile="$DOCKERD_PID" -H "unix://$DOCKER_SOCK"
+  rm -f "$DOCKERD_PID.start"
+  if ! wait_for 60 docker_ok; then
+    log "dockerd did not come up; its log:"; tail -n 40 "$A_DIR/dockerd.log" >&2
+    stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
+    exit 1
   fi
 }
 
+registry_ok() { curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; }
+
 start_registry() {
-  if curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; then log "registry is running"; return; fi
-  pkill -x docker-registry 2>/dev/null || true
+  if pid_ours "$REGISTRY_PID" "$REGISTRY_BIN" >/dev/null && wait_for 5 registry_ok; then
+    log "registry is running"; return 0
+  fi
+  stop_pidfile registry "$REGISTRY_PID" "$REGISTRY_BIN"
+  if registry_ok; then log "something this script did not start serves 127.0.0.1:$REGISTRY_PORT; using it"; return 0; fi
   mkdir -p "$STATE_DIR/registry"
-  cat > "$STATE_DIR/registry.yml" <<CFG
+  cat >"$REGISTRY_CFG" <<CFG
 version: 0.1
 log:
   level: warn
@@ -105,27 +194,30 @@ http:
   addr: 127.0.0.1:$REGISTRY_PORT
 CFG
   log "starting registry on 127.0.0.1:$REGISTRY_PORT"
-  nohup docker-registry serve "$STATE_DIR/registry.yml" >"$STATE_DIR/registry.log" 2>&1 &
-  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null || { tail -n 20 "$STATE_DIR/registry.log" >&2; exit 1; }
+  start_bg "$REGISTRY_PID" "$REGISTRY_BIN" "$STATE_DIR/registry.log" serve "$REGISTRY_CFG"
+  wait_for 10 registry_ok || { tail -n 20 "$STATE_DIR/registry.log" >&2; die "the registry did not come up"; }
 }
 
-base_image() {
-  if $DOCKER image inspect busybox:latest >/dev/null 2>&1; then log "base image busybox:latest present"; return; fi
-  log "creating base image busybox:latest offline"
-  local root; root=$(mktemp -d)
-  mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/root" "$root/var" "$root/dev" "$root/proc" "$root/sys"
-  chmod 1777 "$root/tmp"
-  cp /bin/busybox "$root/bin/busybox"
-  for app in $("$root/bin/busybox" --list); do [ "$app" = busybox ] || ln -sf busybox "$root/bin/$app"; done
-  echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
-  echo 'root:x:0:' > "$root/etc/group"
-  tar -C "$root" -c . | $DOCKER import --change 'ENV PATH=/bin' --change 'CMD ["/bin/sh"]' - busybox:latest >/dev/null
-  rm -rf "$root"
+down() {
+  stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
+  stop_pidfile containerd "$CONTAINERD_PID" "$CONTAINERD"
+  stop_pidfile registry "$REGISTRY_PID" "$REGISTRY_BIN"
 }
 
+obc_lock
+case "${1:-all}" in
+  down) down; exit 0 ;;
+  tools) install_tools; exit 0 ;;
+  registry) install_tools; start_registry; exit 0 ;;
+  all|up|"") ;;
+  *) die "unknown argument '$1' (use: all, tools, registry, down)" ;;
+esac
+
+install_tools
+install_docker
+start_containerd
 start_dockerd
 start_registry
-base_image
-$DOCKER buildx version >&2
-log "ready: docker $($DOCKER version --format '{{.Server.Version}}'), registry 127.0.0.1:$REGISTRY_PORT"
+import_busybox "$DOCKER" -H "unix://$DOCKER_SOCK"
+"$DOCKER" buildx version >&2
+log "ready: docker $("$DOCKER" version --format '{{.Server.Version}}'), registry 127.0.0.1:$REGISTRY_PORT"
