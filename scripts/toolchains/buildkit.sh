@@ -267,7 +267,7 @@ EOF
 }
 
 build_rootfs() {
-  [ -f "$ROOTFS_TAR" ] && return 0
+  [ -f "$ROOTFS_TAR" ] && [ "$ROOTFS_TAR" -nt "$BIN/buildkitd" ] && [ "$ROOTFS_TAR" -nt "$BIN/buildctl" ] && return 0
   ensure_runc
   local r=$BK_CACHE/rootfs.tmp
   rm -rf "$r"
@@ -408,6 +408,7 @@ do_remote() {
   (
     export PATH="$RUNC_DIR/bin:$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     cd /
+    exec 8>&- 9>&-   # the daemon must not keep this script's locks
     exec setsid "$BIN/buildkitd" \
       --config "$D_CONFIG" \
       --root "$D_STATE/buildkit" \
@@ -454,10 +455,16 @@ do_stop() {
   log "buildkitd ($D_NAME) stopped"
 }
 
+daemon_lock() { # one remote/stop at a time
+  mkdir -p "$D_RUN"
+  exec 8>"$D_RUN/.lock"
+  flock 8
+}
+
 case ${1:-} in
   build) do_build ;;
   import) do_import ;;
-  remote) do_remote ;;
-  stop) do_stop ;;
+  remote) daemon_lock; do_remote ;;
+  stop) daemon_lock; do_stop ;;
   *) echo "usage: $0 build|import|remote|stop" >&2; exit 2 ;;
 esac
