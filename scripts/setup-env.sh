@@ -143,7 +143,9 @@ start_containerd() {
   log "starting containerd"
   mkdir -p /run/containerd
   start_bg "$CONTAINERD_PID" "$CONTAINERD" "$A_DIR/containerd.log"
-  wait_for 20 ctr_ok || { tail -n 30 "$A_DIR/containerd.log" >&2; die "containerd did not come up"; }
+  note_started containerd "$CONTAINERD_PID" "$CONTAINERD"
+  CONTAINERD_RESTARTED=1
+  wait_up "$CONTAINERD_PID" 20 ctr_ok || { tail -n 30 "$A_DIR/containerd.log" >&2; die "containerd did not come up"; }
 }
 
 start_dockerd() {
@@ -152,8 +154,10 @@ start_dockerd() {
     echo '{"features":{"containerd-snapshotter":true}}' >/etc/docker/daemon.json
   fi
   if pid_ours "$DOCKERD_PID" "$DOCKERD" >/dev/null; then
-    if wait_for 10 docker_ok; then log "dockerd is running"; return 0; fi
-    log "dockerd does not answer on $DOCKER_SOCK; restarting it"
+    if [ -n "${CONTAINERD_RESTARTED:-}" ]; then
+      log "containerd was restarted; restarting dockerd so that it reconnects at once"
+    elif wait_for 10 docker_ok; then log "dockerd is running"; return 0
+    else log "dockerd does not answer on $DOCKER_SOCK; restarting it"; fi
   fi
   stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
   if docker_ok; then log "a dockerd this script did not start serves $DOCKER_SOCK; using it"; return 0; fi
@@ -164,12 +168,14 @@ start_dockerd() {
   log "starting dockerd"
   start_bg "$DOCKERD_PID.start" "$DOCKERD" "$A_DIR/dockerd.log" \
     --containerd="$CONTAINERD_SOCK" --pidfile="$DOCKERD_PID" -H "unix://$DOCKER_SOCK"
-  rm -f "$DOCKERD_PID.start"
-  if ! wait_for 60 docker_ok; then
+  note_started dockerd "$DOCKERD_PID" "$DOCKERD"
+  if ! wait_up "$DOCKERD_PID.start" 60 docker_ok; then
+    rm -f "$DOCKERD_PID.start"
     log "dockerd did not come up; its log:"; tail -n 40 "$A_DIR/dockerd.log" >&2
     stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
     exit 1
   fi
+  rm -f "$DOCKERD_PID.start"
 }
 
 registry_ok() { curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; }
@@ -195,7 +201,8 @@ http:
 CFG
   log "starting registry on 127.0.0.1:$REGISTRY_PORT"
   start_bg "$REGISTRY_PID" "$REGISTRY_BIN" "$STATE_DIR/registry.log" serve "$REGISTRY_CFG"
-  wait_for 10 registry_ok || { tail -n 20 "$STATE_DIR/registry.log" >&2; die "the registry did not come up"; }
+  note_started registry "$REGISTRY_PID" "$REGISTRY_BIN"
+  wait_up "$REGISTRY_PID" 10 registry_ok || { tail -n 20 "$STATE_DIR/registry.log" >&2; die "the registry did not come up"; }
 }
 
 down() {

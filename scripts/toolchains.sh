@@ -71,17 +71,6 @@ down_one() {
   esac
 }
 
-# Whether NAME's daemons are all running now, as started by these scripts.
-running() {
-  case "$1" in
-    a) pid_ours "$OBC_TC_DIR/a/dockerd.pid" /usr/sbin/dockerd >/dev/null && pid_ours "$OBC_TC_DIR/a/containerd.pid" /usr/bin/containerd >/dev/null ;;
-    b|c) ( tc_vars "$1"
-           pid_ours "$TC_DOCKERD_PID" "$TC_DOCKERD" "--config-file=$TC_DAEMON_JSON" >/dev/null &&
-           pid_ours "$TC_CTRD_PID" "$TC_CONTAINERD" "$TC_CTRD_TOML" >/dev/null ) ;;
-    *) return 1 ;;
-  esac
-}
-
 summary_line() {
   if [ -s "$OBC_TC_DIR/$1/summary" ] && [ "$1" != d ]; then cat "$OBC_TC_DIR/$1/summary"; return; fi
   printf '%s: %s\n' "$1" "$(sed -n 's/^OBC_TOOLCHAIN_DESC=//p' "$OBC_TC_DIR/$1.env" 2>/dev/null)"
@@ -99,17 +88,23 @@ cmd_up() {
     if [ "$n" = d ] && [ "$explicit" = 0 ] && [ ! -f "$BUILDKIT_SH" ]; then
       log "d: $BUILDKIT_SH does not exist yet; skipping toolchain d"; skipped="$skipped d"; continue
     fi
-    local was=0; running "$n" && was=1
     log "== up $n"
+    mkdir -p "$OBC_TC_DIR/$n"
+    local started="$OBC_TC_DIR/$n/started-by-last-up"
+    : >"$started"
     # A child bash, so that set -e holds inside (it does not in an `if` condition).
-    if bash "${BASH_SOURCE[0]}" _up1 "$n"; then
+    if OBC_STARTED_FILE="$started" bash "${BASH_SOURCE[0]}" _up1 "$n"; then
       ok="$ok $n"
     else
       log "$n: FAILED"
       failed="$failed $n"
       rm -f "$OBC_TC_DIR/$n.env"
-      # Leave nothing half-started: stop what this run started for it.
-      if [ "$was" = 0 ]; then ( down_one "$n" ) || true; fi
+      # Leave nothing half-started: stop the daemons this run started for it, newest first
+      # (daemons that were already running before are left alone).
+      local name pidf exe marker
+      while IFS=$'\t' read -r name pidf exe marker; do
+        stop_pidfile "$name" "$pidf" "$exe" "$marker"
+      done < <(tac "$started")
     fi
   done
   log "== done in $((SECONDS - t0)) s"

@@ -6,7 +6,7 @@ OBC_STATE_DIR="${SETUP_ENV_STATE:-/var/tmp/oneshot-build-env}"
 OBC_TC_DIR="$OBC_STATE_DIR/toolchains"
 OBC_LOCK="${OBC_LOCK:-/var/lock/obc-toolchains.lock}"
 
-log() { printf '[%s] %s\n' "${OBC_LOG_TAG:-toolchains}" "$*" >&2; }
+log() { printf '[%s %s] %s\n' "${OBC_LOG_TAG:-toolchains}" "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # Holds one lock for the whole of an up/down, so two callers never start the same daemon twice.
@@ -73,8 +73,29 @@ start_bg() {
   return 1
 }
 
+# note_started NAME PIDFILE EXE [MARKER]: records a daemon this run started, so that a failed
+# `toolchains.sh up` can stop exactly those again (OBC_STARTED_FILE is set by toolchains.sh).
+note_started() {
+  [ -n "${OBC_STARTED_FILE:-}" ] || return 0
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$OBC_STARTED_FILE"
+}
+
 # Removes a unix socket only when no live process of ours could be serving it (caller checked).
 rm_stale_socket() { [ -S "$1" ] || [ -e "$1" ] && { log "removing stale socket $1"; rm -f "$1"; }; return 0; }
+
+# wait_up PIDFILE SECONDS CMD...: like wait_for, but gives up as soon as the pid in PIDFILE exits.
+wait_up() {
+  local pid; pid=$(tr -dc '0-9' <"$1" 2>/dev/null || true); shift
+  local n=$(( $1 * 5 )); shift
+  for _ in $(seq "$n"); do
+    "$@" >/dev/null 2>&1 && return 0
+    if [ -z "$pid" ] || [ ! -d "/proc/$pid" ] || [ "$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]; then
+      log "the process (pid ${pid:-?}) exited during start-up"; return 1
+    fi
+    sleep 0.2
+  done
+  "$@" >/dev/null 2>&1
+}
 
 wait_for() { # wait_for SECONDS CMD...: polls CMD every 0.2 s
   local n=$(( $1 * 5 )); shift

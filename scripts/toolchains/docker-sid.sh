@@ -140,14 +140,17 @@ tc_start_containerd() {
   rm_stale_socket "$TC_CTRD_SOCK"; rm_stale_socket "$TC_CTRD_SOCK.ttrpc"; rm_stale_socket "$TC_RUN/containerd/debug.sock"
   log "$TC: starting containerd"
   PATH=$SID_PATH start_bg "$TC_CTRD_PID" "$TC_CONTAINERD" "$TC_LOGS/containerd.log" --config "$TC_CTRD_TOML"
-  TC_STARTED="$TC_STARTED containerd"
-  wait_for 20 tc_ctrd_ok || { tail -n 30 "$TC_LOGS/containerd.log" >&2; die "$TC: containerd did not come up"; }
+  note_started "$TC containerd" "$TC_CTRD_PID" "$TC_CONTAINERD" "$TC_CTRD_TOML"
+  TC_CTRD_RESTARTED=1
+  wait_up "$TC_CTRD_PID" 20 tc_ctrd_ok || { tail -n 30 "$TC_LOGS/containerd.log" >&2; die "$TC: containerd did not come up"; }
 }
 
 tc_start_dockerd() {
   if pid_ours "$TC_DOCKERD_PID" "$TC_DOCKERD" "--config-file=$TC_DAEMON_JSON" >/dev/null; then
-    if wait_for 10 tc_docker_ok; then log "$TC: dockerd is running"; return 0; fi
-    log "$TC: dockerd does not answer; restarting it"
+    if [ -n "${TC_CTRD_RESTARTED:-}" ]; then
+      log "$TC: containerd was restarted; restarting dockerd so that it reconnects at once"
+    elif wait_for 10 tc_docker_ok; then log "$TC: dockerd is running"; return 0
+    else log "$TC: dockerd does not answer; restarting it"; fi
   fi
   stop_pidfile "$TC dockerd" "$TC_DOCKERD_PID" "$TC_DOCKERD" "--config-file=$TC_DAEMON_JSON"
   rm_stale_socket "$TC_SOCK"
@@ -157,9 +160,9 @@ tc_start_dockerd() {
     "--config-file=$TC_DAEMON_JSON" "--containerd=$TC_CTRD_SOCK" \
     "--data-root=$TC_LIB/docker" "--exec-root=$TC_RUN/exec" "--pidfile=$TC_DOCKERD_PID" \
     -H "unix://$TC_SOCK" --iptables=false --ip6tables=false -b "$TC_BRIDGE"
+  note_started "$TC dockerd" "$TC_DOCKERD_PID" "$TC_DOCKERD" "--config-file=$TC_DAEMON_JSON"
+  wait_up "$TC_RUN/dockerd.start.pid" 60 tc_docker_ok || { tail -n 40 "$TC_LOGS/dockerd.log" >&2; die "$TC: dockerd did not come up"; }
   rm -f "$TC_RUN/dockerd.start.pid"
-  TC_STARTED="$TC_STARTED dockerd"
-  wait_for 60 tc_docker_ok || { tail -n 40 "$TC_LOGS/dockerd.log" >&2; die "$TC: dockerd did not come up"; }
 }
 
 tc_stop() {
@@ -207,7 +210,7 @@ tc_buildkit_image() {
 
 tc_up() {
   tc_vars "$1"
-  TC_STARTED=""
+  TC_CTRD_RESTARTED=
   # busybox-static, curl and patchelf's apt guard come with setup-env's tools; c also needs the registry.
   if [ "$TC" = c ]; then OBC_LOCK_HELD=1 bash "$OBC_REPO/scripts/setup-env.sh" registry
   else OBC_LOCK_HELD=1 bash "$OBC_REPO/scripts/setup-env.sh" tools; fi
