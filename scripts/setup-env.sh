@@ -6,8 +6,9 @@
 # Must run as root.
 #
 #   setup-env.sh            install what is missing, start containerd, dockerd and the registry
-#   setup-env.sh tools      only install the bookworm tools (registry, busybox-static, curl, ...)
-#   setup-env.sh registry   tools + the registry
+#   setup-env.sh tools [PKG...]     only install the bookworm tools (registry, busybox-static,
+#                                   curl, ...) and the extra distribution packages PKG
+#   setup-env.sh registry [PKG...]  tools + the registry
 #   setup-env.sh down       stop what this script started (by its pid files), nothing else
 #
 # On Debian 12 it takes docker.io, docker-cli, docker-buildx and containerd from Debian 13
@@ -46,7 +47,7 @@ TRIXIE_PKGS="docker.io docker-cli docker-buildx containerd"
 
 missing_tools() {
   local p out=""
-  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps; do
+  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps $EXTRA_TOOLS; do
     pkg_installed "$p" && continue
     # A static /bin/busybox from elsewhere does as well as the package.
     if [ "$p" = busybox-static ] && [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then continue; fi
@@ -212,6 +213,10 @@ down() {
 }
 
 obc_lock
+EXTRA_TOOLS=""
+case "${1:-all}" in
+  tools|registry) EXTRA_TOOLS="${*:2}" ;;
+esac
 case "${1:-all}" in
   down) down; exit 0 ;;
   tools) install_tools; exit 0 ;;

@@ -8,7 +8,7 @@
 # and libseccomp2 are unpacked next to it and the prefix's runc is pointed at them with patchelf;
 # every other binary runs on bookworm's libraries as it is.
 
-SID_CACHE=/var/cache/obc-toolchains/sid
+SID_CACHE=${OBC_SID_CACHE:-/var/cache/obc-toolchains/sid}
 SID_ROOT=$SID_CACHE/root
 SID_LIBC=$SID_CACHE/libc
 SID_LIBDIR=$SID_LIBC/usr/lib/x86_64-linux-gnu
@@ -29,22 +29,20 @@ sid_apt() {
     -o APT::Sandbox::User=root
 }
 
-# The sid version apt would pick for PKG, from the private lists.
-sid_candidate() { sid_apt apt-cache policy "$1" 2>/dev/null | sed -n 's/^  Candidate: //p'; }
-
 # Fetches (once) and unpacks the sid prefix. Reruns use the cached .debs and need no network.
 sid_prefix() {
   if [ -f "$SID_STAMP" ] && [ -x "$SID_ROOT/usr/sbin/dockerd" ] && "$SID_ROOT/usr/sbin/runc" --version >/dev/null 2>&1; then
     return 0
   fi
-  command -v patchelf >/dev/null || { log "installing patchelf (bookworm) for sid's runc"; apt_install_guarded "" patchelf; }
+  command -v patchelf >/dev/null || die "patchelf is missing (setup-env.sh tools patchelf installs it)"
   local p missing=""
   for p in $SID_PKGS; do ls "$SID_DEBS/${p}_"*.deb >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     log "fetching sid package lists into $SID_APT (private apt configuration)"
     sid_apt apt-get update -qq >"$OBC_TC_DIR/sid-apt-update.log" 2>&1 ||
       { tail -n 20 "$OBC_TC_DIR/sid-apt-update.log" >&2; die "cannot read Debian sid's package lists (is deb.debian.org reachable?)"; }
-    for p in docker.io docker-buildx containerd runc; do log "  sid candidate: $p $(sid_candidate "$p")"; done
+    log "  sid candidates: $(sid_apt apt-cache policy docker.io docker-buildx containerd runc 2>/dev/null |
+      awk '/^[^ ]/{sub(":","",$1); p=$1} /Candidate:/{printf "%s %s  ", p, $2}')"
     mkdir -p "$SID_DEBS"
     log "downloading:$missing"
     # shellcheck disable=SC2086
@@ -211,9 +209,10 @@ tc_buildkit_image() {
 tc_up() {
   tc_vars "$1"
   TC_CTRD_RESTARTED=
-  # busybox-static, curl and patchelf's apt guard come with setup-env's tools; c also needs the registry.
-  if [ "$TC" = c ]; then OBC_LOCK_HELD=1 bash "$OBC_REPO/scripts/setup-env.sh" registry
-  else OBC_LOCK_HELD=1 bash "$OBC_REPO/scripts/setup-env.sh" tools; fi
+  # busybox-static, curl, patchelf (for sid's runc) and ip from bookworm, through setup-env's
+  # guarded install; c also needs the registry.
+  if [ "$TC" = c ]; then OBC_LOCK_HELD=1 bash "$OBC_REPO/scripts/setup-env.sh" registry patchelf iproute2
+  else OBC_LOCK_HELD=1 bash "$OBC_REPO/scripts/setup-env.sh" tools patchelf iproute2; fi
   sid_prefix
   tc_configs
   tc_bridge
