@@ -154,13 +154,13 @@ start_dockerd() {
   if [ ! -f /etc/docker/daemon.json ] || ! grep -q containerd-snapshotter /etc/docker/daemon.json; then
     echo '{"features":{"containerd-snapshotter":true}}' >/etc/docker/daemon.json
   fi
-  if pid_ours "$DOCKERD_PID" "$DOCKERD" >/dev/null; then
+  if pid_ours "$DOCKERD_PID" "$DOCKERD" "--pidfile=$DOCKERD_PID" >/dev/null; then
     if [ -n "${CONTAINERD_RESTARTED:-}" ]; then
       log "containerd was restarted; restarting dockerd so that it reconnects at once"
     elif wait_for 10 docker_ok; then log "dockerd is running"; return 0
     else log "dockerd does not answer on $DOCKER_SOCK; restarting it"; fi
   fi
-  stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
+  stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD" "--pidfile=$DOCKERD_PID"
   if docker_ok; then log "a dockerd this script did not start serves $DOCKER_SOCK; using it"; return 0; fi
   # A dockerd killed with -9 leaves its default pid file; dockerd refuses to start if that pid
   # is alive, so drop it when it is not a dockerd.
@@ -173,7 +173,7 @@ start_dockerd() {
   if ! wait_up "$DOCKERD_PID.start" 60 docker_ok; then
     rm -f "$DOCKERD_PID.start"
     log "dockerd did not come up; its log:"; tail -n 40 "$A_DIR/dockerd.log" >&2
-    stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
+    stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD" "--pidfile=$DOCKERD_PID"
     exit 1
   fi
   rm -f "$DOCKERD_PID.start"
@@ -182,10 +182,10 @@ start_dockerd() {
 registry_ok() { curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; }
 
 start_registry() {
-  if pid_ours "$REGISTRY_PID" "$REGISTRY_BIN" >/dev/null && wait_for 5 registry_ok; then
+  if pid_ours "$REGISTRY_PID" "$REGISTRY_BIN" "$REGISTRY_CFG" >/dev/null && wait_for 5 registry_ok; then
     log "registry is running"; return 0
   fi
-  stop_pidfile registry "$REGISTRY_PID" "$REGISTRY_BIN"
+  stop_pidfile registry "$REGISTRY_PID" "$REGISTRY_BIN" "$REGISTRY_CFG"
   if registry_ok; then log "something this script did not start serves 127.0.0.1:$REGISTRY_PORT; using it"; return 0; fi
   mkdir -p "$STATE_DIR/registry"
   cat >"$REGISTRY_CFG" <<CFG
@@ -207,9 +207,9 @@ CFG
 }
 
 down() {
-  stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD"
+  stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD" "--pidfile=$DOCKERD_PID"
   stop_pidfile containerd "$CONTAINERD_PID" "$CONTAINERD"
-  stop_pidfile registry "$REGISTRY_PID" "$REGISTRY_BIN"
+  stop_pidfile registry "$REGISTRY_PID" "$REGISTRY_BIN" "$REGISTRY_CFG"
 }
 
 obc_lock

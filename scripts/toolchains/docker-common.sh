@@ -137,6 +137,7 @@ apt_install_guarded() {
     esac
   done <<<"$sim"
   [ "$bad" = 0 ] || die "the simulated 'apt-get install $*' changes more than it should; nothing was changed. Install by hand or fix the machine's apt state."
+  [ -z "${OBC_APT_DRY_RUN:-}" ] || { log "dry run: not installing"; return 0; }
   local had_policy=1
   [ -e /usr/sbin/policy-rc.d ] || { had_policy=0; printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
   local rc=0
