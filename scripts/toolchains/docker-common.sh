@@ -60,7 +60,12 @@ stop_pidfile() {
 start_bg() {
   local file=$1 exe=$2 logf=$3; shift 3
   mkdir -p "$(dirname "$file")" "$(dirname "$logf")"
-  setsid nohup "$exe" "$@" >>"$logf" 2>&1 </dev/null 9>&- &
+  # Close every inherited descriptor above 2 (the lock, a caller's pipes), so a daemon never keeps
+  # this script's lock or a test runner's output pipe open.
+  (
+    for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+    exec setsid nohup "$exe" "$@" >>"$logf" 2>&1 </dev/null
+  ) &
   local pid=$!
   echo "$pid" >"$file"
   # setsid execs in place when the caller is not a group leader; confirm the pid is the daemon.
