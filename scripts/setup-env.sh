@@ -162,14 +162,11 @@ start_dockerd() {
   fi
   stop_pidfile dockerd "$DOCKERD_PID" "$DOCKERD" "--pidfile=$DOCKERD_PID"
   if docker_ok; then log "a dockerd this script did not start serves $DOCKER_SOCK; using it"; return 0; fi
-  # A dockerd killed with -9 leaves its default pid file; dockerd refuses to start if that pid
-  # is alive, so drop it when it is not a dockerd.
-  if [ -s /var/run/docker.pid ] && ! pid_ours /var/run/docker.pid "$DOCKERD" >/dev/null; then rm -f /var/run/docker.pid; fi
   rm_stale_socket "$DOCKER_SOCK"
   log "starting dockerd"
   start_bg "$DOCKERD_PID.start" "$DOCKERD" "$A_DIR/dockerd.log" \
     --containerd="$CONTAINERD_SOCK" --pidfile="$DOCKERD_PID" -H "unix://$DOCKER_SOCK"
-  note_started dockerd "$DOCKERD_PID" "$DOCKERD"
+  note_started dockerd "$DOCKERD_PID" "$DOCKERD" "--pidfile=$DOCKERD_PID"
   if ! wait_up "$DOCKERD_PID.start" 60 docker_ok; then
     rm -f "$DOCKERD_PID.start"
     log "dockerd did not come up; its log:"; tail -n 40 "$A_DIR/dockerd.log" >&2
