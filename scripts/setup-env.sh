@@ -9,6 +9,7 @@
 #   setup-env.sh tools [PKG...]     only install the bookworm tools (registry, busybox-static,
 #                                   curl, ...) and the extra distribution packages PKG
 #   setup-env.sh registry [PKG...]  tools + the registry
+#   setup-env.sh install            tools + the Docker packages, start nothing
 #   setup-env.sh down       stop what this script started (by its pid files), nothing else
 #
 # On Debian 12 it takes docker.io, docker-cli, docker-buildx and containerd from Debian 13
@@ -218,8 +219,9 @@ case "${1:-all}" in
   down) down; exit 0 ;;
   tools) install_tools; exit 0 ;;
   registry) install_tools; start_registry; exit 0 ;;
+  install) install_tools; install_docker; exit 0 ;;
   all|up|"") ;;
-  *) die "unknown argument '$1' (use: all, tools, registry, down)" ;;
+  *) die "unknown argument '$1' (use: all, tools, registry, install, down)" ;;
 esac
 
 install_tools

@@ -109,9 +109,11 @@ wait_for() { # wait_for SECONDS CMD...: polls CMD every 0.2 s
 }
 
 # apt_install_guarded "ALLOWED_UPGRADES" PKG...: simulates first and refuses when the install
-# would remove anything, or upgrade or newly pull in a package outside ALLOWED_UPGRADES that the
-# machine already has, or touch apt, dpkg, libc, python3, perl-base, base-files, openssh, libssl.
-# Prints what it installs. PKG may name a release: docker.io/trixie.
+# would remove anything; touch apt, dpkg, libc, python3, perl-base, base-files, openssh, libssl,
+# systemd; or upgrade a package outside ALLOWED_UPGRADES to another release's version (a
+# dependency raised to a newer build of the machine's own release, such as a security update of
+# a library, is allowed and printed). Prints everything it installs or upgrades.
+# PKG may name a release: docker.io/trixie.
 apt_install_guarded() {
   local allowed=" $1 " sim bad=0 line name old rel; shift
   [ $# -gt 0 ] || return 0
@@ -135,7 +137,13 @@ apt_install_guarded() {
             fi ;;
         esac
         if [ -n "$old" ] && [ "${allowed/ $name /}" = "$allowed" ]; then
-          log "refusing: the install would upgrade unrelated package $name ($old -> $rel)"; bad=1
+          # A dependency may be raised to a newer build from the machine's own release (a
+          # security or point update of the same library), never to another release's.
+          case "$rel" in
+            *Debian:1[3-9]*|*Debian:unstable*|*Debian:testing*|*trixie*|*sid*|*forky*)
+              log "refusing: the install would upgrade unrelated package $name to another release ($old -> $rel)"; bad=1 ;;
+            *) log "  will upgrade (dependency, same release): $name $old -> $rel" ;;
+          esac
         else
           log "  will install: $name ${old:+$old -> }$rel"
         fi ;;
