@@ -132,18 +132,20 @@ apt_install_guarded() {
         rel=$(echo "$line" | sed -n 's/^Inst [^(]*(\([^)]*\)).*/\1/p')
         case "$name" in
           apt|apt-utils|libapt-pkg*|dpkg|libc6|libc6:*|libc-bin|libc-dev-bin|python3|python3*|perl-base|base-files|libssl3*|openssh-*|init-system-helpers|systemd*|libsystemd0*)
-            if [ -n "$old" ] || [ "${allowed/ $name /}" = "$allowed" ]; then
-              log "refusing: the install would touch $name ($old -> $rel)"; bad=1; continue
+            # Newly installed from the machine's own release is fine (a minimal system may lack
+            # libssl3); upgraded, or taken from another release, is not.
+            if [ -n "$old" ] || is_other_release "$rel"; then
+              log "refusing: the install would touch $name (${old:-not installed} -> $rel)"; bad=1; continue
             fi ;;
         esac
         if [ -n "$old" ] && [ "${allowed/ $name /}" = "$allowed" ]; then
           # A dependency may be raised to a newer build from the machine's own release (a
           # security or point update of the same library), never to another release's.
-          case "$rel" in
-            *Debian:1[3-9]*|*Debian:unstable*|*Debian:testing*|*trixie*|*sid*|*forky*)
-              log "refusing: the install would upgrade unrelated package $name to another release ($old -> $rel)"; bad=1 ;;
-            *) log "  will upgrade (dependency, same release): $name $old -> $rel" ;;
-          esac
+          if is_other_release "$rel"; then
+            log "refusing: the install would upgrade unrelated package $name to another release ($old -> $rel)"; bad=1
+          else
+            log "  will upgrade (same release): $name $old -> $rel"
+          fi
         else
           log "  will install: $name ${old:+$old -> }$rel"
         fi ;;
@@ -157,6 +159,15 @@ apt_install_guarded() {
   apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "$@" >"$OBC_STATE_DIR/apt-install.log" 2>&1 || rc=$?
   [ "$had_policy" = 1 ] || rm -f /usr/sbin/policy-rc.d
   if [ "$rc" != 0 ]; then tail -n 30 "$OBC_STATE_DIR/apt-install.log" >&2; die "apt-get install $* failed"; fi
+}
+
+# Whether an `apt-get -s` version/origin string, "1.2-3 Debian:13.8/stable [amd64]", is from a
+# release other than the machine's own Debian 12 (or Ubuntu) archive.
+is_other_release() {
+  case "$1" in
+    *Debian:1[3-9]*|*Debian:unstable*|*Debian:testing*|*trixie*|*sid*|*forky*) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 
 pkg_installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -40,7 +40,10 @@ sid_prefix() {
   if [ -n "$missing" ]; then
     log "fetching sid package lists into $SID_APT (private apt configuration)"
     sid_apt apt-get update -qq >"$OBC_TC_DIR/sid-apt-update.log" 2>&1 ||
-      { tail -n 20 "$OBC_TC_DIR/sid-apt-update.log" >&2; die "cannot read Debian sid's package lists (is deb.debian.org reachable?)"; }
+      { tail -n 20 "$OBC_TC_DIR/sid-apt-update.log" >&2
+        grep -q 'is expired' "$OBC_TC_DIR/sid-apt-update.log" &&
+          log "hint: the mirror serves an old sid Release file; a frozen mirror needs Acquire::Check-Valid-Until \"false\" in /etc/apt/apt.conf.d/"
+        die "cannot read Debian sid's package lists (is deb.debian.org reachable?)"; }
     log "  sid candidates: $(sid_apt apt-cache policy docker.io docker-buildx containerd runc 2>/dev/null |
       awk '/^[^ ]/{sub(":","",$1); p=$1} /Candidate:/{printf "%s %s  ", p, $2}')"
     mkdir -p "$SID_DEBS"
