@@ -2,10 +2,12 @@
 // Benchmark of the layer cache, against the real Docker Engine, buildx, registry and the local
 // cache service: cold, warm with no change, warm with a last-stage change (each on a pruned
 // builder, like a fresh runner), ten changed runs, and the lower bound (buildx with the cache
-// directory already on local disk, no service). Prints numbers; asserts nothing.
-//   npm run bench [-- --reps 3 --context example]
+// directory already on local disk, no service). Prints numbers; asserts nothing. Runs on every
+// toolchain of the test matrix it finds (scripts/toolchains.sh env files: a, b, c), one table each,
+// then the key figures side by side.
+//   npm run bench [-- --reps 3 --context example --toolchains a,b,c]
 import { execFileSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,19 +25,56 @@ const CONTEXT = path.resolve(ROOT, opt('context', 'example'));
 const SECRET = 'bench-token-value';
 const IMAGE = `127.0.0.1:5000/bench/app-${Date.now().toString(36)}`;
 
+const ENV_DIR = path.join(process.env.SETUP_ENV_STATE || '/var/tmp/oneshot-build-env', 'toolchains');
+const BASE_ENV = { ...process.env };
+
 const sh = (cmd, argv, o = {}) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...o }).toString();
-const prune = () => sh('docker', ['buildx', 'prune', '-af']);
+let lbBuilder;
+const prune = () => sh('docker', ['buildx', 'prune', '-af', ...(lbBuilder ? ['--builder', lbBuilder] : [])]);
+
+/** Points this process (and so docker and the action it runs) at one toolchain's daemon. */
+async function useToolchain(name) {
+  for (const k of Object.keys(process.env)) if (!(k in BASE_ENV)) delete process.env[k];
+  Object.assign(process.env, BASE_ENV);
+  const text = await fs.readFile(path.join(ENV_DIR, `${name}.env`), 'utf8');
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m) process.env[m[1]] = m[2];
+  }
+  if (process.env.OBC_PATH_PREPEND) process.env.PATH = `${process.env.OBC_PATH_PREPEND}:${BASE_ENV.PATH}`;
+  return process.env.OBC_TOOLCHAIN_DESC || name;
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (n) => (n / 1024 / 1024).toFixed(2);
 const size = (n) => (n >= 1024 * 1024 ? `${mb(n)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
 async function main() {
+  const wanted = opt('toolchains', '');
+  let names = wanted ? wanted.split(',') : ['a', 'b', 'c'];
   execFileSync('bash', [path.join(ROOT, 'scripts/setup-env.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('bash', [path.join(ROOT, 'scripts/toolchains.sh'), 'up', ...names], { stdio: ['ignore', 'ignore', 'inherit'] });
+  names = names.filter((n) => existsSync(path.join(ENV_DIR, `${n}.env`)));
   try {
     await fs.access(path.join(ROOT, 'dist/main/index.js'));
   } catch {
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   }
+  const results = [];
+  for (const name of names) results.push(await benchOn(name));
+  if (results.length > 1) {
+    console.log('\nSide by side (seconds, median; lower bound: buildx alone with the cache on local disk)\n');
+    console.log(`| toolchain | cold | warm, no change | lower bound | ratio | last-stage change | uploaded by the change | downloaded warm | stored after ten changes |`);
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const r of results) {
+      console.log(`| ${r.name}: ${r.desc} | ${r.cold.wall.toFixed(2)} | ${r.warm.wall.toFixed(2)} | ${r.lowerBound.toFixed(2)} | ${(r.warm.wall / r.lowerBound).toFixed(2)}x | ${r.lastStage.wall.toFixed(2)} | ${((r.lastStage.up / r.cold.up) * 100).toFixed(2)}% | ${((r.warm.down / r.cold.stored) * 100).toFixed(2)}% | ${(r.afterTen / r.cold.stored).toFixed(2)}x |`);
+    }
+  }
+}
+
+async function benchOn(name) {
+  const desc = await useToolchain(name);
+  const containerBuilder = /docker-container/.test(desc);
+  lbBuilder = undefined;
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'obc-bench-'));
   const cache = await startCacheServer({ dir: path.join(tmp, 'cache') });
   const ws = path.join(tmp, 'ws');
@@ -108,24 +147,32 @@ async function main() {
   await fs.writeFile(secretFile, SECRET);
   const bx = (extra) =>
     sh('docker', ['buildx', 'build', '--progress', 'plain', '--secret', `id=npm_token,src=${secretFile}`, '--provenance=mode=min', '--tag', `${IMAGE}:lb`, '--push', ...extra, ws]);
+  if (containerBuilder) {
+    // As the action makes it (and setup-buildx would): a docker-container builder on the host network.
+    lbBuilder = `obc-bench-lb-${Date.now().toString(36)}`;
+    sh('docker', ['buildx', 'create', '--name', lbBuilder, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap']);
+  }
+  const bxBuilder = lbBuilder ? ['--builder', lbBuilder] : [];
   prune();
-  bx(['--cache-to', `type=local,dest=${local},mode=max`]);
+  bx([...bxBuilder, '--cache-to', `type=local,dest=${local},mode=max`]);
   const lb = [];
   for (let i = 0; i < REPS; i++) {
     prune();
     const out = path.join(tmp, `lb-out-${i}`);
     const t0 = process.hrtime.bigint();
-    bx(['--cache-from', `type=local,src=${local}`, '--cache-to', `type=local,dest=${out},mode=max`]);
+    bx([...bxBuilder, '--cache-from', `type=local,src=${local}`, '--cache-to', `type=local,dest=${out},mode=max`]);
     lb.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   const lowerBound = median(lb);
+  if (lbBuilder) sh('docker', ['buildx', 'rm', '--force', lbBuilder]);
+  lbBuilder = undefined;
   const warm = rows[1];
 
   await cache.close();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const docker = sh('docker', ['version', '--format', '{{.Server.Version}}']).trim();
   const buildx = sh('docker', ['buildx', 'version']).trim().split(/\s+/)[1];
-  console.log(`\nLayer cache benchmark: ${path.relative(ROOT, CONTEXT) || CONTEXT}, ${REPS} runs per scenario (median), pruned builder before every run`);
+  console.log(`\nLayer cache benchmark on toolchain ${name} (${desc}): ${path.relative(ROOT, CONTEXT) || CONTEXT}, ${REPS} runs per scenario (median), pruned builder before every run${containerBuilder ? '; the action creates a new builder every run, the lower bound reuses one' : ''}`);
   console.log(`Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Docker ${docker}, buildx ${buildx}, local cache service on loopback\n`);
   console.log('| Scenario | cache-hit | wall main+post (s) | in cache service (s) | uploaded | downloaded | entries uploaded | stored total |');
   console.log('|---|---|---|---|---|---|---|---|');
@@ -137,6 +184,7 @@ async function main() {
   console.log(`stored total after ten changed runs: ${(afterTen / fullCache).toFixed(2)}x one cache (target < 1.5x; grew ${mb(afterTen - tenStart)} MiB over the ten runs)`);
   console.log(`most entries uploaded by one run: ${Math.max(...rows.map((r) => r.entries))} (target <= 5)`);
   await fs.rm(tmp, { recursive: true, force: true });
+  return { name, desc, cold, warm, lastStage, lowerBound, afterTen };
 }
 
 main().catch((err) => {
