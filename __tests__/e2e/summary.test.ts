@@ -111,7 +111,8 @@ describe('a Dockerfile syntax error', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0].file).toBe('Dockerfile');
     expect(errors[0].line).toBe(3);
-    expect(errors[0].message).toMatch(/^ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY/);
+    // buildx 0.13 says "ERROR: failed to solve: …", later releases "ERROR: failed to build: failed to solve: …".
+    expect(errors[0].message).toMatch(/^ERROR: (failed to build: )?failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY/);
     expect(errors[0].message).not.toContain('\n');
     expect(errors[0].title).toBe('Docker build failed at Dockerfile:3');
   });
@@ -127,7 +128,7 @@ describe('a Dockerfile syntax error', () => {
     const s = r.main.summary;
     expect(s).toContain('### ❌ Docker build failed');
     expect(s).toContain('The step failed at `Dockerfile:3`:');
-    expect(s).toContain('ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY');
+    expect(s).toMatch(/\nERROR: (failed to build: )?failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY/);
     expect(s).toContain(`- \`${repo}:main\``);
     expect(s).toMatch(/\| Build time \| \d/);
     expect(s).toContain('| Push | no: the step failed first (push: auto pushes on push event) |');
@@ -151,7 +152,7 @@ describe('a failing RUN that spans several lines, in a Dockerfile under a subdir
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ file: 'docker/app.Dockerfile', line: 2, endLine: 3 });
-    expect(errors[0].message).toMatch(/^ERROR: failed to solve: process "\/bin\/sh -c echo \\"step one\\"\s+&& exit 3" did not complete successfully: exit code: 3$/);
+    expect(errors[0].message).toMatch(/^ERROR: (failed to build: )?failed to solve: process "\/bin\/sh -c echo \\"step one\\"\s+&& exit 3" did not complete successfully: exit code: 3$/);
     expect(r.main.summary).toContain('The step failed at `docker/app.Dockerfile:2`:');
     // The step's own output is kept in the condensed log.
     expect(r.log).toMatch(/^#\d+ \d+\.\d+ step one$/m);
@@ -207,6 +208,6 @@ describe('npm run local (the README quick start), against the real stack', () =>
     expect(pr.out).toContain(`Built, not pushed. Tags: ${repo}:pr-9`);
     const broken = await local(['--context', path.join(ROOT, '__tests__/fixtures/projects/broken')]);
     expect(broken.code).toBe(1);
-    expect(broken.out).toMatch(/^Error \(Dockerfile:3\): ERROR: failed to solve: dockerfile parse error on line 3/m);
+    expect(broken.out).toMatch(/^Error \(Dockerfile:3\): ERROR: (failed to build: )?failed to solve: dockerfile parse error on line 3/m);
   });
 });
