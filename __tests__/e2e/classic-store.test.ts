@@ -27,6 +27,10 @@ describe('the classic image store (hosted-runner shape)', () => {
   let coldUpload = 0;
   beforeAll(async () => {
     expect(TOOLCHAIN.name).toBe('c');
+    // The daemon's own BuildKit takes base images from the daemon's store, a container builder from
+    // the registry: give the daemon the registry's busybox, as a runner pulling from Docker Hub has.
+    execFileSync('docker', ['pull', '-q', '127.0.0.1:5000/library/busybox:latest'], { stdio: 'ignore' });
+    execFileSync('docker', ['tag', '127.0.0.1:5000/library/busybox:latest', 'busybox:latest']);
     cache = await startCache();
     ws = await workspaceFrom('app');
   });
@@ -54,19 +58,13 @@ describe('the classic image store (hosted-runner shape)', () => {
     expect(warm.log).not.toMatch(/"auth":|Basic [A-Za-z0-9+/=]{20,}/);
   });
 
-  test('a builder network of the user\'s own: eager, and the log says why', async () => {
+  test('cache-fetch: eager on the same builder downloads the whole cache before the build', async () => {
     cache.resetLog();
-    const r = await runAction({ workspace: ws, cache, inputs: inputs(repo, { 'driver-opts': 'network=bridge', push: 'false' }), sha: sha(), secrets: [SECRET] });
+    const r = await runAction({ workspace: ws, cache, inputs: inputs(repo, { 'cache-fetch': 'eager', push: 'false' }), sha: sha(), secrets: [SECRET] });
     expect(r.conclusion).toBe('success');
-    expect(r.log).toContain("Layer cache: fetching eagerly, because the builder's container does not share the runner's network");
+    expect(r.outputs['cache-hit']).toBe('exact');
     expect(stepCached(r.log, EXPENSIVE)).toBe(true);
     expect(downloaded(cache)).toBeGreaterThan(20 * 1024 * 1024);
-  });
-
-  test('cache-fetch: lazy on such a builder is a warning, never a silent switch', async () => {
-    const r = await runAction({ workspace: ws, cache, inputs: inputs(repo, { 'driver-opts': 'network=bridge', 'cache-fetch': 'lazy', push: 'false', 'cache-save': 'false' }), sha: sha(), secrets: [SECRET] });
-    expect(r.conclusion).toBe('success');
-    expect(r.main.annotations.filter((a) => a.level === 'warning').map((a) => a.message)).toContainEqual(expect.stringContaining('cache-fetch: lazy is not possible with this builder'));
   });
 
   test('driver: docker restores read-only: the dependency stage is CACHED, nothing is saved, no provenance error', async () => {

@@ -108,8 +108,20 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
   });
 }
 
-/** True when the build log says the step whose command contains `needle` was CACHED. */
-export function stepCached(log: string, needle: string): boolean {
+/**
+ * The "Build" group of a run's log. A staged push on a container builder runs buildx a second
+ * time, fully cached, in the "Push" group; only the build itself says what was rebuilt.
+ */
+export function buildGroup(log: string): string {
+  const start = log.lastIndexOf('[group] Build\n');
+  if (start < 0) return log;
+  const end = log.indexOf('[endgroup]', start);
+  return log.slice(start, end < 0 ? undefined : end);
+}
+
+/** True when the build (see buildGroup) says the step whose command contains `needle` was CACHED. */
+export function stepCached(fullLog: string, needle: string): boolean {
+  const log = buildGroup(fullLog);
   const ids = new Set<string>();
   for (const m of log.matchAll(/^#(\d+) \[[^\]]*\] (.*)$/gm)) if (m[2].includes(needle)) ids.add(m[1]);
   if (ids.size === 0) throw new Error(`no build step containing "${needle}" in the log`);

@@ -36,13 +36,12 @@ test.each<[string, 'index' | 'manifest']>([
 ])('cacheFormFor(%j) is %s', (v, form) => expect(cacheFormFor(v)).toBe(form));
 
 describe('driver options of a builder the action creates', () => {
-  test.each<[string[], boolean, string[]]>([
-    [[], true, ['network=host']],
-    [[], false, []],
-    [['image=x'], true, ['image=x', 'network=host']],
-    [['network=bridge'], true, ['network=bridge']],
-    [['image=x,network=host'], true, ['image=x,network=host']],
-  ])('%j, lazy wanted %s', (opts, want, out) => expect(builderDriverOpts(opts, want)).toEqual(out));
+  test.each<[string[], string[]]>([
+    [[], ['network=host']],
+    [['image=x'], ['image=x', 'network=host']],
+    [['network=bridge'], ['network=bridge']],
+    [['image=x,network=host'], ['image=x,network=host']],
+  ])('%j', (opts, out) => expect(builderDriverOpts(opts)).toEqual(out));
 
   test.each<[string[], string | undefined]>([
     [[], undefined],

@@ -53670,10 +53670,12 @@ function planCacheAccess(mode, b) {
 }
 /**
  * The driver options of a docker-container builder the action creates: the user's, plus
- * `network=host` when lazy fetching wants it and the user chose no network.
+ * `network=host` when the user chose no network. On the runner's network the builder reaches
+ * what the daemon's own BuildKit reaches (the loopback registry for lazy fetching, a registry
+ * service of the job on localhost), whatever cache-fetch says.
  */
-function builderDriverOpts(userOpts, wantHostNetwork) {
-    if (!wantHostNetwork || networkOpt(userOpts) !== undefined)
+function builderDriverOpts(userOpts) {
+    if (networkOpt(userOpts) !== undefined)
         return userOpts;
     return [...userOpts, 'network=host'];
 }
@@ -53796,12 +53798,12 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
                 configFile = external_node_path_.join(dockerConfig, 'buildkitd.toml');
                 await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
             }
-            // Lazy fetching needs the builder's BuildKit on the runner's network, where the loopback
-            // registry listens (it takes this run's credential, so other containers there cannot use it).
-            const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts, inputs.cache && inputs.cacheFetch !== 'eager') : inputs.builder.driverOpts;
+            // On the runner's network, where the loopback registry of lazy fetching listens (it takes
+            // this run's credential, so other processes there cannot use it).
+            const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts) : inputs.builder.driverOpts;
             hostNetwork = driver === 'docker-container' && networkOpt(driverOpts) === 'host';
             if (driverOpts.length !== inputs.builder.driverOpts.length)
-                lib_core/* info */.pq('Builder gets network=host, so its BuildKit can fetch cached layers lazily from the loopback registry.');
+                lib_core/* info */.pq('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
             const p = {
                 name,
                 driver,

@@ -76,10 +76,12 @@ export function planCacheAccess(mode: FetchMode, b: BuilderFacts): CacheAccess {
 
 /**
  * The driver options of a docker-container builder the action creates: the user's, plus
- * `network=host` when lazy fetching wants it and the user chose no network.
+ * `network=host` when the user chose no network. On the runner's network the builder reaches
+ * what the daemon's own BuildKit reaches (the loopback registry for lazy fetching, a registry
+ * service of the job on localhost), whatever cache-fetch says.
  */
-export function builderDriverOpts(userOpts: string[], wantHostNetwork: boolean): string[] {
-  if (!wantHostNetwork || networkOpt(userOpts) !== undefined) return userOpts;
+export function builderDriverOpts(userOpts: string[]): string[] {
+  if (networkOpt(userOpts) !== undefined) return userOpts;
   return [...userOpts, 'network=host'];
 }
 

@@ -125,11 +125,11 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
         configFile = path.join(dockerConfig, 'buildkitd.toml');
         await fs.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
       }
-      // Lazy fetching needs the builder's BuildKit on the runner's network, where the loopback
-      // registry listens (it takes this run's credential, so other containers there cannot use it).
-      const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts, inputs.cache && inputs.cacheFetch !== 'eager') : inputs.builder.driverOpts;
+      // On the runner's network, where the loopback registry of lazy fetching listens (it takes
+      // this run's credential, so other processes there cannot use it).
+      const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts) : inputs.builder.driverOpts;
       hostNetwork = driver === 'docker-container' && networkOpt(driverOpts) === 'host';
-      if (driverOpts.length !== inputs.builder.driverOpts.length) core.info('Builder gets network=host, so its BuildKit can fetch cached layers lazily from the loopback registry.');
+      if (driverOpts.length !== inputs.builder.driverOpts.length) core.info('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
       const p: CreatePlan = {
         name,
         driver,
