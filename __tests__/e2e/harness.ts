@@ -113,8 +113,7 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
  * time, fully cached, in the "Push" group; only the build itself says what was rebuilt.
  */
 export function buildGroup(log: string): string {
-  const start = log.lastIndexOf('[group] Build\n');
-  if (start < 0) return log;
+  const start = Math.max(log.lastIndexOf('[group] Build\n'), 0);
   const end = log.indexOf('[endgroup]', start);
   return log.slice(start, end < 0 ? undefined : end);
 }
