@@ -1,6 +1,7 @@
 // How the layer cache reaches the builder: lazy or eager (and why), read-only on a builder that
 // cannot export, and the cache form offered to each BuildKit; the provenance default per builder.
-import { builderDriverOpts, cacheFormFor, effectiveBuildkitVersion, networkOpt, planCacheAccess, CLASSIC_DOCKER_NO_EXPORT } from '../../src/cache/access.js';
+import { cacheFormFor, effectiveBuildkitVersion, planCacheAccess, CLASSIC_DOCKER_NO_EXPORT } from '../../src/cache/access.js';
+import { builderDriverOpts, driverOptValue } from '../../src/docker/builder.js';
 import type { BuilderFacts, CacheAccess, FetchMode } from '../../src/cache/access.js';
 import { attestationsFor } from '../../src/plan.js';
 
@@ -48,7 +49,7 @@ describe('driver options of a builder the action creates', () => {
     [['network=host'], 'host'],
     [['image=x,network=ci-net'], 'ci-net'],
     [['"network=host"', 'network=none'], 'none'],
-  ])('networkOpt(%j)', (opts, n) => expect(networkOpt(opts)).toBe(n));
+  ])('driverOptValue(%j, network)', (opts, n) => expect(driverOptValue(opts, 'network')).toBe(n));
 });
 
 describe('attestationsFor', () => {

@@ -48709,15 +48709,30 @@ async function createBuilder(p, env) {
 /** The image a docker-container builder starts from: driver-opts `image=`, else buildx's default. */
 const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
 function builderImage(driverOpts) {
-    let image = DEFAULT_BUILDKIT_IMAGE;
-    for (const line of driverOpts) {
+    return driverOptValue(driverOpts, 'image') || DEFAULT_BUILDKIT_IMAGE;
+}
+/** The last value of `key=` among driver options (each line may hold several comma-separated pairs). */
+function driverOptValue(opts, key) {
+    let found;
+    for (const line of opts) {
         for (const pair of line.split(',')) {
-            const m = /^\s*"?image=([^"]+)"?\s*$/.exec(pair);
-            if (m)
-                image = m[1].trim();
+            const m = /^\s*"?([A-Za-z0-9._-]+)=([^"]*)"?\s*$/.exec(pair);
+            if (m && m[1] === key)
+                found = m[2].trim();
         }
     }
-    return image;
+    return found;
+}
+/**
+ * The driver options of a docker-container builder the action creates: the user's, plus
+ * `network=host` when the user chose no network. On the runner's network the builder reaches
+ * what the daemon's own BuildKit reaches (the loopback registry for lazy fetching, a registry
+ * service of the job on localhost), whatever cache-fetch says.
+ */
+function builderDriverOpts(userOpts) {
+    if (driverOptValue(userOpts, 'network') !== undefined)
+        return userOpts;
+    return [...userOpts, 'network=host'];
 }
 const PULL_FAILURE = /pull|manifest|registry|dial tcp|lookup |toomanyrequests|rate limit|denied|unauthorized|no such image|not found|i\/o timeout|tls/i;
 /** Pure: the one-line error of a failed `buildx create`; a BuildKit image that cannot be had is named. */
@@ -53668,29 +53683,6 @@ function planCacheAccess(mode, b) {
     }
     return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
 }
-/**
- * The driver options of a docker-container builder the action creates: the user's, plus
- * `network=host` when the user chose no network. On the runner's network the builder reaches
- * what the daemon's own BuildKit reaches (the loopback registry for lazy fetching, a registry
- * service of the job on localhost), whatever cache-fetch says.
- */
-function builderDriverOpts(userOpts) {
-    if (networkOpt(userOpts) !== undefined)
-        return userOpts;
-    return [...userOpts, 'network=host'];
-}
-/** The `network=` value among driver options (each line may hold several comma-separated pairs). */
-function networkOpt(opts) {
-    let found;
-    for (const line of opts) {
-        for (const pair of line.split(',')) {
-            const m = /^\s*"?network=([^"]*)"?\s*$/.exec(pair);
-            if (m)
-                found = m[1].trim();
-        }
-    }
-    return found;
-}
 
 ;// CONCATENATED MODULE: ./src/phases/docker.ts
 // Phase: Docker and buildx (installing a pinned or the latest buildx when asked), registry logins,
@@ -53801,7 +53793,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             // On the runner's network, where the loopback registry of lazy fetching listens (it takes
             // this run's credential, so other processes there cannot use it).
             const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts) : inputs.builder.driverOpts;
-            hostNetwork = driver === 'docker-container' && networkOpt(driverOpts) === 'host';
+            hostNetwork = driver === 'docker-container' && driverOptValue(driverOpts, 'network') === 'host';
             if (driverOpts.length !== inputs.builder.driverOpts.length)
                 lib_core/* info */.pq('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
             const p = {

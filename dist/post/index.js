@@ -50030,15 +50030,30 @@ async function createBuilder(p, env) {
 /** The image a docker-container builder starts from: driver-opts `image=`, else buildx's default. */
 const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
 function builderImage(driverOpts) {
-    let image = DEFAULT_BUILDKIT_IMAGE;
-    for (const line of driverOpts) {
+    return driverOptValue(driverOpts, 'image') || DEFAULT_BUILDKIT_IMAGE;
+}
+/** The last value of `key=` among driver options (each line may hold several comma-separated pairs). */
+function driverOptValue(opts, key) {
+    let found;
+    for (const line of opts) {
         for (const pair of line.split(',')) {
-            const m = /^\s*"?image=([^"]+)"?\s*$/.exec(pair);
-            if (m)
-                image = m[1].trim();
+            const m = /^\s*"?([A-Za-z0-9._-]+)=([^"]*)"?\s*$/.exec(pair);
+            if (m && m[1] === key)
+                found = m[2].trim();
         }
     }
-    return image;
+    return found;
+}
+/**
+ * The driver options of a docker-container builder the action creates: the user's, plus
+ * `network=host` when the user chose no network. On the runner's network the builder reaches
+ * what the daemon's own BuildKit reaches (the loopback registry for lazy fetching, a registry
+ * service of the job on localhost), whatever cache-fetch says.
+ */
+function builderDriverOpts(userOpts) {
+    if (driverOptValue(userOpts, 'network') !== undefined)
+        return userOpts;
+    return [...userOpts, 'network=host'];
 }
 const PULL_FAILURE = /pull|manifest|registry|dial tcp|lookup |toomanyrequests|rate limit|denied|unauthorized|no such image|not found|i\/o timeout|tls/i;
 /** Pure: the one-line error of a failed `buildx create`; a BuildKit image that cannot be had is named. */

@@ -73,26 +73,3 @@ export function planCacheAccess(mode: FetchMode, b: BuilderFacts): CacheAccess {
   }
   return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
 }
-
-/**
- * The driver options of a docker-container builder the action creates: the user's, plus
- * `network=host` when the user chose no network. On the runner's network the builder reaches
- * what the daemon's own BuildKit reaches (the loopback registry for lazy fetching, a registry
- * service of the job on localhost), whatever cache-fetch says.
- */
-export function builderDriverOpts(userOpts: string[]): string[] {
-  if (networkOpt(userOpts) !== undefined) return userOpts;
-  return [...userOpts, 'network=host'];
-}
-
-/** The `network=` value among driver options (each line may hold several comma-separated pairs). */
-export function networkOpt(opts: string[]): string | undefined {
-  let found: string | undefined;
-  for (const line of opts) {
-    for (const pair of line.split(',')) {
-      const m = /^\s*"?network=([^"]*)"?\s*$/.exec(pair);
-      if (m) found = m[1].trim();
-    }
-  }
-  return found;
-}

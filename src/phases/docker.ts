@@ -11,11 +11,11 @@ import { buildxPluginPath, dockerEnv, makeDockerConfig, probeBuildx, probeDocker
 import type { Toolchain } from '../docker/docker.js';
 import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-install.js';
 import type { InstallEnv } from '../docker/buildx-install.js';
-import { builderName, contextBuilderName, createBuilder, inspectBuilder, resolveDriver } from '../docker/builder.js';
+import { builderDriverOpts, builderName, contextBuilderName, createBuilder, driverOptValue, inspectBuilder, resolveDriver } from '../docker/builder.js';
 import type { Builder, CreatePlan } from '../docker/builder.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
-import { CLASSIC_DOCKER_NO_EXPORT, builderDriverOpts, networkOpt } from '../cache/access.js';
+import { CLASSIC_DOCKER_NO_EXPORT } from '../cache/access.js';
 import { saveState } from '../state.js';
 
 export type { Builder } from '../docker/builder.js';
@@ -128,7 +128,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       // On the runner's network, where the loopback registry of lazy fetching listens (it takes
       // this run's credential, so other processes there cannot use it).
       const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts) : inputs.builder.driverOpts;
-      hostNetwork = driver === 'docker-container' && networkOpt(driverOpts) === 'host';
+      hostNetwork = driver === 'docker-container' && driverOptValue(driverOpts, 'network') === 'host';
       if (driverOpts.length !== inputs.builder.driverOpts.length) core.info('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
       const p: CreatePlan = {
         name,
