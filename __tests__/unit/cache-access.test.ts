@@ -1,6 +1,6 @@
 // How the layer cache reaches the builder: lazy or eager (and why), read-only on a builder that
 // cannot export, and the cache form offered to each BuildKit; the provenance default per builder.
-import { cacheFormFor, effectiveBuildkitVersion, planCacheAccess, CLASSIC_DOCKER_NO_EXPORT } from '../../src/cache/access.js';
+import { cacheFormFor, effectiveBuildkitVersion, planCacheAccess, CLASSIC_DOCKER_NO_CACHE } from '../../src/cache/access.js';
 import { builderDriverOpts, driverOptValue } from '../../src/docker/builder.js';
 import type { BuilderFacts, CacheAccess, FetchMode } from '../../src/cache/access.js';
 import { attestationsFor } from '../../src/plan.js';
@@ -11,16 +11,16 @@ const CONTAINER_NET = "the builder's container does not share the runner's netwo
 
 describe('planCacheAccess', () => {
   test.each<[string, FetchMode, Partial<BuilderFacts>, CacheAccess]>([
-    ['docker driver, containerd store, BuildKit 0.25', 'auto', {}, { lazy: true, canExport: true, form: 'manifest' }],
-    ['docker driver, containerd store, BuildKit 0.13', 'auto', { buildkitVersion: 'v0.13.2' }, { lazy: true, canExport: true, form: 'index' }],
-    ['docker driver on a classic store: lazy but read-only', 'auto', { containerdStore: false, buildkitVersion: '0.20.0' }, { lazy: true, canExport: false, exportReason: CLASSIC_DOCKER_NO_EXPORT, form: 'index' }],
-    ['eager asked for', 'eager', {}, { lazy: false, eagerReason: 'cache-fetch: eager', canExport: true, form: 'manifest' }],
-    ['docker-container on the host network (as the action creates it)', 'auto', { driver: 'docker-container', containerdStore: false, hostNetwork: true, buildkitVersion: 'v0.21.0' }, { lazy: true, canExport: true, form: 'manifest' }],
-    ['docker-container on its own network', 'auto', { driver: 'docker-container', containerdStore: false }, { lazy: false, eagerReason: CONTAINER_NET, canExport: true, form: 'manifest' }],
-    ['docker-container on its own network, lazy asked for', 'lazy', { driver: 'docker-container' }, { lazy: false, eagerReason: CONTAINER_NET, canExport: true, form: 'manifest' }],
-    ['remote, auto', 'auto', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: false, eagerReason: REMOTE_AUTO, canExport: true, form: 'index' }],
-    ['remote, lazy asked for', 'lazy', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: true, canExport: true, form: 'index' }],
-    ['kubernetes, lazy asked for', 'lazy', { driver: 'kubernetes', buildkitVersion: '' }, { lazy: false, eagerReason: "the kubernetes driver's BuildKit cannot reach this runner's loopback registry", canExport: true, form: 'index' }],
+    ['docker driver, containerd store, BuildKit 0.25', 'auto', {}, { lazy: true, form: 'manifest' }],
+    ['docker driver, containerd store, BuildKit 0.13', 'auto', { buildkitVersion: 'v0.13.2' }, { lazy: true, form: 'index' }],
+    ['docker driver on a classic store: no layer cache', 'auto', { containerdStore: false, buildkitVersion: '0.20.0' }, { lazy: true, off: CLASSIC_DOCKER_NO_CACHE, form: 'index' }],
+    ['eager asked for', 'eager', {}, { lazy: false, eagerReason: 'cache-fetch: eager', form: 'manifest' }],
+    ['docker-container on the host network (as the action creates it)', 'auto', { driver: 'docker-container', containerdStore: false, hostNetwork: true, buildkitVersion: 'v0.21.0' }, { lazy: true, form: 'manifest' }],
+    ['docker-container on its own network', 'auto', { driver: 'docker-container', containerdStore: false }, { lazy: false, eagerReason: CONTAINER_NET, form: 'manifest' }],
+    ['docker-container on its own network, lazy asked for', 'lazy', { driver: 'docker-container' }, { lazy: false, eagerReason: CONTAINER_NET, form: 'manifest' }],
+    ['remote, auto', 'auto', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: false, eagerReason: REMOTE_AUTO, form: 'index' }],
+    ['remote, lazy asked for', 'lazy', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: true, form: 'index' }],
+    ['kubernetes, lazy asked for', 'lazy', { driver: 'kubernetes', buildkitVersion: '' }, { lazy: false, eagerReason: "the kubernetes driver's BuildKit cannot reach this runner's loopback registry", form: 'index' }],
   ])('%s', (_n, mode, facts, access) => {
     expect(planCacheAccess(mode, b(facts))).toEqual(access);
   });

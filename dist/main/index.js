@@ -53631,63 +53631,9 @@ function loadState() {
     }
 }
 
-;// CONCATENATED MODULE: ./src/cache/access.ts
-// Pure: how the layer cache reaches the builder's BuildKit, from what the builder is. Decides lazy
-// or eager fetching (lazy needs BuildKit to reach the runner's loopback), whether the builder can
-// export a cache at all, and which cache form to offer for import.
-
-/** The first BuildKit release that exports (and so surely imports) the image manifest form by default. */
-const MANIFEST_FORM_SINCE = '0.21.0';
-/**
- * The form to offer BuildKit: the one it exports itself by default. Every BuildKit reads the image
- * index form, so that is the choice when the version is unknown or older than v0.21.
- */
-function cacheFormFor(buildkitVersion) {
-    const v = node_modules_semver.coerce(buildkitVersion);
-    return v && node_modules_semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
-}
-/** The first Docker Engine release whose built-in BuildKit is v0.21 or later. */
-const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
-/**
- * The builder's BuildKit version as far as it can be told. Distribution builds of dockerd report
- * their built-in BuildKit as `v0.0.0+unknown`; for the docker driver the Engine version then says
- * which BuildKit it carries (28.1 and later: v0.21 or later).
- */
-function effectiveBuildkitVersion(driver, reported, dockerVersion) {
-    const v = node_modules_semver.coerce(reported);
-    if (v && node_modules_semver.gt(v, '0.0.0'))
-        return reported;
-    const d = node_modules_semver.coerce(dockerVersion);
-    if (driver === 'docker' && d)
-        return node_modules_semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
-    return '';
-}
-const CLASSIC_DOCKER_NO_EXPORT = "the docker driver of a daemon without the containerd image store cannot export a cache (restored read-only; use driver: docker-container, or turn on the daemon's containerd image store, to save it)";
-function planCacheAccess(mode, b) {
-    const form = cacheFormFor(b.buildkitVersion);
-    const canExport = b.driver !== 'docker' || b.containerdStore;
-    const base = { canExport, form, ...(canExport ? {} : { exportReason: CLASSIC_DOCKER_NO_EXPORT }) };
-    if (mode === 'eager')
-        return { ...base, lazy: false, eagerReason: 'cache-fetch: eager' };
-    if (b.driver === 'docker')
-        return { ...base, lazy: true };
-    if (b.driver === 'docker-container') {
-        if (b.hostNetwork)
-            return { ...base, lazy: true };
-        return { ...base, lazy: false, eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry" };
-    }
-    if (b.driver === 'remote') {
-        if (mode === 'lazy')
-            return { ...base, lazy: true };
-        return { ...base, lazy: false, eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner" };
-    }
-    return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
-}
-
 ;// CONCATENATED MODULE: ./src/phases/docker.ts
 // Phase: Docker and buildx (installing a pinned or the latest buildx when asked), registry logins,
 // and the builder. Everything runs with the job's private DOCKER_CONFIG, which post deletes.
-
 
 
 
@@ -53776,8 +53722,6 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         let created = false;
         let hostNetwork = false;
         if (driver === 'docker') {
-            if (!toolchain.containerdStore && inputs.cache)
-                lib_core/* info */.pq(`Layer cache: ${CLASSIC_DOCKER_NO_EXPORT}.`);
             name = await contextBuilderName(env);
         }
         else {
@@ -54842,10 +54786,11 @@ async function restorePhase(plan, state, report, mode, access) {
     const available = isCacheServiceAvailable();
     const d = plan.decisions;
     const lazy = access.lazy;
-    // A builder that cannot export restores read-only: nothing to save.
-    const save = d.saveCache && access.canExport;
-    const saveReason = !d.saveCache ? d.saveReason : access.exportReason;
-    if (!access.canExport) {
+    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
+    const save = d.saveCache && !access.off;
+    const saveReason = !d.saveCache ? d.saveReason : access.off;
+    if (access.off) {
+        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
         plan.build.cacheTo = undefined;
         plan.build.cacheExportDir = undefined;
     }
@@ -54858,7 +54803,7 @@ async function restorePhase(plan, state, report, mode, access) {
      * nothing), `partial` when it restored a cache but made new layers.
      */
     const judge = async () => {
-        if (!access.canExport || (session.hit !== 'exact' && session.hit !== 'partial'))
+        if (session.hit !== 'exact' && session.hit !== 'partial')
             return;
         try {
             const cmp = await compareExport(c.paths, outcome?.held ?? {});
@@ -54895,6 +54840,8 @@ async function restorePhase(plan, state, report, mode, access) {
         };
     };
     await lib_core/* group */.Os('Restore layer cache', async () => {
+        if (access.off)
+            return;
         if (!available) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
             return;
@@ -54925,10 +54872,8 @@ async function restorePhase(plan, state, report, mode, access) {
         // BuildKit gets the registry's credential from buildx, which reads the job's private config.
         const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
         plan.build.cacheFrom = proxy.cacheFrom;
-        if (access.canExport) {
-            plan.build.cacheTo = proxy.cacheTo;
-            plan.build.cacheExportDir = proxy.exportDir;
-        }
+        plan.build.cacheTo = proxy.cacheTo;
+        plan.build.cacheExportDir = proxy.exportDir;
         let retried = false;
         session = {
             hit: lz.image ? outcome.hit : 'miss',
@@ -55007,6 +54952,63 @@ function saveFailure(err) {
     if (code)
         return `a file of the cache export could not be read or written (${code}): ${msg}`;
     return `an unexpected error while saving: ${msg}`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/access.ts
+// Pure: how the layer cache reaches the builder's BuildKit, from what the builder is. Decides lazy
+// or eager fetching (lazy needs BuildKit to reach the runner's loopback), whether the builder can
+// use the layer cache at all, and which cache form to offer for import.
+
+/** The first BuildKit release that exports (and so surely imports) the image manifest form by default. */
+const MANIFEST_FORM_SINCE = '0.21.0';
+/**
+ * The form to offer BuildKit: the one it exports itself by default. Every BuildKit reads the image
+ * index form, so that is the choice when the version is unknown or older than v0.21.
+ */
+function cacheFormFor(buildkitVersion) {
+    const v = node_modules_semver.coerce(buildkitVersion);
+    return v && node_modules_semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
+}
+/** The first Docker Engine release whose built-in BuildKit is v0.21 or later. */
+const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
+/**
+ * The builder's BuildKit version as far as it can be told. Distribution builds of dockerd report
+ * their built-in BuildKit as `v0.0.0+unknown`; for the docker driver the Engine version then says
+ * which BuildKit it carries (28.1 and later: v0.21 or later).
+ */
+function effectiveBuildkitVersion(driver, reported, dockerVersion) {
+    const v = node_modules_semver.coerce(reported);
+    if (v && node_modules_semver.gt(v, '0.0.0'))
+        return reported;
+    const d = node_modules_semver.coerce(dockerVersion);
+    if (driver === 'docker' && d)
+        return node_modules_semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
+    return '';
+}
+/**
+ * Measured on Docker 28.5 (toolchain c): this builder exports no cache, and it cannot hit one that
+ * another builder made either, because it resolves base images from the daemon's own store, which
+ * gives them other cache keys. So a read-only restore would download for nothing.
+ */
+const CLASSIC_DOCKER_NO_CACHE = "the docker driver of a daemon without the containerd image store can neither export a layer cache nor use one another builder made (its base images get other cache keys); use driver: docker-container, or turn on the daemon's containerd image store";
+function planCacheAccess(mode, b) {
+    const form = cacheFormFor(b.buildkitVersion);
+    const base = { form, ...(b.driver === 'docker' && !b.containerdStore ? { off: CLASSIC_DOCKER_NO_CACHE } : {}) };
+    if (mode === 'eager')
+        return { ...base, lazy: false, eagerReason: 'cache-fetch: eager' };
+    if (b.driver === 'docker')
+        return { ...base, lazy: true };
+    if (b.driver === 'docker-container') {
+        if (b.hostNetwork)
+            return { ...base, lazy: true };
+        return { ...base, lazy: false, eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry" };
+    }
+    if (b.driver === 'remote') {
+        if (mode === 'lazy')
+            return { ...base, lazy: true };
+        return { ...base, lazy: false, eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner" };
+    }
+    return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
 }
 
 // EXTERNAL MODULE: external "node:zlib"

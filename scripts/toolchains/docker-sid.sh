@@ -120,7 +120,10 @@ TOML
   if [ "$TC_SNAPSHOTTER" = true ]; then
     echo "{\"features\":{\"containerd-snapshotter\":true},\"cgroup-parent\":\"obc-$TC\"}" >"$TC_DAEMON_JSON"
   else
-    echo "{\"features\":{\"containerd-snapshotter\":false},\"storage-driver\":\"overlay2\",\"cgroup-parent\":\"obc-$TC\"}" >"$TC_DAEMON_JSON"
+    # docker.io through the test registry, as the builders' BuildKit config has it: the daemon's own
+    # BuildKit and a docker-container builder then resolve busybox to the same digest, as both
+    # resolve Docker Hub's on a runner.
+    echo "{\"features\":{\"containerd-snapshotter\":false},\"storage-driver\":\"overlay2\",\"cgroup-parent\":\"obc-$TC\",\"registry-mirrors\":[\"http://127.0.0.1:${REGISTRY_PORT:-5000}\"]}" >"$TC_DAEMON_JSON"
   fi
   # The sid CLI finds buildx only in its plugin dirs; the user dir comes before the system's.
   ln -sfn "$SID_ROOT/usr/libexec/docker/cli-plugins/docker-buildx" "$TC_DOCKER_CONFIG/cli-plugins/docker-buildx"
@@ -195,6 +198,13 @@ TOML
     tc_docker tag busybox:latest "$reg/library/busybox:latest"
     tc_docker push -q "$reg/library/busybox:latest" >/dev/null
     tc_docker rmi "$reg/library/busybox:latest" >/dev/null
+  fi
+  # The daemon's busybox:latest is the registry's, pulled through the mirror (with its digest), not
+  # the imported one.
+  if ! tc_docker image inspect --format '{{join .RepoDigests " "}}' busybox:latest 2>/dev/null | grep -qE '(^| )busybox@sha256:'; then
+    log "$TC: pulling busybox:latest through the docker.io mirror"
+    tc_docker rmi busybox:latest >/dev/null 2>&1 || true
+    tc_docker pull -q busybox:latest >/dev/null
   fi
 }
 

@@ -1,6 +1,6 @@
 // Pure: how the layer cache reaches the builder's BuildKit, from what the builder is. Decides lazy
 // or eager fetching (lazy needs BuildKit to reach the runner's loopback), whether the builder can
-// export a cache at all, and which cache form to offer for import.
+// use the layer cache at all, and which cache form to offer for import.
 import * as semver from 'semver';
 import type { CacheForm } from './layout.js';
 
@@ -20,9 +20,8 @@ export interface CacheAccess {
   lazy: boolean;
   /** Why eager, when eager; shown in the log (as a warning when lazy was asked for). */
   eagerReason?: string;
-  /** False when this builder cannot export a cache: the cache is restored read-only. */
-  canExport: boolean;
-  exportReason?: string;
+  /** Set (to the reason) when this builder can use no layer cache: nothing is restored or saved. */
+  off?: string;
   /** The form the cache is offered in for import. */
   form: CacheForm;
 }
@@ -55,12 +54,17 @@ export function effectiveBuildkitVersion(driver: string, reported: string, docke
   return '';
 }
 
-export const CLASSIC_DOCKER_NO_EXPORT = "the docker driver of a daemon without the containerd image store cannot export a cache (restored read-only; use driver: docker-container, or turn on the daemon's containerd image store, to save it)";
+/**
+ * Measured on Docker 28.5 (toolchain c): this builder exports no cache, and it cannot hit one that
+ * another builder made either, because it resolves base images from the daemon's own store, which
+ * gives them other cache keys. So a read-only restore would download for nothing.
+ */
+export const CLASSIC_DOCKER_NO_CACHE =
+  "the docker driver of a daemon without the containerd image store can neither export a layer cache nor use one another builder made (its base images get other cache keys); use driver: docker-container, or turn on the daemon's containerd image store";
 
 export function planCacheAccess(mode: FetchMode, b: BuilderFacts): CacheAccess {
   const form = cacheFormFor(b.buildkitVersion);
-  const canExport = b.driver !== 'docker' || b.containerdStore;
-  const base = { canExport, form, ...(canExport ? {} : { exportReason: CLASSIC_DOCKER_NO_EXPORT }) };
+  const base = { form, ...(b.driver === 'docker' && !b.containerdStore ? { off: CLASSIC_DOCKER_NO_CACHE } : {}) };
   if (mode === 'eager') return { ...base, lazy: false, eagerReason: 'cache-fetch: eager' };
   if (b.driver === 'docker') return { ...base, lazy: true };
   if (b.driver === 'docker-container') {

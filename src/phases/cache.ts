@@ -55,10 +55,11 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
   const available = isCacheServiceAvailable();
   const d = plan.decisions;
   const lazy = access.lazy;
-  // A builder that cannot export restores read-only: nothing to save.
-  const save = d.saveCache && access.canExport;
-  const saveReason = !d.saveCache ? d.saveReason : access.exportReason;
-  if (!access.canExport) {
+  // A builder that can use no layer cache: nothing to restore or save, and the log says why.
+  const save = d.saveCache && !access.off;
+  const saveReason = !d.saveCache ? d.saveReason : access.off;
+  if (access.off) {
+    core.warning(`Layer cache: not used: ${access.off}.`);
     plan.build.cacheTo = undefined;
     plan.build.cacheExportDir = undefined;
   }
@@ -72,7 +73,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
    * nothing), `partial` when it restored a cache but made new layers.
    */
   const judge = async () => {
-    if (!access.canExport || (session.hit !== 'exact' && session.hit !== 'partial')) return;
+    if (session.hit !== 'exact' && session.hit !== 'partial') return;
     try {
       const cmp = await compareExport(c.paths, outcome?.held ?? {});
       if (!cmp) return;
@@ -106,6 +107,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
   };
 
   await core.group('Restore layer cache', async () => {
+    if (access.off) return;
     if (!available) {
       core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
       return;
@@ -138,10 +140,8 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
     // BuildKit gets the registry's credential from buildx, which reads the job's private config.
     const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
     plan.build.cacheFrom = proxy.cacheFrom;
-    if (access.canExport) {
-      plan.build.cacheTo = proxy.cacheTo;
-      plan.build.cacheExportDir = proxy.exportDir;
-    }
+    plan.build.cacheTo = proxy.cacheTo;
+    plan.build.cacheExportDir = proxy.exportDir;
     let retried = false;
     session = {
       hit: lz.image ? outcome.hit : 'miss',

@@ -15,7 +15,6 @@ import { builderDriverOpts, builderName, contextBuilderName, createBuilder, driv
 import type { Builder, CreatePlan } from '../docker/builder.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
-import { CLASSIC_DOCKER_NO_EXPORT } from '../cache/access.js';
 import { saveState } from '../state.js';
 
 export type { Builder } from '../docker/builder.js';
@@ -113,7 +112,6 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     let created = false;
     let hostNetwork = false;
     if (driver === 'docker') {
-      if (!toolchain.containerdStore && inputs.cache) core.info(`Layer cache: ${CLASSIC_DOCKER_NO_EXPORT}.`);
       name = await contextBuilderName(env);
     } else {
       name = builderName(ctx.runId, randomBytes(3).toString('hex'));
