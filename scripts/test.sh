@@ -54,7 +54,7 @@ ALL_BUT_MATRIX='--testPathIgnorePatterns=classic-store|remote'
 for t in $toolchains; do
   case $t in
     a | b) e2e_on "$t" "$ALL_BUT_MATRIX" "$@" ;;
-    c) e2e_on c 'e2e/(cache|classic-store)\.test' "$@" ;;
+    c) e2e_on c 'e2e/(cache|cache-poison|classic-store)\.test' "$@" ;;
     d) e2e_on d 'e2e/remote\.test' "$@" ;;
     *) echo "unknown toolchain $t" >&2; fail=1 ;;
   esac

@@ -91,7 +91,7 @@ export async function runMain(): Promise<void> {
         drop: () => dropMountExports(state.mounts),
       });
     } finally {
-      await cacheSession.close();
+      await cacheSession.close(result?.cacheDigest);
       core.setOutput('cache-hit', cacheSession.hit);
     }
     state.buildSucceeded = true;

@@ -23,6 +23,8 @@ export interface PostState {
     held: Record<string, string>;
     /** Main found that the build made nothing the restored cache lacked: post saves nothing. */
     unchanged?: boolean;
+    /** The cache export BuildKit reported; post saves the export only if it is still this one. */
+    exportDigest?: string;
     /** How long the build took (set after a successful build). */
     buildMs?: number;
   };

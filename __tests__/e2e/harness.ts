@@ -69,6 +69,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   secrets?: string[];
   debug?: boolean;
+  /** Runs between main and post, as another process on the runner would. */
+  afterMain?: (main: JobResult['main']) => Promise<void>;
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -104,6 +106,7 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     env: { ...cacheEnv, ...(o.env ?? {}) },
     secrets: o.secrets,
     debug: o.debug,
+    afterMain: o.afterMain,
     timeoutMs: 8 * 60 * 1000,
   });
 }

@@ -169,3 +169,26 @@ test('linkBlob onto the same path keeps the blob (it used to delete it)', async 
   await linkBlob(blobPath(dir, d), other, d);
   expect(await fs.readFile(blobPath(other, d))).toEqual(LAYER);
 });
+
+test('the export tag is written once: a second, different document is refused until the build runs again', async () => {
+  const { proxy, base, call } = await proxyFor(undefined, true);
+  try {
+    const first = renderCacheImage(IMAGE, 'manifest');
+    const other: CacheImage = { ...IMAGE, config: { ...IMAGE.config, records: [{ digest: 'sha256:attacker', layers: [{ layer: 0 }] }] } };
+    const second = renderCacheImage(other, 'manifest');
+    const put = (body: Buffer) => call(`${base}/manifests/out`, { method: 'PUT', body, headers: { 'content-type': first.mediaType } });
+    expect((await put(first.list)).status).toBe(201);
+    // The same document again (a retried request) is fine; another one is not.
+    expect((await put(first.list)).status).toBe(201);
+    expect((await put(second.list)).status).toBe(409);
+    expect(proxy.stats).toMatchObject({ exportDigest: first.listDigest, rewritesRefused: 1 });
+    const index = JSON.parse(await fs.readFile(path.join(proxy.exportDir, 'index.json'), 'utf8'));
+    expect(index.manifests.map((m: { digest: string }) => m.digest)).toEqual([first.listDigest]);
+    // A build that runs again (after a failed fetch) writes its own export.
+    proxy.rearmExport();
+    expect((await put(second.list)).status).toBe(201);
+    expect(proxy.stats.exportDigest).toBe(second.listDigest);
+  } finally {
+    await proxy.close();
+  }
+});

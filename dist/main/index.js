@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3414:
+/***/ 3642:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52297,7 +52297,7 @@ function isDescriptor(d) {
  * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
  * error, which says what was found: a document of neither form is an error of the export's format.
  */
-function parseCacheDocument(data, where) {
+function layout_parseCacheDocument(data, where) {
     let doc;
     try {
         doc = JSON.parse(String(data));
@@ -52342,7 +52342,7 @@ async function readLayout(dir) {
     const data = await external_node_fs_.promises.readFile(file).catch(() => {
         throw new layout_CacheFormatError(`the cache export in ${dir} names ${String(top.digest).slice(0, 19)}, which is not in it`);
     });
-    const doc = parseCacheDocument(data, `the cache export in ${dir}`);
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
     let config;
     try {
         config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
@@ -52422,7 +52422,7 @@ async function fileDigest(file) {
     return 'sha256:' + h.digest('hex');
 }
 /** True when `file` exists and its content has `digest`. */
-async function verifyBlob(file, digest) {
+async function layout_verifyBlob(file, digest) {
     try {
         return (await fileDigest(file)) === digest;
     }
@@ -52853,7 +52853,7 @@ async function verifySmall(p, meta) {
         if (meta.entries[d])
             continue;
         const f = layout_blobPath(p.index, d);
-        if (await verifyBlob(f, d)) {
+        if (await layout_verifyBlob(f, d)) {
             small.add(d);
             bytes += await sizeOf(f);
         }
@@ -52874,7 +52874,7 @@ async function fetchEntry(svc, p, key, digests) {
     for (const d of digests) {
         const f = layout_blobPath(p.store, d);
         // Content-addressed: a file is good exactly when its digest matches.
-        if (await verifyBlob(f, d)) {
+        if (await layout_verifyBlob(f, d)) {
             ok.add(d);
             bytes += await sizeOf(f);
         }
@@ -53864,7 +53864,7 @@ async function startCacheProxy(src, exportDir, opts) {
     const credentials = opts.credentials ?? randomCredentials();
     const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
     let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0 };
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
     const uploads = new Map();
     const sendFile = async (req, res, file, digest) => {
         const size = (await external_node_fs_.promises.stat(file)).size;
@@ -53890,9 +53890,14 @@ async function startCacheProxy(src, exportDir, opts) {
             const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
             if (DIGEST_RE.test(ref) && ref !== digest)
                 return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            // The export tag is written once per build: a second, different document is refused.
+            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+                stats.rewritesRefused++;
+                return sendError(res, 409, 'DENIED', 'the export was written already');
+            }
             let form;
             try {
-                form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
+                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
             }
             catch (err) {
                 if (err instanceof layout_CacheFormatError)
@@ -53903,6 +53908,7 @@ async function startCacheProxy(src, exportDir, opts) {
             if (ref === EXPORT_TAG) {
                 await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
                 stats.exportForm = form;
+                stats.exportDigest = digest;
             }
             return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
         }
@@ -54019,6 +54025,9 @@ async function startCacheProxy(src, exportDir, opts) {
         stats,
         offer: (image) => {
             offered = render(image);
+        },
+        rearmExport: () => {
+            stats.exportDigest = undefined;
         },
         close: async () => {
             await new Promise((resolve) => {
@@ -54748,8 +54757,88 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/cache/verify.ts
+// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
+// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
+// differs (written by something other than this build, or changed on disk before post) is not saved.
+
+
+
+const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/**
+ * The digest of the cache document BuildKit says it exported, from the build's metadata file;
+ * undefined when it reported none (no cache export, or an export that failed with ignore-error).
+ */
+function reportedCacheDigest(md) {
+    let v = md['cache.manifest'];
+    if (typeof v === 'string') {
+        try {
+            v = JSON.parse(v);
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const digest = v?.digest;
+    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
+}
+/** The digest the layout's index.json names as the export, if any. */
+async function namedDigest(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
+async function namedExportMismatch(dir, expected) {
+    const named = await namedDigest(dir);
+    if (!named)
+        return 'the export on disk names no cache document';
+    if (named !== expected)
+        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
+    return undefined;
+}
+/**
+ * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
+ * the document and its config hash to their digests, and so does every blob of it that is on disk
+ * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
+ * Returns why the export must not be saved, or undefined when it may.
+ */
+async function verify_checkExport(dir, expected, skip = new Set()) {
+    const mismatch = await namedExportMismatch(dir, expected);
+    if (mismatch)
+        return mismatch;
+    const file = blobPath(dir, expected);
+    if (!(await verifyBlob(file, expected)))
+        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
+    let doc;
+    try {
+        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
+    }
+    catch (err) {
+        return err.message;
+    }
+    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
+        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const f = blobPath(dir, layer.digest);
+        const present = await fs.access(f).then(() => true, () => false);
+        if (present && !(await verifyBlob(f, layer.digest)))
+            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/phases/cache.ts
 // Phase: restore the layer cache from the Actions cache service.
+
 
 
 
@@ -54767,6 +54856,22 @@ function cacheTimeoutMs(env = process.env) {
     return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
 const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+/**
+ * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
+ * so post saves nothing. Returns the digest post must find again, when there is one.
+ */
+async function acceptExport(dir, reported, received) {
+    // BuildKit releases that do not report the export: the loopback registry's record of it.
+    const expected = reported ?? received;
+    if (!expected)
+        return undefined;
+    const why = await namedExportMismatch(dir, expected);
+    if (!why)
+        return expected;
+    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    return undefined;
+}
 /** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
 function explainFetch(mode, access) {
     if (access.lazy || !access.eagerReason || mode === 'eager')
@@ -54802,7 +54907,10 @@ async function restorePhase(plan, state, report, mode, access) {
      * After the build: `exact` when the build made nothing the restored cache lacked (post will save
      * nothing), `partial` when it restored a cache but made new layers.
      */
-    const judge = async () => {
+    let exportDigest;
+    const judge = async (reported, received) => {
+        if (save)
+            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
         if (session.hit !== 'exact' && session.hit !== 'partial')
             return;
         try {
@@ -54827,6 +54935,7 @@ async function restorePhase(plan, state, report, mode, access) {
             paths: c.paths,
             held: outcome?.held ?? {},
             unchanged,
+            exportDigest,
         };
         saveState(state);
         report.cache = {
@@ -54857,7 +54966,7 @@ async function restorePhase(plan, state, report, mode, access) {
             }
             if (outcome.layoutReady)
                 plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async () => (await judge(), record()) };
+            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
             lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
             return;
         }
@@ -54883,13 +54992,14 @@ async function restorePhase(plan, state, report, mode, access) {
                 retried = true;
                 const again = lz.reoffer();
                 proxy.offer(again);
+                proxy.rearmExport();
                 plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
                 lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
                 if (session.hit === 'exact')
                     session.hit = 'partial';
                 return true;
             },
-            close: async () => {
+            close: async (reported) => {
                 await proxy.close();
                 await forget().catch(() => undefined);
                 svc.close();
@@ -54898,7 +55008,7 @@ async function restorePhase(plan, state, report, mode, access) {
                     `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
                 if (proxy.stats.unauthorized > 0)
                     lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge();
+                await judge(reported, proxy.stats.exportDigest);
                 record();
             },
         };
@@ -54919,6 +55029,15 @@ async function savePhase(c) {
         // Main compared the export with the restored cache already: no need to read it again.
         core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
         return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
+    if (c.exportDigest) {
+        // Only what this build exported, as BuildKit reported it, and unchanged since main.
+        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+        if (why) {
+            const failure = `this build's cache export changed after the build: ${why}`;
+            core.warning(`Layer cache: not saved: ${failure}.`);
+            return { failure, stats, ms: Date.now() - started };
+        }
     }
     try {
         const outcome = await withCacheRoot(c.paths.store, async () => {
@@ -55650,6 +55769,7 @@ class LeakGuard {
 
 
 
+
 /** Pure: the build mode. */
 function buildMode(o) {
     const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
@@ -55730,6 +55850,7 @@ mountExports) {
                 lib_core/* info */.pq('Building without pushing: the leak guard checks the image before it is pushed.');
             md = await runBuildx(b, docker, recover);
         });
+        const cacheDigest = reportedCacheDigest(md);
         report.buildMs = Date.now() - started;
         if (mode.scan) {
             await lib_core/* group */.Os('Leak guard', async () => {
@@ -55782,7 +55903,7 @@ mountExports) {
         }
         // Loading into the image store reports no config digest: read it from what the guard saw.
         const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '');
-        return { digest: wantPush ? digest : '', imageid };
+        return { digest: wantPush ? digest : '', imageid, cacheDigest };
     }
     finally {
         b.push = wantPush;
@@ -55887,7 +56008,7 @@ async function runMain() {
             });
         }
         finally {
-            await cacheSession.close();
+            await cacheSession.close(result?.cacheDigest);
             lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
         }
         state.buildSucceeded = true;
@@ -55948,7 +56069,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3414);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3642);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

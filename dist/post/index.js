@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7945:
+/***/ 1141:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48326,7 +48326,7 @@ async function proxy_startCacheProxy(src, exportDir, opts) {
     const credentials = opts.credentials ?? randomCredentials();
     const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
     let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0 };
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
     const uploads = new Map();
     const sendFile = async (req, res, file, digest) => {
         const size = (await fs.stat(file)).size;
@@ -48352,6 +48352,11 @@ async function proxy_startCacheProxy(src, exportDir, opts) {
             const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
             if (DIGEST_RE.test(ref) && ref !== digest)
                 return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            // The export tag is written once per build: a second, different document is refused.
+            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+                stats.rewritesRefused++;
+                return sendError(res, 409, 'DENIED', 'the export was written already');
+            }
             let form;
             try {
                 form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
@@ -48365,6 +48370,7 @@ async function proxy_startCacheProxy(src, exportDir, opts) {
             if (ref === EXPORT_TAG) {
                 await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
                 stats.exportForm = form;
+                stats.exportDigest = digest;
             }
             return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
         }
@@ -48481,6 +48487,9 @@ async function proxy_startCacheProxy(src, exportDir, opts) {
         stats,
         offer: (image) => {
             offered = render(image);
+        },
+        rearmExport: () => {
+            stats.exportDigest = undefined;
         },
         close: async () => {
             await new Promise((resolve) => {
@@ -54154,8 +54163,88 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/cache/verify.ts
+// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
+// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
+// differs (written by something other than this build, or changed on disk before post) is not saved.
+
+
+
+const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/**
+ * The digest of the cache document BuildKit says it exported, from the build's metadata file;
+ * undefined when it reported none (no cache export, or an export that failed with ignore-error).
+ */
+function reportedCacheDigest(md) {
+    let v = md['cache.manifest'];
+    if (typeof v === 'string') {
+        try {
+            v = JSON.parse(v);
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const digest = v?.digest;
+    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
+}
+/** The digest the layout's index.json names as the export, if any. */
+async function namedDigest(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
+async function verify_namedExportMismatch(dir, expected) {
+    const named = await namedDigest(dir);
+    if (!named)
+        return 'the export on disk names no cache document';
+    if (named !== expected)
+        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
+    return undefined;
+}
+/**
+ * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
+ * the document and its config hash to their digests, and so does every blob of it that is on disk
+ * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
+ * Returns why the export must not be saved, or undefined when it may.
+ */
+async function checkExport(dir, expected, skip = new Set()) {
+    const mismatch = await verify_namedExportMismatch(dir, expected);
+    if (mismatch)
+        return mismatch;
+    const file = layout_blobPath(dir, expected);
+    if (!(await layout_verifyBlob(file, expected)))
+        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
+    let doc;
+    try {
+        doc = layout_parseCacheDocument(await external_node_fs_.promises.readFile(file), 'the exported document');
+    }
+    catch (err) {
+        return err.message;
+    }
+    if (!(await layout_verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
+        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const f = layout_blobPath(dir, layer.digest);
+        const present = await external_node_fs_.promises.access(f).then(() => true, () => false);
+        if (present && !(await layout_verifyBlob(f, layer.digest)))
+            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/phases/cache.ts
 // Phase: restore the layer cache from the Actions cache service.
+
 
 
 
@@ -54173,6 +54262,22 @@ function cacheTimeoutMs(env = process.env) {
     return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
 }
 const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+/**
+ * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
+ * so post saves nothing. Returns the digest post must find again, when there is one.
+ */
+async function acceptExport(dir, reported, received) {
+    // BuildKit releases that do not report the export: the loopback registry's record of it.
+    const expected = reported ?? received;
+    if (!expected)
+        return undefined;
+    const why = await namedExportMismatch(dir, expected);
+    if (!why)
+        return expected;
+    core.warning(`Layer cache: this build's cache export is not saved: ${why}.`);
+    await fs.rm(dir, { recursive: true, force: true });
+    return undefined;
+}
 /** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
 function explainFetch(mode, access) {
     if (access.lazy || !access.eagerReason || mode === 'eager')
@@ -54208,7 +54313,10 @@ async function restorePhase(plan, state, report, mode, access) {
      * After the build: `exact` when the build made nothing the restored cache lacked (post will save
      * nothing), `partial` when it restored a cache but made new layers.
      */
-    const judge = async () => {
+    let exportDigest;
+    const judge = async (reported, received) => {
+        if (save)
+            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
         if (session.hit !== 'exact' && session.hit !== 'partial')
             return;
         try {
@@ -54233,6 +54341,7 @@ async function restorePhase(plan, state, report, mode, access) {
             paths: c.paths,
             held: outcome?.held ?? {},
             unchanged,
+            exportDigest,
         };
         saveState(state);
         report.cache = {
@@ -54263,7 +54372,7 @@ async function restorePhase(plan, state, report, mode, access) {
             }
             if (outcome.layoutReady)
                 plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async () => (await judge(), record()) };
+            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
             core.info(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
             return;
         }
@@ -54289,13 +54398,14 @@ async function restorePhase(plan, state, report, mode, access) {
                 retried = true;
                 const again = lz.reoffer();
                 proxy.offer(again);
+                proxy.rearmExport();
                 plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
                 core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
                 if (session.hit === 'exact')
                     session.hit = 'partial';
                 return true;
             },
-            close: async () => {
+            close: async (reported) => {
                 await proxy.close();
                 await forget().catch(() => undefined);
                 svc.close();
@@ -54304,7 +54414,7 @@ async function restorePhase(plan, state, report, mode, access) {
                     `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
                 if (proxy.stats.unauthorized > 0)
                     core.debug(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge();
+                await judge(reported, proxy.stats.exportDigest);
                 record();
             },
         };
@@ -54325,6 +54435,15 @@ async function savePhase(c) {
         // Main compared the export with the restored cache already: no need to read it again.
         lib_core/* info */.pq(`Layer cache not saved: ${NOTHING_CHANGED}.`);
         return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
+    if (c.exportDigest) {
+        // Only what this build exported, as BuildKit reported it, and unchanged since main.
+        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+        if (why) {
+            const failure = `this build's cache export changed after the build: ${why}`;
+            lib_core/* warning */.$e(`Layer cache: not saved: ${failure}.`);
+            return { failure, stats, ms: Date.now() - started };
+        }
     }
     try {
         const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
@@ -54589,7 +54708,7 @@ async function runPost() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7945);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1141);
 
 await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 

@@ -197,7 +197,10 @@ export interface StepResult {
   pid: number | undefined;
 }
 
-export interface JobOptions extends CommonOptions {}
+export interface JobOptions extends CommonOptions {
+  /** Called after main and before post, with main's result (for example to act as another process on the runner). */
+  afterMain?: (main: StepResult) => Promise<void> | void;
+}
 
 export interface JobResult {
   /** null when action.yml has no runs.pre (or pre-if is false). */

@@ -57,8 +57,12 @@ export interface ProxyStats {
   bytesUploaded: number;
   /** Requests refused for a missing or wrong credential. */
   unauthorized: number;
-  /** The form of the last export BuildKit wrote, once it wrote one. */
+  /** The form of the export BuildKit wrote, once it wrote one. */
   exportForm?: CacheForm;
+  /** The digest of that export. */
+  exportDigest?: string;
+  /** Writes of the export tag refused because this build had written it already. */
+  rewritesRefused: number;
 }
 
 export interface CacheProxy {
@@ -75,6 +79,8 @@ export interface CacheProxy {
   stats: ProxyStats;
   /** Offers another cache for import from now on (after a failed fetch), or none. */
   offer(image: CacheImage | undefined): void;
+  /** Accepts one more export (for a build that runs again); the earlier one is forgotten. */
+  rearmExport(): void;
   close(): Promise<void>;
 }
 
@@ -153,7 +159,7 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
   const credentials = opts.credentials ?? randomCredentials();
   const render = (image: CacheImage | undefined) => (image ? renderCacheImage(image, opts.form) : undefined);
   let offered: RenderedCacheImage | undefined = render(src.image);
-  const stats: ProxyStats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0 };
+  const stats: ProxyStats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
   const uploads = new Map<string, Upload>();
 
   const sendFile = async (req: Req, res: Res, file: string, digest: string) => {
@@ -177,6 +183,11 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
       if (!data) return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
       const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
       if (DIGEST_RE.test(ref) && ref !== digest) return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+      // The export tag is written once per build: a second, different document is refused.
+      if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+        stats.rewritesRefused++;
+        return sendError(res, 409, 'DENIED', 'the export was written already');
+      }
       let form: CacheForm;
       try {
         form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
@@ -188,6 +199,7 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
       if (ref === EXPORT_TAG) {
         await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
         stats.exportForm = form;
+        stats.exportDigest = digest;
       }
       return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     }
@@ -295,6 +307,9 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
     stats,
     offer: (image) => {
       offered = render(image);
+    },
+    rearmExport: () => {
+      stats.exportDigest = undefined;
     },
     close: async () => {
       await new Promise<void>((resolve) => {

@@ -25,10 +25,13 @@ import type { DockerSetup } from './docker.js';
 import type { Report } from '../report.js';
 import { LeakGuard, LeakError, configDigestOf, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
 import type { SecretValue } from '../leakguard/index.js';
+import { reportedCacheDigest } from '../cache/verify.js';
 
 export interface BuildResult {
   digest: string;
   imageid: string;
+  /** The cache export BuildKit reported (metadata file `cache.manifest`), when it made one. */
+  cacheDigest?: string;
 }
 
 /** How the build is run, given what leaves the runner and whether there is anything to look for. */
@@ -127,6 +130,7 @@ export async function buildPhase(
       if (mode.staged !== 'no') core.info('Building without pushing: the leak guard checks the image before it is pushed.');
       md = await runBuildx(b, docker, recover);
     });
+    const cacheDigest = reportedCacheDigest(md);
     report.buildMs = Date.now() - started;
 
     if (mode.scan) {
@@ -175,7 +179,7 @@ export async function buildPhase(
     }
     // Loading into the image store reports no config digest: read it from what the guard saw.
     const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '');
-    return { digest: wantPush ? digest : '', imageid };
+    return { digest: wantPush ? digest : '', imageid, cacheDigest };
   } finally {
     b.push = wantPush;
     // The secret files are not needed any more; post removes the directory again, in case.

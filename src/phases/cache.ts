@@ -18,6 +18,7 @@ import type { Report } from '../report.js';
 import { restoreMountsPhase } from '../cache/mounts.js';
 import type { CacheAccess, FetchMode } from '../cache/access.js';
 import { writeCredential } from '../docker/login.js';
+import { checkExport, namedExportMismatch } from '../cache/verify.js';
 
 export function cacheTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
@@ -33,11 +34,29 @@ export interface CacheSession {
   hit: CacheHit;
   /** Prepares a retry after a failed build; false when the failure was not the cache's. */
   recover(): Promise<boolean>;
-  /** Stops the proxy and records what was restored; call after the build. */
-  close(): Promise<void>;
+  /**
+   * Stops the proxy and records what was restored; call after the build, with the digest of the
+   * cache export BuildKit reported in the metadata file (undefined when the build failed).
+   */
+  close(reported?: string): Promise<void>;
 }
 
 const noSession = (hit: CacheHit): CacheSession => ({ hit, recover: async () => false, close: async () => undefined });
+
+/**
+ * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
+ * so post saves nothing. Returns the digest post must find again, when there is one.
+ */
+async function acceptExport(dir: string, reported: string | undefined, received: string | undefined): Promise<string | undefined> {
+  // BuildKit releases that do not report the export: the loopback registry's record of it.
+  const expected = reported ?? received;
+  if (!expected) return undefined;
+  const why = await namedExportMismatch(dir, expected);
+  if (!why) return expected;
+  core.warning(`Layer cache: this build's cache export is not saved: ${why}.`);
+  await fs.rm(dir, { recursive: true, force: true });
+  return undefined;
+}
 
 /** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
 function explainFetch(mode: FetchMode, access: CacheAccess): void {
@@ -72,7 +91,9 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
    * After the build: `exact` when the build made nothing the restored cache lacked (post will save
    * nothing), `partial` when it restored a cache but made new layers.
    */
-  const judge = async () => {
+  let exportDigest: string | undefined;
+  const judge = async (reported: string | undefined, received?: string) => {
+    if (save) exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
     if (session.hit !== 'exact' && session.hit !== 'partial') return;
     try {
       const cmp = await compareExport(c.paths, outcome?.held ?? {});
@@ -93,6 +114,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       paths: c.paths,
       held: outcome?.held ?? {},
       unchanged,
+      exportDigest,
     };
     saveState(state);
     report.cache = {
@@ -121,7 +143,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
         svc.close();
       }
       if (outcome.layoutReady) plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-      session = { ...noSession(outcome.hit), close: async () => (await judge(), record()) };
+      session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
       core.info(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
       return;
     }
@@ -150,12 +172,13 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
         retried = true;
         const again = lz.reoffer();
         proxy.offer(again);
+        proxy.rearmExport();
         plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
         core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
         if (session.hit === 'exact') session.hit = 'partial';
         return true;
       },
-      close: async () => {
+      close: async (reported) => {
         await proxy.close();
         await forget().catch(() => undefined);
         svc.close();
@@ -165,7 +188,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
             `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`,
         );
         if (proxy.stats.unauthorized > 0) core.debug(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-        await judge();
+        await judge(reported, proxy.stats.exportDigest);
         record();
       },
     };
@@ -186,6 +209,15 @@ export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ o
     // Main compared the export with the restored cache already: no need to read it again.
     core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
     return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+  }
+  if (c.exportDigest) {
+    // Only what this build exported, as BuildKit reported it, and unchanged since main.
+    const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+    if (why) {
+      const failure = `this build's cache export changed after the build: ${why}`;
+      core.warning(`Layer cache: not saved: ${failure}.`);
+      return { failure, stats, ms: Date.now() - started };
+    }
   }
   try {
     const outcome = await withCacheRoot(c.paths.store, async () => {
