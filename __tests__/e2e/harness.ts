@@ -69,6 +69,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   secrets?: string[];
   debug?: boolean;
+  /** Awaited between main and post. */
+  beforePost?: () => Promise<void>;
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -104,6 +106,7 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     env: { ...cacheEnv, ...(o.env ?? {}) },
     secrets: o.secrets,
     debug: o.debug,
+    beforePost: o.beforePost,
     timeoutMs: 8 * 60 * 1000,
   });
 }

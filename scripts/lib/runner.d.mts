@@ -197,7 +197,10 @@ export interface StepResult {
   pid: number | undefined;
 }
 
-export interface JobOptions extends CommonOptions {}
+export interface JobOptions extends CommonOptions {
+  /** Awaited after main and before post (e.g. to start two jobs' post steps at the same moment). */
+  beforePost?: (main: StepResult) => Promise<void>;
+}
 
 export interface JobResult {
   /** null when action.yml has no runs.pre (or pre-if is false). */
