@@ -154,5 +154,5 @@ export async function appendSummary(markdown: string): Promise<void> {
 export function saveSummaryFrom(r: { outcome?: SaveOutcome; failure?: string; ms: number }, key: string): SaveSummary {
   if (!r.outcome) return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
   const o = r.outcome;
-  return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
+  return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
 }

@@ -1,4 +1,4 @@
-import { planScope, planIndexKeys, fallbackBranches, blobKey, packKey, planPacks } from '../../src/cache/keys.js';
+import { planScope, planIndexKeys, fallbackBranches, blobKey, packKey, planPacks, indexLookup, isCommitIndexKey, nextIndexKey } from '../../src/cache/keys.js';
 import type { Context } from '../../src/context.js';
 import { testContext } from './helpers/context.js';
 
@@ -34,6 +34,34 @@ describe('planIndexKeys', () => {
   });
   test('no default branch in the payload: only own branch', () => {
     expect(fallbackBranches(ctx({ ref: 'refs/heads/dev', payload: {} }))).toEqual(['dev']);
+  });
+});
+
+describe('index keys of one commit: the primary key and its alternates', () => {
+  const keys = { primary: 'obc1-idx-s-main-abc123', restore: ['obc1-idx-s-main-', 'obc1-idx-s-dev-'] };
+  test('the lookup finds the newest alternate of this commit first, then the primary key, then the branches', () => {
+    expect(indexLookup(keys)).toEqual({ key: 'obc1-idx-s-main-abc123-', restoreKeys: ['obc1-idx-s-main-abc123', 'obc1-idx-s-main-', 'obc1-idx-s-dev-'] });
+    // Every key of this commit starts with the lookup key or is the primary key; the branch prefix finds them all.
+    for (const k of ['obc1-idx-s-main-abc123', 'obc1-idx-s-main-abc123-2', 'obc1-idx-s-main-abc123-17']) {
+      expect(k === keys.primary || k.startsWith(indexLookup(keys).key)).toBe(true);
+      expect(k.startsWith(keys.restore[0])).toBe(true);
+    }
+  });
+  const rows: [string | undefined, boolean, string][] = [
+    [undefined, false, 'obc1-idx-s-main-abc123'],
+    ['obc1-idx-s-main-abc123', true, 'obc1-idx-s-main-abc123-2'],
+    ['obc1-idx-s-main-abc123-2', true, 'obc1-idx-s-main-abc123-3'],
+    ['obc1-idx-s-main-abc123-41', true, 'obc1-idx-s-main-abc123-42'],
+    // Not this commit: another commit, another branch, or not an alternate's form.
+    ['obc1-idx-s-main-abc1234', false, 'obc1-idx-s-main-abc123'],
+    ['obc1-idx-s-main-def456', false, 'obc1-idx-s-main-abc123'],
+    ['obc1-idx-s-main-abc123-x', false, 'obc1-idx-s-main-abc123'],
+    ['obc1-idx-s-main-abc123-', false, 'obc1-idx-s-main-abc123'],
+    ['obc1-idx-s-main-abc123-1234567', false, 'obc1-idx-s-main-abc123'],
+  ];
+  test.each(rows)('held %s: this commit %s, next key %s', (held, mine, next) => {
+    expect(isCommitIndexKey(keys, held)).toBe(mine);
+    expect(nextIndexKey(keys, held)).toBe(next);
   });
 });
 

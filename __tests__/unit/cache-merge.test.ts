@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { blobsOf, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from '../../src/cache/merge.js';
+import { blobsOf, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from '../../src/cache/merge.js';
 import type { CacheConfig } from '../../src/cache/layout.js';
 
 // Real cache configs exported by buildx 0.13 / BuildKit (Docker 26.1) for a three-stage Dockerfile:
@@ -93,5 +93,26 @@ describe('pruneToPresent', () => {
     const p = pruneToPresent(cold, new Set());
     expect(p.layers).toEqual([]);
     expect(recordsWithResults(p).size).toBe(0);
+  });
+});
+
+describe('indexVerdict: an index is never saved worse than what it would replace', () => {
+  const all = blobsOf(cold);
+  const pruned = pruneToPresent(cold, new Set([...all].filter((b) => b !== DEPS_BLOB)));
+  const empty = pruneToPresent(cold, new Set());
+  const rows: [string, CacheConfig, CacheConfig | undefined, CacheConfig | undefined, RegExp | undefined][] = [
+    ['a full index, nothing restored or held', cold, undefined, undefined, undefined],
+    ['a full index over a restored one that served less', cold, pruned, undefined, undefined],
+    ['no usable layer (every blob lost)', empty, undefined, undefined, /no usable layer/],
+    ['fewer steps than the restored cache served', pruned, cold, undefined, /fewer steps \(2\) than the one restored \(\d+\)/],
+    ['the service holds an index of this commit that serves every step', pruned, undefined, cold, /already holds an index of this commit/],
+    ['the same index again', cold, undefined, cold, /already holds an index of this commit/],
+    ['more than the held index serves', cold, undefined, pruned, undefined],
+    ['the held index serves nothing', pruned, undefined, empty, undefined],
+  ];
+  test.each(rows)('%s', (_name, candidate, floor, held, refused) => {
+    const v = indexVerdict(candidate, floor, held);
+    if (refused) expect(v).toMatch(refused);
+    else expect(v).toBeUndefined();
   });
 });

@@ -7,7 +7,10 @@ describe('classifyLine: what @actions/cache says about a call', () => {
     ['::error::Failed to restore: Cache service responded with 503', { kind: 'fault', shown: true, message: 'Cache service responded with 503' }],
     ['::warning::Failed to save: Unable to upload', { kind: 'fault', shown: true, message: 'Unable to upload' }],
     ['Attempt 1 of 5 failed with error: Failed request: (503) Service Unavailable. Retrying request in 3000 ms...', { kind: 'fault', shown: false }],
-    ['Failed to save: Unable to reserve cache with key k, another job may be creating this cache.', undefined],
+    // A refused reservation names the key: the service holds it or another job is creating it.
+    ['Failed to save: Unable to reserve cache with key k, another job may be creating this cache.', { kind: 'taken', key: 'k' }],
+    ['Failed to save: Unable to reserve cache with key obc1-blob-sha256-ab, x, another job may be creating this cache.', { kind: 'taken', key: 'obc1-blob-sha256-ab, x' }],
+    ['::warning::Failed to save: Unable to reserve cache with key k. More details: cache write denied: read-only', { kind: 'fault', shown: true, message: 'Unable to reserve cache with key k. More details: cache write denied: read-only' }],
     ['Cache restored successfully', undefined],
   ];
   test.each(rows)('%s', (line, expected) => expect(classifyLine(line)).toEqual(expected));

@@ -52230,6 +52230,32 @@ function planIndexKeys(scope, ctx) {
         .map((b) => `${base}${b}-`);
     return { primary, restore };
 }
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+function keys_indexLookup(keys) {
+    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+function isCommitIndexKey(keys, key) {
+    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+function alternateNumber(keys, key) {
+    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+function keys_nextIndexKey(keys, held) {
+    if (!held || !isCommitIndexKey(keys, held))
+        return keys.primary;
+    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
 /** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
 function blobKey(digest) {
     return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
@@ -52592,6 +52618,25 @@ function merge_descriptorsFor(image, config) {
 function merge_recordsWithResults(config) {
     return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
 }
+/**
+ * Why an index must not be saved, or undefined when it may: never one that serves no step, one
+ * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
+ * no step the index of this commit the service already holds (`held`) does not.
+ */
+function merge_indexVerdict(candidate, floor, held) {
+    const mine = merge_recordsWithResults(candidate);
+    if (mine.size === 0)
+        return 'the index would hold no usable layer';
+    const min = floor ? merge_recordsWithResults(floor).size : 0;
+    if (mine.size < min)
+        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
+    if (held) {
+        const theirs = merge_recordsWithResults(held);
+        if ([...mine].every((d) => theirs.has(d)))
+            return 'the service already holds an index of this commit that serves every step this one does';
+    }
+    return undefined;
+}
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
 // The Actions cache service as the layer cache sees it: restore and save of entries, with a time
@@ -52621,6 +52666,10 @@ function classifyLine(line) {
         return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
     if (/Rate limited:/.test(line))
         return { kind: 'rate-limit', retryAfterMs: 0 };
+    // A refused reservation: the key exists or another job is creating it (not a fault).
+    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
+    if (taken)
+        return { kind: 'taken', key: taken[1] };
     const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
     if (failed)
         return { kind: 'fault', shown: true, message: failed[3].trim() };
@@ -52676,7 +52725,12 @@ async function service_actionsCacheService(root, policy, stats) {
     const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
     let seq = 0;
     const signals = [];
-    const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
+    const taken = new Set();
+    const unwatch = watchStdout((s) => {
+        if (s.kind === 'taken')
+            taken.add(s.key);
+        signals.push({ seq: ++seq, s });
+    });
     let faults = 0;
     let gaveUp = false;
     let lastFault;
@@ -52743,6 +52797,7 @@ async function service_actionsCacheService(root, policy, stats) {
             return lastFault;
         },
         restore: (paths, key, restoreKeys, opts) => call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined, true),
+        wasTaken: (key) => taken.has(key),
         save: (paths, key) => call(`save of ${key}`, async () => {
             stats.uploads++;
             return (await cache.saveCache(rel(paths), key)) !== -1;
@@ -52830,7 +52885,8 @@ async function restoreIndex(svc, p, keys) {
     await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
     await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
     await external_node_fs_.promises.mkdir(p.index, { recursive: true });
-    const matched = await svc.restore([p.index], keys.primary, keys.restore);
+    const lookup = keys_indexLookup(keys);
+    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
     if (!matched) {
         // A failed download may have left part of the index behind.
         await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
@@ -52934,7 +52990,7 @@ async function restoreLayerCache(svc, p, keys, form = 'index') {
     }
     await writeLayoutMeta(p.layoutIn, image, form);
     outcome.layoutReady = true;
-    outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
+    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
     if (outcome.missing)
         lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
     return outcome;
@@ -52962,7 +53018,7 @@ async function openLazyCache(svc, p, keys) {
         outcome.coldBuildMs = meta.coldBuildMs;
         for (const [d, key] of Object.entries(meta.entries))
             outcome.held[d] = key;
-        outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
+        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
     }
     const image = offer();
     if (idx && !image) {
@@ -53033,8 +53089,8 @@ async function compareExport(p, held) {
 }
 /**
  * Saves what this build exported, merged with what was restored. Uploads only blobs the service
- * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
- * build produced no new blob and no new record (a full hit).
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
+ * nothing when the build produced no new blob and no new record (a full hit).
  */
 async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
@@ -53083,17 +53139,13 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
         for (const d of entry.digests)
             await linkBlob(source(d), p.store, d);
         const paths = entryPaths(p, entry.digests);
-        // Content-addressed: another run, branch or image may have stored this entry already.
-        let ok = (await svc.restore(paths, entry.key, [], { lookupOnly: true })) === entry.key;
-        if (!ok) {
-            ok = await svc.save(paths, entry.key);
-            if (ok) {
-                entriesSaved++;
-                for (const f of paths)
-                    bytesSaved += await sizeOf(f);
-            }
+        const r = await storeEntry(svc, paths, entry.key);
+        if (r === 'uploaded') {
+            entriesSaved++;
+            for (const f of paths)
+                bytesSaved += await sizeOf(f);
         }
-        if (!ok)
+        if (r === 'missing')
             continue;
         for (const d of entry.digests) {
             stored.add(d);
@@ -53110,52 +53162,157 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
     // The index must only promise what is stored: drop results whose blobs did not make it.
     const available = new Set([...small, ...stored]);
     const finalConfig = pruneToPresent(merged, available);
-    const finalImage = descriptorsFor(image, finalConfig);
-    for (const d of Object.keys(entries))
-        if (!blobsOf(finalConfig).has(d))
-            delete entries[d];
+    // What the restored cache alone served this build: the index must not serve less.
+    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
+    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
+    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
+    const r = await saveIndex(svc, p, keys, draft, base);
+    if (!r.key)
+        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    entriesSaved++;
+    bytesSaved += r.bytes;
+    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
+    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+/**
+ * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
+ * run stored it, `taken` when its reservation was refused because another job holds or is creating
+ * it (the same key means the same bytes, so it is not missing), else `missing`.
+ */
+async function storeEntry(svc, paths, key) {
+    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    if (await svc.save(paths, key))
+        return 'uploaded';
+    if (svc.wasTaken?.(key)) {
+        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
+        return 'taken';
+    }
+    // A save that failed while another job finished the same entry.
+    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    return 'missing';
+}
+/** Restricts entries, packs and small blobs to what the image's config references. */
+function draftOf(image, entries, packs, small) {
+    const used = blobsOf(image.config);
+    const out = { image, entries: {}, packs: {}, small: new Map() };
+    for (const d of used) {
+        if (entries[d])
+            out.entries[d] = entries[d];
+        else if (small.has(d))
+            out.small.set(d, small.get(d));
+    }
     for (const [key, digests] of Object.entries(packs))
-        if (!digests.some((d) => entries[d] === key))
-            delete packs[key];
+        if (digests.some((d) => out.entries[d] === key))
+            out.packs[key] = digests;
+    return out;
+}
+/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
+function absorb(draft, other) {
+    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
+    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
+    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
+    const small = new Map(draft.small);
+    for (const d of other.small)
+        if (!small.has(d))
+            small.set(d, blobPath(other.dir, d));
+    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
+}
+const INDEX_ATTEMPTS = 3;
+/**
+ * Saves the index entry so that the newest index of this commit (and so of the branch) is never
+ * worse than one the service already holds: looks up this commit's newest index first; when another
+ * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
+ * under the next alternate key. A save refused because another job took the key meanwhile starts
+ * over.
+ */
+async function saveIndex(svc, p, keys, first, base) {
     // The index entry must be archived from p.index (its path is part of the entry's version): move
     // the restored one aside first, since small blobs may be linked from it.
-    const staging = p.index;
-    const previous = `${p.index}.prev`;
-    await fs.rm(previous, { recursive: true, force: true });
-    if (await exists(staging))
-        await fs.rename(staging, previous);
-    const from = (d) => {
-        const f = source(d);
-        return f.startsWith(staging + path.sep) ? previous + f.slice(staging.length) : f;
-    };
-    await fs.mkdir(staging, { recursive: true });
-    for (const d of small)
-        if (available.has(d) && blobsOf(finalConfig).has(d))
-            await linkBlob(from(d), staging, d);
-    await fs.rm(previous, { recursive: true, force: true });
+    const aside = `${p.index}.prev`;
+    await fs.rm(aside, { recursive: true, force: true });
+    if (await exists(p.index))
+        await fs.rename(p.index, aside);
+    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
+    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
+    const others = [];
+    let reason = 'the cache service did not store the index entry';
+    try {
+        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
+            const lookup = indexLookup(keys);
+            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
+            let held = heldKey === base.restoredKey ? base.restored : undefined;
+            if (heldKey && heldKey !== base.restoredKey) {
+                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
+                if (!other)
+                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
+                others.push(other.dir);
+                draft = absorb(draft, other);
+                held = other.meta.image.config;
+            }
+            const refused = indexVerdict(draft.image.config, base.floor, held);
+            if (refused)
+                return { reason: refused, bytes: 0, config: draft.image.config };
+            const key = nextIndexKey(keys, heldKey);
+            const bytes = await stageIndex(p, key, draft, base);
+            if (await svc.save([p.index], key))
+                return { key, bytes, config: draft.image.config };
+            reason = svc.gaveUp
+                ? 'the cache service kept failing, so this run stopped using it'
+                : svc.wasTaken?.(key)
+                    ? `another job saved ${key} meanwhile`
+                    : svc.lastFault
+                        ? `the cache service did not store the index entry: ${svc.lastFault}`
+                        : 'the cache service did not store the index entry';
+            await fs.rm(p.index, { recursive: true, force: true });
+        }
+        return { reason, bytes: 0, config: draft.image.config };
+    }
+    finally {
+        for (const d of [aside, ...others])
+            await fs.rm(d, { recursive: true, force: true });
+    }
+}
+/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
+async function fetchIndex(svc, p, key, dir) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    const got = await svc.restore([p.index], key, [], {});
+    const meta = got === key ? await readMeta(p.index) : undefined;
+    if (!meta) {
+        await fs.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    const { small } = await verifySmall(p, meta);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(p.index, dir);
+    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
+    return { key, meta, dir, small };
+}
+/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
+async function stageIndex(p, key, draft, base) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    let bytes = 0;
+    for (const [d, f] of draft.small) {
+        await linkBlob(f, p.index, d);
+        bytes += await sizeOf(blobPath(p.index, d));
+    }
     const meta = {
         format: INDEX_FORMAT,
-        scope,
-        key: keys.primary,
+        scope: base.scope,
+        key,
         createdAt: new Date().toISOString(),
-        image: finalImage,
-        entries,
-        packs,
+        image: draft.image,
+        entries: draft.entries,
+        packs: draft.packs,
         // A cache that started cold records how long that build took, for the "time saved" figure.
-        coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs,
+        coldBuildMs: base.coldBuildMs,
     };
-    await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
-    const indexOk = await svc.save([staging], keys.primary);
-    if (!indexOk) {
-        const why = svc.gaveUp ? 'the cache service kept failing, so this run stopped using it' : svc.lastFault ? `the cache service did not store the index entry: ${svc.lastFault}` : 'the cache service did not store the index entry (another job may be saving the same key)';
-        return { saved: false, reason: why, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-    }
-    entriesSaved++;
-    for (const d of small)
-        bytesSaved += await sizeOf(blobPath(staging, d));
-    bytesSaved += await sizeOf(path.join(staging, 'meta.json'));
-    core.info(`Layer cache: saved ${keys.primary} (${finalConfig.records.length} records, ${recordsWithResults(finalConfig).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
-    return { saved: true, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    const file = path.join(p.index, 'meta.json');
+    await fs.writeFile(file, JSON.stringify(meta));
+    return bytes + (await sizeOf(file));
 }
 
 ;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
@@ -54289,7 +54446,7 @@ function saveSummaryFrom(r, key) {
     if (!r.outcome)
         return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
     const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? key : undefined };
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
 }
 
 ;// CONCATENATED MODULE: ./src/tar-fields.ts

@@ -1106,6 +1106,7 @@ export async function runJob(options) {
     const mainFailed = main.conclusion === 'failure';
     const postCondition = String(manifest.runs['post-if'] ?? 'always()');
     let post = null;
+    // A test may hold the post step back, e.g. to start two jobs' posts at the same moment.
     if (manifest.runs.post && evaluateCondition(postCondition, failed)) post = await run('post');
     const log = [pre, main, post]
       .filter((r) => r !== null)

@@ -77,6 +77,35 @@ export function planIndexKeys(scope: string, ctx: Context): IndexKeys {
   return { primary, restore };
 }
 
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+export function indexLookup(keys: IndexKeys): { key: string; restoreKeys: string[] } {
+  return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+export function isCommitIndexKey(keys: IndexKeys, key: string | undefined): boolean {
+  return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+
+function alternateNumber(keys: IndexKeys, key: string): number | undefined {
+  const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+export function nextIndexKey(keys: IndexKeys, held: string | undefined): string {
+  if (!held || !isCommitIndexKey(keys, held)) return keys.primary;
+  return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
+
 /** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
 export function blobKey(digest: string): string {
   return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;

@@ -157,3 +157,20 @@ export function descriptorsFor(image: CacheImage, config: CacheConfig): CacheIma
 export function recordsWithResults(config: CacheConfig): Set<string> {
   return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
 }
+
+/**
+ * Why an index must not be saved, or undefined when it may: never one that serves no step, one
+ * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
+ * no step the index of this commit the service already holds (`held`) does not.
+ */
+export function indexVerdict(candidate: CacheConfig, floor: CacheConfig | undefined, held: CacheConfig | undefined): string | undefined {
+  const mine = recordsWithResults(candidate);
+  if (mine.size === 0) return 'the index would hold no usable layer';
+  const min = floor ? recordsWithResults(floor).size : 0;
+  if (mine.size < min) return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
+  if (held) {
+    const theirs = recordsWithResults(held);
+    if ([...mine].every((d) => theirs.has(d))) return 'the service already holds an index of this commit that serves every step this one does';
+  }
+  return undefined;
+}

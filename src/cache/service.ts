@@ -9,6 +9,8 @@ export interface CacheService {
   restore(paths: string[], key: string, restoreKeys: string[], opts?: { lookupOnly?: boolean }): Promise<string | undefined>;
   /** True when the entry was stored. */
   save(paths: string[], key: string): Promise<boolean>;
+  /** True when a save of `key` in this run was refused because the service holds or is creating it. */
+  wasTaken?(key: string): boolean;
   /** True once the service has failed often enough that this run stopped using it. */
   readonly gaveUp: boolean;
   /** What the service last answered when a call failed, for messages that name the fault. */
@@ -55,13 +57,16 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 export { withCacheRoot } from '../workdir.js';
 
 /** What @actions/cache reports about a call, read from the warnings it writes to the log. */
-export type ServiceSignal = { kind: 'rate-limit'; retryAfterMs: number } | { kind: 'fault'; shown: boolean; message?: string };
+export type ServiceSignal = { kind: 'rate-limit'; retryAfterMs: number } | { kind: 'fault'; shown: boolean; message?: string } | { kind: 'taken'; key: string };
 
 /** Classifies one line @actions/cache wrote. */
 export function classifyLine(line: string): ServiceSignal | undefined {
   const rl = /rate limit will reset in (\d+) seconds/.exec(line);
   if (rl) return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
   if (/Rate limited:/.test(line)) return { kind: 'rate-limit', retryAfterMs: 0 };
+  // A refused reservation: the key exists or another job is creating it (not a fault).
+  const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
+  if (taken) return { kind: 'taken', key: taken[1] };
   const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
   if (failed) return { kind: 'fault', shown: true, message: failed[3].trim() };
   // Retries are logged as plain info lines; when they run out, a failed save may be reported as
@@ -116,7 +121,11 @@ export async function actionsCacheService(root: string, policy: ServicePolicy, s
   const rel = (paths: string[]) => paths.map((p) => path.relative(root, p).split(path.sep).join('/'));
   let seq = 0;
   const signals: { seq: number; s: ServiceSignal }[] = [];
-  const unwatch = watchStdout((s) => signals.push({ seq: ++seq, s }));
+  const taken = new Set<string>();
+  const unwatch = watchStdout((s) => {
+    if (s.kind === 'taken') taken.add(s.key);
+    signals.push({ seq: ++seq, s });
+  });
   let faults = 0;
   let gaveUp = false;
   let lastFault: string | undefined;
@@ -183,6 +192,7 @@ export async function actionsCacheService(root: string, policy: ServicePolicy, s
         undefined,
         true,
       ),
+    wasTaken: (key) => taken.has(key),
     save: (paths, key) =>
       call(
         `save of ${key}`,

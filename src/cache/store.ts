@@ -5,11 +5,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import type { CacheForm, CacheImage, Descriptor } from './layout.js';
+import type { CacheConfig, CacheForm, CacheImage, Descriptor } from './layout.js';
 import { blobPath, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
-import { blobsOf, descriptorsFor, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
+import { blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
-import { planPacks } from './keys.js';
+import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
 import type { CacheService } from './service.js';
 import { mapLimit } from './service.js';
 
@@ -117,7 +117,8 @@ export async function restoreIndex(svc: CacheService, p: CachePaths, keys: Index
   await fs.rm(p.layoutIn, { recursive: true, force: true });
   await fs.rm(p.layoutOut, { recursive: true, force: true });
   await fs.mkdir(p.index, { recursive: true });
-  const matched = await svc.restore([p.index], keys.primary, keys.restore);
+  const lookup = indexLookup(keys);
+  const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
   if (!matched) {
     // A failed download may have left part of the index behind.
     await fs.rm(p.index, { recursive: true, force: true });
@@ -215,7 +216,7 @@ export async function restoreLayerCache(svc: CacheService, p: CachePaths, keys: 
   }
   await writeLayoutMeta(p.layoutIn, image, form);
   outcome.layoutReady = true;
-  outcome.hit = idx.matchedKey === keys.primary && outcome.missing === 0 ? 'exact' : 'partial';
+  outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
   if (outcome.missing) core.warning(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
   return outcome;
 }
@@ -258,7 +259,7 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
     outcome.bytesRestored = idx.bytes;
     outcome.coldBuildMs = meta.coldBuildMs;
     for (const [d, key] of Object.entries(meta.entries)) outcome.held[d] = key;
-    outcome.hit = idx.matchedKey === keys.primary ? 'exact' : 'partial';
+    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
   }
   const image = offer();
   if (idx && !image) {
@@ -337,6 +338,8 @@ export async function compareExport(p: CachePaths, held: Record<string, string>)
 
 export interface SaveOutcome {
   saved: boolean;
+  /** The key the index was saved under: the primary key, or an alternate of this commit. */
+  key?: string;
   /** Why nothing was saved, when nothing was. */
   reason?: string;
   entriesSaved: number;
@@ -346,8 +349,8 @@ export interface SaveOutcome {
 
 /**
  * Saves what this build exported, merged with what was restored. Uploads only blobs the service
- * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry. Saves nothing when the
- * build produced no new blob and no new record (a full hit).
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
+ * nothing when the build produced no new blob and no new record (a full hit).
  */
 export async function saveLayerCache(
   svc: CacheService,
@@ -399,16 +402,12 @@ export async function saveLayerCache(
   for (const entry of plan) {
     for (const d of entry.digests) await linkBlob(source(d), p.store, d);
     const paths = entryPaths(p, entry.digests);
-    // Content-addressed: another run, branch or image may have stored this entry already.
-    let ok = (await svc.restore(paths, entry.key, [], { lookupOnly: true })) === entry.key;
-    if (!ok) {
-      ok = await svc.save(paths, entry.key);
-      if (ok) {
-        entriesSaved++;
-        for (const f of paths) bytesSaved += await sizeOf(f);
-      }
+    const r = await storeEntry(svc, paths, entry.key);
+    if (r === 'uploaded') {
+      entriesSaved++;
+      for (const f of paths) bytesSaved += await sizeOf(f);
     }
-    if (!ok) continue;
+    if (r === 'missing') continue;
     for (const d of entry.digests) {
       stored.add(d);
       entries[d] = entry.key;
@@ -423,45 +422,175 @@ export async function saveLayerCache(
   // The index must only promise what is stored: drop results whose blobs did not make it.
   const available = new Set<string>([...small, ...stored]);
   const finalConfig = pruneToPresent(merged, available);
-  const finalImage = descriptorsFor(image, finalConfig);
-  for (const d of Object.keys(entries)) if (!blobsOf(finalConfig).has(d)) delete entries[d];
-  for (const [key, digests] of Object.entries(packs)) if (!digests.some((d) => entries[d] === key)) delete packs[key];
+  // What the restored cache alone served this build: the index must not serve less.
+  const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
+  const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
+  const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
+  const r = await saveIndex(svc, p, keys, draft, base);
+  if (!r.key) return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+  entriesSaved++;
+  bytesSaved += r.bytes;
+  core.info(
+    `Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`,
+  );
+  return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
 
+/**
+ * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
+ * run stored it, `taken` when its reservation was refused because another job holds or is creating
+ * it (the same key means the same bytes, so it is not missing), else `missing`.
+ */
+async function storeEntry(svc: CacheService, paths: string[], key: string): Promise<'held' | 'uploaded' | 'taken' | 'missing'> {
+  if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key) return 'held';
+  if (await svc.save(paths, key)) return 'uploaded';
+  if (svc.wasTaken?.(key)) {
+    core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
+    return 'taken';
+  }
+  // A save that failed while another job finished the same entry.
+  if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key) return 'held';
+  return 'missing';
+}
+
+/** An index about to be saved: the cache image, where its blobs are, and its small blobs' files. */
+interface IndexDraft {
+  image: CacheImage;
+  entries: Record<string, string>;
+  packs: Record<string, string[]>;
+  /** Small blob digest -> the file that holds it on this runner. */
+  small: Map<string, string>;
+}
+
+/** Restricts entries, packs and small blobs to what the image's config references. */
+function draftOf(image: CacheImage, entries: Record<string, string>, packs: Record<string, string[]>, small: Map<string, string>): IndexDraft {
+  const used = blobsOf(image.config);
+  const out: IndexDraft = { image, entries: {}, packs: {}, small: new Map() };
+  for (const d of used) {
+    if (entries[d]) out.entries[d] = entries[d];
+    else if (small.has(d)) out.small.set(d, small.get(d)!);
+  }
+  for (const [key, digests] of Object.entries(packs)) if (digests.some((d) => out.entries[d] === key)) out.packs[key] = digests;
+  return out;
+}
+
+/** Another job's index of this commit, downloaded: what it serves, and where its small blobs are. */
+interface HeldIndex {
+  key: string;
+  meta: IndexMeta;
+  dir: string;
+  small: Set<string>;
+}
+
+/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
+function absorb(draft: IndexDraft, other: HeldIndex): IndexDraft {
+  const present = new Set<string>([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
+  const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
+  const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
+  const small = new Map(draft.small);
+  for (const d of other.small) if (!small.has(d)) small.set(d, blobPath(other.dir, d));
+  return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
+}
+
+interface IndexBase {
+  scope: string;
+  coldBuildMs?: number;
+  /** Key of the index this run restored, and its config as far as it is held. */
+  restoredKey?: string;
+  restored?: CacheConfig;
+  /** What the restored cache served this build. */
+  floor?: CacheConfig;
+}
+
+const INDEX_ATTEMPTS = 3;
+
+/**
+ * Saves the index entry so that the newest index of this commit (and so of the branch) is never
+ * worse than one the service already holds: looks up this commit's newest index first; when another
+ * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
+ * under the next alternate key. A save refused because another job took the key meanwhile starts
+ * over.
+ */
+async function saveIndex(svc: CacheService, p: CachePaths, keys: IndexKeys, first: IndexDraft, base: IndexBase): Promise<{ key?: string; reason?: string; bytes: number; config: CacheConfig }> {
   // The index entry must be archived from p.index (its path is part of the entry's version): move
   // the restored one aside first, since small blobs may be linked from it.
-  const staging = p.index;
-  const previous = `${p.index}.prev`;
-  await fs.rm(previous, { recursive: true, force: true });
-  if (await exists(staging)) await fs.rename(staging, previous);
-  const from = (d: string) => {
-    const f = source(d);
-    return f.startsWith(staging + path.sep) ? previous + f.slice(staging.length) : f;
-  };
-  await fs.mkdir(staging, { recursive: true });
-  for (const d of small) if (available.has(d) && blobsOf(finalConfig).has(d)) await linkBlob(from(d), staging, d);
-  await fs.rm(previous, { recursive: true, force: true });
+  const aside = `${p.index}.prev`;
+  await fs.rm(aside, { recursive: true, force: true });
+  if (await exists(p.index)) await fs.rename(p.index, aside);
+  const moved = (f: string) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
+  let draft: IndexDraft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
+  const others: string[] = [];
+  let reason = 'the cache service did not store the index entry';
+  try {
+    for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
+      const lookup = indexLookup(keys);
+      const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
+      let held = heldKey === base.restoredKey ? base.restored : undefined;
+      if (heldKey && heldKey !== base.restoredKey) {
+        const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
+        if (!other) return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
+        others.push(other.dir);
+        draft = absorb(draft, other);
+        held = other.meta.image.config;
+      }
+      const refused = indexVerdict(draft.image.config, base.floor, held);
+      if (refused) return { reason: refused, bytes: 0, config: draft.image.config };
+      const key = nextIndexKey(keys, heldKey);
+      const bytes = await stageIndex(p, key, draft, base);
+      if (await svc.save([p.index], key)) return { key, bytes, config: draft.image.config };
+      reason = svc.gaveUp
+        ? 'the cache service kept failing, so this run stopped using it'
+        : svc.wasTaken?.(key)
+          ? `another job saved ${key} meanwhile`
+          : svc.lastFault
+            ? `the cache service did not store the index entry: ${svc.lastFault}`
+            : 'the cache service did not store the index entry';
+      await fs.rm(p.index, { recursive: true, force: true });
+    }
+    return { reason, bytes: 0, config: draft.image.config };
+  } finally {
+    for (const d of [aside, ...others]) await fs.rm(d, { recursive: true, force: true });
+  }
+}
+
+/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
+async function fetchIndex(svc: CacheService, p: CachePaths, key: string, dir: string): Promise<HeldIndex | undefined> {
+  await fs.rm(p.index, { recursive: true, force: true });
+  await fs.mkdir(p.index, { recursive: true });
+  const got = await svc.restore([p.index], key, [], {});
+  const meta = got === key ? await readMeta(p.index) : undefined;
+  if (!meta) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    return undefined;
+  }
+  const { small } = await verifySmall(p, meta);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rename(p.index, dir);
+  core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
+  return { key, meta, dir, small };
+}
+
+/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
+async function stageIndex(p: CachePaths, key: string, draft: IndexDraft, base: IndexBase): Promise<number> {
+  await fs.rm(p.index, { recursive: true, force: true });
+  await fs.mkdir(p.index, { recursive: true });
+  let bytes = 0;
+  for (const [d, f] of draft.small) {
+    await linkBlob(f, p.index, d);
+    bytes += await sizeOf(blobPath(p.index, d));
+  }
   const meta: IndexMeta = {
     format: INDEX_FORMAT,
-    scope,
-    key: keys.primary,
+    scope: base.scope,
+    key,
     createdAt: new Date().toISOString(),
-    image: finalImage,
-    entries,
-    packs,
+    image: draft.image,
+    entries: draft.entries,
+    packs: draft.packs,
     // A cache that started cold records how long that build took, for the "time saved" figure.
-    coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs,
+    coldBuildMs: base.coldBuildMs,
   };
-  await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta));
-  const indexOk = await svc.save([staging], keys.primary);
-  if (!indexOk) {
-    const why = svc.gaveUp ? 'the cache service kept failing, so this run stopped using it' : svc.lastFault ? `the cache service did not store the index entry: ${svc.lastFault}` : 'the cache service did not store the index entry (another job may be saving the same key)';
-    return { saved: false, reason: why, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-  }
-  entriesSaved++;
-  for (const d of small) bytesSaved += await sizeOf(blobPath(staging, d));
-  bytesSaved += await sizeOf(path.join(staging, 'meta.json'));
-  core.info(
-    `Layer cache: saved ${keys.primary} (${finalConfig.records.length} records, ${recordsWithResults(finalConfig).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`,
-  );
-  return { saved: true, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+  const file = path.join(p.index, 'meta.json');
+  await fs.writeFile(file, JSON.stringify(meta));
+  return bytes + (await sizeOf(file));
 }
