@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from '../../scripts/lib/cache-server.mjs';
 import { runJob, contextFor } from '../../scripts/lib/runner.mjs';
-import type { JobResult } from '../../scripts/lib/runner.mjs';
+import type { JobResult, JobOptions } from '../../scripts/lib/runner.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -69,6 +69,9 @@ export interface RunOptions {
   env?: Record<string, string>;
   secrets?: string[];
   debug?: boolean;
+  /** Cancels main (or another entry) by a signal when a log line shows up (see runner.mjs). */
+  interrupt?: JobOptions['interrupt'];
+  afterEntry?: JobOptions['afterEntry'];
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -105,6 +108,8 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     secrets: o.secrets,
     debug: o.debug,
     timeoutMs: 8 * 60 * 1000,
+    interrupt: o.interrupt,
+    afterEntry: o.afterEntry,
   });
 }
 
