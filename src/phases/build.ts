@@ -175,7 +175,7 @@ export async function buildPhase(
       await core.group('Leak guard', async () => {
         const guard = new LeakGuard(needles);
         guardRef = guard;
-        if (local) await guard.scanDockerImage(local, docker.env);
+        if (mode.staged === 'load-then-push' && local) await guard.scanDockerImage(local, docker.env);
         if (mode.staged === 'layout-then-rebuild') await guard.scanDirectory(ociDir, 'image');
         if (cacheSaved && b.cacheExportDir) await guard.scanDirectory(b.cacheExportDir, 'layer cache');
         for (const dir of (await mountExports?.export()) ?? []) await guard.scanDirectory(dir, 'cache mount');
