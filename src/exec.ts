@@ -58,6 +58,21 @@ export function childEnv(base: NodeJS.ProcessEnv | Record<string, string>, secre
   return env;
 }
 
+// Set once the step is being cancelled: from then on no program is started (a retry of the
+// build, a push), so that what interrupt.ts stops stays stopped.
+let refusal: string | undefined;
+
+/** The step is being cancelled: `run` and `runStreaming` refuse to start anything from now on. */
+export function refuseNewChildren(reason: string): void {
+  refusal = reason;
+}
+
+export class CancelledError extends Error {}
+
+function checkNotCancelled(command: string): void {
+  if (refusal !== undefined) throw new CancelledError(`${command} not started: ${refusal}`);
+}
+
 export interface StreamedChild {
   stdin: Writable;
   stdout: Readable;
@@ -67,6 +82,7 @@ export interface StreamedChild {
 
 /** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
 export function runStreaming(command: string, args: string[], opts: { env?: Record<string, string> } = {}): StreamedChild {
+  checkNotCancelled(command);
   const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: realCwd() });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -110,6 +126,7 @@ export function lastMeaningfulLine(text: string): string {
 }
 
 export async function run(command: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  checkNotCancelled(command);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const partial = { stdout: '', stderr: '' };

@@ -1,4 +1,5 @@
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
+import { rmSync } from 'node:fs';
 import * as core from '@actions/core';
 import { readInputs, InputError } from './inputs.js';
 import { contextFromEnv } from './context.js';
@@ -8,7 +9,9 @@ import type { RunPlan } from './plan.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import { ToolError, LoginError } from './docker/docker.js';
 import { checkSecretSources, credentialBuildArgWarnings, maskSecrets, readSecretValues } from './secrets.js';
-import { ExecError, withholdEnv } from './exec.js';
+import { ExecError, refuseNewChildren, withholdEnv } from './exec.js';
+import { graceFor, onStopSignal, stopDescendants } from './interrupt.js';
+import type { StopSignal } from './interrupt.js';
 import { saveState } from './state.js';
 import type { PostState } from './state.js';
 import type { Report } from './report.js';
@@ -31,11 +34,38 @@ function setPlanOutputs(plan: RunPlan): void {
   core.setOutput('cache-key', plan.cache?.keys.primary ?? '');
 }
 
+/** The signal that is cancelling this step, once one came. */
+let cancelledBy: StopSignal | undefined;
+
+/**
+ * A cancelled step (SIGINT, or SIGTERM): stops every program it started, records for post that the
+ * run was cancelled (post saves no cache), fails with one line, removes this action's working files
+ * (a cache restore cut short leaves a partial archive and half-extracted files there) and exits.
+ */
+async function cancelMain(signal: StopSignal, state: PostState, report: Report): Promise<void> {
+  cancelledBy = signal;
+  refuseNewChildren(`the step was cancelled (${signal})`);
+  try {
+    await stopDescendants(graceFor(signal));
+  } finally {
+    state.buildSucceeded = false;
+    state.cancelled = signal;
+    saveState(state);
+    report.error = `Cancelled (${signal}): stopped the build and the layer cache restore; post removes what they left.`;
+    core.setFailed(report.error);
+    await appendSummary(renderMainSummary(report)).catch(() => undefined);
+    // Synchronously, right before exiting: nothing of the restore can write there again.
+    if (state.workDir) rmSync(state.workDir, { recursive: true, force: true });
+    process.exit(1);
+  }
+}
+
 export async function runMain(): Promise<void> {
   const state: PostState = { version: 1, buildSucceeded: false, loggedIn: [] };
   // What is known so far, for the job summary (written also when the run fails).
   const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
   let buildStarted: number | undefined;
+  onStopSignal((signal) => cancelMain(signal, state, report));
   try {
     const inputs = readInputs();
     maskSecrets(inputs.secrets);
@@ -45,6 +75,7 @@ export async function runMain(): Promise<void> {
     if (inputs.githubToken) core.setSecret(inputs.githubToken);
     const ctx = contextFromEnv();
     const plan = planRun(inputs, ctx, process.env);
+    state.workDir = plan.root;
     for (const w of plan.meta.warnings) core.warning(w);
     setPlanOutputs(plan);
     const d = plan.decisions;
@@ -104,11 +135,13 @@ export async function runMain(): Promise<void> {
     report.imageid = result.imageid;
     if (d.push) core.info(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
   } catch (err) {
+    // A cancelled step fails with cancelMain's line, not with what the stopped program said.
+    if (cancelledBy) return;
     saveState(state);
     if (buildStarted !== undefined && report.buildMs === undefined) report.buildMs = Date.now() - buildStarted;
     failStep(err, report);
   } finally {
-    await appendSummary(renderMainSummary(report));
+    if (!cancelledBy) await appendSummary(renderMainSummary(report));
   }
 }
 

@@ -1,4 +1,6 @@
 // The post step: save the layer cache after a successful build, then always clean up.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import * as core from '@actions/core';
 import { loadState } from './state.js';
 import { savePhase, cacheTimeoutMs } from './phases/cache.js';
@@ -6,6 +8,7 @@ import { saveMountsPhase } from './cache/mounts.js';
 import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
 import { withholdEnv } from './exec.js';
+import { actionsCacheTemp } from './workdir.js';
 import { secretEnvNames } from './inputs.js';
 import { appendSummary, renderSaveSummary, saveSummaryFrom } from './summary.js';
 import type { SaveSummary } from './summary.js';
@@ -24,6 +27,10 @@ export async function runPost(): Promise<void> {
     if (c) {
       let summary: SaveSummary = { saved: false, entriesSaved: 0, bytesSaved: 0, ms: 0 };
       await core.group('Save layer cache', async () => {
+        if (state.cancelled) {
+          summary.reason = 'the run was cancelled';
+          return core.info(`Layer cache not saved: the run was cancelled (${state.cancelled}).`);
+        }
         if (!state.buildSucceeded) {
           summary.reason = 'the build did not succeed';
           return core.info('Layer cache not saved: the build did not succeed.');
@@ -37,7 +44,7 @@ export async function runPost(): Promise<void> {
       await appendSummary(renderSaveSummary(summary));
     }
     // Cache mounts, after the layer cache and before the builder is removed; never throws.
-    await saveMountsPhase(state.mounts, state.buildSucceeded, state.dockerConfig, cacheTimeoutMs());
+    await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, cacheTimeoutMs());
   } finally {
     await core.group('Clean up', async () => {
       try {
@@ -46,8 +53,21 @@ export async function runPost(): Promise<void> {
         await removeBuilder(state.builder, env);
       } finally {
         await logoutAndForget(state.dockerConfig, state.loggedIn, env);
+        await removeLeftovers(state);
       }
       core.info('Removed build secrets, credentials and the temporary builder.');
     });
   }
+}
+
+/**
+ * What @actions/cache left in its temporary directory (archives of a call cut short), and after a
+ * cancelled or failed run every working file of this action: partial archives, half-extracted
+ * blobs, half-written layouts. Nothing of them is used again.
+ */
+async function removeLeftovers(state: NonNullable<ReturnType<typeof loadState>>): Promise<void> {
+  if (!state.workDir) return;
+  const whole = !!state.cancelled || !state.buildSucceeded;
+  await fs.rm(whole ? state.workDir : actionsCacheTemp(path.dirname(state.workDir)), { recursive: true, force: true });
+  if (whole) core.info('Removed the working files of the cancelled or failed run (partial cache archives and layouts).');
 }

@@ -8,6 +8,10 @@ export interface PostState {
   version: 1;
   /** Main got as far as running the build, and the build succeeded. */
   buildSucceeded: boolean;
+  /** Main was stopped by this signal (the run was cancelled): post saves nothing. */
+  cancelled?: string;
+  /** This action's working files under RUNNER_TEMP; post removes them after a cancelled or failed run. */
+  workDir?: string;
   secretDir?: string;
   dockerConfig?: string;
   loggedIn: string[];

@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from '../../scripts/lib/cache-server.mjs';
 import { runJob, contextFor } from '../../scripts/lib/runner.mjs';
-import type { JobResult } from '../../scripts/lib/runner.mjs';
+import type { JobResult, JobOptions } from '../../scripts/lib/runner.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -71,6 +71,9 @@ export interface RunOptions {
   debug?: boolean;
   /** Runs between main and post, as another process on the runner would. */
   afterMain?: (main: JobResult['main']) => Promise<void>;
+  /** Cancels main (or another entry) by a signal when a log line shows up (see runner.mjs). */
+  interrupt?: JobOptions['interrupt'];
+  afterEntry?: JobOptions['afterEntry'];
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -108,6 +111,8 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     debug: o.debug,
     afterMain: o.afterMain,
     timeoutMs: 8 * 60 * 1000,
+    interrupt: o.interrupt,
+    afterEntry: o.afterEntry,
   });
 }
 

@@ -289,6 +289,21 @@ describe('failures', () => {
     expect(r.conclusion).toBe('failure');
     expect(r.annotations).toContainEqual({ level: 'error', message: 'The action has timed out after 1500 ms.' });
   });
+
+  test('interrupt sends the signal to the entry process when a line shows up, and times its exit', async () => {
+    const r = await runStep({
+      actionDir,
+      entry: 'main',
+      inputs: { mode: 'hang' },
+      context: ctx(),
+      timeoutMs: 60_000,
+      interrupt: { when: (l) => l === 'hanging until killed', signal: 'SIGINT' },
+    });
+    expect(r.timedOut).toBe(false);
+    expect(r.signal).toBe('SIGINT');
+    expect(r.interruptedMs).not.toBeNull();
+    expect(r.interruptedMs!).toBeGreaterThanOrEqual(0);
+  });
 });
 
 describe('runStep details', () => {

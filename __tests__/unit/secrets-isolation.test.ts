@@ -59,13 +59,14 @@ describe('forkOf', () => {
 describe('buildMode', () => {
   const base = { guard: true, needles: 2, push: true, tags: 2, cacheSaved: true, driver: 'docker' };
   const rows: [string, Partial<typeof base>, ReturnType<typeof buildMode>][] = [
-    ['push with the docker driver: load, check, docker push', {}, { scan: true, staged: 'load-then-push' }],
-    ['push with docker-container: OCI layout, check, cached rebuild with push', { driver: 'docker-container' }, { scan: true, staged: 'layout-then-rebuild' }],
-    ['no push, cache saved: check the cache export only', { push: false }, { scan: true, staged: 'no' }],
-    ['nothing leaves: no check', { push: false, cacheSaved: false }, { scan: false, staged: 'no' }],
-    ['nothing to look for: plain build', { needles: 0 }, { scan: false, staged: 'no' }],
-    ['secret-scan: false: plain build', { guard: false }, { scan: false, staged: 'no' }],
-    ['push without tags: nothing to push by tag, check the cache', { tags: 0 }, { scan: true, staged: 'no' }],
+    ['push with the docker driver: load under a name of its own, check, tag, docker push', {}, { scan: true, staged: 'load-then-push', localName: true }],
+    ['push with docker-container: OCI layout, check, cached rebuild with push', { driver: 'docker-container' }, { scan: true, staged: 'layout-then-rebuild', localName: false }],
+    ['no push, cache saved: check the cache export only', { push: false }, { scan: true, staged: 'no', localName: true }],
+    ['nothing leaves: no check', { push: false, cacheSaved: false }, { scan: false, staged: 'no', localName: true }],
+    ['docker driver, nothing to look for: still its own name, then tag and push (no clash on the daemon)', { needles: 0 }, { scan: false, staged: 'load-then-push', localName: true }],
+    ['docker-container, nothing to look for: plain build', { needles: 0, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false }],
+    ['secret-scan: false, docker-container: plain build', { guard: false, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false }],
+    ['push without tags: nothing to push by tag, check the cache', { tags: 0 }, { scan: true, staged: 'no', localName: false }],
   ];
   test.each(rows)('%s', (_n, over, want) => expect(buildMode({ ...base, ...over })).toEqual(want));
 });

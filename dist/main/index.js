@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3642:
+/***/ 4097:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47125,10 +47125,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: describeError
 
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
-var lib_core = __nccwpck_require__(3838);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var lib_core = __nccwpck_require__(3838);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
@@ -47958,10 +47958,19 @@ var external_node_os_ = __nccwpck_require__(8161);
 // The working directory of this process. @actions/cache archives paths relative to the working
 // directory and GITHUB_WORKSPACE, so the layer cache switches both to its own root while it talks to
 // the service (withCacheRoot); programs this action runs keep the step's real working directory.
+// RUNNER_TEMP is switched too, to a directory of this action's own: @actions/cache downloads and
+// packs its archives in a fresh directory under RUNNER_TEMP, and leaves them there when a call is
+// cut short (a cancelled step), so that post can remove them.
+
 
 let depth = 0;
 let savedCwd = '';
 let savedWorkspace;
+let savedRunnerTemp;
+/** Where @actions/cache puts its archives while this action talks to the service. */
+function actionsCacheTemp(runnerTemp) {
+    return external_node_path_.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
+}
 /** The step's working directory, also while a cache call has switched it. */
 function realCwd() {
     return depth > 0 ? savedCwd : process.cwd();
@@ -47975,8 +47984,10 @@ async function workdir_withCacheRoot(root, fn) {
     if (depth++ === 0) {
         savedCwd = process.cwd();
         savedWorkspace = process.env.GITHUB_WORKSPACE;
+        savedRunnerTemp = process.env.RUNNER_TEMP;
         process.chdir(root);
         process.env.GITHUB_WORKSPACE = root;
+        process.env.RUNNER_TEMP = actionsCacheTemp(savedRunnerTemp || '/tmp');
     }
     else if (process.cwd() !== root) {
         depth--;
@@ -47992,6 +48003,10 @@ async function workdir_withCacheRoot(root, fn) {
                 delete process.env.GITHUB_WORKSPACE;
             else
                 process.env.GITHUB_WORKSPACE = savedWorkspace;
+            if (savedRunnerTemp === undefined)
+                delete process.env.RUNNER_TEMP;
+            else
+                process.env.RUNNER_TEMP = savedRunnerTemp;
         }
     }
 }
@@ -48109,8 +48124,22 @@ function childEnv(base, secretEnv = false) {
             env[k] = v;
     return env;
 }
+// Set once the step is being cancelled: from then on no program is started (a retry of the
+// build, a push), so that what interrupt.ts stops stays stopped.
+let refusal;
+/** The step is being cancelled: `run` and `runStreaming` refuse to start anything from now on. */
+function refuseNewChildren(reason) {
+    refusal = reason;
+}
+class CancelledError extends Error {
+}
+function checkNotCancelled(command) {
+    if (refusal !== undefined)
+        throw new CancelledError(`${command} not started: ${refusal}`);
+}
 /** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
 function runStreaming(command, args, opts = {}) {
+    checkNotCancelled(command);
     const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: realCwd() });
     let stderr = '';
     child.stderr.on('data', (d) => {
@@ -48146,6 +48175,7 @@ function exec_lastMeaningfulLine(text) {
     return lines.length ? lines[lines.length - 1] : '';
 }
 async function exec_run(command, args, opts = {}) {
+    checkNotCancelled(command);
     const out = [];
     const err = [];
     const partial = { stdout: '', stderr: '' };
@@ -53768,6 +53798,114 @@ function credentialBuildArgWarnings(buildArgs) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/interrupt.ts
+// Cancellation. On a cancelled run the runner sends SIGINT to the step's process, SIGTERM 7.5 s
+// later, and kills the process tree 2.5 s after that. This module stops what the step started
+// (docker buildx build, docker, tar and zstd under @actions/cache: every descendant of this
+// process) within that time; main-impl decides what else a cancelled step does.
+
+
+/** Pure: every descendant of `root` in a (pid, parent pid) table. */
+function descendantsOf(root, table) {
+    const children = new Map();
+    for (const [pid, ppid] of table)
+        children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    const out = [];
+    const queue = [...(children.get(root) ?? [])];
+    while (queue.length) {
+        const pid = queue.shift();
+        if (pid === root || out.includes(pid))
+            continue;
+        out.push(pid);
+        queue.push(...(children.get(pid) ?? []));
+    }
+    return out;
+}
+/** Pure: the parent pid from the text of /proc/<pid>/stat (the name in parentheses may hold anything). */
+function parentFromStat(stat) {
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(rest[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+}
+/** (pid, parent pid) of every process: /proc on Linux, `ps` elsewhere. */
+function processTable() {
+    const out = [];
+    let entries;
+    try {
+        entries = (0,external_node_fs_.readdirSync)('/proc').filter((e) => /^\d+$/.test(e));
+    }
+    catch {
+        entries = undefined;
+    }
+    if (entries) {
+        for (const e of entries) {
+            try {
+                const ppid = parentFromStat((0,external_node_fs_.readFileSync)(`/proc/${e}/stat`, 'utf8'));
+                if (ppid !== undefined)
+                    out.push([Number(e), ppid]);
+            }
+            catch {
+                // gone meanwhile
+            }
+        }
+        return out;
+    }
+    const ps = (0,external_node_child_process_namespaceObject.spawnSync)('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], { encoding: 'utf8' });
+    for (const line of (ps.stdout ?? '').split('\n')) {
+        const m = /^\s*(\d+)\s+(\d+)/.exec(line);
+        if (m)
+            out.push([Number(m[1]), Number(m[2])]);
+    }
+    return out;
+}
+function signalAll(pids, signal) {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+const tick = () => new Promise((r) => setTimeout(r, 50));
+/**
+ * Stops every process this one started: SIGTERM (buildx cancels its build on it, and the docker
+ * CLI passes it on to its plugin), then SIGKILL for whatever is left after `graceMs`. Resolves when
+ * none is left, or soon after the SIGKILL.
+ */
+async function stopDescendants(graceMs) {
+    const first = descendantsOf(process.pid, processTable());
+    signalAll(first, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    let left = first;
+    while (left.length && Date.now() < deadline) {
+        await tick();
+        left = descendantsOf(process.pid, processTable());
+    }
+    if (left.length)
+        signalAll(left, 'SIGKILL');
+}
+/** The time the runner leaves after each signal before it escalates, less a margin. */
+function graceFor(signal) {
+    return signal === 'SIGINT' ? 5000 : 1500;
+}
+/**
+ * Calls `onStop` on the first SIGINT or SIGTERM. `onStop` is expected to end the process; a second
+ * signal while it runs is ignored (the runner's SIGTERM after SIGINT must not cut the clean-up short).
+ */
+function onStopSignal(onStop) {
+    let stopping = false;
+    for (const s of ['SIGINT', 'SIGTERM']) {
+        process.on(s, () => {
+            if (stopping)
+                return;
+            stopping = true;
+            void onStop(s);
+        });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/state.ts
 // What main hands to post, typed, in one state entry. Never holds a secret value.
 
@@ -55918,6 +56056,14 @@ class LeakGuard {
 //   a second, fully cached buildx invocation pushes, and its digest is the registry's.
 // The layer cache export is checked in both cases; a leak fails the step before the push, deletes
 // the export, and post saves no cache (the build did not succeed).
+//
+// On the docker driver the build never writes the computed tags into the daemon's image store: it
+// stores the image under a name of this run's own (localImageName), then tags it and pushes each
+// tag. Two jobs of one self-hosted runner building the same new tag on one daemon would otherwise
+// race to create that name in the store, and one fails with `image "...": already exists`; and a
+// job could push the image the other one had just tagged. Each push is checked: the registry must
+// get this build's digest (containerd store), else the tag is set and pushed again.
+
 
 
 
@@ -55930,10 +56076,18 @@ class LeakGuard {
 /** Pure: the build mode. */
 function buildMode(o) {
     const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
+    if (o.driver === 'docker' && o.tags > 0)
+        return { scan, staged: o.push ? 'load-then-push' : 'no', localName: true };
     if (!scan || !o.push || o.tags === 0)
-        return { scan, staged: 'no' };
-    return { scan, staged: o.driver === 'docker' ? 'load-then-push' : 'layout-then-rebuild' };
+        return { scan, staged: 'no', localName: false };
+    return { scan, staged: 'layout-then-rebuild', localName: false };
 }
+/** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */
+function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString('hex')) {
+    return `oneshot-build-local/${rand}:build`;
+}
+/** Times a tag is set and pushed again when another job on the daemon re-tagged it meanwhile. */
+const PUSH_ATTEMPTS = 3;
 async function runBuildx(b, docker, recover) {
     await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
     for (;;) {
@@ -55953,16 +56107,37 @@ async function runBuildx(b, docker, recover) {
     }
     return JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
 }
-/** Pushes each tag of an image in the local store; returns the digest the registry got. */
-async function pushTags(tags, docker) {
+/** Docker output of `docker push`: the digest the registry got. */
+function pushedDigest(stdout) {
+    return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
+}
+/**
+ * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
+ * built digest, known on the containerd store), a push that sent another image (another job
+ * re-tagged the name in between) is done again. Returns the digest the registry got.
+ */
+async function tagAndPush(tags, local, push, expected, docker) {
     let digest = '';
     for (const tag of tags) {
-        const r = await exec_run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
-        if (r.exitCode !== 0)
-            throw new Error(`push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`);
-        const m = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout);
-        if (m)
-            digest ||= m[1];
+        for (let attempt = 1;; attempt++) {
+            const t = await exec_run('docker', ['tag', local, tag], { env: docker.env, silent: true, ignoreReturnCode: true });
+            if (t.exitCode !== 0)
+                throw new Error(`push: docker tag ${tag} failed: ${exec_lastMeaningfulLine(t.stderr) || exec_lastMeaningfulLine(t.stdout)}`);
+            if (!push)
+                break;
+            const r = await exec_run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
+            if (r.exitCode !== 0)
+                throw new Error(`push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`);
+            const got = pushedDigest(r.stdout);
+            if (!expected || !got || got === expected) {
+                digest ||= got;
+                break;
+            }
+            const why = `another build on this Docker daemon tagged ${tag} while it was pushed (the registry got ${got}, this build made ${expected})`;
+            if (attempt >= PUSH_ATTEMPTS)
+                throw new Error(`push: ${why}, ${PUSH_ATTEMPTS} times; the tag cannot be pushed reliably while it does`);
+            lib_core/* info */.pq(`push: ${why}; tagging and pushing again.`);
+        }
     }
     return digest;
 }
@@ -55982,6 +56157,8 @@ mountExports) {
     }
     const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
     const ociDir = external_node_path_.join(plan.root, 'image-oci');
+    const tags = b.tags;
+    const local = mode.localName ? localImageName() : undefined;
     const started = Date.now();
     try {
         let md = {};
@@ -55994,7 +56171,8 @@ mountExports) {
                 await createSecretDir(state.secretDir);
                 b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
             }
-            if (mode.staged === 'load-then-push') {
+            if (local) {
+                b.tags = [local];
                 b.push = false;
                 b.load = true;
             }
@@ -56013,8 +56191,8 @@ mountExports) {
             await lib_core/* group */.Os('Leak guard', async () => {
                 const guard = new LeakGuard(needles);
                 guardRef = guard;
-                if (mode.staged === 'load-then-push')
-                    await guard.scanDockerImage(b.tags[0], docker.env);
+                if (mode.staged === 'load-then-push' && local)
+                    await guard.scanDockerImage(local, docker.env);
                 if (mode.staged === 'layout-then-rebuild')
                     await guard.scanDirectory(ociDir, 'image');
                 if (cacheSaved && b.cacheExportDir)
@@ -56032,20 +56210,25 @@ mountExports) {
                     if (b.cacheExportDir)
                         await external_node_fs_.promises.rm(b.cacheExportDir, { recursive: true, force: true });
                     await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                    if (mode.staged === 'load-then-push')
-                        await exec_run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });
+                    if (local)
+                        await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
                     throw leak;
                 }
                 lib_core/* info */.pq('Leak guard: no secret value found.');
             });
         }
         let digest = md['containerimage.digest'] ?? '';
-        if (mode.staged === 'load-then-push') {
-            await lib_core/* group */.Os('Push', async () => {
-                const pushed = await pushTags(b.tags, docker);
+        let localId = '';
+        if (local) {
+            await lib_core/* group */.Os(wantPush ? 'Push' : 'Tag', async () => {
+                localId = (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', local], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+                const expected = docker.toolchain.containerdStore ? digest : '';
+                const pushed = await tagAndPush(tags, local, wantPush, expected, docker);
                 if (pushed && digest && pushed !== digest)
                     lib_core/* warning */.$e(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
                 digest = pushed || digest;
+                // The computed tags stay in the store (as a build without this action leaves them); the run's own name goes.
+                await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
             });
         }
         else if (mode.staged === 'layout-then-rebuild') {
@@ -56059,11 +56242,12 @@ mountExports) {
             await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
         }
         // Loading into the image store reports no config digest: read it from what the guard saw.
-        const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '');
+        const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
         return { digest: wantPush ? digest : '', imageid, cacheDigest };
     }
     finally {
         b.push = wantPush;
+        b.tags = tags;
         // The secret files are not needed any more; post removes the directory again, in case.
         await removeSecretDir(state.secretDir);
     }
@@ -56072,6 +56256,8 @@ mountExports) {
 
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
+
+
 
 
 
@@ -56099,11 +56285,38 @@ function setPlanOutputs(plan) {
     lib_core/* setOutput */.uH('json', JSON.stringify(meta.json));
     lib_core/* setOutput */.uH('cache-key', plan.cache?.keys.primary ?? '');
 }
+/** The signal that is cancelling this step, once one came. */
+let cancelledBy;
+/**
+ * A cancelled step (SIGINT, or SIGTERM): stops every program it started, records for post that the
+ * run was cancelled (post saves no cache), fails with one line, removes this action's working files
+ * (a cache restore cut short leaves a partial archive and half-extracted files there) and exits.
+ */
+async function cancelMain(signal, state, report) {
+    cancelledBy = signal;
+    refuseNewChildren(`the step was cancelled (${signal})`);
+    try {
+        await stopDescendants(graceFor(signal));
+    }
+    finally {
+        state.buildSucceeded = false;
+        state.cancelled = signal;
+        saveState(state);
+        report.error = `Cancelled (${signal}): stopped the build and the layer cache restore; post removes what they left.`;
+        lib_core/* setFailed */.C1(report.error);
+        await appendSummary(renderMainSummary(report)).catch(() => undefined);
+        // Synchronously, right before exiting: nothing of the restore can write there again.
+        if (state.workDir)
+            (0,external_node_fs_.rmSync)(state.workDir, { recursive: true, force: true });
+        process.exit(1);
+    }
+}
 async function runMain() {
     const state = { version: 1, buildSucceeded: false, loggedIn: [] };
     // What is known so far, for the job summary (written also when the run fails).
     const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
     let buildStarted;
+    onStopSignal((signal) => cancelMain(signal, state, report));
     try {
         const inputs = readInputs();
         maskSecrets(inputs.secrets);
@@ -56117,6 +56330,7 @@ async function runMain() {
             lib_core/* setSecret */.Pq(inputs.githubToken);
         const ctx = contextFromEnv();
         const plan = planRun(inputs, ctx, process.env);
+        state.workDir = plan.root;
         for (const w of plan.meta.warnings)
             lib_core/* warning */.$e(w);
         setPlanOutputs(plan);
@@ -56181,13 +56395,17 @@ async function runMain() {
             lib_core/* info */.pq(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
     }
     catch (err) {
+        // A cancelled step fails with cancelMain's line, not with what the stopped program said.
+        if (cancelledBy)
+            return;
         saveState(state);
         if (buildStarted !== undefined && report.buildMs === undefined)
             report.buildMs = Date.now() - buildStarted;
         failStep(err, report);
     }
     finally {
-        await appendSummary(renderMainSummary(report));
+        if (!cancelledBy)
+            await appendSummary(renderMainSummary(report));
     }
 }
 /**
@@ -56226,7 +56444,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3642);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4097);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

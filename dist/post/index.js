@@ -47123,6 +47123,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   a: () => (/* binding */ runPost)
 });
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var lib_core = __nccwpck_require__(3838);
 ;// CONCATENATED MODULE: ./src/state.ts
@@ -47145,10 +47149,6 @@ function loadState() {
     }
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/cache/layout.ts
@@ -47678,10 +47678,19 @@ function planPacks(blobs, maxEntries) {
 // The working directory of this process. @actions/cache archives paths relative to the working
 // directory and GITHUB_WORKSPACE, so the layer cache switches both to its own root while it talks to
 // the service (withCacheRoot); programs this action runs keep the step's real working directory.
+// RUNNER_TEMP is switched too, to a directory of this action's own: @actions/cache downloads and
+// packs its archives in a fresh directory under RUNNER_TEMP, and leaves them there when a call is
+// cut short (a cancelled step), so that post can remove them.
+
 
 let depth = 0;
 let savedCwd = '';
 let savedWorkspace;
+let savedRunnerTemp;
+/** Where @actions/cache puts its archives while this action talks to the service. */
+function actionsCacheTemp(runnerTemp) {
+    return external_node_path_.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
+}
 /** The step's working directory, also while a cache call has switched it. */
 function workdir_realCwd() {
     return depth > 0 ? savedCwd : process.cwd();
@@ -47695,8 +47704,10 @@ async function workdir_withCacheRoot(root, fn) {
     if (depth++ === 0) {
         savedCwd = process.cwd();
         savedWorkspace = process.env.GITHUB_WORKSPACE;
+        savedRunnerTemp = process.env.RUNNER_TEMP;
         process.chdir(root);
         process.env.GITHUB_WORKSPACE = root;
+        process.env.RUNNER_TEMP = actionsCacheTemp(savedRunnerTemp || '/tmp');
     }
     else if (process.cwd() !== root) {
         depth--;
@@ -47712,6 +47723,10 @@ async function workdir_withCacheRoot(root, fn) {
                 delete process.env.GITHUB_WORKSPACE;
             else
                 process.env.GITHUB_WORKSPACE = savedWorkspace;
+            if (savedRunnerTemp === undefined)
+                delete process.env.RUNNER_TEMP;
+            else
+                process.env.RUNNER_TEMP = savedRunnerTemp;
         }
     }
 }
@@ -49596,8 +49611,22 @@ function childEnv(base, secretEnv = false) {
             env[k] = v;
     return env;
 }
+// Set once the step is being cancelled: from then on no program is started (a retry of the
+// build, a push), so that what interrupt.ts stops stays stopped.
+let refusal;
+/** The step is being cancelled: `run` and `runStreaming` refuse to start anything from now on. */
+function refuseNewChildren(reason) {
+    refusal = reason;
+}
+class CancelledError extends Error {
+}
+function checkNotCancelled(command) {
+    if (refusal !== undefined)
+        throw new CancelledError(`${command} not started: ${refusal}`);
+}
 /** Runs a program whose output is consumed as a stream (large data: never held whole in memory). */
 function runStreaming(command, args, opts = {}) {
+    checkNotCancelled(command);
     const child = spawn(command, args, { env: childEnv(opts.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: realCwd() });
     let stderr = '';
     child.stderr.on('data', (d) => {
@@ -49633,6 +49662,7 @@ function exec_lastMeaningfulLine(text) {
     return lines.length ? lines[lines.length - 1] : '';
 }
 async function exec_run(command, args, opts = {}) {
+    checkNotCancelled(command);
     const out = [];
     const err = [];
     const partial = { stdout: '', stderr: '' };
@@ -54814,6 +54844,9 @@ function credentialBuildArgWarnings(buildArgs) {
 
 
 
+
+
+
 async function runPost() {
     // No child of post (docker, tar, zstd) gets the secret-envs variables or secret inputs.
     withholdEnv(secretEnvNames());
@@ -54828,6 +54861,10 @@ async function runPost() {
         if (c) {
             let summary = { saved: false, entriesSaved: 0, bytesSaved: 0, ms: 0 };
             await lib_core/* group */.Os('Save layer cache', async () => {
+                if (state.cancelled) {
+                    summary.reason = 'the run was cancelled';
+                    return lib_core/* info */.pq(`Layer cache not saved: the run was cancelled (${state.cancelled}).`);
+                }
                 if (!state.buildSucceeded) {
                     summary.reason = 'the build did not succeed';
                     return lib_core/* info */.pq('Layer cache not saved: the build did not succeed.');
@@ -54841,7 +54878,7 @@ async function runPost() {
             await appendSummary(renderSaveSummary(summary));
         }
         // Cache mounts, after the layer cache and before the builder is removed; never throws.
-        await saveMountsPhase(state.mounts, state.buildSucceeded, state.dockerConfig, cacheTimeoutMs());
+        await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, cacheTimeoutMs());
     }
     finally {
         await lib_core/* group */.Os('Clean up', async () => {
@@ -54852,10 +54889,24 @@ async function runPost() {
             }
             finally {
                 await logoutAndForget(state.dockerConfig, state.loggedIn, env);
+                await removeLeftovers(state);
             }
             lib_core/* info */.pq('Removed build secrets, credentials and the temporary builder.');
         });
     }
+}
+/**
+ * What @actions/cache left in its temporary directory (archives of a call cut short), and after a
+ * cancelled or failed run every working file of this action: partial archives, half-extracted
+ * blobs, half-written layouts. Nothing of them is used again.
+ */
+async function removeLeftovers(state) {
+    if (!state.workDir)
+        return;
+    const whole = !!state.cancelled || !state.buildSucceeded;
+    await external_node_fs_.promises.rm(whole ? state.workDir : actionsCacheTemp(external_node_path_.dirname(state.workDir)), { recursive: true, force: true });
+    if (whole)
+        lib_core/* info */.pq('Removed the working files of the cancelled or failed run (partial cache archives and layouts).');
 }
 
 

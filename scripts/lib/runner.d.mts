@@ -142,6 +142,11 @@ export interface CommonOptions {
   onLog?: (line: string) => void;
   /** Node binary. Default process.execPath, whatever runs.using says. */
   node?: string;
+  /**
+   * Cancels the entry as the runner does, by a signal to its process (not its group), the first
+   * time a (masked) log line satisfies `when`. Default signal SIGTERM, default entry 'main'.
+   */
+  interrupt?: { when: (line: string) => boolean; signal?: NodeJS.Signals; entry?: Entry };
 }
 
 export interface StepOptions extends CommonOptions {
@@ -195,11 +200,15 @@ export interface StepResult {
   context: ResolvedContext;
   /** Process id (and process group id) of the entry. */
   pid: number | undefined;
+  /** With `interrupt`: ms from the signal to the process's exit; null when no signal was sent. */
+  interruptedMs: number | null;
 }
 
 export interface JobOptions extends CommonOptions {
   /** Called after main and before post, with main's result (for example to act as another process on the runner). */
   afterMain?: (main: StepResult) => Promise<void> | void;
+  /** Called after each entry has exited, before the next one starts (its leftover processes still run). */
+  afterEntry?: (result: StepResult) => void | Promise<void>;
 }
 
 export interface JobResult {

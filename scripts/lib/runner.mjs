@@ -646,10 +646,19 @@ async function runStepWith(options, masker) {
   let stopToken = null;
   const registered = new Set(REGISTERED_COMMANDS);
 
+  // Cancellation as the runner does it: a signal to the entry process, here when a line shows up.
+  const interrupt = options.interrupt && (options.interrupt.entry ?? 'main') === entry ? options.interrupt : undefined;
+  let interruptedAt = null;
+  /** @type {import('node:child_process').ChildProcess | null} */
+  let running = null;
   const emit = (text) => {
     const masked = masker.mask(text);
     log.push(masked);
     if (onLog) onLog(masked);
+    if (running && interrupt && interruptedAt === null && interrupt.when(masked)) {
+      interruptedAt = Date.now();
+      running.kill(interrupt.signal ?? 'SIGTERM');
+    }
   };
   const debugLine = (text) => {
     if (debug) emit(`[debug] ${text}`);
@@ -896,6 +905,7 @@ async function runStepWith(options, masker) {
     detached: true, // own process group, so a timeout can end the whole tree
   });
   const pid = child.pid;
+  running = child;
   let timedOut = false;
   let timer;
   let killTimer;
@@ -921,6 +931,7 @@ async function runStepWith(options, masker) {
     clearTimeout(timer);
     clearTimeout(killTimer);
   }
+  const exitedAt = Date.now();
   if (options.killOrphans !== false && !timedOut) killGroup(pid);
   if (timedOut) killGroup(pid);
   // Output still held open by a leftover grandchild must not hang the step.
@@ -1001,6 +1012,7 @@ async function runStepWith(options, masker) {
     inputs: resolvedInputs,
     context,
     pid,
+    interruptedMs: interruptedAt === null ? null : exitedAt - interruptedAt,
   };
 }
 
@@ -1086,6 +1098,7 @@ export async function runJob(options) {
       masker,
     );
     pids.push(r.pid);
+    if (options.afterEntry) await options.afterEntry(r);
     Object.assign(jobEnv, r.envFile);
     for (const p of r.paths) {
       const i = prependPath.indexOf(p);

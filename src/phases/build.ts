@@ -9,8 +9,16 @@
 //   a second, fully cached buildx invocation pushes, and its digest is the registry's.
 // The layer cache export is checked in both cases; a leak fails the step before the push, deletes
 // the export, and post saves no cache (the build did not succeed).
+//
+// On the docker driver the build never writes the computed tags into the daemon's image store: it
+// stores the image under a name of this run's own (localImageName), then tags it and pushes each
+// tag. Two jobs of one self-hosted runner building the same new tag on one daemon would otherwise
+// race to create that name in the store, and one fails with `image "...": already exists`; and a
+// job could push the image the other one had just tagged. Each push is checked: the registry must
+// get this build's digest (containerd store), else the tag is set and pushed again.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
 import type { Context } from '../context.js';
@@ -40,14 +48,25 @@ export interface BuildMode {
   scan: boolean;
   /** Build without pushing, scan, then push (only when pushing with the guard on). */
   staged: 'no' | 'load-then-push' | 'layout-then-rebuild';
+  /** Docker driver: the build stores the image under a name of this run's own, then tags it. */
+  localName: boolean;
 }
 
 /** Pure: the build mode. */
 export function buildMode(o: { guard: boolean; needles: number; push: boolean; tags: number; cacheSaved: boolean; driver: string }): BuildMode {
   const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
-  if (!scan || !o.push || o.tags === 0) return { scan, staged: 'no' };
-  return { scan, staged: o.driver === 'docker' ? 'load-then-push' : 'layout-then-rebuild' };
+  if (o.driver === 'docker' && o.tags > 0) return { scan, staged: o.push ? 'load-then-push' : 'no', localName: true };
+  if (!scan || !o.push || o.tags === 0) return { scan, staged: 'no', localName: false };
+  return { scan, staged: 'layout-then-rebuild', localName: false };
 }
+
+/** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */
+export function localImageName(rand: string = randomBytes(8).toString('hex')): string {
+  return `oneshot-build-local/${rand}:build`;
+}
+
+/** Times a tag is set and pushed again when another job on the daemon re-tagged it meanwhile. */
+const PUSH_ATTEMPTS = 3;
 
 /** Lets the layer cache prepare a second attempt after a failed build (true: try again). */
 export type RecoverFromCache = () => Promise<boolean>;
@@ -70,14 +89,34 @@ async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFro
   return JSON.parse(await fs.readFile(b.metadataFile, 'utf8'));
 }
 
-/** Pushes each tag of an image in the local store; returns the digest the registry got. */
-async function pushTags(tags: string[], docker: DockerSetup): Promise<string> {
+/** Docker output of `docker push`: the digest the registry got. */
+export function pushedDigest(stdout: string): string {
+  return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
+}
+
+/**
+ * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
+ * built digest, known on the containerd store), a push that sent another image (another job
+ * re-tagged the name in between) is done again. Returns the digest the registry got.
+ */
+async function tagAndPush(tags: string[], local: string, push: boolean, expected: string, docker: DockerSetup): Promise<string> {
   let digest = '';
   for (const tag of tags) {
-    const r = await run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
-    if (r.exitCode !== 0) throw new Error(`push: docker push ${tag} failed: ${lastMeaningfulLine(r.stderr) || lastMeaningfulLine(r.stdout)}`);
-    const m = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout);
-    if (m) digest ||= m[1];
+    for (let attempt = 1; ; attempt++) {
+      const t = await run('docker', ['tag', local, tag], { env: docker.env, silent: true, ignoreReturnCode: true });
+      if (t.exitCode !== 0) throw new Error(`push: docker tag ${tag} failed: ${lastMeaningfulLine(t.stderr) || lastMeaningfulLine(t.stdout)}`);
+      if (!push) break;
+      const r = await run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
+      if (r.exitCode !== 0) throw new Error(`push: docker push ${tag} failed: ${lastMeaningfulLine(r.stderr) || lastMeaningfulLine(r.stdout)}`);
+      const got = pushedDigest(r.stdout);
+      if (!expected || !got || got === expected) {
+        digest ||= got;
+        break;
+      }
+      const why = `another build on this Docker daemon tagged ${tag} while it was pushed (the registry got ${got}, this build made ${expected})`;
+      if (attempt >= PUSH_ATTEMPTS) throw new Error(`push: ${why}, ${PUSH_ATTEMPTS} times; the tag cannot be pushed reliably while it does`);
+      core.info(`push: ${why}; tagging and pushing again.`);
+    }
   }
   return digest;
 }
@@ -107,6 +146,8 @@ export async function buildPhase(
   }
   const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
   const ociDir = path.join(plan.root, 'image-oci');
+  const tags = b.tags;
+  const local = mode.localName ? localImageName() : undefined;
   const started = Date.now();
   try {
     let md: Record<string, any> = {};
@@ -119,7 +160,8 @@ export async function buildPhase(
         await createSecretDir(state.secretDir);
         b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
       }
-      if (mode.staged === 'load-then-push') {
+      if (local) {
+        b.tags = [local];
         b.push = false;
         b.load = true;
       } else if (mode.staged === 'layout-then-rebuild') {
@@ -137,7 +179,7 @@ export async function buildPhase(
       await core.group('Leak guard', async () => {
         const guard = new LeakGuard(needles);
         guardRef = guard;
-        if (mode.staged === 'load-then-push') await guard.scanDockerImage(b.tags[0], docker.env);
+        if (mode.staged === 'load-then-push' && local) await guard.scanDockerImage(local, docker.env);
         if (mode.staged === 'layout-then-rebuild') await guard.scanDirectory(ociDir, 'image');
         if (cacheSaved && b.cacheExportDir) await guard.scanDirectory(b.cacheExportDir, 'layer cache');
         for (const dir of (await mountExports?.export()) ?? []) await guard.scanDirectory(dir, 'cache mount');
@@ -153,7 +195,7 @@ export async function buildPhase(
           await mountExports?.drop();
           if (b.cacheExportDir) await fs.rm(b.cacheExportDir, { recursive: true, force: true });
           await fs.rm(ociDir, { recursive: true, force: true });
-          if (mode.staged === 'load-then-push') await run('docker', ['image', 'rm', ...b.tags], { env: docker.env, silent: true, ignoreReturnCode: true });
+          if (local) await run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
           throw leak;
         }
         core.info('Leak guard: no secret value found.');
@@ -161,11 +203,16 @@ export async function buildPhase(
     }
 
     let digest: string = md['containerimage.digest'] ?? '';
-    if (mode.staged === 'load-then-push') {
-      await core.group('Push', async () => {
-        const pushed = await pushTags(b.tags, docker);
+    let localId = '';
+    if (local) {
+      await core.group(wantPush ? 'Push' : 'Tag', async () => {
+        localId = (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', local], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+        const expected = docker.toolchain.containerdStore ? digest : '';
+        const pushed = await tagAndPush(tags, local, wantPush, expected, docker);
         if (pushed && digest && pushed !== digest) core.warning(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
         digest = pushed || digest;
+        // The computed tags stay in the store (as a build without this action leaves them); the run's own name goes.
+        await run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
       });
     } else if (mode.staged === 'layout-then-rebuild') {
       await core.group('Push', async () => {
@@ -178,10 +225,11 @@ export async function buildPhase(
       await fs.rm(ociDir, { recursive: true, force: true });
     }
     // Loading into the image store reports no config digest: read it from what the guard saw.
-    const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '');
+    const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
     return { digest: wantPush ? digest : '', imageid, cacheDigest };
   } finally {
     b.push = wantPush;
+    b.tags = tags;
     // The secret files are not needed any more; post removes the directory again, in case.
     await removeSecretDir(state.secretDir);
   }
