@@ -1,5 +1,6 @@
 // The `platforms` input: os/arch[/variant] with the values Go and the OCI image spec know (GOOS,
 // GOARCH, and the variants containerd's platform matcher understands), or `local`. Pure.
+import { quoted } from './clip.js';
 
 /** Go's GOOS values (`go tool dist list`). */
 const OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos']);
@@ -31,11 +32,11 @@ export function platformProblem(platform: string): string | undefined {
   const parts = p.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((x) => x === '')) return `expected os/arch or os/arch/variant (${EXAMPLES})`;
   const [os, rawArch, variant] = parts;
-  if (!OS.has(os)) return `unknown operating system "${os}" (a GOOS value: linux, windows, darwin, freebsd, ...)`;
+  if (!OS.has(os)) return `unknown operating system ${quoted(os)} (a GOOS value: linux, windows, darwin, freebsd, ...)`;
   const arch = ALIAS[rawArch] ?? rawArch;
-  if (!ARCH.has(arch)) return `unknown architecture "${rawArch}" (a GOARCH value: amd64, arm64, arm, 386, ppc64le, s390x, riscv64, ...)`;
+  if (!ARCH.has(arch)) return `unknown architecture ${quoted(rawArch)} (a GOARCH value: amd64, arm64, arm, 386, ppc64le, s390x, riscv64, ...)`;
   if (variant !== undefined && !VARIANTS[arch]?.test(variant)) {
-    return VARIANTS[arch] ? `unknown variant "${variant}" for ${arch}` : `${arch} has no variants, got "${variant}"`;
+    return VARIANTS[arch] ? `unknown variant ${quoted(variant)} for ${arch}` : `${arch} has no variants, got ${quoted(variant)}`;
   }
   return undefined;
 }
