@@ -141,8 +141,8 @@ describe('git tag and pull request', () => {
 describe('bad input fails with one clear line naming the input', () => {
   const BIG = 'a'.repeat(100_000);
   const STAGES = 'FROM busybox AS base\nFROM base AS final\n';
-  // [name, inputs, the error line, the workspace's Dockerfile (default FROM busybox)]
-  const rows: [string, Record<string, string>, RegExp, string?][] = [
+  // [name, inputs, the error line]; the workspace's Dockerfile is FROM busybox unless DOCKERFILES has one.
+  const rows: [string, Record<string, string>, RegExp][] = [
     ['a secret line without "="', { images: 'x/y', secrets: 'just-a-value-no-equals' }, /^secrets: expected id=value on line 1/],
     ['an unknown push value', { images: 'x/y', push: 'sometimes' }, /^push: expected one of auto, true, false, got "sometimes"$/],
     ['no images when pushing', { images: '', push: 'true' }, /^images: no image names given/],
@@ -159,12 +159,14 @@ describe('bad input fails with one clear line naming the input', () => {
     ['a missing context directory', { context: 'missing' }, /^context: directory "missing" does not exist/],
     ['a 100 KB tag', { tags: `type=raw,value=${BIG}` }, /^tags: tag "a{60}…" is 100000 characters long \(Docker allows at most 128\)$/],
     ['a 100 KB image name', { images: BIG }, /^images: invalid image name "a{60}…" in "a{60}…"$/],
-    ['a target that is no stage name', { target: '-x' }, /^target: "-x" is not a stage name/, STAGES],
-    ['a target the Dockerfile does not have', { target: 'tset' }, /^target: stage "tset" is not in "Dockerfile" \(its stages: base, final\)$/, STAGES],
+    ['a target that is no stage name', { target: '-x' }, /^target: "-x" is not a stage name/],
+    ['a target the Dockerfile does not have', { target: 'tset' }, /^target: stage "tset" is not in "Dockerfile" \(its stages: base, final\)$/],
   ];
-  test.each(rows)('%s', async (_name, inp, re, dockerfile) => {
+  const DOCKERFILES: Record<string, string> = { 'a target that is no stage name': STAGES, 'a target the Dockerfile does not have': STAGES };
+  // Three parameters, as many as a row has: a fourth would be taken for jest's done callback.
+  test.each(rows)('%s', async (name, inp, re) => {
     const ws = await tempDir('ws');
-    await fs.writeFile(path.join(ws, 'Dockerfile'), dockerfile ?? 'FROM busybox\n');
+    await fs.writeFile(path.join(ws, 'Dockerfile'), DOCKERFILES[name] ?? 'FROM busybox\n');
     await fs.mkdir(path.join(ws, 'sub'));
     // What a scope that escapes the action's directory would remove (RUNNER_TEMP/in and /out).
     const runnerTemp = await tempDir('rt');
