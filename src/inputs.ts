@@ -8,13 +8,16 @@ import { parseRegistryAuth } from './docker/login.js';
 import type { RegistryCredential } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
+import { boundMessage, quoted } from './clip.js';
+import { platformProblem } from './platforms.js';
 
+/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
 export class InputError extends Error {
   constructor(
     readonly input: string,
     message: string,
   ) {
-    super(`${input}: ${message}`);
+    super(boundMessage(`${input}: ${message}`));
   }
 }
 
@@ -91,9 +94,9 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     annotations: get('annotations'),
     context,
     file: get('file').trim(),
-    target: get('target').trim(),
+    target: parseTarget(get('target')),
     buildArgs: parseBuildArgs(get('build-args')),
-    platforms: splitList(get('platforms')),
+    platforms: parsePlatforms(get('platforms')),
     secrets: uniqueSecrets([
       ['secrets', parseSecrets('secrets', get('secrets'))],
       ['secret-files', parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file' as const, path } }))],
@@ -117,7 +120,7 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     }),
     githubToken: get('github-token'),
     cache: bool('cache', get('cache'), true),
-    cacheScope: get('cache-scope').trim(),
+    cacheScope: parseCacheScope(get('cache-scope')),
     cacheSave: oneOf('cache-save', get('cache-save'), ['auto', 'true', 'false'], 'auto'),
     cacheFetch: oneOf('cache-fetch', get('cache-fetch'), ['auto', 'lazy', 'eager'], 'auto'),
     cacheMounts: parseCacheMounts(get('cache-mounts')),
@@ -138,7 +141,7 @@ function uniqueSecrets(groups: [string, Secret[]][]): Secret[] {
     for (const s of secrets) {
       const first = seen.get(s.id);
       if (first !== undefined) {
-        throw new InputError(input, `duplicate secret id "${s.id}"${first === input ? '' : ` (already given in ${first})`}`);
+        throw new InputError(input, `duplicate secret id ${quoted(s.id)}${first === input ? '' : ` (already given in ${first})`}`);
       }
       seen.set(s.id, input);
       out.push(s);
@@ -166,14 +169,48 @@ function bool(name: string, raw: string, dflt: boolean): boolean {
   if (v === '') return dflt;
   if (v === 'true') return true;
   if (v === 'false') return false;
-  throw new InputError(name, `expected true or false, got "${raw.trim()}"`);
+  throw new InputError(name, `expected true or false, got ${quoted(raw.trim())}`);
 }
 
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[], dflt: T): T {
   const v = raw.trim().toLowerCase();
   if (v === '') return dflt;
   if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw new InputError(name, `expected one of ${allowed.join(', ')}, got "${raw.trim()}"`);
+  throw new InputError(name, `expected one of ${allowed.join(', ')}, got ${quoted(raw.trim())}`);
+}
+
+/** `platforms`: each entry os/arch[/variant] with known values (see platforms.ts), or `local`. */
+export function parsePlatforms(raw: string): string[] {
+  const out = splitList(raw);
+  for (const p of out) {
+    const problem = platformProblem(p);
+    if (problem) throw new InputError('platforms', `${quoted(p)}: ${problem}`);
+  }
+  return out;
+}
+
+/** BuildKit's stage name syntax (compared case-insensitively). */
+const STAGE_NAME_RE = /^[a-z][a-z0-9_.-]*$/i;
+
+/** `target`: a stage name as BuildKit accepts it; whether the Dockerfile has it is checked in inputs-files.ts. */
+export function parseTarget(raw: string): string {
+  const t = raw.trim();
+  if (t !== '' && !STAGE_NAME_RE.test(t)) {
+    throw new InputError('target', `${quoted(t)} is not a stage name (a letter, then letters, digits, "-", "_" or ".")`);
+  }
+  return t;
+}
+
+/**
+ * `cache-scope`: any text (it is turned into a slug, see cache/keys.ts), but it must name something:
+ * at least one letter or digit, so that no scope is only dots, dashes or slashes.
+ */
+export function parseCacheScope(raw: string): string {
+  const s = raw.trim();
+  if (s !== '' && !/[A-Za-z0-9]/.test(s)) {
+    throw new InputError('cache-scope', `${quoted(s)} has no letter or digit (a scope names the cache entries and a directory of the action's own)`);
+  }
+  return s;
 }
 
 const ID_RE = /^[A-Za-z0-9._-]+$/;
@@ -182,7 +219,7 @@ const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseBuildArgs(raw: string): { key: string; value: string }[] {
   return lines(raw).map((line) => {
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new InputError('build-args', `expected KEY=VALUE, got "${line}"`);
+    if (eq <= 0) throw new InputError('build-args', `expected KEY=VALUE, got ${quoted(line)}`);
     return { key: line.slice(0, eq).trim(), value: line.slice(eq + 1) };
   });
 }
@@ -190,13 +227,13 @@ function parseBuildArgs(raw: string): { key: string; value: string }[] {
 function parsePairs(name: string, raw: string): [string, string][] {
   return lines(raw).map((line) => {
     const eq = line.indexOf('=');
-    if (eq < 0) throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
+    if (eq < 0) throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got ${quoted(line)}`);
     const id = line.slice(0, eq).trim();
-    if (id === '') throw new InputError(name, `empty secret id in "${line}"`);
-    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id "${id}" (use letters, digits, ".", "_" and "-")`);
+    if (id === '') throw new InputError(name, `empty secret id in ${quoted(line)}`);
+    if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id ${quoted(id)} (use letters, digits, ".", "_" and "-")`);
     const value = line.slice(eq + 1).trim();
-    if (value === '') throw new InputError(name, `empty value for secret id "${id}"`);
-    if (name === 'secret-envs' && !ENV_NAME_RE.test(value)) throw new InputError(name, `secret "${id}": "${value}" is not an environment variable name`);
+    if (value === '') throw new InputError(name, `empty value for secret id ${quoted(id)}`);
+    if (name === 'secret-envs' && !ENV_NAME_RE.test(value)) throw new InputError(name, `secret ${quoted(id)}: ${quoted(value)} is not an environment variable name`);
     return [id, value];
   });
 }
@@ -219,7 +256,7 @@ export function parseSecrets(name: string, raw: string): Secret[] {
       const body: string[] = [];
       let j = i + 1;
       while (j < all.length && all[j].trim() !== delim) body.push(all[j++]);
-      if (j >= all.length) throw new InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
+      if (j >= all.length) throw new InputError(name, `secret ${quoted(id)}: no closing line ${quoted(delim)} for "${id}<<${delim}"`);
       out.push({ id, source: { kind: 'value', value: body.join('\n') } });
       i = j;
       continue;

@@ -23,6 +23,8 @@ import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotat
 import { appendSummary, renderMainSummary } from './summary.js';
 import { realCwd, realWorkspace } from './workdir.js';
 import { dropMountExports, exportMountsPhase } from './cache/mounts.js';
+import { checkBuildFiles } from './inputs-files.js';
+import { boundMessage } from './clip.js';
 
 function setPlanOutputs(plan: RunPlan): void {
   const { meta } = plan;
@@ -94,6 +96,8 @@ export async function runMain(): Promise<void> {
       return;
     }
 
+    // Before any Docker work: the context, the Dockerfile and the target stage (a dry run reads no files).
+    await checkBuildFiles(inputs, ctx.workspace, realCwd());
     await checkSecretSources(inputs.secrets);
     const secretValues = await readSecretValues(inputs.secrets);
     // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
@@ -158,7 +162,7 @@ function failStep(err: unknown, report: Report): void {
     annotateFailure(report.error, report.errorLocation);
     return;
   }
-  report.error = describeError(err);
+  report.error = boundMessage(describeError(err));
   core.setFailed(report.error);
 }
 

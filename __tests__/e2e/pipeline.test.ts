@@ -139,21 +139,52 @@ describe('git tag and pull request', () => {
 });
 
 describe('bad input fails with one clear line naming the input', () => {
+  const BIG = 'a'.repeat(100_000);
+  const STAGES = 'FROM busybox AS base\nFROM base AS final\n';
+  // [name, inputs, the error line]; the workspace's Dockerfile is FROM busybox unless DOCKERFILES has one.
   const rows: [string, Record<string, string>, RegExp][] = [
     ['a secret line without "="', { images: 'x/y', secrets: 'just-a-value-no-equals' }, /^secrets: expected id=value on line 1/],
     ['an unknown push value', { images: 'x/y', push: 'sometimes' }, /^push: expected one of auto, true, false, got "sometimes"$/],
     ['no images when pushing', { images: '', push: 'true' }, /^images: no image names given/],
+    // Issue 12, item 5: inputs that escape or mislead, refused before any Docker work.
+    ['cache-scope: ..', { 'cache-scope': '..' }, /^cache-scope: "\.\." has no letter or digit/],
+    ['cache-scope: ../..', { 'cache-scope': '../..' }, /^cache-scope: "\.\.\/\.\." has no letter or digit/],
+    ['a Dockerfile outside the workspace', { file: '../../../../../../../../../etc/hostname' }, /^file: "(\.\.\/)+etc\/hostname" is outside the workspace ".+"; the Dockerfile must be a file of the workspace/],
+    ['an unknown platform architecture', { platforms: 'linux/amd64,linux/notanarch' }, /^platforms: "linux\/notanarch": unknown architecture "notanarch"/],
+    ['a platform without an architecture', { platforms: 'linux' }, /^platforms: "linux": expected os\/arch or os\/arch\/variant/],
+    ['a label line without "="', { labels: 'maintainer=me\nno-equals-label' }, /^labels: expected KEY=VALUE, got "no-equals-label"$/],
+    ['an annotation line without "="', { annotations: 'no-equals-annotation' }, /^annotations: expected KEY=VALUE, got "no-equals-annotation"$/],
+    ['a missing Dockerfile', { file: 'missing' }, /^file: "missing" does not exist$/],
+    ['a context without a Dockerfile', { context: 'sub' }, /^file: no Dockerfile in the context: "sub\/Dockerfile" does not exist/],
+    ['a missing context directory', { context: 'missing' }, /^context: directory "missing" does not exist/],
+    ['a 100 KB tag', { tags: `type=raw,value=${BIG}` }, /^tags: tag "a{60}…" is 100000 characters long \(Docker allows at most 128\)$/],
+    ['a 100 KB image name', { images: BIG }, /^images: invalid image name "a{60}…" in "a{60}…"$/],
+    ['a target that is no stage name', { target: '-x' }, /^target: "-x" is not a stage name/],
+    ['a target the Dockerfile does not have', { target: 'tset' }, /^target: stage "tset" is not in "Dockerfile" \(its stages: base, final\)$/],
   ];
-  test.each(rows)('%s', async (_name, inp, re) => {
+  const DOCKERFILES: Record<string, string> = { 'a target that is no stage name': STAGES, 'a target the Dockerfile does not have': STAGES };
+  // Three parameters, as many as a row has: a fourth would be taken for jest's done callback.
+  test.each(rows)('%s', async (name, inp, re) => {
     const ws = await tempDir('ws');
-    await fs.writeFile(path.join(ws, 'Dockerfile'), 'FROM busybox\n');
-    const r = await runAction({ workspace: ws, inputs: inp });
+    await fs.writeFile(path.join(ws, 'Dockerfile'), DOCKERFILES[name] ?? 'FROM busybox\n');
+    await fs.mkdir(path.join(ws, 'sub'));
+    // What a scope that escapes the action's directory would remove (RUNNER_TEMP/in and /out).
+    const runnerTemp = await tempDir('rt');
+    for (const d of ['in', 'out']) {
+      await fs.mkdir(path.join(runnerTemp, d));
+      await fs.writeFile(path.join(runnerTemp, d, 'keep'), 'x');
+    }
+    const r = await runAction({ workspace: ws, runnerTemp, inputs: { images: 'x/y', push: 'false', ...inp } });
     expect(r.main.exitCode).toBe(1);
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toMatch(re);
     expect(errors[0].message).not.toContain('\n');
+    expect(errors[0].message.length).toBeLessThan(300);
     expect(r.log).not.toMatch(/at .*\.js:\d+/);
     expect(r.log).not.toContain('just-a-value-no-equals');
+    // No work started: no Docker setup, no builder, no cache restore, no build.
+    expect(r.main.groups.filter((g) => /^(Docker and buildx|Builder|Registry login|Restore layer cache|Build)\b/.test(g))).toEqual([]);
+    for (const d of ['in', 'out']) expect(await fs.readFile(path.join(runnerTemp, d, 'keep'), 'utf8')).toBe('x');
   });
 });

@@ -196,6 +196,28 @@ describe('the leak guard stops a Dockerfile that copies a secret into a layer', 
     expect(await secretDirs(r)).toEqual([]);
   });
 
+  // Issue 12, item 4: a one-line secret over 64 KiB was not looked for ("shorter than 8 bytes").
+  test('a one-line secret over 64 KiB copied into a layer is found: nothing pushed, nothing cached', async () => {
+    const LONG = randomBytes(36 * 1024).toString('hex');
+    expect(LONG.length).toBeGreaterThan(64 * 1024);
+    const repo = uniqueRepo('leaky-long');
+    const ws = await leakyWorkspace();
+    cache.resetLog();
+    const r = await runAction({ workspace: ws, cache, inputs: { images: repo, secrets: `token=${LONG}` } });
+    expect(r.main.exitCode).toBe(1);
+    expect(r.main.annotations.filter((a) => a.level === 'warning' && a.message.includes('secret-scan'))).toEqual([]);
+    const errors = r.main.annotations.filter((a) => a.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toMatch(/^secret-scan: secret "token" is in (image|layer cache) blob sha256:[0-9a-f]{64} \((gzip|zstd) layer data\)\. Nothing was pushed/);
+    expect(r.log).toMatch(/Leak guard: looked for 4 value\(s\) of 1 secret\(s\)/);
+    expect(await registryTags(repo)).toEqual([]);
+    expect(cache.log().filter((l) => l.kind === 'create' || l.kind === 'upload')).toEqual([]);
+    expect(containsBytes(await cacheArchiveContents(cache), LONG.slice(0, 4096))).toBe(false);
+    expect(r.log).toContain('Layer cache not saved: the build did not succeed.');
+    expectNowhereInRun(r, [LONG]);
+    expect(await secretDirs(r)).toEqual([]);
+  });
+
   test('with secret-scan: false the same build does push the leak (the guard is what stops it)', async () => {
     const repo = uniqueRepo('leaky-unguarded');
     const ws = await leakyWorkspace();

@@ -1,3 +1,5 @@
+import * as path from 'node:path';
+import { cachePaths } from '../../src/cache/store.js';
 import { planScope, planIndexKeys, fallbackBranches, blobKey, packKey, planPacks, indexLookup, isCommitIndexKey, nextIndexKey } from '../../src/cache/keys.js';
 import type { Context } from '../../src/context.js';
 import { testContext } from './helpers/context.js';
@@ -14,6 +16,27 @@ describe('planScope', () => {
     expect(planScope({ ...base, target: 'test' })).toMatch(/^app-test-[0-9a-f]{8}$/);
     expect(planScope({ ...base, platforms: ['linux/arm64'] })).not.toBe(a);
     expect(planScope({ ...base, platforms: ['linux/arm64', 'linux/amd64'] })).toBe(planScope({ ...base, platforms: ['linux/amd64', 'linux/arm64'] }));
+  });
+});
+
+describe('planScope never leaves the action directory (issue 12, item 5)', () => {
+  const base = { cacheScope: '', images: ['ghcr.io/acme/app'], target: '', platforms: [], file: './Dockerfile' };
+  const root = '/runner/temp/oneshot-build';
+  test.each(['..', '.', '...', '../..', '../../etc', '/etc/passwd', '.hidden', '-.', '.-..', '..\\..', 'a/../../b', '..a', ' .. '])('cache-scope %j', (cacheScope) => {
+    const scope = planScope({ ...base, cacheScope });
+    expect(scope).toMatch(/^[a-z0-9_][a-z0-9._-]*$/);
+    expect(scope).not.toContain('/');
+    for (const p of Object.values(cachePaths(root, scope))) {
+      expect(p.startsWith(root + '/')).toBe(true);
+      expect(path.relative(root, p).split('/')).not.toContain('..');
+    }
+  });
+  test.each([['..', 'x'], ['.hidden', 'hidden'], ['a/../../b', 'a-..-..-b'], ['..a', 'a']])('%j is the slug %j', (cacheScope, want) => {
+    expect(planScope({ ...base, cacheScope })).toBe(want);
+  });
+  test('an image or Dockerfile name made of dots gives a safe default scope', () => {
+    expect(planScope({ ...base, images: [], file: '..' })).toMatch(/^x-[0-9a-f]{8}$/);
+    expect(planScope({ ...base, images: ['..'] })).toMatch(/^x-[0-9a-f]{8}$/);
   });
 });
 

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { planNeedles, MIN_NEEDLE_BYTES } from '../../src/leakguard/needles.js';
+import { planNeedles, piecesOf, MIN_NEEDLE_BYTES, MAX_NEEDLE_BYTES, SLICE_BYTES, SLICES_PER_LONG, MAX_NEEDLES_PER_SECRET } from '../../src/leakguard/needles.js';
 import { StreamSearch } from '../../src/leakguard/search.js';
 import { scanReadable, detectEncoding } from '../../src/leakguard/blob.js';
 import { readTar } from '../../src/leakguard/tar.js';
@@ -50,6 +50,88 @@ describe('planNeedles', () => {
   test('exactly MIN_NEEDLE_BYTES is searched, one less is not', () => {
     expect(planNeedles([{ id: 'a', value: Buffer.alloc(MIN_NEEDLE_BYTES, 0x61) }]).skipped).toEqual([]);
     expect(planNeedles([{ id: 'a', value: Buffer.alloc(MIN_NEEDLE_BYTES - 1, 0x61) }]).skipped).toEqual(['a']);
+  });
+});
+
+describe('planNeedles: secrets longer than MAX_NEEDLE_BYTES (issue 12, item 4)', () => {
+  const hex = (bytes: number) => randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
+  const total = (p: ReturnType<typeof planNeedles>) => p.needles.reduce((n, x) => n + x.bytes.length, 0);
+
+  test.each([MAX_NEEDLE_BYTES + 1, 70 * 1024, 1024 * 1024, 8 * 1024 * 1024])('a one-line secret of %i bytes is searched by bounded slices of it', (len) => {
+    const value = b(hex(len));
+    const p = planNeedles([{ id: 'long', value }]);
+    expect(p.skipped).toEqual([]);
+    expect(p.needles).toHaveLength(SLICES_PER_LONG);
+    expect(total(p)).toBe(SLICES_PER_LONG * SLICE_BYTES);
+    for (const n of p.needles) {
+      expect(n.id).toBe('long');
+      expect(n.bytes.length).toBe(SLICE_BYTES);
+      expect(value.includes(n.bytes)).toBe(true);
+    }
+    // The first and the last bytes of the value are covered.
+    expect(p.needles[0].bytes.equals(value.subarray(0, SLICE_BYTES))).toBe(true);
+    expect(p.needles[SLICES_PER_LONG - 1].bytes.equals(value.subarray(len - SLICE_BYTES))).toBe(true);
+  });
+
+  test('up to MAX_NEEDLE_BYTES the value is searched whole', () => {
+    const value = b(hex(MAX_NEEDLE_BYTES));
+    expect(planNeedles([{ id: 'v', value }]).needles.map((n) => n.bytes.length)).toEqual([MAX_NEEDLE_BYTES]);
+  });
+
+  test('a long value that was copied into a layer is found there, raw and gzip; a clean layer is not a hit', async () => {
+    const value = b(hex(100 * 1024));
+    const needles = planNeedles([{ id: 'long', value }]).needles.map((n) => n.bytes);
+    const layer = Buffer.concat([randomBytes(300_000), b('prefix='), value, b('\n'), randomBytes(300_000)]);
+    const raw = await scanReadable(chunks(layer, [65536, 1000]), needles);
+    expect(raw.hits.length).toBe(SLICES_PER_LONG);
+    const gz = await scanReadable(chunks(gzipSync(layer), [65536]), needles);
+    expect(gz.hits.length).toBe(SLICES_PER_LONG);
+    expect(gz.hits.every((h) => h.encoding !== 'raw')).toBe(true);
+    // Half of the value (more than the gap between two slices plus one slice) is still a hit.
+    const half = await scanReadable([Buffer.concat([randomBytes(1000), value.subarray(20_000, 20_000 + 50 * 1024)])], needles);
+    expect(half.hits.length).toBeGreaterThan(0);
+    const clean = await scanReadable(chunks(Buffer.concat([randomBytes(500_000), b(hex(200 * 1024))]), [65536]), needles);
+    expect(clean.hits).toEqual([]);
+  });
+
+  test('lines longer than MAX_NEEDLE_BYTES in a multi-line secret are sliced too; short lines stay whole', () => {
+    const long = hex(90 * 1024);
+    const p = planNeedles([{ id: 'm', value: b(`short-line-here\n${long}\n  another-line  \n`) }]);
+    expect(p.skipped).toEqual([]);
+    const lens = p.needles.map((n) => n.bytes.length);
+    expect(lens.filter((l) => l === SLICE_BYTES)).toHaveLength(SLICES_PER_LONG);
+    expect(p.needles.map((n) => n.bytes.toString()).filter((t) => t.length < 100)).toEqual(['short-line-here', 'another-line']);
+    for (const n of p.needles) expect(n.bytes.length).toBeLessThanOrEqual(SLICE_BYTES);
+  });
+
+  test('a long value of short lines only is searched by slices of the whole value', () => {
+    const value = b(Array.from({ length: 30_000 }, () => hex(3)).join('\n'));
+    expect(value.length).toBeGreaterThan(MAX_NEEDLE_BYTES);
+    const p = planNeedles([{ id: 'v', value }]);
+    expect(p.skipped).toEqual([]);
+    expect(p.needles).toHaveLength(SLICES_PER_LONG);
+  });
+
+  test('memory stays bounded: at most MAX_NEEDLES_PER_SECRET needles of at most MAX_NEEDLE_BYTES each', () => {
+    const many = Array.from({ length: 2000 }, () => hex(70 * 1024 + 1)).join('\n');
+    const p = planNeedles([{ id: 'big', value: b(many) }]);
+    expect(p.needles.length).toBe(MAX_NEEDLES_PER_SECRET);
+    expect(total(p)).toBe(MAX_NEEDLES_PER_SECRET * SLICE_BYTES);
+  });
+
+  test('only a value shorter than MIN_NEEDLE_BYTES is skipped', () => {
+    const p = planNeedles([
+      { id: 'tiny', value: b('1234567') },
+      { id: 'long', value: b(hex(200 * 1024)) },
+      { id: 'armor-only-long', value: b('-----BEGIN RSA PRIVATE KEY-----\n'.repeat(3000)) },
+    ]);
+    expect(p.skipped).toEqual(['tiny']);
+  });
+
+  test('piecesOf: nothing below MIN_NEEDLE_BYTES, the piece itself up to MAX_NEEDLE_BYTES, else slices', () => {
+    expect(piecesOf(b('1234567'))).toEqual([]);
+    expect(piecesOf(b('12345678')).map(String)).toEqual(['12345678']);
+    expect(piecesOf(Buffer.alloc(MAX_NEEDLE_BYTES + 1, 1)).map((x) => x.length)).toEqual(Array(SLICES_PER_LONG).fill(SLICE_BYTES));
   });
 });
 

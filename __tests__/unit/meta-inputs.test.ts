@@ -137,6 +137,46 @@ describe('labels and annotations', () => {
   test('an unknown expression in annotations', () => {
     expect(errorOf({ annotations: 'x={{nope}}' }).input).toBe('annotations');
   });
+
+  // Issue 12, item 5: metadata-action drops such lines silently; here they are refused.
+  test.each<[string, string, string]>([
+    ['labels', 'maintainer=me\nno-equals-here', 'labels: expected KEY=VALUE, got "no-equals-here"'],
+    ['labels', '=value-without-key', 'labels: expected KEY=VALUE, got "=value-without-key"'],
+    ['annotations', 'just-a-word', 'annotations: expected KEY=VALUE, got "just-a-word"'],
+  ])('%s: a line without "=" (or with an empty key) is refused: %j', (input, value, message) => {
+    const err = errorOf({ [input]: value });
+    expect(err.input).toBe(input);
+    expect(err.message).toBe(message);
+  });
+});
+
+describe('long values are quoted by a short prefix (issue 12, item 5)', () => {
+  const big = 'a'.repeat(100_000);
+  test.each<[string, Partial<MetaInput>, RegExp]>([
+    ['a 100 KB tag', { tags: `type=raw,value=${big}` }, /^tags: tag "a{60}…" is 100000 characters long \(Docker allows at most 128\)$/],
+    ['a 100 KB image name', { images: big }, /^images: invalid image name "a{60}…" in "a{60}…"$/],
+    ['a 100 KB image name with attributes', { images: `name=${big},enable=true` }, /^images: invalid image name "a{60}…" in "name=a{55}…"$/],
+    ['a 100 KB label line without "="', { labels: big }, /^labels: expected KEY=VALUE, got "a{60}…"$/],
+    ['a 100 KB broken rule', { tags: `type=nope,value=${big}` }, /^tags: unknown type "nope" in "type=nope,value=a{44}…"$/],
+    ['a 100 KB flavor value', { flavor: `latest=${big}` }, /^flavor: invalid latest "a{60}…" in "latest=a{53}…" \(expected auto, true or false\)$/],
+  ])('%s', (_name, input, re) => {
+    const err = errorOf(input);
+    expect(err.message).toMatch(re);
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  test('a tag of 128 characters is fine, 129 is refused; a tag cannot start with "." or "-"', () => {
+    expect(plan({ tags: `type=raw,value=${'t'.repeat(128)}` }).tagNames).toEqual(['t'.repeat(128)]);
+    expect(errorOf({ tags: `type=raw,value=${'t'.repeat(129)}` }).message).toMatch(/is 129 characters long/);
+    expect(errorOf({ tags: 'type=raw,value=-dash' }).message).toBe('tags: tag "-dash" starts with "-" (a Docker tag starts with a letter, digit or "_")');
+    expect(errorOf({ tags: 'type=raw,value=.dot' }).message).toMatch(/^tags: tag ".dot" starts with "."/);
+  });
+
+  test('a message quoting several long values is still bounded', () => {
+    const err = new MetaInputError('tags', `"${big}" and "${big}" and ${big}`);
+    expect(err.message.length).toBeLessThanOrEqual(401);
+    expect(err.message.endsWith('…')).toBe(true);
+  });
 });
 
 test('MetaInputError carries the input name and starts its message with it', () => {

@@ -24,8 +24,10 @@ const OCI_DEV = {
 const lines = (level: string, record: Record<string, string>): string[] => Object.entries(record).map(([k, v]) => `${level}:${k}=${v}`);
 
 describe('json (metadata-action json01, json03, json07)', () => {
-  test('json01: a label without = is dropped, `foo=` is kept empty', () => {
-    const res = plan('push_dev', { tags: 'type=ref,event=branch\ntype=raw,my\ntype=raw,custom\ntype=raw,tags', labels: 'invalid\nfoo=' });
+  // metadata-action drops a label line without "=" (json01's `invalid`, json07's `foo`); this action
+  // refuses it (issue 12, see meta-inputs.test.ts), so those lines are left out here.
+  test('json01: `foo=` is kept empty', () => {
+    const res = plan('push_dev', { tags: 'type=ref,event=branch\ntype=raw,my\ntype=raw,custom\ntype=raw,tags', labels: 'foo=' });
     const labels = { foo: '', ...OCI_DEV, 'org.opencontainers.image.version': 'dev' };
     expect(res.json).toEqual({
       tags: ['user/app:dev', 'user/app:my', 'user/app:custom', 'user/app:tags'],
@@ -46,7 +48,7 @@ describe('json (metadata-action json01, json03, json07)', () => {
   test('json07: label values keep every = after the first; annotations ignore labels', () => {
     const res = plan('push_tag', {
       images: 'org/app',
-      labels: 'foo\nmaintainer=CrazyMax\norg.opencontainers.image.title=MyCustom=Title\norg.opencontainers.image.description=Another description\norg.opencontainers.image.vendor=MyCompany',
+      labels: 'maintainer=CrazyMax\norg.opencontainers.image.title=MyCustom=Title\norg.opencontainers.image.description=Another description\norg.opencontainers.image.vendor=MyCompany',
     });
     expect(res.json.labels).toEqual({
       maintainer: 'CrazyMax',

@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4097:
+/***/ 1679:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47129,6 +47129,35 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var lib_core = __nccwpck_require__(3838);
+;// CONCATENATED MODULE: ./src/clip.ts
+// Bounded quoting of user-supplied values in error messages: a value is shown by a short prefix at
+// most, so a 100 KB tag or image name gives a one-line error of a few hundred characters. Pure.
+/** Characters of a value shown in an error message; a longer value is cut here and ends with "…". */
+const QUOTE_MAX = 60;
+/** Characters of a whole error line, as a last bound when a message quotes several values. */
+const MESSAGE_MAX = 400;
+/** The first `max` characters of `s` (not splitting a surrogate pair), with "…" when cut. */
+function clip(s, max = QUOTE_MAX) {
+    if (s.length <= max)
+        return s;
+    let end = max;
+    const c = s.charCodeAt(end - 1);
+    if (c >= 0xd800 && c <= 0xdbff)
+        end--;
+    return `${s.slice(0, end)}…`;
+}
+/** A value in double quotes for an error message: newlines shown as \n, cut to QUOTE_MAX. */
+function quoted(s) {
+    return `"${clip(s.replace(/\r?\n/g, '\\n'))}"`;
+}
+/**
+ * An error line bounded whatever it quotes: newlines become spaces, and the whole line is cut at
+ * MESSAGE_MAX (a last bound; each value in it is quoted with `quoted`).
+ */
+function boundMessage(message) {
+    return clip(message.replace(/\s*\r?\n\s*/g, ' '), MESSAGE_MAX);
+}
+
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
@@ -48362,6 +48391,7 @@ async function logoutAndForget(dockerConfig, registries, env) {
 
 
 
+
 const BUILDX_INPUT = 'buildx-version';
 const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
 const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
@@ -48377,13 +48407,13 @@ function parseBuildxRequest(rawVersion, rawUrl) {
     else if (v !== '') {
         const m = VERSION_RE.exec(v);
         if (!m)
-            throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got "${v}"`);
+            throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got ${quoted(v)}`);
         version = `v${m[1]}`;
     }
     const url = rawUrl.trim();
     if (url !== '') {
         if (!/^https?:\/\//i.test(url))
-            throw new InputError('buildx-download-url', `expected an http(s) URL template, got "${redactUrl(url)}"`);
+            throw new InputError('buildx-download-url', `expected an http(s) URL template, got ${quoted(redactUrl(url))}`);
         if (!url.includes('{version}') || !url.includes('{asset}')) {
             throw new InputError('buildx-download-url', 'the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}');
         }
@@ -48592,13 +48622,14 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
 
 
 
+
 const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'];
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 /** Validates the builder inputs; every error names its input and the bad entry. */
 function parseBuilderOptions(raw) {
     const d = raw.driver.trim().toLowerCase() || 'auto';
     if (!DRIVERS.includes(d))
-        throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got "${raw.driver.trim()}"`);
+        throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got ${quoted(raw.driver.trim())}`);
     const driver = d;
     const endpoint = raw.endpoint.trim();
     const driverOpts = raw.driverOpts
@@ -48608,17 +48639,17 @@ function parseBuilderOptions(raw) {
     // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
     for (const o of driverOpts)
         if (!/^"?[A-Za-z0-9._-]+=/.test(o))
-            throw new InputError('driver-opts', `expected key=value, got "${o}"`);
+            throw new InputError('driver-opts', `expected key=value, got ${quoted(o)}`);
     const platforms = raw.builderPlatforms
         .split(/[\n,]/)
         .map((s) => s.trim())
         .filter((s) => s !== '');
     for (const p of platforms)
         if (!PLATFORM_RE.test(p))
-            throw new InputError('builder-platforms', `expected os/arch[/variant], got "${p}"`);
+            throw new InputError('builder-platforms', `expected os/arch[/variant], got ${quoted(p)}`);
     const keepRaw = raw.keepBuilder.trim().toLowerCase();
     if (!['', 'true', 'false'].includes(keepRaw))
-        throw new InputError('keep-builder', `expected true or false, got "${raw.keepBuilder.trim()}"`);
+        throw new InputError('keep-builder', `expected true or false, got ${quoted(raw.keepBuilder.trim())}`);
     const opts = {
         driver,
         endpoint,
@@ -48796,6 +48827,7 @@ async function contextBuilderName(env) {
 
 
 
+
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
 /** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
@@ -48842,14 +48874,14 @@ function parseRegistryAuth(raw) {
         const [, dash, keyRaw, rest] = m;
         const key = keyRaw.toLowerCase();
         if (!KEYS.includes(key))
-            throw new InputError(name, `line ${i + 1}: unknown key "${keyRaw}" (expected registry, username or password)`);
+            throw new InputError(name, `line ${i + 1}: unknown key ${quoted(keyRaw)} (expected registry, username or password)`);
         if (dash)
             entries.push({});
         else if (entries.length === 0)
             throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
         const entry = entries[entries.length - 1];
         if (entry[key] !== undefined)
-            throw new InputError(name, `entry ${entries.length}: "${key}" is given twice`);
+            throw new InputError(name, `entry ${entries.length}: ${quoted(key)} is given twice`);
         entry[key] = rest.trim();
     }
     const seen = new Set();
@@ -48859,7 +48891,7 @@ function parseRegistryAuth(raw) {
             throw new InputError(name, `entry ${n}: no registry`);
         const registry = normalizeRegistry(e.registry);
         if (!HOST_RE.test(registry))
-            throw new InputError(name, `entry ${n}: invalid registry "${e.registry}"`);
+            throw new InputError(name, `entry ${n}: invalid registry ${quoted(e.registry)}`);
         if (!e.username)
             throw new InputError(name, `entry ${n} (${registry}): no username`);
         if (/\s/.test(e.username))
@@ -48886,7 +48918,7 @@ function planLogins(li, images, actor, alreadyLoggedIn) {
         }
         const registry = normalizeRegistry(li.registry);
         if (!HOST_RE.test(registry))
-            throw new InputError('registry', `invalid registry "${li.registry.trim()}"`);
+            throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
         logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
     }
     else if (li.registry.trim()) {
@@ -49008,6 +49040,7 @@ async function logout(hosts, env) {
 // Actions cache, the helper image, and the size bound.
 
 
+
 const MOUNTS_INPUT = 'cache-mounts';
 const MOUNTS_IMAGE_INPUT = 'cache-mounts-image';
 const MOUNTS_MAX_SIZE_INPUT = 'cache-mounts-max-size';
@@ -49044,7 +49077,7 @@ function parseCacheMounts(raw, name = MOUNTS_INPUT) {
         const m = parseLine(line, name);
         const first = seen.get(m.id);
         if (first !== undefined)
-            throw new InputError(name, `mount id "${m.id}" is given twice ("${first}" and "${line}")`);
+            throw new InputError(name, `mount id ${quoted(m.id)} is given twice (${quoted(first)} and ${quoted(line)})`);
         seen.set(m.id, line);
         out.push(m);
     }
@@ -49053,7 +49086,7 @@ function parseCacheMounts(raw, name = MOUNTS_INPUT) {
     return out;
 }
 function parseLine(line, name) {
-    const bad = (why) => new InputError(name, `${why} in "${line}" (${FORMAT})`);
+    const bad = (why) => new InputError(name, `${why} in ${quoted(line)} (${FORMAT})`);
     if (!line.includes('=')) {
         if (line.includes(','))
             throw bad('a target path cannot contain ","');
@@ -49086,10 +49119,10 @@ function parseLine(line, name) {
                 throw bad(`type=${value}: only type=cache mounts can be kept`);
         }
         else if (key === 'from' || key === 'source' || key === 'src') {
-            throw bad(`"${key}" is not supported: a cache mount based on another stage cannot be restored`);
+            throw bad(`${quoted(key)} is not supported: a cache mount based on another stage cannot be restored`);
         }
         else if (!KNOWN_IGNORED.has(key)) {
-            throw bad(`unknown option "${key}"`);
+            throw bad(`unknown option ${quoted(key)}`);
         }
     }
     return mount(id, target, bad);
@@ -49099,10 +49132,10 @@ function mount(id, target, bad) {
         throw bad('no id and no target');
     const resolved = id ?? cleanPath(target);
     if (BAD_ID_RE.test(resolved) || /[\x00-\x1f\x7f]/.test(resolved)) {
-        throw bad(`the mount id "${resolved}" contains a space, quote, comma, "$" or backslash`);
+        throw bad(`the mount id ${quoted(resolved)} contains a space, quote, comma, "$" or backslash`);
     }
     if (id === undefined && (resolved === '/' || resolved === '.'))
-        throw bad(`"${target}" is not a valid cache mount target`);
+        throw bad(`${quoted(String(target))} is not a valid cache mount target`);
     if (resolved.length > 255)
         throw bad('the mount id is longer than 255 characters');
     return target === undefined ? { id: resolved } : { id: resolved, target };
@@ -49116,7 +49149,7 @@ function parseSize(raw, name = MOUNTS_MAX_SIZE_INPUT, dflt = DEFAULT_MOUNTS_MAX_
     const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(v);
     const bytes = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]) : NaN;
     if (!m || !(bytes > 0) || !Number.isSafeInteger(bytes))
-        throw new InputError(name, `expected a size such as 500m or 2g, got "${v}"`);
+        throw new InputError(name, `expected a size such as 500m or 2g, got ${quoted(v)}`);
     return bytes;
 }
 /** `cache-mounts-image`: one image reference. */
@@ -49125,8 +49158,50 @@ function parseImage(raw, name = MOUNTS_IMAGE_INPUT) {
     if (v === '')
         return DEFAULT_MOUNTS_IMAGE;
     if (/\s/.test(v) || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(v))
-        throw new InputError(name, `"${v}" is not an image reference`);
+        throw new InputError(name, `${quoted(v)} is not an image reference`);
     return v;
+}
+
+;// CONCATENATED MODULE: ./src/platforms.ts
+// The `platforms` input: os/arch[/variant] with the values Go and the OCI image spec know (GOOS,
+// GOARCH, and the variants containerd's platform matcher understands), or `local`. Pure.
+
+/** Go's GOOS values (`go tool dist list`). */
+const OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos']);
+/** Go's GOARCH values (known and reserved, as Go's go/build lists them). */
+const ARCH = new Set([
+    '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32',
+    'mips64p32le', 'ppc', 'ppc64', 'ppc64le', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm',
+]);
+/** The other spellings containerd normalizes (uname -m and Debian names), to the GOARCH they stand for. */
+const ALIAS = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+/** Variants by architecture (OCI image index `platform.variant`); an architecture not listed has none. */
+const VARIANTS = {
+    arm: /^v[5-8]$/,
+    arm64: /^v8(\.[0-9])?$|^v9(\.[0-5])?$/,
+    amd64: /^v[1-4]$/,
+    riscv64: /^rva2[023]u64$/,
+    ppc64le: /^power(8|9|10)$/,
+};
+const EXAMPLES = 'e.g. linux/amd64, linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x, linux/riscv64';
+/** What is wrong with one platform, or undefined when BuildKit can build for it. */
+function platformProblem(platform) {
+    const p = platform.toLowerCase();
+    if (p === 'local')
+        return undefined;
+    const parts = p.split('/');
+    if (parts.length < 2 || parts.length > 3 || parts.some((x) => x === ''))
+        return `expected os/arch or os/arch/variant (${EXAMPLES})`;
+    const [os, rawArch, variant] = parts;
+    if (!OS.has(os))
+        return `unknown operating system ${quoted(os)} (a GOOS value: linux, windows, darwin, freebsd, ...)`;
+    const arch = ALIAS[rawArch] ?? rawArch;
+    if (!ARCH.has(arch))
+        return `unknown architecture ${quoted(rawArch)} (a GOARCH value: amd64, arm64, arm, 386, ppc64le, s390x, riscv64, ...)`;
+    if (variant !== undefined && !VARIANTS[arch]?.test(variant)) {
+        return VARIANTS[arch] ? `unknown variant ${quoted(variant)} for ${arch}` : `${arch} has no variants, got ${quoted(variant)}`;
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
@@ -49136,10 +49211,13 @@ function parseImage(raw, name = MOUNTS_IMAGE_INPUT) {
 
 
 
+
+
+/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
 class InputError extends Error {
     input;
     constructor(input, message) {
-        super(`${input}: ${message}`);
+        super(boundMessage(`${input}: ${message}`));
         this.input = input;
     }
 }
@@ -49165,9 +49243,9 @@ function readInputs(get = getRaw) {
         annotations: get('annotations'),
         context,
         file: get('file').trim(),
-        target: get('target').trim(),
+        target: parseTarget(get('target')),
         buildArgs: parseBuildArgs(get('build-args')),
-        platforms: splitList(get('platforms')),
+        platforms: parsePlatforms(get('platforms')),
         secrets: uniqueSecrets([
             ['secrets', parseSecrets('secrets', get('secrets'))],
             ['secret-files', parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file', path } }))],
@@ -49191,7 +49269,7 @@ function readInputs(get = getRaw) {
         }),
         githubToken: get('github-token'),
         cache: bool('cache', get('cache'), true),
-        cacheScope: get('cache-scope').trim(),
+        cacheScope: parseCacheScope(get('cache-scope')),
         cacheSave: oneOf('cache-save', get('cache-save'), ['auto', 'true', 'false'], 'auto'),
         cacheFetch: oneOf('cache-fetch', get('cache-fetch'), ['auto', 'lazy', 'eager'], 'auto'),
         cacheMounts: parseCacheMounts(get('cache-mounts')),
@@ -49211,7 +49289,7 @@ function uniqueSecrets(groups) {
         for (const s of secrets) {
             const first = seen.get(s.id);
             if (first !== undefined) {
-                throw new InputError(input, `duplicate secret id "${s.id}"${first === input ? '' : ` (already given in ${first})`}`);
+                throw new InputError(input, `duplicate secret id ${quoted(s.id)}${first === input ? '' : ` (already given in ${first})`}`);
             }
             seen.set(s.id, input);
             out.push(s);
@@ -49239,7 +49317,7 @@ function bool(name, raw, dflt) {
         return true;
     if (v === 'false')
         return false;
-    throw new InputError(name, `expected true or false, got "${raw.trim()}"`);
+    throw new InputError(name, `expected true or false, got ${quoted(raw.trim())}`);
 }
 function oneOf(name, raw, allowed, dflt) {
     const v = raw.trim().toLowerCase();
@@ -49247,7 +49325,38 @@ function oneOf(name, raw, allowed, dflt) {
         return dflt;
     if (allowed.includes(v))
         return v;
-    throw new InputError(name, `expected one of ${allowed.join(', ')}, got "${raw.trim()}"`);
+    throw new InputError(name, `expected one of ${allowed.join(', ')}, got ${quoted(raw.trim())}`);
+}
+/** `platforms`: each entry os/arch[/variant] with known values (see platforms.ts), or `local`. */
+function parsePlatforms(raw) {
+    const out = splitList(raw);
+    for (const p of out) {
+        const problem = platformProblem(p);
+        if (problem)
+            throw new InputError('platforms', `${quoted(p)}: ${problem}`);
+    }
+    return out;
+}
+/** BuildKit's stage name syntax (compared case-insensitively). */
+const STAGE_NAME_RE = /^[a-z][a-z0-9_.-]*$/i;
+/** `target`: a stage name as BuildKit accepts it; whether the Dockerfile has it is checked in inputs-files.ts. */
+function parseTarget(raw) {
+    const t = raw.trim();
+    if (t !== '' && !STAGE_NAME_RE.test(t)) {
+        throw new InputError('target', `${quoted(t)} is not a stage name (a letter, then letters, digits, "-", "_" or ".")`);
+    }
+    return t;
+}
+/**
+ * `cache-scope`: any text (it is turned into a slug, see cache/keys.ts), but it must name something:
+ * at least one letter or digit, so that no scope is only dots, dashes or slashes.
+ */
+function parseCacheScope(raw) {
+    const s = raw.trim();
+    if (s !== '' && !/[A-Za-z0-9]/.test(s)) {
+        throw new InputError('cache-scope', `${quoted(s)} has no letter or digit (a scope names the cache entries and a directory of the action's own)`);
+    }
+    return s;
 }
 const ID_RE = /^[A-Za-z0-9._-]+$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -49255,7 +49364,7 @@ function parseBuildArgs(raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq <= 0)
-            throw new InputError('build-args', `expected KEY=VALUE, got "${line}"`);
+            throw new InputError('build-args', `expected KEY=VALUE, got ${quoted(line)}`);
         return { key: line.slice(0, eq).trim(), value: line.slice(eq + 1) };
     });
 }
@@ -49263,17 +49372,17 @@ function parsePairs(name, raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq < 0)
-            throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
+            throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got ${quoted(line)}`);
         const id = line.slice(0, eq).trim();
         if (id === '')
-            throw new InputError(name, `empty secret id in "${line}"`);
+            throw new InputError(name, `empty secret id in ${quoted(line)}`);
         if (!ID_RE.test(id))
-            throw new InputError(name, `invalid secret id "${id}" (use letters, digits, ".", "_" and "-")`);
+            throw new InputError(name, `invalid secret id ${quoted(id)} (use letters, digits, ".", "_" and "-")`);
         const value = line.slice(eq + 1).trim();
         if (value === '')
-            throw new InputError(name, `empty value for secret id "${id}"`);
+            throw new InputError(name, `empty value for secret id ${quoted(id)}`);
         if (name === 'secret-envs' && !ENV_NAME_RE.test(value))
-            throw new InputError(name, `secret "${id}": "${value}" is not an environment variable name`);
+            throw new InputError(name, `secret ${quoted(id)}: ${quoted(value)} is not an environment variable name`);
         return [id, value];
     });
 }
@@ -49298,7 +49407,7 @@ function parseSecrets(name, raw) {
             while (j < all.length && all[j].trim() !== delim)
                 body.push(all[j++]);
             if (j >= all.length)
-                throw new InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
+                throw new InputError(name, `secret ${quoted(id)}: no closing line ${quoted(delim)} for "${id}<<${delim}"`);
             out.push({ id, source: { kind: 'value', value: body.join('\n') } });
             i = j;
             continue;
@@ -49372,15 +49481,16 @@ function isPullRequestEvent(eventName) {
 }
 
 ;// CONCATENATED MODULE: ./src/meta/errors.ts
+
 /** A user-supplied input (images, tags, flavor, labels, annotations) cannot be used as written. */
 class MetaInputError extends Error {
     input;
     /**
      * @param input the action input at fault (`tags`, `images`, ...); it also prefixes the message.
-     * @param message one line describing the fault, quoting the offending entry.
+     * @param message one line describing the fault, quoting the offending entry (bounded: see boundMessage).
      */
     constructor(input, message) {
-        super(`${input}: ${message}`);
+        super(boundMessage(`${input}: ${message}`));
         this.input = input;
         this.name = 'MetaInputError';
     }
@@ -49389,9 +49499,9 @@ class MetaInputError extends Error {
 function oneLine(message) {
     return message.replace(/\s*\n\s*/g, ' ').trim();
 }
-/** Quotes an entry as written, for error messages. */
+/** Quotes an entry as written, for error messages: at most a short prefix of it (see clip.ts). */
 function quote(s) {
-    return `"${s.replace(/\r?\n/g, '\\n')}"`;
+    return quoted(s);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -51470,12 +51580,12 @@ function parseFlavor(input) {
         let onLatestFor;
         for (const f of parseFields(source, INPUT)) {
             if (f.key === undefined) {
-                throw new MetaInputError(INPUT, `expected key=value, got "${f.value}" in ${quoted}`);
+                throw new MetaInputError(INPUT, `expected key=value, got ${quote(f.value)} in ${quoted}`);
             }
             switch (f.key) {
                 case 'latest':
                     if (!LATEST_MODES.includes(f.value)) {
-                        throw new MetaInputError(INPUT, `invalid latest "${f.value}" in ${quoted} (expected auto, true or false)`);
+                        throw new MetaInputError(INPUT, `invalid latest ${quote(f.value)} in ${quoted} (expected auto, true or false)`);
                     }
                     flavor.latest = f.value;
                     break;
@@ -51491,7 +51601,7 @@ function parseFlavor(input) {
                 }
                 case 'onlatest':
                     if (f.value !== 'true' && f.value !== 'false') {
-                        throw new MetaInputError(INPUT, `invalid onlatest "${f.value}" in ${quoted} (expected true or false)`);
+                        throw new MetaInputError(INPUT, `invalid onlatest ${quote(f.value)} in ${quoted} (expected true or false)`);
                     }
                     if (onLatestFor === undefined) {
                         throw new MetaInputError(INPUT, `onlatest must follow prefix= or suffix= in ${quoted}`);
@@ -51499,7 +51609,7 @@ function parseFlavor(input) {
                     flavor[onLatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = f.value === 'true';
                     break;
                 default:
-                    throw new MetaInputError(INPUT, `unknown attribute "${f.key}" in ${quoted} (expected latest, prefix, suffix, onlatest)`);
+                    throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quoted} (expected latest, prefix, suffix, onlatest)`);
             }
         }
     }
@@ -51553,12 +51663,12 @@ function parseImageEntry(source) {
         }
         else if (f.key === 'enable') {
             if (f.value !== 'true' && f.value !== 'false') {
-                throw new MetaInputError(images_INPUT, `invalid enable value "${f.value}" in ${quote(source)} (expected true or false)`);
+                throw new MetaInputError(images_INPUT, `invalid enable value ${quote(f.value)} in ${quote(source)} (expected true or false)`);
             }
             enable = f.value === 'true';
         }
         else {
-            throw new MetaInputError(images_INPUT, `unknown attribute "${f.key}" in ${quote(source)} (expected name, enable)`);
+            throw new MetaInputError(images_INPUT, `unknown attribute ${quote(f.key)} in ${quote(source)} (expected name, enable)`);
         }
     }
     if (!name) {
@@ -51570,7 +51680,7 @@ function checkedName(name, source) {
     const lower = name.toLowerCase();
     if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME.test(lower)) {
         const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
-        throw new MetaInputError(images_INPUT, `invalid image name "${name}" in ${quote(source)}${hint}`);
+        throw new MetaInputError(images_INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
     }
     return lower;
 }
@@ -51581,9 +51691,12 @@ function checkedName(name, source) {
 
 
 
-/** Reads a labels/annotations input into its lines, checking their expressions. */
+/** Reads a labels/annotations input into its lines, checking each is KEY=VALUE and its expressions. */
 function parseLabelLines(input, inputName) {
     return list_splitList(input, inputName).map(({ text }) => {
+        if (text.indexOf('=') <= 0) {
+            throw new MetaInputError(inputName, `expected KEY=VALUE, got ${quote(text)}`);
+        }
         const problem = checkTemplate(text, 'global');
         if (problem) {
             throw new MetaInputError(inputName, `${problem} in ${quote(text)}`);
@@ -51956,7 +52069,7 @@ function evaluateRules(rules, flavor, run, renderGlobal, warnings) {
     for (const rule of rules) {
         const enabled = renderRule(rule, () => renderGlobal(rule.enable));
         if (enabled !== 'true' && enabled !== 'false') {
-            throw new MetaInputError('tags', `enable rendered "${enabled}" (expected true or false) in ${quote(rule.source)}`);
+            throw new MetaInputError('tags', `enable rendered ${quote(enabled)} (expected true or false) in ${quote(rule.source)}`);
         }
         if (enabled === 'false') {
             continue;
@@ -51976,6 +52089,17 @@ function evaluateRules(rules, flavor, run, renderGlobal, warnings) {
         latest ??= flavor.latest === 'auto' ? candidate.autoLatest : flavor.latest === 'true';
     }
     return { main, partial, latest: latest ?? false };
+}
+/** Docker's limit on a tag's length (distribution/reference: [\w][\w.-]{0,127}). */
+const MAX_TAG_LENGTH = 128;
+/** Refuses a tag Docker would refuse: longer than MAX_TAG_LENGTH, or starting with "." or "-". */
+function checkTagNames(names) {
+    for (const t of names) {
+        if (t.length > MAX_TAG_LENGTH)
+            throw new MetaInputError('tags', `tag ${quote(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
+        if (/^[.-]/.test(t))
+            throw new MetaInputError('tags', `tag ${quote(t)} starts with ${quote(t[0])} (a Docker tag starts with a letter, digit or "_")`);
+    }
 }
 /** The tag names, in output order: version, the others, then `latest` when on. */
 function tagNamesOf(version, flavor) {
@@ -52174,6 +52298,7 @@ function planMeta(input, ctx, facts) {
     const version = evaluateRules(rules, flavor, run, renderGlobal, warnings);
     const imageNames = images.filter((i) => i.enable).map((i) => i.name);
     const tagNames = tagNamesOf(version, flavor);
+    checkTagNames(tagNames);
     const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((t) => `${image}:${t}`)) : [...tagNames];
     const versionText = version.main ?? '';
     const labels = mergeKeyValues(ociDefaults(run, versionText), labelLines, renderGlobal, 'labels');
@@ -52203,11 +52328,15 @@ function annotationLevelsOf(levels) {
 
 
 const KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
 function slug(s, max = 40) {
     const v = s
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^-+|-+$/g, '');
+        .replace(/^[.-]+|-+$/g, '');
     return v.slice(0, max) || 'x';
 }
 function shortHash(s, n = 8) {
@@ -55767,7 +55896,7 @@ async function readTar(src, onEntry) {
 
 ;// CONCATENATED MODULE: ./src/leakguard/needles.ts
 // What the leak guard looks for: every secret value, and each non-trivial line of a multi-line
-// value, as bytes. Pure: no I/O.
+// value, as bytes; a value or line too long to search whole is searched by slices of it. Pure: no I/O.
 /**
  * Shorter byte strings are not searched. A random 20 MiB compressed layer holds any given 4-byte
  * string with a probability of about 0.5 %, and short words ("admin", "secret") sit in the text
@@ -55775,10 +55904,23 @@ async function readTar(src, onEntry) {
  * on, a chance match in random data is below 1e-11 per 20 MiB and ordinary words are rare.
  */
 const MIN_NEEDLE_BYTES = 8;
-/** Whole values longer than this are searched by their lines only. */
+/** Values and lines up to this length are searched whole; longer ones by SLICES_PER_LONG slices. */
 const MAX_NEEDLE_BYTES = 64 * 1024;
-/** At most this many line needles per secret (a large secret file is searched by its first lines). */
-const MAX_LINES_PER_SECRET = 512;
+/**
+ * Length of one slice of a longer value or line. A slice found in a blob means that this many
+ * consecutive bytes of the secret are there: a leak of (at least part of) the secret. Random data
+ * never holds 4 KiB of a real credential by chance; only a value that is mostly one repeated text
+ * could match something else.
+ */
+const SLICE_BYTES = 4 * 1024;
+/**
+ * Slices taken from a longer value or line, spread evenly from its first byte to its last: a copy
+ * of the whole value holds all of them, and any copied part longer than the gap between two slice
+ * starts plus SLICE_BYTES holds at least one.
+ */
+const SLICES_PER_LONG = 4;
+/** At most this many needles per secret (a large secret file is searched by its first lines). */
+const MAX_NEEDLES_PER_SECRET = 512;
 /** PEM armor lines (`-----BEGIN RSA PRIVATE KEY-----`) are the same in every key: not secret. */
 const ARMOR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
 function isSpace(b) {
@@ -55807,39 +55949,66 @@ function splitLines(b) {
     }
 }
 /**
- * Needles for a set of secrets: the value itself (byte-exact, when at least MIN_NEEDLE_BYTES and at
- * most MAX_NEEDLE_BYTES), and each line of it, trimmed of surrounding white space, when that line is
- * at least MIN_NEEDLE_BYTES long and not a PEM armor line. Duplicates are dropped.
+ * The needles for one piece (a whole value or a line): itself when it is at most MAX_NEEDLE_BYTES,
+ * else SLICES_PER_LONG slices of SLICE_BYTES at evenly spread offsets, the first and the last
+ * included. Bounded memory: at most SLICES_PER_LONG * SLICE_BYTES bytes for a piece of any length.
+ */
+function piecesOf(piece) {
+    if (piece.length < MIN_NEEDLE_BYTES)
+        return [];
+    if (piece.length <= MAX_NEEDLE_BYTES)
+        return [piece];
+    const last = piece.length - SLICE_BYTES;
+    const out = [];
+    for (let i = 0; i < SLICES_PER_LONG; i++) {
+        const at = Math.round((last * i) / (SLICES_PER_LONG - 1));
+        out.push(piece.subarray(at, at + SLICE_BYTES));
+    }
+    return out;
+}
+/**
+ * Needles for a set of secrets: the value itself (byte-exact), and each line of it, trimmed of
+ * surrounding white space, when that line is not a PEM armor line; each through piecesOf, so
+ * nothing shorter than MIN_NEEDLE_BYTES, and slices of anything longer than MAX_NEEDLE_BYTES. A
+ * value longer than MAX_NEEDLE_BYTES is searched by its lines; when none of them can be searched
+ * (all short), by slices of the whole value. Duplicates are dropped. A secret is skipped only when
+ * it is shorter than MIN_NEEDLE_BYTES.
  */
 function planNeedles(secrets) {
     const needles = [];
     const skipped = [];
     const seen = new Set();
-    const add = (id, bytes) => {
-        const key = bytes.toString('base64');
-        if (seen.has(key))
-            return true;
-        seen.add(key);
-        needles.push({ id, bytes: Buffer.from(bytes) });
-        return true;
-    };
     for (const s of secrets) {
-        let any = false;
-        if (s.value.length >= MIN_NEEDLE_BYTES && s.value.length <= MAX_NEEDLE_BYTES)
-            any = add(s.id, s.value);
-        let lines = 0;
+        let count = 0;
+        /** Adds needles of this secret up to its cap; a needle another secret already has counts too. */
+        const take = (bs) => {
+            for (const bytes of bs) {
+                if (count >= MAX_NEEDLES_PER_SECRET)
+                    return;
+                const key = bytes.toString('base64');
+                if (!seen.has(key)) {
+                    seen.add(key);
+                    needles.push({ id: s.id, bytes: Buffer.from(bytes) });
+                }
+                count++;
+            }
+        };
+        const whole = s.value.length <= MAX_NEEDLE_BYTES;
+        if (whole)
+            take(piecesOf(s.value));
         for (const raw of splitLines(s.value)) {
-            if (lines >= MAX_LINES_PER_SECRET)
+            if (count >= MAX_NEEDLES_PER_SECRET)
                 break;
             const line = trimBytes(raw);
-            if (line.length < MIN_NEEDLE_BYTES || line.length > MAX_NEEDLE_BYTES)
+            if (whole && line.length === s.value.length)
                 continue;
-            if (ARMOR.test(line.toString('latin1')))
+            if (line.length <= 128 && ARMOR.test(line.toString('latin1')))
                 continue;
-            lines++;
-            any = add(s.id, line) || any;
+            take(piecesOf(line));
         }
-        if (!any)
+        if (count === 0)
+            take(piecesOf(s.value));
+        if (count === 0)
             skipped.push(s.id);
     }
     return { needles, skipped };
@@ -56152,7 +56321,7 @@ mountExports) {
     const guardOn = inputs.secretScan !== false;
     if (guardOn) {
         for (const id of needles.skipped) {
-            lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes (and has no line that long); the leak guard cannot look for it.`);
+            lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
         }
     }
     const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
@@ -56254,8 +56423,141 @@ mountExports) {
 }
 
 
+;// CONCATENATED MODULE: ./src/inputs-files.ts
+// The files the build inputs name, checked before any Docker work: the `context` directory exists,
+// the Dockerfile (`file`, or <context>/Dockerfile) exists inside the workspace, and the `target`
+// stage is in it. The stage planner (stagesOf) is pure; checkBuildFiles reads the disk.
+
+
+
+
+/** A context buildx fetches itself (a Git or HTTP URL, or stdin): nothing local to check. */
+function isRemoteContext(context) {
+    return context === '-' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(context) || /^git@/.test(context);
+}
+/** Dockerfiles read for the target check: a larger one is not checked for stages. */
+const MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024;
+/**
+ * The stage names a Dockerfile defines (`FROM … AS name`, lowercased), or undefined when they
+ * cannot be known without BuildKit: a `# syntax=` frontend other than docker/dockerfile, or a
+ * stage name that an ARG expands (`AS $NAME`). Continuation lines (the escape character at the
+ * end, `\` or the one `# escape=` sets) are joined, comment lines inside them skipped. Text that
+ * only looks like a FROM line (inside a heredoc) may add a name: that makes the check more lenient,
+ * never stricter.
+ */
+function stagesOf(dockerfile, buildArgs = []) {
+    if (buildArgs.some((a) => a.key === 'BUILDKIT_SYNTAX'))
+        return undefined;
+    const lines = dockerfile.split(/\r?\n/);
+    let escape = '\\';
+    let i = 0;
+    // Parser directives: `# key=value` lines at the very top.
+    for (; i < lines.length; i++) {
+        const m = /^\s*#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$/.exec(lines[i]);
+        if (!m)
+            break;
+        const key = m[1].toLowerCase();
+        if (key === 'escape' && (m[2] === '`' || m[2] === '\\'))
+            escape = m[2];
+        if (key === 'syntax' && !/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:[^@]*)?(@sha256:[0-9a-f]+)?$/.test(m[2]))
+            return undefined;
+    }
+    const names = [];
+    let logical = '';
+    let unknown = false;
+    const finish = () => {
+        const words = logical.trim().split(/\s+/);
+        logical = '';
+        if (!/^from$/i.test(words[0] ?? ''))
+            return;
+        const rest = words.slice(1).filter((w) => !w.startsWith('--'));
+        if (rest.length >= 3 && /^as$/i.test(rest[1])) {
+            if (rest[2].includes('$'))
+                unknown = true;
+            else
+                names.push(rest[2].toLowerCase());
+        }
+    };
+    for (; i < lines.length; i++) {
+        const line = lines[i];
+        if (logical !== '' && /^\s*(#.*)?$/.test(line))
+            continue;
+        if (logical === '' && /^\s*#/.test(line))
+            continue;
+        const trimmed = line.replace(/\s+$/, '');
+        if (trimmed.endsWith(escape)) {
+            logical += trimmed.slice(0, -1) + ' ';
+            continue;
+        }
+        logical += line;
+        finish();
+    }
+    if (logical !== '')
+        finish();
+    // A FROM line on its own is read as such too, whatever the joining above made of it.
+    for (const line of lines) {
+        const m = /^\s*from\s+(?:--\S+\s+)*\S+\s+as\s+(\S+)\s*$/i.exec(line);
+        if (m && !m[1].includes('$') && !names.includes(m[1].toLowerCase()))
+            names.push(m[1].toLowerCase());
+    }
+    return unknown ? undefined : names;
+}
+/** fs.stat, undefined when the path does not exist; another failure is an error naming the input. */
+async function statOf(p, input, shown) {
+    try {
+        return await external_node_fs_.promises.stat(p);
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+            return undefined;
+        throw new InputError(input, `${shown} cannot be read (${code ?? err.message})`);
+    }
+}
+function inside(dir, p) {
+    const rel = external_node_path_.relative(dir, p);
+    return rel === '' || (!rel.startsWith('..' + external_node_path_.sep) && rel !== '..' && !external_node_path_.isAbsolute(rel));
+}
+/**
+ * Checks the context directory, the Dockerfile and the target stage; relative paths are resolved
+ * against `cwd` (the step's working directory, as buildx resolves them). The Dockerfile must be in
+ * the workspace (symbolic links resolved): a file from elsewhere on the runner is refused. Throws an
+ * InputError naming `context`, `file` or `target`. A remote context is not checked.
+ */
+async function checkBuildFiles(b, workspace, cwd) {
+    if (isRemoteContext(b.context))
+        return;
+    const ctxStat = await statOf(external_node_path_.resolve(cwd, b.context), 'context', quoted(b.context));
+    if (!ctxStat)
+        throw new InputError('context', `directory ${quoted(b.context)} does not exist (relative to ${quoted(cwd)})`);
+    if (!ctxStat.isDirectory())
+        throw new InputError('context', `${quoted(b.context)} is not a directory`);
+    const dockerfile = b.file || external_node_path_.join(b.context, 'Dockerfile');
+    const shown = quoted(dockerfile);
+    const abs = external_node_path_.resolve(cwd, dockerfile);
+    const st = await statOf(abs, 'file', shown);
+    if (!st)
+        throw new InputError('file', b.file ? `${shown} does not exist` : `no Dockerfile in the context: ${shown} does not exist (set file to the Dockerfile's path)`);
+    if (!st.isFile())
+        throw new InputError('file', `${shown} is not a file`);
+    const real = await external_node_fs_.promises.realpath(abs);
+    const realWorkspace = await external_node_fs_.promises.realpath(workspace).catch(() => external_node_path_.resolve(workspace));
+    if (!inside(realWorkspace, real)) {
+        throw new InputError('file', `${shown} is outside the workspace ${quoted(realWorkspace)}; the Dockerfile must be a file of the workspace (copy it there first)`);
+    }
+    if (b.target === '' || st.size > MAX_DOCKERFILE_BYTES)
+        return;
+    const stages = stagesOf(await external_node_fs_.promises.readFile(real, 'utf8'), b.buildArgs);
+    if (stages === undefined || stages.includes(b.target.toLowerCase()))
+        return;
+    const known = stages.length ? `its stages: ${stages.join(', ')}` : 'it names no stage (FROM … AS name)';
+    throw new InputError('target', `stage ${quoted(b.target)} is not in ${shown} (${known})`);
+}
+
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
+
+
 
 
 
@@ -56350,6 +56652,8 @@ async function runMain() {
             report.dryRun = true;
             return;
         }
+        // Before any Docker work: the context, the Dockerfile and the target stage (a dry run reads no files).
+        await checkBuildFiles(inputs, ctx.workspace, realCwd());
         await checkSecretSources(inputs.secrets);
         const secretValues = await readSecretValues(inputs.secrets);
         // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
@@ -56421,7 +56725,7 @@ function failStep(err, report) {
         annotateFailure(report.error, report.errorLocation);
         return;
     }
-    report.error = describeError(err);
+    report.error = boundMessage(describeError(err));
     lib_core/* setFailed */.C1(report.error);
 }
 /** One clear line for the user; stack traces only at debug level. */
@@ -56444,7 +56748,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4097);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1679);
 
 await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

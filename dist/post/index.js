@@ -47114,7 +47114,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1141:
+/***/ 6967:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47560,11 +47560,15 @@ function context_isPullRequestEvent(eventName) {
 
 
 const keys_KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
 function slug(s, max = 40) {
     const v = s
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^-+|-+$/g, '');
+        .replace(/^[.-]+|-+$/g, '');
     return v.slice(0, max) || 'x';
 }
 function shortHash(s, n = 8) {
@@ -49849,6 +49853,7 @@ async function logoutAndForget(dockerConfig, registries, env) {
 
 
 
+
 const BUILDX_INPUT = 'buildx-version';
 const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
 const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
@@ -49864,13 +49869,13 @@ function buildx_install_parseBuildxRequest(rawVersion, rawUrl) {
     else if (v !== '') {
         const m = VERSION_RE.exec(v);
         if (!m)
-            throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got "${v}"`);
+            throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got ${quoted(v)}`);
         version = `v${m[1]}`;
     }
     const url = rawUrl.trim();
     if (url !== '') {
         if (!/^https?:\/\//i.test(url))
-            throw new InputError('buildx-download-url', `expected an http(s) URL template, got "${redactUrl(url)}"`);
+            throw new InputError('buildx-download-url', `expected an http(s) URL template, got ${quoted(redactUrl(url))}`);
         if (!url.includes('{version}') || !url.includes('{asset}')) {
             throw new InputError('buildx-download-url', 'the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}');
         }
@@ -50079,13 +50084,14 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
 
 
 
+
 const DRIVERS = (/* unused pure expression or super */ null && (['auto', 'docker', 'docker-container', 'remote', 'kubernetes']));
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 /** Validates the builder inputs; every error names its input and the bad entry. */
 function builder_parseBuilderOptions(raw) {
     const d = raw.driver.trim().toLowerCase() || 'auto';
     if (!DRIVERS.includes(d))
-        throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got "${raw.driver.trim()}"`);
+        throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got ${quoted(raw.driver.trim())}`);
     const driver = d;
     const endpoint = raw.endpoint.trim();
     const driverOpts = raw.driverOpts
@@ -50095,17 +50101,17 @@ function builder_parseBuilderOptions(raw) {
     // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
     for (const o of driverOpts)
         if (!/^"?[A-Za-z0-9._-]+=/.test(o))
-            throw new InputError('driver-opts', `expected key=value, got "${o}"`);
+            throw new InputError('driver-opts', `expected key=value, got ${quoted(o)}`);
     const platforms = raw.builderPlatforms
         .split(/[\n,]/)
         .map((s) => s.trim())
         .filter((s) => s !== '');
     for (const p of platforms)
         if (!PLATFORM_RE.test(p))
-            throw new InputError('builder-platforms', `expected os/arch[/variant], got "${p}"`);
+            throw new InputError('builder-platforms', `expected os/arch[/variant], got ${quoted(p)}`);
     const keepRaw = raw.keepBuilder.trim().toLowerCase();
     if (!['', 'true', 'false'].includes(keepRaw))
-        throw new InputError('keep-builder', `expected true or false, got "${raw.keepBuilder.trim()}"`);
+        throw new InputError('keep-builder', `expected true or false, got ${quoted(raw.keepBuilder.trim())}`);
     const opts = {
         driver,
         endpoint,
@@ -50283,6 +50289,7 @@ async function contextBuilderName(env) {
 
 
 
+
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
 /** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
@@ -50329,14 +50336,14 @@ function login_parseRegistryAuth(raw) {
         const [, dash, keyRaw, rest] = m;
         const key = keyRaw.toLowerCase();
         if (!KEYS.includes(key))
-            throw new InputError(name, `line ${i + 1}: unknown key "${keyRaw}" (expected registry, username or password)`);
+            throw new InputError(name, `line ${i + 1}: unknown key ${quoted(keyRaw)} (expected registry, username or password)`);
         if (dash)
             entries.push({});
         else if (entries.length === 0)
             throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
         const entry = entries[entries.length - 1];
         if (entry[key] !== undefined)
-            throw new InputError(name, `entry ${entries.length}: "${key}" is given twice`);
+            throw new InputError(name, `entry ${entries.length}: ${quoted(key)} is given twice`);
         entry[key] = rest.trim();
     }
     const seen = new Set();
@@ -50346,7 +50353,7 @@ function login_parseRegistryAuth(raw) {
             throw new InputError(name, `entry ${n}: no registry`);
         const registry = normalizeRegistry(e.registry);
         if (!HOST_RE.test(registry))
-            throw new InputError(name, `entry ${n}: invalid registry "${e.registry}"`);
+            throw new InputError(name, `entry ${n}: invalid registry ${quoted(e.registry)}`);
         if (!e.username)
             throw new InputError(name, `entry ${n} (${registry}): no username`);
         if (/\s/.test(e.username))
@@ -50373,7 +50380,7 @@ function planLogins(li, images, actor, alreadyLoggedIn) {
         }
         const registry = normalizeRegistry(li.registry);
         if (!HOST_RE.test(registry))
-            throw new InputError('registry', `invalid registry "${li.registry.trim()}"`);
+            throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
         logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
     }
     else if (li.registry.trim()) {
@@ -50495,6 +50502,7 @@ async function logout(hosts, env) {
 // Actions cache, the helper image, and the size bound.
 
 
+
 const MOUNTS_INPUT = 'cache-mounts';
 const MOUNTS_IMAGE_INPUT = 'cache-mounts-image';
 const MOUNTS_MAX_SIZE_INPUT = 'cache-mounts-max-size';
@@ -50531,7 +50539,7 @@ function mounts_input_parseCacheMounts(raw, name = MOUNTS_INPUT) {
         const m = parseLine(line, name);
         const first = seen.get(m.id);
         if (first !== undefined)
-            throw new InputError(name, `mount id "${m.id}" is given twice ("${first}" and "${line}")`);
+            throw new InputError(name, `mount id ${quoted(m.id)} is given twice (${quoted(first)} and ${quoted(line)})`);
         seen.set(m.id, line);
         out.push(m);
     }
@@ -50540,7 +50548,7 @@ function mounts_input_parseCacheMounts(raw, name = MOUNTS_INPUT) {
     return out;
 }
 function parseLine(line, name) {
-    const bad = (why) => new InputError(name, `${why} in "${line}" (${FORMAT})`);
+    const bad = (why) => new InputError(name, `${why} in ${quoted(line)} (${FORMAT})`);
     if (!line.includes('=')) {
         if (line.includes(','))
             throw bad('a target path cannot contain ","');
@@ -50573,10 +50581,10 @@ function parseLine(line, name) {
                 throw bad(`type=${value}: only type=cache mounts can be kept`);
         }
         else if (key === 'from' || key === 'source' || key === 'src') {
-            throw bad(`"${key}" is not supported: a cache mount based on another stage cannot be restored`);
+            throw bad(`${quoted(key)} is not supported: a cache mount based on another stage cannot be restored`);
         }
         else if (!KNOWN_IGNORED.has(key)) {
-            throw bad(`unknown option "${key}"`);
+            throw bad(`unknown option ${quoted(key)}`);
         }
     }
     return mount(id, target, bad);
@@ -50586,10 +50594,10 @@ function mount(id, target, bad) {
         throw bad('no id and no target');
     const resolved = id ?? cleanPath(target);
     if (BAD_ID_RE.test(resolved) || /[\x00-\x1f\x7f]/.test(resolved)) {
-        throw bad(`the mount id "${resolved}" contains a space, quote, comma, "$" or backslash`);
+        throw bad(`the mount id ${quoted(resolved)} contains a space, quote, comma, "$" or backslash`);
     }
     if (id === undefined && (resolved === '/' || resolved === '.'))
-        throw bad(`"${target}" is not a valid cache mount target`);
+        throw bad(`${quoted(String(target))} is not a valid cache mount target`);
     if (resolved.length > 255)
         throw bad('the mount id is longer than 255 characters');
     return target === undefined ? { id: resolved } : { id: resolved, target };
@@ -50603,7 +50611,7 @@ function mounts_input_parseSize(raw, name = MOUNTS_MAX_SIZE_INPUT, dflt = mounts
     const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(v);
     const bytes = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]) : NaN;
     if (!m || !(bytes > 0) || !Number.isSafeInteger(bytes))
-        throw new InputError(name, `expected a size such as 500m or 2g, got "${v}"`);
+        throw new InputError(name, `expected a size such as 500m or 2g, got ${quoted(v)}`);
     return bytes;
 }
 /** `cache-mounts-image`: one image reference. */
@@ -50612,8 +50620,79 @@ function mounts_input_parseImage(raw, name = MOUNTS_IMAGE_INPUT) {
     if (v === '')
         return mounts_input_DEFAULT_MOUNTS_IMAGE;
     if (/\s/.test(v) || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(v))
-        throw new InputError(name, `"${v}" is not an image reference`);
+        throw new InputError(name, `${quoted(v)} is not an image reference`);
     return v;
+}
+
+;// CONCATENATED MODULE: ./src/clip.ts
+// Bounded quoting of user-supplied values in error messages: a value is shown by a short prefix at
+// most, so a 100 KB tag or image name gives a one-line error of a few hundred characters. Pure.
+/** Characters of a value shown in an error message; a longer value is cut here and ends with "…". */
+const QUOTE_MAX = 60;
+/** Characters of a whole error line, as a last bound when a message quotes several values. */
+const MESSAGE_MAX = 400;
+/** The first `max` characters of `s` (not splitting a surrogate pair), with "…" when cut. */
+function clip(s, max = QUOTE_MAX) {
+    if (s.length <= max)
+        return s;
+    let end = max;
+    const c = s.charCodeAt(end - 1);
+    if (c >= 0xd800 && c <= 0xdbff)
+        end--;
+    return `${s.slice(0, end)}…`;
+}
+/** A value in double quotes for an error message: newlines shown as \n, cut to QUOTE_MAX. */
+function clip_quoted(s) {
+    return `"${clip(s.replace(/\r?\n/g, '\\n'))}"`;
+}
+/**
+ * An error line bounded whatever it quotes: newlines become spaces, and the whole line is cut at
+ * MESSAGE_MAX (a last bound; each value in it is quoted with `quoted`).
+ */
+function boundMessage(message) {
+    return clip(message.replace(/\s*\r?\n\s*/g, ' '), MESSAGE_MAX);
+}
+
+;// CONCATENATED MODULE: ./src/platforms.ts
+// The `platforms` input: os/arch[/variant] with the values Go and the OCI image spec know (GOOS,
+// GOARCH, and the variants containerd's platform matcher understands), or `local`. Pure.
+
+/** Go's GOOS values (`go tool dist list`). */
+const OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos']);
+/** Go's GOARCH values (known and reserved, as Go's go/build lists them). */
+const ARCH = new Set([
+    '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32',
+    'mips64p32le', 'ppc', 'ppc64', 'ppc64le', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm',
+]);
+/** The other spellings containerd normalizes (uname -m and Debian names), to the GOARCH they stand for. */
+const ALIAS = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+/** Variants by architecture (OCI image index `platform.variant`); an architecture not listed has none. */
+const VARIANTS = {
+    arm: /^v[5-8]$/,
+    arm64: /^v8(\.[0-9])?$|^v9(\.[0-5])?$/,
+    amd64: /^v[1-4]$/,
+    riscv64: /^rva2[023]u64$/,
+    ppc64le: /^power(8|9|10)$/,
+};
+const EXAMPLES = 'e.g. linux/amd64, linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x, linux/riscv64';
+/** What is wrong with one platform, or undefined when BuildKit can build for it. */
+function platforms_platformProblem(platform) {
+    const p = platform.toLowerCase();
+    if (p === 'local')
+        return undefined;
+    const parts = p.split('/');
+    if (parts.length < 2 || parts.length > 3 || parts.some((x) => x === ''))
+        return `expected os/arch or os/arch/variant (${EXAMPLES})`;
+    const [os, rawArch, variant] = parts;
+    if (!OS.has(os))
+        return `unknown operating system ${quoted(os)} (a GOOS value: linux, windows, darwin, freebsd, ...)`;
+    const arch = ALIAS[rawArch] ?? rawArch;
+    if (!ARCH.has(arch))
+        return `unknown architecture ${quoted(rawArch)} (a GOARCH value: amd64, arm64, arm, 386, ppc64le, s390x, riscv64, ...)`;
+    if (variant !== undefined && !VARIANTS[arch]?.test(variant)) {
+        return VARIANTS[arch] ? `unknown variant ${quoted(variant)} for ${arch}` : `${arch} has no variants, got ${quoted(variant)}`;
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
@@ -50623,10 +50702,13 @@ function mounts_input_parseImage(raw, name = MOUNTS_IMAGE_INPUT) {
 
 
 
+
+
+/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
 class inputs_InputError extends Error {
     input;
     constructor(input, message) {
-        super(`${input}: ${message}`);
+        super(boundMessage(`${input}: ${message}`));
         this.input = input;
     }
 }
@@ -50652,9 +50734,9 @@ function readInputs(get = getRaw) {
         annotations: get('annotations'),
         context,
         file: get('file').trim(),
-        target: get('target').trim(),
+        target: parseTarget(get('target')),
         buildArgs: parseBuildArgs(get('build-args')),
-        platforms: inputs_splitList(get('platforms')),
+        platforms: parsePlatforms(get('platforms')),
         secrets: uniqueSecrets([
             ['secrets', parseSecrets('secrets', get('secrets'))],
             ['secret-files', parsePairs('secret-files', get('secret-files')).map(([id, path]) => ({ id, source: { kind: 'file', path } }))],
@@ -50678,7 +50760,7 @@ function readInputs(get = getRaw) {
         }),
         githubToken: get('github-token'),
         cache: bool('cache', get('cache'), true),
-        cacheScope: get('cache-scope').trim(),
+        cacheScope: parseCacheScope(get('cache-scope')),
         cacheSave: oneOf('cache-save', get('cache-save'), ['auto', 'true', 'false'], 'auto'),
         cacheFetch: oneOf('cache-fetch', get('cache-fetch'), ['auto', 'lazy', 'eager'], 'auto'),
         cacheMounts: parseCacheMounts(get('cache-mounts')),
@@ -50698,7 +50780,7 @@ function uniqueSecrets(groups) {
         for (const s of secrets) {
             const first = seen.get(s.id);
             if (first !== undefined) {
-                throw new inputs_InputError(input, `duplicate secret id "${s.id}"${first === input ? '' : ` (already given in ${first})`}`);
+                throw new inputs_InputError(input, `duplicate secret id ${quoted(s.id)}${first === input ? '' : ` (already given in ${first})`}`);
             }
             seen.set(s.id, input);
             out.push(s);
@@ -50726,7 +50808,7 @@ function bool(name, raw, dflt) {
         return true;
     if (v === 'false')
         return false;
-    throw new inputs_InputError(name, `expected true or false, got "${raw.trim()}"`);
+    throw new inputs_InputError(name, `expected true or false, got ${quoted(raw.trim())}`);
 }
 function oneOf(name, raw, allowed, dflt) {
     const v = raw.trim().toLowerCase();
@@ -50734,7 +50816,38 @@ function oneOf(name, raw, allowed, dflt) {
         return dflt;
     if (allowed.includes(v))
         return v;
-    throw new inputs_InputError(name, `expected one of ${allowed.join(', ')}, got "${raw.trim()}"`);
+    throw new inputs_InputError(name, `expected one of ${allowed.join(', ')}, got ${quoted(raw.trim())}`);
+}
+/** `platforms`: each entry os/arch[/variant] with known values (see platforms.ts), or `local`. */
+function parsePlatforms(raw) {
+    const out = inputs_splitList(raw);
+    for (const p of out) {
+        const problem = platformProblem(p);
+        if (problem)
+            throw new inputs_InputError('platforms', `${quoted(p)}: ${problem}`);
+    }
+    return out;
+}
+/** BuildKit's stage name syntax (compared case-insensitively). */
+const STAGE_NAME_RE = /^[a-z][a-z0-9_.-]*$/i;
+/** `target`: a stage name as BuildKit accepts it; whether the Dockerfile has it is checked in inputs-files.ts. */
+function parseTarget(raw) {
+    const t = raw.trim();
+    if (t !== '' && !STAGE_NAME_RE.test(t)) {
+        throw new inputs_InputError('target', `${quoted(t)} is not a stage name (a letter, then letters, digits, "-", "_" or ".")`);
+    }
+    return t;
+}
+/**
+ * `cache-scope`: any text (it is turned into a slug, see cache/keys.ts), but it must name something:
+ * at least one letter or digit, so that no scope is only dots, dashes or slashes.
+ */
+function parseCacheScope(raw) {
+    const s = raw.trim();
+    if (s !== '' && !/[A-Za-z0-9]/.test(s)) {
+        throw new inputs_InputError('cache-scope', `${quoted(s)} has no letter or digit (a scope names the cache entries and a directory of the action's own)`);
+    }
+    return s;
 }
 const ID_RE = /^[A-Za-z0-9._-]+$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -50742,7 +50855,7 @@ function parseBuildArgs(raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq <= 0)
-            throw new inputs_InputError('build-args', `expected KEY=VALUE, got "${line}"`);
+            throw new inputs_InputError('build-args', `expected KEY=VALUE, got ${quoted(line)}`);
         return { key: line.slice(0, eq).trim(), value: line.slice(eq + 1) };
     });
 }
@@ -50750,17 +50863,17 @@ function parsePairs(name, raw) {
     return lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq < 0)
-            throw new inputs_InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got "${line}"`);
+            throw new inputs_InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got ${clip_quoted(line)}`);
         const id = line.slice(0, eq).trim();
         if (id === '')
-            throw new inputs_InputError(name, `empty secret id in "${line}"`);
+            throw new inputs_InputError(name, `empty secret id in ${clip_quoted(line)}`);
         if (!ID_RE.test(id))
-            throw new inputs_InputError(name, `invalid secret id "${id}" (use letters, digits, ".", "_" and "-")`);
+            throw new inputs_InputError(name, `invalid secret id ${clip_quoted(id)} (use letters, digits, ".", "_" and "-")`);
         const value = line.slice(eq + 1).trim();
         if (value === '')
-            throw new inputs_InputError(name, `empty value for secret id "${id}"`);
+            throw new inputs_InputError(name, `empty value for secret id ${clip_quoted(id)}`);
         if (name === 'secret-envs' && !ENV_NAME_RE.test(value))
-            throw new inputs_InputError(name, `secret "${id}": "${value}" is not an environment variable name`);
+            throw new inputs_InputError(name, `secret ${clip_quoted(id)}: ${clip_quoted(value)} is not an environment variable name`);
         return [id, value];
     });
 }
@@ -50785,7 +50898,7 @@ function parseSecrets(name, raw) {
             while (j < all.length && all[j].trim() !== delim)
                 body.push(all[j++]);
             if (j >= all.length)
-                throw new inputs_InputError(name, `secret "${id}": no closing line "${delim}" for "${id}<<${delim}"`);
+                throw new inputs_InputError(name, `secret ${quoted(id)}: no closing line ${quoted(delim)} for "${id}<<${delim}"`);
             out.push({ id, source: { kind: 'value', value: body.join('\n') } });
             i = j;
             continue;
@@ -50807,15 +50920,16 @@ function parseSecrets(name, raw) {
 }
 
 ;// CONCATENATED MODULE: ./src/meta/errors.ts
+
 /** A user-supplied input (images, tags, flavor, labels, annotations) cannot be used as written. */
 class errors_MetaInputError extends Error {
     input;
     /**
      * @param input the action input at fault (`tags`, `images`, ...); it also prefixes the message.
-     * @param message one line describing the fault, quoting the offending entry.
+     * @param message one line describing the fault, quoting the offending entry (bounded: see boundMessage).
      */
     constructor(input, message) {
-        super(`${input}: ${message}`);
+        super(boundMessage(`${input}: ${message}`));
         this.input = input;
         this.name = 'MetaInputError';
     }
@@ -50824,9 +50938,9 @@ class errors_MetaInputError extends Error {
 function errors_oneLine(message) {
     return message.replace(/\s*\n\s*/g, ' ').trim();
 }
-/** Quotes an entry as written, for error messages. */
+/** Quotes an entry as written, for error messages: at most a short prefix of it (see clip.ts). */
 function errors_quote(s) {
-    return `"${s.replace(/\r?\n/g, '\\n')}"`;
+    return quoted(s);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -52752,12 +52866,12 @@ function flavor_parseFlavor(input) {
         let onLatestFor;
         for (const f of parseFields(source, INPUT)) {
             if (f.key === undefined) {
-                throw new MetaInputError(INPUT, `expected key=value, got "${f.value}" in ${quoted}`);
+                throw new MetaInputError(INPUT, `expected key=value, got ${quote(f.value)} in ${quoted}`);
             }
             switch (f.key) {
                 case 'latest':
                     if (!LATEST_MODES.includes(f.value)) {
-                        throw new MetaInputError(INPUT, `invalid latest "${f.value}" in ${quoted} (expected auto, true or false)`);
+                        throw new MetaInputError(INPUT, `invalid latest ${quote(f.value)} in ${quoted} (expected auto, true or false)`);
                     }
                     flavor.latest = f.value;
                     break;
@@ -52773,7 +52887,7 @@ function flavor_parseFlavor(input) {
                 }
                 case 'onlatest':
                     if (f.value !== 'true' && f.value !== 'false') {
-                        throw new MetaInputError(INPUT, `invalid onlatest "${f.value}" in ${quoted} (expected true or false)`);
+                        throw new MetaInputError(INPUT, `invalid onlatest ${quote(f.value)} in ${quoted} (expected true or false)`);
                     }
                     if (onLatestFor === undefined) {
                         throw new MetaInputError(INPUT, `onlatest must follow prefix= or suffix= in ${quoted}`);
@@ -52781,7 +52895,7 @@ function flavor_parseFlavor(input) {
                     flavor[onLatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = f.value === 'true';
                     break;
                 default:
-                    throw new MetaInputError(INPUT, `unknown attribute "${f.key}" in ${quoted} (expected latest, prefix, suffix, onlatest)`);
+                    throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quoted} (expected latest, prefix, suffix, onlatest)`);
             }
         }
     }
@@ -52835,12 +52949,12 @@ function parseImageEntry(source) {
         }
         else if (f.key === 'enable') {
             if (f.value !== 'true' && f.value !== 'false') {
-                throw new MetaInputError(images_INPUT, `invalid enable value "${f.value}" in ${quote(source)} (expected true or false)`);
+                throw new MetaInputError(images_INPUT, `invalid enable value ${quote(f.value)} in ${quote(source)} (expected true or false)`);
             }
             enable = f.value === 'true';
         }
         else {
-            throw new MetaInputError(images_INPUT, `unknown attribute "${f.key}" in ${quote(source)} (expected name, enable)`);
+            throw new MetaInputError(images_INPUT, `unknown attribute ${quote(f.key)} in ${quote(source)} (expected name, enable)`);
         }
     }
     if (!name) {
@@ -52852,7 +52966,7 @@ function checkedName(name, source) {
     const lower = name.toLowerCase();
     if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME.test(lower)) {
         const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
-        throw new MetaInputError(images_INPUT, `invalid image name "${name}" in ${quote(source)}${hint}`);
+        throw new MetaInputError(images_INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
     }
     return lower;
 }
@@ -52863,9 +52977,12 @@ function checkedName(name, source) {
 
 
 
-/** Reads a labels/annotations input into its lines, checking their expressions. */
+/** Reads a labels/annotations input into its lines, checking each is KEY=VALUE and its expressions. */
 function labels_parseLabelLines(input, inputName) {
     return splitList(input, inputName).map(({ text }) => {
+        if (text.indexOf('=') <= 0) {
+            throw new MetaInputError(inputName, `expected KEY=VALUE, got ${quote(text)}`);
+        }
         const problem = checkTemplate(text, 'global');
         if (problem) {
             throw new MetaInputError(inputName, `${problem} in ${quote(text)}`);
@@ -53153,7 +53270,7 @@ function tags_evaluateRules(rules, flavor, run, renderGlobal, warnings) {
     for (const rule of rules) {
         const enabled = renderRule(rule, () => renderGlobal(rule.enable));
         if (enabled !== 'true' && enabled !== 'false') {
-            throw new MetaInputError('tags', `enable rendered "${enabled}" (expected true or false) in ${quote(rule.source)}`);
+            throw new MetaInputError('tags', `enable rendered ${quote(enabled)} (expected true or false) in ${quote(rule.source)}`);
         }
         if (enabled === 'false') {
             continue;
@@ -53173,6 +53290,17 @@ function tags_evaluateRules(rules, flavor, run, renderGlobal, warnings) {
         latest ??= flavor.latest === 'auto' ? candidate.autoLatest : flavor.latest === 'true';
     }
     return { main, partial, latest: latest ?? false };
+}
+/** Docker's limit on a tag's length (distribution/reference: [\w][\w.-]{0,127}). */
+const MAX_TAG_LENGTH = 128;
+/** Refuses a tag Docker would refuse: longer than MAX_TAG_LENGTH, or starting with "." or "-". */
+function tags_checkTagNames(names) {
+    for (const t of names) {
+        if (t.length > MAX_TAG_LENGTH)
+            throw new MetaInputError('tags', `tag ${quote(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
+        if (/^[.-]/.test(t))
+            throw new MetaInputError('tags', `tag ${quote(t)} starts with ${quote(t[0])} (a Docker tag starts with a letter, digit or "_")`);
+    }
 }
 /** The tag names, in output order: version, the others, then `latest` when on. */
 function tags_tagNamesOf(version, flavor) {
@@ -53371,6 +53499,7 @@ function meta_planMeta(input, ctx, facts) {
     const version = evaluateRules(rules, flavor, run, renderGlobal, warnings);
     const imageNames = images.filter((i) => i.enable).map((i) => i.name);
     const tagNames = tagNamesOf(version, flavor);
+    checkTagNames(tagNames);
     const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((t) => `${image}:${t}`)) : [...tagNames];
     const versionText = version.main ?? '';
     const labels = mergeKeyValues(ociDefaults(run, versionText), labelLines, renderGlobal, 'labels');
@@ -54916,7 +55045,7 @@ async function removeLeftovers(state) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1141);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6967);
 
 await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 

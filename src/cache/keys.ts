@@ -14,11 +14,15 @@ export interface ScopeInput {
   file: string;
 }
 
-function slug(s: string, max = 40): string {
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
+export function slug(s: string, max = 40): string {
   const v = s
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
+    .replace(/^[.-]+|-+$/g, '');
   return v.slice(0, max) || 'x';
 }
 

@@ -1,5 +1,6 @@
 // The cache-mounts inputs, parsed and validated (pure): which BuildKit cache mounts to keep in the
 // Actions cache, the helper image, and the size bound.
+import { quoted } from '../clip.js';
 import * as path from 'node:path';
 import { InputError } from '../inputs.js';
 
@@ -46,7 +47,7 @@ export function parseCacheMounts(raw: string, name = MOUNTS_INPUT): CacheMount[]
     if (line === '' || line.startsWith('#')) continue;
     const m = parseLine(line, name);
     const first = seen.get(m.id);
-    if (first !== undefined) throw new InputError(name, `mount id "${m.id}" is given twice ("${first}" and "${line}")`);
+    if (first !== undefined) throw new InputError(name, `mount id ${quoted(m.id)} is given twice (${quoted(first)} and ${quoted(line)})`);
     seen.set(m.id, line);
     out.push(m);
   }
@@ -55,7 +56,7 @@ export function parseCacheMounts(raw: string, name = MOUNTS_INPUT): CacheMount[]
 }
 
 function parseLine(line: string, name: string): CacheMount {
-  const bad = (why: string) => new InputError(name, `${why} in "${line}" (${FORMAT})`);
+  const bad = (why: string) => new InputError(name, `${why} in ${quoted(line)} (${FORMAT})`);
   if (!line.includes('=')) {
     if (line.includes(',')) throw bad('a target path cannot contain ","');
     return mount(undefined, line, bad);
@@ -78,9 +79,9 @@ function parseLine(line: string, name: string): CacheMount {
     } else if (key === 'type') {
       if (value !== 'cache') throw bad(`type=${value}: only type=cache mounts can be kept`);
     } else if (key === 'from' || key === 'source' || key === 'src') {
-      throw bad(`"${key}" is not supported: a cache mount based on another stage cannot be restored`);
+      throw bad(`${quoted(key)} is not supported: a cache mount based on another stage cannot be restored`);
     } else if (!KNOWN_IGNORED.has(key)) {
-      throw bad(`unknown option "${key}"`);
+      throw bad(`unknown option ${quoted(key)}`);
     }
   }
   return mount(id, target, bad);
@@ -90,9 +91,9 @@ function mount(id: string | undefined, target: string | undefined, bad: (why: st
   if (id === undefined && target === undefined) throw bad('no id and no target');
   const resolved = id ?? cleanPath(target!);
   if (BAD_ID_RE.test(resolved) || /[\x00-\x1f\x7f]/.test(resolved)) {
-    throw bad(`the mount id "${resolved}" contains a space, quote, comma, "$" or backslash`);
+    throw bad(`the mount id ${quoted(resolved)} contains a space, quote, comma, "$" or backslash`);
   }
-  if (id === undefined && (resolved === '/' || resolved === '.')) throw bad(`"${target}" is not a valid cache mount target`);
+  if (id === undefined && (resolved === '/' || resolved === '.')) throw bad(`${quoted(String(target))} is not a valid cache mount target`);
   if (resolved.length > 255) throw bad('the mount id is longer than 255 characters');
   return target === undefined ? { id: resolved } : { id: resolved, target };
 }
@@ -105,7 +106,7 @@ export function parseSize(raw: string, name = MOUNTS_MAX_SIZE_INPUT, dflt = DEFA
   if (v === '') return dflt;
   const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(v);
   const bytes = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]) : NaN;
-  if (!m || !(bytes > 0) || !Number.isSafeInteger(bytes)) throw new InputError(name, `expected a size such as 500m or 2g, got "${v}"`);
+  if (!m || !(bytes > 0) || !Number.isSafeInteger(bytes)) throw new InputError(name, `expected a size such as 500m or 2g, got ${quoted(v)}`);
   return bytes;
 }
 
@@ -113,6 +114,6 @@ export function parseSize(raw: string, name = MOUNTS_MAX_SIZE_INPUT, dflt = DEFA
 export function parseImage(raw: string, name = MOUNTS_IMAGE_INPUT): string {
   const v = raw.trim();
   if (v === '') return DEFAULT_MOUNTS_IMAGE;
-  if (/\s/.test(v) || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(v)) throw new InputError(name, `"${v}" is not an image reference`);
+  if (/\s/.test(v) || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(v)) throw new InputError(name, `${quoted(v)} is not an image reference`);
   return v;
 }

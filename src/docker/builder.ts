@@ -1,5 +1,6 @@
 // The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
 // back what `docker buildx inspect` says, and creating and removing a builder.
+import { quoted } from '../clip.js';
 import * as semver from 'semver';
 import { InputError } from '../inputs.js';
 import { run, lastMeaningfulLine } from '../exec.js';
@@ -40,7 +41,7 @@ const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 /** Validates the builder inputs; every error names its input and the bad entry. */
 export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
   const d = raw.driver.trim().toLowerCase() || 'auto';
-  if (!(DRIVERS as readonly string[]).includes(d)) throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got "${raw.driver.trim()}"`);
+  if (!(DRIVERS as readonly string[]).includes(d)) throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got ${quoted(raw.driver.trim())}`);
   const driver = d as DriverInput;
   const endpoint = raw.endpoint.trim();
   const driverOpts = raw.driverOpts
@@ -48,14 +49,14 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
   // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
-  for (const o of driverOpts) if (!/^"?[A-Za-z0-9._-]+=/.test(o)) throw new InputError('driver-opts', `expected key=value, got "${o}"`);
+  for (const o of driverOpts) if (!/^"?[A-Za-z0-9._-]+=/.test(o)) throw new InputError('driver-opts', `expected key=value, got ${quoted(o)}`);
   const platforms = raw.builderPlatforms
     .split(/[\n,]/)
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('builder-platforms', `expected os/arch[/variant], got "${p}"`);
+  for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('builder-platforms', `expected os/arch[/variant], got ${quoted(p)}`);
   const keepRaw = raw.keepBuilder.trim().toLowerCase();
-  if (!['', 'true', 'false'].includes(keepRaw)) throw new InputError('keep-builder', `expected true or false, got "${raw.keepBuilder.trim()}"`);
+  if (!['', 'true', 'false'].includes(keepRaw)) throw new InputError('keep-builder', `expected true or false, got ${quoted(raw.keepBuilder.trim())}`);
   const opts: BuilderOptions = {
     driver,
     endpoint,

@@ -2,6 +2,7 @@
 // (pinned, or the latest release through the GitHub API or a mirror), the release binary is
 // downloaded once into the runner's tool cache after its sha256 matched the release's checksums
 // file, and linked into the job's private DOCKER_CONFIG/cli-plugins.
+import { quoted } from '../clip.js';
 import { promises as fs, createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -32,12 +33,12 @@ export function parseBuildxRequest(rawVersion: string, rawUrl: string): BuildxRe
   if (v.toLowerCase() === 'latest') version = 'latest';
   else if (v !== '') {
     const m = VERSION_RE.exec(v);
-    if (!m) throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got "${v}"`);
+    if (!m) throw new InputError(BUILDX_INPUT, `expected latest or a release version such as v0.19.3, got ${quoted(v)}`);
     version = `v${m[1]}`;
   }
   const url = rawUrl.trim();
   if (url !== '') {
-    if (!/^https?:\/\//i.test(url)) throw new InputError('buildx-download-url', `expected an http(s) URL template, got "${redactUrl(url)}"`);
+    if (!/^https?:\/\//i.test(url)) throw new InputError('buildx-download-url', `expected an http(s) URL template, got ${quoted(redactUrl(url))}`);
     if (!url.includes('{version}') || !url.includes('{asset}')) {
       throw new InputError('buildx-download-url', 'the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}');
     }

@@ -1,6 +1,7 @@
 // Registry logins: the `registry-auth` list, which registries to log in to (including the automatic
 // ghcr.io login with github-token), keeping the credentials in the job's private Docker config, and
 // `docker login` with the password on stdin. No message here ever holds a password.
+import { quoted } from '../clip.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
@@ -69,11 +70,11 @@ export function parseRegistryAuth(raw: string): RegistryCredential[] {
     if (!m) throw new InputError(name, `line ${i + 1}: expected "key: value" with key registry, username or password (the line is not shown)`);
     const [, dash, keyRaw, rest] = m;
     const key = keyRaw.toLowerCase();
-    if (!(KEYS as readonly string[]).includes(key)) throw new InputError(name, `line ${i + 1}: unknown key "${keyRaw}" (expected registry, username or password)`);
+    if (!(KEYS as readonly string[]).includes(key)) throw new InputError(name, `line ${i + 1}: unknown key ${quoted(keyRaw)} (expected registry, username or password)`);
     if (dash) entries.push({});
     else if (entries.length === 0) throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
     const entry = entries[entries.length - 1];
-    if (entry[key as Key] !== undefined) throw new InputError(name, `entry ${entries.length}: "${key}" is given twice`);
+    if (entry[key as Key] !== undefined) throw new InputError(name, `entry ${entries.length}: ${quoted(key)} is given twice`);
     entry[key as Key] = rest.trim();
   }
   const seen = new Set<string>();
@@ -81,7 +82,7 @@ export function parseRegistryAuth(raw: string): RegistryCredential[] {
     const n = idx + 1;
     if (!e.registry) throw new InputError(name, `entry ${n}: no registry`);
     const registry = normalizeRegistry(e.registry);
-    if (!HOST_RE.test(registry)) throw new InputError(name, `entry ${n}: invalid registry "${e.registry}"`);
+    if (!HOST_RE.test(registry)) throw new InputError(name, `entry ${n}: invalid registry ${quoted(e.registry)}`);
     if (!e.username) throw new InputError(name, `entry ${n} (${registry}): no username`);
     if (/\s/.test(e.username)) throw new InputError(name, `entry ${n} (${registry}): the username contains a space`);
     if (!e.password) throw new InputError(name, `entry ${n} (${registry}): no password (is the secret set?)`);
@@ -118,7 +119,7 @@ export function planLogins(li: LoginInputs, images: string[], actor: string, alr
       throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(normalizeRegistry(li.registry))} needs both username and password`);
     }
     const registry = normalizeRegistry(li.registry);
-    if (!HOST_RE.test(registry)) throw new InputError('registry', `invalid registry "${li.registry.trim()}"`);
+    if (!HOST_RE.test(registry)) throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
     logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
   } else if (li.registry.trim()) {
     notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);

@@ -1,5 +1,5 @@
 // What the leak guard looks for: every secret value, and each non-trivial line of a multi-line
-// value, as bytes. Pure: no I/O.
+// value, as bytes; a value or line too long to search whole is searched by slices of it. Pure: no I/O.
 
 /**
  * Shorter byte strings are not searched. A random 20 MiB compressed layer holds any given 4-byte
@@ -8,10 +8,23 @@
  * on, a chance match in random data is below 1e-11 per 20 MiB and ordinary words are rare.
  */
 export const MIN_NEEDLE_BYTES = 8;
-/** Whole values longer than this are searched by their lines only. */
+/** Values and lines up to this length are searched whole; longer ones by SLICES_PER_LONG slices. */
 export const MAX_NEEDLE_BYTES = 64 * 1024;
-/** At most this many line needles per secret (a large secret file is searched by its first lines). */
-export const MAX_LINES_PER_SECRET = 512;
+/**
+ * Length of one slice of a longer value or line. A slice found in a blob means that this many
+ * consecutive bytes of the secret are there: a leak of (at least part of) the secret. Random data
+ * never holds 4 KiB of a real credential by chance; only a value that is mostly one repeated text
+ * could match something else.
+ */
+export const SLICE_BYTES = 4 * 1024;
+/**
+ * Slices taken from a longer value or line, spread evenly from its first byte to its last: a copy
+ * of the whole value holds all of them, and any copied part longer than the gap between two slice
+ * starts plus SLICE_BYTES holds at least one.
+ */
+export const SLICES_PER_LONG = 4;
+/** At most this many needles per secret (a large secret file is searched by its first lines). */
+export const MAX_NEEDLES_PER_SECRET = 512;
 
 export interface SecretValue {
   id: string;
@@ -26,7 +39,7 @@ export interface Needle {
 
 export interface NeedlePlan {
   needles: Needle[];
-  /** Ids of secrets the guard cannot look for (every needle would be shorter than MIN_NEEDLE_BYTES). */
+  /** Ids of secrets the guard cannot look for: shorter than MIN_NEEDLE_BYTES (or empty). */
   skipped: string[];
 }
 
@@ -60,34 +73,59 @@ function splitLines(b: Buffer): Buffer[] {
 }
 
 /**
- * Needles for a set of secrets: the value itself (byte-exact, when at least MIN_NEEDLE_BYTES and at
- * most MAX_NEEDLE_BYTES), and each line of it, trimmed of surrounding white space, when that line is
- * at least MIN_NEEDLE_BYTES long and not a PEM armor line. Duplicates are dropped.
+ * The needles for one piece (a whole value or a line): itself when it is at most MAX_NEEDLE_BYTES,
+ * else SLICES_PER_LONG slices of SLICE_BYTES at evenly spread offsets, the first and the last
+ * included. Bounded memory: at most SLICES_PER_LONG * SLICE_BYTES bytes for a piece of any length.
+ */
+export function piecesOf(piece: Buffer): Buffer[] {
+  if (piece.length < MIN_NEEDLE_BYTES) return [];
+  if (piece.length <= MAX_NEEDLE_BYTES) return [piece];
+  const last = piece.length - SLICE_BYTES;
+  const out: Buffer[] = [];
+  for (let i = 0; i < SLICES_PER_LONG; i++) {
+    const at = Math.round((last * i) / (SLICES_PER_LONG - 1));
+    out.push(piece.subarray(at, at + SLICE_BYTES));
+  }
+  return out;
+}
+
+/**
+ * Needles for a set of secrets: the value itself (byte-exact), and each line of it, trimmed of
+ * surrounding white space, when that line is not a PEM armor line; each through piecesOf, so
+ * nothing shorter than MIN_NEEDLE_BYTES, and slices of anything longer than MAX_NEEDLE_BYTES. A
+ * value longer than MAX_NEEDLE_BYTES is searched by its lines; when none of them can be searched
+ * (all short), by slices of the whole value. Duplicates are dropped. A secret is skipped only when
+ * it is shorter than MIN_NEEDLE_BYTES.
  */
 export function planNeedles(secrets: SecretValue[]): NeedlePlan {
   const needles: Needle[] = [];
   const skipped: string[] = [];
   const seen = new Set<string>();
-  const add = (id: string, bytes: Buffer): boolean => {
-    const key = bytes.toString('base64');
-    if (seen.has(key)) return true;
-    seen.add(key);
-    needles.push({ id, bytes: Buffer.from(bytes) });
-    return true;
-  };
   for (const s of secrets) {
-    let any = false;
-    if (s.value.length >= MIN_NEEDLE_BYTES && s.value.length <= MAX_NEEDLE_BYTES) any = add(s.id, s.value);
-    let lines = 0;
+    let count = 0;
+    /** Adds needles of this secret up to its cap; a needle another secret already has counts too. */
+    const take = (bs: Buffer[]): void => {
+      for (const bytes of bs) {
+        if (count >= MAX_NEEDLES_PER_SECRET) return;
+        const key = bytes.toString('base64');
+        if (!seen.has(key)) {
+          seen.add(key);
+          needles.push({ id: s.id, bytes: Buffer.from(bytes) });
+        }
+        count++;
+      }
+    };
+    const whole = s.value.length <= MAX_NEEDLE_BYTES;
+    if (whole) take(piecesOf(s.value));
     for (const raw of splitLines(s.value)) {
-      if (lines >= MAX_LINES_PER_SECRET) break;
+      if (count >= MAX_NEEDLES_PER_SECRET) break;
       const line = trimBytes(raw);
-      if (line.length < MIN_NEEDLE_BYTES || line.length > MAX_NEEDLE_BYTES) continue;
-      if (ARMOR.test(line.toString('latin1'))) continue;
-      lines++;
-      any = add(s.id, line) || any;
+      if (whole && line.length === s.value.length) continue;
+      if (line.length <= 128 && ARMOR.test(line.toString('latin1'))) continue;
+      take(piecesOf(line));
     }
-    if (!any) skipped.push(s.id);
+    if (count === 0) take(piecesOf(s.value));
+    if (count === 0) skipped.push(s.id);
   }
   return { needles, skipped };
 }

@@ -26,12 +26,12 @@ export function parseFlavor(input: string): Flavor {
     let onLatestFor: 'prefix' | 'suffix' | undefined;
     for (const f of parseFields(source, INPUT)) {
       if (f.key === undefined) {
-        throw new MetaInputError(INPUT, `expected key=value, got "${f.value}" in ${quoted}`);
+        throw new MetaInputError(INPUT, `expected key=value, got ${quote(f.value)} in ${quoted}`);
       }
       switch (f.key) {
         case 'latest':
           if (!LATEST_MODES.includes(f.value)) {
-            throw new MetaInputError(INPUT, `invalid latest "${f.value}" in ${quoted} (expected auto, true or false)`);
+            throw new MetaInputError(INPUT, `invalid latest ${quote(f.value)} in ${quoted} (expected auto, true or false)`);
           }
           flavor.latest = f.value as LatestMode;
           break;
@@ -47,7 +47,7 @@ export function parseFlavor(input: string): Flavor {
         }
         case 'onlatest':
           if (f.value !== 'true' && f.value !== 'false') {
-            throw new MetaInputError(INPUT, `invalid onlatest "${f.value}" in ${quoted} (expected true or false)`);
+            throw new MetaInputError(INPUT, `invalid onlatest ${quote(f.value)} in ${quoted} (expected true or false)`);
           }
           if (onLatestFor === undefined) {
             throw new MetaInputError(INPUT, `onlatest must follow prefix= or suffix= in ${quoted}`);
@@ -55,7 +55,7 @@ export function parseFlavor(input: string): Flavor {
           flavor[onLatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = f.value === 'true';
           break;
         default:
-          throw new MetaInputError(INPUT, `unknown attribute "${f.key}" in ${quoted} (expected latest, prefix, suffix, onlatest)`);
+          throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quoted} (expected latest, prefix, suffix, onlatest)`);
       }
     }
   }

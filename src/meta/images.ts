@@ -52,11 +52,11 @@ function parseImageEntry(source: string): ImageEntry {
       }
     } else if (f.key === 'enable') {
       if (f.value !== 'true' && f.value !== 'false') {
-        throw new MetaInputError(INPUT, `invalid enable value "${f.value}" in ${quote(source)} (expected true or false)`);
+        throw new MetaInputError(INPUT, `invalid enable value ${quote(f.value)} in ${quote(source)} (expected true or false)`);
       }
       enable = f.value === 'true';
     } else {
-      throw new MetaInputError(INPUT, `unknown attribute "${f.key}" in ${quote(source)} (expected name, enable)`);
+      throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quote(source)} (expected name, enable)`);
     }
   }
   if (!name) {
@@ -69,7 +69,7 @@ function checkedName(name: string, source: string): string {
   const lower = name.toLowerCase();
   if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME.test(lower)) {
     const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
-    throw new MetaInputError(INPUT, `invalid image name "${name}" in ${quote(source)}${hint}`);
+    throw new MetaInputError(INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
   }
   return lower;
 }

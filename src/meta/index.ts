@@ -8,7 +8,7 @@ import { mergeKeyValues, ociDefaults, parseLabelLines, toRecord } from './labels
 import { parseTagRules } from './rules.js';
 import { resolveRun } from './run.js';
 import { globalRenderer } from './scope.js';
-import { evaluateRules, tagNamesOf } from './tags.js';
+import { checkTagNames, evaluateRules, tagNamesOf } from './tags.js';
 
 export { MetaInputError } from './errors.js';
 
@@ -82,6 +82,7 @@ export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): Meta
 
   const imageNames = images.filter((i) => i.enable).map((i) => i.name);
   const tagNames = tagNamesOf(version, flavor);
+  checkTagNames(tagNames);
   const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((t) => `${image}:${t}`)) : [...tagNames];
 
   const versionText = version.main ?? '';

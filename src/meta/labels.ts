@@ -6,9 +6,12 @@ import { checkTemplate } from './placeholders.js';
 import type { RunFacts } from './run.js';
 import type { Renderer } from './scope.js';
 
-/** Reads a labels/annotations input into its lines, checking their expressions. */
+/** Reads a labels/annotations input into its lines, checking each is KEY=VALUE and its expressions. */
 export function parseLabelLines(input: string, inputName: string): string[] {
   return splitList(input, inputName).map(({ text }) => {
+    if (text.indexOf('=') <= 0) {
+      throw new MetaInputError(inputName, `expected KEY=VALUE, got ${quote(text)}`);
+    }
     const problem = checkTemplate(text, 'global');
     if (problem) {
       throw new MetaInputError(inputName, `${problem} in ${quote(text)}`);

@@ -44,7 +44,7 @@ export function evaluateRules(rules: TagRule[], flavor: Flavor, run: RunFacts, r
   for (const rule of rules) {
     const enabled = renderRule(rule, () => renderGlobal(rule.enable));
     if (enabled !== 'true' && enabled !== 'false') {
-      throw new MetaInputError('tags', `enable rendered "${enabled}" (expected true or false) in ${quote(rule.source)}`);
+      throw new MetaInputError('tags', `enable rendered ${quote(enabled)} (expected true or false) in ${quote(rule.source)}`);
     }
     if (enabled === 'false') {
       continue;
@@ -63,6 +63,17 @@ export function evaluateRules(rules: TagRule[], flavor: Flavor, run: RunFacts, r
     latest ??= flavor.latest === 'auto' ? candidate.autoLatest : flavor.latest === 'true';
   }
   return { main, partial, latest: latest ?? false };
+}
+
+/** Docker's limit on a tag's length (distribution/reference: [\w][\w.-]{0,127}). */
+export const MAX_TAG_LENGTH = 128;
+
+/** Refuses a tag Docker would refuse: longer than MAX_TAG_LENGTH, or starting with "." or "-". */
+export function checkTagNames(names: string[]): void {
+  for (const t of names) {
+    if (t.length > MAX_TAG_LENGTH) throw new MetaInputError('tags', `tag ${quote(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
+    if (/^[.-]/.test(t)) throw new MetaInputError('tags', `tag ${quote(t)} starts with ${quote(t[0])} (a Docker tag starts with a letter, digit or "_")`);
+  }
 }
 
 /** The tag names, in output order: version, the others, then `latest` when on. */

@@ -141,7 +141,7 @@ export async function buildPhase(
   const guardOn = inputs.secretScan !== false;
   if (guardOn) {
     for (const id of needles.skipped) {
-      core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes (and has no line that long); the leak guard cannot look for it.`);
+      core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
     }
   }
   const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
