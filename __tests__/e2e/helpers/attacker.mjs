@@ -73,9 +73,9 @@ async function attack(port) {
     try {
       const res = await fetch(url, { method, body, headers, signal: d.signal });
       await res.arrayBuffer();
-      out.push({ what, status: res.status });
+      out.push({ port, what, status: res.status });
     } catch (err) {
-      out.push({ what, status: 0, error: String(err) });
+      out.push({ port, what, status: 0, error: String(err) });
     } finally {
       d.done();
     }
