@@ -588,7 +588,7 @@ describe('fault injection (how @actions/cache reacts)', () => {
       ]);
     });
 
-    it('upload: reads nothing, or exactly `bytes` of the body, stops reading and never answers', async () => {
+    it('upload: reads the whole body, or exactly `bytes` of it and stops reading, and never answers', async () => {
       // A stalled upload reads nothing more, so the server notices the client going away only when
       // it closes: each case gets a server of its own.
       for (const bytes of [undefined, 70_000]) {
@@ -607,10 +607,13 @@ describe('fault injection (how @actions/cache reacts)', () => {
           expect(r.got).toEqual({ status: 0, bytes: 0, ended: false, failed: false });
           expect(other.log()).toEqual([
             expect.objectContaining({ kind: 'create', status: 200 }),
-            expect.objectContaining({ kind: 'upload', part: 'blob', status: 0, bytesIn: bytes ?? 0, completed: false, fault: 'hang' }),
+            expect.objectContaining({ kind: 'upload', part: 'blob', status: 0, bytesIn: bytes ?? 4 * MiB, completed: false, fault: 'hang' }),
           ]);
           expect(other.stats()).toMatchObject({ uploads: 0, bytesUploaded: 0, openRequests: 1 });
-          await other.close();
+          if (bytes === undefined) {
+            r.abort();
+            await until(() => other.stats().openRequests === 0);
+          } else await other.close();
           await r.done;
           expect(r.got.failed).toBe(true);
         } finally {

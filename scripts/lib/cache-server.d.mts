@@ -10,10 +10,11 @@ export interface Fault {
    * error: answer `status` (default 500). rate-limit: answer 429 with `Retry-After: retryAfter`.
    * slow: wait `delayMs` (default 1000) then answer normally. reset: drop the connection without an answer.
    * truncate / corrupt (op 'download' only): cut the body / flip bytes of it.
-   * hang (every op): accept the request and never answer; the connection stays open until the
-   * client goes away or the server closes. With `bytes` (download, upload), a download first sends
-   * its status, headers (full Content-Length) and that many body bytes, an upload first reads that
-   * many body bytes; then it stalls.
+   * hang (every op): accept the request (its whole body) and never answer; the connection stays
+   * open until the client goes away or the server closes. With `bytes` (download, upload), a
+   * download first sends its status, headers (full Content-Length) and that many body bytes, an
+   * upload reads that many body bytes and no more; then it stalls (a stalled upload's client going
+   * away is noticed only when the server closes).
    */
   type: FaultType;
   /** Only requests whose cache key contains this substring (lookup: the primary key or any restore key). */
@@ -28,7 +29,7 @@ export interface Fault {
   delayMs?: number;
   /**
    * truncate: body bytes sent before the cut (default half). corrupt: number of bytes flipped (default 16).
-   * hang (download / upload only): body bytes sent / read before the stall (default 0).
+   * hang (download / upload only): body bytes sent / read before the stall.
    */
   bytes?: number;
   /** corrupt: blob offset of the first flipped byte (default: middle of the blob). */

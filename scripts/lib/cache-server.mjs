@@ -51,16 +51,17 @@ const MAX_BLOCKLIST_BODY = 16 * 1024 * 1024;
  * @property {number} [bytes]       'truncate': body bytes sent before the response is cut
  *                                  (default half); 'corrupt': number of bytes flipped (default 16);
  *                                  'hang' (download/upload only): bytes of the body sent (download,
- *                                  after the headers) or read (upload) before the stall (default 0)
+ *                                  after the headers) or read (upload) before the stall
  * @property {number} [offset]      'corrupt': offset (in the blob) of the first flipped byte
  *                                  (default: middle of the blob)
  * @property {boolean} [hideLength] 'truncate': send no Content-Length (chunked) and end the response
  *                                  cleanly; default false = full Content-Length then close the socket
  *
  * 'hang' accepts the request and never answers, for every op: the connection stays open until the
- * client goes away or the server closes. Without `bytes` nothing is answered and (upload) nothing of
- * the body is read; with `bytes`, a download sends its status, headers (the full Content-Length) and
- * that many body bytes, and an upload reads that many body bytes, and then it stalls.
+ * client goes away or the server closes. Without `bytes` the whole request body is read and nothing
+ * is answered. With `bytes`, a download sends its status, headers (the full Content-Length) and that
+ * many body bytes, and an upload reads that many body bytes and no more; then it stalls. (A stalled
+ * upload reads nothing more, so the server notices the client going away only when it closes.)
  */
 
 /**
@@ -407,6 +408,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         // A download that stalls after some bytes is acted out by the download handler.
         if (rec.kind === 'download' && f.bytes) return false;
         if (rec.kind === 'upload' && f.bytes) await readPrefix(req, f.bytes, rec);
+        else await drainBody(req, rec);
         await hang(res, rec, f.bytes ? `after ${rec.bytesIn} body bytes` : 'before answering');
         return true;
       case 'error':
