@@ -69,6 +69,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   secrets?: string[];
   debug?: boolean;
+  /** Per entry point (main, post): a process still running then is killed and its step fails. */
+  timeoutMs?: number;
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -104,7 +106,7 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     env: { ...cacheEnv, ...(o.env ?? {}) },
     secrets: o.secrets,
     debug: o.debug,
-    timeoutMs: 8 * 60 * 1000,
+    timeoutMs: o.timeoutMs ?? 8 * 60 * 1000,
   });
 }
 

@@ -854,7 +854,9 @@ async function runStepWith(options, masker) {
     }
   };
 
+  let lastLineAt = 0;
   const onLine = (line, stream) => {
+    lastLineAt = performance.now();
     let rawLine = line;
     let cmd = null;
     if (line && (line.includes('##[') || line.includes('::'))) cmd = parseCommand(line, registered);
@@ -896,6 +898,7 @@ async function runStepWith(options, masker) {
     detached: true, // own process group, so a timeout can end the whole tree
   });
   const pid = child.pid;
+  const started = performance.now();
   let timedOut = false;
   let timer;
   let killTimer;
@@ -921,6 +924,7 @@ async function runStepWith(options, masker) {
     clearTimeout(timer);
     clearTimeout(killTimer);
   }
+  const durationMs = Math.round(performance.now() - started);
   if (options.killOrphans !== false && !timedOut) killGroup(pid);
   if (timedOut) killGroup(pid);
   // Output still held open by a leftover grandchild must not hang the step.
@@ -985,6 +989,8 @@ async function runStepWith(options, masker) {
     exitCode,
     signal: exit.signal,
     timedOut,
+    durationMs,
+    lastOutputMs: lastLineAt ? Math.max(0, Math.round(lastLineAt - started)) : 0,
     conclusion: failed ? 'failure' : 'success',
     log: log.join('\n'),
     rawStdout: joinRaw(rawOut),
