@@ -340,7 +340,8 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
     if (++phase.faults >= policy.maxFaults) phase.stop(`${phase.faults} failed calls`);
   };
 
-  async function call<T>(what: string, fn: () => Promise<T>, failed: (v: T) => boolean, onFault: T): Promise<T> {
+  async function call<T>(verb: 'restore' | 'save', key: string, fn: () => Promise<T>, failed: (v: T) => boolean, onFault: T): Promise<T> {
+    const what = `${verb} of ${key}`;
     for (let attempt = 0; ; attempt++) {
       if (phase.stopped) return onFault;
       const limit = callLimit(policy, phase.remainingMs());
@@ -369,7 +370,7 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
         continue;
       }
       if (!r.ok) {
-        core.warning(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: ${what} failed: ${r.why}`);
+        core.warning(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
         fault(r.why);
         if (r.deadline && limit.by === 'budget') phase.stop(phase.budgetSpent());
         // A server error may be a blip: one more try, unless the phase stopped or time is short.
@@ -383,7 +384,7 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
       if (failed(r.value)) {
         const faults = r.signals.filter((s): s is Extract<ServiceSignal, { kind: 'fault' }> => s.kind === 'fault');
         if (faults.length) {
-          if (!faults.some((f) => f.shown)) core.warning(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
+          if (!faults.some((f) => f.shown)) core.warning(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
           fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
         }
       }
@@ -411,10 +412,11 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
       return lastFault;
     },
     restore: (paths, key, restoreKeys, opts) =>
-      call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+      call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
     save: (paths, key) =>
       call(
-        `save of ${key}`,
+        'save',
+        key,
         async () => {
           stats.uploads++;
           return (await cache.saveCache(rel(paths), key)) !== -1;
