@@ -6,8 +6,8 @@
 #   b  Debian sid's Docker 28.5, buildx 0.29, BuildKit 0.25, containerd image store (docker driver)
 #   c  the same Docker 28.5 with the classic image store: a docker-container builder (hosted runners)
 #   d  a BuildKit daemon on a local socket, through the remote driver
-# a and b run every end-to-end test; c runs the cache (layer cache, poisoning, racing saves) and
-# classic-store tests; d the remote test.
+# a and b run every end-to-end test; c runs the cache (layer cache, poisoning, racing saves, hung
+# calls) and classic-store tests; d the remote test.
 # OBC_TOOLCHAINS="a b" picks some; extra arguments go to jest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +55,7 @@ ALL_BUT_MATRIX='--testPathIgnorePatterns=classic-store|remote'
 for t in $toolchains; do
   case $t in
     a | b) e2e_on "$t" "$ALL_BUT_MATRIX" "$@" ;;
-    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|classic-store)\.test' "$@" ;;
+    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|classic-store)\.test' "$@" ;;
     d) e2e_on d 'e2e/remote\.test' "$@" ;;
     *) echo "unknown toolchain $t" >&2; fail=1 ;;
   esac

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { loadState } from './state.js';
-import { savePhase, cacheTimeoutMs } from './phases/cache.js';
+import { newCachePhase, savePhase } from './phases/cache.js';
 import { saveMountsPhase } from './cache/mounts.js';
 import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
@@ -22,6 +22,8 @@ export async function runPost(): Promise<void> {
     return;
   }
   const env = dockerEnv(state.dockerConfig);
+  // The layer cache and the cache mounts share one budget for the cache service.
+  const phase = newCachePhase();
   try {
     const c = state.cache;
     if (c) {
@@ -39,12 +41,12 @@ export async function runPost(): Promise<void> {
           summary.reason = c.saveSkipReason ?? 'not enabled';
           return core.info(`Layer cache not saved (${c.saveSkipReason ?? 'not enabled'}).`);
         }
-        summary = saveSummaryFrom(await savePhase(c), c.keys.primary);
+        summary = saveSummaryFrom(await savePhase(c, phase), c.keys.primary);
       });
       await appendSummary(renderSaveSummary(summary));
     }
     // Cache mounts, after the layer cache and before the builder is removed; never throws.
-    await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, cacheTimeoutMs());
+    await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, phase);
   } finally {
     await core.group('Clean up', async () => {
       try {

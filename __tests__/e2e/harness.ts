@@ -74,6 +74,8 @@ export interface RunOptions {
   /** Cancels main (or another entry) by a signal when a log line shows up (see runner.mjs). */
   interrupt?: JobOptions['interrupt'];
   afterEntry?: JobOptions['afterEntry'];
+  /** Per entry point (main, post): a process still running then is killed and its step fails. */
+  timeoutMs?: number;
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -110,7 +112,7 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     secrets: o.secrets,
     debug: o.debug,
     afterMain: o.afterMain,
-    timeoutMs: 8 * 60 * 1000,
+    timeoutMs: o.timeoutMs ?? 8 * 60 * 1000,
     interrupt: o.interrupt,
     afterEntry: o.afterEntry,
   });

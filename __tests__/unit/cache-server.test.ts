@@ -512,10 +512,142 @@ describe('fault injection (how @actions/cache reacts)', () => {
     await expect(pending).resolves.toBe('failed');
   });
 
+  describe('hang: the request is accepted and never answered, until the client goes away', () => {
+    /** A raw request that records what came back, and can be given up. */
+    const rawRequest = (url: string, method: string, body?: Buffer) => {
+      const got = { status: 0, bytes: 0, ended: false, failed: false };
+      const ac = new AbortController();
+      const done = fetch(url, { method, body, signal: ac.signal, headers: { 'content-type': 'application/json', authorization: 'Bearer t' } })
+        .then(async (res) => {
+          got.status = res.status;
+          for await (const chunk of res.body!) got.bytes += (chunk as Uint8Array).length;
+          got.ended = true;
+        })
+        .catch(() => {
+          got.failed = true;
+        });
+      return { got, abort: () => ac.abort(), done };
+    };
+    const until = async (cond: () => boolean) => {
+      while (!cond()) await new Promise((r) => setImmediate(r));
+    };
+    /** A round trip through the server: everything it would have sent before it has been sent. */
+    const roundTrip = async () => (await fetch(`${server.url}_control/stats`)).json();
+    const twirp = (method: string) => `${server.url}twirp/github.actions.results.api.v1.CacheService/${method}`;
+
+    it.each([
+      ['lookup', 'GetCacheEntryDownloadURL'],
+      ['create', 'CreateCacheEntry'],
+      ['finalize', 'FinalizeCacheEntryUpload'],
+    ])('%s: no answer; the record stays open until the client gives up', async (op, method) => {
+      server.setFaults([{ op: op as 'lookup', type: 'hang' }]);
+      const r = rawRequest(twirp(method), 'POST', Buffer.from(JSON.stringify({ key: 'k', version: 'v' })));
+      await until(() => server.log().some((l) => l.fault === 'hang'));
+      await roundTrip();
+      expect(r.got).toEqual({ status: 0, bytes: 0, ended: false, failed: false });
+      expect(server.stats().openRequests).toBe(1);
+      r.abort();
+      await r.done;
+      await until(() => server.stats().openRequests === 0);
+      expect(server.log()).toEqual([expect.objectContaining({ kind: op, status: 0, completed: false, fault: 'hang', error: 'hung (injected) before answering' })]);
+    });
+
+    /** The seeded entry's signed download URL, as a lookup gives it. */
+    const downloadUrl = async () => {
+      const res = await fetch(twirp('GetCacheEntryDownloadURL'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+        body: JSON.stringify({ key: seededKey, version: server.entries().find((e) => e.key === seededKey)!.version }),
+      });
+      return ((await res.json()) as { signed_download_url: string }).signed_download_url;
+    };
+
+    it('download: no answer at all, or the headers and `bytes` bytes and then nothing', async () => {
+      const url = await downloadUrl();
+      server.resetLog();
+      server.setFaults([{ op: 'download', type: 'hang', times: 1 }]);
+      const silent = rawRequest(url, 'GET');
+      await until(() => server.log().some((l) => l.fault === 'hang'));
+      await roundTrip();
+      expect(silent.got).toEqual({ status: 0, bytes: 0, ended: false, failed: false });
+      silent.abort();
+      await silent.done;
+
+      server.resetLog();
+      server.setFaults([{ op: 'download', type: 'hang', bytes: 1000, times: 1 }]);
+      const stalled = rawRequest(url, 'GET');
+      await until(() => stalled.got.bytes === 1000);
+      await roundTrip();
+      expect(stalled.got).toEqual({ status: 200, bytes: 1000, ended: false, failed: false });
+      stalled.abort();
+      await stalled.done;
+      await until(() => server.stats().openRequests === 0);
+      const size = server.entries().find((e) => e.key === seededKey)!.size;
+      expect(server.log()).toEqual([
+        expect.objectContaining({ kind: 'download', status: 200, bytesOut: 1000, completed: false, fault: 'hang', error: `hung (injected) after 1000 of ${size} body bytes` }),
+      ]);
+    });
+
+    it('upload: reads the whole body, or exactly `bytes` of it and stops reading, and never answers', async () => {
+      // A stalled upload reads nothing more, so the server notices the client going away only when
+      // it closes: each case gets a server of its own.
+      for (const bytes of [undefined, 70_000]) {
+        const other = await startCacheServer({ dir: path.join(root, `hang-upload-${bytes ?? 0}`) });
+        try {
+          const res = await fetch(`${other.url}twirp/github.actions.results.api.v1.CacheService/CreateCacheEntry`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+            body: JSON.stringify({ key: uniq('hang-upload'), version: 'v1' }),
+          });
+          const { signed_upload_url: url } = (await res.json()) as { signed_upload_url: string };
+          other.setFaults([{ op: 'upload', type: 'hang', ...(bytes ? { bytes } : {}) }]);
+          const r = rawRequest(url, 'PUT', crypto.randomBytes(4 * MiB));
+          await until(() => other.log().some((l) => l.fault === 'hang' && l.error !== undefined));
+          await fetch(`${other.url}_control/stats`);
+          expect(r.got).toEqual({ status: 0, bytes: 0, ended: false, failed: false });
+          expect(other.log()).toEqual([
+            expect.objectContaining({ kind: 'create', status: 200 }),
+            expect.objectContaining({ kind: 'upload', part: 'blob', status: 0, bytesIn: bytes ?? 4 * MiB, completed: false, fault: 'hang' }),
+          ]);
+          expect(other.stats()).toMatchObject({ uploads: 0, bytesUploaded: 0, openRequests: 1 });
+          if (bytes === undefined) {
+            r.abort();
+            await until(() => other.stats().openRequests === 0);
+          } else await other.close();
+          await r.done;
+          expect(r.got.failed).toBe(true);
+        } finally {
+          await other.close();
+        }
+      }
+    });
+
+    it('@actions/cache itself never gives up on a hung lookup; close() ends it', async () => {
+      const other = await startCacheServer({ dir: path.join(root, 'hang-store') });
+      const env = process.env.ACTIONS_RESULTS_URL;
+      process.env.ACTIONS_RESULTS_URL = other.url;
+      try {
+        other.setFaults([{ op: 'lookup', type: 'hang' }]);
+        let settled = false;
+        const pending = cache.restoreCache([seededDir], seededKey).finally(() => (settled = true));
+        await until(() => other.log().some((l) => l.fault === 'hang'));
+        await fetch(`${other.url}_control/stats`);
+        expect(settled).toBe(false);
+        expect(other.stats().openRequests).toBe(1);
+        await other.close();
+        await expect(pending).resolves.toBeUndefined();
+      } finally {
+        process.env.ACTIONS_RESULTS_URL = env;
+        await other.close();
+      }
+    });
+  });
+
   it('rejects malformed faults', () => {
     expect(() => server.setFaults([{ op: 'lookup', type: 'truncate' }])).toThrow(/only applies to op 'download'/);
     expect(() => server.setFaults([{ op: 'nope', type: 'error' } as never])).toThrow(/fault.op/);
     expect(() => server.setFaults([{ op: 'create', type: 'error', times: 0 }])).toThrow(/times/);
+    expect(() => server.setFaults([{ op: 'lookup', type: 'hang', bytes: 10 }])).toThrow(/only applies to ops 'download' and 'upload'/);
     expect(server.faults()).toEqual([]);
   });
 });

@@ -47114,6 +47114,32 @@ module.exports = {
 
 /***/ }),
 
+/***/ 3139:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   l: () => (/* binding */ exitWhenDone)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+// The end of a step's process. A cache call abandoned at its deadline has its requests destroyed at
+// once (cache/service.ts), but the library that made it may still hold a retry timer for a few
+// seconds; the step must not wait for that. So once main or post has done its work (outputs, state
+// and the summary are written by then), the process flushes its output and exits.
+
+const flush = (stream) => new Promise((resolve) => (stream.writableEnded ? resolve() : stream.write('', () => resolve())));
+/** Exits with the exit code set so far (core.setFailed sets 1), after stdout and stderr are flushed. */
+async function exitWhenDone() {
+    const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+    if (left.length)
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
+    await flush(process.stdout);
+    await flush(process.stderr);
+    process.exit();
+}
+
+
+/***/ }),
+
 /***/ 6967:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -47678,6 +47704,10 @@ function planPacks(blobs, maxEntries) {
     });
 }
 
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
+// EXTERNAL MODULE: external "node:diagnostics_channel"
+var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
 ;// CONCATENATED MODULE: ./src/workdir.ts
 // The working directory of this process. @actions/cache archives paths relative to the working
 // directory and GITHUB_WORKSPACE, so the layer cache switches both to its own root while it talks to
@@ -47740,24 +47770,199 @@ function realWorkspace() {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries, with a time
-// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
-// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
+// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
+// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
+// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
+// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
+// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
+// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
+
+
 
 
 function service_newStats() {
     return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
 }
-function service_defaultPolicy(timeoutMs) {
-    return { timeoutMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3 };
+const DEFAULT_CALL_SECONDS = 300;
+const DEFAULT_BUDGET_SECONDS = 600;
+const seconds = (v, dflt) => {
+    const n = Number(v);
+    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+};
+/**
+ * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
+ * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
+ * A value that is not a positive number is ignored.
+ */
+function cachePolicy(env = process.env) {
+    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
+    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
 }
-function withTimeout(p, ms, what) {
-    let timer;
-    const limit = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took longer than ${Math.round(ms / 1000)}s`)), ms);
-        timer.unref();
+/** How long the next call may take: its own limit, or what is left of the phase's budget. */
+function callLimit(policy, remainingMs) {
+    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
+}
+const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
+/**
+ * What the calls of one step's cache phase share: the time budget (time with at least one call in
+ * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
+ * rate-limit waits. Once stopped, no call of the phase reaches the service.
+ */
+class CachePhase {
+    policy;
+    now;
+    faults = 0;
+    waitedMs = 0;
+    /** Why the phase stopped using the service. */
+    stopped;
+    busyMs = 0;
+    active = 0;
+    since = 0;
+    constructor(policy, now = Date.now) {
+        this.policy = policy;
+        this.now = now;
+    }
+    spentMs() {
+        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
+    }
+    remainingMs() {
+        return Math.max(0, this.policy.budgetMs - this.spentMs());
+    }
+    /** Starts a stretch of time spent on the service; returns the function that ends it. */
+    busy() {
+        if (this.active++ === 0)
+            this.since = this.now();
+        let ended = false;
+        return () => {
+            if (ended)
+                return;
+            ended = true;
+            if (--this.active === 0)
+                this.busyMs += this.now() - this.since;
+        };
+    }
+    /** Stops using the service for the rest of the phase, with one warning. */
+    stop(why) {
+        if (this.stopped)
+            return;
+        this.stopped = why;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
+    }
+    budgetSpent() {
+        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
+    }
+}
+/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
+class CallAbandoned extends Error {
+    code = 'OBC_CACHE_CALL_ABANDONED';
+}
+/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
+function abandonError(request, why) {
+    const err = new CallAbandoned(`abandoned: ${why}`);
+    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
+    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
+    if (request.path?.startsWith('/twirp/'))
+        err.code = 'ECONNRESET';
+    return err;
+}
+/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
+class CallScope {
+    requests = new Set();
+    sockets = new Set();
+    signals = [];
+    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
+    abandoned;
+    /** Called on the first server error or network error of one of its requests. */
+    onFault;
+    adoptRequest(req) {
+        if (this.abandoned)
+            return destroyRequest(req, this.abandoned);
+        this.requests.add(req);
+        req.once('close', () => this.requests.delete(req));
+    }
+    adoptSocket(socket) {
+        if (this.abandoned)
+            return void socket.destroy();
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+    }
+    abandon(why) {
+        if (this.abandoned)
+            return;
+        this.abandoned = why;
+        for (const req of this.requests)
+            destroyRequest(req, why);
+        for (const socket of this.sockets)
+            socket.destroy();
+        this.requests.clear();
+        this.sockets.clear();
+    }
+}
+function destroyRequest(req, why) {
+    // Never an unhandled 'error' event: the library may have stopped listening.
+    req.on('error', () => undefined);
+    req.destroy(abandonError(req, why));
+}
+/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
+let tracker;
+/**
+ * Follows every HTTP request and socket opened inside a call (installed on first use). A request
+ * belongs to the call whose async context started it; a reused keep-alive socket is reached through
+ * its request.
+ */
+function track() {
+    if (tracker)
+        return tracker;
+    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
+    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
+        const scope = t.als.getStore();
+        const req = m.request;
+        if (!scope)
+            return;
+        t.scopeOf.set(req, scope);
+        scope.adoptRequest(req);
     });
-    return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
+    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
+        const { request, response } = m;
+        const status = response.statusCode ?? 0;
+        if (SERVER_ERRORS.has(status))
+            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
+    });
+    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
+        const { request, error } = m;
+        const scope = t.scopeOf.get(request);
+        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
+            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
+    });
+    tracker = t;
+    return t;
+}
+/**
+ * Runs one call of the library with a deadline. The call ends at its deadline or its first server
+ * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
+ * any it opens later are destroyed at once.
+ */
+function runCall(fn, ms, deadlineWhy) {
+    const t = track();
+    const scope = new CallScope();
+    return new Promise((resolve) => {
+        let done = false;
+        const finish = (r, abandon) => {
+            if (done)
+                return;
+            done = true;
+            clearTimeout(timer);
+            if (abandon)
+                scope.abandon(abandon);
+            resolve({ ...r, signals: scope.signals });
+        };
+        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
+        // Not from inside the HTTP parser's callback that reported it.
+        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
+        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
+    });
 }
 
 /** Classifies one line @actions/cache wrote. */
@@ -47787,122 +47992,159 @@ function classifyLine(line) {
 function demoteCacheErrors(chunk) {
     return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
 }
+/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
+function muteAbandoned(chunk) {
+    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
+}
 /**
- * Watches this process's stdout for what @actions/cache says while a call runs: it reports
- * rate limits (with Retry-After) and failures only as log lines, and returns -1 or undefined.
+ * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
+ * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
+ * the call whose async context wrote it. Installed while any service is open.
  */
-function watchStdout(onSignal) {
-    const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk, ...rest) => {
-        try {
-            if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
-                const text = String(chunk);
-                for (const line of text.split('\n')) {
-                    const s = classifyLine(line);
-                    if (s)
-                        onSignal(s);
+let watchers = 0;
+let originalWrite;
+function watchStdout(als) {
+    if (watchers++ === 0) {
+        const original = process.stdout.write.bind(process.stdout);
+        originalWrite = process.stdout.write;
+        process.stdout.write = ((chunk, ...rest) => {
+            const scope = als.getStore();
+            try {
+                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
+                    const text = String(chunk);
+                    if (!scope.abandoned) {
+                        for (const line of text.split('\n')) {
+                            const s = classifyLine(line);
+                            if (s)
+                                scope.signals.push(s);
+                        }
+                    }
+                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
+                    if (shown !== text)
+                        chunk = shown;
                 }
-                const demoted = demoteCacheErrors(text);
-                if (demoted !== text)
-                    chunk = demoted;
             }
-        }
-        catch {
-            /* never break logging */
-        }
-        return original(chunk, ...rest);
-    });
+            catch {
+                /* never break logging */
+            }
+            return original(chunk, ...rest);
+        });
+    }
+    let closed = false;
     return () => {
-        process.stdout.write = original;
+        if (closed)
+            return;
+        closed = true;
+        if (--watchers === 0 && originalWrite) {
+            process.stdout.write = originalWrite;
+            originalWrite = undefined;
+        }
     };
 }
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
- * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)).
+ * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
+ * of one step's cache phase is given the same `phase`.
  */
-async function service_actionsCacheService(root, policy, stats) {
+async function service_actionsCacheService(root, phase, stats) {
     const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 4072));
     const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
-    let seq = 0;
-    const signals = [];
-    const taken = new Set();
-    const unwatch = watchStdout((s) => {
-        if (s.kind === 'taken')
-            taken.add(s.key);
-        signals.push({ seq: ++seq, s });
-    });
-    let faults = 0;
-    let gaveUp = false;
+    const policy = phase.policy;
+    const t = track();
+    const unwatch = watchStdout(t.als);
     let lastFault;
-    const giveUp = (why) => {
-        if (gaveUp)
-            return;
-        gaveUp = true;
-        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for this run (${why}); the build goes on without it.`);
+    const taken = new Set();
+    /** Counts a failed call; the breaker stops the phase after maxFaults. */
+    const fault = (message) => {
+        stats.failures++;
+        lastFault = message;
+        if (++phase.faults >= policy.maxFaults)
+            phase.stop(`${phase.faults} failed calls`);
     };
-    async function call(what, fn, failed, onFault, retriable) {
+    async function call(verb, key, fn, failed, onFault) {
+        const what = `${verb} of ${key}`;
         for (let attempt = 0;; attempt++) {
-            if (gaveUp)
+            if (phase.stopped)
                 return onFault;
-            const mark = seq;
+            const limit = callLimit(policy, phase.remainingMs());
+            if (limit.ms <= 0) {
+                phase.stop(phase.budgetSpent());
+                return onFault;
+            }
+            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
             const start = Date.now();
             stats.calls++;
-            let value;
-            try {
-                value = await withTimeout(fn(), policy.timeoutMs, what);
-            }
-            catch (err) {
-                value = onFault;
-                lib_core/* warning */.$e(`Layer cache: ${what} failed: ${err.message}`);
-                signals.push({ seq: ++seq, s: { kind: 'fault', shown: true, message: err.message } });
-            }
-            finally {
-                stats.ms += Date.now() - start;
-            }
-            const seen = signals.filter((x) => x.seq > mark).map((x) => x.s);
-            const rate = seen.find((s) => s.kind === 'rate-limit');
-            if (rate) {
+            const end = phase.busy();
+            const r = await runCall(fn, limit.ms, deadlineWhy);
+            end();
+            stats.ms += Date.now() - start;
+            for (const s of r.signals)
+                if (s.kind === 'taken')
+                    taken.add(s.key);
+            const rate = r.signals.find((s) => s.kind === 'rate-limit');
+            if (r.ok && rate) {
                 stats.rateLimited++;
                 const ms = Math.max(rate.retryAfterMs, 1000);
-                if (!retriable || attempt > 0)
-                    return value;
-                if (ms > policy.maxRetryAfterMs || stats.waitedMs + ms > policy.waitBudgetMs) {
-                    giveUp(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-                    return value;
+                if (attempt > 0)
+                    return r.value;
+                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+                    return r.value;
                 }
                 lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-                stats.waitedMs += ms;
-                await wait(ms);
+                await pause(ms);
                 continue;
             }
-            if (failed(value) && seen.some((s) => s.kind === 'fault')) {
-                stats.failures++;
-                for (const f of seen)
-                    if (f.kind === 'fault' && f.message)
-                        lastFault = f.message;
-                lastFault ??= 'it kept answering with errors';
-                if (!seen.some((s) => s.kind === 'fault' && s.shown))
-                    lib_core/* warning */.$e(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
-                if (++faults >= policy.maxFaults)
-                    giveUp(`${faults} failed calls`);
+            if (!r.ok) {
+                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+                fault(r.why);
+                if (r.deadline && limit.by === 'budget')
+                    phase.stop(phase.budgetSpent());
+                // A server error may be a blip: one more try, unless the phase stopped or time is short.
+                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
+                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
+                    await pause(policy.retryPauseMs);
+                    continue;
+                }
+                return onFault;
             }
-            return value;
+            if (failed(r.value)) {
+                const faults = r.signals.filter((s) => s.kind === 'fault');
+                if (faults.length) {
+                    if (!faults.some((f) => f.shown))
+                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+                }
+            }
+            return r.value;
+        }
+    }
+    /** A wait that counts as time spent on the service. */
+    async function pause(ms) {
+        const end = phase.busy();
+        stats.waitedMs += ms;
+        phase.waitedMs += ms;
+        try {
+            await wait(ms);
+        }
+        finally {
+            end();
         }
     }
     return {
         get gaveUp() {
-            return gaveUp;
+            return phase.stopped !== undefined;
         },
         get lastFault() {
             return lastFault;
         },
-        restore: (paths, key, restoreKeys, opts) => call(`restore of ${key}`, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined, true),
         wasTaken: (key) => taken.has(key),
-        save: (paths, key) => call(`save of ${key}`, async () => {
+        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => call('save', key, async () => {
             stats.uploads++;
             return (await cache.saveCache(rel(paths), key)) !== -1;
-        }, (v) => !v, false, true),
+        }, (v) => !v, false),
         close: unwatch,
     };
 }
@@ -54305,7 +54547,7 @@ async function mounts_restoreMountsPhase(plan, state, report, o) {
             }
             else {
                 await withCacheRoot(p.root, async () => {
-                    const svc = await actionsCacheService(p.root, defaultPolicy(o.timeoutMs), newStats());
+                    const svc = await actionsCacheService(p.root, o.phase, newStats());
                     try {
                         await restoreAll(svc);
                     }
@@ -54435,7 +54677,7 @@ async function dropMountExports(s) {
  * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
  * conditions), in its own log group. Never throws.
  */
-async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
+async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
     if (!s)
         return [];
     return lib_core/* group */.Os('Save cache mounts', async () => {
@@ -54452,7 +54694,7 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, timeoutMs) {
         const out = [];
         try {
             await workdir_withCacheRoot(s.root, async () => {
-                const svc = await service_actionsCacheService(s.root, service_defaultPolicy(timeoutMs), service_newStats());
+                const svc = await service_actionsCacheService(s.root, phase, service_newStats());
                 try {
                     for (const m of s.mounts) {
                         try {
@@ -54573,9 +54815,9 @@ async function checkExport(dir, expected, skip = new Set()) {
 
 
 
-function cacheTimeoutMs(env = process.env) {
-    const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
-    return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
 }
 const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
 /**
@@ -54610,6 +54852,7 @@ async function restorePhase(plan, state, report, mode, access) {
         return noSession('disabled');
     const started = Date.now();
     const stats = newStats();
+    const phase = newCachePhase();
     const available = isCacheServiceAvailable();
     const d = plan.decisions;
     const lazy = access.lazy;
@@ -54678,7 +54921,7 @@ async function restorePhase(plan, state, report, mode, access) {
             return;
         }
         explainFetch(mode, access);
-        const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats));
+        const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, phase, stats));
         if (!lazy) {
             try {
                 outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
@@ -54740,11 +54983,11 @@ async function restorePhase(plan, state, report, mode, access) {
     if (!save)
         core.info(`Layer cache will not be saved (${saveReason}).`);
     // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, timeoutMs: cacheTimeoutMs() });
+    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
     return session;
 }
 /** Saves the layer cache in post; never throws. */
-async function savePhase(c) {
+async function savePhase(c, phase) {
     const stats = service_newStats();
     const started = Date.now();
     if (c.unchanged) {
@@ -54763,7 +55006,7 @@ async function savePhase(c) {
     }
     try {
         const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
-            const svc = await service_actionsCacheService(c.paths.store, service_defaultPolicy(cacheTimeoutMs()), stats);
+            const svc = await service_actionsCacheService(c.paths.store, phase, stats);
             try {
                 return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
             }
@@ -54985,6 +55228,8 @@ async function runPost() {
         return;
     }
     const env = docker_dockerEnv(state.dockerConfig);
+    // The layer cache and the cache mounts share one budget for the cache service.
+    const phase = newCachePhase();
     try {
         const c = state.cache;
         if (c) {
@@ -55002,12 +55247,12 @@ async function runPost() {
                     summary.reason = c.saveSkipReason ?? 'not enabled';
                     return lib_core/* info */.pq(`Layer cache not saved (${c.saveSkipReason ?? 'not enabled'}).`);
                 }
-                summary = saveSummaryFrom(await savePhase(c), c.keys.primary);
+                summary = saveSummaryFrom(await savePhase(c, phase), c.keys.primary);
             });
             await appendSummary(renderSaveSummary(summary));
         }
         // Cache mounts, after the layer cache and before the builder is removed; never throws.
-        await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, cacheTimeoutMs());
+        await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, phase);
     }
     finally {
         await lib_core/* group */.Os('Clean up', async () => {
@@ -55046,8 +55291,11 @@ async function removeLeftovers(state) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6967);
+/* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
+
 
 await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
+await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);

@@ -1,7 +1,7 @@
 // Types for cache-server.mjs (a local GitHub Actions cache service v2 for tests and local runs).
 
 export type FaultOp = 'create' | 'finalize' | 'lookup' | 'upload' | 'download';
-export type FaultType = 'error' | 'rate-limit' | 'slow' | 'reset' | 'truncate' | 'corrupt';
+export type FaultType = 'error' | 'rate-limit' | 'slow' | 'reset' | 'truncate' | 'corrupt' | 'hang';
 
 export interface Fault {
   /** Operation kind the fault applies to. */
@@ -10,6 +10,11 @@ export interface Fault {
    * error: answer `status` (default 500). rate-limit: answer 429 with `Retry-After: retryAfter`.
    * slow: wait `delayMs` (default 1000) then answer normally. reset: drop the connection without an answer.
    * truncate / corrupt (op 'download' only): cut the body / flip bytes of it.
+   * hang (every op): accept the request (its whole body) and never answer; the connection stays
+   * open until the client goes away or the server closes. With `bytes` (download, upload), a
+   * download first sends its status, headers (full Content-Length) and that many body bytes, an
+   * upload reads that many body bytes and no more; then it stalls (a stalled upload's client going
+   * away is noticed only when the server closes).
    */
   type: FaultType;
   /** Only requests whose cache key contains this substring (lookup: the primary key or any restore key). */
@@ -22,7 +27,10 @@ export interface Fault {
   retryAfter?: number;
   /** type 'slow': delay before answering normally (default 1000). Other types: delay before the fault (default 0). */
   delayMs?: number;
-  /** truncate: body bytes sent before the cut (default half). corrupt: number of bytes flipped (default 16). */
+  /**
+   * truncate: body bytes sent before the cut (default half). corrupt: number of bytes flipped (default 16).
+   * hang (download / upload only): body bytes sent / read before the stall.
+   */
   bytes?: number;
   /** corrupt: blob offset of the first flipped byte (default: middle of the blob). */
   offset?: number;
@@ -61,7 +69,7 @@ export interface LogRecord {
   /** Response body bytes sent. */
   bytesOut: number;
   durationMs: number;
-  /** False when the response was cut short (truncate / reset) or the client went away. */
+  /** False when the response was cut short (truncate / reset / hang) or the client went away. */
   completed: boolean;
   /** The fault injected into this request, if any. */
   fault?: FaultType;
@@ -95,6 +103,8 @@ export interface CacheServerStats {
   faultsInjected: number;
   /** Reservations created but not finalized (this process). */
   pendingUploads: number;
+  /** Protocol requests whose connection is still open: neither answered nor given up by the client. */
+  openRequests: number;
 }
 
 export interface CacheServiceEnv {

@@ -29,14 +29,14 @@ const TWIRP_METHODS = {
   GetCacheEntryDownloadURL: 'lookup',
 };
 const FAULT_OPS = ['create', 'finalize', 'lookup', 'upload', 'download'];
-const FAULT_TYPES = ['error', 'rate-limit', 'slow', 'reset', 'truncate', 'corrupt'];
+const FAULT_TYPES = ['error', 'rate-limit', 'slow', 'reset', 'truncate', 'corrupt', 'hang'];
 const MAX_LOG = 10000;
 const MAX_JSON_BODY = 1024 * 1024;
 const MAX_BLOCKLIST_BODY = 16 * 1024 * 1024;
 
 /**
  * @typedef {'create'|'finalize'|'lookup'|'upload'|'download'} FaultOp
- * @typedef {'error'|'rate-limit'|'slow'|'reset'|'truncate'|'corrupt'} FaultType
+ * @typedef {'error'|'rate-limit'|'slow'|'reset'|'truncate'|'corrupt'|'hang'} FaultType
  *
  * @typedef {object} Fault
  * @property {FaultOp} op           operation kind the fault applies to
@@ -49,11 +49,19 @@ const MAX_BLOCKLIST_BODY = 16 * 1024 * 1024;
  * @property {number} [delayMs]     'slow': delay before answering normally (default 1000); any other
  *                                  type: extra delay before the fault is acted out (default 0)
  * @property {number} [bytes]       'truncate': body bytes sent before the response is cut
- *                                  (default half); 'corrupt': number of bytes flipped (default 16)
+ *                                  (default half); 'corrupt': number of bytes flipped (default 16);
+ *                                  'hang' (download/upload only): bytes of the body sent (download,
+ *                                  after the headers) or read (upload) before the stall
  * @property {number} [offset]      'corrupt': offset (in the blob) of the first flipped byte
  *                                  (default: middle of the blob)
  * @property {boolean} [hideLength] 'truncate': send no Content-Length (chunked) and end the response
  *                                  cleanly; default false = full Content-Length then close the socket
+ *
+ * 'hang' accepts the request and never answers, for every op: the connection stays open until the
+ * client goes away or the server closes. Without `bytes` the whole request body is read and nothing
+ * is answered. With `bytes`, a download sends its status, headers (the full Content-Length) and that
+ * many body bytes, and an upload reads that many body bytes and no more; then it stalls. (A stalled
+ * upload reads nothing more, so the server notices the client going away only when it closes.)
  */
 
 /**
@@ -97,6 +105,7 @@ const MAX_BLOCKLIST_BODY = 16 * 1024 * 1024;
  * @property {number} requests         protocol requests (control endpoints not counted)
  * @property {number} faultsInjected
  * @property {number} pendingUploads   reservations created but not finalized
+ * @property {number} openRequests     protocol requests not answered and not abandoned by the client yet
  */
 
 class HttpError extends Error {
@@ -121,6 +130,9 @@ export function normalizeFault(input) {
   if ((type === 'truncate' || type === 'corrupt') && op !== 'download') {
     throw new TypeError(`fault.type '${type}' only applies to op 'download'`);
   }
+  if (type === 'hang' && input.bytes !== undefined && input.bytes !== null && op !== 'download' && op !== 'upload') {
+    throw new TypeError(`fault.bytes of type 'hang' only applies to ops 'download' and 'upload'`);
+  }
   const int = (/** @type {string} */ name, /** @type {number} */ min, /** @type {number} */ max) => {
     const v = input[name];
     if (v === undefined || v === null) return undefined;
@@ -144,6 +156,10 @@ export function normalizeFault(input) {
     const bytes = int('bytes', 0, Number.MAX_SAFE_INTEGER);
     if (bytes !== undefined) f.bytes = bytes;
     f.hideLength = Boolean(input.hideLength);
+  }
+  if (type === 'hang') {
+    const bytes = int('bytes', 0, Number.MAX_SAFE_INTEGER);
+    if (bytes) f.bytes = bytes;
   }
   if (type === 'corrupt') {
     f.bytes = int('bytes', 1, Number.MAX_SAFE_INTEGER) ?? 16;
@@ -329,6 +345,44 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
     res.destroy();
   };
   /**
+   * A hung request: resolves only when the client goes away or the server closes (close() drops
+   * every connection), never by answering.
+   * @param {http.ServerResponse} res @param {LogRecord} rec @param {string} what
+   */
+  const hang = (res, rec, what) => {
+    rec.error = `hung (injected) ${what}`;
+    return new Promise((resolve) => {
+      if (closed || res.destroyed) return resolve(undefined);
+      res.once('close', () => resolve(undefined));
+    });
+  };
+  /**
+   * Reads exactly `n` bytes of the request body (fewer when it ends first) and leaves the rest unread.
+   * @param {http.IncomingMessage} req @param {number} n @param {LogRecord} rec
+   */
+  const readPrefix = (req, n, rec) =>
+    new Promise((resolve) => {
+      const finish = () => {
+        req.off('readable', pump);
+        req.off('end', finish);
+        req.off('close', finish);
+        resolve(undefined);
+      };
+      const pump = () => {
+        while (rec.bytesIn < n) {
+          const want = Math.min(n - rec.bytesIn, req.readableLength);
+          const chunk = want > 0 ? req.read(want) : null;
+          if (!chunk) return;
+          rec.bytesIn += chunk.length;
+        }
+        finish();
+      };
+      req.on('readable', pump);
+      req.once('end', finish);
+      req.once('close', finish);
+      pump();
+    });
+  /**
    * Acts out a fault that answers instead of the normal handler. Returns true when the request
    * has been answered (or dropped), false when the normal handler should continue.
    * @param {Fault|undefined} f @param {http.IncomingMessage} req @param {http.ServerResponse} res
@@ -349,6 +403,13 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         return false;
       case 'reset':
         resetConnection(req, res, rec);
+        return true;
+      case 'hang':
+        // A download that stalls after some bytes is acted out by the download handler.
+        if (rec.kind === 'download' && f.bytes) return false;
+        if (rec.kind === 'upload' && f.bytes) await readPrefix(req, f.bytes, rec);
+        else await drainBody(req, rec);
+        await hang(res, rec, f.bytes ? `after ${rec.bytesIn} body bytes` : 'before answering');
         return true;
       case 'error':
       case 'rate-limit': {
@@ -666,6 +727,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
     counters.downloads++;
     let sendLength = length;
     if (f?.type === 'truncate') sendLength = Math.min(length, f.bytes ?? Math.floor(length / 2));
+    if (f?.type === 'hang') sendLength = Math.min(length, f.bytes ?? 0);
     if (!(f?.type === 'truncate' && f.hideLength)) headers['Content-Length'] = length;
     rec.status = status;
     res.writeHead(status, headers);
@@ -685,6 +747,10 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         counters.bytesDownloaded += chunk.length;
         if (!(await writeChunk(res, chunk)) || closed) break;
       }
+    }
+    if (f?.type === 'hang') {
+      await hang(res, rec, `after ${rec.bytesOut} of ${length} body bytes`);
+      return;
     }
     if (f?.type === 'truncate' && !f.hideLength && sendLength < length) {
       rec.error = `truncated after ${sendLength} of ${length} bytes (connection closed)`;
@@ -734,6 +800,8 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
   // ---------------------------------------------------------------- server
   /** @type {Set<Promise<void>>} */
   const inflight = new Set();
+  /** Protocol requests whose connection has not closed yet (a hung one stays until the client goes). */
+  let openRequests = 0;
   const server = http.createServer((req, res) => {
     const p = handle(req, res).finally(() => inflight.delete(p));
     inflight.add(p);
@@ -762,7 +830,9 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
     requestLog.push(rec);
     if (requestLog.length > MAX_LOG) requestLog.splice(0, requestLog.length - MAX_LOG);
     counters.requests++;
+    openRequests++;
     res.on('close', () => {
+      openRequests--;
       rec.completed = res.writableFinished;
       if (!res.headersSent) rec.status = 0;
     });
@@ -865,6 +935,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         totalBytes: entries.reduce((s, e) => s + e.size, 0),
         ...counters,
         pendingUploads: reservationsById.size,
+        openRequests,
       };
     },
     /** Stops listening, drops open connections and pending delays. */

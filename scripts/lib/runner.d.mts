@@ -168,6 +168,11 @@ export interface StepResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
+  /** Wall time from the start of the process until it exited (or was killed at timeoutMs). */
+  durationMs: number;
+  /** When the process wrote its last line, from its start: durationMs - lastOutputMs is how long it
+   *  lingered after it had said everything. */
+  lastOutputMs: number;
   /** 'failure' when the exit code is not 0, on timeout, or when a workflow/file command could
    *  not be processed (the runner fails the step then too). */
   conclusion: 'success' | 'failure';

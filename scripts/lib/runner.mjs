@@ -863,7 +863,9 @@ async function runStepWith(options, masker) {
     }
   };
 
+  let lastLineAt = 0;
   const onLine = (line, stream) => {
+    lastLineAt = performance.now();
     let rawLine = line;
     let cmd = null;
     if (line && (line.includes('##[') || line.includes('::'))) cmd = parseCommand(line, registered);
@@ -906,6 +908,7 @@ async function runStepWith(options, masker) {
   });
   const pid = child.pid;
   running = child;
+  const started = performance.now();
   let timedOut = false;
   let timer;
   let killTimer;
@@ -932,6 +935,7 @@ async function runStepWith(options, masker) {
     clearTimeout(killTimer);
   }
   const exitedAt = Date.now();
+  const durationMs = Math.round(performance.now() - started);
   if (options.killOrphans !== false && !timedOut) killGroup(pid);
   if (timedOut) killGroup(pid);
   // Output still held open by a leftover grandchild must not hang the step.
@@ -996,6 +1000,8 @@ async function runStepWith(options, masker) {
     exitCode,
     signal: exit.signal,
     timedOut,
+    durationMs,
+    lastOutputMs: lastLineAt ? Math.max(0, Math.round(lastLineAt - started)) : 0,
     conclusion: failed ? 'failure' : 'success',
     log: log.join('\n'),
     rawStdout: joinRaw(rawOut),

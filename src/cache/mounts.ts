@@ -16,7 +16,8 @@ import { saveState } from '../state.js';
 import type { Report } from '../report.js';
 import { formatBytes } from '../summary.js';
 import type { CacheService } from './service.js';
-import { actionsCacheService, defaultPolicy, isCacheServiceAvailable, newStats, withCacheRoot } from './service.js';
+import { actionsCacheService, isCacheServiceAvailable, newStats, withCacheRoot } from './service.js';
+import type { CachePhase } from './service.js';
 import type { MountKeys, MountsPlan } from './mounts-plan.js';
 import { CACHE_MOUNT_NS_ARG, META_NAME, TAR_NAME, extractDockerfile, helperArgv, injectDockerfile, saveKey } from './mounts-plan.js';
 import { hashTar } from './mounts-hash.js';
@@ -167,7 +168,7 @@ async function restoreOne(svc: CacheService | undefined, h: Helper, m: MountsPla
  * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
  * own log group. Records what post needs in the state. Never throws.
  */
-export async function restoreMountsPhase(plan: RunPlan, state: PostState, report: Report, o: { save: boolean; saveSkipReason?: string; timeoutMs: number }): Promise<void> {
+export async function restoreMountsPhase(plan: RunPlan, state: PostState, report: Report, o: { save: boolean; saveSkipReason?: string; phase: CachePhase }): Promise<void> {
   const p = plan.mounts;
   if (!p) return;
   await core.group(`Restore cache mounts (${p.mounts.length})`, async () => {
@@ -196,7 +197,7 @@ export async function restoreMountsPhase(plan: RunPlan, state: PostState, report
         await restoreAll(undefined);
       } else {
         await withCacheRoot(p.root, async () => {
-          const svc = await actionsCacheService(p.root, defaultPolicy(o.timeoutMs), newStats());
+          const svc = await actionsCacheService(p.root, o.phase, newStats());
           try {
             await restoreAll(svc);
           } finally {
@@ -323,7 +324,7 @@ export async function dropMountExports(s: MountsState | undefined): Promise<void
  * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
  * conditions), in its own log group. Never throws.
  */
-export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded: boolean, dockerConfig: string | undefined, timeoutMs: number): Promise<MountSaveReport[]> {
+export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded: boolean, dockerConfig: string | undefined, phase: CachePhase): Promise<MountSaveReport[]> {
   if (!s) return [];
   return core.group('Save cache mounts', async () => {
     if (!buildSucceeded) {
@@ -339,7 +340,7 @@ export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded
     const out: MountSaveReport[] = [];
     try {
       await withCacheRoot(s.root, async () => {
-        const svc = await actionsCacheService(s.root, defaultPolicy(timeoutMs), newStats());
+        const svc = await actionsCacheService(s.root, phase, newStats());
         try {
           for (const m of s.mounts) {
             try {

@@ -1,7 +1,14 @@
-// The Actions cache service as the layer cache sees it: restore and save of entries, with a time
-// limit on every call, Retry-After honoured within a bounded budget, and a breaker that stops
-// talking to a failing service. Faults never escape: a failed call is a miss or a failed save.
+// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
+// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
+// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
+// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
+// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
+// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
 import * as path from 'node:path';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as diagnostics from 'node:diagnostics_channel';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import * as core from '@actions/core';
 
 export interface CacheService {
@@ -11,7 +18,7 @@ export interface CacheService {
   save(paths: string[], key: string): Promise<boolean>;
   /** True when a save of `key` in this run was refused because the service holds or is creating it. */
   wasTaken?(key: string): boolean;
-  /** True once the service has failed often enough that this run stopped using it. */
+  /** True once this step's cache phase stopped using the service (it kept failing, or its budget is spent). */
   readonly gaveUp: boolean;
   /** What the service last answered when a call failed, for messages that name the fault. */
   readonly lastFault?: string;
@@ -32,26 +39,212 @@ export function newStats(): ServiceStats {
 
 export interface ServicePolicy {
   /** Time limit of one call. */
-  timeoutMs: number;
+  callMs: number;
+  /** Time limit of the whole cache phase of a step: the time during which any call is in flight or waited for. */
+  budgetMs: number;
   /** Longest single Retry-After this run waits for. */
   maxRetryAfterMs: number;
   /** Total time this run may spend waiting for rate limits. */
   waitBudgetMs: number;
-  /** Faults after which the run stops using the service. */
+  /** Failed calls after which the phase stops using the service. */
   maxFaults: number;
+  /** Pause before the one retry of a call that failed with a server error. */
+  retryPauseMs: number;
 }
 
-export function defaultPolicy(timeoutMs: number): ServicePolicy {
-  return { timeoutMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3 };
+export const DEFAULT_CALL_SECONDS = 300;
+export const DEFAULT_BUDGET_SECONDS = 600;
+
+const seconds = (v: string | undefined, dflt: number) => {
+  const n = Number(v);
+  return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+};
+
+/**
+ * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
+ * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
+ * A value that is not a positive number is ignored.
+ */
+export function cachePolicy(env: NodeJS.ProcessEnv = process.env): ServicePolicy {
+  const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
+  return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
 }
 
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${Math.round(ms / 1000)}s`)), ms);
-    timer.unref();
+/** How long the next call may take: its own limit, or what is left of the phase's budget. */
+export function callLimit(policy: ServicePolicy, remainingMs: number): { ms: number; by: 'call' | 'budget' } {
+  return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
+}
+
+const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`;
+
+/**
+ * What the calls of one step's cache phase share: the time budget (time with at least one call in
+ * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
+ * rate-limit waits. Once stopped, no call of the phase reaches the service.
+ */
+export class CachePhase {
+  faults = 0;
+  waitedMs = 0;
+  /** Why the phase stopped using the service. */
+  stopped?: string;
+  private busyMs = 0;
+  private active = 0;
+  private since = 0;
+  constructor(
+    readonly policy: ServicePolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  spentMs(): number {
+    return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.policy.budgetMs - this.spentMs());
+  }
+
+  /** Starts a stretch of time spent on the service; returns the function that ends it. */
+  busy(): () => void {
+    if (this.active++ === 0) this.since = this.now();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.active === 0) this.busyMs += this.now() - this.since;
+    };
+  }
+
+  /** Stops using the service for the rest of the phase, with one warning. */
+  stop(why: string): void {
+    if (this.stopped) return;
+    this.stopped = why;
+    core.warning(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
+  }
+
+  budgetSpent(): string {
+    return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
+  }
+}
+
+/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
+class CallAbandoned extends Error {
+  code = 'OBC_CACHE_CALL_ABANDONED';
+}
+
+/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
+function abandonError(request: ClientRequest, why: string): Error {
+  const err = new CallAbandoned(`abandoned: ${why}`);
+  // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
+  // those; the Azure storage client retries network errors, and fails at once on an unknown code.
+  if (request.path?.startsWith('/twirp/')) err.code = 'ECONNRESET';
+  return err;
+}
+
+/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
+class CallScope {
+  readonly requests = new Set<ClientRequest>();
+  readonly sockets = new Set<Socket>();
+  readonly signals: ServiceSignal[] = [];
+  /** Set when the call was abandoned: everything it still opens is destroyed at once. */
+  abandoned?: string;
+  /** Called on the first server error or network error of one of its requests. */
+  onFault?: (why: string) => void;
+
+  adoptRequest(req: ClientRequest): void {
+    if (this.abandoned) return destroyRequest(req, this.abandoned);
+    this.requests.add(req);
+    req.once('close', () => this.requests.delete(req));
+  }
+
+  adoptSocket(socket: Socket): void {
+    if (this.abandoned) return void socket.destroy();
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  abandon(why: string): void {
+    if (this.abandoned) return;
+    this.abandoned = why;
+    for (const req of this.requests) destroyRequest(req, why);
+    for (const socket of this.sockets) socket.destroy();
+    this.requests.clear();
+    this.sockets.clear();
+  }
+}
+
+function destroyRequest(req: ClientRequest, why: string): void {
+  // Never an unhandled 'error' event: the library may have stopped listening.
+  req.on('error', () => undefined);
+  req.destroy(abandonError(req, why));
+}
+
+/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
+
+interface Tracker {
+  als: AsyncLocalStorage<CallScope>;
+  scopeOf: WeakMap<ClientRequest, CallScope>;
+}
+let tracker: Tracker | undefined;
+
+/**
+ * Follows every HTTP request and socket opened inside a call (installed on first use). A request
+ * belongs to the call whose async context started it; a reused keep-alive socket is reached through
+ * its request.
+ */
+function track(): Tracker {
+  if (tracker) return tracker;
+  const t: Tracker = { als: new AsyncLocalStorage<CallScope>(), scopeOf: new WeakMap() };
+  diagnostics.subscribe('http.client.request.start', (m) => {
+    const scope = t.als.getStore();
+    const req = (m as { request: ClientRequest }).request;
+    if (!scope) return;
+    t.scopeOf.set(req, scope);
+    scope.adoptRequest(req);
   });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+  diagnostics.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket((m as { socket: Socket }).socket));
+  diagnostics.subscribe('http.client.response.finish', (m) => {
+    const { request, response } = m as { request: ClientRequest; response: IncomingMessage };
+    const status = response.statusCode ?? 0;
+    if (SERVER_ERRORS.has(status)) t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
+  });
+  diagnostics.subscribe('http.client.request.error', (m) => {
+    const { request, error } = m as { request: ClientRequest; error: NodeJS.ErrnoException };
+    const scope = t.scopeOf.get(request);
+    if (scope && !scope.abandoned && !(error instanceof CallAbandoned)) scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
+  });
+  tracker = t;
+  return t;
+}
+
+type CallOutcome<T> = { ok: true; value: T } | { ok: false; why: string; deadline: boolean };
+export type CallResult<T> = CallOutcome<T> & { signals: ServiceSignal[] };
+
+/**
+ * Runs one call of the library with a deadline. The call ends at its deadline or its first server
+ * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
+ * any it opens later are destroyed at once.
+ */
+export function runCall<T>(fn: () => Promise<T>, ms: number, deadlineWhy: string): Promise<CallResult<T>> {
+  const t = track();
+  const scope = new CallScope();
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: CallOutcome<T>, abandon?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (abandon) scope.abandon(abandon);
+      resolve({ ...r, signals: scope.signals });
+    };
+    const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
+    // Not from inside the HTTP parser's callback that reported it.
+    scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
+    t.als.run(scope, fn).then(
+      (value) => finish({ ok: true, value }),
+      (err: unknown) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'),
+    );
+  });
 }
 
 export { withCacheRoot } from '../workdir.js';
@@ -83,30 +276,50 @@ export function demoteCacheErrors(chunk: string): string {
   return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
 }
 
+/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
+export function muteAbandoned(chunk: string): string {
+  return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
+}
+
 /**
- * Watches this process's stdout for what @actions/cache says while a call runs: it reports
- * rate limits (with Retry-After) and failures only as log lines, and returns -1 or undefined.
+ * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
+ * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
+ * the call whose async context wrote it. Installed while any service is open.
  */
-function watchStdout(onSignal: (s: ServiceSignal) => void): () => void {
-  const original = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: any, ...rest: any[]) => {
-    try {
-      if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
-        const text = String(chunk);
-        for (const line of text.split('\n')) {
-          const s = classifyLine(line);
-          if (s) onSignal(s);
+let watchers = 0;
+let originalWrite: typeof process.stdout.write | undefined;
+function watchStdout(als: AsyncLocalStorage<CallScope>): () => void {
+  if (watchers++ === 0) {
+    const original = process.stdout.write.bind(process.stdout);
+    originalWrite = process.stdout.write;
+    process.stdout.write = ((chunk: any, ...rest: any[]) => {
+      const scope = als.getStore();
+      try {
+        if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
+          const text = String(chunk);
+          if (!scope.abandoned) {
+            for (const line of text.split('\n')) {
+              const s = classifyLine(line);
+              if (s) scope.signals.push(s);
+            }
+          }
+          const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
+          if (shown !== text) chunk = shown;
         }
-        const demoted = demoteCacheErrors(text);
-        if (demoted !== text) chunk = demoted;
+      } catch {
+        /* never break logging */
       }
-    } catch {
-      /* never break logging */
-    }
-    return original(chunk, ...rest);
-  }) as typeof process.stdout.write;
+      return original(chunk, ...rest);
+    }) as typeof process.stdout.write;
+  }
+  let closed = false;
   return () => {
-    process.stdout.write = original;
+    if (closed) return;
+    closed = true;
+    if (--watchers === 0 && originalWrite) {
+      process.stdout.write = originalWrite;
+      originalWrite = undefined;
+    }
   };
 }
 
@@ -114,95 +327,110 @@ const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
- * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)).
+ * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
+ * of one step's cache phase is given the same `phase`.
  */
-export async function actionsCacheService(root: string, policy: ServicePolicy, stats: ServiceStats): Promise<CacheService & { close(): void }> {
+export async function actionsCacheService(root: string, phase: CachePhase, stats: ServiceStats): Promise<CacheService & { close(): void }> {
   const cache = await import('@actions/cache');
   const rel = (paths: string[]) => paths.map((p) => path.relative(root, p).split(path.sep).join('/'));
-  let seq = 0;
-  const signals: { seq: number; s: ServiceSignal }[] = [];
-  const taken = new Set<string>();
-  const unwatch = watchStdout((s) => {
-    if (s.kind === 'taken') taken.add(s.key);
-    signals.push({ seq: ++seq, s });
-  });
-  let faults = 0;
-  let gaveUp = false;
+  const policy = phase.policy;
+  const t = track();
+  const unwatch = watchStdout(t.als);
   let lastFault: string | undefined;
-  const giveUp = (why: string) => {
-    if (gaveUp) return;
-    gaveUp = true;
-    core.warning(`Layer cache: giving up on the cache service for this run (${why}); the build goes on without it.`);
+  const taken = new Set<string>();
+
+  /** Counts a failed call; the breaker stops the phase after maxFaults. */
+  const fault = (message: string) => {
+    stats.failures++;
+    lastFault = message;
+    if (++phase.faults >= policy.maxFaults) phase.stop(`${phase.faults} failed calls`);
   };
 
-  async function call<T>(what: string, fn: () => Promise<T>, failed: (v: T) => boolean, onFault: T, retriable: boolean): Promise<T> {
+  async function call<T>(verb: 'restore' | 'save', key: string, fn: () => Promise<T>, failed: (v: T) => boolean, onFault: T): Promise<T> {
+    const what = `${verb} of ${key}`;
     for (let attempt = 0; ; attempt++) {
-      if (gaveUp) return onFault;
-      const mark = seq;
+      if (phase.stopped) return onFault;
+      const limit = callLimit(policy, phase.remainingMs());
+      if (limit.ms <= 0) {
+        phase.stop(phase.budgetSpent());
+        return onFault;
+      }
+      const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
       const start = Date.now();
       stats.calls++;
-      let value: T;
-      try {
-        value = await withTimeout(fn(), policy.timeoutMs, what);
-      } catch (err) {
-        value = onFault;
-        core.warning(`Layer cache: ${what} failed: ${(err as Error).message}`);
-        signals.push({ seq: ++seq, s: { kind: 'fault', shown: true, message: (err as Error).message } });
-      } finally {
-        stats.ms += Date.now() - start;
-      }
-      const seen = signals.filter((x) => x.seq > mark).map((x) => x.s);
-      const rate = seen.find((s): s is Extract<ServiceSignal, { kind: 'rate-limit' }> => s.kind === 'rate-limit');
-      if (rate) {
+      const end = phase.busy();
+      const r = await runCall(fn, limit.ms, deadlineWhy);
+      end();
+      stats.ms += Date.now() - start;
+      for (const s of r.signals) if (s.kind === 'taken') taken.add(s.key);
+      const rate = r.signals.find((s): s is Extract<ServiceSignal, { kind: 'rate-limit' }> => s.kind === 'rate-limit');
+      if (r.ok && rate) {
         stats.rateLimited++;
         const ms = Math.max(rate.retryAfterMs, 1000);
-        if (!retriable || attempt > 0) return value;
-        if (ms > policy.maxRetryAfterMs || stats.waitedMs + ms > policy.waitBudgetMs) {
-          giveUp(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-          return value;
+        if (attempt > 0) return r.value;
+        if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+          phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+          return r.value;
         }
         core.info(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-        stats.waitedMs += ms;
-        await wait(ms);
+        await pause(ms);
         continue;
       }
-      if (failed(value) && seen.some((s) => s.kind === 'fault')) {
-        stats.failures++;
-        for (const f of seen) if (f.kind === 'fault' && f.message) lastFault = f.message;
-        lastFault ??= 'it kept answering with errors';
-        if (!seen.some((s) => s.kind === 'fault' && s.shown)) core.warning(`Layer cache: ${what} failed: the cache service kept answering with errors.`);
-        if (++faults >= policy.maxFaults) giveUp(`${faults} failed calls`);
+      if (!r.ok) {
+        core.warning(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+        fault(r.why);
+        if (r.deadline && limit.by === 'budget') phase.stop(phase.budgetSpent());
+        // A server error may be a blip: one more try, unless the phase stopped or time is short.
+        if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
+          core.info(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
+          await pause(policy.retryPauseMs);
+          continue;
+        }
+        return onFault;
       }
-      return value;
+      if (failed(r.value)) {
+        const faults = r.signals.filter((s): s is Extract<ServiceSignal, { kind: 'fault' }> => s.kind === 'fault');
+        if (faults.length) {
+          if (!faults.some((f) => f.shown)) core.warning(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+          fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+        }
+      }
+      return r.value;
+    }
+  }
+
+  /** A wait that counts as time spent on the service. */
+  async function pause(ms: number): Promise<void> {
+    const end = phase.busy();
+    stats.waitedMs += ms;
+    phase.waitedMs += ms;
+    try {
+      await wait(ms);
+    } finally {
+      end();
     }
   }
 
   return {
     get gaveUp() {
-      return gaveUp;
+      return phase.stopped !== undefined;
     },
     get lastFault() {
       return lastFault;
     },
-    restore: (paths, key, restoreKeys, opts) =>
-      call(
-        `restore of ${key}`,
-        () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }),
-        (v) => v === undefined,
-        undefined,
-        true,
-      ),
     wasTaken: (key) => taken.has(key),
+    restore: (paths, key, restoreKeys, opts) =>
+      call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
     save: (paths, key) =>
       call(
-        `save of ${key}`,
+        'save',
+        key,
         async () => {
           stats.uploads++;
           return (await cache.saveCache(rel(paths), key)) !== -1;
         },
         (v) => !v,
         false,
-        true,
       ),
     close: unwatch,
   };

@@ -8,7 +8,7 @@ import { startCacheProxy } from '../cache/proxy.js';
 import { CacheFormatError } from '../cache/layout.js';
 import { localCacheFrom } from '../plan.js';
 import type { CacheHit, RestoreOutcome } from '../cache/store.js';
-import { actionsCacheService, defaultPolicy, isCacheServiceAvailable, newStats, withCacheRoot } from '../cache/service.js';
+import { CachePhase, actionsCacheService, cachePolicy, isCacheServiceAvailable, newStats, withCacheRoot } from '../cache/service.js';
 import type { ServiceStats } from '../cache/service.js';
 import { saveLayerCache } from '../cache/store.js';
 import type { SaveOutcome } from '../cache/store.js';
@@ -20,9 +20,9 @@ import type { CacheAccess, FetchMode } from '../cache/access.js';
 import { writeCredential } from '../docker/login.js';
 import { checkExport, namedExportMismatch } from '../cache/verify.js';
 
-export function cacheTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.OBC_CACHE_TIMEOUT_SECONDS);
-  return (Number.isFinite(v) && v > 0 ? v : 600) * 1000;
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+export function newCachePhase(env: NodeJS.ProcessEnv = process.env): CachePhase {
+  return new CachePhase(cachePolicy(env));
 }
 
 /**
@@ -71,6 +71,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
   if (!c) return noSession('disabled');
   const started = Date.now();
   const stats = newStats();
+  const phase = newCachePhase();
   const available = isCacheServiceAvailable();
   const d = plan.decisions;
   const lazy = access.lazy;
@@ -135,7 +136,7 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       return;
     }
     explainFetch(mode, access);
-    const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats));
+    const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, phase, stats));
     if (!lazy) {
       try {
         outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
@@ -197,12 +198,12 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
   record();
   if (!save) core.info(`Layer cache will not be saved (${saveReason}).`);
   // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-  await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, timeoutMs: cacheTimeoutMs() });
+  await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
   return session;
 }
 
 /** Saves the layer cache in post; never throws. */
-export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ outcome?: SaveOutcome; failure?: string; stats: ServiceStats; ms: number }> {
+export async function savePhase(c: NonNullable<PostState['cache']>, phase: CachePhase): Promise<{ outcome?: SaveOutcome; failure?: string; stats: ServiceStats; ms: number }> {
   const stats = newStats();
   const started = Date.now();
   if (c.unchanged) {
@@ -221,7 +222,7 @@ export async function savePhase(c: NonNullable<PostState['cache']>): Promise<{ o
   }
   try {
     const outcome = await withCacheRoot(c.paths.store, async () => {
-      const svc = await actionsCacheService(c.paths.store, defaultPolicy(cacheTimeoutMs()), stats);
+      const svc = await actionsCacheService(c.paths.store, phase, stats);
       try {
         return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
       } finally {
