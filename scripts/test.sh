@@ -52,13 +52,30 @@ e2e_on() {
 }
 
 ALL_BUT_MATRIX='--testPathIgnorePatterns=classic-store|remote'
-for t in $toolchains; do
-  case $t in
-    a | b) e2e_on "$t" "$ALL_BUT_MATRIX" "$@" ;;
-    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|classic-store)\.test' "$@" ;;
-    d) e2e_on d 'e2e/remote\.test' "$@" ;;
-    *) echo "unknown toolchain $t" >&2; fail=1 ;;
+# The toolchains run side by side (each has its own daemon; the tests use unique registry names),
+# each with its own log, printed whole when it ends. OBC_E2E_SERIAL=1 runs them one after another.
+e2e_toolchain() {
+  case $1 in
+    a | b) e2e_on "$1" "$ALL_BUT_MATRIX" "${@:2}" ;;
+    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|classic-store)\.test' "${@:2}" ;;
+    d) e2e_on d 'e2e/remote\.test' "${@:2}" ;;
+    *) echo "unknown toolchain $1" >&2; fail=1 ;;
   esac
+  return $fail
+}
+pids=()
+for t in $toolchains; do
+  if [ -n "${OBC_E2E_SERIAL:-}" ]; then
+    e2e_toolchain "$t" "$@" || fail=1
+  else
+    e2e_toolchain "$t" "$@" > "$out/log-$t" 2>&1 &
+    pids+=("$t:$!")
+  fi
+done
+for entry in "${pids[@]}"; do
+  t=${entry%%:*}
+  wait "${entry#*:}" || fail=1
+  cat "$out/log-$t"
 done
 
 node -e '
