@@ -36,8 +36,9 @@ function setPlanOutputs(plan: RunPlan): void {
   core.setOutput('cache-key', plan.cache?.keys.primary ?? '');
 }
 
-/** The signal that is cancelling this step, once one came. */
+/** The signal that is cancelling this step, once one came, and the cancel under way (it exits). */
 let cancelledBy: StopSignal | undefined;
+let cancelling: Promise<void> | undefined;
 
 /**
  * A cancelled step (SIGINT, or SIGTERM): stops every program it started, records for post that the
@@ -46,6 +47,7 @@ let cancelledBy: StopSignal | undefined;
  */
 async function cancelMain(signal: StopSignal, state: PostState, report: Report): Promise<void> {
   cancelledBy = signal;
+  process.exitCode = 1;
   refuseNewChildren(`the step was cancelled (${signal})`);
   try {
     await stopDescendants(graceFor(signal));
@@ -67,7 +69,7 @@ export async function runMain(): Promise<void> {
   // What is known so far, for the job summary (written also when the run fails).
   const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
   let buildStarted: number | undefined;
-  onStopSignal((signal) => cancelMain(signal, state, report));
+  onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
   try {
     const inputs = readInputs();
     maskSecrets(inputs.secrets);
@@ -146,6 +148,8 @@ export async function runMain(): Promise<void> {
     failStep(err, report);
   } finally {
     if (!cancelledBy) await appendSummary(renderMainSummary(report));
+    // The stopped program may end before the cancel has cleaned up: the cancel exits, not main.
+    if (cancelling) await cancelling;
   }
 }
 

@@ -56523,6 +56523,12 @@ async function runBuildx(b, docker, recover) {
 function pushedDigest(stdout) {
     return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
 }
+/** True when `tag` names another image than `local` now (another job tagged it). */
+async function retaggedMeanwhile(tag, local, docker) {
+    const id = async (ref) => (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+    const [a, b] = await Promise.all([id(tag), id(local)]);
+    return !!a && !!b && a !== b;
+}
 /**
  * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
  * built digest, known on the containerd store), a push that sent another image (another job
@@ -56538,8 +56544,14 @@ async function tagAndPush(tags, local, push, expected, docker) {
             if (!push)
                 break;
             const r = await exec_run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
-            if (r.exitCode !== 0)
-                throw new Error(`push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`);
+            if (r.exitCode !== 0) {
+                const failed = `push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`;
+                // Another job re-tagging the name mid-push makes the push send a mix of both images.
+                if (attempt >= PUSH_ATTEMPTS || !(await retaggedMeanwhile(tag, local, docker)))
+                    throw new Error(failed);
+                lib_core/* info */.pq(`push: another build on this Docker daemon tagged ${tag} while it was pushed, and the push failed; tagging and pushing again.`);
+                continue;
+            }
             const got = pushedDigest(r.stdout);
             if (!expected || !got || got === expected) {
                 digest ||= got;
@@ -56830,8 +56842,9 @@ function setPlanOutputs(plan) {
     lib_core/* setOutput */.uH('json', JSON.stringify(meta.json));
     lib_core/* setOutput */.uH('cache-key', plan.cache?.keys.primary ?? '');
 }
-/** The signal that is cancelling this step, once one came. */
+/** The signal that is cancelling this step, once one came, and the cancel under way (it exits). */
 let cancelledBy;
+let cancelling;
 /**
  * A cancelled step (SIGINT, or SIGTERM): stops every program it started, records for post that the
  * run was cancelled (post saves no cache), fails with one line, removes this action's working files
@@ -56839,6 +56852,7 @@ let cancelledBy;
  */
 async function cancelMain(signal, state, report) {
     cancelledBy = signal;
+    process.exitCode = 1;
     refuseNewChildren(`the step was cancelled (${signal})`);
     try {
         await stopDescendants(graceFor(signal));
@@ -56861,7 +56875,7 @@ async function runMain() {
     // What is known so far, for the job summary (written also when the run fails).
     const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
     let buildStarted;
-    onStopSignal((signal) => cancelMain(signal, state, report));
+    onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
     try {
         const inputs = readInputs();
         maskSecrets(inputs.secrets);
@@ -56953,6 +56967,9 @@ async function runMain() {
     finally {
         if (!cancelledBy)
             await appendSummary(renderMainSummary(report));
+        // The stopped program may end before the cancel has cleaned up: the cancel exits, not main.
+        if (cancelling)
+            await cancelling;
     }
 }
 /**

@@ -94,6 +94,13 @@ export function pushedDigest(stdout: string): string {
   return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
 }
 
+/** True when `tag` names another image than `local` now (another job tagged it). */
+async function retaggedMeanwhile(tag: string, local: string, docker: DockerSetup): Promise<boolean> {
+  const id = async (ref: string) => (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+  const [a, b] = await Promise.all([id(tag), id(local)]);
+  return !!a && !!b && a !== b;
+}
+
 /**
  * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
  * built digest, known on the containerd store), a push that sent another image (another job
@@ -107,7 +114,13 @@ async function tagAndPush(tags: string[], local: string, push: boolean, expected
       if (t.exitCode !== 0) throw new Error(`push: docker tag ${tag} failed: ${lastMeaningfulLine(t.stderr) || lastMeaningfulLine(t.stdout)}`);
       if (!push) break;
       const r = await run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
-      if (r.exitCode !== 0) throw new Error(`push: docker push ${tag} failed: ${lastMeaningfulLine(r.stderr) || lastMeaningfulLine(r.stdout)}`);
+      if (r.exitCode !== 0) {
+        const failed = `push: docker push ${tag} failed: ${lastMeaningfulLine(r.stderr) || lastMeaningfulLine(r.stdout)}`;
+        // Another job re-tagging the name mid-push makes the push send a mix of both images.
+        if (attempt >= PUSH_ATTEMPTS || !(await retaggedMeanwhile(tag, local, docker))) throw new Error(failed);
+        core.info(`push: another build on this Docker daemon tagged ${tag} while it was pushed, and the push failed; tagging and pushing again.`);
+        continue;
+      }
       const got = pushedDigest(r.stdout);
       if (!expected || !got || got === expected) {
         digest ||= got;
