@@ -76,13 +76,14 @@ async function racingPair(cache: CacheServer, ws: string, repo: string, sha: str
   let mainADone!: () => void;
   const aMain = new Promise<void>((resolve) => (mainADone = resolve));
   const a = job(cache, ws, repo, sha, {
-    afterMain: async () => {
+    afterEntry: async (e) => {
+      if (e.entry !== 'main') return;
       mainADone();
       await gateA;
     },
   });
   await Promise.race([aMain, a]);
-  const b = job(cache, ws, repo, sha, { afterMain: async () => openA() });
+  const b = job(cache, ws, repo, sha, { afterEntry: async (e) => (e.entry === 'main' ? openA() : undefined) });
   return Promise.all([a, b]);
 }
 
@@ -141,7 +142,7 @@ describe('a slow service in post never leaves a worse index', () => {
       const env = { OBC_CACHE_TIMEOUT_SECONDS: '2' };
       const slow = await job(cache, ws, repo, nextSha(), {
         env,
-        afterMain: async () => cache.setFaults([{ op: 'lookup', type: 'slow', delayMs: 30_000, key: 'obc1-blob-', times: 1 }]),
+        afterEntry: async (e) => (e.entry === 'main' ? cache.setFaults([{ op: 'lookup', type: 'slow', delayMs: 30_000, key: 'obc1-blob-', times: 1 }]) : undefined),
       });
       cache.clearFaults();
       expect(slow.outputs['cache-hit']).toBe('miss');

@@ -69,8 +69,6 @@ export interface RunOptions {
   env?: Record<string, string>;
   secrets?: string[];
   debug?: boolean;
-  /** Runs between main and post, as another process on the runner would. */
-  afterMain?: (main: JobResult['main']) => Promise<void>;
   /** Cancels main (or another entry) by a signal when a log line shows up (see runner.mjs). */
   interrupt?: JobOptions['interrupt'];
   afterEntry?: JobOptions['afterEntry'];
@@ -111,7 +109,6 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     env: { ...cacheEnv, ...(o.env ?? {}) },
     secrets: o.secrets,
     debug: o.debug,
-    afterMain: o.afterMain,
     timeoutMs: o.timeoutMs ?? 8 * 60 * 1000,
     interrupt: o.interrupt,
     afterEntry: o.afterEntry,

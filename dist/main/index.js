@@ -52537,21 +52537,24 @@ function layout_parseCacheDocument(data, where) {
  * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
  * that is there but unreadable throws a CacheFormatError naming what is wrong.
  */
-async function readLayout(dir) {
-    let index;
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
     try {
-        index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
     }
     catch {
         return undefined;
     }
-    const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-    const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-    if (!top?.digest)
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
         return undefined;
-    const file = layout_blobPath(dir, top.digest);
-    const data = await external_node_fs_.promises.readFile(file).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${String(top.digest).slice(0, 19)}, which is not in it`);
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
     });
     const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
     let config;
@@ -55429,7 +55432,6 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 
 
-
 const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 /**
  * The digest of the cache document BuildKit says it exported, from the build's metadata file;
@@ -55448,21 +55450,9 @@ function reportedCacheDigest(md) {
     const digest = v?.digest;
     return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
 }
-/** The digest the layout's index.json names as the export, if any. */
-async function namedDigest(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
 /** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
 async function namedExportMismatch(dir, expected) {
-    const named = await namedDigest(dir);
+    const named = await layoutTop(dir);
     if (!named)
         return 'the export on disk names no cache document';
     if (named !== expected)

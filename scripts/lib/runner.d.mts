@@ -210,8 +210,6 @@ export interface StepResult {
 }
 
 export interface JobOptions extends CommonOptions {
-  /** Called after main and before post, with main's result (for example to act as another process on the runner). */
-  afterMain?: (main: StepResult) => Promise<void> | void;
   /** Called after each entry has exited, before the next one starts (its leftover processes still run). */
   afterEntry?: (result: StepResult) => void | Promise<void>;
 }

@@ -1121,7 +1121,6 @@ export async function runJob(options) {
     const preCondition = manifest.runs['pre-if'] ?? 'always()';
     if (manifest.runs.pre && evaluateCondition(preCondition, false)) pre = await run('pre');
     const main = await run('main');
-    if (options.afterMain) await options.afterMain(main);
     const mainFailed = main.conclusion === 'failure';
     const postCondition = String(manifest.runs['post-if'] ?? 'always()');
     let post = null;

@@ -122,19 +122,23 @@ export interface ExportedCache extends CacheImage {
  * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
  * that is there but unreadable throws a CacheFormatError naming what is wrong.
  */
-export async function readLayout(dir: string): Promise<ExportedCache | undefined> {
-  let index: any;
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+export async function layoutTop(dir: string): Promise<string | undefined> {
   try {
-    index = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8'));
+    const index = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8'));
+    const entries: any[] = Array.isArray(index?.manifests) ? index.manifests : [];
+    const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+    return typeof top?.digest === 'string' ? top.digest : undefined;
   } catch {
     return undefined;
   }
-  const entries: any[] = Array.isArray(index?.manifests) ? index.manifests : [];
-  const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-  if (!top?.digest) return undefined;
-  const file = blobPath(dir, top.digest);
-  const data = await fs.readFile(file).catch(() => {
-    throw new CacheFormatError(`the cache export in ${dir} names ${String(top.digest).slice(0, 19)}, which is not in it`);
+}
+
+export async function readLayout(dir: string): Promise<ExportedCache | undefined> {
+  const top = await layoutTop(dir);
+  if (!top) return undefined;
+  const data = await fs.readFile(blobPath(dir, top)).catch(() => {
+    throw new CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
   });
   const doc = parseCacheDocument(data, `the cache export in ${dir}`);
   let config: CacheConfig;

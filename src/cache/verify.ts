@@ -2,8 +2,7 @@
 // file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { blobPath, parseCacheDocument, verifyBlob } from './layout.js';
+import { blobPath, layoutTop, parseCacheDocument, verifyBlob } from './layout.js';
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
@@ -24,21 +23,9 @@ export function reportedCacheDigest(md: Record<string, unknown>): string | undef
   return typeof digest === 'string' && DIGEST_RE.test(digest) ? digest : undefined;
 }
 
-/** The digest the layout's index.json names as the export, if any. */
-async function namedDigest(dir: string): Promise<string | undefined> {
-  try {
-    const index = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8'));
-    const entries: any[] = Array.isArray(index?.manifests) ? index.manifests : [];
-    const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-    return typeof top?.digest === 'string' ? top.digest : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
 export async function namedExportMismatch(dir: string, expected: string): Promise<string | undefined> {
-  const named = await namedDigest(dir);
+  const named = await layoutTop(dir);
   if (!named) return 'the export on disk names no cache document';
   if (named !== expected) return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
   return undefined;
