@@ -53037,6 +53037,11 @@ function classifyLine(line) {
     const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
     if (taken)
         return { kind: 'taken', key: taken[1] };
+    // @actions/cache reports every failed reservation as "another job may be creating this cache";
+    // only a 409 means that. A reservation that never reached the service is a fault.
+    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+    if (reserve)
+        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
     const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
     if (failed)
         return { kind: 'fault', shown: true, message: failed[3].trim() };
@@ -53140,9 +53145,10 @@ async function service_actionsCacheService(root, phase, stats) {
             const r = await runCall(fn, limit.ms, deadlineWhy);
             end();
             stats.ms += Date.now() - start;
-            for (const s of r.signals)
-                if (s.kind === 'taken')
-                    taken.add(s.key);
+            if (!r.signals.some((s) => s.kind === 'fault'))
+                for (const s of r.signals)
+                    if (s.kind === 'taken')
+                        taken.add(s.key);
             const rate = r.signals.find((s) => s.kind === 'rate-limit');
             if (r.ok && rate) {
                 stats.rateLimited++;
