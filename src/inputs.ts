@@ -1,4 +1,5 @@
-// The action's inputs, read and validated in one place: the only caller of core.getInput.
+// The action's inputs, read and validated in one place: the only caller of core.getInput but
+// post's reading of secret-envs (src/secret-envs.ts).
 import * as core from '@actions/core';
 import { parseBuildxRequest } from './docker/buildx-install.js';
 import type { BuildxRequest } from './docker/buildx-install.js';
@@ -8,18 +9,11 @@ import { parseRegistryAuth } from './docker/login.js';
 import type { RegistryCredential } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
-import { boundMessage, quoted } from './clip.js';
+import { quoted } from './clip.js';
+import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
 
-/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string,
-  ) {
-    super(boundMessage(`${input}: ${message}`));
-  }
-}
+export { InputError };
 
 export type PushMode = 'auto' | 'true' | 'false';
 export type CacheSaveMode = 'auto' | 'true' | 'false';
@@ -73,15 +67,6 @@ export type GetInput = (name: string) => string;
 
 /** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
 const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: n !== 'secrets' });
-
-/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
-export function secretEnvNames(get: GetInput = getRaw): string[] {
-  try {
-    return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
-  } catch {
-    return [];
-  }
-}
 
 /** Reads every input through `get` (core.getInput by default) and validates it. */
 export function readInputs(get: GetInput = getRaw): Inputs {

@@ -3,6 +3,9 @@
 import * as path from 'node:path';
 import type { Inputs } from './inputs.js';
 import { InputError } from './inputs.js';
+import { localCacheFrom } from './cache/layout.js';
+
+export { localCacheFrom };
 import type { Context } from './context.js';
 import { defaultBranchOf, isPullRequestEvent } from './context.js';
 import { planMeta } from './meta/index.js';
@@ -88,9 +91,6 @@ export function localCacheTo(dir: string): string {
   return `type=local,dest=${dir},mode=max,ignore-error=true`;
 }
 
-export function localCacheFrom(dir: string): string {
-  return `type=local,src=${dir}`;
-}
 
 /** The daemon's own builder on a classic image store: it cannot store attestations. */
 const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";

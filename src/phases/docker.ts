@@ -51,10 +51,13 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   const dockerConfig = state.dockerConfig;
   const env = dockerEnv(dockerConfig);
 
+  // Asked now, beside the probes; the docker driver's builder is named after the context.
+  const contextName = contextBuilderName(env).catch(() => 'default');
   const toolchain = await core.group('Docker and buildx', async (): Promise<Toolchain> => {
-    const daemon = await probeDocker(env);
+    // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
+    const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
     core.info(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
-    let bx = await probeBuildx(env);
+    let bx = found;
     let bxPath = daemon.buildxPath;
     let want = inputs.buildx.version;
     if (!want && !bx) {
@@ -112,7 +115,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     let created = false;
     let hostNetwork = false;
     if (driver === 'docker') {
-      name = await contextBuilderName(env);
+      name = await contextName;
     } else {
       name = builderName(ctx.runId, randomBytes(3).toString('hex'));
       let configFile = inputs.builder.buildkitdConfig;
