@@ -53525,8 +53525,10 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     saveState(state);
     const dockerConfig = state.dockerConfig;
     const env = docker_dockerEnv(dockerConfig);
-    // Asked now, beside the probes; the docker driver's builder is named after the context.
+    // Asked now, beside the probes; the docker driver's builder is named after the context. When
+    // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
     const contextName = contextBuilderName(env).catch(() => 'default');
+    const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
     const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
         // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
         const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
@@ -53628,7 +53630,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             state.builder.keep = inputs.builder.keep;
             saveState(state);
         }
-        const ins = await inspectBuilder(name, env);
+        const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
         lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
         lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
         if (created && inputs.builder.keep)
@@ -53640,6 +53642,10 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     lib_core/* setOutput */.uH('platforms', builder.platforms.join(','));
     lib_core/* setOutput */.uH('buildx-version', toolchain.buildxVersion);
     return { env, toolchain, builder };
+}
+/** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
+function earlyInspect(name, env) {
+    return name.then((n) => inspectBuilder(n, env)).catch(() => undefined);
 }
 /** `0.13.1+ds1` is release `v0.13.1`. */
 function sameRelease(reported, version) {

@@ -12,7 +12,7 @@ import type { Toolchain } from '../docker/docker.js';
 import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-install.js';
 import type { InstallEnv } from '../docker/buildx-install.js';
 import { builderDriverOpts, builderName, contextBuilderName, createBuilder, driverOptValue, inspectBuilder, resolveDriver } from '../docker/builder.js';
-import type { Builder, CreatePlan } from '../docker/builder.js';
+import type { Builder, CreatePlan, Inspected } from '../docker/builder.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
@@ -51,8 +51,10 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   const dockerConfig = state.dockerConfig;
   const env = dockerEnv(dockerConfig);
 
-  // Asked now, beside the probes; the docker driver's builder is named after the context.
+  // Asked now, beside the probes; the docker driver's builder is named after the context. When
+  // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
   const contextName = contextBuilderName(env).catch(() => 'default');
+  const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
   const toolchain = await core.group('Docker and buildx', async (): Promise<Toolchain> => {
     // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
     const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
@@ -150,7 +152,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       state.builder.keep = inputs.builder.keep;
       saveState(state);
     }
-    const ins = await inspectBuilder(name, env);
+    const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
     core.info(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
     core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
     if (created && inputs.builder.keep) core.info('keep-builder: true, so post keeps this builder.');
@@ -161,6 +163,11 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   core.setOutput('platforms', builder.platforms.join(','));
   core.setOutput('buildx-version', toolchain.buildxVersion);
   return { env, toolchain, builder };
+}
+
+/** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
+function earlyInspect(name: Promise<string>, env: Record<string, string>): Promise<Inspected | undefined> {
+  return name.then((n) => inspectBuilder(n, env)).catch(() => undefined);
 }
 
 /** `0.13.1+ds1` is release `v0.13.1`. */
