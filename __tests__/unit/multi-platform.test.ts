@@ -5,6 +5,7 @@ import { readInputs, InputError } from '../../src/inputs.js';
 import { emulatedArches, goArch, parseHandler, planEmulation, qemuName, DEFAULT_QEMU_IMAGE } from '../../src/emulation.js';
 import { digestKey, digestOutput, indexAnnotations, mergeCommands, normalizePlatform, parseHandedDigest, platformDigests, tagsOf } from '../../src/distribute.js';
 import { blobKey, planScope } from '../../src/cache/keys.js';
+import { renderMainSummary } from '../../src/summary.js';
 
 const get = (extra: Record<string, string>) => (n: string) => ({ images: 'x/y', push: 'false', ...extra })[n] ?? '';
 function inputError(f: () => unknown): string {
@@ -132,5 +133,26 @@ describe('the cache of multi-platform builds', () => {
   });
   test('what they share is stored once: blob entries are keyed by digest alone, in every scope', () => {
     expect(blobKey('sha256:' + 'd'.repeat(64))).toBe('obc1-blob-sha256-' + 'd'.repeat(64));
+  });
+});
+
+describe('job summaries of multi-platform runs', () => {
+  const d = (c: string) => 'sha256:' + c.repeat(64);
+  test('a platform job shows its digest and the hand-over, and says no tag moved', () => {
+    const md = renderMainSummary({ tags: ['r/a:main'], pushed: true, pushReason: 'push: true', secretIds: [], distribute: 'platform', platforms: ['linux/arm64'], digest: d('a'), platformDigests: { 'linux/arm64': d('b') }, handoverKey: 'obc1-dist-k', emulated: { arches: ['arm64'], registered: ['arm64'] } });
+    expect(md).toContain('### ✅ Docker build pushed linux/arm64 by digest (the merge tags it)');
+    expect(md).toContain('No tag moved: the merge job pushes the index under these tags:');
+    expect(md).toContain(`| Digest (pushed by digest) | \`${d('a')}\` |`);
+    expect(md).toContain(`| Digest of linux/arm64 | \`${d('b')}\` |`);
+    expect(md).toContain('| Handed to the merge | Actions cache key `obc1-dist-k` |');
+    expect(md).toContain('| QEMU emulation | arm64; registered now: arm64 |');
+  });
+  test('the merge shows every platform digest and the index', () => {
+    const md = renderMainSummary({ tags: ['r/a:main', 'r/a:v1'], pushed: true, pushReason: 'push: true', secretIds: [], distribute: 'merge', platforms: ['linux/amd64', 'linux/arm64'], digest: d('c'), platformDigests: { 'linux/amd64': d('a'), 'linux/arm64': d('b') } });
+    expect(md).toContain('### ✅ Docker image index of 2 platforms pushed as 2 tags');
+    expect(md).toContain('| Platforms merged | linux/amd64, linux/arm64 |');
+    expect(md).toContain(`| Index digest | \`${d('c')}\` |`);
+    expect(md).toContain(`| Digest of linux/amd64 | \`${d('a')}\` |`);
+    expect(md).toContain(`| Digest of linux/arm64 | \`${d('b')}\` |`);
   });
 });
