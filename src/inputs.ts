@@ -12,6 +12,8 @@ import type { CacheMount } from './cache/mounts-input.js';
 import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
+import type { DistributeMode } from './distribute.js';
+import { DEFAULT_QEMU_IMAGE } from './emulation.js';
 
 export { InputError };
 
@@ -61,6 +63,12 @@ export interface Inputs {
   dryRun: boolean;
   /** Leak guard: look for secret values in the image and cache before they leave (default true). */
   secretScan?: boolean;
+  /** `qemu`, `qemu-image`: register QEMU binfmt handlers for platforms the runner cannot run (default on). */
+  qemu?: boolean;
+  qemuImage?: string;
+  /** `distribute`, `distribute-wait` (see src/distribute.ts). */
+  distribute?: DistributeMode;
+  distributeWaitSeconds?: number;
 }
 
 export type GetInput = (name: string) => string;
@@ -115,7 +123,35 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     sbom: get('sbom').trim(),
     dryRun: bool('dry-run', get('dry-run'), false),
     secretScan: bool('secret-scan', get('secret-scan'), true),
+    ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
   };
+}
+
+/** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */
+export const DEFAULT_DISTRIBUTE_WAIT = 120;
+
+/** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
+export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
+  const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
+  if (/\s/.test(qemuImage) || qemuImage.startsWith('-')) throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
+  const raw = get('distribute').trim().toLowerCase();
+  const distribute: DistributeMode = raw === '' || raw === 'false' ? 'off' : (oneOf('distribute', raw, ['platform', 'merge'], 'platform') as DistributeMode);
+  if (distribute === 'platform' && platforms.length !== 1) {
+    const what = platforms.length === 0 ? 'none' : `${platforms.length} (${quoted(platforms.join(','))})`;
+    throw new InputError('distribute', `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`);
+  }
+  if (distribute === 'platform' && platforms[0].toLowerCase() === 'local') {
+    throw new InputError('distribute', 'platform: give the platform by name (e.g. linux/amd64), not "local": the merge looks its digest up by name');
+  }
+  if (distribute === 'platform' && get('driver').trim().toLowerCase() === 'docker') {
+    throw new InputError('driver', 'docker: distribute: platform pushes by digest, which the docker driver cannot; use driver: auto or docker-container');
+  }
+  if (distribute === 'merge' && platforms.length === 0) {
+    throw new InputError('distribute', 'merge: nothing to merge: list the platforms the platform jobs built in platforms (e.g. linux/amd64,linux/arm64)');
+  }
+  const w = get('distribute-wait').trim();
+  if (w !== '' && !/^\d{1,5}$/.test(w)) throw new InputError('distribute-wait', `expected a whole number of seconds, got ${quoted(w)}`);
+  return { qemu: bool('qemu', get('qemu'), true), qemuImage, distribute, distributeWaitSeconds: w === '' ? DEFAULT_DISTRIBUTE_WAIT : Number(w) };
 }
 
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */

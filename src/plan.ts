@@ -18,6 +18,7 @@ import type { BuildPlan } from './docker/argv.js';
 import { planMounts } from './cache/mounts-plan.js';
 import type { MountsPlan } from './cache/mounts-plan.js';
 import { DEFAULT_MOUNTS_IMAGE, DEFAULT_MOUNTS_MAX_BYTES } from './cache/mounts-input.js';
+import { digestOutput } from './distribute.js';
 
 export interface Decisions {
   push: boolean;
@@ -131,7 +132,7 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): R
   const decisions = decide(inputs, ctx, meta.images);
   const root = path.join(ctx.runnerTemp, 'oneshot-build');
   let cache: RunPlan['cache'];
-  if (inputs.cache) {
+  if (inputs.cache && inputs.distribute !== 'merge') {
     const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
     cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
   }
@@ -163,5 +164,11 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): R
     sbom: inputs.sbom,
     metadataFile: path.join(root, 'metadata.json'),
   };
+  if (inputs.distribute === 'platform' && decisions.push) {
+    // Pushed by digest under no tag: the tags move only at the merge.
+    build.tags = [];
+    build.push = false;
+    build.pushByDigest = digestOutput(meta.images);
+  }
   return { meta, decisions, root, cache, build, ...(mounts ? { mounts } : {}) };
 }

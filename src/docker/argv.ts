@@ -26,6 +26,8 @@ export interface BuildPlan {
   metadataFile: string;
   /** Extra `--output` specs (the leak guard exports an OCI layout to scan before pushing). */
   outputs?: string[];
+  /** distribute: platform: the `--output` that pushes by digest only (no tag); replaces push and tags. */
+  pushByDigest?: string;
 }
 
 export function buildxArgv(p: BuildPlan): string[] {

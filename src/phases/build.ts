@@ -148,7 +148,8 @@ export async function buildPhase(
 ): Promise<BuildResult> {
   const b = plan.build;
   b.builder = docker.builder.name;
-  const wantPush = b.push;
+  const byDigest = b.pushByDigest;
+  const wantPush = b.push || !!byDigest;
   const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
   const needles = planNeedles(secretValues);
   const guardOn = inputs.secretScan !== false;
@@ -157,7 +158,8 @@ export async function buildPhase(
       core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
     }
   }
-  const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
+  // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
+  const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: byDigest ? 1 : b.tags.length, cacheSaved, driver: byDigest ? 'by-digest' : docker.builder.driver });
   const ociDir = path.join(plan.root, 'image-oci');
   const tags = b.tags;
   const local = mode.localName ? localImageName() : undefined;
@@ -181,6 +183,8 @@ export async function buildPhase(
         b.push = false;
         await fs.rm(ociDir, { recursive: true, force: true });
         b.outputs = [`type=oci,dest=${ociDir},tar=false`];
+      } else if (byDigest) {
+        b.outputs = [byDigest];
       }
       if (mode.staged !== 'no') core.info('Building without pushing: the leak guard checks the image before it is pushed.');
       md = await runBuildx(b, docker, recover);
@@ -229,8 +233,8 @@ export async function buildPhase(
       });
     } else if (mode.staged === 'layout-then-rebuild') {
       await core.group('Push', async () => {
-        b.push = true;
-        b.outputs = [];
+        b.push = !byDigest;
+        b.outputs = byDigest ? [byDigest] : [];
         b.cacheTo = undefined;
         md = await runBuildx(b, docker);
         digest = md['containerimage.digest'] ?? '';
@@ -241,7 +245,7 @@ export async function buildPhase(
     const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
     return { digest: wantPush ? digest : '', imageid, cacheDigest };
   } finally {
-    b.push = wantPush;
+    b.push = byDigest ? false : wantPush;
     b.tags = tags;
     // The secret files are not needed any more; post removes the directory again, in case.
     await removeSecretDir(state.secretDir);

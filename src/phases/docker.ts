@@ -16,6 +16,8 @@ import type { Builder, CreatePlan, Inspected } from '../docker/builder.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
+import { emulationPhase } from './emulation.js';
+import type { EmulationResult } from './emulation.js';
 
 export type { Builder } from '../docker/builder.js';
 
@@ -24,6 +26,8 @@ export interface DockerSetup {
   env: Record<string, string>;
   toolchain: Toolchain;
   builder: Builder;
+  /** QEMU handlers for the build's platforms (emulation.ts). */
+  emulation?: EmulationResult;
 }
 
 /** What the run will do with the images (for the automatic ghcr.io login). */
@@ -32,6 +36,16 @@ export interface ImageIntent {
   push: boolean;
   /** Make no registry login, for this reason (a pull request from a fork: no secrets to log in with). */
   skipLogin?: string;
+  /** The platforms this step builds (QEMU is set up for those the runner cannot run). */
+  platforms?: string[];
+  /** distribute: platform: the build pushes by digest, which the docker driver cannot. */
+  byDigest?: boolean;
+}
+
+/** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
+function pickDriver(inputs: Inputs, containerdStore: boolean, byDigest: boolean): ReturnType<typeof resolveDriver> {
+  if (byDigest && inputs.builder.driver === 'auto') return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
+  return resolveDriver(inputs.builder, containerdStore, inputs.cache);
 }
 
 function installEnv(inputs: Inputs, ctx: Context): InstallEnv {
@@ -111,8 +125,13 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     });
   }
 
+  // Before the builder is created, so that a new builder's BuildKit finds the emulators.
+  const emulation = await emulationPhase(
+    { platforms: intent.platforms ?? [], driver: pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest).driver, enabled: inputs.qemu !== false, image: inputs.qemuImage },
+    env,
+  );
   const builder = await core.group('Builder', async (): Promise<Builder> => {
-    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
+    const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
     let name: string;
     let created = false;
     let hostNetwork = false;
@@ -162,7 +181,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   core.setOutput('driver', builder.driver);
   core.setOutput('platforms', builder.platforms.join(','));
   core.setOutput('buildx-version', toolchain.buildxVersion);
-  return { env, toolchain, builder };
+  return { env, toolchain, builder, emulation };
 }
 
 /** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
