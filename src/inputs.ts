@@ -6,12 +6,14 @@ import type { BuildxRequest } from './docker/buildx-install.js';
 import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
 import { parseRegistryAuth } from './docker/login.js';
-import type { RegistryCredential } from './docker/login.js';
+import type { EcrMode, RegistryCredential } from './docker/login.js';
+import { parseEcr, parseScope } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
 import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
+import { unexpectedInputs } from './migration.js';
 
 export { InputError };
 
@@ -27,6 +29,12 @@ export interface Secret {
 export interface Inputs {
   images: string;
   tags: string;
+  /** `metadata-context` (metadata-action's `context`): the ref and commit from the workflow, or from git. */
+  metadataContext?: 'workflow' | 'git';
+  /** `sep-tags`, `sep-labels`, `sep-annotations`: separators of the tags/tag-names, labels and annotations outputs. */
+  sepTags?: string;
+  sepLabels?: string;
+  sepAnnotations?: string;
   flavor: string;
   labels: string;
   annotations: string;
@@ -40,6 +48,10 @@ export interface Inputs {
   registry: string;
   username: string;
   password: string;
+  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
+  ecr?: EcrMode;
+  /** `scope`: the registry/username/password login is for this part of the registry only. */
+  scope?: string;
   /** More registries to log in to (`registry-auth`), passwords masked by main. */
   registryAuth: RegistryCredential[];
   /** `buildx-version` and `buildx-download-url`. */
@@ -61,19 +73,46 @@ export interface Inputs {
   dryRun: boolean;
   /** Leak guard: look for secret values in the image and cache before they leave (default true). */
   secretScan?: boolean;
+  /** Inputs given that this action does not have, whose value asks for nothing it does not do. */
+  warnings?: string[];
 }
 
 export type GetInput = (name: string) => string;
 
-/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
-const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: n !== 'secrets' });
+/** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
+const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);
 
-/** Reads every input through `get` (core.getInput by default) and validates it. */
-export function readInputs(get: GetInput = getRaw): Inputs {
+/** core.getInput, except that the UNTRIMMED inputs keep their surrounding whitespace. */
+const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: !UNTRIMMED.has(n) });
+
+/**
+ * Reads every input through `get` (core.getInput by default) and validates it. Then the inputs the
+ * step was given (INPUT_* in `env`) that this action does not read: one whose value asks for
+ * something this action does not do is an error naming it, any other a warning (see migration.ts).
+ */
+export function readInputs(getInput: GetInput = getRaw, env: Record<string, string | undefined> = process.env): Inputs {
+  const read = new Set<string>();
+  const get: GetInput = (n) => {
+    read.add(n);
+    return getInput(n);
+  };
+  const inputs = readDeclared(get);
+  const unexpected = unexpectedInputs(env, read);
+  const firstError = unexpected.find((u) => u.error);
+  if (firstError) throw new InputError(firstError.input, firstError.message);
+  if (unexpected.length) inputs.warnings = unexpected.map((u) => `${u.input}: ${u.message}`);
+  return inputs;
+}
+
+function readDeclared(get: GetInput): Inputs {
   const context = get('context').trim() || '.';
   return {
     images: get('images'),
     tags: get('tags'),
+    metadataContext: parseMetadataContext(get('metadata-context')),
+    sepTags: separator(get('sep-tags')),
+    sepLabels: separator(get('sep-labels')),
+    sepAnnotations: separator(get('sep-annotations')),
     flavor: get('flavor'),
     labels: get('labels'),
     annotations: get('annotations'),
@@ -91,6 +130,8 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     registry: get('registry').trim(),
     username: get('username').trim(),
     password: get('password'),
+    ecr: parseEcr(get('ecr')),
+    scope: parseScope(get('scope')),
     registryAuth: parseRegistryAuth(get('registry-auth')),
     buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
     builder: parseBuilderOptions({
@@ -116,6 +157,19 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     dryRun: bool('dry-run', get('dry-run'), false),
     secretScan: bool('secret-scan', get('secret-scan'), true),
   };
+}
+
+/** A `sep-*` input: the text as given (metadata-action's default is a newline when empty). */
+function separator(raw: string): string {
+  return raw === '' ? '\n' : raw;
+}
+
+/**
+ * `metadata-context`, docker/metadata-action's `context` input under another name (here `context`
+ * is the build context): workflow (default: the run's ref and commit) or git (the checkout's).
+ */
+export function parseMetadataContext(raw: string): 'workflow' | 'git' {
+  return oneOf('metadata-context', raw, ['workflow', 'git'], 'workflow');
 }
 
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */
