@@ -217,6 +217,27 @@ describe('registry-auth pasted from a docker/login-action step', () => {
     expect(r.post?.exitCode).toBe(0);
   });
 
+  test('scope: the login is kept where buildx reads scoped credentials, inside the private config post deletes', async () => {
+    let seen: { scoped: string; main: string } | undefined;
+    const r = await runAction({
+      workspace: await project('FROM busybox\n'),
+      inputs: { images: `${plain.host}/e2e/scoped`, registry: plain.host, username: plain.user, password: plain.password, scope: 'e2e/scoped@push', push: 'false', cache: 'false' },
+      afterEntry: async (step) => {
+        if (step.entry !== 'main') return;
+        const cfg = JSON.parse(step.state.obc ?? '{}').dockerConfig as string;
+        seen = {
+          scoped: await fs.readFile(path.join(cfg, 'buildx', 'config', plain.host, 'e2e', 'scoped@push', 'config.json'), 'utf8').catch(() => ''),
+          main: await fs.readFile(path.join(cfg, 'config.json'), 'utf8').catch(() => ''),
+        };
+      },
+    });
+    expect(errorsOf(r)).toEqual([]);
+    expect(r.log).toContain(`Logged in to ${plain.host} (scope e2e/scoped@push) as bob (registry).`);
+    expect(Object.keys(JSON.parse(seen!.scoped).auths ?? {})).toEqual([plain.host]);
+    expect(seen!.main).not.toContain(plain.host);
+    expect(r.post?.exitCode).toBe(0);
+  });
+
   test('a YAML error names line and column, never the text', async () => {
     const r = await runAction({
       workspace: await project('FROM busybox\n'),

@@ -131,3 +131,18 @@ describe('inputs of the four docker actions that this action does not have', () 
     }
   });
 });
+
+describe('the new inputs quote at most a short prefix of a bad value', () => {
+  const big = 'z'.repeat(100_000);
+  test.each<[string, Record<string, string>]>([
+    ['ecr', { ecr: big }],
+    ['scope', { scope: `a@${big.toUpperCase()}` }],
+    ['metadata-context', { 'metadata-context': big }],
+    ['registry-auth', { 'registry-auth': `- registry: ${big}!\n  username: a\n  password: b` }],
+  ])('%s', (input, extra) => {
+    const err = thrown(() => readInputs((n) => ({ images: 'x/y', push: 'false', ...extra })[n] ?? '', {}));
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).input).toBe(input);
+    expect(err.message.length).toBeLessThan(400);
+  });
+});
