@@ -105,7 +105,7 @@ export function readInputs(getInput: GetInput = getRaw, env: Record<string, stri
 }
 
 function readDeclared(get: GetInput): Inputs {
-  const context = get('context').trim() || '.';
+  const context = parseContext(get('context'));
   return {
     images: get('images'),
     tags: get('tags'),
@@ -157,6 +157,19 @@ function readDeclared(get: GetInput): Inputs {
     dryRun: bool('dry-run', get('dry-run'), false),
     secretScan: bool('secret-scan', get('secret-scan'), true),
   };
+}
+
+/**
+ * `context`: a directory or a Git/HTTP URL. build-push-action's `{{defaultContext}}` (its Git
+ * context) is not expanded here: the default is the checked-out workspace (see inputs-files.ts).
+ */
+export function parseContext(raw: string): string {
+  const c = raw.trim() || '.';
+  if (c.includes('{{defaultContext}}')) {
+    const sub = c.split('{{defaultContext}}:')[1];
+    throw new InputError('context', `${quoted(c)}: {{defaultContext}} (docker/build-push-action's Git context) is not expanded here; check out the repository and write ${sub ? `context: ${sub}` : 'no context (the workspace)'}, or give the Git URL`);
+  }
+  return c;
 }
 
 /** A `sep-*` input: the text as given (metadata-action's default is a newline when empty). */

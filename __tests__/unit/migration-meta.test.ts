@@ -185,6 +185,11 @@ describe('no invalid tag, and no push without a tag', () => {
 });
 
 describe('the build context', () => {
+  test('{{defaultContext}} is refused before any work, saying what to write', () => {
+    expect(thrown(() => readInputs(get({ context: '{{defaultContext}}:docker' }), {})).message).toBe(
+      'context: "{{defaultContext}}:docker": {{defaultContext}} (docker/build-push-action\'s Git context) is not expanded here; check out the repository and write context: docker, or give the Git URL',
+    );
+  });
   test('a Git context has its own Dockerfile (not <url>/Dockerfile)', () => {
     const i = readInputs(get({ context: 'https://github.com/acme/app.git#main' }), {});
     expect(dockerfileOf(i)).toBe('Dockerfile');
