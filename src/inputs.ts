@@ -5,7 +5,7 @@ import { parseBuildxRequest } from './docker/buildx-install.js';
 import type { BuildxRequest } from './docker/buildx-install.js';
 import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
-import { parseRegistryAuth } from './docker/login.js';
+import { parseRegistryAuth } from './docker/registry-auth.js';
 import type { EcrMode, RegistryCredential } from './docker/login.js';
 import { parseEcr, parseScope } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';

@@ -2,8 +2,9 @@
 // one), and keeping credentials out of credential stores.
 import { describe, expect, test } from '@jest/globals';
 import {
-  configuredRegistries, imageRegistry, isolateCredentials, normalizeRegistry, parseRegistryAuth, planLogins, type LoginInputs,
+  configuredRegistries, imageRegistry, isolateCredentials, normalizeRegistry, planLogins, type LoginInputs,
 } from '../../src/docker/login.js';
+import { parseRegistryAuth } from '../../src/docker/registry-auth.js';
 import { InputError } from '../../src/inputs.js';
 
 const PW = 'p@ss: "word" # not a comment';

@@ -8,7 +8,6 @@ import * as core from '@actions/core';
 import { InputError } from '../input-error.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { LoginError } from './docker.js';
-import { load as yamlLoad, FAILSAFE_SCHEMA } from 'js-yaml';
 
 export interface RegistryCredential {
   /** Normalized registry host (`docker.io` for Docker Hub). */
@@ -24,7 +23,7 @@ export interface RegistryCredential {
 export type LoginSource = 'registry' | 'registry-auth' | 'github-token';
 
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+export const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
 
 /** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
 export function normalizeRegistry(raw: string): string {
@@ -47,70 +46,6 @@ export function imageRegistry(image: string): string {
 
 /** `ecr`: auto (log in through AWS when the registry is an ECR host), true or false. */
 export type EcrMode = 'auto' | 'true' | 'false';
-
-const ENTRY_KEYS = ['registry', 'username', 'password', 'ecr', 'scope'];
-
-/** A YAML scalar as text: strings as written, numbers and booleans as YAML printed them. */
-function scalar(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return undefined;
-}
-
-/**
- * `registry-auth`, in docker/login-action's format: a YAML list of maps with `registry` (empty or
- * absent: Docker Hub), `username`, `password`, and optionally `ecr` and `scope`:
- *
- *   - registry: ghcr.io
- *     username: octocat
- *     password: ${{ secrets.GHCR_TOKEN }}
- *   - username: "${{ vars.DOCKERHUB_USERNAME }}"   # Docker Hub
- *     password: '${{ secrets.DOCKERHUB_TOKEN }}'
- *
- * It is parsed as YAML (quotes, comments, flow style `[{...}]` all work). No message ever shows a
- * password, nor a YAML snippet (which could hold one): a syntax error names only line and column.
- */
-export function parseRegistryAuth(raw: string): RegistryCredential[] {
-  const name = 'registry-auth';
-  if (raw.trim() === '') return [];
-  let doc: unknown;
-  try {
-    doc = yamlLoad(raw, { schema: FAILSAFE_SCHEMA });
-  } catch (err) {
-    const e = err as { reason?: string; mark?: { line?: number; column?: number } };
-    const where = e.mark?.line !== undefined ? ` at line ${e.mark.line + 1}, column ${(e.mark.column ?? 0) + 1}` : '';
-    throw new InputError(name, `not valid YAML${where}: ${e.reason ?? 'syntax error'} (the text is not shown: it may hold a password)`);
-  }
-  if (doc === null || doc === undefined) return [];
-  if (!Array.isArray(doc)) throw new InputError(name, 'expected a YAML list of entries, each "- registry: HOST" with username and password (as docker/login-action takes it)');
-  const seen = new Set<string>();
-  return doc.map((entry, idx) => {
-    const n = idx + 1;
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new InputError(name, `entry ${n}: expected a map with registry, username and password`);
-    const e = entry as Record<string, unknown>;
-    for (const k of Object.keys(e)) {
-      if (!ENTRY_KEYS.includes(k)) throw new InputError(name, `entry ${n}: unknown key ${quoted(k)} (expected ${ENTRY_KEYS.join(', ')})`);
-      if (e[k] !== null && scalar(e[k]) === undefined) throw new InputError(name, `entry ${n}: ${quoted(k)} must be a single value`);
-    }
-    const given = (scalar(e.registry) ?? '').trim();
-    const registry = normalizeRegistry(given);
-    if (!HOST_RE.test(registry)) throw new InputError(name, `entry ${n}: invalid registry ${quoted(given)}`);
-    const username = (scalar(e.username) ?? '').trim();
-    const password = scalar(e.password) ?? '';
-    const ecr = parseEcr(scalar(e.ecr) ?? '', `${name}: entry ${n}: ecr`);
-    const scope = parseScope(scalar(e.scope) ?? '', `${name}: entry ${n}: scope`);
-    if (ecr === 'false' || (ecr === 'auto' && !isEcrRegistry(registry))) {
-      if (!username) throw new InputError(name, `entry ${n} (${registryLabel(registry)}): no username`);
-      if (!password) throw new InputError(name, `entry ${n} (${registryLabel(registry)}): no password (is the secret set?)`);
-    }
-    if (/\s/.test(username)) throw new InputError(name, `entry ${n} (${registryLabel(registry)}): the username contains a space`);
-    const key = `${registry}\u0000${scope}`;
-    if (seen.has(key)) throw new InputError(name, `${registryLabel(registry)}${scope ? ` (scope ${scope})` : ''} is listed twice`);
-    seen.add(key);
-    return { registry, username, password, ...(ecr !== 'auto' ? { ecr } : {}), ...(scope ? { scope } : {}) };
-  });
-}
 
 /** `ecr` (or an entry's `ecr:`): auto, true or false. `where` names the input in the error. */
 export function parseEcr(raw: string, where = 'ecr'): EcrMode {
