@@ -5,8 +5,9 @@ import { parseBuildxRequest } from './docker/buildx-install.js';
 import type { BuildxRequest } from './docker/buildx-install.js';
 import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
-import { parseRegistryAuth } from './docker/login.js';
-import type { RegistryCredential } from './docker/login.js';
+import { parseRegistryAuth } from './docker/registry-auth.js';
+import type { EcrMode, RegistryCredential } from './docker/login.js';
+import { parseEcr, parseScope } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
 import { quoted } from './clip.js';
@@ -14,6 +15,7 @@ import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
 import type { DistributeMode } from './distribute.js';
 import { DEFAULT_QEMU_IMAGE } from './emulation.js';
+import { unexpectedInputs } from './migration.js';
 
 export { InputError };
 
@@ -29,6 +31,12 @@ export interface Secret {
 export interface Inputs {
   images: string;
   tags: string;
+  /** `metadata-context` (metadata-action's `context`): the ref and commit from the workflow, or from git. */
+  metadataContext?: 'workflow' | 'git';
+  /** `sep-tags`, `sep-labels`, `sep-annotations`: separators of the tags/tag-names, labels and annotations outputs. */
+  sepTags?: string;
+  sepLabels?: string;
+  sepAnnotations?: string;
   flavor: string;
   labels: string;
   annotations: string;
@@ -42,6 +50,10 @@ export interface Inputs {
   registry: string;
   username: string;
   password: string;
+  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
+  ecr?: EcrMode;
+  /** `scope`: the registry/username/password login is for this part of the registry only. */
+  scope?: string;
   /** More registries to log in to (`registry-auth`), passwords masked by main. */
   registryAuth: RegistryCredential[];
   /** `buildx-version` and `buildx-download-url`. */
@@ -69,19 +81,46 @@ export interface Inputs {
   /** `distribute`, `distribute-wait` (see src/distribute.ts). */
   distribute?: DistributeMode;
   distributeWaitSeconds?: number;
+  /** Inputs given that this action does not have, whose value asks for nothing it does not do. */
+  warnings?: string[];
 }
 
 export type GetInput = (name: string) => string;
 
-/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
-const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: n !== 'secrets' });
+/** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
+const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);
 
-/** Reads every input through `get` (core.getInput by default) and validates it. */
-export function readInputs(get: GetInput = getRaw): Inputs {
-  const context = get('context').trim() || '.';
+/** core.getInput, except that the UNTRIMMED inputs keep their surrounding whitespace. */
+const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: !UNTRIMMED.has(n) });
+
+/**
+ * Reads every input through `get` (core.getInput by default) and validates it. Then the inputs the
+ * step was given (INPUT_* in `env`) that this action does not read: one whose value asks for
+ * something this action does not do is an error naming it, any other a warning (see migration.ts).
+ */
+export function readInputs(getInput: GetInput = getRaw, env: Record<string, string | undefined> = process.env): Inputs {
+  const read = new Set<string>();
+  const get: GetInput = (n) => {
+    read.add(n);
+    return getInput(n);
+  };
+  const inputs = readDeclared(get);
+  const unexpected = unexpectedInputs(env, read);
+  const firstError = unexpected.find((u) => u.error);
+  if (firstError) throw new InputError(firstError.input, firstError.message);
+  if (unexpected.length) inputs.warnings = unexpected.map((u) => `${u.input}: ${u.message}`);
+  return inputs;
+}
+
+function readDeclared(get: GetInput): Inputs {
+  const context = parseContext(get('context'));
   return {
     images: get('images'),
     tags: get('tags'),
+    metadataContext: parseMetadataContext(get('metadata-context')),
+    sepTags: separator(get('sep-tags')),
+    sepLabels: separator(get('sep-labels')),
+    sepAnnotations: separator(get('sep-annotations')),
     flavor: get('flavor'),
     labels: get('labels'),
     annotations: get('annotations'),
@@ -99,6 +138,8 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     registry: get('registry').trim(),
     username: get('username').trim(),
     password: get('password'),
+    ecr: parseEcr(get('ecr')),
+    scope: parseScope(get('scope')),
     registryAuth: parseRegistryAuth(get('registry-auth')),
     buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
     builder: parseBuilderOptions({
@@ -152,6 +193,32 @@ export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inp
   const w = get('distribute-wait').trim();
   if (w !== '' && !/^\d{1,5}$/.test(w)) throw new InputError('distribute-wait', `expected a whole number of seconds, got ${quoted(w)}`);
   return { qemu: bool('qemu', get('qemu'), true), qemuImage, distribute, distributeWaitSeconds: w === '' ? DEFAULT_DISTRIBUTE_WAIT : Number(w) };
+}
+
+/**
+ * `context`: a directory or a Git/HTTP URL. build-push-action's `{{defaultContext}}` (its Git
+ * context) is not expanded here: the default is the checked-out workspace (see inputs-files.ts).
+ */
+export function parseContext(raw: string): string {
+  const c = raw.trim() || '.';
+  if (c.includes('{{defaultContext}}')) {
+    const sub = c.split('{{defaultContext}}:')[1];
+    throw new InputError('context', `${quoted(c)}: {{defaultContext}} (docker/build-push-action's Git context) is not expanded here; check out the repository and write ${sub ? `context: ${sub}` : 'no context (the workspace)'}, or give the Git URL`);
+  }
+  return c;
+}
+
+/** A `sep-*` input: the text as given (metadata-action's default is a newline when empty). */
+function separator(raw: string): string {
+  return raw === '' ? '\n' : raw;
+}
+
+/**
+ * `metadata-context`, docker/metadata-action's `context` input under another name (here `context`
+ * is the build context): workflow (default: the run's ref and commit) or git (the checkout's).
+ */
+export function parseMetadataContext(raw: string): 'workflow' | 'git' {
+  return oneOf('metadata-context', raw, ['workflow', 'git'], 'workflow');
 }
 
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */

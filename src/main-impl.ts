@@ -6,6 +6,8 @@ import type { Inputs } from './inputs.js';
 import type { Context } from './context.js';
 import { handOverDigest, mergePhase } from './phases/distribute.js';
 import { inspectImage } from './docker/imagetools.js';
+import { metaOutputs, outputEnv } from './meta/outputs.js';
+import { gitFacts } from './meta/git.js';
 import { contextFromEnv } from './context.js';
 import { MetaInputError } from './meta/index.js';
 import { attestationsFor, planRun, localCacheFrom } from './plan.js';
@@ -30,13 +32,16 @@ import { dropMountExports, exportMountsPhase } from './cache/mounts.js';
 import { checkBuildFiles } from './inputs-files.js';
 import { boundMessage } from './clip.js';
 
-function setPlanOutputs(plan: RunPlan): void {
-  const { meta } = plan;
-  core.setOutput('tags', meta.tags.join('\n'));
-  core.setOutput('version', meta.version);
-  core.setOutput('labels', meta.labels.join('\n'));
-  core.setOutput('annotations', meta.annotations.join('\n'));
-  core.setOutput('json', JSON.stringify(meta.json));
+/**
+ * The metadata outputs (joined with the sep-* inputs) and, as metadata-action does unless
+ * DOCKER_METADATA_SET_OUTPUT_ENV is false, the same values as DOCKER_METADATA_OUTPUT_* variables
+ * for the job's later steps.
+ */
+function setPlanOutputs(plan: RunPlan, inputs: Inputs): void {
+  const outputs = metaOutputs(plan.meta, { tags: inputs.sepTags ?? '\n', labels: inputs.sepLabels ?? '\n', annotations: inputs.sepAnnotations ?? '\n' });
+  for (const [k, v] of Object.entries(outputs)) core.setOutput(k, v);
+  const env = outputEnv(outputs, process.env.DOCKER_METADATA_SET_OUTPUT_ENV);
+  for (const [k, v] of Object.entries(env)) core.exportVariable(k, v);
   core.setOutput('cache-key', plan.cache?.keys.primary ?? '');
 }
 
@@ -76,16 +81,18 @@ export async function runMain(): Promise<void> {
   onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
   try {
     const inputs = readInputs();
+    for (const w of inputs.warnings ?? []) core.warning(w);
     maskSecrets(inputs.secrets);
     for (const w of credentialBuildArgWarnings(inputs.buildArgs)) core.warning(w);
     if (inputs.password) core.setSecret(inputs.password);
     for (const c of inputs.registryAuth) core.setSecret(c.password);
     if (inputs.githubToken) core.setSecret(inputs.githubToken);
     const ctx = contextFromEnv();
-    const plan = planRun(inputs, ctx, process.env);
+    const git = inputs.metadataContext === 'git' ? await gitFacts(realCwd()) : undefined;
+    const plan = planRun(inputs, ctx, process.env, git);
     state.workDir = plan.root;
     for (const w of plan.meta.warnings) core.warning(w);
-    setPlanOutputs(plan);
+    setPlanOutputs(plan, inputs);
     const d = plan.decisions;
     core.info(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
     Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });

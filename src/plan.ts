@@ -10,6 +10,8 @@ import type { Context } from './context.js';
 import { defaultBranchOf, isPullRequestEvent } from './context.js';
 import { planMeta } from './meta/index.js';
 import type { MetaResult } from './meta/index.js';
+import type { GitFacts } from './meta/git.js';
+import { isRemoteContext } from './inputs-files.js';
 import { planScope, planIndexKeys } from './cache/keys.js';
 import type { IndexKeys } from './cache/keys.js';
 import { cachePaths } from './cache/store.js';
@@ -47,7 +49,7 @@ export function forkOf(ctx: Context): string | undefined {
 }
 
 /** Whether to push and whether to save the cache, with the reason shown in the log. */
-export function decide(inputs: Inputs, ctx: Context, images: string[]): Decisions {
+export function decide(inputs: Inputs, ctx: Context, images: string[], tags?: string[]): Decisions {
   const pr = isPullRequestEvent(ctx.eventName);
   const fork = forkOf(ctx);
   let push: boolean;
@@ -60,6 +62,10 @@ export function decide(inputs: Inputs, ctx: Context, images: string[]): Decision
   if (push && images.length === 0) {
     throw new InputError('images', 'no image names given, but the build would push; set images, or push: false');
   }
+  if (push && tags !== undefined && tags.length === 0) {
+    // metadata-action only warns here; the push after it fails. Refused before any work instead.
+    throw new InputError('tags', `no tag for this run (event ${JSON.stringify(ctx.eventName)}, ref ${JSON.stringify(ctx.ref)}): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false`);
+  }
   let saveCache: boolean;
   let saveReason: string;
   if (!inputs.cache) [saveCache, saveReason] = [false, 'cache: false'];
@@ -70,7 +76,13 @@ export function decide(inputs: Inputs, ctx: Context, images: string[]): Decision
   return { push, pushReason, saveCache, saveReason, ...(fork ? { skipLogin: pushReason } : {}) };
 }
 
-export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): MetaResult {
+/**
+ * The tags, labels and annotations. With metadata-context: git, `git` (the checkout's facts) replaces
+ * the workflow's ref, commit and commit date, for the metadata only (push and cache decisions keep
+ * the workflow's event and ref).
+ */
+export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv, git?: GitFacts): MetaResult {
+  if (git) ctx = { ...ctx, ref: git.ref, sha: git.sha };
   const sde = env.SOURCE_DATE_EPOCH;
   const epoch = sde && /^\d+$/.test(sde) ? Number(sde) : undefined;
   return planMeta(
@@ -80,6 +92,7 @@ export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv
       now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
       sourceDateEpoch: epoch,
       defaultBranch: defaultBranchOf(ctx),
+      ...(git?.commitDate ? { commitDate: git.commitDate } : {}),
       prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
       shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
       annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
@@ -111,8 +124,10 @@ export function attestationsFor(
   return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
 }
 
+/** The Dockerfile: `file`, else <context>/Dockerfile (for a Git or HTTP context, its own Dockerfile). */
 export function dockerfileOf(inputs: Inputs): string {
-  return inputs.file || path.join(inputs.context, 'Dockerfile');
+  if (inputs.file) return inputs.file;
+  return isRemoteContext(inputs.context) ? 'Dockerfile' : path.join(inputs.context, 'Dockerfile');
 }
 
 export interface RunPlan {
@@ -127,9 +142,10 @@ export interface RunPlan {
   build: BuildPlan;
 }
 
-export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): RunPlan {
-  const meta = resolveMeta(inputs, ctx, env);
-  const decisions = decide(inputs, ctx, meta.images);
+export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv, git?: GitFacts): RunPlan {
+  const meta = resolveMeta(inputs, ctx, env, git);
+  const decisions = decide(inputs, ctx, meta.images, meta.tags);
+  if (meta.tags.length === 0) meta.warnings.push('No Docker tag has been generated: no tag rule applies to this run (check tags); the image is built without a tag.');
   const root = path.join(ctx.runnerTemp, 'oneshot-build');
   let cache: RunPlan['cache'];
   if (inputs.cache && inputs.distribute !== 'merge') {

@@ -100,10 +100,11 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   const plan = intent.skipLogin
     ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
     : planLogins(
-        { registry: inputs.registry, username: inputs.username, password: inputs.password, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken },
+        { registry: inputs.registry, username: inputs.username, password: inputs.password, ecr: inputs.ecr, scope: inputs.scope, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken },
         intent.images,
         ctx.actor,
         configuredRegistries(userConfig),
+        process.env,
       );
   for (const l of plan.logins) core.setSecret(l.password);
   if (plan.logins.length || plan.notes.length) {
