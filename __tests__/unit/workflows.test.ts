@@ -138,12 +138,21 @@ describe('release.yml', () => {
     expect(r.status).toBe(code);
   });
 
-  test('the major tag is the part before the first dot, and it is force-pushed', () => {
-    const move = script(/^Move the major tag$/);
-    const line = move.split('\n').find((l) => l.includes('MAJOR='))!;
-    const r = spawnSync('bash', ['-c', `${line}; printf %s "$MAJOR"`], { env: { PATH: process.env.PATH, TAG: 'v3.4.5' }, encoding: 'utf8' });
-    expect(r.stdout).toBe('v3');
-    expect(move).toMatch(/git tag -fa "\$MAJOR"/);
-    expect(move).toMatch(/git push --force origin "refs\/tags\/\$MAJOR"/);
+  test('the major tag (before the first dot) and the minor tag (before the last) are force-pushed to the release', () => {
+    const move = script(/^Move the major and minor tags$/);
+    const lines = move.split('\n').filter((l) => /^\s*(MAJOR|MINOR)=/.test(l)).join('; ');
+    const r = spawnSync('bash', ['-c', `${lines}; printf '%s %s' "$MAJOR" "$MINOR"`], { env: { PATH: process.env.PATH, TAG: 'v3.4.5' }, encoding: 'utf8' });
+    expect(r.stdout).toBe('v3 v3.4');
+    expect(move).toMatch(/for MOVED in "\$MAJOR" "\$MINOR"/);
+    expect(move).toMatch(/git tag -fa "\$MOVED"/);
+    expect(move).toMatch(/git push --force origin "refs\/tags\/\$MOVED"/);
+  });
+
+  test('this release: package.json 1.0.0, a CHANGELOG entry for v1.0.0, README snippets pin @v1', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.version).toBe('1.0.0');
+    expect(readFileSync(path.join(ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(/^## \[?v?1\.0\.0\]? - \d{4}-\d{2}-\d{2}/m);
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const m of readme.matchAll(/oneshot-build\/oneshot-build-action(?:\/[^@\s]*)?@(\S+)/g)) expect(['v1', 'v1.0', 'v1.0.0']).toContain(m[1]);
   });
 });
