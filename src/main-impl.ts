@@ -79,6 +79,7 @@ export async function runMain(): Promise<void> {
   const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
   let buildStarted: number | undefined;
   onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
+  core.info(`Running on Node.js ${process.version}.`);
   try {
     const inputs = readInputs();
     for (const w of inputs.warnings ?? []) core.warning(w);

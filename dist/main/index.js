@@ -47118,29 +47118,51 @@ module.exports = {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   K: () => (/* binding */ isProcessEntry),
 /* harmony export */   l: () => (/* binding */ exitWhenDone)
 /* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3136);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_url__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3838);
 // The end of a step's process. A cache call abandoned at its deadline has its requests destroyed at
 // once (cache/service.ts), but the library that made it may still hold a retry timer for a few
 // seconds; the step must not wait for that. So once main or post has done its work (outputs, state
 // and the summary are written by then), the process flushes its output and exits.
+
+
 
 const flush = (stream) => new Promise((resolve) => (stream.writableEnded ? resolve() : stream.write('', () => resolve())));
 /** Exits with the exit code set so far (core.setFailed sets 1), after stdout and stderr are flushed. */
 async function exitWhenDone() {
     const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
     if (left.length)
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
     await flush(process.stdout);
     await flush(process.stderr);
     process.exit();
+}
+/**
+ * True when the module at moduleUrl is the script this process was started with (the runner runs
+ * `node dist/main/index.js`), false when another program imported it (@github/local-action
+ * imports an entry point and calls its run(), in its own process, which must not exit).
+ */
+function isProcessEntry(moduleUrl, script = process.argv[1]) {
+    if (!script)
+        return false;
+    try {
+        return (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.realpathSync)(script) === (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.realpathSync)((0,node_url__WEBPACK_IMPORTED_MODULE_1__.fileURLToPath)(moduleUrl));
+    }
+    catch {
+        return false;
+    }
 }
 
 
 /***/ }),
 
-/***/ 5534:
+/***/ 3509:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47184,8 +47206,8 @@ function boundMessage(message) {
     return clip(message.replace(/\s*\r?\n\s*/g, ' '), MESSAGE_MAX);
 }
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:os"
@@ -47205,7 +47227,7 @@ let savedWorkspace;
 let savedRunnerTemp;
 /** Where @actions/cache puts its archives while this action talks to the service. */
 function actionsCacheTemp(runnerTemp) {
-    return external_node_path_.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
+    return external_node_path_namespaceObject.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
 }
 /** The step's working directory, also while a cache call has switched it. */
 function realCwd() {
@@ -47391,7 +47413,7 @@ function runStreaming(command, args, opts = {}) {
 }
 /** The default log view for a command: `docker buildx build` progress is condensed unless debug is on. */
 function defaultView(command, args, debug = lib_core/* isDebug */._o()) {
-    if (debug || external_node_path_.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
+    if (debug || external_node_path_namespaceObject.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
         return undefined;
     return condensedBuildxProgress();
 }
@@ -47437,7 +47459,7 @@ async function exec_run(command, args, opts = {}) {
             onLine(l, stream);
     };
     if (view)
-        lib_core/* info */.pq(`[command]${external_node_path_.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
+        lib_core/* info */.pq(`[command]${external_node_path_namespaceObject.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
     const exitCode = await exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
         env: childEnv(opts.env ?? process.env, opts.secretEnv),
@@ -47543,32 +47565,32 @@ async function removeBuilder(b, env) {
  * user's, so a builder kept with keep-builder stays usable by later steps.
  */
 async function makeDockerConfig(runnerTemp, base = process.env) {
-    const dir = external_node_path_.join(runnerTemp, `obc-docker-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const dir = external_node_path_namespaceObject.join(runnerTemp, `obc-docker-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     await external_node_fs_.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-    const userDir = base.DOCKER_CONFIG || external_node_path_.join(external_node_os_.homedir(), '.docker');
-    const plugins = external_node_path_.join(dir, 'cli-plugins');
+    const userDir = base.DOCKER_CONFIG || external_node_path_namespaceObject.join(external_node_os_.homedir(), '.docker');
+    const plugins = external_node_path_namespaceObject.join(dir, 'cli-plugins');
     await external_node_fs_.promises.mkdir(plugins);
     try {
-        for (const e of await external_node_fs_.promises.readdir(external_node_path_.join(userDir, 'cli-plugins'))) {
-            await external_node_fs_.promises.symlink(external_node_path_.join(userDir, 'cli-plugins', e), external_node_path_.join(plugins, e));
+        for (const e of await external_node_fs_.promises.readdir(external_node_path_namespaceObject.join(userDir, 'cli-plugins'))) {
+            await external_node_fs_.promises.symlink(external_node_path_namespaceObject.join(userDir, 'cli-plugins', e), external_node_path_namespaceObject.join(plugins, e));
         }
     }
     catch {
         /* no user plugins */
     }
     try {
-        await external_node_fs_.promises.mkdir(external_node_path_.join(userDir, 'buildx'), { recursive: true });
-        await external_node_fs_.promises.symlink(external_node_path_.join(userDir, 'buildx'), external_node_path_.join(dir, 'buildx'));
+        await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(userDir, 'buildx'), { recursive: true });
+        await external_node_fs_.promises.symlink(external_node_path_namespaceObject.join(userDir, 'buildx'), external_node_path_namespaceObject.join(dir, 'buildx'));
     }
     catch {
         /* the user's config directory is not writable: builders live in the private one */
     }
     try {
-        await external_node_fs_.promises.copyFile(external_node_path_.join(userDir, 'config.json'), external_node_path_.join(dir, 'config.json'));
-        await external_node_fs_.promises.chmod(external_node_path_.join(dir, 'config.json'), 0o600);
+        await external_node_fs_.promises.copyFile(external_node_path_namespaceObject.join(userDir, 'config.json'), external_node_path_namespaceObject.join(dir, 'config.json'));
+        await external_node_fs_.promises.chmod(external_node_path_namespaceObject.join(dir, 'config.json'), 0o600);
     }
     catch {
-        await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'config.json'), '{}', { mode: 0o600 });
+        await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'config.json'), '{}', { mode: 0o600 });
     }
     return dir;
 }
@@ -47751,9 +47773,9 @@ async function fromToolCache(version, file) {
     const dir = tc.find(TOOL_NAME, cacheVersion(version));
     if (!dir)
         return undefined;
-    const bin = external_node_path_.join(dir, file);
+    const bin = external_node_path_namespaceObject.join(dir, file);
     try {
-        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
+        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
         if (want === got)
             return bin;
         lib_core/* warning */.$e(`${BUILDX_INPUT}: the tool cache copy of buildx ${version} does not match its recorded sha256; downloading it again.`);
@@ -47790,10 +47812,10 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
         if (!want)
             throw new ToolError(`${BUILDX_INPUT}: release ${version} has no ${asset} in ${redactUrl(sumsUrl)} (refusing an unverified binary)`);
         const url = expandUrl(template, version, asset);
-        const stage = external_node_path_.join(runnerTemp, `obc-buildx-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        const stage = external_node_path_namespaceObject.join(runnerTemp, `obc-buildx-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
         await external_node_fs_.promises.mkdir(stage, { recursive: true });
         try {
-            const downloaded = external_node_path_.join(stage, file);
+            const downloaded = external_node_path_namespaceObject.join(stage, file);
             lib_core/* info */.pq(`Downloading ${redactUrl(url)}`);
             try {
                 await tc.downloadTool(url, downloaded);
@@ -47808,20 +47830,20 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
             if (got !== want) {
                 throw new ToolError(`${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`);
             }
-            lib_core/* info */.pq(`sha256 ${got} matches ${external_node_path_.basename(sumsUrl)}.`);
+            lib_core/* info */.pq(`sha256 ${got} matches ${external_node_path_namespaceObject.basename(sumsUrl)}.`);
             await external_node_fs_.promises.chmod(downloaded, 0o755);
-            await external_node_fs_.promises.writeFile(external_node_path_.join(stage, SUM_FILE), `${got}\n`);
+            await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(stage, SUM_FILE), `${got}\n`);
             const dir = await tc.cacheDir(stage, TOOL_NAME, cacheVersion(version));
-            binary = external_node_path_.join(dir, file);
+            binary = external_node_path_namespaceObject.join(dir, file);
             lib_core/* info */.pq(`Cached in the tool cache: ${dir}`);
         }
         finally {
             await external_node_fs_.promises.rm(stage, { recursive: true, force: true });
         }
     }
-    const pluginDir = external_node_path_.join(dockerConfig, 'cli-plugins');
+    const pluginDir = external_node_path_namespaceObject.join(dockerConfig, 'cli-plugins');
     await external_node_fs_.promises.mkdir(pluginDir, { recursive: true });
-    const plugin = external_node_path_.join(pluginDir, file);
+    const plugin = external_node_path_namespaceObject.join(pluginDir, file);
     await external_node_fs_.promises.rm(plugin, { force: true });
     await external_node_fs_.promises.symlink(binary, plugin);
     return { version, binary, plugin, fromCache, downloadMs: Date.now() - started };
@@ -51793,7 +51815,7 @@ function parseScope(raw, where = 'scope') {
 /** Where a scoped login is kept, relative to the buildx config directory ($DOCKER_CONFIG/buildx). */
 function scopeConfigDir(host, scope) {
     const [repo, actions] = scope.split('@');
-    const base = external_node_path_.posix.join('config', host === 'docker.io' ? 'registry-1.docker.io' : host, repo);
+    const base = external_node_path_namespaceObject.posix.join('config', host === 'docker.io' ? 'registry-1.docker.io' : host, repo);
     return actions === undefined ? base : `${base}@${actions}`;
 }
 const loginKey = (l) => `${l.registry}\u0000${l.scope ?? ''}`;
@@ -51900,7 +51922,7 @@ function isolateCredentials(configText, hosts) {
     return JSON.stringify(c, null, 2);
 }
 async function prepareConfigForLogins(dockerConfig, hosts) {
-    const file = external_node_path_.join(dockerConfig, 'config.json');
+    const file = external_node_path_namespaceObject.join(dockerConfig, 'config.json');
     const text = await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}');
     await external_node_fs_.promises.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
 }
@@ -51910,7 +51932,7 @@ async function prepareConfigForLogins(dockerConfig, hosts) {
  * that removes it again.
  */
 async function writeCredential(dockerConfig, host, username, password) {
-    const file = external_node_path_.join(dockerConfig, 'config.json');
+    const file = external_node_path_namespaceObject.join(dockerConfig, 'config.json');
     const edit = async (change) => {
         const c = JSON.parse(isolateCredentials(await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}'), [host]));
         change(c);
@@ -51963,7 +51985,7 @@ async function login(l, env) {
     if (l.scope) {
         if (env.BUILDX_CONFIG)
             throw new LoginError(`${l.input}: scope: BUILDX_CONFIG is set, but scoped credentials are kept only in this job's private Docker config; unset BUILDX_CONFIG for this step`);
-        loginEnv.DOCKER_CONFIG = external_node_path_.join(env.DOCKER_CONFIG ?? '', 'buildx', scopeConfigDir(l.registry, l.scope));
+        loginEnv.DOCKER_CONFIG = external_node_path_namespaceObject.join(env.DOCKER_CONFIG ?? '', 'buildx', scopeConfigDir(l.registry, l.scope));
         await external_node_fs_.promises.mkdir(loginEnv.DOCKER_CONFIG, { recursive: true, mode: 0o700 });
     }
     const argv = ['login', '--username', username, '--password-stdin'];
@@ -52084,7 +52106,7 @@ const MAX_MOUNTS = 10;
 function cleanPath(p) {
     if (p === '')
         return '.';
-    const n = external_node_path_.posix.normalize(p);
+    const n = external_node_path_namespaceObject.posix.normalize(p);
     return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 // Characters that cannot go into the generated Dockerfile's --mount flag unquoted (it is split on
@@ -53222,8 +53244,8 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
  * of one step's cache phase is given the same `phase`.
  */
 async function service_actionsCacheService(root, phase, stats) {
-    const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 4072));
-    const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
+    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
     const policy = phase.policy;
     const t = track();
     const unwatch = watchStdout(t.als);
@@ -53367,7 +53389,7 @@ class layout_CacheFormatError extends Error {
 }
 function layout_blobPath(dir, digest) {
     const [alg, hex] = digest.split(':');
-    return external_node_path_.join(dir, 'blobs', alg, hex);
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
 }
 function isDescriptor(d) {
     return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
@@ -53408,7 +53430,7 @@ function layout_parseCacheDocument(data, where) {
 /** The digest of the document a layout's index.json names (the `latest` one, else the first). */
 async function layoutTop(dir) {
     try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
         const entries = Array.isArray(index?.manifests) ? index.manifests : [];
         const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
         return typeof top?.digest === 'string' ? top.digest : undefined;
@@ -53459,20 +53481,20 @@ function renderCacheImage(image, form = 'index') {
 }
 /** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
 async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     const index = {
         schemaVersion: 2,
         mediaType: OCI_INDEX_MEDIA_TYPE,
         manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
     };
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'index.json'), JSON.stringify(index));
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
 }
 /**
  * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
  * must be placed there by the caller (see linkBlob).
  */
 async function writeLayoutMeta(dir, image, form = 'index') {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
     const r = renderCacheImage(image, form);
     await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
     await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
@@ -53481,9 +53503,9 @@ async function writeLayoutMeta(dir, image, form = 'index') {
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
     const to = layout_blobPath(dir, digest);
-    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
         return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
     await external_node_fs_.promises.rm(to, { force: true });
     try {
         await external_node_fs_.promises.link(from, to);
@@ -53718,10 +53740,10 @@ const INDEX_FORMAT = 1;
 const RESTORE_CONCURRENCY = 4;
 function cachePaths(root, scope) {
     return {
-        store: external_node_path_.join(root, 'store'),
-        index: external_node_path_.join(root, 'store', `index-${scope}`),
-        layoutIn: external_node_path_.join(root, scope, 'in'),
-        layoutOut: external_node_path_.join(root, scope, 'out'),
+        store: external_node_path_namespaceObject.join(root, 'store'),
+        index: external_node_path_namespaceObject.join(root, 'store', `index-${scope}`),
+        layoutIn: external_node_path_namespaceObject.join(root, scope, 'in'),
+        layoutOut: external_node_path_namespaceObject.join(root, scope, 'out'),
     };
 }
 function entryPaths(p, digests) {
@@ -53729,7 +53751,7 @@ function entryPaths(p, digests) {
 }
 async function readMeta(dir) {
     try {
-        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'meta.json'), 'utf8'));
+        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'meta.json'), 'utf8'));
         if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
             return undefined;
         return meta;
@@ -53797,7 +53819,7 @@ async function verifySmall(p, meta) {
  * failed, truncated or corrupted download left behind. Returns the digests now on disk.
  */
 async function fetchEntry(svc, p, key, digests) {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
     const got = await svc.restore(entryPaths(p, digests), key, []);
     const ok = new Set();
     let bytes = 0;
@@ -54271,8 +54293,8 @@ function randomCredentials() {
 }
 async function startCacheProxy(src, exportDir, opts) {
     await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(external_node_path_.join(exportDir, 'blobs', 'sha256'), { recursive: true });
-    const uploadsDir = external_node_path_.join(exportDir, '.uploads');
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(exportDir, 'blobs', 'sha256'), { recursive: true });
+    const uploadsDir = external_node_path_namespaceObject.join(exportDir, '.uploads');
     await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
     const credentials = opts.credentials ?? randomCredentials();
     const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
@@ -54334,7 +54356,7 @@ async function startCacheProxy(src, exportDir, opts) {
         const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
         if (req.method === 'POST' && !id) {
             const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-            const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+            const up = { file: external_node_path_namespaceObject.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
             await external_node_fs_.promises.writeFile(up.file, '');
             const digest = url.searchParams.get('digest');
             if (digest) {
@@ -54541,12 +54563,12 @@ function parseBuildxFailure(output) {
 function annotationTarget(f, dockerfile, workspace) {
     if (f.startLine === undefined)
         return undefined;
-    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
+    if (f.file !== undefined && f.file !== external_node_path_namespaceObject.basename(dockerfile) && f.file !== dockerfile)
         return undefined;
-    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
-    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
+    const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(workspace), external_node_path_namespaceObject.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_namespaceObject.isAbsolute(rel))
         return undefined;
-    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+    return { file: rel.split(external_node_path_namespaceObject.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
 }
 /**
  * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
@@ -54788,7 +54810,7 @@ function planMounts(o, scope, actionRoot, ctx) {
     const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
     return {
         scope,
-        root: external_node_path_.join(actionRoot, 'mounts'),
+        root: external_node_path_namespaceObject.join(actionRoot, 'mounts'),
         image: o.image,
         maxBytes: o.maxBytes,
         ...(ns ? { namespace: ns.value } : {}),
@@ -55017,9 +55039,9 @@ const label = (id) => `cache mount ${id}`;
 const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
 /** Runs a helper build; returns undefined on success, else buildx's error line. */
 async function runHelper(h, name, dockerfile, context, dest, args) {
-    const dir = external_node_path_.join(h.root, 'helpers');
+    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
     await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const file = external_node_path_.join(dir, `${name}.Dockerfile`);
+    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
     await external_node_fs_.promises.writeFile(file, dockerfile);
     await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
     const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
@@ -55038,7 +55060,7 @@ async function runHelper(h, name, dockerfile, context, dest, args) {
 }
 async function mounts_readMeta(dir) {
     try {
-        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, mounts_plan_META_NAME), 'utf8'));
+        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), 'utf8'));
         return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
     }
     catch {
@@ -55057,7 +55079,7 @@ async function mounts_sizeOf(file) {
 async function restoreOne(svc, h, m, st) {
     const started = Date.now();
     const rep = { id: m.id, result: 'miss', bytes: 0 };
-    const dir = external_node_path_.join(h.root, m.slug);
+    const dir = external_node_path_namespaceObject.join(h.root, m.slug);
     await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
     await external_node_fs_.promises.mkdir(dir, { recursive: true });
     try {
@@ -55068,7 +55090,7 @@ async function restoreOne(svc, h, m, st) {
         }
         rep.key = matched;
         const meta = await mounts_readMeta(dir);
-        const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
+        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
         const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
         if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
             lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
@@ -55079,14 +55101,14 @@ async function restoreOne(svc, h, m, st) {
         st.entryHash = meta.hash;
         st.restoredKey = matched;
         rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
-        const status = external_node_path_.join(h.root, `${m.slug}-status`);
+        const status = external_node_path_namespaceObject.join(h.root, `${m.slug}-status`);
         const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
         if (err) {
             lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
             rep.result = 'failed';
             return rep;
         }
-        const result = (await external_node_fs_.promises.readFile(external_node_path_.join(status, 'result'), 'utf8').catch(() => '')).trim();
+        const result = (await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(status, 'result'), 'utf8').catch(() => '')).trim();
         await external_node_fs_.promises.rm(status, { recursive: true, force: true });
         if (result === 'kept') {
             rep.result = 'kept';
@@ -55217,7 +55239,7 @@ async function saveOne(svc, h, s, m) {
 }
 /** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
 async function exportOne(h, s, m, dir) {
-    const empty = external_node_path_.join(h.root, 'empty-context');
+    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
     await external_node_fs_.promises.mkdir(empty, { recursive: true });
     const maxKb = Math.floor(s.maxBytes / 1024);
     return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
@@ -55235,7 +55257,7 @@ async function exportMountsPhase(s, dockerConfig) {
         const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
         const dirs = [];
         for (const m of s.mounts) {
-            const dir = external_node_path_.join(s.root, 'exports', m.slug);
+            const dir = external_node_path_namespaceObject.join(s.root, 'exports', m.slug);
             try {
                 const err = await exportOne(h, s, m, dir);
                 if (err)
@@ -55441,7 +55463,7 @@ async function restorePhase(plan, state, report, mode, access) {
         plan.build.cacheTo = undefined;
         plan.build.cacheExportDir = undefined;
     }
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
     let outcome;
     let session = noSession('miss');
     let unchanged;
@@ -55660,7 +55682,7 @@ async function createIndex(image, argv, env) {
 /** The hand-over file, relative to the hand-over directory (the same path in every job). */
 const FILE = 'obc-platform-digest.json';
 function handoverDir(plan) {
-    return external_node_path_.join(plan.root, 'distribute');
+    return external_node_path_namespaceObject.join(plan.root, 'distribute');
 }
 /** A platform job: stores its digest for the merge. Throws (one line) when it cannot. */
 async function handOverDigest(plan, ctx, platform, digest) {
@@ -55670,7 +55692,7 @@ async function handOverDigest(plan, ctx, platform, digest) {
     const dir = handoverDir(plan);
     await external_node_fs_.promises.mkdir(dir, { recursive: true });
     const entry = { platform: normalizePlatform(platform), digest, images: plan.meta.images, runId: ctx.runId, runAttempt: ctx.runAttempt };
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, FILE), JSON.stringify(entry) + '\n');
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, FILE), JSON.stringify(entry) + '\n');
     const saved = await workdir_withCacheRoot(dir, async () => {
         const svc = await service_actionsCacheService(dir, newCachePhase(), service_newStats());
         try {
@@ -55702,10 +55724,10 @@ async function collectDigests(plan, ctx, platforms, waitSeconds) {
             try {
                 for (const p of missing) {
                     const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform: p });
-                    await external_node_fs_.promises.rm(external_node_path_.join(dir, FILE), { force: true });
+                    await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(dir, FILE), { force: true });
                     if ((await svc.restore([FILE], key, [])) !== key)
                         continue;
-                    const e = parseHandedDigest(await external_node_fs_.promises.readFile(external_node_path_.join(dir, FILE), 'utf8').catch(() => ''));
+                    const e = parseHandedDigest(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, FILE), 'utf8').catch(() => ''));
                     if (!e || e.runId !== ctx.runId || e.runAttempt !== ctx.runAttempt || e.platform !== normalizePlatform(p)) {
                         lib_core/* warning */.$e(`distribute: merge: the entry ${key} is not a digest of ${p} from this run attempt; ignored.`);
                         continue;
@@ -58855,8 +58877,8 @@ async function statOf(p, input, shown) {
     }
 }
 function inside(dir, p) {
-    const rel = external_node_path_.relative(dir, p);
-    return rel === '' || (!rel.startsWith('..' + external_node_path_.sep) && rel !== '..' && !external_node_path_.isAbsolute(rel));
+    const rel = external_node_path_namespaceObject.relative(dir, p);
+    return rel === '' || (!rel.startsWith('..' + external_node_path_namespaceObject.sep) && rel !== '..' && !external_node_path_namespaceObject.isAbsolute(rel));
 }
 /**
  * Checks the context directory, the Dockerfile and the target stage; relative paths are resolved
@@ -58867,7 +58889,7 @@ function inside(dir, p) {
 async function checkBuildFiles(b, workspace, cwd) {
     if (isRemoteContext(b.context))
         return;
-    const ctxStat = await statOf(external_node_path_.resolve(cwd, b.context), 'context', quoted(b.context));
+    const ctxStat = await statOf(external_node_path_namespaceObject.resolve(cwd, b.context), 'context', quoted(b.context));
     if (!ctxStat && (b.context === 'git' || b.context === 'workflow')) {
         throw new InputError('context', `${quoted(b.context)} is docker/metadata-action's context value; here context is the build context: write metadata-context: ${b.context}`);
     }
@@ -58875,11 +58897,11 @@ async function checkBuildFiles(b, workspace, cwd) {
         throw new InputError('context', `directory ${quoted(b.context)} does not exist (relative to ${quoted(cwd)})`);
     if (!ctxStat.isDirectory())
         throw new InputError('context', `${quoted(b.context)} is not a directory`);
-    const dockerfile = b.file || external_node_path_.join(b.context, 'Dockerfile');
+    const dockerfile = b.file || external_node_path_namespaceObject.join(b.context, 'Dockerfile');
     const shown = quoted(dockerfile);
-    const abs = external_node_path_.resolve(cwd, dockerfile);
+    const abs = external_node_path_namespaceObject.resolve(cwd, dockerfile);
     const st = await statOf(abs, 'file', shown);
-    if (!st && !b.file && external_node_path_.resolve(cwd, b.context) === external_node_path_.resolve(workspace) && !(await statOf(external_node_path_.join(workspace, '.git'), 'context', '".git"'))) {
+    if (!st && !b.file && external_node_path_namespaceObject.resolve(cwd, b.context) === external_node_path_namespaceObject.resolve(workspace) && !(await statOf(external_node_path_namespaceObject.join(workspace, '.git'), 'context', '".git"'))) {
         throw new InputError('context', NO_CHECKOUT);
     }
     if (!st)
@@ -58887,7 +58909,7 @@ async function checkBuildFiles(b, workspace, cwd) {
     if (!st.isFile())
         throw new InputError('file', `${shown} is not a file`);
     const real = await external_node_fs_.promises.realpath(abs);
-    const realWorkspace = await external_node_fs_.promises.realpath(workspace).catch(() => external_node_path_.resolve(workspace));
+    const realWorkspace = await external_node_fs_.promises.realpath(workspace).catch(() => external_node_path_namespaceObject.resolve(workspace));
     if (!inside(realWorkspace, real)) {
         throw new InputError('file', `${shown} is outside the workspace ${quoted(realWorkspace)}; the Dockerfile must be a file of the workspace (copy it there first)`);
     }
@@ -59015,14 +59037,14 @@ function attestationsFor(a, builder) {
 function dockerfileOf(inputs) {
     if (inputs.file)
         return inputs.file;
-    return isRemoteContext(inputs.context) ? 'Dockerfile' : external_node_path_.join(inputs.context, 'Dockerfile');
+    return isRemoteContext(inputs.context) ? 'Dockerfile' : external_node_path_namespaceObject.join(inputs.context, 'Dockerfile');
 }
 function planRun(inputs, ctx, env, git) {
     const meta = resolveMeta(inputs, ctx, env, git);
     const decisions = decide(inputs, ctx, meta.images, meta.tags);
     if (meta.tags.length === 0)
         meta.warnings.push('No Docker tag has been generated: no tag rule applies to this run (check tags); the image is built without a tag.');
-    const root = external_node_path_.join(ctx.runnerTemp, 'oneshot-build');
+    const root = external_node_path_namespaceObject.join(ctx.runnerTemp, 'oneshot-build');
     let cache;
     if (inputs.cache && inputs.distribute !== 'merge') {
         const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
@@ -59055,7 +59077,7 @@ function planRun(inputs, ctx, env, git) {
         load: false,
         provenance: inputs.provenance || 'mode=min',
         sbom: inputs.sbom,
-        metadataFile: external_node_path_.join(root, 'metadata.json'),
+        metadataFile: external_node_path_namespaceObject.join(root, 'metadata.json'),
     };
     if (inputs.distribute === 'platform' && decisions.push) {
         // Pushed by digest under no tag: the tags move only at the merge.
@@ -59193,7 +59215,7 @@ async function readSecretValues(secrets, env = process.env) {
 }
 /** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
 function secretDirPath(runnerTemp) {
-    return external_node_path_.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    return external_node_path_namespaceObject.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
 }
 /** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
 async function createSecretDir(dir) {
@@ -59206,13 +59228,13 @@ async function materializeSecrets(secrets, dir) {
     let n = 0;
     for (const s of secrets) {
         if (s.source.kind === 'value') {
-            const file = external_node_path_.join(dir, `s${n++}`);
+            const file = external_node_path_namespaceObject.join(dir, `s${n++}`);
             // 'wx': never follow or reuse a file someone else put there.
             await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
             specs.push(`id=${s.id},src=${file}`);
         }
         else if (s.source.kind === 'file') {
-            specs.push(`id=${s.id},src=${external_node_path_.resolve(realCwd(), s.source.path)}`);
+            specs.push(`id=${s.id},src=${external_node_path_namespaceObject.resolve(realCwd(), s.source.path)}`);
         }
         else {
             specs.push(`id=${s.id},env=${s.source.name}`);
@@ -59394,7 +59416,7 @@ function onStopSignal(onStop) {
 async function enabledHandlers(names, dir = BINFMT_DIR) {
     const out = new Map();
     for (const n of names) {
-        const text = await external_node_fs_.promises.readFile(external_node_path_.join(dir, `qemu-${n}`), 'utf8').catch(() => '');
+        const text = await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, `qemu-${n}`), 'utf8').catch(() => '');
         const h = parseHandler(text);
         if (h.enabled)
             out.set(n, h.flags);
@@ -59508,7 +59530,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         lib_core/* info */.pq(`buildx ${bx}${bxPath ? ` (${bxPath})` : ''}`);
         return { dockerVersion: daemon.dockerVersion, buildxVersion: bx, buildxPath: bxPath, containerdStore: daemon.containerdStore };
     });
-    const userConfig = await external_node_fs_.promises.readFile(external_node_path_.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
+    const userConfig = await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
     const plan = intent.skipLogin
         ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
         : planLogins({ registry: inputs.registry, username: inputs.username, password: inputs.password, ecr: inputs.ecr, scope: inputs.scope, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken }, intent.images, ctx.actor, configuredRegistries(userConfig), process.env);
@@ -59553,7 +59575,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
                 throw new InputError('buildkitd-config', `no such file: ${configFile}`);
             }
             if (inputs.builder.buildkitdConfigInline.trim()) {
-                configFile = external_node_path_.join(dockerConfig, 'buildkitd.toml');
+                configFile = external_node_path_namespaceObject.join(dockerConfig, 'buildkitd.toml');
                 await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
             }
             // On the runner's network, where the loopback registry of lazy fetching listens (it takes
@@ -60285,7 +60307,7 @@ class LeakGuard {
                     throw err;
                 }
                 for (const e of entries) {
-                    const p = external_node_path_.join(d, e.name);
+                    const p = external_node_path_namespaceObject.join(d, e.name);
                     if (e.isDirectory())
                         await walk(p);
                     else if (e.isFile())
@@ -60294,7 +60316,7 @@ class LeakGuard {
             };
             await walk(dir);
             for (const f of files.sort()) {
-                const rel = external_node_path_.relative(dir, f).split(external_node_path_.sep).join('/');
+                const rel = external_node_path_namespaceObject.relative(dir, f).split(external_node_path_namespaceObject.sep).join('/');
                 const digest = blobName(rel);
                 if (digest && this.scanned.has(digest))
                     continue;
@@ -60365,7 +60387,7 @@ function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString
 /** Times a tag is set and pushed again when another job on the daemon re-tagged it meanwhile. */
 const PUSH_ATTEMPTS = 3;
 async function runBuildx(b, docker, recover) {
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(b.metadataFile), { recursive: true });
     for (;;) {
         await external_node_fs_.promises.rm(b.metadataFile, { force: true });
         const argv = buildxArgv(b);
@@ -60446,7 +60468,7 @@ mountExports) {
     }
     // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
     const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: byDigest ? 1 : b.tags.length, cacheSaved, driver: byDigest ? 'by-digest' : docker.builder.driver });
-    const ociDir = external_node_path_.join(plan.root, 'image-oci');
+    const ociDir = external_node_path_namespaceObject.join(plan.root, 'image-oci');
     const tags = b.tags;
     const local = mode.localName ? localImageName() : undefined;
     const started = Date.now();
@@ -60623,6 +60645,7 @@ async function runMain() {
     const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
     let buildStarted;
     onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
+    lib_core/* info */.pq(`Running on Node.js ${process.version}.`);
     try {
         const inputs = readInputs();
         for (const w of inputs.warnings ?? [])
@@ -60792,15 +60815,26 @@ function describeError(err) {
 /***/ }),
 
 /***/ 1730:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5534);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   e: () => (/* binding */ run)
+/* harmony export */ });
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3509);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
+// The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
+// exits once the work is done (see exit.ts). A host that imports it instead, as
+// @github/local-action does, calls run() and keeps its own process: importing runs nothing.
 
 
-await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
-await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
+async function run() {
+    await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
+}
+if ((0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .isProcessEntry */ .K)(import.meta.url)) {
+    await run();
+    await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
+}
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -60954,13 +60988,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https")
 
 /***/ }),
 
-/***/ 8995:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-
-/***/ }),
-
 /***/ 7030:
 /***/ ((module) => {
 
@@ -60972,13 +60999,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-
-/***/ }),
-
-/***/ 6760:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
@@ -65240,4 +65260,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"version":"2026f","zones":["Africa/Ab
 /******/ // This entry module used 'module' so it can't be inlined
 /******/ var __webpack_exports__ = __nccwpck_require__(1730);
 /******/ __webpack_exports__ = await __webpack_exports__;
+/******/ var __webpack_exports__run = __webpack_exports__.e;
+/******/ export { __webpack_exports__run as run };
 /******/ 

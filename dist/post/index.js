@@ -28374,29 +28374,51 @@ module.exports = {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   K: () => (/* binding */ isProcessEntry),
 /* harmony export */   l: () => (/* binding */ exitWhenDone)
 /* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3136);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_url__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3838);
 // The end of a step's process. A cache call abandoned at its deadline has its requests destroyed at
 // once (cache/service.ts), but the library that made it may still hold a retry timer for a few
 // seconds; the step must not wait for that. So once main or post has done its work (outputs, state
 // and the summary are written by then), the process flushes its output and exits.
+
+
 
 const flush = (stream) => new Promise((resolve) => (stream.writableEnded ? resolve() : stream.write('', () => resolve())));
 /** Exits with the exit code set so far (core.setFailed sets 1), after stdout and stderr are flushed. */
 async function exitWhenDone() {
     const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
     if (left.length)
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
     await flush(process.stdout);
     await flush(process.stderr);
     process.exit();
+}
+/**
+ * True when the module at moduleUrl is the script this process was started with (the runner runs
+ * `node dist/main/index.js`), false when another program imported it (@github/local-action
+ * imports an entry point and calls its run(), in its own process, which must not exit).
+ */
+function isProcessEntry(moduleUrl, script = process.argv[1]) {
+    if (!script)
+        return false;
+    try {
+        return (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.realpathSync)(script) === (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.realpathSync)((0,node_url__WEBPACK_IMPORTED_MODULE_1__.fileURLToPath)(moduleUrl));
+    }
+    catch {
+        return false;
+    }
 }
 
 
 /***/ }),
 
-/***/ 4883:
+/***/ 6611:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28407,8 +28429,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
 var lib_core = __nccwpck_require__(3838);
 ;// CONCATENATED MODULE: ./src/state.ts
@@ -28460,7 +28482,7 @@ class layout_CacheFormatError extends Error {
 }
 function layout_blobPath(dir, digest) {
     const [alg, hex] = digest.split(':');
-    return external_node_path_.join(dir, 'blobs', alg, hex);
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
 }
 function isDescriptor(d) {
     return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
@@ -28501,7 +28523,7 @@ function layout_parseCacheDocument(data, where) {
 /** The digest of the document a layout's index.json names (the `latest` one, else the first). */
 async function layoutTop(dir) {
     try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
         const entries = Array.isArray(index?.manifests) ? index.manifests : [];
         const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
         return typeof top?.digest === 'string' ? top.digest : undefined;
@@ -28574,9 +28596,9 @@ async function layout_writeLayoutMeta(dir, image, form = 'index') {
 /** Places a blob into a layout: a hard link when possible, else a copy. */
 async function layout_linkBlob(from, dir, digest) {
     const to = layout_blobPath(dir, digest);
-    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
         return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
     await external_node_fs_.promises.rm(to, { force: true });
     try {
         await external_node_fs_.promises.link(from, to);
@@ -28986,7 +29008,7 @@ let savedWorkspace;
 let savedRunnerTemp;
 /** Where @actions/cache puts its archives while this action talks to the service. */
 function actionsCacheTemp(runnerTemp) {
-    return external_node_path_.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
+    return external_node_path_namespaceObject.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
 }
 /** The step's working directory, also while a cache call has switched it. */
 function workdir_realCwd() {
@@ -29316,8 +29338,8 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
  * of one step's cache phase is given the same `phase`.
  */
 async function service_actionsCacheService(root, phase, stats) {
-    const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 1691));
-    const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
+    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
     const policy = phase.policy;
     const t = track();
     const unwatch = watchStdout(t.als);
@@ -29465,7 +29487,7 @@ function entryPaths(p, digests) {
 }
 async function readMeta(dir) {
     try {
-        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'meta.json'), 'utf8'));
+        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'meta.json'), 'utf8'));
         if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
             return undefined;
         return meta;
@@ -29746,7 +29768,7 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     let bytesSaved = 0;
     const stored = new Set(Object.keys(held));
     const plan = planPacks(large, MAX_BLOB_ENTRIES);
-    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
     for (const entry of plan) {
         for (const d of entry.digests)
             await layout_linkBlob(source(d), p.store, d);
@@ -29846,7 +29868,7 @@ async function saveIndex(svc, p, keys, first, base) {
     await external_node_fs_.promises.rm(aside, { recursive: true, force: true });
     if (await exists(p.index))
         await external_node_fs_.promises.rename(p.index, aside);
-    const moved = (f) => (f.startsWith(p.index + external_node_path_.sep) ? aside + f.slice(p.index.length) : f);
+    const moved = (f) => (f.startsWith(p.index + external_node_path_namespaceObject.sep) ? aside + f.slice(p.index.length) : f);
     let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
     const others = [];
     let reason = 'the cache service did not store the index entry';
@@ -29922,7 +29944,7 @@ async function stageIndex(p, key, draft, base) {
         // A cache that started cold records how long that build took, for the "time saved" figure.
         coldBuildMs: base.coldBuildMs,
     };
-    const file = external_node_path_.join(p.index, 'meta.json');
+    const file = external_node_path_namespaceObject.join(p.index, 'meta.json');
     await external_node_fs_.promises.writeFile(file, JSON.stringify(meta));
     return bytes + (await sizeOf(file));
 }
@@ -30337,7 +30359,7 @@ function runStreaming(command, args, opts = {}) {
 }
 /** The default log view for a command: `docker buildx build` progress is condensed unless debug is on. */
 function defaultView(command, args, debug = lib_core/* isDebug */._o()) {
-    if (debug || external_node_path_.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
+    if (debug || external_node_path_namespaceObject.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
         return undefined;
     return condensedBuildxProgress();
 }
@@ -30383,7 +30405,7 @@ async function exec_run(command, args, opts = {}) {
             onLine(l, stream);
     };
     if (view)
-        lib_core/* info */.pq(`[command]${external_node_path_.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
+        lib_core/* info */.pq(`[command]${external_node_path_namespaceObject.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
     const exitCode = await exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
         env: childEnv(opts.env ?? process.env, opts.secretEnv),
@@ -31072,9 +31094,9 @@ const label = (id) => `cache mount ${id}`;
 const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
 /** Runs a helper build; returns undefined on success, else buildx's error line. */
 async function runHelper(h, name, dockerfile, context, dest, args) {
-    const dir = external_node_path_.join(h.root, 'helpers');
+    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
     await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const file = external_node_path_.join(dir, `${name}.Dockerfile`);
+    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
     await external_node_fs_.promises.writeFile(file, dockerfile);
     await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
     const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
@@ -31230,7 +31252,7 @@ async function saveOne(svc, h, s, m) {
         (warn ? lib_core/* warning */.$e : lib_core/* info */.pq)(`${label(m.id)}: not saved: ${reason}.`);
         return { ...rep, reason };
     };
-    const dir = m.exported ?? external_node_path_.join(h.root, m.slug);
+    const dir = m.exported ?? external_node_path_namespaceObject.join(h.root, m.slug);
     try {
         if (m.exportError)
             return not(`the mount could not be exported: ${m.exportError}`, true);
@@ -31239,9 +31261,9 @@ async function saveOne(svc, h, s, m) {
             if (err)
                 return not(`the mount could not be exported: ${err}`, true);
         }
-        const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
-        const kb = Number((await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
-        await external_node_fs_.promises.rm(external_node_path_.join(dir, 'size-kb'), { force: true });
+        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
+        const kb = Number((await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
+        await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(dir, 'size-kb'), { force: true });
         const tarBytes = await mounts_sizeOf(tar);
         const limit = `cache-mounts-max-size is ${summary_formatBytes(s.maxBytes)}`;
         if (tarBytes === undefined) {
@@ -31257,7 +31279,7 @@ async function saveOne(svc, h, s, m) {
             return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
         const key = saveKey(m.keys, digest.hash);
         const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
-        await external_node_fs_.promises.writeFile(external_node_path_.join(dir, mounts_plan_META_NAME), JSON.stringify(meta));
+        await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), JSON.stringify(meta));
         // Same commit and content as an earlier run (a re-run): the entry is there already.
         if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
             return not(`${key} already holds this content`);
@@ -31272,7 +31294,7 @@ async function saveOne(svc, h, s, m) {
 }
 /** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
 async function exportOne(h, s, m, dir) {
-    const empty = external_node_path_.join(h.root, 'empty-context');
+    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
     await external_node_fs_.promises.mkdir(empty, { recursive: true });
     const maxKb = Math.floor(s.maxBytes / 1024);
     return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
@@ -31362,7 +31384,7 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
         }
         const saved = out.filter((r) => r.saved);
         lib_core/* info */.pq(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${summary_formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
-        await external_node_fs_.promises.rm(external_node_path_.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
+        await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
         return out;
     });
 }
@@ -32249,7 +32271,7 @@ async function removeLeftovers(state) {
     if (!state.workDir)
         return;
     const whole = !!state.cancelled || !state.buildSucceeded;
-    await external_node_fs_.promises.rm(whole ? state.workDir : actionsCacheTemp(external_node_path_.dirname(state.workDir)), { recursive: true, force: true });
+    await external_node_fs_.promises.rm(whole ? state.workDir : actionsCacheTemp(external_node_path_namespaceObject.dirname(state.workDir)), { recursive: true, force: true });
     if (whole)
         lib_core/* info */.pq('Removed the working files of the cancelled or failed run (partial cache archives and layouts).');
 }
@@ -32258,15 +32280,25 @@ async function removeLeftovers(state) {
 /***/ }),
 
 /***/ 6661:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4883);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   e: () => (/* binding */ run)
+/* harmony export */ });
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6611);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
+// The post step: run by the runner as `node dist/post/index.js`, or imported by a host such as
+// @github/local-action, which calls run() (see main.ts).
 
 
-await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
-await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
+async function run() {
+    await (0,_post_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
+}
+if ((0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .isProcessEntry */ .K)(import.meta.url)) {
+    await run();
+    await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
+}
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -32413,13 +32445,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https")
 
 /***/ }),
 
-/***/ 8995:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-
-/***/ }),
-
 /***/ 7030:
 /***/ ((module) => {
 
@@ -32431,13 +32456,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-
-/***/ }),
-
-/***/ 6760:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
@@ -35726,6 +35744,18 @@ function copyFile(srcFile, destFile, force) {
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/create fake namespace object */
 /******/ (() => {
 /******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
@@ -35876,4 +35906,6 @@ function copyFile(srcFile, destFile, force) {
 /******/ // This entry module used 'module' so it can't be inlined
 /******/ var __webpack_exports__ = __nccwpck_require__(6661);
 /******/ __webpack_exports__ = await __webpack_exports__;
+/******/ var __webpack_exports__run = __webpack_exports__.e;
+/******/ export { __webpack_exports__run as run };
 /******/ 
