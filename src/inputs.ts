@@ -10,6 +10,10 @@ import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js
 import type { CacheMount } from './cache/mounts-input.js';
 import { boundMessage, quoted } from './clip.js';
 import { platformProblem } from './platforms.js';
+import { readBuildInputs } from './inputs-build.js';
+import type { BuildInputs } from './inputs-build.js';
+import { parseBuilderExtra } from './docker/builder-extra.js';
+import type { BuilderExtra } from './docker/builder-extra.js';
 
 /** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
 export class InputError extends Error {
@@ -67,6 +71,10 @@ export interface Inputs {
   dryRun: boolean;
   /** Leak guard: look for secret values in the image and cache before they leave (default true). */
   secretScan?: boolean;
+  /** build-push-action's build options: load, outputs, pull, no-cache, ssh, call, test-run... (src/inputs-build.ts). */
+  build: BuildInputs;
+  /** `builder` (an existing one), `name`, `append`, `keep-state` (src/docker/builder-extra.ts). */
+  builderExtra: BuilderExtra;
 }
 
 export type GetInput = (name: string) => string;
@@ -86,7 +94,7 @@ export function secretEnvNames(get: GetInput = getRaw): string[] {
 /** Reads every input through `get` (core.getInput by default) and validates it. */
 export function readInputs(get: GetInput = getRaw): Inputs {
   const context = get('context').trim() || '.';
-  return {
+  const inputs: Inputs = {
     images: get('images'),
     tags: get('tags'),
     flavor: get('flavor'),
@@ -130,7 +138,32 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     sbom: get('sbom').trim(),
     dryRun: bool('dry-run', get('dry-run'), false),
     secretScan: bool('secret-scan', get('secret-scan'), true),
+    build: readBuildInputs(get),
+    builderExtra: parseBuilderExtra({ builder: get('builder'), name: get('name'), append: get('append'), keepState: get('keep-state') }),
   };
+  checkBuilderChoice(inputs);
+  return inputs;
+}
+
+/** `builder` uses an existing builder as it is; `name` and `append` need a builder the action creates. */
+function checkBuilderChoice(i: Inputs): void {
+  const x = i.builderExtra;
+  const b = i.builder;
+  const set: [string, boolean][] = [
+    ['driver', b.driver !== 'auto'],
+    ['endpoint', b.endpoint !== ''],
+    ['driver-opts', b.driverOpts.length > 0],
+    ['buildkitd-flags', b.buildkitdFlags !== ''],
+    ['buildkitd-config', b.buildkitdConfig !== ''],
+    ['buildkitd-config-inline', b.buildkitdConfigInline.trim() !== ''],
+    ['builder-platforms', b.platforms.length > 0],
+    ['keep-builder', b.keep],
+  ];
+  const clash = set.find(([, on]) => on);
+  if (x.existing && clash) throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
+  if ((x.name || x.append.length) && b.driver === 'docker') {
+    throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
+  }
 }
 
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */

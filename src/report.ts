@@ -29,6 +29,8 @@ export interface Report {
   buildMs?: number;
   /** What the leak guard checked (secret ids only, never values). */
   secretScan?: { blobs: number; storedBytes: number; decompressedBytes: number; ms: number; leakedIds: string[] };
+  /** The test-run commands' result (exit code 0: passed). */
+  test?: { exitCode: number; ms: number };
   /** The run resolved everything but did not run Docker (dry-run: true). */
   dryRun?: boolean;
   /** The Dockerfile built, as given (relative to the workspace unless absolute). */

@@ -13,6 +13,8 @@ import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-ins
 import type { InstallEnv } from '../docker/buildx-install.js';
 import { builderDriverOpts, builderName, contextBuilderName, createBuilder, driverOptValue, inspectBuilder, resolveDriver } from '../docker/builder.js';
 import type { Builder, CreatePlan } from '../docker/builder.js';
+import { appendNodeArgv } from '../docker/builder-extra.js';
+import { run, lastMeaningfulLine } from '../exec.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
@@ -107,14 +109,22 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   }
 
   const builder = await core.group('Builder', async (): Promise<Builder> => {
-    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
+    const x = inputs.builderExtra;
+    if (x.existing) {
+      // An existing builder (build-push-action's `builder`): used as it is, never removed.
+      const ins = await inspectBuilder(x.existing, env, 'builder');
+      core.info(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
+      core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+      return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+    }
+    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache, !!(x.name || x.append.length));
     let name: string;
     let created = false;
     let hostNetwork = false;
     if (driver === 'docker') {
       name = await contextBuilderName(env);
     } else {
-      name = builderName(ctx.runId, randomBytes(3).toString('hex'));
+      name = x.name || builderName(ctx.runId, randomBytes(3).toString('hex'));
       let configFile = inputs.builder.buildkitdConfig;
       if (configFile && !(await fs.stat(configFile).then((st) => st.isFile(), () => false))) {
         throw new InputError('buildkitd-config', `no such file: ${configFile}`);
@@ -140,10 +150,14 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       };
       // Recorded before creation: post removes a half-created builder too (keep-builder applies
       // only to one that was created).
-      state.builder = { name, created: true, keep: false };
+      state.builder = { name, created: true, keep: false, keepState: x.keepState };
       saveState(state);
       created = true;
       await createBuilder(p, env);
+      for (const node of x.append) {
+        const res = await run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
+        if (res.exitCode !== 0) throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+      }
       state.builder.keep = inputs.builder.keep;
       saveState(state);
     }
