@@ -26,7 +26,7 @@ import type { RunPlan } from '../plan.js';
 import type { BuildPlan } from '../docker/argv.js';
 import { buildxArgv, displayCommand } from '../docker/argv.js';
 import { createSecretDir, materializeSecrets, removeSecretDir, secretDirPath } from '../secrets.js';
-import { run, lastMeaningfulLine } from '../exec.js';
+import { run, lastMeaningfulLine, ExecError } from '../exec.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
 import type { DockerSetup } from './docker.js';
@@ -127,6 +127,18 @@ async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFro
     }
   }
   return JSON.parse(await fs.readFile(b.metadataFile, 'utf8'));
+}
+
+/** `call`: buildx prints the result; problems found (buildx exits 1) fail the step with buildx's summary line. */
+async function runCall(b: BuildPlan, docker: DockerSetup): Promise<Record<string, any>> {
+  try {
+    return await runBuildx(b, docker);
+  } catch (err) {
+    if (!(err instanceof ExecError)) throw err;
+    const text = `${err.result.stdout}\n${err.result.stderr}`;
+    const line = /^Check complete.*$/m.exec(text)?.[0] ?? lastMeaningfulLine(err.result.stderr);
+    throw new Error(`call: ${b.flags?.call}: ${line || `buildx exit code ${err.result.exitCode}`} (the log shows each)`);
+  }
 }
 
 /** Docker output of `docker push`: the digest the registry got. */
@@ -262,7 +274,7 @@ export async function buildPhase(
       if (mode.staged !== 'no' || mode.deferExports || testRun) {
         core.info(`Building without pushing or exporting: ${[mode.scan ? 'the leak guard checks' : '', testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ') || 'a second step exports'} the image first.`);
       }
-      md = await runBuildx(b, docker, recover);
+      md = b.flags?.call ? await runCall(b, docker) : await runBuildx(b, docker, recover);
     });
     const cacheDigest = reportedCacheDigest(md);
     report.buildMs = Date.now() - started;
@@ -361,7 +373,8 @@ export async function buildPhase(
 /** Pure: the buildx metadata for the `metadata` output, with a name of this run's own replaced by the tags. */
 export function publicMetadata(md: Record<string, any>, local: string | undefined, tags: string[]): Record<string, any> {
   if (!local || typeof md['image.name'] !== 'string') return md;
-  const names = md['image.name'].split(',').filter((n: string) => n !== local);
+  // buildx reports the name normalized (docker.io/ before a name without a registry).
+  const names = md['image.name'].split(',').filter((n: string) => n !== local && n !== `docker.io/${local}`);
   const out = { ...md };
   if (names.length || tags.length) out['image.name'] = [...new Set([...names, ...tags])].join(',');
   else delete out['image.name'];
