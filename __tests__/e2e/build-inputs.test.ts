@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, stepCached, registryTags, registryDigest, tempDir, REGISTRY } from './harness.js';
+import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, stepCached, registryTags, registryDigest, tempDir, REGISTRY, TOOLCHAIN } from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(6 * 60 * 1000);
@@ -97,16 +97,21 @@ describe('ssh', () => {
 });
 
 describe('call: check', () => {
-  test('build checks run and their warnings fail the step, or an old buildx is refused before the build', async () => {
+  // a: buildx 0.13 has no --call; c: buildx has it, but the builder's BuildKit 0.13.2 has no checks
+  // (and the frontend that has them is on Docker Hub, out of reach here); b: the checks run.
+  test('build checks run and their warnings fail the step, or an old buildx or BuildKit is refused clearly', async () => {
     const r = await runAction({ workspace: ws, cache, inputs: { images: uniqueRepo('check'), call: 'check', file: 'Dockerfile.check' } });
     expect(r.main.exitCode).not.toBe(0);
-    if (hasBuildxCall()) {
-      expect(r.log).toContain('StageNameCasing');
-      expect(r.log).toMatch(/call: check: Check complete, \d+ warnings? ha(s|ve) been found/);
-      expect(r.log).not.toContain('[group] Push');
-    } else {
+    expect(r.log).not.toContain('[group] Push');
+    expect(r.log).toContain('Layer cache will not be saved (call: check builds no layers to save)');
+    if (!hasBuildxCall()) {
       expect(r.log).toMatch(/call: buildx \S+ has no --call \(build checks need buildx 0\.15 or later\)/);
       expect(r.log).not.toMatch(/^\[group\] Build( \(call|$)/m);
+    } else if (TOOLCHAIN.name === 'c') {
+      expect(r.log).toMatch(/call: check: the builder's BuildKit \S+ has no build checks \(unsupported request frontend\.lint\)/);
+    } else {
+      expect(r.log).toContain('StageNameCasing');
+      expect(r.log).toMatch(/call: check: Check complete, \d+ warnings? ha(s|ve) been found/);
     }
   });
 });

@@ -202,6 +202,7 @@ describe('build mode: nothing leaves before the leak guard and test-run passed',
     ['docker driver with outputs: they need an invocation of their own', { driver: 'docker', outputs: 1 }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: true }],
     ['docker driver, extra cache-to, nothing to hold: in the build', { driver: 'docker', extraCacheTo: 1 }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
     ['docker driver, no tags, load: its own name', { driver: 'docker', tags: 0, push: false, load: true }, { scan: false, staged: 'no', localName: true, layout: false, deferExports: false }],
+    ['classic store, docker-container, load and push: the load has no attestations, a cached push has them', { load: true, splitLoad: true }, { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: false }],
     ['call: nothing of it', { call: true, needles: 2, test: false }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
   ];
   test.each(rows)('%s', (_n, over, want) => expect(buildMode({ ...base, ...over })).toEqual(want));

@@ -79,6 +79,9 @@ export interface ModeFacts {
   extraCacheTo?: number;
   /** A `call` other than build: no image, nothing leaves. */
   call?: boolean;
+  /** The load goes to a classic image store, which takes no attestations: the loading build has
+   *  none, and a second, cached invocation pushes and exports with them. */
+  splitLoad?: boolean;
 }
 
 /** Pure: the build mode. */
@@ -89,7 +92,7 @@ export function buildMode(o: ModeFacts): BuildMode {
   const leaves = o.push || outputs > 0 || extraCacheTo > 0 || !!o.load;
   const scan = o.guard && o.needles > 0 && (leaves || o.cacheSaved);
   // Nothing leaves before the leak guard and the test commands passed.
-  const hold = scan || !!o.test;
+  const hold = scan || !!o.test || !!o.splitLoad;
   const pushTags = o.push && o.tags > 0;
   if (o.driver === 'docker' && (o.tags > 0 || o.load || o.test)) {
     // The first build loads the image: outputs need an invocation of their own.
@@ -136,6 +139,12 @@ async function runCall(b: BuildPlan, docker: DockerSetup): Promise<Record<string
   } catch (err) {
     if (!(err instanceof ExecError)) throw err;
     const text = `${err.result.stdout}\n${err.result.stderr}`;
+    if (/unsupported request frontend\.lint/.test(text)) {
+      throw new Error(
+        `call: ${b.flags?.call}: the builder's BuildKit ${docker.builder.buildkitVersion || ''} has no build checks (unsupported request frontend.lint), and the Dockerfile frontend that has them could not be pulled; ` +
+          'use a newer BuildKit (driver-opts: image=moby/buildkit:<recent release>), or a runner that reaches Docker Hub',
+      );
+    }
     const line = /^Check complete.*$/m.exec(text)?.[0] ?? lastMeaningfulLine(err.result.stderr);
     throw new Error(`call: ${b.flags?.call}: ${line || `buildx exit code ${err.result.exitCode}`} (the log shows each)`);
   }
@@ -213,6 +222,10 @@ export async function buildPhase(
       core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
     }
   }
+  const attest = { provenance: b.provenance, sbom: b.sbom };
+  // A classic image store takes no attestations: the build that loads makes none.
+  const classicLoad = (wantLoad || testRun !== '') && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
+  const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(attest.provenance) || attest.sbom !== '');
   const mode = buildMode({
     guard: guardOn,
     needles: needles.needles.length,
@@ -225,6 +238,7 @@ export async function buildPhase(
     outputs: userOutputs.length,
     extraCacheTo: userCacheTo.length,
     call: !!b.flags?.call,
+    splitLoad,
   });
   checkLoadable(wantLoad || testRun !== '', b.platforms, docker);
   const ociDir = path.join(plan.root, 'image-oci');
@@ -262,10 +276,11 @@ export async function buildPhase(
         b.tags = [local];
         b.push = false;
         b.load = true;
-      } else if (mode.staged === 'layout-then-rebuild' || mode.layout || testRun) {
+      } else if (mode.staged === 'layout-then-rebuild' || mode.layout || testRun || splitLoad) {
         b.push = false;
         b.load = wantLoad || testRun !== '';
         if (local) b.tags = wantLoad ? [...tags, local] : [local];
+        if (b.load && classicLoad) Object.assign(b, { provenance: 'false', sbom: '' });
         if (mode.layout) {
           await fs.rm(ociDir, { recursive: true, force: true });
           b.outputs = [...(b.outputs ?? []), `type=oci,dest=${ociDir},tar=false`];
@@ -351,6 +366,7 @@ export async function buildPhase(
           extraCacheTo: mode.deferExports ? userCacheTo : [],
           cacheTo: undefined,
           flags: { ...flags, noCache: false, noCacheFilters: [], pull: false },
+          ...attest,
         });
         const md2 = await runBuildx(b, docker);
         if (pushHere) {
@@ -364,7 +380,7 @@ export async function buildPhase(
     const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
     return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, local, tags) };
   } finally {
-    Object.assign(b, { push: wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags });
+    Object.assign(b, { push: wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
     // The secret files are not needed any more; post removes the directory again, in case.
     await removeSecretDir(state.secretDir);
   }
