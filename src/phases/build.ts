@@ -298,7 +298,8 @@ export async function buildPhase(
       await core.group('Leak guard', async () => {
         const guard = new LeakGuard(needles);
         guardRef = guard;
-        if (mode.localName && local) await guard.scanDockerImage(local, docker.env);
+        // The image, where it leaves the runner or is to stay in the store (load); the cache export always.
+        if (mode.localName && local && (mode.staged === 'load-then-push' || wantLoad || userOutputs.length > 0)) await guard.scanDockerImage(local, docker.env);
         if (mode.layout) await guard.scanDirectory(ociDir, 'image');
         if ((cacheSaved || scanExtraCache) && b.cacheExportDir) await guard.scanDirectory(b.cacheExportDir, 'layer cache');
         for (const dir of (await mountExports?.export()) ?? []) await guard.scanDirectory(dir, 'cache mount');
