@@ -1,4 +1,5 @@
-// The action's inputs, read and validated in one place: the only caller of core.getInput.
+// The action's inputs, read and validated in one place: the only caller of core.getInput but
+// post's reading of secret-envs (src/secret-envs.ts).
 import * as core from '@actions/core';
 import { parseBuildxRequest } from './docker/buildx-install.js';
 import type { BuildxRequest } from './docker/buildx-install.js';
@@ -8,22 +9,17 @@ import { parseRegistryAuth } from './docker/login.js';
 import type { RegistryCredential } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
-import { boundMessage, quoted } from './clip.js';
+import { quoted } from './clip.js';
+import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
 import { readBuildInputs } from './inputs-build.js';
 import type { BuildInputs } from './inputs-build.js';
 import { parseBuilderExtra } from './docker/builder-extra.js';
 import type { BuilderExtra } from './docker/builder-extra.js';
+import type { DistributeMode } from './distribute.js';
+import { DEFAULT_QEMU_IMAGE } from './emulation.js';
 
-/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string,
-  ) {
-    super(boundMessage(`${input}: ${message}`));
-  }
-}
+export { InputError };
 
 export type PushMode = 'auto' | 'true' | 'false';
 export type CacheSaveMode = 'auto' | 'true' | 'false';
@@ -75,21 +71,18 @@ export interface Inputs {
   build: BuildInputs;
   /** `builder` (an existing one), `name`, `append`, `keep-state` (src/docker/builder-extra.ts). */
   builderExtra: BuilderExtra;
+  /** `qemu`, `qemu-image`: register QEMU binfmt handlers for platforms the runner cannot run (default on). */
+  qemu?: boolean;
+  qemuImage?: string;
+  /** `distribute`, `distribute-wait` (see src/distribute.ts). */
+  distribute?: DistributeMode;
+  distributeWaitSeconds?: number;
 }
 
 export type GetInput = (name: string) => string;
 
 /** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
 const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: n !== 'secrets' });
-
-/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
-export function secretEnvNames(get: GetInput = getRaw): string[] {
-  try {
-    return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
-  } catch {
-    return [];
-  }
-}
 
 /** Reads every input through `get` (core.getInput by default) and validates it. */
 export function readInputs(get: GetInput = getRaw): Inputs {
@@ -140,6 +133,7 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     secretScan: bool('secret-scan', get('secret-scan'), true),
     build: readBuildInputs(get),
     builderExtra: parseBuilderExtra({ builder: get('builder'), name: get('name'), append: get('append'), keepState: get('keep-state') }),
+    ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
   };
   checkBuilderChoice(inputs);
   return inputs;
@@ -164,6 +158,33 @@ function checkBuilderChoice(i: Inputs): void {
   if ((x.name || x.append.length) && b.driver === 'docker') {
     throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
   }
+}
+
+/** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */
+export const DEFAULT_DISTRIBUTE_WAIT = 120;
+
+/** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
+export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
+  const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
+  if (/\s/.test(qemuImage) || qemuImage.startsWith('-')) throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
+  const raw = get('distribute').trim().toLowerCase();
+  const distribute: DistributeMode = raw === '' || raw === 'false' ? 'off' : (oneOf('distribute', raw, ['platform', 'merge'], 'platform') as DistributeMode);
+  if (distribute === 'platform' && platforms.length !== 1) {
+    const what = platforms.length === 0 ? 'none' : `${platforms.length} (${quoted(platforms.join(','))})`;
+    throw new InputError('distribute', `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`);
+  }
+  if (distribute === 'platform' && platforms[0].toLowerCase() === 'local') {
+    throw new InputError('distribute', 'platform: give the platform by name (e.g. linux/amd64), not "local": the merge looks its digest up by name');
+  }
+  if (distribute === 'platform' && get('driver').trim().toLowerCase() === 'docker') {
+    throw new InputError('driver', 'docker: distribute: platform pushes by digest, which the docker driver cannot; use driver: auto or docker-container');
+  }
+  if (distribute === 'merge' && platforms.length === 0) {
+    throw new InputError('distribute', 'merge: nothing to merge: list the platforms the platform jobs built in platforms (e.g. linux/amd64,linux/arm64)');
+  }
+  const w = get('distribute-wait').trim();
+  if (w !== '' && !/^\d{1,5}$/.test(w)) throw new InputError('distribute-wait', `expected a whole number of seconds, got ${quoted(w)}`);
+  return { qemu: bool('qemu', get('qemu'), true), qemuImage, distribute, distributeWaitSeconds: w === '' ? DEFAULT_DISTRIBUTE_WAIT : Number(w) };
 }
 
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */

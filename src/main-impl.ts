@@ -1,7 +1,11 @@
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
 import { rmSync } from 'node:fs';
 import * as core from '@actions/core';
-import { readInputs, InputError } from './inputs.js';
+import { readInputs, InputError, DEFAULT_DISTRIBUTE_WAIT } from './inputs.js';
+import type { Inputs } from './inputs.js';
+import type { Context } from './context.js';
+import { handOverDigest, mergePhase } from './phases/distribute.js';
+import { inspectImage } from './docker/imagetools.js';
 import { contextFromEnv } from './context.js';
 import { MetaInputError } from './meta/index.js';
 import { attestationsFor, planRun, localCacheFrom } from './plan.js';
@@ -100,13 +104,19 @@ export async function runMain(): Promise<void> {
       return;
     }
 
+    Object.assign(report, { platforms: inputs.platforms.length ? inputs.platforms : undefined, distribute: inputs.distribute === 'off' ? undefined : inputs.distribute });
+    core.setOutput('built-platforms', inputs.platforms.join(','));
+    core.setOutput('platform-digests', '{}');
+    if (inputs.distribute === 'merge') return await runMerge(inputs, ctx, plan, state, report);
+
     // Before any Docker work: the context, the Dockerfile and the target stage (a dry run reads no files).
     await checkBuildFiles(inputs, ctx.workspace, realCwd());
     await checkSecretSources(inputs.secrets);
     const secretValues = await readSecretValues(inputs.secrets);
     // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
     withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
-    const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
+    const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    if (docker.emulation?.arches.length) report.emulated = docker.emulation;
     report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
     report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
     const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
@@ -156,7 +166,16 @@ export async function runMain(): Promise<void> {
     report.pushed = d.push;
     report.digest = result.digest;
     report.imageid = result.imageid;
-    if (d.push) core.info(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
+    if (plan.build.pushByDigest && result.digest) core.info(`Pushed ${inputs.platforms[0]} by digest (no tag): ${result.digest}`);
+    else if (d.push) core.info(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
+    if (result.digest) {
+      const ref = `${plan.meta.images[0]}@${result.digest}`;
+      const got = await inspectImage(ref, docker.env, inputs.platforms.length === 1 ? inputs.platforms[0] : '');
+      if (got) report.platformDigests = got.platforms;
+      else core.warning(`platform-digests: ${ref} could not be read back from the registry; the output is empty.`);
+      core.setOutput('platform-digests', JSON.stringify(report.platformDigests ?? {}));
+    }
+    if (plan.build.pushByDigest && result.digest) report.handoverKey = await handOverDigest(plan, ctx, inputs.platforms[0], result.digest);
   } catch (err) {
     // A cancelled step fails with cancelMain's line, not with what the stopped program said.
     if (cancelledBy) return;
@@ -168,6 +187,23 @@ export async function runMain(): Promise<void> {
     // The stopped program may end before the cancel has cleaned up: the cancel exits, not main.
     if (cancelling) await cancelling;
   }
+}
+
+/** distribute: merge: no build; the platform jobs' digests joined into one index under every tag. */
+async function runMerge(inputs: Inputs, ctx: Context, plan: RunPlan, state: PostState, report: Report): Promise<void> {
+  const d = plan.decisions;
+  // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
+  const mergeInputs: Inputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
+  const docker = await setupDocker(mergeInputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+  report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
+  core.setOutput('cache-hit', 'disabled');
+  const merged = await mergePhase(plan, ctx, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, report);
+  state.buildSucceeded = true;
+  saveState(state);
+  core.setOutput('digest', merged?.digest ?? '');
+  core.setOutput('imageid', '');
+  core.setOutput('platform-digests', JSON.stringify(merged?.platformDigests ?? {}));
+  if (merged) Object.assign(report, { pushed: true, digest: merged.digest, platformDigests: merged.platformDigests });
 }
 
 /**

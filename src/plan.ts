@@ -3,6 +3,9 @@
 import * as path from 'node:path';
 import type { Inputs } from './inputs.js';
 import { InputError } from './inputs.js';
+import { localCacheFrom } from './cache/layout.js';
+
+export { localCacheFrom };
 import type { Context } from './context.js';
 import { defaultBranchOf, isPullRequestEvent } from './context.js';
 import { planMeta } from './meta/index.js';
@@ -15,6 +18,7 @@ import type { BuildPlan, BuildFlags } from './docker/argv.js';
 import { planMounts } from './cache/mounts-plan.js';
 import type { MountsPlan } from './cache/mounts-plan.js';
 import { DEFAULT_MOUNTS_IMAGE, DEFAULT_MOUNTS_MAX_BYTES } from './cache/mounts-input.js';
+import { digestOutput } from './distribute.js';
 
 export interface Decisions {
   push: boolean;
@@ -91,9 +95,6 @@ export function localCacheTo(dir: string): string {
   return `type=local,dest=${dir},mode=max,ignore-error=true`;
 }
 
-export function localCacheFrom(dir: string): string {
-  return `type=local,src=${dir}`;
-}
 
 /** The daemon's own builder on a classic image store: it cannot store attestations. */
 const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
@@ -154,7 +155,7 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): R
   const decisions = decide(inputs, ctx, meta.images);
   const root = path.join(ctx.runnerTemp, 'oneshot-build');
   let cache: RunPlan['cache'];
-  if (inputs.cache) {
+  if (inputs.cache && inputs.distribute !== 'merge') {
     const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
     cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
   }
@@ -190,5 +191,11 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv): R
     extraCacheFrom: inputs.build?.cacheFrom ?? [],
     extraCacheTo: inputs.build?.cacheTo ?? [],
   };
+  if (inputs.distribute === 'platform' && decisions.push) {
+    // Pushed by digest under no tag: the tags move only at the merge.
+    build.tags = [];
+    build.push = false;
+    build.pushByDigest = digestOutput(meta.images);
+  }
   return { meta, decisions, root, cache, build, ...(mounts ? { mounts } : {}) };
 }

@@ -52,10 +52,18 @@ function storedIndexes(cache: CacheServer): StoredIndex[] {
     });
 }
 
+/** What a run logged about the layer cache, to say why a check failed. */
+function cacheLines(r: Result): string {
+  return r.log
+    .split('\n')
+    .filter((l) => /layer cache|Failed to|cache service|reserve/i.test(l))
+    .join('\n');
+}
+
 /** The index a later commit of the branch restores: the newest with the branch's prefix. */
-function newestOfBranch(cache: CacheServer): StoredIndex {
+function newestOfBranch(cache: CacheServer, runs: Result[] = []): StoredIndex {
   const all = storedIndexes(cache).filter((i) => /^obc1-idx-.*-main-/.test(i.key));
-  if (all.length === 0) throw new Error('no index of the branch is stored');
+  if (all.length === 0) throw new Error(`no index of the branch is stored; the runs' cache lines:\n${runs.map(cacheLines).join('\n--\n')}`);
   return all[all.length - 1];
 }
 
@@ -108,8 +116,8 @@ describe('two jobs of one commit save at the same moment', () => {
       const cache = await startCache();
       try {
         const sha = nextSha();
-        await racingPair(cache, ws, repo, sha);
-        const newest = newestOfBranch(cache);
+        const pair = await racingPair(cache, ws, repo, sha);
+        const newest = newestOfBranch(cache, pair);
         outcomes.push(`${i}: ${storedIndexes(cache).map((x) => `${x.key.slice(-6)}=${x.usable}/${x.records}`).join(' ')}`);
         expect([i, newest.usable]).toEqual([i, full.usable]);
         // A re-run of the commit on a fresh runner: everything comes from the saved cache.

@@ -74,6 +74,9 @@ export interface RunOptions {
   afterEntry?: JobOptions['afterEntry'];
   /** Per entry point (main, post): a process still running then is killed and its step fails. */
   timeoutMs?: number;
+  /** GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT (default: a random run, attempt 1). */
+  runId?: string;
+  runAttempt?: string;
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -101,6 +104,8 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     toolCache: o.toolCache,
     resultsUrl: cacheEnv.ACTIONS_RESULTS_URL,
     runtimeToken: cacheEnv.ACTIONS_RUNTIME_TOKEN,
+    ...(o.runId ? { runId: o.runId } : {}),
+    ...(o.runAttempt ? { runAttempt: o.runAttempt } : {}),
   });
   return runJob({
     actionDir: ROOT,

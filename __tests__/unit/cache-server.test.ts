@@ -470,7 +470,7 @@ describe('fault injection (how @actions/cache reacts)', () => {
     expect(server.entries().some((e) => e.key === key)).toBe(false);
   });
 
-  it('finalize failing: the uploaded entry never becomes visible, and a later save of the key succeeds', async () => {
+  it('finalize failing: the uploaded entry never becomes visible; the key stays reserved until the reservation lapses, then a save succeeds', async () => {
     server.setFaults([{ op: 'finalize', type: 'error', status: 501 }]);
     const key = uniq('finalize');
     const dir = makeDir('finalize', { 'a.txt': 'a' });
@@ -481,7 +481,11 @@ describe('fault injection (how @actions/cache reacts)', () => {
     expect(server.stats().pendingUploads).toBe(pendingBefore + 1);
     server.clearFaults();
     await expect(cache.restoreCache([dir], key, [], { lookupOnly: true })).resolves.toBeUndefined();
-    // The unfinished reservation does not block the key: a new create replaces it.
+    // The unfinished reservation blocks the key, as another job's upload in progress would.
+    server.resetLog();
+    await expect(cache.saveCache([dir], key)).resolves.toBe(-1);
+    expect(summary(server.log())).toEqual(['create:409']);
+    server.lapseReservations();
     expect(await cache.saveCache([dir], key)).toBeGreaterThan(0);
     expect(server.stats().pendingUploads).toBe(pendingBefore);
     await expect(cache.restoreCache([dir], key, [], { lookupOnly: true })).resolves.toBe(key);

@@ -17,6 +17,13 @@ describe('classifyLine: what @actions/cache says about a call', () => {
     ['Failed to save: Unable to reserve cache with key k, another job may be creating this cache.', { kind: 'taken', key: 'k' }],
     ['Failed to save: Unable to reserve cache with key obc1-blob-sha256-ab, x, another job may be creating this cache.', { kind: 'taken', key: 'obc1-blob-sha256-ab, x' }],
     ['::warning::Failed to save: Unable to reserve cache with key k. More details: cache write denied: read-only', { kind: 'fault', shown: true, message: 'Unable to reserve cache with key k. More details: cache write denied: read-only' }],
+    // Every failed reservation ends in "another job may be creating this cache"; the debug line
+    // before it says whether the service refused it (409) or was never reached.
+    ['::debug::Failed to reserve cache: Error: Failed to CreateCacheEntry: Received non-retryable error: Failed request: (409) Conflict: in progress', undefined],
+    [
+      '::debug::Failed to reserve cache: Error: Failed to CreateCacheEntry: Unable to make request: ECONNRESET',
+      { kind: 'fault', shown: false, message: 'Error: Failed to CreateCacheEntry: Unable to make request: ECONNRESET' },
+    ],
     ['Cache restored successfully', undefined],
   ];
   test.each(rows)('%s', (line, expected) => expect(classifyLine(line)).toEqual(expected));
@@ -212,6 +219,25 @@ describe('calls through the real @actions/cache to the local cache service', () 
       expect(await svc.save([dir], `blip-${crypto.randomBytes(4).toString('hex')}`)).toBe(true);
       expect(summary(server.log())).toEqual(['create:503(error)', 'create:200', 'upload/blob:201', 'finalize:200']);
       expect(svc.gaveUp).toBe(false);
+    });
+  });
+
+  test('a reservation the service refused (409) is taken by another job; one it never got is a fault', async () => {
+    const key = `taken-${crypto.randomBytes(4).toString('hex')}`;
+    await withService({ retryPauseMs: 10 }, async (svc, dir) => {
+      server.setFaults([{ op: 'upload', type: 'hang', times: 1 }]);
+      // Another job's upload of the key is in progress (it hangs); this job's create is refused.
+      const other = withService({ callMs: 2000 }, (o) => o.save([dir], key));
+      await until(() => server.log().some((r) => r.fault === 'hang'));
+      expect(await svc.save([dir], key)).toBe(false);
+      expect(svc.wasTaken?.(key)).toBe(true);
+      expect(svc.gaveUp).toBe(false);
+      await other;
+      server.lapseReservations();
+      server.setFaults([{ op: 'create', type: 'reset' }]);
+      expect(await svc.save([dir], `${key}-reset`)).toBe(false);
+      expect(svc.wasTaken?.(`${key}-reset`)).toBe(false);
+      expect(svc.lastFault).toMatch(/ECONNRESET|socket hang up/);
     });
   });
 

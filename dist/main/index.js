@@ -47140,7 +47140,7 @@ async function exitWhenDone() {
 
 /***/ }),
 
-/***/ 1679:
+/***/ 8333:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47188,825 +47188,6 @@ function boundMessage(message) {
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
-var lib_io = __nccwpck_require__(8701);
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-// EXTERNAL MODULE: ./node_modules/semver/index.js
-var node_modules_semver = __nccwpck_require__(2088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
-// EXTERNAL MODULE: external "child_process"
-var external_child_process_ = __nccwpck_require__(5317);
-;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-// Internal object for testability (allows mocking in ESM)
-const _internal = {
-    readLinuxVersionFile() {
-        const lsbReleaseFile = '/etc/lsb-release';
-        const osReleaseFile = '/etc/os-release';
-        let contents = '';
-        if (external_fs_.existsSync(lsbReleaseFile)) {
-            contents = external_fs_.readFileSync(lsbReleaseFile).toString();
-        }
-        else if (external_fs_.existsSync(osReleaseFile)) {
-            contents = external_fs_.readFileSync(osReleaseFile).toString();
-        }
-        return contents;
-    }
-};
-function _findMatch(versionSpec, stable, candidates, archFilter) {
-    return __awaiter(this, void 0, void 0, function* () {
-        const platFilter = os.platform();
-        let result;
-        let match;
-        let file;
-        for (const candidate of candidates) {
-            const version = candidate.version;
-            debug(`check ${version} satisfies ${versionSpec}`);
-            if (semver.satisfies(version, versionSpec) &&
-                (!stable || candidate.stable === stable)) {
-                file = candidate.files.find(item => {
-                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
-                    let chk = item.arch === archFilter && item.platform === platFilter;
-                    if (chk && item.platform_version) {
-                        const osVersion = _getOsVersion();
-                        if (osVersion === item.platform_version) {
-                            chk = true;
-                        }
-                        else {
-                            chk = semver.satisfies(osVersion, item.platform_version);
-                        }
-                    }
-                    return chk;
-                });
-                if (file) {
-                    debug(`matched ${candidate.version}`);
-                    match = candidate;
-                    break;
-                }
-            }
-        }
-        if (match && file) {
-            // clone since we're mutating the file list to be only the file that matches
-            result = Object.assign({}, match);
-            result.files = [file];
-        }
-        return result;
-    });
-}
-function _getOsVersion() {
-    // TODO: add windows and other linux, arm variants
-    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
-    const plat = os.platform();
-    let version = '';
-    if (plat === 'darwin') {
-        version = cp.execSync('sw_vers -productVersion').toString();
-    }
-    else if (plat === 'linux') {
-        // lsb_release process not in some containers, readfile
-        // Run cat /etc/lsb-release
-        // DISTRIB_ID=Ubuntu
-        // DISTRIB_RELEASE=18.04
-        // DISTRIB_CODENAME=bionic
-        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
-        const lsbContents = _internal.readLinuxVersionFile();
-        if (lsbContents) {
-            const lines = lsbContents.split('\n');
-            for (const line of lines) {
-                const parts = line.split('=');
-                if (parts.length === 2 &&
-                    (parts[0].trim() === 'VERSION_ID' ||
-                        parts[0].trim() === 'DISTRIB_RELEASE')) {
-                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
-                    break;
-                }
-            }
-        }
-    }
-    return version;
-}
-// Alias for backwards compatibility
-function _readLinuxVersionFile() {
-    return _internal.readLinuxVersionFile();
-}
-//# sourceMappingURL=manifest.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
-var lib = __nccwpck_require__(4942);
-// EXTERNAL MODULE: external "stream"
-var external_stream_ = __nccwpck_require__(2203);
-// EXTERNAL MODULE: external "util"
-var external_util_ = __nccwpck_require__(9023);
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
-var lib_exec = __nccwpck_require__(5260);
-;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
-var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-/**
- * Internal class for retries
- */
-class RetryHelper {
-    constructor(maxAttempts, minSeconds, maxSeconds) {
-        if (maxAttempts < 1) {
-            throw new Error('max attempts should be greater than or equal to 1');
-        }
-        this.maxAttempts = maxAttempts;
-        this.minSeconds = Math.floor(minSeconds);
-        this.maxSeconds = Math.floor(maxSeconds);
-        if (this.minSeconds > this.maxSeconds) {
-            throw new Error('min seconds should be less than or equal to max seconds');
-        }
-    }
-    execute(action, isRetryable) {
-        return retry_helper_awaiter(this, void 0, void 0, function* () {
-            let attempt = 1;
-            while (attempt < this.maxAttempts) {
-                // Try
-                try {
-                    return yield action();
-                }
-                catch (err) {
-                    if (isRetryable && !isRetryable(err)) {
-                        throw err;
-                    }
-                    lib_core/* info */.pq(err.message);
-                }
-                // Sleep
-                const seconds = this.getSleepAmount();
-                lib_core/* info */.pq(`Waiting ${seconds} seconds before trying again`);
-                yield this.sleep(seconds);
-                attempt++;
-            }
-            // Last attempt
-            return yield action();
-        });
-    }
-    getSleepAmount() {
-        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
-            this.minSeconds);
-    }
-    sleep(seconds) {
-        return retry_helper_awaiter(this, void 0, void 0, function* () {
-            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
-        });
-    }
-}
-//# sourceMappingURL=retry-helper.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
-var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-class HTTPError extends Error {
-    constructor(httpStatusCode) {
-        super(`Unexpected HTTP response: ${httpStatusCode}`);
-        this.httpStatusCode = httpStatusCode;
-        Object.setPrototypeOf(this, new.target.prototype);
-    }
-}
-const IS_WINDOWS = process.platform === 'win32';
-const IS_MAC = process.platform === 'darwin';
-const userAgent = 'actions/tool-cache';
-/**
- * Download a tool from an url and stream it into a file
- *
- * @param url       url of tool to download
- * @param dest      path to download tool
- * @param auth      authorization header
- * @param headers   other headers
- * @returns         path to downloaded tool
- */
-function downloadTool(url, dest, auth, headers) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        dest = dest || external_path_.join(_getTempDirectory(), external_crypto_.randomUUID());
-        yield lib_io/* mkdirP */.U$(external_path_.dirname(dest));
-        lib_core/* debug */.Yz(`Downloading ${url}`);
-        lib_core/* debug */.Yz(`Destination ${dest}`);
-        const maxAttempts = 3;
-        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
-        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
-        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
-        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
-            return yield downloadToolAttempt(url, dest || '', auth, headers);
-        }), (err) => {
-            if (err instanceof HTTPError && err.httpStatusCode) {
-                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
-                if (err.httpStatusCode < 500 &&
-                    err.httpStatusCode !== 408 &&
-                    err.httpStatusCode !== 429) {
-                    return false;
-                }
-            }
-            // Otherwise retry
-            return true;
-        });
-    });
-}
-function downloadToolAttempt(url, dest, auth, headers) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        if (external_fs_.existsSync(dest)) {
-            throw new Error(`Destination file path ${dest} already exists`);
-        }
-        // Get the response headers
-        const http = new lib/* HttpClient */.Qq(userAgent, [], {
-            allowRetries: false
-        });
-        if (auth) {
-            lib_core/* debug */.Yz('set auth');
-            if (headers === undefined) {
-                headers = {};
-            }
-            headers.authorization = auth;
-        }
-        const response = yield http.get(url, headers);
-        if (response.message.statusCode !== 200) {
-            const err = new HTTPError(response.message.statusCode);
-            lib_core/* debug */.Yz(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
-            throw err;
-        }
-        // Download the response body
-        const pipeline = external_util_.promisify(external_stream_.pipeline);
-        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
-        const readStream = responseMessageFactory();
-        let succeeded = false;
-        try {
-            yield pipeline(readStream, external_fs_.createWriteStream(dest));
-            lib_core/* debug */.Yz('download complete');
-            succeeded = true;
-            return dest;
-        }
-        finally {
-            // Error, delete dest before retry
-            if (!succeeded) {
-                lib_core/* debug */.Yz('download failed');
-                try {
-                    yield lib_io/* rmRF */.Yz(dest);
-                }
-                catch (err) {
-                    lib_core/* debug */.Yz(`Failed to delete '${dest}'. ${err.message}`);
-                }
-            }
-        }
-    });
-}
-/**
- * Extract a .7z file
- *
- * @param file     path to the .7z file
- * @param dest     destination directory. Optional.
- * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
- * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
- * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
- * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
- * interface, it is smaller than the full command line interface, and it does support long paths. At the
- * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
- * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
- * to 7zr.exe can be pass to this function.
- * @returns        path to the destination directory
- */
-function extract7z(file, dest, _7zPath) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        ok(IS_WINDOWS, 'extract7z() not supported on current OS');
-        ok(file, 'parameter "file" is required');
-        dest = yield _createExtractFolder(dest);
-        const originalCwd = process.cwd();
-        process.chdir(dest);
-        if (_7zPath) {
-            try {
-                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
-                const args = [
-                    'x', // eXtract files with full paths
-                    logLevel, // -bb[0-3] : set output log level
-                    '-bd', // disable progress indicator
-                    '-sccUTF-8', // set charset for for console input/output
-                    file
-                ];
-                const options = {
-                    silent: true
-                };
-                yield exec(`"${_7zPath}"`, args, options);
-            }
-            finally {
-                process.chdir(originalCwd);
-            }
-        }
-        else {
-            const escapedScript = path
-                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
-                .replace(/'/g, "''")
-                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
-            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
-            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
-            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
-            const args = [
-                '-NoLogo',
-                '-Sta',
-                '-NoProfile',
-                '-NonInteractive',
-                '-ExecutionPolicy',
-                'Unrestricted',
-                '-Command',
-                command
-            ];
-            const options = {
-                silent: true
-            };
-            try {
-                const powershellPath = yield io.which('powershell', true);
-                yield exec(`"${powershellPath}"`, args, options);
-            }
-            finally {
-                process.chdir(originalCwd);
-            }
-        }
-        return dest;
-    });
-}
-/**
- * Extract a compressed tar archive
- *
- * @param file     path to the tar
- * @param dest     destination directory. Optional.
- * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
- * @returns        path to the destination directory
- */
-function extractTar(file_1, dest_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
-        if (!file) {
-            throw new Error("parameter 'file' is required");
-        }
-        // Create dest
-        dest = yield _createExtractFolder(dest);
-        // Determine whether GNU tar
-        core.debug('Checking tar --version');
-        let versionOutput = '';
-        yield exec('tar --version', [], {
-            ignoreReturnCode: true,
-            silent: true,
-            listeners: {
-                stdout: (data) => (versionOutput += data.toString()),
-                stderr: (data) => (versionOutput += data.toString())
-            }
-        });
-        core.debug(versionOutput.trim());
-        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
-        // Initialize args
-        let args;
-        if (flags instanceof Array) {
-            args = flags;
-        }
-        else {
-            args = [flags];
-        }
-        if (core.isDebug() && !flags.includes('v')) {
-            args.push('-v');
-        }
-        let destArg = dest;
-        let fileArg = file;
-        if (IS_WINDOWS && isGnuTar) {
-            args.push('--force-local');
-            destArg = dest.replace(/\\/g, '/');
-            // Technically only the dest needs to have `/` but for aesthetic consistency
-            // convert slashes in the file arg too.
-            fileArg = file.replace(/\\/g, '/');
-        }
-        if (isGnuTar) {
-            // Suppress warnings when using GNU tar to extract archives created by BSD tar
-            args.push('--warning=no-unknown-keyword');
-            args.push('--overwrite');
-        }
-        args.push('-C', destArg, '-f', fileArg);
-        yield exec(`tar`, args);
-        return dest;
-    });
-}
-/**
- * Extract a xar compatible archive
- *
- * @param file     path to the archive
- * @param dest     destination directory. Optional.
- * @param flags    flags for the xar. Optional.
- * @returns        path to the destination directory
- */
-function extractXar(file_1, dest_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
-        ok(IS_MAC, 'extractXar() not supported on current OS');
-        ok(file, 'parameter "file" is required');
-        dest = yield _createExtractFolder(dest);
-        let args;
-        if (flags instanceof Array) {
-            args = flags;
-        }
-        else {
-            args = [flags];
-        }
-        args.push('-x', '-C', dest, '-f', file);
-        if (core.isDebug()) {
-            args.push('-v');
-        }
-        const xarPath = yield io.which('xar', true);
-        yield exec(`"${xarPath}"`, _unique(args));
-        return dest;
-    });
-}
-/**
- * Extract a zip
- *
- * @param file     path to the zip
- * @param dest     destination directory. Optional.
- * @returns        path to the destination directory
- */
-function extractZip(file, dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        if (!file) {
-            throw new Error("parameter 'file' is required");
-        }
-        dest = yield _createExtractFolder(dest);
-        if (IS_WINDOWS) {
-            yield extractZipWin(file, dest);
-        }
-        else {
-            yield extractZipNix(file, dest);
-        }
-        return dest;
-    });
-}
-function extractZipWin(file, dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        // build the powershell command
-        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
-        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
-        const pwshPath = yield io.which('pwsh', false);
-        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
-        //and the -Force flag for Expand-Archive as a fallback
-        if (pwshPath) {
-            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
-            const pwshCommand = [
-                `$ErrorActionPreference = 'Stop' ;`,
-                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
-                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
-                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
-            ].join(' ');
-            const args = [
-                '-NoLogo',
-                '-NoProfile',
-                '-NonInteractive',
-                '-ExecutionPolicy',
-                'Unrestricted',
-                '-Command',
-                pwshCommand
-            ];
-            core.debug(`Using pwsh at path: ${pwshPath}`);
-            yield exec(`"${pwshPath}"`, args);
-        }
-        else {
-            const powershellCommand = [
-                `$ErrorActionPreference = 'Stop' ;`,
-                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
-                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
-                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
-            ].join(' ');
-            const args = [
-                '-NoLogo',
-                '-Sta',
-                '-NoProfile',
-                '-NonInteractive',
-                '-ExecutionPolicy',
-                'Unrestricted',
-                '-Command',
-                powershellCommand
-            ];
-            const powershellPath = yield io.which('powershell', true);
-            core.debug(`Using powershell at path: ${powershellPath}`);
-            yield exec(`"${powershellPath}"`, args);
-        }
-    });
-}
-function extractZipNix(file, dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        const unzipPath = yield io.which('unzip', true);
-        const args = [file];
-        if (!core.isDebug()) {
-            args.unshift('-q');
-        }
-        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
-        yield exec(`"${unzipPath}"`, args, { cwd: dest });
-    });
-}
-/**
- * Caches a directory and installs it into the tool cacheDir
- *
- * @param sourceDir    the directory to cache into tools
- * @param tool          tool name
- * @param version       version of the tool.  semver format
- * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
- */
-function cacheDir(sourceDir, tool, version, arch) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        version = node_modules_semver.clean(version) || version;
-        arch = arch || external_os_.arch();
-        lib_core/* debug */.Yz(`Caching tool ${tool} ${version} ${arch}`);
-        lib_core/* debug */.Yz(`source dir: ${sourceDir}`);
-        if (!external_fs_.statSync(sourceDir).isDirectory()) {
-            throw new Error('sourceDir is not a directory');
-        }
-        // Create the tool dir
-        const destPath = yield _createToolPath(tool, version, arch);
-        // copy each child item. do not move. move can fail on Windows
-        // due to anti-virus software having an open handle on a file.
-        for (const itemName of external_fs_.readdirSync(sourceDir)) {
-            const s = external_path_.join(sourceDir, itemName);
-            yield lib_io.cp(s, destPath, { recursive: true });
-        }
-        // write .complete
-        _completeToolPath(tool, version, arch);
-        return destPath;
-    });
-}
-/**
- * Caches a downloaded file (GUID) and installs it
- * into the tool cache with a given targetName
- *
- * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
- * @param targetFile    the name of the file name in the tools directory
- * @param tool          tool name
- * @param version       version of the tool.  semver format
- * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
- */
-function cacheFile(sourceFile, targetFile, tool, version, arch) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        version = semver.clean(version) || version;
-        arch = arch || os.arch();
-        core.debug(`Caching tool ${tool} ${version} ${arch}`);
-        core.debug(`source file: ${sourceFile}`);
-        if (!fs.statSync(sourceFile).isFile()) {
-            throw new Error('sourceFile is not a file');
-        }
-        // create the tool dir
-        const destFolder = yield _createToolPath(tool, version, arch);
-        // copy instead of move. move can fail on Windows due to
-        // anti-virus software having an open handle on a file.
-        const destPath = path.join(destFolder, targetFile);
-        core.debug(`destination file ${destPath}`);
-        yield io.cp(sourceFile, destPath);
-        // write .complete
-        _completeToolPath(tool, version, arch);
-        return destFolder;
-    });
-}
-/**
- * Finds the path to a tool version in the local installed tool cache
- *
- * @param toolName      name of the tool
- * @param versionSpec   version of the tool
- * @param arch          optional arch.  defaults to arch of computer
- */
-function find(toolName, versionSpec, arch) {
-    if (!toolName) {
-        throw new Error('toolName parameter is required');
-    }
-    if (!versionSpec) {
-        throw new Error('versionSpec parameter is required');
-    }
-    arch = arch || external_os_.arch();
-    // attempt to resolve an explicit version
-    if (!isExplicitVersion(versionSpec)) {
-        const localVersions = findAllVersions(toolName, arch);
-        const match = evaluateVersions(localVersions, versionSpec);
-        versionSpec = match;
-    }
-    // check for the explicit version in the cache
-    let toolPath = '';
-    if (versionSpec) {
-        versionSpec = node_modules_semver.clean(versionSpec) || '';
-        const cachePath = external_path_.join(_getCacheDirectory(), toolName, versionSpec, arch);
-        lib_core/* debug */.Yz(`checking cache: ${cachePath}`);
-        if (external_fs_.existsSync(cachePath) && external_fs_.existsSync(`${cachePath}.complete`)) {
-            lib_core/* debug */.Yz(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
-            toolPath = cachePath;
-        }
-        else {
-            lib_core/* debug */.Yz('not found');
-        }
-    }
-    return toolPath;
-}
-/**
- * Finds the paths to all versions of a tool that are installed in the local tool cache
- *
- * @param toolName  name of the tool
- * @param arch      optional arch.  defaults to arch of computer
- */
-function findAllVersions(toolName, arch) {
-    const versions = [];
-    arch = arch || external_os_.arch();
-    const toolPath = external_path_.join(_getCacheDirectory(), toolName);
-    if (external_fs_.existsSync(toolPath)) {
-        const children = external_fs_.readdirSync(toolPath);
-        for (const child of children) {
-            if (isExplicitVersion(child)) {
-                const fullPath = external_path_.join(toolPath, child, arch || '');
-                if (external_fs_.existsSync(fullPath) && external_fs_.existsSync(`${fullPath}.complete`)) {
-                    versions.push(child);
-                }
-            }
-        }
-    }
-    return versions;
-}
-function getManifestFromRepo(owner_1, repo_1, auth_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
-        let releases = [];
-        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
-        const http = new httpm.HttpClient('tool-cache');
-        const headers = {};
-        if (auth) {
-            core.debug('set auth');
-            headers.authorization = auth;
-        }
-        const response = yield http.getJson(treeUrl, headers);
-        if (!response.result) {
-            return releases;
-        }
-        let manifestUrl = '';
-        for (const item of response.result.tree) {
-            if (item.path === 'versions-manifest.json') {
-                manifestUrl = item.url;
-                break;
-            }
-        }
-        headers['accept'] = 'application/vnd.github.VERSION.raw';
-        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
-        if (versionsRaw) {
-            // shouldn't be needed but protects against invalid json saved with BOM
-            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
-            try {
-                releases = JSON.parse(versionsRaw);
-            }
-            catch (_a) {
-                core.debug('Invalid json');
-            }
-        }
-        return releases;
-    });
-}
-function findFromManifest(versionSpec_1, stable_1, manifest_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
-        // wrap the internal impl
-        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
-        return match;
-    });
-}
-function _createExtractFolder(dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        if (!dest) {
-            // create a temp dir
-            dest = path.join(_getTempDirectory(), crypto.randomUUID());
-        }
-        yield io.mkdirP(dest);
-        return dest;
-    });
-}
-function _createToolPath(tool, version, arch) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
-        lib_core/* debug */.Yz(`destination ${folderPath}`);
-        const markerPath = `${folderPath}.complete`;
-        yield lib_io/* rmRF */.Yz(folderPath);
-        yield lib_io/* rmRF */.Yz(markerPath);
-        yield lib_io/* mkdirP */.U$(folderPath);
-        return folderPath;
-    });
-}
-function _completeToolPath(tool, version, arch) {
-    const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
-    const markerPath = `${folderPath}.complete`;
-    external_fs_.writeFileSync(markerPath, '');
-    lib_core/* debug */.Yz('finished caching tool');
-}
-/**
- * Check if version string is explicit
- *
- * @param versionSpec      version string to check
- */
-function isExplicitVersion(versionSpec) {
-    const c = node_modules_semver.clean(versionSpec) || '';
-    lib_core/* debug */.Yz(`isExplicit: ${c}`);
-    const valid = node_modules_semver.valid(c) != null;
-    lib_core/* debug */.Yz(`explicit? ${valid}`);
-    return valid;
-}
-/**
- * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
- *
- * @param versions        array of versions to evaluate
- * @param versionSpec     semantic version spec to satisfy
- */
-function evaluateVersions(versions, versionSpec) {
-    let version = '';
-    lib_core/* debug */.Yz(`evaluating ${versions.length} versions`);
-    versions = versions.sort((a, b) => {
-        if (node_modules_semver.gt(a, b)) {
-            return 1;
-        }
-        return -1;
-    });
-    for (let i = versions.length - 1; i >= 0; i--) {
-        const potential = versions[i];
-        const satisfied = node_modules_semver.satisfies(potential, versionSpec);
-        if (satisfied) {
-            version = potential;
-            break;
-        }
-    }
-    if (version) {
-        lib_core/* debug */.Yz(`matched: ${version}`);
-    }
-    else {
-        lib_core/* debug */.Yz('match not found');
-    }
-    return version;
-}
-/**
- * Gets RUNNER_TOOL_CACHE
- */
-function _getCacheDirectory() {
-    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
-    (0,external_assert_.ok)(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
-    return cacheDirectory;
-}
-/**
- * Gets RUNNER_TEMP
- */
-function _getTempDirectory() {
-    const tempDirectory = process.env['RUNNER_TEMP'] || '';
-    (0,external_assert_.ok)(tempDirectory, 'Expected RUNNER_TEMP to be defined');
-    return tempDirectory;
-}
-/**
- * Gets a global variable
- */
-function _getGlobal(key, defaultValue) {
-    /* eslint-disable @typescript-eslint/no-explicit-any */
-    const value = global[key];
-    /* eslint-enable @typescript-eslint/no-explicit-any */
-    return value !== undefined ? value : defaultValue;
-}
-/**
- * Returns an array of unique values.
- * @param values Values to make unique.
- */
-function _unique(values) {
-    return Array.from(new Set(values));
-}
-//# sourceMappingURL=tool-cache.js.map
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/workdir.ts
@@ -48072,6 +47253,8 @@ function realWorkspace() {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var exec = __nccwpck_require__(5260);
 ;// CONCATENATED MODULE: ./src/buildlog.ts
 // Condensed buildx progress for the log. BuildKit's plain progress prints, for every step, a header
 // (`#5 [build 2/3] RUN make`), the step's own output (`#5 0.165 text`), bookkeeping (transfers,
@@ -48255,7 +47438,7 @@ async function exec_run(command, args, opts = {}) {
     };
     if (view)
         lib_core/* info */.pq(`[command]${external_node_path_.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
-    const exitCode = await lib_exec/* exec */.m(command, args, {
+    const exitCode = await exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
         env: childEnv(opts.env ?? process.env, opts.secretEnv),
         cwd: opts.cwd ?? realCwd(),
@@ -48310,21 +47493,20 @@ function docker_dockerEnv(dockerConfig, base = process.env) {
 class ToolError extends Error {
 }
 async function probeDocker(env) {
-    const ver = await exec_run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
-    if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
-        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
-    }
-    if (ver.exitCode !== 0) {
-        throw new ToolError(`docker: the Docker daemon is unreachable: ${exec_lastMeaningfulLine(ver.stderr) || 'no answer'}`);
-    }
-    // One `docker info` for both the daemon's image store and the CLI's buildx plugin path.
-    const info = await exec_run('docker', ['info', '--format', `{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
+    // One `docker info` for the server's version, its image store and the CLI's buildx plugin path.
+    const info = await exec_run('docker', ['info', '--format', `{{.ServerVersion}}\n{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
         env,
         silent: true,
         ignoreReturnCode: true,
-    });
-    const [status = '', plugin = ''] = info.stdout.split('\n');
-    return { dockerVersion: ver.stdout.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
+    }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
+    if (info.exitCode === 127 || /ENOENT|Unable to locate/.test(info.stderr)) {
+        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
+    }
+    const [version = '', status = '', plugin = ''] = info.stdout.split('\n');
+    if (info.exitCode !== 0 || !version.trim()) {
+        throw new ToolError(`docker: the Docker daemon is unreachable: ${exec_lastMeaningfulLine(info.stderr) || 'no answer'}`);
+    }
+    return { dockerVersion: version.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
 }
 const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
 /** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
@@ -48334,8 +47516,9 @@ async function buildxPluginPath(env) {
 }
 /** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
 async function probeBuildx(env) {
-    const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-    if (bx.exitCode !== 0)
+    // Runs beside probeDocker: a missing docker CLI is probeDocker's error to report.
+    const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true }).catch(() => undefined);
+    if (!bx || bx.exitCode !== 0)
         return undefined;
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
     return first.split(/\s+/)[1] ?? first;
@@ -48410,7 +47593,6 @@ async function logoutAndForget(dockerConfig, registries, env) {
 // (pinned, or the latest release through the GitHub API or a mirror), the release binary is
 // downloaded once into the runner's tool cache after its sha256 matched the release's checksums
 // file, and linked into the job's private DOCKER_CONFIG/cli-plugins.
-
 
 
 
@@ -48561,9 +47743,12 @@ async function sha256File(file) {
     return h.digest('hex');
 }
 const SUM_FILE = 'docker-buildx.sha256';
+/** @actions/tool-cache, loaded only when buildx is installed (most runs never need it). */
+const toolCache = () => __nccwpck_require__.e(/* import() */ 805).then(__nccwpck_require__.bind(__nccwpck_require__, 9805));
 /** The cached binary, when the tool cache has this version and its recorded sha256 still matches. */
 async function fromToolCache(version, file) {
-    const dir = find(TOOL_NAME, cacheVersion(version));
+    const tc = await toolCache();
+    const dir = tc.find(TOOL_NAME, cacheVersion(version));
     if (!dir)
         return undefined;
     const bin = external_node_path_.join(dir, file);
@@ -48588,6 +47773,7 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
     const file = pluginFileName(env.platform);
     const template = req.downloadUrl || DEFAULT_DOWNLOAD_URL;
     const started = Date.now();
+    const tc = await toolCache();
     let binary = await fromToolCache(version, file);
     const fromCache = binary !== undefined;
     if (binary)
@@ -48610,7 +47796,7 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
             const downloaded = external_node_path_.join(stage, file);
             lib_core/* info */.pq(`Downloading ${redactUrl(url)}`);
             try {
-                await downloadTool(url, downloaded);
+                await tc.downloadTool(url, downloaded);
             }
             catch (err) {
                 const status = err.httpStatusCode;
@@ -48625,7 +47811,7 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
             lib_core/* info */.pq(`sha256 ${got} matches ${external_node_path_.basename(sumsUrl)}.`);
             await external_node_fs_.promises.chmod(downloaded, 0o755);
             await external_node_fs_.promises.writeFile(external_node_path_.join(stage, SUM_FILE), `${got}\n`);
-            const dir = await cacheDir(stage, TOOL_NAME, cacheVersion(version));
+            const dir = await tc.cacheDir(stage, TOOL_NAME, cacheVersion(version));
             binary = external_node_path_.join(dir, file);
             lib_core/* info */.pq(`Cached in the tool cache: ${dir}`);
         }
@@ -48641,6 +47827,9 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
     return { version, binary, plugin, fromCache, downloadMs: Date.now() - started };
 }
 
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
 ;// CONCATENATED MODULE: ./src/docker/builder.ts
 // The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
 // back what `docker buildx inspect` says, and creating and removing a builder.
@@ -48751,8 +47940,8 @@ function buildxCreateArgv(p) {
     return a;
 }
 function configFlag(buildxVersion) {
-    const v = node_modules_semver.coerce(buildxVersion);
-    return v && node_modules_semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
+    const v = semver.coerce(buildxVersion);
+    return v && semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
 }
 /** A builder name: letters, digits, `-` and `_`, unique per run. */
 function builderName(runId, suffix) {
@@ -48841,6 +48030,19 @@ async function inspectBuilder(name, env) {
 async function contextBuilderName(env) {
     const res = await exec_run('docker', ['context', 'show'], { env, silent: true, ignoreReturnCode: true });
     return (res.exitCode === 0 && res.stdout.trim()) || 'default';
+}
+
+;// CONCATENATED MODULE: ./src/input-error.ts
+// The error of an input that cannot be used, in a module of its own: the parsers in docker/ and
+// cache/ throw it, and post, which reads no input but secret-envs, need not load the input parsers.
+
+/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(boundMessage(`${input}: ${message}`));
+        this.input = input;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/docker/login.ts
@@ -49231,7 +48433,8 @@ function platformProblem(platform) {
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
-// The action's inputs, read and validated in one place: the only caller of core.getInput.
+// The action's inputs, read and validated in one place: the only caller of core.getInput but
+// post's reading of secret-envs (src/secret-envs.ts).
 
 
 
@@ -49239,25 +48442,10 @@ function platformProblem(platform) {
 
 
 
-/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(boundMessage(`${input}: ${message}`));
-        this.input = input;
-    }
-}
+
+
 /** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
 const getRaw = (n) => lib_core/* getInput */.V4(n, { trimWhitespace: n !== 'secrets' });
-/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
-function secretEnvNames(get = getRaw) {
-    try {
-        return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
-    }
-    catch {
-        return [];
-    }
-}
 /** Reads every input through `get` (core.getInput by default) and validates it. */
 function readInputs(get = getRaw) {
     const context = get('context').trim() || '.';
@@ -51457,8 +50645,8 @@ function list_splitList(input, inputName) {
 }
 
 // EXTERNAL MODULE: ./node_modules/handlebars/lib/index.js
-var handlebars_lib = __nccwpck_require__(8508);
-var lib_default = /*#__PURE__*/__nccwpck_require__.n(handlebars_lib);
+var lib = __nccwpck_require__(8508);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 // EXTERNAL MODULE: ./node_modules/moment-timezone/index.js
 var moment_timezone = __nccwpck_require__(9856);
 var moment_timezone_default = /*#__PURE__*/__nccwpck_require__.n(moment_timezone);
@@ -52348,130 +51536,6 @@ function annotationLevelsOf(levels) {
     return levels;
 }
 
-;// CONCATENATED MODULE: ./src/cache/keys.ts
-// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
-// content-addressed blob entries.
-
-
-const KEY_PREFIX = 'obc1';
-/**
- * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
- */
-function slug(s, max = 40) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[.-]+|-+$/g, '');
-    return v.slice(0, max) || 'x';
-}
-function shortHash(s, n = 8) {
-    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
-}
-/**
- * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
- * several images built in one repository never overwrite each other's cache.
- */
-function planScope(s) {
-    if (s.cacheScope)
-        return slug(s.cacheScope, 60);
-    const image = s.images[0] ?? s.file ?? 'image';
-    const name = image.split('/').pop().split(':')[0];
-    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
-    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
-}
-/** The branches whose caches this run may start from, in order. */
-function fallbackBranches(ctx) {
-    const out = [];
-    const push = (b) => {
-        if (b && !out.includes(b))
-            out.push(b);
-    };
-    if (isPullRequestEvent(ctx.eventName)) {
-        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
-        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
-    }
-    else if (ctx.ref.startsWith('refs/heads/')) {
-        push(ctx.ref.slice('refs/heads/'.length));
-    }
-    else if (ctx.eventName === 'merge_group') {
-        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
-    }
-    push(defaultBranchOf(ctx));
-    return out;
-}
-/** The index entry's key for this run, and the restore keys to fall back on. */
-function planIndexKeys(scope, ctx) {
-    const branches = fallbackBranches(ctx);
-    const own = isPullRequestEvent(ctx.eventName)
-        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
-        : ctx.ref.startsWith('refs/tags/')
-            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-            : branches[0] ?? 'detached';
-    const base = `${KEY_PREFIX}-idx-${scope}-`;
-    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-        .filter((b, i, all) => all.indexOf(b) === i)
-        .map((b) => `${base}${b}-`);
-    return { primary, restore };
-}
-/**
- * The index lookup: this commit's newest alternate index first (saved when a worse index already
- * held the primary key), then the primary key itself, then the newest index of each branch. The
- * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
- */
-function keys_indexLookup(keys) {
-    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
-}
-/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
-function isCommitIndexKey(keys, key) {
-    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
-}
-function alternateNumber(keys, key) {
-    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
-    return m ? Number(m[1]) : undefined;
-}
-/**
- * The key a save of this commit's index uses: the primary key while the service holds no index of
- * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
- * both the lookup of this commit and the branch's restore key find it as the newest.
- */
-function keys_nextIndexKey(keys, held) {
-    if (!held || !isCommitIndexKey(keys, held))
-        return keys.primary;
-    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
-}
-/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
-function blobKey(digest) {
-    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
-}
-/** Key of an entry that holds several blobs, derived from their digests. */
-function packKey(digests) {
-    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
-}
-/**
- * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs balanced by size (largest first into the lightest pack).
- */
-function keys_planPacks(blobs, maxEntries) {
-    if (blobs.length === 0)
-        return [];
-    if (blobs.length <= maxEntries)
-        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
-    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
-        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
-        lightest.size += b.size;
-        lightest.digests.push(b.digest);
-    }
-    return packs
-        .filter((p) => p.digests.length)
-        .map((p) => {
-        const digests = [...p.digests].sort();
-        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
-    });
-}
-
 ;// CONCATENATED MODULE: ./src/cache/layout.ts
 // BuildKit's cache export, in either of its two forms:
 // - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
@@ -52643,6 +51707,134 @@ async function layout_verifyBlob(file, digest) {
     catch {
         return false;
     }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/keys.ts
+// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
+// content-addressed blob entries.
+
+
+const KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
+function slug(s, max = 40) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[.-]+|-+$/g, '');
+    return v.slice(0, max) || 'x';
+}
+function shortHash(s, n = 8) {
+    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
+}
+/**
+ * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
+ * several images built in one repository never overwrite each other's cache.
+ */
+function planScope(s) {
+    if (s.cacheScope)
+        return slug(s.cacheScope, 60);
+    const image = s.images[0] ?? s.file ?? 'image';
+    const name = image.split('/').pop().split(':')[0];
+    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
+    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
+}
+/** The branches whose caches this run may start from, in order. */
+function fallbackBranches(ctx) {
+    const out = [];
+    const push = (b) => {
+        if (b && !out.includes(b))
+            out.push(b);
+    };
+    if (isPullRequestEvent(ctx.eventName)) {
+        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
+        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
+    }
+    else if (ctx.ref.startsWith('refs/heads/')) {
+        push(ctx.ref.slice('refs/heads/'.length));
+    }
+    else if (ctx.eventName === 'merge_group') {
+        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
+    }
+    push(defaultBranchOf(ctx));
+    return out;
+}
+/** The index entry's key for this run, and the restore keys to fall back on. */
+function planIndexKeys(scope, ctx) {
+    const branches = fallbackBranches(ctx);
+    const own = isPullRequestEvent(ctx.eventName)
+        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
+        : ctx.ref.startsWith('refs/tags/')
+            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
+            : branches[0] ?? 'detached';
+    const base = `${KEY_PREFIX}-idx-${scope}-`;
+    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
+    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
+        .filter((b, i, all) => all.indexOf(b) === i)
+        .map((b) => `${base}${b}-`);
+    return { primary, restore };
+}
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+function keys_indexLookup(keys) {
+    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+function isCommitIndexKey(keys, key) {
+    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+function alternateNumber(keys, key) {
+    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+function keys_nextIndexKey(keys, held) {
+    if (!held || !isCommitIndexKey(keys, held))
+        return keys.primary;
+    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
+/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
+function blobKey(digest) {
+    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
+}
+/** Key of an entry that holds several blobs, derived from their digests. */
+function packKey(digests) {
+    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
+}
+/**
+ * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
+ * packs balanced by size (largest first into the lightest pack).
+ */
+function keys_planPacks(blobs, maxEntries) {
+    if (blobs.length === 0)
+        return [];
+    if (blobs.length <= maxEntries)
+        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
+    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
+    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+        lightest.size += b.size;
+        lightest.digests.push(b.digest);
+    }
+    return packs
+        .filter((p) => p.digests.length)
+        .map((p) => {
+        const digests = [...p.digests].sort();
+        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/cache/merge.ts
@@ -53037,6 +52229,11 @@ function classifyLine(line) {
     const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
     if (taken)
         return { kind: 'taken', key: taken[1] };
+    // @actions/cache reports every failed reservation as "another job may be creating this cache";
+    // only a 409 means that. A reservation that never reached the service is a fault.
+    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+    if (reserve)
+        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
     const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
     if (failed)
         return { kind: 'fault', shown: true, message: failed[3].trim() };
@@ -53140,9 +52337,10 @@ async function service_actionsCacheService(root, phase, stats) {
             const r = await runCall(fn, limit.ms, deadlineWhy);
             end();
             stats.ms += Date.now() - start;
-            for (const s of r.signals)
-                if (s.kind === 'taken')
-                    taken.add(s.key);
+            if (!r.signals.some((s) => s.kind === 'fault'))
+                for (const s of r.signals)
+                    if (s.kind === 'taken')
+                        taken.add(s.key);
             const rate = r.signals.find((s) => s.kind === 'rate-limit');
             if (r.ok && rate) {
                 stats.rateLimited++;
@@ -53835,6 +53033,8 @@ function helperArgv(o) {
 
 
 
+
+
 /**
  * The head repository of a `pull_request` event from a fork (payload.pull_request.head.repo.fork,
  * or a head repository other than the base one); undefined otherwise. Such a run has no secrets
@@ -53902,9 +53102,6 @@ function resolveMeta(inputs, ctx, env) {
 /** Export to a local OCI layout; a failed export never fails the build. */
 function localCacheTo(dir) {
     return `type=local,dest=${dir},mode=max,ignore-error=true`;
-}
-function localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
 }
 /** The daemon's own builder on a classic image store: it cannot store attestations. */
 const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
@@ -54328,10 +53525,15 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     saveState(state);
     const dockerConfig = state.dockerConfig;
     const env = docker_dockerEnv(dockerConfig);
+    // Asked now, beside the probes; the docker driver's builder is named after the context. When
+    // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
+    const contextName = contextBuilderName(env).catch(() => 'default');
+    const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
     const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
-        const daemon = await probeDocker(env);
+        // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
+        const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
         lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
-        let bx = await probeBuildx(env);
+        let bx = found;
         let bxPath = daemon.buildxPath;
         let want = inputs.buildx.version;
         if (!want && !bx) {
@@ -54391,7 +53593,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         let created = false;
         let hostNetwork = false;
         if (driver === 'docker') {
-            name = await contextBuilderName(env);
+            name = await contextName;
         }
         else {
             name = builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
@@ -54428,7 +53630,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             state.builder.keep = inputs.builder.keep;
             saveState(state);
         }
-        const ins = await inspectBuilder(name, env);
+        const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
         lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
         lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
         if (created && inputs.builder.keep)
@@ -54440,6 +53642,10 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     lib_core/* setOutput */.uH('platforms', builder.platforms.join(','));
     lib_core/* setOutput */.uH('buildx-version', toolchain.buildxVersion);
     return { env, toolchain, builder };
+}
+/** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
+function earlyInspect(name, env) {
+    return name.then((n) => inspectBuilder(n, env)).catch(() => undefined);
 }
 /** `0.13.1+ds1` is release `v0.13.1`. */
 function sameRelease(reported, version) {
@@ -55506,7 +54712,6 @@ async function verify_checkExport(dir, expected, skip = new Set()) {
 
 
 
-
 /** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
 function newCachePhase(env = process.env) {
     return new CachePhase(cachePolicy(env));
@@ -55742,8 +54947,8 @@ const MANIFEST_FORM_SINCE = '0.21.0';
  * index form, so that is the choice when the version is unknown or older than v0.21.
  */
 function cacheFormFor(buildkitVersion) {
-    const v = node_modules_semver.coerce(buildkitVersion);
-    return v && node_modules_semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
+    const v = semver.coerce(buildkitVersion);
+    return v && semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
 }
 /** The first Docker Engine release whose built-in BuildKit is v0.21 or later. */
 const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
@@ -55753,12 +54958,12 @@ const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
  * which BuildKit it carries (28.1 and later: v0.21 or later).
  */
 function effectiveBuildkitVersion(driver, reported, dockerVersion) {
-    const v = node_modules_semver.coerce(reported);
-    if (v && node_modules_semver.gt(v, '0.0.0'))
+    const v = semver.coerce(reported);
+    if (v && semver.gt(v, '0.0.0'))
         return reported;
-    const d = node_modules_semver.coerce(dockerVersion);
+    const d = semver.coerce(dockerVersion);
     if (driver === 'docker' && d)
-        return node_modules_semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
+        return semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
     return '';
 }
 /**
@@ -56998,7 +56203,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1679);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8333);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 
 

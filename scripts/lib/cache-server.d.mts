@@ -128,6 +128,8 @@ export interface CacheServer {
   /** Appends to the active faults. */
   addFaults(faults: Fault[]): void;
   clearFaults(): void;
+  /** Lets every unfinished reservation lapse now, as an abandoned one does after a while. */
+  lapseReservations(): void;
   /** Active faults, with remaining `times` and `hits`. */
   faults(): ActiveFault[];
   log(): LogRecord[];
@@ -151,6 +153,8 @@ export interface StartCacheServerOptions {
   host?: string;
   /** ACTIONS_RUNTIME_TOKEN value handed out by env(); any bearer token is accepted. */
   token?: string;
+  /** An unfinished reservation blocks its key until this long after its last request (default 30 s). */
+  reservationLapseMs?: number;
 }
 
 export function startCacheServer(options: StartCacheServerOptions): Promise<CacheServer>;

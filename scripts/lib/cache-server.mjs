@@ -171,9 +171,15 @@ export function normalizeFault(input) {
 
 /**
  * Starts the cache service.
- * @param {{ dir?: string, port?: number, host?: string, token?: string }} [options]
+ *
+ * A reservation is exclusive, as on GitHub's service: while an upload of (key, version) is
+ * unfinished, CreateCacheEntry for it answers 409, which @actions/cache reports as "another job may
+ * be creating this cache" (actions/cache#1612: an unfinished reservation keeps blocking the key).
+ * How long GitHub keeps an abandoned one is not documented; here it lapses `reservationLapseMs`
+ * after its last request, so that a later run of a test can store the key again.
+ * @param {{ dir?: string, port?: number, host?: string, token?: string, reservationLapseMs?: number }} [options]
  */
-export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', token = 'local-cache-service-token' } = {}) {
+export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', token = 'local-cache-service-token', reservationLapseMs = 30_000 } = {}) {
   if (!dir) throw new TypeError('startCacheServer: `dir` is required');
   const root = path.resolve(dir);
   const blobsDir = path.join(root, 'blobs');
@@ -228,9 +234,9 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
   };
 
   // ---------------------------------------------------------------- reservations (uploads in progress)
-  /** @type {Map<string, {uploadId:string,key:string,version:string,dir:string,dataPath:string,complete:boolean,size:number}>} */
+  /** @type {Map<string, {uploadId:string,key:string,version:string,dir:string,dataPath:string,complete:boolean,size:number,touchedMs:number}>} */
   const reservationsByKV = new Map();
-  /** @type {Map<string, {uploadId:string,key:string,version:string,dir:string,dataPath:string,complete:boolean,size:number}>} */
+  /** @type {Map<string, {uploadId:string,key:string,version:string,dir:string,dataPath:string,complete:boolean,size:number,touchedMs:number}>} */
   const reservationsById = new Map();
   const kv = (/** @type {string} */ key, /** @type {string} */ version) => `${version}\u0000${key}`;
   const dropReservation = (/** @type {{uploadId:string,key:string,version:string,dir:string}} */ r) => {
@@ -476,13 +482,16 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       if (findExact(key, version)) {
         return sendTwirpError(res, rec, 409, 'already_exists', `cache entry with key '${key}' and this version already exists`);
       }
-      // A new reservation for the same (key, version) replaces an unfinished one (last writer wins).
+      // An unfinished reservation blocks the key until it lapses.
       const previous = reservationsByKV.get(kv(key, version));
+      if (previous && Date.now() - previous.touchedMs < reservationLapseMs) {
+        return sendTwirpError(res, rec, 409, 'already_exists', `an upload of cache entry '${key}' with this version is in progress`);
+      }
       if (previous) dropReservation(previous);
       const uploadId = crypto.randomBytes(16).toString('hex');
       const rdir = path.join(stagingDir, uploadId);
       fs.mkdirSync(path.join(rdir, 'blocks'), { recursive: true });
-      const r = { uploadId, key, version, dir: rdir, dataPath: path.join(rdir, 'data'), complete: false, size: 0 };
+      const r = { uploadId, key, version, dir: rdir, dataPath: path.join(rdir, 'data'), complete: false, size: 0, touchedMs: Date.now() };
       reservationsByKV.set(kv(key, version), r);
       reservationsById.set(uploadId, r);
       return sendJson(res, rec, { ok: true, signed_upload_url: blobUrl('uploads', uploadId), message: '' });
@@ -560,6 +569,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         await drainBody(req, rec);
         return sendBlobError(res, rec, 404, 'BlobNotFound', 'no such upload (finalized, replaced or unknown)');
       }
+      r.touchedMs = Date.now();
       rec.key = r.key;
       rec.version = r.version;
       if (await actOutFault(takeFault('upload', [r.key]), req, res, rec, 'blob')) return;
@@ -583,7 +593,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
     return handleDownload(req, res, rec, file, entry, f);
   };
 
-  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {LogRecord} rec @param {URL} url @param {{uploadId:string,key:string,version:string,dir:string,dataPath:string,complete:boolean,size:number}} r */
+  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {LogRecord} rec @param {URL} url @param {{uploadId:string,key:string,version:string,dir:string,dataPath:string,complete:boolean,size:number,touchedMs:number}} r */
   const handleUpload = async (req, res, rec, url, r) => {
     const counting = () =>
       new Transform({
@@ -900,6 +910,10 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
     },
     clearFaults: () => {
       faults = [];
+    },
+    /** Lets every unfinished reservation lapse now, as an abandoned one does after a while. */
+    lapseReservations: () => {
+      for (const r of reservationsById.values()) r.touchedMs = -Infinity;
     },
     /** Active faults with their remaining `times` and `hits` so far. */
     faults: () => faults.map((f) => ({ ...f })),

@@ -198,6 +198,10 @@ export interface StepResult {
   annotations: Annotation[];
   /** Names of ::group:: commands, in order. */
   groups: string[];
+  /** Each group's start and end (null while open at exit), in ms since the process was spawned. */
+  timeline: { name: string; startMs: number; endMs: number | null }[];
+  /** ms from the spawn to the first line of output (the Node start and the action's imports). */
+  firstOutputMs: number;
   /** How many values this entry registered with ::add-mask:: (never the values). */
   masks: number;
   /** INPUT_* values the entry got, by input name. */

@@ -636,6 +636,8 @@ async function runStepWith(options, masker) {
   const rawErr = [];
   const annotations = [];
   const groups = [];
+  /** When each group started and ended, in ms since the process was spawned. */
+  const timeline = [];
   const outputs = {};
   const stateOut = {};
   const envFile = {};
@@ -821,11 +823,15 @@ async function runStepWith(options, masker) {
         return;
       case 'group':
         groups.push(d);
+        timeline.push({ name: d, startMs: sinceStart(), endMs: null });
         emit(`[group] ${d}`);
         return;
-      case 'endgroup':
+      case 'endgroup': {
+        const open = timeline.findLast((g) => g.endMs === null);
+        if (open) open.endMs = sinceStart();
         emit('[endgroup]');
         return;
+      }
       case 'echo': {
         const v = d.trim().toUpperCase();
         if (v === 'ON') echo = true;
@@ -864,8 +870,12 @@ async function runStepWith(options, masker) {
   };
 
   let lastLineAt = 0;
+  let firstLineAt = 0;
+  let started = 0;
+  const sinceStart = () => Math.round(performance.now() - started);
   const onLine = (line, stream) => {
     lastLineAt = performance.now();
+    if (!firstLineAt) firstLineAt = lastLineAt;
     let rawLine = line;
     let cmd = null;
     if (line && (line.includes('##[') || line.includes('::'))) cmd = parseCommand(line, registered);
@@ -908,7 +918,7 @@ async function runStepWith(options, masker) {
   });
   const pid = child.pid;
   running = child;
-  const started = performance.now();
+  started = performance.now();
   let timedOut = false;
   let timer;
   let killTimer;
@@ -1002,6 +1012,8 @@ async function runStepWith(options, masker) {
     timedOut,
     durationMs,
     lastOutputMs: lastLineAt ? Math.max(0, Math.round(lastLineAt - started)) : 0,
+    firstOutputMs: firstLineAt ? Math.max(0, Math.round(firstLineAt - started)) : 0,
+    timeline,
     conclusion: failed ? 'failure' : 'success',
     log: log.join('\n'),
     rawStdout: joinRaw(rawOut),

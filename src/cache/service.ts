@@ -260,6 +260,10 @@ export function classifyLine(line: string): ServiceSignal | undefined {
   // A refused reservation: the key exists or another job is creating it (not a fault).
   const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
   if (taken) return { kind: 'taken', key: taken[1] };
+  // @actions/cache reports every failed reservation as "another job may be creating this cache";
+  // only a 409 means that. A reservation that never reached the service is a fault.
+  const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+  if (reserve) return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
   const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
   if (failed) return { kind: 'fault', shown: true, message: failed[3].trim() };
   // Retries are logged as plain info lines; when they run out, a failed save may be reported as
@@ -362,7 +366,7 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
       const r = await runCall(fn, limit.ms, deadlineWhy);
       end();
       stats.ms += Date.now() - start;
-      for (const s of r.signals) if (s.kind === 'taken') taken.add(s.key);
+      if (!r.signals.some((s) => s.kind === 'fault')) for (const s of r.signals) if (s.kind === 'taken') taken.add(s.key);
       const rate = r.signals.find((s): s is Extract<ServiceSignal, { kind: 'rate-limit' }> => s.kind === 'rate-limit');
       if (r.ok && rate) {
         stats.rateLimited++;

@@ -31,6 +31,8 @@ export interface BuildPlan {
   /** The `cache-from` / `cache-to` inputs, beside the action's own cacheFrom / cacheTo. */
   extraCacheFrom?: string[];
   extraCacheTo?: string[];
+  /** distribute: platform: the `--output` that pushes by digest only (no tag); replaces push and tags. */
+  pushByDigest?: string;
 }
 
 /** Build options that go to buildx as they are (checked in inputs-build.ts). */

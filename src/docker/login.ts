@@ -5,7 +5,7 @@ import { quoted } from '../clip.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { LoginError } from './docker.js';
 

@@ -209,7 +209,8 @@ export async function buildPhase(
 ): Promise<BuildResult> {
   const b = plan.build;
   b.builder = docker.builder.name;
-  const wantPush = b.push;
+  const byDigest = b.pushByDigest;
+  const wantPush = b.push || !!byDigest;
   const wantLoad = b.load;
   const testRun = inputs.build?.testRun ?? '';
   const userOutputs = b.outputs ?? [];
@@ -230,9 +231,10 @@ export async function buildPhase(
     guard: guardOn,
     needles: needles.needles.length,
     push: wantPush,
-    tags: b.tags.length,
+    // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
+    tags: byDigest ? 1 : b.tags.length,
     cacheSaved,
-    driver: docker.builder.driver,
+    driver: byDigest ? 'by-digest' : docker.builder.driver,
     load: wantLoad,
     test: testRun !== '',
     outputs: userOutputs.length,
@@ -285,6 +287,8 @@ export async function buildPhase(
           await fs.rm(ociDir, { recursive: true, force: true });
           b.outputs = [...(b.outputs ?? []), `type=oci,dest=${ociDir},tar=false`];
         }
+      } else if (byDigest) {
+        b.outputs = [...(b.outputs ?? []), byDigest];
       }
       if (mode.staged !== 'no' || mode.deferExports || testRun) {
         core.info(`Building without pushing or exporting: ${[mode.scan ? 'the leak guard checks' : '', testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ') || 'a second step exports'} the image first.`);
@@ -360,10 +364,10 @@ export async function buildPhase(
       await core.group(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => {
         // The same build again, fully cached: only what leaves is exported now.
         Object.assign(b, {
-          push: pushHere,
+          push: pushHere && !byDigest,
           load: false,
           tags,
-          outputs: mode.deferExports ? userOutputs : [],
+          outputs: [...(pushHere && byDigest ? [byDigest] : []), ...(mode.deferExports ? userOutputs : [])],
           extraCacheTo: mode.deferExports ? userCacheTo : [],
           cacheTo: undefined,
           flags: { ...flags, noCache: false, noCacheFilters: [], pull: false },
@@ -381,7 +385,7 @@ export async function buildPhase(
     const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
     return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, local, tags) };
   } finally {
-    Object.assign(b, { push: wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
+    Object.assign(b, { push: byDigest ? false : wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
     // The secret files are not needed any more; post removes the directory again, in case.
     await removeSecretDir(state.secretDir);
   }
