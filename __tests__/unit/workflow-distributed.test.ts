@@ -11,7 +11,7 @@ import { loadActionYaml } from '../../scripts/lib/action-docs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const wf: any = loadYaml(readFileSync(path.join(ROOT, '.github/workflows/distributed-build.yml'), 'utf8'));
-const action = loadActionYaml(path.join(ROOT, 'action.yml'));
+const action = loadActionYaml(path.join(ROOT, 'action.yml')) as { inputs: Record<string, { default?: unknown }>; outputs: Record<string, unknown> };
 const call = wf.on.workflow_call;
 const actionStep = (job: string) => wf.jobs[job].steps.find((s: any) => /^oneshot-build\/oneshot-build-action@v\d+$/.test(s.uses ?? ''));
 

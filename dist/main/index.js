@@ -47140,7 +47140,7 @@ async function exitWhenDone() {
 
 /***/ }),
 
-/***/ 8333:
+/***/ 3654:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48432,9 +48432,88 @@ function platformProblem(platform) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/emulation.ts
+// QEMU emulation for platforms the runner cannot run natively: which architectures need a binfmt
+// handler, what a registered handler looks like, and the installer's command line. Pure.
+
+/** The binfmt installer image docker/setup-qemu-action runs by default. */
+const DEFAULT_QEMU_IMAGE = 'tonistiigi/binfmt:latest';
+/** Where the kernel lists binfmt handlers. */
+const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
+/** Node's process.arch to the GOARCH the platforms input uses. */
+function goArch(nodeArch) {
+    return { x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips64el: 'mips64le' }[nodeArch] ?? nodeArch;
+}
+/** The handler name QEMU registers for a GOARCH (`/proc/sys/fs/binfmt_misc/qemu-<name>`). */
+const QEMU = {
+    amd64: 'x86_64',
+    '386': 'i386',
+    arm64: 'aarch64',
+    arm: 'arm',
+    riscv64: 'riscv64',
+    ppc64le: 'ppc64le',
+    ppc64: 'ppc64',
+    s390x: 's390x',
+    mips64le: 'mips64el',
+    mips64: 'mips64',
+    mipsle: 'mipsel',
+    mips: 'mips',
+    loong64: 'loongarch64',
+};
+function qemuName(arch) {
+    return QEMU[arch];
+}
+/** Architectures a host runs without emulation (an amd64 CPU runs 386 code). */
+const NATIVE = { amd64: ['amd64', '386'], arm64: ['arm64'] };
+const emulation_ALIAS = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+/** The architecture of one platform string (`linux/arm/v7` -> `arm`), or undefined for `local`. */
+function archOf(platform) {
+    if (platform.toLowerCase() === 'local' || platformProblem(platform))
+        return undefined;
+    const a = platform.toLowerCase().split('/')[1];
+    return emulation_ALIAS[a] ?? a;
+}
+/** The architectures among `platforms` that the host cannot run natively, in order, once each. */
+function emulatedArches(platforms, hostArch) {
+    const native = NATIVE[hostArch] ?? [hostArch];
+    const out = [];
+    for (const p of platforms) {
+        const a = archOf(p);
+        if (a && !native.includes(a) && !out.includes(a))
+            out.push(a);
+    }
+    return out;
+}
+/** A handler file's content: enabled, and its flags (F: the interpreter is opened at registration). */
+function parseHandler(text) {
+    const lines = text.split(/\r?\n/).map((l) => l.trim());
+    return { enabled: lines[0] === 'enabled', flags: lines.find((l) => l.startsWith('flags:'))?.slice(6).trim() ?? '' };
+}
+/**
+ * What to do for `platforms` on a host of `hostArch`, given the handlers already registered
+ * (qemu names): nothing, nothing because every handler is there, run the installer image for the
+ * missing architectures, or nothing because `qemu: false`. A builder that is not on this runner
+ * (remote, kubernetes) needs no handler here.
+ */
+function planEmulation(o) {
+    const arches = emulatedArches(o.platforms, o.hostArch);
+    if (arches.length === 0)
+        return { action: 'none' };
+    if (o.driver === 'remote' || o.driver === 'kubernetes') {
+        return { action: 'none', note: `QEMU: not set up on this runner for ${arches.join(', ')}: the ${o.driver} builder runs elsewhere and must emulate or run them itself.` };
+    }
+    if (!o.enabled)
+        return { action: 'off', arches };
+    const missing = arches.filter((a) => !o.registered.has(qemuName(a) ?? a));
+    if (missing.length === 0)
+        return { action: 'present', arches };
+    return { action: 'install', arches: missing, present: arches.filter((a) => !missing.includes(a)), argv: ['run', '--rm', '--privileged', o.image, '--install', missing.join(',')] };
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // The action's inputs, read and validated in one place: the only caller of core.getInput but
 // post's reading of secret-envs (src/secret-envs.ts).
+
 
 
 
@@ -48493,7 +48572,35 @@ function readInputs(get = getRaw) {
         sbom: get('sbom').trim(),
         dryRun: bool('dry-run', get('dry-run'), false),
         secretScan: bool('secret-scan', get('secret-scan'), true),
+        ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
     };
+}
+/** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */
+const DEFAULT_DISTRIBUTE_WAIT = 120;
+/** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
+function parseMultiPlatform(get, platforms) {
+    const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
+    if (/\s/.test(qemuImage) || qemuImage.startsWith('-'))
+        throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
+    const raw = get('distribute').trim().toLowerCase();
+    const distribute = raw === '' || raw === 'false' ? 'off' : oneOf('distribute', raw, ['platform', 'merge'], 'platform');
+    if (distribute === 'platform' && platforms.length !== 1) {
+        const what = platforms.length === 0 ? 'none' : `${platforms.length} (${quoted(platforms.join(','))})`;
+        throw new InputError('distribute', `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`);
+    }
+    if (distribute === 'platform' && platforms[0].toLowerCase() === 'local') {
+        throw new InputError('distribute', 'platform: give the platform by name (e.g. linux/amd64), not "local": the merge looks its digest up by name');
+    }
+    if (distribute === 'platform' && get('driver').trim().toLowerCase() === 'docker') {
+        throw new InputError('driver', 'docker: distribute: platform pushes by digest, which the docker driver cannot; use driver: auto or docker-container');
+    }
+    if (distribute === 'merge' && platforms.length === 0) {
+        throw new InputError('distribute', 'merge: nothing to merge: list the platforms the platform jobs built in platforms (e.g. linux/amd64,linux/arm64)');
+    }
+    const w = get('distribute-wait').trim();
+    if (w !== '' && !/^\d{1,5}$/.test(w))
+        throw new InputError('distribute-wait', `expected a whole number of seconds, got ${quoted(w)}`);
+    return { qemu: bool('qemu', get('qemu'), true), qemuImage, distribute, distributeWaitSeconds: w === '' ? DEFAULT_DISTRIBUTE_WAIT : Number(w) };
 }
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */
 function uniqueSecrets(groups) {
@@ -48692,6 +48799,3067 @@ function defaultBranchOf(ctx) {
 }
 function isPullRequestEvent(eventName) {
     return eventName === 'pull_request' || eventName === 'pull_request_target';
+}
+
+;// CONCATENATED MODULE: ./src/cache/keys.ts
+// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
+// content-addressed blob entries.
+
+
+const KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
+function slug(s, max = 40) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[.-]+|-+$/g, '');
+    return v.slice(0, max) || 'x';
+}
+function shortHash(s, n = 8) {
+    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
+}
+/**
+ * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
+ * several images built in one repository never overwrite each other's cache.
+ */
+function planScope(s) {
+    if (s.cacheScope)
+        return slug(s.cacheScope, 60);
+    const image = s.images[0] ?? s.file ?? 'image';
+    const name = image.split('/').pop().split(':')[0];
+    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
+    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
+}
+/** The branches whose caches this run may start from, in order. */
+function fallbackBranches(ctx) {
+    const out = [];
+    const push = (b) => {
+        if (b && !out.includes(b))
+            out.push(b);
+    };
+    if (isPullRequestEvent(ctx.eventName)) {
+        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
+        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
+    }
+    else if (ctx.ref.startsWith('refs/heads/')) {
+        push(ctx.ref.slice('refs/heads/'.length));
+    }
+    else if (ctx.eventName === 'merge_group') {
+        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
+    }
+    push(defaultBranchOf(ctx));
+    return out;
+}
+/** The index entry's key for this run, and the restore keys to fall back on. */
+function planIndexKeys(scope, ctx) {
+    const branches = fallbackBranches(ctx);
+    const own = isPullRequestEvent(ctx.eventName)
+        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
+        : ctx.ref.startsWith('refs/tags/')
+            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
+            : branches[0] ?? 'detached';
+    const base = `${KEY_PREFIX}-idx-${scope}-`;
+    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
+    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
+        .filter((b, i, all) => all.indexOf(b) === i)
+        .map((b) => `${base}${b}-`);
+    return { primary, restore };
+}
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+function keys_indexLookup(keys) {
+    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+function isCommitIndexKey(keys, key) {
+    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+function alternateNumber(keys, key) {
+    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+function keys_nextIndexKey(keys, held) {
+    if (!held || !isCommitIndexKey(keys, held))
+        return keys.primary;
+    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
+/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
+function blobKey(digest) {
+    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
+}
+/** Key of an entry that holds several blobs, derived from their digests. */
+function packKey(digests) {
+    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
+}
+/**
+ * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
+ * packs balanced by size (largest first into the lightest pack).
+ */
+function keys_planPacks(blobs, maxEntries) {
+    if (blobs.length === 0)
+        return [];
+    if (blobs.length <= maxEntries)
+        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
+    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
+    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+        lightest.size += b.size;
+        lightest.digests.push(b.digest);
+    }
+    return packs
+        .filter((p) => p.digests.length)
+        .map((p) => {
+        const digests = [...p.digests].sort();
+        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/distribute.ts
+// Distribute mode: each platform built by its own job and pushed by digest, the digest handed over
+// through the Actions cache service, and a merge job that joins them into one image index under
+// every computed tag. Pure planning: keys, the build output, the merge commands, index parsing.
+
+
+const distribute_short = (s) => (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, 8);
+/**
+ * The cache key of one platform's digest: run id, run attempt, image set and platform. Another
+ * attempt of the run, another image or another platform never reads it. Each variable part ends
+ * with a hash, so no key is a prefix of another (linux/arm and linux/arm64).
+ */
+function digestKey(o) {
+    const image = (o.images[0] ?? 'image').split('/').pop().split(':')[0];
+    const p = normalizePlatform(o.platform);
+    return `${KEY_PREFIX}-dist-${slug(o.runId, 24)}-${slug(o.runAttempt, 8)}-${slug(image, 30)}-${distribute_short(o.images.join('\n'))}-${slug(p, 30)}-${distribute_short(p)}`;
+}
+/** The buildx output of a platform job: pushed by digest only, under no tag. */
+function digestOutput(images) {
+    return `type=image,"name=${images.join(',')}",push-by-digest=true,name-canonical=true,push=true`;
+}
+/**
+ * The annotations of the index: `imagetools create` takes only index-level (and
+ * manifest-descriptor) annotations, so manifest-level and unprefixed ones become index ones; once each.
+ */
+function indexAnnotations(annotations) {
+    const out = [];
+    for (const a of annotations) {
+        const m = /^(index|manifest|manifest-descriptor|index-descriptor)(\[[^\]]*\])?:(.*)$/.exec(a);
+        const level = m?.[1] ?? '';
+        const rest = m ? m[3] : a;
+        if (level === 'index-descriptor')
+            continue;
+        const v = level === 'index' || level === 'manifest-descriptor' ? `${level}${m[2] ?? ''}:${rest}` : `index:${rest}`;
+        if (!out.includes(v))
+            out.push(v);
+    }
+    return out;
+}
+/** The tags of `image` among full references `image:tag`. */
+function tagsOf(image, tags) {
+    return tags.filter((t) => t.startsWith(`${image}:`) && !t.slice(image.length + 1).includes('/'));
+}
+/**
+ * One `docker buildx imagetools create` per image: every tag of it, the index annotations, and the
+ * platform images by digest in the order of `platforms`. An image without tags gets no index.
+ */
+function mergeCommands(o) {
+    const ann = indexAnnotations(o.annotations);
+    return o.images
+        .map((image) => ({ image, tags: tagsOf(image, o.tags) }))
+        .filter((x) => x.tags.length > 0)
+        .map(({ image, tags }) => ({
+        image,
+        tags,
+        argv: [
+            'buildx', 'imagetools', 'create',
+            ...tags.flatMap((t) => ['--tag', t]),
+            ...ann.flatMap((a) => ['--annotation', a]),
+            ...o.platforms.map((p) => `${image}@${o.digests[p]}`),
+        ],
+    }));
+}
+/** `linux/arm/v7` from an OCI platform object. */
+function platformString(p) {
+    if (!p?.os || !p.architecture)
+        return '';
+    return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+/** Platform -> manifest digest of an image index (attestation manifests left out). */
+function platformDigests(index) {
+    const out = {};
+    const ms = index?.manifests;
+    if (!Array.isArray(ms))
+        return out;
+    for (const m of ms) {
+        if (m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest')
+            continue;
+        const p = platformString(m.platform);
+        if (!p || p.startsWith('unknown/') || typeof m.digest !== 'string')
+            continue;
+        if (!(p in out))
+            out[p] = m.digest;
+    }
+    return out;
+}
+/**
+ * The key a platform given as input has in an index: lowercase, aliases as containerd normalizes
+ * them, and arm64's default variant v8 dropped (`linux/arm64/v8` is `linux/arm64`).
+ */
+function normalizePlatform(p) {
+    const parts = p.toLowerCase().split('/');
+    const alias = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+    if (parts[1])
+        parts[1] = alias[parts[1]] ?? parts[1];
+    if (parts[1] === 'arm64' && parts[2] === 'v8')
+        parts.length = 2;
+    if (parts[1] === 'amd64' && parts[2] === 'v1')
+        parts.length = 2;
+    return parts.join('/');
+}
+function parseHandedDigest(text) {
+    try {
+        const v = JSON.parse(text);
+        if (typeof v?.platform !== 'string' || typeof v?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(v.digest))
+            return undefined;
+        return { platform: v.platform, digest: v.digest, images: Array.isArray(v.images) ? v.images.map(String) : [], runId: String(v.runId ?? ''), runAttempt: String(v.runAttempt ?? '') };
+    }
+    catch {
+        return undefined;
+    }
+}
+
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
+// EXTERNAL MODULE: external "node:diagnostics_channel"
+var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
+;// CONCATENATED MODULE: ./src/cache/service.ts
+// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
+// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
+// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
+// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
+// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
+// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
+
+
+
+
+function service_newStats() {
+    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+}
+const DEFAULT_CALL_SECONDS = 300;
+const DEFAULT_BUDGET_SECONDS = 600;
+const seconds = (v, dflt) => {
+    const n = Number(v);
+    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+};
+/**
+ * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
+ * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
+ * A value that is not a positive number is ignored.
+ */
+function cachePolicy(env = process.env) {
+    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
+    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+}
+/** How long the next call may take: its own limit, or what is left of the phase's budget. */
+function callLimit(policy, remainingMs) {
+    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
+}
+const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
+/**
+ * What the calls of one step's cache phase share: the time budget (time with at least one call in
+ * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
+ * rate-limit waits. Once stopped, no call of the phase reaches the service.
+ */
+class CachePhase {
+    policy;
+    now;
+    faults = 0;
+    waitedMs = 0;
+    /** Why the phase stopped using the service. */
+    stopped;
+    busyMs = 0;
+    active = 0;
+    since = 0;
+    constructor(policy, now = Date.now) {
+        this.policy = policy;
+        this.now = now;
+    }
+    spentMs() {
+        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
+    }
+    remainingMs() {
+        return Math.max(0, this.policy.budgetMs - this.spentMs());
+    }
+    /** Starts a stretch of time spent on the service; returns the function that ends it. */
+    busy() {
+        if (this.active++ === 0)
+            this.since = this.now();
+        let ended = false;
+        return () => {
+            if (ended)
+                return;
+            ended = true;
+            if (--this.active === 0)
+                this.busyMs += this.now() - this.since;
+        };
+    }
+    /** Stops using the service for the rest of the phase, with one warning. */
+    stop(why) {
+        if (this.stopped)
+            return;
+        this.stopped = why;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
+    }
+    budgetSpent() {
+        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
+    }
+}
+/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
+class CallAbandoned extends Error {
+    code = 'OBC_CACHE_CALL_ABANDONED';
+}
+/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
+function abandonError(request, why) {
+    const err = new CallAbandoned(`abandoned: ${why}`);
+    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
+    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
+    if (request.path?.startsWith('/twirp/'))
+        err.code = 'ECONNRESET';
+    return err;
+}
+/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
+class CallScope {
+    requests = new Set();
+    sockets = new Set();
+    signals = [];
+    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
+    abandoned;
+    /** Called on the first server error or network error of one of its requests. */
+    onFault;
+    adoptRequest(req) {
+        if (this.abandoned)
+            return destroyRequest(req, this.abandoned);
+        this.requests.add(req);
+        req.once('close', () => this.requests.delete(req));
+    }
+    adoptSocket(socket) {
+        if (this.abandoned)
+            return void socket.destroy();
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+    }
+    abandon(why) {
+        if (this.abandoned)
+            return;
+        this.abandoned = why;
+        for (const req of this.requests)
+            destroyRequest(req, why);
+        for (const socket of this.sockets)
+            socket.destroy();
+        this.requests.clear();
+        this.sockets.clear();
+    }
+}
+function destroyRequest(req, why) {
+    // Never an unhandled 'error' event: the library may have stopped listening.
+    req.on('error', () => undefined);
+    req.destroy(abandonError(req, why));
+}
+/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
+let tracker;
+/**
+ * Follows every HTTP request and socket opened inside a call (installed on first use). A request
+ * belongs to the call whose async context started it; a reused keep-alive socket is reached through
+ * its request.
+ */
+function track() {
+    if (tracker)
+        return tracker;
+    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
+    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
+        const scope = t.als.getStore();
+        const req = m.request;
+        if (!scope)
+            return;
+        t.scopeOf.set(req, scope);
+        scope.adoptRequest(req);
+    });
+    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
+    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
+        const { request, response } = m;
+        const status = response.statusCode ?? 0;
+        if (SERVER_ERRORS.has(status))
+            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
+    });
+    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
+        const { request, error } = m;
+        const scope = t.scopeOf.get(request);
+        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
+            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
+    });
+    tracker = t;
+    return t;
+}
+/**
+ * Runs one call of the library with a deadline. The call ends at its deadline or its first server
+ * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
+ * any it opens later are destroyed at once.
+ */
+function runCall(fn, ms, deadlineWhy) {
+    const t = track();
+    const scope = new CallScope();
+    return new Promise((resolve) => {
+        let done = false;
+        const finish = (r, abandon) => {
+            if (done)
+                return;
+            done = true;
+            clearTimeout(timer);
+            if (abandon)
+                scope.abandon(abandon);
+            resolve({ ...r, signals: scope.signals });
+        };
+        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
+        // Not from inside the HTTP parser's callback that reported it.
+        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
+        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
+    });
+}
+
+/** Classifies one line @actions/cache wrote. */
+function classifyLine(line) {
+    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
+    if (rl)
+        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
+    if (/Rate limited:/.test(line))
+        return { kind: 'rate-limit', retryAfterMs: 0 };
+    // A refused reservation: the key exists or another job is creating it (not a fault).
+    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
+    if (taken)
+        return { kind: 'taken', key: taken[1] };
+    // @actions/cache reports every failed reservation as "another job may be creating this cache";
+    // only a 409 means that. A reservation that never reached the service is a fault.
+    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+    if (reserve)
+        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
+    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+    if (failed)
+        return { kind: 'fault', shown: true, message: failed[3].trim() };
+    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
+    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
+    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
+        return { kind: 'fault', shown: false };
+    return undefined;
+}
+/**
+ * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
+ * cache fault is never an error of the build, so it becomes a warning.
+ */
+function demoteCacheErrors(chunk) {
+    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
+}
+/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
+function muteAbandoned(chunk) {
+    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
+}
+/**
+ * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
+ * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
+ * the call whose async context wrote it. Installed while any service is open.
+ */
+let watchers = 0;
+let originalWrite;
+function watchStdout(als) {
+    if (watchers++ === 0) {
+        const original = process.stdout.write.bind(process.stdout);
+        originalWrite = process.stdout.write;
+        process.stdout.write = ((chunk, ...rest) => {
+            const scope = als.getStore();
+            try {
+                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
+                    const text = String(chunk);
+                    if (!scope.abandoned) {
+                        for (const line of text.split('\n')) {
+                            const s = classifyLine(line);
+                            if (s)
+                                scope.signals.push(s);
+                        }
+                    }
+                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
+                    if (shown !== text)
+                        chunk = shown;
+                }
+            }
+            catch {
+                /* never break logging */
+            }
+            return original(chunk, ...rest);
+        });
+    }
+    let closed = false;
+    return () => {
+        if (closed)
+            return;
+        closed = true;
+        if (--watchers === 0 && originalWrite) {
+            process.stdout.write = originalWrite;
+            originalWrite = undefined;
+        }
+    };
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The real service through the unmodified @actions/cache package. Paths are given absolute and
+ * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
+ * of one step's cache phase is given the same `phase`.
+ */
+async function service_actionsCacheService(root, phase, stats) {
+    const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 4072));
+    const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
+    const policy = phase.policy;
+    const t = track();
+    const unwatch = watchStdout(t.als);
+    let lastFault;
+    const taken = new Set();
+    /** Counts a failed call; the breaker stops the phase after maxFaults. */
+    const fault = (message) => {
+        stats.failures++;
+        lastFault = message;
+        if (++phase.faults >= policy.maxFaults)
+            phase.stop(`${phase.faults} failed calls`);
+    };
+    async function call(verb, key, fn, failed, onFault) {
+        const what = `${verb} of ${key}`;
+        for (let attempt = 0;; attempt++) {
+            if (phase.stopped)
+                return onFault;
+            const limit = callLimit(policy, phase.remainingMs());
+            if (limit.ms <= 0) {
+                phase.stop(phase.budgetSpent());
+                return onFault;
+            }
+            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+            const start = Date.now();
+            stats.calls++;
+            const end = phase.busy();
+            const r = await runCall(fn, limit.ms, deadlineWhy);
+            end();
+            stats.ms += Date.now() - start;
+            if (!r.signals.some((s) => s.kind === 'fault'))
+                for (const s of r.signals)
+                    if (s.kind === 'taken')
+                        taken.add(s.key);
+            const rate = r.signals.find((s) => s.kind === 'rate-limit');
+            if (r.ok && rate) {
+                stats.rateLimited++;
+                const ms = Math.max(rate.retryAfterMs, 1000);
+                if (attempt > 0)
+                    return r.value;
+                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+                    return r.value;
+                }
+                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+                await pause(ms);
+                continue;
+            }
+            if (!r.ok) {
+                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+                fault(r.why);
+                if (r.deadline && limit.by === 'budget')
+                    phase.stop(phase.budgetSpent());
+                // A server error may be a blip: one more try, unless the phase stopped or time is short.
+                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
+                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
+                    await pause(policy.retryPauseMs);
+                    continue;
+                }
+                return onFault;
+            }
+            if (failed(r.value)) {
+                const faults = r.signals.filter((s) => s.kind === 'fault');
+                if (faults.length) {
+                    if (!faults.some((f) => f.shown))
+                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+                }
+            }
+            return r.value;
+        }
+    }
+    /** A wait that counts as time spent on the service. */
+    async function pause(ms) {
+        const end = phase.busy();
+        stats.waitedMs += ms;
+        phase.waitedMs += ms;
+        try {
+            await wait(ms);
+        }
+        finally {
+            end();
+        }
+    }
+    return {
+        get gaveUp() {
+            return phase.stopped !== undefined;
+        },
+        get lastFault() {
+            return lastFault;
+        },
+        wasTaken: (key) => taken.has(key),
+        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => call('save', key, async () => {
+            stats.uploads++;
+            return (await cache.saveCache(rel(paths), key)) !== -1;
+        }, (v) => !v, false),
+        close: unwatch,
+    };
+}
+function isCacheServiceAvailable() {
+    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
+}
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    });
+    await Promise.all(workers);
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/cache/layout.ts
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
+
+
+
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class layout_CacheFormatError extends Error {
+}
+function layout_blobPath(dir, digest) {
+    const [alg, hex] = digest.split(':');
+    return external_node_path_.join(dir, 'blobs', alg, hex);
+}
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function layout_parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new layout_CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
+        return undefined;
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
+    });
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
+    const descriptors = {};
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+}
+function digestOf(data) {
+    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+function renderCacheImage(image, form = 'index') {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
+    const layers = image.config.layers.map((l) => {
+        const d = image.descriptors[l.blob];
+        if (!d)
+            throw new Error(`no descriptor for cache blob ${l.blob}`);
+        return d;
+    });
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index'
+        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
+        : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
+    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    };
+    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
+ */
+async function writeLayoutMeta(dir, image, form = 'index') {
+    await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image, form);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
+}
+/** Places a blob into a layout: a hard link when possible, else a copy. */
+async function layout_linkBlob(from, dir, digest) {
+    const to = layout_blobPath(dir, digest);
+    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
+        return; // already in place (removing it would lose it)
+    await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
+    await external_node_fs_.promises.rm(to, { force: true });
+    try {
+        await external_node_fs_.promises.link(from, to);
+    }
+    catch {
+        await external_node_fs_.promises.copyFile(from, to);
+    }
+}
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** True when `file` exists and its content has `digest`. */
+async function layout_verifyBlob(file, digest) {
+    try {
+        return (await fileDigest(file)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/merge.ts
+/** Every blob digest the config's layers name. */
+function merge_blobsOf(config) {
+    return new Set(config.layers.map((l) => l.blob));
+}
+/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
+function referencedBlobs(config) {
+    const out = new Set();
+    const visit = (i) => {
+        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
+            out.add(config.layers[n].blob);
+        }
+    };
+    for (const r of config.records) {
+        for (const res of r.layers ?? [])
+            visit(res.layer ?? 0);
+        for (const ch of r.chains ?? [])
+            for (const res of ch.layers)
+                visit(res.layer ?? 0);
+    }
+    return out;
+}
+/**
+ * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
+ * `parent` means 0; -1 means no parent.
+ */
+function parentOf(config, i) {
+    return config.layers[i]?.parent ?? 0;
+}
+/**
+ * Builds a config from records and a layer table given by identity, renumbering layers so that
+ * only those some result needs are kept, in a stable order.
+ */
+class ConfigBuilder {
+    layerIndex = new Map();
+    layers = [];
+    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
+    addLayer(from, i) {
+        const key = layerKey(from, i);
+        const have = this.layerIndex.get(key);
+        if (have !== undefined)
+            return have;
+        const src = from.layers[i];
+        const p = parentOf(from, i);
+        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
+        if (src.annotations !== undefined)
+            layer.annotations = src.annotations;
+        this.layers.push(layer);
+        const idx = this.layers.length - 1;
+        this.layerIndex.set(key, idx);
+        return idx;
+    }
+}
+/** A layer's identity: its blob and its whole parent chain. */
+function layerKey(config, i) {
+    const parts = [];
+    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
+        parts.push(config.layers[n]?.blob ?? '?');
+    return parts.join('<');
+}
+/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
+function chainOk(config, i, present) {
+    let hops = 0;
+    for (let n = i; n >= 0; n = parentOf(config, n)) {
+        const l = config.layers[n];
+        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
+            return false;
+    }
+    return true;
+}
+/**
+ * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
+ * digest, and for every input position an edge with the same selector to a matching parent. A
+ * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
+ * content record) does not match, so its old results are not carried over.
+ */
+function matcher(restored, fresh) {
+    const memo = new Map();
+    const match = (ri, fi) => {
+        const key = `${ri},${fi}`;
+        const known = memo.get(key);
+        if (known !== undefined)
+            return known;
+        memo.set(key, false); // a cycle never matches
+        const a = restored.records[ri];
+        const f = fresh.records[fi];
+        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
+        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
+            const fa = a.inputs[p] ?? [];
+            const ff = f.inputs[p] ?? [];
+            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
+        }
+        memo.set(key, ok);
+        return ok;
+    };
+    return match;
+}
+/**
+ * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
+ * export's records and links are kept as they are: they are exactly the cache keys this build
+ * walked through. Each fresh record also gets the results of the restored record that matches it,
+ * which a fully cached build leaves out of its export (BuildKit exports no result it did not
+ * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
+ * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
+ * are dropped. Layers are renumbered, parents first.
+ */
+function merge_mergeConfigs(fresh, restored, present) {
+    const builder = new ConfigBuilder();
+    const byDigest = new Map();
+    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
+    const match = restored ? matcher(restored, fresh) : () => false;
+    const records = fresh.records.map((record, fi) => {
+        const sources = [[fresh, record]];
+        if (restored)
+            for (const ri of byDigest.get(record.digest) ?? [])
+                if (match(ri, fi))
+                    sources.push([restored, restored.records[ri]]);
+        const results = [];
+        const seen = new Set();
+        for (const [config, r] of sources) {
+            for (const res of r.layers ?? []) {
+                const li = res.layer ?? 0;
+                if (!chainOk(config, li, present))
+                    continue;
+                const key = layerKey(config, li);
+                if (seen.has(key))
+                    continue;
+                seen.add(key);
+                const out = { layer: builder.addLayer(config, li) };
+                if (res.createdAt)
+                    out.createdAt = res.createdAt;
+                results.push(out);
+            }
+        }
+        const rec = { digest: record.digest };
+        if (results.length)
+            rec.layers = results;
+        if (record.inputs)
+            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
+        return rec;
+    });
+    return { layers: builder.layers, records };
+}
+/** Keeps only what `present` can serve: drops results whose layers are missing. */
+function merge_pruneToPresent(config, present) {
+    return merge_mergeConfigs(config, undefined, present);
+}
+/** Restricts a descriptor table to the blobs a config names. */
+function merge_descriptorsFor(image, config) {
+    const descriptors = {};
+    for (const l of config.layers) {
+        const d = image.descriptors[l.blob];
+        if (d)
+            descriptors[l.blob] = d;
+    }
+    return { config, descriptors };
+}
+/** Record digests that have at least one result. */
+function merge_recordsWithResults(config) {
+    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
+}
+/**
+ * Why an index must not be saved, or undefined when it may: never one that serves no step, one
+ * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
+ * no step the index of this commit the service already holds (`held`) does not.
+ */
+function merge_indexVerdict(candidate, floor, held) {
+    const mine = merge_recordsWithResults(candidate);
+    if (mine.size === 0)
+        return 'the index would hold no usable layer';
+    const min = floor ? merge_recordsWithResults(floor).size : 0;
+    if (mine.size < min)
+        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
+    if (held) {
+        const theirs = merge_recordsWithResults(held);
+        if ([...mine].every((d) => theirs.has(d)))
+            return 'the service already holds an index of this commit that serves every step this one does';
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/cache/store.ts
+// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
+// by their digests (immutable, shared by every run, branch and image), and one small index entry per
+// scope and commit holds the cache config, the map of which entry holds which blob, and the small
+// blobs. Restore fetches the index through restore-key fallback and then only what it references.
+
+
+
+
+
+
+
+/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
+const SMALL_BLOB_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
+/** At most this many blob entries are uploaded by one run (plus the index entry). */
+const MAX_BLOB_ENTRIES = 3;
+const INDEX_FORMAT = 1;
+const RESTORE_CONCURRENCY = 4;
+function cachePaths(root, scope) {
+    return {
+        store: external_node_path_.join(root, 'store'),
+        index: external_node_path_.join(root, 'store', `index-${scope}`),
+        layoutIn: external_node_path_.join(root, scope, 'in'),
+        layoutOut: external_node_path_.join(root, scope, 'out'),
+    };
+}
+function entryPaths(p, digests) {
+    return [...digests].sort().map((d) => layout_blobPath(p.store, d));
+}
+async function readMeta(dir) {
+    try {
+        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'meta.json'), 'utf8'));
+        if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
+            return undefined;
+        return meta;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function exists(file) {
+    try {
+        await fs.access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+async function sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return 0;
+    }
+}
+/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
+async function restoreIndex(svc, p, keys) {
+    await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(p.index, { recursive: true });
+    const lookup = keys_indexLookup(keys);
+    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
+    if (!matched) {
+        // A failed download may have left part of the index behind.
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
+        return undefined;
+    }
+    const meta = await readMeta(p.index);
+    if (!meta) {
+        lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    lib_core/* info */.pq(`Layer cache: index ${matched}`);
+    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
+}
+async function verifySmall(p, meta) {
+    const small = new Set();
+    let bytes = 0;
+    for (const d of referencedBlobs(meta.image.config)) {
+        if (meta.entries[d])
+            continue;
+        const f = layout_blobPath(p.index, d);
+        if (await layout_verifyBlob(f, d)) {
+            small.add(d);
+            bytes += await sizeOf(f);
+        }
+    }
+    return { small, bytes };
+}
+/**
+ * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
+ * failed, truncated or corrupted download left behind. Returns the digests now on disk.
+ */
+async function fetchEntry(svc, p, key, digests) {
+    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    const got = await svc.restore(entryPaths(p, digests), key, []);
+    const ok = new Set();
+    let bytes = 0;
+    if (got !== key && !svc.gaveUp)
+        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
+    for (const d of digests) {
+        const f = layout_blobPath(p.store, d);
+        // Content-addressed: a file is good exactly when its digest matches.
+        if (await layout_verifyBlob(f, d)) {
+            ok.add(d);
+            bytes += await sizeOf(f);
+        }
+        else {
+            await external_node_fs_.promises.rm(f, { force: true });
+            if (got === key)
+                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
+        }
+    }
+    return { ok, restored: got === key, bytes };
+}
+/**
+ * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
+ * --cache-from type=local.
+ */
+async function restoreLayerCache(svc, p, keys, form = 'index') {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    if (!idx)
+        return outcome;
+    const { meta } = idx;
+    outcome.matchedKey = idx.matchedKey;
+    outcome.entriesRestored = 1;
+    outcome.bytesRestored = idx.bytes;
+    outcome.coldBuildMs = meta.coldBuildMs;
+    const present = new Set(idx.small);
+    const needed = referencedBlobs(meta.image.config);
+    const wanted = new Map();
+    for (const d of needed) {
+        const key = meta.entries[d];
+        if (key)
+            wanted.set(key, meta.packs[key] ?? [d]);
+    }
+    await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
+        const r = await fetchEntry(svc, p, key, digests);
+        if (r.restored)
+            outcome.entriesRestored++;
+        outcome.bytesRestored += r.bytes;
+        for (const d of r.ok) {
+            present.add(d);
+            if (r.restored)
+                outcome.held[d] = key;
+        }
+    });
+    for (const d of needed)
+        if (!present.has(d))
+            outcome.missing++;
+    const config = merge_pruneToPresent(meta.image.config, present);
+    if (config.records.length === 0 || config.layers.length === 0) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        return outcome;
+    }
+    const image = merge_descriptorsFor(meta.image, config);
+    await external_node_fs_.promises.mkdir(p.layoutIn, { recursive: true });
+    for (const d of merge_blobsOf(config)) {
+        await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
+    }
+    await writeLayoutMeta(p.layoutIn, image, form);
+    outcome.layoutReady = true;
+    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
+    if (outcome.missing)
+        lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
+    return outcome;
+}
+async function openLazyCache(svc, p, keys) {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    const failed = new Set();
+    const fetched = new Set();
+    const inflight = new Map();
+    const meta = idx?.meta;
+    const offer = () => {
+        if (!idx || !meta)
+            return undefined;
+        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+        const config = merge_pruneToPresent(meta.image.config, available);
+        if (config.layers.length === 0)
+            return undefined;
+        return merge_descriptorsFor(meta.image, config);
+    };
+    if (idx && meta) {
+        outcome.matchedKey = idx.matchedKey;
+        outcome.entriesRestored = 1;
+        outcome.bytesRestored = idx.bytes;
+        outcome.coldBuildMs = meta.coldBuildMs;
+        for (const [d, key] of Object.entries(meta.entries))
+            outcome.held[d] = key;
+        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
+    }
+    const image = offer();
+    if (idx && !image) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        outcome.hit = 'miss';
+    }
+    return {
+        outcome,
+        image,
+        failed,
+        reoffer: offer,
+        held: (d) => !!meta?.entries[d] && !failed.has(d),
+        localPath: async (d) => {
+            if (idx?.small.has(d))
+                return layout_blobPath(p.index, d);
+            if (fetched.has(d))
+                return layout_blobPath(p.store, d);
+            return undefined;
+        },
+        fetch: async (d) => {
+            const key = meta?.entries[d];
+            if (!key || failed.has(d))
+                return undefined;
+            let job = inflight.get(key);
+            if (!job) {
+                const digests = meta.packs[key] ?? [d];
+                job = fetchEntry(svc, p, key, digests).then((r) => {
+                    if (r.restored)
+                        outcome.entriesRestored++;
+                    outcome.bytesRestored += r.bytes;
+                    for (const x of digests) {
+                        if (r.ok.has(x))
+                            fetched.add(x);
+                        else {
+                            failed.add(x);
+                            delete outcome.held[x];
+                        }
+                    }
+                    return r.ok;
+                });
+                inflight.set(key, job);
+            }
+            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
+        },
+    };
+}
+const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
+async function compareExport(p, held) {
+    const fresh = await readLayout(p.layoutOut);
+    if (!fresh)
+        return undefined;
+    const restoredMeta = await readMeta(p.index);
+    let restored;
+    if (restoredMeta) {
+        const { small } = await verifySmall(p, restoredMeta);
+        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+        if (cfg.layers.length)
+            restored = merge_descriptorsFor(restoredMeta.image, cfg);
+    }
+    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
+    const freshBlobs = referencedBlobs(fresh.config);
+    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
+    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
+    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
+    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
+    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
+}
+/**
+ * Saves what this build exported, merged with what was restored. Uploads only blobs the service
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
+ * nothing when the build produced no new blob and no new record (a full hit).
+ */
+async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
+    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+    const cmp = await compareExport(p, held);
+    if (!cmp)
+        return none('the build exported no cache');
+    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
+    if (cmp.unchanged)
+        return none(store_NOTHING_CHANGED);
+    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+    // given to buildx. A blob the service holds needs no bytes.
+    const located = new Map();
+    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
+        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+            if (await exists(f)) {
+                located.set(d, f);
+                break;
+            }
+        }
+    }
+    const present = new Set([...located.keys(), ...Object.keys(held)]);
+    const merged = mergeConfigs(fresh.config, restored?.config, present);
+    const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
+    const image = descriptorsFor({ config: merged, descriptors }, merged);
+    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
+    // Large blobs the service does not hold yet go into blob entries.
+    const large = [];
+    const small = [];
+    for (const d of blobsOf(merged)) {
+        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+        if (size < SMALL_BLOB_BYTES) {
+            if (located.has(d))
+                small.push(d);
+        }
+        else if (!held[d] && located.has(d))
+            large.push({ digest: d, size });
+    }
+    const entries = { ...held };
+    const packs = {};
+    let entriesSaved = 0;
+    let bytesSaved = 0;
+    const stored = new Set(Object.keys(held));
+    const plan = planPacks(large, MAX_BLOB_ENTRIES);
+    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    for (const entry of plan) {
+        for (const d of entry.digests)
+            await linkBlob(source(d), p.store, d);
+        const paths = entryPaths(p, entry.digests);
+        const r = await storeEntry(svc, paths, entry.key);
+        if (r === 'uploaded') {
+            entriesSaved++;
+            for (const f of paths)
+                bytesSaved += await sizeOf(f);
+        }
+        if (r === 'missing')
+            continue;
+        for (const d of entry.digests) {
+            stored.add(d);
+            entries[d] = entry.key;
+        }
+        if (entry.digests.length > 1)
+            packs[entry.key] = entry.digests;
+    }
+    // Packs from earlier runs that still hold referenced blobs.
+    for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
+        if (digests.some((d) => entries[d] === key))
+            packs[key] = digests;
+    }
+    // The index must only promise what is stored: drop results whose blobs did not make it.
+    const available = new Set([...small, ...stored]);
+    const finalConfig = pruneToPresent(merged, available);
+    // What the restored cache alone served this build: the index must not serve less.
+    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
+    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
+    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
+    const r = await saveIndex(svc, p, keys, draft, base);
+    if (!r.key)
+        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    entriesSaved++;
+    bytesSaved += r.bytes;
+    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
+    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+/**
+ * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
+ * run stored it, `taken` when its reservation was refused because another job holds or is creating
+ * it (the same key means the same bytes, so it is not missing), else `missing`.
+ */
+async function storeEntry(svc, paths, key) {
+    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    if (await svc.save(paths, key))
+        return 'uploaded';
+    if (svc.wasTaken?.(key)) {
+        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
+        return 'taken';
+    }
+    // A save that failed while another job finished the same entry.
+    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    return 'missing';
+}
+/** Restricts entries, packs and small blobs to what the image's config references. */
+function draftOf(image, entries, packs, small) {
+    const used = blobsOf(image.config);
+    const out = { image, entries: {}, packs: {}, small: new Map() };
+    for (const d of used) {
+        if (entries[d])
+            out.entries[d] = entries[d];
+        else if (small.has(d))
+            out.small.set(d, small.get(d));
+    }
+    for (const [key, digests] of Object.entries(packs))
+        if (digests.some((d) => out.entries[d] === key))
+            out.packs[key] = digests;
+    return out;
+}
+/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
+function absorb(draft, other) {
+    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
+    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
+    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
+    const small = new Map(draft.small);
+    for (const d of other.small)
+        if (!small.has(d))
+            small.set(d, blobPath(other.dir, d));
+    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
+}
+const INDEX_ATTEMPTS = 3;
+/**
+ * Saves the index entry so that the newest index of this commit (and so of the branch) is never
+ * worse than one the service already holds: looks up this commit's newest index first; when another
+ * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
+ * under the next alternate key. A save refused because another job took the key meanwhile starts
+ * over.
+ */
+async function saveIndex(svc, p, keys, first, base) {
+    // The index entry must be archived from p.index (its path is part of the entry's version): move
+    // the restored one aside first, since small blobs may be linked from it.
+    const aside = `${p.index}.prev`;
+    await fs.rm(aside, { recursive: true, force: true });
+    if (await exists(p.index))
+        await fs.rename(p.index, aside);
+    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
+    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
+    const others = [];
+    let reason = 'the cache service did not store the index entry';
+    try {
+        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
+            const lookup = indexLookup(keys);
+            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
+            let held = heldKey === base.restoredKey ? base.restored : undefined;
+            if (heldKey && heldKey !== base.restoredKey) {
+                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
+                if (!other)
+                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
+                others.push(other.dir);
+                draft = absorb(draft, other);
+                held = other.meta.image.config;
+            }
+            const refused = indexVerdict(draft.image.config, base.floor, held);
+            if (refused)
+                return { reason: refused, bytes: 0, config: draft.image.config };
+            const key = nextIndexKey(keys, heldKey);
+            const bytes = await stageIndex(p, key, draft, base);
+            if (await svc.save([p.index], key))
+                return { key, bytes, config: draft.image.config };
+            reason = svc.gaveUp
+                ? 'the cache service kept failing, so this run stopped using it'
+                : svc.wasTaken?.(key)
+                    ? `another job saved ${key} meanwhile`
+                    : svc.lastFault
+                        ? `the cache service did not store the index entry: ${svc.lastFault}`
+                        : 'the cache service did not store the index entry';
+            await fs.rm(p.index, { recursive: true, force: true });
+        }
+        return { reason, bytes: 0, config: draft.image.config };
+    }
+    finally {
+        for (const d of [aside, ...others])
+            await fs.rm(d, { recursive: true, force: true });
+    }
+}
+/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
+async function fetchIndex(svc, p, key, dir) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    const got = await svc.restore([p.index], key, [], {});
+    const meta = got === key ? await readMeta(p.index) : undefined;
+    if (!meta) {
+        await fs.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    const { small } = await verifySmall(p, meta);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(p.index, dir);
+    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
+    return { key, meta, dir, small };
+}
+/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
+async function stageIndex(p, key, draft, base) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    let bytes = 0;
+    for (const [d, f] of draft.small) {
+        await linkBlob(f, p.index, d);
+        bytes += await sizeOf(blobPath(p.index, d));
+    }
+    const meta = {
+        format: INDEX_FORMAT,
+        scope: base.scope,
+        key,
+        createdAt: new Date().toISOString(),
+        image: draft.image,
+        entries: draft.entries,
+        packs: draft.packs,
+        // A cache that started cold records how long that build took, for the "time saved" figure.
+        coldBuildMs: base.coldBuildMs,
+    };
+    const file = path.join(p.index, 'meta.json');
+    await fs.writeFile(file, JSON.stringify(meta));
+    return bytes + (await sizeOf(file));
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: ./src/cache/proxy.ts
+// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
+// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
+// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
+// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
+// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
+// uploads only new ones, which land on disk as an OCI layout for the post step to save.
+//
+// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
+// job's private Docker config), so no other process on the runner can read or write the cache
+// through it. The export may come in either cache form (image index or image manifest); the
+// offered cache is served in the form the caller chose for the builder's BuildKit.
+
+
+
+
+
+const PROXY_REPO = 'obc/cache';
+const IMPORT_TAG = 'in';
+const EXPORT_TAG = 'out';
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** A manifest larger than this is not a cache document. */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+function send(res, status, headers = {}, body) {
+    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+    res.end(body);
+}
+function sendError(res, status, code, message, headers = {}) {
+    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+}
+const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
+/** Sends bytes held in memory, or only their headers for HEAD. */
+function sendBytes(req, res, data, digest, type) {
+    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
+    if (req.method === 'HEAD')
+        send(res, 200, headers);
+    else
+        send(res, 200, headers, data);
+}
+/** The whole request body, refused past `limit` bytes (manifests are small). */
+function readAll(req, limit) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req
+            .on('data', (c) => {
+            size += c.length;
+            if (size <= limit)
+                chunks.push(c);
+        })
+            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
+            .on('error', reject);
+    });
+}
+/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+function append(req, up) {
+    return new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+}
+/** True when the request carries exactly `expected` as its basic credential. */
+function authorized(header, expected) {
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+    if (!m)
+        return false;
+    const got = Buffer.from(m[1], 'base64');
+    const want = Buffer.from(`${expected.username}:${expected.password}`);
+    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
+}
+function randomCredentials() {
+    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
+}
+async function startCacheProxy(src, exportDir, opts) {
+    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(external_node_path_.join(exportDir, 'blobs', 'sha256'), { recursive: true });
+    const uploadsDir = external_node_path_.join(exportDir, '.uploads');
+    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
+    const credentials = opts.credentials ?? randomCredentials();
+    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
+    let offered = render(src.image);
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
+    const uploads = new Map();
+    const sendFile = async (req, res, file, digest) => {
+        const size = (await external_node_fs_.promises.stat(file)).size;
+        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
+        if (req.method === 'HEAD')
+            return send(res, 200, headers);
+        stats.blobsServed++;
+        stats.bytesServed += size;
+        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+        await new Promise((resolve) => {
+            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
+        });
+    };
+    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+    const manifests = async (req, res, ref) => {
+        if (req.method === 'PUT') {
+            // Only this build's export is written, under its tag (or by digest); nothing else.
+            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
+                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+            const data = await readAll(req, MAX_MANIFEST_BYTES);
+            if (!data)
+                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+            if (DIGEST_RE.test(ref) && ref !== digest)
+                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            // The export tag is written once per build: a second, different document is refused.
+            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+                stats.rewritesRefused++;
+                return sendError(res, 409, 'DENIED', 'the export was written already');
+            }
+            let form;
+            try {
+                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
+            }
+            catch (err) {
+                if (err instanceof layout_CacheFormatError)
+                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+                throw err;
+            }
+            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
+            if (ref === EXPORT_TAG) {
+                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+                stats.exportForm = form;
+                stats.exportDigest = digest;
+            }
+            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+        }
+        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
+            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+        return notFound(res, 'MANIFEST_UNKNOWN');
+    };
+    /** Blob uploads (the export). */
+    const blobUploads = async (req, res, url, id) => {
+        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+        if (req.method === 'POST' && !id) {
+            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+            const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+            await external_node_fs_.promises.writeFile(up.file, '');
+            const digest = url.searchParams.get('digest');
+            if (digest) {
+                await append(req, up);
+                return finishUpload(res, up, digest);
+            }
+            req.resume();
+            uploads.set(uuid, up);
+            return accepted(uuid, 0);
+        }
+        const up = uploads.get(id);
+        if (!up)
+            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+        if (req.method === 'PATCH') {
+            await append(req, up);
+            return accepted(id, up.size);
+        }
+        if (req.method === 'PUT') {
+            await append(req, up);
+            uploads.delete(id);
+            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
+        }
+        return send(res, 405);
+    };
+    const finishUpload = async (res, up, digest) => {
+        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+            await external_node_fs_.promises.rm(up.file, { force: true });
+            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+        }
+        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
+        stats.uploads++;
+        stats.bytesUploaded += up.size;
+        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    };
+    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+    const blobs = async (req, res, digest) => {
+        if (!DIGEST_RE.test(digest))
+            return notFound(res);
+        const exported = layout_blobPath(exportDir, digest);
+        if (await proxy_exists(exported))
+            return sendFile(req, res, exported, digest);
+        if (offered && digest === offered.configDigest)
+            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+        const local = await src.localPath(digest);
+        if (local)
+            return sendFile(req, res, local, digest);
+        if (!src.held(digest))
+            return notFound(res);
+        const size = src.image?.descriptors[digest]?.size;
+        if (req.method === 'HEAD' && size !== undefined) {
+            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+        }
+        stats.fetches++;
+        const fetched = await src.fetch(digest);
+        if (!fetched) {
+            stats.fetchFailures.push(digest);
+            return notFound(res);
+        }
+        return sendFile(req, res, fetched, digest);
+    };
+    const handle = async (req, res) => {
+        if (process.env.OBC_PROXY_TRACE)
+            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+        if (!authorized(req.headers.authorization, credentials)) {
+            stats.unauthorized++;
+            req.resume();
+            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+        }
+        const url = new URL(req.url ?? '/', 'http://x');
+        const p = url.pathname;
+        if (p === '/v2/' || p === '/v2')
+            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
+        const prefix = `/v2/${PROXY_REPO}/`;
+        if (!p.startsWith(prefix))
+            return notFound(res, 'NAME_UNKNOWN');
+        const rest = p.slice(prefix.length);
+        if (rest.startsWith('manifests/'))
+            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+        if (rest.startsWith('blobs/uploads'))
+            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+        if (rest.startsWith('blobs/'))
+            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
+        return notFound(res, 'UNSUPPORTED');
+    };
+    const server = external_node_http_.createServer((req, res) => {
+        handle(req, res).catch(() => {
+            if (!res.headersSent)
+                send(res, 500);
+            else
+                res.destroy();
+        });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${server.address().port}`;
+    return {
+        host,
+        credentials,
+        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
+        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
+        exportDir,
+        stats,
+        offer: (image) => {
+            offered = render(image);
+        },
+        rearmExport: () => {
+            stats.exportDigest = undefined;
+        },
+        close: async () => {
+            await new Promise((resolve) => {
+                server.closeAllConnections?.();
+                server.close(() => resolve());
+            });
+            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
+        },
+    };
+}
+async function proxy_exists(p) {
+    try {
+        await external_node_fs_.promises.access(p);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/state.ts
+// What main hands to post, typed, in one state entry. Never holds a secret value.
+
+const KEY = 'obc';
+function saveState(s) {
+    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
+}
+function loadState() {
+    const raw = core.getState(KEY);
+    if (!raw)
+        return undefined;
+    try {
+        const s = JSON.parse(raw);
+        return s.version === 1 ? s : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/annotations.ts
+// Build failures where the user looks: the one line that says what went wrong (buildx's final
+// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
+// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
+
+
+
+const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
+const EXCERPT_RULE = /^-{10,}$/;
+const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
+/**
+ * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
+ * buildx ends a failure with a source excerpt and the error:
+ *
+ *     Dockerfile:3
+ *     --------------------
+ *        2 |     RUN echo fine
+ *        3 | >>> COPPY nothing /here
+ *     --------------------
+ *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
+ *
+ * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
+ */
+function parseBuildxFailure(output) {
+    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
+    const errors = lines.filter((l) => l.startsWith('ERROR:'));
+    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
+    const out = { message };
+    // The last excerpt before the final error names the failing instruction.
+    for (let i = lines.length - 2; i >= 0; i--) {
+        const m = LOCATION_RE.exec(lines[i]);
+        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
+            continue;
+        out.file = m[1];
+        const marked = [];
+        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
+            const mm = MARKED_LINE.exec(lines[j]);
+            if (mm)
+                marked.push(Number(mm[1]));
+        }
+        const fromError = /\bon line (\d+)\b/.exec(message);
+        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
+        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
+        break;
+    }
+    if (out.file === undefined) {
+        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
+        if (fromError)
+            out.startLine = out.endLine = Number(fromError[1]);
+    }
+    return out;
+}
+/**
+ * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
+ * relative to the workspace. Undefined when the location is unknown, names another file, or the
+ * Dockerfile lies outside the workspace (GitHub could not show it).
+ */
+function annotationTarget(f, dockerfile, workspace) {
+    if (f.startLine === undefined)
+        return undefined;
+    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
+        return undefined;
+    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
+        return undefined;
+    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+}
+/**
+ * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
+ * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
+ */
+function annotateFailure(message, target) {
+    process.exitCode = lib_core/* ExitCode */.yU.Failure;
+    if (!target) {
+        lib_core/* error */.z3(message);
+        return;
+    }
+    lib_core/* error */.z3(message, {
+        title: `Docker build failed at ${target.file}:${target.startLine}`,
+        file: target.file,
+        startLine: target.startLine,
+        endLine: target.endLine,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function summary_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.distribute === 'merge' && r.pushed)
+        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    if (r.distribute === 'platform' && r.pushed)
+        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function pushVerdict(r) {
+    if (r.pushed)
+        return 'yes';
+    if (!r.pushPlanned)
+        return 'no';
+    if (r.dryRun)
+        return 'would push';
+    return r.error ? 'no: the step failed first' : 'no';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason
+        ? `; not saved (${c.saveReason})`
+        : c.unchanged
+            ? '; nothing new to save: the cache already held every layer of this build'
+            : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length && r.distribute === 'platform') {
+        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    }
+    else if (r.tags.length) {
+        if (r.pushed) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.platforms?.length)
+        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
+    if (r.digest)
+        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
+        rows.push([`Digest of ${p}`, code(dg)]);
+    if (r.handoverKey)
+        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+    if (r.emulated?.arches.length) {
+        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+    }
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.mounts?.length) {
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
+        rows.push(['Cache mounts', line]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
+// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
+// cache mount's contents in and out of BuildKit, and their buildx command lines.
+
+
+
+/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
+const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
+/** Where the helper builds mount the cache, and where the inject helper binds its context. */
+const MNT = '/obc-mnt';
+const SRC = '/obc-src';
+/** The file an entry holds the mount's contents in (a tar made inside the builder). */
+const mounts_plan_TAR_NAME = 'mnt.tar';
+const mounts_plan_META_NAME = 'meta.json';
+function mounts_plan_slug(s, max) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '');
+    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
+}
+/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
+function mountSlug(id) {
+    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
+/**
+ * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
+ * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
+ * pull request, the pull request's head and base branches, the default branch).
+ */
+function planMountKeys(scope, id, ctx) {
+    const idx = planIndexKeys(scope, ctx);
+    const from = `${KEY_PREFIX}-idx-${scope}-`;
+    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
+    const swap = (k) => to + k.slice(from.length);
+    const primary = swap(idx.primary);
+    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
+}
+/** The key an entry with this content is saved under: one entry per commit and content. */
+function mounts_plan_saveKey(keys, contentHash) {
+    return `${keys.primary}-${contentHash.slice(0, 16)}`;
+}
+function planMounts(o, scope, actionRoot, ctx) {
+    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
+    return {
+        scope,
+        root: external_node_path_.join(actionRoot, 'mounts'),
+        image: o.image,
+        maxBytes: o.maxBytes,
+        ...(ns ? { namespace: ns.value } : {}),
+        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
+    };
+}
+const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
+/**
+ * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
+ * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
+ * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
+ * never answers from its cache.
+ */
+function injectDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-inject`,
+        'ARG OBC_NONCE',
+        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
+        '    mkdir -p /obc-status && \\',
+        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
+        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
+        'FROM scratch',
+        'COPY --from=obc-inject /obc-status/ /',
+        '',
+    ].join('\n');
+}
+/**
+ * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
+ * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
+ */
+function extractDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-extract`,
+        'ARG OBC_NONCE',
+        'ARG OBC_MAX_KB',
+        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
+        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
+        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
+        'FROM scratch',
+        'COPY --from=obc-extract /obc-out/ /',
+        '',
+    ].join('\n');
+}
+/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
+function csvField(s) {
+    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
+function helperArgv(o) {
+    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
+    for (const [k, v] of Object.entries(o.buildArgs))
+        a.push('--build-arg', `${k}=${v}`);
+    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
+    return a;
+}
+
+;// CONCATENATED MODULE: ./src/tar-fields.ts
+// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
+// mount hash.
+/** A NUL-terminated string field. */
+function cstr(b) {
+    const z = b.indexOf(0);
+    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
+}
+/** A number field: octal text, or base-256 when the first byte's high bit is set. */
+function tarNumber(field, what = 'number') {
+    if (field[0] & 0x80) {
+        let v = field[0] & 0x7f;
+        for (let i = 1; i < field.length; i++)
+            v = v * 256 + field[i];
+        return v;
+    }
+    const s = cstr(field).trim();
+    if (s === '')
+        return 0;
+    if (!/^[0-7]+$/.test(s))
+        throw new Error(`tar: bad ${what} field "${s}"`);
+    return parseInt(s, 8);
+}
+/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const sp = data.indexOf(0x20, pos);
+        if (sp < 0)
+            break;
+        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
+        if (!(len > 0))
+            break;
+        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
+/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
+function normalizeName(name) {
+    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+}
+const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
+/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
+async function mounts_hash_hashTar(file) {
+    const fh = await external_node_fs_.promises.open(file, 'r');
+    try {
+        const total = (await fh.stat()).size;
+        const read = async (pos, len) => {
+            const b = Buffer.alloc(len);
+            let got = 0;
+            while (got < len) {
+                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
+                if (bytesRead === 0)
+                    throw new Error('tar: the archive ends inside an entry');
+                got += bytesRead;
+            }
+            return b;
+        };
+        const lines = [];
+        let files = 0;
+        let bytes = 0;
+        let pos = 0;
+        let longName;
+        let longLink;
+        let pax = {};
+        while (pos + BLOCK <= total) {
+            const h = await read(pos, BLOCK);
+            pos += BLOCK;
+            if (h.every((b) => b === 0))
+                break;
+            const type = String.fromCharCode(h[156] || 0x30);
+            let size = tarNumber(h.subarray(124, 136));
+            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+                const data = await read(pos, size);
+                pos += padded(size);
+                if (type === 'x')
+                    pax = parsePax(data);
+                if (type === 'L')
+                    longName = cstr(data);
+                if (type === 'K')
+                    longLink = cstr(data);
+                continue;
+            }
+            let name = cstr(h.subarray(0, 100));
+            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
+            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
+                const prefix = cstr(h.subarray(345, 500));
+                if (prefix)
+                    name = `${prefix}/${name}`;
+            }
+            let link = cstr(h.subarray(157, 257));
+            let uid = tarNumber(h.subarray(108, 116));
+            let gid = tarNumber(h.subarray(116, 124));
+            name = pax.path ?? longName ?? name;
+            link = pax.linkpath ?? longLink ?? link;
+            if (pax.size && /^\d+$/.test(pax.size))
+                size = Number(pax.size);
+            if (pax.uid && /^\d+$/.test(pax.uid))
+                uid = Number(pax.uid);
+            if (pax.gid && /^\d+$/.test(pax.gid))
+                gid = Number(pax.gid);
+            pax = {};
+            longName = undefined;
+            longLink = undefined;
+            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
+            const kind = type === '\0' || type === '7' ? '0' : type;
+            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
+            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
+            const digest = (0,external_node_crypto_.createHash)('sha256');
+            for (let off = 0; off < content; off += CHUNK)
+                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
+            pos += padded(content);
+            const n = normalizeName(name);
+            if (kind === '0') {
+                files++;
+                bytes += size;
+            }
+            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
+        }
+        lines.sort();
+        const all = (0,external_node_crypto_.createHash)('sha256');
+        for (const l of lines)
+            all.update(`${l}\n`);
+        const entries = lines.filter((l) => !l.startsWith('["",')).length;
+        return { hash: all.digest('hex'), entries, files, bytes };
+    }
+    finally {
+        await fh.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts.ts
+// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
+// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
+// exports the mount with another helper build and saves a new entry only when its content changed.
+// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
+// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
+
+
+
+
+
+
+
+
+
+
+
+
+const META_FORMAT = 1;
+const label = (id) => `cache mount ${id}`;
+const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
+/** Runs a helper build; returns undefined on success, else buildx's error line. */
+async function runHelper(h, name, dockerfile, context, dest, args) {
+    const dir = external_node_path_.join(h.root, 'helpers');
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_.join(dir, `${name}.Dockerfile`);
+    await external_node_fs_.promises.writeFile(file, dockerfile);
+    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
+    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
+    if (h.namespace !== undefined)
+        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
+    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
+    try {
+        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
+        if (r.exitCode === 0)
+            return undefined;
+        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
+    }
+    catch (err) {
+        return err.message;
+    }
+}
+async function mounts_readMeta(dir) {
+    try {
+        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, mounts_plan_META_NAME), 'utf8'));
+        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function mounts_sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Restores one mount: the entry, checked, then injected into the builder. */
+async function restoreOne(svc, h, m, st) {
+    const started = Date.now();
+    const rep = { id: m.id, result: 'miss', bytes: 0 };
+    const dir = external_node_path_.join(h.root, m.slug);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    try {
+        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
+        if (!matched) {
+            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+            return rep;
+        }
+        rep.key = matched;
+        const meta = await mounts_readMeta(dir);
+        const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
+        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
+        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
+            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        // The cache holds this content already: post saves only a different one.
+        st.entryHash = meta.hash;
+        st.restoredKey = matched;
+        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
+        const status = external_node_path_.join(h.root, `${m.slug}-status`);
+        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
+        if (err) {
+            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        const result = (await external_node_fs_.promises.readFile(external_node_path_.join(status, 'result'), 'utf8').catch(() => '')).trim();
+        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
+        if (result === 'kept') {
+            rep.result = 'kept';
+            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
+        }
+        else {
+            rep.result = 'restored';
+            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+        }
+        return rep;
+    }
+    finally {
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    }
+}
+/**
+ * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
+ * own log group. Records what post needs in the state. Never throws.
+ */
+async function restoreMountsPhase(plan, state, report, o) {
+    const p = plan.mounts;
+    if (!p)
+        return;
+    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
+        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
+        const builder = report.toolchain?.builder;
+        if (!builder) {
+            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
+            return;
+        }
+        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
+        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
+        const reports = [];
+        try {
+            const restoreAll = async (svc) => {
+                for (let i = 0; i < p.mounts.length; i++) {
+                    try {
+                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
+                    }
+                    catch (err) {
+                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
+                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
+                    }
+                }
+            };
+            if (!isCacheServiceAvailable()) {
+                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
+                await restoreAll(undefined);
+            }
+            else {
+                await workdir_withCacheRoot(p.root, async () => {
+                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
+                    try {
+                        await restoreAll(svc);
+                    }
+                    finally {
+                        svc.close();
+                    }
+                });
+            }
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
+        }
+        state.mounts = {
+            builder,
+            image: p.image,
+            maxBytes: p.maxBytes,
+            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+            root: p.root,
+            save: o.save && isCacheServiceAvailable(),
+            saveSkipReason: o.save ? undefined : o.saveSkipReason,
+            mounts,
+        };
+        saveState(state);
+        report.mounts = reports;
+        if (!o.save)
+            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
+    });
+}
+/** Exports one mount and saves it when its content differs from what the cache holds. */
+async function saveOne(svc, h, s, m) {
+    const started = Date.now();
+    const rep = { id: m.id, saved: false, bytes: 0 };
+    const not = (reason, warn = false) => {
+        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
+        return { ...rep, reason };
+    };
+    const dir = m.exported ?? path.join(h.root, m.slug);
+    try {
+        if (m.exportError)
+            return not(`the mount could not be exported: ${m.exportError}`, true);
+        if (!m.exported) {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                return not(`the mount could not be exported: ${err}`, true);
+        }
+        const tar = path.join(dir, TAR_NAME);
+        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
+        await fs.rm(path.join(dir, 'size-kb'), { force: true });
+        const tarBytes = await mounts_sizeOf(tar);
+        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
+        if (tarBytes === undefined) {
+            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
+        }
+        if (tarBytes > s.maxBytes)
+            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
+        const digest = await hashTar(tar);
+        if (digest.entries === 0) {
+            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
+        }
+        if (digest.hash === m.entryHash)
+            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
+        const key = saveKey(m.keys, digest.hash);
+        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
+        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
+        // Same commit and content as an earlier run (a re-run): the entry is there already.
+        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
+            return not(`${key} already holds this content`);
+        if (!(await svc.save([dir], key)))
+            return not(`the cache service did not store ${key}`, true);
+        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+        return { ...rep, saved: true, key, bytes: tarBytes };
+    }
+    finally {
+        await fs.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h, s, m, dir) {
+    const empty = external_node_path_.join(h.root, 'empty-context');
+    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const maxKb = Math.floor(s.maxBytes / 1024);
+    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ */
+async function exportMountsPhase(s, dockerConfig) {
+    if (!s?.save || s.mounts.length === 0)
+        return [];
+    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+    return (async () => {
+        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
+        const dirs = [];
+        for (const m of s.mounts) {
+            const dir = external_node_path_.join(s.root, 'exports', m.slug);
+            try {
+                const err = await exportOne(h, s, m, dir);
+                if (err)
+                    m.exportError = err;
+                else {
+                    m.exported = dir;
+                    dirs.push(dir);
+                }
+            }
+            catch (err) {
+                m.exportError = err.message;
+            }
+            if (m.exportError)
+                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
+        }
+        return dirs;
+    })();
+}
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+async function dropMountExports(s) {
+    if (!s)
+        return;
+    for (const m of s.mounts) {
+        if (m.exported)
+            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
+        m.exported = undefined;
+    }
+}
+/**
+ * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
+ * conditions), in its own log group. Never throws.
+ */
+async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
+    if (!s)
+        return [];
+    return core.group('Save cache mounts', async () => {
+        if (!buildSucceeded) {
+            core.info('Cache mounts not saved: the build did not succeed.');
+            return [];
+        }
+        if (!s.save) {
+            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
+            return [];
+        }
+        const started = Date.now();
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+        const out = [];
+        try {
+            await withCacheRoot(s.root, async () => {
+                const svc = await actionsCacheService(s.root, phase, newStats());
+                try {
+                    for (const m of s.mounts) {
+                        try {
+                            out.push(await saveOne(svc, h, s, m));
+                        }
+                        catch (err) {
+                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
+                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
+                        }
+                    }
+                }
+                finally {
+                    svc.close();
+                }
+            });
+        }
+        catch (err) {
+            core.warning(`cache-mounts: not saved: ${err.message}`);
+        }
+        const saved = out.filter((r) => r.saved);
+        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
+        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
+        return out;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cache/verify.ts
+// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
+// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
+// differs (written by something other than this build, or changed on disk before post) is not saved.
+
+
+const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/**
+ * The digest of the cache document BuildKit says it exported, from the build's metadata file;
+ * undefined when it reported none (no cache export, or an export that failed with ignore-error).
+ */
+function reportedCacheDigest(md) {
+    let v = md['cache.manifest'];
+    if (typeof v === 'string') {
+        try {
+            v = JSON.parse(v);
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const digest = v?.digest;
+    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
+}
+/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
+async function namedExportMismatch(dir, expected) {
+    const named = await layoutTop(dir);
+    if (!named)
+        return 'the export on disk names no cache document';
+    if (named !== expected)
+        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
+    return undefined;
+}
+/**
+ * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
+ * the document and its config hash to their digests, and so does every blob of it that is on disk
+ * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
+ * Returns why the export must not be saved, or undefined when it may.
+ */
+async function verify_checkExport(dir, expected, skip = new Set()) {
+    const mismatch = await namedExportMismatch(dir, expected);
+    if (mismatch)
+        return mismatch;
+    const file = blobPath(dir, expected);
+    if (!(await verifyBlob(file, expected)))
+        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
+    let doc;
+    try {
+        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
+    }
+    catch (err) {
+        return err.message;
+    }
+    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
+        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const f = blobPath(dir, layer.digest);
+        const present = await fs.access(f).then(() => true, () => false);
+        if (present && !(await verifyBlob(f, layer.digest)))
+            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/phases/cache.ts
+// Phase: restore the layer cache from the Actions cache service.
+
+
+
+
+
+
+
+
+
+
+
+
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
+}
+const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+/**
+ * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
+ * so post saves nothing. Returns the digest post must find again, when there is one.
+ */
+async function acceptExport(dir, reported, received) {
+    // BuildKit releases that do not report the export: the loopback registry's record of it.
+    const expected = reported ?? received;
+    if (!expected)
+        return undefined;
+    const why = await namedExportMismatch(dir, expected);
+    if (!why)
+        return expected;
+    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    return undefined;
+}
+/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
+function explainFetch(mode, access) {
+    if (access.lazy || !access.eagerReason || mode === 'eager')
+        return;
+    if (mode === 'lazy')
+        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+    else
+        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
+}
+/** Restores the cache before the build: the index (lazy) or everything (eager). */
+async function restorePhase(plan, state, report, mode, access) {
+    const c = plan.cache;
+    if (!c)
+        return noSession('disabled');
+    const started = Date.now();
+    const stats = service_newStats();
+    const phase = newCachePhase();
+    const available = isCacheServiceAvailable();
+    const d = plan.decisions;
+    const lazy = access.lazy;
+    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
+    const save = d.saveCache && !access.off;
+    const saveReason = !d.saveCache ? d.saveReason : access.off;
+    if (access.off) {
+        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
+        plan.build.cacheTo = undefined;
+        plan.build.cacheExportDir = undefined;
+    }
+    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
+    let outcome;
+    let session = noSession('miss');
+    let unchanged;
+    /**
+     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+     * nothing), `partial` when it restored a cache but made new layers.
+     */
+    let exportDigest;
+    const judge = async (reported, received) => {
+        if (save)
+            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
+        if (session.hit !== 'exact' && session.hit !== 'partial')
+            return;
+        try {
+            const cmp = await compareExport(c.paths, outcome?.held ?? {});
+            if (!cmp)
+                return;
+            session.hit = cmp.unchanged ? 'exact' : 'partial';
+            unchanged = cmp.unchanged;
+            if (cmp.unchanged)
+                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
+        }
+    };
+    const record = () => {
+        state.cache = {
+            save: save && available,
+            saveSkipReason: save ? undefined : saveReason,
+            scope: c.scope,
+            keys: c.keys,
+            paths: c.paths,
+            held: outcome?.held ?? {},
+            unchanged,
+            exportDigest,
+        };
+        saveState(state);
+        report.cache = {
+            hit: session.hit,
+            bytesRestored: outcome?.bytesRestored ?? 0,
+            entriesRestored: outcome?.entriesRestored ?? 0,
+            restoreMs: stats.ms,
+            saveReason: save ? undefined : saveReason,
+            coldBuildMs: outcome?.coldBuildMs,
+            unchanged,
+        };
+    };
+    await lib_core/* group */.Os('Restore layer cache', async () => {
+        if (access.off)
+            return;
+        if (!available) {
+            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
+            return;
+        }
+        explainFetch(mode, access);
+        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
+        if (!lazy) {
+            try {
+                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
+            }
+            finally {
+                svc.close();
+            }
+            if (outcome.layoutReady)
+                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
+            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
+            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
+            return;
+        }
+        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+        outcome = lz.outcome;
+        const proxy = await startCacheProxy({
+            image: lz.image,
+            held: lz.held,
+            localPath: lz.localPath,
+            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
+        }, c.paths.layoutOut, { form: access.form });
+        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
+        plan.build.cacheFrom = proxy.cacheFrom;
+        plan.build.cacheTo = proxy.cacheTo;
+        plan.build.cacheExportDir = proxy.exportDir;
+        let retried = false;
+        session = {
+            hit: lz.image ? outcome.hit : 'miss',
+            recover: async () => {
+                if (retried || lz.failed.size === 0)
+                    return false;
+                retried = true;
+                const again = lz.reoffer();
+                proxy.offer(again);
+                proxy.rearmExport();
+                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
+                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+                if (session.hit === 'exact')
+                    session.hit = 'partial';
+                return true;
+            },
+            close: async (reported) => {
+                await proxy.close();
+                await forget().catch(() => undefined);
+                svc.close();
+                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
+                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
+                if (proxy.stats.unauthorized > 0)
+                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
+                await judge(reported, proxy.stats.exportDigest);
+                record();
+            },
+        };
+        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
+    });
+    record();
+    if (!save)
+        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
+    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
+    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
+    return session;
+}
+/** Saves the layer cache in post; never throws. */
+async function savePhase(c, phase) {
+    const stats = newStats();
+    const started = Date.now();
+    if (c.unchanged) {
+        // Main compared the export with the restored cache already: no need to read it again.
+        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
+    if (c.exportDigest) {
+        // Only what this build exported, as BuildKit reported it, and unchanged since main.
+        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+        if (why) {
+            const failure = `this build's cache export changed after the build: ${why}`;
+            core.warning(`Layer cache: not saved: ${failure}.`);
+            return { failure, stats, ms: Date.now() - started };
+        }
+    }
+    try {
+        const outcome = await withCacheRoot(c.paths.store, async () => {
+            const svc = await actionsCacheService(c.paths.store, phase, stats);
+            try {
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
+            }
+            finally {
+                svc.close();
+            }
+        });
+        if (!outcome.saved)
+            core.info(`Layer cache not saved: ${outcome.reason}.`);
+        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+        return { outcome, stats, ms: Date.now() - started };
+    }
+    catch (err) {
+        const failure = saveFailure(err);
+        core.warning(`Layer cache: not saved: ${failure}`);
+        return { failure, stats, ms: Date.now() - started };
+    }
+}
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+function saveFailure(err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof CacheFormatError)
+        return `this action could not read the build's cache export: ${msg}`;
+    const code = err?.code;
+    if (code === 'ENOSPC')
+        return `the runner's disk is full: ${msg}`;
+    if (code)
+        return `a file of the cache export could not be read or written (${code}): ${msg}`;
+    return `an unexpected error while saving: ${msg}`;
+}
+
+;// CONCATENATED MODULE: ./src/docker/imagetools.ts
+// `docker buildx imagetools`: reading an image (index) from the registry, and creating an index.
+
+
+
+/** Reads `ref` (name@digest or name:tag) from the registry; undefined when it cannot. */
+async function inspectImage(ref, env, single = '') {
+    const res = await exec_run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0)
+        return undefined;
+    const raw = res.stdout;
+    let json;
+    try {
+        json = JSON.parse(raw);
+    }
+    catch {
+        return undefined;
+    }
+    const digest = `sha256:${(0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex')}`;
+    const isIndex = Array.isArray(json?.manifests);
+    return { digest, platforms: isIndex ? platformDigests(json) : single ? { [single]: digest } : {} };
+}
+/** Runs one `docker buildx imagetools create`; a failure is one line naming the image. */
+async function createIndex(image, argv, env) {
+    const res = await exec_run('docker', argv, { env, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        throw new Error(`distribute: merge: docker buildx imagetools create for ${image} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/distribute.ts
+// Phase: distribute mode. A platform job hands its pushed digest to the merge through the Actions
+// cache service (a small entry keyed by run id, run attempt, images and platform); the merge job
+// finds every platform's digest of this run attempt, waiting a bounded time for entries not visible
+// yet, and creates the image index under every computed tag.
+
+
+
+
+
+
+
+/** The hand-over file, relative to the hand-over directory (the same path in every job). */
+const FILE = 'obc-platform-digest.json';
+function handoverDir(plan) {
+    return external_node_path_.join(plan.root, 'distribute');
+}
+/** A platform job: stores its digest for the merge. Throws (one line) when it cannot. */
+async function handOverDigest(plan, ctx, platform, digest) {
+    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform });
+    if (!isCacheServiceAvailable())
+        throw new Error('distribute: platform: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so the digest cannot reach the merge');
+    const dir = handoverDir(plan);
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const entry = { platform: normalizePlatform(platform), digest, images: plan.meta.images, runId: ctx.runId, runAttempt: ctx.runAttempt };
+    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, FILE), JSON.stringify(entry) + '\n');
+    const saved = await workdir_withCacheRoot(dir, async () => {
+        const svc = await service_actionsCacheService(dir, newCachePhase(), service_newStats());
+        try {
+            return await svc.save([FILE], key);
+        }
+        finally {
+            svc.close();
+        }
+    });
+    if (!saved)
+        throw new Error(`distribute: platform: the digest of ${platform} could not be stored in the Actions cache under ${key}`);
+    lib_core/* info */.pq(`distribute: handed ${platform} ${digest} to the merge (cache key ${key}).`);
+    return key;
+}
+/** Waits between lookups of digests that are not visible yet (never past the deadline). */
+const POLL_MS = 3000;
+/** The merge: finds each platform's digest of this run attempt, or fails naming what is missing. */
+async function collectDigests(plan, ctx, platforms, waitSeconds) {
+    if (!isCacheServiceAvailable())
+        throw new Error('distribute: merge: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so no platform digest can be found');
+    const dir = handoverDir(plan);
+    const found = {};
+    const deadline = Date.now() + waitSeconds * 1000;
+    const phase = newCachePhase();
+    for (let round = 0;; round++) {
+        const missing = platforms.filter((p) => !(p in found));
+        await workdir_withCacheRoot(dir, async () => {
+            const svc = await service_actionsCacheService(dir, phase, service_newStats());
+            try {
+                for (const p of missing) {
+                    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform: p });
+                    await external_node_fs_.promises.rm(external_node_path_.join(dir, FILE), { force: true });
+                    if ((await svc.restore([FILE], key, [])) !== key)
+                        continue;
+                    const e = parseHandedDigest(await external_node_fs_.promises.readFile(external_node_path_.join(dir, FILE), 'utf8').catch(() => ''));
+                    if (!e || e.runId !== ctx.runId || e.runAttempt !== ctx.runAttempt || e.platform !== normalizePlatform(p)) {
+                        lib_core/* warning */.$e(`distribute: merge: the entry ${key} is not a digest of ${p} from this run attempt; ignored.`);
+                        continue;
+                    }
+                    found[p] = e.digest;
+                    lib_core/* info */.pq(`distribute: ${p}: ${e.digest}`);
+                }
+            }
+            finally {
+                svc.close();
+            }
+        });
+        const still = platforms.filter((p) => !(p in found));
+        if (still.length === 0)
+            return found;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+            throw new Error(`distribute: merge: no digest of ${still.join(', ')} from this run (run ${ctx.runId}, attempt ${ctx.runAttempt}) after waiting ${waitSeconds} s; ` +
+                'did its platform job (distribute: platform) succeed and push?');
+        }
+        if (round === 0)
+            lib_core/* info */.pq(`distribute: waiting up to ${waitSeconds} s for ${still.join(', ')}.`);
+        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)));
+    }
+}
+async function mergePhase(plan, ctx, docker, platforms, waitSeconds, report) {
+    if (!plan.decisions.push) {
+        lib_core/* info */.pq(`distribute: merge: not pushing (${plan.decisions.pushReason}), so no index is created.`);
+        return undefined;
+    }
+    return lib_core/* group */.Os('Merge platform images', async () => {
+        const digests = await collectDigests(plan, ctx, platforms, waitSeconds);
+        report.platformDigests = { ...digests };
+        const cmds = mergeCommands({ images: plan.meta.images, tags: plan.meta.tags, annotations: plan.meta.annotations, platforms, digests });
+        if (cmds.length === 0)
+            throw new Error('distribute: merge: no tags were computed for the images, so there is no name to put the index under');
+        let index;
+        for (const c of cmds) {
+            await createIndex(c.image, c.argv, docker.env);
+            lib_core/* info */.pq(`distribute: created the index of ${platforms.length} platform(s) as ${c.tags.join(', ')}`);
+            const got = await inspectImage(c.tags[0], docker.env);
+            if (!got)
+                throw new Error(`distribute: merge: the index ${c.tags[0]} cannot be read back from the registry`);
+            const lost = platforms.filter((p) => !got.platforms[normalizePlatform(p)]);
+            if (lost.length)
+                throw new Error(`distribute: merge: the index ${c.tags[0]} lacks ${lost.join(', ')}`);
+            index ??= { digest: got.digest, platformDigests: Object.fromEntries(platforms.map((p) => [p, got.platforms[normalizePlatform(p)]])) };
+        }
+        return index;
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/meta/errors.ts
@@ -51536,1495 +54704,10 @@ function annotationLevelsOf(levels) {
     return levels;
 }
 
-;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's cache export, in either of its two forms:
-// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
-//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
-// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
-//   image manifest whose config blob is the cache config and whose layers are the cache layers.
-// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
-// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
-// config and a descriptor per blob), which is all this action keeps.
-
-
-
-const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
-/** The media type of the top document of each form, as this action writes it. */
-function mediaTypeOf(form) {
-    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
-}
-/** A cache export this action cannot read; the message says what was found instead. */
-class layout_CacheFormatError extends Error {
-}
-function layout_blobPath(dir, digest) {
-    const [alg, hex] = digest.split(':');
-    return external_node_path_.join(dir, 'blobs', alg, hex);
-}
-function isDescriptor(d) {
-    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
-}
-/**
- * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
- * error, which says what was found: a document of neither form is an error of the export's format.
- */
-function layout_parseCacheDocument(data, where) {
-    let doc;
-    try {
-        doc = JSON.parse(String(data));
-    }
-    catch {
-        throw new layout_CacheFormatError(`${where} is not JSON`);
-    }
-    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
-    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
-        const all = doc.manifests.filter(isDescriptor);
-        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-        if (!config)
-            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
-        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
-    }
-    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
-        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
-        }
-        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
-        return { form: 'manifest', config: doc.config, layers };
-    }
-    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
-}
-/**
- * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
- * that is there but unreadable throws a CacheFormatError naming what is wrong.
- */
-/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
-async function layoutTop(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function readLayout(dir) {
-    const top = await layoutTop(dir);
-    if (!top)
-        return undefined;
-    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
-    });
-    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
-    let config;
-    try {
-        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
-    }
-    catch {
-        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
-    }
-    const descriptors = {};
-    for (const m of doc.layers)
-        descriptors[m.digest] = m;
-    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
-}
-function digestOf(data) {
-    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function renderCacheImage(image, form = 'index') {
-    const config = Buffer.from(JSON.stringify(image.config));
-    const configDigest = digestOf(config);
-    const layers = image.config.layers.map((l) => {
-        const d = image.descriptors[l.blob];
-        if (!d)
-            throw new Error(`no descriptor for cache blob ${l.blob}`);
-        return d;
-    });
-    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
-    const mediaType = mediaTypeOf(form);
-    const doc = form === 'index'
-        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-        : { schemaVersion: 2, mediaType, config: configDesc, layers };
-    const list = Buffer.from(JSON.stringify(doc));
-    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
-}
-/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
-async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX_MEDIA_TYPE,
-        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    };
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'index.json'), JSON.stringify(index));
-}
-/**
- * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
- * must be placed there by the caller (see linkBlob).
- */
-async function writeLayoutMeta(dir, image, form = 'index') {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = renderCacheImage(image, form);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
-}
-/** Places a blob into a layout: a hard link when possible, else a copy. */
-async function layout_linkBlob(from, dir, digest) {
-    const to = layout_blobPath(dir, digest);
-    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
-        return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
-    await external_node_fs_.promises.rm(to, { force: true });
-    try {
-        await external_node_fs_.promises.link(from, to);
-    }
-    catch {
-        await external_node_fs_.promises.copyFile(from, to);
-    }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
-}
-/** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
-    try {
-        return (await fileDigest(file)) === digest;
-    }
-    catch {
-        return false;
-    }
-}
-/** The --cache-from value that reads a local cache layout directory. */
-function localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
-}
-
-;// CONCATENATED MODULE: ./src/cache/keys.ts
-// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
-// content-addressed blob entries.
-
-
-const KEY_PREFIX = 'obc1';
-/**
- * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
- */
-function slug(s, max = 40) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[.-]+|-+$/g, '');
-    return v.slice(0, max) || 'x';
-}
-function shortHash(s, n = 8) {
-    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
-}
-/**
- * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
- * several images built in one repository never overwrite each other's cache.
- */
-function planScope(s) {
-    if (s.cacheScope)
-        return slug(s.cacheScope, 60);
-    const image = s.images[0] ?? s.file ?? 'image';
-    const name = image.split('/').pop().split(':')[0];
-    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
-    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
-}
-/** The branches whose caches this run may start from, in order. */
-function fallbackBranches(ctx) {
-    const out = [];
-    const push = (b) => {
-        if (b && !out.includes(b))
-            out.push(b);
-    };
-    if (isPullRequestEvent(ctx.eventName)) {
-        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
-        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
-    }
-    else if (ctx.ref.startsWith('refs/heads/')) {
-        push(ctx.ref.slice('refs/heads/'.length));
-    }
-    else if (ctx.eventName === 'merge_group') {
-        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
-    }
-    push(defaultBranchOf(ctx));
-    return out;
-}
-/** The index entry's key for this run, and the restore keys to fall back on. */
-function planIndexKeys(scope, ctx) {
-    const branches = fallbackBranches(ctx);
-    const own = isPullRequestEvent(ctx.eventName)
-        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
-        : ctx.ref.startsWith('refs/tags/')
-            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-            : branches[0] ?? 'detached';
-    const base = `${KEY_PREFIX}-idx-${scope}-`;
-    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-        .filter((b, i, all) => all.indexOf(b) === i)
-        .map((b) => `${base}${b}-`);
-    return { primary, restore };
-}
-/**
- * The index lookup: this commit's newest alternate index first (saved when a worse index already
- * held the primary key), then the primary key itself, then the newest index of each branch. The
- * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
- */
-function keys_indexLookup(keys) {
-    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
-}
-/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
-function isCommitIndexKey(keys, key) {
-    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
-}
-function alternateNumber(keys, key) {
-    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
-    return m ? Number(m[1]) : undefined;
-}
-/**
- * The key a save of this commit's index uses: the primary key while the service holds no index of
- * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
- * both the lookup of this commit and the branch's restore key find it as the newest.
- */
-function keys_nextIndexKey(keys, held) {
-    if (!held || !isCommitIndexKey(keys, held))
-        return keys.primary;
-    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
-}
-/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
-function blobKey(digest) {
-    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
-}
-/** Key of an entry that holds several blobs, derived from their digests. */
-function packKey(digests) {
-    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
-}
-/**
- * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs balanced by size (largest first into the lightest pack).
- */
-function keys_planPacks(blobs, maxEntries) {
-    if (blobs.length === 0)
-        return [];
-    if (blobs.length <= maxEntries)
-        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
-    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
-        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
-        lightest.size += b.size;
-        lightest.digests.push(b.digest);
-    }
-    return packs
-        .filter((p) => p.digests.length)
-        .map((p) => {
-        const digests = [...p.digests].sort();
-        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/cache/merge.ts
-/** Every blob digest the config's layers name. */
-function merge_blobsOf(config) {
-    return new Set(config.layers.map((l) => l.blob));
-}
-/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
-function referencedBlobs(config) {
-    const out = new Set();
-    const visit = (i) => {
-        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
-            out.add(config.layers[n].blob);
-        }
-    };
-    for (const r of config.records) {
-        for (const res of r.layers ?? [])
-            visit(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                visit(res.layer ?? 0);
-    }
-    return out;
-}
-/**
- * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
- * `parent` means 0; -1 means no parent.
- */
-function parentOf(config, i) {
-    return config.layers[i]?.parent ?? 0;
-}
-/**
- * Builds a config from records and a layer table given by identity, renumbering layers so that
- * only those some result needs are kept, in a stable order.
- */
-class ConfigBuilder {
-    layerIndex = new Map();
-    layers = [];
-    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
-    addLayer(from, i) {
-        const key = layerKey(from, i);
-        const have = this.layerIndex.get(key);
-        if (have !== undefined)
-            return have;
-        const src = from.layers[i];
-        const p = parentOf(from, i);
-        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
-        if (src.annotations !== undefined)
-            layer.annotations = src.annotations;
-        this.layers.push(layer);
-        const idx = this.layers.length - 1;
-        this.layerIndex.set(key, idx);
-        return idx;
-    }
-}
-/** A layer's identity: its blob and its whole parent chain. */
-function layerKey(config, i) {
-    const parts = [];
-    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
-        parts.push(config.layers[n]?.blob ?? '?');
-    return parts.join('<');
-}
-/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
-function chainOk(config, i, present) {
-    let hops = 0;
-    for (let n = i; n >= 0; n = parentOf(config, n)) {
-        const l = config.layers[n];
-        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
-            return false;
-    }
-    return true;
-}
-/**
- * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
- * digest, and for every input position an edge with the same selector to a matching parent. A
- * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
- * content record) does not match, so its old results are not carried over.
- */
-function matcher(restored, fresh) {
-    const memo = new Map();
-    const match = (ri, fi) => {
-        const key = `${ri},${fi}`;
-        const known = memo.get(key);
-        if (known !== undefined)
-            return known;
-        memo.set(key, false); // a cycle never matches
-        const a = restored.records[ri];
-        const f = fresh.records[fi];
-        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
-        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
-            const fa = a.inputs[p] ?? [];
-            const ff = f.inputs[p] ?? [];
-            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
-        }
-        memo.set(key, ok);
-        return ok;
-    };
-    return match;
-}
-/**
- * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
- * export's records and links are kept as they are: they are exactly the cache keys this build
- * walked through. Each fresh record also gets the results of the restored record that matches it,
- * which a fully cached build leaves out of its export (BuildKit exports no result it did not
- * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
- * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
- * are dropped. Layers are renumbered, parents first.
- */
-function merge_mergeConfigs(fresh, restored, present) {
-    const builder = new ConfigBuilder();
-    const byDigest = new Map();
-    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
-    const match = restored ? matcher(restored, fresh) : () => false;
-    const records = fresh.records.map((record, fi) => {
-        const sources = [[fresh, record]];
-        if (restored)
-            for (const ri of byDigest.get(record.digest) ?? [])
-                if (match(ri, fi))
-                    sources.push([restored, restored.records[ri]]);
-        const results = [];
-        const seen = new Set();
-        for (const [config, r] of sources) {
-            for (const res of r.layers ?? []) {
-                const li = res.layer ?? 0;
-                if (!chainOk(config, li, present))
-                    continue;
-                const key = layerKey(config, li);
-                if (seen.has(key))
-                    continue;
-                seen.add(key);
-                const out = { layer: builder.addLayer(config, li) };
-                if (res.createdAt)
-                    out.createdAt = res.createdAt;
-                results.push(out);
-            }
-        }
-        const rec = { digest: record.digest };
-        if (results.length)
-            rec.layers = results;
-        if (record.inputs)
-            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
-        return rec;
-    });
-    return { layers: builder.layers, records };
-}
-/** Keeps only what `present` can serve: drops results whose layers are missing. */
-function merge_pruneToPresent(config, present) {
-    return merge_mergeConfigs(config, undefined, present);
-}
-/** Restricts a descriptor table to the blobs a config names. */
-function merge_descriptorsFor(image, config) {
-    const descriptors = {};
-    for (const l of config.layers) {
-        const d = image.descriptors[l.blob];
-        if (d)
-            descriptors[l.blob] = d;
-    }
-    return { config, descriptors };
-}
-/** Record digests that have at least one result. */
-function merge_recordsWithResults(config) {
-    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
-}
-/**
- * Why an index must not be saved, or undefined when it may: never one that serves no step, one
- * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
- * no step the index of this commit the service already holds (`held`) does not.
- */
-function merge_indexVerdict(candidate, floor, held) {
-    const mine = merge_recordsWithResults(candidate);
-    if (mine.size === 0)
-        return 'the index would hold no usable layer';
-    const min = floor ? merge_recordsWithResults(floor).size : 0;
-    if (mine.size < min)
-        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
-    if (held) {
-        const theirs = merge_recordsWithResults(held);
-        if ([...mine].every((d) => theirs.has(d)))
-            return 'the service already holds an index of this commit that serves every step this one does';
-    }
-    return undefined;
-}
-
-// EXTERNAL MODULE: external "node:async_hooks"
-var external_node_async_hooks_ = __nccwpck_require__(6698);
-// EXTERNAL MODULE: external "node:diagnostics_channel"
-var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
-;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
-// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
-// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
-// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
-// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
-// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
-
-
-
-
-function service_newStats() {
-    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
-}
-const DEFAULT_CALL_SECONDS = 300;
-const DEFAULT_BUDGET_SECONDS = 600;
-const seconds = (v, dflt) => {
-    const n = Number(v);
-    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
-};
-/**
- * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
- * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
- * A value that is not a positive number is ignored.
- */
-function cachePolicy(env = process.env) {
-    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
-}
-/** How long the next call may take: its own limit, or what is left of the phase's budget. */
-function callLimit(policy, remainingMs) {
-    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
-}
-const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
-/**
- * What the calls of one step's cache phase share: the time budget (time with at least one call in
- * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
- * rate-limit waits. Once stopped, no call of the phase reaches the service.
- */
-class CachePhase {
-    policy;
-    now;
-    faults = 0;
-    waitedMs = 0;
-    /** Why the phase stopped using the service. */
-    stopped;
-    busyMs = 0;
-    active = 0;
-    since = 0;
-    constructor(policy, now = Date.now) {
-        this.policy = policy;
-        this.now = now;
-    }
-    spentMs() {
-        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
-    }
-    remainingMs() {
-        return Math.max(0, this.policy.budgetMs - this.spentMs());
-    }
-    /** Starts a stretch of time spent on the service; returns the function that ends it. */
-    busy() {
-        if (this.active++ === 0)
-            this.since = this.now();
-        let ended = false;
-        return () => {
-            if (ended)
-                return;
-            ended = true;
-            if (--this.active === 0)
-                this.busyMs += this.now() - this.since;
-        };
-    }
-    /** Stops using the service for the rest of the phase, with one warning. */
-    stop(why) {
-        if (this.stopped)
-            return;
-        this.stopped = why;
-        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
-    }
-    budgetSpent() {
-        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
-    }
-}
-/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
-class CallAbandoned extends Error {
-    code = 'OBC_CACHE_CALL_ABANDONED';
-}
-/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
-function abandonError(request, why) {
-    const err = new CallAbandoned(`abandoned: ${why}`);
-    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
-    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
-    if (request.path?.startsWith('/twirp/'))
-        err.code = 'ECONNRESET';
-    return err;
-}
-/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
-class CallScope {
-    requests = new Set();
-    sockets = new Set();
-    signals = [];
-    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
-    abandoned;
-    /** Called on the first server error or network error of one of its requests. */
-    onFault;
-    adoptRequest(req) {
-        if (this.abandoned)
-            return destroyRequest(req, this.abandoned);
-        this.requests.add(req);
-        req.once('close', () => this.requests.delete(req));
-    }
-    adoptSocket(socket) {
-        if (this.abandoned)
-            return void socket.destroy();
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-    }
-    abandon(why) {
-        if (this.abandoned)
-            return;
-        this.abandoned = why;
-        for (const req of this.requests)
-            destroyRequest(req, why);
-        for (const socket of this.sockets)
-            socket.destroy();
-        this.requests.clear();
-        this.sockets.clear();
-    }
-}
-function destroyRequest(req, why) {
-    // Never an unhandled 'error' event: the library may have stopped listening.
-    req.on('error', () => undefined);
-    req.destroy(abandonError(req, why));
-}
-/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
-const SERVER_ERRORS = new Set([500, 502, 503, 504]);
-let tracker;
-/**
- * Follows every HTTP request and socket opened inside a call (installed on first use). A request
- * belongs to the call whose async context started it; a reused keep-alive socket is reached through
- * its request.
- */
-function track() {
-    if (tracker)
-        return tracker;
-    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
-    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
-        const scope = t.als.getStore();
-        const req = m.request;
-        if (!scope)
-            return;
-        t.scopeOf.set(req, scope);
-        scope.adoptRequest(req);
-    });
-    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
-    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
-        const { request, response } = m;
-        const status = response.statusCode ?? 0;
-        if (SERVER_ERRORS.has(status))
-            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
-    });
-    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
-        const { request, error } = m;
-        const scope = t.scopeOf.get(request);
-        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
-            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
-    });
-    tracker = t;
-    return t;
-}
-/**
- * Runs one call of the library with a deadline. The call ends at its deadline or its first server
- * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
- * any it opens later are destroyed at once.
- */
-function runCall(fn, ms, deadlineWhy) {
-    const t = track();
-    const scope = new CallScope();
-    return new Promise((resolve) => {
-        let done = false;
-        const finish = (r, abandon) => {
-            if (done)
-                return;
-            done = true;
-            clearTimeout(timer);
-            if (abandon)
-                scope.abandon(abandon);
-            resolve({ ...r, signals: scope.signals });
-        };
-        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
-        // Not from inside the HTTP parser's callback that reported it.
-        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
-        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
-    });
-}
-
-/** Classifies one line @actions/cache wrote. */
-function classifyLine(line) {
-    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
-    if (rl)
-        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
-    if (/Rate limited:/.test(line))
-        return { kind: 'rate-limit', retryAfterMs: 0 };
-    // A refused reservation: the key exists or another job is creating it (not a fault).
-    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
-    if (taken)
-        return { kind: 'taken', key: taken[1] };
-    // @actions/cache reports every failed reservation as "another job may be creating this cache";
-    // only a 409 means that. A reservation that never reached the service is a fault.
-    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
-    if (reserve)
-        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
-    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
-    if (failed)
-        return { kind: 'fault', shown: true, message: failed[3].trim() };
-    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
-    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
-    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
-        return { kind: 'fault', shown: false };
-    return undefined;
-}
-/**
- * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
- * cache fault is never an error of the build, so it becomes a warning.
- */
-function demoteCacheErrors(chunk) {
-    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
-}
-/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
-function muteAbandoned(chunk) {
-    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
-}
-/**
- * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
- * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
- * the call whose async context wrote it. Installed while any service is open.
- */
-let watchers = 0;
-let originalWrite;
-function watchStdout(als) {
-    if (watchers++ === 0) {
-        const original = process.stdout.write.bind(process.stdout);
-        originalWrite = process.stdout.write;
-        process.stdout.write = ((chunk, ...rest) => {
-            const scope = als.getStore();
-            try {
-                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
-                    const text = String(chunk);
-                    if (!scope.abandoned) {
-                        for (const line of text.split('\n')) {
-                            const s = classifyLine(line);
-                            if (s)
-                                scope.signals.push(s);
-                        }
-                    }
-                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
-                    if (shown !== text)
-                        chunk = shown;
-                }
-            }
-            catch {
-                /* never break logging */
-            }
-            return original(chunk, ...rest);
-        });
-    }
-    let closed = false;
-    return () => {
-        if (closed)
-            return;
-        closed = true;
-        if (--watchers === 0 && originalWrite) {
-            process.stdout.write = originalWrite;
-            originalWrite = undefined;
-        }
-    };
-}
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * The real service through the unmodified @actions/cache package. Paths are given absolute and
- * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
- * of one step's cache phase is given the same `phase`.
- */
-async function service_actionsCacheService(root, phase, stats) {
-    const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 4072));
-    const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
-    const policy = phase.policy;
-    const t = track();
-    const unwatch = watchStdout(t.als);
-    let lastFault;
-    const taken = new Set();
-    /** Counts a failed call; the breaker stops the phase after maxFaults. */
-    const fault = (message) => {
-        stats.failures++;
-        lastFault = message;
-        if (++phase.faults >= policy.maxFaults)
-            phase.stop(`${phase.faults} failed calls`);
-    };
-    async function call(verb, key, fn, failed, onFault) {
-        const what = `${verb} of ${key}`;
-        for (let attempt = 0;; attempt++) {
-            if (phase.stopped)
-                return onFault;
-            const limit = callLimit(policy, phase.remainingMs());
-            if (limit.ms <= 0) {
-                phase.stop(phase.budgetSpent());
-                return onFault;
-            }
-            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-            const start = Date.now();
-            stats.calls++;
-            const end = phase.busy();
-            const r = await runCall(fn, limit.ms, deadlineWhy);
-            end();
-            stats.ms += Date.now() - start;
-            if (!r.signals.some((s) => s.kind === 'fault'))
-                for (const s of r.signals)
-                    if (s.kind === 'taken')
-                        taken.add(s.key);
-            const rate = r.signals.find((s) => s.kind === 'rate-limit');
-            if (r.ok && rate) {
-                stats.rateLimited++;
-                const ms = Math.max(rate.retryAfterMs, 1000);
-                if (attempt > 0)
-                    return r.value;
-                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-                    return r.value;
-                }
-                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-                await pause(ms);
-                continue;
-            }
-            if (!r.ok) {
-                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-                fault(r.why);
-                if (r.deadline && limit.by === 'budget')
-                    phase.stop(phase.budgetSpent());
-                // A server error may be a blip: one more try, unless the phase stopped or time is short.
-                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
-                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
-                    await pause(policy.retryPauseMs);
-                    continue;
-                }
-                return onFault;
-            }
-            if (failed(r.value)) {
-                const faults = r.signals.filter((s) => s.kind === 'fault');
-                if (faults.length) {
-                    if (!faults.some((f) => f.shown))
-                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
-                }
-            }
-            return r.value;
-        }
-    }
-    /** A wait that counts as time spent on the service. */
-    async function pause(ms) {
-        const end = phase.busy();
-        stats.waitedMs += ms;
-        phase.waitedMs += ms;
-        try {
-            await wait(ms);
-        }
-        finally {
-            end();
-        }
-    }
-    return {
-        get gaveUp() {
-            return phase.stopped !== undefined;
-        },
-        get lastFault() {
-            return lastFault;
-        },
-        wasTaken: (key) => taken.has(key),
-        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
-        save: (paths, key) => call('save', key, async () => {
-            stats.uploads++;
-            return (await cache.saveCache(rel(paths), key)) !== -1;
-        }, (v) => !v, false),
-        close: unwatch,
-    };
-}
-function isCacheServiceAvailable() {
-    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
-}
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function mapLimit(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    });
-    await Promise.all(workers);
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/store.ts
-// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
-// by their digests (immutable, shared by every run, branch and image), and one small index entry per
-// scope and commit holds the cache config, the map of which entry holds which blob, and the small
-// blobs. Restore fetches the index through restore-key fallback and then only what it references.
-
-
-
-
-
-
-
-/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
-const SMALL_BLOB_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
-/** At most this many blob entries are uploaded by one run (plus the index entry). */
-const MAX_BLOB_ENTRIES = 3;
-const INDEX_FORMAT = 1;
-const RESTORE_CONCURRENCY = 4;
-function cachePaths(root, scope) {
-    return {
-        store: external_node_path_.join(root, 'store'),
-        index: external_node_path_.join(root, 'store', `index-${scope}`),
-        layoutIn: external_node_path_.join(root, scope, 'in'),
-        layoutOut: external_node_path_.join(root, scope, 'out'),
-    };
-}
-function entryPaths(p, digests) {
-    return [...digests].sort().map((d) => layout_blobPath(p.store, d));
-}
-async function readMeta(dir) {
-    try {
-        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'meta.json'), 'utf8'));
-        if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
-            return undefined;
-        return meta;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function exists(file) {
-    try {
-        await fs.access(file);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-async function sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return 0;
-    }
-}
-/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
-async function restoreIndex(svc, p, keys) {
-    await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-    await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
-    await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(p.index, { recursive: true });
-    const lookup = keys_indexLookup(keys);
-    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
-    if (!matched) {
-        // A failed download may have left part of the index behind.
-        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
-        return undefined;
-    }
-    const meta = await readMeta(p.index);
-    if (!meta) {
-        lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
-        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        return undefined;
-    }
-    lib_core/* info */.pq(`Layer cache: index ${matched}`);
-    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
-}
-async function verifySmall(p, meta) {
-    const small = new Set();
-    let bytes = 0;
-    for (const d of referencedBlobs(meta.image.config)) {
-        if (meta.entries[d])
-            continue;
-        const f = layout_blobPath(p.index, d);
-        if (await layout_verifyBlob(f, d)) {
-            small.add(d);
-            bytes += await sizeOf(f);
-        }
-    }
-    return { small, bytes };
-}
-/**
- * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
- * failed, truncated or corrupted download left behind. Returns the digests now on disk.
- */
-async function fetchEntry(svc, p, key, digests) {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    const got = await svc.restore(entryPaths(p, digests), key, []);
-    const ok = new Set();
-    let bytes = 0;
-    if (got !== key && !svc.gaveUp)
-        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-    for (const d of digests) {
-        const f = layout_blobPath(p.store, d);
-        // Content-addressed: a file is good exactly when its digest matches.
-        if (await layout_verifyBlob(f, d)) {
-            ok.add(d);
-            bytes += await sizeOf(f);
-        }
-        else {
-            await external_node_fs_.promises.rm(f, { force: true });
-            if (got === key)
-                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
-        }
-    }
-    return { ok, restored: got === key, bytes };
-}
-/**
- * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
- * --cache-from type=local.
- */
-async function restoreLayerCache(svc, p, keys, form = 'index') {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
-    const idx = await restoreIndex(svc, p, keys);
-    if (!idx)
-        return outcome;
-    const { meta } = idx;
-    outcome.matchedKey = idx.matchedKey;
-    outcome.entriesRestored = 1;
-    outcome.bytesRestored = idx.bytes;
-    outcome.coldBuildMs = meta.coldBuildMs;
-    const present = new Set(idx.small);
-    const needed = referencedBlobs(meta.image.config);
-    const wanted = new Map();
-    for (const d of needed) {
-        const key = meta.entries[d];
-        if (key)
-            wanted.set(key, meta.packs[key] ?? [d]);
-    }
-    await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
-        const r = await fetchEntry(svc, p, key, digests);
-        if (r.restored)
-            outcome.entriesRestored++;
-        outcome.bytesRestored += r.bytes;
-        for (const d of r.ok) {
-            present.add(d);
-            if (r.restored)
-                outcome.held[d] = key;
-        }
-    });
-    for (const d of needed)
-        if (!present.has(d))
-            outcome.missing++;
-    const config = merge_pruneToPresent(meta.image.config, present);
-    if (config.records.length === 0 || config.layers.length === 0) {
-        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
-        return outcome;
-    }
-    const image = merge_descriptorsFor(meta.image, config);
-    await external_node_fs_.promises.mkdir(p.layoutIn, { recursive: true });
-    for (const d of merge_blobsOf(config)) {
-        await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
-    }
-    await writeLayoutMeta(p.layoutIn, image, form);
-    outcome.layoutReady = true;
-    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
-    if (outcome.missing)
-        lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
-    return outcome;
-}
-async function openLazyCache(svc, p, keys) {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
-    const idx = await restoreIndex(svc, p, keys);
-    const failed = new Set();
-    const fetched = new Set();
-    const inflight = new Map();
-    const meta = idx?.meta;
-    const offer = () => {
-        if (!idx || !meta)
-            return undefined;
-        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
-        const config = merge_pruneToPresent(meta.image.config, available);
-        if (config.layers.length === 0)
-            return undefined;
-        return merge_descriptorsFor(meta.image, config);
-    };
-    if (idx && meta) {
-        outcome.matchedKey = idx.matchedKey;
-        outcome.entriesRestored = 1;
-        outcome.bytesRestored = idx.bytes;
-        outcome.coldBuildMs = meta.coldBuildMs;
-        for (const [d, key] of Object.entries(meta.entries))
-            outcome.held[d] = key;
-        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
-    }
-    const image = offer();
-    if (idx && !image) {
-        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
-        outcome.hit = 'miss';
-    }
-    return {
-        outcome,
-        image,
-        failed,
-        reoffer: offer,
-        held: (d) => !!meta?.entries[d] && !failed.has(d),
-        localPath: async (d) => {
-            if (idx?.small.has(d))
-                return layout_blobPath(p.index, d);
-            if (fetched.has(d))
-                return layout_blobPath(p.store, d);
-            return undefined;
-        },
-        fetch: async (d) => {
-            const key = meta?.entries[d];
-            if (!key || failed.has(d))
-                return undefined;
-            let job = inflight.get(key);
-            if (!job) {
-                const digests = meta.packs[key] ?? [d];
-                job = fetchEntry(svc, p, key, digests).then((r) => {
-                    if (r.restored)
-                        outcome.entriesRestored++;
-                    outcome.bytesRestored += r.bytes;
-                    for (const x of digests) {
-                        if (r.ok.has(x))
-                            fetched.add(x);
-                        else {
-                            failed.add(x);
-                            delete outcome.held[x];
-                        }
-                    }
-                    return r.ok;
-                });
-                inflight.set(key, job);
-            }
-            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
-        },
-    };
-}
-const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
-/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
-async function compareExport(p, held) {
-    const fresh = await readLayout(p.layoutOut);
-    if (!fresh)
-        return undefined;
-    const restoredMeta = await readMeta(p.index);
-    let restored;
-    if (restoredMeta) {
-        const { small } = await verifySmall(p, restoredMeta);
-        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
-        if (cfg.layers.length)
-            restored = merge_descriptorsFor(restoredMeta.image, cfg);
-    }
-    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
-    const freshBlobs = referencedBlobs(fresh.config);
-    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
-    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
-    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
-    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
-    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
-}
-/**
- * Saves what this build exported, merged with what was restored. Uploads only blobs the service
- * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
- * nothing when the build produced no new blob and no new record (a full hit).
- */
-async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
-    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
-    const cmp = await compareExport(p, held);
-    if (!cmp)
-        return none('the build exported no cache');
-    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
-    if (cmp.unchanged)
-        return none(store_NOTHING_CHANGED);
-    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
-    // given to buildx. A blob the service holds needs no bytes.
-    const located = new Map();
-    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
-        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
-            if (await exists(f)) {
-                located.set(d, f);
-                break;
-            }
-        }
-    }
-    const present = new Set([...located.keys(), ...Object.keys(held)]);
-    const merged = mergeConfigs(fresh.config, restored?.config, present);
-    const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
-    const image = descriptorsFor({ config: merged, descriptors }, merged);
-    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
-    // Large blobs the service does not hold yet go into blob entries.
-    const large = [];
-    const small = [];
-    for (const d of blobsOf(merged)) {
-        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-        if (size < SMALL_BLOB_BYTES) {
-            if (located.has(d))
-                small.push(d);
-        }
-        else if (!held[d] && located.has(d))
-            large.push({ digest: d, size });
-    }
-    const entries = { ...held };
-    const packs = {};
-    let entriesSaved = 0;
-    let bytesSaved = 0;
-    const stored = new Set(Object.keys(held));
-    const plan = planPacks(large, MAX_BLOB_ENTRIES);
-    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    for (const entry of plan) {
-        for (const d of entry.digests)
-            await linkBlob(source(d), p.store, d);
-        const paths = entryPaths(p, entry.digests);
-        const r = await storeEntry(svc, paths, entry.key);
-        if (r === 'uploaded') {
-            entriesSaved++;
-            for (const f of paths)
-                bytesSaved += await sizeOf(f);
-        }
-        if (r === 'missing')
-            continue;
-        for (const d of entry.digests) {
-            stored.add(d);
-            entries[d] = entry.key;
-        }
-        if (entry.digests.length > 1)
-            packs[entry.key] = entry.digests;
-    }
-    // Packs from earlier runs that still hold referenced blobs.
-    for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
-        if (digests.some((d) => entries[d] === key))
-            packs[key] = digests;
-    }
-    // The index must only promise what is stored: drop results whose blobs did not make it.
-    const available = new Set([...small, ...stored]);
-    const finalConfig = pruneToPresent(merged, available);
-    // What the restored cache alone served this build: the index must not serve less.
-    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
-    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
-    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
-    const r = await saveIndex(svc, p, keys, draft, base);
-    if (!r.key)
-        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-    entriesSaved++;
-    bytesSaved += r.bytes;
-    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
-    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-}
-/**
- * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
- * run stored it, `taken` when its reservation was refused because another job holds or is creating
- * it (the same key means the same bytes, so it is not missing), else `missing`.
- */
-async function storeEntry(svc, paths, key) {
-    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
-        return 'held';
-    if (await svc.save(paths, key))
-        return 'uploaded';
-    if (svc.wasTaken?.(key)) {
-        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
-        return 'taken';
-    }
-    // A save that failed while another job finished the same entry.
-    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
-        return 'held';
-    return 'missing';
-}
-/** Restricts entries, packs and small blobs to what the image's config references. */
-function draftOf(image, entries, packs, small) {
-    const used = blobsOf(image.config);
-    const out = { image, entries: {}, packs: {}, small: new Map() };
-    for (const d of used) {
-        if (entries[d])
-            out.entries[d] = entries[d];
-        else if (small.has(d))
-            out.small.set(d, small.get(d));
-    }
-    for (const [key, digests] of Object.entries(packs))
-        if (digests.some((d) => out.entries[d] === key))
-            out.packs[key] = digests;
-    return out;
-}
-/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
-function absorb(draft, other) {
-    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
-    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
-    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
-    const small = new Map(draft.small);
-    for (const d of other.small)
-        if (!small.has(d))
-            small.set(d, blobPath(other.dir, d));
-    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
-}
-const INDEX_ATTEMPTS = 3;
-/**
- * Saves the index entry so that the newest index of this commit (and so of the branch) is never
- * worse than one the service already holds: looks up this commit's newest index first; when another
- * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
- * under the next alternate key. A save refused because another job took the key meanwhile starts
- * over.
- */
-async function saveIndex(svc, p, keys, first, base) {
-    // The index entry must be archived from p.index (its path is part of the entry's version): move
-    // the restored one aside first, since small blobs may be linked from it.
-    const aside = `${p.index}.prev`;
-    await fs.rm(aside, { recursive: true, force: true });
-    if (await exists(p.index))
-        await fs.rename(p.index, aside);
-    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
-    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
-    const others = [];
-    let reason = 'the cache service did not store the index entry';
-    try {
-        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
-            const lookup = indexLookup(keys);
-            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
-            let held = heldKey === base.restoredKey ? base.restored : undefined;
-            if (heldKey && heldKey !== base.restoredKey) {
-                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
-                if (!other)
-                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
-                others.push(other.dir);
-                draft = absorb(draft, other);
-                held = other.meta.image.config;
-            }
-            const refused = indexVerdict(draft.image.config, base.floor, held);
-            if (refused)
-                return { reason: refused, bytes: 0, config: draft.image.config };
-            const key = nextIndexKey(keys, heldKey);
-            const bytes = await stageIndex(p, key, draft, base);
-            if (await svc.save([p.index], key))
-                return { key, bytes, config: draft.image.config };
-            reason = svc.gaveUp
-                ? 'the cache service kept failing, so this run stopped using it'
-                : svc.wasTaken?.(key)
-                    ? `another job saved ${key} meanwhile`
-                    : svc.lastFault
-                        ? `the cache service did not store the index entry: ${svc.lastFault}`
-                        : 'the cache service did not store the index entry';
-            await fs.rm(p.index, { recursive: true, force: true });
-        }
-        return { reason, bytes: 0, config: draft.image.config };
-    }
-    finally {
-        for (const d of [aside, ...others])
-            await fs.rm(d, { recursive: true, force: true });
-    }
-}
-/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
-async function fetchIndex(svc, p, key, dir) {
-    await fs.rm(p.index, { recursive: true, force: true });
-    await fs.mkdir(p.index, { recursive: true });
-    const got = await svc.restore([p.index], key, [], {});
-    const meta = got === key ? await readMeta(p.index) : undefined;
-    if (!meta) {
-        await fs.rm(p.index, { recursive: true, force: true });
-        return undefined;
-    }
-    const { small } = await verifySmall(p, meta);
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(p.index, dir);
-    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
-    return { key, meta, dir, small };
-}
-/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
-async function stageIndex(p, key, draft, base) {
-    await fs.rm(p.index, { recursive: true, force: true });
-    await fs.mkdir(p.index, { recursive: true });
-    let bytes = 0;
-    for (const [d, f] of draft.small) {
-        await linkBlob(f, p.index, d);
-        bytes += await sizeOf(blobPath(p.index, d));
-    }
-    const meta = {
-        format: INDEX_FORMAT,
-        scope: base.scope,
-        key,
-        createdAt: new Date().toISOString(),
-        image: draft.image,
-        entries: draft.entries,
-        packs: draft.packs,
-        // A cache that started cold records how long that build took, for the "time saved" figure.
-        coldBuildMs: base.coldBuildMs,
-    };
-    const file = path.join(p.index, 'meta.json');
-    await fs.writeFile(file, JSON.stringify(meta));
-    return bytes + (await sizeOf(file));
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
-// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
-// cache mount's contents in and out of BuildKit, and their buildx command lines.
-
-
-
-/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
-const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
-/** Where the helper builds mount the cache, and where the inject helper binds its context. */
-const MNT = '/obc-mnt';
-const SRC = '/obc-src';
-/** The file an entry holds the mount's contents in (a tar made inside the builder). */
-const mounts_plan_TAR_NAME = 'mnt.tar';
-const mounts_plan_META_NAME = 'meta.json';
-function mounts_plan_slug(s, max) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
-}
-/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
-function mountSlug(id) {
-    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
-}
-/**
- * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
- * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
- * pull request, the pull request's head and base branches, the default branch).
- */
-function planMountKeys(scope, id, ctx) {
-    const idx = planIndexKeys(scope, ctx);
-    const from = `${KEY_PREFIX}-idx-${scope}-`;
-    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
-    const swap = (k) => to + k.slice(from.length);
-    const primary = swap(idx.primary);
-    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
-}
-/** The key an entry with this content is saved under: one entry per commit and content. */
-function mounts_plan_saveKey(keys, contentHash) {
-    return `${keys.primary}-${contentHash.slice(0, 16)}`;
-}
-function planMounts(o, scope, actionRoot, ctx) {
-    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
-    return {
-        scope,
-        root: external_node_path_.join(actionRoot, 'mounts'),
-        image: o.image,
-        maxBytes: o.maxBytes,
-        ...(ns ? { namespace: ns.value } : {}),
-        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
-    };
-}
-const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
-/**
- * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
- * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
- * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
- * never answers from its cache.
- */
-function injectDockerfile(image, id) {
-    return [
-        HEADER,
-        `FROM ${image} AS obc-inject`,
-        'ARG OBC_NONCE',
-        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
-        '    mkdir -p /obc-status && \\',
-        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
-        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
-        'FROM scratch',
-        'COPY --from=obc-inject /obc-status/ /',
-        '',
-    ].join('\n');
-}
-/**
- * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
- * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
- */
-function extractDockerfile(image, id) {
-    return [
-        HEADER,
-        `FROM ${image} AS obc-extract`,
-        'ARG OBC_NONCE',
-        'ARG OBC_MAX_KB',
-        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
-        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
-        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
-        'FROM scratch',
-        'COPY --from=obc-extract /obc-out/ /',
-        '',
-    ].join('\n');
-}
-/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
-function csvField(s) {
-    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
-function helperArgv(o) {
-    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
-    for (const [k, v] of Object.entries(o.buildArgs))
-        a.push('--build-arg', `${k}=${v}`);
-    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
-    return a;
-}
-
 ;// CONCATENATED MODULE: ./src/plan.ts
 // Pure planning of a run: inputs + context + environment facts -> tags, decisions, cache keys and the
 // build command's shape. Nothing here touches Docker, the network or the disk.
+
 
 
 
@@ -53127,7 +54810,7 @@ function planRun(inputs, ctx, env) {
     const decisions = decide(inputs, ctx, meta.images);
     const root = external_node_path_.join(ctx.runnerTemp, 'oneshot-build');
     let cache;
-    if (inputs.cache) {
+    if (inputs.cache && inputs.distribute !== 'merge') {
         const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
         cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
     }
@@ -53160,6 +54843,12 @@ function planRun(inputs, ctx, env) {
         sbom: inputs.sbom,
         metadataFile: external_node_path_.join(root, 'metadata.json'),
     };
+    if (inputs.distribute === 'platform' && decisions.push) {
+        // Pushed by digest under no tag: the tags move only at the merge.
+        build.tags = [];
+        build.push = false;
+        build.pushByDigest = digestOutput(meta.images);
+    }
     return { meta, decisions, root, cache, build, ...(mounts ? { mounts } : {}) };
 }
 
@@ -53477,24 +55166,63 @@ function onStopSignal(onStop) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/state.ts
-// What main hands to post, typed, in one state entry. Never holds a secret value.
+;// CONCATENATED MODULE: ./src/phases/emulation.ts
+// Phase: QEMU binfmt handlers for the platforms the runner cannot run natively, registered the way
+// docker/setup-qemu-action does (a privileged container of a binfmt installer image with
+// `--install <arches>`), before the builder is created so that a new builder sees them.
 
-const KEY = 'obc';
-function saveState(s) {
-    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
+
+
+
+
+
+/** The enabled handlers among `names` (qemu names), read from the kernel's binfmt_misc. */
+async function enabledHandlers(names, dir = BINFMT_DIR) {
+    const out = new Map();
+    for (const n of names) {
+        const text = await external_node_fs_.promises.readFile(external_node_path_.join(dir, `qemu-${n}`), 'utf8').catch(() => '');
+        const h = parseHandler(text);
+        if (h.enabled)
+            out.set(n, h.flags);
+    }
+    return out;
 }
-function loadState() {
-    const raw = core.getState(KEY);
-    if (!raw)
-        return undefined;
-    try {
-        const s = JSON.parse(raw);
-        return s.version === 1 ? s : undefined;
+async function emulationPhase(o, env) {
+    const image = o.image || DEFAULT_QEMU_IMAGE;
+    const hostArch = goArch(process.arch);
+    const before = await enabledHandlers(emulatedArches(o.platforms, hostArch).map((a) => qemuName(a) ?? a));
+    const plan = planEmulation({ platforms: o.platforms, hostArch, driver: o.driver, enabled: o.enabled, image, registered: new Set(before.keys()) });
+    if (plan.action === 'none') {
+        if (plan.note)
+            lib_core/* info */.pq(plan.note);
+        return { arches: [], registered: [] };
     }
-    catch {
-        return undefined;
-    }
+    return lib_core/* group */.Os('QEMU emulation', async () => {
+        if (plan.action === 'off') {
+            lib_core/* info */.pq(`QEMU: qemu: false, so no handler is registered for ${plan.arches.join(', ')}; RUN steps of those platforms fail unless this runner emulates them already.`);
+            return { arches: plan.arches, registered: [] };
+        }
+        if (plan.action === 'present') {
+            const list = plan.arches.map((a) => `${a} (qemu-${qemuName(a)}, flags ${before.get(qemuName(a)) || 'none'})`).join(', ');
+            lib_core/* info */.pq(`QEMU: handlers already registered for ${list}; not running ${image}.`);
+            return { arches: plan.arches, registered: [] };
+        }
+        if (plan.present.length)
+            lib_core/* info */.pq(`QEMU: already registered: ${plan.present.join(', ')}.`);
+        lib_core/* info */.pq(`QEMU: no handler for ${plan.arches.join(', ')} on this ${hostArch} runner; running ${image} --install ${plan.arches.join(',')}`);
+        const res = await exec_run('docker', plan.argv, { env, ignoreReturnCode: true });
+        if (res.exitCode !== 0) {
+            throw new ToolError(`qemu-image: the binfmt installer ${image} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+        }
+        const after = await enabledHandlers(plan.arches.map((a) => qemuName(a) ?? a));
+        const got = plan.arches.filter((a) => after.has(qemuName(a) ?? a));
+        const still = plan.arches.filter((a) => !got.includes(a));
+        if (got.length)
+            lib_core/* info */.pq(`QEMU: registered ${got.map((a) => `${a} (qemu-${qemuName(a)}, flags ${after.get(qemuName(a)) || 'none'})`).join(', ')}.`);
+        if (still.length)
+            throw new ToolError(`qemu-image: ${image} ran, but no handler is registered for ${still.join(', ')}`);
+        return { arches: [...plan.present, ...got], registered: got };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/phases/docker.ts
@@ -53510,6 +55238,13 @@ function loadState() {
 
 
 
+
+/** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
+function pickDriver(inputs, containerdStore, byDigest) {
+    if (byDigest && inputs.builder.driver === 'auto')
+        return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
+    return resolveDriver(inputs.builder, containerdStore, inputs.cache);
+}
 function installEnv(inputs, ctx) {
     const armVersion = process.config.variables.arm_version;
     return {
@@ -53587,8 +55322,10 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             }
         });
     }
+    // Before the builder is created, so that a new builder's BuildKit finds the emulators.
+    const emulation = await emulationPhase({ platforms: intent.platforms ?? [], driver: pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest).driver, enabled: inputs.qemu !== false, image: inputs.qemuImage }, env);
     const builder = await lib_core/* group */.Os('Builder', async () => {
-        const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
+        const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
         let name;
         let created = false;
         let hostNetwork = false;
@@ -53641,7 +55378,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     lib_core/* setOutput */.uH('driver', builder.driver);
     lib_core/* setOutput */.uH('platforms', builder.platforms.join(','));
     lib_core/* setOutput */.uH('buildx-version', toolchain.buildxVersion);
-    return { env, toolchain, builder };
+    return { env, toolchain, builder, emulation };
 }
 /** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
 function earlyInspect(name, env) {
@@ -53651,1288 +55388,6 @@ function earlyInspect(name, env) {
 function sameRelease(reported, version) {
     const core_ = (v) => v.replace(/^v/, '').replace(/[+].*$/, '');
     return core_(reported) === core_(version);
-}
-
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: ./src/cache/proxy.ts
-// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
-// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
-// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
-// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
-// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
-// uploads only new ones, which land on disk as an OCI layout for the post step to save.
-//
-// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
-// job's private Docker config), so no other process on the runner can read or write the cache
-// through it. The export may come in either cache form (image index or image manifest); the
-// offered cache is served in the form the caller chose for the builder's BuildKit.
-
-
-
-
-
-const PROXY_REPO = 'obc/cache';
-const IMPORT_TAG = 'in';
-const EXPORT_TAG = 'out';
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** A manifest larger than this is not a cache document. */
-const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-function send(res, status, headers = {}, body) {
-    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-    res.end(body);
-}
-function sendError(res, status, code, message, headers = {}) {
-    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
-}
-const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
-/** Sends bytes held in memory, or only their headers for HEAD. */
-function sendBytes(req, res, data, digest, type) {
-    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
-    if (req.method === 'HEAD')
-        send(res, 200, headers);
-    else
-        send(res, 200, headers, data);
-}
-/** The whole request body, refused past `limit` bytes (manifests are small). */
-function readAll(req, limit) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req
-            .on('data', (c) => {
-            size += c.length;
-            if (size <= limit)
-                chunks.push(c);
-        })
-            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
-            .on('error', reject);
-    });
-}
-/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-function append(req, up) {
-    return new Promise((resolve, reject) => {
-        req.on('data', (c) => {
-            up.hash.update(c);
-            up.size += c.length;
-        });
-        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-}
-/** True when the request carries exactly `expected` as its basic credential. */
-function authorized(header, expected) {
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-    if (!m)
-        return false;
-    const got = Buffer.from(m[1], 'base64');
-    const want = Buffer.from(`${expected.username}:${expected.password}`);
-    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
-}
-function randomCredentials() {
-    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
-}
-async function startCacheProxy(src, exportDir, opts) {
-    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(external_node_path_.join(exportDir, 'blobs', 'sha256'), { recursive: true });
-    const uploadsDir = external_node_path_.join(exportDir, '.uploads');
-    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
-    const credentials = opts.credentials ?? randomCredentials();
-    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
-    let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
-    const uploads = new Map();
-    const sendFile = async (req, res, file, digest) => {
-        const size = (await external_node_fs_.promises.stat(file)).size;
-        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
-        if (req.method === 'HEAD')
-            return send(res, 200, headers);
-        stats.blobsServed++;
-        stats.bytesServed += size;
-        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        await new Promise((resolve) => {
-            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
-        });
-    };
-    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
-    const manifests = async (req, res, ref) => {
-        if (req.method === 'PUT') {
-            // Only this build's export is written, under its tag (or by digest); nothing else.
-            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
-                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
-            const data = await readAll(req, MAX_MANIFEST_BYTES);
-            if (!data)
-                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
-            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-            if (DIGEST_RE.test(ref) && ref !== digest)
-                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-            // The export tag is written once per build: a second, different document is refused.
-            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
-                stats.rewritesRefused++;
-                return sendError(res, 409, 'DENIED', 'the export was written already');
-            }
-            let form;
-            try {
-                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
-            }
-            catch (err) {
-                if (err instanceof layout_CacheFormatError)
-                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
-                throw err;
-            }
-            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
-            if (ref === EXPORT_TAG) {
-                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
-                stats.exportForm = form;
-                stats.exportDigest = digest;
-            }
-            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-        }
-        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
-            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
-        return notFound(res, 'MANIFEST_UNKNOWN');
-    };
-    /** Blob uploads (the export). */
-    const blobUploads = async (req, res, url, id) => {
-        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
-        if (req.method === 'POST' && !id) {
-            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-            const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
-            await external_node_fs_.promises.writeFile(up.file, '');
-            const digest = url.searchParams.get('digest');
-            if (digest) {
-                await append(req, up);
-                return finishUpload(res, up, digest);
-            }
-            req.resume();
-            uploads.set(uuid, up);
-            return accepted(uuid, 0);
-        }
-        const up = uploads.get(id);
-        if (!up)
-            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-        if (req.method === 'PATCH') {
-            await append(req, up);
-            return accepted(id, up.size);
-        }
-        if (req.method === 'PUT') {
-            await append(req, up);
-            uploads.delete(id);
-            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-        }
-        return send(res, 405);
-    };
-    const finishUpload = async (res, up, digest) => {
-        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
-            await external_node_fs_.promises.rm(up.file, { force: true });
-            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-        }
-        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
-        stats.uploads++;
-        stats.bytesUploaded += up.size;
-        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-    };
-    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
-    const blobs = async (req, res, digest) => {
-        if (!DIGEST_RE.test(digest))
-            return notFound(res);
-        const exported = layout_blobPath(exportDir, digest);
-        if (await proxy_exists(exported))
-            return sendFile(req, res, exported, digest);
-        if (offered && digest === offered.configDigest)
-            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
-        const local = await src.localPath(digest);
-        if (local)
-            return sendFile(req, res, local, digest);
-        if (!src.held(digest))
-            return notFound(res);
-        const size = src.image?.descriptors[digest]?.size;
-        if (req.method === 'HEAD' && size !== undefined) {
-            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-        }
-        stats.fetches++;
-        const fetched = await src.fetch(digest);
-        if (!fetched) {
-            stats.fetchFailures.push(digest);
-            return notFound(res);
-        }
-        return sendFile(req, res, fetched, digest);
-    };
-    const handle = async (req, res) => {
-        if (process.env.OBC_PROXY_TRACE)
-            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
-        if (!authorized(req.headers.authorization, credentials)) {
-            stats.unauthorized++;
-            req.resume();
-            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
-        }
-        const url = new URL(req.url ?? '/', 'http://x');
-        const p = url.pathname;
-        if (p === '/v2/' || p === '/v2')
-            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
-        const prefix = `/v2/${PROXY_REPO}/`;
-        if (!p.startsWith(prefix))
-            return notFound(res, 'NAME_UNKNOWN');
-        const rest = p.slice(prefix.length);
-        if (rest.startsWith('manifests/'))
-            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
-        if (rest.startsWith('blobs/uploads'))
-            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
-        if (rest.startsWith('blobs/'))
-            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
-        return notFound(res, 'UNSUPPORTED');
-    };
-    const server = external_node_http_.createServer((req, res) => {
-        handle(req, res).catch(() => {
-            if (!res.headersSent)
-                send(res, 500);
-            else
-                res.destroy();
-        });
-    });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${server.address().port}`;
-    return {
-        host,
-        credentials,
-        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
-        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
-        exportDir,
-        stats,
-        offer: (image) => {
-            offered = render(image);
-        },
-        rearmExport: () => {
-            stats.exportDigest = undefined;
-        },
-        close: async () => {
-            await new Promise((resolve) => {
-                server.closeAllConnections?.();
-                server.close(() => resolve());
-            });
-            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
-        },
-    };
-}
-async function proxy_exists(p) {
-    try {
-        await external_node_fs_.promises.access(p);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/annotations.ts
-// Build failures where the user looks: the one line that says what went wrong (buildx's final
-// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
-// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
-
-
-
-const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
-const EXCERPT_RULE = /^-{10,}$/;
-const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
-/**
- * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
- * buildx ends a failure with a source excerpt and the error:
- *
- *     Dockerfile:3
- *     --------------------
- *        2 |     RUN echo fine
- *        3 | >>> COPPY nothing /here
- *     --------------------
- *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
- *
- * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
- */
-function parseBuildxFailure(output) {
-    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
-    const errors = lines.filter((l) => l.startsWith('ERROR:'));
-    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
-    const out = { message };
-    // The last excerpt before the final error names the failing instruction.
-    for (let i = lines.length - 2; i >= 0; i--) {
-        const m = LOCATION_RE.exec(lines[i]);
-        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
-            continue;
-        out.file = m[1];
-        const marked = [];
-        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
-            const mm = MARKED_LINE.exec(lines[j]);
-            if (mm)
-                marked.push(Number(mm[1]));
-        }
-        const fromError = /\bon line (\d+)\b/.exec(message);
-        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
-        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
-        break;
-    }
-    if (out.file === undefined) {
-        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
-        if (fromError)
-            out.startLine = out.endLine = Number(fromError[1]);
-    }
-    return out;
-}
-/**
- * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
- * relative to the workspace. Undefined when the location is unknown, names another file, or the
- * Dockerfile lies outside the workspace (GitHub could not show it).
- */
-function annotationTarget(f, dockerfile, workspace) {
-    if (f.startLine === undefined)
-        return undefined;
-    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
-        return undefined;
-    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
-    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
-        return undefined;
-    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
-}
-/**
- * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
- * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
- */
-function annotateFailure(message, target) {
-    process.exitCode = lib_core/* ExitCode */.yU.Failure;
-    if (!target) {
-        lib_core/* error */.z3(message);
-        return;
-    }
-    lib_core/* error */.z3(message, {
-        title: `Docker build failed at ${target.file}:${target.startLine}`,
-        file: target.file,
-        startLine: target.startLine,
-        endLine: target.endLine,
-    });
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function summary_formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    const m = Math.floor(s / 60);
-    return `${m} min ${Math.round(s - m * 60)} s`;
-}
-/** A table cell: one line, pipes escaped. */
-function cell(s) {
-    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
-}
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
-}
-function table(rows) {
-    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
-}
-function headline(r) {
-    if (r.error)
-        return '### ❌ Docker build failed';
-    if (r.dryRun)
-        return '### 🧪 Docker build: dry run (nothing built)';
-    if (r.pushed)
-        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    return '### ☑️ Docker build succeeded (not pushed)';
-}
-function pushVerdict(r) {
-    if (r.pushed)
-        return 'yes';
-    if (!r.pushPlanned)
-        return 'no';
-    if (r.dryRun)
-        return 'would push';
-    return r.error ? 'no: the step failed first' : 'no';
-}
-function cacheLine(r) {
-    const c = r.cache;
-    if (!c)
-        return undefined;
-    if (c.hit === 'disabled')
-        return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason
-        ? `; not saved (${c.saveReason})`
-        : c.unchanged
-            ? '; nothing new to save: the cache already held every layer of this build'
-            : '';
-    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
-}
-/** The main step's section of the job summary. */
-function renderMainSummary(r) {
-    const out = [headline(r), ''];
-    if (r.error) {
-        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
-        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
-    }
-    if (r.tags.length) {
-        if (r.pushed) {
-            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
-        }
-        else {
-            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-        }
-    }
-    const rows = [];
-    if (r.pushReason)
-        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
-    if (r.digest)
-        rows.push(['Digest', code(r.digest)]);
-    if (r.imageid)
-        rows.push(['Image ID', code(r.imageid)]);
-    if (r.dockerfile)
-        rows.push(['Dockerfile', code(r.dockerfile)]);
-    if (r.buildMs !== undefined)
-        rows.push(['Build time', formatMs(r.buildMs)]);
-    const cache = cacheLine(r);
-    if (cache)
-        rows.push(['Layer cache', cache]);
-    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
-        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
-        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
-    }
-    if (r.mounts?.length) {
-        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
-        rows.push(['Cache mounts', line]);
-    }
-    if (r.secretIds.length)
-        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
-    const scan = r.secretScan;
-    if (scan) {
-        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
-    }
-    const t = r.toolchain;
-    if (t) {
-        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
-        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
-    }
-    if (rows.length)
-        out.push(...table(rows), '');
-    return out.join('\n');
-}
-/** The post step's section: the layer cache save. */
-function renderSaveSummary(s) {
-    const out = ['### Layer cache save', ''];
-    if (s.failed)
-        out.push(`Not saved: ${s.failed} (the build is not affected).`);
-    else if (!s.saved)
-        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
-    else {
-        const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
-    }
-    out.push('');
-    return out.join('\n');
-}
-/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
-async function appendSummary(markdown) {
-    try {
-        if (!process.env.GITHUB_STEP_SUMMARY) {
-            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
-            return;
-        }
-        await lib_core/* summary */.z.addRaw(markdown, true).write();
-    }
-    catch (err) {
-        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
-    }
-    finally {
-        lib_core/* summary */.z.emptyBuffer();
-    }
-}
-/** The save section's facts from the post step's save phase (no outcome: the save threw). */
-function saveSummaryFrom(r, key) {
-    if (!r.outcome)
-        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
-    const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
-}
-
-;// CONCATENATED MODULE: ./src/tar-fields.ts
-// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
-// mount hash.
-/** A NUL-terminated string field. */
-function cstr(b) {
-    const z = b.indexOf(0);
-    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-/** A number field: octal text, or base-256 when the first byte's high bit is set. */
-function tarNumber(field, what = 'number') {
-    if (field[0] & 0x80) {
-        let v = field[0] & 0x7f;
-        for (let i = 1; i < field.length; i++)
-            v = v * 256 + field[i];
-        return v;
-    }
-    const s = cstr(field).trim();
-    if (s === '')
-        return 0;
-    if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad ${what} field "${s}"`);
-    return parseInt(s, 8);
-}
-/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
-function parsePax(data) {
-    const out = {};
-    let pos = 0;
-    while (pos < data.length) {
-        const sp = data.indexOf(0x20, pos);
-        if (sp < 0)
-            break;
-        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-        if (!(len > 0))
-            break;
-        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-        const eq = rec.indexOf('=');
-        if (eq > 0)
-            out[rec.slice(0, eq)] = rec.slice(eq + 1);
-        pos += len;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
-// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
-// type, permission bits, numeric owner, link target and content, in path order. Modification
-// times, owner names and the archive's entry order are left out, so a mount whose files were only
-// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
-
-
-
-const BLOCK = 512;
-const CHUNK = 1 << 20;
-/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
-function normalizeName(name) {
-    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
-}
-const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
-/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
-async function mounts_hash_hashTar(file) {
-    const fh = await external_node_fs_.promises.open(file, 'r');
-    try {
-        const total = (await fh.stat()).size;
-        const read = async (pos, len) => {
-            const b = Buffer.alloc(len);
-            let got = 0;
-            while (got < len) {
-                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
-                if (bytesRead === 0)
-                    throw new Error('tar: the archive ends inside an entry');
-                got += bytesRead;
-            }
-            return b;
-        };
-        const lines = [];
-        let files = 0;
-        let bytes = 0;
-        let pos = 0;
-        let longName;
-        let longLink;
-        let pax = {};
-        while (pos + BLOCK <= total) {
-            const h = await read(pos, BLOCK);
-            pos += BLOCK;
-            if (h.every((b) => b === 0))
-                break;
-            const type = String.fromCharCode(h[156] || 0x30);
-            let size = tarNumber(h.subarray(124, 136));
-            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-                const data = await read(pos, size);
-                pos += padded(size);
-                if (type === 'x')
-                    pax = parsePax(data);
-                if (type === 'L')
-                    longName = cstr(data);
-                if (type === 'K')
-                    longLink = cstr(data);
-                continue;
-            }
-            let name = cstr(h.subarray(0, 100));
-            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
-            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
-                const prefix = cstr(h.subarray(345, 500));
-                if (prefix)
-                    name = `${prefix}/${name}`;
-            }
-            let link = cstr(h.subarray(157, 257));
-            let uid = tarNumber(h.subarray(108, 116));
-            let gid = tarNumber(h.subarray(116, 124));
-            name = pax.path ?? longName ?? name;
-            link = pax.linkpath ?? longLink ?? link;
-            if (pax.size && /^\d+$/.test(pax.size))
-                size = Number(pax.size);
-            if (pax.uid && /^\d+$/.test(pax.uid))
-                uid = Number(pax.uid);
-            if (pax.gid && /^\d+$/.test(pax.gid))
-                gid = Number(pax.gid);
-            pax = {};
-            longName = undefined;
-            longLink = undefined;
-            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
-            const kind = type === '\0' || type === '7' ? '0' : type;
-            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
-            const digest = (0,external_node_crypto_.createHash)('sha256');
-            for (let off = 0; off < content; off += CHUNK)
-                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
-            pos += padded(content);
-            const n = normalizeName(name);
-            if (kind === '0') {
-                files++;
-                bytes += size;
-            }
-            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
-        }
-        lines.sort();
-        const all = (0,external_node_crypto_.createHash)('sha256');
-        for (const l of lines)
-            all.update(`${l}\n`);
-        const entries = lines.filter((l) => !l.startsWith('["",')).length;
-        return { hash: all.digest('hex'), entries, files, bytes };
-    }
-    finally {
-        await fh.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts.ts
-// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
-// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
-// exports the mount with another helper build and saves a new entry only when its content changed.
-// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
-// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
-
-
-
-
-
-
-
-
-
-
-
-
-const META_FORMAT = 1;
-const label = (id) => `cache mount ${id}`;
-const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
-/** Runs a helper build; returns undefined on success, else buildx's error line. */
-async function runHelper(h, name, dockerfile, context, dest, args) {
-    const dir = external_node_path_.join(h.root, 'helpers');
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const file = external_node_path_.join(dir, `${name}.Dockerfile`);
-    await external_node_fs_.promises.writeFile(file, dockerfile);
-    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
-    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
-    if (h.namespace !== undefined)
-        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
-    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
-    try {
-        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
-        if (r.exitCode === 0)
-            return undefined;
-        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
-    }
-    catch (err) {
-        return err.message;
-    }
-}
-async function mounts_readMeta(dir) {
-    try {
-        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, mounts_plan_META_NAME), 'utf8'));
-        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function mounts_sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Restores one mount: the entry, checked, then injected into the builder. */
-async function restoreOne(svc, h, m, st) {
-    const started = Date.now();
-    const rep = { id: m.id, result: 'miss', bytes: 0 };
-    const dir = external_node_path_.join(h.root, m.slug);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    try {
-        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
-        if (!matched) {
-            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
-            return rep;
-        }
-        rep.key = matched;
-        const meta = await mounts_readMeta(dir);
-        const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
-        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
-        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
-            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        // The cache holds this content already: post saves only a different one.
-        st.entryHash = meta.hash;
-        st.restoredKey = matched;
-        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
-        const status = external_node_path_.join(h.root, `${m.slug}-status`);
-        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
-        if (err) {
-            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        const result = (await external_node_fs_.promises.readFile(external_node_path_.join(status, 'result'), 'utf8').catch(() => '')).trim();
-        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
-        if (result === 'kept') {
-            rep.result = 'kept';
-            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
-        }
-        else {
-            rep.result = 'restored';
-            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
-        }
-        return rep;
-    }
-    finally {
-        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    }
-}
-/**
- * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
- * own log group. Records what post needs in the state. Never throws.
- */
-async function restoreMountsPhase(plan, state, report, o) {
-    const p = plan.mounts;
-    if (!p)
-        return;
-    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
-        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
-        const builder = report.toolchain?.builder;
-        if (!builder) {
-            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
-            return;
-        }
-        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
-        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
-        const reports = [];
-        try {
-            const restoreAll = async (svc) => {
-                for (let i = 0; i < p.mounts.length; i++) {
-                    try {
-                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
-                    }
-                    catch (err) {
-                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
-                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
-                    }
-                }
-            };
-            if (!isCacheServiceAvailable()) {
-                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
-                await restoreAll(undefined);
-            }
-            else {
-                await workdir_withCacheRoot(p.root, async () => {
-                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
-                    try {
-                        await restoreAll(svc);
-                    }
-                    finally {
-                        svc.close();
-                    }
-                });
-            }
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
-        }
-        state.mounts = {
-            builder,
-            image: p.image,
-            maxBytes: p.maxBytes,
-            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-            root: p.root,
-            save: o.save && isCacheServiceAvailable(),
-            saveSkipReason: o.save ? undefined : o.saveSkipReason,
-            mounts,
-        };
-        saveState(state);
-        report.mounts = reports;
-        if (!o.save)
-            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
-    });
-}
-/** Exports one mount and saves it when its content differs from what the cache holds. */
-async function saveOne(svc, h, s, m) {
-    const started = Date.now();
-    const rep = { id: m.id, saved: false, bytes: 0 };
-    const not = (reason, warn = false) => {
-        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
-        return { ...rep, reason };
-    };
-    const dir = m.exported ?? path.join(h.root, m.slug);
-    try {
-        if (m.exportError)
-            return not(`the mount could not be exported: ${m.exportError}`, true);
-        if (!m.exported) {
-            const err = await exportOne(h, s, m, dir);
-            if (err)
-                return not(`the mount could not be exported: ${err}`, true);
-        }
-        const tar = path.join(dir, TAR_NAME);
-        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
-        await fs.rm(path.join(dir, 'size-kb'), { force: true });
-        const tarBytes = await mounts_sizeOf(tar);
-        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
-        if (tarBytes === undefined) {
-            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
-        }
-        if (tarBytes > s.maxBytes)
-            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
-        const digest = await hashTar(tar);
-        if (digest.entries === 0) {
-            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
-        }
-        if (digest.hash === m.entryHash)
-            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
-        const key = saveKey(m.keys, digest.hash);
-        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
-        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
-        // Same commit and content as an earlier run (a re-run): the entry is there already.
-        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
-            return not(`${key} already holds this content`);
-        if (!(await svc.save([dir], key)))
-            return not(`the cache service did not store ${key}`, true);
-        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
-        return { ...rep, saved: true, key, bytes: tarBytes };
-    }
-    finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
-}
-/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
-async function exportOne(h, s, m, dir) {
-    const empty = external_node_path_.join(h.root, 'empty-context');
-    await external_node_fs_.promises.mkdir(empty, { recursive: true });
-    const maxKb = Math.floor(s.maxBytes / 1024);
-    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-}
-/**
- * Main, right after the build: exports every mount that post will save, so that the leak guard can
- * look into them before anything leaves the runner. Returns the directories to check. Never throws.
- */
-async function exportMountsPhase(s, dockerConfig) {
-    if (!s?.save || s.mounts.length === 0)
-        return [];
-    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
-    return (async () => {
-        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
-        const dirs = [];
-        for (const m of s.mounts) {
-            const dir = external_node_path_.join(s.root, 'exports', m.slug);
-            try {
-                const err = await exportOne(h, s, m, dir);
-                if (err)
-                    m.exportError = err;
-                else {
-                    m.exported = dir;
-                    dirs.push(dir);
-                }
-            }
-            catch (err) {
-                m.exportError = err.message;
-            }
-            if (m.exportError)
-                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
-        }
-        return dirs;
-    })();
-}
-/** Drops the exports (a leak was found: nothing of this build may be saved). */
-async function dropMountExports(s) {
-    if (!s)
-        return;
-    for (const m of s.mounts) {
-        if (m.exported)
-            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
-        m.exported = undefined;
-    }
-}
-/**
- * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
- * conditions), in its own log group. Never throws.
- */
-async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
-    if (!s)
-        return [];
-    return core.group('Save cache mounts', async () => {
-        if (!buildSucceeded) {
-            core.info('Cache mounts not saved: the build did not succeed.');
-            return [];
-        }
-        if (!s.save) {
-            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
-            return [];
-        }
-        const started = Date.now();
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-        const out = [];
-        try {
-            await withCacheRoot(s.root, async () => {
-                const svc = await actionsCacheService(s.root, phase, newStats());
-                try {
-                    for (const m of s.mounts) {
-                        try {
-                            out.push(await saveOne(svc, h, s, m));
-                        }
-                        catch (err) {
-                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
-                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
-                        }
-                    }
-                }
-                finally {
-                    svc.close();
-                }
-            });
-        }
-        catch (err) {
-            core.warning(`cache-mounts: not saved: ${err.message}`);
-        }
-        const saved = out.filter((r) => r.saved);
-        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
-        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
-        return out;
-    });
-}
-
-;// CONCATENATED MODULE: ./src/cache/verify.ts
-// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
-// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
-// differs (written by something other than this build, or changed on disk before post) is not saved.
-
-
-const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/**
- * The digest of the cache document BuildKit says it exported, from the build's metadata file;
- * undefined when it reported none (no cache export, or an export that failed with ignore-error).
- */
-function reportedCacheDigest(md) {
-    let v = md['cache.manifest'];
-    if (typeof v === 'string') {
-        try {
-            v = JSON.parse(v);
-        }
-        catch {
-            return undefined;
-        }
-    }
-    const digest = v?.digest;
-    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
-}
-/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
-async function namedExportMismatch(dir, expected) {
-    const named = await layoutTop(dir);
-    if (!named)
-        return 'the export on disk names no cache document';
-    if (named !== expected)
-        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
-    return undefined;
-}
-/**
- * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
- * the document and its config hash to their digests, and so does every blob of it that is on disk
- * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
- * Returns why the export must not be saved, or undefined when it may.
- */
-async function verify_checkExport(dir, expected, skip = new Set()) {
-    const mismatch = await namedExportMismatch(dir, expected);
-    if (mismatch)
-        return mismatch;
-    const file = blobPath(dir, expected);
-    if (!(await verifyBlob(file, expected)))
-        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
-    let doc;
-    try {
-        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
-    }
-    catch (err) {
-        return err.message;
-    }
-    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
-        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    for (const layer of doc.layers) {
-        if (skip.has(layer.digest))
-            continue;
-        const f = blobPath(dir, layer.digest);
-        const present = await fs.access(f).then(() => true, () => false);
-        if (present && !(await verifyBlob(f, layer.digest)))
-            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/phases/cache.ts
-// Phase: restore the layer cache from the Actions cache service.
-
-
-
-
-
-
-
-
-
-
-
-
-/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
-function newCachePhase(env = process.env) {
-    return new CachePhase(cachePolicy(env));
-}
-const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
-/**
- * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
- * so post saves nothing. Returns the digest post must find again, when there is one.
- */
-async function acceptExport(dir, reported, received) {
-    // BuildKit releases that do not report the export: the loopback registry's record of it.
-    const expected = reported ?? received;
-    if (!expected)
-        return undefined;
-    const why = await namedExportMismatch(dir, expected);
-    if (!why)
-        return expected;
-    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    return undefined;
-}
-/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
-function explainFetch(mode, access) {
-    if (access.lazy || !access.eagerReason || mode === 'eager')
-        return;
-    if (mode === 'lazy')
-        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
-    else
-        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
-}
-/** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, mode, access) {
-    const c = plan.cache;
-    if (!c)
-        return noSession('disabled');
-    const started = Date.now();
-    const stats = service_newStats();
-    const phase = newCachePhase();
-    const available = isCacheServiceAvailable();
-    const d = plan.decisions;
-    const lazy = access.lazy;
-    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
-    const save = d.saveCache && !access.off;
-    const saveReason = !d.saveCache ? d.saveReason : access.off;
-    if (access.off) {
-        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
-        plan.build.cacheTo = undefined;
-        plan.build.cacheExportDir = undefined;
-    }
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
-    let outcome;
-    let session = noSession('miss');
-    let unchanged;
-    /**
-     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
-     * nothing), `partial` when it restored a cache but made new layers.
-     */
-    let exportDigest;
-    const judge = async (reported, received) => {
-        if (save)
-            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
-        if (session.hit !== 'exact' && session.hit !== 'partial')
-            return;
-        try {
-            const cmp = await compareExport(c.paths, outcome?.held ?? {});
-            if (!cmp)
-                return;
-            session.hit = cmp.unchanged ? 'exact' : 'partial';
-            unchanged = cmp.unchanged;
-            if (cmp.unchanged)
-                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
-        }
-    };
-    const record = () => {
-        state.cache = {
-            save: save && available,
-            saveSkipReason: save ? undefined : saveReason,
-            scope: c.scope,
-            keys: c.keys,
-            paths: c.paths,
-            held: outcome?.held ?? {},
-            unchanged,
-            exportDigest,
-        };
-        saveState(state);
-        report.cache = {
-            hit: session.hit,
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            entriesRestored: outcome?.entriesRestored ?? 0,
-            restoreMs: stats.ms,
-            saveReason: save ? undefined : saveReason,
-            coldBuildMs: outcome?.coldBuildMs,
-            unchanged,
-        };
-    };
-    await lib_core/* group */.Os('Restore layer cache', async () => {
-        if (access.off)
-            return;
-        if (!available) {
-            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-            return;
-        }
-        explainFetch(mode, access);
-        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
-        if (!lazy) {
-            try {
-                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
-            }
-            finally {
-                svc.close();
-            }
-            if (outcome.layoutReady)
-                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
-            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
-            return;
-        }
-        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
-        outcome = lz.outcome;
-        const proxy = await startCacheProxy({
-            image: lz.image,
-            held: lz.held,
-            localPath: lz.localPath,
-            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut, { form: access.form });
-        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
-        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
-        plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
-        let retried = false;
-        session = {
-            hit: lz.image ? outcome.hit : 'miss',
-            recover: async () => {
-                if (retried || lz.failed.size === 0)
-                    return false;
-                retried = true;
-                const again = lz.reoffer();
-                proxy.offer(again);
-                proxy.rearmExport();
-                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
-                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-                if (session.hit === 'exact')
-                    session.hit = 'partial';
-                return true;
-            },
-            close: async (reported) => {
-                await proxy.close();
-                await forget().catch(() => undefined);
-                svc.close();
-                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
-                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
-                if (proxy.stats.unauthorized > 0)
-                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge(reported, proxy.stats.exportDigest);
-                record();
-            },
-        };
-        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
-    });
-    record();
-    if (!save)
-        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
-    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
-    return session;
-}
-/** Saves the layer cache in post; never throws. */
-async function savePhase(c, phase) {
-    const stats = newStats();
-    const started = Date.now();
-    if (c.unchanged) {
-        // Main compared the export with the restored cache already: no need to read it again.
-        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
-        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
-    }
-    if (c.exportDigest) {
-        // Only what this build exported, as BuildKit reported it, and unchanged since main.
-        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
-        if (why) {
-            const failure = `this build's cache export changed after the build: ${why}`;
-            core.warning(`Layer cache: not saved: ${failure}.`);
-            return { failure, stats, ms: Date.now() - started };
-        }
-    }
-    try {
-        const outcome = await withCacheRoot(c.paths.store, async () => {
-            const svc = await actionsCacheService(c.paths.store, phase, stats);
-            try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
-            }
-            finally {
-                svc.close();
-            }
-        });
-        if (!outcome.saved)
-            core.info(`Layer cache not saved: ${outcome.reason}.`);
-        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
-        return { outcome, stats, ms: Date.now() - started };
-    }
-    catch (err) {
-        const failure = saveFailure(err);
-        core.warning(`Layer cache: not saved: ${failure}`);
-        return { failure, stats, ms: Date.now() - started };
-    }
-}
-/** Names what failed in a save that threw: the export's format, or the step's own files. */
-function saveFailure(err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (err instanceof CacheFormatError)
-        return `this action could not read the build's cache export: ${msg}`;
-    const code = err?.code;
-    if (code === 'ENOSPC')
-        return `the runner's disk is full: ${msg}`;
-    if (code)
-        return `a file of the cache export could not be read or written (${code}): ${msg}`;
-    return `an unexpected error while saving: ${msg}`;
 }
 
 ;// CONCATENATED MODULE: ./src/cache/access.ts
@@ -55765,7 +56220,8 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
 mountExports) {
     const b = plan.build;
     b.builder = docker.builder.name;
-    const wantPush = b.push;
+    const byDigest = b.pushByDigest;
+    const wantPush = b.push || !!byDigest;
     const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
     const needles = planNeedles(secretValues);
     const guardOn = inputs.secretScan !== false;
@@ -55774,7 +56230,8 @@ mountExports) {
             lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
         }
     }
-    const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
+    // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
+    const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: byDigest ? 1 : b.tags.length, cacheSaved, driver: byDigest ? 'by-digest' : docker.builder.driver });
     const ociDir = external_node_path_.join(plan.root, 'image-oci');
     const tags = b.tags;
     const local = mode.localName ? localImageName() : undefined;
@@ -55799,6 +56256,9 @@ mountExports) {
                 b.push = false;
                 await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
                 b.outputs = [`type=oci,dest=${ociDir},tar=false`];
+            }
+            else if (byDigest) {
+                b.outputs = [byDigest];
             }
             if (mode.staged !== 'no')
                 lib_core/* info */.pq('Building without pushing: the leak guard checks the image before it is pushed.');
@@ -55852,8 +56312,8 @@ mountExports) {
         }
         else if (mode.staged === 'layout-then-rebuild') {
             await lib_core/* group */.Os('Push', async () => {
-                b.push = true;
-                b.outputs = [];
+                b.push = !byDigest;
+                b.outputs = byDigest ? [byDigest] : [];
                 b.cacheTo = undefined;
                 md = await runBuildx(b, docker);
                 digest = md['containerimage.digest'] ?? '';
@@ -55865,7 +56325,7 @@ mountExports) {
         return { digest: wantPush ? digest : '', imageid, cacheDigest };
     }
     finally {
-        b.push = wantPush;
+        b.push = byDigest ? false : wantPush;
         b.tags = tags;
         // The secret files are not needed any more; post removes the directory again, in case.
         await removeSecretDir(state.secretDir);
@@ -56028,6 +56488,8 @@ async function checkBuildFiles(b, workspace, cwd) {
 
 
 
+
+
 function setPlanOutputs(plan) {
     const { meta } = plan;
     lib_core/* setOutput */.uH('tags', meta.tags.join('\n'));
@@ -56104,13 +56566,20 @@ async function runMain() {
             report.dryRun = true;
             return;
         }
+        Object.assign(report, { platforms: inputs.platforms.length ? inputs.platforms : undefined, distribute: inputs.distribute === 'off' ? undefined : inputs.distribute });
+        lib_core/* setOutput */.uH('built-platforms', inputs.platforms.join(','));
+        lib_core/* setOutput */.uH('platform-digests', '{}');
+        if (inputs.distribute === 'merge')
+            return await runMerge(inputs, ctx, plan, state, report);
         // Before any Docker work: the context, the Dockerfile and the target stage (a dry run reads no files).
         await checkBuildFiles(inputs, ctx.workspace, realCwd());
         await checkSecretSources(inputs.secrets);
         const secretValues = await readSecretValues(inputs.secrets);
         // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
         withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
-        const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
+        const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+        if (docker.emulation?.arches.length)
+            report.emulated = docker.emulation;
         report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
         report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
         const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
@@ -56147,8 +56616,21 @@ async function runMain() {
         report.pushed = d.push;
         report.digest = result.digest;
         report.imageid = result.imageid;
-        if (d.push)
+        if (plan.build.pushByDigest && result.digest)
+            lib_core/* info */.pq(`Pushed ${inputs.platforms[0]} by digest (no tag): ${result.digest}`);
+        else if (d.push)
             lib_core/* info */.pq(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
+        if (result.digest) {
+            const ref = `${plan.meta.images[0]}@${result.digest}`;
+            const got = await inspectImage(ref, docker.env, inputs.platforms.length === 1 ? inputs.platforms[0] : '');
+            if (got)
+                report.platformDigests = got.platforms;
+            else
+                lib_core/* warning */.$e(`platform-digests: ${ref} could not be read back from the registry; the output is empty.`);
+            lib_core/* setOutput */.uH('platform-digests', JSON.stringify(report.platformDigests ?? {}));
+        }
+        if (plan.build.pushByDigest && result.digest)
+            report.handoverKey = await handOverDigest(plan, ctx, inputs.platforms[0], result.digest);
     }
     catch (err) {
         // A cancelled step fails with cancelMain's line, not with what the stopped program said.
@@ -56166,6 +56648,23 @@ async function runMain() {
         if (cancelling)
             await cancelling;
     }
+}
+/** distribute: merge: no build; the platform jobs' digests joined into one index under every tag. */
+async function runMerge(inputs, ctx, plan, state, report) {
+    const d = plan.decisions;
+    // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
+    const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
+    const docker = await setupDocker(mergeInputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+    report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
+    lib_core/* setOutput */.uH('cache-hit', 'disabled');
+    const merged = await mergePhase(plan, ctx, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, report);
+    state.buildSucceeded = true;
+    saveState(state);
+    lib_core/* setOutput */.uH('digest', merged?.digest ?? '');
+    lib_core/* setOutput */.uH('imageid', '');
+    lib_core/* setOutput */.uH('platform-digests', JSON.stringify(merged?.platformDigests ?? {}));
+    if (merged)
+        Object.assign(report, { pushed: true, digest: merged.digest, platformDigests: merged.platformDigests });
 }
 /**
  * Fails the step with one line. A failed buildx command fails with buildx's own `ERROR: ...` line,
@@ -56203,7 +56702,7 @@ function describeError(err) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8333);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3654);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 
 

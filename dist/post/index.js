@@ -30662,6 +30662,10 @@ function headline(r) {
         return '### ❌ Docker build failed';
     if (r.dryRun)
         return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.distribute === 'merge' && r.pushed)
+        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    if (r.distribute === 'platform' && r.pushed)
+        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
     if (r.pushed)
         return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
     return '### ☑️ Docker build succeeded (not pushed)';
@@ -30696,7 +30700,10 @@ function renderMainSummary(r) {
         const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
         out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
     }
-    if (r.tags.length) {
+    if (r.tags.length && r.distribute === 'platform') {
+        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    }
+    else if (r.tags.length) {
         if (r.pushed) {
             out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
         }
@@ -30707,8 +30714,18 @@ function renderMainSummary(r) {
     const rows = [];
     if (r.pushReason)
         rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.platforms?.length)
+        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
     if (r.digest)
-        rows.push(['Digest', code(r.digest)]);
+        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
+        rows.push([`Digest of ${p}`, code(dg)]);
+    if (r.handoverKey)
+        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+    if (r.emulated?.arches.length) {
+        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+    }
     if (r.imageid)
         rows.push(['Image ID', code(r.imageid)]);
     if (r.dockerfile)
