@@ -52,7 +52,8 @@ TRIXIE_PKGS="docker.io docker-cli docker-buildx containerd"
 
 missing_tools() {
   local p out=""
-  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps $EXTRA_TOOLS; do
+  # openssh-client: ssh-agent, ssh-keygen and ssh-add for the e2e test of the ssh input.
+  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps openssh-client $EXTRA_TOOLS; do
     pkg_installed "$p" && continue
     # A static /bin/busybox from elsewhere does as well as the package.
     if [ "$p" = busybox-static ] && [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then continue; fi

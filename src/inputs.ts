@@ -13,6 +13,10 @@ import type { CacheMount } from './cache/mounts-input.js';
 import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
+import { readBuildInputs } from './inputs-build.js';
+import type { BuildInputs } from './inputs-build.js';
+import { parseBuilderExtra } from './docker/builder-extra.js';
+import type { BuilderExtra } from './docker/builder-extra.js';
 import type { DistributeMode } from './distribute.js';
 import { DEFAULT_QEMU_IMAGE } from './emulation.js';
 import { unexpectedInputs } from './migration.js';
@@ -75,6 +79,10 @@ export interface Inputs {
   dryRun: boolean;
   /** Leak guard: look for secret values in the image and cache before they leave (default true). */
   secretScan?: boolean;
+  /** build-push-action's build options: load, outputs, pull, no-cache, ssh, call, test-run... (src/inputs-build.ts). */
+  build: BuildInputs;
+  /** `builder` (an existing one), `name`, `append`, `keep-state` (src/docker/builder-extra.ts). */
+  builderExtra: BuilderExtra;
   /** `qemu`, `qemu-image`: register QEMU binfmt handlers for platforms the runner cannot run (default on). */
   qemu?: boolean;
   qemuImage?: string;
@@ -114,7 +122,7 @@ export function readInputs(getInput: GetInput = getRaw, env: Record<string, stri
 
 function readDeclared(get: GetInput): Inputs {
   const context = parseContext(get('context'));
-  return {
+  const inputs: Inputs = {
     images: get('images'),
     tags: get('tags'),
     metadataContext: parseMetadataContext(get('metadata-context')),
@@ -164,8 +172,33 @@ function readDeclared(get: GetInput): Inputs {
     sbom: get('sbom').trim(),
     dryRun: bool('dry-run', get('dry-run'), false),
     secretScan: bool('secret-scan', get('secret-scan'), true),
+    build: readBuildInputs(get),
+    builderExtra: parseBuilderExtra({ builder: get('builder'), name: get('name'), append: get('append'), keepState: get('keep-state') }),
     ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
   };
+  checkBuilderChoice(inputs);
+  return inputs;
+}
+
+/** `builder` uses an existing builder as it is; `name` and `append` need a builder the action creates. */
+function checkBuilderChoice(i: Inputs): void {
+  const x = i.builderExtra;
+  const b = i.builder;
+  const set: [string, boolean][] = [
+    ['driver', b.driver !== 'auto'],
+    ['endpoint', b.endpoint !== ''],
+    ['driver-opts', b.driverOpts.length > 0],
+    ['buildkitd-flags', b.buildkitdFlags !== ''],
+    ['buildkitd-config', b.buildkitdConfig !== ''],
+    ['buildkitd-config-inline', b.buildkitdConfigInline.trim() !== ''],
+    ['builder-platforms', b.platforms.length > 0],
+    ['keep-builder', b.keep],
+  ];
+  const clash = set.find(([, on]) => on);
+  if (x.existing && clash) throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
+  if ((x.name || x.append.length) && b.driver === 'docker') {
+    throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
+  }
 }
 
 /** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */

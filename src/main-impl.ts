@@ -24,7 +24,8 @@ import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
 import { restorePhase } from './phases/cache.js';
 import { effectiveBuildkitVersion, planCacheAccess } from './cache/access.js';
-import { buildPhase } from './phases/build.js';
+import { buildPhase, checkCallSupported } from './phases/build.js';
+import { TestFailedError } from './phases/test-run.js';
 import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
 import { appendSummary, renderMainSummary } from './summary.js';
 import { realCwd, realWorkspace } from './workdir.js';
@@ -106,6 +107,7 @@ export async function runMain(): Promise<void> {
       for (const o of ['builder', 'driver', 'platforms', 'buildx-version']) core.setOutput(o, '');
       core.setOutput('digest', '');
       core.setOutput('imageid', '');
+      core.setOutput('metadata', '');
       report.dryRun = true;
       return;
     }
@@ -138,22 +140,37 @@ export async function runMain(): Promise<void> {
     const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
     core.setOutput('cache-hit', cacheSession.hit);
 
+    if (inputs.build.call) await checkCallSupported(docker);
     buildStarted = Date.now();
     let result;
+    let testFailure: TestFailedError | undefined;
     try {
       result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
         export: () => exportMountsPhase(state.mounts, state.dockerConfig),
         drop: () => dropMountExports(state.mounts),
       });
+    } catch (err) {
+      if (!(err instanceof TestFailedError)) throw err;
+      testFailure = err;
     } finally {
-      await cacheSession.close(result?.cacheDigest);
+      await cacheSession.close(result?.cacheDigest ?? testFailure?.cacheDigest);
       core.setOutput('cache-hit', cacheSession.hit);
+    }
+    if (testFailure || !result) {
+      // The build succeeded and the leak guard passed: post saves the layer cache, so that the
+      // run with the fix starts warm. Nothing was pushed or exported.
+      state.buildSucceeded = true;
+      state.testFailed = true;
+      if (state.cache) state.cache.buildMs = report.buildMs;
+      saveState(state);
+      throw testFailure;
     }
     state.buildSucceeded = true;
     if (state.cache) state.cache.buildMs = report.buildMs;
     saveState(state);
     core.setOutput('digest', result.digest);
     core.setOutput('imageid', result.imageid);
+    core.setOutput('metadata', JSON.stringify(result.metadata ?? {}));
     report.pushed = d.push;
     report.digest = result.digest;
     report.imageid = result.imageid;

@@ -16,7 +16,7 @@ import { planScope, planIndexKeys } from './cache/keys.js';
 import type { IndexKeys } from './cache/keys.js';
 import { cachePaths } from './cache/store.js';
 import type { CachePaths } from './cache/store.js';
-import type { BuildPlan } from './docker/argv.js';
+import type { BuildPlan, BuildFlags } from './docker/argv.js';
 import { planMounts } from './cache/mounts-plan.js';
 import type { MountsPlan } from './cache/mounts-plan.js';
 import { DEFAULT_MOUNTS_IMAGE, DEFAULT_MOUNTS_MAX_BYTES } from './cache/mounts-input.js';
@@ -54,7 +54,9 @@ export function decide(inputs: Inputs, ctx: Context, images: string[], tags?: st
   const fork = forkOf(ctx);
   let push: boolean;
   let pushReason: string;
+  const call = inputs.build?.call.split(',')[0];
   if (fork) [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+  else if (call) [push, pushReason] = [false, `call: ${call} evaluates the build and makes no image`];
   else if (inputs.push === 'true') [push, pushReason] = [true, 'push: true'];
   else if (inputs.push === 'false') [push, pushReason] = [false, 'push: false'];
   else if (pr) [push, pushReason] = [false, `push: auto does not push on ${ctx.eventName} events`];
@@ -69,6 +71,7 @@ export function decide(inputs: Inputs, ctx: Context, images: string[], tags?: st
   let saveCache: boolean;
   let saveReason: string;
   if (!inputs.cache) [saveCache, saveReason] = [false, 'cache: false'];
+  else if (call) [saveCache, saveReason] = [false, `call: ${call} builds no layers to save`];
   else if (inputs.cacheSave === 'true') [saveCache, saveReason] = [true, 'cache-save: true'];
   else if (inputs.cacheSave === 'false') [saveCache, saveReason] = [false, 'cache-save: false'];
   else if (pr) [saveCache, saveReason] = [false, 'cache-save: auto only reads the cache on pull requests'];
@@ -124,6 +127,26 @@ export function attestationsFor(
   return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
 }
 
+/** The build-push-action options that go to buildx as given. */
+export function buildFlagsOf(inputs: Inputs): BuildFlags {
+  const b = inputs.build;
+  if (!b) return {};
+  return {
+    pull: b.pull,
+    noCache: b.noCache,
+    noCacheFilters: b.noCacheFilters,
+    buildContexts: b.buildContexts,
+    ssh: b.ssh,
+    network: b.network,
+    addHosts: b.addHosts,
+    shmSize: b.shmSize,
+    ulimits: b.ulimits,
+    allow: b.allow,
+    cgroupParent: b.cgroupParent,
+    call: b.call,
+  };
+}
+
 /** The Dockerfile: `file`, else <context>/Dockerfile (for a Git or HTTP context, its own Dockerfile). */
 export function dockerfileOf(inputs: Inputs): string {
   if (inputs.file) return inputs.file;
@@ -172,13 +195,17 @@ export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv, gi
     labels: meta.labels,
     annotations: meta.annotations,
     cacheFrom: undefined,
-    cacheTo: cache ? localCacheTo(cache.paths.layoutOut) : undefined,
-    cacheExportDir: cache?.paths.layoutOut,
+    cacheTo: cache && !inputs.build?.call ? localCacheTo(cache.paths.layoutOut) : undefined,
+    cacheExportDir: cache && !inputs.build?.call ? cache.paths.layoutOut : undefined,
     push: decisions.push,
-    load: false,
+    load: inputs.build?.load ?? false,
     provenance: inputs.provenance || 'mode=min',
     sbom: inputs.sbom,
     metadataFile: path.join(root, 'metadata.json'),
+    outputs: [...(inputs.build?.outputs ?? [])],
+    flags: buildFlagsOf(inputs),
+    extraCacheFrom: inputs.build?.cacheFrom ?? [],
+    extraCacheTo: inputs.build?.cacheTo ?? [],
   };
   if (inputs.distribute === 'platform' && decisions.push) {
     // Pushed by digest under no tag: the tags move only at the merge.

@@ -29,6 +29,8 @@ export interface Report {
   buildMs?: number;
   /** What the leak guard checked (secret ids only, never values). */
   secretScan?: { blobs: number; storedBytes: number; decompressedBytes: number; ms: number; leakedIds: string[] };
+  /** The test-run commands' result (exit code 0: passed). */
+  test?: { exitCode: number; ms: number };
   /** Target platforms of the build (or of the merge), as given. */
   platforms?: string[];
   /** Platform -> the digest of its image in the registry. */

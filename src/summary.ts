@@ -67,6 +67,12 @@ function cacheLine(r: Report): string | undefined {
   return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+export function testLine(t: { exitCode: number; ms: number }): string {
+  if (t.exitCode === 0) return `passed in ${formatMs(t.ms)}`;
+  return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
+
 /** The main step's section of the job summary. */
 export function renderMainSummary(r: Report): string {
   const out: string[] = [headline(r), ''];
@@ -96,6 +102,7 @@ export function renderMainSummary(r: Report): string {
   if (r.imageid) rows.push(['Image ID', code(r.imageid)]);
   if (r.dockerfile) rows.push(['Dockerfile', code(r.dockerfile)]);
   if (r.buildMs !== undefined) rows.push(['Build time', formatMs(r.buildMs)]);
+  if (r.test) rows.push(['Test (test-run)', testLine(r.test)]);
   const cache = cacheLine(r);
   if (cache) rows.push(['Layer cache', cache]);
   if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {

@@ -47162,7 +47162,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 3509:
+/***/ 3686:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47545,6 +47545,10 @@ async function probeBuildx(env) {
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
     return first.split(/\s+/)[1] ?? first;
 }
+/** The exact argv that removes a builder post created (keep-state keeps its BuildKit state). */
+function removeBuilderArgv(name, keepState) {
+    return ['buildx', 'rm', ...(keepState ? ['--keep-state'] : []), '--force', name];
+}
 async function removeBuilder(b, env) {
     if (!b?.created)
         return;
@@ -47552,9 +47556,9 @@ async function removeBuilder(b, env) {
         core.info(`Kept builder ${b.name} (keep-builder: true).`);
         return;
     }
-    const res = await run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
+    const res = await run('docker', removeBuilderArgv(b.name, !!b.keepState), { env, silent: true, ignoreReturnCode: true });
     if (res.exitCode === 0)
-        core.info(`Removed builder ${b.name}.`);
+        core.info(`Removed builder ${b.name}${b.keepState ? ' (its BuildKit state kept: keep-state: true)' : ''}.`);
     else
         core.warning(`Could not remove builder ${b.name}: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
@@ -47934,9 +47938,11 @@ function wantsOwnBuilder(o) {
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
  * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
  */
-function resolveDriver(o, containerdStore, cache = true) {
+function resolveDriver(o, containerdStore, cache = true, named = false) {
     if (o.driver !== 'auto')
         return { driver: o.driver, reason: `driver: ${o.driver}` };
+    if (named)
+        return { driver: 'docker-container', reason: 'auto: name or append asks for a builder of its own' };
     if (wantsOwnBuilder(o))
         return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
     if (containerdStore)
@@ -48042,10 +48048,10 @@ function createFailure(p, line) {
     }
     return `driver: creating the ${p.driver} builder failed: ${line}`;
 }
-async function inspectBuilder(name, env) {
+async function inspectBuilder(name, env, input = 'driver') {
     const res = await exec_run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
     if (res.exitCode !== 0)
-        throw new ToolError(`driver: builder ${name} is not usable: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+        throw new ToolError(`${input}: builder ${name} is not usable: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
     return parseInspect(res.stdout);
 }
 /** The builder of the current Docker context (the docker driver's builder is named after it). */
@@ -52258,6 +52264,270 @@ function platformProblem(platform) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/inputs-build.ts
+// The build inputs docker/build-push-action has, with its names and meaning: parsed and checked
+// here (pure), each error one line naming the input and quoting a short part of the bad value.
+
+
+/** What `--call` asks BuildKit for; `build` (the default) builds the image. */
+const CALL_METHODS = ['build', 'check', 'outline', 'targets'];
+/** Lines without blanks and # comments. */
+function lines(raw) {
+    return raw
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+}
+/** build-push-action's List inputs: newline or comma separated. */
+function list(raw) {
+    return raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '' && !s.startsWith('#'));
+}
+function flag(name, raw) {
+    const v = raw.trim().toLowerCase();
+    if (v === '' || v === 'false')
+        return false;
+    if (v === 'true')
+        return true;
+    throw new InputError(name, `expected true or false, got ${quoted(raw.trim())}`);
+}
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const ENTITLEMENTS = ['network.host', 'security.insecure', 'device'];
+const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+function parseOutputs(raw) {
+    const out = lines(raw);
+    for (const o of out)
+        if (!/^type=[a-z]+(,|$)/.test(o) && !/^[^=,]+$/.test(o))
+            throw new InputError('outputs', `expected type=<exporter>[,key=value...] or a local path, got ${quoted(o)}`);
+    return out;
+}
+function parseBuildContexts(raw) {
+    const out = lines(raw);
+    for (const c of out) {
+        const eq = c.indexOf('=');
+        if (eq <= 0 || eq === c.length - 1)
+            throw new InputError('build-contexts', `expected name=<path, URL, docker-image://ref or target:stage>, got ${quoted(c)}`);
+        const name = c.slice(0, eq);
+        if (!/^[A-Za-z0-9][A-Za-z0-9_./:@-]*$/.test(name))
+            throw new InputError('build-contexts', `${quoted(name)} is not a context name`);
+    }
+    return out;
+}
+function parseSsh(raw) {
+    const out = lines(raw);
+    for (const s of out) {
+        const [id, paths] = s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, undefined];
+        if (!NAME_RE.test(id))
+            throw new InputError('ssh', `expected default, an id, or id=path[,path], got ${quoted(s)}`);
+        if (paths !== undefined && paths.split(',').some((p) => p.trim() === ''))
+            throw new InputError('ssh', `empty path in ${quoted(s)}`);
+    }
+    return out;
+}
+function parseAddHosts(raw) {
+    const out = list(raw);
+    for (const h of out)
+        if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h))
+            throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
+    return out;
+}
+function parseShmSize(raw) {
+    const s = raw.trim();
+    if (s !== '' && !/^\d+(\.\d+)?\s*[bkmg]?b?$/i.test(s))
+        throw new InputError('shm-size', `expected a size such as 2g or 512m, got ${quoted(s)}`);
+    return s;
+}
+function parseUlimits(raw) {
+    const out = lines(raw);
+    for (const u of out) {
+        const m = /^([a-z]+)=(-?\d+)(:-?\d+)?$/.exec(u);
+        if (!m)
+            throw new InputError('ulimit', `expected type=soft[:hard] (e.g. nofile=1024:1024), got ${quoted(u)}`);
+        if (!ULIMIT_NAMES.includes(m[1]))
+            throw new InputError('ulimit', `unknown limit ${quoted(m[1])} (${ULIMIT_NAMES.join(', ')})`);
+    }
+    return out;
+}
+function parseAllow(raw) {
+    const out = list(raw);
+    for (const a of out)
+        if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`)))
+            throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
+    return out;
+}
+function parseNetwork(raw) {
+    const n = raw.trim();
+    if (n !== '' && !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(n))
+        throw new InputError('network', `expected default, host, none or a network name, got ${quoted(n)}`);
+    return n;
+}
+function parseCall(raw) {
+    const c = raw.trim();
+    if (c === '' || c.toLowerCase() === 'build')
+        return '';
+    const method = c.split(',')[0].toLowerCase();
+    if (!CALL_METHODS.includes(method))
+        throw new InputError('call', `expected one of ${CALL_METHODS.join(', ')} (options after a comma, e.g. check,format=json), got ${quoted(c)}`);
+    return c;
+}
+/** `cache-from` / `cache-to`: `type=...` entries or a bare registry reference (build-push-action's shorthand). */
+function parseCacheList(name, raw) {
+    const out = lines(raw);
+    for (const e of out) {
+        if (/^type=[a-z0-9]+(,|$)/.test(e))
+            continue;
+        if (name === 'cache-from' && /^[a-z0-9][a-z0-9._:/@-]*$/i.test(e) && !e.includes('='))
+            continue;
+        throw new InputError(name, `expected type=<backend>[,key=value...]${name === 'cache-from' ? ' or an image reference' : ''}, got ${quoted(e)}`);
+    }
+    return out;
+}
+/** Reads and checks every build input; cross-input conflicts are refused here too. */
+function readBuildInputs(get) {
+    const b = {
+        load: flag('load', get('load')),
+        outputs: parseOutputs(get('outputs')),
+        pull: flag('pull', get('pull')),
+        noCache: flag('no-cache', get('no-cache')),
+        noCacheFilters: list(get('no-cache-filters')),
+        buildContexts: parseBuildContexts(get('build-contexts')),
+        ssh: parseSsh(get('ssh')),
+        network: parseNetwork(get('network')),
+        addHosts: parseAddHosts(get('add-hosts')),
+        shmSize: parseShmSize(get('shm-size')),
+        ulimits: parseUlimits(get('ulimit')),
+        allow: parseAllow(get('allow')),
+        cgroupParent: get('cgroup-parent').trim(),
+        call: parseCall(get('call')),
+        cacheFrom: parseCacheList('cache-from', get('cache-from')),
+        cacheTo: parseCacheList('cache-to', get('cache-to')),
+        testRun: get('test-run').trim(),
+    };
+    for (const f of b.noCacheFilters)
+        if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(f))
+            throw new InputError('no-cache-filters', `${quoted(f)} is not a stage name`);
+    if (b.call) {
+        const method = b.call.split(',')[0];
+        if (b.testRun)
+            throw new InputError('test-run', `call: ${method} evaluates the build and makes no image to test; remove one of the two`);
+        if (b.load)
+            throw new InputError('load', `call: ${method} evaluates the build and makes no image to load; remove one of the two`);
+        if (b.outputs.length)
+            throw new InputError('outputs', `call: ${method} evaluates the build and makes no image to export; remove one of the two`);
+        if (b.cacheTo.length)
+            throw new InputError('cache-to', `call: ${method} evaluates the build and exports no cache; remove one of the two`);
+    }
+    return b;
+}
+
+;// CONCATENATED MODULE: ./src/docker/builder-extra.ts
+// docker/setup-buildx-action's `name`, `append` and `keep-state`, and build-push-action's `builder`
+// (an existing builder, used as it is): parsing (pure) and the exact `buildx create --append` argv.
+
+
+const BUILDER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const builder_extra_PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+const APPEND_KEYS = ['name', 'endpoint', 'driver-opts', 'buildkitd-flags', 'platforms'];
+function builderNameOf(input, raw) {
+    const n = raw.trim();
+    if (n !== '' && !BUILDER_NAME_RE.test(n))
+        throw new InputError(input, `${quoted(n)} is not a builder name (letters, digits, "-", "_", ".")`);
+    return n;
+}
+function unquote(v) {
+    const t = v.trim();
+    return t.length >= 2 && (t[0] === '"' || t[0] === "'") && t[t.length - 1] === t[0] ? t.slice(1, -1) : t;
+}
+/**
+ * `append`, setup-buildx-action's YAML list of nodes:
+ *   - name: node2
+ *     endpoint: tcp://arm64-host:1234
+ *     platforms: linux/arm64
+ *     driver-opts:
+ *       - image=moby/buildkit:v0.16.0
+ *     buildkitd-flags: --debug
+ * Only these keys; a scalar driver-opts holds one option, a nested list several.
+ */
+function parseAppend(raw) {
+    const nodes = [];
+    let listKey;
+    for (const rawLine of raw.split(/\r?\n/)) {
+        if (rawLine.trim() === '' || rawLine.trim().startsWith('#'))
+            continue;
+        const indent = rawLine.length - rawLine.trimStart().length;
+        let line = rawLine.trim();
+        if (listKey && indent > 0 && line.startsWith('- ') && nodes.length && !/^-\s+[a-z-]+:/.test(line)) {
+            nodes[nodes.length - 1][listKey].push(unquote(line.slice(2)));
+            continue;
+        }
+        if (line.startsWith('- ')) {
+            nodes.push({});
+            line = line.slice(2).trim();
+        }
+        else if (!nodes.length)
+            throw new InputError('append', `expected a list of nodes, each starting with "- name: ...", got ${quoted(line)}`);
+        const m = /^([a-z-]+):\s*(.*)$/.exec(line);
+        if (!m || !APPEND_KEYS.includes(m[1]))
+            throw new InputError('append', `expected one of ${APPEND_KEYS.join(', ')} as key, got ${quoted(line)}`);
+        const node = nodes[nodes.length - 1];
+        if (m[2] === '' && m[1] === 'driver-opts') {
+            node[m[1]] = [];
+            listKey = m[1];
+        }
+        else {
+            node[m[1]] = unquote(m[2]);
+            listKey = undefined;
+        }
+    }
+    return nodes.map((n, i) => {
+        const str = (k) => (typeof n[k] === 'string' ? n[k] : '');
+        const name = str('name') || `node${i + 1}`;
+        if (!BUILDER_NAME_RE.test(name))
+            throw new InputError('append', `${quoted(name)} is not a node name`);
+        const platforms = str('platforms').split(',').map((s) => s.trim()).filter(Boolean);
+        for (const p of platforms)
+            if (!builder_extra_PLATFORM_RE.test(p))
+                throw new InputError('append', `node ${quoted(name)}: expected os/arch[/variant], got ${quoted(p)}`);
+        const opts = Array.isArray(n['driver-opts']) ? n['driver-opts'] : str('driver-opts') ? [str('driver-opts')] : [];
+        for (const o of opts)
+            if (!/^[A-Za-z0-9._-]+=/.test(o))
+                throw new InputError('append', `node ${quoted(name)}: driver-opts expects key=value, got ${quoted(o)}`);
+        return { name, endpoint: str('endpoint'), driverOpts: opts, buildkitdFlags: str('buildkitd-flags'), platforms };
+    });
+}
+function parseBuilderExtra(raw) {
+    const ks = (raw.keepState ?? '').trim().toLowerCase();
+    if (!['', 'true', 'false'].includes(ks))
+        throw new InputError('keep-state', `expected true or false, got ${quoted((raw.keepState ?? '').trim())}`);
+    const out = {
+        existing: builderNameOf('builder', raw.builder ?? ''),
+        name: builderNameOf('name', raw.name ?? ''),
+        append: parseAppend(raw.append ?? ''),
+        keepState: ks === 'true',
+    };
+    if (out.existing) {
+        const clash = out.name ? 'name' : out.append.length ? 'append' : out.keepState ? 'keep-state' : undefined;
+        if (clash)
+            throw new InputError(clash, `applies to a builder the action creates, but builder: ${out.existing} names an existing one`);
+    }
+    return out;
+}
+/** The exact argv that adds one node to builder `builder`. */
+function appendNodeArgv(builder, n) {
+    const a = ['buildx', 'create', '--name', builder, '--append', '--node', n.name];
+    for (const o of n.driverOpts)
+        a.push('--driver-opt', o);
+    if (n.buildkitdFlags)
+        a.push('--buildkitd-flags', n.buildkitdFlags);
+    if (n.platforms.length)
+        a.push('--platform', n.platforms.join(','));
+    if (n.endpoint)
+        a.push(n.endpoint);
+    return a;
+}
+
 ;// CONCATENATED MODULE: ./src/emulation.ts
 // QEMU emulation for platforms the runner cannot run natively: which architectures need a binfmt
 // handler, what a registered handler looks like, and the installer's command line. Pure.
@@ -52391,6 +52661,8 @@ function unexpectedInputs(env, known) {
 
 
 
+
+
 /** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
 const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);
 /** core.getInput, except that the UNTRIMMED inputs keep their surrounding whitespace. */
@@ -52417,7 +52689,7 @@ function readInputs(getInput = getRaw, env = process.env) {
 }
 function readDeclared(get) {
     const context = parseContext(get('context'));
-    return {
+    const inputs = {
         images: get('images'),
         tags: get('tags'),
         metadataContext: parseMetadataContext(get('metadata-context')),
@@ -52467,8 +52739,33 @@ function readDeclared(get) {
         sbom: get('sbom').trim(),
         dryRun: bool('dry-run', get('dry-run'), false),
         secretScan: bool('secret-scan', get('secret-scan'), true),
+        build: readBuildInputs(get),
+        builderExtra: parseBuilderExtra({ builder: get('builder'), name: get('name'), append: get('append'), keepState: get('keep-state') }),
         ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
     };
+    checkBuilderChoice(inputs);
+    return inputs;
+}
+/** `builder` uses an existing builder as it is; `name` and `append` need a builder the action creates. */
+function checkBuilderChoice(i) {
+    const x = i.builderExtra;
+    const b = i.builder;
+    const set = [
+        ['driver', b.driver !== 'auto'],
+        ['endpoint', b.endpoint !== ''],
+        ['driver-opts', b.driverOpts.length > 0],
+        ['buildkitd-flags', b.buildkitdFlags !== ''],
+        ['buildkitd-config', b.buildkitdConfig !== ''],
+        ['buildkitd-config-inline', b.buildkitdConfigInline.trim() !== ''],
+        ['builder-platforms', b.platforms.length > 0],
+        ['keep-builder', b.keep],
+    ];
+    const clash = set.find(([, on]) => on);
+    if (x.existing && clash)
+        throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
+    if ((x.name || x.append.length) && b.driver === 'docker') {
+        throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
+    }
 }
 /** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */
 const DEFAULT_DISTRIBUTE_WAIT = 120;
@@ -52542,7 +52839,7 @@ function splitList(raw) {
         .map((s) => s.trim())
         .filter((s) => s !== '');
 }
-function lines(raw) {
+function inputs_lines(raw) {
     return raw
         .split(/\r?\n/)
         .map((l) => l.trim())
@@ -52600,7 +52897,7 @@ function parseCacheScope(raw) {
 const ID_RE = /^[A-Za-z0-9._-]+$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseBuildArgs(raw) {
-    return lines(raw).map((line) => {
+    return inputs_lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq <= 0)
             throw new InputError('build-args', `expected KEY=VALUE, got ${quoted(line)}`);
@@ -52608,7 +52905,7 @@ function parseBuildArgs(raw) {
     });
 }
 function parsePairs(name, raw) {
-    return lines(raw).map((line) => {
+    return inputs_lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq < 0)
             throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got ${quoted(line)}`);
@@ -54660,6 +54957,12 @@ function cacheLine(r) {
             : '';
     return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+function testLine(t) {
+    if (t.exitCode === 0)
+        return `passed in ${formatMs(t.ms)}`;
+    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
 /** The main step's section of the job summary. */
 function renderMainSummary(r) {
     const out = [headline(r), ''];
@@ -54699,6 +55002,8 @@ function renderMainSummary(r) {
         rows.push(['Dockerfile', code(r.dockerfile)]);
     if (r.buildMs !== undefined)
         rows.push(['Build time', formatMs(r.buildMs)]);
+    if (r.test)
+        rows.push(['Test (test-run)', testLine(r.test)]);
     const cache = cacheLine(r);
     if (cache)
         rows.push(['Layer cache', cache]);
@@ -58962,8 +59267,11 @@ function decide(inputs, ctx, images, tags) {
     const fork = forkOf(ctx);
     let push;
     let pushReason;
+    const call = inputs.build?.call.split(',')[0];
     if (fork)
         [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+    else if (call)
+        [push, pushReason] = [false, `call: ${call} evaluates the build and makes no image`];
     else if (inputs.push === 'true')
         [push, pushReason] = [true, 'push: true'];
     else if (inputs.push === 'false')
@@ -58983,6 +59291,8 @@ function decide(inputs, ctx, images, tags) {
     let saveReason;
     if (!inputs.cache)
         [saveCache, saveReason] = [false, 'cache: false'];
+    else if (call)
+        [saveCache, saveReason] = [false, `call: ${call} builds no layers to save`];
     else if (inputs.cacheSave === 'true')
         [saveCache, saveReason] = [true, 'cache-save: true'];
     else if (inputs.cacheSave === 'false')
@@ -59033,6 +59343,26 @@ function attestationsFor(a, builder) {
         throw new InputError('sbom', `${NO_ATTESTATIONS}; set sbom: false, or use driver: docker-container`);
     return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
 }
+/** The build-push-action options that go to buildx as given. */
+function buildFlagsOf(inputs) {
+    const b = inputs.build;
+    if (!b)
+        return {};
+    return {
+        pull: b.pull,
+        noCache: b.noCache,
+        noCacheFilters: b.noCacheFilters,
+        buildContexts: b.buildContexts,
+        ssh: b.ssh,
+        network: b.network,
+        addHosts: b.addHosts,
+        shmSize: b.shmSize,
+        ulimits: b.ulimits,
+        allow: b.allow,
+        cgroupParent: b.cgroupParent,
+        call: b.call,
+    };
+}
 /** The Dockerfile: `file`, else <context>/Dockerfile (for a Git or HTTP context, its own Dockerfile). */
 function dockerfileOf(inputs) {
     if (inputs.file)
@@ -59071,13 +59401,17 @@ function planRun(inputs, ctx, env, git) {
         labels: meta.labels,
         annotations: meta.annotations,
         cacheFrom: undefined,
-        cacheTo: cache ? localCacheTo(cache.paths.layoutOut) : undefined,
-        cacheExportDir: cache?.paths.layoutOut,
+        cacheTo: cache && !inputs.build?.call ? localCacheTo(cache.paths.layoutOut) : undefined,
+        cacheExportDir: cache && !inputs.build?.call ? cache.paths.layoutOut : undefined,
         push: decisions.push,
-        load: false,
+        load: inputs.build?.load ?? false,
         provenance: inputs.provenance || 'mode=min',
         sbom: inputs.sbom,
         metadataFile: external_node_path_namespaceObject.join(root, 'metadata.json'),
+        outputs: [...(inputs.build?.outputs ?? [])],
+        flags: buildFlagsOf(inputs),
+        extraCacheFrom: inputs.build?.cacheFrom ?? [],
+        extraCacheTo: inputs.build?.cacheTo ?? [],
     };
     if (inputs.distribute === 'platform' && decisions.push) {
         // Pushed by digest under no tag: the tags move only at the merge.
@@ -59089,6 +59423,34 @@ function planRun(inputs, ctx, env, git) {
 }
 
 ;// CONCATENATED MODULE: ./src/docker/argv.ts
+function flagArgv(f) {
+    const a = [];
+    if (f.call)
+        a.push('--call', f.call);
+    if (f.pull)
+        a.push('--pull');
+    if (f.noCache)
+        a.push('--no-cache');
+    for (const s of f.noCacheFilters ?? [])
+        a.push('--no-cache-filter', s);
+    for (const c of f.buildContexts ?? [])
+        a.push('--build-context', c);
+    for (const s of f.ssh ?? [])
+        a.push('--ssh', s);
+    if (f.network)
+        a.push('--network', f.network);
+    for (const h of f.addHosts ?? [])
+        a.push('--add-host', h);
+    if (f.shmSize)
+        a.push('--shm-size', f.shmSize);
+    for (const u of f.ulimits ?? [])
+        a.push('--ulimit', u);
+    for (const e of f.allow ?? [])
+        a.push('--allow', e);
+    if (f.cgroupParent)
+        a.push('--cgroup-parent', f.cgroupParent);
+    return a;
+}
 function buildxArgv(p) {
     const a = ['buildx', 'build', '--builder', p.builder, '--file', p.file, '--progress', 'plain'];
     if (p.target)
@@ -59107,11 +59469,18 @@ function buildxArgv(p) {
         a.push('--annotation', an);
     if (p.cacheFrom)
         a.push('--cache-from', p.cacheFrom);
+    for (const c of p.extraCacheFrom ?? [])
+        a.push('--cache-from', c);
     if (p.cacheTo)
         a.push('--cache-to', p.cacheTo);
-    a.push(`--provenance=${p.provenance}`);
-    if (p.sbom)
-        a.push(`--sbom=${p.sbom}`);
+    for (const c of p.extraCacheTo ?? [])
+        a.push('--cache-to', c);
+    a.push(...flagArgv(p.flags ?? {}));
+    if (!p.flags?.call) {
+        a.push(`--provenance=${p.provenance}`);
+        if (p.sbom)
+            a.push(`--sbom=${p.sbom}`);
+    }
     if (p.push)
         a.push('--push');
     if (p.load)
@@ -59475,11 +59844,14 @@ async function emulationPhase(o, env) {
 
 
 
+
+
 /** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
 function pickDriver(inputs, containerdStore, byDigest) {
     if (byDigest && inputs.builder.driver === 'auto')
         return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
-    return resolveDriver(inputs.builder, containerdStore, inputs.cache);
+    const x = inputs.builderExtra;
+    return resolveDriver(inputs.builder, containerdStore, inputs.cache, !!(x.name || x.append.length));
 }
 function installEnv(inputs, ctx) {
     const armVersion = process.config.variables.arm_version;
@@ -59561,6 +59933,14 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     // Before the builder is created, so that a new builder's BuildKit finds the emulators.
     const emulation = await emulationPhase({ platforms: intent.platforms ?? [], driver: pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest).driver, enabled: inputs.qemu !== false, image: inputs.qemuImage }, env);
     const builder = await lib_core/* group */.Os('Builder', async () => {
+        const x = inputs.builderExtra;
+        if (x.existing) {
+            // An existing builder (build-push-action's `builder`): used as it is, never removed.
+            const ins = await inspectBuilder(x.existing, env, 'builder');
+            lib_core/* info */.pq(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
+            lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+            return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+        }
         const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
         let name;
         let created = false;
@@ -59569,7 +59949,7 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             name = await contextName;
         }
         else {
-            name = builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
+            name = x.name || builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
             let configFile = inputs.builder.buildkitdConfig;
             if (configFile && !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
                 throw new InputError('buildkitd-config', `no such file: ${configFile}`);
@@ -59596,10 +59976,15 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             };
             // Recorded before creation: post removes a half-created builder too (keep-builder applies
             // only to one that was created).
-            state.builder = { name, created: true, keep: false };
+            state.builder = { name, created: true, keep: false, keepState: x.keepState };
             saveState(state);
             created = true;
             await createBuilder(p, env);
+            for (const node of x.append) {
+                const res = await exec_run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
+                if (res.exitCode !== 0)
+                    throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+            }
             state.builder.keep = inputs.builder.keep;
             saveState(state);
         }
@@ -60342,6 +60727,53 @@ class LeakGuard {
     }
 }
 
+;// CONCATENATED MODULE: ./src/phases/test-run.ts
+// The `test-run` input: shell commands run after the build, on the image loaded into the local
+// image store, before anything is pushed or exported. A failure fails the step and pushes nothing.
+
+
+
+
+/** A failed test-run: the build succeeded (its cache export is known), the commands did not. */
+class TestFailedError extends Error {
+    exitCode;
+    cacheDigest;
+    constructor(exitCode, 
+    /** The cache export BuildKit reported for the build, so that post can still save it. */
+    cacheDigest) {
+        super(`test-run: the commands failed with exit code ${exitCode}; nothing was pushed or exported`);
+        this.exitCode = exitCode;
+        this.cacheDigest = cacheDigest;
+    }
+}
+/** Pure: the commands' environment on top of the docker environment (no secret-envs, no INPUT_*). */
+function testEnv(base, image, imageId, tags) {
+    return { ...base, OBC_IMAGE: image, OBC_IMAGE_ID: imageId, OBC_TAGS: tags.join('\n') };
+}
+/**
+ * Runs the commands with bash (-e, -o pipefail: the first failing command fails the test, as a
+ * workflow `run:` step), in the workspace, in the "Test" log group. Never throws for a failing
+ * command: the caller decides.
+ */
+async function runTestCommands(script, o) {
+    const file = external_node_path_namespaceObject.join(o.root, 'test-run.sh');
+    await external_node_fs_.promises.mkdir(o.root, { recursive: true });
+    await external_node_fs_.promises.writeFile(file, `${script}\n`, { mode: 0o600 });
+    const started = Date.now();
+    try {
+        return await lib_core/* group */.Os('Test (test-run)', async () => {
+            lib_core/* info */.pq(`Image under test: ${o.env.OBC_IMAGE} (in the commands' environment as $OBC_IMAGE)`);
+            const r = await exec_run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], { env: o.env, cwd: o.cwd, ignoreReturnCode: true, view: null });
+            const ms = Date.now() - started;
+            lib_core/* info */.pq(r.exitCode === 0 ? `test-run: passed in ${ms} ms.` : `test-run: failed with exit code ${r.exitCode}.`);
+            return { exitCode: r.exitCode, ms };
+        });
+    }
+    finally {
+        await external_node_fs_.promises.rm(file, { force: true });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/phases/build.ts
 // Phase: write the build secrets, run the build, check it for leaked secrets, then push.
 //
@@ -60371,14 +60803,27 @@ class LeakGuard {
 
 
 
+
+
+
 /** Pure: the build mode. */
 function buildMode(o) {
-    const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
-    if (o.driver === 'docker' && o.tags > 0)
-        return { scan, staged: o.push ? 'load-then-push' : 'no', localName: true };
-    if (!scan || !o.push || o.tags === 0)
-        return { scan, staged: 'no', localName: false };
-    return { scan, staged: 'layout-then-rebuild', localName: false };
+    const outputs = o.outputs ?? 0;
+    const extraCacheTo = o.extraCacheTo ?? 0;
+    if (o.call)
+        return { scan: false, staged: 'no', localName: false, layout: false, deferExports: false };
+    const leaves = o.push || outputs > 0 || extraCacheTo > 0 || !!o.load;
+    const scan = o.guard && o.needles > 0 && (leaves || o.cacheSaved);
+    // Nothing leaves before the leak guard and the test commands passed.
+    const hold = scan || !!o.test || !!o.splitLoad;
+    const pushTags = o.push && o.tags > 0;
+    if (o.driver === 'docker' && (o.tags > 0 || o.load || o.test)) {
+        // The first build loads the image: outputs need an invocation of their own.
+        return { scan, staged: pushTags ? 'load-then-push' : 'no', localName: true, layout: false, deferExports: outputs > 0 || (hold && extraCacheTo > 0) };
+    }
+    if (!hold)
+        return { scan, staged: 'no', localName: false, layout: false, deferExports: false };
+    return { scan, staged: pushTags ? 'layout-then-rebuild' : 'no', localName: false, layout: scan && (pushTags || outputs > 0 || !!o.load), deferExports: outputs > 0 || extraCacheTo > 0 };
 }
 /** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */
 function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString('hex')) {
@@ -60394,7 +60839,8 @@ async function runBuildx(b, docker, recover) {
         lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
         try {
             // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
-            await exec_run('docker', argv, { env: docker.env, secretEnv: true });
+            // A call (check, outline, targets) prints its result: the log shows all of it.
+            await exec_run('docker', argv, { env: docker.env, secretEnv: true, ...(b.flags?.call ? { view: null } : {}) });
             break;
         }
         catch (err) {
@@ -60404,6 +60850,23 @@ async function runBuildx(b, docker, recover) {
         }
     }
     return JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
+}
+/** `call`: buildx prints the result; problems found (buildx exits 1) fail the step with buildx's summary line. */
+async function build_runCall(b, docker) {
+    try {
+        return await runBuildx(b, docker);
+    }
+    catch (err) {
+        if (!(err instanceof ExecError))
+            throw err;
+        const text = `${err.result.stdout}\n${err.result.stderr}`;
+        if (/unsupported request frontend\.lint/.test(text)) {
+            throw new Error(`call: ${b.flags?.call}: the builder's BuildKit ${docker.builder.buildkitVersion || ''} has no build checks (unsupported request frontend.lint), and the Dockerfile frontend that has them could not be pulled; ` +
+                'use a newer BuildKit (driver-opts: image=moby/buildkit:<recent release>), or a runner that reaches Docker Hub');
+        }
+        const line = /^Check complete.*$/m.exec(text)?.[0] ?? exec_lastMeaningfulLine(err.result.stderr);
+        throw new Error(`call: ${b.flags?.call}: ${line || `buildx exit code ${err.result.exitCode}`} (the log shows each)`);
+    }
 }
 /** Docker output of `docker push`: the digest the registry got. */
 function pushedDigest(stdout) {
@@ -60458,6 +60921,10 @@ mountExports) {
     b.builder = docker.builder.name;
     const byDigest = b.pushByDigest;
     const wantPush = b.push || !!byDigest;
+    const wantLoad = b.load;
+    const testRun = inputs.build?.testRun ?? '';
+    const userOutputs = b.outputs ?? [];
+    const userCacheTo = b.extraCacheTo ?? [];
     const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
     const needles = planNeedles(secretValues);
     const guardOn = inputs.secretScan !== false;
@@ -60466,16 +60933,41 @@ mountExports) {
             lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
         }
     }
-    // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
-    const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: byDigest ? 1 : b.tags.length, cacheSaved, driver: byDigest ? 'by-digest' : docker.builder.driver });
+    const attest = { provenance: b.provenance, sbom: b.sbom };
+    // A classic image store takes no attestations: the build that loads makes none.
+    const classicLoad = (wantLoad || testRun !== '') && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
+    const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(attest.provenance) || attest.sbom !== '');
+    const mode = buildMode({
+        guard: guardOn,
+        needles: needles.needles.length,
+        push: wantPush,
+        // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
+        tags: byDigest ? 1 : b.tags.length,
+        cacheSaved,
+        driver: byDigest ? 'by-digest' : docker.builder.driver,
+        load: wantLoad,
+        test: testRun !== '',
+        outputs: userOutputs.length,
+        extraCacheTo: userCacheTo.length,
+        call: !!b.flags?.call,
+        splitLoad,
+    });
+    checkLoadable(wantLoad || testRun !== '', b.platforms, docker);
     const ociDir = external_node_path_namespaceObject.join(plan.root, 'image-oci');
+    const scanCacheDir = external_node_path_namespaceObject.join(plan.root, 'cache-scan');
     const tags = b.tags;
-    const local = mode.localName ? localImageName() : undefined;
+    const ownCacheTo = b.cacheTo;
+    const ownCacheDir = b.cacheExportDir;
+    const flags = b.flags;
+    const needsName = mode.localName || (testRun !== '' && !(wantLoad && tags.length));
+    const local = needsName ? localImageName() : undefined;
+    // The extra cache-to entries wait for the guard: it checks a local export of the same layers.
+    const scanExtraCache = mode.scan && mode.deferExports && userCacheTo.length > 0 && !cacheSaved;
     const started = Date.now();
     try {
         let md = {};
         let guardRef;
-        await lib_core/* group */.Os('Build', async () => {
+        await lib_core/* group */.Os(b.flags?.call ? `Build (call: ${b.flags.call})` : 'Build', async () => {
             if (inputs.secrets.length) {
                 // The path goes into the state before the directory exists: post removes it whatever happens.
                 state.secretDir = secretDirPath(ctx.runnerTemp);
@@ -60483,22 +60975,39 @@ mountExports) {
                 await createSecretDir(state.secretDir);
                 b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
             }
-            if (local) {
+            if (mode.deferExports) {
+                b.outputs = [];
+                b.extraCacheTo = [];
+            }
+            if (scanExtraCache) {
+                await external_node_fs_.promises.rm(scanCacheDir, { recursive: true, force: true });
+                b.cacheTo = localCacheTo(scanCacheDir);
+                b.cacheExportDir = scanCacheDir;
+            }
+            if (mode.localName && local) {
                 b.tags = [local];
                 b.push = false;
                 b.load = true;
             }
-            else if (mode.staged === 'layout-then-rebuild') {
+            else if (mode.staged === 'layout-then-rebuild' || mode.layout || testRun || splitLoad) {
                 b.push = false;
-                await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                b.outputs = [`type=oci,dest=${ociDir},tar=false`];
+                b.load = wantLoad || testRun !== '';
+                if (local)
+                    b.tags = wantLoad ? [...tags, local] : [local];
+                if (b.load && classicLoad)
+                    Object.assign(b, { provenance: 'false', sbom: '' });
+                if (mode.layout) {
+                    await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+                    b.outputs = [...(b.outputs ?? []), `type=oci,dest=${ociDir},tar=false`];
+                }
             }
             else if (byDigest) {
-                b.outputs = [byDigest];
+                b.outputs = [...(b.outputs ?? []), byDigest];
             }
-            if (mode.staged !== 'no')
-                lib_core/* info */.pq('Building without pushing: the leak guard checks the image before it is pushed.');
-            md = await runBuildx(b, docker, recover);
+            if (mode.staged !== 'no' || mode.deferExports || testRun) {
+                lib_core/* info */.pq(`Building without pushing or exporting: ${[mode.scan ? 'the leak guard checks' : '', testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ') || 'a second step exports'} the image first.`);
+            }
+            md = b.flags?.call ? await build_runCall(b, docker) : await runBuildx(b, docker, recover);
         });
         const cacheDigest = reportedCacheDigest(md);
         report.buildMs = Date.now() - started;
@@ -60506,11 +61015,12 @@ mountExports) {
             await lib_core/* group */.Os('Leak guard', async () => {
                 const guard = new LeakGuard(needles);
                 guardRef = guard;
-                if (mode.staged === 'load-then-push' && local)
+                // The image, where it leaves the runner or is to stay in the store (load); the cache export always.
+                if (mode.localName && local && (mode.staged === 'load-then-push' || wantLoad || userOutputs.length > 0))
                     await guard.scanDockerImage(local, docker.env);
-                if (mode.staged === 'layout-then-rebuild')
+                if (mode.layout)
                     await guard.scanDirectory(ociDir, 'image');
-                if (cacheSaved && b.cacheExportDir)
+                if ((cacheSaved || scanExtraCache) && b.cacheExportDir)
                     await guard.scanDirectory(b.cacheExportDir, 'layer cache');
                 for (const dir of (await mountExports?.export()) ?? [])
                     await guard.scanDirectory(dir, 'cache mount');
@@ -60520,57 +61030,120 @@ mountExports) {
                     `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`);
                 const leak = guard.error();
                 if (leak) {
-                    // Nothing of this build may leave: drop the cache export and the local tags.
+                    // Nothing of this build may leave: drop the cache export, the layout and the loaded images.
                     await mountExports?.drop();
                     if (b.cacheExportDir)
                         await external_node_fs_.promises.rm(b.cacheExportDir, { recursive: true, force: true });
                     await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                    if (local)
-                        await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+                    for (const ref of b.load ? b.tags : [])
+                        await exec_run('docker', ['image', 'rm', ref], { env: docker.env, silent: true, ignoreReturnCode: true });
                     throw leak;
                 }
                 lib_core/* info */.pq('Leak guard: no secret value found.');
             });
         }
+        if (scanExtraCache)
+            await external_node_fs_.promises.rm(scanCacheDir, { recursive: true, force: true });
         let digest = md['containerimage.digest'] ?? '';
         let localId = '';
-        if (local) {
-            await lib_core/* group */.Os(wantPush ? 'Push' : 'Tag', async () => {
-                localId = (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', local], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+        const idOf = async (ref) => (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+        if (testRun) {
+            const ref = local ?? tags[0];
+            const id = md['containerimage.config.digest'] || (await idOf(ref));
+            const t = await runTestCommands(testRun, { root: plan.root, cwd: ctx.workspace || process.cwd(), env: testEnv(docker.env, ref, id, tags) });
+            report.test = { exitCode: t.exitCode, ms: t.ms };
+            if (t.exitCode !== 0) {
+                // A name of this run's own goes; the tags stay only where the image was to be loaded anyway.
+                if (local)
+                    await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+                await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+                throw new TestFailedError(t.exitCode, cacheDigest);
+            }
+        }
+        if (mode.localName && local) {
+            await lib_core/* group */.Os(wantPush && tags.length ? 'Push' : 'Tag', async () => {
+                localId = await idOf(local);
                 const expected = docker.toolchain.containerdStore ? digest : '';
                 const pushed = await tagAndPush(tags, local, wantPush, expected, docker);
                 if (pushed && digest && pushed !== digest)
                     lib_core/* warning */.$e(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
                 digest = pushed || digest;
-                // The computed tags stay in the store (as a build without this action leaves them); the run's own name goes.
-                await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+                // The computed tags stay in the store (as a build without this action leaves them); the run's
+                // own name goes, unless it is the only name of an image to be loaded.
+                if (tags.length || !wantLoad)
+                    await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
             });
         }
-        else if (mode.staged === 'layout-then-rebuild') {
-            await lib_core/* group */.Os('Push', async () => {
-                b.push = !byDigest;
-                b.outputs = byDigest ? [byDigest] : [];
-                b.cacheTo = undefined;
-                md = await runBuildx(b, docker);
-                digest = md['containerimage.digest'] ?? '';
+        else if (local && !wantLoad) {
+            await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+        }
+        const rebuild = mode.staged === 'layout-then-rebuild' || mode.deferExports;
+        if (rebuild) {
+            const pushHere = mode.staged === 'layout-then-rebuild';
+            await lib_core/* group */.Os(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => {
+                // The same build again, fully cached: only what leaves is exported now.
+                Object.assign(b, {
+                    push: pushHere && !byDigest,
+                    load: false,
+                    tags,
+                    outputs: [...(pushHere && byDigest ? [byDigest] : []), ...(mode.deferExports ? userOutputs : [])],
+                    extraCacheTo: mode.deferExports ? userCacheTo : [],
+                    cacheTo: undefined,
+                    flags: { ...flags, noCache: false, noCacheFilters: [], pull: false },
+                    ...attest,
+                });
+                const md2 = await runBuildx(b, docker);
+                if (pushHere) {
+                    md = md2;
+                    digest = md['containerimage.digest'] ?? '';
+                }
             });
             await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
         }
         // Loading into the image store reports no config digest: read it from what the guard saw.
         const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
-        return { digest: wantPush ? digest : '', imageid, cacheDigest };
+        return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, local, tags) };
     }
     finally {
-        b.push = byDigest ? false : wantPush;
-        b.tags = tags;
+        Object.assign(b, { push: byDigest ? false : wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
         // The secret files are not needed any more; post removes the directory again, in case.
         await removeSecretDir(state.secretDir);
     }
+}
+/** Pure: the buildx metadata for the `metadata` output, with a name of this run's own replaced by the tags. */
+function publicMetadata(md, local, tags) {
+    if (!local || typeof md['image.name'] !== 'string')
+        return md;
+    // buildx reports the name normalized (docker.io/ before a name without a registry).
+    const names = md['image.name'].split(',').filter((n) => n !== local && n !== `docker.io/${local}`);
+    const out = { ...md };
+    if (names.length || tags.length)
+        out['image.name'] = [...new Set([...names, ...tags])].join(',');
+    else
+        delete out['image.name'];
+    return out;
+}
+/** Refuses `call` where this buildx has no --call (build checks came with buildx 0.15). */
+async function checkCallSupported(docker) {
+    const help = await exec_run('docker', ['buildx', 'build', '--help'], { env: docker.env, silent: true, ignoreReturnCode: true });
+    if (/--call\b/.test(help.stdout + help.stderr))
+        return;
+    throw new InputError('call', `buildx ${docker.toolchain.buildxVersion} has no --call (build checks need buildx 0.15 or later); set buildx-version: latest (or a release from v0.15.0), or remove call`);
+}
+/**
+ * Refuses, before the build, to load several platforms into the classic image store, which
+ * keeps one platform per name (the containerd store keeps them all).
+ */
+function checkLoadable(load, platforms, docker) {
+    if (!load || platforms.length < 2 || docker.toolchain.containerdStore)
+        return;
+    throw new InputError('load', `the image store of this Docker daemon (not the containerd store) keeps one platform per image, but platforms has ${platforms.length}; build one platform to load or test, or turn on the containerd image store`);
 }
 
 
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
+
 
 
 
@@ -60679,6 +61252,7 @@ async function runMain() {
                 lib_core/* setOutput */.uH(o, '');
             lib_core/* setOutput */.uH('digest', '');
             lib_core/* setOutput */.uH('imageid', '');
+            lib_core/* setOutput */.uH('metadata', '');
             report.dryRun = true;
             return;
         }
@@ -60711,17 +61285,35 @@ async function runMain() {
         });
         const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
         lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
+        if (inputs.build.call)
+            await checkCallSupported(docker);
         buildStarted = Date.now();
         let result;
+        let testFailure;
         try {
             result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
                 export: () => exportMountsPhase(state.mounts, state.dockerConfig),
                 drop: () => dropMountExports(state.mounts),
             });
         }
+        catch (err) {
+            if (!(err instanceof TestFailedError))
+                throw err;
+            testFailure = err;
+        }
         finally {
-            await cacheSession.close(result?.cacheDigest);
+            await cacheSession.close(result?.cacheDigest ?? testFailure?.cacheDigest);
             lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
+        }
+        if (testFailure || !result) {
+            // The build succeeded and the leak guard passed: post saves the layer cache, so that the
+            // run with the fix starts warm. Nothing was pushed or exported.
+            state.buildSucceeded = true;
+            state.testFailed = true;
+            if (state.cache)
+                state.cache.buildMs = report.buildMs;
+            saveState(state);
+            throw testFailure;
         }
         state.buildSucceeded = true;
         if (state.cache)
@@ -60729,6 +61321,7 @@ async function runMain() {
         saveState(state);
         lib_core/* setOutput */.uH('digest', result.digest);
         lib_core/* setOutput */.uH('imageid', result.imageid);
+        lib_core/* setOutput */.uH('metadata', JSON.stringify(result.metadata ?? {}));
         report.pushed = d.push;
         report.digest = result.digest;
         report.imageid = result.imageid;
@@ -60821,7 +61414,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3509);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3686);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
 // exits once the work is done (see exit.ts). A host that imports it instead, as

@@ -30578,6 +30578,10 @@ async function probeBuildx(env) {
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
     return first.split(/\s+/)[1] ?? first;
 }
+/** The exact argv that removes a builder post created (keep-state keeps its BuildKit state). */
+function removeBuilderArgv(name, keepState) {
+    return ['buildx', 'rm', ...(keepState ? ['--keep-state'] : []), '--force', name];
+}
 async function removeBuilder(b, env) {
     if (!b?.created)
         return;
@@ -30585,9 +30589,9 @@ async function removeBuilder(b, env) {
         lib_core/* info */.pq(`Kept builder ${b.name} (keep-builder: true).`);
         return;
     }
-    const res = await exec_run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
+    const res = await exec_run('docker', removeBuilderArgv(b.name, !!b.keepState), { env, silent: true, ignoreReturnCode: true });
     if (res.exitCode === 0)
-        lib_core/* info */.pq(`Removed builder ${b.name}.`);
+        lib_core/* info */.pq(`Removed builder ${b.name}${b.keepState ? ' (its BuildKit state kept: keep-state: true)' : ''}.`);
     else
         lib_core/* warning */.$e(`Could not remove builder ${b.name}: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
@@ -30715,6 +30719,12 @@ function cacheLine(r) {
             : '';
     return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+function testLine(t) {
+    if (t.exitCode === 0)
+        return `passed in ${formatMs(t.ms)}`;
+    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
 /** The main step's section of the job summary. */
 function renderMainSummary(r) {
     const out = [headline(r), ''];
@@ -30754,6 +30764,8 @@ function renderMainSummary(r) {
         rows.push(['Dockerfile', code(r.dockerfile)]);
     if (r.buildMs !== undefined)
         rows.push(['Build time', formatMs(r.buildMs)]);
+    if (r.test)
+        rows.push(['Test (test-run)', testLine(r.test)]);
     const cache = cacheLine(r);
     if (cache)
         rows.push(['Layer cache', cache]);

@@ -70,14 +70,19 @@ export async function probeBuildx(env: Record<string, string>): Promise<string |
   return first.split(/\s+/)[1] ?? first;
 }
 
-export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean } | undefined, env: Record<string, string>): Promise<void> {
+/** The exact argv that removes a builder post created (keep-state keeps its BuildKit state). */
+export function removeBuilderArgv(name: string, keepState: boolean): string[] {
+  return ['buildx', 'rm', ...(keepState ? ['--keep-state'] : []), '--force', name];
+}
+
+export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean; keepState?: boolean } | undefined, env: Record<string, string>): Promise<void> {
   if (!b?.created) return;
   if (b.keep) {
     core.info(`Kept builder ${b.name} (keep-builder: true).`);
     return;
   }
-  const res = await run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
-  if (res.exitCode === 0) core.info(`Removed builder ${b.name}.`);
+  const res = await run('docker', removeBuilderArgv(b.name, !!b.keepState), { env, silent: true, ignoreReturnCode: true });
+  if (res.exitCode === 0) core.info(`Removed builder ${b.name}${b.keepState ? ' (its BuildKit state kept: keep-state: true)' : ''}.`);
   else core.warning(`Could not remove builder ${b.name}: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
 

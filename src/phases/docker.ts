@@ -13,6 +13,8 @@ import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-ins
 import type { InstallEnv } from '../docker/buildx-install.js';
 import { builderDriverOpts, builderName, contextBuilderName, createBuilder, driverOptValue, inspectBuilder, resolveDriver } from '../docker/builder.js';
 import type { Builder, CreatePlan, Inspected } from '../docker/builder.js';
+import { appendNodeArgv } from '../docker/builder-extra.js';
+import { run, lastMeaningfulLine } from '../exec.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
@@ -45,7 +47,8 @@ export interface ImageIntent {
 /** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
 function pickDriver(inputs: Inputs, containerdStore: boolean, byDigest: boolean): ReturnType<typeof resolveDriver> {
   if (byDigest && inputs.builder.driver === 'auto') return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
-  return resolveDriver(inputs.builder, containerdStore, inputs.cache);
+  const x = inputs.builderExtra;
+  return resolveDriver(inputs.builder, containerdStore, inputs.cache, !!(x.name || x.append.length));
 }
 
 function installEnv(inputs: Inputs, ctx: Context): InstallEnv {
@@ -132,6 +135,14 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     env,
   );
   const builder = await core.group('Builder', async (): Promise<Builder> => {
+    const x = inputs.builderExtra;
+    if (x.existing) {
+      // An existing builder (build-push-action's `builder`): used as it is, never removed.
+      const ins = await inspectBuilder(x.existing, env, 'builder');
+      core.info(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
+      core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+      return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+    }
     const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
     let name: string;
     let created = false;
@@ -139,7 +150,7 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     if (driver === 'docker') {
       name = await contextName;
     } else {
-      name = builderName(ctx.runId, randomBytes(3).toString('hex'));
+      name = x.name || builderName(ctx.runId, randomBytes(3).toString('hex'));
       let configFile = inputs.builder.buildkitdConfig;
       if (configFile && !(await fs.stat(configFile).then((st) => st.isFile(), () => false))) {
         throw new InputError('buildkitd-config', `no such file: ${configFile}`);
@@ -165,10 +176,14 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       };
       // Recorded before creation: post removes a half-created builder too (keep-builder applies
       // only to one that was created).
-      state.builder = { name, created: true, keep: false };
+      state.builder = { name, created: true, keep: false, keepState: x.keepState };
       saveState(state);
       created = true;
       await createBuilder(p, env);
+      for (const node of x.append) {
+        const res = await run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
+        if (res.exitCode !== 0) throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+      }
       state.builder.keep = inputs.builder.keep;
       saveState(state);
     }
