@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  runAction, startCache, workspaceFrom, uniqueRepo, registryDigest, registryTags, registryBlobs, cacheArchiveContents,
+  runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, registryDigest, registryTags, registryBlobs, cacheArchiveContents,
   containsBytes, sha256, tempDir, DEFAULT_PAYLOAD, REGISTRY,
 } from './harness.js';
 import type { CacheServer } from './harness.js';
@@ -80,6 +80,9 @@ describe('secrets, secret-files and secret-envs arrive byte-exact; nothing leaks
     ws = await workspaceFrom('secrets');
     await fs.writeFile(path.join(ws, 'file-secret.txt'), FILE);
     cache.resetLog();
+    // The values are the same on every run of the suite: a daemon that built them before would
+    // serve the secret step from its own cache, and the step would not run.
+    pruneBuilder();
     // The values are NOT registered as job secrets here: the action must mask them itself.
     r = await runAction({
       workspace: ws,
