@@ -7,7 +7,8 @@
 #   c  the same Docker 28.5 with the classic image store: a docker-container builder (hosted runners)
 #   d  a BuildKit daemon on a local socket, through the remote driver
 # a and b run every end-to-end test but cache-hang (a) and cache-race (b); c runs the cache tests
-# (layer cache, poisoning, racing saves, hung calls) and classic-store; d the remote test.
+# (layer cache, poisoning, racing saves, hung calls, 200 layers and eviction) and classic-store; d
+# the remote test.
 # OBC_TOOLCHAINS="a b" picks some; extra arguments go to jest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,7 @@ e2e_toolchain() {
     # toolchain's stream makes the whole run long.
     a) e2e_on a '--testPathIgnorePatterns=classic-store|remote|cache-hang' "${@:2}" ;;
     b) e2e_on b '--testPathIgnorePatterns=classic-store|remote|cache-race' "${@:2}" ;;
-    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|classic-store)\.test' "${@:2}" ;;
+    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|cache-scale|classic-store)\.test' "${@:2}" ;;
     d) e2e_on d 'e2e/remote\.test' "${@:2}" ;;
     *) echo "unknown toolchain $1" >&2; fail=1 ;;
   esac

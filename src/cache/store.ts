@@ -338,13 +338,16 @@ export function withoutGone(held: Record<string, string>, gone: Set<string>): Re
 
 /**
  * The keys of the entries `held` names that the service no longer holds (evicted: unused for a
- * while, or a quota reached). A lookup that fails because the service is failing proves nothing,
- * so nothing is reported gone once the service was given up on.
+ * while, or a quota reached). A lookup that fails because the service is failing proves nothing:
+ * an entry is gone only when a second lookup misses it too, and nothing is reported gone once the
+ * service was given up on.
  */
 export async function goneEntries(svc: CacheService, p: CachePaths, held: Record<string, string>, packs: Record<string, string[]> = {}): Promise<Set<string>> {
   const gone = new Set<string>();
+  const found = async (key: string, paths: string[]) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
   await mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
-    if ((await svc.restore(entryPaths(p, digests), key, [], { lookupOnly: true })) !== key) gone.add(key);
+    const paths = entryPaths(p, digests);
+    if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths))) gone.add(key);
   });
   return svc.gaveUp ? new Set() : gone;
 }
