@@ -121,11 +121,11 @@ describe('layer cache at scale: 200 layers, and blob entries evicted by the serv
 
     await changeFinalFile(ws, 1);
     const r = await run();
-    await fs.writeFile('/tmp/h17s-evict-run.log', r.log);
     const s = steps(r.log);
     expect(s.all.size).toBe(LAYERS);
-    // What is left is reused: only the final stage and the steps whose layers were evicted ran.
-    expect(s.cached.size).toBeGreaterThanOrEqual(LAYERS - 2 * PROJECT.stages - 1);
+    // What is left is reused: the final stage (9 steps) runs again for the change, and in the
+    // stages only the steps on evicted layers (and a few after them); at least 90% are cached.
+    expect(s.cached.size).toBeGreaterThanOrEqual(Math.floor(LAYERS * 0.9));
     // Only what was missing went up: no entry the service still holds was created again, and
     // every blob in the new blob entries is one that was evicted.
     const keys = created(cache);
