@@ -5,6 +5,8 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  // No test may write a workflow command to the real stdout or stderr (see the file).
+  setupFilesAfterEnv: ['<rootDir>/__tests__/no-workflow-commands.ts'],
 };
 
 export default {

@@ -13,7 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
-import { runJob, contextFor } from './lib/runner.mjs';
+import { runJob, contextFor, loadAction } from './lib/runner.mjs';
+import { actionNode } from './lib/action-node.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -95,7 +96,7 @@ async function benchOn(name) {
       resultsUrl: cache.env().ACTIONS_RESULTS_URL, runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
     });
     const t0 = process.hrtime.bigint();
-    const r = await runJob({ actionDir: ROOT, inputs: { images: IMAGE, secrets: `npm_token=${SECRET}` }, context, env: cache.env(), secrets: [SECRET], timeoutMs: 600_000 });
+    const r = await runJob({ actionDir: ROOT, node: actionNode(loadAction(ROOT).runs.using).bin, inputs: { images: IMAGE, secrets: `npm_token=${SECRET}` }, context, env: cache.env(), secrets: [SECRET], timeoutMs: 600_000 });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.main.exitCode !== 0 || r.post?.exitCode !== 0) throw new Error(`action failed:\n${r.log.slice(-4000)}`);
     const after = cache.stats();

@@ -16,7 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startCacheServer } from './lib/cache-server.mjs';
-import { contextFor, disposeContext, runJob } from './lib/runner.mjs';
+import { contextFor, disposeContext, loadAction, runJob } from './lib/runner.mjs';
+import { actionNode } from './lib/action-node.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REGISTRY = '127.0.0.1:5000';
@@ -144,6 +145,14 @@ async function main() {
     sh('npm', ['run', 'build', '--silent'], 'npm run build');
   }
 
+  // The Node action.yml's runs.using names (node24), not the one running this script.
+  let node;
+  try {
+    node = actionNode(loadAction(ROOT).runs.using);
+  } catch (err) {
+    console.error(`local-run: ${err instanceof Error ? err.message : err}`);
+    return 1;
+  }
   const cacheDir = path.join(path.resolve(values['state-dir']), 'cache');
   mkdirSync(cacheDir, { recursive: true });
   const cache = await startCacheServer({ dir: cacheDir });
@@ -164,11 +173,13 @@ async function main() {
     ...extra,
   };
   console.log(`== Running the action: ${ev.eventName} ${ev.ref}, context ${path.relative(process.cwd(), contextDir) || '.'}, image ${image}`);
+  console.log(`   Node ${node.version} (${node.overridden ? 'OBC_ACTION_NODE' : `runs.using ${loadAction(ROOT).runs.using}`}): ${path.relative(process.cwd(), node.bin) || node.bin}`);
   console.log(`   cache service ${cache.url} (entries in ${path.relative(process.cwd(), cacheDir)}), runner temp ${context.runnerTemp}\n`);
   let job;
   try {
     job = await runJob({
       actionDir: ROOT,
+      node: node.bin,
       inputs,
       context,
       env: { ...cacheEnv },

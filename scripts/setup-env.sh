@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Brings up the real environment the end-to-end tests and the local run need, on a fresh Debian
 # machine or on one where an earlier run was killed: Docker Engine with the containerd image store,
-# buildx, a registry on 127.0.0.1:5000 and an offline base image (busybox:latest).
+# buildx, a registry on 127.0.0.1:5000, an offline base image (busybox:latest), and for the
+# multi-platform tests binfmt_misc, a binfmt installer stand-in and a linux/amd64+arm64 busybox
+# index in the registry (scripts/toolchains/emulation.sh).
 # This is toolchain "a" of scripts/toolchains.sh. Idempotent: safe to run again at any time.
 # Must run as root.
 #
@@ -22,6 +24,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OBC_LOG_TAG=setup-env
 # shellcheck source=toolchains/docker-common.sh
 . "$HERE/toolchains/docker-common.sh"
+# shellcheck source=toolchains/emulation.sh
+. "$HERE/toolchains/emulation.sh"
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 REGISTRY_PORT="${REGISTRY_PORT:-5000}"
@@ -48,7 +52,8 @@ TRIXIE_PKGS="docker.io docker-cli docker-buildx containerd"
 
 missing_tools() {
   local p out=""
-  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps $EXTRA_TOOLS; do
+  # openssh-client: ssh-agent, ssh-keygen and ssh-add for the e2e test of the ssh input.
+  for p in docker-registry busybox-static zstd tar apache2-utils iptables curl procps openssh-client $EXTRA_TOOLS; do
     pkg_installed "$p" && continue
     # A static /bin/busybox from elsewhere does as well as the package.
     if [ "$p" = busybox-static ] && [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then continue; fi
@@ -230,5 +235,6 @@ start_containerd
 start_dockerd
 start_registry
 import_busybox "$DOCKER" -H "unix://$DOCKER_SOCK"
+emulation_setup "$DOCKER" -H "unix://$DOCKER_SOCK"
 "$DOCKER" buildx version >&2
 log "ready: docker $("$DOCKER" version --format '{{.Server.Version}}'), registry 127.0.0.1:$REGISTRY_PORT"

@@ -6,9 +6,12 @@
 #   b  Debian sid's Docker 28.5, buildx 0.29, BuildKit 0.25, containerd image store (docker driver)
 #   c  the same Docker 28.5 with the classic image store: a docker-container builder (hosted runners)
 #   d  a BuildKit daemon on a local socket, through the remote driver
-# a and b run every end-to-end test but cache-hang (a) and cache-race (b); c runs the cache tests
-# (layer cache, poisoning, racing saves, hung calls, 200 layers and eviction) and classic-store; d
-# the remote test.
+# Every end-to-end test runs dist/ with the Node that action.yml's runs.using names (Node 24, which
+# npm ci installs: scripts/lib/action-node.mjs); jest itself runs on the machine's Node.
+# a and b run every end-to-end test but cache-hang (a) and cache-race and local-action (b); c runs
+# the cache tests (layer cache, poisoning, racing saves, hung calls, 200 layers and eviction), classic-store,
+# multi-platform (distribute mode needs its docker-container builder) and build-inputs (load,
+# test-run, ssh, call, registry cache on a docker-container builder); d the remote test.
 # OBC_TOOLCHAINS="a b" picks some; extra arguments go to jest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,8 +62,9 @@ e2e_toolchain() {
     # The racing-saves and hung-call tests run on c and on one of a and b each, so that no
     # toolchain's stream makes the whole run long.
     a) e2e_on a '--testPathIgnorePatterns=classic-store|remote|cache-hang' "${@:2}" ;;
-    b) e2e_on b '--testPathIgnorePatterns=classic-store|remote|cache-race' "${@:2}" ;;
-    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|cache-scale|classic-store)\.test' "${@:2}" ;;
+    # local-action runs once, on a (the action under GitHub's local runner does not depend on the daemon).
+    b) e2e_on b '--testPathIgnorePatterns=classic-store|remote|cache-race|local-action' "${@:2}" ;;
+    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|cache-scale|classic-store|multi-platform|build-inputs)\.test' "${@:2}" ;;
     d) e2e_on d 'e2e/remote\.test' "${@:2}" ;;
     *) echo "unknown toolchain $1" >&2; fail=1 ;;
   esac

@@ -25,6 +25,8 @@ OBC_LOG_TAG=toolchains
 . "$OBC_REPO/scripts/toolchains/docker-common.sh"
 # shellcheck source=toolchains/docker-sid.sh
 . "$OBC_REPO/scripts/toolchains/docker-sid.sh"
+# shellcheck source=toolchains/emulation.sh
+. "$OBC_REPO/scripts/toolchains/emulation.sh"
 BUILDKIT_SH="$OBC_REPO/scripts/toolchains/buildkit.sh"
 ALL="a b c d"
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"

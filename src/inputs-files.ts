@@ -69,6 +69,13 @@ export function stagesOf(dockerfile: string, buildArgs: { key: string }[] = []):
   return unknown ? undefined : names;
 }
 
+/**
+ * The default context is the workspace, where docker/build-push-action builds the repository's Git
+ * context: a workspace with neither a checkout nor a Dockerfile means the checkout step is missing.
+ */
+export const NO_CHECKOUT =
+  'the workspace has no checkout (no .git) and no Dockerfile: this action builds the workspace, not the Git context docker/build-push-action defaults to; add actions/checkout before this step, or set context to a Git URL (https://github.com/OWNER/REPO.git#REF)';
+
 /** fs.stat, undefined when the path does not exist; another failure is an error naming the input. */
 async function statOf(p: string, input: string, shown: string) {
   try {
@@ -102,6 +109,9 @@ export interface BuildFiles {
 export async function checkBuildFiles(b: BuildFiles, workspace: string, cwd: string): Promise<void> {
   if (isRemoteContext(b.context)) return;
   const ctxStat = await statOf(path.resolve(cwd, b.context), 'context', quoted(b.context));
+  if (!ctxStat && (b.context === 'git' || b.context === 'workflow')) {
+    throw new InputError('context', `${quoted(b.context)} is docker/metadata-action's context value; here context is the build context: write metadata-context: ${b.context}`);
+  }
   if (!ctxStat) throw new InputError('context', `directory ${quoted(b.context)} does not exist (relative to ${quoted(cwd)})`);
   if (!ctxStat.isDirectory()) throw new InputError('context', `${quoted(b.context)} is not a directory`);
 
@@ -109,6 +119,9 @@ export async function checkBuildFiles(b: BuildFiles, workspace: string, cwd: str
   const shown = quoted(dockerfile);
   const abs = path.resolve(cwd, dockerfile);
   const st = await statOf(abs, 'file', shown);
+  if (!st && !b.file && path.resolve(cwd, b.context) === path.resolve(workspace) && !(await statOf(path.join(workspace, '.git'), 'context', '".git"'))) {
+    throw new InputError('context', NO_CHECKOUT);
+  }
   if (!st) throw new InputError('file', b.file ? `${shown} does not exist` : `no Dockerfile in the context: ${shown} does not exist (set file to the Dockerfile's path)`);
   if (!st.isFile()) throw new InputError('file', `${shown} is not a file`);
   const real = await fs.realpath(abs);

@@ -1,25 +1,27 @@
-// The action's inputs, read and validated in one place: the only caller of core.getInput.
+// The action's inputs, read and validated in one place: the only caller of core.getInput but
+// post's reading of secret-envs (src/secret-envs.ts).
 import * as core from '@actions/core';
 import { parseBuildxRequest } from './docker/buildx-install.js';
 import type { BuildxRequest } from './docker/buildx-install.js';
 import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
-import { parseRegistryAuth } from './docker/login.js';
-import type { RegistryCredential } from './docker/login.js';
+import { parseRegistryAuth } from './docker/registry-auth.js';
+import type { EcrMode, RegistryCredential } from './docker/login.js';
+import { parseEcr, parseScope } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
-import { boundMessage, quoted } from './clip.js';
+import { quoted } from './clip.js';
+import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
+import { readBuildInputs } from './inputs-build.js';
+import type { BuildInputs } from './inputs-build.js';
+import { parseBuilderExtra } from './docker/builder-extra.js';
+import type { BuilderExtra } from './docker/builder-extra.js';
+import type { DistributeMode } from './distribute.js';
+import { DEFAULT_QEMU_IMAGE } from './emulation.js';
+import { unexpectedInputs } from './migration.js';
 
-/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string,
-  ) {
-    super(boundMessage(`${input}: ${message}`));
-  }
-}
+export { InputError };
 
 export type PushMode = 'auto' | 'true' | 'false';
 export type CacheSaveMode = 'auto' | 'true' | 'false';
@@ -33,6 +35,12 @@ export interface Secret {
 export interface Inputs {
   images: string;
   tags: string;
+  /** `metadata-context` (metadata-action's `context`): the ref and commit from the workflow, or from git. */
+  metadataContext?: 'workflow' | 'git';
+  /** `sep-tags`, `sep-labels`, `sep-annotations`: separators of the tags/tag-names, labels and annotations outputs. */
+  sepTags?: string;
+  sepLabels?: string;
+  sepAnnotations?: string;
   flavor: string;
   labels: string;
   annotations: string;
@@ -46,6 +54,10 @@ export interface Inputs {
   registry: string;
   username: string;
   password: string;
+  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
+  ecr?: EcrMode;
+  /** `scope`: the registry/username/password login is for this part of the registry only. */
+  scope?: string;
   /** More registries to log in to (`registry-auth`), passwords masked by main. */
   registryAuth: RegistryCredential[];
   /** `buildx-version` and `buildx-download-url`. */
@@ -67,28 +79,56 @@ export interface Inputs {
   dryRun: boolean;
   /** Leak guard: look for secret values in the image and cache before they leave (default true). */
   secretScan?: boolean;
+  /** build-push-action's build options: load, outputs, pull, no-cache, ssh, call, test-run... (src/inputs-build.ts). */
+  build: BuildInputs;
+  /** `builder` (an existing one), `name`, `append`, `keep-state` (src/docker/builder-extra.ts). */
+  builderExtra: BuilderExtra;
+  /** `qemu`, `qemu-image`: register QEMU binfmt handlers for platforms the runner cannot run (default on). */
+  qemu?: boolean;
+  qemuImage?: string;
+  /** `distribute`, `distribute-wait` (see src/distribute.ts). */
+  distribute?: DistributeMode;
+  distributeWaitSeconds?: number;
+  /** Inputs given that this action does not have, whose value asks for nothing it does not do. */
+  warnings?: string[];
 }
 
 export type GetInput = (name: string) => string;
 
-/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
-const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: n !== 'secrets' });
+/** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
+const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);
 
-/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
-export function secretEnvNames(get: GetInput = getRaw): string[] {
-  try {
-    return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
-  } catch {
-    return [];
-  }
+/** core.getInput, except that the UNTRIMMED inputs keep their surrounding whitespace. */
+const getRaw: GetInput = (n) => core.getInput(n, { trimWhitespace: !UNTRIMMED.has(n) });
+
+/**
+ * Reads every input through `get` (core.getInput by default) and validates it. Then the inputs the
+ * step was given (INPUT_* in `env`) that this action does not read: one whose value asks for
+ * something this action does not do is an error naming it, any other a warning (see migration.ts).
+ */
+export function readInputs(getInput: GetInput = getRaw, env: Record<string, string | undefined> = process.env): Inputs {
+  const read = new Set<string>();
+  const get: GetInput = (n) => {
+    read.add(n);
+    return getInput(n);
+  };
+  const inputs = readDeclared(get);
+  const unexpected = unexpectedInputs(env, read);
+  const firstError = unexpected.find((u) => u.error);
+  if (firstError) throw new InputError(firstError.input, firstError.message);
+  if (unexpected.length) inputs.warnings = unexpected.map((u) => `${u.input}: ${u.message}`);
+  return inputs;
 }
 
-/** Reads every input through `get` (core.getInput by default) and validates it. */
-export function readInputs(get: GetInput = getRaw): Inputs {
-  const context = get('context').trim() || '.';
-  return {
+function readDeclared(get: GetInput): Inputs {
+  const context = parseContext(get('context'));
+  const inputs: Inputs = {
     images: get('images'),
     tags: get('tags'),
+    metadataContext: parseMetadataContext(get('metadata-context')),
+    sepTags: separator(get('sep-tags')),
+    sepLabels: separator(get('sep-labels')),
+    sepAnnotations: separator(get('sep-annotations')),
     flavor: get('flavor'),
     labels: get('labels'),
     annotations: get('annotations'),
@@ -106,6 +146,8 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     registry: get('registry').trim(),
     username: get('username').trim(),
     password: get('password'),
+    ecr: parseEcr(get('ecr')),
+    scope: parseScope(get('scope')),
     registryAuth: parseRegistryAuth(get('registry-auth')),
     buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
     builder: parseBuilderOptions({
@@ -130,7 +172,86 @@ export function readInputs(get: GetInput = getRaw): Inputs {
     sbom: get('sbom').trim(),
     dryRun: bool('dry-run', get('dry-run'), false),
     secretScan: bool('secret-scan', get('secret-scan'), true),
+    build: readBuildInputs(get),
+    builderExtra: parseBuilderExtra({ builder: get('builder'), name: get('name'), append: get('append'), keepState: get('keep-state') }),
+    ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
   };
+  checkBuilderChoice(inputs);
+  return inputs;
+}
+
+/** `builder` uses an existing builder as it is; `name` and `append` need a builder the action creates. */
+function checkBuilderChoice(i: Inputs): void {
+  const x = i.builderExtra;
+  const b = i.builder;
+  const set: [string, boolean][] = [
+    ['driver', b.driver !== 'auto'],
+    ['endpoint', b.endpoint !== ''],
+    ['driver-opts', b.driverOpts.length > 0],
+    ['buildkitd-flags', b.buildkitdFlags !== ''],
+    ['buildkitd-config', b.buildkitdConfig !== ''],
+    ['buildkitd-config-inline', b.buildkitdConfigInline.trim() !== ''],
+    ['builder-platforms', b.platforms.length > 0],
+    ['keep-builder', b.keep],
+  ];
+  const clash = set.find(([, on]) => on);
+  if (x.existing && clash) throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
+  if ((x.name || x.append.length) && b.driver === 'docker') {
+    throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
+  }
+}
+
+/** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */
+export const DEFAULT_DISTRIBUTE_WAIT = 120;
+
+/** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
+export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
+  const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
+  if (/\s/.test(qemuImage) || qemuImage.startsWith('-')) throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
+  const raw = get('distribute').trim().toLowerCase();
+  const distribute: DistributeMode = raw === '' || raw === 'false' ? 'off' : (oneOf('distribute', raw, ['platform', 'merge'], 'platform') as DistributeMode);
+  if (distribute === 'platform' && platforms.length !== 1) {
+    const what = platforms.length === 0 ? 'none' : `${platforms.length} (${quoted(platforms.join(','))})`;
+    throw new InputError('distribute', `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`);
+  }
+  if (distribute === 'platform' && platforms[0].toLowerCase() === 'local') {
+    throw new InputError('distribute', 'platform: give the platform by name (e.g. linux/amd64), not "local": the merge looks its digest up by name');
+  }
+  if (distribute === 'platform' && get('driver').trim().toLowerCase() === 'docker') {
+    throw new InputError('driver', 'docker: distribute: platform pushes by digest, which the docker driver cannot; use driver: auto or docker-container');
+  }
+  if (distribute === 'merge' && platforms.length === 0) {
+    throw new InputError('distribute', 'merge: nothing to merge: list the platforms the platform jobs built in platforms (e.g. linux/amd64,linux/arm64)');
+  }
+  const w = get('distribute-wait').trim();
+  if (w !== '' && !/^\d{1,5}$/.test(w)) throw new InputError('distribute-wait', `expected a whole number of seconds, got ${quoted(w)}`);
+  return { qemu: bool('qemu', get('qemu'), true), qemuImage, distribute, distributeWaitSeconds: w === '' ? DEFAULT_DISTRIBUTE_WAIT : Number(w) };
+}
+
+/**
+ * `context`: a directory or a Git/HTTP URL. build-push-action's `{{defaultContext}}` (its Git
+ * context) is not expanded here: the default is the checked-out workspace (see inputs-files.ts).
+ */
+export function parseContext(raw: string): string {
+  const c = raw.trim() || '.';
+  if (c.includes('{{defaultContext}}')) {
+    const sub = c.split('{{defaultContext}}:')[1];
+    throw new InputError('context', `${quoted(c)}: {{defaultContext}} (docker/build-push-action's Git context) is not expanded here; check out the repository and write ${sub ? `context: ${sub}` : 'no context (the workspace)'}, or give the Git URL`);
+  }
+  return c;
+}
+
+/** A `sep-*` input: the text as given (metadata-action's default is a newline when empty). */
+function separator(raw: string): string {
+  return raw === '' ? '\n' : raw;
+}
+
+/**
+ * `metadata-context`, docker/metadata-action's `context` input under another name (here `context`
+ * is the build context): workflow (default: the run's ref and commit) or git (the checkout's).
+ */
+export function parseMetadataContext(raw: string): 'workflow' | 'git' {
+  return oneOf('metadata-context', raw, ['workflow', 'git'], 'workflow');
 }
 
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */

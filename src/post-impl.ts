@@ -9,7 +9,7 @@ import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
 import { withholdEnv } from './exec.js';
 import { actionsCacheTemp } from './workdir.js';
-import { secretEnvNames } from './inputs.js';
+import { secretEnvNames } from './secret-envs.js';
 import { appendSummary, renderSaveSummary, saveSummaryFrom } from './summary.js';
 import type { SaveSummary } from './summary.js';
 

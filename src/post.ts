@@ -1,5 +1,13 @@
+// The post step: run by the runner as `node dist/post/index.js`, or imported by a host such as
+// @github/local-action, which calls run() (see main.ts).
 import { runPost } from './post-impl.js';
-import { exitWhenDone } from './exit.js';
+import { exitWhenDone, isProcessEntry } from './exit.js';
 
-await runPost();
-await exitWhenDone();
+export async function run(): Promise<void> {
+  await runPost();
+}
+
+if (isProcessEntry(import.meta.url)) {
+  await run();
+  await exitWhenDone();
+}

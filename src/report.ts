@@ -29,6 +29,18 @@ export interface Report {
   buildMs?: number;
   /** What the leak guard checked (secret ids only, never values). */
   secretScan?: { blobs: number; storedBytes: number; decompressedBytes: number; ms: number; leakedIds: string[] };
+  /** The test-run commands' result (exit code 0: passed). */
+  test?: { exitCode: number; ms: number };
+  /** Target platforms of the build (or of the merge), as given. */
+  platforms?: string[];
+  /** Platform -> the digest of its image in the registry. */
+  platformDigests?: Record<string, string>;
+  /** distribute: platform (pushed by digest, handed to the merge) or merge (the index). */
+  distribute?: 'platform' | 'merge';
+  /** The cache key a platform job handed its digest over under. */
+  handoverKey?: string;
+  /** Architectures run under QEMU, and those this step registered handlers for. */
+  emulated?: { arches: string[]; registered: string[] };
   /** The run resolved everything but did not run Docker (dry-run: true). */
   dryRun?: boolean;
   /** The Dockerfile built, as given (relative to the workspace unless absolute). */

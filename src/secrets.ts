@@ -4,7 +4,7 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
-import { InputError } from './inputs.js';
+import { InputError } from './input-error.js';
 import type { Secret } from './inputs.js';
 import type { SecretValue } from './leakguard/needles.js';
 import { realCwd } from './workdir.js';

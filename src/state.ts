@@ -16,7 +16,9 @@ export interface PostState {
   dockerConfig?: string;
   loggedIn: string[];
   /** A builder this action created is removed by post, unless keep (keep-builder: true). */
-  builder?: { name: string; created: boolean; keep?: boolean };
+  builder?: { name: string; created: boolean; keep?: boolean; keepState?: boolean };
+  /** The build succeeded but the test-run commands failed: nothing was pushed (the layer cache is saved). */
+  testFailed?: boolean;
   cache?: {
     save: boolean;
     /** Why the cache will not be saved, when it will not. */

@@ -41,6 +41,8 @@ function table(rows: [string, string][]): string[] {
 export function headline(r: Report): string {
   if (r.error) return '### ❌ Docker build failed';
   if (r.dryRun) return '### 🧪 Docker build: dry run (nothing built)';
+  if (r.distribute === 'merge' && r.pushed) return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+  if (r.distribute === 'platform' && r.pushed) return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
   if (r.pushed) return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
   return '### ☑️ Docker build succeeded (not pushed)';
 }
@@ -65,6 +67,12 @@ function cacheLine(r: Report): string | undefined {
   return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+export function testLine(t: { exitCode: number; ms: number }): string {
+  if (t.exitCode === 0) return `passed in ${formatMs(t.ms)}`;
+  return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
+
 /** The main step's section of the job summary. */
 export function renderMainSummary(r: Report): string {
   const out: string[] = [headline(r), ''];
@@ -72,7 +80,9 @@ export function renderMainSummary(r: Report): string {
     const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
     out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
   }
-  if (r.tags.length) {
+  if (r.tags.length && r.distribute === 'platform') {
+    out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+  } else if (r.tags.length) {
     if (r.pushed) {
       out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
     } else {
@@ -81,10 +91,18 @@ export function renderMainSummary(r: Report): string {
   }
   const rows: [string, string][] = [];
   if (r.pushReason) rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
-  if (r.digest) rows.push(['Digest', code(r.digest)]);
+  if (r.platforms?.length) rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
+  if (r.digest) rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+  for (const [p, dg] of Object.entries(r.platformDigests ?? {})) rows.push([`Digest of ${p}`, code(dg)]);
+  if (r.handoverKey) rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+  if (r.emulated?.arches.length) {
+    const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+    rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+  }
   if (r.imageid) rows.push(['Image ID', code(r.imageid)]);
   if (r.dockerfile) rows.push(['Dockerfile', code(r.dockerfile)]);
   if (r.buildMs !== undefined) rows.push(['Build time', formatMs(r.buildMs)]);
+  if (r.test) rows.push(['Test (test-run)', testLine(r.test)]);
   const cache = cacheLine(r);
   if (cache) rows.push(['Layer cache', cache]);
   if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {

@@ -8,7 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from '../../scripts/lib/cache-server.mjs';
-import { runJob, contextFor } from '../../scripts/lib/runner.mjs';
+import { runJob, contextFor, loadAction } from '../../scripts/lib/runner.mjs';
+import { actionNode } from '../../scripts/lib/action-node.mjs';
 import type { JobResult, JobOptions } from '../../scripts/lib/runner.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -74,6 +75,9 @@ export interface RunOptions {
   afterEntry?: JobOptions['afterEntry'];
   /** Per entry point (main, post): a process still running then is killed and its step fails. */
   timeoutMs?: number;
+  /** GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT (default: a random run, attempt 1). */
+  runId?: string;
+  runAttempt?: string;
 }
 
 export const DEFAULT_PAYLOAD = {
@@ -87,7 +91,16 @@ export const DEFAULT_PAYLOAD = {
   },
 };
 
-/** Runs the bundled action (main, then post) the way the runner does. */
+let node: ReturnType<typeof actionNode> | undefined;
+/**
+ * The Node that runs dist/: the one action.yml's runs.using names (node24), installed by npm ci
+ * (scripts/lib/action-node.mjs), not the Node that runs jest. OBC_ACTION_NODE overrides it.
+ */
+export function actionNodeFor(): { bin: string; version: string; overridden: boolean } {
+  return (node ??= actionNode(loadAction(ROOT).runs.using));
+}
+
+/** Runs the bundled action (main, then post) the way the runner does, with the Node runs.using names. */
 export async function runAction(o: RunOptions): Promise<JobResult> {
   const cacheEnv: Record<string, string> = o.cache ? { ...o.cache.env() } : {};
   const context = contextFor({
@@ -101,9 +114,12 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     toolCache: o.toolCache,
     resultsUrl: cacheEnv.ACTIONS_RESULTS_URL,
     runtimeToken: cacheEnv.ACTIONS_RUNTIME_TOKEN,
+    ...(o.runId ? { runId: o.runId } : {}),
+    ...(o.runAttempt ? { runAttempt: o.runAttempt } : {}),
   });
   return runJob({
     actionDir: ROOT,
+    node: actionNodeFor().bin,
     inputs: o.inputs,
     context,
     env: { ...cacheEnv, ...(o.env ?? {}) },

@@ -1,7 +1,7 @@
 // Issue 3 through the bundled action: docker/metadata-action rule sets pasted unchanged give the tags,
 // version and labels metadata-action documents, with `dry-run: true` (no Docker needed).
 import { jest } from '@jest/globals';
-import { runAction, tempDir, DEFAULT_PAYLOAD } from './harness.js';
+import { actionNodeFor, runAction, tempDir, DEFAULT_PAYLOAD } from './harness.js';
 
 jest.setTimeout(5 * 60 * 1000);
 
@@ -89,4 +89,12 @@ describe('tags from the git ref through dist/ in dry-run', () => {
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors.map((e) => e.message)).toEqual(['tags: unknown type "semvr" in "type=semvr,pattern={{version}}"']);
   });
+});
+
+test('the action runs on the Node that runs.using names (node24), and its log says which', async () => {
+  const node = actionNodeFor();
+  if (!node.overridden) expect(node.version).toMatch(/^v24\./);
+  const r = await runAction({ workspace: await tempDir('ws'), inputs: { images: IMAGE, 'dry-run': 'true' } });
+  expect(r.main.exitCode).toBe(0);
+  expect(r.main.log).toContain(`Running on Node.js ${node.version}.`);
 });

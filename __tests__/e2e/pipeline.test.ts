@@ -138,6 +138,21 @@ describe('git tag and pull request', () => {
   });
 });
 
+describe('no usable Docker fails with one clear line', () => {
+  test.each([
+    ['the daemon is unreachable', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, /^docker: the Docker daemon is unreachable: .*nonexistent\/docker\.sock/],
+    ['there is no docker CLI on PATH', { PATH: '/nonexistent-bin' }, /^docker: the docker CLI was not found on PATH/],
+  ] as [string, Record<string, string>, RegExp][])('%s', async (_name, env, re) => {
+    const ws = await tempDir('ws');
+    await fs.writeFile(path.join(ws, 'Dockerfile'), 'FROM busybox\n');
+    const r = await runAction({ workspace: ws, inputs: { images: 'x/y', push: 'false' }, env });
+    expect(r.main.exitCode).toBe(1);
+    const errors = r.main.annotations.filter((a) => a.level === 'error').map((a) => a.message);
+    expect(errors).toEqual([expect.stringMatching(re)]);
+    expect(r.main.groups.filter((g) => /^(Builder|Restore layer cache|Build)\b/.test(g))).toEqual([]);
+  });
+});
+
 describe('bad input fails with one clear line naming the input', () => {
   const BIG = 'a'.repeat(100_000);
   const STAGES = 'FROM busybox AS base\nFROM base AS final\n';

@@ -2,45 +2,63 @@
 // one), and keeping credentials out of credential stores.
 import { describe, expect, test } from '@jest/globals';
 import {
-  configuredRegistries, imageRegistry, isolateCredentials, normalizeRegistry, parseRegistryAuth, planLogins, type LoginInputs,
+  configuredRegistries, imageRegistry, isolateCredentials, normalizeRegistry, planLogins, type LoginInputs,
 } from '../../src/docker/login.js';
+import { parseRegistryAuth } from '../../src/docker/registry-auth.js';
 import { InputError } from '../../src/inputs.js';
 
 const PW = 'p@ss: "word" # not a comment';
 
-describe('registry-auth', () => {
-  test('several entries, any indentation, comments and blank lines, values literal', () => {
+describe('registry-auth (docker/login-action\'s YAML format, parsed as YAML)', () => {
+  test('several entries, any indentation, comments, quotes, a Docker Hub entry without registry', () => {
     const raw = [
       '# registries',
       '- registry: ghcr.io',
       '  username: octocat',
-      `  password: ${PW}`,
+      `  password: '${PW}'`,
       '',
-      '-   registry: https://index.docker.io/v1/',
-      '    password: tok2   ',
-      '    username: hubuser',
+      '-   username: "hubuser"   # Docker Hub: no registry',
+      "    password: 'tok2'",
       '- registry: 127.0.0.1:5001',
       '  username: ci',
-      '  password: "quoted"',
+      '  password: "quoted \\"inner\\" #not-a-comment"',
+      '- registry: https://index.docker.io/v1/',
+      '  username: other',
+      '  password: 0123',
+      '  scope: acme/app@push',
     ].join('\r\n');
     expect(parseRegistryAuth(raw)).toEqual([
       { registry: 'ghcr.io', username: 'octocat', password: PW },
       { registry: 'docker.io', username: 'hubuser', password: 'tok2' },
-      { registry: '127.0.0.1:5001', username: 'ci', password: '"quoted"' },
+      { registry: '127.0.0.1:5001', username: 'ci', password: 'quoted "inner" #not-a-comment' },
+      { registry: 'docker.io', username: 'other', password: '0123', scope: 'acme/app@push' },
     ]);
     expect(parseRegistryAuth('')).toEqual([]);
+    expect(parseRegistryAuth('[{registry: ghcr.io, username: a, password: b}]')).toEqual([{ registry: 'ghcr.io', username: 'a', password: 'b' }]);
+  });
+
+  test('ecr per entry: an ECR entry may leave username and password empty (the job\'s AWS credentials)', () => {
+    expect(parseRegistryAuth('- registry: 123456789012.dkr.ecr.eu-west-3.amazonaws.com\n- registry: public.ecr.aws\n  ecr: true')).toEqual([
+      { registry: '123456789012.dkr.ecr.eu-west-3.amazonaws.com', username: '', password: '' },
+      { registry: 'public.ecr.aws', username: '', password: '', ecr: 'true' },
+    ]);
+    expect(() => parseRegistryAuth('- registry: 123456789012.dkr.ecr.eu-west-3.amazonaws.com\n  ecr: false')).toThrow('registry-auth: entry 1 (123456789012.dkr.ecr.eu-west-3.amazonaws.com): no username');
   });
 
   test.each<[string, string]>([
-    ['registry: ghcr.io', 'registry-auth: line 1: each entry starts with "- ", e.g. "- registry: ghcr.io"'],
-    ['- registry: ghcr.io\n  user: x', 'registry-auth: line 2: unknown key "user" (expected registry, username or password)'],
-    [`- registry: ghcr.io\n  username: x\n  ${'s3cret-without-colon'}`, 'registry-auth: line 3: expected "key: value" with key registry, username or password (the line is not shown)'],
-    ['- registry: ghcr.io\n  username: a\n  username: b', 'registry-auth: entry 1: "username" is given twice'],
-    ['- username: a\n  password: b', 'registry-auth: entry 1: no registry'],
+    ['registry: ghcr.io', 'registry-auth: expected a YAML list of entries, each "- registry: HOST" with username and password (as docker/login-action takes it)'],
+    ['- registry: ghcr.io\n  user: x', 'registry-auth: entry 1: unknown key "user" (expected registry, username, password, ecr, scope)'],
+    [`- registry: ghcr.io\n  username: x\n  ${'s3cret-without-colon'}`, "registry-auth: not valid YAML at line 3, column 23: expected ':' after a mapping key (the text is not shown: it may hold a password)"],
+    ['- registry: ghcr.io\n  username: a\n  username: b', 'registry-auth: not valid YAML at line 3, column 3: duplicated mapping key (the text is not shown: it may hold a password)'],
+    [`- registry: ghcr.io\n  username: x\n  password: ${PW}`, 'registry-auth: not valid YAML at line 3, column 17: bad indentation of a mapping entry (the text is not shown: it may hold a password)'],
+    ['- ghcr.io', 'registry-auth: entry 1: expected a map with registry, username and password'],
+    ['- registry: [a, b]\n  username: a\n  password: b', 'registry-auth: entry 1: "registry" must be a single value'],
     ['- registry: ghcr.io\n  password: b', 'registry-auth: entry 1 (ghcr.io): no username'],
     ['- registry: ghcr.io\n  username: a\n  password:', 'registry-auth: entry 1 (ghcr.io): no password (is the secret set?)'],
     ['- registry: bad host!\n  username: a\n  password: b', 'registry-auth: entry 1: invalid registry "bad host!"'],
     ['- registry: ghcr.io\n  username: a\n  password: b\n- registry: GHCR.io\n  username: c\n  password: d', 'registry-auth: ghcr.io is listed twice'],
+    ['- username: a\n  password: b\n  ecr: maybe', 'registry-auth: entry 1: ecr: expected auto, true or false, got "maybe"'],
+    ['- username: a\n  password: b\n  scope: ../../etc', 'registry-auth: entry 1: scope: "../../etc" is not a repository path inside the registry (e.g. acme/app or acme/app@push)'],
   ])('%j', (raw, message) => {
     let err: unknown;
     try {
@@ -51,6 +69,7 @@ describe('registry-auth', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toBe(message);
     expect((err as Error).message).not.toContain('s3cret');
+    expect((err as Error).message).not.toContain('p@ss');
   });
 });
 

@@ -47,3 +47,16 @@ describe('imageFor', () => {
     expect(imageFor(name, ctx)).toBe(want);
   });
 });
+
+describe('the README documents every option of npm run local', () => {
+  test('each option parseArgs accepts has a row in the README\'s table', async () => {
+    const { readFileSync } = await import('node:fs');
+    const src = readFileSync(new URL('../../scripts/local-run.mjs', import.meta.url), 'utf8');
+    const block = src.slice(src.indexOf('options: {'), src.indexOf('},\n    }));'));
+    const names = [...block.matchAll(/^\s+'?([a-z][a-z-]*)'?: \{ type:/gm)].map((m) => m[1]);
+    expect(names).toEqual(expect.arrayContaining(['event', 'ref', 'file', 'state-dir', 'no-setup', 'keep-temp', 'help']));
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const missing = names.filter((n) => !new RegExp(`^\\| \`(?:-[a-z], )?--${n}\\b`, 'm').test(readme.replace(/`-h`, `--help`/, '`--help`')));
+    expect(missing).toEqual([]);
+  });
+});

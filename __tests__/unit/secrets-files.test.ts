@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
+import { jest } from '@jest/globals';
 import {
   checkSecretSources, createSecretDir, credentialBuildArgWarnings, looksLikeCredential, materializeSecrets, readSecretValues,
   removeSecretDir, secretDirPath,
@@ -86,10 +87,19 @@ describe('build-args that look like credentials', () => {
   test.each(clean)('%s is not flagged', (k) => expect(looksLikeCredential(k)).toBe(false));
 
   test('the warning names the key and points to secrets, never the value', () => {
-    const w = credentialBuildArgWarnings([
-      { key: 'NPM_TOKEN', value: 'npm_abcdefghijkl' },
-      { key: 'VERSION', value: '1' },
-    ]);
+    // The value is masked (::add-mask:: on stdout): captured here, not left for a runner to act on.
+    const out: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+    let w: string[];
+    try {
+      w = credentialBuildArgWarnings([
+        { key: 'NPM_TOKEN', value: 'npm_abcdefghijkl' },
+        { key: 'VERSION', value: '1' },
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out.join('')).toContain('::add-mask::npm_abcdefghijkl');
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/^build-args: "NPM_TOKEN" looks like a credential\. .*secrets/);
     expect(w[0]).not.toContain('npm_abcdefghijkl');

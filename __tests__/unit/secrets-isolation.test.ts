@@ -3,6 +3,7 @@
 import { childEnv, withholdEnv } from '../../src/exec.js';
 import { decide, forkOf } from '../../src/plan.js';
 import { buildMode } from '../../src/phases/build.js';
+import type { ModeFacts } from '../../src/phases/build.js';
 import { readInputs } from '../../src/inputs.js';
 import type { Context } from '../../src/context.js';
 
@@ -57,16 +58,16 @@ describe('forkOf', () => {
 });
 
 describe('buildMode', () => {
-  const base = { guard: true, needles: 2, push: true, tags: 2, cacheSaved: true, driver: 'docker' };
-  const rows: [string, Partial<typeof base>, ReturnType<typeof buildMode>][] = [
-    ['push with the docker driver: load under a name of its own, check, tag, docker push', {}, { scan: true, staged: 'load-then-push', localName: true }],
-    ['push with docker-container: OCI layout, check, cached rebuild with push', { driver: 'docker-container' }, { scan: true, staged: 'layout-then-rebuild', localName: false }],
-    ['no push, cache saved: check the cache export only', { push: false }, { scan: true, staged: 'no', localName: true }],
-    ['nothing leaves: no check', { push: false, cacheSaved: false }, { scan: false, staged: 'no', localName: true }],
-    ['docker driver, nothing to look for: still its own name, then tag and push (no clash on the daemon)', { needles: 0 }, { scan: false, staged: 'load-then-push', localName: true }],
-    ['docker-container, nothing to look for: plain build', { needles: 0, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false }],
-    ['secret-scan: false, docker-container: plain build', { guard: false, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false }],
-    ['push without tags: nothing to push by tag, check the cache', { tags: 0 }, { scan: true, staged: 'no', localName: false }],
+  const base: ModeFacts = { guard: true, needles: 2, push: true, tags: 2, cacheSaved: true, driver: 'docker' };
+  const rows: [string, Partial<ModeFacts>, ReturnType<typeof buildMode>][] = [
+    ['push with the docker driver: load under a name of its own, check, tag, docker push', {}, { scan: true, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
+    ['push with docker-container: OCI layout, check, cached rebuild with push', { driver: 'docker-container' }, { scan: true, staged: 'layout-then-rebuild', localName: false, layout: true, deferExports: false }],
+    ['no push, cache saved: check the cache export only', { push: false }, { scan: true, staged: 'no', localName: true, layout: false, deferExports: false }],
+    ['nothing leaves: no check', { push: false, cacheSaved: false }, { scan: false, staged: 'no', localName: true, layout: false, deferExports: false }],
+    ['docker driver, nothing to look for: still its own name, then tag and push (no clash on the daemon)', { needles: 0 }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
+    ['docker-container, nothing to look for: plain build', { needles: 0, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
+    ['secret-scan: false, docker-container: plain build', { guard: false, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
+    ['push without tags: nothing to push by tag, check the cache', { tags: 0 }, { scan: true, staged: 'no', localName: false, layout: false, deferExports: false }],
   ];
   test.each(rows)('%s', (_n, over, want) => expect(buildMode({ ...base, ...over })).toEqual(want));
 });

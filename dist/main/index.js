@@ -47118,29 +47118,51 @@ module.exports = {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   K: () => (/* binding */ isProcessEntry),
 /* harmony export */   l: () => (/* binding */ exitWhenDone)
 /* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3136);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_url__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3838);
 // The end of a step's process. A cache call abandoned at its deadline has its requests destroyed at
 // once (cache/service.ts), but the library that made it may still hold a retry timer for a few
 // seconds; the step must not wait for that. So once main or post has done its work (outputs, state
 // and the summary are written by then), the process flushes its output and exits.
+
+
 
 const flush = (stream) => new Promise((resolve) => (stream.writableEnded ? resolve() : stream.write('', () => resolve())));
 /** Exits with the exit code set so far (core.setFailed sets 1), after stdout and stderr are flushed. */
 async function exitWhenDone() {
     const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
     if (left.length)
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .debug */ .Yz(`Exiting with work left behind: ${left.join(', ')}.`);
     await flush(process.stdout);
     await flush(process.stderr);
     process.exit();
+}
+/**
+ * True when the module at moduleUrl is the script this process was started with (the runner runs
+ * `node dist/main/index.js`), false when another program imported it (@github/local-action
+ * imports an entry point and calls its run(), in its own process, which must not exit).
+ */
+function isProcessEntry(moduleUrl, script = process.argv[1]) {
+    if (!script)
+        return false;
+    try {
+        return (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.realpathSync)(script) === (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.realpathSync)((0,node_url__WEBPACK_IMPORTED_MODULE_1__.fileURLToPath)(moduleUrl));
+    }
+    catch {
+        return false;
+    }
 }
 
 
 /***/ }),
 
-/***/ 1679:
+/***/ 3686:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47184,829 +47206,10 @@ function boundMessage(message) {
     return clip(message.replace(/\s*\r?\n\s*/g, ' '), MESSAGE_MAX);
 }
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
-var lib_io = __nccwpck_require__(8701);
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-// EXTERNAL MODULE: ./node_modules/semver/index.js
-var node_modules_semver = __nccwpck_require__(2088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
-// EXTERNAL MODULE: external "child_process"
-var external_child_process_ = __nccwpck_require__(5317);
-;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-// Internal object for testability (allows mocking in ESM)
-const _internal = {
-    readLinuxVersionFile() {
-        const lsbReleaseFile = '/etc/lsb-release';
-        const osReleaseFile = '/etc/os-release';
-        let contents = '';
-        if (external_fs_.existsSync(lsbReleaseFile)) {
-            contents = external_fs_.readFileSync(lsbReleaseFile).toString();
-        }
-        else if (external_fs_.existsSync(osReleaseFile)) {
-            contents = external_fs_.readFileSync(osReleaseFile).toString();
-        }
-        return contents;
-    }
-};
-function _findMatch(versionSpec, stable, candidates, archFilter) {
-    return __awaiter(this, void 0, void 0, function* () {
-        const platFilter = os.platform();
-        let result;
-        let match;
-        let file;
-        for (const candidate of candidates) {
-            const version = candidate.version;
-            debug(`check ${version} satisfies ${versionSpec}`);
-            if (semver.satisfies(version, versionSpec) &&
-                (!stable || candidate.stable === stable)) {
-                file = candidate.files.find(item => {
-                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
-                    let chk = item.arch === archFilter && item.platform === platFilter;
-                    if (chk && item.platform_version) {
-                        const osVersion = _getOsVersion();
-                        if (osVersion === item.platform_version) {
-                            chk = true;
-                        }
-                        else {
-                            chk = semver.satisfies(osVersion, item.platform_version);
-                        }
-                    }
-                    return chk;
-                });
-                if (file) {
-                    debug(`matched ${candidate.version}`);
-                    match = candidate;
-                    break;
-                }
-            }
-        }
-        if (match && file) {
-            // clone since we're mutating the file list to be only the file that matches
-            result = Object.assign({}, match);
-            result.files = [file];
-        }
-        return result;
-    });
-}
-function _getOsVersion() {
-    // TODO: add windows and other linux, arm variants
-    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
-    const plat = os.platform();
-    let version = '';
-    if (plat === 'darwin') {
-        version = cp.execSync('sw_vers -productVersion').toString();
-    }
-    else if (plat === 'linux') {
-        // lsb_release process not in some containers, readfile
-        // Run cat /etc/lsb-release
-        // DISTRIB_ID=Ubuntu
-        // DISTRIB_RELEASE=18.04
-        // DISTRIB_CODENAME=bionic
-        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
-        const lsbContents = _internal.readLinuxVersionFile();
-        if (lsbContents) {
-            const lines = lsbContents.split('\n');
-            for (const line of lines) {
-                const parts = line.split('=');
-                if (parts.length === 2 &&
-                    (parts[0].trim() === 'VERSION_ID' ||
-                        parts[0].trim() === 'DISTRIB_RELEASE')) {
-                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
-                    break;
-                }
-            }
-        }
-    }
-    return version;
-}
-// Alias for backwards compatibility
-function _readLinuxVersionFile() {
-    return _internal.readLinuxVersionFile();
-}
-//# sourceMappingURL=manifest.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
-var lib = __nccwpck_require__(4942);
-// EXTERNAL MODULE: external "stream"
-var external_stream_ = __nccwpck_require__(2203);
-// EXTERNAL MODULE: external "util"
-var external_util_ = __nccwpck_require__(9023);
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
-var lib_exec = __nccwpck_require__(5260);
-;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
-var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-/**
- * Internal class for retries
- */
-class RetryHelper {
-    constructor(maxAttempts, minSeconds, maxSeconds) {
-        if (maxAttempts < 1) {
-            throw new Error('max attempts should be greater than or equal to 1');
-        }
-        this.maxAttempts = maxAttempts;
-        this.minSeconds = Math.floor(minSeconds);
-        this.maxSeconds = Math.floor(maxSeconds);
-        if (this.minSeconds > this.maxSeconds) {
-            throw new Error('min seconds should be less than or equal to max seconds');
-        }
-    }
-    execute(action, isRetryable) {
-        return retry_helper_awaiter(this, void 0, void 0, function* () {
-            let attempt = 1;
-            while (attempt < this.maxAttempts) {
-                // Try
-                try {
-                    return yield action();
-                }
-                catch (err) {
-                    if (isRetryable && !isRetryable(err)) {
-                        throw err;
-                    }
-                    lib_core/* info */.pq(err.message);
-                }
-                // Sleep
-                const seconds = this.getSleepAmount();
-                lib_core/* info */.pq(`Waiting ${seconds} seconds before trying again`);
-                yield this.sleep(seconds);
-                attempt++;
-            }
-            // Last attempt
-            return yield action();
-        });
-    }
-    getSleepAmount() {
-        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
-            this.minSeconds);
-    }
-    sleep(seconds) {
-        return retry_helper_awaiter(this, void 0, void 0, function* () {
-            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
-        });
-    }
-}
-//# sourceMappingURL=retry-helper.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
-var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-class HTTPError extends Error {
-    constructor(httpStatusCode) {
-        super(`Unexpected HTTP response: ${httpStatusCode}`);
-        this.httpStatusCode = httpStatusCode;
-        Object.setPrototypeOf(this, new.target.prototype);
-    }
-}
-const IS_WINDOWS = process.platform === 'win32';
-const IS_MAC = process.platform === 'darwin';
-const userAgent = 'actions/tool-cache';
-/**
- * Download a tool from an url and stream it into a file
- *
- * @param url       url of tool to download
- * @param dest      path to download tool
- * @param auth      authorization header
- * @param headers   other headers
- * @returns         path to downloaded tool
- */
-function downloadTool(url, dest, auth, headers) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        dest = dest || external_path_.join(_getTempDirectory(), external_crypto_.randomUUID());
-        yield lib_io/* mkdirP */.U$(external_path_.dirname(dest));
-        lib_core/* debug */.Yz(`Downloading ${url}`);
-        lib_core/* debug */.Yz(`Destination ${dest}`);
-        const maxAttempts = 3;
-        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
-        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
-        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
-        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
-            return yield downloadToolAttempt(url, dest || '', auth, headers);
-        }), (err) => {
-            if (err instanceof HTTPError && err.httpStatusCode) {
-                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
-                if (err.httpStatusCode < 500 &&
-                    err.httpStatusCode !== 408 &&
-                    err.httpStatusCode !== 429) {
-                    return false;
-                }
-            }
-            // Otherwise retry
-            return true;
-        });
-    });
-}
-function downloadToolAttempt(url, dest, auth, headers) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        if (external_fs_.existsSync(dest)) {
-            throw new Error(`Destination file path ${dest} already exists`);
-        }
-        // Get the response headers
-        const http = new lib/* HttpClient */.Qq(userAgent, [], {
-            allowRetries: false
-        });
-        if (auth) {
-            lib_core/* debug */.Yz('set auth');
-            if (headers === undefined) {
-                headers = {};
-            }
-            headers.authorization = auth;
-        }
-        const response = yield http.get(url, headers);
-        if (response.message.statusCode !== 200) {
-            const err = new HTTPError(response.message.statusCode);
-            lib_core/* debug */.Yz(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
-            throw err;
-        }
-        // Download the response body
-        const pipeline = external_util_.promisify(external_stream_.pipeline);
-        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
-        const readStream = responseMessageFactory();
-        let succeeded = false;
-        try {
-            yield pipeline(readStream, external_fs_.createWriteStream(dest));
-            lib_core/* debug */.Yz('download complete');
-            succeeded = true;
-            return dest;
-        }
-        finally {
-            // Error, delete dest before retry
-            if (!succeeded) {
-                lib_core/* debug */.Yz('download failed');
-                try {
-                    yield lib_io/* rmRF */.Yz(dest);
-                }
-                catch (err) {
-                    lib_core/* debug */.Yz(`Failed to delete '${dest}'. ${err.message}`);
-                }
-            }
-        }
-    });
-}
-/**
- * Extract a .7z file
- *
- * @param file     path to the .7z file
- * @param dest     destination directory. Optional.
- * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
- * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
- * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
- * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
- * interface, it is smaller than the full command line interface, and it does support long paths. At the
- * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
- * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
- * to 7zr.exe can be pass to this function.
- * @returns        path to the destination directory
- */
-function extract7z(file, dest, _7zPath) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        ok(IS_WINDOWS, 'extract7z() not supported on current OS');
-        ok(file, 'parameter "file" is required');
-        dest = yield _createExtractFolder(dest);
-        const originalCwd = process.cwd();
-        process.chdir(dest);
-        if (_7zPath) {
-            try {
-                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
-                const args = [
-                    'x', // eXtract files with full paths
-                    logLevel, // -bb[0-3] : set output log level
-                    '-bd', // disable progress indicator
-                    '-sccUTF-8', // set charset for for console input/output
-                    file
-                ];
-                const options = {
-                    silent: true
-                };
-                yield exec(`"${_7zPath}"`, args, options);
-            }
-            finally {
-                process.chdir(originalCwd);
-            }
-        }
-        else {
-            const escapedScript = path
-                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
-                .replace(/'/g, "''")
-                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
-            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
-            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
-            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
-            const args = [
-                '-NoLogo',
-                '-Sta',
-                '-NoProfile',
-                '-NonInteractive',
-                '-ExecutionPolicy',
-                'Unrestricted',
-                '-Command',
-                command
-            ];
-            const options = {
-                silent: true
-            };
-            try {
-                const powershellPath = yield io.which('powershell', true);
-                yield exec(`"${powershellPath}"`, args, options);
-            }
-            finally {
-                process.chdir(originalCwd);
-            }
-        }
-        return dest;
-    });
-}
-/**
- * Extract a compressed tar archive
- *
- * @param file     path to the tar
- * @param dest     destination directory. Optional.
- * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
- * @returns        path to the destination directory
- */
-function extractTar(file_1, dest_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
-        if (!file) {
-            throw new Error("parameter 'file' is required");
-        }
-        // Create dest
-        dest = yield _createExtractFolder(dest);
-        // Determine whether GNU tar
-        core.debug('Checking tar --version');
-        let versionOutput = '';
-        yield exec('tar --version', [], {
-            ignoreReturnCode: true,
-            silent: true,
-            listeners: {
-                stdout: (data) => (versionOutput += data.toString()),
-                stderr: (data) => (versionOutput += data.toString())
-            }
-        });
-        core.debug(versionOutput.trim());
-        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
-        // Initialize args
-        let args;
-        if (flags instanceof Array) {
-            args = flags;
-        }
-        else {
-            args = [flags];
-        }
-        if (core.isDebug() && !flags.includes('v')) {
-            args.push('-v');
-        }
-        let destArg = dest;
-        let fileArg = file;
-        if (IS_WINDOWS && isGnuTar) {
-            args.push('--force-local');
-            destArg = dest.replace(/\\/g, '/');
-            // Technically only the dest needs to have `/` but for aesthetic consistency
-            // convert slashes in the file arg too.
-            fileArg = file.replace(/\\/g, '/');
-        }
-        if (isGnuTar) {
-            // Suppress warnings when using GNU tar to extract archives created by BSD tar
-            args.push('--warning=no-unknown-keyword');
-            args.push('--overwrite');
-        }
-        args.push('-C', destArg, '-f', fileArg);
-        yield exec(`tar`, args);
-        return dest;
-    });
-}
-/**
- * Extract a xar compatible archive
- *
- * @param file     path to the archive
- * @param dest     destination directory. Optional.
- * @param flags    flags for the xar. Optional.
- * @returns        path to the destination directory
- */
-function extractXar(file_1, dest_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
-        ok(IS_MAC, 'extractXar() not supported on current OS');
-        ok(file, 'parameter "file" is required');
-        dest = yield _createExtractFolder(dest);
-        let args;
-        if (flags instanceof Array) {
-            args = flags;
-        }
-        else {
-            args = [flags];
-        }
-        args.push('-x', '-C', dest, '-f', file);
-        if (core.isDebug()) {
-            args.push('-v');
-        }
-        const xarPath = yield io.which('xar', true);
-        yield exec(`"${xarPath}"`, _unique(args));
-        return dest;
-    });
-}
-/**
- * Extract a zip
- *
- * @param file     path to the zip
- * @param dest     destination directory. Optional.
- * @returns        path to the destination directory
- */
-function extractZip(file, dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        if (!file) {
-            throw new Error("parameter 'file' is required");
-        }
-        dest = yield _createExtractFolder(dest);
-        if (IS_WINDOWS) {
-            yield extractZipWin(file, dest);
-        }
-        else {
-            yield extractZipNix(file, dest);
-        }
-        return dest;
-    });
-}
-function extractZipWin(file, dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        // build the powershell command
-        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
-        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
-        const pwshPath = yield io.which('pwsh', false);
-        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
-        //and the -Force flag for Expand-Archive as a fallback
-        if (pwshPath) {
-            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
-            const pwshCommand = [
-                `$ErrorActionPreference = 'Stop' ;`,
-                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
-                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
-                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
-            ].join(' ');
-            const args = [
-                '-NoLogo',
-                '-NoProfile',
-                '-NonInteractive',
-                '-ExecutionPolicy',
-                'Unrestricted',
-                '-Command',
-                pwshCommand
-            ];
-            core.debug(`Using pwsh at path: ${pwshPath}`);
-            yield exec(`"${pwshPath}"`, args);
-        }
-        else {
-            const powershellCommand = [
-                `$ErrorActionPreference = 'Stop' ;`,
-                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
-                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
-                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
-            ].join(' ');
-            const args = [
-                '-NoLogo',
-                '-Sta',
-                '-NoProfile',
-                '-NonInteractive',
-                '-ExecutionPolicy',
-                'Unrestricted',
-                '-Command',
-                powershellCommand
-            ];
-            const powershellPath = yield io.which('powershell', true);
-            core.debug(`Using powershell at path: ${powershellPath}`);
-            yield exec(`"${powershellPath}"`, args);
-        }
-    });
-}
-function extractZipNix(file, dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        const unzipPath = yield io.which('unzip', true);
-        const args = [file];
-        if (!core.isDebug()) {
-            args.unshift('-q');
-        }
-        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
-        yield exec(`"${unzipPath}"`, args, { cwd: dest });
-    });
-}
-/**
- * Caches a directory and installs it into the tool cacheDir
- *
- * @param sourceDir    the directory to cache into tools
- * @param tool          tool name
- * @param version       version of the tool.  semver format
- * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
- */
-function cacheDir(sourceDir, tool, version, arch) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        version = node_modules_semver.clean(version) || version;
-        arch = arch || external_os_.arch();
-        lib_core/* debug */.Yz(`Caching tool ${tool} ${version} ${arch}`);
-        lib_core/* debug */.Yz(`source dir: ${sourceDir}`);
-        if (!external_fs_.statSync(sourceDir).isDirectory()) {
-            throw new Error('sourceDir is not a directory');
-        }
-        // Create the tool dir
-        const destPath = yield _createToolPath(tool, version, arch);
-        // copy each child item. do not move. move can fail on Windows
-        // due to anti-virus software having an open handle on a file.
-        for (const itemName of external_fs_.readdirSync(sourceDir)) {
-            const s = external_path_.join(sourceDir, itemName);
-            yield lib_io.cp(s, destPath, { recursive: true });
-        }
-        // write .complete
-        _completeToolPath(tool, version, arch);
-        return destPath;
-    });
-}
-/**
- * Caches a downloaded file (GUID) and installs it
- * into the tool cache with a given targetName
- *
- * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
- * @param targetFile    the name of the file name in the tools directory
- * @param tool          tool name
- * @param version       version of the tool.  semver format
- * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
- */
-function cacheFile(sourceFile, targetFile, tool, version, arch) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        version = semver.clean(version) || version;
-        arch = arch || os.arch();
-        core.debug(`Caching tool ${tool} ${version} ${arch}`);
-        core.debug(`source file: ${sourceFile}`);
-        if (!fs.statSync(sourceFile).isFile()) {
-            throw new Error('sourceFile is not a file');
-        }
-        // create the tool dir
-        const destFolder = yield _createToolPath(tool, version, arch);
-        // copy instead of move. move can fail on Windows due to
-        // anti-virus software having an open handle on a file.
-        const destPath = path.join(destFolder, targetFile);
-        core.debug(`destination file ${destPath}`);
-        yield io.cp(sourceFile, destPath);
-        // write .complete
-        _completeToolPath(tool, version, arch);
-        return destFolder;
-    });
-}
-/**
- * Finds the path to a tool version in the local installed tool cache
- *
- * @param toolName      name of the tool
- * @param versionSpec   version of the tool
- * @param arch          optional arch.  defaults to arch of computer
- */
-function find(toolName, versionSpec, arch) {
-    if (!toolName) {
-        throw new Error('toolName parameter is required');
-    }
-    if (!versionSpec) {
-        throw new Error('versionSpec parameter is required');
-    }
-    arch = arch || external_os_.arch();
-    // attempt to resolve an explicit version
-    if (!isExplicitVersion(versionSpec)) {
-        const localVersions = findAllVersions(toolName, arch);
-        const match = evaluateVersions(localVersions, versionSpec);
-        versionSpec = match;
-    }
-    // check for the explicit version in the cache
-    let toolPath = '';
-    if (versionSpec) {
-        versionSpec = node_modules_semver.clean(versionSpec) || '';
-        const cachePath = external_path_.join(_getCacheDirectory(), toolName, versionSpec, arch);
-        lib_core/* debug */.Yz(`checking cache: ${cachePath}`);
-        if (external_fs_.existsSync(cachePath) && external_fs_.existsSync(`${cachePath}.complete`)) {
-            lib_core/* debug */.Yz(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
-            toolPath = cachePath;
-        }
-        else {
-            lib_core/* debug */.Yz('not found');
-        }
-    }
-    return toolPath;
-}
-/**
- * Finds the paths to all versions of a tool that are installed in the local tool cache
- *
- * @param toolName  name of the tool
- * @param arch      optional arch.  defaults to arch of computer
- */
-function findAllVersions(toolName, arch) {
-    const versions = [];
-    arch = arch || external_os_.arch();
-    const toolPath = external_path_.join(_getCacheDirectory(), toolName);
-    if (external_fs_.existsSync(toolPath)) {
-        const children = external_fs_.readdirSync(toolPath);
-        for (const child of children) {
-            if (isExplicitVersion(child)) {
-                const fullPath = external_path_.join(toolPath, child, arch || '');
-                if (external_fs_.existsSync(fullPath) && external_fs_.existsSync(`${fullPath}.complete`)) {
-                    versions.push(child);
-                }
-            }
-        }
-    }
-    return versions;
-}
-function getManifestFromRepo(owner_1, repo_1, auth_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
-        let releases = [];
-        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
-        const http = new httpm.HttpClient('tool-cache');
-        const headers = {};
-        if (auth) {
-            core.debug('set auth');
-            headers.authorization = auth;
-        }
-        const response = yield http.getJson(treeUrl, headers);
-        if (!response.result) {
-            return releases;
-        }
-        let manifestUrl = '';
-        for (const item of response.result.tree) {
-            if (item.path === 'versions-manifest.json') {
-                manifestUrl = item.url;
-                break;
-            }
-        }
-        headers['accept'] = 'application/vnd.github.VERSION.raw';
-        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
-        if (versionsRaw) {
-            // shouldn't be needed but protects against invalid json saved with BOM
-            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
-            try {
-                releases = JSON.parse(versionsRaw);
-            }
-            catch (_a) {
-                core.debug('Invalid json');
-            }
-        }
-        return releases;
-    });
-}
-function findFromManifest(versionSpec_1, stable_1, manifest_1) {
-    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
-        // wrap the internal impl
-        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
-        return match;
-    });
-}
-function _createExtractFolder(dest) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        if (!dest) {
-            // create a temp dir
-            dest = path.join(_getTempDirectory(), crypto.randomUUID());
-        }
-        yield io.mkdirP(dest);
-        return dest;
-    });
-}
-function _createToolPath(tool, version, arch) {
-    return tool_cache_awaiter(this, void 0, void 0, function* () {
-        const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
-        lib_core/* debug */.Yz(`destination ${folderPath}`);
-        const markerPath = `${folderPath}.complete`;
-        yield lib_io/* rmRF */.Yz(folderPath);
-        yield lib_io/* rmRF */.Yz(markerPath);
-        yield lib_io/* mkdirP */.U$(folderPath);
-        return folderPath;
-    });
-}
-function _completeToolPath(tool, version, arch) {
-    const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
-    const markerPath = `${folderPath}.complete`;
-    external_fs_.writeFileSync(markerPath, '');
-    lib_core/* debug */.Yz('finished caching tool');
-}
-/**
- * Check if version string is explicit
- *
- * @param versionSpec      version string to check
- */
-function isExplicitVersion(versionSpec) {
-    const c = node_modules_semver.clean(versionSpec) || '';
-    lib_core/* debug */.Yz(`isExplicit: ${c}`);
-    const valid = node_modules_semver.valid(c) != null;
-    lib_core/* debug */.Yz(`explicit? ${valid}`);
-    return valid;
-}
-/**
- * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
- *
- * @param versions        array of versions to evaluate
- * @param versionSpec     semantic version spec to satisfy
- */
-function evaluateVersions(versions, versionSpec) {
-    let version = '';
-    lib_core/* debug */.Yz(`evaluating ${versions.length} versions`);
-    versions = versions.sort((a, b) => {
-        if (node_modules_semver.gt(a, b)) {
-            return 1;
-        }
-        return -1;
-    });
-    for (let i = versions.length - 1; i >= 0; i--) {
-        const potential = versions[i];
-        const satisfied = node_modules_semver.satisfies(potential, versionSpec);
-        if (satisfied) {
-            version = potential;
-            break;
-        }
-    }
-    if (version) {
-        lib_core/* debug */.Yz(`matched: ${version}`);
-    }
-    else {
-        lib_core/* debug */.Yz('match not found');
-    }
-    return version;
-}
-/**
- * Gets RUNNER_TOOL_CACHE
- */
-function _getCacheDirectory() {
-    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
-    (0,external_assert_.ok)(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
-    return cacheDirectory;
-}
-/**
- * Gets RUNNER_TEMP
- */
-function _getTempDirectory() {
-    const tempDirectory = process.env['RUNNER_TEMP'] || '';
-    (0,external_assert_.ok)(tempDirectory, 'Expected RUNNER_TEMP to be defined');
-    return tempDirectory;
-}
-/**
- * Gets a global variable
- */
-function _getGlobal(key, defaultValue) {
-    /* eslint-disable @typescript-eslint/no-explicit-any */
-    const value = global[key];
-    /* eslint-enable @typescript-eslint/no-explicit-any */
-    return value !== undefined ? value : defaultValue;
-}
-/**
- * Returns an array of unique values.
- * @param values Values to make unique.
- */
-function _unique(values) {
-    return Array.from(new Set(values));
-}
-//# sourceMappingURL=tool-cache.js.map
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/workdir.ts
@@ -48024,7 +47227,7 @@ let savedWorkspace;
 let savedRunnerTemp;
 /** Where @actions/cache puts its archives while this action talks to the service. */
 function actionsCacheTemp(runnerTemp) {
-    return external_node_path_.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
+    return external_node_path_namespaceObject.join(runnerTemp, 'oneshot-build', 'tmp-actions-cache');
 }
 /** The step's working directory, also while a cache call has switched it. */
 function realCwd() {
@@ -48072,6 +47275,8 @@ function realWorkspace() {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 2 modules
+var exec = __nccwpck_require__(5260);
 ;// CONCATENATED MODULE: ./src/buildlog.ts
 // Condensed buildx progress for the log. BuildKit's plain progress prints, for every step, a header
 // (`#5 [build 2/3] RUN make`), the step's own output (`#5 0.165 text`), bookkeeping (transfers,
@@ -48208,7 +47413,7 @@ function runStreaming(command, args, opts = {}) {
 }
 /** The default log view for a command: `docker buildx build` progress is condensed unless debug is on. */
 function defaultView(command, args, debug = lib_core/* isDebug */._o()) {
-    if (debug || external_node_path_.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
+    if (debug || external_node_path_namespaceObject.basename(command) !== 'docker' || args[0] !== 'buildx' || args[1] !== 'build')
         return undefined;
     return condensedBuildxProgress();
 }
@@ -48254,8 +47459,8 @@ async function exec_run(command, args, opts = {}) {
             onLine(l, stream);
     };
     if (view)
-        lib_core/* info */.pq(`[command]${external_node_path_.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
-    const exitCode = await lib_exec/* exec */.m(command, args, {
+        lib_core/* info */.pq(`[command]${external_node_path_namespaceObject.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
+    const exitCode = await exec/* exec */.m(command, args, {
         input: opts.input === undefined ? undefined : Buffer.from(opts.input),
         env: childEnv(opts.env ?? process.env, opts.secretEnv),
         cwd: opts.cwd ?? realCwd(),
@@ -48310,21 +47515,20 @@ function docker_dockerEnv(dockerConfig, base = process.env) {
 class ToolError extends Error {
 }
 async function probeDocker(env) {
-    const ver = await exec_run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
-    if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
-        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
-    }
-    if (ver.exitCode !== 0) {
-        throw new ToolError(`docker: the Docker daemon is unreachable: ${exec_lastMeaningfulLine(ver.stderr) || 'no answer'}`);
-    }
-    // One `docker info` for both the daemon's image store and the CLI's buildx plugin path.
-    const info = await exec_run('docker', ['info', '--format', `{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
+    // One `docker info` for the server's version, its image store and the CLI's buildx plugin path.
+    const info = await exec_run('docker', ['info', '--format', `{{.ServerVersion}}\n{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
         env,
         silent: true,
         ignoreReturnCode: true,
-    });
-    const [status = '', plugin = ''] = info.stdout.split('\n');
-    return { dockerVersion: ver.stdout.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
+    }).catch((err) => ({ exitCode: 127, stdout: '', stderr: err.message }));
+    if (info.exitCode === 127 || /ENOENT|Unable to locate/.test(info.stderr)) {
+        throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
+    }
+    const [version = '', status = '', plugin = ''] = info.stdout.split('\n');
+    if (info.exitCode !== 0 || !version.trim()) {
+        throw new ToolError(`docker: the Docker daemon is unreachable: ${exec_lastMeaningfulLine(info.stderr) || 'no answer'}`);
+    }
+    return { dockerVersion: version.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
 }
 const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
 /** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
@@ -48334,11 +47538,16 @@ async function buildxPluginPath(env) {
 }
 /** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
 async function probeBuildx(env) {
-    const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-    if (bx.exitCode !== 0)
+    // Runs beside probeDocker: a missing docker CLI is probeDocker's error to report.
+    const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true }).catch(() => undefined);
+    if (!bx || bx.exitCode !== 0)
         return undefined;
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
     return first.split(/\s+/)[1] ?? first;
+}
+/** The exact argv that removes a builder post created (keep-state keeps its BuildKit state). */
+function removeBuilderArgv(name, keepState) {
+    return ['buildx', 'rm', ...(keepState ? ['--keep-state'] : []), '--force', name];
 }
 async function removeBuilder(b, env) {
     if (!b?.created)
@@ -48347,9 +47556,9 @@ async function removeBuilder(b, env) {
         core.info(`Kept builder ${b.name} (keep-builder: true).`);
         return;
     }
-    const res = await run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
+    const res = await run('docker', removeBuilderArgv(b.name, !!b.keepState), { env, silent: true, ignoreReturnCode: true });
     if (res.exitCode === 0)
-        core.info(`Removed builder ${b.name}.`);
+        core.info(`Removed builder ${b.name}${b.keepState ? ' (its BuildKit state kept: keep-state: true)' : ''}.`);
     else
         core.warning(`Could not remove builder ${b.name}: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
@@ -48360,32 +47569,32 @@ async function removeBuilder(b, env) {
  * user's, so a builder kept with keep-builder stays usable by later steps.
  */
 async function makeDockerConfig(runnerTemp, base = process.env) {
-    const dir = external_node_path_.join(runnerTemp, `obc-docker-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const dir = external_node_path_namespaceObject.join(runnerTemp, `obc-docker-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     await external_node_fs_.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-    const userDir = base.DOCKER_CONFIG || external_node_path_.join(external_node_os_.homedir(), '.docker');
-    const plugins = external_node_path_.join(dir, 'cli-plugins');
+    const userDir = base.DOCKER_CONFIG || external_node_path_namespaceObject.join(external_node_os_.homedir(), '.docker');
+    const plugins = external_node_path_namespaceObject.join(dir, 'cli-plugins');
     await external_node_fs_.promises.mkdir(plugins);
     try {
-        for (const e of await external_node_fs_.promises.readdir(external_node_path_.join(userDir, 'cli-plugins'))) {
-            await external_node_fs_.promises.symlink(external_node_path_.join(userDir, 'cli-plugins', e), external_node_path_.join(plugins, e));
+        for (const e of await external_node_fs_.promises.readdir(external_node_path_namespaceObject.join(userDir, 'cli-plugins'))) {
+            await external_node_fs_.promises.symlink(external_node_path_namespaceObject.join(userDir, 'cli-plugins', e), external_node_path_namespaceObject.join(plugins, e));
         }
     }
     catch {
         /* no user plugins */
     }
     try {
-        await external_node_fs_.promises.mkdir(external_node_path_.join(userDir, 'buildx'), { recursive: true });
-        await external_node_fs_.promises.symlink(external_node_path_.join(userDir, 'buildx'), external_node_path_.join(dir, 'buildx'));
+        await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(userDir, 'buildx'), { recursive: true });
+        await external_node_fs_.promises.symlink(external_node_path_namespaceObject.join(userDir, 'buildx'), external_node_path_namespaceObject.join(dir, 'buildx'));
     }
     catch {
         /* the user's config directory is not writable: builders live in the private one */
     }
     try {
-        await external_node_fs_.promises.copyFile(external_node_path_.join(userDir, 'config.json'), external_node_path_.join(dir, 'config.json'));
-        await external_node_fs_.promises.chmod(external_node_path_.join(dir, 'config.json'), 0o600);
+        await external_node_fs_.promises.copyFile(external_node_path_namespaceObject.join(userDir, 'config.json'), external_node_path_namespaceObject.join(dir, 'config.json'));
+        await external_node_fs_.promises.chmod(external_node_path_namespaceObject.join(dir, 'config.json'), 0o600);
     }
     catch {
-        await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'config.json'), '{}', { mode: 0o600 });
+        await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'config.json'), '{}', { mode: 0o600 });
     }
     return dir;
 }
@@ -48410,7 +47619,6 @@ async function logoutAndForget(dockerConfig, registries, env) {
 // (pinned, or the latest release through the GitHub API or a mirror), the release binary is
 // downloaded once into the runner's tool cache after its sha256 matched the release's checksums
 // file, and linked into the job's private DOCKER_CONFIG/cli-plugins.
-
 
 
 
@@ -48561,14 +47769,17 @@ async function sha256File(file) {
     return h.digest('hex');
 }
 const SUM_FILE = 'docker-buildx.sha256';
+/** @actions/tool-cache, loaded only when buildx is installed (most runs never need it). */
+const toolCache = () => __nccwpck_require__.e(/* import() */ 805).then(__nccwpck_require__.bind(__nccwpck_require__, 9805));
 /** The cached binary, when the tool cache has this version and its recorded sha256 still matches. */
 async function fromToolCache(version, file) {
-    const dir = find(TOOL_NAME, cacheVersion(version));
+    const tc = await toolCache();
+    const dir = tc.find(TOOL_NAME, cacheVersion(version));
     if (!dir)
         return undefined;
-    const bin = external_node_path_.join(dir, file);
+    const bin = external_node_path_namespaceObject.join(dir, file);
     try {
-        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
+        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
         if (want === got)
             return bin;
         lib_core/* warning */.$e(`${BUILDX_INPUT}: the tool cache copy of buildx ${version} does not match its recorded sha256; downloading it again.`);
@@ -48588,6 +47799,7 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
     const file = pluginFileName(env.platform);
     const template = req.downloadUrl || DEFAULT_DOWNLOAD_URL;
     const started = Date.now();
+    const tc = await toolCache();
     let binary = await fromToolCache(version, file);
     const fromCache = binary !== undefined;
     if (binary)
@@ -48604,13 +47816,13 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
         if (!want)
             throw new ToolError(`${BUILDX_INPUT}: release ${version} has no ${asset} in ${redactUrl(sumsUrl)} (refusing an unverified binary)`);
         const url = expandUrl(template, version, asset);
-        const stage = external_node_path_.join(runnerTemp, `obc-buildx-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+        const stage = external_node_path_namespaceObject.join(runnerTemp, `obc-buildx-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
         await external_node_fs_.promises.mkdir(stage, { recursive: true });
         try {
-            const downloaded = external_node_path_.join(stage, file);
+            const downloaded = external_node_path_namespaceObject.join(stage, file);
             lib_core/* info */.pq(`Downloading ${redactUrl(url)}`);
             try {
-                await downloadTool(url, downloaded);
+                await tc.downloadTool(url, downloaded);
             }
             catch (err) {
                 const status = err.httpStatusCode;
@@ -48622,25 +47834,28 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
             if (got !== want) {
                 throw new ToolError(`${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`);
             }
-            lib_core/* info */.pq(`sha256 ${got} matches ${external_node_path_.basename(sumsUrl)}.`);
+            lib_core/* info */.pq(`sha256 ${got} matches ${external_node_path_namespaceObject.basename(sumsUrl)}.`);
             await external_node_fs_.promises.chmod(downloaded, 0o755);
-            await external_node_fs_.promises.writeFile(external_node_path_.join(stage, SUM_FILE), `${got}\n`);
-            const dir = await cacheDir(stage, TOOL_NAME, cacheVersion(version));
-            binary = external_node_path_.join(dir, file);
+            await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(stage, SUM_FILE), `${got}\n`);
+            const dir = await tc.cacheDir(stage, TOOL_NAME, cacheVersion(version));
+            binary = external_node_path_namespaceObject.join(dir, file);
             lib_core/* info */.pq(`Cached in the tool cache: ${dir}`);
         }
         finally {
             await external_node_fs_.promises.rm(stage, { recursive: true, force: true });
         }
     }
-    const pluginDir = external_node_path_.join(dockerConfig, 'cli-plugins');
+    const pluginDir = external_node_path_namespaceObject.join(dockerConfig, 'cli-plugins');
     await external_node_fs_.promises.mkdir(pluginDir, { recursive: true });
-    const plugin = external_node_path_.join(pluginDir, file);
+    const plugin = external_node_path_namespaceObject.join(pluginDir, file);
     await external_node_fs_.promises.rm(plugin, { force: true });
     await external_node_fs_.promises.symlink(binary, plugin);
     return { version, binary, plugin, fromCache, downloadMs: Date.now() - started };
 }
 
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
 ;// CONCATENATED MODULE: ./src/docker/builder.ts
 // The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
 // back what `docker buildx inspect` says, and creating and removing a builder.
@@ -48723,9 +47938,11 @@ function wantsOwnBuilder(o) {
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
  * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
  */
-function resolveDriver(o, containerdStore, cache = true) {
+function resolveDriver(o, containerdStore, cache = true, named = false) {
     if (o.driver !== 'auto')
         return { driver: o.driver, reason: `driver: ${o.driver}` };
+    if (named)
+        return { driver: 'docker-container', reason: 'auto: name or append asks for a builder of its own' };
     if (wantsOwnBuilder(o))
         return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
     if (containerdStore)
@@ -48751,8 +47968,8 @@ function buildxCreateArgv(p) {
     return a;
 }
 function configFlag(buildxVersion) {
-    const v = node_modules_semver.coerce(buildxVersion);
-    return v && node_modules_semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
+    const v = semver.coerce(buildxVersion);
+    return v && semver.lt(v, '0.13.0') ? '--config' : '--buildkitd-config';
 }
 /** A builder name: letters, digits, `-` and `_`, unique per run. */
 function builderName(runId, suffix) {
@@ -48831,16 +48048,3686 @@ function createFailure(p, line) {
     }
     return `driver: creating the ${p.driver} builder failed: ${line}`;
 }
-async function inspectBuilder(name, env) {
+async function inspectBuilder(name, env, input = 'driver') {
     const res = await exec_run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
     if (res.exitCode !== 0)
-        throw new ToolError(`driver: builder ${name} is not usable: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+        throw new ToolError(`${input}: builder ${name} is not usable: ${exec_lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
     return parseInspect(res.stdout);
 }
 /** The builder of the current Docker context (the docker driver's builder is named after it). */
 async function contextBuilderName(env) {
     const res = await exec_run('docker', ['context', 'show'], { env, silent: true, ignoreReturnCode: true });
     return (res.exitCode === 0 && res.stdout.trim()) || 'default';
+}
+
+;// CONCATENATED MODULE: ./node_modules/js-yaml/dist/js-yaml.mjs
+/*! js-yaml 5.5.0 https://github.com/nodeca/js-yaml @license MIT */
+//#region src/tag.ts
+/**
+* Returned by a scalar resolver when the source does not match its tag.
+*
+* @category Tags
+*/
+var NOT_RESOLVED = Symbol("NOT_RESOLVED");
+/**
+* Create a normalized scalar tag definition.
+*
+* @category Tags
+*/
+function defineScalarTag(tagName, options) {
+	return {
+		tagName,
+		nodeKind: "scalar",
+		implicit: options.implicit ?? false,
+		matchByTagPrefix: options.matchByTagPrefix ?? false,
+		implicitFirstChars: options.implicitFirstChars ?? null,
+		resolve: options.resolve,
+		identify: options.identify,
+		represent: options.represent ?? ((data) => String(data)),
+		representTagName: options.representTagName ?? (() => tagName)
+	};
+}
+/**
+* Create a normalized sequence tag definition.
+*
+* @category Tags
+*/
+function defineSequenceTag(tagName, options) {
+	const carrierIsResult = options.finalize === void 0;
+	return {
+		tagName,
+		nodeKind: "sequence",
+		implicit: false,
+		matchByTagPrefix: options.matchByTagPrefix ?? false,
+		create: options.create,
+		addItem: options.addItem,
+		finalize: options.finalize ?? ((carrier) => carrier),
+		carrierIsResult,
+		identify: options.identify,
+		represent: options.represent ?? ((data) => data),
+		representTagName: options.representTagName ?? (() => tagName)
+	};
+}
+/**
+* Create a normalized mapping tag definition.
+*
+* @category Tags
+*/
+function defineMappingTag(tagName, options) {
+	const carrierIsResult = options.finalize === void 0;
+	return {
+		tagName,
+		nodeKind: "mapping",
+		implicit: false,
+		matchByTagPrefix: options.matchByTagPrefix ?? false,
+		create: options.create,
+		addPair: options.addPair,
+		has: options.has,
+		keys: options.keys,
+		get: options.get,
+		finalize: options.finalize ?? ((carrier) => carrier),
+		carrierIsResult,
+		identify: options.identify,
+		represent: options.represent ?? ((data) => data),
+		representTagName: options.representTagName ?? (() => tagName)
+	};
+}
+//#endregion
+//#region src/tag/scalar/str.ts
+/** @category Tags */
+var strTag = defineScalarTag("tag:yaml.org,2002:str", {
+	resolve: (source) => source,
+	identify: (data) => typeof data === "string"
+});
+//#endregion
+//#region src/tag/scalar/null_core.ts
+var NULL_VALUES$1 = [
+	"",
+	"~",
+	"null",
+	"Null",
+	"NULL"
+];
+/** @category Tags */
+var nullCoreTag = defineScalarTag("tag:yaml.org,2002:null", {
+	implicit: true,
+	implicitFirstChars: [
+		"",
+		"~",
+		"n",
+		"N"
+	],
+	resolve: (source) => {
+		if (NULL_VALUES$1.indexOf(source) !== -1) return null;
+		return NOT_RESOLVED;
+	},
+	identify: (object) => object === null,
+	represent: () => "null"
+});
+//#endregion
+//#region src/tag/scalar/null_json.ts
+/** @category Tags */
+var nullJsonTag = defineScalarTag("tag:yaml.org,2002:null", {
+	implicit: true,
+	implicitFirstChars: ["n"],
+	resolve: (source, isExplicit) => {
+		if (source === "null" || isExplicit && source === "") return null;
+		return NOT_RESOLVED;
+	},
+	identify: (object) => object === null,
+	represent: () => "null"
+});
+//#endregion
+//#region src/tag/scalar/null_yaml11.ts
+var NULL_VALUES = [
+	"",
+	"~",
+	"null",
+	"Null",
+	"NULL"
+];
+/** @category Tags */
+var nullYaml11Tag = defineScalarTag("tag:yaml.org,2002:null", {
+	implicit: true,
+	implicitFirstChars: [
+		"",
+		"~",
+		"n",
+		"N"
+	],
+	resolve: (source) => {
+		if (NULL_VALUES.indexOf(source) !== -1) return null;
+		return NOT_RESOLVED;
+	},
+	identify: (object) => object === null,
+	represent: () => "null"
+});
+//#endregion
+//#region src/tag/scalar/bool_core.ts
+var TRUE_VALUES$2 = [
+	"true",
+	"True",
+	"TRUE"
+];
+var FALSE_VALUES$2 = [
+	"false",
+	"False",
+	"FALSE"
+];
+/** @category Tags */
+var boolCoreTag = defineScalarTag("tag:yaml.org,2002:bool", {
+	implicit: true,
+	implicitFirstChars: [
+		"t",
+		"T",
+		"f",
+		"F"
+	],
+	resolve: (source) => {
+		if (TRUE_VALUES$2.indexOf(source) !== -1) return true;
+		if (FALSE_VALUES$2.indexOf(source) !== -1) return false;
+		return NOT_RESOLVED;
+	},
+	identify: (object) => Object.prototype.toString.call(object) === "[object Boolean]",
+	represent: (object) => object ? "true" : "false"
+});
+//#endregion
+//#region src/tag/scalar/bool_json.ts
+var TRUE_VALUES$1 = ["true"];
+var FALSE_VALUES$1 = ["false"];
+/** @category Tags */
+var boolJsonTag = defineScalarTag("tag:yaml.org,2002:bool", {
+	implicit: true,
+	implicitFirstChars: ["t", "f"],
+	resolve: (source) => {
+		if (TRUE_VALUES$1.indexOf(source) !== -1) return true;
+		if (FALSE_VALUES$1.indexOf(source) !== -1) return false;
+		return NOT_RESOLVED;
+	},
+	identify: (object) => Object.prototype.toString.call(object) === "[object Boolean]",
+	represent: (object) => object ? "true" : "false"
+});
+//#endregion
+//#region src/tag/scalar/bool_yaml11.ts
+var TRUE_VALUES = [
+	"true",
+	"True",
+	"TRUE",
+	"y",
+	"Y",
+	"yes",
+	"Yes",
+	"YES",
+	"on",
+	"On",
+	"ON"
+];
+var FALSE_VALUES = [
+	"false",
+	"False",
+	"FALSE",
+	"n",
+	"N",
+	"no",
+	"No",
+	"NO",
+	"off",
+	"Off",
+	"OFF"
+];
+/** @category Tags */
+var boolYaml11Tag = defineScalarTag("tag:yaml.org,2002:bool", {
+	implicit: true,
+	implicitFirstChars: [
+		"y",
+		"Y",
+		"n",
+		"N",
+		"t",
+		"T",
+		"f",
+		"F",
+		"o",
+		"O"
+	],
+	resolve: (source) => {
+		if (TRUE_VALUES.indexOf(source) !== -1) return true;
+		if (FALSE_VALUES.indexOf(source) !== -1) return false;
+		return NOT_RESOLVED;
+	},
+	identify: (object) => Object.prototype.toString.call(object) === "[object Boolean]",
+	represent: (object) => object ? "true" : "false"
+});
+//#endregion
+//#region src/tag/scalar/int_core.ts
+var YAML_INTEGER_IMPLICIT_PATTERN$1 = /* @__PURE__ */ new RegExp("^(?:0o[0-7]+|0x[0-9a-fA-F]+|[-+]?[0-9]+)$");
+var YAML_INTEGER_EXPLICIT_PATTERN$1 = /* @__PURE__ */ new RegExp("^(?:[-+]?0b[0-1]+|[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+|[-+]?[0-9]+)$");
+function parseYamlInteger$2(source) {
+	let value = source;
+	let sign = 1;
+	if (value[0] === "-" || value[0] === "+") {
+		if (value[0] === "-") sign = -1;
+		value = value.slice(1);
+	}
+	if (value.startsWith("0b")) return sign * parseInt(value.slice(2), 2);
+	if (value.startsWith("0o")) return sign * parseInt(value.slice(2), 8);
+	if (value.startsWith("0x")) return sign * parseInt(value.slice(2), 16);
+	return sign * parseInt(value, 10);
+}
+function resolveYamlInteger$2(source, isExplicit) {
+	if (isExplicit) {
+		if (!YAML_INTEGER_EXPLICIT_PATTERN$1.test(source)) return NOT_RESOLVED;
+	} else if (!YAML_INTEGER_IMPLICIT_PATTERN$1.test(source)) return NOT_RESOLVED;
+	const result = parseYamlInteger$2(source);
+	return Number.isFinite(result) ? result : NOT_RESOLVED;
+}
+/** @category Tags */
+var intCoreTag = defineScalarTag("tag:yaml.org,2002:int", {
+	implicit: true,
+	implicitFirstChars: [
+		"-",
+		"+",
+		..."0123456789"
+	],
+	resolve: resolveYamlInteger$2,
+	identify: (object) => Number.isInteger(object) && !Object.is(object, -0) && object.toString(10).indexOf("e") < 0,
+	represent: (object) => object.toString(10)
+});
+//#endregion
+//#region src/tag/scalar/int_json.ts
+var YAML_INTEGER_IMPLICIT_PATTERN = /* @__PURE__ */ new RegExp("^-?(?:0|[1-9][0-9]*)$");
+var YAML_INTEGER_EXPLICIT_PATTERN = /* @__PURE__ */ new RegExp("^(?:[-+]?0b[0-1]+|[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+|[-+]?[0-9]+)$");
+function parseYamlInteger$1(source) {
+	let value = source;
+	let sign = 1;
+	if (value[0] === "-" || value[0] === "+") {
+		if (value[0] === "-") sign = -1;
+		value = value.slice(1);
+	}
+	if (value.startsWith("0b")) return sign * parseInt(value.slice(2), 2);
+	if (value.startsWith("0o")) return sign * parseInt(value.slice(2), 8);
+	if (value.startsWith("0x")) return sign * parseInt(value.slice(2), 16);
+	return sign * parseInt(value, 10);
+}
+function resolveYamlInteger$1(source, isExplicit) {
+	if (isExplicit) {
+		if (!YAML_INTEGER_EXPLICIT_PATTERN.test(source)) return NOT_RESOLVED;
+	} else if (!YAML_INTEGER_IMPLICIT_PATTERN.test(source)) return NOT_RESOLVED;
+	const result = parseYamlInteger$1(source);
+	return Number.isFinite(result) ? result : NOT_RESOLVED;
+}
+/** @category Tags */
+var intJsonTag = defineScalarTag("tag:yaml.org,2002:int", {
+	implicit: true,
+	implicitFirstChars: ["-", ..."0123456789"],
+	resolve: resolveYamlInteger$1,
+	identify: (object) => Number.isInteger(object) && !Object.is(object, -0) && object.toString(10).indexOf("e") < 0,
+	represent: (object) => object.toString(10)
+});
+//#endregion
+//#region src/tag/scalar/int_yaml11.ts
+var YAML_INTEGER_PATTERN = /* @__PURE__ */ new RegExp("^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+|[-+]?(?:0|[1-9][0-9_]*))$");
+function parseYamlInteger(source) {
+	let value = source.replace(/_/g, "");
+	let sign = 1;
+	if (value[0] === "-" || value[0] === "+") {
+		if (value[0] === "-") sign = -1;
+		value = value.slice(1);
+	}
+	if (value.startsWith("0b")) return sign * parseInt(value.slice(2), 2);
+	if (value.startsWith("0x")) return sign * parseInt(value.slice(2), 16);
+	if (value.includes(":")) {
+		let result = 0;
+		for (const part of value.split(":")) result = result * 60 + Number(part);
+		return sign * result;
+	}
+	if (value !== "0" && value[0] === "0") return sign * parseInt(value, 8);
+	return sign * parseInt(value, 10);
+}
+function resolveYamlInteger(source) {
+	if (!YAML_INTEGER_PATTERN.test(source)) return NOT_RESOLVED;
+	const result = parseYamlInteger(source);
+	return Number.isFinite(result) ? result : NOT_RESOLVED;
+}
+/** @category Tags */
+var intYaml11Tag = defineScalarTag("tag:yaml.org,2002:int", {
+	implicit: true,
+	implicitFirstChars: [
+		"-",
+		"+",
+		..."0123456789"
+	],
+	resolve: resolveYamlInteger,
+	identify: (object) => Number.isInteger(object) && !Object.is(object, -0) && object.toString(10).indexOf("e") < 0,
+	represent: (object) => object.toString(10)
+});
+//#endregion
+//#region src/tag/scalar/float_core.ts
+var YAML_FLOAT_PATTERN$1 = /* @__PURE__ */ new RegExp("^(?:[-+]?[0-9]+(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\\.[0-9]+(?:[eE][-+]?[0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$");
+var YAML_FLOAT_SPECIAL_PATTERN$1 = /* @__PURE__ */ new RegExp("^(?:[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$");
+function resolveYamlFloat$2(source) {
+	if (!YAML_FLOAT_PATTERN$1.test(source)) return NOT_RESOLVED;
+	let value = source.toLowerCase();
+	const sign = value[0] === "-" ? -1 : 1;
+	if ("+-".includes(value[0])) value = value.slice(1);
+	if (value === ".inf") return sign === 1 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+	if (value === ".nan") return NaN;
+	const result = sign * parseFloat(value);
+	if (Number.isFinite(result) || YAML_FLOAT_SPECIAL_PATTERN$1.test(source)) return result;
+	return NOT_RESOLVED;
+}
+function representYamlFloat$2(object) {
+	if (isNaN(object)) return ".nan";
+	if (object === Number.POSITIVE_INFINITY) return ".inf";
+	if (object === Number.NEGATIVE_INFINITY) return "-.inf";
+	if (Object.is(object, -0)) return "-0.0";
+	const result = object.toString(10);
+	return /^[-+]?[0-9]+e/.test(result) ? result.replace("e", ".e") : result;
+}
+/** @category Tags */
+var floatCoreTag = defineScalarTag("tag:yaml.org,2002:float", {
+	implicit: true,
+	implicitFirstChars: [
+		"-",
+		"+",
+		".",
+		..."0123456789"
+	],
+	resolve: resolveYamlFloat$2,
+	identify: (object) => typeof object === "number" && (!Number.isInteger(object) || Object.is(object, -0) || object.toString(10).indexOf("e") >= 0),
+	represent: representYamlFloat$2
+});
+//#endregion
+//#region src/tag/scalar/float_json.ts
+var YAML_FLOAT_IMPLICIT_PATTERN = /* @__PURE__ */ new RegExp("^-?(?:0|[1-9][0-9]*)(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$");
+var YAML_FLOAT_EXPLICIT_PATTERN = /* @__PURE__ */ new RegExp("^(?:[-+]?[0-9]+(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\\.[0-9]+(?:[eE][-+]?[0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$");
+function resolveYamlFloat$1(source, isExplicit) {
+	if (isExplicit) {
+		if (!YAML_FLOAT_EXPLICIT_PATTERN.test(source)) return NOT_RESOLVED;
+		let value = source.toLowerCase();
+		const sign = value[0] === "-" ? -1 : 1;
+		if ("+-".includes(value[0])) value = value.slice(1);
+		if (value === ".inf") return sign === 1 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+		if (value === ".nan") return NaN;
+		const result = sign * parseFloat(value);
+		return Number.isFinite(result) ? result : NOT_RESOLVED;
+	}
+	if (!YAML_FLOAT_IMPLICIT_PATTERN.test(source)) return NOT_RESOLVED;
+	const result = Number(source);
+	if (Number.isFinite(result)) return result;
+	return NOT_RESOLVED;
+}
+function representYamlFloat$1(object) {
+	if (isNaN(object)) return ".nan";
+	if (object === Number.POSITIVE_INFINITY) return ".inf";
+	if (object === Number.NEGATIVE_INFINITY) return "-.inf";
+	if (Object.is(object, -0)) return "-0.0";
+	const result = object.toString(10);
+	return /^[-+]?[0-9]+e/.test(result) ? result.replace("e", ".e") : result;
+}
+/** @category Tags */
+var floatJsonTag = defineScalarTag("tag:yaml.org,2002:float", {
+	implicit: true,
+	implicitFirstChars: ["-", ..."0123456789"],
+	resolve: resolveYamlFloat$1,
+	identify: (object) => typeof object === "number" && (!Number.isInteger(object) || Object.is(object, -0) || object.toString(10).indexOf("e") >= 0),
+	represent: representYamlFloat$1
+});
+//#endregion
+//#region src/tag/scalar/float_yaml11.ts
+var YAML_FLOAT_PATTERN = /* @__PURE__ */ new RegExp("^(?:[-+]?(?:(?:[0-9][0-9_]*)?\\.[0-9_]*)(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$");
+var YAML_FLOAT_SPECIAL_PATTERN = /* @__PURE__ */ new RegExp("^(?:[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$");
+function resolveYamlFloat(source) {
+	if (!YAML_FLOAT_PATTERN.test(source)) return NOT_RESOLVED;
+	let value = source.toLowerCase().replace(/_/g, "");
+	const sign = value[0] === "-" ? -1 : 1;
+	if ("+-".includes(value[0])) value = value.slice(1);
+	if (value === ".inf") return sign === 1 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+	if (value === ".nan") return NaN;
+	let result = 0;
+	if (value.includes(":")) {
+		for (const part of value.split(":")) result = result * 60 + Number(part);
+		result *= sign;
+	} else result = sign * parseFloat(value);
+	if (Number.isFinite(result) || YAML_FLOAT_SPECIAL_PATTERN.test(source)) return result;
+	return NOT_RESOLVED;
+}
+function representYamlFloat(object) {
+	if (isNaN(object)) return ".nan";
+	if (object === Number.POSITIVE_INFINITY) return ".inf";
+	if (object === Number.NEGATIVE_INFINITY) return "-.inf";
+	if (Object.is(object, -0)) return "-0.0";
+	const result = object.toString(10);
+	return /^[-+]?[0-9]+e/.test(result) ? result.replace("e", ".e") : result;
+}
+/** @category Tags */
+var floatYaml11Tag = defineScalarTag("tag:yaml.org,2002:float", {
+	implicit: true,
+	implicitFirstChars: [
+		"-",
+		"+",
+		".",
+		..."0123456789"
+	],
+	resolve: resolveYamlFloat,
+	identify: (object) => typeof object === "number" && (!Number.isInteger(object) || Object.is(object, -0) || object.toString(10).indexOf("e") >= 0),
+	represent: representYamlFloat
+});
+//#endregion
+//#region src/tag/scalar/merge.ts
+/**
+* Enables merge keys in {@link CORE_SCHEMA} when added with
+* {@link Schema.withTags}.
+*
+* @category Tags
+*/
+var mergeTag = defineScalarTag("tag:yaml.org,2002:merge", {
+	implicit: true,
+	implicitFirstChars: ["<"],
+	resolve: (source, isExplicit) => {
+		if (source === "<<" || isExplicit && source === "") return "<<";
+		return NOT_RESOLVED;
+	},
+	identify: () => false
+});
+//#endregion
+//#region src/tag/scalar/binary.ts
+var BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
+function resolveYamlBinary(source) {
+	const input = source.replace(/\s/g, "");
+	if (input.length % 4 !== 0 || !BASE64_PATTERN.test(input)) return NOT_RESOLVED;
+	const binary = atob(input);
+	const result = new Uint8Array(binary.length);
+	for (let index = 0; index < binary.length; index++) result[index] = binary.charCodeAt(index);
+	return result;
+}
+function representYamlBinary(object) {
+	let binary = "";
+	for (let index = 0; index < object.length; index++) binary += String.fromCharCode(object[index]);
+	return btoa(binary);
+}
+/**
+* The `!!binary` tag, represented as a `Uint8Array`.
+*
+* @category Tags
+*/
+var binaryTag = defineScalarTag("tag:yaml.org,2002:binary", {
+	resolve: resolveYamlBinary,
+	identify: (object) => Object.prototype.toString.call(object) === "[object Uint8Array]",
+	represent: representYamlBinary
+});
+//#endregion
+//#region src/tag/scalar/timestamp.ts
+var YAML_DATE_REGEXP = /* @__PURE__ */ new RegExp("^([0-9][0-9][0-9][0-9])-([0-9][0-9])-([0-9][0-9])$");
+var YAML_TIMESTAMP_REGEXP = /* @__PURE__ */ new RegExp("^([0-9][0-9][0-9][0-9])-([0-9][0-9]?)-([0-9][0-9]?)(?:[Tt]|[ \\t]+)([0-9][0-9]?):([0-9][0-9]):([0-9][0-9])(?:\\.([0-9]*))?(?:[ \\t]*(Z|([-+])([0-9][0-9]?)(?::([0-9][0-9]))?))?$");
+function makeUtcDate(year, month, day, hour = 0, minute = 0, second = 0, fraction = 0) {
+	const date = new Date(Date.UTC(year, month, day, hour, minute, second, fraction));
+	date.setUTCFullYear(year, month, day);
+	return date;
+}
+function resolveYamlTimestamp(source) {
+	let match = YAML_DATE_REGEXP.exec(source);
+	if (match === null) match = YAML_TIMESTAMP_REGEXP.exec(source);
+	if (match === null) return NOT_RESOLVED;
+	const year = +match[1];
+	const month = +match[2] - 1;
+	const day = +match[3];
+	if (!match[4]) {
+		const date = makeUtcDate(year, month, day);
+		if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month || date.getUTCDate() !== day) return NOT_RESOLVED;
+		return date;
+	}
+	const hour = +match[4];
+	const minute = +match[5];
+	const second = +match[6];
+	let fraction = 0;
+	if (hour > 23 || minute > 59 || second > 59) return NOT_RESOLVED;
+	if (match[7]) {
+		let value = match[7].slice(0, 3);
+		while (value.length < 3) value += "0";
+		fraction = +value;
+	}
+	const date = makeUtcDate(year, month, day, hour, minute, second, fraction);
+	if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month || date.getUTCDate() !== day) return NOT_RESOLVED;
+	if (match[9]) {
+		const offsetHour = +match[10];
+		const offsetMinute = +(match[11] || 0);
+		if (offsetHour > 23 || offsetMinute > 59) return NOT_RESOLVED;
+		const offset = (offsetHour * 60 + offsetMinute) * 6e4;
+		date.setTime(date.getTime() - (match[9] === "-" ? -offset : offset));
+	}
+	return date;
+}
+/**
+* The YAML 1.1 `!!timestamp` tag, represented as a JavaScript `Date`.
+*
+* @category Tags
+*/
+var timestampTag = defineScalarTag("tag:yaml.org,2002:timestamp", {
+	implicit: true,
+	implicitFirstChars: [..."0123456789"],
+	resolve: resolveYamlTimestamp,
+	identify: (object) => object instanceof Date,
+	represent: (object) => object.toISOString()
+});
+//#endregion
+//#region src/tag/sequence/seq.ts
+/** @category Tags */
+var seqTag = defineSequenceTag("tag:yaml.org,2002:seq", {
+	create: () => [],
+	addItem: (container, item) => {
+		container.push(item);
+	},
+	identify: Array.isArray
+});
+//#endregion
+//#region src/common/object.ts
+function isPlainObject(data) {
+	if (data === null || typeof data !== "object" || Array.isArray(data)) return false;
+	const prototype = Object.getPrototypeOf(data);
+	return prototype === null || prototype === Object.prototype;
+}
+function pick(object, keys) {
+	const result = {};
+	for (const key of keys) if (object[key] !== void 0) result[key] = object[key];
+	return result;
+}
+//#endregion
+//#region src/tag/sequence/omap.ts
+/**
+* Provided only for YAML 1.1 compatibility and supported by the loader only.
+* JavaScript has no dedicated class to represent this type, so it cannot be
+* identified and dumped.
+*
+* ```yaml
+* !!omap
+*   - one: 1
+*   - two: 2
+* ```
+*
+* is loaded as
+*
+* ```javascript
+* [
+*   { one: 1 },
+*   { two: 2 }
+* ]
+* ```
+*
+* @category Tags
+*/
+var omapTag = defineSequenceTag("tag:yaml.org,2002:omap", {
+	create: () => ({
+		list: [],
+		seen: /* @__PURE__ */ new Set()
+	}),
+	addItem: (carrier, item) => {
+		let key;
+		if (item instanceof Map) {
+			if (item.size !== 1) return "cannot resolve an ordered map item";
+			key = item.keys().next().value;
+		} else if (isPlainObject(item)) {
+			const itemKeys = Object.keys(item);
+			if (itemKeys.length !== 1) return "cannot resolve an ordered map item";
+			key = itemKeys[0];
+		} else return "cannot resolve an ordered map item";
+		if (carrier.seen.has(key)) return "duplicate key in ordered map";
+		carrier.seen.add(key);
+		carrier.list.push(item);
+		return "";
+	},
+	finalize: (carrier) => carrier.list,
+	identify: () => false
+});
+//#endregion
+//#region src/tag/sequence/pairs.ts
+/**
+* Provided only for YAML 1.1 compatibility and supported by the loader only.
+* JavaScript has no dedicated class to represent this type, so it cannot be
+* identified and dumped.
+*
+* ```yaml
+* !!pairs
+*   - one: 1
+*   - two: 2
+* ```
+*
+* is loaded as
+*
+* ```javascript
+* [
+*   ['one', 1],
+*   ['two', 2]
+* ]
+* ```
+*
+* @category Tags
+*/
+var pairsTag = defineSequenceTag("tag:yaml.org,2002:pairs", {
+	create: () => [],
+	addItem: (container, item) => {
+		if (item instanceof Map) {
+			if (item.size !== 1) return "cannot resolve a pairs item";
+			container.push(item.entries().next().value);
+			return "";
+		}
+		if (Object.prototype.toString.call(item) !== "[object Object]") return "cannot resolve a pairs item";
+		const object = item;
+		const keys = Object.keys(object);
+		if (keys.length !== 1) return "cannot resolve a pairs item";
+		container.push([keys[0], object[keys[0]]]);
+		return "";
+	},
+	identify: () => false
+});
+//#endregion
+//#region src/tag/mapping/map.ts
+/**
+* This is the default mapping implementation. It uses `{}` objects and has only
+* partial functionality due to language limitations. This choice was made
+* because users expect to get JavaScript objects, and it was left unchanged to
+* avoid too many breaking changes in the v5 release.
+*
+* Side effects:
+*
+* - `Object.hasOwn()` checks or `for...of` loops are required for safe use (to
+*   avoid falling through to prototypes).
+* - Only scalar string keys are supported properly.
+* - Other scalar keys, such as `null` and numbers, are converted to strings.
+*   This is historical behaviour, and it can cause side effects such as
+*   problems with `!!merge`.
+*
+* Note that non-string scalar keys may be deprecated in future versions.
+*
+* Ideally, use {@link realMapTag} instead.
+*
+* @category Tags
+*/
+var mapTag = defineMappingTag("tag:yaml.org,2002:map", {
+	create: () => ({}),
+	identify: isPlainObject,
+	represent: (o) => {
+		const map = /* @__PURE__ */ new Map();
+		for (const key of Object.keys(o)) map.set(key, o[key]);
+		return map;
+	},
+	addPair: (container, key, value) => {
+		if (key !== null && typeof key === "object") return "object-based map does not support complex keys";
+		const normalizedKey = String(key);
+		if (normalizedKey === "__proto__") Object.defineProperty(container, normalizedKey, {
+			value,
+			enumerable: true,
+			configurable: true,
+			writable: true
+		});
+		else container[normalizedKey] = value;
+		return "";
+	},
+	has: (container, key) => {
+		if (key !== null && typeof key === "object") return false;
+		return Object.prototype.hasOwnProperty.call(container, String(key));
+	},
+	keys: (container) => Object.keys(container),
+	get: (container, key) => {
+		const normalizedKey = String(key);
+		if (!Object.prototype.hasOwnProperty.call(container, normalizedKey)) return null;
+		return container[normalizedKey];
+	}
+});
+//#endregion
+//#region src/tag/mapping/set.ts
+/**
+* The YAML 1.1 `!!set` tag, represented as a JavaScript `Set`.
+*
+* @category Tags
+*/
+var setTag = defineMappingTag("tag:yaml.org,2002:set", {
+	create: () => /* @__PURE__ */ new Set(),
+	identify: (data) => data instanceof Set,
+	represent: (data) => {
+		const map = /* @__PURE__ */ new Map();
+		for (const key of data) map.set(key, null);
+		return map;
+	},
+	addPair: (container, key, value) => {
+		if (value !== null) return "cannot resolve a set item";
+		container.add(key);
+		return "";
+	},
+	has: (container, key) => container.has(key),
+	keys: (container) => container.keys(),
+	get: () => null
+});
+//#endregion
+//#region src/schema.ts
+function createTagDefinitionMap() {
+	return {
+		scalar: Object.create(null),
+		sequence: Object.create(null),
+		mapping: Object.create(null)
+	};
+}
+function createTagDefinitionListMap() {
+	return {
+		scalar: [],
+		sequence: [],
+		mapping: []
+	};
+}
+function compileTags(tags) {
+	const result = [];
+	for (const tag of tags) {
+		let index = result.length;
+		for (let previousIndex = 0; previousIndex < result.length; previousIndex++) {
+			const previous = result[previousIndex];
+			if (previous.nodeKind === tag.nodeKind && previous.tagName === tag.tagName && previous.matchByTagPrefix === tag.matchByTagPrefix) {
+				index = previousIndex;
+				break;
+			}
+		}
+		result[index] = tag;
+	}
+	return result;
+}
+/**
+* Controls tag resolution when loading and type selection when dumping.
+*
+* @category Schemas
+*/
+var Schema = class Schema {
+	tags;
+	/** @internal */
+	implicitScalarTags;
+	/**
+	* Dispatch implicit scalar resolvers by `source.charAt(0)`. Each bucket holds
+	* the resolvers that may match that key, in schema order; a key absent from
+	* the map uses
+	* {@link Schema.implicitScalarAnyFirstChar}
+	* (resolvers that declared no first-char constraint, so they apply to any
+	* first character).
+	*/
+	implicitScalarByFirstChar;
+	implicitScalarAnyFirstChar;
+	/**
+	* The default scalar tag (`!!str`), resolved once so the composer's fallback
+	* for unresolved plain scalars avoids a keyed lookup per scalar.
+	*
+	* @internal
+	*/
+	defaultScalarTag;
+	/**
+	* The default container tags (`!!seq` / `!!map`), used by the dumper: when a
+	* value is identified by its default tag, the tag is implicit and not
+	* printed. Undefined if the schema does not define them (then such values
+	* can't be dumped).
+	*
+	* @internal
+	*/
+	defaultSequenceTag;
+	/** @internal */
+	defaultMappingTag;
+	exact;
+	prefix;
+	constructor(tags) {
+		const compiledTags = compileTags(tags);
+		const implicitScalarTags = [];
+		const exact = createTagDefinitionMap();
+		const prefix = createTagDefinitionListMap();
+		for (const tag of compiledTags) {
+			if (tag.nodeKind === "scalar" && tag.implicit) {
+				if (tag.matchByTagPrefix) throw new Error("Implicit scalar tags cannot match by tag prefix");
+				implicitScalarTags.push(tag);
+			}
+			switch (tag.nodeKind) {
+				case "scalar":
+					if (tag.matchByTagPrefix) prefix.scalar.push(tag);
+					else exact.scalar[tag.tagName] = tag;
+					break;
+				case "sequence":
+					if (tag.matchByTagPrefix) prefix.sequence.push(tag);
+					else exact.sequence[tag.tagName] = tag;
+					break;
+				case "mapping": if (tag.matchByTagPrefix) prefix.mapping.push(tag);
+				else exact.mapping[tag.tagName] = tag;
+			}
+		}
+		const implicitScalarAnyFirstChar = implicitScalarTags.filter((tag) => tag.implicitFirstChars === null);
+		const keys = /* @__PURE__ */ new Set();
+		for (const tag of implicitScalarTags) if (tag.implicitFirstChars !== null) for (const key of tag.implicitFirstChars) keys.add(key);
+		const implicitScalarByFirstChar = /* @__PURE__ */ new Map();
+		for (const key of keys) implicitScalarByFirstChar.set(key, implicitScalarTags.filter((tag) => tag.implicitFirstChars === null || tag.implicitFirstChars.indexOf(key) !== -1));
+		const defaultScalarTag = exact.scalar["tag:yaml.org,2002:str"];
+		if (!defaultScalarTag) throw new Error("schema does not define the default scalar tag (tag:yaml.org,2002:str)");
+		this.tags = compiledTags;
+		this.implicitScalarTags = implicitScalarTags;
+		this.implicitScalarByFirstChar = implicitScalarByFirstChar;
+		this.implicitScalarAnyFirstChar = implicitScalarAnyFirstChar;
+		this.defaultScalarTag = defaultScalarTag;
+		this.defaultSequenceTag = exact.sequence["tag:yaml.org,2002:seq"];
+		this.defaultMappingTag = exact.mapping["tag:yaml.org,2002:map"];
+		this.exact = exact;
+		this.prefix = prefix;
+	}
+	/** @internal */
+	lookupScalarTag(tagName) {
+		const exactTag = this.exact.scalar[tagName];
+		if (exactTag) return exactTag;
+		for (const tag of this.prefix.scalar) if (tagName.startsWith(tag.tagName)) return tag;
+	}
+	/** @internal */
+	lookupSequenceTag(tagName) {
+		const exactTag = this.exact.sequence[tagName];
+		if (exactTag) return exactTag;
+		for (const tag of this.prefix.sequence) if (tagName.startsWith(tag.tagName)) return tag;
+	}
+	/** @internal */
+	lookupMappingTag(tagName) {
+		const exactTag = this.exact.mapping[tagName];
+		if (exactTag) return exactTag;
+		for (const tag of this.prefix.mapping) if (tagName.startsWith(tag.tagName)) return tag;
+	}
+	/** @internal */
+	resolveImplicitScalarTag(source) {
+		const candidates = this.implicitScalarByFirstChar.get(source.charAt(0)) ?? this.implicitScalarAnyFirstChar;
+		for (const tag of candidates) {
+			const value = tag.resolve(source, false, tag.tagName);
+			if (value !== NOT_RESOLVED) return {
+				value,
+				tag
+			};
+		}
+		const tag = this.defaultScalarTag;
+		return {
+			value: tag.resolve(source, false, tag.tagName),
+			tag
+		};
+	}
+	/**
+	* Creates a new schema with the specified tags added. If a tag already
+	* exists, it is replaced by the specified tag.
+	*
+	* @example
+	*
+	* ```javascript
+	* import { CORE_SCHEMA, mergeTag, realMapTag } from 'js-yaml'
+	*
+	* const schema = CORE_SCHEMA.withTags(mergeTag, realMapTag)
+	* ```
+	*/
+	withTags(...tags) {
+		let flatTags = [];
+		for (const tag of tags) flatTags = flatTags.concat(tag);
+		return new Schema([...this.tags, ...flatTags]);
+	}
+};
+/**
+* The YAML 1.2 Failsafe Schema: strings, sequences, and mappings.
+*
+* @category Schemas
+*/
+var FAILSAFE_SCHEMA = new Schema([
+	strTag,
+	seqTag,
+	mapTag
+]);
+/**
+* The YAML 1.2 JSON Schema. It uses JSON scalar forms while retaining YAML
+* collection syntax.
+*
+* @category Schemas
+*/
+var JSON_SCHEMA = new Schema([
+	...FAILSAFE_SCHEMA.tags,
+	nullJsonTag,
+	boolJsonTag,
+	intJsonTag,
+	floatJsonTag
+]);
+/**
+* The default schema for the loaders. Note, {@link CORE_SCHEMA} comes
+* without the `!!merge` tag. You can easily enable it if needed.
+*
+* @example
+* Enable {@link mergeTag}:
+*
+* ```javascript
+* import { load, CORE_SCHEMA, mergeTag } from 'js-yaml'
+*
+* try {
+*   load(data, { schema: CORE_SCHEMA.withTags(mergeTag) })
+* } catch (e) {
+*   console.error(e)
+* }
+* ```
+*
+* @category Schemas
+*/
+var CORE_SCHEMA = new Schema([
+	...FAILSAFE_SCHEMA.tags,
+	nullCoreTag,
+	boolCoreTag,
+	intCoreTag,
+	floatCoreTag
+]);
+/**
+* YAML 1.1-compatible schema.
+*
+* @category Schemas
+*/
+var YAML11_SCHEMA = new Schema([
+	...FAILSAFE_SCHEMA.tags,
+	nullYaml11Tag,
+	boolYaml11Tag,
+	intYaml11Tag,
+	floatYaml11Tag,
+	timestampTag,
+	mergeTag,
+	binaryTag,
+	omapTag,
+	pairsTag,
+	setTag
+]);
+/**
+* The dumper schema for maximum compatibility. It combines all supported type
+* variants from YAML 1.1 and YAML 1.2 so strings matching any of them are
+* quoted. This makes the generated YAML more compatible with other parsers.
+*
+* The schema is based on YAML 1.1, but extends `!!int` and `!!float` to accept
+* both YAML 1.1 and Core Schema forms, since Core Schema supports some forms
+* that YAML 1.1 does not.
+*
+* @category Schemas
+*/
+var DUMP_SCHEMA = YAML11_SCHEMA.withTags({
+	...intYaml11Tag,
+	resolve: (source, isExplicit, tagName) => {
+		const result = intYaml11Tag.resolve(source, isExplicit, tagName);
+		return result === NOT_RESOLVED ? intCoreTag.resolve(source, isExplicit, tagName) : result;
+	}
+}, {
+	...floatYaml11Tag,
+	resolve: (source, isExplicit, tagName) => {
+		const result = floatYaml11Tag.resolve(source, isExplicit, tagName);
+		return result === NOT_RESOLVED ? floatCoreTag.resolve(source, isExplicit, tagName) : result;
+	}
+});
+//#endregion
+//#region src/tag/mapping/real_map.ts
+/**
+* Recommended when non-string keys are actually needed. It uses native
+* JavaScript `Map` objects, so keys keep their constructed types instead of
+* being converted to strings.
+*
+* It is not the default to avoid widespread breaking changes in existing
+* projects. `Map` has a different access API and does not pass deep equality
+* checks against `{}`-based fixtures. Alongside the other changes in v5,
+* making it the default was considered too disruptive.
+*
+* If these differences are acceptable for your project, we recommend using
+* {@link realMapTag} to guarantee the absence of problems and side effects.
+*
+* @example
+* Enable {@link realMapTag}:
+*
+* ```javascript
+* import { load, CORE_SCHEMA, realMapTag } from 'js-yaml'
+*
+* try {
+*   load(data, { schema: CORE_SCHEMA.withTags(realMapTag) })
+* } catch (e) {
+*   console.error(e)
+* }
+* ```
+*
+* @category Tags
+*/
+var realMapTag = defineMappingTag("tag:yaml.org,2002:map", {
+	create: () => /* @__PURE__ */ new Map(),
+	addPair: (container, key, value) => {
+		container.set(key, value);
+		return "";
+	},
+	has: (container, key) => container.has(key),
+	keys: (container) => container.keys(),
+	get: (container, key) => container.get(key),
+	identify: (data) => data instanceof Map || isPlainObject(data),
+	represent: (data) => {
+		if (data instanceof Map) return data;
+		const map = /* @__PURE__ */ new Map();
+		const obj = data;
+		for (const key of Object.keys(obj)) map.set(key, obj[key]);
+		return map;
+	}
+});
+//#endregion
+//#region src/tag/mapping/legacy_map.ts
+function normalizeKey(key) {
+	if (Array.isArray(key)) {
+		const array = Array.prototype.slice.call(key);
+		for (let index = 0; index < array.length; index++) {
+			if (Array.isArray(array[index])) return null;
+			if (typeof array[index] === "object" && Object.prototype.toString.call(array[index]) === "[object Object]") array[index] = "[object Object]";
+		}
+		return String(array);
+	}
+	if (typeof key === "object" && Object.prototype.toString.call(key) === "[object Object]") return "[object Object]";
+	return String(key);
+}
+/**
+* This implementation exists solely to reproduce v4 behavior exactly. Its use
+* is strongly discouraged. If complex or non-string keys are needed, use
+* {@link realMapTag} instead.
+*
+* @category Tags
+*/
+var legacyMapTag = defineMappingTag("tag:yaml.org,2002:map", {
+	create: () => ({}),
+	identify: isPlainObject,
+	represent: (o) => {
+		const map = /* @__PURE__ */ new Map();
+		for (const key of Object.keys(o)) map.set(key, o[key]);
+		return map;
+	},
+	addPair: (container, key, value) => {
+		const normalizedKey = normalizeKey(key);
+		if (normalizedKey === null) return "nested arrays are not supported inside keys";
+		if (normalizedKey === "__proto__") Object.defineProperty(container, normalizedKey, {
+			value,
+			enumerable: true,
+			configurable: true,
+			writable: true
+		});
+		else container[normalizedKey] = value;
+		return "";
+	},
+	has: (container, key) => {
+		const normalizedKey = normalizeKey(key);
+		return normalizedKey !== null && Object.prototype.hasOwnProperty.call(container, normalizedKey);
+	},
+	keys: (container) => Object.keys(container),
+	get: (container, key) => {
+		const normalizedKey = String(key);
+		if (!Object.prototype.hasOwnProperty.call(container, normalizedKey)) return null;
+		return container[normalizedKey];
+	}
+});
+//#endregion
+//#region src/common/snippet.ts
+var DEFAULT_SNIPPET_OPTIONS = {
+	maxLength: 79,
+	indent: 1,
+	linesBefore: 3,
+	linesAfter: 2
+};
+function getLine(buffer, lineStart, lineEnd, position, maxLineLength) {
+	let head = "";
+	let tail = "";
+	const maxHalfLength = Math.floor(maxLineLength / 2) - 1;
+	if (position - lineStart > maxHalfLength) {
+		head = " ... ";
+		lineStart = position - maxHalfLength + head.length;
+	}
+	if (lineEnd - position > maxHalfLength) {
+		tail = " ...";
+		lineEnd = position + maxHalfLength - tail.length;
+	}
+	return {
+		str: head + buffer.slice(lineStart, lineEnd).replace(/\t/g, "→") + tail,
+		pos: position - lineStart + head.length
+	};
+}
+function padStart(string, max) {
+	return " ".repeat(Math.max(max - string.length, 0)) + string;
+}
+function makeSnippet(mark, options) {
+	if (!mark.buffer) return null;
+	const opts = {
+		...DEFAULT_SNIPPET_OPTIONS,
+		...options
+	};
+	const re = /\r?\n|\r|\0/g;
+	const lineStarts = [0];
+	const lineEnds = [];
+	let match;
+	let foundLineNo = -1;
+	while (match = re.exec(mark.buffer)) {
+		lineEnds.push(match.index);
+		lineStarts.push(match.index + match[0].length);
+		if (mark.position <= match.index && foundLineNo < 0) foundLineNo = lineStarts.length - 2;
+	}
+	if (foundLineNo < 0) foundLineNo = lineStarts.length - 1;
+	let result = "";
+	const lineNoLength = Math.min(mark.line + opts.linesAfter, lineEnds.length).toString().length;
+	const maxLineLength = opts.maxLength - (opts.indent + lineNoLength + 3);
+	for (let i = 1; i <= opts.linesBefore; i++) {
+		if (foundLineNo - i < 0) break;
+		const line = getLine(mark.buffer, lineStarts[foundLineNo - i], lineEnds[foundLineNo - i], mark.position - (lineStarts[foundLineNo] - lineStarts[foundLineNo - i]), maxLineLength);
+		result = `${" ".repeat(opts.indent)}${padStart((mark.line - i + 1).toString(), lineNoLength)} | ${line.str}\n${result}`;
+	}
+	const line = getLine(mark.buffer, lineStarts[foundLineNo], lineEnds[foundLineNo], mark.position, maxLineLength);
+	result += `${" ".repeat(opts.indent)}${padStart((mark.line + 1).toString(), lineNoLength)} | ${line.str}\n`;
+	result += `${"-".repeat(opts.indent + lineNoLength + 3 + line.pos)}^\n`;
+	for (let i = 1; i <= opts.linesAfter; i++) {
+		if (foundLineNo + i >= lineEnds.length) break;
+		const line = getLine(mark.buffer, lineStarts[foundLineNo + i], lineEnds[foundLineNo + i], mark.position - (lineStarts[foundLineNo] - lineStarts[foundLineNo + i]), maxLineLength);
+		result += `${" ".repeat(opts.indent)}${padStart((mark.line + i + 1).toString(), lineNoLength)} | ${line.str}\n`;
+	}
+	return result.replace(/\n$/, "");
+}
+//#endregion
+//#region src/common/exception.ts
+function formatError(exception, compact) {
+	let where = "";
+	if (!exception.mark) return exception.reason;
+	if (exception.mark.name) where += `in "${exception.mark.name}" `;
+	where += `(${exception.mark.line + 1}:${exception.mark.column + 1})`;
+	if (!compact && exception.mark.snippet) where += `\n\n${exception.mark.snippet}`;
+	return `${exception.reason} ${where}`;
+}
+/**
+* A YAML error. Unlike an ordinary `Error`, it adds a source snippet showing
+* the location of the problem to the error message, when available.
+*
+* @category Main
+*/
+var YAMLException = class YAMLException extends Error {
+	reason;
+	mark;
+	/**
+	* Optional `mark` contains source snippet data. Usually, use
+	* {@link YAMLException.throwAt} instead of passing it directly.
+	*/
+	constructor(reason, mark) {
+		super();
+		this.name = "YAMLException";
+		this.reason = reason;
+		this.mark = mark;
+		this.message = formatError(this, false);
+		if (Error.captureStackTrace) Error.captureStackTrace(this, this.constructor);
+	}
+	/**
+	* Returns the formatted error, omitting the source snippet in compact mode.
+	*/
+	toString(compact) {
+		return `${this.name}: ${formatError(this, compact)}`;
+	}
+	/**
+	* Builds a YAMLException with a source snippet and throws it. `source` is
+	* the raw input text; `position` is an offset into it.
+	*/
+	static throwAt(source, position, message, filename = "") {
+		let line = 0;
+		let lineStart = 0;
+		for (let index = 0; index < position; index++) {
+			const ch = source.charCodeAt(index);
+			if (ch === 10) {
+				line++;
+				lineStart = index + 1;
+			} else if (ch === 13) {
+				line++;
+				if (source.charCodeAt(index + 1) === 10) index++;
+				lineStart = index + 1;
+			}
+		}
+		const mark = {
+			name: filename,
+			buffer: source,
+			position,
+			line,
+			column: position - lineStart
+		};
+		mark.snippet = makeSnippet(mark);
+		throw new YAMLException(message, mark);
+	}
+};
+//#endregion
+//#region src/parser/events.ts
+/** @category Events */
+var EVENT_ID = {
+	DOCUMENT: 1,
+	SEQUENCE: 2,
+	MAPPING: 3,
+	SCALAR: 4,
+	ALIAS: 5,
+	POP: 6
+};
+/** @category Nodes */
+var SCALAR_STYLE = {
+	PLAIN: 1,
+	SINGLE_QUOTED: 2,
+	DOUBLE_QUOTED: 3,
+	LITERAL_BLOCK: 4,
+	FOLDED_BLOCK: 5
+};
+/** @category Nodes */
+var COLLECTION_STYLE = {
+	BLOCK: 1,
+	FLOW: 2
+};
+/** @category Nodes */
+var CHOMPING_MODE = {
+	CLIP: 1,
+	STRIP: 2,
+	KEEP: 3
+};
+//#endregion
+//#region src/parser/parser_scalar.ts
+var NO_RANGE$3 = -1;
+function simpleEscapeSequence(c) {
+	switch (c) {
+		case 48: return "\0";
+		case 97: return "\x07";
+		case 98: return "\b";
+		case 116: return "	";
+		case 9: return "	";
+		case 110: return "\n";
+		case 118: return "\v";
+		case 102: return "\f";
+		case 114: return "\r";
+		case 101: return "\x1B";
+		case 32: return " ";
+		case 34: return "\"";
+		case 47: return "/";
+		case 92: return "\\";
+		case 78: return "";
+		case 95: return "\xA0";
+		case 76: return "\u2028";
+		case 80: return "\u2029";
+		default: return "";
+	}
+}
+var simpleEscapeCheck = new Array(256);
+var simpleEscapeMap = new Array(256);
+for (let i = 0; i < 256; i++) {
+	simpleEscapeCheck[i] = simpleEscapeSequence(i) ? 1 : 0;
+	simpleEscapeMap[i] = simpleEscapeSequence(i);
+}
+function charFromCodepoint(c) {
+	if (c <= 65535) return String.fromCharCode(c);
+	return String.fromCharCode((c - 65536 >> 10) + 55296, (c - 65536 & 1023) + 56320);
+}
+function fromHexCode$1(c) {
+	if (c >= 48 && c <= 57) return c - 48;
+	return (c | 32) - 97 + 10;
+}
+function escapedHexLen$1(c) {
+	if (c === 120) return 2;
+	if (c === 117) return 4;
+	return 8;
+}
+function skipFoldedBreaks(input, position, end) {
+	let breaks = 0;
+	while (position < end) {
+		const ch = input.charCodeAt(position);
+		if (ch === 10) {
+			breaks++;
+			position++;
+		} else if (ch === 13) {
+			breaks++;
+			position++;
+			if (input.charCodeAt(position) === 10) position++;
+		} else if (ch === 32 || ch === 9) position++;
+		else break;
+	}
+	return {
+		position,
+		breaks
+	};
+}
+function foldedBreaks(count) {
+	if (count === 1) return " ";
+	return "\n".repeat(count - 1);
+}
+function getPlainValue(input, start, end) {
+	let result = "";
+	let position = start;
+	let captureStart = start;
+	let captureEnd = start;
+	while (position < end) {
+		const ch = input.charCodeAt(position);
+		if (ch === 10 || ch === 13) {
+			result += input.slice(captureStart, captureEnd);
+			const fold = skipFoldedBreaks(input, position, end);
+			result += foldedBreaks(fold.breaks);
+			position = captureStart = captureEnd = fold.position;
+		} else {
+			position++;
+			if (ch !== 32 && ch !== 9) captureEnd = position;
+		}
+	}
+	return result + input.slice(captureStart, captureEnd);
+}
+function getSingleQuotedValue(input, start, end) {
+	let result = "";
+	let position = start;
+	let captureStart = start;
+	let captureEnd = start;
+	while (position < end) {
+		const ch = input.charCodeAt(position);
+		if (ch === 39) {
+			result += input.slice(captureStart, position) + "'";
+			position += 2;
+			captureStart = captureEnd = position;
+		} else if (ch === 10 || ch === 13) {
+			result += input.slice(captureStart, captureEnd);
+			const fold = skipFoldedBreaks(input, position, end);
+			result += foldedBreaks(fold.breaks);
+			position = captureStart = captureEnd = fold.position;
+		} else {
+			position++;
+			if (ch !== 32 && ch !== 9) captureEnd = position;
+		}
+	}
+	return result + input.slice(captureStart, end);
+}
+function getDoubleQuotedValue(input, start, end) {
+	let result = "";
+	let position = start;
+	let captureStart = start;
+	let captureEnd = start;
+	while (position < end) {
+		const ch = input.charCodeAt(position);
+		if (ch === 92) {
+			result += input.slice(captureStart, position);
+			position++;
+			const escaped = input.charCodeAt(position);
+			if (escaped === 10 || escaped === 13) position = skipFoldedBreaks(input, position, end).position;
+			else if (escaped < 256 && simpleEscapeCheck[escaped]) {
+				result += simpleEscapeMap[escaped];
+				position++;
+			} else {
+				let hexLength = escapedHexLen$1(escaped);
+				let hexResult = 0;
+				for (; hexLength > 0; hexLength--) {
+					position++;
+					const digit = fromHexCode$1(input.charCodeAt(position));
+					hexResult = (hexResult << 4) + digit;
+				}
+				result += charFromCodepoint(hexResult);
+				position++;
+			}
+			captureStart = captureEnd = position;
+		} else if (ch === 10 || ch === 13) {
+			result += input.slice(captureStart, captureEnd);
+			const fold = skipFoldedBreaks(input, position, end);
+			result += foldedBreaks(fold.breaks);
+			position = captureStart = captureEnd = fold.position;
+		} else {
+			position++;
+			if (ch !== 32 && ch !== 9) captureEnd = position;
+		}
+	}
+	return result + input.slice(captureStart, end);
+}
+function getBlockValue(input, start, end, indent, chomping, folded) {
+	const textIndent = indent < 0 ? 0 : indent;
+	const region = input.slice(start, end).replace(/\r\n?/g, "\n");
+	const lines = region === "" ? [] : (region.endsWith("\n") ? region.slice(0, -1) : region).split("\n");
+	let result = "";
+	let didReadContent = false;
+	let emptyLines = 0;
+	let atMoreIndented = false;
+	for (const line of lines) {
+		let column = 0;
+		while (column < textIndent && line.charCodeAt(column) === 32) column++;
+		if (indent < 0 || column >= line.length) {
+			emptyLines++;
+			continue;
+		}
+		const content = line.slice(textIndent);
+		const first = content.charCodeAt(0);
+		if (folded) {
+			if (first === 32 || first === 9) {
+				atMoreIndented = true;
+				result += "\n".repeat(didReadContent ? 1 + emptyLines : emptyLines);
+			} else if (atMoreIndented) {
+				atMoreIndented = false;
+				result += "\n".repeat(emptyLines + 1);
+			} else if (emptyLines === 0) {
+				if (didReadContent) result += " ";
+			} else result += "\n".repeat(emptyLines);
+		} else result += "\n".repeat(didReadContent ? 1 + emptyLines : emptyLines);
+		result += content;
+		didReadContent = true;
+		emptyLines = 0;
+	}
+	if (chomping === CHOMPING_MODE.KEEP) result += "\n".repeat(didReadContent ? 1 + emptyLines : emptyLines);
+	else if (chomping !== CHOMPING_MODE.STRIP) {
+		if (didReadContent) result += "\n";
+	}
+	return result;
+}
+/**
+* Decodes the scalar referenced by event offsets in `input`.
+*
+* @category Events
+*/
+function getScalarValue(input, scalar) {
+	if (scalar.valueStart === NO_RANGE$3) return "";
+	const { valueStart, valueEnd } = scalar;
+	if (scalar.fast) return input.slice(valueStart, valueEnd);
+	switch (scalar.style) {
+		case SCALAR_STYLE.SINGLE_QUOTED: return getSingleQuotedValue(input, valueStart, valueEnd);
+		case SCALAR_STYLE.DOUBLE_QUOTED: return getDoubleQuotedValue(input, valueStart, valueEnd);
+		case SCALAR_STYLE.LITERAL_BLOCK: return getBlockValue(input, valueStart, valueEnd, scalar.indent, scalar.chomping, false);
+		case SCALAR_STYLE.FOLDED_BLOCK: return getBlockValue(input, valueStart, valueEnd, scalar.indent, scalar.chomping, true);
+		default: return getPlainValue(input, valueStart, valueEnd);
+	}
+}
+//#endregion
+//#region src/common/tagname.ts
+var DEFAULT_TAG_HANDLERS = Object.assign(Object.create(null), {
+	"!": "!",
+	"!!": "tag:yaml.org,2002:"
+});
+var TAG_SUFFIX_CHARS = "-#;/?:@&=+$_.~*'()";
+var TAG_URI_CHARS = TAG_SUFFIX_CHARS + "!,[]";
+var HEX = "0123456789ABCDEF";
+function percentByte(byte) {
+	return "%" + HEX[byte >> 4] + HEX[byte & 15];
+}
+function tagPercentEncode(source, isSuffix) {
+	const allowed = isSuffix ? TAG_SUFFIX_CHARS : TAG_URI_CHARS;
+	let result = "";
+	for (let index = 0; index < source.length; index++) {
+		let ch = source.charCodeAt(index);
+		if (ch >= 48 && ch <= 57 || ch >= 65 && ch <= 90 || ch >= 97 && ch <= 122 || allowed.includes(source[index])) {
+			result += source[index];
+			continue;
+		}
+		if (ch >= 55296 && ch <= 56319) ch = 65536 + ((ch & 1023) << 10) + (source.charCodeAt(++index) & 1023);
+		if (ch < 128) result += percentByte(ch);
+		else if (ch < 2048) result += percentByte(192 | ch >> 6) + percentByte(128 | ch & 63);
+		else if (ch < 65536) result += percentByte(224 | ch >> 12) + percentByte(128 | ch >> 6 & 63) + percentByte(128 | ch & 63);
+		else result += percentByte(240 | ch >> 18) + percentByte(128 | ch >> 12 & 63) + percentByte(128 | ch >> 6 & 63) + percentByte(128 | ch & 63);
+	}
+	return result;
+}
+function tagPercentDecode(source) {
+	let result = "";
+	let index = 0;
+	while (index < source.length) {
+		if (source.charCodeAt(index) !== 37) {
+			result += source[index++];
+			continue;
+		}
+		let ch = parseInt(source.slice(index + 1, index + 3), 16);
+		index += 3;
+		if (ch >= 192) {
+			let remaining = ch < 224 ? 1 : ch < 240 ? 2 : 3;
+			ch &= (1 << 6 - remaining) - 1;
+			while (remaining-- > 0) {
+				ch = ch << 6 | parseInt(source.slice(index + 1, index + 3), 16) & 63;
+				index += 3;
+			}
+		}
+		if (ch < 65536) result += String.fromCharCode(ch);
+		else {
+			ch -= 65536;
+			result += String.fromCharCode(55296 | ch >> 10, 56320 | ch & 1023);
+		}
+	}
+	return result;
+}
+function tagNameFull(rawTag, tagHandlers) {
+	if (rawTag.startsWith("!<") && rawTag.endsWith(">")) return tagPercentDecode(rawTag.slice(2, -1));
+	const handleEnd = rawTag.indexOf("!", 1);
+	const handle = handleEnd === -1 ? "!" : rawTag.slice(0, handleEnd + 1);
+	return tagPercentDecode(tagHandlers?.[handle] ?? DEFAULT_TAG_HANDLERS[handle] ?? handle) + tagPercentDecode(rawTag.slice(handle.length));
+}
+function tagNameShort(fullTag) {
+	let tag = fullTag;
+	if (tag.charCodeAt(0) === 33) {
+		tag = tag.slice(1);
+		return `!${tagPercentEncode(tag, true)}`;
+	}
+	if (tag.slice(0, 18) === "tag:yaml.org,2002:") return `!!${tagPercentEncode(tag.slice(18), true)}`;
+	return `!<${tagPercentEncode(tag, false)}>`;
+}
+//#endregion
+//#region src/parser/constructor.ts
+var NO_RANGE$2 = -1;
+var MERGE_TAG_NAME = "tag:yaml.org,2002:merge";
+var DEFAULT_CONSTRUCTOR_OPTIONS = {
+	filename: "",
+	schema: CORE_SCHEMA,
+	json: false,
+	maxTotalMergeKeys: 1e4,
+	maxAliases: -1
+};
+function eventPosition$1(event) {
+	if ("tagStart" in event && event.tagStart !== NO_RANGE$2) return event.tagStart;
+	if ("anchorStart" in event && event.anchorStart !== NO_RANGE$2) return event.anchorStart;
+	if ("valueStart" in event && event.valueStart !== NO_RANGE$2) return event.valueStart;
+	if ("start" in event) return event.start;
+	return 0;
+}
+function throwError$1(state, message) {
+	YAMLException.throwAt(state.source, state.position, message, state.filename);
+}
+function finalizeCollection(state, position, tag, carrier) {
+	try {
+		return tag.finalize(carrier);
+	} catch (error) {
+		if (error instanceof YAMLException) throw error;
+		YAMLException.throwAt(state.source, position, error instanceof Error ? error.message : String(error), state.filename);
+	}
+}
+function constructScalar(state, event) {
+	const source = getScalarValue(state.source, event);
+	const rawTag = event.tagStart === NO_RANGE$2 ? "" : state.source.slice(event.tagStart, event.tagEnd);
+	const strTag = state.schema.defaultScalarTag;
+	if (rawTag !== "") {
+		if (rawTag === "!") return {
+			value: source,
+			tag: strTag
+		};
+		const tagName = tagNameFull(rawTag, state.tagHandlers);
+		const scalarTag = state.schema.lookupScalarTag(tagName);
+		if (scalarTag) {
+			const result = scalarTag.resolve(source, true, tagName);
+			if (result === NOT_RESOLVED) throwError$1(state, `cannot resolve a node with !<${tagName}> explicit tag`);
+			return {
+				value: result,
+				tag: scalarTag
+			};
+		}
+		const collectionTagDef = state.schema.lookupMappingTag(tagName) ?? state.schema.lookupSequenceTag(tagName);
+		if (collectionTagDef) {
+			if (source !== "") throwError$1(state, `cannot resolve a node with !<${tagName}> explicit tag`);
+			const carrier = collectionTagDef.create(tagName);
+			return {
+				value: collectionTagDef.carrierIsResult ? carrier : finalizeCollection(state, state.position, collectionTagDef, carrier),
+				tag: collectionTagDef
+			};
+		}
+		throwError$1(state, `unknown scalar tag !<${tagName}>`);
+	}
+	if (event.style === SCALAR_STYLE.PLAIN) return state.schema.resolveImplicitScalarTag(source);
+	return {
+		value: strTag.resolve(source, false, strTag.tagName),
+		tag: strTag
+	};
+}
+function collectionTagName(state, event, defaultTagName) {
+	const rawTag = event.tagStart === NO_RANGE$2 ? "" : state.source.slice(event.tagStart, event.tagEnd);
+	return rawTag === "" || rawTag === "!" ? defaultTagName : tagNameFull(rawTag, state.tagHandlers);
+}
+function isMappingTag(tag) {
+	return tag.nodeKind === "mapping";
+}
+function chargeMergeWork(state) {
+	state.totalMergeKeys++;
+	if (state.maxTotalMergeKeys !== -1 && state.totalMergeKeys > state.maxTotalMergeKeys) throwError$1(state, `merge keys exceeded maxTotalMergeKeys (${state.maxTotalMergeKeys})`);
+}
+function mergeKeys(state, frame, source, sourceTag) {
+	chargeMergeWork(state);
+	for (const sourceKey of sourceTag.keys(source)) {
+		chargeMergeWork(state);
+		if (frame.tag.has(frame.value, sourceKey)) continue;
+		const err = frame.tag.addPair(frame.value, sourceKey, sourceTag.get(source, sourceKey));
+		if (err) throwError$1(state, err);
+		frame.overridable ??= /* @__PURE__ */ new Set();
+		frame.overridable.add(sourceKey);
+	}
+}
+function mergeSource(state, frame, source, sourceTag) {
+	state.position = frame.keyPosition;
+	if (isMappingTag(sourceTag)) mergeKeys(state, frame, source, sourceTag);
+	else if (sourceTag.nodeKind === "sequence" && Array.isArray(source)) {
+		if (source.length > 100) throwError$1(state, "abnormal merge sequence size");
+		for (const element of source) {
+			const elementTag = state.nodeTags.get(element);
+			if (!elementTag) throwError$1(state, "cannot merge mappings; the provided source object is unacceptable");
+			mergeKeys(state, frame, element, elementTag);
+		}
+	} else throwError$1(state, "cannot merge mappings; the provided source object is unacceptable");
+}
+function addMappingValue(state, frame, key, value, tag) {
+	state.position = frame.keyPosition;
+	if (frame.keyIsMerge) {
+		mergeSource(state, frame, value, tag);
+		return;
+	}
+	if (!state.json && frame.tag.has(frame.value, key) && !frame.overridable?.has(key)) throwError$1(state, "duplicated mapping key");
+	const err = frame.tag.addPair(frame.value, key, value);
+	if (err) throwError$1(state, err);
+	frame.overridable?.delete(key);
+}
+function addValue(state, value, tag) {
+	const frame = state.frames[state.frames.length - 1];
+	if (frame.kind === "document") {
+		frame.value = value;
+		frame.hasValue = true;
+	} else if (frame.kind === "sequence") {
+		if (isMappingTag(tag)) state.nodeTags.set(value, tag);
+		const err = frame.tag.addItem(frame.value, value, frame.index++);
+		if (err) throwError$1(state, err);
+	} else if (frame.hasKey) {
+		const key = frame.key;
+		frame.key = void 0;
+		frame.hasKey = false;
+		addMappingValue(state, frame, key, value, tag);
+	} else {
+		frame.key = value;
+		frame.keyPosition = state.position;
+		frame.hasKey = true;
+		frame.keyIsMerge = tag.tagName === MERGE_TAG_NAME;
+	}
+}
+function storeAnchor(state, event, value, tag, isValueFinal) {
+	if (event.anchorStart !== NO_RANGE$2) {
+		const anchor = {
+			value,
+			tag,
+			isValueFinal
+		};
+		state.anchors.set(state.source.slice(event.anchorStart, event.anchorEnd), anchor);
+		return anchor;
+	}
+	return null;
+}
+/**
+* Constructs JavaScript documents directly from parser events, without an
+* intermediate AST.
+*
+* @category Events
+*/
+function constructFromEvents(events, options) {
+	const state = {
+		...DEFAULT_CONSTRUCTOR_OPTIONS,
+		...options,
+		events,
+		documents: [],
+		eventIndex: 0,
+		position: 0,
+		frames: [],
+		anchors: /* @__PURE__ */ new Map(),
+		nodeTags: /* @__PURE__ */ new Map(),
+		tagHandlers: Object.create(null),
+		totalMergeKeys: 0,
+		aliasCount: 0
+	};
+	while (state.eventIndex < state.events.length) {
+		const event = state.events[state.eventIndex++];
+		state.position = eventPosition$1(event);
+		switch (event.type) {
+			case EVENT_ID.DOCUMENT:
+				state.anchors = /* @__PURE__ */ new Map();
+				state.nodeTags = /* @__PURE__ */ new Map();
+				state.aliasCount = 0;
+				state.tagHandlers = Object.create(null);
+				for (const directive of event.directives) if (directive.kind === "tag") state.tagHandlers[directive.handle] = directive.prefix;
+				state.frames.push({
+					kind: "document",
+					position: state.position,
+					value: void 0,
+					hasValue: false
+				});
+				break;
+			case EVENT_ID.SCALAR: {
+				const { value, tag } = constructScalar(state, event);
+				storeAnchor(state, event, value, tag, true);
+				addValue(state, value, tag);
+				break;
+			}
+			case EVENT_ID.SEQUENCE: {
+				const tagName = collectionTagName(state, event, "tag:yaml.org,2002:seq");
+				const tag = state.schema.lookupSequenceTag(tagName);
+				if (!tag) throwError$1(state, `unknown sequence tag !<${tagName}>`);
+				const value = tag.create(tagName);
+				const anchor = storeAnchor(state, event, value, tag, tag.carrierIsResult);
+				state.frames.push({
+					kind: "sequence",
+					position: state.position,
+					value,
+					tag,
+					anchor,
+					index: 0
+				});
+				break;
+			}
+			case EVENT_ID.MAPPING: {
+				const tagName = collectionTagName(state, event, "tag:yaml.org,2002:map");
+				const tag = state.schema.lookupMappingTag(tagName);
+				if (!tag) throwError$1(state, `unknown mapping tag !<${tagName}>`);
+				const value = tag.create(tagName);
+				const anchor = storeAnchor(state, event, value, tag, tag.carrierIsResult);
+				state.frames.push({
+					kind: "mapping",
+					position: state.position,
+					value,
+					tag,
+					anchor,
+					key: void 0,
+					keyPosition: state.position,
+					hasKey: false,
+					keyIsMerge: false,
+					overridable: null
+				});
+				break;
+			}
+			case EVENT_ID.ALIAS: {
+				if (state.maxAliases !== -1 && ++state.aliasCount > state.maxAliases) throwError$1(state, `aliases exceeded maxAliases (${state.maxAliases})`);
+				const name = state.source.slice(event.anchorStart, event.anchorEnd);
+				const anchor = state.anchors.get(name);
+				if (!anchor) throwError$1(state, `unidentified alias "${name}"`);
+				if (!anchor.isValueFinal) throwError$1(state, `recursive alias "${name}" is not supported for tag ${anchor.tag.tagName} because it uses finalize()`);
+				addValue(state, anchor.value, anchor.tag);
+				break;
+			}
+			case EVENT_ID.POP: {
+				const frame = state.frames.pop();
+				if (frame.kind === "mapping" && frame.hasKey) {
+					state.position = frame.keyPosition;
+					throwError$1(state, "incomplete mapping pair in event stream");
+				}
+				if (frame.kind === "document") state.documents.push(frame.value);
+				else {
+					const value = frame.tag.carrierIsResult ? frame.value : finalizeCollection(state, frame.position, frame.tag, frame.value);
+					if (frame.anchor) {
+						frame.anchor.value = value;
+						frame.anchor.isValueFinal = true;
+					}
+					addValue(state, value, frame.tag);
+				}
+				break;
+			}
+		}
+	}
+	return state.documents;
+}
+//#endregion
+//#region src/parser/parser.ts
+var NO_RANGE$1 = -1;
+var HAS_OWN = Object.prototype.hasOwnProperty;
+var CONTEXT_FLOW_IN = 1;
+var CONTEXT_FLOW_OUT = 2;
+var CONTEXT_BLOCK_IN = 3;
+var CONTEXT_BLOCK_OUT = 4;
+var PATTERN_NON_PRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/;
+var PATTERN_FLOW_INDICATORS = /[,\[\]{}]/;
+var PATTERN_TAG_HANDLE = /^(?:!|!!|![0-9A-Za-z-]+!)$/;
+var NS_URI_CHAR = String.raw`(?:%[0-9A-Fa-f]{2}|[0-9A-Za-z\-#;/?:@&=+$,_.!~*'()\[\]])`;
+var NS_TAG_CHAR = String.raw`(?:%[0-9A-Fa-f]{2}|[0-9A-Za-z\-#;/?:@&=+$.~*'()_])`;
+var PATTERN_TAG_URI = new RegExp(`^(?:${NS_URI_CHAR})*$`);
+var PATTERN_TAG_SUFFIX = new RegExp(`^(?:${NS_TAG_CHAR})+$`);
+var PATTERN_TAG_PREFIX = new RegExp(`^(?:!(?:${NS_URI_CHAR})*|${NS_TAG_CHAR}(?:${NS_URI_CHAR})*)$`);
+var DEFAULT_PARSER_OPTIONS = {
+	filename: "",
+	maxDepth: 100
+};
+function addDocumentEvent(state, explicitStart, explicitEnd) {
+	state.events.push({
+		type: EVENT_ID.DOCUMENT,
+		explicitStart,
+		explicitEnd,
+		directives: state.directives
+	});
+}
+function addSequenceEvent(state, start, anchorStart, anchorEnd, tagStart, tagEnd, style) {
+	state.events.push({
+		type: EVENT_ID.SEQUENCE,
+		start,
+		anchorStart,
+		anchorEnd,
+		tagStart,
+		tagEnd,
+		style
+	});
+}
+function addMappingEvent(state, start, anchorStart, anchorEnd, tagStart, tagEnd, style) {
+	state.events.push({
+		type: EVENT_ID.MAPPING,
+		start,
+		anchorStart,
+		anchorEnd,
+		tagStart,
+		tagEnd,
+		style
+	});
+}
+function insertFlowPairMappingEvent(state, snapshot) {
+	state.events.splice(snapshot.eventsLength, 0, {
+		type: EVENT_ID.MAPPING,
+		start: snapshot.position,
+		anchorStart: NO_RANGE$1,
+		anchorEnd: NO_RANGE$1,
+		tagStart: NO_RANGE$1,
+		tagEnd: NO_RANGE$1,
+		style: COLLECTION_STYLE.FLOW
+	});
+}
+function addScalarEvent(state, valueStart, valueEnd, anchorStart, anchorEnd, tagStart, tagEnd, style, chomping = CHOMPING_MODE.CLIP, indent = -1, fast = false) {
+	state.events.push({
+		type: EVENT_ID.SCALAR,
+		valueStart,
+		valueEnd,
+		anchorStart,
+		anchorEnd,
+		tagStart,
+		tagEnd,
+		style,
+		chomping,
+		indent,
+		fast
+	});
+}
+function addAliasEvent(state, anchorStart, anchorEnd) {
+	state.events.push({
+		type: EVENT_ID.ALIAS,
+		anchorStart,
+		anchorEnd
+	});
+}
+function addPopEvent(state) {
+	state.events.push({ type: EVENT_ID.POP });
+}
+function addEmptyScalarEvent(state) {
+	addScalarEvent(state, NO_RANGE$1, NO_RANGE$1, NO_RANGE$1, NO_RANGE$1, NO_RANGE$1, NO_RANGE$1, SCALAR_STYLE.PLAIN);
+}
+function emptyProperties() {
+	return {
+		anchorStart: NO_RANGE$1,
+		anchorEnd: NO_RANGE$1,
+		tagStart: NO_RANGE$1,
+		tagEnd: NO_RANGE$1
+	};
+}
+function snapshotState(state) {
+	return {
+		position: state.position,
+		line: state.line,
+		lineStart: state.lineStart,
+		lineIndent: state.lineIndent,
+		firstTabInLine: state.firstTabInLine,
+		eventsLength: state.events.length
+	};
+}
+function restoreState(state, snapshot) {
+	state.position = snapshot.position;
+	state.line = snapshot.line;
+	state.lineStart = snapshot.lineStart;
+	state.lineIndent = snapshot.lineIndent;
+	state.firstTabInLine = snapshot.firstTabInLine;
+	state.events.length = snapshot.eventsLength;
+}
+function throwError(state, message) {
+	YAMLException.throwAt(state.input.slice(0, state.length), state.position, message, state.filename);
+}
+function isEol(c) {
+	return c === 10 || c === 13;
+}
+function isWhiteSpace(c) {
+	return c === 9 || c === 32;
+}
+function isWsOrEol(c) {
+	return isWhiteSpace(c) || isEol(c);
+}
+function isWsOrEolOrEnd(c) {
+	return c === 0 || isWsOrEol(c);
+}
+function isFlowIndicator(c) {
+	return c === 44 || c === 91 || c === 93 || c === 123 || c === 125;
+}
+function fromDecimalCode(c) {
+	return c >= 48 && c <= 57 ? c - 48 : -1;
+}
+function fromHexCode(c) {
+	if (c >= 48 && c <= 57) return c - 48;
+	const lc = c | 32;
+	if (lc >= 97 && lc <= 102) return lc - 97 + 10;
+	return -1;
+}
+function escapedHexLen(c) {
+	if (c === 120) return 2;
+	if (c === 117) return 4;
+	if (c === 85) return 8;
+	return 0;
+}
+function isSimpleEscape(c) {
+	return c === 48 || c === 97 || c === 98 || c === 116 || c === 9 || c === 110 || c === 118 || c === 102 || c === 114 || c === 101 || c === 32 || c === 34 || c === 47 || c === 92 || c === 78 || c === 95 || c === 76 || c === 80;
+}
+function consumeLineBreak(state) {
+	if (state.input.charCodeAt(state.position) === 10) state.position++;
+	else {
+		state.position++;
+		if (state.input.charCodeAt(state.position) === 10) state.position++;
+	}
+	state.line++;
+	state.lineStart = state.position;
+	state.lineIndent = 0;
+	state.firstTabInLine = -1;
+}
+function skipSeparationSpace(state, allowComments) {
+	let lineBreaks = 0;
+	let ch = state.input.charCodeAt(state.position);
+	let hasSeparation = state.position === state.lineStart || isWsOrEol(state.input.charCodeAt(state.position - 1));
+	while (ch !== 0) {
+		while (isWhiteSpace(ch)) {
+			hasSeparation = true;
+			if (ch === 9 && state.firstTabInLine === -1) state.firstTabInLine = state.position;
+			ch = state.input.charCodeAt(++state.position);
+		}
+		if (allowComments && hasSeparation && ch === 35) do
+			ch = state.input.charCodeAt(++state.position);
+		while (!isEol(ch) && ch !== 0);
+		if (!isEol(ch)) break;
+		consumeLineBreak(state);
+		lineBreaks++;
+		hasSeparation = true;
+		ch = state.input.charCodeAt(state.position);
+		while (ch === 32) {
+			state.lineIndent++;
+			ch = state.input.charCodeAt(++state.position);
+		}
+	}
+	return lineBreaks;
+}
+function testDocumentSeparator(state, position = state.position) {
+	const ch = state.input.charCodeAt(position);
+	if ((ch === 45 || ch === 46) && ch === state.input.charCodeAt(position + 1) && ch === state.input.charCodeAt(position + 2)) {
+		const following = state.input.charCodeAt(position + 3);
+		return following === 0 || isWsOrEol(following);
+	}
+	return false;
+}
+function skipByteOrderMark(state) {
+	if (state.position === state.lineStart && state.input.charCodeAt(state.position) === 65279) {
+		state.position++;
+		state.lineStart = state.position;
+	}
+}
+function testDocumentBoundary(state) {
+	if (state.position !== state.lineStart) return false;
+	if (testDocumentSeparator(state)) return true;
+	if (state.input.charCodeAt(state.position) !== 65279) return false;
+	const snapshot = snapshotState(state);
+	skipByteOrderMark(state);
+	skipSeparationSpace(state, true);
+	const ch = state.input.charCodeAt(state.position);
+	const result = state.position === state.lineStart && (ch === 37 || ch === 45 && testDocumentSeparator(state));
+	restoreState(state, snapshot);
+	return result;
+}
+function skipUntilLineEnd(state) {
+	let ch = state.input.charCodeAt(state.position);
+	while (ch !== 0 && !isEol(ch)) ch = state.input.charCodeAt(++state.position);
+}
+function checkPrintable(state, start, end) {
+	const match = PATTERN_NON_PRINTABLE.exec(state.input.slice(start, end));
+	if (match !== null) {
+		state.position = start + match.index + match[0].length - 1;
+		throwError(state, "the stream contains non-printable characters");
+	}
+}
+function readTagProperty(state, props, inFlow) {
+	if (state.input.charCodeAt(state.position) !== 33) return false;
+	if (props.tagStart !== NO_RANGE$1) throwError(state, "duplication of a tag property");
+	const start = state.position;
+	let isVerbatim = false;
+	let isNamed = false;
+	let tagHandle = "!";
+	let ch = state.input.charCodeAt(++state.position);
+	if (ch === 60) {
+		isVerbatim = true;
+		ch = state.input.charCodeAt(++state.position);
+	} else if (ch === 33) {
+		isNamed = true;
+		tagHandle = "!!";
+		ch = state.input.charCodeAt(++state.position);
+	}
+	let suffixStart = state.position;
+	let tagName;
+	if (isVerbatim) {
+		while (ch !== 0 && ch !== 62) ch = state.input.charCodeAt(++state.position);
+		if (ch !== 62) throwError(state, "unexpected end of the stream within a verbatim tag");
+		tagName = state.input.slice(suffixStart, state.position);
+		state.position++;
+	} else {
+		while (ch !== 0 && !isWsOrEol(ch) && !(inFlow && isFlowIndicator(ch))) {
+			if (ch === 33) {
+				if (!isNamed) {
+					tagHandle = state.input.slice(suffixStart - 1, state.position + 1);
+					if (!PATTERN_TAG_HANDLE.test(tagHandle)) throwError(state, "named tag handle cannot contain such characters");
+					isNamed = true;
+					suffixStart = state.position + 1;
+				} else throwError(state, "tag suffix cannot contain exclamation marks");
+			}
+			ch = state.input.charCodeAt(++state.position);
+		}
+		tagName = state.input.slice(suffixStart, state.position);
+		if (PATTERN_FLOW_INDICATORS.test(tagName)) throwError(state, "tag suffix cannot contain flow indicator characters");
+	}
+	if (tagName && !(isVerbatim ? PATTERN_TAG_URI.test(tagName) : PATTERN_TAG_SUFFIX.test(tagName))) throwError(state, `tag name cannot contain such characters: ${tagName}`);
+	if (!isVerbatim && tagHandle !== "!" && tagHandle !== "!!" && !HAS_OWN.call(state.tagHandlers, tagHandle)) throwError(state, `undeclared tag handle "${tagHandle}"`);
+	props.tagStart = start;
+	props.tagEnd = state.position;
+	return true;
+}
+function readAnchorProperty(state, props) {
+	if (state.input.charCodeAt(state.position) !== 38) return false;
+	if (props.anchorStart !== NO_RANGE$1) throwError(state, "duplication of an anchor property");
+	state.position++;
+	const start = state.position;
+	while (state.input.charCodeAt(state.position) !== 0 && !isWsOrEol(state.input.charCodeAt(state.position)) && !isFlowIndicator(state.input.charCodeAt(state.position))) state.position++;
+	if (state.position === start) throwError(state, "name of an anchor node must contain at least one character");
+	props.anchorStart = start;
+	props.anchorEnd = state.position;
+	return true;
+}
+function readAlias(state, props) {
+	if (state.input.charCodeAt(state.position) !== 42) return false;
+	if (props.anchorStart !== NO_RANGE$1 || props.tagStart !== NO_RANGE$1) throwError(state, "alias node should not have any properties");
+	state.position++;
+	const start = state.position;
+	while (state.input.charCodeAt(state.position) !== 0 && !isWsOrEol(state.input.charCodeAt(state.position)) && !isFlowIndicator(state.input.charCodeAt(state.position))) state.position++;
+	if (state.position === start) throwError(state, "name of an alias node must contain at least one character");
+	addAliasEvent(state, start, state.position);
+	return true;
+}
+function readFlowScalarBreak(state, nodeIndent) {
+	skipSeparationSpace(state, false);
+	if (state.lineIndent < nodeIndent) throwError(state, "deficient indentation");
+}
+function readSingleQuotedScalar(state, nodeIndent, props) {
+	if (state.input.charCodeAt(state.position) !== 39) return false;
+	state.position++;
+	const start = state.position;
+	let simple = true;
+	while (state.input.charCodeAt(state.position) !== 0) {
+		const ch = state.input.charCodeAt(state.position);
+		if (ch === 39) {
+			if (state.input.charCodeAt(state.position + 1) === 39) {
+				simple = false;
+				state.position += 2;
+				continue;
+			}
+			const end = state.position;
+			state.position++;
+			addScalarEvent(state, start, end, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, SCALAR_STYLE.SINGLE_QUOTED, CHOMPING_MODE.CLIP, -1, simple);
+			return true;
+		}
+		if (isEol(ch)) {
+			simple = false;
+			readFlowScalarBreak(state, nodeIndent);
+		} else if (state.position === state.lineStart && testDocumentSeparator(state)) throwError(state, "unexpected end of the document within a single quoted scalar");
+		else if (ch !== 9 && ch < 32) throwError(state, "expected valid JSON character");
+		else state.position++;
+	}
+	throwError(state, "unexpected end of the stream within a single quoted scalar");
+}
+function readDoubleQuotedScalar(state, nodeIndent, props) {
+	if (state.input.charCodeAt(state.position) !== 34) return false;
+	state.position++;
+	const start = state.position;
+	let simple = true;
+	while (state.input.charCodeAt(state.position) !== 0) {
+		const ch = state.input.charCodeAt(state.position);
+		if (ch === 34) {
+			const end = state.position;
+			state.position++;
+			addScalarEvent(state, start, end, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, SCALAR_STYLE.DOUBLE_QUOTED, CHOMPING_MODE.CLIP, -1, simple);
+			return true;
+		}
+		if (ch === 92) {
+			simple = false;
+			const escaped = state.input.charCodeAt(++state.position);
+			if (isEol(escaped)) readFlowScalarBreak(state, nodeIndent);
+			else if (isSimpleEscape(escaped)) state.position++;
+			else {
+				let hexLength = escapedHexLen(escaped);
+				if (hexLength === 0) throwError(state, "unknown escape sequence");
+				while (hexLength-- > 0) {
+					state.position++;
+					if (fromHexCode(state.input.charCodeAt(state.position)) < 0) throwError(state, "expected hexadecimal character");
+				}
+				state.position++;
+			}
+		} else if (isEol(ch)) {
+			simple = false;
+			readFlowScalarBreak(state, nodeIndent);
+		} else if (state.position === state.lineStart && testDocumentSeparator(state)) throwError(state, "unexpected end of the document within a double quoted scalar");
+		else if (ch !== 9 && ch < 32) throwError(state, "expected valid JSON character");
+		else state.position++;
+	}
+	throwError(state, "unexpected end of the stream within a double quoted scalar");
+}
+function readBlockScalar(state, parentIndent, props) {
+	const ch = state.input.charCodeAt(state.position);
+	let chomping = CHOMPING_MODE.CLIP;
+	let indent = -1;
+	let detectedIndent = false;
+	if (ch !== 124 && ch !== 62) return false;
+	const style = ch === 124 ? SCALAR_STYLE.LITERAL_BLOCK : SCALAR_STYLE.FOLDED_BLOCK;
+	state.position++;
+	while (state.input.charCodeAt(state.position) !== 0) {
+		const current = state.input.charCodeAt(state.position);
+		const digit = fromDecimalCode(current);
+		if (current === 43 || current === 45) {
+			if (chomping !== CHOMPING_MODE.CLIP) throwError(state, "repeat of a chomping mode identifier");
+			chomping = current === 43 ? CHOMPING_MODE.KEEP : CHOMPING_MODE.STRIP;
+			state.position++;
+		} else if (digit >= 0) {
+			if (digit === 0) throwError(state, "bad explicit indentation width of a block scalar; it cannot be less than one");
+			if (detectedIndent) throwError(state, "repeat of an indentation width identifier");
+			indent = parentIndent + digit - 1;
+			detectedIndent = true;
+			state.position++;
+		} else break;
+	}
+	let hadWhitespace = false;
+	while (isWhiteSpace(state.input.charCodeAt(state.position))) {
+		hadWhitespace = true;
+		state.position++;
+	}
+	if (hadWhitespace && state.input.charCodeAt(state.position) === 35) skipUntilLineEnd(state);
+	if (isEol(state.input.charCodeAt(state.position))) consumeLineBreak(state);
+	else if (state.input.charCodeAt(state.position) !== 0) throwError(state, "a line break is expected");
+	let contentIndent = detectedIndent ? indent : -1;
+	let maxLeadingIndent = 0;
+	const valueStart = state.position;
+	let valueEnd = state.position;
+	while (state.input.charCodeAt(state.position) !== 0) {
+		const linePosition = state.position;
+		let column = 0;
+		while (state.input.charCodeAt(linePosition + column) === 32) column++;
+		const first = state.input.charCodeAt(linePosition + column);
+		if (first === 0) {
+			if (contentIndent >= 0) {
+				if (column > contentIndent) valueEnd = linePosition + column;
+			} else if (column > 0) valueEnd = linePosition + column;
+			break;
+		}
+		if (testDocumentBoundary(state)) break;
+		if (!detectedIndent && contentIndent === -1 && isEol(first)) maxLeadingIndent = Math.max(maxLeadingIndent, column);
+		if (!detectedIndent && contentIndent === -1 && !isEol(first)) {
+			if (first === 9 && column < parentIndent) {
+				state.position = linePosition + column;
+				throwError(state, "tab characters must not be used in indentation");
+			}
+			if (column >= parentIndent && column < maxLeadingIndent) {
+				state.position = linePosition + column;
+				throwError(state, "bad indentation of a mapping entry");
+			}
+		}
+		if (contentIndent === -1 && first !== 0 && !isEol(first) && column < parentIndent) {
+			state.lineIndent = column;
+			state.position = linePosition + column;
+			break;
+		}
+		if (!detectedIndent && first !== 0 && !isEol(first) && contentIndent === -1) contentIndent = column;
+		const requiredIndent = contentIndent === -1 ? parentIndent + 1 : contentIndent;
+		if (first !== 0 && !isEol(first) && column < requiredIndent) {
+			state.lineIndent = column;
+			state.position = linePosition + column;
+			break;
+		}
+		skipUntilLineEnd(state);
+		valueEnd = state.position;
+		if (isEol(state.input.charCodeAt(state.position))) {
+			consumeLineBreak(state);
+			valueEnd = state.position;
+		}
+	}
+	checkPrintable(state, valueStart, valueEnd);
+	addScalarEvent(state, valueStart, valueEnd, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, style, chomping, contentIndent);
+	return true;
+}
+function canStartPlainScalar(state, nodeContext) {
+	const ch = state.input.charCodeAt(state.position);
+	const inFlow = nodeContext === CONTEXT_FLOW_IN;
+	if (ch === 0 || isWsOrEol(ch) || ch === 35 || ch === 38 || ch === 42 || ch === 33 || ch === 124 || ch === 62 || ch === 39 || ch === 34 || ch === 37 || ch === 64 || ch === 96 || isFlowIndicator(ch)) return false;
+	if (ch === 63 || ch === 45) {
+		const following = state.input.charCodeAt(state.position + 1);
+		if (isWsOrEolOrEnd(following) || inFlow && isFlowIndicator(following)) return false;
+	}
+	return true;
+}
+function readPlainScalar(state, nodeIndent, nodeContext, props) {
+	if (!canStartPlainScalar(state, nodeContext)) return false;
+	const start = state.position;
+	let end = state.position;
+	let ch = state.input.charCodeAt(state.position);
+	const inFlow = nodeContext === CONTEXT_FLOW_IN;
+	let multiline = false;
+	while (ch !== 0) {
+		if (testDocumentBoundary(state)) break;
+		if (ch === 58) {
+			const following = state.input.charCodeAt(state.position + 1);
+			if (isWsOrEolOrEnd(following) || inFlow && isFlowIndicator(following)) break;
+		} else if (ch === 35) {
+			if (isWsOrEol(state.input.charCodeAt(state.position - 1))) break;
+		} else if (inFlow && isFlowIndicator(ch)) break;
+		else if (isEol(ch)) {
+			const savedPosition = state.position;
+			const savedLine = state.line;
+			const savedLineStart = state.lineStart;
+			const savedLineIndent = state.lineIndent;
+			skipSeparationSpace(state, false);
+			if (state.lineIndent >= nodeIndent) {
+				multiline = true;
+				ch = state.input.charCodeAt(state.position);
+				continue;
+			}
+			state.position = savedPosition;
+			state.line = savedLine;
+			state.lineStart = savedLineStart;
+			state.lineIndent = savedLineIndent;
+			break;
+		}
+		if (!isWhiteSpace(ch)) end = state.position + 1;
+		ch = state.input.charCodeAt(++state.position);
+	}
+	if (end === start) return false;
+	checkPrintable(state, start, end);
+	addScalarEvent(state, start, end, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, SCALAR_STYLE.PLAIN, CHOMPING_MODE.CLIP, -1, !multiline);
+	return true;
+}
+function skipFlowSeparationSpace(state, nodeIndent) {
+	const startLine = state.line;
+	skipSeparationSpace(state, true);
+	if (state.line > startLine && state.lineIndent < nodeIndent || state.firstTabInLine !== -1 && state.lineIndent < nodeIndent) throwError(state, "deficient indentation");
+}
+function readFlowCollection(state, nodeIndent, props) {
+	const ch = state.input.charCodeAt(state.position);
+	const isMapping = ch === 123;
+	const start = state.position;
+	let readNext = true;
+	if (ch !== 91 && ch !== 123) return false;
+	const terminator = isMapping ? 125 : 93;
+	if (isMapping) addMappingEvent(state, start, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, COLLECTION_STYLE.FLOW);
+	else addSequenceEvent(state, start, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, COLLECTION_STYLE.FLOW);
+	state.position++;
+	while (state.input.charCodeAt(state.position) !== 0) {
+		skipFlowSeparationSpace(state, nodeIndent);
+		let ch = state.input.charCodeAt(state.position);
+		if (ch === terminator) {
+			state.position++;
+			addPopEvent(state);
+			return true;
+		} else if (!readNext) throwError(state, "missed comma between flow collection entries");
+		else if (ch === 44) throwError(state, "expected the node content, but found ','");
+		let isPair = false;
+		let isExplicitPair = false;
+		if (ch === 63 && isWsOrEol(state.input.charCodeAt(state.position + 1))) {
+			isPair = isExplicitPair = true;
+			state.position += 1;
+			skipFlowSeparationSpace(state, nodeIndent);
+		}
+		const entryLine = state.line;
+		const entryStart = snapshotState(state);
+		const keyWasRead = parseNode(state, nodeIndent, CONTEXT_FLOW_IN, false, true);
+		skipFlowSeparationSpace(state, nodeIndent);
+		ch = state.input.charCodeAt(state.position);
+		if ((isMapping || isExplicitPair || state.line === entryLine) && ch === 58) {
+			isPair = true;
+			state.position++;
+			skipFlowSeparationSpace(state, nodeIndent);
+			if (!isMapping) {
+				insertFlowPairMappingEvent(state, entryStart);
+				if (!keyWasRead) addEmptyScalarEvent(state);
+			} else if (!keyWasRead) addEmptyScalarEvent(state);
+			if (!parseNode(state, nodeIndent, CONTEXT_FLOW_IN, false, true)) addEmptyScalarEvent(state);
+			skipFlowSeparationSpace(state, nodeIndent);
+			if (!isMapping) addPopEvent(state);
+		} else if (isMapping && isPair) {
+			if (!keyWasRead) addEmptyScalarEvent(state);
+			addEmptyScalarEvent(state);
+		} else if (isMapping) addEmptyScalarEvent(state);
+		else if (isPair) {
+			insertFlowPairMappingEvent(state, entryStart);
+			if (!keyWasRead) addEmptyScalarEvent(state);
+			addEmptyScalarEvent(state);
+			addPopEvent(state);
+		}
+		ch = state.input.charCodeAt(state.position);
+		if (ch === 44) {
+			readNext = true;
+			state.position++;
+		} else readNext = false;
+	}
+	throwError(state, "unexpected end of the stream within a flow collection");
+}
+function readBlockSequence(state, nodeIndent, props) {
+	if (state.firstTabInLine !== -1 || state.input.charCodeAt(state.position) !== 45 || !isWsOrEolOrEnd(state.input.charCodeAt(state.position + 1))) return false;
+	addSequenceEvent(state, state.position, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, COLLECTION_STYLE.BLOCK);
+	while (state.input.charCodeAt(state.position) === 45 && isWsOrEolOrEnd(state.input.charCodeAt(state.position + 1))) {
+		if (state.firstTabInLine !== -1) {
+			state.position = state.firstTabInLine;
+			throwError(state, "tab characters must not be used in indentation");
+		}
+		const entryLine = state.line;
+		state.position++;
+		const hadBreak = skipSeparationSpace(state, true) > 0;
+		if (state.firstTabInLine !== -1 && state.input.charCodeAt(state.position) === 45 && isWsOrEolOrEnd(state.input.charCodeAt(state.position + 1))) throwError(state, "bad indentation of a sequence entry");
+		if (hadBreak && state.lineIndent <= nodeIndent) addEmptyScalarEvent(state);
+		else parseNode(state, nodeIndent, CONTEXT_BLOCK_IN, false, true);
+		skipSeparationSpace(state, true);
+		if (state.lineIndent < nodeIndent || state.position >= state.length) break;
+		if (state.lineIndent > nodeIndent) throwError(state, "bad indentation of a sequence entry");
+		if (state.line === entryLine && state.input.charCodeAt(state.position) === 45 && isWsOrEolOrEnd(state.input.charCodeAt(state.position + 1))) throwError(state, "bad indentation of a sequence entry");
+	}
+	addPopEvent(state);
+	return true;
+}
+function readBlockMapping(state, nodeIndent, flowIndent, props) {
+	let atExplicitKey = false;
+	let detected = false;
+	let mappingOpened = false;
+	let pendingExplicitKey = false;
+	if (state.firstTabInLine !== -1) return false;
+	let ch = state.input.charCodeAt(state.position);
+	while (ch !== 0) {
+		if (!atExplicitKey && state.firstTabInLine !== -1) {
+			state.position = state.firstTabInLine;
+			throwError(state, "tab characters must not be used in indentation");
+		}
+		const following = state.input.charCodeAt(state.position + 1);
+		const entryLine = state.line;
+		if ((ch === 63 || ch === 58) && isWsOrEolOrEnd(following)) {
+			if (!mappingOpened) {
+				addMappingEvent(state, state.position, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, COLLECTION_STYLE.BLOCK);
+				mappingOpened = true;
+			}
+			if (ch === 63) {
+				if (atExplicitKey) addEmptyScalarEvent(state);
+				detected = true;
+				atExplicitKey = true;
+			} else if (atExplicitKey) atExplicitKey = false;
+			else {
+				addEmptyScalarEvent(state);
+				detected = true;
+				atExplicitKey = false;
+			}
+			state.position += 1;
+			pendingExplicitKey = true;
+		} else {
+			if (atExplicitKey) {
+				addEmptyScalarEvent(state);
+				atExplicitKey = false;
+			}
+			const beforeKey = snapshotState(state);
+			if (!parseNode(state, flowIndent, CONTEXT_FLOW_OUT, false, true)) break;
+			if (state.line === entryLine) {
+				ch = state.input.charCodeAt(state.position);
+				while (isWhiteSpace(ch)) ch = state.input.charCodeAt(++state.position);
+				if (ch === 58) {
+					ch = state.input.charCodeAt(++state.position);
+					if (!isWsOrEolOrEnd(ch)) throwError(state, "a whitespace character is expected after the key-value separator within a block mapping");
+					if (!mappingOpened) {
+						state.events.splice(beforeKey.eventsLength, 0, {
+							type: EVENT_ID.MAPPING,
+							start: beforeKey.position,
+							anchorStart: props.anchorStart,
+							anchorEnd: props.anchorEnd,
+							tagStart: props.tagStart,
+							tagEnd: props.tagEnd,
+							style: COLLECTION_STYLE.BLOCK
+						});
+						mappingOpened = true;
+					}
+					detected = true;
+					atExplicitKey = false;
+					pendingExplicitKey = false;
+				} else if (detected) throwError(state, "expected ':' after a mapping key");
+				else {
+					if (props.anchorStart !== NO_RANGE$1 || props.tagStart !== NO_RANGE$1) {
+						restoreState(state, beforeKey);
+						return false;
+					}
+					return true;
+				}
+			} else if (detected) throwError(state, "can not read a block mapping entry; a multiline key may not be an implicit key");
+			else {
+				if (props.anchorStart !== NO_RANGE$1 || props.tagStart !== NO_RANGE$1) {
+					restoreState(state, beforeKey);
+					return false;
+				}
+				return true;
+			}
+		}
+		if (parseNode(state, nodeIndent, CONTEXT_BLOCK_OUT, true, pendingExplicitKey)) pendingExplicitKey = false;
+		if (!atExplicitKey) {
+			if (pendingExplicitKey) {
+				addEmptyScalarEvent(state);
+				pendingExplicitKey = false;
+			}
+		}
+		skipSeparationSpace(state, true);
+		ch = state.input.charCodeAt(state.position);
+		if ((state.line === entryLine || state.lineIndent > nodeIndent) && ch !== 0) throwError(state, "bad indentation of a mapping entry");
+		else if (state.lineIndent < nodeIndent) break;
+	}
+	if (!detected) return false;
+	if (atExplicitKey) addEmptyScalarEvent(state);
+	if (mappingOpened) addPopEvent(state);
+	return true;
+}
+function parseNode(state, parentIndent, nodeContext, allowToSeek, allowCompact, allowPropertyMapping = true) {
+	if (state.depth >= state.maxDepth) throwError(state, `nesting exceeded maxDepth (${state.maxDepth})`);
+	state.depth++;
+	let indentStatus = 1;
+	let atNewLine = false;
+	let hasContent = false;
+	let propertyStart = null;
+	const props = emptyProperties();
+	let allowBlockScalars = nodeContext === CONTEXT_BLOCK_OUT || nodeContext === CONTEXT_BLOCK_IN;
+	let allowBlockCollections = allowBlockScalars;
+	const allowBlockStyles = allowBlockScalars;
+	if (allowToSeek && skipSeparationSpace(state, true)) {
+		atNewLine = true;
+		if (state.lineIndent > parentIndent) indentStatus = 1;
+		else if (state.lineIndent === parentIndent) indentStatus = 0;
+		else indentStatus = -1;
+	}
+	if (indentStatus === 1) while (true) {
+		const ch = state.input.charCodeAt(state.position);
+		const propertyState = snapshotState(state);
+		if (atNewLine && indentStatus !== 1 && (ch === 33 || ch === 38)) break;
+		if (atNewLine && allowBlockStyles && (props.tagStart !== NO_RANGE$1 || props.anchorStart !== NO_RANGE$1) && (ch === 33 || ch === 38)) {
+			const fallbackState = snapshotState(state);
+			const flowIndent = parentIndent + 1;
+			if (readBlockMapping(state, state.position - state.lineStart, flowIndent, props) && state.events[fallbackState.eventsLength]?.type === EVENT_ID.MAPPING) {
+				state.depth--;
+				return true;
+			}
+			restoreState(state, fallbackState);
+		}
+		if (atNewLine && (ch === 33 && props.tagStart !== NO_RANGE$1 || ch === 38 && props.anchorStart !== NO_RANGE$1)) break;
+		if (!readTagProperty(state, props, nodeContext === CONTEXT_FLOW_IN) && !readAnchorProperty(state, props)) break;
+		if (propertyStart === null) propertyStart = propertyState;
+		if (skipSeparationSpace(state, true)) {
+			atNewLine = true;
+			allowBlockCollections = allowBlockStyles;
+			if (state.lineIndent > parentIndent) indentStatus = 1;
+			else if (state.lineIndent === parentIndent) indentStatus = 0;
+			else indentStatus = -1;
+		} else allowBlockCollections = false;
+	}
+	if (allowBlockCollections) allowBlockCollections = atNewLine || allowCompact;
+	if (indentStatus === 1 || nodeContext === CONTEXT_BLOCK_OUT) {
+		const flowIndent = nodeContext === CONTEXT_FLOW_IN || nodeContext === CONTEXT_FLOW_OUT ? parentIndent : parentIndent + 1;
+		const blockIndent = state.position - state.lineStart;
+		if (indentStatus === 1) {
+			if (allowBlockCollections && (readBlockSequence(state, blockIndent, props) || readBlockMapping(state, blockIndent, flowIndent, props)) || readFlowCollection(state, flowIndent, props)) hasContent = true;
+			else {
+				const ch = state.input.charCodeAt(state.position);
+				if (propertyStart !== null && allowPropertyMapping && allowBlockStyles && !allowBlockCollections && ch !== 124 && ch !== 62) {
+					const fallbackState = snapshotState(state);
+					const propertyIndent = propertyStart.position - propertyStart.lineStart;
+					restoreState(state, propertyStart);
+					if (readBlockMapping(state, propertyIndent, flowIndent, emptyProperties()) && state.events[fallbackState.eventsLength]?.type === EVENT_ID.MAPPING) hasContent = true;
+					else restoreState(state, fallbackState);
+				}
+				if (!hasContent && (allowBlockScalars && readBlockScalar(state, flowIndent, props) || readSingleQuotedScalar(state, flowIndent, props) || readDoubleQuotedScalar(state, flowIndent, props) || readAlias(state, props) || readPlainScalar(state, flowIndent, nodeContext, props))) hasContent = true;
+			}
+		} else if (indentStatus === 0) hasContent = allowBlockCollections && readBlockSequence(state, blockIndent, props);
+	}
+	allowBlockScalars = allowBlockScalars && !hasContent;
+	if (!hasContent && (props.anchorStart !== NO_RANGE$1 || props.tagStart !== NO_RANGE$1 || allowBlockScalars)) {
+		addScalarEvent(state, NO_RANGE$1, NO_RANGE$1, props.anchorStart, props.anchorEnd, props.tagStart, props.tagEnd, SCALAR_STYLE.PLAIN);
+		hasContent = true;
+	}
+	state.depth--;
+	return hasContent || props.anchorStart !== NO_RANGE$1 || props.tagStart !== NO_RANGE$1;
+}
+function readDirective(state) {
+	if (state.lineIndent > 0 || state.input.charCodeAt(state.position) !== 37) return false;
+	state.position++;
+	const nameStart = state.position;
+	while (state.input.charCodeAt(state.position) !== 0 && !isWsOrEol(state.input.charCodeAt(state.position))) state.position++;
+	const name = state.input.slice(nameStart, state.position);
+	const args = [];
+	if (name.length === 0) throwError(state, "directive name must not be less than one character in length");
+	while (state.input.charCodeAt(state.position) !== 0 && !isEol(state.input.charCodeAt(state.position))) {
+		while (isWhiteSpace(state.input.charCodeAt(state.position))) state.position++;
+		if (state.input.charCodeAt(state.position) === 35 || isEol(state.input.charCodeAt(state.position)) || state.input.charCodeAt(state.position) === 0) break;
+		const start = state.position;
+		while (state.input.charCodeAt(state.position) !== 0 && !isWsOrEol(state.input.charCodeAt(state.position))) state.position++;
+		args.push(state.input.slice(start, state.position));
+	}
+	if (isEol(state.input.charCodeAt(state.position))) consumeLineBreak(state);
+	if (name === "YAML") {
+		if (state.directives.some((directive) => directive.kind === "yaml")) throwError(state, "duplication of %YAML directive");
+		if (args.length !== 1) throwError(state, "YAML directive accepts exactly one argument");
+		const match = /^([0-9]+)\.([0-9]+)$/.exec(args[0]);
+		if (match === null) throwError(state, "ill-formed argument of the YAML directive");
+		if (parseInt(match[1], 10) !== 1) throwError(state, "unacceptable YAML version of the document");
+		state.directives.push({
+			kind: "yaml",
+			version: args[0]
+		});
+	} else if (name === "TAG") {
+		if (args.length !== 2) throwError(state, "TAG directive accepts exactly two arguments");
+		const [handle, prefix] = args;
+		if (!PATTERN_TAG_HANDLE.test(handle)) throwError(state, "ill-formed tag handle (first argument) of the TAG directive");
+		if (HAS_OWN.call(state.tagHandlers, handle)) throwError(state, `there is a previously declared suffix for "${handle}" tag handle`);
+		if (!PATTERN_TAG_PREFIX.test(prefix)) throwError(state, "ill-formed tag prefix (second argument) of the TAG directive");
+		state.tagHandlers[handle] = prefix;
+		state.directives.push({
+			kind: "tag",
+			handle,
+			prefix
+		});
+	}
+	return true;
+}
+function readDocument(state) {
+	state.directives = [];
+	state.tagHandlers = Object.create(null);
+	let hasDirectives = false;
+	skipSeparationSpace(state, true);
+	while (readDirective(state)) {
+		hasDirectives = true;
+		skipSeparationSpace(state, true);
+	}
+	let explicitStart = false;
+	let explicitEnd = false;
+	let allowCompact = true;
+	if (state.lineIndent === 0 && state.input.charCodeAt(state.position) === 45 && state.input.charCodeAt(state.position + 1) === 45 && state.input.charCodeAt(state.position + 2) === 45 && isWsOrEolOrEnd(state.input.charCodeAt(state.position + 3))) {
+		explicitStart = true;
+		const markerLine = state.line;
+		state.position += 3;
+		skipSeparationSpace(state, true);
+		allowCompact = state.line > markerLine;
+	} else if (hasDirectives) throwError(state, "directives end mark is expected");
+	const documentEventIndex = state.events.length;
+	if (!explicitStart && state.position === state.lineStart && state.input.charCodeAt(state.position) === 46 && testDocumentSeparator(state)) {
+		state.position += 3;
+		skipSeparationSpace(state, true);
+		return;
+	}
+	addDocumentEvent(state, explicitStart, false);
+	if (!parseNode(state, state.lineIndent - 1, CONTEXT_BLOCK_OUT, false, allowCompact, allowCompact)) addEmptyScalarEvent(state);
+	skipSeparationSpace(state, true);
+	if (state.position === state.lineStart && testDocumentSeparator(state)) {
+		explicitEnd = state.input.charCodeAt(state.position) === 46;
+		if (explicitEnd) {
+			const markerLine = state.line;
+			state.position += 3;
+			skipSeparationSpace(state, true);
+			if (state.line === markerLine && state.position < state.length) throwError(state, "end of the stream or a document separator is expected");
+		}
+	}
+	const documentEvent = state.events[documentEventIndex];
+	if (documentEvent?.type === EVENT_ID.DOCUMENT) documentEvent.explicitEnd = explicitEnd;
+	addPopEvent(state);
+	if (!explicitEnd && state.position < state.length && !testDocumentBoundary(state)) throwError(state, "end of the stream or a document separator is expected");
+}
+/**
+* Parses YAML into a flat event stream referencing source text by offsets.
+*
+* @category Events
+*/
+function parseEvents(input, options) {
+	const length = input.length;
+	const state = {
+		...DEFAULT_PARSER_OPTIONS,
+		...options,
+		input: `${input}\0`,
+		length,
+		position: 0,
+		line: 0,
+		lineStart: 0,
+		lineIndent: 0,
+		firstTabInLine: -1,
+		depth: 0,
+		directives: [],
+		tagHandlers: Object.create(null),
+		events: []
+	};
+	const nullpos = input.indexOf("\0");
+	if (nullpos !== -1) YAMLException.throwAt(input, nullpos, "null byte is not allowed in input", state.filename);
+	while (state.position < state.length) {
+		skipByteOrderMark(state);
+		skipSeparationSpace(state, true);
+		if (state.position >= state.length) break;
+		const documentStart = state.position;
+		readDocument(state);
+		if (state.position === documentStart)
+ /* c8 ignore next */
+		throwError(state, "can not read a document");
+	}
+	return state.events;
+}
+//#endregion
+//#region src/load.ts
+var DEFAULT_LOAD_OPTIONS = {
+	...DEFAULT_PARSER_OPTIONS,
+	...DEFAULT_CONSTRUCTOR_OPTIONS
+};
+function loadDocuments(input, options = {}) {
+	const opts = {
+		...DEFAULT_LOAD_OPTIONS,
+		...options
+	};
+	const source = String(input);
+	const PARSER_OPT_KEYS = Object.keys(DEFAULT_PARSER_OPTIONS);
+	const CONSTRUCTOR_OPT_KEYS = Object.keys(DEFAULT_CONSTRUCTOR_OPTIONS);
+	return constructFromEvents(parseEvents(source, pick(opts, PARSER_OPT_KEYS)), {
+		...pick(opts, CONSTRUCTOR_OPT_KEYS),
+		source
+	});
+}
+function loadAll(input, iteratorOrOptions, options) {
+	let iterator = null;
+	if (typeof iteratorOrOptions === "function") iterator = iteratorOrOptions;
+	else if (iteratorOrOptions !== null && typeof iteratorOrOptions === "object") options = iteratorOrOptions;
+	const documents = loadDocuments(input, options);
+	if (iterator === null) return documents;
+	for (const document of documents) iterator(document);
+}
+/**
+* Parses `string` as a single YAML document. Throws {@link YAMLException} on
+* error. This function does not understand multi-document or empty sources; it
+* throws an exception on those.
+*
+* > [!NOTE]
+* > 1. When processing untrusted input, see the
+* >    [security considerations](../docs/safety.md).
+* > 2. All exceptions MUST be caught, not just {@link YAMLException}.
+* > 3. The default {@link CORE_SCHEMA} comes without the `!!merge` tag. You can
+* >    easily enable it if needed.
+* > 4. The default {@link mapTag} is `{}`-object based, with known limitations
+* >    (see description). For full compatibility use {@link realMapTag}
+* >    instead (it uses native JS `Map`).
+*
+* @example
+* Enable {@link mergeTag} and {@link realMapTag}:
+*
+* ```javascript
+* import { load, CORE_SCHEMA, mergeTag, realMapTag } from 'js-yaml'
+*
+* try {
+*   load(data, { schema: CORE_SCHEMA.withTags(mergeTag, realMapTag) })
+* } catch (e) {
+*   console.error(e)
+* }
+* ```
+*
+* @category Main
+*/
+function load(input, options) {
+	const documents = loadDocuments(input, options);
+	if (documents.length === 0) throw new YAMLException("expected a document, but the input is empty");
+	if (documents.length === 1) return documents[0];
+	throw new YAMLException("expected a single document in the stream, but found more");
+}
+//#endregion
+//#region src/ast/from_js.ts
+var INVALID = Symbol("INVALID");
+function buildRepresentTypes(schema) {
+	const defaultTags = new Set([
+		schema.defaultScalarTag,
+		schema.defaultSequenceTag,
+		schema.defaultMappingTag
+	].filter((t) => t !== void 0));
+	const implicitScalars = schema.implicitScalarTags;
+	const explicitTags = schema.tags.filter((t) => !(t.nodeKind === "scalar" && t.implicit) && !defaultTags.has(t));
+	const defaultTagsLast = schema.tags.filter((t) => defaultTags.has(t));
+	return [
+		...implicitScalars.map((tag) => ({
+			tag,
+			implicitTag: true
+		})),
+		...explicitTags.map((tag) => ({
+			tag,
+			implicitTag: false
+		})),
+		...defaultTagsLast.map((tag) => ({
+			tag,
+			implicitTag: true
+		}))
+	];
+}
+function matchTag(state, object) {
+	for (let index = 0, length = state.representTypes.length; index < length; index += 1) {
+		const { tag, implicitTag } = state.representTypes[index];
+		if (tag.identify(object)) {
+			let tagName;
+			if (tag.matchByTagPrefix) tagName = tag.representTagName(object);
+			else tagName = tag.tagName;
+			return {
+				tag,
+				tagName,
+				implicitTag
+			};
+		}
+	}
+	return null;
+}
+function build(state, object) {
+	if (!state.noRefs && object !== null && typeof object === "object") {
+		const existing = state.refs.get(object);
+		if (existing) {
+			if (existing.anchor === void 0) existing.anchor = `ref_${state.refCounter++}`;
+			return {
+				kind: "alias",
+				anchor: existing.anchor
+			};
+		}
+	}
+	const matched = matchTag(state, object);
+	if (!matched) {
+		if (object === void 0) return INVALID;
+		if (state.skipInvalid) return INVALID;
+		throw new YAMLException(`unacceptable kind of an object to dump ${Object.prototype.toString.call(object)}`);
+	}
+	const { tag, tagName, implicitTag } = matched;
+	const nodeTagName = implicitTag ? tagName : tagNameShort(tagName);
+	if (tag.nodeKind === "scalar") return {
+		kind: "scalar",
+		tag: nodeTagName,
+		tagged: !implicitTag,
+		style: SCALAR_STYLE.PLAIN,
+		value: tag.represent(object)
+	};
+	if (tag.nodeKind === "sequence") {
+		const container = tag.represent(object);
+		const node = {
+			kind: "sequence",
+			tag: nodeTagName,
+			tagged: !implicitTag,
+			style: COLLECTION_STYLE.BLOCK,
+			items: []
+		};
+		if (!state.noRefs) state.refs.set(object, node);
+		for (let index = 0, length = container.length; index < length; index += 1) {
+			let item = build(state, container[index]);
+			if (item === INVALID && container[index] === void 0) item = build(state, null);
+			if (item === INVALID) continue;
+			node.items.push(item);
+		}
+		return node;
+	}
+	const map = tag.represent(object);
+	const node = {
+		kind: "mapping",
+		tag: nodeTagName,
+		tagged: !implicitTag,
+		style: COLLECTION_STYLE.BLOCK,
+		items: []
+	};
+	if (!state.noRefs) state.refs.set(object, node);
+	for (const [objectKey, objectValue] of map) {
+		const key = build(state, objectKey);
+		if (key === INVALID) continue;
+		const value = build(state, objectValue);
+		if (value === INVALID) continue;
+		node.items.push({
+			key,
+			value
+		});
+	}
+	return node;
+}
+/**
+* Convert JS object to AST. A JS value is one YAML document. An unrepresentable
+* root becomes an empty document, which the presenter renders as an empty
+* string.
+*
+* @category AST
+*/
+function jsToAst(input, schema, options = {}) {
+	const root = build({
+		representTypes: buildRepresentTypes(schema),
+		noRefs: options.noRefs ?? false,
+		skipInvalid: options.skipInvalid ?? false,
+		refs: /* @__PURE__ */ new Map(),
+		refCounter: 0
+	}, input);
+	return [{
+		contents: root === INVALID ? null : root,
+		directives: []
+	}];
+}
+//#endregion
+//#region src/ast/visit.ts
+/**
+* Return from a visitor to stop the whole traversal.
+*
+* @category AST
+*/
+var VISIT_BREAK = Symbol("visit:break");
+/**
+* Return from a visitor to skip the current node's children.
+*
+* @category AST
+*/
+var VISIT_SKIP = Symbol("visit:skip");
+function visitNode(node, visitor, ctx) {
+	const control = visitor(node, ctx);
+	if (control === VISIT_BREAK) return true;
+	if (control === VISIT_SKIP) return false;
+	const depth = ctx.depth + 1;
+	switch (node.kind) {
+		case "sequence":
+			for (const item of node.items) if (visitNode(item, visitor, {
+				depth,
+				parent: node,
+				isKey: false
+			})) return true;
+			break;
+		case "mapping": for (const { key, value } of node.items) {
+			if (visitNode(key, visitor, {
+				depth,
+				parent: node,
+				isKey: true
+			})) return true;
+			if (visitNode(value, visitor, {
+				depth,
+				parent: node,
+				isKey: false
+			})) return true;
+		}
+	}
+	return false;
+}
+/**
+* Walk every node in the documents, calling {@link Visitor} once per
+* node (pre-order).
+*
+* @category AST
+*/
+function visit(documents, visitor) {
+	for (const doc of documents) if (doc.contents && visitNode(doc.contents, visitor, {
+		depth: 0,
+		parent: null,
+		isKey: false
+	})) return;
+}
+//#endregion
+//#region src/ast/styler_defaults.ts
+function hasBit(mask, bit) {
+	return (mask & 1 << bit) !== 0;
+}
+/**
+* Default scalar styling rules in application order.
+* See [Scalar styling](../../docs/scalar_styling.md) for usage details.
+*
+* @category AST
+*/
+var DEFAULT_SCALAR_STYLE_RULES = {
+	applyQuoteFlowKeysOption,
+	doubleQuoteForInvisibles,
+	doubleQuoteWhitespaceOnly,
+	applyForceQuotesOption,
+	tryLongOrMultilineAsBlock,
+	quoteInvalidPlain,
+	fallbackToDoubleQuoted
+};
+function _preferredQuotedStyle(layout) {
+	if (layout.presenterOptions.quoteStyle === "single" && hasBit(layout.allowedStylesMask, SCALAR_STYLE.SINGLE_QUOTED)) return SCALAR_STYLE.SINGLE_QUOTED;
+	return SCALAR_STYLE.DOUBLE_QUOTED;
+}
+function applyQuoteFlowKeysOption(layout) {
+	if (!layout.presenterOptions.quoteFlowKeys) return;
+	if (!layout.isKey || !layout.flowOnly || layout.style !== SCALAR_STYLE.PLAIN) return;
+	layout.style = SCALAR_STYLE.DOUBLE_QUOTED;
+}
+function doubleQuoteForInvisibles(layout) {
+	if (layout.style === SCALAR_STYLE.PLAIN && /[\t\x7F-\xA0\u2028\u2029\uFEFF\uFFFE\uFFFF]/.test(layout.node.value)) layout.style = SCALAR_STYLE.DOUBLE_QUOTED;
+}
+function doubleQuoteWhitespaceOnly(layout) {
+	if (layout.style === SCALAR_STYLE.PLAIN && /^\s+$/.test(layout.node.value)) layout.style = SCALAR_STYLE.DOUBLE_QUOTED;
+}
+function applyForceQuotesOption(layout) {
+	if (!layout.presenterOptions.forceQuotes) return;
+	if (layout.isKey || layout.style !== SCALAR_STYLE.PLAIN) return;
+	if (layout.node.tag !== layout.presenterOptions.schema.defaultScalarTag.tagName) return;
+	layout.style = layout.node.value.includes("\n") ? SCALAR_STYLE.DOUBLE_QUOTED : _preferredQuotedStyle(layout);
+}
+function tryLongOrMultilineAsBlock(layout) {
+	if (layout.style !== SCALAR_STYLE.PLAIN || layout.isKey) return;
+	const value = layout.node.value;
+	const multiline = value.indexOf("\n") !== -1;
+	if (!hasBit(layout.allowedStylesMask, SCALAR_STYLE.LITERAL_BLOCK)) {
+		if (multiline) layout.style = SCALAR_STYLE.DOUBLE_QUOTED;
+		return;
+	}
+	const w = layout.presenterOptions.lineWidth;
+	if (w === -1) {
+		if (multiline) layout.style = SCALAR_STYLE.LITERAL_BLOCK;
+		return;
+	}
+	const availableWidth = Math.max(Math.min(w, 40), w - layout.shiftOfContent);
+	let position = 0;
+	let shouldFold = false;
+	while (position <= value.length) {
+		let lineEnd = value.length;
+		const nextLineBreak = value.indexOf("\n", position);
+		if (nextLineBreak !== -1) lineEnd = nextLineBreak;
+		const line = value.slice(position, lineEnd);
+		if (line.length > availableWidth && line[0] !== " " && / [^ \t]/.test(line)) shouldFold = true;
+		if (nextLineBreak === -1) break;
+		position = nextLineBreak + 1;
+	}
+	if (shouldFold) layout.style = SCALAR_STYLE.FOLDED_BLOCK;
+	else if (multiline) layout.style = SCALAR_STYLE.LITERAL_BLOCK;
+}
+function quoteInvalidPlain(layout) {
+	if (layout.style === SCALAR_STYLE.PLAIN && !hasBit(layout.allowedStylesMask, SCALAR_STYLE.PLAIN)) layout.style = _preferredQuotedStyle(layout);
+}
+function fallbackToDoubleQuoted(layout) {
+	if (!hasBit(layout.allowedStylesMask, layout.style)) layout.style = SCALAR_STYLE.DOUBLE_QUOTED;
+}
+//#endregion
+//#region src/ast/scalar_styler.ts
+function setBit(mask, bit) {
+	return mask | 1 << bit;
+}
+var SRC_C_PRINTABLE = "[\\x09\\x0A\\x0D\\x20-\\x7E\\x85\\xA0-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]";
+var SRC_B_CHAR = "[\\n\\r]";
+var SRC_C_BYTE_ORDER_MARK = "\\uFEFF";
+var SRC_S_WHITE = "[ \\t]";
+var SRC_NB_CHAR = `(?:(?!(?:${SRC_B_CHAR}|${SRC_C_BYTE_ORDER_MARK}))${SRC_C_PRINTABLE})`;
+var SRC_NS_CHAR = `(?:(?!${SRC_S_WHITE})${SRC_NB_CHAR})`;
+var SRC_NB_JSON = "[\\x09\\x20-\\uD7FF\\uE000-\\uFFFF\\u{10000}-\\u{10FFFF}]";
+var SRC_C_INDICATOR = "[-?:,\\[\\]{}#&*!|>'\"%@`]";
+var SRC_C_FLOW_INDICATOR = "[,\\[\\]{}]";
+var SRC_NS_PLAIN_SAFE_FLOW_OUT = SRC_NS_CHAR;
+var SRC_NS_PLAIN_SAFE_FLOW_IN = `(?:(?!${SRC_C_FLOW_INDICATOR})${SRC_NS_CHAR})`;
+var SRC_NS_PLAIN_FIRST_FLOW_OUT = `(?:(?:(?!${SRC_C_INDICATOR})${SRC_NS_CHAR})|[?:-](?=${SRC_NS_PLAIN_SAFE_FLOW_OUT}))`;
+var SRC_NS_PLAIN_FIRST_FLOW_IN = `(?:(?:(?!${SRC_C_INDICATOR})${SRC_NS_CHAR})|[?:-](?=${SRC_NS_PLAIN_SAFE_FLOW_IN}))`;
+var SRC_NS_PLAIN_CHAR_FLOW_OUT = `(?:(?:(?![:#])${SRC_NS_PLAIN_SAFE_FLOW_OUT})|:(?=${SRC_NS_PLAIN_SAFE_FLOW_OUT}))#*`;
+var SRC_NS_PLAIN_CHAR_FLOW_IN = `(?:(?:(?![:#])${SRC_NS_PLAIN_SAFE_FLOW_IN})|:(?=${SRC_NS_PLAIN_SAFE_FLOW_IN}))#*`;
+var SRC_NB_NS_PLAIN_IN_LINE_FLOW_OUT = `(?:${SRC_S_WHITE}*${SRC_NS_PLAIN_CHAR_FLOW_OUT})*`;
+var SRC_NB_NS_PLAIN_IN_LINE_FLOW_IN = `(?:${SRC_S_WHITE}*${SRC_NS_PLAIN_CHAR_FLOW_IN})*`;
+var SRC_NS_PLAIN_ONE_LINE_FLOW_OUT = `${SRC_NS_PLAIN_FIRST_FLOW_OUT}#*${SRC_NB_NS_PLAIN_IN_LINE_FLOW_OUT}`;
+var SRC_NS_PLAIN_ONE_LINE_FLOW_IN = `${SRC_NS_PLAIN_FIRST_FLOW_IN}#*${SRC_NB_NS_PLAIN_IN_LINE_FLOW_IN}`;
+var SRC_NS_PLAIN_ONE_LINE_BLOCK_KEY = SRC_NS_PLAIN_ONE_LINE_FLOW_OUT;
+var SRC_NS_PLAIN_ONE_LINE_FLOW_KEY = SRC_NS_PLAIN_ONE_LINE_FLOW_IN;
+var SRC_S_NS_PLAIN_NEXT_LINE_FLOW_OUT = `\\n+${SRC_NS_PLAIN_CHAR_FLOW_OUT}${SRC_NB_NS_PLAIN_IN_LINE_FLOW_OUT}`;
+var SRC_S_NS_PLAIN_NEXT_LINE_FLOW_IN = `\\n+${SRC_NS_PLAIN_CHAR_FLOW_IN}${SRC_NB_NS_PLAIN_IN_LINE_FLOW_IN}`;
+var SRC_NS_PLAIN_MULTI_LINE_FLOW_OUT = `${SRC_NS_PLAIN_ONE_LINE_FLOW_OUT}(?:${SRC_S_NS_PLAIN_NEXT_LINE_FLOW_OUT})*`;
+var SRC_NS_PLAIN_MULTI_LINE_FLOW_IN = `${SRC_NS_PLAIN_ONE_LINE_FLOW_IN}(?:${SRC_S_NS_PLAIN_NEXT_LINE_FLOW_IN})*`;
+var NS_PLAIN_FLOW_OUT = new RegExp(`^(?:${SRC_NS_PLAIN_MULTI_LINE_FLOW_OUT})$`, "u");
+var NS_PLAIN_FLOW_IN = new RegExp(`^(?:${SRC_NS_PLAIN_MULTI_LINE_FLOW_IN})$`, "u");
+var NS_PLAIN_BLOCK_KEY = new RegExp(`^(?:${SRC_NS_PLAIN_ONE_LINE_BLOCK_KEY})$`, "u");
+var NS_PLAIN_FLOW_KEY = new RegExp(`^(?:${SRC_NS_PLAIN_ONE_LINE_FLOW_KEY})$`, "u");
+var NB_SINGLE_ONE_LINE = new RegExp(`^(?:${SRC_NB_JSON})*$`, "u");
+var NB_SINGLE_MULTI_LINE = new RegExp(`^(?:${SRC_NB_JSON}|\\n)*$`, "u");
+var BLOCK_SCALAR_CONTENT = new RegExp(`^(?:${SRC_NB_CHAR}|\\n)*$`, "u");
+var C_FORBIDDEN_FIRST_LINE = /^(?:---|\.\.\.)(?=$|[ \t\n\r])/;
+var C_FORBIDDEN_CONTENT = /^(?:---|\.\.\.)(?=$|[ \t\n\r])/m;
+function canUsePlain(layout) {
+	const str = layout.node.value;
+	if (str !== "") {
+		if (!(layout.isKey ? layout.flowOnly ? NS_PLAIN_FLOW_KEY : NS_PLAIN_BLOCK_KEY : layout.flowOnly ? NS_PLAIN_FLOW_IN : NS_PLAIN_FLOW_OUT).test(str)) return false;
+		if (layout.shiftOfFirstLine === 0 && C_FORBIDDEN_FIRST_LINE.test(str)) return false;
+		if (layout.shiftOfContent === 0) {
+			const firstLineBreak = str.indexOf("\n");
+			if (firstLineBreak !== -1) {
+				const content = str.slice(firstLineBreak + 1);
+				if (C_FORBIDDEN_CONTENT.test(content)) return false;
+			}
+		}
+	}
+	const resolvedTag = layout.presenterOptions.schema.resolveImplicitScalarTag(str).tag.tagName;
+	if (!layout.node.tagged && resolvedTag !== layout.node.tag) return false;
+	if (!layout.node.tagged && str === "=" && resolvedTag === layout.presenterOptions.schema.defaultScalarTag.tagName) return false;
+	return true;
+}
+function canUseSingleQuoted(layout) {
+	const str = layout.node.value;
+	if (!(layout.isKey ? NB_SINGLE_ONE_LINE : NB_SINGLE_MULTI_LINE).test(str)) return false;
+	if (/[ \t]\n|\n[ \t]/.test(str)) return false;
+	if (!layout.isKey && layout.shiftOfContent === 0) {
+		const firstLineBreak = str.indexOf("\n");
+		if (firstLineBreak !== -1 && C_FORBIDDEN_CONTENT.test(str.slice(firstLineBreak + 1))) return false;
+	}
+	return true;
+}
+function canUseBlock(layout) {
+	if (layout.flowOnly || !BLOCK_SCALAR_CONTENT.test(layout.node.value)) return false;
+	const contentIndent = layout.shiftOfContent - layout.shiftOfParent;
+	if (contentIndent < 1) return false;
+	if (contentIndent > 9 && /^\n* /.test(layout.node.value)) return false;
+	if (layout.shiftOfContent === 0 && C_FORBIDDEN_CONTENT.test(layout.node.value)) return false;
+	return true;
+}
+function detectAllowedStyles(layout) {
+	let mask = setBit(0, SCALAR_STYLE.DOUBLE_QUOTED);
+	if (canUsePlain(layout)) mask = setBit(mask, SCALAR_STYLE.PLAIN);
+	if (canUseSingleQuoted(layout)) mask = setBit(mask, SCALAR_STYLE.SINGLE_QUOTED);
+	if (canUseBlock(layout)) mask = setBit(setBit(mask, SCALAR_STYLE.LITERAL_BLOCK), SCALAR_STYLE.FOLDED_BLOCK);
+	layout.allowedStylesMask = mask;
+}
+function renderScalar(layout) {
+	switch (layout.style) {
+		case SCALAR_STYLE.PLAIN: return renderPlain(layout);
+		case SCALAR_STYLE.SINGLE_QUOTED: return renderSingleQuoted(layout);
+		case SCALAR_STYLE.LITERAL_BLOCK: return renderLiteralBlock(layout);
+		case SCALAR_STYLE.FOLDED_BLOCK: return renderFoldedBlock(layout);
+		case SCALAR_STYLE.DOUBLE_QUOTED: return renderDoubleQuoted(layout);
+	}
+}
+function renderPlain(layout) {
+	return encodeFlowBreaks(layout.node.value, layout.shiftOfContent);
+}
+function renderSingleQuoted(layout) {
+	return `'${encodeFlowBreaks(layout.node.value, layout.shiftOfContent).replace(/'/g, "''")}'`;
+}
+function renderLiteralBlock(layout) {
+	const value = layout.node.value;
+	return "|" + blockHeader(value, layout.shiftOfParent, layout.shiftOfContent) + dropEndingNewline(indentString(value, layout.shiftOfContent));
+}
+function renderFoldedBlock(layout) {
+	const value = layout.node.value;
+	const w = layout.presenterOptions.lineWidth;
+	let availableWidth = Infinity;
+	if (w !== -1) availableWidth = Math.max(Math.min(w, 40), w - layout.shiftOfContent);
+	return ">" + blockHeader(value, layout.shiftOfParent, layout.shiftOfContent) + dropEndingNewline(indentString(foldBlockScalar(value, availableWidth), layout.shiftOfContent));
+}
+function renderDoubleQuoted(layout) {
+	return `"${escapeString(layout.node.value)}"`;
+}
+function encodeFlowBreaks(string, shiftOfContent) {
+	let nextLF = string.indexOf("\n");
+	if (nextLF === -1) return string;
+	const pad = " ".repeat(shiftOfContent);
+	let result = string.slice(0, nextLF);
+	const lineRe = /(\n+)([^\n]*)/g;
+	lineRe.lastIndex = nextLF;
+	let match;
+	while (match = lineRe.exec(string)) {
+		const breaks = match[1].length;
+		const line = match[2];
+		result += "\n".repeat(breaks + 1) + pad + line;
+	}
+	return result;
+}
+function indentString(string, spaces) {
+	const indent = " ".repeat(spaces);
+	let position = 0;
+	let result = "";
+	const length = string.length;
+	while (position < length) {
+		let line;
+		const next = string.indexOf("\n", position);
+		if (next === -1) {
+			line = string.slice(position);
+			position = length;
+		} else {
+			line = string.slice(position, next + 1);
+			position = next + 1;
+		}
+		if (line.length && line !== "\n") result += indent;
+		result += line;
+	}
+	return result;
+}
+function needIndentIndicator(string) {
+	return /^\n* /.test(string);
+}
+function blockHeader(string, shiftOfParent, shiftOfContent) {
+	const indentIndicator = needIndentIndicator(string) ? String(shiftOfContent - shiftOfParent) : "";
+	const clip = string[string.length - 1] === "\n";
+	return `${indentIndicator}${clip && (string[string.length - 2] === "\n" || string === "\n") ? "+" : clip ? "" : "-"}\n`;
+}
+function dropEndingNewline(string) {
+	return string[string.length - 1] === "\n" ? string.slice(0, -1) : string;
+}
+function isMoreIndented(char) {
+	return char === " " || char === "	";
+}
+function foldLine(line, width) {
+	if (line === "" || isMoreIndented(line[0])) return line;
+	const breakRe = / [^ \t]/g;
+	let match;
+	let start = 0;
+	let end;
+	let curr = 0;
+	let next = 0;
+	let result = "";
+	while (match = breakRe.exec(line)) {
+		next = match.index;
+		if (next - start > width) {
+			end = curr > start ? curr : next;
+			result += `\n${line.slice(start, end)}`;
+			start = end + 1;
+		}
+		curr = next;
+	}
+	result += "\n";
+	if (line.length - start > width && curr > start) result += `${line.slice(start, curr)}\n${line.slice(curr + 1)}`;
+	else result += line.slice(start);
+	return result.slice(1);
+}
+function foldBlockScalar(string, width) {
+	const lineRe = /(\n+)([^\n]*)/g;
+	let nextLF = string.indexOf("\n");
+	if (nextLF === -1) nextLF = string.length;
+	lineRe.lastIndex = nextLF;
+	let result = foldLine(string.slice(0, nextLF), width);
+	let prevMoreIndented = string[0] === "\n" || isMoreIndented(string[0]);
+	let moreIndented;
+	let match;
+	while (match = lineRe.exec(string)) {
+		const prefix = match[1];
+		const line = match[2];
+		moreIndented = line !== "" && isMoreIndented(line[0]);
+		result += prefix + (!prevMoreIndented && !moreIndented && line !== "" ? "\n" : "") + foldLine(line, width);
+		prevMoreIndented = moreIndented;
+	}
+	return result;
+}
+var CHARACTERS_TO_ESCAPE = /["\\\x00-\x1F\x7F-\xA0\u2028\u2029\uD800-\uDFFF\uFEFF\uFFFE\uFFFF]/gu;
+function escapeCharacter(character) {
+	switch (character) {
+		case "\0": return "\\0";
+		case "\x07": return "\\a";
+		case "\b": return "\\b";
+		case "	": return "\\t";
+		case "\n": return "\\n";
+		case "\v": return "\\v";
+		case "\f": return "\\f";
+		case "\r": return "\\r";
+		case "\x1B": return "\\e";
+		case "\"": return "\\\"";
+		case "\\": return "\\\\";
+		case "": return "\\N";
+		case "\xA0": return "\\_";
+		case "\u2028": return "\\L";
+		case "\u2029": return "\\P";
+	}
+	const code = character.charCodeAt(0);
+	const hex = code.toString(16).toUpperCase();
+	if (code <= 255) return `\\x${"0".repeat(2 - hex.length)}${hex}`;
+	return `\\u${"0".repeat(4 - hex.length)}${hex}`;
+}
+function escapeString(string) {
+	return string.replace(CHARACTERS_TO_ESCAPE, escapeCharacter);
+}
+//#endregion
+//#region src/ast/presenter.ts
+var CHAR_LINE_FEED = 10;
+var DEFAULT_PRESENTER_OPTIONS = {
+	indent: 2,
+	seqNoIndent: false,
+	seqInlineFirst: true,
+	lineWidth: 80,
+	flowBracketPadding: false,
+	flowSkipCommaSpace: false,
+	flowSkipColonSpace: false,
+	quoteFlowKeys: false,
+	quoteStyle: "single",
+	forceQuotes: false,
+	scalarStyleRules: Object.keys(DEFAULT_SCALAR_STYLE_RULES).map((name) => Reflect.get(DEFAULT_SCALAR_STYLE_RULES, name)),
+	tagBeforeAnchor: false
+};
+function nodeTagShort(node) {
+	return node.tagged ? node.tag : tagNameShort(node.tag);
+}
+function createPresenterState(options) {
+	const opts = {
+		...DEFAULT_PRESENTER_OPTIONS,
+		...options
+	};
+	if (opts.flowSkipColonSpace) opts.quoteFlowKeys = true;
+	return {
+		...opts,
+		defaultScalarTagName: opts.schema.defaultScalarTag.tagName,
+		openEnded: false
+	};
+}
+function generateNextLine(state, level) {
+	return `\n${" ".repeat(state.indent * level)}`;
+}
+function scalarLayout(state, node, parent, level, isKey, flowOnly) {
+	return {
+		node,
+		parent,
+		level,
+		isKey,
+		flowOnly,
+		shiftOfParent: level === 0 ? -1 : state.indent * (level - 1),
+		shiftOfContent: state.indent * Math.max(1, level),
+		shiftOfFirstLine: level === 0 ? 0 : state.indent * level,
+		presenterOptions: state,
+		allowedStylesMask: 0,
+		style: node.style
+	};
+}
+function writeFlowSequence(state, level, node) {
+	let result = "";
+	for (let index = 0, length = node.items.length; index < length; index += 1) {
+		const item = writeNode(state, level, node.items[index], node, {}).text;
+		if (index > 0) result += `,${!state.flowSkipCommaSpace ? " " : ""}`;
+		result += item;
+	}
+	const pad = state.flowBracketPadding && node.items.length > 0 ? " " : "";
+	return `[${pad}${result}${pad}]`;
+}
+function writeBlockSequence(state, level, node, compact) {
+	let result = "";
+	for (let index = 0, length = node.items.length; index < length; index += 1) {
+		const item = writeNode(state, level + 1, node.items[index], node, {
+			block: true,
+			compact: state.seqInlineFirst,
+			isblockseq: true
+		}).text;
+		if (!compact || result !== "") result += generateNextLine(state, level);
+		if (item === "" || CHAR_LINE_FEED === item.charCodeAt(0)) result += "-";
+		else result += "- ";
+		result += item;
+	}
+	return result;
+}
+function writeFlowMapping(state, level, node) {
+	let result = "";
+	for (const { key, value } of node.items) {
+		let pairBuffer = "";
+		if (result !== "") pairBuffer += `,${!state.flowSkipCommaSpace ? " " : ""}`;
+		const keyRender = writeNode(state, level, key, node, { iskey: true });
+		const keyText = keyRender.text;
+		const valueText = writeNode(state, level, value, node, {}).text;
+		const sep = state.flowSkipColonSpace || valueText === "" ? "" : " ";
+		const keyIsBareProps = key.kind === "scalar" && keyRender.noBody && (key.tagged || key.anchor !== void 0);
+		const keyColonSep = key.kind === "alias" || keyIsBareProps ? " " : "";
+		pairBuffer += `${keyText}${keyColonSep}:${sep}${valueText}`;
+		result += pairBuffer;
+	}
+	const pad = state.flowBracketPadding && result !== "" ? " " : "";
+	return `{${pad}${result}${pad}}`;
+}
+function writeBlockMapping(state, level, node, compact) {
+	let result = "";
+	for (let index = 0, length = node.items.length; index < length; index += 1) {
+		let pairBuffer = "";
+		if (!compact || result !== "") pairBuffer += generateNextLine(state, level);
+		const { key, value } = node.items[index];
+		const keyIsBlock = (key.kind === "mapping" || key.kind === "sequence") && key.style === COLLECTION_STYLE.BLOCK && key.items.length !== 0 || key.kind === "scalar" && (key.style === SCALAR_STYLE.LITERAL_BLOCK || key.style === SCALAR_STYLE.FOLDED_BLOCK);
+		const keyRender = keyIsBlock ? writeNode(state, level + 1, key, node, {
+			block: true,
+			compact: true,
+			isblockseq: !cannotBeCompact(state, key, level + 1)
+		}) : writeNode(state, level + 1, key, node, {
+			block: true,
+			compact: true,
+			iskey: true
+		});
+		const keyText = keyRender.text;
+		const keyHasLineBreak = key.kind === "scalar" && key.value.indexOf("\n") !== -1;
+		const keyIsTooLong = keyText.length > 1024 && /^[\s\S]{1025}/u.test(keyText);
+		const explicitPair = keyIsBlock || keyHasLineBreak || keyIsTooLong;
+		if (explicitPair) {
+			if (keyText && CHAR_LINE_FEED === keyText.charCodeAt(0)) pairBuffer += "?";
+			else pairBuffer += "? ";
+		}
+		pairBuffer += keyText;
+		if (explicitPair) pairBuffer += generateNextLine(state, level);
+		const valueText = writeNode(state, level + 1, value, node, {
+			block: true,
+			compact: explicitPair,
+			isblockseq: explicitPair && !cannotBeCompact(state, value, level + 1)
+		}).text;
+		const keyIsBareProps = key.kind === "scalar" && keyRender.noBody && (key.tagged || key.anchor !== void 0);
+		const keyColonSep = !explicitPair && (key.kind === "alias" || keyIsBareProps) ? " " : "";
+		if (valueText === "" || CHAR_LINE_FEED === valueText.charCodeAt(0)) pairBuffer += `${keyColonSep}:`;
+		else pairBuffer += `${keyColonSep}: `;
+		pairBuffer += valueText;
+		result += pairBuffer;
+	}
+	return result;
+}
+function cannotBeCompact(state, node, level) {
+	if (node.kind === "alias") return true;
+	return node.tagged || node.anchor !== void 0 || state.indent < 2 && level > 0;
+}
+function writeNode(state, level, node, parent, ctx) {
+	if (node.kind === "alias") {
+		state.openEnded = false;
+		return {
+			text: `*${node.anchor}`,
+			noBody: false
+		};
+	}
+	const { block = false, iskey = false, isblockseq = false } = ctx;
+	let compact = ctx.compact ?? false;
+	const hasAnchor = node.anchor !== void 0;
+	if (cannotBeCompact(state, node, level)) compact = false;
+	let body;
+	let shouldPrintTag = node.tagged;
+	const useBlockCollection = block && (node.kind === "mapping" || node.kind === "sequence") && node.style === COLLECTION_STYLE.BLOCK && node.items.length !== 0;
+	if (node.kind === "mapping") {
+		if (useBlockCollection) body = writeBlockMapping(state, level, node, compact);
+		else body = writeFlowMapping(state, level, node);
+	} else if (node.kind === "sequence") {
+		if (useBlockCollection) {
+			if (state.seqNoIndent && !isblockseq && level > 0) body = writeBlockSequence(state, level - 1, node, compact);
+			else body = writeBlockSequence(state, level, node, compact);
+		} else body = writeFlowSequence(state, level, node);
+	} else {
+		const layout = scalarLayout(state, node, parent, level, iskey, !block);
+		detectAllowedStyles(layout);
+		for (const rule of state.scalarStyleRules) rule(layout);
+		body = renderScalar(layout);
+		state.openEnded = (layout.style === SCALAR_STYLE.LITERAL_BLOCK || layout.style === SCALAR_STYLE.FOLDED_BLOCK) && (node.value === "\n" || node.value.endsWith("\n\n"));
+		shouldPrintTag = node.tagged || body === "" && layout.flowOnly && parent?.kind === "sequence" && !hasAnchor || layout.style !== SCALAR_STYLE.PLAIN && node.tag !== state.defaultScalarTagName;
+	}
+	if ((node.kind === "mapping" || node.kind === "sequence") && !useBlockCollection) state.openEnded = false;
+	if (useBlockCollection && compact && level > 0 && state.indent > 2) body = `${" ".repeat(state.indent - 2)}${body}`;
+	const noBody = body === "";
+	let text = body;
+	if (shouldPrintTag || hasAnchor) {
+		const props = [];
+		const tag = shouldPrintTag ? nodeTagShort(node) : null;
+		const anchor = hasAnchor ? `&${node.anchor}` : null;
+		if (state.tagBeforeAnchor) {
+			if (tag !== null) props.push(tag);
+			if (anchor !== null) props.push(anchor);
+		} else {
+			if (anchor !== null) props.push(anchor);
+			if (tag !== null) props.push(tag);
+		}
+		const sep = body === "" || body.charCodeAt(0) === CHAR_LINE_FEED ? "" : " ";
+		text = `${props.join(" ")}${sep}${body}`;
+	}
+	return {
+		text,
+		noBody
+	};
+}
+function rootStartsOwnLine(node) {
+	return (node.kind === "sequence" || node.kind === "mapping") && node.style === COLLECTION_STYLE.BLOCK && node.items.length !== 0 && !node.tagged && node.anchor === void 0;
+}
+function writeDocumentDirectives(doc) {
+	let result = "";
+	for (const directive of doc.directives) {
+		if (directive.kind === "yaml") {
+			result += `%YAML ${directive.version}\n`;
+			continue;
+		}
+		const { handle, prefix } = directive;
+		result += `%TAG ${handle} ${prefix}\n`;
+	}
+	return result;
+}
+/**
+* Build YAML from AST.
+*
+* @category AST
+*/
+function present(documents, options) {
+	const state = createPresenterState(options);
+	let result = "";
+	let previousEnded = false;
+	for (let index = 0; index < documents.length; index += 1) {
+		const doc = documents[index];
+		state.openEnded = false;
+		const directives = writeDocumentDirectives(doc);
+		const hasDirectives = directives !== "";
+		const marker = doc.explicitStart || hasDirectives || index > 0 && !previousEnded;
+		result += directives;
+		if (doc.contents === null) {
+			if (marker) result += "---\n";
+		} else if (marker) {
+			const body = writeNode(state, 0, doc.contents, null, {
+				block: true,
+				compact: true
+			}).text;
+			const sep = body === "" ? "" : hasDirectives || rootStartsOwnLine(doc.contents) ? "\n" : " ";
+			result += `---${sep}${body}\n`;
+		} else result += writeNode(state, 0, doc.contents, null, {
+			block: true,
+			compact: true
+		}).text + "\n";
+		previousEnded = doc.explicitEnd || state.openEnded;
+		if (previousEnded) result += "...\n";
+	}
+	return result;
+}
+//#endregion
+//#region src/dump.ts
+var DEFAULT_DUMP_OPTIONS = {
+	...DEFAULT_PRESENTER_OPTIONS,
+	schema: DUMP_SCHEMA,
+	skipInvalid: false,
+	noRefs: false,
+	flowLevel: -1,
+	sortKeys: false,
+	transform: () => {}
+};
+function defaultCompareFn(a, b) {
+	const x = String(a);
+	const y = String(b);
+	if (x < y) return -1;
+	if (x > y) return 1;
+	return 0;
+}
+/**
+* Serializes JS object as a YAML document. By default it can dump every
+* supported YAML type, so it throws an exception if you try to dump regexps or
+* functions. However, you can disable exceptions by setting the
+* {@link DumpOptions.skipInvalid} option to `true`.
+*
+* @category Main
+*/
+function dump(input, options = {}) {
+	const opts = {
+		...DEFAULT_DUMP_OPTIONS,
+		...options
+	};
+	const documents = jsToAst(input, opts.schema, {
+		noRefs: opts.noRefs,
+		skipInvalid: opts.skipInvalid
+	});
+	if (opts.flowLevel >= 0) visit(documents, (node, ctx) => {
+		if (ctx.depth < opts.flowLevel) return;
+		if (node.kind === "sequence" || node.kind === "mapping") node.style = COLLECTION_STYLE.FLOW;
+		return VISIT_SKIP;
+	});
+	if (opts.sortKeys) {
+		const compareFn = opts.sortKeys === true ? defaultCompareFn : opts.sortKeys;
+		visit(documents, (node) => {
+			if (node.kind !== "mapping") return;
+			node.items.sort((a, b) => compareFn(a.key.kind === "scalar" ? a.key.value : "", b.key.kind === "scalar" ? b.key.value : ""));
+		});
+	}
+	opts.transform(documents);
+	return present(documents, {
+		...pick(opts, Object.keys(DEFAULT_PRESENTER_OPTIONS)),
+		schema: opts.schema
+	});
+}
+//#endregion
+//#region src/ast/from_events.ts
+var NO_RANGE = (/* unused pure expression or super */ null && (-1));
+function eventPosition(event) {
+	if ("tagStart" in event && event.tagStart !== NO_RANGE) return event.tagStart;
+	if ("anchorStart" in event && event.anchorStart !== NO_RANGE) return event.anchorStart;
+	if ("valueStart" in event && event.valueStart !== NO_RANGE) return event.valueStart;
+	if ("start" in event) return event.start;
+	return 0;
+}
+function rawTag(state, event) {
+	return event.tagStart === NO_RANGE ? "" : state.source.slice(event.tagStart, event.tagEnd);
+}
+function anchorName(state, event) {
+	return event.anchorStart === NO_RANGE ? void 0 : state.source.slice(event.anchorStart, event.anchorEnd);
+}
+function buildScalar(state, event) {
+	const value = getScalarValue(state.source, event);
+	const raw = rawTag(state, event);
+	let tag;
+	let tagged = false;
+	if (raw !== "") {
+		tagged = true;
+		tag = raw;
+	} else if (event.style === SCALAR_STYLE.PLAIN) tag = state.schema.resolveImplicitScalarTag(value).tag.tagName;
+	else tag = state.schema.defaultScalarTag.tagName;
+	return {
+		kind: "scalar",
+		tag,
+		tagged,
+		style: event.style,
+		anchor: anchorName(state, event),
+		value
+	};
+}
+function buildCollection(state, event, defaultTagName) {
+	const raw = rawTag(state, event);
+	let tag;
+	let tagged = false;
+	if (raw === "") tag = defaultTagName;
+	else {
+		tag = raw;
+		tagged = true;
+	}
+	return {
+		tag,
+		tagged,
+		style: event.style,
+		anchor: anchorName(state, event)
+	};
+}
+function addNode(state, node) {
+	const frame = state.frames[state.frames.length - 1];
+	if (frame.kind === "document") frame.doc.contents = node;
+	else if (frame.kind === "sequence") frame.node.items.push(node);
+	else if (frame.key) {
+		frame.node.items.push({
+			key: frame.key,
+			value: node
+		});
+		frame.key = null;
+	} else frame.key = node;
+}
+/**
+* Builds an AST from parser events
+*
+* @category AST
+*/
+function eventsToAst(events, options) {
+	const state = {
+		source: options.source,
+		schema: options.schema,
+		eventIndex: 0,
+		position: 0,
+		frames: [],
+		documents: []
+	};
+	while (state.eventIndex < events.length) {
+		const event = events[state.eventIndex++];
+		state.position = eventPosition(event);
+		switch (event.type) {
+			case EVENT_ID.DOCUMENT: {
+				const doc = {
+					contents: null,
+					explicitStart: event.explicitStart,
+					explicitEnd: event.explicitEnd,
+					directives: event.directives
+				};
+				state.frames.push({
+					kind: "document",
+					doc
+				});
+				break;
+			}
+			case EVENT_ID.SCALAR:
+				addNode(state, buildScalar(state, event));
+				break;
+			case EVENT_ID.SEQUENCE: {
+				const { tag, tagged, style, anchor } = buildCollection(state, event, "tag:yaml.org,2002:seq");
+				const node = {
+					kind: "sequence",
+					tag,
+					tagged,
+					style,
+					anchor,
+					items: []
+				};
+				state.frames.push({
+					kind: "sequence",
+					node
+				});
+				break;
+			}
+			case EVENT_ID.MAPPING: {
+				const { tag, tagged, style, anchor } = buildCollection(state, event, "tag:yaml.org,2002:map");
+				const node = {
+					kind: "mapping",
+					tag,
+					tagged,
+					style,
+					anchor,
+					items: []
+				};
+				state.frames.push({
+					kind: "mapping",
+					node,
+					key: null
+				});
+				break;
+			}
+			case EVENT_ID.ALIAS:
+				addNode(state, {
+					kind: "alias",
+					anchor: state.source.slice(event.anchorStart, event.anchorEnd)
+				});
+				break;
+			case EVENT_ID.POP: {
+				const frame = state.frames.pop();
+				if (frame.kind === "mapping" && frame.key) throw new Error("incomplete mapping pair in event stream");
+				if (frame.kind === "document") state.documents.push(frame.doc);
+				else addNode(state, frame.node);
+				break;
+			}
+		}
+	}
+	return state.documents;
+}
+//#endregion
+//#region src/index.ts
+/** @deprecated Use `EVENT_ID.DOCUMENT` instead. @internal */
+var EVENT_DOCUMENT = EVENT_ID.DOCUMENT;
+/** @deprecated Use `EVENT_ID.SEQUENCE` instead. @internal */
+var EVENT_SEQUENCE = EVENT_ID.SEQUENCE;
+/** @deprecated Use `EVENT_ID.MAPPING` instead. @internal */
+var EVENT_MAPPING = EVENT_ID.MAPPING;
+/** @deprecated Use `EVENT_ID.SCALAR` instead. @internal */
+var EVENT_SCALAR = EVENT_ID.SCALAR;
+/** @deprecated Use `EVENT_ID.ALIAS` instead. @internal */
+var EVENT_ALIAS = EVENT_ID.ALIAS;
+/** @deprecated Use `EVENT_ID.POP` instead. @internal */
+var EVENT_POP = EVENT_ID.POP;
+/** @deprecated Use `SCALAR_STYLE.PLAIN` instead. @internal */
+var SCALAR_STYLE_PLAIN = SCALAR_STYLE.PLAIN;
+/** @deprecated Use `SCALAR_STYLE.SINGLE_QUOTED` instead. @internal */
+var SCALAR_STYLE_SINGLE_QUOTED = SCALAR_STYLE.SINGLE_QUOTED;
+/** @deprecated Use `SCALAR_STYLE.DOUBLE_QUOTED` instead. @internal */
+var SCALAR_STYLE_DOUBLE_QUOTED = SCALAR_STYLE.DOUBLE_QUOTED;
+/** @deprecated Use `SCALAR_STYLE.LITERAL_BLOCK` instead. @internal */
+var SCALAR_STYLE_LITERAL_BLOCK = SCALAR_STYLE.LITERAL_BLOCK;
+/** @deprecated Use `SCALAR_STYLE.FOLDED_BLOCK` instead. @internal */
+var SCALAR_STYLE_FOLDED_BLOCK = SCALAR_STYLE.FOLDED_BLOCK;
+/** @deprecated Use `COLLECTION_STYLE.BLOCK` instead. @internal */
+var COLLECTION_STYLE_BLOCK = COLLECTION_STYLE.BLOCK;
+/** @deprecated Use `COLLECTION_STYLE.FLOW` instead. @internal */
+var COLLECTION_STYLE_FLOW = COLLECTION_STYLE.FLOW;
+/** @deprecated Use `CHOMPING_MODE.CLIP` instead. @internal */
+var CHOMPING_CLIP = CHOMPING_MODE.CLIP;
+/** @deprecated Use `CHOMPING_MODE.STRIP` instead. @internal */
+var CHOMPING_STRIP = CHOMPING_MODE.STRIP;
+/** @deprecated Use `CHOMPING_MODE.KEEP` instead. @internal */
+var CHOMPING_KEEP = CHOMPING_MODE.KEEP;
+//#endregion
+
+
+//# sourceMappingURL=js-yaml.mjs.map
+;// CONCATENATED MODULE: ./src/input-error.ts
+// The error of an input that cannot be used, in a module of its own: the parsers in docker/ and
+// cache/ throw it, and post, which reads no input but secret-envs, need not load the input parsers.
+
+/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(boundMessage(`${input}: ${message}`));
+        this.input = input;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/docker/login.ts
@@ -48874,90 +51761,110 @@ function imageRegistry(image) {
         return normalizeRegistry(first);
     return 'docker.io';
 }
-const KEYS = ['registry', 'username', 'password'];
-/**
- * `registry-auth`: a list of entries, each starting with `- `, one `key: value` per line:
- *
- *   - registry: ghcr.io
- *     username: octocat
- *     password: ${{ secrets.GHCR_TOKEN }}
- *
- * A value is the rest of the line after `key:`, without surrounding spaces; quotes are not
- * interpreted. Blank lines and lines starting with `#` are skipped.
- */
-function parseRegistryAuth(raw) {
-    const name = 'registry-auth';
-    const entries = [];
-    const lines = raw.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-        const line = lines[i].replace(/\r$/, '');
-        const t = line.trim();
-        if (t === '' || t.startsWith('#'))
-            continue;
-        const m = /^\s*(-\s+)?([A-Za-z_-]+)\s*:(.*)$/.exec(line);
-        if (!m)
-            throw new InputError(name, `line ${i + 1}: expected "key: value" with key registry, username or password (the line is not shown)`);
-        const [, dash, keyRaw, rest] = m;
-        const key = keyRaw.toLowerCase();
-        if (!KEYS.includes(key))
-            throw new InputError(name, `line ${i + 1}: unknown key ${quoted(keyRaw)} (expected registry, username or password)`);
-        if (dash)
-            entries.push({});
-        else if (entries.length === 0)
-            throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
-        const entry = entries[entries.length - 1];
-        if (entry[key] !== undefined)
-            throw new InputError(name, `entry ${entries.length}: ${quoted(key)} is given twice`);
-        entry[key] = rest.trim();
-    }
-    const seen = new Set();
-    return entries.map((e, idx) => {
-        const n = idx + 1;
-        if (!e.registry)
-            throw new InputError(name, `entry ${n}: no registry`);
-        const registry = normalizeRegistry(e.registry);
-        if (!HOST_RE.test(registry))
-            throw new InputError(name, `entry ${n}: invalid registry ${quoted(e.registry)}`);
-        if (!e.username)
-            throw new InputError(name, `entry ${n} (${registry}): no username`);
-        if (/\s/.test(e.username))
-            throw new InputError(name, `entry ${n} (${registry}): the username contains a space`);
-        if (!e.password)
-            throw new InputError(name, `entry ${n} (${registry}): no password (is the secret set?)`);
-        if (seen.has(registry))
-            throw new InputError(name, `${registryLabel(registry)} is listed twice`);
-        seen.add(registry);
-        return { registry, username: e.username, password: e.password };
-    });
+/** `ecr` (or an entry's `ecr:`): auto, true or false. `where` names the input in the error. */
+function parseEcr(raw, where = 'ecr') {
+    const v = raw.trim().toLowerCase();
+    if (v === '')
+        return 'auto';
+    if (v === 'auto' || v === 'true' || v === 'false')
+        return v;
+    throw new InputError(where, `expected auto, true or false, got ${quoted(raw.trim())}`);
+}
+// Amazon ECR hosts, as docker/login-action recognises them: private registries
+// <12-digit account>.dkr.ecr.<region>.amazonaws.com (.com.cn, .eu; dkr-ecr and on.aws forms), and ECR Public.
+const ECR_PRIVATE_RE = /^([0-9]{12})\.(?:dkr\.ecr|dkr-ecr)\.([a-z0-9-]+)\.(?:on\.aws|amazonaws\.(?:com(?:\.cn)?|eu))$/;
+const ECR_PUBLIC_RE = /^(?:public\.ecr\.aws|ecr-public\.aws\.com)$/;
+function isEcrRegistry(host) {
+    return ECR_PRIVATE_RE.test(host) || ECR_PUBLIC_RE.test(host);
 }
 /**
- * Who logs in where: the single `registry`/`username`/`password` inputs, every `registry-auth`
- * entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io and nothing else gives
- * ghcr.io credentials (neither these inputs nor a login already in the user's Docker config).
+ * Pure: whether a login to `host` goes through AWS (`aws ecr get-login-password`), and for which
+ * region. ecr: true on a host that is not an ECR name takes the region from AWS_REGION or
+ * AWS_DEFAULT_REGION; without one it is an error.
  */
-function planLogins(li, images, actor, alreadyLoggedIn) {
+function planEcr(host, mode, env, where) {
+    if (mode === 'false')
+        return undefined;
+    const envRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
+    if (ECR_PUBLIC_RE.test(host))
+        return mode === 'auto' || mode === 'true' ? { public: true, region: 'us-east-1' } : undefined;
+    const m = ECR_PRIVATE_RE.exec(host);
+    if (m)
+        return { public: false, region: m[2], accountId: m[1] };
+    if (mode === 'auto')
+        return undefined;
+    if (!envRegion)
+        throw new InputError(where, `ecr: true, but ${quoted(host)} is not an Amazon ECR host name and neither AWS_REGION nor AWS_DEFAULT_REGION is set`);
+    return { public: false, region: envRegion };
+}
+/**
+ * `scope` (docker/login-action): credentials for part of a registry only, kept where buildx looks
+ * for scoped credentials: <buildx config>/config/<host>/<repository>[@<actions>] (Docker Hub as
+ * registry-1.docker.io). `repository` is a path inside the registry (no "..", no absolute path),
+ * `actions` lowercase names separated by commas (e.g. push or pull,push). Returns the trimmed scope.
+ */
+function parseScope(raw, where = 'scope') {
+    const s = raw.trim();
+    if (s === '')
+        return '';
+    const parts = s.split('@');
+    if (parts.length > 2)
+        throw new InputError(where, `${quoted(s)} has more than one "@"`);
+    const [repo, actions] = parts;
+    if (actions !== undefined && !/^[a-z]+(,[a-z]+)*$/.test(actions))
+        throw new InputError(where, `${quoted(s)}: the actions after "@" are lowercase names separated by commas (e.g. push)`);
+    if (repo !== '' && (repo.startsWith('/') || repo.split('/').some((c) => c === '' || c === '.' || c === '..') || !/^[A-Za-z0-9._/-]+$/.test(repo))) {
+        throw new InputError(where, `${quoted(s)} is not a repository path inside the registry (e.g. acme/app or acme/app@push)`);
+    }
+    return s;
+}
+/** Where a scoped login is kept, relative to the buildx config directory ($DOCKER_CONFIG/buildx). */
+function scopeConfigDir(host, scope) {
+    const [repo, actions] = scope.split('@');
+    const base = external_node_path_namespaceObject.posix.join('config', host === 'docker.io' ? 'registry-1.docker.io' : host, repo);
+    return actions === undefined ? base : `${base}@${actions}`;
+}
+const loginKey = (l) => `${l.registry}\u0000${l.scope ?? ''}`;
+/**
+ * Who logs in where: the single `registry`/`username`/`password` inputs (with `ecr` and `scope`),
+ * every `registry-auth` entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io
+ * and nothing else gives ghcr.io credentials (neither these inputs nor a login already in the user's
+ * Docker config). An Amazon ECR login (ecr: auto on an ECR host, or ecr: true) may leave username and
+ * password empty: the AWS CLI then uses the job's AWS credentials (AWS_* variables or a role).
+ */
+function planLogins(li, images, actor, alreadyLoggedIn, env = {}) {
     const logins = [];
     const notes = [];
-    if (li.username || li.password) {
-        if (!li.username || !li.password) {
-            throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(normalizeRegistry(li.registry))} needs both username and password`);
+    const registry = normalizeRegistry(li.registry);
+    const ecrTarget = planEcr(registry, li.ecr ?? 'auto', env, 'ecr');
+    if (li.username || li.password || (ecrTarget && li.registry.trim())) {
+        if (!ecrTarget && (!li.username || !li.password)) {
+            throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(registry)} needs both username and password`);
         }
-        const registry = normalizeRegistry(li.registry);
+        if (ecrTarget && !!li.username !== !!li.password) {
+            throw new InputError(li.username ? 'password' : 'username', `Amazon ECR login to ${registry}: give both the AWS access key id (username) and secret access key (password), or neither (the job's AWS credentials)`);
+        }
         if (!HOST_RE.test(registry))
             throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
-        logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
+        logins.push({ registry, username: li.username, password: li.password, input: 'registry', ...(li.scope ? { scope: li.scope } : {}), ...(ecrTarget ? { ecrTarget } : {}) });
     }
     else if (li.registry.trim()) {
         notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
     }
     for (const c of li.registryAuth) {
-        if (logins.some((l) => l.registry === c.registry)) {
+        if (logins.some((l) => loginKey(l) === loginKey(c))) {
             throw new InputError('registry-auth', `${registryLabel(c.registry)} is also given by the registry/username/password inputs`);
         }
-        logins.push({ ...c, input: 'registry-auth' });
+        const target = planEcr(c.registry, c.ecr ?? 'auto', env, 'registry-auth');
+        if (target && !!c.username !== !!c.password) {
+            throw new InputError('registry-auth', `Amazon ECR entry ${c.registry}: give both username (AWS access key id) and password (secret access key), or neither`);
+        }
+        if (!target && (!c.username || !c.password))
+            throw new InputError('registry-auth', `${registryLabel(c.registry)}: no ${c.username ? 'password (is the secret set?)' : 'username'}`);
+        logins.push({ ...c, input: 'registry-auth', ...(target ? { ecrTarget: target } : {}) });
     }
     const ghcr = 'ghcr.io';
-    if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr)) {
+    if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr && !l.scope)) {
         if (alreadyLoggedIn.has(ghcr))
             notes.push('ghcr.io: using the login already in the Docker config.');
         else if (!li.githubToken)
@@ -48970,6 +51877,10 @@ function planLogins(li, images, actor, alreadyLoggedIn) {
         }
     }
     return { logins, notes };
+}
+/** The `aws` command that prints an ECR login password (the region is an argument, the keys go in the environment). */
+function ecrPasswordCommand(t) {
+    return t.public ? ['ecr-public', 'get-login-password', '--region', 'us-east-1'] : ['ecr', 'get-login-password', '--region', t.region];
 }
 /** The key `docker login` files a registry's credentials under in config.json. */
 function configKey(host) {
@@ -49017,7 +51928,7 @@ function isolateCredentials(configText, hosts) {
     return JSON.stringify(c, null, 2);
 }
 async function prepareConfigForLogins(dockerConfig, hosts) {
-    const file = external_node_path_.join(dockerConfig, 'config.json');
+    const file = external_node_path_namespaceObject.join(dockerConfig, 'config.json');
     const text = await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}');
     await external_node_fs_.promises.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
 }
@@ -49027,7 +51938,7 @@ async function prepareConfigForLogins(dockerConfig, hosts) {
  * that removes it again.
  */
 async function writeCredential(dockerConfig, host, username, password) {
-    const file = external_node_path_.join(dockerConfig, 'config.json');
+    const file = external_node_path_namespaceObject.join(dockerConfig, 'config.json');
     const edit = async (change) => {
         const c = JSON.parse(isolateCredentials(await external_node_fs_.promises.readFile(file, 'utf8').catch(() => '{}'), [host]));
         change(c);
@@ -49043,22 +51954,145 @@ async function writeCredential(dockerConfig, host, username, password) {
             delete c.credHelpers[host];
     });
 }
-/** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
+/** The AWS CLI's ECR login password for `l` (masked at once); username/password are the AWS keys when given. */
+async function ecrPassword(l, t, env) {
+    const awsEnv = { ...env };
+    if (l.username)
+        Object.assign(awsEnv, { AWS_ACCESS_KEY_ID: l.username, AWS_SECRET_ACCESS_KEY: l.password });
+    let res;
+    try {
+        res = await exec_run('aws', ecrPasswordCommand(t), { env: awsEnv, silent: true, ignoreReturnCode: true });
+    }
+    catch (err) {
+        throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} needs the AWS CLI (aws), which could not be run: ${err.message.split('\n')[0]}`);
+    }
+    const token = res.stdout.trim();
+    if (token)
+        lib_core/* setSecret */.Pq(token);
+    if (res.exitCode !== 0 || !token) {
+        const why = exec_lastMeaningfulLine(res.stderr) || `aws exited with ${res.exitCode}`;
+        throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} failed: aws ${ecrPasswordCommand(t).slice(0, 2).join(' ')}: ${why}`);
+    }
+    return token;
+}
+/**
+ * `docker login` with the password on stdin; a refusal is one line naming the input and registry.
+ * An ECR login gets its password from the AWS CLI first (user AWS); a scoped login is kept in the
+ * scoped directory buildx reads (under the job's private Docker config).
+ */
 async function login(l, env) {
-    const argv = ['login', '--username', l.username, '--password-stdin'];
+    let username = l.username;
+    let password = l.password;
+    if (l.ecrTarget) {
+        password = await ecrPassword(l, l.ecrTarget, env);
+        username = 'AWS';
+    }
+    const loginEnv = { ...env };
+    if (l.scope) {
+        if (env.BUILDX_CONFIG)
+            throw new LoginError(`${l.input}: scope: BUILDX_CONFIG is set, but scoped credentials are kept only in this job's private Docker config; unset BUILDX_CONFIG for this step`);
+        loginEnv.DOCKER_CONFIG = external_node_path_namespaceObject.join(env.DOCKER_CONFIG ?? '', 'buildx', scopeConfigDir(l.registry, l.scope));
+        await external_node_fs_.promises.mkdir(loginEnv.DOCKER_CONFIG, { recursive: true, mode: 0o700 });
+    }
+    const argv = ['login', '--username', username, '--password-stdin'];
     if (l.registry !== 'docker.io')
         argv.push(l.registry);
-    const res = await exec_run('docker', argv, { env, input: l.password, silent: true, ignoreReturnCode: true });
+    const res = await exec_run('docker', argv, { env: loginEnv, input: password, silent: true, ignoreReturnCode: true });
+    const what = `${registryLabel(l.registry)}${l.scope ? ` (scope ${l.scope})` : ''}`;
     if (res.exitCode !== 0) {
         const why = exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `docker login exited with ${res.exitCode}`;
-        throw new LoginError(`${l.input}: login to ${registryLabel(l.registry)} as ${l.username} failed: ${why}`);
+        throw new LoginError(`${l.input}: login to ${what} as ${username} failed: ${why}`);
     }
-    lib_core/* info */.pq(`Logged in to ${registryLabel(l.registry)} as ${l.username} (${l.input}).`);
+    lib_core/* info */.pq(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
 }
 async function logout(hosts, env) {
     for (const h of hosts) {
         await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
     }
+}
+
+;// CONCATENATED MODULE: ./src/docker/registry-auth.ts
+// `registry-auth` in docker/login-action's YAML format, parsed with a real YAML parser (js-yaml). A
+// module of its own, so that post, which needs login.ts's credential helpers, never loads the parser.
+
+
+
+
+const ENTRY_KEYS = ['registry', 'username', 'password', 'ecr', 'scope'];
+/** A YAML scalar as text: strings as written, numbers and booleans as YAML printed them. */
+function scalar(v) {
+    if (v === undefined || v === null)
+        return undefined;
+    if (typeof v === 'string')
+        return v;
+    if (typeof v === 'number' || typeof v === 'boolean')
+        return String(v);
+    return undefined;
+}
+/**
+ * `registry-auth`, in docker/login-action's format: a YAML list of maps with `registry` (empty or
+ * absent: Docker Hub), `username`, `password`, and optionally `ecr` and `scope`:
+ *
+ *   - registry: ghcr.io
+ *     username: octocat
+ *     password: ${{ secrets.GHCR_TOKEN }}
+ *   - username: "${{ vars.DOCKERHUB_USERNAME }}"   # Docker Hub
+ *     password: '${{ secrets.DOCKERHUB_TOKEN }}'
+ *
+ * It is parsed as YAML (quotes, comments, flow style `[{...}]` all work). No message ever shows a
+ * password, nor a YAML snippet (which could hold one): a syntax error names only line and column.
+ */
+function parseRegistryAuth(raw) {
+    const name = 'registry-auth';
+    if (raw.trim() === '')
+        return [];
+    let doc;
+    try {
+        doc = load(raw, { schema: FAILSAFE_SCHEMA });
+    }
+    catch (err) {
+        const e = err;
+        const where = e.mark?.line !== undefined ? ` at line ${e.mark.line + 1}, column ${(e.mark.column ?? 0) + 1}` : '';
+        throw new InputError(name, `not valid YAML${where}: ${e.reason ?? 'syntax error'} (the text is not shown: it may hold a password)`);
+    }
+    if (doc === null || doc === undefined)
+        return [];
+    if (!Array.isArray(doc))
+        throw new InputError(name, 'expected a YAML list of entries, each "- registry: HOST" with username and password (as docker/login-action takes it)');
+    const seen = new Set();
+    return doc.map((entry, idx) => {
+        const n = idx + 1;
+        if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+            throw new InputError(name, `entry ${n}: expected a map with registry, username and password`);
+        const e = entry;
+        for (const k of Object.keys(e)) {
+            if (!ENTRY_KEYS.includes(k))
+                throw new InputError(name, `entry ${n}: unknown key ${quoted(k)} (expected ${ENTRY_KEYS.join(', ')})`);
+            if (e[k] !== null && scalar(e[k]) === undefined)
+                throw new InputError(name, `entry ${n}: ${quoted(k)} must be a single value`);
+        }
+        const given = (scalar(e.registry) ?? '').trim();
+        const registry = normalizeRegistry(given);
+        if (!HOST_RE.test(registry))
+            throw new InputError(name, `entry ${n}: invalid registry ${quoted(given)}`);
+        const username = (scalar(e.username) ?? '').trim();
+        const password = scalar(e.password) ?? '';
+        const ecr = parseEcr(scalar(e.ecr) ?? '', `${name}: entry ${n}: ecr`);
+        const scope = parseScope(scalar(e.scope) ?? '', `${name}: entry ${n}: scope`);
+        if (ecr === 'false' || (ecr === 'auto' && !isEcrRegistry(registry))) {
+            if (!username)
+                throw new InputError(name, `entry ${n} (${registryLabel(registry)}): no username`);
+            if (!password)
+                throw new InputError(name, `entry ${n} (${registryLabel(registry)}): no password (is the secret set?)`);
+        }
+        if (/\s/.test(username))
+            throw new InputError(name, `entry ${n} (${registryLabel(registry)}): the username contains a space`);
+        const key = `${registry}\u0000${scope}`;
+        if (seen.has(key))
+            throw new InputError(name, `${registryLabel(registry)}${scope ? ` (scope ${scope})` : ''} is listed twice`);
+        seen.add(key);
+        return { registry, username, password, ...(ecr !== 'auto' ? { ecr } : {}), ...(scope ? { scope } : {}) };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/cache/mounts-input.ts
@@ -49078,7 +52112,7 @@ const MAX_MOUNTS = 10;
 function cleanPath(p) {
     if (p === '')
         return '.';
-    const n = external_node_path_.posix.normalize(p);
+    const n = external_node_path_namespaceObject.posix.normalize(p);
     return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 // Characters that cannot go into the generated Dockerfile's --mount flag unquoted (it is split on
@@ -49230,8 +52264,391 @@ function platformProblem(platform) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/inputs-build.ts
+// The build inputs docker/build-push-action has, with its names and meaning: parsed and checked
+// here (pure), each error one line naming the input and quoting a short part of the bad value.
+
+
+/** What `--call` asks BuildKit for; `build` (the default) builds the image. */
+const CALL_METHODS = ['build', 'check', 'outline', 'targets'];
+/** Lines without blanks and # comments. */
+function lines(raw) {
+    return raw
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+}
+/** build-push-action's List inputs: newline or comma separated. */
+function list(raw) {
+    return raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '' && !s.startsWith('#'));
+}
+function flag(name, raw) {
+    const v = raw.trim().toLowerCase();
+    if (v === '' || v === 'false')
+        return false;
+    if (v === 'true')
+        return true;
+    throw new InputError(name, `expected true or false, got ${quoted(raw.trim())}`);
+}
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const ENTITLEMENTS = ['network.host', 'security.insecure', 'device'];
+const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+function parseOutputs(raw) {
+    const out = lines(raw);
+    for (const o of out)
+        if (!/^type=[a-z]+(,|$)/.test(o) && !/^[^=,]+$/.test(o))
+            throw new InputError('outputs', `expected type=<exporter>[,key=value...] or a local path, got ${quoted(o)}`);
+    return out;
+}
+function parseBuildContexts(raw) {
+    const out = lines(raw);
+    for (const c of out) {
+        const eq = c.indexOf('=');
+        if (eq <= 0 || eq === c.length - 1)
+            throw new InputError('build-contexts', `expected name=<path, URL, docker-image://ref or target:stage>, got ${quoted(c)}`);
+        const name = c.slice(0, eq);
+        if (!/^[A-Za-z0-9][A-Za-z0-9_./:@-]*$/.test(name))
+            throw new InputError('build-contexts', `${quoted(name)} is not a context name`);
+    }
+    return out;
+}
+function parseSsh(raw) {
+    const out = lines(raw);
+    for (const s of out) {
+        const [id, paths] = s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, undefined];
+        if (!NAME_RE.test(id))
+            throw new InputError('ssh', `expected default, an id, or id=path[,path], got ${quoted(s)}`);
+        if (paths !== undefined && paths.split(',').some((p) => p.trim() === ''))
+            throw new InputError('ssh', `empty path in ${quoted(s)}`);
+    }
+    return out;
+}
+function parseAddHosts(raw) {
+    const out = list(raw);
+    for (const h of out)
+        if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h))
+            throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
+    return out;
+}
+function parseShmSize(raw) {
+    const s = raw.trim();
+    if (s !== '' && !/^\d+(\.\d+)?\s*[bkmg]?b?$/i.test(s))
+        throw new InputError('shm-size', `expected a size such as 2g or 512m, got ${quoted(s)}`);
+    return s;
+}
+function parseUlimits(raw) {
+    const out = lines(raw);
+    for (const u of out) {
+        const m = /^([a-z]+)=(-?\d+)(:-?\d+)?$/.exec(u);
+        if (!m)
+            throw new InputError('ulimit', `expected type=soft[:hard] (e.g. nofile=1024:1024), got ${quoted(u)}`);
+        if (!ULIMIT_NAMES.includes(m[1]))
+            throw new InputError('ulimit', `unknown limit ${quoted(m[1])} (${ULIMIT_NAMES.join(', ')})`);
+    }
+    return out;
+}
+function parseAllow(raw) {
+    const out = list(raw);
+    for (const a of out)
+        if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`)))
+            throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
+    return out;
+}
+function parseNetwork(raw) {
+    const n = raw.trim();
+    if (n !== '' && !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(n))
+        throw new InputError('network', `expected default, host, none or a network name, got ${quoted(n)}`);
+    return n;
+}
+function parseCall(raw) {
+    const c = raw.trim();
+    if (c === '' || c.toLowerCase() === 'build')
+        return '';
+    const method = c.split(',')[0].toLowerCase();
+    if (!CALL_METHODS.includes(method))
+        throw new InputError('call', `expected one of ${CALL_METHODS.join(', ')} (options after a comma, e.g. check,format=json), got ${quoted(c)}`);
+    return c;
+}
+/** `cache-from` / `cache-to`: `type=...` entries or a bare registry reference (build-push-action's shorthand). */
+function parseCacheList(name, raw) {
+    const out = lines(raw);
+    for (const e of out) {
+        if (/^type=[a-z0-9]+(,|$)/.test(e))
+            continue;
+        if (name === 'cache-from' && /^[a-z0-9][a-z0-9._:/@-]*$/i.test(e) && !e.includes('='))
+            continue;
+        throw new InputError(name, `expected type=<backend>[,key=value...]${name === 'cache-from' ? ' or an image reference' : ''}, got ${quoted(e)}`);
+    }
+    return out;
+}
+/** Reads and checks every build input; cross-input conflicts are refused here too. */
+function readBuildInputs(get) {
+    const b = {
+        load: flag('load', get('load')),
+        outputs: parseOutputs(get('outputs')),
+        pull: flag('pull', get('pull')),
+        noCache: flag('no-cache', get('no-cache')),
+        noCacheFilters: list(get('no-cache-filters')),
+        buildContexts: parseBuildContexts(get('build-contexts')),
+        ssh: parseSsh(get('ssh')),
+        network: parseNetwork(get('network')),
+        addHosts: parseAddHosts(get('add-hosts')),
+        shmSize: parseShmSize(get('shm-size')),
+        ulimits: parseUlimits(get('ulimit')),
+        allow: parseAllow(get('allow')),
+        cgroupParent: get('cgroup-parent').trim(),
+        call: parseCall(get('call')),
+        cacheFrom: parseCacheList('cache-from', get('cache-from')),
+        cacheTo: parseCacheList('cache-to', get('cache-to')),
+        testRun: get('test-run').trim(),
+    };
+    for (const f of b.noCacheFilters)
+        if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(f))
+            throw new InputError('no-cache-filters', `${quoted(f)} is not a stage name`);
+    if (b.call) {
+        const method = b.call.split(',')[0];
+        if (b.testRun)
+            throw new InputError('test-run', `call: ${method} evaluates the build and makes no image to test; remove one of the two`);
+        if (b.load)
+            throw new InputError('load', `call: ${method} evaluates the build and makes no image to load; remove one of the two`);
+        if (b.outputs.length)
+            throw new InputError('outputs', `call: ${method} evaluates the build and makes no image to export; remove one of the two`);
+        if (b.cacheTo.length)
+            throw new InputError('cache-to', `call: ${method} evaluates the build and exports no cache; remove one of the two`);
+    }
+    return b;
+}
+
+;// CONCATENATED MODULE: ./src/docker/builder-extra.ts
+// docker/setup-buildx-action's `name`, `append` and `keep-state`, and build-push-action's `builder`
+// (an existing builder, used as it is): parsing (pure) and the exact `buildx create --append` argv.
+
+
+const BUILDER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const builder_extra_PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+const APPEND_KEYS = ['name', 'endpoint', 'driver-opts', 'buildkitd-flags', 'platforms'];
+function builderNameOf(input, raw) {
+    const n = raw.trim();
+    if (n !== '' && !BUILDER_NAME_RE.test(n))
+        throw new InputError(input, `${quoted(n)} is not a builder name (letters, digits, "-", "_", ".")`);
+    return n;
+}
+function unquote(v) {
+    const t = v.trim();
+    return t.length >= 2 && (t[0] === '"' || t[0] === "'") && t[t.length - 1] === t[0] ? t.slice(1, -1) : t;
+}
+/**
+ * `append`, setup-buildx-action's YAML list of nodes:
+ *   - name: node2
+ *     endpoint: tcp://arm64-host:1234
+ *     platforms: linux/arm64
+ *     driver-opts:
+ *       - image=moby/buildkit:v0.16.0
+ *     buildkitd-flags: --debug
+ * Only these keys; a scalar driver-opts holds one option, a nested list several.
+ */
+function parseAppend(raw) {
+    const nodes = [];
+    let listKey;
+    for (const rawLine of raw.split(/\r?\n/)) {
+        if (rawLine.trim() === '' || rawLine.trim().startsWith('#'))
+            continue;
+        const indent = rawLine.length - rawLine.trimStart().length;
+        let line = rawLine.trim();
+        if (listKey && indent > 0 && line.startsWith('- ') && nodes.length && !/^-\s+[a-z-]+:/.test(line)) {
+            nodes[nodes.length - 1][listKey].push(unquote(line.slice(2)));
+            continue;
+        }
+        if (line.startsWith('- ')) {
+            nodes.push({});
+            line = line.slice(2).trim();
+        }
+        else if (!nodes.length)
+            throw new InputError('append', `expected a list of nodes, each starting with "- name: ...", got ${quoted(line)}`);
+        const m = /^([a-z-]+):\s*(.*)$/.exec(line);
+        if (!m || !APPEND_KEYS.includes(m[1]))
+            throw new InputError('append', `expected one of ${APPEND_KEYS.join(', ')} as key, got ${quoted(line)}`);
+        const node = nodes[nodes.length - 1];
+        if (m[2] === '' && m[1] === 'driver-opts') {
+            node[m[1]] = [];
+            listKey = m[1];
+        }
+        else {
+            node[m[1]] = unquote(m[2]);
+            listKey = undefined;
+        }
+    }
+    return nodes.map((n, i) => {
+        const str = (k) => (typeof n[k] === 'string' ? n[k] : '');
+        const name = str('name') || `node${i + 1}`;
+        if (!BUILDER_NAME_RE.test(name))
+            throw new InputError('append', `${quoted(name)} is not a node name`);
+        const platforms = str('platforms').split(',').map((s) => s.trim()).filter(Boolean);
+        for (const p of platforms)
+            if (!builder_extra_PLATFORM_RE.test(p))
+                throw new InputError('append', `node ${quoted(name)}: expected os/arch[/variant], got ${quoted(p)}`);
+        const opts = Array.isArray(n['driver-opts']) ? n['driver-opts'] : str('driver-opts') ? [str('driver-opts')] : [];
+        for (const o of opts)
+            if (!/^[A-Za-z0-9._-]+=/.test(o))
+                throw new InputError('append', `node ${quoted(name)}: driver-opts expects key=value, got ${quoted(o)}`);
+        return { name, endpoint: str('endpoint'), driverOpts: opts, buildkitdFlags: str('buildkitd-flags'), platforms };
+    });
+}
+function parseBuilderExtra(raw) {
+    const ks = (raw.keepState ?? '').trim().toLowerCase();
+    if (!['', 'true', 'false'].includes(ks))
+        throw new InputError('keep-state', `expected true or false, got ${quoted((raw.keepState ?? '').trim())}`);
+    const out = {
+        existing: builderNameOf('builder', raw.builder ?? ''),
+        name: builderNameOf('name', raw.name ?? ''),
+        append: parseAppend(raw.append ?? ''),
+        keepState: ks === 'true',
+    };
+    if (out.existing) {
+        const clash = out.name ? 'name' : out.append.length ? 'append' : out.keepState ? 'keep-state' : undefined;
+        if (clash)
+            throw new InputError(clash, `applies to a builder the action creates, but builder: ${out.existing} names an existing one`);
+    }
+    return out;
+}
+/** The exact argv that adds one node to builder `builder`. */
+function appendNodeArgv(builder, n) {
+    const a = ['buildx', 'create', '--name', builder, '--append', '--node', n.name];
+    for (const o of n.driverOpts)
+        a.push('--driver-opt', o);
+    if (n.buildkitdFlags)
+        a.push('--buildkitd-flags', n.buildkitdFlags);
+    if (n.platforms.length)
+        a.push('--platform', n.platforms.join(','));
+    if (n.endpoint)
+        a.push(n.endpoint);
+    return a;
+}
+
+;// CONCATENATED MODULE: ./src/emulation.ts
+// QEMU emulation for platforms the runner cannot run natively: which architectures need a binfmt
+// handler, what a registered handler looks like, and the installer's command line. Pure.
+
+/** The binfmt installer image docker/setup-qemu-action runs by default. */
+const DEFAULT_QEMU_IMAGE = 'tonistiigi/binfmt:latest';
+/** Where the kernel lists binfmt handlers. */
+const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
+/** Node's process.arch to the GOARCH the platforms input uses. */
+function goArch(nodeArch) {
+    return { x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips64el: 'mips64le' }[nodeArch] ?? nodeArch;
+}
+/** The handler name QEMU registers for a GOARCH (`/proc/sys/fs/binfmt_misc/qemu-<name>`). */
+const QEMU = {
+    amd64: 'x86_64',
+    '386': 'i386',
+    arm64: 'aarch64',
+    arm: 'arm',
+    riscv64: 'riscv64',
+    ppc64le: 'ppc64le',
+    ppc64: 'ppc64',
+    s390x: 's390x',
+    mips64le: 'mips64el',
+    mips64: 'mips64',
+    mipsle: 'mipsel',
+    mips: 'mips',
+    loong64: 'loongarch64',
+};
+function qemuName(arch) {
+    return QEMU[arch];
+}
+/** Architectures a host runs without emulation (an amd64 CPU runs 386 code). */
+const NATIVE = { amd64: ['amd64', '386'], arm64: ['arm64'] };
+const emulation_ALIAS = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+/** The architecture of one platform string (`linux/arm/v7` -> `arm`), or undefined for `local`. */
+function archOf(platform) {
+    if (platform.toLowerCase() === 'local' || platformProblem(platform))
+        return undefined;
+    const a = platform.toLowerCase().split('/')[1];
+    return emulation_ALIAS[a] ?? a;
+}
+/** The architectures among `platforms` that the host cannot run natively, in order, once each. */
+function emulatedArches(platforms, hostArch) {
+    const native = NATIVE[hostArch] ?? [hostArch];
+    const out = [];
+    for (const p of platforms) {
+        const a = archOf(p);
+        if (a && !native.includes(a) && !out.includes(a))
+            out.push(a);
+    }
+    return out;
+}
+/** A handler file's content: enabled, and its flags (F: the interpreter is opened at registration). */
+function parseHandler(text) {
+    const lines = text.split(/\r?\n/).map((l) => l.trim());
+    return { enabled: lines[0] === 'enabled', flags: lines.find((l) => l.startsWith('flags:'))?.slice(6).trim() ?? '' };
+}
+/**
+ * What to do for `platforms` on a host of `hostArch`, given the handlers already registered
+ * (qemu names): nothing, nothing because every handler is there, run the installer image for the
+ * missing architectures, or nothing because `qemu: false`. A builder that is not on this runner
+ * (remote, kubernetes) needs no handler here.
+ */
+function planEmulation(o) {
+    const arches = emulatedArches(o.platforms, o.hostArch);
+    if (arches.length === 0)
+        return { action: 'none' };
+    if (o.driver === 'remote' || o.driver === 'kubernetes') {
+        return { action: 'none', note: `QEMU: not set up on this runner for ${arches.join(', ')}: the ${o.driver} builder runs elsewhere and must emulate or run them itself.` };
+    }
+    if (!o.enabled)
+        return { action: 'off', arches };
+    const missing = arches.filter((a) => !o.registered.has(qemuName(a) ?? a));
+    if (missing.length === 0)
+        return { action: 'present', arches };
+    return { action: 'install', arches: missing, present: arches.filter((a) => !missing.includes(a)), argv: ['run', '--rm', '--privileged', o.image, '--install', missing.join(',')] };
+}
+
+;// CONCATENATED MODULE: ./src/migration.ts
+// Inputs of docker/build-push-action, setup-buildx-action, login-action and metadata-action that
+// this action does not declare, and what to write instead. The runner only warns ("Unexpected
+// input") about them and runs the step anyway; readInputs turns each one given into a message of
+// its own, so that an input never does nothing unseen. Pure data and one pure function.
+const FOREIGN_INPUTS = {
+    attests: { from: 'docker/build-push-action', harmless: [], instead: 'use provenance and sbom (each passed to buildx as --provenance / --sbom)' },
+    version: { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildx-version (empty: the installed buildx; latest; or a release such as v0.19.3)' },
+    install: { from: 'docker/setup-buildx-action', harmless: ['false'], instead: 'this action runs buildx itself and does not make "docker build" an alias of it; remove the input' },
+    use: { from: 'docker/setup-buildx-action', harmless: ['true', 'false'], instead: 'the builder is used by this step only; remove the input' },
+    'cache-binary': { from: 'docker/setup-buildx-action', harmless: ['true', 'false'], instead: 'a downloaded buildx (buildx-version) is kept in the runner tool cache; remove the input' },
+    cleanup: { from: 'docker/setup-buildx-action', harmless: ['true'], instead: 'write keep-builder: true to keep the builder after the job (the default removes it, as cleanup: true does)' },
+    config: { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildkitd-config' },
+    'config-inline': { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildkitd-config-inline' },
+    logout: { from: 'docker/login-action', harmless: ['true'], instead: 'the post step always logs out and deletes the job\'s private Docker config, so credentials never outlive the job; remove the input' },
+    'bake-target': { from: 'docker/metadata-action', harmless: ['docker-metadata-action'], instead: 'this action builds with buildx build, not bake, and writes no bake file; remove the input' },
+};
+/**
+ * The inputs given to the step (INPUT_* variables, as the runner sets them for every `with:` key,
+ * declared or not) that this action does not read. An empty value is ignored.
+ */
+function unexpectedInputs(env, known) {
+    const out = [];
+    for (const [k, v] of Object.entries(env)) {
+        if (!k.startsWith('INPUT_') || v === undefined || v.trim() === '')
+            continue;
+        const input = k.slice('INPUT_'.length).toLowerCase().replace(/_/g, ' ');
+        if (known.has(input))
+            continue;
+        const f = FOREIGN_INPUTS[input];
+        if (!f) {
+            out.push({ input, error: true, message: 'not an input of this action (see the migration guide in the README); remove it' });
+            continue;
+        }
+        const harmless = f.harmless.includes(v.trim().toLowerCase());
+        out.push({ input, error: !harmless, message: `${f.from}'s input is not one of this action's: ${f.instead}` });
+    }
+    return out.sort((a, b) => a.input.localeCompare(b.input));
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
-// The action's inputs, read and validated in one place: the only caller of core.getInput.
+// The action's inputs, read and validated in one place: the only caller of core.getInput but
+// post's reading of secret-envs (src/secret-envs.ts).
 
 
 
@@ -49239,31 +52656,46 @@ function platformProblem(platform) {
 
 
 
-/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(boundMessage(`${input}: ${message}`));
-        this.input = input;
-    }
+
+
+
+
+
+
+
+/** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
+const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);
+/** core.getInput, except that the UNTRIMMED inputs keep their surrounding whitespace. */
+const getRaw = (n) => lib_core/* getInput */.V4(n, { trimWhitespace: !UNTRIMMED.has(n) });
+/**
+ * Reads every input through `get` (core.getInput by default) and validates it. Then the inputs the
+ * step was given (INPUT_* in `env`) that this action does not read: one whose value asks for
+ * something this action does not do is an error naming it, any other a warning (see migration.ts).
+ */
+function readInputs(getInput = getRaw, env = process.env) {
+    const read = new Set();
+    const get = (n) => {
+        read.add(n);
+        return getInput(n);
+    };
+    const inputs = readDeclared(get);
+    const unexpected = unexpectedInputs(env, read);
+    const firstError = unexpected.find((u) => u.error);
+    if (firstError)
+        throw new InputError(firstError.input, firstError.message);
+    if (unexpected.length)
+        inputs.warnings = unexpected.map((u) => `${u.input}: ${u.message}`);
+    return inputs;
 }
-/** core.getInput, except that `secrets` is not trimmed: its values are byte-exact. */
-const getRaw = (n) => lib_core/* getInput */.V4(n, { trimWhitespace: n !== 'secrets' });
-/** Names of the environment variables `secret-envs` names (for post, which reads no other input). Never throws. */
-function secretEnvNames(get = getRaw) {
-    try {
-        return parsePairs('secret-envs', get('secret-envs')).map(([, name]) => name);
-    }
-    catch {
-        return [];
-    }
-}
-/** Reads every input through `get` (core.getInput by default) and validates it. */
-function readInputs(get = getRaw) {
-    const context = get('context').trim() || '.';
-    return {
+function readDeclared(get) {
+    const context = parseContext(get('context'));
+    const inputs = {
         images: get('images'),
         tags: get('tags'),
+        metadataContext: parseMetadataContext(get('metadata-context')),
+        sepTags: separator(get('sep-tags')),
+        sepLabels: separator(get('sep-labels')),
+        sepAnnotations: separator(get('sep-annotations')),
         flavor: get('flavor'),
         labels: get('labels'),
         annotations: get('annotations'),
@@ -49281,6 +52713,8 @@ function readInputs(get = getRaw) {
         registry: get('registry').trim(),
         username: get('username').trim(),
         password: get('password'),
+        ecr: parseEcr(get('ecr')),
+        scope: parseScope(get('scope')),
         registryAuth: parseRegistryAuth(get('registry-auth')),
         buildx: parseBuildxRequest(get('buildx-version'), get('buildx-download-url')),
         builder: parseBuilderOptions({
@@ -49305,7 +52739,83 @@ function readInputs(get = getRaw) {
         sbom: get('sbom').trim(),
         dryRun: bool('dry-run', get('dry-run'), false),
         secretScan: bool('secret-scan', get('secret-scan'), true),
+        build: readBuildInputs(get),
+        builderExtra: parseBuilderExtra({ builder: get('builder'), name: get('name'), append: get('append'), keepState: get('keep-state') }),
+        ...parseMultiPlatform(get, parsePlatforms(get('platforms'))),
     };
+    checkBuilderChoice(inputs);
+    return inputs;
+}
+/** `builder` uses an existing builder as it is; `name` and `append` need a builder the action creates. */
+function checkBuilderChoice(i) {
+    const x = i.builderExtra;
+    const b = i.builder;
+    const set = [
+        ['driver', b.driver !== 'auto'],
+        ['endpoint', b.endpoint !== ''],
+        ['driver-opts', b.driverOpts.length > 0],
+        ['buildkitd-flags', b.buildkitdFlags !== ''],
+        ['buildkitd-config', b.buildkitdConfig !== ''],
+        ['buildkitd-config-inline', b.buildkitdConfigInline.trim() !== ''],
+        ['builder-platforms', b.platforms.length > 0],
+        ['keep-builder', b.keep],
+    ];
+    const clash = set.find(([, on]) => on);
+    if (x.existing && clash)
+        throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
+    if ((x.name || x.append.length) && b.driver === 'docker') {
+        throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
+    }
+}
+/** Default of `distribute-wait`: seconds a merge waits for platform digests not visible yet. */
+const DEFAULT_DISTRIBUTE_WAIT = 120;
+/** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
+function parseMultiPlatform(get, platforms) {
+    const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
+    if (/\s/.test(qemuImage) || qemuImage.startsWith('-'))
+        throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
+    const raw = get('distribute').trim().toLowerCase();
+    const distribute = raw === '' || raw === 'false' ? 'off' : oneOf('distribute', raw, ['platform', 'merge'], 'platform');
+    if (distribute === 'platform' && platforms.length !== 1) {
+        const what = platforms.length === 0 ? 'none' : `${platforms.length} (${quoted(platforms.join(','))})`;
+        throw new InputError('distribute', `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`);
+    }
+    if (distribute === 'platform' && platforms[0].toLowerCase() === 'local') {
+        throw new InputError('distribute', 'platform: give the platform by name (e.g. linux/amd64), not "local": the merge looks its digest up by name');
+    }
+    if (distribute === 'platform' && get('driver').trim().toLowerCase() === 'docker') {
+        throw new InputError('driver', 'docker: distribute: platform pushes by digest, which the docker driver cannot; use driver: auto or docker-container');
+    }
+    if (distribute === 'merge' && platforms.length === 0) {
+        throw new InputError('distribute', 'merge: nothing to merge: list the platforms the platform jobs built in platforms (e.g. linux/amd64,linux/arm64)');
+    }
+    const w = get('distribute-wait').trim();
+    if (w !== '' && !/^\d{1,5}$/.test(w))
+        throw new InputError('distribute-wait', `expected a whole number of seconds, got ${quoted(w)}`);
+    return { qemu: bool('qemu', get('qemu'), true), qemuImage, distribute, distributeWaitSeconds: w === '' ? DEFAULT_DISTRIBUTE_WAIT : Number(w) };
+}
+/**
+ * `context`: a directory or a Git/HTTP URL. build-push-action's `{{defaultContext}}` (its Git
+ * context) is not expanded here: the default is the checked-out workspace (see inputs-files.ts).
+ */
+function parseContext(raw) {
+    const c = raw.trim() || '.';
+    if (c.includes('{{defaultContext}}')) {
+        const sub = c.split('{{defaultContext}}:')[1];
+        throw new InputError('context', `${quoted(c)}: {{defaultContext}} (docker/build-push-action's Git context) is not expanded here; check out the repository and write ${sub ? `context: ${sub}` : 'no context (the workspace)'}, or give the Git URL`);
+    }
+    return c;
+}
+/** A `sep-*` input: the text as given (metadata-action's default is a newline when empty). */
+function separator(raw) {
+    return raw === '' ? '\n' : raw;
+}
+/**
+ * `metadata-context`, docker/metadata-action's `context` input under another name (here `context`
+ * is the build context): workflow (default: the run's ref and commit) or git (the checkout's).
+ */
+function parseMetadataContext(raw) {
+    return oneOf('metadata-context', raw, ['workflow', 'git'], 'workflow');
 }
 /** All secrets in input order; a duplicate id is an error naming the input where it repeats. */
 function uniqueSecrets(groups) {
@@ -49329,7 +52839,7 @@ function splitList(raw) {
         .map((s) => s.trim())
         .filter((s) => s !== '');
 }
-function lines(raw) {
+function inputs_lines(raw) {
     return raw
         .split(/\r?\n/)
         .map((l) => l.trim())
@@ -49387,7 +52897,7 @@ function parseCacheScope(raw) {
 const ID_RE = /^[A-Za-z0-9._-]+$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseBuildArgs(raw) {
-    return lines(raw).map((line) => {
+    return inputs_lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq <= 0)
             throw new InputError('build-args', `expected KEY=VALUE, got ${quoted(line)}`);
@@ -49395,7 +52905,7 @@ function parseBuildArgs(raw) {
     });
 }
 function parsePairs(name, raw) {
-    return lines(raw).map((line) => {
+    return inputs_lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq < 0)
             throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got ${quoted(line)}`);
@@ -49506,6 +53016,3075 @@ function isPullRequestEvent(eventName) {
     return eventName === 'pull_request' || eventName === 'pull_request_target';
 }
 
+;// CONCATENATED MODULE: ./src/cache/keys.ts
+// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
+// content-addressed blob entries.
+
+
+const KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
+function slug(s, max = 40) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[.-]+|-+$/g, '');
+    return v.slice(0, max) || 'x';
+}
+function shortHash(s, n = 8) {
+    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
+}
+/**
+ * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
+ * several images built in one repository never overwrite each other's cache.
+ */
+function planScope(s) {
+    if (s.cacheScope)
+        return slug(s.cacheScope, 60);
+    const image = s.images[0] ?? s.file ?? 'image';
+    const name = image.split('/').pop().split(':')[0];
+    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
+    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
+}
+/** The branches whose caches this run may start from, in order. */
+function fallbackBranches(ctx) {
+    const out = [];
+    const push = (b) => {
+        if (b && !out.includes(b))
+            out.push(b);
+    };
+    if (isPullRequestEvent(ctx.eventName)) {
+        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
+        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
+    }
+    else if (ctx.ref.startsWith('refs/heads/')) {
+        push(ctx.ref.slice('refs/heads/'.length));
+    }
+    else if (ctx.eventName === 'merge_group') {
+        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
+    }
+    push(defaultBranchOf(ctx));
+    return out;
+}
+/** The index entry's key for this run, and the restore keys to fall back on. */
+function planIndexKeys(scope, ctx) {
+    const branches = fallbackBranches(ctx);
+    const own = isPullRequestEvent(ctx.eventName)
+        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
+        : ctx.ref.startsWith('refs/tags/')
+            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
+            : branches[0] ?? 'detached';
+    const base = `${KEY_PREFIX}-idx-${scope}-`;
+    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
+    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
+        .filter((b, i, all) => all.indexOf(b) === i)
+        .map((b) => `${base}${b}-`);
+    return { primary, restore };
+}
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+function keys_indexLookup(keys) {
+    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+function isCommitIndexKey(keys, key) {
+    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+function alternateNumber(keys, key) {
+    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+function keys_nextIndexKey(keys, held) {
+    if (!held || !isCommitIndexKey(keys, held))
+        return keys.primary;
+    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
+/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
+function blobKey(digest) {
+    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
+}
+/** Key of an entry that holds several blobs, derived from their digests. */
+function packKey(digests) {
+    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
+}
+/**
+ * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
+ * packs balanced by size (largest first into the lightest pack).
+ */
+function keys_planPacks(blobs, maxEntries) {
+    if (blobs.length === 0)
+        return [];
+    if (blobs.length <= maxEntries)
+        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
+    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
+    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+        lightest.size += b.size;
+        lightest.digests.push(b.digest);
+    }
+    return packs
+        .filter((p) => p.digests.length)
+        .map((p) => {
+        const digests = [...p.digests].sort();
+        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/distribute.ts
+// Distribute mode: each platform built by its own job and pushed by digest, the digest handed over
+// through the Actions cache service, and a merge job that joins them into one image index under
+// every computed tag. Pure planning: keys, the build output, the merge commands, index parsing.
+
+
+const distribute_short = (s) => (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, 8);
+/**
+ * The cache key of one platform's digest: run id, run attempt, image set and platform. Another
+ * attempt of the run, another image or another platform never reads it. Each variable part ends
+ * with a hash, so no key is a prefix of another (linux/arm and linux/arm64).
+ */
+function digestKey(o) {
+    const image = (o.images[0] ?? 'image').split('/').pop().split(':')[0];
+    const p = normalizePlatform(o.platform);
+    return `${KEY_PREFIX}-dist-${slug(o.runId, 24)}-${slug(o.runAttempt, 8)}-${slug(image, 30)}-${distribute_short(o.images.join('\n'))}-${slug(p, 30)}-${distribute_short(p)}`;
+}
+/** The buildx output of a platform job: pushed by digest only, under no tag. */
+function digestOutput(images) {
+    return `type=image,"name=${images.join(',')}",push-by-digest=true,name-canonical=true,push=true`;
+}
+/**
+ * The annotations of the index: `imagetools create` takes only index-level (and
+ * manifest-descriptor) annotations, so manifest-level and unprefixed ones become index ones; once each.
+ */
+function indexAnnotations(annotations) {
+    const out = [];
+    for (const a of annotations) {
+        const m = /^(index|manifest|manifest-descriptor|index-descriptor)(\[[^\]]*\])?:(.*)$/.exec(a);
+        const level = m?.[1] ?? '';
+        const rest = m ? m[3] : a;
+        if (level === 'index-descriptor')
+            continue;
+        const v = level === 'index' || level === 'manifest-descriptor' ? `${level}${m[2] ?? ''}:${rest}` : `index:${rest}`;
+        if (!out.includes(v))
+            out.push(v);
+    }
+    return out;
+}
+/** The tags of `image` among full references `image:tag`. */
+function tagsOf(image, tags) {
+    return tags.filter((t) => t.startsWith(`${image}:`) && !t.slice(image.length + 1).includes('/'));
+}
+/**
+ * One `docker buildx imagetools create` per image: every tag of it, the index annotations, and the
+ * platform images by digest in the order of `platforms`. An image without tags gets no index.
+ */
+function mergeCommands(o) {
+    const ann = indexAnnotations(o.annotations);
+    return o.images
+        .map((image) => ({ image, tags: tagsOf(image, o.tags) }))
+        .filter((x) => x.tags.length > 0)
+        .map(({ image, tags }) => ({
+        image,
+        tags,
+        argv: [
+            'buildx', 'imagetools', 'create',
+            ...tags.flatMap((t) => ['--tag', t]),
+            ...ann.flatMap((a) => ['--annotation', a]),
+            ...o.platforms.map((p) => `${image}@${o.digests[p]}`),
+        ],
+    }));
+}
+/** `linux/arm/v7` from an OCI platform object. */
+function platformString(p) {
+    if (!p?.os || !p.architecture)
+        return '';
+    return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+/** Platform -> manifest digest of an image index (attestation manifests left out). */
+function platformDigests(index) {
+    const out = {};
+    const ms = index?.manifests;
+    if (!Array.isArray(ms))
+        return out;
+    for (const m of ms) {
+        if (m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest')
+            continue;
+        const p = platformString(m.platform);
+        if (!p || p.startsWith('unknown/') || typeof m.digest !== 'string')
+            continue;
+        if (!(p in out))
+            out[p] = m.digest;
+    }
+    return out;
+}
+/**
+ * The key a platform given as input has in an index: lowercase, aliases as containerd normalizes
+ * them, and arm64's default variant v8 dropped (`linux/arm64/v8` is `linux/arm64`).
+ */
+function normalizePlatform(p) {
+    const parts = p.toLowerCase().split('/');
+    const alias = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+    if (parts[1])
+        parts[1] = alias[parts[1]] ?? parts[1];
+    if (parts[1] === 'arm64' && parts[2] === 'v8')
+        parts.length = 2;
+    if (parts[1] === 'amd64' && parts[2] === 'v1')
+        parts.length = 2;
+    return parts.join('/');
+}
+function parseHandedDigest(text) {
+    try {
+        const v = JSON.parse(text);
+        if (typeof v?.platform !== 'string' || typeof v?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(v.digest))
+            return undefined;
+        return { platform: v.platform, digest: v.digest, images: Array.isArray(v.images) ? v.images.map(String) : [], runId: String(v.runId ?? ''), runAttempt: String(v.runAttempt ?? '') };
+    }
+    catch {
+        return undefined;
+    }
+}
+
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
+// EXTERNAL MODULE: external "node:diagnostics_channel"
+var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
+;// CONCATENATED MODULE: ./src/cache/service.ts
+// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
+// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
+// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
+// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
+// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
+// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
+
+
+
+
+function service_newStats() {
+    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+}
+const DEFAULT_CALL_SECONDS = 300;
+const DEFAULT_BUDGET_SECONDS = 600;
+const seconds = (v, dflt) => {
+    const n = Number(v);
+    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+};
+/**
+ * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
+ * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
+ * A value that is not a positive number is ignored.
+ */
+function cachePolicy(env = process.env) {
+    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
+    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+}
+/** How long the next call may take: its own limit, or what is left of the phase's budget. */
+function callLimit(policy, remainingMs) {
+    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
+}
+const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
+/**
+ * What the calls of one step's cache phase share: the time budget (time with at least one call in
+ * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
+ * rate-limit waits. Once stopped, no call of the phase reaches the service.
+ */
+class CachePhase {
+    policy;
+    now;
+    faults = 0;
+    waitedMs = 0;
+    /** Why the phase stopped using the service. */
+    stopped;
+    busyMs = 0;
+    active = 0;
+    since = 0;
+    constructor(policy, now = Date.now) {
+        this.policy = policy;
+        this.now = now;
+    }
+    spentMs() {
+        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
+    }
+    remainingMs() {
+        return Math.max(0, this.policy.budgetMs - this.spentMs());
+    }
+    /** Starts a stretch of time spent on the service; returns the function that ends it. */
+    busy() {
+        if (this.active++ === 0)
+            this.since = this.now();
+        let ended = false;
+        return () => {
+            if (ended)
+                return;
+            ended = true;
+            if (--this.active === 0)
+                this.busyMs += this.now() - this.since;
+        };
+    }
+    /** Stops using the service for the rest of the phase, with one warning. */
+    stop(why) {
+        if (this.stopped)
+            return;
+        this.stopped = why;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
+    }
+    budgetSpent() {
+        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
+    }
+}
+/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
+class CallAbandoned extends Error {
+    code = 'OBC_CACHE_CALL_ABANDONED';
+}
+/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
+function abandonError(request, why) {
+    const err = new CallAbandoned(`abandoned: ${why}`);
+    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
+    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
+    if (request.path?.startsWith('/twirp/'))
+        err.code = 'ECONNRESET';
+    return err;
+}
+/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
+class CallScope {
+    requests = new Set();
+    sockets = new Set();
+    signals = [];
+    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
+    abandoned;
+    /** Called on the first server error or network error of one of its requests. */
+    onFault;
+    adoptRequest(req) {
+        if (this.abandoned)
+            return destroyRequest(req, this.abandoned);
+        this.requests.add(req);
+        req.once('close', () => this.requests.delete(req));
+    }
+    adoptSocket(socket) {
+        if (this.abandoned)
+            return void socket.destroy();
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+    }
+    abandon(why) {
+        if (this.abandoned)
+            return;
+        this.abandoned = why;
+        for (const req of this.requests)
+            destroyRequest(req, why);
+        for (const socket of this.sockets)
+            socket.destroy();
+        this.requests.clear();
+        this.sockets.clear();
+    }
+}
+function destroyRequest(req, why) {
+    // Never an unhandled 'error' event: the library may have stopped listening.
+    req.on('error', () => undefined);
+    req.destroy(abandonError(req, why));
+}
+/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
+let tracker;
+/**
+ * Follows every HTTP request and socket opened inside a call (installed on first use). A request
+ * belongs to the call whose async context started it; a reused keep-alive socket is reached through
+ * its request.
+ */
+function track() {
+    if (tracker)
+        return tracker;
+    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
+    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
+        const scope = t.als.getStore();
+        const req = m.request;
+        if (!scope)
+            return;
+        t.scopeOf.set(req, scope);
+        scope.adoptRequest(req);
+    });
+    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
+    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
+        const { request, response } = m;
+        const status = response.statusCode ?? 0;
+        if (SERVER_ERRORS.has(status))
+            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
+    });
+    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
+        const { request, error } = m;
+        const scope = t.scopeOf.get(request);
+        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
+            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
+    });
+    tracker = t;
+    return t;
+}
+/**
+ * Runs one call of the library with a deadline. The call ends at its deadline or its first server
+ * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
+ * any it opens later are destroyed at once.
+ */
+function runCall(fn, ms, deadlineWhy) {
+    const t = track();
+    const scope = new CallScope();
+    return new Promise((resolve) => {
+        let done = false;
+        const finish = (r, abandon) => {
+            if (done)
+                return;
+            done = true;
+            clearTimeout(timer);
+            if (abandon)
+                scope.abandon(abandon);
+            resolve({ ...r, signals: scope.signals });
+        };
+        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
+        // Not from inside the HTTP parser's callback that reported it.
+        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
+        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
+    });
+}
+
+/** Classifies one line @actions/cache wrote. */
+function classifyLine(line) {
+    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
+    if (rl)
+        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
+    if (/Rate limited:/.test(line))
+        return { kind: 'rate-limit', retryAfterMs: 0 };
+    // A refused reservation: the key exists or another job is creating it (not a fault).
+    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
+    if (taken)
+        return { kind: 'taken', key: taken[1] };
+    // @actions/cache reports every failed reservation as "another job may be creating this cache";
+    // only a 409 means that. A reservation that never reached the service is a fault.
+    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+    if (reserve)
+        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
+    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+    if (failed)
+        return { kind: 'fault', shown: true, message: failed[3].trim() };
+    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
+    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
+    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
+        return { kind: 'fault', shown: false };
+    return undefined;
+}
+/**
+ * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
+ * cache fault is never an error of the build, so it becomes a warning.
+ */
+function demoteCacheErrors(chunk) {
+    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
+}
+/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
+function muteAbandoned(chunk) {
+    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
+}
+/**
+ * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
+ * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
+ * the call whose async context wrote it. Installed while any service is open.
+ */
+let watchers = 0;
+let originalWrite;
+function watchStdout(als) {
+    if (watchers++ === 0) {
+        const original = process.stdout.write.bind(process.stdout);
+        originalWrite = process.stdout.write;
+        process.stdout.write = ((chunk, ...rest) => {
+            const scope = als.getStore();
+            try {
+                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
+                    const text = String(chunk);
+                    if (!scope.abandoned) {
+                        for (const line of text.split('\n')) {
+                            const s = classifyLine(line);
+                            if (s)
+                                scope.signals.push(s);
+                        }
+                    }
+                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
+                    if (shown !== text)
+                        chunk = shown;
+                }
+            }
+            catch {
+                /* never break logging */
+            }
+            return original(chunk, ...rest);
+        });
+    }
+    let closed = false;
+    return () => {
+        if (closed)
+            return;
+        closed = true;
+        if (--watchers === 0 && originalWrite) {
+            process.stdout.write = originalWrite;
+            originalWrite = undefined;
+        }
+    };
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The real service through the unmodified @actions/cache package. Paths are given absolute and
+ * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
+ * of one step's cache phase is given the same `phase`.
+ */
+async function service_actionsCacheService(root, phase, stats) {
+    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
+    const policy = phase.policy;
+    const t = track();
+    const unwatch = watchStdout(t.als);
+    let lastFault;
+    const taken = new Set();
+    /** Counts a failed call; the breaker stops the phase after maxFaults. */
+    const fault = (message) => {
+        stats.failures++;
+        lastFault = message;
+        if (++phase.faults >= policy.maxFaults)
+            phase.stop(`${phase.faults} failed calls`);
+    };
+    async function call(verb, key, fn, failed, onFault) {
+        const what = `${verb} of ${key}`;
+        for (let attempt = 0;; attempt++) {
+            if (phase.stopped)
+                return onFault;
+            const limit = callLimit(policy, phase.remainingMs());
+            if (limit.ms <= 0) {
+                phase.stop(phase.budgetSpent());
+                return onFault;
+            }
+            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+            const start = Date.now();
+            stats.calls++;
+            const end = phase.busy();
+            const r = await runCall(fn, limit.ms, deadlineWhy);
+            end();
+            stats.ms += Date.now() - start;
+            if (!r.signals.some((s) => s.kind === 'fault'))
+                for (const s of r.signals)
+                    if (s.kind === 'taken')
+                        taken.add(s.key);
+            const rate = r.signals.find((s) => s.kind === 'rate-limit');
+            if (r.ok && rate) {
+                stats.rateLimited++;
+                const ms = Math.max(rate.retryAfterMs, 1000);
+                if (attempt > 0)
+                    return r.value;
+                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+                    return r.value;
+                }
+                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+                await pause(ms);
+                continue;
+            }
+            if (!r.ok) {
+                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+                fault(r.why);
+                if (r.deadline && limit.by === 'budget')
+                    phase.stop(phase.budgetSpent());
+                // A server error may be a blip: one more try, unless the phase stopped or time is short.
+                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
+                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
+                    await pause(policy.retryPauseMs);
+                    continue;
+                }
+                return onFault;
+            }
+            if (failed(r.value)) {
+                const faults = r.signals.filter((s) => s.kind === 'fault');
+                if (faults.length) {
+                    if (!faults.some((f) => f.shown))
+                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+                }
+            }
+            return r.value;
+        }
+    }
+    /** A wait that counts as time spent on the service. */
+    async function pause(ms) {
+        const end = phase.busy();
+        stats.waitedMs += ms;
+        phase.waitedMs += ms;
+        try {
+            await wait(ms);
+        }
+        finally {
+            end();
+        }
+    }
+    return {
+        get gaveUp() {
+            return phase.stopped !== undefined;
+        },
+        get lastFault() {
+            return lastFault;
+        },
+        wasTaken: (key) => taken.has(key),
+        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => call('save', key, async () => {
+            stats.uploads++;
+            return (await cache.saveCache(rel(paths), key)) !== -1;
+        }, (v) => !v, false),
+        close: unwatch,
+    };
+}
+function isCacheServiceAvailable() {
+    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
+}
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    });
+    await Promise.all(workers);
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/cache/layout.ts
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
+
+
+
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class layout_CacheFormatError extends Error {
+}
+function layout_blobPath(dir, digest) {
+    const [alg, hex] = digest.split(':');
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
+}
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function layout_parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new layout_CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
+        return undefined;
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
+    });
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
+    const descriptors = {};
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+}
+function digestOf(data) {
+    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+function renderCacheImage(image, form = 'index') {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
+    const layers = image.config.layers.map((l) => {
+        const d = image.descriptors[l.blob];
+        if (!d)
+            throw new Error(`no descriptor for cache blob ${l.blob}`);
+        return d;
+    });
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index'
+        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
+        : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    };
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
+ */
+async function writeLayoutMeta(dir, image, form = 'index') {
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image, form);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
+}
+/** Places a blob into a layout: a hard link when possible, else a copy. */
+async function layout_linkBlob(from, dir, digest) {
+    const to = layout_blobPath(dir, digest);
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
+        return; // already in place (removing it would lose it)
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await external_node_fs_.promises.rm(to, { force: true });
+    try {
+        await external_node_fs_.promises.link(from, to);
+    }
+    catch {
+        await external_node_fs_.promises.copyFile(from, to);
+    }
+}
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** True when `file` exists and its content has `digest`. */
+async function layout_verifyBlob(file, digest) {
+    try {
+        return (await fileDigest(file)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/merge.ts
+/** Every blob digest the config's layers name. */
+function merge_blobsOf(config) {
+    return new Set(config.layers.map((l) => l.blob));
+}
+/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
+function referencedBlobs(config) {
+    const out = new Set();
+    const visit = (i) => {
+        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
+            out.add(config.layers[n].blob);
+        }
+    };
+    for (const r of config.records) {
+        for (const res of r.layers ?? [])
+            visit(res.layer ?? 0);
+        for (const ch of r.chains ?? [])
+            for (const res of ch.layers)
+                visit(res.layer ?? 0);
+    }
+    return out;
+}
+/**
+ * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
+ * `parent` means 0; -1 means no parent.
+ */
+function parentOf(config, i) {
+    return config.layers[i]?.parent ?? 0;
+}
+/**
+ * Builds a config from records and a layer table given by identity, renumbering layers so that
+ * only those some result needs are kept, in a stable order.
+ */
+class ConfigBuilder {
+    layerIndex = new Map();
+    layers = [];
+    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
+    addLayer(from, i) {
+        const key = layerKey(from, i);
+        const have = this.layerIndex.get(key);
+        if (have !== undefined)
+            return have;
+        const src = from.layers[i];
+        const p = parentOf(from, i);
+        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
+        if (src.annotations !== undefined)
+            layer.annotations = src.annotations;
+        this.layers.push(layer);
+        const idx = this.layers.length - 1;
+        this.layerIndex.set(key, idx);
+        return idx;
+    }
+}
+/** A layer's identity: its blob and its whole parent chain. */
+function layerKey(config, i) {
+    const parts = [];
+    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
+        parts.push(config.layers[n]?.blob ?? '?');
+    return parts.join('<');
+}
+/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
+function chainOk(config, i, present) {
+    let hops = 0;
+    for (let n = i; n >= 0; n = parentOf(config, n)) {
+        const l = config.layers[n];
+        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
+            return false;
+    }
+    return true;
+}
+/**
+ * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
+ * digest, and for every input position an edge with the same selector to a matching parent. A
+ * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
+ * content record) does not match, so its old results are not carried over.
+ */
+function matcher(restored, fresh) {
+    const memo = new Map();
+    const match = (ri, fi) => {
+        const key = `${ri},${fi}`;
+        const known = memo.get(key);
+        if (known !== undefined)
+            return known;
+        memo.set(key, false); // a cycle never matches
+        const a = restored.records[ri];
+        const f = fresh.records[fi];
+        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
+        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
+            const fa = a.inputs[p] ?? [];
+            const ff = f.inputs[p] ?? [];
+            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
+        }
+        memo.set(key, ok);
+        return ok;
+    };
+    return match;
+}
+/**
+ * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
+ * export's records and links are kept as they are: they are exactly the cache keys this build
+ * walked through. Each fresh record also gets the results of the restored record that matches it,
+ * which a fully cached build leaves out of its export (BuildKit exports no result it did not
+ * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
+ * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
+ * are dropped. Layers are renumbered, parents first.
+ */
+function merge_mergeConfigs(fresh, restored, present) {
+    const builder = new ConfigBuilder();
+    const byDigest = new Map();
+    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
+    const match = restored ? matcher(restored, fresh) : () => false;
+    const records = fresh.records.map((record, fi) => {
+        const sources = [[fresh, record]];
+        if (restored)
+            for (const ri of byDigest.get(record.digest) ?? [])
+                if (match(ri, fi))
+                    sources.push([restored, restored.records[ri]]);
+        const results = [];
+        const seen = new Set();
+        for (const [config, r] of sources) {
+            for (const res of r.layers ?? []) {
+                const li = res.layer ?? 0;
+                if (!chainOk(config, li, present))
+                    continue;
+                const key = layerKey(config, li);
+                if (seen.has(key))
+                    continue;
+                seen.add(key);
+                const out = { layer: builder.addLayer(config, li) };
+                if (res.createdAt)
+                    out.createdAt = res.createdAt;
+                results.push(out);
+            }
+        }
+        const rec = { digest: record.digest };
+        if (results.length)
+            rec.layers = results;
+        if (record.inputs)
+            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
+        return rec;
+    });
+    return { layers: builder.layers, records };
+}
+/** Keeps only what `present` can serve: drops results whose layers are missing. */
+function merge_pruneToPresent(config, present) {
+    return merge_mergeConfigs(config, undefined, present);
+}
+/** Restricts a descriptor table to the blobs a config names. */
+function merge_descriptorsFor(image, config) {
+    const descriptors = {};
+    for (const l of config.layers) {
+        const d = image.descriptors[l.blob];
+        if (d)
+            descriptors[l.blob] = d;
+    }
+    return { config, descriptors };
+}
+/** Record digests that have at least one result. */
+function merge_recordsWithResults(config) {
+    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
+}
+/**
+ * Why an index must not be saved, or undefined when it may: never one that serves no step, one
+ * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
+ * no step the index of this commit the service already holds (`held`) does not.
+ */
+function merge_indexVerdict(candidate, floor, held) {
+    const mine = merge_recordsWithResults(candidate);
+    if (mine.size === 0)
+        return 'the index would hold no usable layer';
+    const min = floor ? merge_recordsWithResults(floor).size : 0;
+    if (mine.size < min)
+        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
+    if (held) {
+        const theirs = merge_recordsWithResults(held);
+        if ([...mine].every((d) => theirs.has(d)))
+            return 'the service already holds an index of this commit that serves every step this one does';
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/cache/store.ts
+// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
+// by their digests (immutable, shared by every run, branch and image), and one small index entry per
+// scope and commit holds the cache config, the map of which entry holds which blob, and the small
+// blobs. Restore fetches the index through restore-key fallback and then only what it references.
+
+
+
+
+
+
+
+/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
+const SMALL_BLOB_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
+/** At most this many blob entries are uploaded by one run (plus the index entry). */
+const MAX_BLOB_ENTRIES = 3;
+const INDEX_FORMAT = 1;
+const RESTORE_CONCURRENCY = 4;
+function cachePaths(root, scope) {
+    return {
+        store: external_node_path_namespaceObject.join(root, 'store'),
+        index: external_node_path_namespaceObject.join(root, 'store', `index-${scope}`),
+        layoutIn: external_node_path_namespaceObject.join(root, scope, 'in'),
+        layoutOut: external_node_path_namespaceObject.join(root, scope, 'out'),
+    };
+}
+function entryPaths(p, digests) {
+    return [...digests].sort().map((d) => layout_blobPath(p.store, d));
+}
+async function readMeta(dir) {
+    try {
+        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'meta.json'), 'utf8'));
+        if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
+            return undefined;
+        return meta;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function exists(file) {
+    try {
+        await fs.access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+async function sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return 0;
+    }
+}
+/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
+async function restoreIndex(svc, p, keys) {
+    await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(p.index, { recursive: true });
+    const lookup = keys_indexLookup(keys);
+    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
+    if (!matched) {
+        // A failed download may have left part of the index behind.
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
+        return undefined;
+    }
+    const meta = await readMeta(p.index);
+    if (!meta) {
+        lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    lib_core/* info */.pq(`Layer cache: index ${matched}`);
+    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
+}
+async function verifySmall(p, meta) {
+    const small = new Set();
+    let bytes = 0;
+    for (const d of referencedBlobs(meta.image.config)) {
+        if (meta.entries[d])
+            continue;
+        const f = layout_blobPath(p.index, d);
+        if (await layout_verifyBlob(f, d)) {
+            small.add(d);
+            bytes += await sizeOf(f);
+        }
+    }
+    return { small, bytes };
+}
+/**
+ * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
+ * failed, truncated or corrupted download left behind. Returns the digests now on disk.
+ */
+async function fetchEntry(svc, p, key, digests) {
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    const got = await svc.restore(entryPaths(p, digests), key, []);
+    const ok = new Set();
+    let bytes = 0;
+    if (got !== key && !svc.gaveUp)
+        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
+    for (const d of digests) {
+        const f = layout_blobPath(p.store, d);
+        // Content-addressed: a file is good exactly when its digest matches.
+        if (await layout_verifyBlob(f, d)) {
+            ok.add(d);
+            bytes += await sizeOf(f);
+        }
+        else {
+            await external_node_fs_.promises.rm(f, { force: true });
+            if (got === key)
+                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
+        }
+    }
+    return { ok, restored: got === key, bytes };
+}
+/**
+ * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
+ * --cache-from type=local.
+ */
+async function restoreLayerCache(svc, p, keys, form = 'index') {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    if (!idx)
+        return outcome;
+    const { meta } = idx;
+    outcome.matchedKey = idx.matchedKey;
+    outcome.entriesRestored = 1;
+    outcome.bytesRestored = idx.bytes;
+    outcome.coldBuildMs = meta.coldBuildMs;
+    const present = new Set(idx.small);
+    const needed = referencedBlobs(meta.image.config);
+    const wanted = new Map();
+    for (const d of needed) {
+        const key = meta.entries[d];
+        if (key)
+            wanted.set(key, meta.packs[key] ?? [d]);
+    }
+    await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
+        const r = await fetchEntry(svc, p, key, digests);
+        if (r.restored)
+            outcome.entriesRestored++;
+        outcome.bytesRestored += r.bytes;
+        for (const d of r.ok) {
+            present.add(d);
+            if (r.restored)
+                outcome.held[d] = key;
+        }
+    });
+    for (const d of needed)
+        if (!present.has(d))
+            outcome.missing++;
+    const config = merge_pruneToPresent(meta.image.config, present);
+    if (config.records.length === 0 || config.layers.length === 0) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        return outcome;
+    }
+    const image = merge_descriptorsFor(meta.image, config);
+    await external_node_fs_.promises.mkdir(p.layoutIn, { recursive: true });
+    for (const d of merge_blobsOf(config)) {
+        await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
+    }
+    await writeLayoutMeta(p.layoutIn, image, form);
+    outcome.layoutReady = true;
+    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
+    if (outcome.missing)
+        lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
+    return outcome;
+}
+async function openLazyCache(svc, p, keys) {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    const failed = new Set();
+    const fetched = new Set();
+    const inflight = new Map();
+    const meta = idx?.meta;
+    const offer = () => {
+        if (!idx || !meta)
+            return undefined;
+        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+        const config = merge_pruneToPresent(meta.image.config, available);
+        if (config.layers.length === 0)
+            return undefined;
+        return merge_descriptorsFor(meta.image, config);
+    };
+    if (idx && meta) {
+        outcome.matchedKey = idx.matchedKey;
+        outcome.entriesRestored = 1;
+        outcome.bytesRestored = idx.bytes;
+        outcome.coldBuildMs = meta.coldBuildMs;
+        for (const [d, key] of Object.entries(meta.entries))
+            outcome.held[d] = key;
+        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
+    }
+    const image = offer();
+    if (idx && !image) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        outcome.hit = 'miss';
+    }
+    return {
+        outcome,
+        image,
+        failed,
+        reoffer: offer,
+        held: (d) => !!meta?.entries[d] && !failed.has(d),
+        localPath: async (d) => {
+            if (idx?.small.has(d))
+                return layout_blobPath(p.index, d);
+            if (fetched.has(d))
+                return layout_blobPath(p.store, d);
+            return undefined;
+        },
+        fetch: async (d) => {
+            const key = meta?.entries[d];
+            if (!key || failed.has(d))
+                return undefined;
+            let job = inflight.get(key);
+            if (!job) {
+                const digests = meta.packs[key] ?? [d];
+                job = fetchEntry(svc, p, key, digests).then((r) => {
+                    if (r.restored)
+                        outcome.entriesRestored++;
+                    outcome.bytesRestored += r.bytes;
+                    for (const x of digests) {
+                        if (r.ok.has(x))
+                            fetched.add(x);
+                        else {
+                            failed.add(x);
+                            delete outcome.held[x];
+                        }
+                    }
+                    return r.ok;
+                });
+                inflight.set(key, job);
+            }
+            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
+        },
+    };
+}
+const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
+async function compareExport(p, held) {
+    const fresh = await readLayout(p.layoutOut);
+    if (!fresh)
+        return undefined;
+    const restoredMeta = await readMeta(p.index);
+    let restored;
+    if (restoredMeta) {
+        const { small } = await verifySmall(p, restoredMeta);
+        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+        if (cfg.layers.length)
+            restored = merge_descriptorsFor(restoredMeta.image, cfg);
+    }
+    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
+    const freshBlobs = referencedBlobs(fresh.config);
+    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
+    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
+    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
+    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
+    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
+}
+/**
+ * Saves what this build exported, merged with what was restored. Uploads only blobs the service
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
+ * nothing when the build produced no new blob and no new record (a full hit).
+ */
+async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
+    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+    const cmp = await compareExport(p, held);
+    if (!cmp)
+        return none('the build exported no cache');
+    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
+    if (cmp.unchanged)
+        return none(store_NOTHING_CHANGED);
+    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+    // given to buildx. A blob the service holds needs no bytes.
+    const located = new Map();
+    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
+        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+            if (await exists(f)) {
+                located.set(d, f);
+                break;
+            }
+        }
+    }
+    const present = new Set([...located.keys(), ...Object.keys(held)]);
+    const merged = mergeConfigs(fresh.config, restored?.config, present);
+    const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
+    const image = descriptorsFor({ config: merged, descriptors }, merged);
+    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
+    // Large blobs the service does not hold yet go into blob entries.
+    const large = [];
+    const small = [];
+    for (const d of blobsOf(merged)) {
+        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+        if (size < SMALL_BLOB_BYTES) {
+            if (located.has(d))
+                small.push(d);
+        }
+        else if (!held[d] && located.has(d))
+            large.push({ digest: d, size });
+    }
+    const entries = { ...held };
+    const packs = {};
+    let entriesSaved = 0;
+    let bytesSaved = 0;
+    const stored = new Set(Object.keys(held));
+    const plan = planPacks(large, MAX_BLOB_ENTRIES);
+    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    for (const entry of plan) {
+        for (const d of entry.digests)
+            await linkBlob(source(d), p.store, d);
+        const paths = entryPaths(p, entry.digests);
+        const r = await storeEntry(svc, paths, entry.key);
+        if (r === 'uploaded') {
+            entriesSaved++;
+            for (const f of paths)
+                bytesSaved += await sizeOf(f);
+        }
+        if (r === 'missing')
+            continue;
+        for (const d of entry.digests) {
+            stored.add(d);
+            entries[d] = entry.key;
+        }
+        if (entry.digests.length > 1)
+            packs[entry.key] = entry.digests;
+    }
+    // Packs from earlier runs that still hold referenced blobs.
+    for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
+        if (digests.some((d) => entries[d] === key))
+            packs[key] = digests;
+    }
+    // The index must only promise what is stored: drop results whose blobs did not make it.
+    const available = new Set([...small, ...stored]);
+    const finalConfig = pruneToPresent(merged, available);
+    // What the restored cache alone served this build: the index must not serve less.
+    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
+    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
+    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
+    const r = await saveIndex(svc, p, keys, draft, base);
+    if (!r.key)
+        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    entriesSaved++;
+    bytesSaved += r.bytes;
+    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
+    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+/**
+ * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
+ * run stored it, `taken` when its reservation was refused because another job holds or is creating
+ * it (the same key means the same bytes, so it is not missing), else `missing`.
+ */
+async function storeEntry(svc, paths, key) {
+    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    if (await svc.save(paths, key))
+        return 'uploaded';
+    if (svc.wasTaken?.(key)) {
+        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
+        return 'taken';
+    }
+    // A save that failed while another job finished the same entry.
+    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    return 'missing';
+}
+/** Restricts entries, packs and small blobs to what the image's config references. */
+function draftOf(image, entries, packs, small) {
+    const used = blobsOf(image.config);
+    const out = { image, entries: {}, packs: {}, small: new Map() };
+    for (const d of used) {
+        if (entries[d])
+            out.entries[d] = entries[d];
+        else if (small.has(d))
+            out.small.set(d, small.get(d));
+    }
+    for (const [key, digests] of Object.entries(packs))
+        if (digests.some((d) => out.entries[d] === key))
+            out.packs[key] = digests;
+    return out;
+}
+/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
+function absorb(draft, other) {
+    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
+    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
+    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
+    const small = new Map(draft.small);
+    for (const d of other.small)
+        if (!small.has(d))
+            small.set(d, blobPath(other.dir, d));
+    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
+}
+const INDEX_ATTEMPTS = 3;
+/**
+ * Saves the index entry so that the newest index of this commit (and so of the branch) is never
+ * worse than one the service already holds: looks up this commit's newest index first; when another
+ * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
+ * under the next alternate key. A save refused because another job took the key meanwhile starts
+ * over.
+ */
+async function saveIndex(svc, p, keys, first, base) {
+    // The index entry must be archived from p.index (its path is part of the entry's version): move
+    // the restored one aside first, since small blobs may be linked from it.
+    const aside = `${p.index}.prev`;
+    await fs.rm(aside, { recursive: true, force: true });
+    if (await exists(p.index))
+        await fs.rename(p.index, aside);
+    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
+    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
+    const others = [];
+    let reason = 'the cache service did not store the index entry';
+    try {
+        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
+            const lookup = indexLookup(keys);
+            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
+            let held = heldKey === base.restoredKey ? base.restored : undefined;
+            if (heldKey && heldKey !== base.restoredKey) {
+                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
+                if (!other)
+                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
+                others.push(other.dir);
+                draft = absorb(draft, other);
+                held = other.meta.image.config;
+            }
+            const refused = indexVerdict(draft.image.config, base.floor, held);
+            if (refused)
+                return { reason: refused, bytes: 0, config: draft.image.config };
+            const key = nextIndexKey(keys, heldKey);
+            const bytes = await stageIndex(p, key, draft, base);
+            if (await svc.save([p.index], key))
+                return { key, bytes, config: draft.image.config };
+            reason = svc.gaveUp
+                ? 'the cache service kept failing, so this run stopped using it'
+                : svc.wasTaken?.(key)
+                    ? `another job saved ${key} meanwhile`
+                    : svc.lastFault
+                        ? `the cache service did not store the index entry: ${svc.lastFault}`
+                        : 'the cache service did not store the index entry';
+            await fs.rm(p.index, { recursive: true, force: true });
+        }
+        return { reason, bytes: 0, config: draft.image.config };
+    }
+    finally {
+        for (const d of [aside, ...others])
+            await fs.rm(d, { recursive: true, force: true });
+    }
+}
+/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
+async function fetchIndex(svc, p, key, dir) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    const got = await svc.restore([p.index], key, [], {});
+    const meta = got === key ? await readMeta(p.index) : undefined;
+    if (!meta) {
+        await fs.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    const { small } = await verifySmall(p, meta);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(p.index, dir);
+    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
+    return { key, meta, dir, small };
+}
+/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
+async function stageIndex(p, key, draft, base) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    let bytes = 0;
+    for (const [d, f] of draft.small) {
+        await linkBlob(f, p.index, d);
+        bytes += await sizeOf(blobPath(p.index, d));
+    }
+    const meta = {
+        format: INDEX_FORMAT,
+        scope: base.scope,
+        key,
+        createdAt: new Date().toISOString(),
+        image: draft.image,
+        entries: draft.entries,
+        packs: draft.packs,
+        // A cache that started cold records how long that build took, for the "time saved" figure.
+        coldBuildMs: base.coldBuildMs,
+    };
+    const file = path.join(p.index, 'meta.json');
+    await fs.writeFile(file, JSON.stringify(meta));
+    return bytes + (await sizeOf(file));
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: ./src/cache/proxy.ts
+// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
+// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
+// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
+// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
+// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
+// uploads only new ones, which land on disk as an OCI layout for the post step to save.
+//
+// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
+// job's private Docker config), so no other process on the runner can read or write the cache
+// through it. The export may come in either cache form (image index or image manifest); the
+// offered cache is served in the form the caller chose for the builder's BuildKit.
+
+
+
+
+
+const PROXY_REPO = 'obc/cache';
+const IMPORT_TAG = 'in';
+const EXPORT_TAG = 'out';
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** A manifest larger than this is not a cache document. */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+function send(res, status, headers = {}, body) {
+    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+    res.end(body);
+}
+function sendError(res, status, code, message, headers = {}) {
+    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+}
+const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
+/** Sends bytes held in memory, or only their headers for HEAD. */
+function sendBytes(req, res, data, digest, type) {
+    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
+    if (req.method === 'HEAD')
+        send(res, 200, headers);
+    else
+        send(res, 200, headers, data);
+}
+/** The whole request body, refused past `limit` bytes (manifests are small). */
+function readAll(req, limit) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req
+            .on('data', (c) => {
+            size += c.length;
+            if (size <= limit)
+                chunks.push(c);
+        })
+            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
+            .on('error', reject);
+    });
+}
+/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+function append(req, up) {
+    return new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+}
+/** True when the request carries exactly `expected` as its basic credential. */
+function authorized(header, expected) {
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+    if (!m)
+        return false;
+    const got = Buffer.from(m[1], 'base64');
+    const want = Buffer.from(`${expected.username}:${expected.password}`);
+    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
+}
+function randomCredentials() {
+    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
+}
+async function startCacheProxy(src, exportDir, opts) {
+    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(exportDir, 'blobs', 'sha256'), { recursive: true });
+    const uploadsDir = external_node_path_namespaceObject.join(exportDir, '.uploads');
+    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
+    const credentials = opts.credentials ?? randomCredentials();
+    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
+    let offered = render(src.image);
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
+    const uploads = new Map();
+    const sendFile = async (req, res, file, digest) => {
+        const size = (await external_node_fs_.promises.stat(file)).size;
+        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
+        if (req.method === 'HEAD')
+            return send(res, 200, headers);
+        stats.blobsServed++;
+        stats.bytesServed += size;
+        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+        await new Promise((resolve) => {
+            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
+        });
+    };
+    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+    const manifests = async (req, res, ref) => {
+        if (req.method === 'PUT') {
+            // Only this build's export is written, under its tag (or by digest); nothing else.
+            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
+                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+            const data = await readAll(req, MAX_MANIFEST_BYTES);
+            if (!data)
+                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+            if (DIGEST_RE.test(ref) && ref !== digest)
+                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            // The export tag is written once per build: a second, different document is refused.
+            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+                stats.rewritesRefused++;
+                return sendError(res, 409, 'DENIED', 'the export was written already');
+            }
+            let form;
+            try {
+                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
+            }
+            catch (err) {
+                if (err instanceof layout_CacheFormatError)
+                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+                throw err;
+            }
+            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
+            if (ref === EXPORT_TAG) {
+                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+                stats.exportForm = form;
+                stats.exportDigest = digest;
+            }
+            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+        }
+        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
+            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+        return notFound(res, 'MANIFEST_UNKNOWN');
+    };
+    /** Blob uploads (the export). */
+    const blobUploads = async (req, res, url, id) => {
+        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+        if (req.method === 'POST' && !id) {
+            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+            const up = { file: external_node_path_namespaceObject.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+            await external_node_fs_.promises.writeFile(up.file, '');
+            const digest = url.searchParams.get('digest');
+            if (digest) {
+                await append(req, up);
+                return finishUpload(res, up, digest);
+            }
+            req.resume();
+            uploads.set(uuid, up);
+            return accepted(uuid, 0);
+        }
+        const up = uploads.get(id);
+        if (!up)
+            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+        if (req.method === 'PATCH') {
+            await append(req, up);
+            return accepted(id, up.size);
+        }
+        if (req.method === 'PUT') {
+            await append(req, up);
+            uploads.delete(id);
+            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
+        }
+        return send(res, 405);
+    };
+    const finishUpload = async (res, up, digest) => {
+        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+            await external_node_fs_.promises.rm(up.file, { force: true });
+            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+        }
+        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
+        stats.uploads++;
+        stats.bytesUploaded += up.size;
+        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    };
+    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+    const blobs = async (req, res, digest) => {
+        if (!DIGEST_RE.test(digest))
+            return notFound(res);
+        const exported = layout_blobPath(exportDir, digest);
+        if (await proxy_exists(exported))
+            return sendFile(req, res, exported, digest);
+        if (offered && digest === offered.configDigest)
+            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+        const local = await src.localPath(digest);
+        if (local)
+            return sendFile(req, res, local, digest);
+        if (!src.held(digest))
+            return notFound(res);
+        const size = src.image?.descriptors[digest]?.size;
+        if (req.method === 'HEAD' && size !== undefined) {
+            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+        }
+        stats.fetches++;
+        const fetched = await src.fetch(digest);
+        if (!fetched) {
+            stats.fetchFailures.push(digest);
+            return notFound(res);
+        }
+        return sendFile(req, res, fetched, digest);
+    };
+    const handle = async (req, res) => {
+        if (process.env.OBC_PROXY_TRACE)
+            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+        if (!authorized(req.headers.authorization, credentials)) {
+            stats.unauthorized++;
+            req.resume();
+            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+        }
+        const url = new URL(req.url ?? '/', 'http://x');
+        const p = url.pathname;
+        if (p === '/v2/' || p === '/v2')
+            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
+        const prefix = `/v2/${PROXY_REPO}/`;
+        if (!p.startsWith(prefix))
+            return notFound(res, 'NAME_UNKNOWN');
+        const rest = p.slice(prefix.length);
+        if (rest.startsWith('manifests/'))
+            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+        if (rest.startsWith('blobs/uploads'))
+            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+        if (rest.startsWith('blobs/'))
+            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
+        return notFound(res, 'UNSUPPORTED');
+    };
+    const server = external_node_http_.createServer((req, res) => {
+        handle(req, res).catch(() => {
+            if (!res.headersSent)
+                send(res, 500);
+            else
+                res.destroy();
+        });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${server.address().port}`;
+    return {
+        host,
+        credentials,
+        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
+        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
+        exportDir,
+        stats,
+        offer: (image) => {
+            offered = render(image);
+        },
+        rearmExport: () => {
+            stats.exportDigest = undefined;
+        },
+        close: async () => {
+            await new Promise((resolve) => {
+                server.closeAllConnections?.();
+                server.close(() => resolve());
+            });
+            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
+        },
+    };
+}
+async function proxy_exists(p) {
+    try {
+        await external_node_fs_.promises.access(p);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/state.ts
+// What main hands to post, typed, in one state entry. Never holds a secret value.
+
+const KEY = 'obc';
+function saveState(s) {
+    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
+}
+function loadState() {
+    const raw = core.getState(KEY);
+    if (!raw)
+        return undefined;
+    try {
+        const s = JSON.parse(raw);
+        return s.version === 1 ? s : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/annotations.ts
+// Build failures where the user looks: the one line that says what went wrong (buildx's final
+// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
+// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
+
+
+
+const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
+const EXCERPT_RULE = /^-{10,}$/;
+const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
+/**
+ * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
+ * buildx ends a failure with a source excerpt and the error:
+ *
+ *     Dockerfile:3
+ *     --------------------
+ *        2 |     RUN echo fine
+ *        3 | >>> COPPY nothing /here
+ *     --------------------
+ *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
+ *
+ * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
+ */
+function parseBuildxFailure(output) {
+    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
+    const errors = lines.filter((l) => l.startsWith('ERROR:'));
+    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
+    const out = { message };
+    // The last excerpt before the final error names the failing instruction.
+    for (let i = lines.length - 2; i >= 0; i--) {
+        const m = LOCATION_RE.exec(lines[i]);
+        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
+            continue;
+        out.file = m[1];
+        const marked = [];
+        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
+            const mm = MARKED_LINE.exec(lines[j]);
+            if (mm)
+                marked.push(Number(mm[1]));
+        }
+        const fromError = /\bon line (\d+)\b/.exec(message);
+        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
+        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
+        break;
+    }
+    if (out.file === undefined) {
+        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
+        if (fromError)
+            out.startLine = out.endLine = Number(fromError[1]);
+    }
+    return out;
+}
+/**
+ * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
+ * relative to the workspace. Undefined when the location is unknown, names another file, or the
+ * Dockerfile lies outside the workspace (GitHub could not show it).
+ */
+function annotationTarget(f, dockerfile, workspace) {
+    if (f.startLine === undefined)
+        return undefined;
+    if (f.file !== undefined && f.file !== external_node_path_namespaceObject.basename(dockerfile) && f.file !== dockerfile)
+        return undefined;
+    const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(workspace), external_node_path_namespaceObject.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_namespaceObject.isAbsolute(rel))
+        return undefined;
+    return { file: rel.split(external_node_path_namespaceObject.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+}
+/**
+ * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
+ * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
+ */
+function annotateFailure(message, target) {
+    process.exitCode = lib_core/* ExitCode */.yU.Failure;
+    if (!target) {
+        lib_core/* error */.z3(message);
+        return;
+    }
+    lib_core/* error */.z3(message, {
+        title: `Docker build failed at ${target.file}:${target.startLine}`,
+        file: target.file,
+        startLine: target.startLine,
+        endLine: target.endLine,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function summary_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.distribute === 'merge' && r.pushed)
+        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    if (r.distribute === 'platform' && r.pushed)
+        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function pushVerdict(r) {
+    if (r.pushed)
+        return 'yes';
+    if (!r.pushPlanned)
+        return 'no';
+    if (r.dryRun)
+        return 'would push';
+    return r.error ? 'no: the step failed first' : 'no';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason
+        ? `; not saved (${c.saveReason})`
+        : c.unchanged
+            ? '; nothing new to save: the cache already held every layer of this build'
+            : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+function testLine(t) {
+    if (t.exitCode === 0)
+        return `passed in ${formatMs(t.ms)}`;
+    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length && r.distribute === 'platform') {
+        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    }
+    else if (r.tags.length) {
+        if (r.pushed) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.platforms?.length)
+        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
+    if (r.digest)
+        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
+        rows.push([`Digest of ${p}`, code(dg)]);
+    if (r.handoverKey)
+        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+    if (r.emulated?.arches.length) {
+        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+    }
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    if (r.test)
+        rows.push(['Test (test-run)', testLine(r.test)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.mounts?.length) {
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
+        rows.push(['Cache mounts', line]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
+// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
+// cache mount's contents in and out of BuildKit, and their buildx command lines.
+
+
+
+/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
+const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
+/** Where the helper builds mount the cache, and where the inject helper binds its context. */
+const MNT = '/obc-mnt';
+const SRC = '/obc-src';
+/** The file an entry holds the mount's contents in (a tar made inside the builder). */
+const mounts_plan_TAR_NAME = 'mnt.tar';
+const mounts_plan_META_NAME = 'meta.json';
+function mounts_plan_slug(s, max) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '');
+    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
+}
+/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
+function mountSlug(id) {
+    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
+/**
+ * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
+ * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
+ * pull request, the pull request's head and base branches, the default branch).
+ */
+function planMountKeys(scope, id, ctx) {
+    const idx = planIndexKeys(scope, ctx);
+    const from = `${KEY_PREFIX}-idx-${scope}-`;
+    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
+    const swap = (k) => to + k.slice(from.length);
+    const primary = swap(idx.primary);
+    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
+}
+/** The key an entry with this content is saved under: one entry per commit and content. */
+function mounts_plan_saveKey(keys, contentHash) {
+    return `${keys.primary}-${contentHash.slice(0, 16)}`;
+}
+function planMounts(o, scope, actionRoot, ctx) {
+    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
+    return {
+        scope,
+        root: external_node_path_namespaceObject.join(actionRoot, 'mounts'),
+        image: o.image,
+        maxBytes: o.maxBytes,
+        ...(ns ? { namespace: ns.value } : {}),
+        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
+    };
+}
+const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
+/**
+ * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
+ * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
+ * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
+ * never answers from its cache.
+ */
+function injectDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-inject`,
+        'ARG OBC_NONCE',
+        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
+        '    mkdir -p /obc-status && \\',
+        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
+        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
+        'FROM scratch',
+        'COPY --from=obc-inject /obc-status/ /',
+        '',
+    ].join('\n');
+}
+/**
+ * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
+ * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
+ */
+function extractDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-extract`,
+        'ARG OBC_NONCE',
+        'ARG OBC_MAX_KB',
+        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
+        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
+        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
+        'FROM scratch',
+        'COPY --from=obc-extract /obc-out/ /',
+        '',
+    ].join('\n');
+}
+/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
+function csvField(s) {
+    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
+function helperArgv(o) {
+    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
+    for (const [k, v] of Object.entries(o.buildArgs))
+        a.push('--build-arg', `${k}=${v}`);
+    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
+    return a;
+}
+
+;// CONCATENATED MODULE: ./src/tar-fields.ts
+// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
+// mount hash.
+/** A NUL-terminated string field. */
+function cstr(b) {
+    const z = b.indexOf(0);
+    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
+}
+/** A number field: octal text, or base-256 when the first byte's high bit is set. */
+function tarNumber(field, what = 'number') {
+    if (field[0] & 0x80) {
+        let v = field[0] & 0x7f;
+        for (let i = 1; i < field.length; i++)
+            v = v * 256 + field[i];
+        return v;
+    }
+    const s = cstr(field).trim();
+    if (s === '')
+        return 0;
+    if (!/^[0-7]+$/.test(s))
+        throw new Error(`tar: bad ${what} field "${s}"`);
+    return parseInt(s, 8);
+}
+/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const sp = data.indexOf(0x20, pos);
+        if (sp < 0)
+            break;
+        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
+        if (!(len > 0))
+            break;
+        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
+/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
+function normalizeName(name) {
+    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+}
+const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
+/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
+async function mounts_hash_hashTar(file) {
+    const fh = await external_node_fs_.promises.open(file, 'r');
+    try {
+        const total = (await fh.stat()).size;
+        const read = async (pos, len) => {
+            const b = Buffer.alloc(len);
+            let got = 0;
+            while (got < len) {
+                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
+                if (bytesRead === 0)
+                    throw new Error('tar: the archive ends inside an entry');
+                got += bytesRead;
+            }
+            return b;
+        };
+        const lines = [];
+        let files = 0;
+        let bytes = 0;
+        let pos = 0;
+        let longName;
+        let longLink;
+        let pax = {};
+        while (pos + BLOCK <= total) {
+            const h = await read(pos, BLOCK);
+            pos += BLOCK;
+            if (h.every((b) => b === 0))
+                break;
+            const type = String.fromCharCode(h[156] || 0x30);
+            let size = tarNumber(h.subarray(124, 136));
+            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+                const data = await read(pos, size);
+                pos += padded(size);
+                if (type === 'x')
+                    pax = parsePax(data);
+                if (type === 'L')
+                    longName = cstr(data);
+                if (type === 'K')
+                    longLink = cstr(data);
+                continue;
+            }
+            let name = cstr(h.subarray(0, 100));
+            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
+            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
+                const prefix = cstr(h.subarray(345, 500));
+                if (prefix)
+                    name = `${prefix}/${name}`;
+            }
+            let link = cstr(h.subarray(157, 257));
+            let uid = tarNumber(h.subarray(108, 116));
+            let gid = tarNumber(h.subarray(116, 124));
+            name = pax.path ?? longName ?? name;
+            link = pax.linkpath ?? longLink ?? link;
+            if (pax.size && /^\d+$/.test(pax.size))
+                size = Number(pax.size);
+            if (pax.uid && /^\d+$/.test(pax.uid))
+                uid = Number(pax.uid);
+            if (pax.gid && /^\d+$/.test(pax.gid))
+                gid = Number(pax.gid);
+            pax = {};
+            longName = undefined;
+            longLink = undefined;
+            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
+            const kind = type === '\0' || type === '7' ? '0' : type;
+            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
+            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
+            const digest = (0,external_node_crypto_.createHash)('sha256');
+            for (let off = 0; off < content; off += CHUNK)
+                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
+            pos += padded(content);
+            const n = normalizeName(name);
+            if (kind === '0') {
+                files++;
+                bytes += size;
+            }
+            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
+        }
+        lines.sort();
+        const all = (0,external_node_crypto_.createHash)('sha256');
+        for (const l of lines)
+            all.update(`${l}\n`);
+        const entries = lines.filter((l) => !l.startsWith('["",')).length;
+        return { hash: all.digest('hex'), entries, files, bytes };
+    }
+    finally {
+        await fh.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts.ts
+// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
+// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
+// exports the mount with another helper build and saves a new entry only when its content changed.
+// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
+// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
+
+
+
+
+
+
+
+
+
+
+
+
+const META_FORMAT = 1;
+const label = (id) => `cache mount ${id}`;
+const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
+/** Runs a helper build; returns undefined on success, else buildx's error line. */
+async function runHelper(h, name, dockerfile, context, dest, args) {
+    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
+    await external_node_fs_.promises.writeFile(file, dockerfile);
+    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
+    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
+    if (h.namespace !== undefined)
+        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
+    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
+    try {
+        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
+        if (r.exitCode === 0)
+            return undefined;
+        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
+    }
+    catch (err) {
+        return err.message;
+    }
+}
+async function mounts_readMeta(dir) {
+    try {
+        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), 'utf8'));
+        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function mounts_sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Restores one mount: the entry, checked, then injected into the builder. */
+async function restoreOne(svc, h, m, st) {
+    const started = Date.now();
+    const rep = { id: m.id, result: 'miss', bytes: 0 };
+    const dir = external_node_path_namespaceObject.join(h.root, m.slug);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    try {
+        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
+        if (!matched) {
+            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+            return rep;
+        }
+        rep.key = matched;
+        const meta = await mounts_readMeta(dir);
+        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
+        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
+        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
+            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        // The cache holds this content already: post saves only a different one.
+        st.entryHash = meta.hash;
+        st.restoredKey = matched;
+        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
+        const status = external_node_path_namespaceObject.join(h.root, `${m.slug}-status`);
+        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
+        if (err) {
+            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        const result = (await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(status, 'result'), 'utf8').catch(() => '')).trim();
+        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
+        if (result === 'kept') {
+            rep.result = 'kept';
+            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
+        }
+        else {
+            rep.result = 'restored';
+            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+        }
+        return rep;
+    }
+    finally {
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    }
+}
+/**
+ * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
+ * own log group. Records what post needs in the state. Never throws.
+ */
+async function restoreMountsPhase(plan, state, report, o) {
+    const p = plan.mounts;
+    if (!p)
+        return;
+    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
+        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
+        const builder = report.toolchain?.builder;
+        if (!builder) {
+            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
+            return;
+        }
+        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
+        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
+        const reports = [];
+        try {
+            const restoreAll = async (svc) => {
+                for (let i = 0; i < p.mounts.length; i++) {
+                    try {
+                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
+                    }
+                    catch (err) {
+                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
+                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
+                    }
+                }
+            };
+            if (!isCacheServiceAvailable()) {
+                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
+                await restoreAll(undefined);
+            }
+            else {
+                await workdir_withCacheRoot(p.root, async () => {
+                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
+                    try {
+                        await restoreAll(svc);
+                    }
+                    finally {
+                        svc.close();
+                    }
+                });
+            }
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
+        }
+        state.mounts = {
+            builder,
+            image: p.image,
+            maxBytes: p.maxBytes,
+            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+            root: p.root,
+            save: o.save && isCacheServiceAvailable(),
+            saveSkipReason: o.save ? undefined : o.saveSkipReason,
+            mounts,
+        };
+        saveState(state);
+        report.mounts = reports;
+        if (!o.save)
+            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
+    });
+}
+/** Exports one mount and saves it when its content differs from what the cache holds. */
+async function saveOne(svc, h, s, m) {
+    const started = Date.now();
+    const rep = { id: m.id, saved: false, bytes: 0 };
+    const not = (reason, warn = false) => {
+        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
+        return { ...rep, reason };
+    };
+    const dir = m.exported ?? path.join(h.root, m.slug);
+    try {
+        if (m.exportError)
+            return not(`the mount could not be exported: ${m.exportError}`, true);
+        if (!m.exported) {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                return not(`the mount could not be exported: ${err}`, true);
+        }
+        const tar = path.join(dir, TAR_NAME);
+        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
+        await fs.rm(path.join(dir, 'size-kb'), { force: true });
+        const tarBytes = await mounts_sizeOf(tar);
+        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
+        if (tarBytes === undefined) {
+            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
+        }
+        if (tarBytes > s.maxBytes)
+            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
+        const digest = await hashTar(tar);
+        if (digest.entries === 0) {
+            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
+        }
+        if (digest.hash === m.entryHash)
+            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
+        const key = saveKey(m.keys, digest.hash);
+        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
+        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
+        // Same commit and content as an earlier run (a re-run): the entry is there already.
+        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
+            return not(`${key} already holds this content`);
+        if (!(await svc.save([dir], key)))
+            return not(`the cache service did not store ${key}`, true);
+        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+        return { ...rep, saved: true, key, bytes: tarBytes };
+    }
+    finally {
+        await fs.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h, s, m, dir) {
+    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
+    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const maxKb = Math.floor(s.maxBytes / 1024);
+    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ */
+async function exportMountsPhase(s, dockerConfig) {
+    if (!s?.save || s.mounts.length === 0)
+        return [];
+    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+    return (async () => {
+        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
+        const dirs = [];
+        for (const m of s.mounts) {
+            const dir = external_node_path_namespaceObject.join(s.root, 'exports', m.slug);
+            try {
+                const err = await exportOne(h, s, m, dir);
+                if (err)
+                    m.exportError = err;
+                else {
+                    m.exported = dir;
+                    dirs.push(dir);
+                }
+            }
+            catch (err) {
+                m.exportError = err.message;
+            }
+            if (m.exportError)
+                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
+        }
+        return dirs;
+    })();
+}
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+async function dropMountExports(s) {
+    if (!s)
+        return;
+    for (const m of s.mounts) {
+        if (m.exported)
+            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
+        m.exported = undefined;
+    }
+}
+/**
+ * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
+ * conditions), in its own log group. Never throws.
+ */
+async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
+    if (!s)
+        return [];
+    return core.group('Save cache mounts', async () => {
+        if (!buildSucceeded) {
+            core.info('Cache mounts not saved: the build did not succeed.');
+            return [];
+        }
+        if (!s.save) {
+            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
+            return [];
+        }
+        const started = Date.now();
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+        const out = [];
+        try {
+            await withCacheRoot(s.root, async () => {
+                const svc = await actionsCacheService(s.root, phase, newStats());
+                try {
+                    for (const m of s.mounts) {
+                        try {
+                            out.push(await saveOne(svc, h, s, m));
+                        }
+                        catch (err) {
+                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
+                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
+                        }
+                    }
+                }
+                finally {
+                    svc.close();
+                }
+            });
+        }
+        catch (err) {
+            core.warning(`cache-mounts: not saved: ${err.message}`);
+        }
+        const saved = out.filter((r) => r.saved);
+        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
+        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
+        return out;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cache/verify.ts
+// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
+// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
+// differs (written by something other than this build, or changed on disk before post) is not saved.
+
+
+const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/**
+ * The digest of the cache document BuildKit says it exported, from the build's metadata file;
+ * undefined when it reported none (no cache export, or an export that failed with ignore-error).
+ */
+function reportedCacheDigest(md) {
+    let v = md['cache.manifest'];
+    if (typeof v === 'string') {
+        try {
+            v = JSON.parse(v);
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const digest = v?.digest;
+    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
+}
+/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
+async function namedExportMismatch(dir, expected) {
+    const named = await layoutTop(dir);
+    if (!named)
+        return 'the export on disk names no cache document';
+    if (named !== expected)
+        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
+    return undefined;
+}
+/**
+ * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
+ * the document and its config hash to their digests, and so does every blob of it that is on disk
+ * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
+ * Returns why the export must not be saved, or undefined when it may.
+ */
+async function verify_checkExport(dir, expected, skip = new Set()) {
+    const mismatch = await namedExportMismatch(dir, expected);
+    if (mismatch)
+        return mismatch;
+    const file = blobPath(dir, expected);
+    if (!(await verifyBlob(file, expected)))
+        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
+    let doc;
+    try {
+        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
+    }
+    catch (err) {
+        return err.message;
+    }
+    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
+        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const f = blobPath(dir, layer.digest);
+        const present = await fs.access(f).then(() => true, () => false);
+        if (present && !(await verifyBlob(f, layer.digest)))
+            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/phases/cache.ts
+// Phase: restore the layer cache from the Actions cache service.
+
+
+
+
+
+
+
+
+
+
+
+
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
+}
+const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+/**
+ * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
+ * so post saves nothing. Returns the digest post must find again, when there is one.
+ */
+async function acceptExport(dir, reported, received) {
+    // BuildKit releases that do not report the export: the loopback registry's record of it.
+    const expected = reported ?? received;
+    if (!expected)
+        return undefined;
+    const why = await namedExportMismatch(dir, expected);
+    if (!why)
+        return expected;
+    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    return undefined;
+}
+/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
+function explainFetch(mode, access) {
+    if (access.lazy || !access.eagerReason || mode === 'eager')
+        return;
+    if (mode === 'lazy')
+        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+    else
+        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
+}
+/** Restores the cache before the build: the index (lazy) or everything (eager). */
+async function restorePhase(plan, state, report, mode, access) {
+    const c = plan.cache;
+    if (!c)
+        return noSession('disabled');
+    const started = Date.now();
+    const stats = service_newStats();
+    const phase = newCachePhase();
+    const available = isCacheServiceAvailable();
+    const d = plan.decisions;
+    const lazy = access.lazy;
+    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
+    const save = d.saveCache && !access.off;
+    const saveReason = !d.saveCache ? d.saveReason : access.off;
+    if (access.off) {
+        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
+        plan.build.cacheTo = undefined;
+        plan.build.cacheExportDir = undefined;
+    }
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
+    let outcome;
+    let session = noSession('miss');
+    let unchanged;
+    /**
+     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+     * nothing), `partial` when it restored a cache but made new layers.
+     */
+    let exportDigest;
+    const judge = async (reported, received) => {
+        if (save)
+            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
+        if (session.hit !== 'exact' && session.hit !== 'partial')
+            return;
+        try {
+            const cmp = await compareExport(c.paths, outcome?.held ?? {});
+            if (!cmp)
+                return;
+            session.hit = cmp.unchanged ? 'exact' : 'partial';
+            unchanged = cmp.unchanged;
+            if (cmp.unchanged)
+                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
+        }
+    };
+    const record = () => {
+        state.cache = {
+            save: save && available,
+            saveSkipReason: save ? undefined : saveReason,
+            scope: c.scope,
+            keys: c.keys,
+            paths: c.paths,
+            held: outcome?.held ?? {},
+            unchanged,
+            exportDigest,
+        };
+        saveState(state);
+        report.cache = {
+            hit: session.hit,
+            bytesRestored: outcome?.bytesRestored ?? 0,
+            entriesRestored: outcome?.entriesRestored ?? 0,
+            restoreMs: stats.ms,
+            saveReason: save ? undefined : saveReason,
+            coldBuildMs: outcome?.coldBuildMs,
+            unchanged,
+        };
+    };
+    await lib_core/* group */.Os('Restore layer cache', async () => {
+        if (access.off)
+            return;
+        if (!available) {
+            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
+            return;
+        }
+        explainFetch(mode, access);
+        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
+        if (!lazy) {
+            try {
+                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
+            }
+            finally {
+                svc.close();
+            }
+            if (outcome.layoutReady)
+                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
+            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
+            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
+            return;
+        }
+        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+        outcome = lz.outcome;
+        const proxy = await startCacheProxy({
+            image: lz.image,
+            held: lz.held,
+            localPath: lz.localPath,
+            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
+        }, c.paths.layoutOut, { form: access.form });
+        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
+        plan.build.cacheFrom = proxy.cacheFrom;
+        plan.build.cacheTo = proxy.cacheTo;
+        plan.build.cacheExportDir = proxy.exportDir;
+        let retried = false;
+        session = {
+            hit: lz.image ? outcome.hit : 'miss',
+            recover: async () => {
+                if (retried || lz.failed.size === 0)
+                    return false;
+                retried = true;
+                const again = lz.reoffer();
+                proxy.offer(again);
+                proxy.rearmExport();
+                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
+                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+                if (session.hit === 'exact')
+                    session.hit = 'partial';
+                return true;
+            },
+            close: async (reported) => {
+                await proxy.close();
+                await forget().catch(() => undefined);
+                svc.close();
+                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
+                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
+                if (proxy.stats.unauthorized > 0)
+                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
+                await judge(reported, proxy.stats.exportDigest);
+                record();
+            },
+        };
+        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
+    });
+    record();
+    if (!save)
+        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
+    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
+    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
+    return session;
+}
+/** Saves the layer cache in post; never throws. */
+async function savePhase(c, phase) {
+    const stats = newStats();
+    const started = Date.now();
+    if (c.unchanged) {
+        // Main compared the export with the restored cache already: no need to read it again.
+        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
+    if (c.exportDigest) {
+        // Only what this build exported, as BuildKit reported it, and unchanged since main.
+        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+        if (why) {
+            const failure = `this build's cache export changed after the build: ${why}`;
+            core.warning(`Layer cache: not saved: ${failure}.`);
+            return { failure, stats, ms: Date.now() - started };
+        }
+    }
+    try {
+        const outcome = await withCacheRoot(c.paths.store, async () => {
+            const svc = await actionsCacheService(c.paths.store, phase, stats);
+            try {
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
+            }
+            finally {
+                svc.close();
+            }
+        });
+        if (!outcome.saved)
+            core.info(`Layer cache not saved: ${outcome.reason}.`);
+        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+        return { outcome, stats, ms: Date.now() - started };
+    }
+    catch (err) {
+        const failure = saveFailure(err);
+        core.warning(`Layer cache: not saved: ${failure}`);
+        return { failure, stats, ms: Date.now() - started };
+    }
+}
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+function saveFailure(err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof CacheFormatError)
+        return `this action could not read the build's cache export: ${msg}`;
+    const code = err?.code;
+    if (code === 'ENOSPC')
+        return `the runner's disk is full: ${msg}`;
+    if (code)
+        return `a file of the cache export could not be read or written (${code}): ${msg}`;
+    return `an unexpected error while saving: ${msg}`;
+}
+
+;// CONCATENATED MODULE: ./src/docker/imagetools.ts
+// `docker buildx imagetools`: reading an image (index) from the registry, and creating an index.
+
+
+
+/** Reads `ref` (name@digest or name:tag) from the registry; undefined when it cannot. */
+async function inspectImage(ref, env, single = '') {
+    const res = await exec_run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0)
+        return undefined;
+    const raw = res.stdout;
+    let json;
+    try {
+        json = JSON.parse(raw);
+    }
+    catch {
+        return undefined;
+    }
+    const digest = `sha256:${(0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex')}`;
+    const isIndex = Array.isArray(json?.manifests);
+    return { digest, platforms: isIndex ? platformDigests(json) : single ? { [single]: digest } : {} };
+}
+/** Runs one `docker buildx imagetools create`; a failure is one line naming the image. */
+async function createIndex(image, argv, env) {
+    const res = await exec_run('docker', argv, { env, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        throw new Error(`distribute: merge: docker buildx imagetools create for ${image} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/distribute.ts
+// Phase: distribute mode. A platform job hands its pushed digest to the merge through the Actions
+// cache service (a small entry keyed by run id, run attempt, images and platform); the merge job
+// finds every platform's digest of this run attempt, waiting a bounded time for entries not visible
+// yet, and creates the image index under every computed tag.
+
+
+
+
+
+
+
+/** The hand-over file, relative to the hand-over directory (the same path in every job). */
+const FILE = 'obc-platform-digest.json';
+function handoverDir(plan) {
+    return external_node_path_namespaceObject.join(plan.root, 'distribute');
+}
+/** A platform job: stores its digest for the merge. Throws (one line) when it cannot. */
+async function handOverDigest(plan, ctx, platform, digest) {
+    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform });
+    if (!isCacheServiceAvailable())
+        throw new Error('distribute: platform: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so the digest cannot reach the merge');
+    const dir = handoverDir(plan);
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const entry = { platform: normalizePlatform(platform), digest, images: plan.meta.images, runId: ctx.runId, runAttempt: ctx.runAttempt };
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, FILE), JSON.stringify(entry) + '\n');
+    const saved = await workdir_withCacheRoot(dir, async () => {
+        const svc = await service_actionsCacheService(dir, newCachePhase(), service_newStats());
+        try {
+            return await svc.save([FILE], key);
+        }
+        finally {
+            svc.close();
+        }
+    });
+    if (!saved)
+        throw new Error(`distribute: platform: the digest of ${platform} could not be stored in the Actions cache under ${key}`);
+    lib_core/* info */.pq(`distribute: handed ${platform} ${digest} to the merge (cache key ${key}).`);
+    return key;
+}
+/** Waits between lookups of digests that are not visible yet (never past the deadline). */
+const POLL_MS = 3000;
+/** The merge: finds each platform's digest of this run attempt, or fails naming what is missing. */
+async function collectDigests(plan, ctx, platforms, waitSeconds) {
+    if (!isCacheServiceAvailable())
+        throw new Error('distribute: merge: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so no platform digest can be found');
+    const dir = handoverDir(plan);
+    const found = {};
+    const deadline = Date.now() + waitSeconds * 1000;
+    const phase = newCachePhase();
+    for (let round = 0;; round++) {
+        const missing = platforms.filter((p) => !(p in found));
+        await workdir_withCacheRoot(dir, async () => {
+            const svc = await service_actionsCacheService(dir, phase, service_newStats());
+            try {
+                for (const p of missing) {
+                    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform: p });
+                    await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(dir, FILE), { force: true });
+                    if ((await svc.restore([FILE], key, [])) !== key)
+                        continue;
+                    const e = parseHandedDigest(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, FILE), 'utf8').catch(() => ''));
+                    if (!e || e.runId !== ctx.runId || e.runAttempt !== ctx.runAttempt || e.platform !== normalizePlatform(p)) {
+                        lib_core/* warning */.$e(`distribute: merge: the entry ${key} is not a digest of ${p} from this run attempt; ignored.`);
+                        continue;
+                    }
+                    found[p] = e.digest;
+                    lib_core/* info */.pq(`distribute: ${p}: ${e.digest}`);
+                }
+            }
+            finally {
+                svc.close();
+            }
+        });
+        const still = platforms.filter((p) => !(p in found));
+        if (still.length === 0)
+            return found;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+            throw new Error(`distribute: merge: no digest of ${still.join(', ')} from this run (run ${ctx.runId}, attempt ${ctx.runAttempt}) after waiting ${waitSeconds} s; ` +
+                'did its platform job (distribute: platform) succeed and push?');
+        }
+        if (round === 0)
+            lib_core/* info */.pq(`distribute: waiting up to ${waitSeconds} s for ${still.join(', ')}.`);
+        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)));
+    }
+}
+async function mergePhase(plan, ctx, docker, platforms, waitSeconds, report) {
+    if (!plan.decisions.push) {
+        lib_core/* info */.pq(`distribute: merge: not pushing (${plan.decisions.pushReason}), so no index is created.`);
+        return undefined;
+    }
+    return lib_core/* group */.Os('Merge platform images', async () => {
+        const digests = await collectDigests(plan, ctx, platforms, waitSeconds);
+        report.platformDigests = { ...digests };
+        const cmds = mergeCommands({ images: plan.meta.images, tags: plan.meta.tags, annotations: plan.meta.annotations, platforms, digests });
+        if (cmds.length === 0)
+            throw new Error('distribute: merge: no tags were computed for the images, so there is no name to put the index under');
+        let index;
+        for (const c of cmds) {
+            await createIndex(c.image, c.argv, docker.env);
+            lib_core/* info */.pq(`distribute: created the index of ${platforms.length} platform(s) as ${c.tags.join(', ')}`);
+            const got = await inspectImage(c.tags[0], docker.env);
+            if (!got)
+                throw new Error(`distribute: merge: the index ${c.tags[0]} cannot be read back from the registry`);
+            const lost = platforms.filter((p) => !got.platforms[normalizePlatform(p)]);
+            if (lost.length)
+                throw new Error(`distribute: merge: the index ${c.tags[0]} lacks ${lost.join(', ')}`);
+            index ??= { digest: got.digest, platformDigests: Object.fromEntries(platforms.map((p) => [p, got.platforms[normalizePlatform(p)]])) };
+        }
+        return index;
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/meta/errors.ts
 
 /** A user-supplied input (images, tags, flavor, labels, annotations) cannot be used as written. */
@@ -49528,6 +56107,96 @@ function oneLine(message) {
 /** Quotes an entry as written, for error messages: at most a short prefix of it (see clip.ts). */
 function quote(s) {
     return quoted(s);
+}
+
+;// CONCATENATED MODULE: ./src/meta/outputs.ts
+
+/** Output name -> value, in metadata-action's order. */
+function metaOutputs(meta, sep) {
+    return {
+        version: meta.version,
+        tags: meta.tags.join(sep.tags),
+        'tag-names': meta.tagNames.join(sep.tags),
+        labels: meta.labels.join(sep.labels),
+        annotations: meta.annotations.join(sep.annotations),
+        json: JSON.stringify(meta.json),
+    };
+}
+/** `tag-names` -> `DOCKER_METADATA_OUTPUT_TAG_NAMES`. */
+function outputEnvName(output) {
+    return `DOCKER_METADATA_OUTPUT_${output.replace(/\W/g, '_').toUpperCase()}`;
+}
+/**
+ * DOCKER_METADATA_SET_OUTPUT_ENV: unset or empty means true (metadata-action's default); otherwise
+ * true/false (also 1/0, t/f, as metadata-action's boolean parser reads them). Anything else is an error.
+ */
+function outputEnvEnabled(raw) {
+    if (raw === undefined || raw === '')
+        return true;
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 't'].includes(v))
+        return true;
+    if (['false', '0', 'f'].includes(v))
+        return false;
+    throw new MetaInputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quote(raw)}`);
+}
+/** The environment variables to export: one per metadata output, or none when turned off. */
+function outputEnv(outputs, setOutputEnv) {
+    if (!outputEnvEnabled(setOutputEnv))
+        return {};
+    return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [outputEnvName(k), v]));
+}
+
+;// CONCATENATED MODULE: ./src/meta/git.ts
+// `metadata-context: git` (docker/metadata-action's `context: git`): the ref, commit and commit date
+// of the checkout in the workspace instead of the workflow's. The decoration parser is pure; gitFacts
+// runs git.
+
+
+/**
+ * The ref of a detached HEAD from `git show -s --format=%D HEAD` (its decorations, e.g.
+ * `HEAD, tag: v1.2.3, origin/main`): a tag first, then a pull request ref (pull/15/merge, as
+ * actions/checkout fetches it), then a remote branch. Undefined when none points at HEAD.
+ */
+function refFromDecorations(decorations) {
+    const items = decorations.split(',').map((d) => d.trim()).filter((d) => d !== '' && d !== 'HEAD' && d !== 'grafted');
+    const tag = items.find((d) => d.startsWith('tag: '));
+    if (tag)
+        return `refs/tags/${tag.slice('tag: '.length).trim()}`;
+    const pull = items.find((d) => /^(?:[^/]+\/)?pull\/\d+\/(?:merge|head)$/.test(d));
+    if (pull)
+        return `refs/${pull.slice(pull.indexOf('pull/'))}`;
+    const remote = items.find((d) => /^[^/\s]+\/\S+$/.test(d) && !d.endsWith('/HEAD'));
+    if (remote)
+        return `refs/heads/${remote.slice(remote.indexOf('/') + 1)}`;
+    const local = items.find((d) => /^[^/\s]+$/.test(d));
+    return local ? `refs/heads/${local}` : undefined;
+}
+async function git(args, cwd) {
+    try {
+        const r = await exec_run('git', args, { cwd, silent: true, ignoreReturnCode: true });
+        return { code: r.exitCode, out: r.stdout.trim() };
+    }
+    catch (err) {
+        throw new MetaInputError('metadata-context', `git: cannot run git (${err.message.split('\n')[0]})`);
+    }
+}
+/** Reads ref, commit and commit date of the checkout in `dir`; an error names metadata-context. */
+async function gitFacts(dir) {
+    const sha = await git(['rev-parse', '--verify', 'HEAD'], dir);
+    if (sha.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha.out))
+        throw new MetaInputError('metadata-context', `git: ${quote(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
+    const sym = await git(['symbolic-ref', '-q', 'HEAD'], dir);
+    let ref = sym.code === 0 ? sym.out : undefined;
+    if (!ref) {
+        const deco = await git(['show', '-s', '--format=%D', 'HEAD'], dir);
+        ref = refFromDecorations(deco.out);
+        if (!ref)
+            throw new MetaInputError('metadata-context', `git: HEAD is detached at ${sha.out.slice(0, 12)} and no tag, branch or pull request ref points at it`);
+    }
+    const date = await git(['log', '-1', '--format=%cI', 'HEAD'], dir);
+    const commitDate = date.code === 0 && date.out ? new Date(date.out) : undefined;
+    return { ref, sha: sha.out, ...(commitDate && !Number.isNaN(commitDate.getTime()) ? { commitDate } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -51457,8 +58126,8 @@ function list_splitList(input, inputName) {
 }
 
 // EXTERNAL MODULE: ./node_modules/handlebars/lib/index.js
-var handlebars_lib = __nccwpck_require__(8508);
-var lib_default = /*#__PURE__*/__nccwpck_require__.n(handlebars_lib);
+var lib = __nccwpck_require__(8508);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 // EXTERNAL MODULE: ./node_modules/moment-timezone/index.js
 var moment_timezone = __nccwpck_require__(9856);
 var moment_timezone_default = /*#__PURE__*/__nccwpck_require__.n(moment_timezone);
@@ -51653,7 +58322,7 @@ const images_INPUT = 'images';
 const DOMAIN_COMPONENT = '(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])';
 const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-f0-9:]+\\])(?::[0-9]+)?`;
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const IMAGE_NAME = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+const IMAGE_NAME_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const MAX_NAME_LENGTH = 255;
 function parseImages(input) {
     const entries = list_splitList(input, images_INPUT);
@@ -51704,11 +58373,65 @@ function parseImageEntry(source) {
 }
 function checkedName(name, source) {
     const lower = name.toLowerCase();
-    if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME.test(lower)) {
+    if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME_RE.test(lower)) {
         const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
         throw new MetaInputError(images_INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
     }
     return lower;
+}
+
+;// CONCATENATED MODULE: ./src/meta/literal.ts
+// Full image references in `tags`, the way docker/build-push-action takes them
+// (`ghcr.io/acme/app:1.0`): taken literally, beside the metadata-action rules. A rule never
+// contains "/" or ":" outside a `key=value` field, so a line without "=" or "{{" that has "/" or
+// ":" is a reference, not a raw tag value (which metadata-action would have sanitized into
+// `ghcr.io-acme-app-1.0`). Pure.
+
+
+const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** Whether a `tags` line (or one comma-separated part of it) is written as a full image reference. */
+function looksLikeReference(part) {
+    const p = part.trim();
+    return p !== '' && !p.startsWith('#') && !p.includes('=') && !p.includes('{{') && (p.includes('/') || p.includes(':'));
+}
+/** Parses `name[:tag]`; a digest, an upper-case name or a bad tag is an error naming `tags`. */
+function parseReference(text) {
+    const t = text.trim();
+    if (t.includes('@'))
+        throw new MetaInputError('tags', `${quote(t)} is a digest reference: a tag to push is name:tag (e.g. ghcr.io/acme/app:1.0)`);
+    const slash = t.lastIndexOf('/');
+    const colon = t.lastIndexOf(':');
+    const [name, tag] = colon > slash ? [t.slice(0, colon), t.slice(colon + 1)] : [t, 'latest'];
+    if (name !== name.toLowerCase())
+        throw new MetaInputError('tags', `image name ${quote(name)} in ${quote(t)} has upper-case letters (Docker refuses them: write ${quote(name.toLowerCase())})`);
+    if (!IMAGE_NAME_RE.test(name))
+        throw new MetaInputError('tags', `${quote(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
+    if (!TAG_RE.test(tag))
+        throw new MetaInputError('tags', `tag ${quote(tag)} of ${quote(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
+    return { name, tag };
+}
+/**
+ * Splits the `tags` input into metadata-action rules (the text left, line by line) and literal
+ * references. A line is literal when every comma-separated part of it looks like a reference; a
+ * line that mixes a reference with something else is an error that says what to write.
+ */
+function splitLiteralRefs(tags) {
+    const kept = [];
+    const refs = [];
+    for (const line of tags.split(/\r?\n/)) {
+        const parts = line.split(',').filter((p) => p.trim() !== '');
+        const literal = parts.filter(looksLikeReference);
+        if (literal.length === 0) {
+            kept.push(line);
+            continue;
+        }
+        if (literal.length !== parts.length) {
+            throw new MetaInputError('tags', `${quote(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`);
+        }
+        for (const p of literal)
+            refs.push(parseReference(p));
+    }
+    return { rules: kept.join('\n'), refs };
 }
 
 ;// CONCATENATED MODULE: ./src/meta/labels.ts
@@ -52307,10 +59030,13 @@ function shaCandidate(rule, env) {
 
 
 
+
 const DEFAULT_ANNOTATION_LEVELS = ['manifest'];
 function planMeta(input, ctx, facts) {
     const images = parseImages(input.images);
-    const rules = parseTagRules(input.tags);
+    // Full image references (build-push-action's form) are taken as they are, beside the rules.
+    const literal = splitLiteralRefs(input.tags);
+    const rules = literal.refs.length > 0 && literal.rules.trim() === '' ? [] : parseTagRules(literal.rules);
     const flavor = parseFlavor(input.flavor);
     const labelLines = parseLabelLines(input.labels, 'labels');
     const annotationLines = parseLabelLines(input.annotations, 'annotations');
@@ -52323,10 +59049,18 @@ function planMeta(input, ctx, facts) {
     const warnings = [];
     const version = evaluateRules(rules, flavor, run, renderGlobal, warnings);
     const imageNames = images.filter((i) => i.enable).map((i) => i.name);
-    const tagNames = tagNamesOf(version, flavor);
-    checkTagNames(tagNames);
-    const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((t) => `${image}:${t}`)) : [...tagNames];
-    const versionText = version.main ?? '';
+    const ruleTagNames = tagNamesOf(version, flavor);
+    checkTagNames(ruleTagNames);
+    if (literal.refs.length > 0 && imageNames.length === 0 && ruleTagNames.length > 0) {
+        throw new MetaInputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
+    }
+    const ruleTags = imageNames.length > 0 ? imageNames.flatMap((image) => ruleTagNames.map((t) => `${image}:${t}`)) : [...ruleTagNames];
+    // Rule tags exactly as metadata-action lists them (duplicates included); full references after them.
+    const tags = [...ruleTags, ...unique(literal.refs.map((r) => `${r.name}:${r.tag}`)).filter((t) => !ruleTags.includes(t))];
+    const tagNames = [...ruleTagNames, ...unique(literal.refs.map((r) => r.tag)).filter((t) => !ruleTagNames.includes(t))];
+    const allImages = unique([...imageNames, ...literal.refs.map((r) => r.name)]);
+    // Without a rule that produced a tag, the first full reference's tag is the version.
+    const versionText = version.main ?? literal.refs[0]?.tag ?? '';
     const labels = mergeKeyValues(ociDefaults(run, versionText), labelLines, renderGlobal, 'labels');
     const annotationPairs = mergeKeyValues(ociDefaults(run, versionText), annotationLines, renderGlobal, 'annotations');
     const annotations = levels.flatMap((level) => annotationPairs.map((a) => `${level}:${a}`));
@@ -52337,9 +59071,12 @@ function planMeta(input, ctx, facts) {
         labels,
         annotations,
         json: { tags, 'tag-names': tagNames, labels: toRecord(labels), annotations },
-        images: imageNames,
+        images: allImages,
         warnings,
     };
+}
+function unique(xs) {
+    return [...new Set(xs)];
 }
 function annotationLevelsOf(levels) {
     if (levels === undefined || levels.length === 0) {
@@ -52348,1491 +59085,155 @@ function annotationLevelsOf(levels) {
     return levels;
 }
 
-;// CONCATENATED MODULE: ./src/cache/keys.ts
-// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
-// content-addressed blob entries.
-
-
-const KEY_PREFIX = 'obc1';
-/**
- * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
- */
-function slug(s, max = 40) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[.-]+|-+$/g, '');
-    return v.slice(0, max) || 'x';
-}
-function shortHash(s, n = 8) {
-    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
-}
-/**
- * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
- * several images built in one repository never overwrite each other's cache.
- */
-function planScope(s) {
-    if (s.cacheScope)
-        return slug(s.cacheScope, 60);
-    const image = s.images[0] ?? s.file ?? 'image';
-    const name = image.split('/').pop().split(':')[0];
-    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
-    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
-}
-/** The branches whose caches this run may start from, in order. */
-function fallbackBranches(ctx) {
-    const out = [];
-    const push = (b) => {
-        if (b && !out.includes(b))
-            out.push(b);
-    };
-    if (isPullRequestEvent(ctx.eventName)) {
-        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
-        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
-    }
-    else if (ctx.ref.startsWith('refs/heads/')) {
-        push(ctx.ref.slice('refs/heads/'.length));
-    }
-    else if (ctx.eventName === 'merge_group') {
-        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
-    }
-    push(defaultBranchOf(ctx));
-    return out;
-}
-/** The index entry's key for this run, and the restore keys to fall back on. */
-function planIndexKeys(scope, ctx) {
-    const branches = fallbackBranches(ctx);
-    const own = isPullRequestEvent(ctx.eventName)
-        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
-        : ctx.ref.startsWith('refs/tags/')
-            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-            : branches[0] ?? 'detached';
-    const base = `${KEY_PREFIX}-idx-${scope}-`;
-    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-        .filter((b, i, all) => all.indexOf(b) === i)
-        .map((b) => `${base}${b}-`);
-    return { primary, restore };
-}
-/**
- * The index lookup: this commit's newest alternate index first (saved when a worse index already
- * held the primary key), then the primary key itself, then the newest index of each branch. The
- * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
- */
-function keys_indexLookup(keys) {
-    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
-}
-/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
-function isCommitIndexKey(keys, key) {
-    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
-}
-function alternateNumber(keys, key) {
-    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
-    return m ? Number(m[1]) : undefined;
-}
-/**
- * The key a save of this commit's index uses: the primary key while the service holds no index of
- * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
- * both the lookup of this commit and the branch's restore key find it as the newest.
- */
-function keys_nextIndexKey(keys, held) {
-    if (!held || !isCommitIndexKey(keys, held))
-        return keys.primary;
-    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
-}
-/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
-function blobKey(digest) {
-    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
-}
-/** Key of an entry that holds several blobs, derived from their digests. */
-function packKey(digests) {
-    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
-}
-/**
- * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs balanced by size (largest first into the lightest pack).
- */
-function keys_planPacks(blobs, maxEntries) {
-    if (blobs.length === 0)
-        return [];
-    if (blobs.length <= maxEntries)
-        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
-    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
-        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
-        lightest.size += b.size;
-        lightest.digests.push(b.digest);
-    }
-    return packs
-        .filter((p) => p.digests.length)
-        .map((p) => {
-        const digests = [...p.digests].sort();
-        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's cache export, in either of its two forms:
-// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
-//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
-// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
-//   image manifest whose config blob is the cache config and whose layers are the cache layers.
-// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
-// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
-// config and a descriptor per blob), which is all this action keeps.
+;// CONCATENATED MODULE: ./src/inputs-files.ts
+// The files the build inputs name, checked before any Docker work: the `context` directory exists,
+// the Dockerfile (`file`, or <context>/Dockerfile) exists inside the workspace, and the `target`
+// stage is in it. The stage planner (stagesOf) is pure; checkBuildFiles reads the disk.
 
 
 
-const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
-/** The media type of the top document of each form, as this action writes it. */
-function mediaTypeOf(form) {
-    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+
+/** A context buildx fetches itself (a Git or HTTP URL, or stdin): nothing local to check. */
+function isRemoteContext(context) {
+    return context === '-' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(context) || /^git@/.test(context);
 }
-/** A cache export this action cannot read; the message says what was found instead. */
-class layout_CacheFormatError extends Error {
-}
-function layout_blobPath(dir, digest) {
-    const [alg, hex] = digest.split(':');
-    return external_node_path_.join(dir, 'blobs', alg, hex);
-}
-function isDescriptor(d) {
-    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
-}
+/** Dockerfiles read for the target check: a larger one is not checked for stages. */
+const MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024;
 /**
- * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
- * error, which says what was found: a document of neither form is an error of the export's format.
+ * The stage names a Dockerfile defines (`FROM … AS name`, lowercased), or undefined when they
+ * cannot be known without BuildKit: a `# syntax=` frontend other than docker/dockerfile, or a
+ * stage name that an ARG expands (`AS $NAME`). Continuation lines (the escape character at the
+ * end, `\` or the one `# escape=` sets) are joined, comment lines inside them skipped. Text that
+ * only looks like a FROM line (inside a heredoc) may add a name: that makes the check more lenient,
+ * never stricter.
  */
-function layout_parseCacheDocument(data, where) {
-    let doc;
-    try {
-        doc = JSON.parse(String(data));
-    }
-    catch {
-        throw new layout_CacheFormatError(`${where} is not JSON`);
-    }
-    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
-    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
-        const all = doc.manifests.filter(isDescriptor);
-        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-        if (!config)
-            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
-        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
-    }
-    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
-        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
-        }
-        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
-        return { form: 'manifest', config: doc.config, layers };
-    }
-    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
-}
-/**
- * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
- * that is there but unreadable throws a CacheFormatError naming what is wrong.
- */
-/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
-async function layoutTop(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
+function stagesOf(dockerfile, buildArgs = []) {
+    if (buildArgs.some((a) => a.key === 'BUILDKIT_SYNTAX'))
         return undefined;
-    }
-}
-async function readLayout(dir) {
-    const top = await layoutTop(dir);
-    if (!top)
-        return undefined;
-    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
-    });
-    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
-    let config;
-    try {
-        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
-    }
-    catch {
-        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
-    }
-    const descriptors = {};
-    for (const m of doc.layers)
-        descriptors[m.digest] = m;
-    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
-}
-function digestOf(data) {
-    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function renderCacheImage(image, form = 'index') {
-    const config = Buffer.from(JSON.stringify(image.config));
-    const configDigest = digestOf(config);
-    const layers = image.config.layers.map((l) => {
-        const d = image.descriptors[l.blob];
-        if (!d)
-            throw new Error(`no descriptor for cache blob ${l.blob}`);
-        return d;
-    });
-    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
-    const mediaType = mediaTypeOf(form);
-    const doc = form === 'index'
-        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-        : { schemaVersion: 2, mediaType, config: configDesc, layers };
-    const list = Buffer.from(JSON.stringify(doc));
-    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
-}
-/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
-async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX_MEDIA_TYPE,
-        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    };
-    await external_node_fs_.promises.writeFile(external_node_path_.join(dir, 'index.json'), JSON.stringify(index));
-}
-/**
- * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
- * must be placed there by the caller (see linkBlob).
- */
-async function writeLayoutMeta(dir, image, form = 'index') {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = renderCacheImage(image, form);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
-}
-/** Places a blob into a layout: a hard link when possible, else a copy. */
-async function layout_linkBlob(from, dir, digest) {
-    const to = layout_blobPath(dir, digest);
-    if (external_node_path_.resolve(from) === external_node_path_.resolve(to))
-        return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(to), { recursive: true });
-    await external_node_fs_.promises.rm(to, { force: true });
-    try {
-        await external_node_fs_.promises.link(from, to);
-    }
-    catch {
-        await external_node_fs_.promises.copyFile(from, to);
-    }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
-}
-/** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
-    try {
-        return (await fileDigest(file)) === digest;
-    }
-    catch {
-        return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/merge.ts
-/** Every blob digest the config's layers name. */
-function merge_blobsOf(config) {
-    return new Set(config.layers.map((l) => l.blob));
-}
-/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
-function referencedBlobs(config) {
-    const out = new Set();
-    const visit = (i) => {
-        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
-            out.add(config.layers[n].blob);
-        }
-    };
-    for (const r of config.records) {
-        for (const res of r.layers ?? [])
-            visit(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                visit(res.layer ?? 0);
-    }
-    return out;
-}
-/**
- * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
- * `parent` means 0; -1 means no parent.
- */
-function parentOf(config, i) {
-    return config.layers[i]?.parent ?? 0;
-}
-/**
- * Builds a config from records and a layer table given by identity, renumbering layers so that
- * only those some result needs are kept, in a stable order.
- */
-class ConfigBuilder {
-    layerIndex = new Map();
-    layers = [];
-    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
-    addLayer(from, i) {
-        const key = layerKey(from, i);
-        const have = this.layerIndex.get(key);
-        if (have !== undefined)
-            return have;
-        const src = from.layers[i];
-        const p = parentOf(from, i);
-        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
-        if (src.annotations !== undefined)
-            layer.annotations = src.annotations;
-        this.layers.push(layer);
-        const idx = this.layers.length - 1;
-        this.layerIndex.set(key, idx);
-        return idx;
-    }
-}
-/** A layer's identity: its blob and its whole parent chain. */
-function layerKey(config, i) {
-    const parts = [];
-    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
-        parts.push(config.layers[n]?.blob ?? '?');
-    return parts.join('<');
-}
-/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
-function chainOk(config, i, present) {
-    let hops = 0;
-    for (let n = i; n >= 0; n = parentOf(config, n)) {
-        const l = config.layers[n];
-        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
-            return false;
-    }
-    return true;
-}
-/**
- * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
- * digest, and for every input position an edge with the same selector to a matching parent. A
- * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
- * content record) does not match, so its old results are not carried over.
- */
-function matcher(restored, fresh) {
-    const memo = new Map();
-    const match = (ri, fi) => {
-        const key = `${ri},${fi}`;
-        const known = memo.get(key);
-        if (known !== undefined)
-            return known;
-        memo.set(key, false); // a cycle never matches
-        const a = restored.records[ri];
-        const f = fresh.records[fi];
-        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
-        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
-            const fa = a.inputs[p] ?? [];
-            const ff = f.inputs[p] ?? [];
-            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
-        }
-        memo.set(key, ok);
-        return ok;
-    };
-    return match;
-}
-/**
- * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
- * export's records and links are kept as they are: they are exactly the cache keys this build
- * walked through. Each fresh record also gets the results of the restored record that matches it,
- * which a fully cached build leaves out of its export (BuildKit exports no result it did not
- * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
- * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
- * are dropped. Layers are renumbered, parents first.
- */
-function merge_mergeConfigs(fresh, restored, present) {
-    const builder = new ConfigBuilder();
-    const byDigest = new Map();
-    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
-    const match = restored ? matcher(restored, fresh) : () => false;
-    const records = fresh.records.map((record, fi) => {
-        const sources = [[fresh, record]];
-        if (restored)
-            for (const ri of byDigest.get(record.digest) ?? [])
-                if (match(ri, fi))
-                    sources.push([restored, restored.records[ri]]);
-        const results = [];
-        const seen = new Set();
-        for (const [config, r] of sources) {
-            for (const res of r.layers ?? []) {
-                const li = res.layer ?? 0;
-                if (!chainOk(config, li, present))
-                    continue;
-                const key = layerKey(config, li);
-                if (seen.has(key))
-                    continue;
-                seen.add(key);
-                const out = { layer: builder.addLayer(config, li) };
-                if (res.createdAt)
-                    out.createdAt = res.createdAt;
-                results.push(out);
-            }
-        }
-        const rec = { digest: record.digest };
-        if (results.length)
-            rec.layers = results;
-        if (record.inputs)
-            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
-        return rec;
-    });
-    return { layers: builder.layers, records };
-}
-/** Keeps only what `present` can serve: drops results whose layers are missing. */
-function merge_pruneToPresent(config, present) {
-    return merge_mergeConfigs(config, undefined, present);
-}
-/** Restricts a descriptor table to the blobs a config names. */
-function merge_descriptorsFor(image, config) {
-    const descriptors = {};
-    for (const l of config.layers) {
-        const d = image.descriptors[l.blob];
-        if (d)
-            descriptors[l.blob] = d;
-    }
-    return { config, descriptors };
-}
-/** Record digests that have at least one result. */
-function merge_recordsWithResults(config) {
-    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
-}
-/**
- * Why an index must not be saved, or undefined when it may: never one that serves no step, one
- * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
- * no step the index of this commit the service already holds (`held`) does not.
- */
-function merge_indexVerdict(candidate, floor, held) {
-    const mine = merge_recordsWithResults(candidate);
-    if (mine.size === 0)
-        return 'the index would hold no usable layer';
-    const min = floor ? merge_recordsWithResults(floor).size : 0;
-    if (mine.size < min)
-        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
-    if (held) {
-        const theirs = merge_recordsWithResults(held);
-        if ([...mine].every((d) => theirs.has(d)))
-            return 'the service already holds an index of this commit that serves every step this one does';
-    }
-    return undefined;
-}
-
-// EXTERNAL MODULE: external "node:async_hooks"
-var external_node_async_hooks_ = __nccwpck_require__(6698);
-// EXTERNAL MODULE: external "node:diagnostics_channel"
-var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
-;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
-// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
-// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
-// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
-// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
-// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
-
-
-
-
-function service_newStats() {
-    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
-}
-const DEFAULT_CALL_SECONDS = 300;
-const DEFAULT_BUDGET_SECONDS = 600;
-const seconds = (v, dflt) => {
-    const n = Number(v);
-    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
-};
-/**
- * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
- * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
- * A value that is not a positive number is ignored.
- */
-function cachePolicy(env = process.env) {
-    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
-}
-/** How long the next call may take: its own limit, or what is left of the phase's budget. */
-function callLimit(policy, remainingMs) {
-    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
-}
-const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
-/**
- * What the calls of one step's cache phase share: the time budget (time with at least one call in
- * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
- * rate-limit waits. Once stopped, no call of the phase reaches the service.
- */
-class CachePhase {
-    policy;
-    now;
-    faults = 0;
-    waitedMs = 0;
-    /** Why the phase stopped using the service. */
-    stopped;
-    busyMs = 0;
-    active = 0;
-    since = 0;
-    constructor(policy, now = Date.now) {
-        this.policy = policy;
-        this.now = now;
-    }
-    spentMs() {
-        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
-    }
-    remainingMs() {
-        return Math.max(0, this.policy.budgetMs - this.spentMs());
-    }
-    /** Starts a stretch of time spent on the service; returns the function that ends it. */
-    busy() {
-        if (this.active++ === 0)
-            this.since = this.now();
-        let ended = false;
-        return () => {
-            if (ended)
-                return;
-            ended = true;
-            if (--this.active === 0)
-                this.busyMs += this.now() - this.since;
-        };
-    }
-    /** Stops using the service for the rest of the phase, with one warning. */
-    stop(why) {
-        if (this.stopped)
-            return;
-        this.stopped = why;
-        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
-    }
-    budgetSpent() {
-        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
-    }
-}
-/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
-class CallAbandoned extends Error {
-    code = 'OBC_CACHE_CALL_ABANDONED';
-}
-/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
-function abandonError(request, why) {
-    const err = new CallAbandoned(`abandoned: ${why}`);
-    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
-    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
-    if (request.path?.startsWith('/twirp/'))
-        err.code = 'ECONNRESET';
-    return err;
-}
-/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
-class CallScope {
-    requests = new Set();
-    sockets = new Set();
-    signals = [];
-    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
-    abandoned;
-    /** Called on the first server error or network error of one of its requests. */
-    onFault;
-    adoptRequest(req) {
-        if (this.abandoned)
-            return destroyRequest(req, this.abandoned);
-        this.requests.add(req);
-        req.once('close', () => this.requests.delete(req));
-    }
-    adoptSocket(socket) {
-        if (this.abandoned)
-            return void socket.destroy();
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-    }
-    abandon(why) {
-        if (this.abandoned)
-            return;
-        this.abandoned = why;
-        for (const req of this.requests)
-            destroyRequest(req, why);
-        for (const socket of this.sockets)
-            socket.destroy();
-        this.requests.clear();
-        this.sockets.clear();
-    }
-}
-function destroyRequest(req, why) {
-    // Never an unhandled 'error' event: the library may have stopped listening.
-    req.on('error', () => undefined);
-    req.destroy(abandonError(req, why));
-}
-/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
-const SERVER_ERRORS = new Set([500, 502, 503, 504]);
-let tracker;
-/**
- * Follows every HTTP request and socket opened inside a call (installed on first use). A request
- * belongs to the call whose async context started it; a reused keep-alive socket is reached through
- * its request.
- */
-function track() {
-    if (tracker)
-        return tracker;
-    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
-    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
-        const scope = t.als.getStore();
-        const req = m.request;
-        if (!scope)
-            return;
-        t.scopeOf.set(req, scope);
-        scope.adoptRequest(req);
-    });
-    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
-    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
-        const { request, response } = m;
-        const status = response.statusCode ?? 0;
-        if (SERVER_ERRORS.has(status))
-            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
-    });
-    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
-        const { request, error } = m;
-        const scope = t.scopeOf.get(request);
-        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
-            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
-    });
-    tracker = t;
-    return t;
-}
-/**
- * Runs one call of the library with a deadline. The call ends at its deadline or its first server
- * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
- * any it opens later are destroyed at once.
- */
-function runCall(fn, ms, deadlineWhy) {
-    const t = track();
-    const scope = new CallScope();
-    return new Promise((resolve) => {
-        let done = false;
-        const finish = (r, abandon) => {
-            if (done)
-                return;
-            done = true;
-            clearTimeout(timer);
-            if (abandon)
-                scope.abandon(abandon);
-            resolve({ ...r, signals: scope.signals });
-        };
-        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
-        // Not from inside the HTTP parser's callback that reported it.
-        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
-        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
-    });
-}
-
-/** Classifies one line @actions/cache wrote. */
-function classifyLine(line) {
-    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
-    if (rl)
-        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
-    if (/Rate limited:/.test(line))
-        return { kind: 'rate-limit', retryAfterMs: 0 };
-    // A refused reservation: the key exists or another job is creating it (not a fault).
-    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
-    if (taken)
-        return { kind: 'taken', key: taken[1] };
-    // @actions/cache reports every failed reservation as "another job may be creating this cache";
-    // only a 409 means that. A reservation that never reached the service is a fault.
-    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
-    if (reserve)
-        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
-    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
-    if (failed)
-        return { kind: 'fault', shown: true, message: failed[3].trim() };
-    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
-    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
-    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
-        return { kind: 'fault', shown: false };
-    return undefined;
-}
-/**
- * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
- * cache fault is never an error of the build, so it becomes a warning.
- */
-function demoteCacheErrors(chunk) {
-    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
-}
-/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
-function muteAbandoned(chunk) {
-    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
-}
-/**
- * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
- * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
- * the call whose async context wrote it. Installed while any service is open.
- */
-let watchers = 0;
-let originalWrite;
-function watchStdout(als) {
-    if (watchers++ === 0) {
-        const original = process.stdout.write.bind(process.stdout);
-        originalWrite = process.stdout.write;
-        process.stdout.write = ((chunk, ...rest) => {
-            const scope = als.getStore();
-            try {
-                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
-                    const text = String(chunk);
-                    if (!scope.abandoned) {
-                        for (const line of text.split('\n')) {
-                            const s = classifyLine(line);
-                            if (s)
-                                scope.signals.push(s);
-                        }
-                    }
-                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
-                    if (shown !== text)
-                        chunk = shown;
-                }
-            }
-            catch {
-                /* never break logging */
-            }
-            return original(chunk, ...rest);
-        });
-    }
-    let closed = false;
-    return () => {
-        if (closed)
-            return;
-        closed = true;
-        if (--watchers === 0 && originalWrite) {
-            process.stdout.write = originalWrite;
-            originalWrite = undefined;
-        }
-    };
-}
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * The real service through the unmodified @actions/cache package. Paths are given absolute and
- * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
- * of one step's cache phase is given the same `phase`.
- */
-async function service_actionsCacheService(root, phase, stats) {
-    const cache = await __nccwpck_require__.e(/* import() */ 691).then(__nccwpck_require__.bind(__nccwpck_require__, 4072));
-    const rel = (paths) => paths.map((p) => external_node_path_.relative(root, p).split(external_node_path_.sep).join('/'));
-    const policy = phase.policy;
-    const t = track();
-    const unwatch = watchStdout(t.als);
-    let lastFault;
-    const taken = new Set();
-    /** Counts a failed call; the breaker stops the phase after maxFaults. */
-    const fault = (message) => {
-        stats.failures++;
-        lastFault = message;
-        if (++phase.faults >= policy.maxFaults)
-            phase.stop(`${phase.faults} failed calls`);
-    };
-    async function call(verb, key, fn, failed, onFault) {
-        const what = `${verb} of ${key}`;
-        for (let attempt = 0;; attempt++) {
-            if (phase.stopped)
-                return onFault;
-            const limit = callLimit(policy, phase.remainingMs());
-            if (limit.ms <= 0) {
-                phase.stop(phase.budgetSpent());
-                return onFault;
-            }
-            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-            const start = Date.now();
-            stats.calls++;
-            const end = phase.busy();
-            const r = await runCall(fn, limit.ms, deadlineWhy);
-            end();
-            stats.ms += Date.now() - start;
-            if (!r.signals.some((s) => s.kind === 'fault'))
-                for (const s of r.signals)
-                    if (s.kind === 'taken')
-                        taken.add(s.key);
-            const rate = r.signals.find((s) => s.kind === 'rate-limit');
-            if (r.ok && rate) {
-                stats.rateLimited++;
-                const ms = Math.max(rate.retryAfterMs, 1000);
-                if (attempt > 0)
-                    return r.value;
-                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-                    return r.value;
-                }
-                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-                await pause(ms);
-                continue;
-            }
-            if (!r.ok) {
-                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-                fault(r.why);
-                if (r.deadline && limit.by === 'budget')
-                    phase.stop(phase.budgetSpent());
-                // A server error may be a blip: one more try, unless the phase stopped or time is short.
-                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
-                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
-                    await pause(policy.retryPauseMs);
-                    continue;
-                }
-                return onFault;
-            }
-            if (failed(r.value)) {
-                const faults = r.signals.filter((s) => s.kind === 'fault');
-                if (faults.length) {
-                    if (!faults.some((f) => f.shown))
-                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
-                }
-            }
-            return r.value;
-        }
-    }
-    /** A wait that counts as time spent on the service. */
-    async function pause(ms) {
-        const end = phase.busy();
-        stats.waitedMs += ms;
-        phase.waitedMs += ms;
-        try {
-            await wait(ms);
-        }
-        finally {
-            end();
-        }
-    }
-    return {
-        get gaveUp() {
-            return phase.stopped !== undefined;
-        },
-        get lastFault() {
-            return lastFault;
-        },
-        wasTaken: (key) => taken.has(key),
-        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
-        save: (paths, key) => call('save', key, async () => {
-            stats.uploads++;
-            return (await cache.saveCache(rel(paths), key)) !== -1;
-        }, (v) => !v, false),
-        close: unwatch,
-    };
-}
-function isCacheServiceAvailable() {
-    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
-}
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function mapLimit(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    });
-    await Promise.all(workers);
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/store.ts
-// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
-// by their digests (immutable, shared by every run, branch and image), and one small index entry per
-// scope and commit holds the cache config, the map of which entry holds which blob, and the small
-// blobs. Restore fetches the index through restore-key fallback and then only what it references.
-
-
-
-
-
-
-
-/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
-const SMALL_BLOB_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
-/** At most this many blob entries are uploaded by one run (plus the index entry). */
-const MAX_BLOB_ENTRIES = 3;
-const INDEX_FORMAT = 1;
-const RESTORE_CONCURRENCY = 4;
-function cachePaths(root, scope) {
-    return {
-        store: external_node_path_.join(root, 'store'),
-        index: external_node_path_.join(root, 'store', `index-${scope}`),
-        layoutIn: external_node_path_.join(root, scope, 'in'),
-        layoutOut: external_node_path_.join(root, scope, 'out'),
-    };
-}
-function entryPaths(p, digests) {
-    return [...digests].sort().map((d) => layout_blobPath(p.store, d));
-}
-async function readMeta(dir) {
-    try {
-        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, 'meta.json'), 'utf8'));
-        if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
+    const lines = dockerfile.split(/\r?\n/);
+    let escape = '\\';
+    let i = 0;
+    // Parser directives: `# key=value` lines at the very top.
+    for (; i < lines.length; i++) {
+        const m = /^\s*#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$/.exec(lines[i]);
+        if (!m)
+            break;
+        const key = m[1].toLowerCase();
+        if (key === 'escape' && (m[2] === '`' || m[2] === '\\'))
+            escape = m[2];
+        if (key === 'syntax' && !/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:[^@]*)?(@sha256:[0-9a-f]+)?$/.test(m[2]))
             return undefined;
-        return meta;
     }
-    catch {
-        return undefined;
-    }
-}
-async function exists(file) {
-    try {
-        await fs.access(file);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-async function sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return 0;
-    }
-}
-/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
-async function restoreIndex(svc, p, keys) {
-    await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-    await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
-    await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(p.index, { recursive: true });
-    const lookup = keys_indexLookup(keys);
-    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
-    if (!matched) {
-        // A failed download may have left part of the index behind.
-        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
-        return undefined;
-    }
-    const meta = await readMeta(p.index);
-    if (!meta) {
-        lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
-        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        return undefined;
-    }
-    lib_core/* info */.pq(`Layer cache: index ${matched}`);
-    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
-}
-async function verifySmall(p, meta) {
-    const small = new Set();
-    let bytes = 0;
-    for (const d of referencedBlobs(meta.image.config)) {
-        if (meta.entries[d])
+    const names = [];
+    let logical = '';
+    let unknown = false;
+    const finish = () => {
+        const words = logical.trim().split(/\s+/);
+        logical = '';
+        if (!/^from$/i.test(words[0] ?? ''))
+            return;
+        const rest = words.slice(1).filter((w) => !w.startsWith('--'));
+        if (rest.length >= 3 && /^as$/i.test(rest[1])) {
+            if (rest[2].includes('$'))
+                unknown = true;
+            else
+                names.push(rest[2].toLowerCase());
+        }
+    };
+    for (; i < lines.length; i++) {
+        const line = lines[i];
+        if (logical !== '' && /^\s*(#.*)?$/.test(line))
             continue;
-        const f = layout_blobPath(p.index, d);
-        if (await layout_verifyBlob(f, d)) {
-            small.add(d);
-            bytes += await sizeOf(f);
-        }
-    }
-    return { small, bytes };
-}
-/**
- * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
- * failed, truncated or corrupted download left behind. Returns the digests now on disk.
- */
-async function fetchEntry(svc, p, key, digests) {
-    await external_node_fs_.promises.mkdir(external_node_path_.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    const got = await svc.restore(entryPaths(p, digests), key, []);
-    const ok = new Set();
-    let bytes = 0;
-    if (got !== key && !svc.gaveUp)
-        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-    for (const d of digests) {
-        const f = layout_blobPath(p.store, d);
-        // Content-addressed: a file is good exactly when its digest matches.
-        if (await layout_verifyBlob(f, d)) {
-            ok.add(d);
-            bytes += await sizeOf(f);
-        }
-        else {
-            await external_node_fs_.promises.rm(f, { force: true });
-            if (got === key)
-                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
-        }
-    }
-    return { ok, restored: got === key, bytes };
-}
-/**
- * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
- * --cache-from type=local.
- */
-async function restoreLayerCache(svc, p, keys, form = 'index') {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
-    const idx = await restoreIndex(svc, p, keys);
-    if (!idx)
-        return outcome;
-    const { meta } = idx;
-    outcome.matchedKey = idx.matchedKey;
-    outcome.entriesRestored = 1;
-    outcome.bytesRestored = idx.bytes;
-    outcome.coldBuildMs = meta.coldBuildMs;
-    const present = new Set(idx.small);
-    const needed = referencedBlobs(meta.image.config);
-    const wanted = new Map();
-    for (const d of needed) {
-        const key = meta.entries[d];
-        if (key)
-            wanted.set(key, meta.packs[key] ?? [d]);
-    }
-    await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
-        const r = await fetchEntry(svc, p, key, digests);
-        if (r.restored)
-            outcome.entriesRestored++;
-        outcome.bytesRestored += r.bytes;
-        for (const d of r.ok) {
-            present.add(d);
-            if (r.restored)
-                outcome.held[d] = key;
-        }
-    });
-    for (const d of needed)
-        if (!present.has(d))
-            outcome.missing++;
-    const config = merge_pruneToPresent(meta.image.config, present);
-    if (config.records.length === 0 || config.layers.length === 0) {
-        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
-        return outcome;
-    }
-    const image = merge_descriptorsFor(meta.image, config);
-    await external_node_fs_.promises.mkdir(p.layoutIn, { recursive: true });
-    for (const d of merge_blobsOf(config)) {
-        await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
-    }
-    await writeLayoutMeta(p.layoutIn, image, form);
-    outcome.layoutReady = true;
-    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
-    if (outcome.missing)
-        lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
-    return outcome;
-}
-async function openLazyCache(svc, p, keys) {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
-    const idx = await restoreIndex(svc, p, keys);
-    const failed = new Set();
-    const fetched = new Set();
-    const inflight = new Map();
-    const meta = idx?.meta;
-    const offer = () => {
-        if (!idx || !meta)
-            return undefined;
-        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
-        const config = merge_pruneToPresent(meta.image.config, available);
-        if (config.layers.length === 0)
-            return undefined;
-        return merge_descriptorsFor(meta.image, config);
-    };
-    if (idx && meta) {
-        outcome.matchedKey = idx.matchedKey;
-        outcome.entriesRestored = 1;
-        outcome.bytesRestored = idx.bytes;
-        outcome.coldBuildMs = meta.coldBuildMs;
-        for (const [d, key] of Object.entries(meta.entries))
-            outcome.held[d] = key;
-        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
-    }
-    const image = offer();
-    if (idx && !image) {
-        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
-        outcome.hit = 'miss';
-    }
-    return {
-        outcome,
-        image,
-        failed,
-        reoffer: offer,
-        held: (d) => !!meta?.entries[d] && !failed.has(d),
-        localPath: async (d) => {
-            if (idx?.small.has(d))
-                return layout_blobPath(p.index, d);
-            if (fetched.has(d))
-                return layout_blobPath(p.store, d);
-            return undefined;
-        },
-        fetch: async (d) => {
-            const key = meta?.entries[d];
-            if (!key || failed.has(d))
-                return undefined;
-            let job = inflight.get(key);
-            if (!job) {
-                const digests = meta.packs[key] ?? [d];
-                job = fetchEntry(svc, p, key, digests).then((r) => {
-                    if (r.restored)
-                        outcome.entriesRestored++;
-                    outcome.bytesRestored += r.bytes;
-                    for (const x of digests) {
-                        if (r.ok.has(x))
-                            fetched.add(x);
-                        else {
-                            failed.add(x);
-                            delete outcome.held[x];
-                        }
-                    }
-                    return r.ok;
-                });
-                inflight.set(key, job);
-            }
-            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
-        },
-    };
-}
-const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
-/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
-async function compareExport(p, held) {
-    const fresh = await readLayout(p.layoutOut);
-    if (!fresh)
-        return undefined;
-    const restoredMeta = await readMeta(p.index);
-    let restored;
-    if (restoredMeta) {
-        const { small } = await verifySmall(p, restoredMeta);
-        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
-        if (cfg.layers.length)
-            restored = merge_descriptorsFor(restoredMeta.image, cfg);
-    }
-    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
-    const freshBlobs = referencedBlobs(fresh.config);
-    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
-    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
-    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
-    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
-    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
-}
-/**
- * Saves what this build exported, merged with what was restored. Uploads only blobs the service
- * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
- * nothing when the build produced no new blob and no new record (a full hit).
- */
-async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
-    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
-    const cmp = await compareExport(p, held);
-    if (!cmp)
-        return none('the build exported no cache');
-    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
-    if (cmp.unchanged)
-        return none(store_NOTHING_CHANGED);
-    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
-    // given to buildx. A blob the service holds needs no bytes.
-    const located = new Map();
-    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
-        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
-            if (await exists(f)) {
-                located.set(d, f);
-                break;
-            }
-        }
-    }
-    const present = new Set([...located.keys(), ...Object.keys(held)]);
-    const merged = mergeConfigs(fresh.config, restored?.config, present);
-    const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
-    const image = descriptorsFor({ config: merged, descriptors }, merged);
-    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
-    // Large blobs the service does not hold yet go into blob entries.
-    const large = [];
-    const small = [];
-    for (const d of blobsOf(merged)) {
-        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-        if (size < SMALL_BLOB_BYTES) {
-            if (located.has(d))
-                small.push(d);
-        }
-        else if (!held[d] && located.has(d))
-            large.push({ digest: d, size });
-    }
-    const entries = { ...held };
-    const packs = {};
-    let entriesSaved = 0;
-    let bytesSaved = 0;
-    const stored = new Set(Object.keys(held));
-    const plan = planPacks(large, MAX_BLOB_ENTRIES);
-    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    for (const entry of plan) {
-        for (const d of entry.digests)
-            await linkBlob(source(d), p.store, d);
-        const paths = entryPaths(p, entry.digests);
-        const r = await storeEntry(svc, paths, entry.key);
-        if (r === 'uploaded') {
-            entriesSaved++;
-            for (const f of paths)
-                bytesSaved += await sizeOf(f);
-        }
-        if (r === 'missing')
+        if (logical === '' && /^\s*#/.test(line))
             continue;
-        for (const d of entry.digests) {
-            stored.add(d);
-            entries[d] = entry.key;
+        const trimmed = line.replace(/\s+$/, '');
+        if (trimmed.endsWith(escape)) {
+            logical += trimmed.slice(0, -1) + ' ';
+            continue;
         }
-        if (entry.digests.length > 1)
-            packs[entry.key] = entry.digests;
+        logical += line;
+        finish();
     }
-    // Packs from earlier runs that still hold referenced blobs.
-    for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
-        if (digests.some((d) => entries[d] === key))
-            packs[key] = digests;
+    if (logical !== '')
+        finish();
+    // A FROM line on its own is read as such too, whatever the joining above made of it.
+    for (const line of lines) {
+        const m = /^\s*from\s+(?:--\S+\s+)*\S+\s+as\s+(\S+)\s*$/i.exec(line);
+        if (m && !m[1].includes('$') && !names.includes(m[1].toLowerCase()))
+            names.push(m[1].toLowerCase());
     }
-    // The index must only promise what is stored: drop results whose blobs did not make it.
-    const available = new Set([...small, ...stored]);
-    const finalConfig = pruneToPresent(merged, available);
-    // What the restored cache alone served this build: the index must not serve less.
-    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
-    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
-    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
-    const r = await saveIndex(svc, p, keys, draft, base);
-    if (!r.key)
-        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-    entriesSaved++;
-    bytesSaved += r.bytes;
-    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
-    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    return unknown ? undefined : names;
 }
 /**
- * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
- * run stored it, `taken` when its reservation was refused because another job holds or is creating
- * it (the same key means the same bytes, so it is not missing), else `missing`.
+ * The default context is the workspace, where docker/build-push-action builds the repository's Git
+ * context: a workspace with neither a checkout nor a Dockerfile means the checkout step is missing.
  */
-async function storeEntry(svc, paths, key) {
-    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
-        return 'held';
-    if (await svc.save(paths, key))
-        return 'uploaded';
-    if (svc.wasTaken?.(key)) {
-        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
-        return 'taken';
-    }
-    // A save that failed while another job finished the same entry.
-    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
-        return 'held';
-    return 'missing';
-}
-/** Restricts entries, packs and small blobs to what the image's config references. */
-function draftOf(image, entries, packs, small) {
-    const used = blobsOf(image.config);
-    const out = { image, entries: {}, packs: {}, small: new Map() };
-    for (const d of used) {
-        if (entries[d])
-            out.entries[d] = entries[d];
-        else if (small.has(d))
-            out.small.set(d, small.get(d));
-    }
-    for (const [key, digests] of Object.entries(packs))
-        if (digests.some((d) => out.entries[d] === key))
-            out.packs[key] = digests;
-    return out;
-}
-/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
-function absorb(draft, other) {
-    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
-    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
-    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
-    const small = new Map(draft.small);
-    for (const d of other.small)
-        if (!small.has(d))
-            small.set(d, blobPath(other.dir, d));
-    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
-}
-const INDEX_ATTEMPTS = 3;
-/**
- * Saves the index entry so that the newest index of this commit (and so of the branch) is never
- * worse than one the service already holds: looks up this commit's newest index first; when another
- * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
- * under the next alternate key. A save refused because another job took the key meanwhile starts
- * over.
- */
-async function saveIndex(svc, p, keys, first, base) {
-    // The index entry must be archived from p.index (its path is part of the entry's version): move
-    // the restored one aside first, since small blobs may be linked from it.
-    const aside = `${p.index}.prev`;
-    await fs.rm(aside, { recursive: true, force: true });
-    if (await exists(p.index))
-        await fs.rename(p.index, aside);
-    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
-    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
-    const others = [];
-    let reason = 'the cache service did not store the index entry';
+const NO_CHECKOUT = 'the workspace has no checkout (no .git) and no Dockerfile: this action builds the workspace, not the Git context docker/build-push-action defaults to; add actions/checkout before this step, or set context to a Git URL (https://github.com/OWNER/REPO.git#REF)';
+/** fs.stat, undefined when the path does not exist; another failure is an error naming the input. */
+async function statOf(p, input, shown) {
     try {
-        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
-            const lookup = indexLookup(keys);
-            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
-            let held = heldKey === base.restoredKey ? base.restored : undefined;
-            if (heldKey && heldKey !== base.restoredKey) {
-                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
-                if (!other)
-                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
-                others.push(other.dir);
-                draft = absorb(draft, other);
-                held = other.meta.image.config;
-            }
-            const refused = indexVerdict(draft.image.config, base.floor, held);
-            if (refused)
-                return { reason: refused, bytes: 0, config: draft.image.config };
-            const key = nextIndexKey(keys, heldKey);
-            const bytes = await stageIndex(p, key, draft, base);
-            if (await svc.save([p.index], key))
-                return { key, bytes, config: draft.image.config };
-            reason = svc.gaveUp
-                ? 'the cache service kept failing, so this run stopped using it'
-                : svc.wasTaken?.(key)
-                    ? `another job saved ${key} meanwhile`
-                    : svc.lastFault
-                        ? `the cache service did not store the index entry: ${svc.lastFault}`
-                        : 'the cache service did not store the index entry';
-            await fs.rm(p.index, { recursive: true, force: true });
-        }
-        return { reason, bytes: 0, config: draft.image.config };
+        return await external_node_fs_.promises.stat(p);
     }
-    finally {
-        for (const d of [aside, ...others])
-            await fs.rm(d, { recursive: true, force: true });
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+            return undefined;
+        throw new InputError(input, `${shown} cannot be read (${code ?? err.message})`);
     }
 }
-/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
-async function fetchIndex(svc, p, key, dir) {
-    await fs.rm(p.index, { recursive: true, force: true });
-    await fs.mkdir(p.index, { recursive: true });
-    const got = await svc.restore([p.index], key, [], {});
-    const meta = got === key ? await readMeta(p.index) : undefined;
-    if (!meta) {
-        await fs.rm(p.index, { recursive: true, force: true });
-        return undefined;
-    }
-    const { small } = await verifySmall(p, meta);
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(p.index, dir);
-    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
-    return { key, meta, dir, small };
-}
-/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
-async function stageIndex(p, key, draft, base) {
-    await fs.rm(p.index, { recursive: true, force: true });
-    await fs.mkdir(p.index, { recursive: true });
-    let bytes = 0;
-    for (const [d, f] of draft.small) {
-        await linkBlob(f, p.index, d);
-        bytes += await sizeOf(blobPath(p.index, d));
-    }
-    const meta = {
-        format: INDEX_FORMAT,
-        scope: base.scope,
-        key,
-        createdAt: new Date().toISOString(),
-        image: draft.image,
-        entries: draft.entries,
-        packs: draft.packs,
-        // A cache that started cold records how long that build took, for the "time saved" figure.
-        coldBuildMs: base.coldBuildMs,
-    };
-    const file = path.join(p.index, 'meta.json');
-    await fs.writeFile(file, JSON.stringify(meta));
-    return bytes + (await sizeOf(file));
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
-// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
-// cache mount's contents in and out of BuildKit, and their buildx command lines.
-
-
-
-/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
-const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
-/** Where the helper builds mount the cache, and where the inject helper binds its context. */
-const MNT = '/obc-mnt';
-const SRC = '/obc-src';
-/** The file an entry holds the mount's contents in (a tar made inside the builder). */
-const mounts_plan_TAR_NAME = 'mnt.tar';
-const mounts_plan_META_NAME = 'meta.json';
-function mounts_plan_slug(s, max) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
-}
-/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
-function mountSlug(id) {
-    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
+function inside(dir, p) {
+    const rel = external_node_path_namespaceObject.relative(dir, p);
+    return rel === '' || (!rel.startsWith('..' + external_node_path_namespaceObject.sep) && rel !== '..' && !external_node_path_namespaceObject.isAbsolute(rel));
 }
 /**
- * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
- * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
- * pull request, the pull request's head and base branches, the default branch).
+ * Checks the context directory, the Dockerfile and the target stage; relative paths are resolved
+ * against `cwd` (the step's working directory, as buildx resolves them). The Dockerfile must be in
+ * the workspace (symbolic links resolved): a file from elsewhere on the runner is refused. Throws an
+ * InputError naming `context`, `file` or `target`. A remote context is not checked.
  */
-function planMountKeys(scope, id, ctx) {
-    const idx = planIndexKeys(scope, ctx);
-    const from = `${KEY_PREFIX}-idx-${scope}-`;
-    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
-    const swap = (k) => to + k.slice(from.length);
-    const primary = swap(idx.primary);
-    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
-}
-/** The key an entry with this content is saved under: one entry per commit and content. */
-function mounts_plan_saveKey(keys, contentHash) {
-    return `${keys.primary}-${contentHash.slice(0, 16)}`;
-}
-function planMounts(o, scope, actionRoot, ctx) {
-    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
-    return {
-        scope,
-        root: external_node_path_.join(actionRoot, 'mounts'),
-        image: o.image,
-        maxBytes: o.maxBytes,
-        ...(ns ? { namespace: ns.value } : {}),
-        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
-    };
-}
-const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
-/**
- * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
- * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
- * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
- * never answers from its cache.
- */
-function injectDockerfile(image, id) {
-    return [
-        HEADER,
-        `FROM ${image} AS obc-inject`,
-        'ARG OBC_NONCE',
-        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
-        '    mkdir -p /obc-status && \\',
-        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
-        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
-        'FROM scratch',
-        'COPY --from=obc-inject /obc-status/ /',
-        '',
-    ].join('\n');
-}
-/**
- * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
- * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
- */
-function extractDockerfile(image, id) {
-    return [
-        HEADER,
-        `FROM ${image} AS obc-extract`,
-        'ARG OBC_NONCE',
-        'ARG OBC_MAX_KB',
-        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
-        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
-        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
-        'FROM scratch',
-        'COPY --from=obc-extract /obc-out/ /',
-        '',
-    ].join('\n');
-}
-/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
-function csvField(s) {
-    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
-function helperArgv(o) {
-    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
-    for (const [k, v] of Object.entries(o.buildArgs))
-        a.push('--build-arg', `${k}=${v}`);
-    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
-    return a;
+async function checkBuildFiles(b, workspace, cwd) {
+    if (isRemoteContext(b.context))
+        return;
+    const ctxStat = await statOf(external_node_path_namespaceObject.resolve(cwd, b.context), 'context', quoted(b.context));
+    if (!ctxStat && (b.context === 'git' || b.context === 'workflow')) {
+        throw new InputError('context', `${quoted(b.context)} is docker/metadata-action's context value; here context is the build context: write metadata-context: ${b.context}`);
+    }
+    if (!ctxStat)
+        throw new InputError('context', `directory ${quoted(b.context)} does not exist (relative to ${quoted(cwd)})`);
+    if (!ctxStat.isDirectory())
+        throw new InputError('context', `${quoted(b.context)} is not a directory`);
+    const dockerfile = b.file || external_node_path_namespaceObject.join(b.context, 'Dockerfile');
+    const shown = quoted(dockerfile);
+    const abs = external_node_path_namespaceObject.resolve(cwd, dockerfile);
+    const st = await statOf(abs, 'file', shown);
+    if (!st && !b.file && external_node_path_namespaceObject.resolve(cwd, b.context) === external_node_path_namespaceObject.resolve(workspace) && !(await statOf(external_node_path_namespaceObject.join(workspace, '.git'), 'context', '".git"'))) {
+        throw new InputError('context', NO_CHECKOUT);
+    }
+    if (!st)
+        throw new InputError('file', b.file ? `${shown} does not exist` : `no Dockerfile in the context: ${shown} does not exist (set file to the Dockerfile's path)`);
+    if (!st.isFile())
+        throw new InputError('file', `${shown} is not a file`);
+    const real = await external_node_fs_.promises.realpath(abs);
+    const realWorkspace = await external_node_fs_.promises.realpath(workspace).catch(() => external_node_path_namespaceObject.resolve(workspace));
+    if (!inside(realWorkspace, real)) {
+        throw new InputError('file', `${shown} is outside the workspace ${quoted(realWorkspace)}; the Dockerfile must be a file of the workspace (copy it there first)`);
+    }
+    if (b.target === '' || st.size > MAX_DOCKERFILE_BYTES)
+        return;
+    const stages = stagesOf(await external_node_fs_.promises.readFile(real, 'utf8'), b.buildArgs);
+    if (stages === undefined || stages.includes(b.target.toLowerCase()))
+        return;
+    const known = stages.length ? `its stages: ${stages.join(', ')}` : 'it names no stage (FROM … AS name)';
+    throw new InputError('target', `stage ${quoted(b.target)} is not in ${shown} (${known})`);
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
 // Pure planning of a run: inputs + context + environment facts -> tags, decisions, cache keys and the
 // build command's shape. Nothing here touches Docker, the network or the disk.
+
+
+
+
 
 
 
@@ -53861,13 +59262,16 @@ function forkOf(ctx) {
     return undefined;
 }
 /** Whether to push and whether to save the cache, with the reason shown in the log. */
-function decide(inputs, ctx, images) {
+function decide(inputs, ctx, images, tags) {
     const pr = isPullRequestEvent(ctx.eventName);
     const fork = forkOf(ctx);
     let push;
     let pushReason;
+    const call = inputs.build?.call.split(',')[0];
     if (fork)
         [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+    else if (call)
+        [push, pushReason] = [false, `call: ${call} evaluates the build and makes no image`];
     else if (inputs.push === 'true')
         [push, pushReason] = [true, 'push: true'];
     else if (inputs.push === 'false')
@@ -53879,10 +59283,16 @@ function decide(inputs, ctx, images) {
     if (push && images.length === 0) {
         throw new InputError('images', 'no image names given, but the build would push; set images, or push: false');
     }
+    if (push && tags !== undefined && tags.length === 0) {
+        // metadata-action only warns here; the push after it fails. Refused before any work instead.
+        throw new InputError('tags', `no tag for this run (event ${JSON.stringify(ctx.eventName)}, ref ${JSON.stringify(ctx.ref)}): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false`);
+    }
     let saveCache;
     let saveReason;
     if (!inputs.cache)
         [saveCache, saveReason] = [false, 'cache: false'];
+    else if (call)
+        [saveCache, saveReason] = [false, `call: ${call} builds no layers to save`];
     else if (inputs.cacheSave === 'true')
         [saveCache, saveReason] = [true, 'cache-save: true'];
     else if (inputs.cacheSave === 'false')
@@ -53893,13 +59303,21 @@ function decide(inputs, ctx, images) {
         [saveCache, saveReason] = [true, 'cache-save: auto'];
     return { push, pushReason, saveCache, saveReason, ...(fork ? { skipLogin: pushReason } : {}) };
 }
-function resolveMeta(inputs, ctx, env) {
+/**
+ * The tags, labels and annotations. With metadata-context: git, `git` (the checkout's facts) replaces
+ * the workflow's ref, commit and commit date, for the metadata only (push and cache decisions keep
+ * the workflow's event and ref).
+ */
+function resolveMeta(inputs, ctx, env, git) {
+    if (git)
+        ctx = { ...ctx, ref: git.ref, sha: git.sha };
     const sde = env.SOURCE_DATE_EPOCH;
     const epoch = sde && /^\d+$/.test(sde) ? Number(sde) : undefined;
     return planMeta({ images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations }, ctx, {
         now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
         sourceDateEpoch: epoch,
         defaultBranch: defaultBranchOf(ctx),
+        ...(git?.commitDate ? { commitDate: git.commitDate } : {}),
         prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
         shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
         annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
@@ -53908,9 +59326,6 @@ function resolveMeta(inputs, ctx, env) {
 /** Export to a local OCI layout; a failed export never fails the build. */
 function localCacheTo(dir) {
     return `type=local,dest=${dir},mode=max,ignore-error=true`;
-}
-function localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
 }
 /** The daemon's own builder on a classic image store: it cannot store attestations. */
 const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
@@ -53928,15 +59343,40 @@ function attestationsFor(a, builder) {
         throw new InputError('sbom', `${NO_ATTESTATIONS}; set sbom: false, or use driver: docker-container`);
     return { provenance: 'false', sbom: a.sbom, note: a.provenance ? undefined : `No provenance attestation: ${NO_ATTESTATIONS}.` };
 }
-function dockerfileOf(inputs) {
-    return inputs.file || external_node_path_.join(inputs.context, 'Dockerfile');
+/** The build-push-action options that go to buildx as given. */
+function buildFlagsOf(inputs) {
+    const b = inputs.build;
+    if (!b)
+        return {};
+    return {
+        pull: b.pull,
+        noCache: b.noCache,
+        noCacheFilters: b.noCacheFilters,
+        buildContexts: b.buildContexts,
+        ssh: b.ssh,
+        network: b.network,
+        addHosts: b.addHosts,
+        shmSize: b.shmSize,
+        ulimits: b.ulimits,
+        allow: b.allow,
+        cgroupParent: b.cgroupParent,
+        call: b.call,
+    };
 }
-function planRun(inputs, ctx, env) {
-    const meta = resolveMeta(inputs, ctx, env);
-    const decisions = decide(inputs, ctx, meta.images);
-    const root = external_node_path_.join(ctx.runnerTemp, 'oneshot-build');
+/** The Dockerfile: `file`, else <context>/Dockerfile (for a Git or HTTP context, its own Dockerfile). */
+function dockerfileOf(inputs) {
+    if (inputs.file)
+        return inputs.file;
+    return isRemoteContext(inputs.context) ? 'Dockerfile' : external_node_path_namespaceObject.join(inputs.context, 'Dockerfile');
+}
+function planRun(inputs, ctx, env, git) {
+    const meta = resolveMeta(inputs, ctx, env, git);
+    const decisions = decide(inputs, ctx, meta.images, meta.tags);
+    if (meta.tags.length === 0)
+        meta.warnings.push('No Docker tag has been generated: no tag rule applies to this run (check tags); the image is built without a tag.');
+    const root = external_node_path_namespaceObject.join(ctx.runnerTemp, 'oneshot-build');
     let cache;
-    if (inputs.cache) {
+    if (inputs.cache && inputs.distribute !== 'merge') {
         const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
         cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
     }
@@ -53961,18 +59401,56 @@ function planRun(inputs, ctx, env) {
         labels: meta.labels,
         annotations: meta.annotations,
         cacheFrom: undefined,
-        cacheTo: cache ? localCacheTo(cache.paths.layoutOut) : undefined,
-        cacheExportDir: cache?.paths.layoutOut,
+        cacheTo: cache && !inputs.build?.call ? localCacheTo(cache.paths.layoutOut) : undefined,
+        cacheExportDir: cache && !inputs.build?.call ? cache.paths.layoutOut : undefined,
         push: decisions.push,
-        load: false,
+        load: inputs.build?.load ?? false,
         provenance: inputs.provenance || 'mode=min',
         sbom: inputs.sbom,
-        metadataFile: external_node_path_.join(root, 'metadata.json'),
+        metadataFile: external_node_path_namespaceObject.join(root, 'metadata.json'),
+        outputs: [...(inputs.build?.outputs ?? [])],
+        flags: buildFlagsOf(inputs),
+        extraCacheFrom: inputs.build?.cacheFrom ?? [],
+        extraCacheTo: inputs.build?.cacheTo ?? [],
     };
+    if (inputs.distribute === 'platform' && decisions.push) {
+        // Pushed by digest under no tag: the tags move only at the merge.
+        build.tags = [];
+        build.push = false;
+        build.pushByDigest = digestOutput(meta.images);
+    }
     return { meta, decisions, root, cache, build, ...(mounts ? { mounts } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/docker/argv.ts
+function flagArgv(f) {
+    const a = [];
+    if (f.call)
+        a.push('--call', f.call);
+    if (f.pull)
+        a.push('--pull');
+    if (f.noCache)
+        a.push('--no-cache');
+    for (const s of f.noCacheFilters ?? [])
+        a.push('--no-cache-filter', s);
+    for (const c of f.buildContexts ?? [])
+        a.push('--build-context', c);
+    for (const s of f.ssh ?? [])
+        a.push('--ssh', s);
+    if (f.network)
+        a.push('--network', f.network);
+    for (const h of f.addHosts ?? [])
+        a.push('--add-host', h);
+    if (f.shmSize)
+        a.push('--shm-size', f.shmSize);
+    for (const u of f.ulimits ?? [])
+        a.push('--ulimit', u);
+    for (const e of f.allow ?? [])
+        a.push('--allow', e);
+    if (f.cgroupParent)
+        a.push('--cgroup-parent', f.cgroupParent);
+    return a;
+}
 function buildxArgv(p) {
     const a = ['buildx', 'build', '--builder', p.builder, '--file', p.file, '--progress', 'plain'];
     if (p.target)
@@ -53991,11 +59469,18 @@ function buildxArgv(p) {
         a.push('--annotation', an);
     if (p.cacheFrom)
         a.push('--cache-from', p.cacheFrom);
+    for (const c of p.extraCacheFrom ?? [])
+        a.push('--cache-from', c);
     if (p.cacheTo)
         a.push('--cache-to', p.cacheTo);
-    a.push(`--provenance=${p.provenance}`);
-    if (p.sbom)
-        a.push(`--sbom=${p.sbom}`);
+    for (const c of p.extraCacheTo ?? [])
+        a.push('--cache-to', c);
+    a.push(...flagArgv(p.flags ?? {}));
+    if (!p.flags?.call) {
+        a.push(`--provenance=${p.provenance}`);
+        if (p.sbom)
+            a.push(`--sbom=${p.sbom}`);
+    }
     if (p.push)
         a.push('--push');
     if (p.load)
@@ -54099,7 +59584,7 @@ async function readSecretValues(secrets, env = process.env) {
 }
 /** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
 function secretDirPath(runnerTemp) {
-    return external_node_path_.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    return external_node_path_namespaceObject.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
 }
 /** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
 async function createSecretDir(dir) {
@@ -54112,13 +59597,13 @@ async function materializeSecrets(secrets, dir) {
     let n = 0;
     for (const s of secrets) {
         if (s.source.kind === 'value') {
-            const file = external_node_path_.join(dir, `s${n++}`);
+            const file = external_node_path_namespaceObject.join(dir, `s${n++}`);
             // 'wx': never follow or reuse a file someone else put there.
             await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
             specs.push(`id=${s.id},src=${file}`);
         }
         else if (s.source.kind === 'file') {
-            specs.push(`id=${s.id},src=${external_node_path_.resolve(realCwd(), s.source.path)}`);
+            specs.push(`id=${s.id},src=${external_node_path_namespaceObject.resolve(realCwd(), s.source.path)}`);
         }
         else {
             specs.push(`id=${s.id},env=${s.source.name}`);
@@ -54286,24 +59771,63 @@ function onStopSignal(onStop) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/state.ts
-// What main hands to post, typed, in one state entry. Never holds a secret value.
+;// CONCATENATED MODULE: ./src/phases/emulation.ts
+// Phase: QEMU binfmt handlers for the platforms the runner cannot run natively, registered the way
+// docker/setup-qemu-action does (a privileged container of a binfmt installer image with
+// `--install <arches>`), before the builder is created so that a new builder sees them.
 
-const KEY = 'obc';
-function saveState(s) {
-    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
+
+
+
+
+
+/** The enabled handlers among `names` (qemu names), read from the kernel's binfmt_misc. */
+async function enabledHandlers(names, dir = BINFMT_DIR) {
+    const out = new Map();
+    for (const n of names) {
+        const text = await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, `qemu-${n}`), 'utf8').catch(() => '');
+        const h = parseHandler(text);
+        if (h.enabled)
+            out.set(n, h.flags);
+    }
+    return out;
 }
-function loadState() {
-    const raw = core.getState(KEY);
-    if (!raw)
-        return undefined;
-    try {
-        const s = JSON.parse(raw);
-        return s.version === 1 ? s : undefined;
+async function emulationPhase(o, env) {
+    const image = o.image || DEFAULT_QEMU_IMAGE;
+    const hostArch = goArch(process.arch);
+    const before = await enabledHandlers(emulatedArches(o.platforms, hostArch).map((a) => qemuName(a) ?? a));
+    const plan = planEmulation({ platforms: o.platforms, hostArch, driver: o.driver, enabled: o.enabled, image, registered: new Set(before.keys()) });
+    if (plan.action === 'none') {
+        if (plan.note)
+            lib_core/* info */.pq(plan.note);
+        return { arches: [], registered: [] };
     }
-    catch {
-        return undefined;
-    }
+    return lib_core/* group */.Os('QEMU emulation', async () => {
+        if (plan.action === 'off') {
+            lib_core/* info */.pq(`QEMU: qemu: false, so no handler is registered for ${plan.arches.join(', ')}; RUN steps of those platforms fail unless this runner emulates them already.`);
+            return { arches: plan.arches, registered: [] };
+        }
+        if (plan.action === 'present') {
+            const list = plan.arches.map((a) => `${a} (qemu-${qemuName(a)}, flags ${before.get(qemuName(a)) || 'none'})`).join(', ');
+            lib_core/* info */.pq(`QEMU: handlers already registered for ${list}; not running ${image}.`);
+            return { arches: plan.arches, registered: [] };
+        }
+        if (plan.present.length)
+            lib_core/* info */.pq(`QEMU: already registered: ${plan.present.join(', ')}.`);
+        lib_core/* info */.pq(`QEMU: no handler for ${plan.arches.join(', ')} on this ${hostArch} runner; running ${image} --install ${plan.arches.join(',')}`);
+        const res = await exec_run('docker', plan.argv, { env, ignoreReturnCode: true });
+        if (res.exitCode !== 0) {
+            throw new ToolError(`qemu-image: the binfmt installer ${image} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+        }
+        const after = await enabledHandlers(plan.arches.map((a) => qemuName(a) ?? a));
+        const got = plan.arches.filter((a) => after.has(qemuName(a) ?? a));
+        const still = plan.arches.filter((a) => !got.includes(a));
+        if (got.length)
+            lib_core/* info */.pq(`QEMU: registered ${got.map((a) => `${a} (qemu-${qemuName(a)}, flags ${after.get(qemuName(a)) || 'none'})`).join(', ')}.`);
+        if (still.length)
+            throw new ToolError(`qemu-image: ${image} ran, but no handler is registered for ${still.join(', ')}`);
+        return { arches: [...plan.present, ...got], registered: got };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/phases/docker.ts
@@ -54319,6 +59843,16 @@ function loadState() {
 
 
 
+
+
+
+/** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
+function pickDriver(inputs, containerdStore, byDigest) {
+    if (byDigest && inputs.builder.driver === 'auto')
+        return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
+    const x = inputs.builderExtra;
+    return resolveDriver(inputs.builder, containerdStore, inputs.cache, !!(x.name || x.append.length));
+}
 function installEnv(inputs, ctx) {
     const armVersion = process.config.variables.arm_version;
     return {
@@ -54334,10 +59868,15 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     saveState(state);
     const dockerConfig = state.dockerConfig;
     const env = docker_dockerEnv(dockerConfig);
+    // Asked now, beside the probes; the docker driver's builder is named after the context. When
+    // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
+    const contextName = contextBuilderName(env).catch(() => 'default');
+    const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
     const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
-        const daemon = await probeDocker(env);
+        // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
+        const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
         lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
-        let bx = await probeBuildx(env);
+        let bx = found;
         let bxPath = daemon.buildxPath;
         let want = inputs.buildx.version;
         if (!want && !bx) {
@@ -54363,10 +59902,10 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
         lib_core/* info */.pq(`buildx ${bx}${bxPath ? ` (${bxPath})` : ''}`);
         return { dockerVersion: daemon.dockerVersion, buildxVersion: bx, buildxPath: bxPath, containerdStore: daemon.containerdStore };
     });
-    const userConfig = await external_node_fs_.promises.readFile(external_node_path_.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
+    const userConfig = await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
     const plan = intent.skipLogin
         ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
-        : planLogins({ registry: inputs.registry, username: inputs.username, password: inputs.password, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken }, intent.images, ctx.actor, configuredRegistries(userConfig));
+        : planLogins({ registry: inputs.registry, username: inputs.username, password: inputs.password, ecr: inputs.ecr, scope: inputs.scope, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken }, intent.images, ctx.actor, configuredRegistries(userConfig), process.env);
     for (const l of plan.logins)
         lib_core/* setSecret */.Pq(l.password);
     if (plan.logins.length || plan.notes.length) {
@@ -54391,22 +59930,32 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             }
         });
     }
+    // Before the builder is created, so that a new builder's BuildKit finds the emulators.
+    const emulation = await emulationPhase({ platforms: intent.platforms ?? [], driver: pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest).driver, enabled: inputs.qemu !== false, image: inputs.qemuImage }, env);
     const builder = await lib_core/* group */.Os('Builder', async () => {
-        const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
+        const x = inputs.builderExtra;
+        if (x.existing) {
+            // An existing builder (build-push-action's `builder`): used as it is, never removed.
+            const ins = await inspectBuilder(x.existing, env, 'builder');
+            lib_core/* info */.pq(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
+            lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+            return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+        }
+        const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
         let name;
         let created = false;
         let hostNetwork = false;
         if (driver === 'docker') {
-            name = await contextBuilderName(env);
+            name = await contextName;
         }
         else {
-            name = builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
+            name = x.name || builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
             let configFile = inputs.builder.buildkitdConfig;
             if (configFile && !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
                 throw new InputError('buildkitd-config', `no such file: ${configFile}`);
             }
             if (inputs.builder.buildkitdConfigInline.trim()) {
-                configFile = external_node_path_.join(dockerConfig, 'buildkitd.toml');
+                configFile = external_node_path_namespaceObject.join(dockerConfig, 'buildkitd.toml');
                 await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
             }
             // On the runner's network, where the loopback registry of lazy fetching listens (it takes
@@ -54427,14 +59976,19 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             };
             // Recorded before creation: post removes a half-created builder too (keep-builder applies
             // only to one that was created).
-            state.builder = { name, created: true, keep: false };
+            state.builder = { name, created: true, keep: false, keepState: x.keepState };
             saveState(state);
             created = true;
             await createBuilder(p, env);
+            for (const node of x.append) {
+                const res = await exec_run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
+                if (res.exitCode !== 0)
+                    throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+            }
             state.builder.keep = inputs.builder.keep;
             saveState(state);
         }
-        const ins = await inspectBuilder(name, env);
+        const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
         lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
         lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
         if (created && inputs.builder.keep)
@@ -54445,1295 +59999,16 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     lib_core/* setOutput */.uH('driver', builder.driver);
     lib_core/* setOutput */.uH('platforms', builder.platforms.join(','));
     lib_core/* setOutput */.uH('buildx-version', toolchain.buildxVersion);
-    return { env, toolchain, builder };
+    return { env, toolchain, builder, emulation };
+}
+/** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
+function earlyInspect(name, env) {
+    return name.then((n) => inspectBuilder(n, env)).catch(() => undefined);
 }
 /** `0.13.1+ds1` is release `v0.13.1`. */
 function sameRelease(reported, version) {
     const core_ = (v) => v.replace(/^v/, '').replace(/[+].*$/, '');
     return core_(reported) === core_(version);
-}
-
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: ./src/cache/proxy.ts
-// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
-// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
-// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
-// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
-// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
-// uploads only new ones, which land on disk as an OCI layout for the post step to save.
-//
-// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
-// job's private Docker config), so no other process on the runner can read or write the cache
-// through it. The export may come in either cache form (image index or image manifest); the
-// offered cache is served in the form the caller chose for the builder's BuildKit.
-
-
-
-
-
-const PROXY_REPO = 'obc/cache';
-const IMPORT_TAG = 'in';
-const EXPORT_TAG = 'out';
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** A manifest larger than this is not a cache document. */
-const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-function send(res, status, headers = {}, body) {
-    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-    res.end(body);
-}
-function sendError(res, status, code, message, headers = {}) {
-    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
-}
-const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
-/** Sends bytes held in memory, or only their headers for HEAD. */
-function sendBytes(req, res, data, digest, type) {
-    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
-    if (req.method === 'HEAD')
-        send(res, 200, headers);
-    else
-        send(res, 200, headers, data);
-}
-/** The whole request body, refused past `limit` bytes (manifests are small). */
-function readAll(req, limit) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req
-            .on('data', (c) => {
-            size += c.length;
-            if (size <= limit)
-                chunks.push(c);
-        })
-            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
-            .on('error', reject);
-    });
-}
-/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-function append(req, up) {
-    return new Promise((resolve, reject) => {
-        req.on('data', (c) => {
-            up.hash.update(c);
-            up.size += c.length;
-        });
-        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-}
-/** True when the request carries exactly `expected` as its basic credential. */
-function authorized(header, expected) {
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-    if (!m)
-        return false;
-    const got = Buffer.from(m[1], 'base64');
-    const want = Buffer.from(`${expected.username}:${expected.password}`);
-    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
-}
-function randomCredentials() {
-    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
-}
-async function startCacheProxy(src, exportDir, opts) {
-    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(external_node_path_.join(exportDir, 'blobs', 'sha256'), { recursive: true });
-    const uploadsDir = external_node_path_.join(exportDir, '.uploads');
-    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
-    const credentials = opts.credentials ?? randomCredentials();
-    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
-    let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
-    const uploads = new Map();
-    const sendFile = async (req, res, file, digest) => {
-        const size = (await external_node_fs_.promises.stat(file)).size;
-        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
-        if (req.method === 'HEAD')
-            return send(res, 200, headers);
-        stats.blobsServed++;
-        stats.bytesServed += size;
-        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        await new Promise((resolve) => {
-            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
-        });
-    };
-    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
-    const manifests = async (req, res, ref) => {
-        if (req.method === 'PUT') {
-            // Only this build's export is written, under its tag (or by digest); nothing else.
-            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
-                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
-            const data = await readAll(req, MAX_MANIFEST_BYTES);
-            if (!data)
-                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
-            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-            if (DIGEST_RE.test(ref) && ref !== digest)
-                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-            // The export tag is written once per build: a second, different document is refused.
-            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
-                stats.rewritesRefused++;
-                return sendError(res, 409, 'DENIED', 'the export was written already');
-            }
-            let form;
-            try {
-                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
-            }
-            catch (err) {
-                if (err instanceof layout_CacheFormatError)
-                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
-                throw err;
-            }
-            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
-            if (ref === EXPORT_TAG) {
-                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
-                stats.exportForm = form;
-                stats.exportDigest = digest;
-            }
-            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-        }
-        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
-            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
-        return notFound(res, 'MANIFEST_UNKNOWN');
-    };
-    /** Blob uploads (the export). */
-    const blobUploads = async (req, res, url, id) => {
-        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
-        if (req.method === 'POST' && !id) {
-            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-            const up = { file: external_node_path_.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
-            await external_node_fs_.promises.writeFile(up.file, '');
-            const digest = url.searchParams.get('digest');
-            if (digest) {
-                await append(req, up);
-                return finishUpload(res, up, digest);
-            }
-            req.resume();
-            uploads.set(uuid, up);
-            return accepted(uuid, 0);
-        }
-        const up = uploads.get(id);
-        if (!up)
-            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-        if (req.method === 'PATCH') {
-            await append(req, up);
-            return accepted(id, up.size);
-        }
-        if (req.method === 'PUT') {
-            await append(req, up);
-            uploads.delete(id);
-            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-        }
-        return send(res, 405);
-    };
-    const finishUpload = async (res, up, digest) => {
-        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
-            await external_node_fs_.promises.rm(up.file, { force: true });
-            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-        }
-        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
-        stats.uploads++;
-        stats.bytesUploaded += up.size;
-        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-    };
-    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
-    const blobs = async (req, res, digest) => {
-        if (!DIGEST_RE.test(digest))
-            return notFound(res);
-        const exported = layout_blobPath(exportDir, digest);
-        if (await proxy_exists(exported))
-            return sendFile(req, res, exported, digest);
-        if (offered && digest === offered.configDigest)
-            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
-        const local = await src.localPath(digest);
-        if (local)
-            return sendFile(req, res, local, digest);
-        if (!src.held(digest))
-            return notFound(res);
-        const size = src.image?.descriptors[digest]?.size;
-        if (req.method === 'HEAD' && size !== undefined) {
-            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-        }
-        stats.fetches++;
-        const fetched = await src.fetch(digest);
-        if (!fetched) {
-            stats.fetchFailures.push(digest);
-            return notFound(res);
-        }
-        return sendFile(req, res, fetched, digest);
-    };
-    const handle = async (req, res) => {
-        if (process.env.OBC_PROXY_TRACE)
-            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
-        if (!authorized(req.headers.authorization, credentials)) {
-            stats.unauthorized++;
-            req.resume();
-            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
-        }
-        const url = new URL(req.url ?? '/', 'http://x');
-        const p = url.pathname;
-        if (p === '/v2/' || p === '/v2')
-            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
-        const prefix = `/v2/${PROXY_REPO}/`;
-        if (!p.startsWith(prefix))
-            return notFound(res, 'NAME_UNKNOWN');
-        const rest = p.slice(prefix.length);
-        if (rest.startsWith('manifests/'))
-            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
-        if (rest.startsWith('blobs/uploads'))
-            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
-        if (rest.startsWith('blobs/'))
-            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
-        return notFound(res, 'UNSUPPORTED');
-    };
-    const server = external_node_http_.createServer((req, res) => {
-        handle(req, res).catch(() => {
-            if (!res.headersSent)
-                send(res, 500);
-            else
-                res.destroy();
-        });
-    });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${server.address().port}`;
-    return {
-        host,
-        credentials,
-        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
-        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
-        exportDir,
-        stats,
-        offer: (image) => {
-            offered = render(image);
-        },
-        rearmExport: () => {
-            stats.exportDigest = undefined;
-        },
-        close: async () => {
-            await new Promise((resolve) => {
-                server.closeAllConnections?.();
-                server.close(() => resolve());
-            });
-            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
-        },
-    };
-}
-async function proxy_exists(p) {
-    try {
-        await external_node_fs_.promises.access(p);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/annotations.ts
-// Build failures where the user looks: the one line that says what went wrong (buildx's final
-// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
-// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
-
-
-
-const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
-const EXCERPT_RULE = /^-{10,}$/;
-const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
-/**
- * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
- * buildx ends a failure with a source excerpt and the error:
- *
- *     Dockerfile:3
- *     --------------------
- *        2 |     RUN echo fine
- *        3 | >>> COPPY nothing /here
- *     --------------------
- *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
- *
- * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
- */
-function parseBuildxFailure(output) {
-    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
-    const errors = lines.filter((l) => l.startsWith('ERROR:'));
-    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
-    const out = { message };
-    // The last excerpt before the final error names the failing instruction.
-    for (let i = lines.length - 2; i >= 0; i--) {
-        const m = LOCATION_RE.exec(lines[i]);
-        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
-            continue;
-        out.file = m[1];
-        const marked = [];
-        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
-            const mm = MARKED_LINE.exec(lines[j]);
-            if (mm)
-                marked.push(Number(mm[1]));
-        }
-        const fromError = /\bon line (\d+)\b/.exec(message);
-        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
-        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
-        break;
-    }
-    if (out.file === undefined) {
-        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
-        if (fromError)
-            out.startLine = out.endLine = Number(fromError[1]);
-    }
-    return out;
-}
-/**
- * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
- * relative to the workspace. Undefined when the location is unknown, names another file, or the
- * Dockerfile lies outside the workspace (GitHub could not show it).
- */
-function annotationTarget(f, dockerfile, workspace) {
-    if (f.startLine === undefined)
-        return undefined;
-    if (f.file !== undefined && f.file !== external_node_path_.basename(dockerfile) && f.file !== dockerfile)
-        return undefined;
-    const rel = external_node_path_.relative(external_node_path_.resolve(workspace), external_node_path_.resolve(workspace, dockerfile));
-    if (rel === '' || rel.startsWith('..') || external_node_path_.isAbsolute(rel))
-        return undefined;
-    return { file: rel.split(external_node_path_.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
-}
-/**
- * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
- * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
- */
-function annotateFailure(message, target) {
-    process.exitCode = lib_core/* ExitCode */.yU.Failure;
-    if (!target) {
-        lib_core/* error */.z3(message);
-        return;
-    }
-    lib_core/* error */.z3(message, {
-        title: `Docker build failed at ${target.file}:${target.startLine}`,
-        file: target.file,
-        startLine: target.startLine,
-        endLine: target.endLine,
-    });
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function summary_formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    const m = Math.floor(s / 60);
-    return `${m} min ${Math.round(s - m * 60)} s`;
-}
-/** A table cell: one line, pipes escaped. */
-function cell(s) {
-    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
-}
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
-}
-function table(rows) {
-    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
-}
-function headline(r) {
-    if (r.error)
-        return '### ❌ Docker build failed';
-    if (r.dryRun)
-        return '### 🧪 Docker build: dry run (nothing built)';
-    if (r.pushed)
-        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    return '### ☑️ Docker build succeeded (not pushed)';
-}
-function pushVerdict(r) {
-    if (r.pushed)
-        return 'yes';
-    if (!r.pushPlanned)
-        return 'no';
-    if (r.dryRun)
-        return 'would push';
-    return r.error ? 'no: the step failed first' : 'no';
-}
-function cacheLine(r) {
-    const c = r.cache;
-    if (!c)
-        return undefined;
-    if (c.hit === 'disabled')
-        return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason
-        ? `; not saved (${c.saveReason})`
-        : c.unchanged
-            ? '; nothing new to save: the cache already held every layer of this build'
-            : '';
-    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
-}
-/** The main step's section of the job summary. */
-function renderMainSummary(r) {
-    const out = [headline(r), ''];
-    if (r.error) {
-        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
-        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
-    }
-    if (r.tags.length) {
-        if (r.pushed) {
-            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
-        }
-        else {
-            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-        }
-    }
-    const rows = [];
-    if (r.pushReason)
-        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
-    if (r.digest)
-        rows.push(['Digest', code(r.digest)]);
-    if (r.imageid)
-        rows.push(['Image ID', code(r.imageid)]);
-    if (r.dockerfile)
-        rows.push(['Dockerfile', code(r.dockerfile)]);
-    if (r.buildMs !== undefined)
-        rows.push(['Build time', formatMs(r.buildMs)]);
-    const cache = cacheLine(r);
-    if (cache)
-        rows.push(['Layer cache', cache]);
-    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
-        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
-        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
-    }
-    if (r.mounts?.length) {
-        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
-        rows.push(['Cache mounts', line]);
-    }
-    if (r.secretIds.length)
-        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
-    const scan = r.secretScan;
-    if (scan) {
-        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
-    }
-    const t = r.toolchain;
-    if (t) {
-        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
-        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
-    }
-    if (rows.length)
-        out.push(...table(rows), '');
-    return out.join('\n');
-}
-/** The post step's section: the layer cache save. */
-function renderSaveSummary(s) {
-    const out = ['### Layer cache save', ''];
-    if (s.failed)
-        out.push(`Not saved: ${s.failed} (the build is not affected).`);
-    else if (!s.saved)
-        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
-    else {
-        const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
-    }
-    out.push('');
-    return out.join('\n');
-}
-/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
-async function appendSummary(markdown) {
-    try {
-        if (!process.env.GITHUB_STEP_SUMMARY) {
-            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
-            return;
-        }
-        await lib_core/* summary */.z.addRaw(markdown, true).write();
-    }
-    catch (err) {
-        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
-    }
-    finally {
-        lib_core/* summary */.z.emptyBuffer();
-    }
-}
-/** The save section's facts from the post step's save phase (no outcome: the save threw). */
-function saveSummaryFrom(r, key) {
-    if (!r.outcome)
-        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
-    const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
-}
-
-;// CONCATENATED MODULE: ./src/tar-fields.ts
-// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
-// mount hash.
-/** A NUL-terminated string field. */
-function cstr(b) {
-    const z = b.indexOf(0);
-    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-/** A number field: octal text, or base-256 when the first byte's high bit is set. */
-function tarNumber(field, what = 'number') {
-    if (field[0] & 0x80) {
-        let v = field[0] & 0x7f;
-        for (let i = 1; i < field.length; i++)
-            v = v * 256 + field[i];
-        return v;
-    }
-    const s = cstr(field).trim();
-    if (s === '')
-        return 0;
-    if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad ${what} field "${s}"`);
-    return parseInt(s, 8);
-}
-/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
-function parsePax(data) {
-    const out = {};
-    let pos = 0;
-    while (pos < data.length) {
-        const sp = data.indexOf(0x20, pos);
-        if (sp < 0)
-            break;
-        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-        if (!(len > 0))
-            break;
-        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-        const eq = rec.indexOf('=');
-        if (eq > 0)
-            out[rec.slice(0, eq)] = rec.slice(eq + 1);
-        pos += len;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
-// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
-// type, permission bits, numeric owner, link target and content, in path order. Modification
-// times, owner names and the archive's entry order are left out, so a mount whose files were only
-// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
-
-
-
-const BLOCK = 512;
-const CHUNK = 1 << 20;
-/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
-function normalizeName(name) {
-    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
-}
-const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
-/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
-async function mounts_hash_hashTar(file) {
-    const fh = await external_node_fs_.promises.open(file, 'r');
-    try {
-        const total = (await fh.stat()).size;
-        const read = async (pos, len) => {
-            const b = Buffer.alloc(len);
-            let got = 0;
-            while (got < len) {
-                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
-                if (bytesRead === 0)
-                    throw new Error('tar: the archive ends inside an entry');
-                got += bytesRead;
-            }
-            return b;
-        };
-        const lines = [];
-        let files = 0;
-        let bytes = 0;
-        let pos = 0;
-        let longName;
-        let longLink;
-        let pax = {};
-        while (pos + BLOCK <= total) {
-            const h = await read(pos, BLOCK);
-            pos += BLOCK;
-            if (h.every((b) => b === 0))
-                break;
-            const type = String.fromCharCode(h[156] || 0x30);
-            let size = tarNumber(h.subarray(124, 136));
-            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-                const data = await read(pos, size);
-                pos += padded(size);
-                if (type === 'x')
-                    pax = parsePax(data);
-                if (type === 'L')
-                    longName = cstr(data);
-                if (type === 'K')
-                    longLink = cstr(data);
-                continue;
-            }
-            let name = cstr(h.subarray(0, 100));
-            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
-            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
-                const prefix = cstr(h.subarray(345, 500));
-                if (prefix)
-                    name = `${prefix}/${name}`;
-            }
-            let link = cstr(h.subarray(157, 257));
-            let uid = tarNumber(h.subarray(108, 116));
-            let gid = tarNumber(h.subarray(116, 124));
-            name = pax.path ?? longName ?? name;
-            link = pax.linkpath ?? longLink ?? link;
-            if (pax.size && /^\d+$/.test(pax.size))
-                size = Number(pax.size);
-            if (pax.uid && /^\d+$/.test(pax.uid))
-                uid = Number(pax.uid);
-            if (pax.gid && /^\d+$/.test(pax.gid))
-                gid = Number(pax.gid);
-            pax = {};
-            longName = undefined;
-            longLink = undefined;
-            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
-            const kind = type === '\0' || type === '7' ? '0' : type;
-            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
-            const digest = (0,external_node_crypto_.createHash)('sha256');
-            for (let off = 0; off < content; off += CHUNK)
-                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
-            pos += padded(content);
-            const n = normalizeName(name);
-            if (kind === '0') {
-                files++;
-                bytes += size;
-            }
-            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
-        }
-        lines.sort();
-        const all = (0,external_node_crypto_.createHash)('sha256');
-        for (const l of lines)
-            all.update(`${l}\n`);
-        const entries = lines.filter((l) => !l.startsWith('["",')).length;
-        return { hash: all.digest('hex'), entries, files, bytes };
-    }
-    finally {
-        await fh.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts.ts
-// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
-// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
-// exports the mount with another helper build and saves a new entry only when its content changed.
-// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
-// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
-
-
-
-
-
-
-
-
-
-
-
-
-const META_FORMAT = 1;
-const label = (id) => `cache mount ${id}`;
-const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
-/** Runs a helper build; returns undefined on success, else buildx's error line. */
-async function runHelper(h, name, dockerfile, context, dest, args) {
-    const dir = external_node_path_.join(h.root, 'helpers');
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const file = external_node_path_.join(dir, `${name}.Dockerfile`);
-    await external_node_fs_.promises.writeFile(file, dockerfile);
-    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
-    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
-    if (h.namespace !== undefined)
-        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
-    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
-    try {
-        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
-        if (r.exitCode === 0)
-            return undefined;
-        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
-    }
-    catch (err) {
-        return err.message;
-    }
-}
-async function mounts_readMeta(dir) {
-    try {
-        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_.join(dir, mounts_plan_META_NAME), 'utf8'));
-        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function mounts_sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Restores one mount: the entry, checked, then injected into the builder. */
-async function restoreOne(svc, h, m, st) {
-    const started = Date.now();
-    const rep = { id: m.id, result: 'miss', bytes: 0 };
-    const dir = external_node_path_.join(h.root, m.slug);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    try {
-        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
-        if (!matched) {
-            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
-            return rep;
-        }
-        rep.key = matched;
-        const meta = await mounts_readMeta(dir);
-        const tar = external_node_path_.join(dir, mounts_plan_TAR_NAME);
-        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
-        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
-            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        // The cache holds this content already: post saves only a different one.
-        st.entryHash = meta.hash;
-        st.restoredKey = matched;
-        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
-        const status = external_node_path_.join(h.root, `${m.slug}-status`);
-        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
-        if (err) {
-            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        const result = (await external_node_fs_.promises.readFile(external_node_path_.join(status, 'result'), 'utf8').catch(() => '')).trim();
-        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
-        if (result === 'kept') {
-            rep.result = 'kept';
-            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
-        }
-        else {
-            rep.result = 'restored';
-            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
-        }
-        return rep;
-    }
-    finally {
-        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    }
-}
-/**
- * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
- * own log group. Records what post needs in the state. Never throws.
- */
-async function restoreMountsPhase(plan, state, report, o) {
-    const p = plan.mounts;
-    if (!p)
-        return;
-    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
-        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
-        const builder = report.toolchain?.builder;
-        if (!builder) {
-            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
-            return;
-        }
-        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
-        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
-        const reports = [];
-        try {
-            const restoreAll = async (svc) => {
-                for (let i = 0; i < p.mounts.length; i++) {
-                    try {
-                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
-                    }
-                    catch (err) {
-                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
-                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
-                    }
-                }
-            };
-            if (!isCacheServiceAvailable()) {
-                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
-                await restoreAll(undefined);
-            }
-            else {
-                await workdir_withCacheRoot(p.root, async () => {
-                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
-                    try {
-                        await restoreAll(svc);
-                    }
-                    finally {
-                        svc.close();
-                    }
-                });
-            }
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
-        }
-        state.mounts = {
-            builder,
-            image: p.image,
-            maxBytes: p.maxBytes,
-            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-            root: p.root,
-            save: o.save && isCacheServiceAvailable(),
-            saveSkipReason: o.save ? undefined : o.saveSkipReason,
-            mounts,
-        };
-        saveState(state);
-        report.mounts = reports;
-        if (!o.save)
-            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
-    });
-}
-/** Exports one mount and saves it when its content differs from what the cache holds. */
-async function saveOne(svc, h, s, m) {
-    const started = Date.now();
-    const rep = { id: m.id, saved: false, bytes: 0 };
-    const not = (reason, warn = false) => {
-        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
-        return { ...rep, reason };
-    };
-    const dir = m.exported ?? path.join(h.root, m.slug);
-    try {
-        if (m.exportError)
-            return not(`the mount could not be exported: ${m.exportError}`, true);
-        if (!m.exported) {
-            const err = await exportOne(h, s, m, dir);
-            if (err)
-                return not(`the mount could not be exported: ${err}`, true);
-        }
-        const tar = path.join(dir, TAR_NAME);
-        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
-        await fs.rm(path.join(dir, 'size-kb'), { force: true });
-        const tarBytes = await mounts_sizeOf(tar);
-        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
-        if (tarBytes === undefined) {
-            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
-        }
-        if (tarBytes > s.maxBytes)
-            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
-        const digest = await hashTar(tar);
-        if (digest.entries === 0) {
-            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
-        }
-        if (digest.hash === m.entryHash)
-            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
-        const key = saveKey(m.keys, digest.hash);
-        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
-        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
-        // Same commit and content as an earlier run (a re-run): the entry is there already.
-        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
-            return not(`${key} already holds this content`);
-        if (!(await svc.save([dir], key)))
-            return not(`the cache service did not store ${key}`, true);
-        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
-        return { ...rep, saved: true, key, bytes: tarBytes };
-    }
-    finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
-}
-/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
-async function exportOne(h, s, m, dir) {
-    const empty = external_node_path_.join(h.root, 'empty-context');
-    await external_node_fs_.promises.mkdir(empty, { recursive: true });
-    const maxKb = Math.floor(s.maxBytes / 1024);
-    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-}
-/**
- * Main, right after the build: exports every mount that post will save, so that the leak guard can
- * look into them before anything leaves the runner. Returns the directories to check. Never throws.
- */
-async function exportMountsPhase(s, dockerConfig) {
-    if (!s?.save || s.mounts.length === 0)
-        return [];
-    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
-    return (async () => {
-        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
-        const dirs = [];
-        for (const m of s.mounts) {
-            const dir = external_node_path_.join(s.root, 'exports', m.slug);
-            try {
-                const err = await exportOne(h, s, m, dir);
-                if (err)
-                    m.exportError = err;
-                else {
-                    m.exported = dir;
-                    dirs.push(dir);
-                }
-            }
-            catch (err) {
-                m.exportError = err.message;
-            }
-            if (m.exportError)
-                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
-        }
-        return dirs;
-    })();
-}
-/** Drops the exports (a leak was found: nothing of this build may be saved). */
-async function dropMountExports(s) {
-    if (!s)
-        return;
-    for (const m of s.mounts) {
-        if (m.exported)
-            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
-        m.exported = undefined;
-    }
-}
-/**
- * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
- * conditions), in its own log group. Never throws.
- */
-async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
-    if (!s)
-        return [];
-    return core.group('Save cache mounts', async () => {
-        if (!buildSucceeded) {
-            core.info('Cache mounts not saved: the build did not succeed.');
-            return [];
-        }
-        if (!s.save) {
-            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
-            return [];
-        }
-        const started = Date.now();
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-        const out = [];
-        try {
-            await withCacheRoot(s.root, async () => {
-                const svc = await actionsCacheService(s.root, phase, newStats());
-                try {
-                    for (const m of s.mounts) {
-                        try {
-                            out.push(await saveOne(svc, h, s, m));
-                        }
-                        catch (err) {
-                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
-                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
-                        }
-                    }
-                }
-                finally {
-                    svc.close();
-                }
-            });
-        }
-        catch (err) {
-            core.warning(`cache-mounts: not saved: ${err.message}`);
-        }
-        const saved = out.filter((r) => r.saved);
-        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
-        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
-        return out;
-    });
-}
-
-;// CONCATENATED MODULE: ./src/cache/verify.ts
-// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
-// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
-// differs (written by something other than this build, or changed on disk before post) is not saved.
-
-
-const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/**
- * The digest of the cache document BuildKit says it exported, from the build's metadata file;
- * undefined when it reported none (no cache export, or an export that failed with ignore-error).
- */
-function reportedCacheDigest(md) {
-    let v = md['cache.manifest'];
-    if (typeof v === 'string') {
-        try {
-            v = JSON.parse(v);
-        }
-        catch {
-            return undefined;
-        }
-    }
-    const digest = v?.digest;
-    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
-}
-/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
-async function namedExportMismatch(dir, expected) {
-    const named = await layoutTop(dir);
-    if (!named)
-        return 'the export on disk names no cache document';
-    if (named !== expected)
-        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
-    return undefined;
-}
-/**
- * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
- * the document and its config hash to their digests, and so does every blob of it that is on disk
- * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
- * Returns why the export must not be saved, or undefined when it may.
- */
-async function verify_checkExport(dir, expected, skip = new Set()) {
-    const mismatch = await namedExportMismatch(dir, expected);
-    if (mismatch)
-        return mismatch;
-    const file = blobPath(dir, expected);
-    if (!(await verifyBlob(file, expected)))
-        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
-    let doc;
-    try {
-        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
-    }
-    catch (err) {
-        return err.message;
-    }
-    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
-        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    for (const layer of doc.layers) {
-        if (skip.has(layer.digest))
-            continue;
-        const f = blobPath(dir, layer.digest);
-        const present = await fs.access(f).then(() => true, () => false);
-        if (present && !(await verifyBlob(f, layer.digest)))
-            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/phases/cache.ts
-// Phase: restore the layer cache from the Actions cache service.
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
-function newCachePhase(env = process.env) {
-    return new CachePhase(cachePolicy(env));
-}
-const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
-/**
- * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
- * so post saves nothing. Returns the digest post must find again, when there is one.
- */
-async function acceptExport(dir, reported, received) {
-    // BuildKit releases that do not report the export: the loopback registry's record of it.
-    const expected = reported ?? received;
-    if (!expected)
-        return undefined;
-    const why = await namedExportMismatch(dir, expected);
-    if (!why)
-        return expected;
-    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    return undefined;
-}
-/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
-function explainFetch(mode, access) {
-    if (access.lazy || !access.eagerReason || mode === 'eager')
-        return;
-    if (mode === 'lazy')
-        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
-    else
-        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
-}
-/** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, mode, access) {
-    const c = plan.cache;
-    if (!c)
-        return noSession('disabled');
-    const started = Date.now();
-    const stats = service_newStats();
-    const phase = newCachePhase();
-    const available = isCacheServiceAvailable();
-    const d = plan.decisions;
-    const lazy = access.lazy;
-    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
-    const save = d.saveCache && !access.off;
-    const saveReason = !d.saveCache ? d.saveReason : access.off;
-    if (access.off) {
-        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
-        plan.build.cacheTo = undefined;
-        plan.build.cacheExportDir = undefined;
-    }
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(c.paths.layoutOut), { recursive: true });
-    let outcome;
-    let session = noSession('miss');
-    let unchanged;
-    /**
-     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
-     * nothing), `partial` when it restored a cache but made new layers.
-     */
-    let exportDigest;
-    const judge = async (reported, received) => {
-        if (save)
-            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
-        if (session.hit !== 'exact' && session.hit !== 'partial')
-            return;
-        try {
-            const cmp = await compareExport(c.paths, outcome?.held ?? {});
-            if (!cmp)
-                return;
-            session.hit = cmp.unchanged ? 'exact' : 'partial';
-            unchanged = cmp.unchanged;
-            if (cmp.unchanged)
-                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
-        }
-    };
-    const record = () => {
-        state.cache = {
-            save: save && available,
-            saveSkipReason: save ? undefined : saveReason,
-            scope: c.scope,
-            keys: c.keys,
-            paths: c.paths,
-            held: outcome?.held ?? {},
-            unchanged,
-            exportDigest,
-        };
-        saveState(state);
-        report.cache = {
-            hit: session.hit,
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            entriesRestored: outcome?.entriesRestored ?? 0,
-            restoreMs: stats.ms,
-            saveReason: save ? undefined : saveReason,
-            coldBuildMs: outcome?.coldBuildMs,
-            unchanged,
-        };
-    };
-    await lib_core/* group */.Os('Restore layer cache', async () => {
-        if (access.off)
-            return;
-        if (!available) {
-            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-            return;
-        }
-        explainFetch(mode, access);
-        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
-        if (!lazy) {
-            try {
-                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
-            }
-            finally {
-                svc.close();
-            }
-            if (outcome.layoutReady)
-                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
-            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
-            return;
-        }
-        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
-        outcome = lz.outcome;
-        const proxy = await startCacheProxy({
-            image: lz.image,
-            held: lz.held,
-            localPath: lz.localPath,
-            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut, { form: access.form });
-        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
-        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
-        plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
-        let retried = false;
-        session = {
-            hit: lz.image ? outcome.hit : 'miss',
-            recover: async () => {
-                if (retried || lz.failed.size === 0)
-                    return false;
-                retried = true;
-                const again = lz.reoffer();
-                proxy.offer(again);
-                proxy.rearmExport();
-                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
-                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-                if (session.hit === 'exact')
-                    session.hit = 'partial';
-                return true;
-            },
-            close: async (reported) => {
-                await proxy.close();
-                await forget().catch(() => undefined);
-                svc.close();
-                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
-                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
-                if (proxy.stats.unauthorized > 0)
-                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge(reported, proxy.stats.exportDigest);
-                record();
-            },
-        };
-        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
-    });
-    record();
-    if (!save)
-        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
-    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
-    return session;
-}
-/** Saves the layer cache in post; never throws. */
-async function savePhase(c, phase) {
-    const stats = newStats();
-    const started = Date.now();
-    if (c.unchanged) {
-        // Main compared the export with the restored cache already: no need to read it again.
-        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
-        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
-    }
-    if (c.exportDigest) {
-        // Only what this build exported, as BuildKit reported it, and unchanged since main.
-        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
-        if (why) {
-            const failure = `this build's cache export changed after the build: ${why}`;
-            core.warning(`Layer cache: not saved: ${failure}.`);
-            return { failure, stats, ms: Date.now() - started };
-        }
-    }
-    try {
-        const outcome = await withCacheRoot(c.paths.store, async () => {
-            const svc = await actionsCacheService(c.paths.store, phase, stats);
-            try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
-            }
-            finally {
-                svc.close();
-            }
-        });
-        if (!outcome.saved)
-            core.info(`Layer cache not saved: ${outcome.reason}.`);
-        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
-        return { outcome, stats, ms: Date.now() - started };
-    }
-    catch (err) {
-        const failure = saveFailure(err);
-        core.warning(`Layer cache: not saved: ${failure}`);
-        return { failure, stats, ms: Date.now() - started };
-    }
-}
-/** Names what failed in a save that threw: the export's format, or the step's own files. */
-function saveFailure(err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (err instanceof CacheFormatError)
-        return `this action could not read the build's cache export: ${msg}`;
-    const code = err?.code;
-    if (code === 'ENOSPC')
-        return `the runner's disk is full: ${msg}`;
-    if (code)
-        return `a file of the cache export could not be read or written (${code}): ${msg}`;
-    return `an unexpected error while saving: ${msg}`;
 }
 
 ;// CONCATENATED MODULE: ./src/cache/access.ts
@@ -55748,8 +60023,8 @@ const MANIFEST_FORM_SINCE = '0.21.0';
  * index form, so that is the choice when the version is unknown or older than v0.21.
  */
 function cacheFormFor(buildkitVersion) {
-    const v = node_modules_semver.coerce(buildkitVersion);
-    return v && node_modules_semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
+    const v = semver.coerce(buildkitVersion);
+    return v && semver.gte(v, MANIFEST_FORM_SINCE) ? 'manifest' : 'index';
 }
 /** The first Docker Engine release whose built-in BuildKit is v0.21 or later. */
 const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
@@ -55759,12 +60034,12 @@ const DOCKER_WITH_BUILDKIT_021 = '28.1.0';
  * which BuildKit it carries (28.1 and later: v0.21 or later).
  */
 function effectiveBuildkitVersion(driver, reported, dockerVersion) {
-    const v = node_modules_semver.coerce(reported);
-    if (v && node_modules_semver.gt(v, '0.0.0'))
+    const v = semver.coerce(reported);
+    if (v && semver.gt(v, '0.0.0'))
         return reported;
-    const d = node_modules_semver.coerce(dockerVersion);
+    const d = semver.coerce(dockerVersion);
     if (driver === 'docker' && d)
-        return node_modules_semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
+        return semver.gte(d, DOCKER_WITH_BUILDKIT_021) ? MANIFEST_FORM_SINCE : '';
     return '';
 }
 /**
@@ -56417,7 +60692,7 @@ class LeakGuard {
                     throw err;
                 }
                 for (const e of entries) {
-                    const p = external_node_path_.join(d, e.name);
+                    const p = external_node_path_namespaceObject.join(d, e.name);
                     if (e.isDirectory())
                         await walk(p);
                     else if (e.isFile())
@@ -56426,7 +60701,7 @@ class LeakGuard {
             };
             await walk(dir);
             for (const f of files.sort()) {
-                const rel = external_node_path_.relative(dir, f).split(external_node_path_.sep).join('/');
+                const rel = external_node_path_namespaceObject.relative(dir, f).split(external_node_path_namespaceObject.sep).join('/');
                 const digest = blobName(rel);
                 if (digest && this.scanned.has(digest))
                     continue;
@@ -56449,6 +60724,53 @@ class LeakGuard {
                 byId.set(f.id, f);
         const parts = [...byId.values()].map((f) => `secret "${f.id}" is in ${f.place} blob ${f.blob} (${f.encoding === 'raw' ? 'as stored' : `${f.encoding} layer data`})`);
         return new LeakError(`secret-scan: ${parts.join('; ')}. Nothing was pushed and the layer cache is not saved: read secrets with RUN --mount=type=secret and do not copy them into the image.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/test-run.ts
+// The `test-run` input: shell commands run after the build, on the image loaded into the local
+// image store, before anything is pushed or exported. A failure fails the step and pushes nothing.
+
+
+
+
+/** A failed test-run: the build succeeded (its cache export is known), the commands did not. */
+class TestFailedError extends Error {
+    exitCode;
+    cacheDigest;
+    constructor(exitCode, 
+    /** The cache export BuildKit reported for the build, so that post can still save it. */
+    cacheDigest) {
+        super(`test-run: the commands failed with exit code ${exitCode}; nothing was pushed or exported`);
+        this.exitCode = exitCode;
+        this.cacheDigest = cacheDigest;
+    }
+}
+/** Pure: the commands' environment on top of the docker environment (no secret-envs, no INPUT_*). */
+function testEnv(base, image, imageId, tags) {
+    return { ...base, OBC_IMAGE: image, OBC_IMAGE_ID: imageId, OBC_TAGS: tags.join('\n') };
+}
+/**
+ * Runs the commands with bash (-e, -o pipefail: the first failing command fails the test, as a
+ * workflow `run:` step), in the workspace, in the "Test" log group. Never throws for a failing
+ * command: the caller decides.
+ */
+async function runTestCommands(script, o) {
+    const file = external_node_path_namespaceObject.join(o.root, 'test-run.sh');
+    await external_node_fs_.promises.mkdir(o.root, { recursive: true });
+    await external_node_fs_.promises.writeFile(file, `${script}\n`, { mode: 0o600 });
+    const started = Date.now();
+    try {
+        return await lib_core/* group */.Os('Test (test-run)', async () => {
+            lib_core/* info */.pq(`Image under test: ${o.env.OBC_IMAGE} (in the commands' environment as $OBC_IMAGE)`);
+            const r = await exec_run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], { env: o.env, cwd: o.cwd, ignoreReturnCode: true, view: null });
+            const ms = Date.now() - started;
+            lib_core/* info */.pq(r.exitCode === 0 ? `test-run: passed in ${ms} ms.` : `test-run: failed with exit code ${r.exitCode}.`);
+            return { exitCode: r.exitCode, ms };
+        });
+    }
+    finally {
+        await external_node_fs_.promises.rm(file, { force: true });
     }
 }
 
@@ -56481,14 +60803,27 @@ class LeakGuard {
 
 
 
+
+
+
 /** Pure: the build mode. */
 function buildMode(o) {
-    const scan = o.guard && o.needles > 0 && (o.push || o.cacheSaved);
-    if (o.driver === 'docker' && o.tags > 0)
-        return { scan, staged: o.push ? 'load-then-push' : 'no', localName: true };
-    if (!scan || !o.push || o.tags === 0)
-        return { scan, staged: 'no', localName: false };
-    return { scan, staged: 'layout-then-rebuild', localName: false };
+    const outputs = o.outputs ?? 0;
+    const extraCacheTo = o.extraCacheTo ?? 0;
+    if (o.call)
+        return { scan: false, staged: 'no', localName: false, layout: false, deferExports: false };
+    const leaves = o.push || outputs > 0 || extraCacheTo > 0 || !!o.load;
+    const scan = o.guard && o.needles > 0 && (leaves || o.cacheSaved);
+    // Nothing leaves before the leak guard and the test commands passed.
+    const hold = scan || !!o.test || !!o.splitLoad;
+    const pushTags = o.push && o.tags > 0;
+    if (o.driver === 'docker' && (o.tags > 0 || o.load || o.test)) {
+        // The first build loads the image: outputs need an invocation of their own.
+        return { scan, staged: pushTags ? 'load-then-push' : 'no', localName: true, layout: false, deferExports: outputs > 0 || (hold && extraCacheTo > 0) };
+    }
+    if (!hold)
+        return { scan, staged: 'no', localName: false, layout: false, deferExports: false };
+    return { scan, staged: pushTags ? 'layout-then-rebuild' : 'no', localName: false, layout: scan && (pushTags || outputs > 0 || !!o.load), deferExports: outputs > 0 || extraCacheTo > 0 };
 }
 /** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */
 function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString('hex')) {
@@ -56497,14 +60832,15 @@ function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString
 /** Times a tag is set and pushed again when another job on the daemon re-tagged it meanwhile. */
 const PUSH_ATTEMPTS = 3;
 async function runBuildx(b, docker, recover) {
-    await external_node_fs_.promises.mkdir(external_node_path_.dirname(b.metadataFile), { recursive: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(b.metadataFile), { recursive: true });
     for (;;) {
         await external_node_fs_.promises.rm(b.metadataFile, { force: true });
         const argv = buildxArgv(b);
         lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
         try {
             // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
-            await exec_run('docker', argv, { env: docker.env, secretEnv: true });
+            // A call (check, outline, targets) prints its result: the log shows all of it.
+            await exec_run('docker', argv, { env: docker.env, secretEnv: true, ...(b.flags?.call ? { view: null } : {}) });
             break;
         }
         catch (err) {
@@ -56514,6 +60850,23 @@ async function runBuildx(b, docker, recover) {
         }
     }
     return JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
+}
+/** `call`: buildx prints the result; problems found (buildx exits 1) fail the step with buildx's summary line. */
+async function build_runCall(b, docker) {
+    try {
+        return await runBuildx(b, docker);
+    }
+    catch (err) {
+        if (!(err instanceof ExecError))
+            throw err;
+        const text = `${err.result.stdout}\n${err.result.stderr}`;
+        if (/unsupported request frontend\.lint/.test(text)) {
+            throw new Error(`call: ${b.flags?.call}: the builder's BuildKit ${docker.builder.buildkitVersion || ''} has no build checks (unsupported request frontend.lint), and the Dockerfile frontend that has them could not be pulled; ` +
+                'use a newer BuildKit (driver-opts: image=moby/buildkit:<recent release>), or a runner that reaches Docker Hub');
+        }
+        const line = /^Check complete.*$/m.exec(text)?.[0] ?? exec_lastMeaningfulLine(err.result.stderr);
+        throw new Error(`call: ${b.flags?.call}: ${line || `buildx exit code ${err.result.exitCode}`} (the log shows each)`);
+    }
 }
 /** Docker output of `docker push`: the digest the registry got. */
 function pushedDigest(stdout) {
@@ -56566,7 +60919,12 @@ async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues
 mountExports) {
     const b = plan.build;
     b.builder = docker.builder.name;
-    const wantPush = b.push;
+    const byDigest = b.pushByDigest;
+    const wantPush = b.push || !!byDigest;
+    const wantLoad = b.load;
+    const testRun = inputs.build?.testRun ?? '';
+    const userOutputs = b.outputs ?? [];
+    const userCacheTo = b.extraCacheTo ?? [];
     const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
     const needles = planNeedles(secretValues);
     const guardOn = inputs.secretScan !== false;
@@ -56575,15 +60933,41 @@ mountExports) {
             lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
         }
     }
-    const mode = buildMode({ guard: guardOn, needles: needles.needles.length, push: wantPush, tags: b.tags.length, cacheSaved, driver: docker.builder.driver });
-    const ociDir = external_node_path_.join(plan.root, 'image-oci');
+    const attest = { provenance: b.provenance, sbom: b.sbom };
+    // A classic image store takes no attestations: the build that loads makes none.
+    const classicLoad = (wantLoad || testRun !== '') && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
+    const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(attest.provenance) || attest.sbom !== '');
+    const mode = buildMode({
+        guard: guardOn,
+        needles: needles.needles.length,
+        push: wantPush,
+        // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
+        tags: byDigest ? 1 : b.tags.length,
+        cacheSaved,
+        driver: byDigest ? 'by-digest' : docker.builder.driver,
+        load: wantLoad,
+        test: testRun !== '',
+        outputs: userOutputs.length,
+        extraCacheTo: userCacheTo.length,
+        call: !!b.flags?.call,
+        splitLoad,
+    });
+    checkLoadable(wantLoad || testRun !== '', b.platforms, docker);
+    const ociDir = external_node_path_namespaceObject.join(plan.root, 'image-oci');
+    const scanCacheDir = external_node_path_namespaceObject.join(plan.root, 'cache-scan');
     const tags = b.tags;
-    const local = mode.localName ? localImageName() : undefined;
+    const ownCacheTo = b.cacheTo;
+    const ownCacheDir = b.cacheExportDir;
+    const flags = b.flags;
+    const needsName = mode.localName || (testRun !== '' && !(wantLoad && tags.length));
+    const local = needsName ? localImageName() : undefined;
+    // The extra cache-to entries wait for the guard: it checks a local export of the same layers.
+    const scanExtraCache = mode.scan && mode.deferExports && userCacheTo.length > 0 && !cacheSaved;
     const started = Date.now();
     try {
         let md = {};
         let guardRef;
-        await lib_core/* group */.Os('Build', async () => {
+        await lib_core/* group */.Os(b.flags?.call ? `Build (call: ${b.flags.call})` : 'Build', async () => {
             if (inputs.secrets.length) {
                 // The path goes into the state before the directory exists: post removes it whatever happens.
                 state.secretDir = secretDirPath(ctx.runnerTemp);
@@ -56591,19 +60975,39 @@ mountExports) {
                 await createSecretDir(state.secretDir);
                 b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
             }
-            if (local) {
+            if (mode.deferExports) {
+                b.outputs = [];
+                b.extraCacheTo = [];
+            }
+            if (scanExtraCache) {
+                await external_node_fs_.promises.rm(scanCacheDir, { recursive: true, force: true });
+                b.cacheTo = localCacheTo(scanCacheDir);
+                b.cacheExportDir = scanCacheDir;
+            }
+            if (mode.localName && local) {
                 b.tags = [local];
                 b.push = false;
                 b.load = true;
             }
-            else if (mode.staged === 'layout-then-rebuild') {
+            else if (mode.staged === 'layout-then-rebuild' || mode.layout || testRun || splitLoad) {
                 b.push = false;
-                await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                b.outputs = [`type=oci,dest=${ociDir},tar=false`];
+                b.load = wantLoad || testRun !== '';
+                if (local)
+                    b.tags = wantLoad ? [...tags, local] : [local];
+                if (b.load && classicLoad)
+                    Object.assign(b, { provenance: 'false', sbom: '' });
+                if (mode.layout) {
+                    await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+                    b.outputs = [...(b.outputs ?? []), `type=oci,dest=${ociDir},tar=false`];
+                }
             }
-            if (mode.staged !== 'no')
-                lib_core/* info */.pq('Building without pushing: the leak guard checks the image before it is pushed.');
-            md = await runBuildx(b, docker, recover);
+            else if (byDigest) {
+                b.outputs = [...(b.outputs ?? []), byDigest];
+            }
+            if (mode.staged !== 'no' || mode.deferExports || testRun) {
+                lib_core/* info */.pq(`Building without pushing or exporting: ${[mode.scan ? 'the leak guard checks' : '', testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ') || 'a second step exports'} the image first.`);
+            }
+            md = b.flags?.call ? await build_runCall(b, docker) : await runBuildx(b, docker, recover);
         });
         const cacheDigest = reportedCacheDigest(md);
         report.buildMs = Date.now() - started;
@@ -56611,11 +61015,12 @@ mountExports) {
             await lib_core/* group */.Os('Leak guard', async () => {
                 const guard = new LeakGuard(needles);
                 guardRef = guard;
-                if (mode.staged === 'load-then-push' && local)
+                // The image, where it leaves the runner or is to stay in the store (load); the cache export always.
+                if (mode.localName && local && (mode.staged === 'load-then-push' || wantLoad || userOutputs.length > 0))
                     await guard.scanDockerImage(local, docker.env);
-                if (mode.staged === 'layout-then-rebuild')
+                if (mode.layout)
                     await guard.scanDirectory(ociDir, 'image');
-                if (cacheSaved && b.cacheExportDir)
+                if ((cacheSaved || scanExtraCache) && b.cacheExportDir)
                     await guard.scanDirectory(b.cacheExportDir, 'layer cache');
                 for (const dir of (await mountExports?.export()) ?? [])
                     await guard.scanDirectory(dir, 'cache mount');
@@ -56625,185 +61030,116 @@ mountExports) {
                     `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`);
                 const leak = guard.error();
                 if (leak) {
-                    // Nothing of this build may leave: drop the cache export and the local tags.
+                    // Nothing of this build may leave: drop the cache export, the layout and the loaded images.
                     await mountExports?.drop();
                     if (b.cacheExportDir)
                         await external_node_fs_.promises.rm(b.cacheExportDir, { recursive: true, force: true });
                     await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                    if (local)
-                        await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+                    for (const ref of b.load ? b.tags : [])
+                        await exec_run('docker', ['image', 'rm', ref], { env: docker.env, silent: true, ignoreReturnCode: true });
                     throw leak;
                 }
                 lib_core/* info */.pq('Leak guard: no secret value found.');
             });
         }
+        if (scanExtraCache)
+            await external_node_fs_.promises.rm(scanCacheDir, { recursive: true, force: true });
         let digest = md['containerimage.digest'] ?? '';
         let localId = '';
-        if (local) {
-            await lib_core/* group */.Os(wantPush ? 'Push' : 'Tag', async () => {
-                localId = (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', local], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+        const idOf = async (ref) => (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+        if (testRun) {
+            const ref = local ?? tags[0];
+            const id = md['containerimage.config.digest'] || (await idOf(ref));
+            const t = await runTestCommands(testRun, { root: plan.root, cwd: ctx.workspace || process.cwd(), env: testEnv(docker.env, ref, id, tags) });
+            report.test = { exitCode: t.exitCode, ms: t.ms };
+            if (t.exitCode !== 0) {
+                // A name of this run's own goes; the tags stay only where the image was to be loaded anyway.
+                if (local)
+                    await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+                await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
+                throw new TestFailedError(t.exitCode, cacheDigest);
+            }
+        }
+        if (mode.localName && local) {
+            await lib_core/* group */.Os(wantPush && tags.length ? 'Push' : 'Tag', async () => {
+                localId = await idOf(local);
                 const expected = docker.toolchain.containerdStore ? digest : '';
                 const pushed = await tagAndPush(tags, local, wantPush, expected, docker);
                 if (pushed && digest && pushed !== digest)
                     lib_core/* warning */.$e(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
                 digest = pushed || digest;
-                // The computed tags stay in the store (as a build without this action leaves them); the run's own name goes.
-                await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+                // The computed tags stay in the store (as a build without this action leaves them); the run's
+                // own name goes, unless it is the only name of an image to be loaded.
+                if (tags.length || !wantLoad)
+                    await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
             });
         }
-        else if (mode.staged === 'layout-then-rebuild') {
-            await lib_core/* group */.Os('Push', async () => {
-                b.push = true;
-                b.outputs = [];
-                b.cacheTo = undefined;
-                md = await runBuildx(b, docker);
-                digest = md['containerimage.digest'] ?? '';
+        else if (local && !wantLoad) {
+            await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+        }
+        const rebuild = mode.staged === 'layout-then-rebuild' || mode.deferExports;
+        if (rebuild) {
+            const pushHere = mode.staged === 'layout-then-rebuild';
+            await lib_core/* group */.Os(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => {
+                // The same build again, fully cached: only what leaves is exported now.
+                Object.assign(b, {
+                    push: pushHere && !byDigest,
+                    load: false,
+                    tags,
+                    outputs: [...(pushHere && byDigest ? [byDigest] : []), ...(mode.deferExports ? userOutputs : [])],
+                    extraCacheTo: mode.deferExports ? userCacheTo : [],
+                    cacheTo: undefined,
+                    flags: { ...flags, noCache: false, noCacheFilters: [], pull: false },
+                    ...attest,
+                });
+                const md2 = await runBuildx(b, docker);
+                if (pushHere) {
+                    md = md2;
+                    digest = md['containerimage.digest'] ?? '';
+                }
             });
             await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
         }
         // Loading into the image store reports no config digest: read it from what the guard saw.
         const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
-        return { digest: wantPush ? digest : '', imageid, cacheDigest };
+        return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, local, tags) };
     }
     finally {
-        b.push = wantPush;
-        b.tags = tags;
+        Object.assign(b, { push: byDigest ? false : wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
         // The secret files are not needed any more; post removes the directory again, in case.
         await removeSecretDir(state.secretDir);
     }
 }
-
-
-;// CONCATENATED MODULE: ./src/inputs-files.ts
-// The files the build inputs name, checked before any Docker work: the `context` directory exists,
-// the Dockerfile (`file`, or <context>/Dockerfile) exists inside the workspace, and the `target`
-// stage is in it. The stage planner (stagesOf) is pure; checkBuildFiles reads the disk.
-
-
-
-
-/** A context buildx fetches itself (a Git or HTTP URL, or stdin): nothing local to check. */
-function isRemoteContext(context) {
-    return context === '-' || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(context) || /^git@/.test(context);
+/** Pure: the buildx metadata for the `metadata` output, with a name of this run's own replaced by the tags. */
+function publicMetadata(md, local, tags) {
+    if (!local || typeof md['image.name'] !== 'string')
+        return md;
+    // buildx reports the name normalized (docker.io/ before a name without a registry).
+    const names = md['image.name'].split(',').filter((n) => n !== local && n !== `docker.io/${local}`);
+    const out = { ...md };
+    if (names.length || tags.length)
+        out['image.name'] = [...new Set([...names, ...tags])].join(',');
+    else
+        delete out['image.name'];
+    return out;
 }
-/** Dockerfiles read for the target check: a larger one is not checked for stages. */
-const MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024;
-/**
- * The stage names a Dockerfile defines (`FROM … AS name`, lowercased), or undefined when they
- * cannot be known without BuildKit: a `# syntax=` frontend other than docker/dockerfile, or a
- * stage name that an ARG expands (`AS $NAME`). Continuation lines (the escape character at the
- * end, `\` or the one `# escape=` sets) are joined, comment lines inside them skipped. Text that
- * only looks like a FROM line (inside a heredoc) may add a name: that makes the check more lenient,
- * never stricter.
- */
-function stagesOf(dockerfile, buildArgs = []) {
-    if (buildArgs.some((a) => a.key === 'BUILDKIT_SYNTAX'))
-        return undefined;
-    const lines = dockerfile.split(/\r?\n/);
-    let escape = '\\';
-    let i = 0;
-    // Parser directives: `# key=value` lines at the very top.
-    for (; i < lines.length; i++) {
-        const m = /^\s*#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$/.exec(lines[i]);
-        if (!m)
-            break;
-        const key = m[1].toLowerCase();
-        if (key === 'escape' && (m[2] === '`' || m[2] === '\\'))
-            escape = m[2];
-        if (key === 'syntax' && !/^(docker\.io\/)?docker\/dockerfile(-upstream)?(:[^@]*)?(@sha256:[0-9a-f]+)?$/.test(m[2]))
-            return undefined;
-    }
-    const names = [];
-    let logical = '';
-    let unknown = false;
-    const finish = () => {
-        const words = logical.trim().split(/\s+/);
-        logical = '';
-        if (!/^from$/i.test(words[0] ?? ''))
-            return;
-        const rest = words.slice(1).filter((w) => !w.startsWith('--'));
-        if (rest.length >= 3 && /^as$/i.test(rest[1])) {
-            if (rest[2].includes('$'))
-                unknown = true;
-            else
-                names.push(rest[2].toLowerCase());
-        }
-    };
-    for (; i < lines.length; i++) {
-        const line = lines[i];
-        if (logical !== '' && /^\s*(#.*)?$/.test(line))
-            continue;
-        if (logical === '' && /^\s*#/.test(line))
-            continue;
-        const trimmed = line.replace(/\s+$/, '');
-        if (trimmed.endsWith(escape)) {
-            logical += trimmed.slice(0, -1) + ' ';
-            continue;
-        }
-        logical += line;
-        finish();
-    }
-    if (logical !== '')
-        finish();
-    // A FROM line on its own is read as such too, whatever the joining above made of it.
-    for (const line of lines) {
-        const m = /^\s*from\s+(?:--\S+\s+)*\S+\s+as\s+(\S+)\s*$/i.exec(line);
-        if (m && !m[1].includes('$') && !names.includes(m[1].toLowerCase()))
-            names.push(m[1].toLowerCase());
-    }
-    return unknown ? undefined : names;
-}
-/** fs.stat, undefined when the path does not exist; another failure is an error naming the input. */
-async function statOf(p, input, shown) {
-    try {
-        return await external_node_fs_.promises.stat(p);
-    }
-    catch (err) {
-        const code = err.code;
-        if (code === 'ENOENT' || code === 'ENOTDIR')
-            return undefined;
-        throw new InputError(input, `${shown} cannot be read (${code ?? err.message})`);
-    }
-}
-function inside(dir, p) {
-    const rel = external_node_path_.relative(dir, p);
-    return rel === '' || (!rel.startsWith('..' + external_node_path_.sep) && rel !== '..' && !external_node_path_.isAbsolute(rel));
+/** Refuses `call` where this buildx has no --call (build checks came with buildx 0.15). */
+async function checkCallSupported(docker) {
+    const help = await exec_run('docker', ['buildx', 'build', '--help'], { env: docker.env, silent: true, ignoreReturnCode: true });
+    if (/--call\b/.test(help.stdout + help.stderr))
+        return;
+    throw new InputError('call', `buildx ${docker.toolchain.buildxVersion} has no --call (build checks need buildx 0.15 or later); set buildx-version: latest (or a release from v0.15.0), or remove call`);
 }
 /**
- * Checks the context directory, the Dockerfile and the target stage; relative paths are resolved
- * against `cwd` (the step's working directory, as buildx resolves them). The Dockerfile must be in
- * the workspace (symbolic links resolved): a file from elsewhere on the runner is refused. Throws an
- * InputError naming `context`, `file` or `target`. A remote context is not checked.
+ * Refuses, before the build, to load several platforms into the classic image store, which
+ * keeps one platform per name (the containerd store keeps them all).
  */
-async function checkBuildFiles(b, workspace, cwd) {
-    if (isRemoteContext(b.context))
+function checkLoadable(load, platforms, docker) {
+    if (!load || platforms.length < 2 || docker.toolchain.containerdStore)
         return;
-    const ctxStat = await statOf(external_node_path_.resolve(cwd, b.context), 'context', quoted(b.context));
-    if (!ctxStat)
-        throw new InputError('context', `directory ${quoted(b.context)} does not exist (relative to ${quoted(cwd)})`);
-    if (!ctxStat.isDirectory())
-        throw new InputError('context', `${quoted(b.context)} is not a directory`);
-    const dockerfile = b.file || external_node_path_.join(b.context, 'Dockerfile');
-    const shown = quoted(dockerfile);
-    const abs = external_node_path_.resolve(cwd, dockerfile);
-    const st = await statOf(abs, 'file', shown);
-    if (!st)
-        throw new InputError('file', b.file ? `${shown} does not exist` : `no Dockerfile in the context: ${shown} does not exist (set file to the Dockerfile's path)`);
-    if (!st.isFile())
-        throw new InputError('file', `${shown} is not a file`);
-    const real = await external_node_fs_.promises.realpath(abs);
-    const realWorkspace = await external_node_fs_.promises.realpath(workspace).catch(() => external_node_path_.resolve(workspace));
-    if (!inside(realWorkspace, real)) {
-        throw new InputError('file', `${shown} is outside the workspace ${quoted(realWorkspace)}; the Dockerfile must be a file of the workspace (copy it there first)`);
-    }
-    if (b.target === '' || st.size > MAX_DOCKERFILE_BYTES)
-        return;
-    const stages = stagesOf(await external_node_fs_.promises.readFile(real, 'utf8'), b.buildArgs);
-    if (stages === undefined || stages.includes(b.target.toLowerCase()))
-        return;
-    const known = stages.length ? `its stages: ${stages.join(', ')}` : 'it names no stage (FROM … AS name)';
-    throw new InputError('target', `stage ${quoted(b.target)} is not in ${shown} (${known})`);
+    throw new InputError('load', `the image store of this Docker daemon (not the containerd store) keeps one platform per image, but platforms has ${platforms.length}; build one platform to load or test, or turn on the containerd image store`);
 }
+
 
 ;// CONCATENATED MODULE: ./src/main-impl.ts
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
@@ -56829,13 +61165,23 @@ async function checkBuildFiles(b, workspace, cwd) {
 
 
 
-function setPlanOutputs(plan) {
-    const { meta } = plan;
-    lib_core/* setOutput */.uH('tags', meta.tags.join('\n'));
-    lib_core/* setOutput */.uH('version', meta.version);
-    lib_core/* setOutput */.uH('labels', meta.labels.join('\n'));
-    lib_core/* setOutput */.uH('annotations', meta.annotations.join('\n'));
-    lib_core/* setOutput */.uH('json', JSON.stringify(meta.json));
+
+
+
+
+
+/**
+ * The metadata outputs (joined with the sep-* inputs) and, as metadata-action does unless
+ * DOCKER_METADATA_SET_OUTPUT_ENV is false, the same values as DOCKER_METADATA_OUTPUT_* variables
+ * for the job's later steps.
+ */
+function setPlanOutputs(plan, inputs) {
+    const outputs = metaOutputs(plan.meta, { tags: inputs.sepTags ?? '\n', labels: inputs.sepLabels ?? '\n', annotations: inputs.sepAnnotations ?? '\n' });
+    for (const [k, v] of Object.entries(outputs))
+        lib_core/* setOutput */.uH(k, v);
+    const env = outputEnv(outputs, process.env.DOCKER_METADATA_SET_OUTPUT_ENV);
+    for (const [k, v] of Object.entries(env))
+        lib_core/* exportVariable */.dN(k, v);
     lib_core/* setOutput */.uH('cache-key', plan.cache?.keys.primary ?? '');
 }
 /** The signal that is cancelling this step, once one came, and the cancel under way (it exits). */
@@ -56872,8 +61218,11 @@ async function runMain() {
     const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
     let buildStarted;
     onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
+    lib_core/* info */.pq(`Running on Node.js ${process.version}.`);
     try {
         const inputs = readInputs();
+        for (const w of inputs.warnings ?? [])
+            lib_core/* warning */.$e(w);
         maskSecrets(inputs.secrets);
         for (const w of credentialBuildArgWarnings(inputs.buildArgs))
             lib_core/* warning */.$e(w);
@@ -56884,11 +61233,12 @@ async function runMain() {
         if (inputs.githubToken)
             lib_core/* setSecret */.Pq(inputs.githubToken);
         const ctx = contextFromEnv();
-        const plan = planRun(inputs, ctx, process.env);
+        const git = inputs.metadataContext === 'git' ? await gitFacts(realCwd()) : undefined;
+        const plan = planRun(inputs, ctx, process.env, git);
         state.workDir = plan.root;
         for (const w of plan.meta.warnings)
             lib_core/* warning */.$e(w);
-        setPlanOutputs(plan);
+        setPlanOutputs(plan, inputs);
         const d = plan.decisions;
         lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
         Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
@@ -56902,16 +61252,24 @@ async function runMain() {
                 lib_core/* setOutput */.uH(o, '');
             lib_core/* setOutput */.uH('digest', '');
             lib_core/* setOutput */.uH('imageid', '');
+            lib_core/* setOutput */.uH('metadata', '');
             report.dryRun = true;
             return;
         }
+        Object.assign(report, { platforms: inputs.platforms.length ? inputs.platforms : undefined, distribute: inputs.distribute === 'off' ? undefined : inputs.distribute });
+        lib_core/* setOutput */.uH('built-platforms', inputs.platforms.join(','));
+        lib_core/* setOutput */.uH('platform-digests', '{}');
+        if (inputs.distribute === 'merge')
+            return await runMerge(inputs, ctx, plan, state, report);
         // Before any Docker work: the context, the Dockerfile and the target stage (a dry run reads no files).
         await checkBuildFiles(inputs, ctx.workspace, realCwd());
         await checkSecretSources(inputs.secrets);
         const secretValues = await readSecretValues(inputs.secrets);
         // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
         withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
-        const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin });
+        const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+        if (docker.emulation?.arches.length)
+            report.emulated = docker.emulation;
         report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
         report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
         const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
@@ -56927,17 +61285,35 @@ async function runMain() {
         });
         const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
         lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
+        if (inputs.build.call)
+            await checkCallSupported(docker);
         buildStarted = Date.now();
         let result;
+        let testFailure;
         try {
             result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
                 export: () => exportMountsPhase(state.mounts, state.dockerConfig),
                 drop: () => dropMountExports(state.mounts),
             });
         }
+        catch (err) {
+            if (!(err instanceof TestFailedError))
+                throw err;
+            testFailure = err;
+        }
         finally {
-            await cacheSession.close(result?.cacheDigest);
+            await cacheSession.close(result?.cacheDigest ?? testFailure?.cacheDigest);
             lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
+        }
+        if (testFailure || !result) {
+            // The build succeeded and the leak guard passed: post saves the layer cache, so that the
+            // run with the fix starts warm. Nothing was pushed or exported.
+            state.buildSucceeded = true;
+            state.testFailed = true;
+            if (state.cache)
+                state.cache.buildMs = report.buildMs;
+            saveState(state);
+            throw testFailure;
         }
         state.buildSucceeded = true;
         if (state.cache)
@@ -56945,11 +61321,25 @@ async function runMain() {
         saveState(state);
         lib_core/* setOutput */.uH('digest', result.digest);
         lib_core/* setOutput */.uH('imageid', result.imageid);
+        lib_core/* setOutput */.uH('metadata', JSON.stringify(result.metadata ?? {}));
         report.pushed = d.push;
         report.digest = result.digest;
         report.imageid = result.imageid;
-        if (d.push)
+        if (plan.build.pushByDigest && result.digest)
+            lib_core/* info */.pq(`Pushed ${inputs.platforms[0]} by digest (no tag): ${result.digest}`);
+        else if (d.push)
             lib_core/* info */.pq(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
+        if (result.digest) {
+            const ref = `${plan.meta.images[0]}@${result.digest}`;
+            const got = await inspectImage(ref, docker.env, inputs.platforms.length === 1 ? inputs.platforms[0] : '');
+            if (got)
+                report.platformDigests = got.platforms;
+            else
+                lib_core/* warning */.$e(`platform-digests: ${ref} could not be read back from the registry; the output is empty.`);
+            lib_core/* setOutput */.uH('platform-digests', JSON.stringify(report.platformDigests ?? {}));
+        }
+        if (plan.build.pushByDigest && result.digest)
+            report.handoverKey = await handOverDigest(plan, ctx, inputs.platforms[0], result.digest);
     }
     catch (err) {
         // A cancelled step fails with cancelMain's line, not with what the stopped program said.
@@ -56967,6 +61357,23 @@ async function runMain() {
         if (cancelling)
             await cancelling;
     }
+}
+/** distribute: merge: no build; the platform jobs' digests joined into one index under every tag. */
+async function runMerge(inputs, ctx, plan, state, report) {
+    const d = plan.decisions;
+    // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
+    const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
+    const docker = await setupDocker(mergeInputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+    report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
+    lib_core/* setOutput */.uH('cache-hit', 'disabled');
+    const merged = await mergePhase(plan, ctx, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, report);
+    state.buildSucceeded = true;
+    saveState(state);
+    lib_core/* setOutput */.uH('digest', merged?.digest ?? '');
+    lib_core/* setOutput */.uH('imageid', '');
+    lib_core/* setOutput */.uH('platform-digests', JSON.stringify(merged?.platformDigests ?? {}));
+    if (merged)
+        Object.assign(report, { pushed: true, digest: merged.digest, platformDigests: merged.platformDigests });
 }
 /**
  * Fails the step with one line. A failed buildx command fails with buildx's own `ERROR: ...` line,
@@ -57001,15 +61408,26 @@ function describeError(err) {
 /***/ }),
 
 /***/ 1730:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+/***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1679);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   e: () => (/* binding */ run)
+/* harmony export */ });
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3686);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
+// The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
+// exits once the work is done (see exit.ts). A host that imports it instead, as
+// @github/local-action does, calls run() and keeps its own process: importing runs nothing.
 
 
-await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
-await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
+async function run() {
+    await (0,_main_impl_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
+}
+if ((0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .isProcessEntry */ .K)(import.meta.url)) {
+    await run();
+    await (0,_exit_js__WEBPACK_IMPORTED_MODULE_1__/* .exitWhenDone */ .l)();
+}
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -57163,13 +61581,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https")
 
 /***/ }),
 
-/***/ 8995:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-
-/***/ }),
-
 /***/ 7030:
 /***/ ((module) => {
 
@@ -57181,13 +61592,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-
-/***/ }),
-
-/***/ 6760:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
@@ -58105,6 +62509,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   yU: () => (/* binding */ ExitCode),
   Yz: () => (/* binding */ core_debug),
   z3: () => (/* binding */ error),
+  dN: () => (/* binding */ exportVariable),
   V4: () => (/* binding */ getInput),
   Os: () => (/* binding */ group),
   pq: () => (/* binding */ info),
@@ -58117,7 +62522,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: addPath, endGroup, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
@@ -58128,7 +62533,7 @@ var external_os_ = __nccwpck_require__(857);
  * Sanitizes an input into a string so it can be passed into issueCommand safely
  * @param input input to sanitize into a string
  */
-function utils_toCommandValue(input) {
+function toCommandValue(input) {
     if (input === null || input === undefined) {
         return '';
     }
@@ -58235,13 +62640,13 @@ class Command {
     }
 }
 function escapeData(s) {
-    return utils_toCommandValue(s)
+    return toCommandValue(s)
         .replace(/%/g, '%25')
         .replace(/\r/g, '%0D')
         .replace(/\n/g, '%0A');
 }
 function escapeProperty(s) {
-    return utils_toCommandValue(s)
+    return toCommandValue(s)
         .replace(/%/g, '%25')
         .replace(/\r/g, '%0D')
         .replace(/\n/g, '%0A')
@@ -58269,13 +62674,13 @@ function file_command_issueFileCommand(command, message) {
     if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${toCommandValue(message)}${external_os_.EOL}`, {
         encoding: 'utf8'
     });
 }
-function file_command_prepareKeyValueMessage(key, value) {
+function prepareKeyValueMessage(key, value) {
     const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
-    const convertedValue = utils_toCommandValue(value);
+    const convertedValue = toCommandValue(value);
     // These should realistically never happen, but just in case someone finds a
     // way to exploit uuid generation let's not allow keys or values that contain
     // the delimiter.
@@ -58794,9 +63199,9 @@ function exportVariable(name, val) {
     process.env[name] = convertedVal;
     const filePath = process.env['GITHUB_ENV'] || '';
     if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+        return file_command_issueFileCommand('ENV', prepareKeyValueMessage(name, val));
     }
-    issueCommand('set-env', { name }, convertedVal);
+    command_issueCommand('set-env', { name }, convertedVal);
 }
 /**
  * Registers a secret which will get masked from logs
@@ -58911,10 +63316,10 @@ function getBooleanInput(name, options) {
 function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
     }
     process.stdout.write(external_os_.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+    command_issueCommand('set-output', { name }, toCommandValue(value));
 }
 /**
  * Enables or disables the echoing of commands into stdout for the rest of the step.
@@ -59033,9 +63438,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', prepareKeyValueMessage(name, value));
     }
-    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
+    command_issueCommand('save-state', { name }, toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -61448,4 +65853,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"version":"2026f","zones":["Africa/Ab
 /******/ // This entry module used 'module' so it can't be inlined
 /******/ var __webpack_exports__ = __nccwpck_require__(1730);
 /******/ __webpack_exports__ = await __webpack_exports__;
+/******/ var __webpack_exports__run = __webpack_exports__.e;
+/******/ export { __webpack_exports__run as run };
 /******/ 

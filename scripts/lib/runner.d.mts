@@ -140,7 +140,8 @@ export interface CommonOptions {
   secrets?: string[];
   /** Called with each (masked) log line as it is produced, e.g. to stream a local run. */
   onLog?: (line: string) => void;
-  /** Node binary. Default process.execPath, whatever runs.using says. */
+  /** Node binary. Default process.execPath, whatever runs.using says: the e2e harness, local-run and
+   *  bench pass the Node that runs.using names (scripts/lib/action-node.mjs). */
   node?: string;
   /**
    * Cancels the entry as the runner does, by a signal to its process (not its group), the first

@@ -235,6 +235,7 @@ tc_up() {
   if [ "$TC" = c ]; then
     tc_registry_setup
     tc_buildkit_image
+    emulation_setup tc_docker
   fi
   local ver bx store desc
   ver=$(tc_docker version --format '{{.Server.Version}}')

@@ -241,3 +241,8 @@ export async function verifyBlob(file: string, digest: string): Promise<boolean>
     return false;
   }
 }
+
+/** The --cache-from value that reads a local cache layout directory. */
+export function localCacheFrom(dir: string): string {
+  return `type=local,src=${dir}`;
+}

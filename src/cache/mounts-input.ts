@@ -2,7 +2,7 @@
 // Actions cache, the helper image, and the size bound.
 import { quoted } from '../clip.js';
 import * as path from 'node:path';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 
 export const MOUNTS_INPUT = 'cache-mounts';
 export const MOUNTS_IMAGE_INPUT = 'cache-mounts-image';

@@ -109,8 +109,9 @@ export function wantsOwnBuilder(o: BuilderOptions): boolean {
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
  * and no builder option asks for a builder of our own; otherwise a new docker-container builder.
  */
-export function resolveDriver(o: BuilderOptions, containerdStore: boolean, cache = true): { driver: Driver; reason: string } {
+export function resolveDriver(o: BuilderOptions, containerdStore: boolean, cache = true, named = false): { driver: Driver; reason: string } {
   if (o.driver !== 'auto') return { driver: o.driver, reason: `driver: ${o.driver}` };
+  if (named) return { driver: 'docker-container', reason: 'auto: name or append asks for a builder of its own' };
   if (wantsOwnBuilder(o)) return { driver: 'docker-container', reason: 'auto: builder options are set, so a builder of its own' };
   if (containerdStore) return { driver: 'docker', reason: 'auto: the daemon uses the containerd image store, so its built-in BuildKit can export cache' };
   if (!cache) return { driver: 'docker', reason: "auto: cache: false, so the daemon's built-in BuildKit (no cache export needed)" };
@@ -247,9 +248,9 @@ export function createFailure(p: Pick<CreatePlan, 'driver' | 'driverOpts'>, line
   return `driver: creating the ${p.driver} builder failed: ${line}`;
 }
 
-export async function inspectBuilder(name: string, env: Record<string, string>): Promise<Inspected> {
+export async function inspectBuilder(name: string, env: Record<string, string>, input = 'driver'): Promise<Inspected> {
   const res = await run('docker', ['buildx', 'inspect', '--bootstrap', name], { env, silent: true, ignoreReturnCode: true });
-  if (res.exitCode !== 0) throw new ToolError(`driver: builder ${name} is not usable: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
+  if (res.exitCode !== 0) throw new ToolError(`${input}: builder ${name} is not usable: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
   return parseInspect(res.stdout);
 }
 

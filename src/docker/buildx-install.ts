@@ -7,7 +7,7 @@ import { promises as fs, createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
-import * as tc from '@actions/tool-cache';
+import type { HTTPError } from '@actions/tool-cache';
 import { InputError } from '../inputs.js';
 import { ToolError } from './docker.js';
 
@@ -186,8 +186,12 @@ export async function sha256File(file: string): Promise<string> {
 
 const SUM_FILE = 'docker-buildx.sha256';
 
+/** @actions/tool-cache, loaded only when buildx is installed (most runs never need it). */
+const toolCache = () => import('@actions/tool-cache');
+
 /** The cached binary, when the tool cache has this version and its recorded sha256 still matches. */
 async function fromToolCache(version: string, file: string): Promise<string | undefined> {
+  const tc = await toolCache();
   const dir = tc.find(TOOL_NAME, cacheVersion(version));
   if (!dir) return undefined;
   const bin = path.join(dir, file);
@@ -211,6 +215,7 @@ export async function installBuildx(version: string, req: BuildxRequest, dockerC
   const file = pluginFileName(env.platform);
   const template = req.downloadUrl || DEFAULT_DOWNLOAD_URL;
   const started = Date.now();
+  const tc = await toolCache();
   let binary = await fromToolCache(version, file);
   const fromCache = binary !== undefined;
   if (binary) core.info(`buildx ${version} found in the tool cache: ${binary}`);
@@ -235,7 +240,7 @@ export async function installBuildx(version: string, req: BuildxRequest, dockerC
       try {
         await tc.downloadTool(url, downloaded);
       } catch (err) {
-        const status = (err as tc.HTTPError).httpStatusCode;
+        const status = (err as HTTPError).httpStatusCode;
         throw new ToolError(
           status === 404
             ? `${BUILDX_INPUT}: release asset ${asset} not found: ${redactUrl(url)} answered HTTP 404`

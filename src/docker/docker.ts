@@ -37,23 +37,20 @@ export interface DockerDaemon {
 }
 
 export async function probeDocker(env: Record<string, string>): Promise<DockerDaemon> {
-  const ver = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env, silent: true, ignoreReturnCode: true }).catch(
-    (err: Error) => ({ exitCode: 127, stdout: '', stderr: err.message }),
-  );
-  if (ver.exitCode === 127 || /ENOENT|Unable to locate/.test(ver.stderr)) {
-    throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
-  }
-  if (ver.exitCode !== 0) {
-    throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(ver.stderr) || 'no answer'}`);
-  }
-  // One `docker info` for both the daemon's image store and the CLI's buildx plugin path.
-  const info = await run('docker', ['info', '--format', `{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
+  // One `docker info` for the server's version, its image store and the CLI's buildx plugin path.
+  const info = await run('docker', ['info', '--format', `{{.ServerVersion}}\n{{json .DriverStatus}}\n${BUILDX_PATH_FORMAT}`], {
     env,
     silent: true,
     ignoreReturnCode: true,
-  });
-  const [status = '', plugin = ''] = info.stdout.split('\n');
-  return { dockerVersion: ver.stdout.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
+  }).catch((err: Error) => ({ exitCode: 127, stdout: '', stderr: err.message }));
+  if (info.exitCode === 127 || /ENOENT|Unable to locate/.test(info.stderr)) {
+    throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
+  }
+  const [version = '', status = '', plugin = ''] = info.stdout.split('\n');
+  if (info.exitCode !== 0 || !version.trim()) {
+    throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(info.stderr) || 'no answer'}`);
+  }
+  return { dockerVersion: version.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
 }
 
 const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
@@ -66,20 +63,26 @@ export async function buildxPluginPath(env: Record<string, string>): Promise<str
 
 /** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
 export async function probeBuildx(env: Record<string, string>): Promise<string | undefined> {
-  const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true });
-  if (bx.exitCode !== 0) return undefined;
+  // Runs beside probeDocker: a missing docker CLI is probeDocker's error to report.
+  const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true }).catch(() => undefined);
+  if (!bx || bx.exitCode !== 0) return undefined;
   const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
   return first.split(/\s+/)[1] ?? first;
 }
 
-export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean } | undefined, env: Record<string, string>): Promise<void> {
+/** The exact argv that removes a builder post created (keep-state keeps its BuildKit state). */
+export function removeBuilderArgv(name: string, keepState: boolean): string[] {
+  return ['buildx', 'rm', ...(keepState ? ['--keep-state'] : []), '--force', name];
+}
+
+export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean; keepState?: boolean } | undefined, env: Record<string, string>): Promise<void> {
   if (!b?.created) return;
   if (b.keep) {
     core.info(`Kept builder ${b.name} (keep-builder: true).`);
     return;
   }
-  const res = await run('docker', ['buildx', 'rm', '--force', b.name], { env, silent: true, ignoreReturnCode: true });
-  if (res.exitCode === 0) core.info(`Removed builder ${b.name}.`);
+  const res = await run('docker', removeBuilderArgv(b.name, !!b.keepState), { env, silent: true, ignoreReturnCode: true });
+  if (res.exitCode === 0) core.info(`Removed builder ${b.name}${b.keepState ? ' (its BuildKit state kept: keep-state: true)' : ''}.`);
   else core.warning(`Could not remove builder ${b.name}: ${lastMeaningfulLine(res.stderr) || `exit code ${res.exitCode}`}`);
 }
 

@@ -5,7 +5,7 @@ import { quoted } from '../clip.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { LoginError } from './docker.js';
 
@@ -14,17 +14,16 @@ export interface RegistryCredential {
   registry: string;
   username: string;
   password: string;
+  /** `ecr` of this login ('auto' when absent). */
+  ecr?: EcrMode;
+  /** `scope` of this login (none when absent): see parseScope. */
+  scope?: string;
 }
 
 export type LoginSource = 'registry' | 'registry-auth' | 'github-token';
 
-export interface PlannedLogin extends RegistryCredential {
-  /** The input the credentials came from (named in errors). */
-  input: LoginSource;
-}
-
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
+export const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
 
 /** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
 export function normalizeRegistry(raw: string): string {
@@ -45,59 +44,93 @@ export function imageRegistry(image: string): string {
   return 'docker.io';
 }
 
-const KEYS = ['registry', 'username', 'password'] as const;
-type Key = (typeof KEYS)[number];
+/** `ecr`: auto (log in through AWS when the registry is an ECR host), true or false. */
+export type EcrMode = 'auto' | 'true' | 'false';
+
+/** `ecr` (or an entry's `ecr:`): auto, true or false. `where` names the input in the error. */
+export function parseEcr(raw: string, where = 'ecr'): EcrMode {
+  const v = raw.trim().toLowerCase();
+  if (v === '') return 'auto';
+  if (v === 'auto' || v === 'true' || v === 'false') return v;
+  throw new InputError(where, `expected auto, true or false, got ${quoted(raw.trim())}`);
+}
+
+// Amazon ECR hosts, as docker/login-action recognises them: private registries
+// <12-digit account>.dkr.ecr.<region>.amazonaws.com (.com.cn, .eu; dkr-ecr and on.aws forms), and ECR Public.
+const ECR_PRIVATE_RE = /^([0-9]{12})\.(?:dkr\.ecr|dkr-ecr)\.([a-z0-9-]+)\.(?:on\.aws|amazonaws\.(?:com(?:\.cn)?|eu))$/;
+const ECR_PUBLIC_RE = /^(?:public\.ecr\.aws|ecr-public\.aws\.com)$/;
+
+export function isEcrRegistry(host: string): boolean {
+  return ECR_PRIVATE_RE.test(host) || ECR_PUBLIC_RE.test(host);
+}
+
+export interface EcrTarget {
+  /** ECR Public (always us-east-1) or a private registry. */
+  public: boolean;
+  region: string;
+  accountId?: string;
+}
 
 /**
- * `registry-auth`: a list of entries, each starting with `- `, one `key: value` per line:
- *
- *   - registry: ghcr.io
- *     username: octocat
- *     password: ${{ secrets.GHCR_TOKEN }}
- *
- * A value is the rest of the line after `key:`, without surrounding spaces; quotes are not
- * interpreted. Blank lines and lines starting with `#` are skipped.
+ * Pure: whether a login to `host` goes through AWS (`aws ecr get-login-password`), and for which
+ * region. ecr: true on a host that is not an ECR name takes the region from AWS_REGION or
+ * AWS_DEFAULT_REGION; without one it is an error.
  */
-export function parseRegistryAuth(raw: string): RegistryCredential[] {
-  const name = 'registry-auth';
-  const entries: Partial<Record<Key, string>>[] = [];
-  const lines = raw.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, '');
-    const t = line.trim();
-    if (t === '' || t.startsWith('#')) continue;
-    const m = /^\s*(-\s+)?([A-Za-z_-]+)\s*:(.*)$/.exec(line);
-    if (!m) throw new InputError(name, `line ${i + 1}: expected "key: value" with key registry, username or password (the line is not shown)`);
-    const [, dash, keyRaw, rest] = m;
-    const key = keyRaw.toLowerCase();
-    if (!(KEYS as readonly string[]).includes(key)) throw new InputError(name, `line ${i + 1}: unknown key ${quoted(keyRaw)} (expected registry, username or password)`);
-    if (dash) entries.push({});
-    else if (entries.length === 0) throw new InputError(name, `line ${i + 1}: each entry starts with "- ", e.g. "- registry: ghcr.io"`);
-    const entry = entries[entries.length - 1];
-    if (entry[key as Key] !== undefined) throw new InputError(name, `entry ${entries.length}: ${quoted(key)} is given twice`);
-    entry[key as Key] = rest.trim();
+export function planEcr(host: string, mode: EcrMode, env: Record<string, string | undefined>, where: string): EcrTarget | undefined {
+  if (mode === 'false') return undefined;
+  const envRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
+  if (ECR_PUBLIC_RE.test(host)) return mode === 'auto' || mode === 'true' ? { public: true, region: 'us-east-1' } : undefined;
+  const m = ECR_PRIVATE_RE.exec(host);
+  if (m) return { public: false, region: m[2], accountId: m[1] };
+  if (mode === 'auto') return undefined;
+  if (!envRegion) throw new InputError(where, `ecr: true, but ${quoted(host)} is not an Amazon ECR host name and neither AWS_REGION nor AWS_DEFAULT_REGION is set`);
+  return { public: false, region: envRegion };
+}
+
+/**
+ * `scope` (docker/login-action): credentials for part of a registry only, kept where buildx looks
+ * for scoped credentials: <buildx config>/config/<host>/<repository>[@<actions>] (Docker Hub as
+ * registry-1.docker.io). `repository` is a path inside the registry (no "..", no absolute path),
+ * `actions` lowercase names separated by commas (e.g. push or pull,push). Returns the trimmed scope.
+ */
+export function parseScope(raw: string, where = 'scope'): string {
+  const s = raw.trim();
+  if (s === '') return '';
+  const parts = s.split('@');
+  if (parts.length > 2) throw new InputError(where, `${quoted(s)} has more than one "@"`);
+  const [repo, actions] = parts;
+  if (actions !== undefined && !/^[a-z]+(,[a-z]+)*$/.test(actions)) throw new InputError(where, `${quoted(s)}: the actions after "@" are lowercase names separated by commas (e.g. push)`);
+  if (repo !== '' && (repo.startsWith('/') || repo.split('/').some((c) => c === '' || c === '.' || c === '..') || !/^[A-Za-z0-9._/-]+$/.test(repo))) {
+    throw new InputError(where, `${quoted(s)} is not a repository path inside the registry (e.g. acme/app or acme/app@push)`);
   }
-  const seen = new Set<string>();
-  return entries.map((e, idx) => {
-    const n = idx + 1;
-    if (!e.registry) throw new InputError(name, `entry ${n}: no registry`);
-    const registry = normalizeRegistry(e.registry);
-    if (!HOST_RE.test(registry)) throw new InputError(name, `entry ${n}: invalid registry ${quoted(e.registry)}`);
-    if (!e.username) throw new InputError(name, `entry ${n} (${registry}): no username`);
-    if (/\s/.test(e.username)) throw new InputError(name, `entry ${n} (${registry}): the username contains a space`);
-    if (!e.password) throw new InputError(name, `entry ${n} (${registry}): no password (is the secret set?)`);
-    if (seen.has(registry)) throw new InputError(name, `${registryLabel(registry)} is listed twice`);
-    seen.add(registry);
-    return { registry, username: e.username, password: e.password };
-  });
+  return s;
+}
+
+/** Where a scoped login is kept, relative to the buildx config directory ($DOCKER_CONFIG/buildx). */
+export function scopeConfigDir(host: string, scope: string): string {
+  const [repo, actions] = scope.split('@');
+  const base = path.posix.join('config', host === 'docker.io' ? 'registry-1.docker.io' : host, repo);
+  return actions === undefined ? base : `${base}@${actions}`;
 }
 
 export interface LoginInputs {
   registry: string;
   username: string;
   password: string;
+  /** `ecr` for the registry/username/password login. */
+  ecr?: EcrMode;
+  /** `scope` for the registry/username/password login. */
+  scope?: string;
   registryAuth: RegistryCredential[];
   githubToken: string;
+}
+
+export interface PlannedLogin extends RegistryCredential {
+  /** The input the credentials came from (named in errors). */
+  input: LoginSource;
+  /** Set when the password comes from AWS (`aws ecr get-login-password`): username and password,
+   *  when given, are the AWS access key id and secret access key. */
+  ecrTarget?: EcrTarget;
 }
 
 export interface LoginPlan {
@@ -106,32 +139,45 @@ export interface LoginPlan {
   notes: string[];
 }
 
+const loginKey = (l: { registry: string; scope?: string }) => `${l.registry}\u0000${l.scope ?? ''}`;
+
 /**
- * Who logs in where: the single `registry`/`username`/`password` inputs, every `registry-auth`
- * entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io and nothing else gives
- * ghcr.io credentials (neither these inputs nor a login already in the user's Docker config).
+ * Who logs in where: the single `registry`/`username`/`password` inputs (with `ecr` and `scope`),
+ * every `registry-auth` entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io
+ * and nothing else gives ghcr.io credentials (neither these inputs nor a login already in the user's
+ * Docker config). An Amazon ECR login (ecr: auto on an ECR host, or ecr: true) may leave username and
+ * password empty: the AWS CLI then uses the job's AWS credentials (AWS_* variables or a role).
  */
-export function planLogins(li: LoginInputs, images: string[], actor: string, alreadyLoggedIn: ReadonlySet<string>): LoginPlan {
+export function planLogins(li: LoginInputs, images: string[], actor: string, alreadyLoggedIn: ReadonlySet<string>, env: Record<string, string | undefined> = {}): LoginPlan {
   const logins: PlannedLogin[] = [];
   const notes: string[] = [];
-  if (li.username || li.password) {
-    if (!li.username || !li.password) {
-      throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(normalizeRegistry(li.registry))} needs both username and password`);
+  const registry = normalizeRegistry(li.registry);
+  const ecrTarget = planEcr(registry, li.ecr ?? 'auto', env, 'ecr');
+  if (li.username || li.password || (ecrTarget && li.registry.trim())) {
+    if (!ecrTarget && (!li.username || !li.password)) {
+      throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(registry)} needs both username and password`);
     }
-    const registry = normalizeRegistry(li.registry);
+    if (ecrTarget && !!li.username !== !!li.password) {
+      throw new InputError(li.username ? 'password' : 'username', `Amazon ECR login to ${registry}: give both the AWS access key id (username) and secret access key (password), or neither (the job's AWS credentials)`);
+    }
     if (!HOST_RE.test(registry)) throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
-    logins.push({ registry, username: li.username, password: li.password, input: 'registry' });
+    logins.push({ registry, username: li.username, password: li.password, input: 'registry', ...(li.scope ? { scope: li.scope } : {}), ...(ecrTarget ? { ecrTarget } : {}) });
   } else if (li.registry.trim()) {
     notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
   }
   for (const c of li.registryAuth) {
-    if (logins.some((l) => l.registry === c.registry)) {
+    if (logins.some((l) => loginKey(l) === loginKey(c))) {
       throw new InputError('registry-auth', `${registryLabel(c.registry)} is also given by the registry/username/password inputs`);
     }
-    logins.push({ ...c, input: 'registry-auth' });
+    const target = planEcr(c.registry, c.ecr ?? 'auto', env, 'registry-auth');
+    if (target && !!c.username !== !!c.password) {
+      throw new InputError('registry-auth', `Amazon ECR entry ${c.registry}: give both username (AWS access key id) and password (secret access key), or neither`);
+    }
+    if (!target && (!c.username || !c.password)) throw new InputError('registry-auth', `${registryLabel(c.registry)}: no ${c.username ? 'password (is the secret set?)' : 'username'}`);
+    logins.push({ ...c, input: 'registry-auth', ...(target ? { ecrTarget: target } : {}) });
   }
   const ghcr = 'ghcr.io';
-  if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr)) {
+  if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr && !l.scope)) {
     if (alreadyLoggedIn.has(ghcr)) notes.push('ghcr.io: using the login already in the Docker config.');
     else if (!li.githubToken) notes.push('ghcr.io: no github-token, so no automatic login.');
     else if (!actor) notes.push('ghcr.io: GITHUB_ACTOR is not set, so no automatic login.');
@@ -141,6 +187,11 @@ export function planLogins(li: LoginInputs, images: string[], actor: string, alr
     }
   }
   return { logins, notes };
+}
+
+/** The `aws` command that prints an ECR login password (the region is an argument, the keys go in the environment). */
+export function ecrPasswordCommand(t: EcrTarget): string[] {
+  return t.public ? ['ecr-public', 'get-login-password', '--region', 'us-east-1'] : ['ecr', 'get-login-password', '--region', t.region];
 }
 
 /** The key `docker login` files a registry's credentials under in config.json. */
@@ -211,16 +262,52 @@ export async function writeCredential(dockerConfig: string, host: string, userna
     });
 }
 
-/** `docker login` with the password on stdin; a refusal is one line naming the input and registry. */
+/** The AWS CLI's ECR login password for `l` (masked at once); username/password are the AWS keys when given. */
+async function ecrPassword(l: PlannedLogin, t: EcrTarget, env: Record<string, string>): Promise<string> {
+  const awsEnv = { ...env };
+  if (l.username) Object.assign(awsEnv, { AWS_ACCESS_KEY_ID: l.username, AWS_SECRET_ACCESS_KEY: l.password });
+  let res;
+  try {
+    res = await run('aws', ecrPasswordCommand(t), { env: awsEnv, silent: true, ignoreReturnCode: true });
+  } catch (err) {
+    throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} needs the AWS CLI (aws), which could not be run: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const token = res.stdout.trim();
+  if (token) core.setSecret(token);
+  if (res.exitCode !== 0 || !token) {
+    const why = lastMeaningfulLine(res.stderr) || `aws exited with ${res.exitCode}`;
+    throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} failed: aws ${ecrPasswordCommand(t).slice(0, 2).join(' ')}: ${why}`);
+  }
+  return token;
+}
+
+/**
+ * `docker login` with the password on stdin; a refusal is one line naming the input and registry.
+ * An ECR login gets its password from the AWS CLI first (user AWS); a scoped login is kept in the
+ * scoped directory buildx reads (under the job's private Docker config).
+ */
 export async function login(l: PlannedLogin, env: Record<string, string>): Promise<void> {
-  const argv = ['login', '--username', l.username, '--password-stdin'];
+  let username = l.username;
+  let password = l.password;
+  if (l.ecrTarget) {
+    password = await ecrPassword(l, l.ecrTarget, env);
+    username = 'AWS';
+  }
+  const loginEnv = { ...env };
+  if (l.scope) {
+    if (env.BUILDX_CONFIG) throw new LoginError(`${l.input}: scope: BUILDX_CONFIG is set, but scoped credentials are kept only in this job's private Docker config; unset BUILDX_CONFIG for this step`);
+    loginEnv.DOCKER_CONFIG = path.join(env.DOCKER_CONFIG ?? '', 'buildx', scopeConfigDir(l.registry, l.scope));
+    await fs.mkdir(loginEnv.DOCKER_CONFIG, { recursive: true, mode: 0o700 });
+  }
+  const argv = ['login', '--username', username, '--password-stdin'];
   if (l.registry !== 'docker.io') argv.push(l.registry);
-  const res = await run('docker', argv, { env, input: l.password, silent: true, ignoreReturnCode: true });
+  const res = await run('docker', argv, { env: loginEnv, input: password, silent: true, ignoreReturnCode: true });
+  const what = `${registryLabel(l.registry)}${l.scope ? ` (scope ${l.scope})` : ''}`;
   if (res.exitCode !== 0) {
     const why = lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `docker login exited with ${res.exitCode}`;
-    throw new LoginError(`${l.input}: login to ${registryLabel(l.registry)} as ${l.username} failed: ${why}`);
+    throw new LoginError(`${l.input}: login to ${what} as ${username} failed: ${why}`);
   }
-  core.info(`Logged in to ${registryLabel(l.registry)} as ${l.username} (${l.input}).`);
+  core.info(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
 }
 
 export async function logout(hosts: string[], env: Record<string, string>): Promise<void> {

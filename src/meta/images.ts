@@ -15,7 +15,7 @@ const INPUT = 'images';
 const DOMAIN_COMPONENT = '(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])';
 const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-f0-9:]+\\])(?::[0-9]+)?`;
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const IMAGE_NAME = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+export const IMAGE_NAME_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const MAX_NAME_LENGTH = 255;
 
 export function parseImages(input: string): ImageEntry[] {
@@ -67,7 +67,7 @@ function parseImageEntry(source: string): ImageEntry {
 
 function checkedName(name: string, source: string): string {
   const lower = name.toLowerCase();
-  if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME.test(lower)) {
+  if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME_RE.test(lower)) {
     const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
     throw new MetaInputError(INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
   }

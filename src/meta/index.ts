@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { MetaInputError } from './errors.js';
 import { parseFlavor } from './flavor.js';
 import { parseImages } from './images.js';
+import { splitLiteralRefs } from './literal.js';
 import { mergeKeyValues, ociDefaults, parseLabelLines, toRecord } from './labels.js';
 import { parseTagRules } from './rules.js';
 import { resolveRun } from './run.js';
@@ -56,7 +57,7 @@ export interface MetaResult {
   annotations: string[];
   /** metadata-action's `json` output. */
   json: MetaJson;
-  /** The enabled image names, lowercased. */
+  /** The enabled image names, lowercased, and the names of the full references in `tags`. */
   images: string[];
   /** What metadata-action would log as warnings (rules that matched nothing usable). */
   warnings: string[];
@@ -66,7 +67,9 @@ const DEFAULT_ANNOTATION_LEVELS = ['manifest'];
 
 export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): MetaResult {
   const images = parseImages(input.images);
-  const rules = parseTagRules(input.tags);
+  // Full image references (build-push-action's form) are taken as they are, beside the rules.
+  const literal = splitLiteralRefs(input.tags);
+  const rules = literal.refs.length > 0 && literal.rules.trim() === '' ? [] : parseTagRules(literal.rules);
   const flavor = parseFlavor(input.flavor);
   const labelLines = parseLabelLines(input.labels, 'labels');
   const annotationLines = parseLabelLines(input.annotations, 'annotations');
@@ -81,11 +84,19 @@ export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): Meta
   const version = evaluateRules(rules, flavor, run, renderGlobal, warnings);
 
   const imageNames = images.filter((i) => i.enable).map((i) => i.name);
-  const tagNames = tagNamesOf(version, flavor);
-  checkTagNames(tagNames);
-  const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((t) => `${image}:${t}`)) : [...tagNames];
+  const ruleTagNames = tagNamesOf(version, flavor);
+  checkTagNames(ruleTagNames);
+  if (literal.refs.length > 0 && imageNames.length === 0 && ruleTagNames.length > 0) {
+    throw new MetaInputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
+  }
+  const ruleTags = imageNames.length > 0 ? imageNames.flatMap((image) => ruleTagNames.map((t) => `${image}:${t}`)) : [...ruleTagNames];
+  // Rule tags exactly as metadata-action lists them (duplicates included); full references after them.
+  const tags = [...ruleTags, ...unique(literal.refs.map((r) => `${r.name}:${r.tag}`)).filter((t) => !ruleTags.includes(t))];
+  const tagNames = [...ruleTagNames, ...unique(literal.refs.map((r) => r.tag)).filter((t) => !ruleTagNames.includes(t))];
+  const allImages = unique([...imageNames, ...literal.refs.map((r) => r.name)]);
 
-  const versionText = version.main ?? '';
+  // Without a rule that produced a tag, the first full reference's tag is the version.
+  const versionText = version.main ?? literal.refs[0]?.tag ?? '';
   const labels = mergeKeyValues(ociDefaults(run, versionText), labelLines, renderGlobal, 'labels');
   const annotationPairs = mergeKeyValues(ociDefaults(run, versionText), annotationLines, renderGlobal, 'annotations');
   const annotations = levels.flatMap((level) => annotationPairs.map((a) => `${level}:${a}`));
@@ -97,9 +108,13 @@ export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): Meta
     labels,
     annotations,
     json: { tags, 'tag-names': tagNames, labels: toRecord(labels), annotations },
-    images: imageNames,
+    images: allImages,
     warnings,
   };
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
 }
 
 function annotationLevelsOf(levels: string[] | undefined): string[] {

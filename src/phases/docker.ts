@@ -12,10 +12,14 @@ import type { Toolchain } from '../docker/docker.js';
 import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-install.js';
 import type { InstallEnv } from '../docker/buildx-install.js';
 import { builderDriverOpts, builderName, contextBuilderName, createBuilder, driverOptValue, inspectBuilder, resolveDriver } from '../docker/builder.js';
-import type { Builder, CreatePlan } from '../docker/builder.js';
+import type { Builder, CreatePlan, Inspected } from '../docker/builder.js';
+import { appendNodeArgv } from '../docker/builder-extra.js';
+import { run, lastMeaningfulLine } from '../exec.js';
 import { configuredRegistries, login, planLogins, prepareConfigForLogins, registryLabel } from '../docker/login.js';
 import type { PostState } from '../state.js';
 import { saveState } from '../state.js';
+import { emulationPhase } from './emulation.js';
+import type { EmulationResult } from './emulation.js';
 
 export type { Builder } from '../docker/builder.js';
 
@@ -24,6 +28,8 @@ export interface DockerSetup {
   env: Record<string, string>;
   toolchain: Toolchain;
   builder: Builder;
+  /** QEMU handlers for the build's platforms (emulation.ts). */
+  emulation?: EmulationResult;
 }
 
 /** What the run will do with the images (for the automatic ghcr.io login). */
@@ -32,6 +38,17 @@ export interface ImageIntent {
   push: boolean;
   /** Make no registry login, for this reason (a pull request from a fork: no secrets to log in with). */
   skipLogin?: string;
+  /** The platforms this step builds (QEMU is set up for those the runner cannot run). */
+  platforms?: string[];
+  /** distribute: platform: the build pushes by digest, which the docker driver cannot. */
+  byDigest?: boolean;
+}
+
+/** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
+function pickDriver(inputs: Inputs, containerdStore: boolean, byDigest: boolean): ReturnType<typeof resolveDriver> {
+  if (byDigest && inputs.builder.driver === 'auto') return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
+  const x = inputs.builderExtra;
+  return resolveDriver(inputs.builder, containerdStore, inputs.cache, !!(x.name || x.append.length));
 }
 
 function installEnv(inputs: Inputs, ctx: Context): InstallEnv {
@@ -51,10 +68,15 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   const dockerConfig = state.dockerConfig;
   const env = dockerEnv(dockerConfig);
 
+  // Asked now, beside the probes; the docker driver's builder is named after the context. When
+  // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
+  const contextName = contextBuilderName(env).catch(() => 'default');
+  const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
   const toolchain = await core.group('Docker and buildx', async (): Promise<Toolchain> => {
-    const daemon = await probeDocker(env);
+    // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
+    const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
     core.info(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
-    let bx = await probeBuildx(env);
+    let bx = found;
     let bxPath = daemon.buildxPath;
     let want = inputs.buildx.version;
     if (!want && !bx) {
@@ -81,10 +103,11 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   const plan = intent.skipLogin
     ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
     : planLogins(
-        { registry: inputs.registry, username: inputs.username, password: inputs.password, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken },
+        { registry: inputs.registry, username: inputs.username, password: inputs.password, ecr: inputs.ecr, scope: inputs.scope, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken },
         intent.images,
         ctx.actor,
         configuredRegistries(userConfig),
+        process.env,
       );
   for (const l of plan.logins) core.setSecret(l.password);
   if (plan.logins.length || plan.notes.length) {
@@ -106,15 +129,28 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
     });
   }
 
+  // Before the builder is created, so that a new builder's BuildKit finds the emulators.
+  const emulation = await emulationPhase(
+    { platforms: intent.platforms ?? [], driver: pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest).driver, enabled: inputs.qemu !== false, image: inputs.qemuImage },
+    env,
+  );
   const builder = await core.group('Builder', async (): Promise<Builder> => {
-    const { driver, reason } = resolveDriver(inputs.builder, toolchain.containerdStore, inputs.cache);
+    const x = inputs.builderExtra;
+    if (x.existing) {
+      // An existing builder (build-push-action's `builder`): used as it is, never removed.
+      const ins = await inspectBuilder(x.existing, env, 'builder');
+      core.info(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
+      core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
+      return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+    }
+    const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
     let name: string;
     let created = false;
     let hostNetwork = false;
     if (driver === 'docker') {
-      name = await contextBuilderName(env);
+      name = await contextName;
     } else {
-      name = builderName(ctx.runId, randomBytes(3).toString('hex'));
+      name = x.name || builderName(ctx.runId, randomBytes(3).toString('hex'));
       let configFile = inputs.builder.buildkitdConfig;
       if (configFile && !(await fs.stat(configFile).then((st) => st.isFile(), () => false))) {
         throw new InputError('buildkitd-config', `no such file: ${configFile}`);
@@ -140,14 +176,18 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       };
       // Recorded before creation: post removes a half-created builder too (keep-builder applies
       // only to one that was created).
-      state.builder = { name, created: true, keep: false };
+      state.builder = { name, created: true, keep: false, keepState: x.keepState };
       saveState(state);
       created = true;
       await createBuilder(p, env);
+      for (const node of x.append) {
+        const res = await run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
+        if (res.exitCode !== 0) throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+      }
       state.builder.keep = inputs.builder.keep;
       saveState(state);
     }
-    const ins = await inspectBuilder(name, env);
+    const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
     core.info(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
     core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
     if (created && inputs.builder.keep) core.info('keep-builder: true, so post keeps this builder.');
@@ -157,7 +197,12 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   core.setOutput('driver', builder.driver);
   core.setOutput('platforms', builder.platforms.join(','));
   core.setOutput('buildx-version', toolchain.buildxVersion);
-  return { env, toolchain, builder };
+  return { env, toolchain, builder, emulation };
+}
+
+/** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
+function earlyInspect(name: Promise<string>, env: Record<string, string>): Promise<Inspected | undefined> {
+  return name.then((n) => inspectBuilder(n, env)).catch(() => undefined);
 }
 
 /** `0.13.1+ds1` is release `v0.13.1`. */
