@@ -6,6 +6,7 @@
 // toolchain of the test matrix it finds (scripts/toolchains.sh env files: a, b, c), one table each,
 // then the key figures side by side.
 //   npm run bench [-- --reps 3 --context example --toolchains a,b,c]
+//   npm run bench -- --scale [...]: the scale scenarios instead (scripts/bench-scale.mjs)
 import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -225,7 +226,7 @@ function medianPhases(runs) {
   return names.map((n) => [n, median(runs.map((r) => r.find(([m]) => m === n)?.[1] ?? 0))]);
 }
 
-main().catch((err) => {
+(args.includes('--scale') ? import('./bench-scale.mjs').then((m) => m.main(args)) : main()).catch((err) => {
   console.error(err.stack || String(err));
   process.exit(1);
 });

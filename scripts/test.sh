@@ -9,7 +9,7 @@
 # Every end-to-end test runs dist/ with the Node that action.yml's runs.using names (Node 24, which
 # npm ci installs: scripts/lib/action-node.mjs); jest itself runs on the machine's Node.
 # a and b run every end-to-end test but cache-hang (a) and cache-race and local-action (b); c runs
-# the cache tests (layer cache, poisoning, racing saves, hung calls), classic-store,
+# the cache tests (layer cache, poisoning, racing saves, hung calls, 200 layers and eviction), classic-store,
 # multi-platform (distribute mode needs its docker-container builder) and build-inputs (load,
 # test-run, ssh, call, registry cache on a docker-container builder); d the remote test.
 # OBC_TOOLCHAINS="a b" picks some; extra arguments go to jest.
@@ -64,7 +64,7 @@ e2e_toolchain() {
     a) e2e_on a '--testPathIgnorePatterns=classic-store|remote|cache-hang' "${@:2}" ;;
     # local-action runs once, on a (the action under GitHub's local runner does not depend on the daemon).
     b) e2e_on b '--testPathIgnorePatterns=classic-store|remote|cache-race|local-action' "${@:2}" ;;
-    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|classic-store|multi-platform|build-inputs)\.test' "${@:2}" ;;
+    c) e2e_on c 'e2e/(cache|cache-poison|cache-race|cache-hang|cache-scale|classic-store|multi-platform|build-inputs)\.test' "${@:2}" ;;
     d) e2e_on d 'e2e/remote\.test' "${@:2}" ;;
     *) echo "unknown toolchain $1" >&2; fail=1 ;;
   esac

@@ -147,6 +147,24 @@ describe('local cache service + real @actions/cache', () => {
     expect(cache.isFeatureAvailable()).toBe(true);
   });
 
+  it('evict deletes the chosen entries (and only those), as the service\'s eviction does; a restore then misses', async () => {
+    const keep = uniq('keep');
+    const gone = uniq('gone');
+    const dirKeep = makeDir('evict-keep', { 'a.txt': 'kept\n' });
+    const dirGone = makeDir('evict-gone', { 'b.txt': 'evicted\n' });
+    expect(await cache.saveCache([dirKeep], keep)).toBeGreaterThan(0);
+    expect(await cache.saveCache([dirGone], gone)).toBeGreaterThan(0);
+    const before = server.stats().totalBytes;
+    const size = server.entries().find((e) => e.key === gone)!.size;
+    expect(server.evict([gone, uniq('never-saved')]).map((e) => e.key)).toEqual([gone]);
+    expect(server.entries().map((e) => e.key)).not.toContain(gone);
+    expect(server.entries().map((e) => e.key)).toContain(keep);
+    expect(server.stats().totalBytes).toBe(before - size);
+    expect(await cache.restoreCache([dirGone], gone, [], { lookupOnly: true })).toBeUndefined();
+    expect(await cache.restoreCache([dirKeep], keep, [], { lookupOnly: true })).toBe(keep);
+    expect(() => server.evict('x' as unknown as string[])).toThrow(TypeError);
+  });
+
   it('saves a directory and restores it byte-exact; the log and stats count the bytes', async () => {
     const key = uniq('roundtrip');
     const dir = makeDir('roundtrip', {

@@ -136,6 +136,8 @@ export interface CacheServer {
   stats(): CacheServerStats;
   /** Committed entries, oldest first. */
   entries(): CacheEntryInfo[];
+  /** Deletes the committed entries with these keys, as the service's eviction does; returns them. */
+  evict(keys: string[]): CacheEntryInfo[];
   /** Clears the request log and the traffic counters (entries and faults are kept). */
   resetLog(): void;
   /** resetLog + clearFaults; with `{ entries: true }` also deletes all stored entries. */

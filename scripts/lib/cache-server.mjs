@@ -8,7 +8,8 @@
 //   ?comp=blocklist, as sent by @azure/storage-blob's BlockBlobClient.uploadFile).
 // Blob downloads: GET/HEAD /_blob/entries/<blobId>?sig=..  (Range supported).
 // Control: GET /_control/stats, GET /_control/log, GET /_control/entries, GET|POST|DELETE
-//   /_control/faults, POST /_control/reset.
+//   /_control/faults, POST /_control/reset, POST /_control/evict ({"keys": [...]}: deletes those
+//   committed entries, as the service's eviction does).
 //
 // Storage layout under `dir`: index.json (committed entries), blobs/<blobId> (archives),
 // staging/<uploadId>/ (uploads in progress, per process).
@@ -797,6 +798,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         api.clearFaults();
         return json(200, []);
       }
+      if (req.method === 'POST' && what === 'evict') return json(200, api.evict(parsed?.keys));
       if (req.method === 'POST' && what === 'reset') {
         api.reset({ entries: Boolean(parsed?.entries) });
         return json(200, api.stats());
@@ -935,6 +937,21 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
         entries = [];
         writeIndex();
       }
+    },
+    /**
+     * Deletes the committed entries with these keys (every version), as the service's eviction does
+     * (unused for a week, or the repository's quota reached). @param {string[]} keys
+     * @returns {CacheEntryInfo[]} the entries deleted
+     */
+    evict: (keys) => {
+      if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new TypeError('evict expects an array of keys');
+      refreshIndex();
+      const wanted = new Set(keys);
+      const gone = entries.filter((e) => wanted.has(e.key));
+      for (const e of gone) fs.rmSync(path.join(blobsDir, e.blob), { force: true });
+      entries = entries.filter((e) => !wanted.has(e.key));
+      writeIndex();
+      return gone.map(publicEntry);
     },
     /** @returns {CacheEntryInfo[]} committed entries, oldest first */
     entries: () => {

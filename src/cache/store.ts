@@ -237,6 +237,11 @@ export interface LazyCache {
   failed: Set<string>;
   /** The offer without the failed blobs (for a retried build). */
   reoffer(): CacheImage | undefined;
+  /**
+   * Looks up every entry not fetched yet and treats those the service no longer holds (evicted) as
+   * failed, so a retried build is not offered them either; returns how many entries were gone.
+   */
+  checkHeld(): Promise<number>;
 }
 
 export async function openLazyCache(svc: CacheService, p: CachePaths, keys: IndexKeys): Promise<LazyCache> {
@@ -271,6 +276,18 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
     image,
     failed,
     reoffer: offer,
+    checkHeld: async () => {
+      if (!meta) return 0;
+      const unfetched: Record<string, string> = {};
+      for (const [d, key] of Object.entries(meta.entries)) if (!inflight.has(key) && !failed.has(d)) unfetched[d] = key;
+      const gone = await goneEntries(svc, p, unfetched, meta.packs);
+      for (const [d, key] of Object.entries(meta.entries)) {
+        if (!gone.has(key)) continue;
+        failed.add(d);
+        delete outcome.held[d];
+      }
+      return gone.size;
+    },
     held: (d) => !!meta?.entries[d] && !failed.has(d),
     localPath: async (d) => {
       if (idx?.small.has(d)) return blobPath(p.index, d);
@@ -300,6 +317,39 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
       return (await job).has(d) ? blobPath(p.store, d) : undefined;
     },
   };
+}
+
+/** Entry key -> the digests it holds, for the entries `held` names (a pack holds all its digests). */
+export function entriesOf(held: Record<string, string>, packs: Record<string, string[]> = {}): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [d, key] of Object.entries(held)) {
+    if (out.has(key)) continue;
+    out.set(key, packs[key] ?? [d]);
+  }
+  return out;
+}
+
+/** `held` without the blobs whose entry is in `gone`. */
+export function withoutGone(held: Record<string, string>, gone: Set<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [d, key] of Object.entries(held)) if (!gone.has(key)) out[d] = key;
+  return out;
+}
+
+/**
+ * The keys of the entries `held` names that the service no longer holds (evicted: unused for a
+ * while, or a quota reached). A lookup that fails because the service is failing proves nothing:
+ * an entry is gone only when a second lookup misses it too, and nothing is reported gone once the
+ * service was given up on.
+ */
+export async function goneEntries(svc: CacheService, p: CachePaths, held: Record<string, string>, packs: Record<string, string[]> = {}): Promise<Set<string>> {
+  const gone = new Set<string>();
+  const found = async (key: string, paths: string[]) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
+  await mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
+    const paths = entryPaths(p, digests);
+    if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths))) gone.add(key);
+  });
+  return svc.gaveUp ? new Set() : gone;
 }
 
 export const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
@@ -361,6 +411,12 @@ export async function saveLayerCache(
   buildMs?: number,
 ): Promise<SaveOutcome> {
   const none = (reason: string): SaveOutcome => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+  // The index must not promise blobs of entries the service evicted since the restore.
+  const gone = await goneEntries(svc, p, held, (await readMeta(p.index))?.packs);
+  if (gone.size) {
+    core.info(`Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`);
+    held = withoutGone(held, gone);
+  }
   const cmp = await compareExport(p, held);
   if (!cmp) return none('the build exported no cache');
   const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;

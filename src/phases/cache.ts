@@ -170,6 +170,9 @@ export async function restorePhase(plan: RunPlan, state: PostState, report: Repo
       recover: async () => {
         if (retried || lz.failed.size === 0) return false;
         retried = true;
+        // One entry failed: others may be gone too (evicted), and the retry must not need them.
+        const gone = await withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
+        if (gone) core.info(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
         const again = lz.reoffer();
         proxy.offer(again);
         proxy.rearmExport();

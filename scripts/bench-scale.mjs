@@ -1,0 +1,175 @@
+// The scale part of the benchmark (npm run bench -- --scale): a generated project whose cache is
+// about 1 GiB in some 150 layers (6 stages of 25 layers: small COPY and RUN steps, RUN steps that
+// write random bytes, COPY steps of deterministic pseudo-random files, then the stage's source file
+// and a RUN that reads it; a final stage copies a small file out of each), against the real Docker
+// Engine, buildx, registry and the local cache service. Every run is on a fresh runner: pruned
+// builder, no image of an earlier run in the daemon. Scenarios: cold save, warm restore (no change),
+// a one-file change (the last stage's source file), ten changed runs, and a run after the service
+// evicted one blob entry; then buildx alone with a type=local cache on local disk, cold, warm and
+// the same change. Prints numbers; asserts nothing.
+//   npm run bench -- --scale [--toolchains c,a] [--scale-mib 1024] [--changed-runs 10]
+import { execFileSync } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCacheServer } from './lib/cache-server.mjs';
+import { runJob, contextFor } from './lib/runner.mjs';
+import { changeOneFile, writeScaleProject } from './lib/scale-project.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ENV_DIR = path.join(process.env.SETUP_ENV_STATE || '/var/tmp/oneshot-build-env', 'toolchains');
+const BASE_ENV = { ...process.env };
+const sh = (cmd, argv) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
+const mib = (n) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const pct = (n, of) => `${((n / of) * 100).toFixed(2)}%`;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The project: `total` bytes of cache, 70% in COPY'd files and 30% written by RUN steps. */
+export function scaleProject(total) {
+  const stages = 6;
+  const bigPerStage = 6;
+  const runPerStage = 4;
+  return {
+    stages, steps: 25, bigPerStage, runPerStage, sourceLast: true,
+    bigBytes: Math.round((total * 0.7) / (stages * bigPerStage)),
+    runBytes: Math.round((total * 0.3) / (stages * runPerStage)),
+  };
+}
+
+async function useToolchain(name) {
+  for (const k of Object.keys(process.env)) if (!(k in BASE_ENV)) delete process.env[k];
+  Object.assign(process.env, BASE_ENV);
+  const text = await fs.readFile(path.join(ENV_DIR, `${name}.env`), 'utf8');
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m) process.env[m[1]] = m[2];
+  }
+  if (process.env.OBC_PATH_PREPEND) process.env.PATH = `${process.env.OBC_PATH_PREPEND}:${BASE_ENV.PATH}`;
+  return process.env.OBC_TOOLCHAIN_DESC || name;
+}
+
+/** A fresh runner's daemon: no image of `repo` and (with `builder`, that one's) no build cache. */
+function freshRunner(repo, builder) {
+  const ids = sh('docker', ['images', '-q', repo]).split('\n').filter(Boolean);
+  if (ids.length) sh('docker', ['rmi', '-f', ...new Set(ids)]);
+  sh('docker', ['buildx', 'prune', '-af', ...(builder ? ['--builder', builder] : [])]);
+}
+
+async function benchOn(name, o) {
+  const desc = await useToolchain(name);
+  const containerBuilder = /docker-container/.test(desc);
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'obc-bench-scale-'));
+  const cache = await startCacheServer({ dir: path.join(tmp, 'cache') });
+  const ws = path.join(tmp, 'ws');
+  await fs.mkdir(ws);
+  const project = scaleProject(o.totalBytes);
+  const { layers } = await writeScaleProject(ws, project);
+  const image = `127.0.0.1:5000/bench/scale-${Date.now().toString(36)}`;
+  let commit = 0;
+  let version = 0;
+
+  async function actionRun() {
+    freshRunner(image);
+    cache.resetLog();
+    const sha = (++commit).toString(16).padStart(40, '0');
+    const context = contextFor({
+      eventName: 'push', ref: 'refs/heads/main', sha, repository: 'acme/app', workspace: ws,
+      runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
+      payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
+      resultsUrl: cache.env().ACTIONS_RESULTS_URL, runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
+    });
+    const t0 = process.hrtime.bigint();
+    const r = await runJob({ actionDir: ROOT, inputs: { images: image }, context, env: cache.env(), timeoutMs: 1_200_000 });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.main.exitCode !== 0 || r.post?.exitCode !== 0) throw new Error(`action failed:\n${r.log.slice(-4000)}`);
+    const log = cache.log();
+    return {
+      wall, hit: r.outputs['cache-hit'],
+      up: log.filter((l) => l.kind === 'upload').reduce((s, l) => s + l.bytesIn, 0),
+      down: log.filter((l) => l.kind === 'download').reduce((s, l) => s + l.bytesOut, 0),
+      entriesUp: log.filter((l) => l.kind === 'finalize' && l.status === 200).length,
+      entriesDown: log.filter((l) => l.kind === 'download' && l.bytesOut > 0).length,
+      stored: cache.stats().totalBytes,
+      retried: r.log.includes('building again without them'),
+    };
+  }
+
+  const rows = [];
+  const row = (label, r) => (rows.push({ label, ...r }), r);
+  const cold = row('cold save (empty cache)', await actionRun());
+  const full = cold.stored;
+  row('warm restore, no change', await actionRun());
+  await changeOneFile(ws, project, ++version);
+  row('one-file change (last stage)', await actionRun());
+  const changed = [];
+  for (let i = 0; i < o.changedRuns; i++) {
+    await changeOneFile(ws, project, ++version);
+    changed.push(await actionRun());
+  }
+  if (changed.length) {
+    rows.push({
+      label: `${changed.length} changed runs (median; entries: most)`,
+      wall: median(changed.map((r) => r.wall)), hit: changed.at(-1).hit,
+      up: median(changed.map((r) => r.up)), down: median(changed.map((r) => r.down)),
+      entriesUp: Math.max(...changed.map((r) => r.entriesUp)), entriesDown: Math.max(...changed.map((r) => r.entriesDown)),
+      stored: changed.at(-1).stored,
+    });
+  }
+  // Eviction: the service drops the largest blob entry; a change then needs the last stage's layers.
+  const blobEntries = cache.entries().filter((e) => !e.key.startsWith('obc1-idx-')).sort((a, b) => b.size - a.size);
+  const evicted = blobEntries[0];
+  cache.evict([evicted.key]);
+  await changeOneFile(ws, project, ++version);
+  const afterEviction = row(`after eviction of one blob entry (${mib(evicted.size)}), one-file change`, await actionRun());
+
+  // buildx alone: a type=local cache on local disk, the same push, no service.
+  let builder;
+  if (containerBuilder) {
+    builder = `obc-bench-scale-${Date.now().toString(36)}`;
+    sh('docker', ['buildx', 'create', '--name', builder, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap']);
+  }
+  const local = path.join(tmp, 'local-cache');
+  const bx = (extra) => {
+    freshRunner(image, builder);
+    const t0 = process.hrtime.bigint();
+    sh('docker', ['buildx', 'build', ...(builder ? ['--builder', builder] : []), '--progress', 'plain', '--provenance=mode=min', '--tag', `${image}:bx`, '--push', ...extra, ws]);
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  await changeOneFile(ws, project, 0);
+  const bxCold = bx(['--cache-to', `type=local,dest=${local},mode=max`]);
+  const bxWarm = bx(['--cache-from', `type=local,src=${local}`, '--cache-to', `type=local,dest=${path.join(tmp, 'bx-out')},mode=max`]);
+  await changeOneFile(ws, project, ++version);
+  const bxChange = bx(['--cache-from', `type=local,src=${local}`, '--cache-to', `type=local,dest=${path.join(tmp, 'bx-out2')},mode=max`]);
+  if (builder) sh('docker', ['buildx', 'rm', '--force', builder]);
+  await cache.close();
+
+  const docker = sh('docker', ['version', '--format', '{{.Server.Version}}']).trim();
+  console.log(`\nScale benchmark on toolchain ${name} (${desc}): ${layers} layers, cache ${mib(full)} stored after the cold run; fresh runner (pruned builder, no earlier image) before every run`);
+  console.log(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Docker ${docker}, local cache service on loopback\n`);
+  console.log('| scenario | cache-hit | wall main+post (s) | uploaded | entries uploaded | downloaded | entries downloaded | stored total |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.label} | ${r.hit}${r.retried ? ' (retried)' : ''} | ${r.wall.toFixed(1)} | ${mib(r.up)} (${pct(r.up, full)}) | ${r.entriesUp} | ${mib(r.down)} (${pct(r.down, full)}) | ${r.entriesDown} | ${mib(r.stored)} |`);
+  console.log(`| buildx alone, type=local cache on local disk: cold / warm / one-file change | - | ${bxCold.toFixed(1)} / ${bxWarm.toFixed(1)} / ${bxChange.toFixed(1)} | - | - | - | - | - |`);
+  const warm = rows[1];
+  const change = rows[2];
+  console.log('');
+  console.log(`cold / buildx alone cold: ${(cold.wall / bxCold).toFixed(2)}x (goal <= 1.1x)`);
+  console.log(`warm / buildx alone warm: ${(warm.wall / bxWarm).toFixed(2)}x; one-file change / buildx alone: ${(change.wall / bxChange).toFixed(2)}x`);
+  console.log(`one-file change uploads ${pct(change.up, full)} of the cache (goal <= 2%); warm restore downloads ${pct(warm.down, full)} (goal <= 1%)`);
+  console.log(`most entries uploaded by one run: ${Math.max(...rows.map((r) => r.entriesUp))} (goal <= 5)`);
+  console.log(`after the eviction: uploaded ${mib(afterEviction.up)} in ${afterEviction.entriesUp} entries (the evicted entry held ${mib(evicted.size)})`);
+  await fs.rm(tmp, { recursive: true, force: true });
+}
+
+export async function main(args) {
+  const opt = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : d);
+  const names = opt('toolchains', 'c,a').split(',').filter((n) => existsSync(path.join(ENV_DIR, `${n}.env`)));
+  const o = { totalBytes: Number(opt('scale-mib', '1024')) * 2 ** 20, changedRuns: Number(opt('changed-runs', '10')) };
+  try {
+    await fs.access(path.join(ROOT, 'dist/main/index.js'));
+  } catch {
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  for (const name of names) await benchOn(name, o);
+}
