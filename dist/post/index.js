@@ -29664,6 +29664,22 @@ async function store_openLazyCache(svc, p, keys) {
         image,
         failed,
         reoffer: offer,
+        checkHeld: async () => {
+            if (!meta)
+                return 0;
+            const unfetched = {};
+            for (const [d, key] of Object.entries(meta.entries))
+                if (!inflight.has(key) && !failed.has(d))
+                    unfetched[d] = key;
+            const gone = await goneEntries(svc, p, unfetched, meta.packs);
+            for (const [d, key] of Object.entries(meta.entries)) {
+                if (!gone.has(key))
+                    continue;
+                failed.add(d);
+                delete outcome.held[d];
+            }
+            return gone.size;
+        },
         held: (d) => !!meta?.entries[d] && !failed.has(d),
         localPath: async (d) => {
             if (idx?.small.has(d))
@@ -29699,6 +29715,40 @@ async function store_openLazyCache(svc, p, keys) {
         },
     };
 }
+/** Entry key -> the digests it holds, for the entries `held` names (a pack holds all its digests). */
+function entriesOf(held, packs = {}) {
+    const out = new Map();
+    for (const [d, key] of Object.entries(held)) {
+        if (out.has(key))
+            continue;
+        out.set(key, packs[key] ?? [d]);
+    }
+    return out;
+}
+/** `held` without the blobs whose entry is in `gone`. */
+function withoutGone(held, gone) {
+    const out = {};
+    for (const [d, key] of Object.entries(held))
+        if (!gone.has(key))
+            out[d] = key;
+    return out;
+}
+/**
+ * The keys of the entries `held` names that the service no longer holds (evicted: unused for a
+ * while, or a quota reached). A lookup that fails because the service is failing proves nothing:
+ * an entry is gone only when a second lookup misses it too, and nothing is reported gone once the
+ * service was given up on.
+ */
+async function goneEntries(svc, p, held, packs = {}) {
+    const gone = new Set();
+    const found = async (key, paths) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
+    await service_mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
+        const paths = entryPaths(p, digests);
+        if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths)))
+            gone.add(key);
+    });
+    return svc.gaveUp ? new Set() : gone;
+}
 const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
 /** Compares the export with the restored index (limited to what is still held); undefined without an export. */
 async function store_compareExport(p, held) {
@@ -29728,6 +29778,12 @@ async function store_compareExport(p, held) {
  */
 async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+    // The index must not promise blobs of entries the service evicted since the restore.
+    const gone = await goneEntries(svc, p, held, (await readMeta(p.index))?.packs);
+    if (gone.size) {
+        lib_core/* info */.pq(`Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`);
+        held = withoutGone(held, gone);
+    }
     const cmp = await store_compareExport(p, held);
     if (!cmp)
         return none('the build exported no cache');
@@ -31944,6 +32000,10 @@ async function restorePhase(plan, state, report, mode, access) {
                 if (retried || lz.failed.size === 0)
                     return false;
                 retried = true;
+                // One entry failed: others may be gone too (evicted), and the retry must not need them.
+                const gone = await withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
+                if (gone)
+                    core.info(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
                 const again = lz.reoffer();
                 proxy.offer(again);
                 proxy.rearmExport();
