@@ -15,15 +15,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
 import { runJob, contextFor } from './lib/runner.mjs';
+import { ENV_DIR, median, useToolchain } from './lib/bench-env.mjs';
 import { changeOneFile, writeScaleProject } from './lib/scale-project.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ENV_DIR = path.join(process.env.SETUP_ENV_STATE || '/var/tmp/oneshot-build-env', 'toolchains');
-const BASE_ENV = { ...process.env };
 const sh = (cmd, argv) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
 const mib = (n) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 const pct = (n, of) => `${((n / of) * 100).toFixed(2)}%`;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The project: `total` bytes of cache, 70% in COPY'd files and 30% written by RUN steps. */
 export function scaleProject(total) {
@@ -37,17 +35,6 @@ export function scaleProject(total) {
   };
 }
 
-async function useToolchain(name) {
-  for (const k of Object.keys(process.env)) if (!(k in BASE_ENV)) delete process.env[k];
-  Object.assign(process.env, BASE_ENV);
-  const text = await fs.readFile(path.join(ENV_DIR, `${name}.env`), 'utf8');
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) process.env[m[1]] = m[2];
-  }
-  if (process.env.OBC_PATH_PREPEND) process.env.PATH = `${process.env.OBC_PATH_PREPEND}:${BASE_ENV.PATH}`;
-  return process.env.OBC_TOOLCHAIN_DESC || name;
-}
 
 /** A fresh runner's daemon: no image of `repo` and (with `builder`, that one's) no build cache. */
 function freshRunner(repo, builder) {

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
 import { runJob, contextFor, loadAction } from './lib/runner.mjs';
 import { actionNode } from './lib/action-node.mjs';
+import { ENV_DIR, median, useToolchain } from './lib/bench-env.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -27,26 +28,11 @@ const CONTEXT = path.resolve(ROOT, opt('context', 'example'));
 const SECRET = 'bench-token-value';
 const IMAGE = `127.0.0.1:5000/bench/app-${Date.now().toString(36)}`;
 
-const ENV_DIR = path.join(process.env.SETUP_ENV_STATE || '/var/tmp/oneshot-build-env', 'toolchains');
-const BASE_ENV = { ...process.env };
 
 const sh = (cmd, argv, o = {}) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...o }).toString();
 let lbBuilder;
 const prune = () => sh('docker', ['buildx', 'prune', '-af', ...(lbBuilder ? ['--builder', lbBuilder] : [])]);
 
-/** Points this process (and so docker and the action it runs) at one toolchain's daemon. */
-async function useToolchain(name) {
-  for (const k of Object.keys(process.env)) if (!(k in BASE_ENV)) delete process.env[k];
-  Object.assign(process.env, BASE_ENV);
-  const text = await fs.readFile(path.join(ENV_DIR, `${name}.env`), 'utf8');
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) process.env[m[1]] = m[2];
-  }
-  if (process.env.OBC_PATH_PREPEND) process.env.PATH = `${process.env.OBC_PATH_PREPEND}:${BASE_ENV.PATH}`;
-  return process.env.OBC_TOOLCHAIN_DESC || name;
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (n) => (n / 1024 / 1024).toFixed(2);
 const size = (n) => (n >= 1024 * 1024 ? `${mb(n)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 

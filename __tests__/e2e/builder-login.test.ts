@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { runAction, tempDir, sha256 } from './harness.js';
+import { runAction, tempDir, sha256, freePort } from './harness.js';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
 import { releasePlatform } from '../../src/docker/buildx-install.js';
 
@@ -46,17 +46,6 @@ async function filesUnder(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls until the URL answers at all (bounded); readiness, not timing. */

@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end tests: the real Docker Engine, buildx and registry brought up by
 // scripts/setup-env.sh, the local Actions cache service, and the runner emulation running dist/.
+import * as net from 'node:net';
 import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
@@ -244,4 +245,16 @@ export async function cacheArchiveContents(cache: CacheServer): Promise<Buffer[]
 export function containsBytes(haystacks: Buffer[], needle: string | Buffer): boolean {
   const n = Buffer.from(needle);
   return haystacks.some((h) => h.includes(n));
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (for a registry a test starts). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -5,10 +5,9 @@
 import { jest } from '@jest/globals';
 import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { runAction, tempDir, uniqueRepo, registryTags, DEFAULT_PAYLOAD } from './harness.js';
+import { runAction, tempDir, uniqueRepo, registryTags, DEFAULT_PAYLOAD, freePort } from './harness.js';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
 
 jest.setTimeout(5 * 60 * 1000);
@@ -110,17 +109,6 @@ interface AuthRegistry {
   password: string;
   proc: ChildProcess;
   dir: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startAuthRegistry(user: string, password: string): Promise<AuthRegistry> {

@@ -4,17 +4,9 @@ import { describe, expect, test } from '@jest/globals';
 import { ecrPasswordCommand, isEcrRegistry, parseEcr, parseScope, planEcr, planLogins, scopeConfigDir } from '../../src/docker/login.js';
 import { readInputs, InputError } from '../../src/inputs.js';
 import { unexpectedInputs, FOREIGN_INPUTS } from '../../src/migration.js';
+import { thrown } from './helpers/thrown.js';
 
 const PRIVATE = '123456789012.dkr.ecr.eu-west-3.amazonaws.com';
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('ecr: which hosts are Amazon ECR', () => {
   test.each<[string, boolean]>([

@@ -9,6 +9,7 @@ import { refFromDecorations } from '../../src/meta/git.js';
 import { readInputs, InputError } from '../../src/inputs.js';
 import { planRun, resolveMeta, dockerfileOf } from '../../src/plan.js';
 import { defaultBranchOf, loadContext } from '../fixtures/events/load.js';
+import { thrown } from './helpers/thrown.js';
 
 const NOW = new Date('2020-01-10T00:30:00.000Z');
 const get = (extra: Record<string, string>) => (n: string) => ({ images: 'user/app', push: 'false', ...extra })[n] ?? '';
@@ -16,15 +17,6 @@ const get = (extra: Record<string, string>) => (n: string) => ({ images: 'user/a
 function plan(input: Partial<MetaInput>, event: Parameters<typeof loadContext>[0] = 'push_dev', ref?: string) {
   const ctx = loadContext(event, { ref });
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx) });
-}
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('full image references in tags (build-push-action\'s form) are taken as written', () => {

@@ -59931,7 +59931,8 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
     // Asked now, beside the probes; the docker driver's builder is named after the context. When
     // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
     const contextName = contextBuilderName(env).catch(() => 'default');
-    const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
+    const mayUseContext = !inputs.buildx.version && !inputs.builderExtra.existing && pickDriver(inputs, true, !!intent.byDigest).driver === 'docker';
+    const early = mayUseContext ? earlyInspect(contextName, env) : undefined;
     const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
         // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
         const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
@@ -60048,7 +60049,9 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             state.builder.keep = inputs.builder.keep;
             saveState(state);
         }
-        const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
+        // The early inspection predates handlers this step registered: then the builder is asked again.
+        const fresh = driver === 'docker' && !emulation.registered.length ? await early : undefined;
+        const ins = fresh ?? (await inspectBuilder(name, env));
         lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
         lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
         if (created && inputs.builder.keep)

@@ -71,7 +71,8 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
   // Asked now, beside the probes; the docker driver's builder is named after the context. When
   // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
   const contextName = contextBuilderName(env).catch(() => 'default');
-  const early = !inputs.buildx.version && resolveDriver(inputs.builder, true, inputs.cache).driver === 'docker' ? earlyInspect(contextName, env) : undefined;
+  const mayUseContext = !inputs.buildx.version && !inputs.builderExtra.existing && pickDriver(inputs, true, !!intent.byDigest).driver === 'docker';
+  const early = mayUseContext ? earlyInspect(contextName, env) : undefined;
   const toolchain = await core.group('Docker and buildx', async (): Promise<Toolchain> => {
     // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
     const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
@@ -187,7 +188,9 @@ export async function setupDocker(inputs: Inputs, ctx: Context, state: PostState
       state.builder.keep = inputs.builder.keep;
       saveState(state);
     }
-    const ins = (driver === 'docker' && (await early)) || (await inspectBuilder(name, env));
+    // The early inspection predates handlers this step registered: then the builder is asked again.
+    const fresh = driver === 'docker' && !emulation.registered.length ? await early : undefined;
+    const ins = fresh ?? (await inspectBuilder(name, env));
     core.info(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
     core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
     if (created && inputs.builder.keep) core.info('keep-builder: true, so post keeps this builder.');
