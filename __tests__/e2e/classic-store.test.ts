@@ -15,7 +15,11 @@ const EXPENSIVE = 'RUN dd if=/dev/urandom';
 const inputs = (repo: string, extra: Record<string, string> = {}) => ({ images: repo, secrets: `token=${SECRET}`, 'build-args': `EXPECTED_DIGEST=${sha256(SECRET)}`, ...extra });
 const downloaded = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'download').reduce((s, l) => s + l.bytesOut, 0);
 const uploaded = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'upload').reduce((s, l) => s + l.bytesIn, 0);
-const builders = () => execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('buildx_buildkit_obc-'));
+const builderContainers = () => execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('buildx_buildkit_obc-'));
+// Builder containers of this file's runs: one left by a run that was killed before this file
+// started (its post never ran) is not theirs.
+let leftBefore = new Set<string>();
+const builders = () => builderContainers().filter((n) => !leftBefore.has(n));
 
 let n = 0;
 const sha = () => (++n).toString(16).padStart(40, 'd');
@@ -27,6 +31,7 @@ describe('the classic image store (hosted-runner shape)', () => {
   let coldUpload = 0;
   beforeAll(async () => {
     expect(TOOLCHAIN.name).toBe('c');
+    leftBefore = new Set(builderContainers());
     cache = await startCache();
     ws = await workspaceFrom('app');
   });
