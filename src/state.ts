@@ -44,6 +44,29 @@ export function saveState(s: PostState): void {
   core.saveState(KEY, JSON.stringify(s));
 }
 
+/**
+ * The one owner of what main hands to post. Phases never save state themselves: they call update
+ * before the effect that post must know about (a builder created, a login written), and the whole
+ * state is saved at once.
+ */
+export interface StateKeeper {
+  readonly state: Readonly<PostState>;
+  update(patch: Partial<PostState>): void;
+}
+
+export function stateKeeper(initial: PostState, save: (s: PostState) => void = saveState): StateKeeper {
+  let current: PostState = { ...initial };
+  return {
+    get state() {
+      return current;
+    },
+    update(patch) {
+      current = { ...current, ...patch };
+      save(current);
+    },
+  };
+}
+
 export function loadState(): PostState | undefined {
   const raw = core.getState(KEY);
   if (!raw) return undefined;
