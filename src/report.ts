@@ -50,3 +50,6 @@ export interface Report {
   /** Where in the Dockerfile the build failed, when buildx said (workspace-relative file). */
   errorLocation?: { file: string; startLine: number; endLine: number };
 }
+
+/** Adds to the run's report: main owns the report, phases hand it what they did through this. */
+export type Note = (part: Partial<Report>) => void;

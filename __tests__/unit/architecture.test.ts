@@ -20,7 +20,7 @@ const KNOWN_CYCLES: string[] = [
   'meta/index.ts > meta/tags.ts > meta/scope.ts > meta/run.ts',
   'cache/mounts.ts > state.ts',
 ];
-const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'runMain', 'parseTagRule', 'buildPhase', 'restorePhase', 'setupDocker'];
+const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'parseTagRule', 'restorePhase', 'setupDocker'];
 const KNOWN_UNUSED_DEPS = ['@actions/github', '@actions/io'];
 
 function sourceFiles(dir: string): string[] {

@@ -1,6 +1,6 @@
 // Pure parts of the cancellation (src/interrupt.ts) and of the docker-driver push (src/phases/build.ts).
 import { descendantsOf, graceFor, parentFromStat } from '../../src/interrupt.js';
-import { localImageName, pushedDigest } from '../../src/phases/build.js';
+import { localImageName, pushedDigest } from '../../src/build-mode.js';
 
 describe('descendantsOf', () => {
   const table: [number, number][] = [

@@ -2,8 +2,8 @@
 // the fork decision (no push, no login), and the build mode (build, check, then push).
 import { childEnv, withholdEnv } from '../../src/exec.js';
 import { decide, forkOf } from '../../src/plan.js';
-import { buildMode } from '../../src/phases/build.js';
-import type { ModeFacts } from '../../src/phases/build.js';
+import { buildMode } from '../../src/build-mode.js';
+import type { ModeFacts } from '../../src/build-mode.js';
 import { readInputs } from '../../src/inputs.js';
 import type { Context } from '../../src/context.js';
 

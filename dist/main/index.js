@@ -47162,7 +47162,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 3686:
+/***/ 3233:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52964,3187 +52964,6 @@ function parseSecrets(name, raw) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/context.ts
-// The run's context: everything the action knows about the workflow run, read once from the
-// GITHUB_* environment and the event payload. Pure data; planners take it as an argument.
-
-function env(name, e, fallback = '') {
-    const v = e[name];
-    return v === undefined || v === '' ? fallback : v;
-}
-/** Builds the Context from an environment (defaults to process.env). Reads the payload file. */
-function contextFromEnv(e = process.env) {
-    let payload = {};
-    const eventPath = env('GITHUB_EVENT_PATH', e);
-    if (eventPath && (0,external_node_fs_.existsSync)(eventPath)) {
-        try {
-            payload = JSON.parse((0,external_node_fs_.readFileSync)(eventPath, 'utf8'));
-        }
-        catch (err) {
-            throw new Error(`GITHUB_EVENT_PATH: cannot parse ${eventPath} as JSON: ${err.message}`);
-        }
-    }
-    const [owner = '', repo = ''] = env('GITHUB_REPOSITORY', e).split('/');
-    return {
-        eventName: env('GITHUB_EVENT_NAME', e),
-        sha: env('GITHUB_SHA', e),
-        ref: env('GITHUB_REF', e),
-        refName: env('GITHUB_REF_NAME', e),
-        headRef: env('GITHUB_HEAD_REF', e),
-        baseRef: env('GITHUB_BASE_REF', e),
-        repo: { owner, repo },
-        runId: env('GITHUB_RUN_ID', e, '0'),
-        runNumber: env('GITHUB_RUN_NUMBER', e, '0'),
-        runAttempt: env('GITHUB_RUN_ATTEMPT', e, '1'),
-        job: env('GITHUB_JOB', e),
-        actor: env('GITHUB_ACTOR', e),
-        workflow: env('GITHUB_WORKFLOW', e),
-        serverUrl: env('GITHUB_SERVER_URL', e, 'https://github.com'),
-        apiUrl: env('GITHUB_API_URL', e, 'https://api.github.com'),
-        graphqlUrl: env('GITHUB_GRAPHQL_URL', e, 'https://api.github.com/graphql'),
-        workspace: env('GITHUB_WORKSPACE', e, process.cwd()),
-        runnerTemp: env('RUNNER_TEMP', e, '/tmp'),
-        payload,
-    };
-}
-/** The repository's default branch from the event payload, when the payload says it. */
-function defaultBranchOf(ctx) {
-    const b = ctx.payload?.repository?.default_branch;
-    return typeof b === 'string' && b !== '' ? b : undefined;
-}
-function isPullRequestEvent(eventName) {
-    return eventName === 'pull_request' || eventName === 'pull_request_target';
-}
-
-;// CONCATENATED MODULE: ./src/cache/keys.ts
-// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
-// content-addressed blob entries.
-
-
-const KEY_PREFIX = 'obc1';
-/**
- * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
- */
-function slug(s, max = 40) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[.-]+|-+$/g, '');
-    return v.slice(0, max) || 'x';
-}
-function shortHash(s, n = 8) {
-    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
-}
-/**
- * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
- * several images built in one repository never overwrite each other's cache.
- */
-function planScope(s) {
-    if (s.cacheScope)
-        return slug(s.cacheScope, 60);
-    const image = s.images[0] ?? s.file ?? 'image';
-    const name = image.split('/').pop().split(':')[0];
-    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
-    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
-}
-/** The branches whose caches this run may start from, in order. */
-function fallbackBranches(ctx) {
-    const out = [];
-    const push = (b) => {
-        if (b && !out.includes(b))
-            out.push(b);
-    };
-    if (isPullRequestEvent(ctx.eventName)) {
-        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
-        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
-    }
-    else if (ctx.ref.startsWith('refs/heads/')) {
-        push(ctx.ref.slice('refs/heads/'.length));
-    }
-    else if (ctx.eventName === 'merge_group') {
-        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
-    }
-    push(defaultBranchOf(ctx));
-    return out;
-}
-/** The index entry's key for this run, and the restore keys to fall back on. */
-function planIndexKeys(scope, ctx) {
-    const branches = fallbackBranches(ctx);
-    const own = isPullRequestEvent(ctx.eventName)
-        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
-        : ctx.ref.startsWith('refs/tags/')
-            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-            : branches[0] ?? 'detached';
-    const base = `${KEY_PREFIX}-idx-${scope}-`;
-    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-        .filter((b, i, all) => all.indexOf(b) === i)
-        .map((b) => `${base}${b}-`);
-    return { primary, restore };
-}
-/**
- * The index lookup: this commit's newest alternate index first (saved when a worse index already
- * held the primary key), then the primary key itself, then the newest index of each branch. The
- * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
- */
-function keys_indexLookup(keys) {
-    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
-}
-/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
-function isCommitIndexKey(keys, key) {
-    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
-}
-function alternateNumber(keys, key) {
-    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
-    return m ? Number(m[1]) : undefined;
-}
-/**
- * The key a save of this commit's index uses: the primary key while the service holds no index of
- * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
- * both the lookup of this commit and the branch's restore key find it as the newest.
- */
-function keys_nextIndexKey(keys, held) {
-    if (!held || !isCommitIndexKey(keys, held))
-        return keys.primary;
-    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
-}
-/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
-function blobKey(digest) {
-    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
-}
-/** Key of an entry that holds several blobs, derived from their digests. */
-function packKey(digests) {
-    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
-}
-/**
- * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs balanced by size (largest first into the lightest pack).
- */
-function keys_planPacks(blobs, maxEntries) {
-    if (blobs.length === 0)
-        return [];
-    if (blobs.length <= maxEntries)
-        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
-    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
-        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
-        lightest.size += b.size;
-        lightest.digests.push(b.digest);
-    }
-    return packs
-        .filter((p) => p.digests.length)
-        .map((p) => {
-        const digests = [...p.digests].sort();
-        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/distribute.ts
-// Distribute mode: each platform built by its own job and pushed by digest, the digest handed over
-// through the Actions cache service, and a merge job that joins them into one image index under
-// every computed tag. Pure planning: keys, the build output, the merge commands, index parsing.
-
-
-const distribute_short = (s) => (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, 8);
-/**
- * The cache key of one platform's digest: run id, run attempt, image set and platform. Another
- * attempt of the run, another image or another platform never reads it. Each variable part ends
- * with a hash, so no key is a prefix of another (linux/arm and linux/arm64).
- */
-function digestKey(o) {
-    const image = (o.images[0] ?? 'image').split('/').pop().split(':')[0];
-    const p = normalizePlatform(o.platform);
-    return `${KEY_PREFIX}-dist-${slug(o.runId, 24)}-${slug(o.runAttempt, 8)}-${slug(image, 30)}-${distribute_short(o.images.join('\n'))}-${slug(p, 30)}-${distribute_short(p)}`;
-}
-/** The buildx output of a platform job: pushed by digest only, under no tag. */
-function digestOutput(images) {
-    return `type=image,"name=${images.join(',')}",push-by-digest=true,name-canonical=true,push=true`;
-}
-/**
- * The annotations of the index: `imagetools create` takes only index-level (and
- * manifest-descriptor) annotations, so manifest-level and unprefixed ones become index ones; once each.
- */
-function indexAnnotations(annotations) {
-    const out = [];
-    for (const a of annotations) {
-        const m = /^(index|manifest|manifest-descriptor|index-descriptor)(\[[^\]]*\])?:(.*)$/.exec(a);
-        const level = m?.[1] ?? '';
-        const rest = m ? m[3] : a;
-        if (level === 'index-descriptor')
-            continue;
-        const v = level === 'index' || level === 'manifest-descriptor' ? `${level}${m[2] ?? ''}:${rest}` : `index:${rest}`;
-        if (!out.includes(v))
-            out.push(v);
-    }
-    return out;
-}
-/** The tags of `image` among full references `image:tag`. */
-function tagsOf(image, tags) {
-    return tags.filter((t) => t.startsWith(`${image}:`) && !t.slice(image.length + 1).includes('/'));
-}
-/**
- * One `docker buildx imagetools create` per image: every tag of it, the index annotations, and the
- * platform images by digest in the order of `platforms`. An image without tags gets no index.
- */
-function mergeCommands(o) {
-    const ann = indexAnnotations(o.annotations);
-    return o.images
-        .map((image) => ({ image, tags: tagsOf(image, o.tags) }))
-        .filter((x) => x.tags.length > 0)
-        .map(({ image, tags }) => ({
-        image,
-        tags,
-        argv: [
-            'buildx', 'imagetools', 'create',
-            ...tags.flatMap((t) => ['--tag', t]),
-            ...ann.flatMap((a) => ['--annotation', a]),
-            ...o.platforms.map((p) => `${image}@${o.digests[p]}`),
-        ],
-    }));
-}
-/** `linux/arm/v7` from an OCI platform object. */
-function platformString(p) {
-    if (!p?.os || !p.architecture)
-        return '';
-    return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
-/** Platform -> manifest digest of an image index (attestation manifests left out). */
-function platformDigests(index) {
-    const out = {};
-    const ms = index?.manifests;
-    if (!Array.isArray(ms))
-        return out;
-    for (const m of ms) {
-        if (m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest')
-            continue;
-        const p = platformString(m.platform);
-        if (!p || p.startsWith('unknown/') || typeof m.digest !== 'string')
-            continue;
-        if (!(p in out))
-            out[p] = m.digest;
-    }
-    return out;
-}
-/**
- * The key a platform given as input has in an index: lowercase, aliases as containerd normalizes
- * them, and arm64's default variant v8 dropped (`linux/arm64/v8` is `linux/arm64`).
- */
-function normalizePlatform(p) {
-    const parts = p.toLowerCase().split('/');
-    const alias = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
-    if (parts[1])
-        parts[1] = alias[parts[1]] ?? parts[1];
-    if (parts[1] === 'arm64' && parts[2] === 'v8')
-        parts.length = 2;
-    if (parts[1] === 'amd64' && parts[2] === 'v1')
-        parts.length = 2;
-    return parts.join('/');
-}
-function parseHandedDigest(text) {
-    try {
-        const v = JSON.parse(text);
-        if (typeof v?.platform !== 'string' || typeof v?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(v.digest))
-            return undefined;
-        return { platform: v.platform, digest: v.digest, images: Array.isArray(v.images) ? v.images.map(String) : [], runId: String(v.runId ?? ''), runAttempt: String(v.runAttempt ?? '') };
-    }
-    catch {
-        return undefined;
-    }
-}
-
-// EXTERNAL MODULE: external "node:async_hooks"
-var external_node_async_hooks_ = __nccwpck_require__(6698);
-// EXTERNAL MODULE: external "node:diagnostics_channel"
-var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
-;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
-// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
-// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
-// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
-// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
-// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
-
-
-
-
-function service_newStats() {
-    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
-}
-const DEFAULT_CALL_SECONDS = 300;
-const DEFAULT_BUDGET_SECONDS = 600;
-const seconds = (v, dflt) => {
-    const n = Number(v);
-    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
-};
-/**
- * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
- * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
- * A value that is not a positive number is ignored.
- */
-function cachePolicy(env = process.env) {
-    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
-}
-/** How long the next call may take: its own limit, or what is left of the phase's budget. */
-function callLimit(policy, remainingMs) {
-    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
-}
-const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
-/**
- * What the calls of one step's cache phase share: the time budget (time with at least one call in
- * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
- * rate-limit waits. Once stopped, no call of the phase reaches the service.
- */
-class CachePhase {
-    policy;
-    now;
-    faults = 0;
-    waitedMs = 0;
-    /** Why the phase stopped using the service. */
-    stopped;
-    busyMs = 0;
-    active = 0;
-    since = 0;
-    constructor(policy, now = Date.now) {
-        this.policy = policy;
-        this.now = now;
-    }
-    spentMs() {
-        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
-    }
-    remainingMs() {
-        return Math.max(0, this.policy.budgetMs - this.spentMs());
-    }
-    /** Starts a stretch of time spent on the service; returns the function that ends it. */
-    busy() {
-        if (this.active++ === 0)
-            this.since = this.now();
-        let ended = false;
-        return () => {
-            if (ended)
-                return;
-            ended = true;
-            if (--this.active === 0)
-                this.busyMs += this.now() - this.since;
-        };
-    }
-    /** Stops using the service for the rest of the phase, with one warning. */
-    stop(why) {
-        if (this.stopped)
-            return;
-        this.stopped = why;
-        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
-    }
-    budgetSpent() {
-        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
-    }
-}
-/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
-class CallAbandoned extends Error {
-    code = 'OBC_CACHE_CALL_ABANDONED';
-}
-/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
-function abandonError(request, why) {
-    const err = new CallAbandoned(`abandoned: ${why}`);
-    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
-    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
-    if (request.path?.startsWith('/twirp/'))
-        err.code = 'ECONNRESET';
-    return err;
-}
-/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
-class CallScope {
-    requests = new Set();
-    sockets = new Set();
-    signals = [];
-    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
-    abandoned;
-    /** Called on the first server error or network error of one of its requests. */
-    onFault;
-    adoptRequest(req) {
-        if (this.abandoned)
-            return destroyRequest(req, this.abandoned);
-        this.requests.add(req);
-        req.once('close', () => this.requests.delete(req));
-    }
-    adoptSocket(socket) {
-        if (this.abandoned)
-            return void socket.destroy();
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-    }
-    abandon(why) {
-        if (this.abandoned)
-            return;
-        this.abandoned = why;
-        for (const req of this.requests)
-            destroyRequest(req, why);
-        for (const socket of this.sockets)
-            socket.destroy();
-        this.requests.clear();
-        this.sockets.clear();
-    }
-}
-function destroyRequest(req, why) {
-    // Never an unhandled 'error' event: the library may have stopped listening.
-    req.on('error', () => undefined);
-    req.destroy(abandonError(req, why));
-}
-/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
-const SERVER_ERRORS = new Set([500, 502, 503, 504]);
-let tracker;
-/**
- * Follows every HTTP request and socket opened inside a call (installed on first use). A request
- * belongs to the call whose async context started it; a reused keep-alive socket is reached through
- * its request.
- */
-function track() {
-    if (tracker)
-        return tracker;
-    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
-    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
-        const scope = t.als.getStore();
-        const req = m.request;
-        if (!scope)
-            return;
-        t.scopeOf.set(req, scope);
-        scope.adoptRequest(req);
-    });
-    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
-    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
-        const { request, response } = m;
-        const status = response.statusCode ?? 0;
-        if (SERVER_ERRORS.has(status))
-            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
-    });
-    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
-        const { request, error } = m;
-        const scope = t.scopeOf.get(request);
-        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
-            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
-    });
-    tracker = t;
-    return t;
-}
-/**
- * Runs one call of the library with a deadline. The call ends at its deadline or its first server
- * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
- * any it opens later are destroyed at once.
- */
-function runCall(fn, ms, deadlineWhy) {
-    const t = track();
-    const scope = new CallScope();
-    return new Promise((resolve) => {
-        let done = false;
-        const finish = (r, abandon) => {
-            if (done)
-                return;
-            done = true;
-            clearTimeout(timer);
-            if (abandon)
-                scope.abandon(abandon);
-            resolve({ ...r, signals: scope.signals });
-        };
-        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
-        // Not from inside the HTTP parser's callback that reported it.
-        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
-        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
-    });
-}
-
-/** Classifies one line @actions/cache wrote. */
-function classifyLine(line) {
-    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
-    if (rl)
-        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
-    if (/Rate limited:/.test(line))
-        return { kind: 'rate-limit', retryAfterMs: 0 };
-    // A refused reservation: the key exists or another job is creating it (not a fault).
-    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
-    if (taken)
-        return { kind: 'taken', key: taken[1] };
-    // @actions/cache reports every failed reservation as "another job may be creating this cache";
-    // only a 409 means that. A reservation that never reached the service is a fault.
-    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
-    if (reserve)
-        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
-    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
-    if (failed)
-        return { kind: 'fault', shown: true, message: failed[3].trim() };
-    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
-    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
-    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
-        return { kind: 'fault', shown: false };
-    return undefined;
-}
-/**
- * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
- * cache fault is never an error of the build, so it becomes a warning.
- */
-function demoteCacheErrors(chunk) {
-    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
-}
-/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
-function muteAbandoned(chunk) {
-    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
-}
-/**
- * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
- * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
- * the call whose async context wrote it. Installed while any service is open.
- */
-let watchers = 0;
-let originalWrite;
-function watchStdout(als) {
-    if (watchers++ === 0) {
-        const original = process.stdout.write.bind(process.stdout);
-        originalWrite = process.stdout.write;
-        process.stdout.write = ((chunk, ...rest) => {
-            const scope = als.getStore();
-            try {
-                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
-                    const text = String(chunk);
-                    if (!scope.abandoned) {
-                        for (const line of text.split('\n')) {
-                            const s = classifyLine(line);
-                            if (s)
-                                scope.signals.push(s);
-                        }
-                    }
-                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
-                    if (shown !== text)
-                        chunk = shown;
-                }
-            }
-            catch {
-                /* never break logging */
-            }
-            return original(chunk, ...rest);
-        });
-    }
-    let closed = false;
-    return () => {
-        if (closed)
-            return;
-        closed = true;
-        if (--watchers === 0 && originalWrite) {
-            process.stdout.write = originalWrite;
-            originalWrite = undefined;
-        }
-    };
-}
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * The real service through the unmodified @actions/cache package. Paths are given absolute and
- * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
- * of one step's cache phase is given the same `phase`.
- */
-async function service_actionsCacheService(root, phase, stats) {
-    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
-    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
-    const policy = phase.policy;
-    const t = track();
-    const unwatch = watchStdout(t.als);
-    let lastFault;
-    const taken = new Set();
-    /** Counts a failed call; the breaker stops the phase after maxFaults. */
-    const fault = (message) => {
-        stats.failures++;
-        lastFault = message;
-        if (++phase.faults >= policy.maxFaults)
-            phase.stop(`${phase.faults} failed calls`);
-    };
-    async function call(verb, key, fn, failed, onFault) {
-        const what = `${verb} of ${key}`;
-        for (let attempt = 0;; attempt++) {
-            if (phase.stopped)
-                return onFault;
-            const limit = callLimit(policy, phase.remainingMs());
-            if (limit.ms <= 0) {
-                phase.stop(phase.budgetSpent());
-                return onFault;
-            }
-            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-            const start = Date.now();
-            stats.calls++;
-            const end = phase.busy();
-            const r = await runCall(fn, limit.ms, deadlineWhy);
-            end();
-            stats.ms += Date.now() - start;
-            if (!r.signals.some((s) => s.kind === 'fault'))
-                for (const s of r.signals)
-                    if (s.kind === 'taken')
-                        taken.add(s.key);
-            const rate = r.signals.find((s) => s.kind === 'rate-limit');
-            if (r.ok && rate) {
-                stats.rateLimited++;
-                const ms = Math.max(rate.retryAfterMs, 1000);
-                if (attempt > 0)
-                    return r.value;
-                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-                    return r.value;
-                }
-                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-                await pause(ms);
-                continue;
-            }
-            if (!r.ok) {
-                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-                fault(r.why);
-                if (r.deadline && limit.by === 'budget')
-                    phase.stop(phase.budgetSpent());
-                // A server error may be a blip: one more try, unless the phase stopped or time is short.
-                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
-                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
-                    await pause(policy.retryPauseMs);
-                    continue;
-                }
-                return onFault;
-            }
-            if (failed(r.value)) {
-                const faults = r.signals.filter((s) => s.kind === 'fault');
-                if (faults.length) {
-                    if (!faults.some((f) => f.shown))
-                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
-                }
-            }
-            return r.value;
-        }
-    }
-    /** A wait that counts as time spent on the service. */
-    async function pause(ms) {
-        const end = phase.busy();
-        stats.waitedMs += ms;
-        phase.waitedMs += ms;
-        try {
-            await wait(ms);
-        }
-        finally {
-            end();
-        }
-    }
-    return {
-        get gaveUp() {
-            return phase.stopped !== undefined;
-        },
-        get lastFault() {
-            return lastFault;
-        },
-        wasTaken: (key) => taken.has(key),
-        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
-        save: (paths, key) => call('save', key, async () => {
-            stats.uploads++;
-            return (await cache.saveCache(rel(paths), key)) !== -1;
-        }, (v) => !v, false),
-        close: unwatch,
-    };
-}
-function isCacheServiceAvailable() {
-    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
-}
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function mapLimit(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    });
-    await Promise.all(workers);
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's cache export, in either of its two forms:
-// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
-//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
-// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
-//   image manifest whose config blob is the cache config and whose layers are the cache layers.
-// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
-// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
-// config and a descriptor per blob), which is all this action keeps.
-
-
-
-const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
-/** The media type of the top document of each form, as this action writes it. */
-function mediaTypeOf(form) {
-    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
-}
-/** A cache export this action cannot read; the message says what was found instead. */
-class layout_CacheFormatError extends Error {
-}
-function layout_blobPath(dir, digest) {
-    const [alg, hex] = digest.split(':');
-    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
-}
-function isDescriptor(d) {
-    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
-}
-/**
- * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
- * error, which says what was found: a document of neither form is an error of the export's format.
- */
-function layout_parseCacheDocument(data, where) {
-    let doc;
-    try {
-        doc = JSON.parse(String(data));
-    }
-    catch {
-        throw new layout_CacheFormatError(`${where} is not JSON`);
-    }
-    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
-    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
-        const all = doc.manifests.filter(isDescriptor);
-        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-        if (!config)
-            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
-        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
-    }
-    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
-        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
-        }
-        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
-        return { form: 'manifest', config: doc.config, layers };
-    }
-    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
-}
-/**
- * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
- * that is there but unreadable throws a CacheFormatError naming what is wrong.
- */
-/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
-async function layoutTop(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function readLayout(dir) {
-    const top = await layoutTop(dir);
-    if (!top)
-        return undefined;
-    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
-    });
-    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
-    let config;
-    try {
-        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
-    }
-    catch {
-        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
-    }
-    const descriptors = {};
-    for (const m of doc.layers)
-        descriptors[m.digest] = m;
-    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
-}
-function digestOf(data) {
-    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function renderCacheImage(image, form = 'index') {
-    const config = Buffer.from(JSON.stringify(image.config));
-    const configDigest = digestOf(config);
-    const layers = image.config.layers.map((l) => {
-        const d = image.descriptors[l.blob];
-        if (!d)
-            throw new Error(`no descriptor for cache blob ${l.blob}`);
-        return d;
-    });
-    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
-    const mediaType = mediaTypeOf(form);
-    const doc = form === 'index'
-        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-        : { schemaVersion: 2, mediaType, config: configDesc, layers };
-    const list = Buffer.from(JSON.stringify(doc));
-    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
-}
-/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
-async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX_MEDIA_TYPE,
-        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    };
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
-}
-/**
- * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
- * must be placed there by the caller (see linkBlob).
- */
-async function writeLayoutMeta(dir, image, form = 'index') {
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = renderCacheImage(image, form);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
-}
-/** Places a blob into a layout: a hard link when possible, else a copy. */
-async function layout_linkBlob(from, dir, digest) {
-    const to = layout_blobPath(dir, digest);
-    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
-        return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    await external_node_fs_.promises.rm(to, { force: true });
-    try {
-        await external_node_fs_.promises.link(from, to);
-    }
-    catch {
-        await external_node_fs_.promises.copyFile(from, to);
-    }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
-}
-/** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
-    try {
-        return (await fileDigest(file)) === digest;
-    }
-    catch {
-        return false;
-    }
-}
-/** The --cache-from value that reads a local cache layout directory. */
-function localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
-}
-
-;// CONCATENATED MODULE: ./src/cache/merge.ts
-/** Every blob digest the config's layers name. */
-function merge_blobsOf(config) {
-    return new Set(config.layers.map((l) => l.blob));
-}
-/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
-function referencedBlobs(config) {
-    const out = new Set();
-    const visit = (i) => {
-        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
-            out.add(config.layers[n].blob);
-        }
-    };
-    for (const r of config.records) {
-        for (const res of r.layers ?? [])
-            visit(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                visit(res.layer ?? 0);
-    }
-    return out;
-}
-/**
- * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
- * `parent` means 0; -1 means no parent.
- */
-function parentOf(config, i) {
-    return config.layers[i]?.parent ?? 0;
-}
-/**
- * Builds a config from records and a layer table given by identity, renumbering layers so that
- * only those some result needs are kept, in a stable order.
- */
-class ConfigBuilder {
-    layerIndex = new Map();
-    layers = [];
-    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
-    addLayer(from, i) {
-        const key = layerKey(from, i);
-        const have = this.layerIndex.get(key);
-        if (have !== undefined)
-            return have;
-        const src = from.layers[i];
-        const p = parentOf(from, i);
-        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
-        if (src.annotations !== undefined)
-            layer.annotations = src.annotations;
-        this.layers.push(layer);
-        const idx = this.layers.length - 1;
-        this.layerIndex.set(key, idx);
-        return idx;
-    }
-}
-/** A layer's identity: its blob and its whole parent chain. */
-function layerKey(config, i) {
-    const parts = [];
-    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
-        parts.push(config.layers[n]?.blob ?? '?');
-    return parts.join('<');
-}
-/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
-function chainOk(config, i, present) {
-    let hops = 0;
-    for (let n = i; n >= 0; n = parentOf(config, n)) {
-        const l = config.layers[n];
-        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
-            return false;
-    }
-    return true;
-}
-/**
- * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
- * digest, and for every input position an edge with the same selector to a matching parent. A
- * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
- * content record) does not match, so its old results are not carried over.
- */
-function matcher(restored, fresh) {
-    const memo = new Map();
-    const match = (ri, fi) => {
-        const key = `${ri},${fi}`;
-        const known = memo.get(key);
-        if (known !== undefined)
-            return known;
-        memo.set(key, false); // a cycle never matches
-        const a = restored.records[ri];
-        const f = fresh.records[fi];
-        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
-        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
-            const fa = a.inputs[p] ?? [];
-            const ff = f.inputs[p] ?? [];
-            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
-        }
-        memo.set(key, ok);
-        return ok;
-    };
-    return match;
-}
-/**
- * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
- * export's records and links are kept as they are: they are exactly the cache keys this build
- * walked through. Each fresh record also gets the results of the restored record that matches it,
- * which a fully cached build leaves out of its export (BuildKit exports no result it did not
- * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
- * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
- * are dropped. Layers are renumbered, parents first.
- */
-function merge_mergeConfigs(fresh, restored, present) {
-    const builder = new ConfigBuilder();
-    const byDigest = new Map();
-    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
-    const match = restored ? matcher(restored, fresh) : () => false;
-    const records = fresh.records.map((record, fi) => {
-        const sources = [[fresh, record]];
-        if (restored)
-            for (const ri of byDigest.get(record.digest) ?? [])
-                if (match(ri, fi))
-                    sources.push([restored, restored.records[ri]]);
-        const results = [];
-        const seen = new Set();
-        for (const [config, r] of sources) {
-            for (const res of r.layers ?? []) {
-                const li = res.layer ?? 0;
-                if (!chainOk(config, li, present))
-                    continue;
-                const key = layerKey(config, li);
-                if (seen.has(key))
-                    continue;
-                seen.add(key);
-                const out = { layer: builder.addLayer(config, li) };
-                if (res.createdAt)
-                    out.createdAt = res.createdAt;
-                results.push(out);
-            }
-        }
-        const rec = { digest: record.digest };
-        if (results.length)
-            rec.layers = results;
-        if (record.inputs)
-            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
-        return rec;
-    });
-    return { layers: builder.layers, records };
-}
-/** Keeps only what `present` can serve: drops results whose layers are missing. */
-function merge_pruneToPresent(config, present) {
-    return merge_mergeConfigs(config, undefined, present);
-}
-/** Restricts a descriptor table to the blobs a config names. */
-function merge_descriptorsFor(image, config) {
-    const descriptors = {};
-    for (const l of config.layers) {
-        const d = image.descriptors[l.blob];
-        if (d)
-            descriptors[l.blob] = d;
-    }
-    return { config, descriptors };
-}
-/** Record digests that have at least one result. */
-function merge_recordsWithResults(config) {
-    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
-}
-/**
- * Why an index must not be saved, or undefined when it may: never one that serves no step, one
- * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
- * no step the index of this commit the service already holds (`held`) does not.
- */
-function merge_indexVerdict(candidate, floor, held) {
-    const mine = merge_recordsWithResults(candidate);
-    if (mine.size === 0)
-        return 'the index would hold no usable layer';
-    const min = floor ? merge_recordsWithResults(floor).size : 0;
-    if (mine.size < min)
-        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
-    if (held) {
-        const theirs = merge_recordsWithResults(held);
-        if ([...mine].every((d) => theirs.has(d)))
-            return 'the service already holds an index of this commit that serves every step this one does';
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/cache/store.ts
-// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
-// by their digests (immutable, shared by every run, branch and image), and one small index entry per
-// scope and commit holds the cache config, the map of which entry holds which blob, and the small
-// blobs. Restore fetches the index through restore-key fallback and then only what it references.
-
-
-
-
-
-
-
-/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
-const SMALL_BLOB_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
-/** At most this many blob entries are uploaded by one run (plus the index entry). */
-const MAX_BLOB_ENTRIES = 3;
-const INDEX_FORMAT = 1;
-const RESTORE_CONCURRENCY = 4;
-function cachePaths(root, scope) {
-    return {
-        store: external_node_path_namespaceObject.join(root, 'store'),
-        index: external_node_path_namespaceObject.join(root, 'store', `index-${scope}`),
-        layoutIn: external_node_path_namespaceObject.join(root, scope, 'in'),
-        layoutOut: external_node_path_namespaceObject.join(root, scope, 'out'),
-    };
-}
-function entryPaths(p, digests) {
-    return [...digests].sort().map((d) => layout_blobPath(p.store, d));
-}
-async function readMeta(dir) {
-    try {
-        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'meta.json'), 'utf8'));
-        if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
-            return undefined;
-        return meta;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function exists(file) {
-    try {
-        await fs.access(file);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-async function sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return 0;
-    }
-}
-/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
-async function restoreIndex(svc, p, keys) {
-    await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-    await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
-    await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(p.index, { recursive: true });
-    const lookup = keys_indexLookup(keys);
-    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
-    if (!matched) {
-        // A failed download may have left part of the index behind.
-        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
-        return undefined;
-    }
-    const meta = await readMeta(p.index);
-    if (!meta) {
-        lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
-        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
-        return undefined;
-    }
-    lib_core/* info */.pq(`Layer cache: index ${matched}`);
-    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
-}
-async function verifySmall(p, meta) {
-    const small = new Set();
-    let bytes = 0;
-    for (const d of referencedBlobs(meta.image.config)) {
-        if (meta.entries[d])
-            continue;
-        const f = layout_blobPath(p.index, d);
-        if (await layout_verifyBlob(f, d)) {
-            small.add(d);
-            bytes += await sizeOf(f);
-        }
-    }
-    return { small, bytes };
-}
-/**
- * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
- * failed, truncated or corrupted download left behind. Returns the digests now on disk.
- */
-async function fetchEntry(svc, p, key, digests) {
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    const got = await svc.restore(entryPaths(p, digests), key, []);
-    const ok = new Set();
-    let bytes = 0;
-    if (got !== key && !svc.gaveUp)
-        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-    for (const d of digests) {
-        const f = layout_blobPath(p.store, d);
-        // Content-addressed: a file is good exactly when its digest matches.
-        if (await layout_verifyBlob(f, d)) {
-            ok.add(d);
-            bytes += await sizeOf(f);
-        }
-        else {
-            await external_node_fs_.promises.rm(f, { force: true });
-            if (got === key)
-                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
-        }
-    }
-    return { ok, restored: got === key, bytes };
-}
-/**
- * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
- * --cache-from type=local.
- */
-async function restoreLayerCache(svc, p, keys, form = 'index') {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
-    const idx = await restoreIndex(svc, p, keys);
-    if (!idx)
-        return outcome;
-    const { meta } = idx;
-    outcome.matchedKey = idx.matchedKey;
-    outcome.entriesRestored = 1;
-    outcome.bytesRestored = idx.bytes;
-    outcome.coldBuildMs = meta.coldBuildMs;
-    const present = new Set(idx.small);
-    const needed = referencedBlobs(meta.image.config);
-    const wanted = new Map();
-    for (const d of needed) {
-        const key = meta.entries[d];
-        if (key)
-            wanted.set(key, meta.packs[key] ?? [d]);
-    }
-    await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
-        const r = await fetchEntry(svc, p, key, digests);
-        if (r.restored)
-            outcome.entriesRestored++;
-        outcome.bytesRestored += r.bytes;
-        for (const d of r.ok) {
-            present.add(d);
-            if (r.restored)
-                outcome.held[d] = key;
-        }
-    });
-    for (const d of needed)
-        if (!present.has(d))
-            outcome.missing++;
-    const config = merge_pruneToPresent(meta.image.config, present);
-    if (config.records.length === 0 || config.layers.length === 0) {
-        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
-        return outcome;
-    }
-    const image = merge_descriptorsFor(meta.image, config);
-    await external_node_fs_.promises.mkdir(p.layoutIn, { recursive: true });
-    for (const d of merge_blobsOf(config)) {
-        await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
-    }
-    await writeLayoutMeta(p.layoutIn, image, form);
-    outcome.layoutReady = true;
-    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
-    if (outcome.missing)
-        lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
-    return outcome;
-}
-async function openLazyCache(svc, p, keys) {
-    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
-    const idx = await restoreIndex(svc, p, keys);
-    const failed = new Set();
-    const fetched = new Set();
-    const inflight = new Map();
-    const meta = idx?.meta;
-    const offer = () => {
-        if (!idx || !meta)
-            return undefined;
-        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
-        const config = merge_pruneToPresent(meta.image.config, available);
-        if (config.layers.length === 0)
-            return undefined;
-        return merge_descriptorsFor(meta.image, config);
-    };
-    if (idx && meta) {
-        outcome.matchedKey = idx.matchedKey;
-        outcome.entriesRestored = 1;
-        outcome.bytesRestored = idx.bytes;
-        outcome.coldBuildMs = meta.coldBuildMs;
-        for (const [d, key] of Object.entries(meta.entries))
-            outcome.held[d] = key;
-        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
-    }
-    const image = offer();
-    if (idx && !image) {
-        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
-        outcome.hit = 'miss';
-    }
-    return {
-        outcome,
-        image,
-        failed,
-        reoffer: offer,
-        checkHeld: async () => {
-            if (!meta)
-                return 0;
-            const unfetched = {};
-            for (const [d, key] of Object.entries(meta.entries))
-                if (!inflight.has(key) && !failed.has(d))
-                    unfetched[d] = key;
-            const gone = await goneEntries(svc, p, unfetched, meta.packs);
-            for (const [d, key] of Object.entries(meta.entries)) {
-                if (!gone.has(key))
-                    continue;
-                failed.add(d);
-                delete outcome.held[d];
-            }
-            return gone.size;
-        },
-        held: (d) => !!meta?.entries[d] && !failed.has(d),
-        localPath: async (d) => {
-            if (idx?.small.has(d))
-                return layout_blobPath(p.index, d);
-            if (fetched.has(d))
-                return layout_blobPath(p.store, d);
-            return undefined;
-        },
-        fetch: async (d) => {
-            const key = meta?.entries[d];
-            if (!key || failed.has(d))
-                return undefined;
-            let job = inflight.get(key);
-            if (!job) {
-                const digests = meta.packs[key] ?? [d];
-                job = fetchEntry(svc, p, key, digests).then((r) => {
-                    if (r.restored)
-                        outcome.entriesRestored++;
-                    outcome.bytesRestored += r.bytes;
-                    for (const x of digests) {
-                        if (r.ok.has(x))
-                            fetched.add(x);
-                        else {
-                            failed.add(x);
-                            delete outcome.held[x];
-                        }
-                    }
-                    return r.ok;
-                });
-                inflight.set(key, job);
-            }
-            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
-        },
-    };
-}
-/** Entry key -> the digests it holds, for the entries `held` names (a pack holds all its digests). */
-function entriesOf(held, packs = {}) {
-    const out = new Map();
-    for (const [d, key] of Object.entries(held)) {
-        if (out.has(key))
-            continue;
-        out.set(key, packs[key] ?? [d]);
-    }
-    return out;
-}
-/** `held` without the blobs whose entry is in `gone`. */
-function withoutGone(held, gone) {
-    const out = {};
-    for (const [d, key] of Object.entries(held))
-        if (!gone.has(key))
-            out[d] = key;
-    return out;
-}
-/**
- * The keys of the entries `held` names that the service no longer holds (evicted: unused for a
- * while, or a quota reached). A lookup that fails because the service is failing proves nothing:
- * an entry is gone only when a second lookup misses it too, and nothing is reported gone once the
- * service was given up on.
- */
-async function goneEntries(svc, p, held, packs = {}) {
-    const gone = new Set();
-    const found = async (key, paths) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
-    await mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
-        const paths = entryPaths(p, digests);
-        if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths)))
-            gone.add(key);
-    });
-    return svc.gaveUp ? new Set() : gone;
-}
-const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
-/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
-async function compareExport(p, held) {
-    const fresh = await readLayout(p.layoutOut);
-    if (!fresh)
-        return undefined;
-    const restoredMeta = await readMeta(p.index);
-    let restored;
-    if (restoredMeta) {
-        const { small } = await verifySmall(p, restoredMeta);
-        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
-        if (cfg.layers.length)
-            restored = merge_descriptorsFor(restoredMeta.image, cfg);
-    }
-    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
-    const freshBlobs = referencedBlobs(fresh.config);
-    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
-    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
-    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
-    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
-    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
-}
-/**
- * Saves what this build exported, merged with what was restored. Uploads only blobs the service
- * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
- * nothing when the build produced no new blob and no new record (a full hit).
- */
-async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
-    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
-    // The index must not promise blobs of entries the service evicted since the restore.
-    const gone = await goneEntries(svc, p, held, (await readMeta(p.index))?.packs);
-    if (gone.size) {
-        core.info(`Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`);
-        held = withoutGone(held, gone);
-    }
-    const cmp = await compareExport(p, held);
-    if (!cmp)
-        return none('the build exported no cache');
-    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
-    if (cmp.unchanged)
-        return none(store_NOTHING_CHANGED);
-    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
-    // given to buildx. A blob the service holds needs no bytes.
-    const located = new Map();
-    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
-        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
-            if (await exists(f)) {
-                located.set(d, f);
-                break;
-            }
-        }
-    }
-    const present = new Set([...located.keys(), ...Object.keys(held)]);
-    const merged = mergeConfigs(fresh.config, restored?.config, present);
-    const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
-    const image = descriptorsFor({ config: merged, descriptors }, merged);
-    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
-    // Large blobs the service does not hold yet go into blob entries.
-    const large = [];
-    const small = [];
-    for (const d of blobsOf(merged)) {
-        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-        if (size < SMALL_BLOB_BYTES) {
-            if (located.has(d))
-                small.push(d);
-        }
-        else if (!held[d] && located.has(d))
-            large.push({ digest: d, size });
-    }
-    const entries = { ...held };
-    const packs = {};
-    let entriesSaved = 0;
-    let bytesSaved = 0;
-    const stored = new Set(Object.keys(held));
-    const plan = planPacks(large, MAX_BLOB_ENTRIES);
-    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    for (const entry of plan) {
-        for (const d of entry.digests)
-            await linkBlob(source(d), p.store, d);
-        const paths = entryPaths(p, entry.digests);
-        const r = await storeEntry(svc, paths, entry.key);
-        if (r === 'uploaded') {
-            entriesSaved++;
-            for (const f of paths)
-                bytesSaved += await sizeOf(f);
-        }
-        if (r === 'missing')
-            continue;
-        for (const d of entry.digests) {
-            stored.add(d);
-            entries[d] = entry.key;
-        }
-        if (entry.digests.length > 1)
-            packs[entry.key] = entry.digests;
-    }
-    // Packs from earlier runs that still hold referenced blobs.
-    for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
-        if (digests.some((d) => entries[d] === key))
-            packs[key] = digests;
-    }
-    // The index must only promise what is stored: drop results whose blobs did not make it.
-    const available = new Set([...small, ...stored]);
-    const finalConfig = pruneToPresent(merged, available);
-    // What the restored cache alone served this build: the index must not serve less.
-    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
-    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
-    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
-    const r = await saveIndex(svc, p, keys, draft, base);
-    if (!r.key)
-        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-    entriesSaved++;
-    bytesSaved += r.bytes;
-    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
-    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
-}
-/**
- * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
- * run stored it, `taken` when its reservation was refused because another job holds or is creating
- * it (the same key means the same bytes, so it is not missing), else `missing`.
- */
-async function storeEntry(svc, paths, key) {
-    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
-        return 'held';
-    if (await svc.save(paths, key))
-        return 'uploaded';
-    if (svc.wasTaken?.(key)) {
-        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
-        return 'taken';
-    }
-    // A save that failed while another job finished the same entry.
-    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
-        return 'held';
-    return 'missing';
-}
-/** Restricts entries, packs and small blobs to what the image's config references. */
-function draftOf(image, entries, packs, small) {
-    const used = blobsOf(image.config);
-    const out = { image, entries: {}, packs: {}, small: new Map() };
-    for (const d of used) {
-        if (entries[d])
-            out.entries[d] = entries[d];
-        else if (small.has(d))
-            out.small.set(d, small.get(d));
-    }
-    for (const [key, digests] of Object.entries(packs))
-        if (digests.some((d) => out.entries[d] === key))
-            out.packs[key] = digests;
-    return out;
-}
-/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
-function absorb(draft, other) {
-    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
-    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
-    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
-    const small = new Map(draft.small);
-    for (const d of other.small)
-        if (!small.has(d))
-            small.set(d, blobPath(other.dir, d));
-    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
-}
-const INDEX_ATTEMPTS = 3;
-/**
- * Saves the index entry so that the newest index of this commit (and so of the branch) is never
- * worse than one the service already holds: looks up this commit's newest index first; when another
- * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
- * under the next alternate key. A save refused because another job took the key meanwhile starts
- * over.
- */
-async function saveIndex(svc, p, keys, first, base) {
-    // The index entry must be archived from p.index (its path is part of the entry's version): move
-    // the restored one aside first, since small blobs may be linked from it.
-    const aside = `${p.index}.prev`;
-    await fs.rm(aside, { recursive: true, force: true });
-    if (await exists(p.index))
-        await fs.rename(p.index, aside);
-    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
-    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
-    const others = [];
-    let reason = 'the cache service did not store the index entry';
-    try {
-        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
-            const lookup = indexLookup(keys);
-            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
-            let held = heldKey === base.restoredKey ? base.restored : undefined;
-            if (heldKey && heldKey !== base.restoredKey) {
-                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
-                if (!other)
-                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
-                others.push(other.dir);
-                draft = absorb(draft, other);
-                held = other.meta.image.config;
-            }
-            const refused = indexVerdict(draft.image.config, base.floor, held);
-            if (refused)
-                return { reason: refused, bytes: 0, config: draft.image.config };
-            const key = nextIndexKey(keys, heldKey);
-            const bytes = await stageIndex(p, key, draft, base);
-            if (await svc.save([p.index], key))
-                return { key, bytes, config: draft.image.config };
-            reason = svc.gaveUp
-                ? 'the cache service kept failing, so this run stopped using it'
-                : svc.wasTaken?.(key)
-                    ? `another job saved ${key} meanwhile`
-                    : svc.lastFault
-                        ? `the cache service did not store the index entry: ${svc.lastFault}`
-                        : 'the cache service did not store the index entry';
-            await fs.rm(p.index, { recursive: true, force: true });
-        }
-        return { reason, bytes: 0, config: draft.image.config };
-    }
-    finally {
-        for (const d of [aside, ...others])
-            await fs.rm(d, { recursive: true, force: true });
-    }
-}
-/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
-async function fetchIndex(svc, p, key, dir) {
-    await fs.rm(p.index, { recursive: true, force: true });
-    await fs.mkdir(p.index, { recursive: true });
-    const got = await svc.restore([p.index], key, [], {});
-    const meta = got === key ? await readMeta(p.index) : undefined;
-    if (!meta) {
-        await fs.rm(p.index, { recursive: true, force: true });
-        return undefined;
-    }
-    const { small } = await verifySmall(p, meta);
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(p.index, dir);
-    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
-    return { key, meta, dir, small };
-}
-/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
-async function stageIndex(p, key, draft, base) {
-    await fs.rm(p.index, { recursive: true, force: true });
-    await fs.mkdir(p.index, { recursive: true });
-    let bytes = 0;
-    for (const [d, f] of draft.small) {
-        await linkBlob(f, p.index, d);
-        bytes += await sizeOf(blobPath(p.index, d));
-    }
-    const meta = {
-        format: INDEX_FORMAT,
-        scope: base.scope,
-        key,
-        createdAt: new Date().toISOString(),
-        image: draft.image,
-        entries: draft.entries,
-        packs: draft.packs,
-        // A cache that started cold records how long that build took, for the "time saved" figure.
-        coldBuildMs: base.coldBuildMs,
-    };
-    const file = path.join(p.index, 'meta.json');
-    await fs.writeFile(file, JSON.stringify(meta));
-    return bytes + (await sizeOf(file));
-}
-
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: ./src/cache/proxy.ts
-// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
-// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
-// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
-// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
-// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
-// uploads only new ones, which land on disk as an OCI layout for the post step to save.
-//
-// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
-// job's private Docker config), so no other process on the runner can read or write the cache
-// through it. The export may come in either cache form (image index or image manifest); the
-// offered cache is served in the form the caller chose for the builder's BuildKit.
-
-
-
-
-
-const PROXY_REPO = 'obc/cache';
-const IMPORT_TAG = 'in';
-const EXPORT_TAG = 'out';
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** A manifest larger than this is not a cache document. */
-const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-function send(res, status, headers = {}, body) {
-    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-    res.end(body);
-}
-function sendError(res, status, code, message, headers = {}) {
-    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
-}
-const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
-/** Sends bytes held in memory, or only their headers for HEAD. */
-function sendBytes(req, res, data, digest, type) {
-    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
-    if (req.method === 'HEAD')
-        send(res, 200, headers);
-    else
-        send(res, 200, headers, data);
-}
-/** The whole request body, refused past `limit` bytes (manifests are small). */
-function readAll(req, limit) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req
-            .on('data', (c) => {
-            size += c.length;
-            if (size <= limit)
-                chunks.push(c);
-        })
-            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
-            .on('error', reject);
-    });
-}
-/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-function append(req, up) {
-    return new Promise((resolve, reject) => {
-        req.on('data', (c) => {
-            up.hash.update(c);
-            up.size += c.length;
-        });
-        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-}
-/** True when the request carries exactly `expected` as its basic credential. */
-function authorized(header, expected) {
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-    if (!m)
-        return false;
-    const got = Buffer.from(m[1], 'base64');
-    const want = Buffer.from(`${expected.username}:${expected.password}`);
-    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
-}
-function randomCredentials() {
-    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
-}
-async function startCacheProxy(src, exportDir, opts) {
-    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(exportDir, 'blobs', 'sha256'), { recursive: true });
-    const uploadsDir = external_node_path_namespaceObject.join(exportDir, '.uploads');
-    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
-    const credentials = opts.credentials ?? randomCredentials();
-    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
-    let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
-    const uploads = new Map();
-    const sendFile = async (req, res, file, digest) => {
-        const size = (await external_node_fs_.promises.stat(file)).size;
-        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
-        if (req.method === 'HEAD')
-            return send(res, 200, headers);
-        stats.blobsServed++;
-        stats.bytesServed += size;
-        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        await new Promise((resolve) => {
-            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
-        });
-    };
-    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
-    const manifests = async (req, res, ref) => {
-        if (req.method === 'PUT') {
-            // Only this build's export is written, under its tag (or by digest); nothing else.
-            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
-                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
-            const data = await readAll(req, MAX_MANIFEST_BYTES);
-            if (!data)
-                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
-            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-            if (DIGEST_RE.test(ref) && ref !== digest)
-                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-            // The export tag is written once per build: a second, different document is refused.
-            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
-                stats.rewritesRefused++;
-                return sendError(res, 409, 'DENIED', 'the export was written already');
-            }
-            let form;
-            try {
-                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
-            }
-            catch (err) {
-                if (err instanceof layout_CacheFormatError)
-                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
-                throw err;
-            }
-            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
-            if (ref === EXPORT_TAG) {
-                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
-                stats.exportForm = form;
-                stats.exportDigest = digest;
-            }
-            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-        }
-        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
-            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
-        return notFound(res, 'MANIFEST_UNKNOWN');
-    };
-    /** Blob uploads (the export). */
-    const blobUploads = async (req, res, url, id) => {
-        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
-        if (req.method === 'POST' && !id) {
-            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-            const up = { file: external_node_path_namespaceObject.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
-            await external_node_fs_.promises.writeFile(up.file, '');
-            const digest = url.searchParams.get('digest');
-            if (digest) {
-                await append(req, up);
-                return finishUpload(res, up, digest);
-            }
-            req.resume();
-            uploads.set(uuid, up);
-            return accepted(uuid, 0);
-        }
-        const up = uploads.get(id);
-        if (!up)
-            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-        if (req.method === 'PATCH') {
-            await append(req, up);
-            return accepted(id, up.size);
-        }
-        if (req.method === 'PUT') {
-            await append(req, up);
-            uploads.delete(id);
-            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-        }
-        return send(res, 405);
-    };
-    const finishUpload = async (res, up, digest) => {
-        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
-            await external_node_fs_.promises.rm(up.file, { force: true });
-            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-        }
-        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
-        stats.uploads++;
-        stats.bytesUploaded += up.size;
-        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-    };
-    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
-    const blobs = async (req, res, digest) => {
-        if (!DIGEST_RE.test(digest))
-            return notFound(res);
-        const exported = layout_blobPath(exportDir, digest);
-        if (await proxy_exists(exported))
-            return sendFile(req, res, exported, digest);
-        if (offered && digest === offered.configDigest)
-            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
-        const local = await src.localPath(digest);
-        if (local)
-            return sendFile(req, res, local, digest);
-        if (!src.held(digest))
-            return notFound(res);
-        const size = src.image?.descriptors[digest]?.size;
-        if (req.method === 'HEAD' && size !== undefined) {
-            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-        }
-        stats.fetches++;
-        const fetched = await src.fetch(digest);
-        if (!fetched) {
-            stats.fetchFailures.push(digest);
-            return notFound(res);
-        }
-        return sendFile(req, res, fetched, digest);
-    };
-    const handle = async (req, res) => {
-        if (process.env.OBC_PROXY_TRACE)
-            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
-        if (!authorized(req.headers.authorization, credentials)) {
-            stats.unauthorized++;
-            req.resume();
-            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
-        }
-        const url = new URL(req.url ?? '/', 'http://x');
-        const p = url.pathname;
-        if (p === '/v2/' || p === '/v2')
-            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
-        const prefix = `/v2/${PROXY_REPO}/`;
-        if (!p.startsWith(prefix))
-            return notFound(res, 'NAME_UNKNOWN');
-        const rest = p.slice(prefix.length);
-        if (rest.startsWith('manifests/'))
-            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
-        if (rest.startsWith('blobs/uploads'))
-            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
-        if (rest.startsWith('blobs/'))
-            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
-        return notFound(res, 'UNSUPPORTED');
-    };
-    const server = external_node_http_.createServer((req, res) => {
-        handle(req, res).catch(() => {
-            if (!res.headersSent)
-                send(res, 500);
-            else
-                res.destroy();
-        });
-    });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${server.address().port}`;
-    return {
-        host,
-        credentials,
-        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
-        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
-        exportDir,
-        stats,
-        offer: (image) => {
-            offered = render(image);
-        },
-        rearmExport: () => {
-            stats.exportDigest = undefined;
-        },
-        close: async () => {
-            await new Promise((resolve) => {
-                server.closeAllConnections?.();
-                server.close(() => resolve());
-            });
-            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
-        },
-    };
-}
-async function proxy_exists(p) {
-    try {
-        await external_node_fs_.promises.access(p);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/state.ts
-// What main hands to post, typed, in one state entry. Never holds a secret value.
-
-const KEY = 'obc';
-function saveState(s) {
-    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
-}
-function loadState() {
-    const raw = core.getState(KEY);
-    if (!raw)
-        return undefined;
-    try {
-        const s = JSON.parse(raw);
-        return s.version === 1 ? s : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/annotations.ts
-// Build failures where the user looks: the one line that says what went wrong (buildx's final
-// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
-// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
-
-
-
-const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
-const EXCERPT_RULE = /^-{10,}$/;
-const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
-/**
- * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
- * buildx ends a failure with a source excerpt and the error:
- *
- *     Dockerfile:3
- *     --------------------
- *        2 |     RUN echo fine
- *        3 | >>> COPPY nothing /here
- *     --------------------
- *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
- *
- * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
- */
-function parseBuildxFailure(output) {
-    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
-    const errors = lines.filter((l) => l.startsWith('ERROR:'));
-    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
-    const out = { message };
-    // The last excerpt before the final error names the failing instruction.
-    for (let i = lines.length - 2; i >= 0; i--) {
-        const m = LOCATION_RE.exec(lines[i]);
-        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
-            continue;
-        out.file = m[1];
-        const marked = [];
-        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
-            const mm = MARKED_LINE.exec(lines[j]);
-            if (mm)
-                marked.push(Number(mm[1]));
-        }
-        const fromError = /\bon line (\d+)\b/.exec(message);
-        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
-        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
-        break;
-    }
-    if (out.file === undefined) {
-        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
-        if (fromError)
-            out.startLine = out.endLine = Number(fromError[1]);
-    }
-    return out;
-}
-/**
- * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
- * relative to the workspace. Undefined when the location is unknown, names another file, or the
- * Dockerfile lies outside the workspace (GitHub could not show it).
- */
-function annotationTarget(f, dockerfile, workspace) {
-    if (f.startLine === undefined)
-        return undefined;
-    if (f.file !== undefined && f.file !== external_node_path_namespaceObject.basename(dockerfile) && f.file !== dockerfile)
-        return undefined;
-    const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(workspace), external_node_path_namespaceObject.resolve(workspace, dockerfile));
-    if (rel === '' || rel.startsWith('..') || external_node_path_namespaceObject.isAbsolute(rel))
-        return undefined;
-    return { file: rel.split(external_node_path_namespaceObject.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
-}
-/**
- * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
- * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
- */
-function annotateFailure(message, target) {
-    process.exitCode = lib_core/* ExitCode */.yU.Failure;
-    if (!target) {
-        lib_core/* error */.z3(message);
-        return;
-    }
-    lib_core/* error */.z3(message, {
-        title: `Docker build failed at ${target.file}:${target.startLine}`,
-        file: target.file,
-        startLine: target.startLine,
-        endLine: target.endLine,
-    });
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function summary_formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    const m = Math.floor(s / 60);
-    return `${m} min ${Math.round(s - m * 60)} s`;
-}
-/** A table cell: one line, pipes escaped. */
-function cell(s) {
-    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
-}
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
-}
-function table(rows) {
-    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
-}
-function headline(r) {
-    if (r.error)
-        return '### ❌ Docker build failed';
-    if (r.dryRun)
-        return '### 🧪 Docker build: dry run (nothing built)';
-    if (r.distribute === 'merge' && r.pushed)
-        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    if (r.distribute === 'platform' && r.pushed)
-        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
-    if (r.pushed)
-        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    return '### ☑️ Docker build succeeded (not pushed)';
-}
-function pushVerdict(r) {
-    if (r.pushed)
-        return 'yes';
-    if (!r.pushPlanned)
-        return 'no';
-    if (r.dryRun)
-        return 'would push';
-    return r.error ? 'no: the step failed first' : 'no';
-}
-function cacheLine(r) {
-    const c = r.cache;
-    if (!c)
-        return undefined;
-    if (c.hit === 'disabled')
-        return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason
-        ? `; not saved (${c.saveReason})`
-        : c.unchanged
-            ? '; nothing new to save: the cache already held every layer of this build'
-            : '';
-    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
-}
-/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
-function testLine(t) {
-    if (t.exitCode === 0)
-        return `passed in ${formatMs(t.ms)}`;
-    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
-}
-/** The main step's section of the job summary. */
-function renderMainSummary(r) {
-    const out = [headline(r), ''];
-    if (r.error) {
-        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
-        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
-    }
-    if (r.tags.length && r.distribute === 'platform') {
-        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-    }
-    else if (r.tags.length) {
-        if (r.pushed) {
-            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
-        }
-        else {
-            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-        }
-    }
-    const rows = [];
-    if (r.pushReason)
-        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
-    if (r.platforms?.length)
-        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
-    if (r.digest)
-        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
-    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
-        rows.push([`Digest of ${p}`, code(dg)]);
-    if (r.handoverKey)
-        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
-    if (r.emulated?.arches.length) {
-        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
-        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
-    }
-    if (r.imageid)
-        rows.push(['Image ID', code(r.imageid)]);
-    if (r.dockerfile)
-        rows.push(['Dockerfile', code(r.dockerfile)]);
-    if (r.buildMs !== undefined)
-        rows.push(['Build time', formatMs(r.buildMs)]);
-    if (r.test)
-        rows.push(['Test (test-run)', testLine(r.test)]);
-    const cache = cacheLine(r);
-    if (cache)
-        rows.push(['Layer cache', cache]);
-    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
-        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
-        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
-    }
-    if (r.mounts?.length) {
-        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
-        rows.push(['Cache mounts', line]);
-    }
-    if (r.secretIds.length)
-        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
-    const scan = r.secretScan;
-    if (scan) {
-        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
-    }
-    const t = r.toolchain;
-    if (t) {
-        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
-        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
-    }
-    if (rows.length)
-        out.push(...table(rows), '');
-    return out.join('\n');
-}
-/** The post step's section: the layer cache save. */
-function renderSaveSummary(s) {
-    const out = ['### Layer cache save', ''];
-    if (s.failed)
-        out.push(`Not saved: ${s.failed} (the build is not affected).`);
-    else if (!s.saved)
-        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
-    else {
-        const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
-    }
-    out.push('');
-    return out.join('\n');
-}
-/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
-async function appendSummary(markdown) {
-    try {
-        if (!process.env.GITHUB_STEP_SUMMARY) {
-            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
-            return;
-        }
-        await lib_core/* summary */.z.addRaw(markdown, true).write();
-    }
-    catch (err) {
-        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
-    }
-    finally {
-        lib_core/* summary */.z.emptyBuffer();
-    }
-}
-/** The save section's facts from the post step's save phase (no outcome: the save threw). */
-function saveSummaryFrom(r, key) {
-    if (!r.outcome)
-        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
-    const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
-// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
-// cache mount's contents in and out of BuildKit, and their buildx command lines.
-
-
-
-/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
-const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
-/** Where the helper builds mount the cache, and where the inject helper binds its context. */
-const MNT = '/obc-mnt';
-const SRC = '/obc-src';
-/** The file an entry holds the mount's contents in (a tar made inside the builder). */
-const mounts_plan_TAR_NAME = 'mnt.tar';
-const mounts_plan_META_NAME = 'meta.json';
-function mounts_plan_slug(s, max) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
-}
-/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
-function mountSlug(id) {
-    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
-}
-/**
- * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
- * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
- * pull request, the pull request's head and base branches, the default branch).
- */
-function planMountKeys(scope, id, ctx) {
-    const idx = planIndexKeys(scope, ctx);
-    const from = `${KEY_PREFIX}-idx-${scope}-`;
-    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
-    const swap = (k) => to + k.slice(from.length);
-    const primary = swap(idx.primary);
-    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
-}
-/** The key an entry with this content is saved under: one entry per commit and content. */
-function mounts_plan_saveKey(keys, contentHash) {
-    return `${keys.primary}-${contentHash.slice(0, 16)}`;
-}
-function planMounts(o, scope, actionRoot, ctx) {
-    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
-    return {
-        scope,
-        root: external_node_path_namespaceObject.join(actionRoot, 'mounts'),
-        image: o.image,
-        maxBytes: o.maxBytes,
-        ...(ns ? { namespace: ns.value } : {}),
-        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
-    };
-}
-const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
-/**
- * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
- * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
- * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
- * never answers from its cache.
- */
-function injectDockerfile(image, id) {
-    return [
-        HEADER,
-        `FROM ${image} AS obc-inject`,
-        'ARG OBC_NONCE',
-        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
-        '    mkdir -p /obc-status && \\',
-        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
-        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
-        'FROM scratch',
-        'COPY --from=obc-inject /obc-status/ /',
-        '',
-    ].join('\n');
-}
-/**
- * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
- * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
- */
-function extractDockerfile(image, id) {
-    return [
-        HEADER,
-        `FROM ${image} AS obc-extract`,
-        'ARG OBC_NONCE',
-        'ARG OBC_MAX_KB',
-        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
-        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
-        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
-        'FROM scratch',
-        'COPY --from=obc-extract /obc-out/ /',
-        '',
-    ].join('\n');
-}
-/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
-function csvField(s) {
-    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
-function helperArgv(o) {
-    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
-    for (const [k, v] of Object.entries(o.buildArgs))
-        a.push('--build-arg', `${k}=${v}`);
-    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
-    return a;
-}
-
-;// CONCATENATED MODULE: ./src/tar-fields.ts
-// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
-// mount hash.
-/** A NUL-terminated string field. */
-function cstr(b) {
-    const z = b.indexOf(0);
-    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-/** A number field: octal text, or base-256 when the first byte's high bit is set. */
-function tarNumber(field, what = 'number') {
-    if (field[0] & 0x80) {
-        let v = field[0] & 0x7f;
-        for (let i = 1; i < field.length; i++)
-            v = v * 256 + field[i];
-        return v;
-    }
-    const s = cstr(field).trim();
-    if (s === '')
-        return 0;
-    if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad ${what} field "${s}"`);
-    return parseInt(s, 8);
-}
-/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
-function parsePax(data) {
-    const out = {};
-    let pos = 0;
-    while (pos < data.length) {
-        const sp = data.indexOf(0x20, pos);
-        if (sp < 0)
-            break;
-        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-        if (!(len > 0))
-            break;
-        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-        const eq = rec.indexOf('=');
-        if (eq > 0)
-            out[rec.slice(0, eq)] = rec.slice(eq + 1);
-        pos += len;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
-// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
-// type, permission bits, numeric owner, link target and content, in path order. Modification
-// times, owner names and the archive's entry order are left out, so a mount whose files were only
-// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
-
-
-
-const BLOCK = 512;
-const CHUNK = 1 << 20;
-/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
-function normalizeName(name) {
-    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
-}
-const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
-/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
-async function mounts_hash_hashTar(file) {
-    const fh = await external_node_fs_.promises.open(file, 'r');
-    try {
-        const total = (await fh.stat()).size;
-        const read = async (pos, len) => {
-            const b = Buffer.alloc(len);
-            let got = 0;
-            while (got < len) {
-                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
-                if (bytesRead === 0)
-                    throw new Error('tar: the archive ends inside an entry');
-                got += bytesRead;
-            }
-            return b;
-        };
-        const lines = [];
-        let files = 0;
-        let bytes = 0;
-        let pos = 0;
-        let longName;
-        let longLink;
-        let pax = {};
-        while (pos + BLOCK <= total) {
-            const h = await read(pos, BLOCK);
-            pos += BLOCK;
-            if (h.every((b) => b === 0))
-                break;
-            const type = String.fromCharCode(h[156] || 0x30);
-            let size = tarNumber(h.subarray(124, 136));
-            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-                const data = await read(pos, size);
-                pos += padded(size);
-                if (type === 'x')
-                    pax = parsePax(data);
-                if (type === 'L')
-                    longName = cstr(data);
-                if (type === 'K')
-                    longLink = cstr(data);
-                continue;
-            }
-            let name = cstr(h.subarray(0, 100));
-            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
-            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
-                const prefix = cstr(h.subarray(345, 500));
-                if (prefix)
-                    name = `${prefix}/${name}`;
-            }
-            let link = cstr(h.subarray(157, 257));
-            let uid = tarNumber(h.subarray(108, 116));
-            let gid = tarNumber(h.subarray(116, 124));
-            name = pax.path ?? longName ?? name;
-            link = pax.linkpath ?? longLink ?? link;
-            if (pax.size && /^\d+$/.test(pax.size))
-                size = Number(pax.size);
-            if (pax.uid && /^\d+$/.test(pax.uid))
-                uid = Number(pax.uid);
-            if (pax.gid && /^\d+$/.test(pax.gid))
-                gid = Number(pax.gid);
-            pax = {};
-            longName = undefined;
-            longLink = undefined;
-            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
-            const kind = type === '\0' || type === '7' ? '0' : type;
-            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
-            const digest = (0,external_node_crypto_.createHash)('sha256');
-            for (let off = 0; off < content; off += CHUNK)
-                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
-            pos += padded(content);
-            const n = normalizeName(name);
-            if (kind === '0') {
-                files++;
-                bytes += size;
-            }
-            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
-        }
-        lines.sort();
-        const all = (0,external_node_crypto_.createHash)('sha256');
-        for (const l of lines)
-            all.update(`${l}\n`);
-        const entries = lines.filter((l) => !l.startsWith('["",')).length;
-        return { hash: all.digest('hex'), entries, files, bytes };
-    }
-    finally {
-        await fh.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts.ts
-// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
-// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
-// exports the mount with another helper build and saves a new entry only when its content changed.
-// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
-// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
-
-
-
-
-
-
-
-
-
-
-
-
-const META_FORMAT = 1;
-const label = (id) => `cache mount ${id}`;
-const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
-/** Runs a helper build; returns undefined on success, else buildx's error line. */
-async function runHelper(h, name, dockerfile, context, dest, args) {
-    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
-    await external_node_fs_.promises.writeFile(file, dockerfile);
-    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
-    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
-    if (h.namespace !== undefined)
-        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
-    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
-    try {
-        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
-        if (r.exitCode === 0)
-            return undefined;
-        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
-    }
-    catch (err) {
-        return err.message;
-    }
-}
-async function mounts_readMeta(dir) {
-    try {
-        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), 'utf8'));
-        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function mounts_sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Restores one mount: the entry, checked, then injected into the builder. */
-async function restoreOne(svc, h, m, st) {
-    const started = Date.now();
-    const rep = { id: m.id, result: 'miss', bytes: 0 };
-    const dir = external_node_path_namespaceObject.join(h.root, m.slug);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    try {
-        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
-        if (!matched) {
-            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
-            return rep;
-        }
-        rep.key = matched;
-        const meta = await mounts_readMeta(dir);
-        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
-        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
-        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
-            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        // The cache holds this content already: post saves only a different one.
-        st.entryHash = meta.hash;
-        st.restoredKey = matched;
-        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
-        const status = external_node_path_namespaceObject.join(h.root, `${m.slug}-status`);
-        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
-        if (err) {
-            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        const result = (await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(status, 'result'), 'utf8').catch(() => '')).trim();
-        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
-        if (result === 'kept') {
-            rep.result = 'kept';
-            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
-        }
-        else {
-            rep.result = 'restored';
-            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
-        }
-        return rep;
-    }
-    finally {
-        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    }
-}
-/**
- * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
- * own log group. Records what post needs in the state. Never throws.
- */
-async function restoreMountsPhase(plan, state, report, o) {
-    const p = plan.mounts;
-    if (!p)
-        return;
-    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
-        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
-        const builder = report.toolchain?.builder;
-        if (!builder) {
-            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
-            return;
-        }
-        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
-        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
-        const reports = [];
-        try {
-            const restoreAll = async (svc) => {
-                for (let i = 0; i < p.mounts.length; i++) {
-                    try {
-                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
-                    }
-                    catch (err) {
-                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
-                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
-                    }
-                }
-            };
-            if (!isCacheServiceAvailable()) {
-                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
-                await restoreAll(undefined);
-            }
-            else {
-                await workdir_withCacheRoot(p.root, async () => {
-                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
-                    try {
-                        await restoreAll(svc);
-                    }
-                    finally {
-                        svc.close();
-                    }
-                });
-            }
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
-        }
-        state.mounts = {
-            builder,
-            image: p.image,
-            maxBytes: p.maxBytes,
-            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-            root: p.root,
-            save: o.save && isCacheServiceAvailable(),
-            saveSkipReason: o.save ? undefined : o.saveSkipReason,
-            mounts,
-        };
-        saveState(state);
-        report.mounts = reports;
-        if (!o.save)
-            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
-    });
-}
-/** Exports one mount and saves it when its content differs from what the cache holds. */
-async function saveOne(svc, h, s, m) {
-    const started = Date.now();
-    const rep = { id: m.id, saved: false, bytes: 0 };
-    const not = (reason, warn = false) => {
-        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
-        return { ...rep, reason };
-    };
-    const dir = m.exported ?? path.join(h.root, m.slug);
-    try {
-        if (m.exportError)
-            return not(`the mount could not be exported: ${m.exportError}`, true);
-        if (!m.exported) {
-            const err = await exportOne(h, s, m, dir);
-            if (err)
-                return not(`the mount could not be exported: ${err}`, true);
-        }
-        const tar = path.join(dir, TAR_NAME);
-        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
-        await fs.rm(path.join(dir, 'size-kb'), { force: true });
-        const tarBytes = await mounts_sizeOf(tar);
-        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
-        if (tarBytes === undefined) {
-            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
-        }
-        if (tarBytes > s.maxBytes)
-            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
-        const digest = await hashTar(tar);
-        if (digest.entries === 0) {
-            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
-        }
-        if (digest.hash === m.entryHash)
-            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
-        const key = saveKey(m.keys, digest.hash);
-        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
-        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
-        // Same commit and content as an earlier run (a re-run): the entry is there already.
-        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
-            return not(`${key} already holds this content`);
-        if (!(await svc.save([dir], key)))
-            return not(`the cache service did not store ${key}`, true);
-        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
-        return { ...rep, saved: true, key, bytes: tarBytes };
-    }
-    finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
-}
-/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
-async function exportOne(h, s, m, dir) {
-    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
-    await external_node_fs_.promises.mkdir(empty, { recursive: true });
-    const maxKb = Math.floor(s.maxBytes / 1024);
-    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-}
-/**
- * Main, right after the build: exports every mount that post will save, so that the leak guard can
- * look into them before anything leaves the runner. Returns the directories to check. Never throws.
- */
-async function exportMountsPhase(s, dockerConfig) {
-    if (!s?.save || s.mounts.length === 0)
-        return [];
-    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
-    return (async () => {
-        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
-        const dirs = [];
-        for (const m of s.mounts) {
-            const dir = external_node_path_namespaceObject.join(s.root, 'exports', m.slug);
-            try {
-                const err = await exportOne(h, s, m, dir);
-                if (err)
-                    m.exportError = err;
-                else {
-                    m.exported = dir;
-                    dirs.push(dir);
-                }
-            }
-            catch (err) {
-                m.exportError = err.message;
-            }
-            if (m.exportError)
-                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
-        }
-        return dirs;
-    })();
-}
-/** Drops the exports (a leak was found: nothing of this build may be saved). */
-async function dropMountExports(s) {
-    if (!s)
-        return;
-    for (const m of s.mounts) {
-        if (m.exported)
-            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
-        m.exported = undefined;
-    }
-}
-/**
- * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
- * conditions), in its own log group. Never throws.
- */
-async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
-    if (!s)
-        return [];
-    return core.group('Save cache mounts', async () => {
-        if (!buildSucceeded) {
-            core.info('Cache mounts not saved: the build did not succeed.');
-            return [];
-        }
-        if (!s.save) {
-            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
-            return [];
-        }
-        const started = Date.now();
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-        const out = [];
-        try {
-            await withCacheRoot(s.root, async () => {
-                const svc = await actionsCacheService(s.root, phase, newStats());
-                try {
-                    for (const m of s.mounts) {
-                        try {
-                            out.push(await saveOne(svc, h, s, m));
-                        }
-                        catch (err) {
-                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
-                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
-                        }
-                    }
-                }
-                finally {
-                    svc.close();
-                }
-            });
-        }
-        catch (err) {
-            core.warning(`cache-mounts: not saved: ${err.message}`);
-        }
-        const saved = out.filter((r) => r.saved);
-        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
-        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
-        return out;
-    });
-}
-
-;// CONCATENATED MODULE: ./src/cache/verify.ts
-// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
-// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
-// differs (written by something other than this build, or changed on disk before post) is not saved.
-
-
-const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/**
- * The digest of the cache document BuildKit says it exported, from the build's metadata file;
- * undefined when it reported none (no cache export, or an export that failed with ignore-error).
- */
-function reportedCacheDigest(md) {
-    let v = md['cache.manifest'];
-    if (typeof v === 'string') {
-        try {
-            v = JSON.parse(v);
-        }
-        catch {
-            return undefined;
-        }
-    }
-    const digest = v?.digest;
-    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
-}
-/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
-async function namedExportMismatch(dir, expected) {
-    const named = await layoutTop(dir);
-    if (!named)
-        return 'the export on disk names no cache document';
-    if (named !== expected)
-        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
-    return undefined;
-}
-/**
- * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
- * the document and its config hash to their digests, and so does every blob of it that is on disk
- * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
- * Returns why the export must not be saved, or undefined when it may.
- */
-async function verify_checkExport(dir, expected, skip = new Set()) {
-    const mismatch = await namedExportMismatch(dir, expected);
-    if (mismatch)
-        return mismatch;
-    const file = blobPath(dir, expected);
-    if (!(await verifyBlob(file, expected)))
-        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
-    let doc;
-    try {
-        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
-    }
-    catch (err) {
-        return err.message;
-    }
-    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
-        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    for (const layer of doc.layers) {
-        if (skip.has(layer.digest))
-            continue;
-        const f = blobPath(dir, layer.digest);
-        const present = await fs.access(f).then(() => true, () => false);
-        if (present && !(await verifyBlob(f, layer.digest)))
-            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/phases/cache.ts
-// Phase: restore the layer cache from the Actions cache service.
-
-
-
-
-
-
-
-
-
-
-
-
-/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
-function newCachePhase(env = process.env) {
-    return new CachePhase(cachePolicy(env));
-}
-const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
-/**
- * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
- * so post saves nothing. Returns the digest post must find again, when there is one.
- */
-async function acceptExport(dir, reported, received) {
-    // BuildKit releases that do not report the export: the loopback registry's record of it.
-    const expected = reported ?? received;
-    if (!expected)
-        return undefined;
-    const why = await namedExportMismatch(dir, expected);
-    if (!why)
-        return expected;
-    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    return undefined;
-}
-/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
-function explainFetch(mode, access) {
-    if (access.lazy || !access.eagerReason || mode === 'eager')
-        return;
-    if (mode === 'lazy')
-        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
-    else
-        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
-}
-/** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, mode, access) {
-    const c = plan.cache;
-    if (!c)
-        return noSession('disabled');
-    const started = Date.now();
-    const stats = service_newStats();
-    const phase = newCachePhase();
-    const available = isCacheServiceAvailable();
-    const d = plan.decisions;
-    const lazy = access.lazy;
-    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
-    const save = d.saveCache && !access.off;
-    const saveReason = !d.saveCache ? d.saveReason : access.off;
-    if (access.off) {
-        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
-        plan.build.cacheTo = undefined;
-        plan.build.cacheExportDir = undefined;
-    }
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
-    let outcome;
-    let session = noSession('miss');
-    let unchanged;
-    /**
-     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
-     * nothing), `partial` when it restored a cache but made new layers.
-     */
-    let exportDigest;
-    const judge = async (reported, received) => {
-        if (save)
-            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
-        if (session.hit !== 'exact' && session.hit !== 'partial')
-            return;
-        try {
-            const cmp = await compareExport(c.paths, outcome?.held ?? {});
-            if (!cmp)
-                return;
-            session.hit = cmp.unchanged ? 'exact' : 'partial';
-            unchanged = cmp.unchanged;
-            if (cmp.unchanged)
-                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
-        }
-    };
-    const record = () => {
-        state.cache = {
-            save: save && available,
-            saveSkipReason: save ? undefined : saveReason,
-            scope: c.scope,
-            keys: c.keys,
-            paths: c.paths,
-            held: outcome?.held ?? {},
-            unchanged,
-            exportDigest,
-        };
-        saveState(state);
-        report.cache = {
-            hit: session.hit,
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            entriesRestored: outcome?.entriesRestored ?? 0,
-            restoreMs: stats.ms,
-            saveReason: save ? undefined : saveReason,
-            coldBuildMs: outcome?.coldBuildMs,
-            unchanged,
-        };
-    };
-    await lib_core/* group */.Os('Restore layer cache', async () => {
-        if (access.off)
-            return;
-        if (!available) {
-            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-            return;
-        }
-        explainFetch(mode, access);
-        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
-        if (!lazy) {
-            try {
-                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
-            }
-            finally {
-                svc.close();
-            }
-            if (outcome.layoutReady)
-                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
-            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
-            return;
-        }
-        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
-        outcome = lz.outcome;
-        const proxy = await startCacheProxy({
-            image: lz.image,
-            held: lz.held,
-            localPath: lz.localPath,
-            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut, { form: access.form });
-        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
-        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
-        plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
-        let retried = false;
-        session = {
-            hit: lz.image ? outcome.hit : 'miss',
-            recover: async () => {
-                if (retried || lz.failed.size === 0)
-                    return false;
-                retried = true;
-                // One entry failed: others may be gone too (evicted), and the retry must not need them.
-                const gone = await workdir_withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
-                if (gone)
-                    lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
-                const again = lz.reoffer();
-                proxy.offer(again);
-                proxy.rearmExport();
-                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
-                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-                if (session.hit === 'exact')
-                    session.hit = 'partial';
-                return true;
-            },
-            close: async (reported) => {
-                await proxy.close();
-                await forget().catch(() => undefined);
-                svc.close();
-                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
-                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
-                if (proxy.stats.unauthorized > 0)
-                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge(reported, proxy.stats.exportDigest);
-                record();
-            },
-        };
-        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
-    });
-    record();
-    if (!save)
-        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
-    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
-    return session;
-}
-/** Saves the layer cache in post; never throws. */
-async function savePhase(c, phase) {
-    const stats = newStats();
-    const started = Date.now();
-    if (c.unchanged) {
-        // Main compared the export with the restored cache already: no need to read it again.
-        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
-        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
-    }
-    if (c.exportDigest) {
-        // Only what this build exported, as BuildKit reported it, and unchanged since main.
-        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
-        if (why) {
-            const failure = `this build's cache export changed after the build: ${why}`;
-            core.warning(`Layer cache: not saved: ${failure}.`);
-            return { failure, stats, ms: Date.now() - started };
-        }
-    }
-    try {
-        const outcome = await withCacheRoot(c.paths.store, async () => {
-            const svc = await actionsCacheService(c.paths.store, phase, stats);
-            try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
-            }
-            finally {
-                svc.close();
-            }
-        });
-        if (!outcome.saved)
-            core.info(`Layer cache not saved: ${outcome.reason}.`);
-        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
-        return { outcome, stats, ms: Date.now() - started };
-    }
-    catch (err) {
-        const failure = saveFailure(err);
-        core.warning(`Layer cache: not saved: ${failure}`);
-        return { failure, stats, ms: Date.now() - started };
-    }
-}
-/** Names what failed in a save that threw: the export's format, or the step's own files. */
-function saveFailure(err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (err instanceof CacheFormatError)
-        return `this action could not read the build's cache export: ${msg}`;
-    const code = err?.code;
-    if (code === 'ENOSPC')
-        return `the runner's disk is full: ${msg}`;
-    if (code)
-        return `a file of the cache export could not be read or written (${code}): ${msg}`;
-    return `an unexpected error while saving: ${msg}`;
-}
-
-;// CONCATENATED MODULE: ./src/docker/imagetools.ts
-// `docker buildx imagetools`: reading an image (index) from the registry, and creating an index.
-
-
-
-/** Reads `ref` (name@digest or name:tag) from the registry; undefined when it cannot. */
-async function inspectImage(ref, env, single = '') {
-    const res = await exec_run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { env, silent: true, ignoreReturnCode: true });
-    if (res.exitCode !== 0)
-        return undefined;
-    const raw = res.stdout;
-    let json;
-    try {
-        json = JSON.parse(raw);
-    }
-    catch {
-        return undefined;
-    }
-    const digest = `sha256:${(0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex')}`;
-    const isIndex = Array.isArray(json?.manifests);
-    return { digest, platforms: isIndex ? platformDigests(json) : single ? { [single]: digest } : {} };
-}
-/** Runs one `docker buildx imagetools create`; a failure is one line naming the image. */
-async function createIndex(image, argv, env) {
-    const res = await exec_run('docker', argv, { env, ignoreReturnCode: true });
-    if (res.exitCode !== 0) {
-        throw new Error(`distribute: merge: docker buildx imagetools create for ${image} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/phases/distribute.ts
-// Phase: distribute mode. A platform job hands its pushed digest to the merge through the Actions
-// cache service (a small entry keyed by run id, run attempt, images and platform); the merge job
-// finds every platform's digest of this run attempt, waiting a bounded time for entries not visible
-// yet, and creates the image index under every computed tag.
-
-
-
-
-
-
-
-/** The hand-over file, relative to the hand-over directory (the same path in every job). */
-const FILE = 'obc-platform-digest.json';
-function handoverDir(plan) {
-    return external_node_path_namespaceObject.join(plan.root, 'distribute');
-}
-/** A platform job: stores its digest for the merge. Throws (one line) when it cannot. */
-async function handOverDigest(plan, ctx, platform, digest) {
-    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform });
-    if (!isCacheServiceAvailable())
-        throw new Error('distribute: platform: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so the digest cannot reach the merge');
-    const dir = handoverDir(plan);
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const entry = { platform: normalizePlatform(platform), digest, images: plan.meta.images, runId: ctx.runId, runAttempt: ctx.runAttempt };
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, FILE), JSON.stringify(entry) + '\n');
-    const saved = await workdir_withCacheRoot(dir, async () => {
-        const svc = await service_actionsCacheService(dir, newCachePhase(), service_newStats());
-        try {
-            return await svc.save([FILE], key);
-        }
-        finally {
-            svc.close();
-        }
-    });
-    if (!saved)
-        throw new Error(`distribute: platform: the digest of ${platform} could not be stored in the Actions cache under ${key}`);
-    lib_core/* info */.pq(`distribute: handed ${platform} ${digest} to the merge (cache key ${key}).`);
-    return key;
-}
-/** Waits between lookups of digests that are not visible yet (never past the deadline). */
-const POLL_MS = 3000;
-/** The merge: finds each platform's digest of this run attempt, or fails naming what is missing. */
-async function collectDigests(plan, ctx, platforms, waitSeconds) {
-    if (!isCacheServiceAvailable())
-        throw new Error('distribute: merge: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so no platform digest can be found');
-    const dir = handoverDir(plan);
-    const found = {};
-    const deadline = Date.now() + waitSeconds * 1000;
-    const phase = newCachePhase();
-    for (let round = 0;; round++) {
-        const missing = platforms.filter((p) => !(p in found));
-        await workdir_withCacheRoot(dir, async () => {
-            const svc = await service_actionsCacheService(dir, phase, service_newStats());
-            try {
-                for (const p of missing) {
-                    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform: p });
-                    await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(dir, FILE), { force: true });
-                    if ((await svc.restore([FILE], key, [])) !== key)
-                        continue;
-                    const e = parseHandedDigest(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, FILE), 'utf8').catch(() => ''));
-                    if (!e || e.runId !== ctx.runId || e.runAttempt !== ctx.runAttempt || e.platform !== normalizePlatform(p)) {
-                        lib_core/* warning */.$e(`distribute: merge: the entry ${key} is not a digest of ${p} from this run attempt; ignored.`);
-                        continue;
-                    }
-                    found[p] = e.digest;
-                    lib_core/* info */.pq(`distribute: ${p}: ${e.digest}`);
-                }
-            }
-            finally {
-                svc.close();
-            }
-        });
-        const still = platforms.filter((p) => !(p in found));
-        if (still.length === 0)
-            return found;
-        const left = deadline - Date.now();
-        if (left <= 0) {
-            throw new Error(`distribute: merge: no digest of ${still.join(', ')} from this run (run ${ctx.runId}, attempt ${ctx.runAttempt}) after waiting ${waitSeconds} s; ` +
-                'did its platform job (distribute: platform) succeed and push?');
-        }
-        if (round === 0)
-            lib_core/* info */.pq(`distribute: waiting up to ${waitSeconds} s for ${still.join(', ')}.`);
-        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)));
-    }
-}
-async function mergePhase(plan, ctx, docker, platforms, waitSeconds, report) {
-    if (!plan.decisions.push) {
-        lib_core/* info */.pq(`distribute: merge: not pushing (${plan.decisions.pushReason}), so no index is created.`);
-        return undefined;
-    }
-    return lib_core/* group */.Os('Merge platform images', async () => {
-        const digests = await collectDigests(plan, ctx, platforms, waitSeconds);
-        report.platformDigests = { ...digests };
-        const cmds = mergeCommands({ images: plan.meta.images, tags: plan.meta.tags, annotations: plan.meta.annotations, platforms, digests });
-        if (cmds.length === 0)
-            throw new Error('distribute: merge: no tags were computed for the images, so there is no name to put the index under');
-        let index;
-        for (const c of cmds) {
-            await createIndex(c.image, c.argv, docker.env);
-            lib_core/* info */.pq(`distribute: created the index of ${platforms.length} platform(s) as ${c.tags.join(', ')}`);
-            const got = await inspectImage(c.tags[0], docker.env);
-            if (!got)
-                throw new Error(`distribute: merge: the index ${c.tags[0]} cannot be read back from the registry`);
-            const lost = platforms.filter((p) => !got.platforms[normalizePlatform(p)]);
-            if (lost.length)
-                throw new Error(`distribute: merge: the index ${c.tags[0]} lacks ${lost.join(', ')}`);
-            index ??= { digest: got.digest, platformDigests: Object.fromEntries(platforms.map((p) => [p, got.platforms[normalizePlatform(p)]])) };
-        }
-        return index;
-    });
-}
-
 ;// CONCATENATED MODULE: ./src/meta/errors.ts
 
 /** A user-supplied input (images, tags, flavor, labels, annotations) cannot be used as written. */
@@ -56167,44 +52986,6 @@ function oneLine(message) {
 /** Quotes an entry as written, for error messages: at most a short prefix of it (see clip.ts). */
 function quote(s) {
     return quoted(s);
-}
-
-;// CONCATENATED MODULE: ./src/meta/outputs.ts
-
-/** Output name -> value, in metadata-action's order. */
-function metaOutputs(meta, sep) {
-    return {
-        version: meta.version,
-        tags: meta.tags.join(sep.tags),
-        'tag-names': meta.tagNames.join(sep.tags),
-        labels: meta.labels.join(sep.labels),
-        annotations: meta.annotations.join(sep.annotations),
-        json: JSON.stringify(meta.json),
-    };
-}
-/** `tag-names` -> `DOCKER_METADATA_OUTPUT_TAG_NAMES`. */
-function outputEnvName(output) {
-    return `DOCKER_METADATA_OUTPUT_${output.replace(/\W/g, '_').toUpperCase()}`;
-}
-/**
- * DOCKER_METADATA_SET_OUTPUT_ENV: unset or empty means true (metadata-action's default); otherwise
- * true/false (also 1/0, t/f, as metadata-action's boolean parser reads them). Anything else is an error.
- */
-function outputEnvEnabled(raw) {
-    if (raw === undefined || raw === '')
-        return true;
-    const v = raw.trim().toLowerCase();
-    if (['true', '1', 't'].includes(v))
-        return true;
-    if (['false', '0', 'f'].includes(v))
-        return false;
-    throw new MetaInputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quote(raw)}`);
-}
-/** The environment variables to export: one per metadata output, or none when turned off. */
-function outputEnv(outputs, setOutputEnv) {
-    if (!outputEnvEnabled(setOutputEnv))
-        return {};
-    return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [outputEnvName(k), v]));
 }
 
 ;// CONCATENATED MODULE: ./src/meta/git.ts
@@ -56257,6 +53038,58 @@ async function gitFacts(dir) {
     const date = await git(['log', '-1', '--format=%cI', 'HEAD'], dir);
     const commitDate = date.code === 0 && date.out ? new Date(date.out) : undefined;
     return { ref, sha: sha.out, ...(commitDate && !Number.isNaN(commitDate.getTime()) ? { commitDate } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/context.ts
+// The run's context: everything the action knows about the workflow run, read once from the
+// GITHUB_* environment and the event payload. Pure data; planners take it as an argument.
+
+function env(name, e, fallback = '') {
+    const v = e[name];
+    return v === undefined || v === '' ? fallback : v;
+}
+/** Builds the Context from an environment (defaults to process.env). Reads the payload file. */
+function contextFromEnv(e = process.env) {
+    let payload = {};
+    const eventPath = env('GITHUB_EVENT_PATH', e);
+    if (eventPath && (0,external_node_fs_.existsSync)(eventPath)) {
+        try {
+            payload = JSON.parse((0,external_node_fs_.readFileSync)(eventPath, 'utf8'));
+        }
+        catch (err) {
+            throw new Error(`GITHUB_EVENT_PATH: cannot parse ${eventPath} as JSON: ${err.message}`);
+        }
+    }
+    const [owner = '', repo = ''] = env('GITHUB_REPOSITORY', e).split('/');
+    return {
+        eventName: env('GITHUB_EVENT_NAME', e),
+        sha: env('GITHUB_SHA', e),
+        ref: env('GITHUB_REF', e),
+        refName: env('GITHUB_REF_NAME', e),
+        headRef: env('GITHUB_HEAD_REF', e),
+        baseRef: env('GITHUB_BASE_REF', e),
+        repo: { owner, repo },
+        runId: env('GITHUB_RUN_ID', e, '0'),
+        runNumber: env('GITHUB_RUN_NUMBER', e, '0'),
+        runAttempt: env('GITHUB_RUN_ATTEMPT', e, '1'),
+        job: env('GITHUB_JOB', e),
+        actor: env('GITHUB_ACTOR', e),
+        workflow: env('GITHUB_WORKFLOW', e),
+        serverUrl: env('GITHUB_SERVER_URL', e, 'https://github.com'),
+        apiUrl: env('GITHUB_API_URL', e, 'https://api.github.com'),
+        graphqlUrl: env('GITHUB_GRAPHQL_URL', e, 'https://api.github.com/graphql'),
+        workspace: env('GITHUB_WORKSPACE', e, process.cwd()),
+        runnerTemp: env('RUNNER_TEMP', e, '/tmp'),
+        payload,
+    };
+}
+/** The repository's default branch from the event payload, when the payload says it. */
+function defaultBranchOf(ctx) {
+    const b = ctx.payload?.repository?.default_branch;
+    return typeof b === 'string' && b !== '' ? b : undefined;
+}
+function isPullRequestEvent(eventName) {
+    return eventName === 'pull_request' || eventName === 'pull_request_target';
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -59145,6 +55978,802 @@ function annotationLevelsOf(levels) {
     return levels;
 }
 
+;// CONCATENATED MODULE: ./src/secrets.ts
+// Build secrets: masked before anything is logged, written to 0600 files in a private 0700
+// directory (removed in post), handed to buildx by id and path or env var name only.
+
+
+
+
+
+
+/** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
+const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
+/** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
+function maskValue(value) {
+    if (value === '')
+        return;
+    lib_core/* setSecret */.Pq(value);
+    for (const line of value.split(/\r?\n/)) {
+        if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
+            continue;
+        if (line !== value)
+            lib_core/* setSecret */.Pq(line);
+        if (line.trim() !== line)
+            lib_core/* setSecret */.Pq(line.trim());
+    }
+}
+/** Masks inline values and the values of the named environment variables. */
+function maskSecrets(secrets, env = process.env) {
+    for (const s of secrets) {
+        if (s.source.kind === 'value')
+            maskValue(s.source.value);
+        if (s.source.kind === 'env' && env[s.source.name] !== undefined)
+            maskValue(env[s.source.name]);
+    }
+}
+/** Checks what must exist before a build: files and environment variables. */
+async function checkSecretSources(secrets, env = process.env) {
+    for (const s of secrets) {
+        if (s.source.kind === 'file') {
+            let st;
+            try {
+                st = await external_node_fs_.promises.stat(s.source.path);
+                await external_node_fs_.promises.access(s.source.path, external_node_fs_.constants.R_OK);
+            }
+            catch {
+                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist or cannot be read`);
+            }
+            if (!st.isFile())
+                throw new InputError('secret-files', `secret "${s.id}": ${s.source.path} is not a regular file`);
+        }
+        if (s.source.kind === 'env' && env[s.source.name] === undefined) {
+            throw new InputError('secret-envs', `secret "${s.id}": environment variable ${s.source.name} is not set`);
+        }
+    }
+}
+/** Largest secret file read for masking and the leak guard (larger ones are read up to this). */
+const MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * Every secret's value as bytes, for the leak guard. Secret files are read here (up to 1 MiB) and
+ * their text is masked too. Call before `withholdEnv` takes the secret-envs variables away.
+ */
+async function readSecretValues(secrets, env = process.env) {
+    const out = [];
+    for (const s of secrets) {
+        if (s.source.kind === 'value')
+            out.push({ id: s.id, value: Buffer.from(s.source.value, 'utf8') });
+        else if (s.source.kind === 'env')
+            out.push({ id: s.id, value: Buffer.from(env[s.source.name] ?? '', 'utf8') });
+        else {
+            const fh = await external_node_fs_.promises.open(s.source.path, 'r');
+            try {
+                const buf = Buffer.alloc(MAX_FILE_BYTES);
+                const { bytesRead } = await fh.read(buf, 0, MAX_FILE_BYTES, 0);
+                const value = buf.subarray(0, bytesRead);
+                // Text is masked like an inline value; binary data cannot be printed as a log line anyway.
+                const text = value.toString('utf8');
+                if (!text.includes('\uFFFD') && !text.includes('\0'))
+                    maskValue(text);
+                out.push({ id: s.id, value });
+            }
+            finally {
+                await fh.close();
+            }
+        }
+    }
+    return out;
+}
+/** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
+function secretDirPath(runnerTemp) {
+    return external_node_path_namespaceObject.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+}
+/** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
+async function createSecretDir(dir) {
+    await external_node_fs_.promises.mkdir(dir, { mode: 0o700 });
+    await external_node_fs_.promises.chmod(dir, 0o700);
+}
+/** The `--secret` spec of a secret whose file (for an inline value: the file it is written to) is `file`. */
+function secretSpec(s, file) {
+    return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${file}`;
+}
+/** The `--secret` specs a dry run shows: files as `<file>`, since none is written. */
+function secretSpecsForDisplay(secrets) {
+    return secrets.map((s) => secretSpec(s, '<file>'));
+}
+/** Writes inline secrets to files and returns the `--secret` specs for every secret. */
+async function materializeSecrets(secrets, dir) {
+    const specs = [];
+    let n = 0;
+    for (const s of secrets) {
+        if (s.source.kind === 'value') {
+            const file = external_node_path_namespaceObject.join(dir, `s${n++}`);
+            // 'wx': never follow or reuse a file someone else put there.
+            await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
+            specs.push(secretSpec(s, file));
+        }
+        else {
+            specs.push(secretSpec(s, s.source.kind === 'file' ? external_node_path_namespaceObject.resolve(realCwd(), s.source.path) : ''));
+        }
+    }
+    return specs;
+}
+async function removeSecretDir(dir) {
+    if (dir)
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+}
+// Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
+// KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
+const CREDENTIAL_WORDS = new Set([
+    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
+    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+]);
+const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
+const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
+/** A credential word followed by one of these names something about it, not the credential. */
+const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+function words(key) {
+    return key
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter((w) => w !== '');
+}
+/** True when a build-arg key looks like it holds a credential (NPM_TOKEN, dbPassword, API_KEY). */
+function looksLikeCredential(key) {
+    const w = words(key);
+    for (let i = 0; i < w.length; i++) {
+        const word = w[i];
+        const next = w[i + 1];
+        let hit = CREDENTIAL_WORDS.has(word) || CREDENTIAL_SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
+        if (!hit && (word === 'KEY' || word === 'KEYS'))
+            hit = !(i > 0 && HARMLESS_BEFORE_KEY.has(w[i - 1]));
+        if (hit && next !== undefined && HARMLESS_AFTER.has(next))
+            hit = false;
+        if (hit)
+            return true;
+    }
+    return false;
+}
+/**
+ * One warning per build-arg whose key looks like a credential; the value of such an argument is
+ * masked too. Build arguments end up in the image history, provenance (mode=max) and the log.
+ */
+function credentialBuildArgWarnings(buildArgs) {
+    const out = [];
+    for (const b of buildArgs) {
+        if (!looksLikeCredential(b.key))
+            continue;
+        maskValue(b.value);
+        out.push(`build-args: "${b.key}" looks like a credential. Build arguments are kept in the image's history and provenance; pass it with secrets (or secret-envs) and read it in a RUN --mount=type=secret,id=... step instead.`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/interrupt.ts
+// Cancellation. On a cancelled run the runner sends SIGINT to the step's process, SIGTERM 7.5 s
+// later, and kills the process tree 2.5 s after that. This module stops what the step started
+// (docker buildx build, docker, tar and zstd under @actions/cache: every descendant of this
+// process) within that time; main-impl decides what else a cancelled step does.
+
+
+/** Pure: every descendant of `root` in a (pid, parent pid) table. */
+function descendantsOf(root, table) {
+    const children = new Map();
+    for (const [pid, ppid] of table)
+        children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    const out = [];
+    const queue = [...(children.get(root) ?? [])];
+    while (queue.length) {
+        const pid = queue.shift();
+        if (pid === root || out.includes(pid))
+            continue;
+        out.push(pid);
+        queue.push(...(children.get(pid) ?? []));
+    }
+    return out;
+}
+/** Pure: the parent pid from the text of /proc/<pid>/stat (the name in parentheses may hold anything). */
+function parentFromStat(stat) {
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(rest[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+}
+/** (pid, parent pid) of every process: /proc on Linux, `ps` elsewhere. */
+function processTable() {
+    const out = [];
+    let entries;
+    try {
+        entries = (0,external_node_fs_.readdirSync)('/proc').filter((e) => /^\d+$/.test(e));
+    }
+    catch {
+        entries = undefined;
+    }
+    if (entries) {
+        for (const e of entries) {
+            try {
+                const ppid = parentFromStat((0,external_node_fs_.readFileSync)(`/proc/${e}/stat`, 'utf8'));
+                if (ppid !== undefined)
+                    out.push([Number(e), ppid]);
+            }
+            catch {
+                // gone meanwhile
+            }
+        }
+        return out;
+    }
+    const ps = (0,external_node_child_process_namespaceObject.spawnSync)('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], { encoding: 'utf8' });
+    for (const line of (ps.stdout ?? '').split('\n')) {
+        const m = /^\s*(\d+)\s+(\d+)/.exec(line);
+        if (m)
+            out.push([Number(m[1]), Number(m[2])]);
+    }
+    return out;
+}
+function signalAll(pids, signal) {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+const tick = () => new Promise((r) => setTimeout(r, 50));
+/**
+ * Stops every process this one started: SIGTERM (buildx cancels its build on it, and the docker
+ * CLI passes it on to its plugin), then SIGKILL for whatever is left after `graceMs`. Resolves when
+ * none is left, or soon after the SIGKILL.
+ */
+async function stopDescendants(graceMs) {
+    const first = descendantsOf(process.pid, processTable());
+    signalAll(first, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    let left = first;
+    while (left.length && Date.now() < deadline) {
+        await tick();
+        left = descendantsOf(process.pid, processTable());
+    }
+    if (left.length)
+        signalAll(left, 'SIGKILL');
+}
+/** The time the runner leaves after each signal before it escalates, less a margin. */
+function graceFor(signal) {
+    return signal === 'SIGINT' ? 5000 : 1500;
+}
+/**
+ * Calls `onStop` on the first SIGINT or SIGTERM. `onStop` is expected to end the process; a second
+ * signal while it runs is ignored (the runner's SIGTERM after SIGINT must not cut the clean-up short).
+ */
+function onStopSignal(onStop) {
+    let stopping = false;
+    for (const s of ['SIGINT', 'SIGTERM']) {
+        process.on(s, () => {
+            if (stopping)
+                return;
+            stopping = true;
+            void onStop(s);
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/state.ts
+// What main hands to post, typed, in one state entry. Never holds a secret value.
+
+const KEY = 'obc';
+function saveState(s) {
+    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
+}
+function stateKeeper(initial, save = saveState) {
+    let current = { ...initial };
+    return {
+        get state() {
+            return current;
+        },
+        update(patch) {
+            current = { ...current, ...patch };
+            save(current);
+        },
+    };
+}
+function loadState() {
+    const raw = core.getState(KEY);
+    if (!raw)
+        return undefined;
+    try {
+        const s = JSON.parse(raw);
+        return s.version === 1 ? s : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/annotations.ts
+// Build failures where the user looks: the one line that says what went wrong (buildx's final
+// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
+// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
+
+
+
+const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
+const EXCERPT_RULE = /^-{10,}$/;
+const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
+/**
+ * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
+ * buildx ends a failure with a source excerpt and the error:
+ *
+ *     Dockerfile:3
+ *     --------------------
+ *        2 |     RUN echo fine
+ *        3 | >>> COPPY nothing /here
+ *     --------------------
+ *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
+ *
+ * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
+ */
+function parseBuildxFailure(output) {
+    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
+    const errors = lines.filter((l) => l.startsWith('ERROR:'));
+    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
+    const out = { message };
+    // The last excerpt before the final error names the failing instruction.
+    for (let i = lines.length - 2; i >= 0; i--) {
+        const m = LOCATION_RE.exec(lines[i]);
+        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
+            continue;
+        out.file = m[1];
+        const marked = [];
+        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
+            const mm = MARKED_LINE.exec(lines[j]);
+            if (mm)
+                marked.push(Number(mm[1]));
+        }
+        const fromError = /\bon line (\d+)\b/.exec(message);
+        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
+        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
+        break;
+    }
+    if (out.file === undefined) {
+        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
+        if (fromError)
+            out.startLine = out.endLine = Number(fromError[1]);
+    }
+    return out;
+}
+/**
+ * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
+ * relative to the workspace. Undefined when the location is unknown, names another file, or the
+ * Dockerfile lies outside the workspace (GitHub could not show it).
+ */
+function annotationTarget(f, dockerfile, workspace) {
+    if (f.startLine === undefined)
+        return undefined;
+    if (f.file !== undefined && f.file !== external_node_path_namespaceObject.basename(dockerfile) && f.file !== dockerfile)
+        return undefined;
+    const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(workspace), external_node_path_namespaceObject.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_namespaceObject.isAbsolute(rel))
+        return undefined;
+    return { file: rel.split(external_node_path_namespaceObject.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+}
+/**
+ * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
+ * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
+ */
+function annotateFailure(message, target) {
+    process.exitCode = lib_core/* ExitCode */.yU.Failure;
+    if (!target) {
+        lib_core/* error */.z3(message);
+        return;
+    }
+    lib_core/* error */.z3(message, {
+        title: `Docker build failed at ${target.file}:${target.startLine}`,
+        file: target.file,
+        startLine: target.startLine,
+        endLine: target.endLine,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function summary_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.distribute === 'merge' && r.pushed)
+        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    if (r.distribute === 'platform' && r.pushed)
+        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function pushVerdict(r) {
+    if (r.pushed)
+        return 'yes';
+    if (!r.pushPlanned)
+        return 'no';
+    if (r.dryRun)
+        return 'would push';
+    return r.error ? 'no: the step failed first' : 'no';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason
+        ? `; not saved (${c.saveReason})`
+        : c.unchanged
+            ? '; nothing new to save: the cache already held every layer of this build'
+            : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+function testLine(t) {
+    if (t.exitCode === 0)
+        return `passed in ${formatMs(t.ms)}`;
+    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length && r.distribute === 'platform') {
+        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    }
+    else if (r.tags.length) {
+        if (r.pushed) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.platforms?.length)
+        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
+    if (r.digest)
+        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
+        rows.push([`Digest of ${p}`, code(dg)]);
+    if (r.handoverKey)
+        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+    if (r.emulated?.arches.length) {
+        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+    }
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    if (r.test)
+        rows.push(['Test (test-run)', testLine(r.test)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.mounts?.length) {
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
+        rows.push(['Cache mounts', line]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/meta/outputs.ts
+
+/** Output name -> value, in metadata-action's order. */
+function metaOutputs(meta, sep) {
+    return {
+        version: meta.version,
+        tags: meta.tags.join(sep.tags),
+        'tag-names': meta.tagNames.join(sep.tags),
+        labels: meta.labels.join(sep.labels),
+        annotations: meta.annotations.join(sep.annotations),
+        json: JSON.stringify(meta.json),
+    };
+}
+/** `tag-names` -> `DOCKER_METADATA_OUTPUT_TAG_NAMES`. */
+function outputEnvName(output) {
+    return `DOCKER_METADATA_OUTPUT_${output.replace(/\W/g, '_').toUpperCase()}`;
+}
+/**
+ * DOCKER_METADATA_SET_OUTPUT_ENV: unset or empty means true (metadata-action's default); otherwise
+ * true/false (also 1/0, t/f, as metadata-action's boolean parser reads them). Anything else is an error.
+ */
+function outputEnvEnabled(raw) {
+    if (raw === undefined || raw === '')
+        return true;
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 't'].includes(v))
+        return true;
+    if (['false', '0', 'f'].includes(v))
+        return false;
+    throw new MetaInputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quote(raw)}`);
+}
+/** The environment variables to export: one per metadata output, or none when turned off. */
+function outputEnv(outputs, setOutputEnv) {
+    if (!outputEnvEnabled(setOutputEnv))
+        return {};
+    return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [outputEnvName(k), v]));
+}
+
+;// CONCATENATED MODULE: ./src/cache/layout.ts
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
+
+
+
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class layout_CacheFormatError extends Error {
+}
+function layout_blobPath(dir, digest) {
+    const [alg, hex] = digest.split(':');
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
+}
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function layout_parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new layout_CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
+        return undefined;
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
+    });
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
+    const descriptors = {};
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+}
+function digestOf(data) {
+    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+function renderCacheImage(image, form = 'index') {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
+    const layers = image.config.layers.map((l) => {
+        const d = image.descriptors[l.blob];
+        if (!d)
+            throw new Error(`no descriptor for cache blob ${l.blob}`);
+        return d;
+    });
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index'
+        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
+        : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    };
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
+ */
+async function writeLayoutMeta(dir, image, form = 'index') {
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image, form);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
+}
+/** Places a blob into a layout: a hard link when possible, else a copy. */
+async function layout_linkBlob(from, dir, digest) {
+    const to = layout_blobPath(dir, digest);
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
+        return; // already in place (removing it would lose it)
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await external_node_fs_.promises.rm(to, { force: true });
+    try {
+        await external_node_fs_.promises.link(from, to);
+    }
+    catch {
+        await external_node_fs_.promises.copyFile(from, to);
+    }
+}
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** True when `file` exists and its content has `digest`. */
+async function layout_verifyBlob(file, digest) {
+    try {
+        return (await fileDigest(file)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
+}
+
 ;// CONCATENATED MODULE: ./src/inputs-files.ts
 // The files the build inputs name, checked before any Docker work: the `context` directory exists,
 // the Dockerfile (`file`, or <context>/Dockerfile) exists inside the workspace, and the `target`
@@ -59285,6 +56914,1484 @@ async function checkBuildFiles(b, workspace, cwd) {
         return;
     const known = stages.length ? `its stages: ${stages.join(', ')}` : 'it names no stage (FROM … AS name)';
     throw new InputError('target', `stage ${quoted(b.target)} is not in ${shown} (${known})`);
+}
+
+;// CONCATENATED MODULE: ./src/cache/keys.ts
+// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
+// content-addressed blob entries.
+
+
+const KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ */
+function slug(s, max = 40) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[.-]+|-+$/g, '');
+    return v.slice(0, max) || 'x';
+}
+function shortHash(s, n = 8) {
+    return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
+}
+/**
+ * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
+ * several images built in one repository never overwrite each other's cache.
+ */
+function planScope(s) {
+    if (s.cacheScope)
+        return slug(s.cacheScope, 60);
+    const image = s.images[0] ?? s.file ?? 'image';
+    const name = image.split('/').pop().split(':')[0];
+    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
+    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
+}
+/** The branches whose caches this run may start from, in order. */
+function fallbackBranches(ctx) {
+    const out = [];
+    const push = (b) => {
+        if (b && !out.includes(b))
+            out.push(b);
+    };
+    if (isPullRequestEvent(ctx.eventName)) {
+        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
+        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
+    }
+    else if (ctx.ref.startsWith('refs/heads/')) {
+        push(ctx.ref.slice('refs/heads/'.length));
+    }
+    else if (ctx.eventName === 'merge_group') {
+        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
+    }
+    push(defaultBranchOf(ctx));
+    return out;
+}
+/** The index entry's key for this run, and the restore keys to fall back on. */
+function planIndexKeys(scope, ctx) {
+    const branches = fallbackBranches(ctx);
+    const own = isPullRequestEvent(ctx.eventName)
+        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
+        : ctx.ref.startsWith('refs/tags/')
+            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
+            : branches[0] ?? 'detached';
+    const base = `${KEY_PREFIX}-idx-${scope}-`;
+    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
+    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
+        .filter((b, i, all) => all.indexOf(b) === i)
+        .map((b) => `${base}${b}-`);
+    return { primary, restore };
+}
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+function keys_indexLookup(keys) {
+    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+function isCommitIndexKey(keys, key) {
+    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+function alternateNumber(keys, key) {
+    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+function keys_nextIndexKey(keys, held) {
+    if (!held || !isCommitIndexKey(keys, held))
+        return keys.primary;
+    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
+/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
+function blobKey(digest) {
+    return `${KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
+}
+/** Key of an entry that holds several blobs, derived from their digests. */
+function packKey(digests) {
+    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
+}
+/**
+ * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
+ * packs balanced by size (largest first into the lightest pack).
+ */
+function keys_planPacks(blobs, maxEntries) {
+    if (blobs.length === 0)
+        return [];
+    if (blobs.length <= maxEntries)
+        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
+    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
+    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+        lightest.size += b.size;
+        lightest.digests.push(b.digest);
+    }
+    return packs
+        .filter((p) => p.digests.length)
+        .map((p) => {
+        const digests = [...p.digests].sort();
+        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cache/merge.ts
+/** Every blob digest the config's layers name. */
+function merge_blobsOf(config) {
+    return new Set(config.layers.map((l) => l.blob));
+}
+/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
+function referencedBlobs(config) {
+    const out = new Set();
+    const visit = (i) => {
+        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
+            out.add(config.layers[n].blob);
+        }
+    };
+    for (const r of config.records) {
+        for (const res of r.layers ?? [])
+            visit(res.layer ?? 0);
+        for (const ch of r.chains ?? [])
+            for (const res of ch.layers)
+                visit(res.layer ?? 0);
+    }
+    return out;
+}
+/**
+ * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
+ * `parent` means 0; -1 means no parent.
+ */
+function parentOf(config, i) {
+    return config.layers[i]?.parent ?? 0;
+}
+/**
+ * Builds a config from records and a layer table given by identity, renumbering layers so that
+ * only those some result needs are kept, in a stable order.
+ */
+class ConfigBuilder {
+    layerIndex = new Map();
+    layers = [];
+    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
+    addLayer(from, i) {
+        const key = layerKey(from, i);
+        const have = this.layerIndex.get(key);
+        if (have !== undefined)
+            return have;
+        const src = from.layers[i];
+        const p = parentOf(from, i);
+        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
+        if (src.annotations !== undefined)
+            layer.annotations = src.annotations;
+        this.layers.push(layer);
+        const idx = this.layers.length - 1;
+        this.layerIndex.set(key, idx);
+        return idx;
+    }
+}
+/** A layer's identity: its blob and its whole parent chain. */
+function layerKey(config, i) {
+    const parts = [];
+    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
+        parts.push(config.layers[n]?.blob ?? '?');
+    return parts.join('<');
+}
+/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
+function chainOk(config, i, present) {
+    let hops = 0;
+    for (let n = i; n >= 0; n = parentOf(config, n)) {
+        const l = config.layers[n];
+        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
+            return false;
+    }
+    return true;
+}
+/**
+ * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
+ * digest, and for every input position an edge with the same selector to a matching parent. A
+ * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
+ * content record) does not match, so its old results are not carried over.
+ */
+function matcher(restored, fresh) {
+    const memo = new Map();
+    const match = (ri, fi) => {
+        const key = `${ri},${fi}`;
+        const known = memo.get(key);
+        if (known !== undefined)
+            return known;
+        memo.set(key, false); // a cycle never matches
+        const a = restored.records[ri];
+        const f = fresh.records[fi];
+        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
+        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
+            const fa = a.inputs[p] ?? [];
+            const ff = f.inputs[p] ?? [];
+            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
+        }
+        memo.set(key, ok);
+        return ok;
+    };
+    return match;
+}
+/**
+ * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
+ * export's records and links are kept as they are: they are exactly the cache keys this build
+ * walked through. Each fresh record also gets the results of the restored record that matches it,
+ * which a fully cached build leaves out of its export (BuildKit exports no result it did not
+ * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
+ * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
+ * are dropped. Layers are renumbered, parents first.
+ */
+function merge_mergeConfigs(fresh, restored, present) {
+    const builder = new ConfigBuilder();
+    const byDigest = new Map();
+    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
+    const match = restored ? matcher(restored, fresh) : () => false;
+    const records = fresh.records.map((record, fi) => {
+        const sources = [[fresh, record]];
+        if (restored)
+            for (const ri of byDigest.get(record.digest) ?? [])
+                if (match(ri, fi))
+                    sources.push([restored, restored.records[ri]]);
+        const results = [];
+        const seen = new Set();
+        for (const [config, r] of sources) {
+            for (const res of r.layers ?? []) {
+                const li = res.layer ?? 0;
+                if (!chainOk(config, li, present))
+                    continue;
+                const key = layerKey(config, li);
+                if (seen.has(key))
+                    continue;
+                seen.add(key);
+                const out = { layer: builder.addLayer(config, li) };
+                if (res.createdAt)
+                    out.createdAt = res.createdAt;
+                results.push(out);
+            }
+        }
+        const rec = { digest: record.digest };
+        if (results.length)
+            rec.layers = results;
+        if (record.inputs)
+            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
+        return rec;
+    });
+    return { layers: builder.layers, records };
+}
+/** Keeps only what `present` can serve: drops results whose layers are missing. */
+function merge_pruneToPresent(config, present) {
+    return merge_mergeConfigs(config, undefined, present);
+}
+/** Restricts a descriptor table to the blobs a config names. */
+function merge_descriptorsFor(image, config) {
+    const descriptors = {};
+    for (const l of config.layers) {
+        const d = image.descriptors[l.blob];
+        if (d)
+            descriptors[l.blob] = d;
+    }
+    return { config, descriptors };
+}
+/** Record digests that have at least one result. */
+function merge_recordsWithResults(config) {
+    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
+}
+/**
+ * Why an index must not be saved, or undefined when it may: never one that serves no step, one
+ * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
+ * no step the index of this commit the service already holds (`held`) does not.
+ */
+function merge_indexVerdict(candidate, floor, held) {
+    const mine = merge_recordsWithResults(candidate);
+    if (mine.size === 0)
+        return 'the index would hold no usable layer';
+    const min = floor ? merge_recordsWithResults(floor).size : 0;
+    if (mine.size < min)
+        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
+    if (held) {
+        const theirs = merge_recordsWithResults(held);
+        if ([...mine].every((d) => theirs.has(d)))
+            return 'the service already holds an index of this commit that serves every step this one does';
+    }
+    return undefined;
+}
+
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
+// EXTERNAL MODULE: external "node:diagnostics_channel"
+var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
+;// CONCATENATED MODULE: ./src/cache/service.ts
+// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
+// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
+// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
+// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
+// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
+// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
+
+
+
+
+function service_newStats() {
+    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+}
+const DEFAULT_CALL_SECONDS = 300;
+const DEFAULT_BUDGET_SECONDS = 600;
+const seconds = (v, dflt) => {
+    const n = Number(v);
+    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+};
+/**
+ * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
+ * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
+ * A value that is not a positive number is ignored.
+ */
+function cachePolicy(env = process.env) {
+    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
+    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+}
+/** How long the next call may take: its own limit, or what is left of the phase's budget. */
+function callLimit(policy, remainingMs) {
+    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
+}
+const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
+/**
+ * What the calls of one step's cache phase share: the time budget (time with at least one call in
+ * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
+ * rate-limit waits. Once stopped, no call of the phase reaches the service.
+ */
+class CachePhase {
+    policy;
+    now;
+    faults = 0;
+    waitedMs = 0;
+    /** Why the phase stopped using the service. */
+    stopped;
+    busyMs = 0;
+    active = 0;
+    since = 0;
+    constructor(policy, now = Date.now) {
+        this.policy = policy;
+        this.now = now;
+    }
+    spentMs() {
+        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
+    }
+    remainingMs() {
+        return Math.max(0, this.policy.budgetMs - this.spentMs());
+    }
+    /** Starts a stretch of time spent on the service; returns the function that ends it. */
+    busy() {
+        if (this.active++ === 0)
+            this.since = this.now();
+        let ended = false;
+        return () => {
+            if (ended)
+                return;
+            ended = true;
+            if (--this.active === 0)
+                this.busyMs += this.now() - this.since;
+        };
+    }
+    /** Stops using the service for the rest of the phase, with one warning. */
+    stop(why) {
+        if (this.stopped)
+            return;
+        this.stopped = why;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
+    }
+    budgetSpent() {
+        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
+    }
+}
+/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
+class CallAbandoned extends Error {
+    code = 'OBC_CACHE_CALL_ABANDONED';
+}
+/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
+function abandonError(request, why) {
+    const err = new CallAbandoned(`abandoned: ${why}`);
+    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
+    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
+    if (request.path?.startsWith('/twirp/'))
+        err.code = 'ECONNRESET';
+    return err;
+}
+/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
+class CallScope {
+    requests = new Set();
+    sockets = new Set();
+    signals = [];
+    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
+    abandoned;
+    /** Called on the first server error or network error of one of its requests. */
+    onFault;
+    adoptRequest(req) {
+        if (this.abandoned)
+            return destroyRequest(req, this.abandoned);
+        this.requests.add(req);
+        req.once('close', () => this.requests.delete(req));
+    }
+    adoptSocket(socket) {
+        if (this.abandoned)
+            return void socket.destroy();
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+    }
+    abandon(why) {
+        if (this.abandoned)
+            return;
+        this.abandoned = why;
+        for (const req of this.requests)
+            destroyRequest(req, why);
+        for (const socket of this.sockets)
+            socket.destroy();
+        this.requests.clear();
+        this.sockets.clear();
+    }
+}
+function destroyRequest(req, why) {
+    // Never an unhandled 'error' event: the library may have stopped listening.
+    req.on('error', () => undefined);
+    req.destroy(abandonError(req, why));
+}
+/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
+let tracker;
+/**
+ * Follows every HTTP request and socket opened inside a call (installed on first use). A request
+ * belongs to the call whose async context started it; a reused keep-alive socket is reached through
+ * its request.
+ */
+function track() {
+    if (tracker)
+        return tracker;
+    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
+    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
+        const scope = t.als.getStore();
+        const req = m.request;
+        if (!scope)
+            return;
+        t.scopeOf.set(req, scope);
+        scope.adoptRequest(req);
+    });
+    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
+    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
+        const { request, response } = m;
+        const status = response.statusCode ?? 0;
+        if (SERVER_ERRORS.has(status))
+            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
+    });
+    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
+        const { request, error } = m;
+        const scope = t.scopeOf.get(request);
+        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
+            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
+    });
+    tracker = t;
+    return t;
+}
+/**
+ * Runs one call of the library with a deadline. The call ends at its deadline or its first server
+ * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
+ * any it opens later are destroyed at once.
+ */
+function runCall(fn, ms, deadlineWhy) {
+    const t = track();
+    const scope = new CallScope();
+    return new Promise((resolve) => {
+        let done = false;
+        const finish = (r, abandon) => {
+            if (done)
+                return;
+            done = true;
+            clearTimeout(timer);
+            if (abandon)
+                scope.abandon(abandon);
+            resolve({ ...r, signals: scope.signals });
+        };
+        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
+        // Not from inside the HTTP parser's callback that reported it.
+        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
+        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
+    });
+}
+
+/** Classifies one line @actions/cache wrote. */
+function classifyLine(line) {
+    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
+    if (rl)
+        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
+    if (/Rate limited:/.test(line))
+        return { kind: 'rate-limit', retryAfterMs: 0 };
+    // A refused reservation: the key exists or another job is creating it (not a fault).
+    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
+    if (taken)
+        return { kind: 'taken', key: taken[1] };
+    // @actions/cache reports every failed reservation as "another job may be creating this cache";
+    // only a 409 means that. A reservation that never reached the service is a fault.
+    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+    if (reserve)
+        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
+    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+    if (failed)
+        return { kind: 'fault', shown: true, message: failed[3].trim() };
+    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
+    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
+    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
+        return { kind: 'fault', shown: false };
+    return undefined;
+}
+/**
+ * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
+ * cache fault is never an error of the build, so it becomes a warning.
+ */
+function demoteCacheErrors(chunk) {
+    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
+}
+/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
+function muteAbandoned(chunk) {
+    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
+}
+/**
+ * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
+ * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
+ * the call whose async context wrote it. Installed while any service is open.
+ */
+let watchers = 0;
+let originalWrite;
+function watchStdout(als) {
+    if (watchers++ === 0) {
+        const original = process.stdout.write.bind(process.stdout);
+        originalWrite = process.stdout.write;
+        process.stdout.write = ((chunk, ...rest) => {
+            const scope = als.getStore();
+            try {
+                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
+                    const text = String(chunk);
+                    if (!scope.abandoned) {
+                        for (const line of text.split('\n')) {
+                            const s = classifyLine(line);
+                            if (s)
+                                scope.signals.push(s);
+                        }
+                    }
+                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
+                    if (shown !== text)
+                        chunk = shown;
+                }
+            }
+            catch {
+                /* never break logging */
+            }
+            return original(chunk, ...rest);
+        });
+    }
+    let closed = false;
+    return () => {
+        if (closed)
+            return;
+        closed = true;
+        if (--watchers === 0 && originalWrite) {
+            process.stdout.write = originalWrite;
+            originalWrite = undefined;
+        }
+    };
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The real service through the unmodified @actions/cache package. Paths are given absolute and
+ * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
+ * of one step's cache phase is given the same `phase`.
+ */
+async function service_actionsCacheService(root, phase, stats) {
+    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
+    const policy = phase.policy;
+    const t = track();
+    const unwatch = watchStdout(t.als);
+    let lastFault;
+    const taken = new Set();
+    /** Counts a failed call; the breaker stops the phase after maxFaults. */
+    const fault = (message) => {
+        stats.failures++;
+        lastFault = message;
+        if (++phase.faults >= policy.maxFaults)
+            phase.stop(`${phase.faults} failed calls`);
+    };
+    async function call(verb, key, fn, failed, onFault) {
+        const what = `${verb} of ${key}`;
+        for (let attempt = 0;; attempt++) {
+            if (phase.stopped)
+                return onFault;
+            const limit = callLimit(policy, phase.remainingMs());
+            if (limit.ms <= 0) {
+                phase.stop(phase.budgetSpent());
+                return onFault;
+            }
+            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+            const start = Date.now();
+            stats.calls++;
+            const end = phase.busy();
+            const r = await runCall(fn, limit.ms, deadlineWhy);
+            end();
+            stats.ms += Date.now() - start;
+            if (!r.signals.some((s) => s.kind === 'fault'))
+                for (const s of r.signals)
+                    if (s.kind === 'taken')
+                        taken.add(s.key);
+            const rate = r.signals.find((s) => s.kind === 'rate-limit');
+            if (r.ok && rate) {
+                stats.rateLimited++;
+                const ms = Math.max(rate.retryAfterMs, 1000);
+                if (attempt > 0)
+                    return r.value;
+                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+                    return r.value;
+                }
+                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+                await pause(ms);
+                continue;
+            }
+            if (!r.ok) {
+                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+                fault(r.why);
+                if (r.deadline && limit.by === 'budget')
+                    phase.stop(phase.budgetSpent());
+                // A server error may be a blip: one more try, unless the phase stopped or time is short.
+                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
+                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
+                    await pause(policy.retryPauseMs);
+                    continue;
+                }
+                return onFault;
+            }
+            if (failed(r.value)) {
+                const faults = r.signals.filter((s) => s.kind === 'fault');
+                if (faults.length) {
+                    if (!faults.some((f) => f.shown))
+                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+                }
+            }
+            return r.value;
+        }
+    }
+    /** A wait that counts as time spent on the service. */
+    async function pause(ms) {
+        const end = phase.busy();
+        stats.waitedMs += ms;
+        phase.waitedMs += ms;
+        try {
+            await wait(ms);
+        }
+        finally {
+            end();
+        }
+    }
+    return {
+        get gaveUp() {
+            return phase.stopped !== undefined;
+        },
+        get lastFault() {
+            return lastFault;
+        },
+        wasTaken: (key) => taken.has(key),
+        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => call('save', key, async () => {
+            stats.uploads++;
+            return (await cache.saveCache(rel(paths), key)) !== -1;
+        }, (v) => !v, false),
+        close: unwatch,
+    };
+}
+function isCacheServiceAvailable() {
+    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
+}
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    });
+    await Promise.all(workers);
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/cache/store.ts
+// The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
+// by their digests (immutable, shared by every run, branch and image), and one small index entry per
+// scope and commit holds the cache config, the map of which entry holds which blob, and the small
+// blobs. Restore fetches the index through restore-key fallback and then only what it references.
+
+
+
+
+
+
+
+/** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
+const SMALL_BLOB_BYTES = (/* unused pure expression or super */ null && (512 * 1024));
+/** At most this many blob entries are uploaded by one run (plus the index entry). */
+const MAX_BLOB_ENTRIES = 3;
+const INDEX_FORMAT = 1;
+const RESTORE_CONCURRENCY = 4;
+function cachePaths(root, scope) {
+    return {
+        store: external_node_path_namespaceObject.join(root, 'store'),
+        index: external_node_path_namespaceObject.join(root, 'store', `index-${scope}`),
+        layoutIn: external_node_path_namespaceObject.join(root, scope, 'in'),
+        layoutOut: external_node_path_namespaceObject.join(root, scope, 'out'),
+    };
+}
+function entryPaths(p, digests) {
+    return [...digests].sort().map((d) => layout_blobPath(p.store, d));
+}
+async function readMeta(dir) {
+    try {
+        const meta = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'meta.json'), 'utf8'));
+        if (meta.format !== INDEX_FORMAT || !meta.image?.config || !meta.entries)
+            return undefined;
+        return meta;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function exists(file) {
+    try {
+        await fs.access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+async function sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return 0;
+    }
+}
+/** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
+async function restoreIndex(svc, p, keys) {
+    await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(p.layoutIn, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(p.layoutOut, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(p.index, { recursive: true });
+    const lookup = keys_indexLookup(keys);
+    const matched = await svc.restore([p.index], lookup.key, lookup.restoreKeys);
+    if (!matched) {
+        // A failed download may have left part of the index behind.
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        lib_core/* info */.pq(svc.gaveUp ? 'Layer cache: building without cache.' : 'Layer cache: no index entry for this scope yet (cold build).');
+        return undefined;
+    }
+    const meta = await readMeta(p.index);
+    if (!meta) {
+        lib_core/* warning */.$e(`Layer cache: the index entry ${matched} is unreadable; building without cache.`);
+        await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    lib_core/* info */.pq(`Layer cache: index ${matched}`);
+    return { meta, matchedKey: matched, ...(await verifySmall(p, meta)) };
+}
+async function verifySmall(p, meta) {
+    const small = new Set();
+    let bytes = 0;
+    for (const d of referencedBlobs(meta.image.config)) {
+        if (meta.entries[d])
+            continue;
+        const f = layout_blobPath(p.index, d);
+        if (await layout_verifyBlob(f, d)) {
+            small.add(d);
+            bytes += await sizeOf(f);
+        }
+    }
+    return { small, bytes };
+}
+/**
+ * Downloads the entry holding `digests` and keeps each blob that verifies; removes whatever a
+ * failed, truncated or corrupted download left behind. Returns the digests now on disk.
+ */
+async function fetchEntry(svc, p, key, digests) {
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    const got = await svc.restore(entryPaths(p, digests), key, []);
+    const ok = new Set();
+    let bytes = 0;
+    if (got !== key && !svc.gaveUp)
+        lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
+    for (const d of digests) {
+        const f = layout_blobPath(p.store, d);
+        // Content-addressed: a file is good exactly when its digest matches.
+        if (await layout_verifyBlob(f, d)) {
+            ok.add(d);
+            bytes += await sizeOf(f);
+        }
+        else {
+            await external_node_fs_.promises.rm(f, { force: true });
+            if (got === key)
+                lib_core/* warning */.$e(`Layer cache: blob ${d.slice(0, 19)} from ${key} failed verification; the steps that need it will be rebuilt.`);
+        }
+    }
+    return { ok, restored: got === key, bytes };
+}
+/**
+ * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
+ * --cache-from type=local.
+ */
+async function restoreLayerCache(svc, p, keys, form = 'index') {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    if (!idx)
+        return outcome;
+    const { meta } = idx;
+    outcome.matchedKey = idx.matchedKey;
+    outcome.entriesRestored = 1;
+    outcome.bytesRestored = idx.bytes;
+    outcome.coldBuildMs = meta.coldBuildMs;
+    const present = new Set(idx.small);
+    const needed = referencedBlobs(meta.image.config);
+    const wanted = new Map();
+    for (const d of needed) {
+        const key = meta.entries[d];
+        if (key)
+            wanted.set(key, meta.packs[key] ?? [d]);
+    }
+    await mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
+        const r = await fetchEntry(svc, p, key, digests);
+        if (r.restored)
+            outcome.entriesRestored++;
+        outcome.bytesRestored += r.bytes;
+        for (const d of r.ok) {
+            present.add(d);
+            if (r.restored)
+                outcome.held[d] = key;
+        }
+    });
+    for (const d of needed)
+        if (!present.has(d))
+            outcome.missing++;
+    const config = merge_pruneToPresent(meta.image.config, present);
+    if (config.records.length === 0 || config.layers.length === 0) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        return outcome;
+    }
+    const image = merge_descriptorsFor(meta.image, config);
+    await external_node_fs_.promises.mkdir(p.layoutIn, { recursive: true });
+    for (const d of merge_blobsOf(config)) {
+        await layout_linkBlob(meta.entries[d] ? layout_blobPath(p.store, d) : layout_blobPath(p.index, d), p.layoutIn, d);
+    }
+    await writeLayoutMeta(p.layoutIn, image, form);
+    outcome.layoutReady = true;
+    outcome.hit = isCommitIndexKey(keys, idx.matchedKey) && outcome.missing === 0 ? 'exact' : 'partial';
+    if (outcome.missing)
+        lib_core/* warning */.$e(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
+    return outcome;
+}
+async function openLazyCache(svc, p, keys) {
+    const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
+    const idx = await restoreIndex(svc, p, keys);
+    const failed = new Set();
+    const fetched = new Set();
+    const inflight = new Map();
+    const meta = idx?.meta;
+    const offer = () => {
+        if (!idx || !meta)
+            return undefined;
+        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+        const config = merge_pruneToPresent(meta.image.config, available);
+        if (config.layers.length === 0)
+            return undefined;
+        return merge_descriptorsFor(meta.image, config);
+    };
+    if (idx && meta) {
+        outcome.matchedKey = idx.matchedKey;
+        outcome.entriesRestored = 1;
+        outcome.bytesRestored = idx.bytes;
+        outcome.coldBuildMs = meta.coldBuildMs;
+        for (const [d, key] of Object.entries(meta.entries))
+            outcome.held[d] = key;
+        outcome.hit = isCommitIndexKey(keys, idx.matchedKey) ? 'exact' : 'partial';
+    }
+    const image = offer();
+    if (idx && !image) {
+        lib_core/* warning */.$e('Layer cache: nothing usable could be restored; building without cache.');
+        outcome.hit = 'miss';
+    }
+    return {
+        outcome,
+        image,
+        failed,
+        reoffer: offer,
+        checkHeld: async () => {
+            if (!meta)
+                return 0;
+            const unfetched = {};
+            for (const [d, key] of Object.entries(meta.entries))
+                if (!inflight.has(key) && !failed.has(d))
+                    unfetched[d] = key;
+            const gone = await goneEntries(svc, p, unfetched, meta.packs);
+            for (const [d, key] of Object.entries(meta.entries)) {
+                if (!gone.has(key))
+                    continue;
+                failed.add(d);
+                delete outcome.held[d];
+            }
+            return gone.size;
+        },
+        held: (d) => !!meta?.entries[d] && !failed.has(d),
+        localPath: async (d) => {
+            if (idx?.small.has(d))
+                return layout_blobPath(p.index, d);
+            if (fetched.has(d))
+                return layout_blobPath(p.store, d);
+            return undefined;
+        },
+        fetch: async (d) => {
+            const key = meta?.entries[d];
+            if (!key || failed.has(d))
+                return undefined;
+            let job = inflight.get(key);
+            if (!job) {
+                const digests = meta.packs[key] ?? [d];
+                job = fetchEntry(svc, p, key, digests).then((r) => {
+                    if (r.restored)
+                        outcome.entriesRestored++;
+                    outcome.bytesRestored += r.bytes;
+                    for (const x of digests) {
+                        if (r.ok.has(x))
+                            fetched.add(x);
+                        else {
+                            failed.add(x);
+                            delete outcome.held[x];
+                        }
+                    }
+                    return r.ok;
+                });
+                inflight.set(key, job);
+            }
+            return (await job).has(d) ? layout_blobPath(p.store, d) : undefined;
+        },
+    };
+}
+/** Entry key -> the digests it holds, for the entries `held` names (a pack holds all its digests). */
+function entriesOf(held, packs = {}) {
+    const out = new Map();
+    for (const [d, key] of Object.entries(held)) {
+        if (out.has(key))
+            continue;
+        out.set(key, packs[key] ?? [d]);
+    }
+    return out;
+}
+/** `held` without the blobs whose entry is in `gone`. */
+function withoutGone(held, gone) {
+    const out = {};
+    for (const [d, key] of Object.entries(held))
+        if (!gone.has(key))
+            out[d] = key;
+    return out;
+}
+/**
+ * The keys of the entries `held` names that the service no longer holds (evicted: unused for a
+ * while, or a quota reached). A lookup that fails because the service is failing proves nothing:
+ * an entry is gone only when a second lookup misses it too, and nothing is reported gone once the
+ * service was given up on.
+ */
+async function goneEntries(svc, p, held, packs = {}) {
+    const gone = new Set();
+    const found = async (key, paths) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
+    await mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
+        const paths = entryPaths(p, digests);
+        if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths)))
+            gone.add(key);
+    });
+    return svc.gaveUp ? new Set() : gone;
+}
+const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+/** Compares the export with the restored index (limited to what is still held); undefined without an export. */
+async function compareExport(p, held) {
+    const fresh = await readLayout(p.layoutOut);
+    if (!fresh)
+        return undefined;
+    const restoredMeta = await readMeta(p.index);
+    let restored;
+    if (restoredMeta) {
+        const { small } = await verifySmall(p, restoredMeta);
+        const cfg = merge_pruneToPresent(restoredMeta.image.config, new Set([...small, ...Object.keys(held)]));
+        if (cfg.layers.length)
+            restored = merge_descriptorsFor(restoredMeta.image, cfg);
+    }
+    const restoredBlobs = restored ? merge_blobsOf(restored.config) : new Set();
+    const freshBlobs = referencedBlobs(fresh.config);
+    const newBlobDigests = [...freshBlobs].filter((d) => !restoredBlobs.has(d));
+    const restoredRecords = restored ? new Set(restored.config.records.map((r) => r.digest)) : new Set();
+    const newRecords = fresh.config.records.filter((r) => !restoredRecords.has(r.digest)).length;
+    const unchanged = !!restored && newBlobDigests.length === 0 && newRecords === 0;
+    return { fresh, restored, restoredMeta: restoredMeta ?? undefined, freshBlobs, restoredBlobs, newBlobDigests, unchanged };
+}
+/**
+ * Saves what this build exported, merged with what was restored. Uploads only blobs the service
+ * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
+ * nothing when the build produced no new blob and no new record (a full hit).
+ */
+async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
+    const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
+    // The index must not promise blobs of entries the service evicted since the restore.
+    const gone = await goneEntries(svc, p, held, (await readMeta(p.index))?.packs);
+    if (gone.size) {
+        core.info(`Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`);
+        held = withoutGone(held, gone);
+    }
+    const cmp = await compareExport(p, held);
+    if (!cmp)
+        return none('the build exported no cache');
+    const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
+    if (cmp.unchanged)
+        return none(store_NOTHING_CHANGED);
+    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+    // given to buildx. A blob the service holds needs no bytes.
+    const located = new Map();
+    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
+        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+            if (await exists(f)) {
+                located.set(d, f);
+                break;
+            }
+        }
+    }
+    const present = new Set([...located.keys(), ...Object.keys(held)]);
+    const merged = mergeConfigs(fresh.config, restored?.config, present);
+    const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
+    const image = descriptorsFor({ config: merged, descriptors }, merged);
+    const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
+    // Large blobs the service does not hold yet go into blob entries.
+    const large = [];
+    const small = [];
+    for (const d of blobsOf(merged)) {
+        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+        if (size < SMALL_BLOB_BYTES) {
+            if (located.has(d))
+                small.push(d);
+        }
+        else if (!held[d] && located.has(d))
+            large.push({ digest: d, size });
+    }
+    const entries = { ...held };
+    const packs = {};
+    let entriesSaved = 0;
+    let bytesSaved = 0;
+    const stored = new Set(Object.keys(held));
+    const plan = planPacks(large, MAX_BLOB_ENTRIES);
+    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    for (const entry of plan) {
+        for (const d of entry.digests)
+            await linkBlob(source(d), p.store, d);
+        const paths = entryPaths(p, entry.digests);
+        const r = await storeEntry(svc, paths, entry.key);
+        if (r === 'uploaded') {
+            entriesSaved++;
+            for (const f of paths)
+                bytesSaved += await sizeOf(f);
+        }
+        if (r === 'missing')
+            continue;
+        for (const d of entry.digests) {
+            stored.add(d);
+            entries[d] = entry.key;
+        }
+        if (entry.digests.length > 1)
+            packs[entry.key] = entry.digests;
+    }
+    // Packs from earlier runs that still hold referenced blobs.
+    for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
+        if (digests.some((d) => entries[d] === key))
+            packs[key] = digests;
+    }
+    // The index must only promise what is stored: drop results whose blobs did not make it.
+    const available = new Set([...small, ...stored]);
+    const finalConfig = pruneToPresent(merged, available);
+    // What the restored cache alone served this build: the index must not serve less.
+    const floor = restored ? mergeConfigs(fresh.config, restored.config, restoredBlobs) : undefined;
+    const draft = draftOf(descriptorsFor(image, finalConfig), entries, packs, new Map(small.map((d) => [d, source(d)])));
+    const base = { scope, coldBuildMs: restoredMeta ? restoredMeta.coldBuildMs : buildMs, restoredKey: restoredMeta?.key, restored: restored?.config, floor };
+    const r = await saveIndex(svc, p, keys, draft, base);
+    if (!r.key)
+        return { saved: false, reason: r.reason, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+    entriesSaved++;
+    bytesSaved += r.bytes;
+    core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
+    return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+/**
+ * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
+ * run stored it, `taken` when its reservation was refused because another job holds or is creating
+ * it (the same key means the same bytes, so it is not missing), else `missing`.
+ */
+async function storeEntry(svc, paths, key) {
+    if ((await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    if (await svc.save(paths, key))
+        return 'uploaded';
+    if (svc.wasTaken?.(key)) {
+        core.info(`Layer cache: entry ${key} is held or being created by another job; the index refers to it.`);
+        return 'taken';
+    }
+    // A save that failed while another job finished the same entry.
+    if (!svc.gaveUp && (await svc.restore(paths, key, [], { lookupOnly: true })) === key)
+        return 'held';
+    return 'missing';
+}
+/** Restricts entries, packs and small blobs to what the image's config references. */
+function draftOf(image, entries, packs, small) {
+    const used = blobsOf(image.config);
+    const out = { image, entries: {}, packs: {}, small: new Map() };
+    for (const d of used) {
+        if (entries[d])
+            out.entries[d] = entries[d];
+        else if (small.has(d))
+            out.small.set(d, small.get(d));
+    }
+    for (const [key, digests] of Object.entries(packs))
+        if (digests.some((d) => out.entries[d] === key))
+            out.packs[key] = digests;
+    return out;
+}
+/** Merges another job's index of this commit into the draft: it may hold blobs this run could not store. */
+function absorb(draft, other) {
+    const present = new Set([...draft.small.keys(), ...Object.keys(draft.entries), ...other.small, ...Object.keys(other.meta.entries)]);
+    const config = mergeConfigs(draft.image.config, other.meta.image.config, present);
+    const image = descriptorsFor({ config, descriptors: { ...other.meta.image.descriptors, ...draft.image.descriptors } }, config);
+    const small = new Map(draft.small);
+    for (const d of other.small)
+        if (!small.has(d))
+            small.set(d, blobPath(other.dir, d));
+    return draftOf(image, { ...other.meta.entries, ...draft.entries }, { ...other.meta.packs, ...draft.packs }, small);
+}
+const INDEX_ATTEMPTS = 3;
+/**
+ * Saves the index entry so that the newest index of this commit (and so of the branch) is never
+ * worse than one the service already holds: looks up this commit's newest index first; when another
+ * job saved one, merges it in, saves nothing when it serves every step this one would, and else saves
+ * under the next alternate key. A save refused because another job took the key meanwhile starts
+ * over.
+ */
+async function saveIndex(svc, p, keys, first, base) {
+    // The index entry must be archived from p.index (its path is part of the entry's version): move
+    // the restored one aside first, since small blobs may be linked from it.
+    const aside = `${p.index}.prev`;
+    await fs.rm(aside, { recursive: true, force: true });
+    if (await exists(p.index))
+        await fs.rename(p.index, aside);
+    const moved = (f) => (f.startsWith(p.index + path.sep) ? aside + f.slice(p.index.length) : f);
+    let draft = { ...first, small: new Map([...first.small].map(([d, f]) => [d, moved(f)])) };
+    const others = [];
+    let reason = 'the cache service did not store the index entry';
+    try {
+        for (let attempt = 0; attempt < INDEX_ATTEMPTS && !svc.gaveUp; attempt++) {
+            const lookup = indexLookup(keys);
+            const heldKey = await svc.restore([p.index], lookup.key, [keys.primary], { lookupOnly: true });
+            let held = heldKey === base.restoredKey ? base.restored : undefined;
+            if (heldKey && heldKey !== base.restoredKey) {
+                const other = await fetchIndex(svc, p, heldKey, `${p.index}.held-${others.length}`);
+                if (!other)
+                    return { reason: `the index ${heldKey} this commit already has could not be read, so it is kept`, bytes: 0, config: draft.image.config };
+                others.push(other.dir);
+                draft = absorb(draft, other);
+                held = other.meta.image.config;
+            }
+            const refused = indexVerdict(draft.image.config, base.floor, held);
+            if (refused)
+                return { reason: refused, bytes: 0, config: draft.image.config };
+            const key = nextIndexKey(keys, heldKey);
+            const bytes = await stageIndex(p, key, draft, base);
+            if (await svc.save([p.index], key))
+                return { key, bytes, config: draft.image.config };
+            reason = svc.gaveUp
+                ? 'the cache service kept failing, so this run stopped using it'
+                : svc.wasTaken?.(key)
+                    ? `another job saved ${key} meanwhile`
+                    : svc.lastFault
+                        ? `the cache service did not store the index entry: ${svc.lastFault}`
+                        : 'the cache service did not store the index entry';
+            await fs.rm(p.index, { recursive: true, force: true });
+        }
+        return { reason, bytes: 0, config: draft.image.config };
+    }
+    finally {
+        for (const d of [aside, ...others])
+            await fs.rm(d, { recursive: true, force: true });
+    }
+}
+/** Downloads the index entry `key` into `dir`; undefined when it cannot be restored or read. */
+async function fetchIndex(svc, p, key, dir) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    const got = await svc.restore([p.index], key, [], {});
+    const meta = got === key ? await readMeta(p.index) : undefined;
+    if (!meta) {
+        await fs.rm(p.index, { recursive: true, force: true });
+        return undefined;
+    }
+    const { small } = await verifySmall(p, meta);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(p.index, dir);
+    core.info(`Layer cache: another job saved ${key} for this commit; merged it into this run's index.`);
+    return { key, meta, dir, small };
+}
+/** Writes the index entry's directory (p.index) for `key`; returns its size in bytes. */
+async function stageIndex(p, key, draft, base) {
+    await fs.rm(p.index, { recursive: true, force: true });
+    await fs.mkdir(p.index, { recursive: true });
+    let bytes = 0;
+    for (const [d, f] of draft.small) {
+        await linkBlob(f, p.index, d);
+        bytes += await sizeOf(blobPath(p.index, d));
+    }
+    const meta = {
+        format: INDEX_FORMAT,
+        scope: base.scope,
+        key,
+        createdAt: new Date().toISOString(),
+        image: draft.image,
+        entries: draft.entries,
+        packs: draft.packs,
+        // A cache that started cold records how long that build took, for the "time saved" figure.
+        coldBuildMs: base.coldBuildMs,
+    };
+    const file = path.join(p.index, 'meta.json');
+    await fs.writeFile(file, JSON.stringify(meta));
+    return bytes + (await sizeOf(file));
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
+// Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
+// cache mount's contents in and out of BuildKit, and their buildx command lines.
+
+
+
+/** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
+const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
+/** Where the helper builds mount the cache, and where the inject helper binds its context. */
+const MNT = '/obc-mnt';
+const SRC = '/obc-src';
+/** The file an entry holds the mount's contents in (a tar made inside the builder). */
+const mounts_plan_TAR_NAME = 'mnt.tar';
+const mounts_plan_META_NAME = 'meta.json';
+function mounts_plan_slug(s, max) {
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[-.]+|[-.]+$/g, '');
+    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
+}
+/** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
+function mountSlug(id) {
+    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
+/**
+ * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
+ * of the layer cache's index keys, so the fallback order is the same (this commit, this branch or
+ * pull request, the pull request's head and base branches, the default branch).
+ */
+function planMountKeys(scope, id, ctx) {
+    const idx = planIndexKeys(scope, ctx);
+    const from = `${KEY_PREFIX}-idx-${scope}-`;
+    const to = `${KEY_PREFIX}-mnt-${scope}-${mountSlug(id)}-`;
+    const swap = (k) => to + k.slice(from.length);
+    const primary = swap(idx.primary);
+    return { primary, restore: [`${primary}-`, ...idx.restore.map(swap)] };
+}
+/** The key an entry with this content is saved under: one entry per commit and content. */
+function mounts_plan_saveKey(keys, contentHash) {
+    return `${keys.primary}-${contentHash.slice(0, 16)}`;
+}
+function planMounts(o, scope, actionRoot, ctx) {
+    const ns = [...o.buildArgs].reverse().find((b) => b.key === CACHE_MOUNT_NS_ARG);
+    return {
+        scope,
+        root: external_node_path_namespaceObject.join(actionRoot, 'mounts'),
+        image: o.image,
+        maxBytes: o.maxBytes,
+        ...(ns ? { namespace: ns.value } : {}),
+        mounts: o.mounts.map((m) => ({ ...m, slug: mountSlug(m.id), keys: planMountKeys(scope, m.id, ctx) })),
+    };
+}
+const HEADER = '# Generated by the oneshot-build action (cache-mounts). No syntax line: nothing is pulled.';
+/**
+ * The inject helper: fills the cache mount `id` from the entry's tar in the build context, unless
+ * the builder's mount already holds something (a persistent builder keeps its own, newer contents).
+ * Writes "restored" or "kept" to the exported result file. OBC_NONCE changes per call, so BuildKit
+ * never answers from its cache.
+ */
+function injectDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-inject`,
+        'ARG OBC_NONCE',
+        `RUN --mount=type=cache,id=${id},target=${MNT} --mount=type=bind,target=${SRC} \\`,
+        '    mkdir -p /obc-status && \\',
+        `    if [ -n "$(ls -A ${MNT})" ]; then echo kept > /obc-status/result; \\`,
+        `    else tar --numeric-owner -xf ${SRC}/${mounts_plan_TAR_NAME} -C ${MNT} && echo restored > /obc-status/result; fi`,
+        'FROM scratch',
+        'COPY --from=obc-inject /obc-status/ /',
+        '',
+    ].join('\n');
+}
+/**
+ * The extract helper: exports the cache mount `id` as a tar, with its size in KiB; above
+ * OBC_MAX_KB only the size is exported. OBC_NONCE changes per call: the step always runs.
+ */
+function extractDockerfile(image, id) {
+    return [
+        HEADER,
+        `FROM ${image} AS obc-extract`,
+        'ARG OBC_NONCE',
+        'ARG OBC_MAX_KB',
+        `RUN --mount=type=cache,id=${id},target=${MNT} \\`,
+        `    mkdir -p /obc-out && kb=$(du -sk ${MNT} | cut -f1) && echo "$kb" > /obc-out/size-kb && \\`,
+        `    if [ "$kb" -le "$OBC_MAX_KB" ]; then tar --numeric-owner -C ${MNT} -cf /obc-out/${mounts_plan_TAR_NAME} . ; fi`,
+        'FROM scratch',
+        'COPY --from=obc-extract /obc-out/ /',
+        '',
+    ].join('\n');
+}
+/** A CSV field for buildx's --output (quoted when it holds a comma or a quote). */
+function csvField(s) {
+    return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+/** `docker buildx build` for a helper: same builder, no attestations, files exported to `dest`. */
+function helperArgv(o) {
+    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', o.dockerfile];
+    for (const [k, v] of Object.entries(o.buildArgs))
+        a.push('--build-arg', `${k}=${v}`);
+    a.push('--output', `type=local,${csvField(`dest=${o.dest}`)}`, o.context);
+    return a;
+}
+
+;// CONCATENATED MODULE: ./src/distribute.ts
+// Distribute mode: each platform built by its own job and pushed by digest, the digest handed over
+// through the Actions cache service, and a merge job that joins them into one image index under
+// every computed tag. Pure planning: keys, the build output, the merge commands, index parsing.
+
+
+const distribute_short = (s) => (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, 8);
+/**
+ * The cache key of one platform's digest: run id, run attempt, image set and platform. Another
+ * attempt of the run, another image or another platform never reads it. Each variable part ends
+ * with a hash, so no key is a prefix of another (linux/arm and linux/arm64).
+ */
+function digestKey(o) {
+    const image = (o.images[0] ?? 'image').split('/').pop().split(':')[0];
+    const p = normalizePlatform(o.platform);
+    return `${KEY_PREFIX}-dist-${slug(o.runId, 24)}-${slug(o.runAttempt, 8)}-${slug(image, 30)}-${distribute_short(o.images.join('\n'))}-${slug(p, 30)}-${distribute_short(p)}`;
+}
+/** The buildx output of a platform job: pushed by digest only, under no tag. */
+function digestOutput(images) {
+    return `type=image,"name=${images.join(',')}",push-by-digest=true,name-canonical=true,push=true`;
+}
+/**
+ * The annotations of the index: `imagetools create` takes only index-level (and
+ * manifest-descriptor) annotations, so manifest-level and unprefixed ones become index ones; once each.
+ */
+function indexAnnotations(annotations) {
+    const out = [];
+    for (const a of annotations) {
+        const m = /^(index|manifest|manifest-descriptor|index-descriptor)(\[[^\]]*\])?:(.*)$/.exec(a);
+        const level = m?.[1] ?? '';
+        const rest = m ? m[3] : a;
+        if (level === 'index-descriptor')
+            continue;
+        const v = level === 'index' || level === 'manifest-descriptor' ? `${level}${m[2] ?? ''}:${rest}` : `index:${rest}`;
+        if (!out.includes(v))
+            out.push(v);
+    }
+    return out;
+}
+/** The tags of `image` among full references `image:tag`. */
+function tagsOf(image, tags) {
+    return tags.filter((t) => t.startsWith(`${image}:`) && !t.slice(image.length + 1).includes('/'));
+}
+/**
+ * One `docker buildx imagetools create` per image: every tag of it, the index annotations, and the
+ * platform images by digest in the order of `platforms`. An image without tags gets no index.
+ */
+function mergeCommands(o) {
+    const ann = indexAnnotations(o.annotations);
+    return o.images
+        .map((image) => ({ image, tags: tagsOf(image, o.tags) }))
+        .filter((x) => x.tags.length > 0)
+        .map(({ image, tags }) => ({
+        image,
+        tags,
+        argv: [
+            'buildx', 'imagetools', 'create',
+            ...tags.flatMap((t) => ['--tag', t]),
+            ...ann.flatMap((a) => ['--annotation', a]),
+            ...o.platforms.map((p) => `${image}@${o.digests[p]}`),
+        ],
+    }));
+}
+/** `linux/arm/v7` from an OCI platform object. */
+function platformString(p) {
+    if (!p?.os || !p.architecture)
+        return '';
+    return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+/** Platform -> manifest digest of an image index (attestation manifests left out). */
+function platformDigests(index) {
+    const out = {};
+    const ms = index?.manifests;
+    if (!Array.isArray(ms))
+        return out;
+    for (const m of ms) {
+        if (m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest')
+            continue;
+        const p = platformString(m.platform);
+        if (!p || p.startsWith('unknown/') || typeof m.digest !== 'string')
+            continue;
+        if (!(p in out))
+            out[p] = m.digest;
+    }
+    return out;
+}
+/**
+ * The key a platform given as input has in an index: lowercase, aliases as containerd normalizes
+ * them, and arm64's default variant v8 dropped (`linux/arm64/v8` is `linux/arm64`).
+ */
+function normalizePlatform(p) {
+    const parts = p.toLowerCase().split('/');
+    const alias = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+    if (parts[1])
+        parts[1] = alias[parts[1]] ?? parts[1];
+    if (parts[1] === 'arm64' && parts[2] === 'v8')
+        parts.length = 2;
+    if (parts[1] === 'amd64' && parts[2] === 'v1')
+        parts.length = 2;
+    return parts.join('/');
+}
+function parseHandedDigest(text) {
+    try {
+        const v = JSON.parse(text);
+        if (typeof v?.platform !== 'string' || typeof v?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(v.digest))
+            return undefined;
+        return { platform: v.platform, digest: v.digest, images: Array.isArray(v.images) ? v.images.map(String) : [], runId: String(v.runId ?? ''), runAttempt: String(v.runAttempt ?? '') };
+    }
+    catch {
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
@@ -59556,281 +58663,6 @@ function displayCommand(cmd, argv) {
     return [cmd, ...argv].map((s) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-;// CONCATENATED MODULE: ./src/secrets.ts
-// Build secrets: masked before anything is logged, written to 0600 files in a private 0700
-// directory (removed in post), handed to buildx by id and path or env var name only.
-
-
-
-
-
-
-/** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
-const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
-/** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
-function maskValue(value) {
-    if (value === '')
-        return;
-    lib_core/* setSecret */.Pq(value);
-    for (const line of value.split(/\r?\n/)) {
-        if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
-            continue;
-        if (line !== value)
-            lib_core/* setSecret */.Pq(line);
-        if (line.trim() !== line)
-            lib_core/* setSecret */.Pq(line.trim());
-    }
-}
-/** Masks inline values and the values of the named environment variables. */
-function maskSecrets(secrets, env = process.env) {
-    for (const s of secrets) {
-        if (s.source.kind === 'value')
-            maskValue(s.source.value);
-        if (s.source.kind === 'env' && env[s.source.name] !== undefined)
-            maskValue(env[s.source.name]);
-    }
-}
-/** Checks what must exist before a build: files and environment variables. */
-async function checkSecretSources(secrets, env = process.env) {
-    for (const s of secrets) {
-        if (s.source.kind === 'file') {
-            let st;
-            try {
-                st = await external_node_fs_.promises.stat(s.source.path);
-                await external_node_fs_.promises.access(s.source.path, external_node_fs_.constants.R_OK);
-            }
-            catch {
-                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist or cannot be read`);
-            }
-            if (!st.isFile())
-                throw new InputError('secret-files', `secret "${s.id}": ${s.source.path} is not a regular file`);
-        }
-        if (s.source.kind === 'env' && env[s.source.name] === undefined) {
-            throw new InputError('secret-envs', `secret "${s.id}": environment variable ${s.source.name} is not set`);
-        }
-    }
-}
-/** Largest secret file read for masking and the leak guard (larger ones are read up to this). */
-const MAX_FILE_BYTES = 1024 * 1024;
-/**
- * Every secret's value as bytes, for the leak guard. Secret files are read here (up to 1 MiB) and
- * their text is masked too. Call before `withholdEnv` takes the secret-envs variables away.
- */
-async function readSecretValues(secrets, env = process.env) {
-    const out = [];
-    for (const s of secrets) {
-        if (s.source.kind === 'value')
-            out.push({ id: s.id, value: Buffer.from(s.source.value, 'utf8') });
-        else if (s.source.kind === 'env')
-            out.push({ id: s.id, value: Buffer.from(env[s.source.name] ?? '', 'utf8') });
-        else {
-            const fh = await external_node_fs_.promises.open(s.source.path, 'r');
-            try {
-                const buf = Buffer.alloc(MAX_FILE_BYTES);
-                const { bytesRead } = await fh.read(buf, 0, MAX_FILE_BYTES, 0);
-                const value = buf.subarray(0, bytesRead);
-                // Text is masked like an inline value; binary data cannot be printed as a log line anyway.
-                const text = value.toString('utf8');
-                if (!text.includes('\uFFFD') && !text.includes('\0'))
-                    maskValue(text);
-                out.push({ id: s.id, value });
-            }
-            finally {
-                await fh.close();
-            }
-        }
-    }
-    return out;
-}
-/** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
-function secretDirPath(runnerTemp) {
-    return external_node_path_namespaceObject.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-}
-/** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
-async function createSecretDir(dir) {
-    await external_node_fs_.promises.mkdir(dir, { mode: 0o700 });
-    await external_node_fs_.promises.chmod(dir, 0o700);
-}
-/** Writes inline secrets to files and returns the `--secret` specs for every secret. */
-async function materializeSecrets(secrets, dir) {
-    const specs = [];
-    let n = 0;
-    for (const s of secrets) {
-        if (s.source.kind === 'value') {
-            const file = external_node_path_namespaceObject.join(dir, `s${n++}`);
-            // 'wx': never follow or reuse a file someone else put there.
-            await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
-            specs.push(`id=${s.id},src=${file}`);
-        }
-        else if (s.source.kind === 'file') {
-            specs.push(`id=${s.id},src=${external_node_path_namespaceObject.resolve(realCwd(), s.source.path)}`);
-        }
-        else {
-            specs.push(`id=${s.id},env=${s.source.name}`);
-        }
-    }
-    return specs;
-}
-async function removeSecretDir(dir) {
-    if (dir)
-        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-}
-// Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
-// KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
-const CREDENTIAL_WORDS = new Set([
-    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
-    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
-]);
-const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
-const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
-/** A credential word followed by one of these names something about it, not the credential. */
-const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
-function words(key) {
-    return key
-        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-        .toUpperCase()
-        .split(/[^A-Z0-9]+/)
-        .filter((w) => w !== '');
-}
-/** True when a build-arg key looks like it holds a credential (NPM_TOKEN, dbPassword, API_KEY). */
-function looksLikeCredential(key) {
-    const w = words(key);
-    for (let i = 0; i < w.length; i++) {
-        const word = w[i];
-        const next = w[i + 1];
-        let hit = CREDENTIAL_WORDS.has(word) || CREDENTIAL_SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
-        if (!hit && (word === 'KEY' || word === 'KEYS'))
-            hit = !(i > 0 && HARMLESS_BEFORE_KEY.has(w[i - 1]));
-        if (hit && next !== undefined && HARMLESS_AFTER.has(next))
-            hit = false;
-        if (hit)
-            return true;
-    }
-    return false;
-}
-/**
- * One warning per build-arg whose key looks like a credential; the value of such an argument is
- * masked too. Build arguments end up in the image history, provenance (mode=max) and the log.
- */
-function credentialBuildArgWarnings(buildArgs) {
-    const out = [];
-    for (const b of buildArgs) {
-        if (!looksLikeCredential(b.key))
-            continue;
-        maskValue(b.value);
-        out.push(`build-args: "${b.key}" looks like a credential. Build arguments are kept in the image's history and provenance; pass it with secrets (or secret-envs) and read it in a RUN --mount=type=secret,id=... step instead.`);
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/interrupt.ts
-// Cancellation. On a cancelled run the runner sends SIGINT to the step's process, SIGTERM 7.5 s
-// later, and kills the process tree 2.5 s after that. This module stops what the step started
-// (docker buildx build, docker, tar and zstd under @actions/cache: every descendant of this
-// process) within that time; main-impl decides what else a cancelled step does.
-
-
-/** Pure: every descendant of `root` in a (pid, parent pid) table. */
-function descendantsOf(root, table) {
-    const children = new Map();
-    for (const [pid, ppid] of table)
-        children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    const out = [];
-    const queue = [...(children.get(root) ?? [])];
-    while (queue.length) {
-        const pid = queue.shift();
-        if (pid === root || out.includes(pid))
-            continue;
-        out.push(pid);
-        queue.push(...(children.get(pid) ?? []));
-    }
-    return out;
-}
-/** Pure: the parent pid from the text of /proc/<pid>/stat (the name in parentheses may hold anything). */
-function parentFromStat(stat) {
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
-    return Number.isInteger(ppid) ? ppid : undefined;
-}
-/** (pid, parent pid) of every process: /proc on Linux, `ps` elsewhere. */
-function processTable() {
-    const out = [];
-    let entries;
-    try {
-        entries = (0,external_node_fs_.readdirSync)('/proc').filter((e) => /^\d+$/.test(e));
-    }
-    catch {
-        entries = undefined;
-    }
-    if (entries) {
-        for (const e of entries) {
-            try {
-                const ppid = parentFromStat((0,external_node_fs_.readFileSync)(`/proc/${e}/stat`, 'utf8'));
-                if (ppid !== undefined)
-                    out.push([Number(e), ppid]);
-            }
-            catch {
-                // gone meanwhile
-            }
-        }
-        return out;
-    }
-    const ps = (0,external_node_child_process_namespaceObject.spawnSync)('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], { encoding: 'utf8' });
-    for (const line of (ps.stdout ?? '').split('\n')) {
-        const m = /^\s*(\d+)\s+(\d+)/.exec(line);
-        if (m)
-            out.push([Number(m[1]), Number(m[2])]);
-    }
-    return out;
-}
-function signalAll(pids, signal) {
-    for (const pid of pids) {
-        try {
-            process.kill(pid, signal);
-        }
-        catch {
-            // already gone
-        }
-    }
-}
-const tick = () => new Promise((r) => setTimeout(r, 50));
-/**
- * Stops every process this one started: SIGTERM (buildx cancels its build on it, and the docker
- * CLI passes it on to its plugin), then SIGKILL for whatever is left after `graceMs`. Resolves when
- * none is left, or soon after the SIGKILL.
- */
-async function stopDescendants(graceMs) {
-    const first = descendantsOf(process.pid, processTable());
-    signalAll(first, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    let left = first;
-    while (left.length && Date.now() < deadline) {
-        await tick();
-        left = descendantsOf(process.pid, processTable());
-    }
-    if (left.length)
-        signalAll(left, 'SIGKILL');
-}
-/** The time the runner leaves after each signal before it escalates, less a margin. */
-function graceFor(signal) {
-    return signal === 'SIGINT' ? 5000 : 1500;
-}
-/**
- * Calls `onStop` on the first SIGINT or SIGTERM. `onStop` is expected to end the process; a second
- * signal while it runs is ignored (the runner's SIGTERM after SIGINT must not cut the clean-up short).
- */
-function onStopSignal(onStop) {
-    let stopping = false;
-    for (const s of ['SIGINT', 'SIGTERM']) {
-        process.on(s, () => {
-            if (stopping)
-                return;
-            stopping = true;
-            void onStop(s);
-        });
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/phases/emulation.ts
 // Phase: QEMU binfmt handlers for the platforms the runner cannot run natively, registered the way
 // docker/setup-qemu-action does (a privileged container of a binfmt installer image with
@@ -60072,6 +58904,1048 @@ function earlyInspect(name, env) {
 function sameRelease(reported, version) {
     const core_ = (v) => v.replace(/^v/, '').replace(/[+].*$/, '');
     return core_(reported) === core_(version);
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: ./src/cache/proxy.ts
+// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
+// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
+// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
+// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
+// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
+// uploads only new ones, which land on disk as an OCI layout for the post step to save.
+//
+// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
+// job's private Docker config), so no other process on the runner can read or write the cache
+// through it. The export may come in either cache form (image index or image manifest); the
+// offered cache is served in the form the caller chose for the builder's BuildKit.
+
+
+
+
+
+const PROXY_REPO = 'obc/cache';
+const IMPORT_TAG = 'in';
+const EXPORT_TAG = 'out';
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** A manifest larger than this is not a cache document. */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+function send(res, status, headers = {}, body) {
+    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+    res.end(body);
+}
+function sendError(res, status, code, message, headers = {}) {
+    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
+}
+const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
+/** Sends bytes held in memory, or only their headers for HEAD. */
+function sendBytes(req, res, data, digest, type) {
+    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
+    if (req.method === 'HEAD')
+        send(res, 200, headers);
+    else
+        send(res, 200, headers, data);
+}
+/** The whole request body, refused past `limit` bytes (manifests are small). */
+function readAll(req, limit) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req
+            .on('data', (c) => {
+            size += c.length;
+            if (size <= limit)
+                chunks.push(c);
+        })
+            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
+            .on('error', reject);
+    });
+}
+/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
+function append(req, up) {
+    return new Promise((resolve, reject) => {
+        req.on('data', (c) => {
+            up.hash.update(c);
+            up.size += c.length;
+        });
+        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    });
+}
+/** True when the request carries exactly `expected` as its basic credential. */
+function authorized(header, expected) {
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+    if (!m)
+        return false;
+    const got = Buffer.from(m[1], 'base64');
+    const want = Buffer.from(`${expected.username}:${expected.password}`);
+    return got.length === want.length && (0,external_node_crypto_.timingSafeEqual)(got, want);
+}
+function randomCredentials() {
+    return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
+}
+async function startCacheProxy(src, exportDir, opts) {
+    await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(exportDir, 'blobs', 'sha256'), { recursive: true });
+    const uploadsDir = external_node_path_namespaceObject.join(exportDir, '.uploads');
+    await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
+    const credentials = opts.credentials ?? randomCredentials();
+    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
+    let offered = render(src.image);
+    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
+    const uploads = new Map();
+    const sendFile = async (req, res, file, digest) => {
+        const size = (await external_node_fs_.promises.stat(file)).size;
+        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
+        if (req.method === 'HEAD')
+            return send(res, 200, headers);
+        stats.blobsServed++;
+        stats.bytesServed += size;
+        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+        await new Promise((resolve) => {
+            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
+        });
+    };
+    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+    const manifests = async (req, res, ref) => {
+        if (req.method === 'PUT') {
+            // Only this build's export is written, under its tag (or by digest); nothing else.
+            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
+                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+            const data = await readAll(req, MAX_MANIFEST_BYTES);
+            if (!data)
+                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+            if (DIGEST_RE.test(ref) && ref !== digest)
+                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+            // The export tag is written once per build: a second, different document is refused.
+            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+                stats.rewritesRefused++;
+                return sendError(res, 409, 'DENIED', 'the export was written already');
+            }
+            let form;
+            try {
+                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
+            }
+            catch (err) {
+                if (err instanceof layout_CacheFormatError)
+                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+                throw err;
+            }
+            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
+            if (ref === EXPORT_TAG) {
+                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+                stats.exportForm = form;
+                stats.exportDigest = digest;
+            }
+            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+        }
+        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
+            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+        return notFound(res, 'MANIFEST_UNKNOWN');
+    };
+    /** Blob uploads (the export). */
+    const blobUploads = async (req, res, url, id) => {
+        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+        if (req.method === 'POST' && !id) {
+            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+            const up = { file: external_node_path_namespaceObject.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+            await external_node_fs_.promises.writeFile(up.file, '');
+            const digest = url.searchParams.get('digest');
+            if (digest) {
+                await append(req, up);
+                return finishUpload(res, up, digest);
+            }
+            req.resume();
+            uploads.set(uuid, up);
+            return accepted(uuid, 0);
+        }
+        const up = uploads.get(id);
+        if (!up)
+            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+        if (req.method === 'PATCH') {
+            await append(req, up);
+            return accepted(id, up.size);
+        }
+        if (req.method === 'PUT') {
+            await append(req, up);
+            uploads.delete(id);
+            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
+        }
+        return send(res, 405);
+    };
+    const finishUpload = async (res, up, digest) => {
+        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+            await external_node_fs_.promises.rm(up.file, { force: true });
+            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+        }
+        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
+        stats.uploads++;
+        stats.bytesUploaded += up.size;
+        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    };
+    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+    const blobs = async (req, res, digest) => {
+        if (!DIGEST_RE.test(digest))
+            return notFound(res);
+        const exported = layout_blobPath(exportDir, digest);
+        if (await proxy_exists(exported))
+            return sendFile(req, res, exported, digest);
+        if (offered && digest === offered.configDigest)
+            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+        const local = await src.localPath(digest);
+        if (local)
+            return sendFile(req, res, local, digest);
+        if (!src.held(digest))
+            return notFound(res);
+        const size = src.image?.descriptors[digest]?.size;
+        if (req.method === 'HEAD' && size !== undefined) {
+            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+        }
+        stats.fetches++;
+        const fetched = await src.fetch(digest);
+        if (!fetched) {
+            stats.fetchFailures.push(digest);
+            return notFound(res);
+        }
+        return sendFile(req, res, fetched, digest);
+    };
+    const handle = async (req, res) => {
+        if (process.env.OBC_PROXY_TRACE)
+            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+        if (!authorized(req.headers.authorization, credentials)) {
+            stats.unauthorized++;
+            req.resume();
+            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+        }
+        const url = new URL(req.url ?? '/', 'http://x');
+        const p = url.pathname;
+        if (p === '/v2/' || p === '/v2')
+            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
+        const prefix = `/v2/${PROXY_REPO}/`;
+        if (!p.startsWith(prefix))
+            return notFound(res, 'NAME_UNKNOWN');
+        const rest = p.slice(prefix.length);
+        if (rest.startsWith('manifests/'))
+            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+        if (rest.startsWith('blobs/uploads'))
+            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+        if (rest.startsWith('blobs/'))
+            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
+        return notFound(res, 'UNSUPPORTED');
+    };
+    const server = external_node_http_.createServer((req, res) => {
+        handle(req, res).catch(() => {
+            if (!res.headersSent)
+                send(res, 500);
+            else
+                res.destroy();
+        });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${server.address().port}`;
+    return {
+        host,
+        credentials,
+        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
+        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
+        exportDir,
+        stats,
+        offer: (image) => {
+            offered = render(image);
+        },
+        rearmExport: () => {
+            stats.exportDigest = undefined;
+        },
+        close: async () => {
+            await new Promise((resolve) => {
+                server.closeAllConnections?.();
+                server.close(() => resolve());
+            });
+            await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
+        },
+    };
+}
+async function proxy_exists(p) {
+    try {
+        await external_node_fs_.promises.access(p);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/tar-fields.ts
+// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
+// mount hash.
+/** A NUL-terminated string field. */
+function cstr(b) {
+    const z = b.indexOf(0);
+    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
+}
+/** A number field: octal text, or base-256 when the first byte's high bit is set. */
+function tarNumber(field, what = 'number') {
+    if (field[0] & 0x80) {
+        let v = field[0] & 0x7f;
+        for (let i = 1; i < field.length; i++)
+            v = v * 256 + field[i];
+        return v;
+    }
+    const s = cstr(field).trim();
+    if (s === '')
+        return 0;
+    if (!/^[0-7]+$/.test(s))
+        throw new Error(`tar: bad ${what} field "${s}"`);
+    return parseInt(s, 8);
+}
+/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const sp = data.indexOf(0x20, pos);
+        if (sp < 0)
+            break;
+        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
+        if (!(len > 0))
+            break;
+        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
+/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
+function normalizeName(name) {
+    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+}
+const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
+/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
+async function mounts_hash_hashTar(file) {
+    const fh = await external_node_fs_.promises.open(file, 'r');
+    try {
+        const total = (await fh.stat()).size;
+        const read = async (pos, len) => {
+            const b = Buffer.alloc(len);
+            let got = 0;
+            while (got < len) {
+                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
+                if (bytesRead === 0)
+                    throw new Error('tar: the archive ends inside an entry');
+                got += bytesRead;
+            }
+            return b;
+        };
+        const lines = [];
+        let files = 0;
+        let bytes = 0;
+        let pos = 0;
+        let longName;
+        let longLink;
+        let pax = {};
+        while (pos + BLOCK <= total) {
+            const h = await read(pos, BLOCK);
+            pos += BLOCK;
+            if (h.every((b) => b === 0))
+                break;
+            const type = String.fromCharCode(h[156] || 0x30);
+            let size = tarNumber(h.subarray(124, 136));
+            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+                const data = await read(pos, size);
+                pos += padded(size);
+                if (type === 'x')
+                    pax = parsePax(data);
+                if (type === 'L')
+                    longName = cstr(data);
+                if (type === 'K')
+                    longLink = cstr(data);
+                continue;
+            }
+            let name = cstr(h.subarray(0, 100));
+            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
+            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
+                const prefix = cstr(h.subarray(345, 500));
+                if (prefix)
+                    name = `${prefix}/${name}`;
+            }
+            let link = cstr(h.subarray(157, 257));
+            let uid = tarNumber(h.subarray(108, 116));
+            let gid = tarNumber(h.subarray(116, 124));
+            name = pax.path ?? longName ?? name;
+            link = pax.linkpath ?? longLink ?? link;
+            if (pax.size && /^\d+$/.test(pax.size))
+                size = Number(pax.size);
+            if (pax.uid && /^\d+$/.test(pax.uid))
+                uid = Number(pax.uid);
+            if (pax.gid && /^\d+$/.test(pax.gid))
+                gid = Number(pax.gid);
+            pax = {};
+            longName = undefined;
+            longLink = undefined;
+            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
+            const kind = type === '\0' || type === '7' ? '0' : type;
+            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
+            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
+            const digest = (0,external_node_crypto_.createHash)('sha256');
+            for (let off = 0; off < content; off += CHUNK)
+                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
+            pos += padded(content);
+            const n = normalizeName(name);
+            if (kind === '0') {
+                files++;
+                bytes += size;
+            }
+            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
+        }
+        lines.sort();
+        const all = (0,external_node_crypto_.createHash)('sha256');
+        for (const l of lines)
+            all.update(`${l}\n`);
+        const entries = lines.filter((l) => !l.startsWith('["",')).length;
+        return { hash: all.digest('hex'), entries, files, bytes };
+    }
+    finally {
+        await fh.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts.ts
+// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
+// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
+// exports the mount with another helper build and saves a new entry only when its content changed.
+// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
+// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
+
+
+
+
+
+
+
+
+
+
+
+
+const META_FORMAT = 1;
+const label = (id) => `cache mount ${id}`;
+const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
+/** Runs a helper build; returns undefined on success, else buildx's error line. */
+async function runHelper(h, name, dockerfile, context, dest, args) {
+    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
+    await external_node_fs_.promises.writeFile(file, dockerfile);
+    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
+    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
+    if (h.namespace !== undefined)
+        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
+    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
+    try {
+        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
+        if (r.exitCode === 0)
+            return undefined;
+        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
+    }
+    catch (err) {
+        return err.message;
+    }
+}
+async function mounts_readMeta(dir) {
+    try {
+        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), 'utf8'));
+        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function mounts_sizeOf(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Restores one mount: the entry, checked, then injected into the builder. */
+async function restoreOne(svc, h, m, st) {
+    const started = Date.now();
+    const rep = { id: m.id, result: 'miss', bytes: 0 };
+    const dir = external_node_path_namespaceObject.join(h.root, m.slug);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    try {
+        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
+        if (!matched) {
+            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+            return rep;
+        }
+        rep.key = matched;
+        const meta = await mounts_readMeta(dir);
+        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
+        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
+        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
+            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        // The cache holds this content already: post saves only a different one.
+        st.entryHash = meta.hash;
+        st.restoredKey = matched;
+        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
+        const status = external_node_path_namespaceObject.join(h.root, `${m.slug}-status`);
+        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
+        if (err) {
+            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        const result = (await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(status, 'result'), 'utf8').catch(() => '')).trim();
+        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
+        if (result === 'kept') {
+            rep.result = 'kept';
+            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
+        }
+        else {
+            rep.result = 'restored';
+            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+        }
+        return rep;
+    }
+    finally {
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    }
+}
+/**
+ * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
+ * own log group. Records what post needs in the state. Never throws.
+ */
+async function restoreMountsPhase(plan, state, report, o) {
+    const p = plan.mounts;
+    if (!p)
+        return;
+    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
+        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
+        const builder = report.toolchain?.builder;
+        if (!builder) {
+            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
+            return;
+        }
+        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
+        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
+        const reports = [];
+        try {
+            const restoreAll = async (svc) => {
+                for (let i = 0; i < p.mounts.length; i++) {
+                    try {
+                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
+                    }
+                    catch (err) {
+                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
+                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
+                    }
+                }
+            };
+            if (!isCacheServiceAvailable()) {
+                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
+                await restoreAll(undefined);
+            }
+            else {
+                await workdir_withCacheRoot(p.root, async () => {
+                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
+                    try {
+                        await restoreAll(svc);
+                    }
+                    finally {
+                        svc.close();
+                    }
+                });
+            }
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
+        }
+        state.mounts = {
+            builder,
+            image: p.image,
+            maxBytes: p.maxBytes,
+            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+            root: p.root,
+            save: o.save && isCacheServiceAvailable(),
+            saveSkipReason: o.save ? undefined : o.saveSkipReason,
+            mounts,
+        };
+        saveState(state);
+        report.mounts = reports;
+        if (!o.save)
+            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
+    });
+}
+/** Exports one mount and saves it when its content differs from what the cache holds. */
+async function saveOne(svc, h, s, m) {
+    const started = Date.now();
+    const rep = { id: m.id, saved: false, bytes: 0 };
+    const not = (reason, warn = false) => {
+        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
+        return { ...rep, reason };
+    };
+    const dir = m.exported ?? path.join(h.root, m.slug);
+    try {
+        if (m.exportError)
+            return not(`the mount could not be exported: ${m.exportError}`, true);
+        if (!m.exported) {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                return not(`the mount could not be exported: ${err}`, true);
+        }
+        const tar = path.join(dir, TAR_NAME);
+        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
+        await fs.rm(path.join(dir, 'size-kb'), { force: true });
+        const tarBytes = await mounts_sizeOf(tar);
+        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
+        if (tarBytes === undefined) {
+            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
+        }
+        if (tarBytes > s.maxBytes)
+            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
+        const digest = await hashTar(tar);
+        if (digest.entries === 0) {
+            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
+        }
+        if (digest.hash === m.entryHash)
+            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
+        const key = saveKey(m.keys, digest.hash);
+        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
+        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
+        // Same commit and content as an earlier run (a re-run): the entry is there already.
+        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
+            return not(`${key} already holds this content`);
+        if (!(await svc.save([dir], key)))
+            return not(`the cache service did not store ${key}`, true);
+        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+        return { ...rep, saved: true, key, bytes: tarBytes };
+    }
+    finally {
+        await fs.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h, s, m, dir) {
+    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
+    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const maxKb = Math.floor(s.maxBytes / 1024);
+    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ */
+async function exportMountsPhase(s, dockerConfig) {
+    if (!s?.save || s.mounts.length === 0)
+        return [];
+    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+    return (async () => {
+        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
+        const dirs = [];
+        for (const m of s.mounts) {
+            const dir = external_node_path_namespaceObject.join(s.root, 'exports', m.slug);
+            try {
+                const err = await exportOne(h, s, m, dir);
+                if (err)
+                    m.exportError = err;
+                else {
+                    m.exported = dir;
+                    dirs.push(dir);
+                }
+            }
+            catch (err) {
+                m.exportError = err.message;
+            }
+            if (m.exportError)
+                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
+        }
+        return dirs;
+    })();
+}
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+async function dropMountExports(s) {
+    if (!s)
+        return;
+    for (const m of s.mounts) {
+        if (m.exported)
+            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
+        m.exported = undefined;
+    }
+}
+/**
+ * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
+ * conditions), in its own log group. Never throws.
+ */
+async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
+    if (!s)
+        return [];
+    return core.group('Save cache mounts', async () => {
+        if (!buildSucceeded) {
+            core.info('Cache mounts not saved: the build did not succeed.');
+            return [];
+        }
+        if (!s.save) {
+            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
+            return [];
+        }
+        const started = Date.now();
+        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+        const out = [];
+        try {
+            await withCacheRoot(s.root, async () => {
+                const svc = await actionsCacheService(s.root, phase, newStats());
+                try {
+                    for (const m of s.mounts) {
+                        try {
+                            out.push(await saveOne(svc, h, s, m));
+                        }
+                        catch (err) {
+                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
+                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
+                        }
+                    }
+                }
+                finally {
+                    svc.close();
+                }
+            });
+        }
+        catch (err) {
+            core.warning(`cache-mounts: not saved: ${err.message}`);
+        }
+        const saved = out.filter((r) => r.saved);
+        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
+        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
+        return out;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cache/verify.ts
+// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
+// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
+// differs (written by something other than this build, or changed on disk before post) is not saved.
+
+
+const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/**
+ * The digest of the cache document BuildKit says it exported, from the build's metadata file;
+ * undefined when it reported none (no cache export, or an export that failed with ignore-error).
+ */
+function reportedCacheDigest(md) {
+    let v = md['cache.manifest'];
+    if (typeof v === 'string') {
+        try {
+            v = JSON.parse(v);
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const digest = v?.digest;
+    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
+}
+/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
+async function namedExportMismatch(dir, expected) {
+    const named = await layoutTop(dir);
+    if (!named)
+        return 'the export on disk names no cache document';
+    if (named !== expected)
+        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
+    return undefined;
+}
+/**
+ * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
+ * the document and its config hash to their digests, and so does every blob of it that is on disk
+ * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
+ * Returns why the export must not be saved, or undefined when it may.
+ */
+async function verify_checkExport(dir, expected, skip = new Set()) {
+    const mismatch = await namedExportMismatch(dir, expected);
+    if (mismatch)
+        return mismatch;
+    const file = blobPath(dir, expected);
+    if (!(await verifyBlob(file, expected)))
+        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
+    let doc;
+    try {
+        doc = parseCacheDocument(await fs.readFile(file), 'the exported document');
+    }
+    catch (err) {
+        return err.message;
+    }
+    if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
+        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const f = blobPath(dir, layer.digest);
+        const present = await fs.access(f).then(() => true, () => false);
+        if (present && !(await verifyBlob(f, layer.digest)))
+            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/phases/cache.ts
+// Phase: restore the layer cache from the Actions cache service.
+
+
+
+
+
+
+
+
+
+
+
+
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
+}
+const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+/**
+ * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
+ * so post saves nothing. Returns the digest post must find again, when there is one.
+ */
+async function acceptExport(dir, reported, received) {
+    // BuildKit releases that do not report the export: the loopback registry's record of it.
+    const expected = reported ?? received;
+    if (!expected)
+        return undefined;
+    const why = await namedExportMismatch(dir, expected);
+    if (!why)
+        return expected;
+    lib_core/* warning */.$e(`Layer cache: this build's cache export is not saved: ${why}.`);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    return undefined;
+}
+/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
+function explainFetch(mode, access) {
+    if (access.lazy || !access.eagerReason || mode === 'eager')
+        return;
+    if (mode === 'lazy')
+        lib_core/* warning */.$e(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+    else
+        lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
+}
+/** Restores the cache before the build: the index (lazy) or everything (eager). */
+async function restorePhase(plan, state, report, mode, access) {
+    const c = plan.cache;
+    if (!c)
+        return noSession('disabled');
+    const started = Date.now();
+    const stats = service_newStats();
+    const phase = newCachePhase();
+    const available = isCacheServiceAvailable();
+    const d = plan.decisions;
+    const lazy = access.lazy;
+    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
+    const save = d.saveCache && !access.off;
+    const saveReason = !d.saveCache ? d.saveReason : access.off;
+    if (access.off) {
+        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
+        plan.build.cacheTo = undefined;
+        plan.build.cacheExportDir = undefined;
+    }
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
+    let outcome;
+    let session = noSession('miss');
+    let unchanged;
+    /**
+     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+     * nothing), `partial` when it restored a cache but made new layers.
+     */
+    let exportDigest;
+    const judge = async (reported, received) => {
+        if (save)
+            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
+        if (session.hit !== 'exact' && session.hit !== 'partial')
+            return;
+        try {
+            const cmp = await compareExport(c.paths, outcome?.held ?? {});
+            if (!cmp)
+                return;
+            session.hit = cmp.unchanged ? 'exact' : 'partial';
+            unchanged = cmp.unchanged;
+            if (cmp.unchanged)
+                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
+        }
+    };
+    const record = () => {
+        state.cache = {
+            save: save && available,
+            saveSkipReason: save ? undefined : saveReason,
+            scope: c.scope,
+            keys: c.keys,
+            paths: c.paths,
+            held: outcome?.held ?? {},
+            unchanged,
+            exportDigest,
+        };
+        saveState(state);
+        report.cache = {
+            hit: session.hit,
+            bytesRestored: outcome?.bytesRestored ?? 0,
+            entriesRestored: outcome?.entriesRestored ?? 0,
+            restoreMs: stats.ms,
+            saveReason: save ? undefined : saveReason,
+            coldBuildMs: outcome?.coldBuildMs,
+            unchanged,
+        };
+    };
+    await lib_core/* group */.Os('Restore layer cache', async () => {
+        if (access.off)
+            return;
+        if (!available) {
+            lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
+            return;
+        }
+        explainFetch(mode, access);
+        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
+        if (!lazy) {
+            try {
+                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
+            }
+            finally {
+                svc.close();
+            }
+            if (outcome.layoutReady)
+                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
+            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
+            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
+            return;
+        }
+        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+        outcome = lz.outcome;
+        const proxy = await startCacheProxy({
+            image: lz.image,
+            held: lz.held,
+            localPath: lz.localPath,
+            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
+        }, c.paths.layoutOut, { form: access.form });
+        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
+        plan.build.cacheFrom = proxy.cacheFrom;
+        plan.build.cacheTo = proxy.cacheTo;
+        plan.build.cacheExportDir = proxy.exportDir;
+        let retried = false;
+        session = {
+            hit: lz.image ? outcome.hit : 'miss',
+            recover: async () => {
+                if (retried || lz.failed.size === 0)
+                    return false;
+                retried = true;
+                // One entry failed: others may be gone too (evicted), and the retry must not need them.
+                const gone = await workdir_withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
+                if (gone)
+                    lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
+                const again = lz.reoffer();
+                proxy.offer(again);
+                proxy.rearmExport();
+                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
+                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+                if (session.hit === 'exact')
+                    session.hit = 'partial';
+                return true;
+            },
+            close: async (reported) => {
+                await proxy.close();
+                await forget().catch(() => undefined);
+                svc.close();
+                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
+                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
+                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
+                if (proxy.stats.unauthorized > 0)
+                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
+                await judge(reported, proxy.stats.exportDigest);
+                record();
+            },
+        };
+        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
+    });
+    record();
+    if (!save)
+        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
+    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
+    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
+    return session;
+}
+/** Saves the layer cache in post; never throws. */
+async function savePhase(c, phase) {
+    const stats = newStats();
+    const started = Date.now();
+    if (c.unchanged) {
+        // Main compared the export with the restored cache already: no need to read it again.
+        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
+    if (c.exportDigest) {
+        // Only what this build exported, as BuildKit reported it, and unchanged since main.
+        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+        if (why) {
+            const failure = `this build's cache export changed after the build: ${why}`;
+            core.warning(`Layer cache: not saved: ${failure}.`);
+            return { failure, stats, ms: Date.now() - started };
+        }
+    }
+    try {
+        const outcome = await withCacheRoot(c.paths.store, async () => {
+            const svc = await actionsCacheService(c.paths.store, phase, stats);
+            try {
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
+            }
+            finally {
+                svc.close();
+            }
+        });
+        if (!outcome.saved)
+            core.info(`Layer cache not saved: ${outcome.reason}.`);
+        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+        return { outcome, stats, ms: Date.now() - started };
+    }
+    catch (err) {
+        const failure = saveFailure(err);
+        core.warning(`Layer cache: not saved: ${failure}`);
+        return { failure, stats, ms: Date.now() - started };
+    }
+}
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+function saveFailure(err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof CacheFormatError)
+        return `this action could not read the build's cache export: ${msg}`;
+    const code = err?.code;
+    if (code === 'ENOSPC')
+        return `the runner's disk is full: ${msg}`;
+    if (code)
+        return `a file of the cache export could not be read or written (${code}): ${msg}`;
+    return `an unexpected error while saving: ${msg}`;
 }
 
 ;// CONCATENATED MODULE: ./src/cache/access.ts
@@ -60801,12 +60675,16 @@ class LeakGuard {
 class TestFailedError extends Error {
     exitCode;
     cacheDigest;
+    buildMs;
     constructor(exitCode, 
     /** The cache export BuildKit reported for the build, so that post can still save it. */
-    cacheDigest) {
+    cacheDigest, 
+    /** How long the build took (the summary and the saved cache record it). */
+    buildMs) {
         super(`test-run: the commands failed with exit code ${exitCode}; nothing was pushed or exported`);
         this.exitCode = exitCode;
         this.cacheDigest = cacheDigest;
+        this.buildMs = buildMs;
     }
 }
 /** Pure: the commands' environment on top of the docker environment (no secret-envs, no INPUT_*). */
@@ -60837,39 +60715,13 @@ async function runTestCommands(script, o) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/phases/build.ts
-// Phase: write the build secrets, run the build, check it for leaked secrets, then push.
-//
-// With secrets to look for and something about to leave the runner, the image is built without
-// pushing, checked by the leak guard, and only then pushed:
-// - docker driver (containerd image store): the build loads the image into the local store;
-//   `docker save` streams it to the guard; `docker push` pushes each tag. The store keeps the image
-//   index as built, so the pushed digest is the built one.
-// - other drivers: the build exports an OCI layout next to the cache export; the guard reads it;
-//   a second, fully cached buildx invocation pushes, and its digest is the registry's.
-// The layer cache export is checked in both cases; a leak fails the step before the push, deletes
-// the export, and post saves no cache (the build did not succeed).
-//
-// On the docker driver the build never writes the computed tags into the daemon's image store: it
-// stores the image under a name of this run's own (localImageName), then tags it and pushes each
-// tag. Two jobs of one self-hosted runner building the same new tag on one daemon would otherwise
-// race to create that name in the store, and one fails with `image "...": already exists`; and a
-// job could push the image the other one had just tagged. Each push is checked: the registry must
-// get this build's digest (containerd store), else the tag is set and pushed again.
+;// CONCATENATED MODULE: ./src/build-mode.ts
+// Pure planning of how a build runs: whether the leak guard checks it, whether it is staged (built
+// without pushing, checked, then pushed), and the buildx invocations that follow from that. The
+// build phase (phases/build.ts) carries them out; nothing here runs a program or writes a file.
 
 
-
-
-
-
-
-
-
-
-
-
-
-/** Pure: the build mode. */
+/** The build mode. */
 function buildMode(o) {
     const outputs = o.outputs ?? 0;
     const extraCacheTo = o.extraCacheTo ?? 0;
@@ -60892,27 +60744,268 @@ function buildMode(o) {
 function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString('hex')) {
     return `oneshot-build-local/${rand}:build`;
 }
+/** The image needs a name of this run's own: the docker driver's staging, or a test of an image not loaded under its tags. */
+function needsLocalName(mode, testRun, load, tags) {
+    return mode.localName || (testRun && !(load && tags > 0));
+}
+/**
+ * The first buildx invocation: the requested build, held back from leaving the runner where the
+ * mode stages it (no push; a load, a layout or a local name instead), without the exports the mode
+ * defers. `b` is the build as requested (push, tags and outputs as the user asked).
+ */
+function firstInvocation(b, f) {
+    const { mode, local } = f;
+    const first = { ...b };
+    if (mode.deferExports)
+        Object.assign(first, { outputs: [], extraCacheTo: [] });
+    if (f.scanCacheDir)
+        Object.assign(first, { cacheTo: localCacheTo(f.scanCacheDir), cacheExportDir: f.scanCacheDir });
+    if (mode.localName && local)
+        return { ...first, tags: [local], push: false, load: true };
+    if (mode.staged === 'layout-then-rebuild' || mode.layout || f.testRun || f.splitLoad) {
+        const load = b.load || f.testRun;
+        Object.assign(first, { push: false, load });
+        if (local)
+            first.tags = b.load ? [...b.tags, local] : [local];
+        if (load && f.classicLoad)
+            Object.assign(first, { provenance: 'false', sbom: '' });
+        if (mode.layout)
+            first.outputs = [...(first.outputs ?? []), `type=oci,dest=${f.ociDir},tar=false`];
+        return first;
+    }
+    if (b.pushByDigest)
+        first.outputs = [...(first.outputs ?? []), b.pushByDigest];
+    return first;
+}
+/**
+ * The last invocation, after the guard and the tests passed, when the mode needs one: the same
+ * build again, fully cached, exporting only what leaves (the push, the deferred outputs and extra
+ * cache-to). `used` is the first invocation as it ran (its cache source after a retry), `b` the
+ * build as requested.
+ */
+function lastInvocation(b, used, mode) {
+    if (mode.staged !== 'layout-then-rebuild' && !mode.deferExports)
+        return undefined;
+    const pushHere = mode.staged === 'layout-then-rebuild';
+    const byDigest = b.pushByDigest;
+    return {
+        ...used,
+        push: pushHere && !byDigest,
+        load: false,
+        tags: b.tags,
+        outputs: [...(pushHere && byDigest ? [byDigest] : []), ...(mode.deferExports ? (b.outputs ?? []) : [])],
+        extraCacheTo: mode.deferExports ? (b.extraCacheTo ?? []) : [],
+        cacheTo: undefined,
+        flags: { ...b.flags, noCache: false, noCacheFilters: [], pull: false },
+        provenance: b.provenance,
+        sbom: b.sbom,
+    };
+}
+/** The buildx metadata for the `metadata` output, with a name of this run's own replaced by the tags. */
+function publicMetadata(md, local, tags) {
+    if (!local || typeof md['image.name'] !== 'string')
+        return md;
+    // buildx reports the name normalized (docker.io/ before a name without a registry).
+    const names = md['image.name'].split(',').filter((n) => n !== local && n !== `docker.io/${local}`);
+    const out = { ...md };
+    if (names.length || tags.length)
+        out['image.name'] = [...new Set([...names, ...tags])].join(',');
+    else
+        delete out['image.name'];
+    return out;
+}
+/** Docker output of `docker push`: the digest the registry got. */
+function pushedDigest(stdout) {
+    return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
+}
+
+;// CONCATENATED MODULE: ./src/phases/leak-guard.ts
+// Phase: the leak guard. Before anything of the build leaves the runner (a push, an export, the
+// layer cache, a cache mount), every layer of it is read for the secrets' values; a find fails the
+// step and removes what would have left.
+
+
+
+
+/** Reads the image where it leaves the runner or stays in the store (load), and the cache exports always. */
+async function scanAll(guard, g, docker, mountExports) {
+    const { mode, local } = g.stage;
+    if (mode.localName && local && (mode.staged === 'load-then-push' || g.wantLoad || g.userOutputs > 0))
+        await guard.scanDockerImage(local, docker.env);
+    if (mode.layout)
+        await guard.scanDirectory(g.stage.ociDir, 'image');
+    if ((g.cacheSaved || g.stage.scanCacheDir) && g.first.cacheExportDir)
+        await guard.scanDirectory(g.first.cacheExportDir, 'layer cache');
+    for (const dir of (await mountExports?.export()) ?? [])
+        await guard.scanDirectory(dir, 'cache mount');
+}
+/** Nothing of this build may leave: drops the cache exports, the layout and the loaded images. */
+async function dropEverything(g, docker, mountExports) {
+    await mountExports?.drop();
+    if (g.first.cacheExportDir)
+        await external_node_fs_.promises.rm(g.first.cacheExportDir, { recursive: true, force: true });
+    await external_node_fs_.promises.rm(g.stage.ociDir, { recursive: true, force: true });
+    for (const ref of g.first.load ? g.first.tags : [])
+        await exec_run('docker', ['image', 'rm', ref], { env: docker.env, silent: true, ignoreReturnCode: true });
+}
+/** The "Leak guard" group; returns the guard (its small files give the image id); throws the leak. */
+async function guardPhase(g, docker, deps) {
+    return lib_core/* group */.Os('Leak guard', async () => {
+        const guard = new LeakGuard(g.needles);
+        await scanAll(guard, g, docker, deps.mountExports);
+        const s = guard.stats;
+        deps.note({ secretScan: { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] } });
+        lib_core/* info */.pq(`Leak guard: looked for ${g.needles.needles.length} value(s) of ${g.secretCount - g.needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
+            `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`);
+        const leak = guard.error();
+        if (leak) {
+            await dropEverything(g, docker, deps.mountExports);
+            throw leak;
+        }
+        lib_core/* info */.pq('Leak guard: no secret value found.');
+        return guard;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/phases/push.ts
+// Phase: on the docker driver, give the image stored under this run's own name its tags and push
+// each. Two jobs of one self-hosted runner building the same new tag on one daemon would otherwise
+// race to create that name in the store (`image "...": already exists`), and a job could push the
+// image the other one had just tagged. Each push is checked: the registry must get this build's
+// digest (containerd store), else the tag is set and pushed again.
+
+
+
 /** Times a tag is set and pushed again when another job on the daemon re-tagged it meanwhile. */
 const PUSH_ATTEMPTS = 3;
+/** The image id of a reference in the daemon's store ('' when there is none). */
+async function imageIdOf(ref, docker) {
+    return (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+}
+/** True when `tag` names another image than `local` now (another job tagged it). */
+async function retaggedMeanwhile(tag, local, docker) {
+    const [a, b] = await Promise.all([imageIdOf(tag, docker), imageIdOf(local, docker)]);
+    return !!a && !!b && a !== b;
+}
+/** Tags `local` as `tag` and pushes it, again while another job re-tags the name; returns the registry's digest. */
+async function tagAndPushOne(tag, local, push, expected, docker) {
+    for (let attempt = 1;; attempt++) {
+        const t = await exec_run('docker', ['tag', local, tag], { env: docker.env, silent: true, ignoreReturnCode: true });
+        if (t.exitCode !== 0)
+            throw new Error(`push: docker tag ${tag} failed: ${exec_lastMeaningfulLine(t.stderr) || exec_lastMeaningfulLine(t.stdout)}`);
+        if (!push)
+            return '';
+        const r = await exec_run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
+        if (r.exitCode !== 0) {
+            const failed = `push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`;
+            // Another job re-tagging the name mid-push makes the push send a mix of both images.
+            if (attempt >= PUSH_ATTEMPTS || !(await retaggedMeanwhile(tag, local, docker)))
+                throw new Error(failed);
+            lib_core/* info */.pq(`push: another build on this Docker daemon tagged ${tag} while it was pushed, and the push failed; tagging and pushing again.`);
+            continue;
+        }
+        const got = pushedDigest(r.stdout);
+        if (!expected || !got || got === expected)
+            return got;
+        const why = `another build on this Docker daemon tagged ${tag} while it was pushed (the registry got ${got}, this build made ${expected})`;
+        if (attempt >= PUSH_ATTEMPTS)
+            throw new Error(`push: ${why}, ${PUSH_ATTEMPTS} times; the tag cannot be pushed reliably while it does`);
+        lib_core/* info */.pq(`push: ${why}; tagging and pushing again.`);
+    }
+}
+/**
+ * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
+ * built digest, known on the containerd store), a push that sent another image is done again.
+ * Returns the digest the registry got.
+ */
+async function tagAndPush(tags, local, push, expected, docker) {
+    let digest = '';
+    for (const tag of tags) {
+        const got = await tagAndPushOne(tag, local, push, expected, docker);
+        digest ||= got;
+    }
+    return digest;
+}
+/**
+ * The "Push" (or "Tag") group of a build stored under this run's own name; elsewhere only removes
+ * a name of this run's own that is not to stay. Returns the digest (the built one, or the
+ * registry's) and the local image id.
+ */
+async function tagPhase(b, stage, built, docker) {
+    const { local } = stage;
+    const wantPush = b.push || !!b.pushByDigest;
+    if (!stage.mode.localName || !local) {
+        if (local && !b.load)
+            await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+        return { digest: built, localId: '' };
+    }
+    return lib_core/* group */.Os(wantPush && b.tags.length ? 'Push' : 'Tag', async () => {
+        const localId = await imageIdOf(local, docker);
+        const expected = docker.toolchain.containerdStore ? built : '';
+        const pushed = await tagAndPush(b.tags, local, wantPush, expected, docker);
+        if (pushed && built && pushed !== built)
+            lib_core/* warning */.$e(`push: the registry has ${pushed}, the build made ${built}; the digest output is the registry's.`);
+        // The computed tags stay in the store (as a build without this action leaves them); the run's
+        // own name goes, unless it is the only name of an image to be loaded.
+        if (b.tags.length || !b.load)
+            await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
+        return { digest: pushed || built, localId };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/phases/build.ts
+// Phase: write the build secrets, run the build, check it for leaked secrets, test it, then push.
+//
+// With secrets to look for and something about to leave the runner, the image is built without
+// pushing, checked by the leak guard, and only then pushed:
+// - docker driver (containerd image store): the build loads the image into the local store;
+//   `docker save` streams it to the guard; `docker push` pushes each tag. The store keeps the image
+//   index as built, so the pushed digest is the built one.
+// - other drivers: the build exports an OCI layout next to the cache export; the guard reads it;
+//   a second, fully cached buildx invocation pushes, and its digest is the registry's.
+// The layer cache export is checked in both cases; a leak fails the step before the push, deletes
+// the export, and post saves no cache (the build did not succeed). build-mode.ts plans the
+// invocations; this file runs them.
+//
+// On the docker driver the build never writes the computed tags into the daemon's image store: it
+// stores the image under a name of this run's own (localImageName), then tags it and pushes each
+// tag (phases/push.ts).
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Runs buildx until it succeeds or the layer cache cannot help; returns the metadata and the invocation that ran. */
 async function runBuildx(b, docker, recover) {
     await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(b.metadataFile), { recursive: true });
+    let used = b;
     for (;;) {
-        await external_node_fs_.promises.rm(b.metadataFile, { force: true });
-        const argv = buildxArgv(b);
+        await external_node_fs_.promises.rm(used.metadataFile, { force: true });
+        const argv = buildxArgv(used);
         lib_core/* debug */.Yz(`Build command: ${displayCommand('docker', argv)}`);
         try {
             // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
             // A call (check, outline, targets) prints its result: the log shows all of it.
-            await exec_run('docker', argv, { env: docker.env, secretEnv: true, ...(b.flags?.call ? { view: null } : {}) });
+            await exec_run('docker', argv, { env: docker.env, secretEnv: true, ...(used.flags?.call ? { view: null } : {}) });
             break;
         }
         catch (err) {
             // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
-            if (!recover || !(await recover()))
+            const again = recover ? await recover() : undefined;
+            if (!again)
                 throw err;
+            used = { ...used, ...again };
         }
     }
-    return JSON.parse(await external_node_fs_.promises.readFile(b.metadataFile, 'utf8'));
+    return { md: JSON.parse(await external_node_fs_.promises.readFile(used.metadataFile, 'utf8')), used };
 }
 /** `call`: buildx prints the result; problems found (buildx exits 1) fail the step with buildx's summary line. */
 async function build_runCall(b, docker) {
@@ -60931,260 +61024,143 @@ async function build_runCall(b, docker) {
         throw new Error(`call: ${b.flags?.call}: ${line || `buildx exit code ${err.result.exitCode}`} (the log shows each)`);
     }
 }
-/** Docker output of `docker push`: the digest the registry got. */
-function pushedDigest(stdout) {
-    return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
-}
-/** True when `tag` names another image than `local` now (another job tagged it). */
-async function retaggedMeanwhile(tag, local, docker) {
-    const id = async (ref) => (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
-    const [a, b] = await Promise.all([id(tag), id(local)]);
-    return !!a && !!b && a !== b;
-}
-/**
- * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
- * built digest, known on the containerd store), a push that sent another image (another job
- * re-tagged the name in between) is done again. Returns the digest the registry got.
- */
-async function tagAndPush(tags, local, push, expected, docker) {
-    let digest = '';
-    for (const tag of tags) {
-        for (let attempt = 1;; attempt++) {
-            const t = await exec_run('docker', ['tag', local, tag], { env: docker.env, silent: true, ignoreReturnCode: true });
-            if (t.exitCode !== 0)
-                throw new Error(`push: docker tag ${tag} failed: ${exec_lastMeaningfulLine(t.stderr) || exec_lastMeaningfulLine(t.stdout)}`);
-            if (!push)
-                break;
-            const r = await exec_run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
-            if (r.exitCode !== 0) {
-                const failed = `push: docker push ${tag} failed: ${exec_lastMeaningfulLine(r.stderr) || exec_lastMeaningfulLine(r.stdout)}`;
-                // Another job re-tagging the name mid-push makes the push send a mix of both images.
-                if (attempt >= PUSH_ATTEMPTS || !(await retaggedMeanwhile(tag, local, docker)))
-                    throw new Error(failed);
-                lib_core/* info */.pq(`push: another build on this Docker daemon tagged ${tag} while it was pushed, and the push failed; tagging and pushing again.`);
-                continue;
-            }
-            const got = pushedDigest(r.stdout);
-            if (!expected || !got || got === expected) {
-                digest ||= got;
-                break;
-            }
-            const why = `another build on this Docker daemon tagged ${tag} while it was pushed (the registry got ${got}, this build made ${expected})`;
-            if (attempt >= PUSH_ATTEMPTS)
-                throw new Error(`push: ${why}, ${PUSH_ATTEMPTS} times; the tag cannot be pushed reliably while it does`);
-            lib_core/* info */.pq(`push: ${why}; tagging and pushing again.`);
-        }
-    }
-    return digest;
-}
-async function buildPhase(inputs, ctx, plan, docker, state, report, secretValues = [], recover, 
-/** Exports what post will save of the cache mounts; the guard checks it too. */
-mountExports) {
-    const b = plan.build;
-    b.builder = docker.builder.name;
-    const byDigest = b.pushByDigest;
-    const wantPush = b.push || !!byDigest;
-    const wantLoad = b.load;
-    const testRun = inputs.build?.testRun ?? '';
-    const userOutputs = b.outputs ?? [];
-    const userCacheTo = b.extraCacheTo ?? [];
-    const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
-    const needles = planNeedles(secretValues);
-    const guardOn = inputs.secretScan !== false;
-    if (guardOn) {
-        for (const id of needles.skipped) {
-            lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
-        }
-    }
-    const attest = { provenance: b.provenance, sbom: b.sbom };
+/** The mode and the staging facts for a request, with the leak guard's needles. */
+function planStages(req, docker, cacheSaved) {
+    const b = req.build;
+    const needles = planNeedles(req.secretValues);
+    const testRun = req.testRun !== '';
     // A classic image store takes no attestations: the build that loads makes none.
-    const classicLoad = (wantLoad || testRun !== '') && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
-    const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(attest.provenance) || attest.sbom !== '');
+    const classicLoad = (b.load || testRun) && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
+    const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(b.provenance) || b.sbom !== '');
+    const byDigest = !!b.pushByDigest;
+    const extraCacheTo = b.extraCacheTo?.length ?? 0;
     const mode = buildMode({
-        guard: guardOn,
+        guard: req.guard,
         needles: needles.needles.length,
-        push: wantPush,
+        push: b.push || byDigest,
         // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
         tags: byDigest ? 1 : b.tags.length,
         cacheSaved,
         driver: byDigest ? 'by-digest' : docker.builder.driver,
-        load: wantLoad,
-        test: testRun !== '',
-        outputs: userOutputs.length,
-        extraCacheTo: userCacheTo.length,
+        load: b.load,
+        test: testRun,
+        outputs: b.outputs?.length ?? 0,
+        extraCacheTo,
         call: !!b.flags?.call,
         splitLoad,
     });
-    checkLoadable(wantLoad || testRun !== '', b.platforms, docker);
-    const ociDir = external_node_path_namespaceObject.join(plan.root, 'image-oci');
-    const scanCacheDir = external_node_path_namespaceObject.join(plan.root, 'cache-scan');
-    const tags = b.tags;
-    const ownCacheTo = b.cacheTo;
-    const ownCacheDir = b.cacheExportDir;
-    const flags = b.flags;
-    const needsName = mode.localName || (testRun !== '' && !(wantLoad && tags.length));
-    const local = needsName ? localImageName() : undefined;
     // The extra cache-to entries wait for the guard: it checks a local export of the same layers.
-    const scanExtraCache = mode.scan && mode.deferExports && userCacheTo.length > 0 && !cacheSaved;
-    const started = Date.now();
-    try {
-        let md = {};
-        let guardRef;
-        await lib_core/* group */.Os(b.flags?.call ? `Build (call: ${b.flags.call})` : 'Build', async () => {
-            if (inputs.secrets.length) {
-                // The path goes into the state before the directory exists: post removes it whatever happens.
-                state.secretDir = secretDirPath(ctx.runnerTemp);
-                saveState(state);
-                await createSecretDir(state.secretDir);
-                b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
-            }
-            if (mode.deferExports) {
-                b.outputs = [];
-                b.extraCacheTo = [];
-            }
-            if (scanExtraCache) {
-                await external_node_fs_.promises.rm(scanCacheDir, { recursive: true, force: true });
-                b.cacheTo = localCacheTo(scanCacheDir);
-                b.cacheExportDir = scanCacheDir;
-            }
-            if (mode.localName && local) {
-                b.tags = [local];
-                b.push = false;
-                b.load = true;
-            }
-            else if (mode.staged === 'layout-then-rebuild' || mode.layout || testRun || splitLoad) {
-                b.push = false;
-                b.load = wantLoad || testRun !== '';
-                if (local)
-                    b.tags = wantLoad ? [...tags, local] : [local];
-                if (b.load && classicLoad)
-                    Object.assign(b, { provenance: 'false', sbom: '' });
-                if (mode.layout) {
-                    await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                    b.outputs = [...(b.outputs ?? []), `type=oci,dest=${ociDir},tar=false`];
-                }
-            }
-            else if (byDigest) {
-                b.outputs = [...(b.outputs ?? []), byDigest];
-            }
-            if (mode.staged !== 'no' || mode.deferExports || testRun) {
-                lib_core/* info */.pq(`Building without pushing or exporting: ${[mode.scan ? 'the leak guard checks' : '', testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ') || 'a second step exports'} the image first.`);
-            }
-            md = b.flags?.call ? await build_runCall(b, docker) : await runBuildx(b, docker, recover);
-        });
-        const cacheDigest = reportedCacheDigest(md);
-        report.buildMs = Date.now() - started;
-        if (mode.scan) {
-            await lib_core/* group */.Os('Leak guard', async () => {
-                const guard = new LeakGuard(needles);
-                guardRef = guard;
-                // The image, where it leaves the runner or is to stay in the store (load); the cache export always.
-                if (mode.localName && local && (mode.staged === 'load-then-push' || wantLoad || userOutputs.length > 0))
-                    await guard.scanDockerImage(local, docker.env);
-                if (mode.layout)
-                    await guard.scanDirectory(ociDir, 'image');
-                if ((cacheSaved || scanExtraCache) && b.cacheExportDir)
-                    await guard.scanDirectory(b.cacheExportDir, 'layer cache');
-                for (const dir of (await mountExports?.export()) ?? [])
-                    await guard.scanDirectory(dir, 'cache mount');
-                const s = guard.stats;
-                report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
-                lib_core/* info */.pq(`Leak guard: looked for ${needles.needles.length} value(s) of ${secretValues.length - needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
-                    `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`);
-                const leak = guard.error();
-                if (leak) {
-                    // Nothing of this build may leave: drop the cache export, the layout and the loaded images.
-                    await mountExports?.drop();
-                    if (b.cacheExportDir)
-                        await external_node_fs_.promises.rm(b.cacheExportDir, { recursive: true, force: true });
-                    await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                    for (const ref of b.load ? b.tags : [])
-                        await exec_run('docker', ['image', 'rm', ref], { env: docker.env, silent: true, ignoreReturnCode: true });
-                    throw leak;
-                }
-                lib_core/* info */.pq('Leak guard: no secret value found.');
-            });
+    const scanExtraCache = mode.scan && mode.deferExports && extraCacheTo > 0 && !cacheSaved;
+    const stage = {
+        mode,
+        local: needsLocalName(mode, testRun, b.load, b.tags.length) ? localImageName() : undefined,
+        ociDir: external_node_path_namespaceObject.join(req.root, 'image-oci'),
+        scanCacheDir: scanExtraCache ? external_node_path_namespaceObject.join(req.root, 'cache-scan') : undefined,
+        testRun,
+        classicLoad,
+        splitLoad,
+    };
+    return { mode, stage, needles };
+}
+/** Writes the inline secrets to files (the directory is in the state before it exists: post removes it whatever happens); returns the --secret specs. */
+async function writeSecrets(req, keeper) {
+    if (!req.secrets.length)
+        return req.build.secretSpecs;
+    const secretDir = secretDirPath(req.runnerTemp);
+    keeper.update({ secretDir });
+    await createSecretDir(secretDir);
+    return materializeSecrets(req.secrets, secretDir);
+}
+/** The "Build" group: the first invocation. */
+async function firstBuild(req, first, stage, docker, recover) {
+    return lib_core/* group */.Os(first.flags?.call ? `Build (call: ${first.flags.call})` : 'Build', async () => {
+        if (stage.scanCacheDir)
+            await external_node_fs_.promises.rm(stage.scanCacheDir, { recursive: true, force: true });
+        if (stage.mode.layout)
+            await external_node_fs_.promises.rm(stage.ociDir, { recursive: true, force: true });
+        const { mode } = stage;
+        if (mode.staged !== 'no' || mode.deferExports || stage.testRun) {
+            const who = [mode.scan ? 'the leak guard checks' : '', stage.testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ');
+            lib_core/* info */.pq(`Building without pushing or exporting: ${who || 'a second step exports'} the image first.`);
         }
-        if (scanExtraCache)
-            await external_node_fs_.promises.rm(scanCacheDir, { recursive: true, force: true });
-        let digest = md['containerimage.digest'] ?? '';
-        let localId = '';
-        const idOf = async (ref) => (await exec_run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
-        if (testRun) {
-            const ref = local ?? tags[0];
-            const id = md['containerimage.config.digest'] || (await idOf(ref));
-            const t = await runTestCommands(testRun, { root: plan.root, cwd: ctx.workspace || process.cwd(), env: testEnv(docker.env, ref, id, tags) });
-            report.test = { exitCode: t.exitCode, ms: t.ms };
-            if (t.exitCode !== 0) {
-                // A name of this run's own goes; the tags stay only where the image was to be loaded anyway.
-                if (local)
-                    await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
-                await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-                throw new TestFailedError(t.exitCode, cacheDigest);
-            }
-        }
-        if (mode.localName && local) {
-            await lib_core/* group */.Os(wantPush && tags.length ? 'Push' : 'Tag', async () => {
-                localId = await idOf(local);
-                const expected = docker.toolchain.containerdStore ? digest : '';
-                const pushed = await tagAndPush(tags, local, wantPush, expected, docker);
-                if (pushed && digest && pushed !== digest)
-                    lib_core/* warning */.$e(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
-                digest = pushed || digest;
-                // The computed tags stay in the store (as a build without this action leaves them); the run's
-                // own name goes, unless it is the only name of an image to be loaded.
-                if (tags.length || !wantLoad)
-                    await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
-            });
-        }
-        else if (local && !wantLoad) {
-            await exec_run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
-        }
-        const rebuild = mode.staged === 'layout-then-rebuild' || mode.deferExports;
-        if (rebuild) {
-            const pushHere = mode.staged === 'layout-then-rebuild';
-            await lib_core/* group */.Os(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => {
-                // The same build again, fully cached: only what leaves is exported now.
-                Object.assign(b, {
-                    push: pushHere && !byDigest,
-                    load: false,
-                    tags,
-                    outputs: [...(pushHere && byDigest ? [byDigest] : []), ...(mode.deferExports ? userOutputs : [])],
-                    extraCacheTo: mode.deferExports ? userCacheTo : [],
-                    cacheTo: undefined,
-                    flags: { ...flags, noCache: false, noCacheFilters: [], pull: false },
-                    ...attest,
-                });
-                const md2 = await runBuildx(b, docker);
-                if (pushHere) {
-                    md = md2;
-                    digest = md['containerimage.digest'] ?? '';
-                }
-            });
-            await external_node_fs_.promises.rm(ociDir, { recursive: true, force: true });
-        }
-        // Loading into the image store reports no config digest: read it from what the guard saw.
-        const imageid = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
-        return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, local, tags) };
-    }
-    finally {
-        Object.assign(b, { push: byDigest ? false : wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
-        // The secret files are not needed any more; post removes the directory again, in case.
-        await removeSecretDir(state.secretDir);
+        return first.flags?.call ? build_runCall(first, docker) : runBuildx(first, docker, recover);
+    });
+}
+/** Runs the test-run commands on the built image; a failure removes what the run made and throws. */
+async function testImage(req, stage, md, buildMs, docker, note) {
+    const tags = req.build.tags;
+    const ref = stage.local ?? tags[0];
+    const id = md['containerimage.config.digest'] || (await imageIdOf(ref, docker));
+    const t = await runTestCommands(req.testRun, { root: req.root, cwd: req.workspace || process.cwd(), env: testEnv(docker.env, ref, id, tags) });
+    note({ test: { exitCode: t.exitCode, ms: t.ms } });
+    if (t.exitCode === 0)
+        return;
+    // A name of this run's own goes; the tags stay only where the image was to be loaded anyway.
+    if (stage.local)
+        await exec_run('docker', ['image', 'rm', stage.local], { env: docker.env, silent: true, ignoreReturnCode: true });
+    await external_node_fs_.promises.rm(stage.ociDir, { recursive: true, force: true });
+    throw new TestFailedError(t.exitCode, reportedCacheDigest(md), buildMs);
+}
+/** The last invocation (push, deferred exports), when the mode has one; returns its metadata when it pushed. */
+async function lastBuild(req, used, stage, docker) {
+    const last = lastInvocation(req.build, used, stage.mode);
+    if (!last)
+        return undefined;
+    const pushHere = stage.mode.staged === 'layout-then-rebuild';
+    const md = await lib_core/* group */.Os(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => (await runBuildx(last, docker)).md);
+    await external_node_fs_.promises.rm(stage.ociDir, { recursive: true, force: true });
+    return pushHere ? md : undefined;
+}
+function warnShortSecrets(req) {
+    if (!req.guard)
+        return;
+    for (const id of planNeedles(req.secretValues).skipped) {
+        lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
     }
 }
-/** Pure: the buildx metadata for the `metadata` output, with a name of this run's own replaced by the tags. */
-function publicMetadata(md, local, tags) {
-    if (!local || typeof md['image.name'] !== 'string')
-        return md;
-    // buildx reports the name normalized (docker.io/ before a name without a registry).
-    const names = md['image.name'].split(',').filter((n) => n !== local && n !== `docker.io/${local}`);
-    const out = { ...md };
-    if (names.length || tags.length)
-        out['image.name'] = [...new Set([...names, ...tags])].join(',');
-    else
-        delete out['image.name'];
-    return out;
+async function buildPhase(req, docker, deps) {
+    const b = req.build;
+    const cacheSaved = !!(b.cacheTo && b.cacheExportDir && deps.keeper.state.cache?.save);
+    warnShortSecrets(req);
+    const { mode, stage, needles } = planStages(req, docker, cacheSaved);
+    checkLoadable(b.load || stage.testRun, b.platforms, docker);
+    const wantPush = b.push || !!b.pushByDigest;
+    const started = Date.now();
+    let buildMs;
+    try {
+        const secretSpecs = await writeSecrets(req, deps.keeper);
+        const first = firstInvocation({ ...b, secretSpecs }, stage);
+        let { md, used } = await firstBuild(req, first, stage, docker, deps.recover);
+        const cacheDigest = reportedCacheDigest(md);
+        buildMs = Date.now() - started;
+        deps.note({ buildMs });
+        let guard;
+        if (mode.scan) {
+            guard = await guardPhase({ needles, secretCount: req.secretValues.length, first, stage, wantLoad: b.load, userOutputs: b.outputs?.length ?? 0, cacheSaved }, docker, deps);
+        }
+        if (stage.scanCacheDir)
+            await external_node_fs_.promises.rm(stage.scanCacheDir, { recursive: true, force: true });
+        if (stage.testRun)
+            await testImage(req, stage, md, buildMs, docker, deps.note);
+        const tagged = await tagPhase(b, stage, md['containerimage.digest'] ?? '', docker);
+        const pushed = await lastBuild(req, used, stage, docker);
+        if (pushed)
+            md = pushed;
+        const digest = pushed ? (md['containerimage.digest'] ?? '') : tagged.digest;
+        // Loading into the image store reports no config digest: read it from what the guard saw.
+        const imageid = md['containerimage.config.digest'] || (guard ? configDigestOf(guard.small) : '') || tagged.localId;
+        return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, stage.local, b.tags), buildMs };
+    }
+    catch (err) {
+        // A build that failed still shows how long it ran.
+        if (buildMs === undefined)
+            deps.note({ buildMs: Date.now() - started });
+        throw err;
+    }
+    finally {
+        // The secret files are not needed any more; post removes the directory again, in case.
+        await removeSecretDir(deps.keeper.state.secretDir);
+    }
 }
 /** Refuses `call` where this buildx has no --call (build checks came with buildx 0.15). */
 async function checkCallSupported(docker) {
@@ -61203,13 +61179,154 @@ function checkLoadable(load, platforms, docker) {
     throw new InputError('load', `the image store of this Docker daemon (not the containerd store) keeps one platform per image, but platforms has ${platforms.length}; build one platform to load or test, or turn on the containerd image store`);
 }
 
-
-;// CONCATENATED MODULE: ./src/main-impl.ts
-// The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
-
+;// CONCATENATED MODULE: ./src/docker/imagetools.ts
+// `docker buildx imagetools`: reading an image (index) from the registry, and creating an index.
 
 
 
+/** Reads `ref` (name@digest or name:tag) from the registry; undefined when it cannot. */
+async function inspectImage(ref, env, single = '') {
+    const res = await exec_run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { env, silent: true, ignoreReturnCode: true });
+    if (res.exitCode !== 0)
+        return undefined;
+    const raw = res.stdout;
+    let json;
+    try {
+        json = JSON.parse(raw);
+    }
+    catch {
+        return undefined;
+    }
+    const digest = `sha256:${(0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex')}`;
+    const isIndex = Array.isArray(json?.manifests);
+    return { digest, platforms: isIndex ? platformDigests(json) : single ? { [single]: digest } : {} };
+}
+/** Runs one `docker buildx imagetools create`; a failure is one line naming the image. */
+async function createIndex(image, argv, env) {
+    const res = await exec_run('docker', argv, { env, ignoreReturnCode: true });
+    if (res.exitCode !== 0) {
+        throw new Error(`distribute: merge: docker buildx imagetools create for ${image} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/distribute.ts
+// Phase: distribute mode. A platform job hands its pushed digest to the merge through the Actions
+// cache service (a small entry keyed by run id, run attempt, images and platform); the merge job
+// finds every platform's digest of this run attempt, waiting a bounded time for entries not visible
+// yet, and creates the image index under every computed tag.
+
+
+
+
+
+
+
+/** The hand-over file, relative to the hand-over directory (the same path in every job). */
+const FILE = 'obc-platform-digest.json';
+function handoverDir(plan) {
+    return external_node_path_namespaceObject.join(plan.root, 'distribute');
+}
+/** A platform job: stores its digest for the merge. Throws (one line) when it cannot. */
+async function handOverDigest(plan, ctx, platform, digest) {
+    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform });
+    if (!isCacheServiceAvailable())
+        throw new Error('distribute: platform: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so the digest cannot reach the merge');
+    const dir = handoverDir(plan);
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const entry = { platform: normalizePlatform(platform), digest, images: plan.meta.images, runId: ctx.runId, runAttempt: ctx.runAttempt };
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, FILE), JSON.stringify(entry) + '\n');
+    const saved = await workdir_withCacheRoot(dir, async () => {
+        const svc = await service_actionsCacheService(dir, newCachePhase(), service_newStats());
+        try {
+            return await svc.save([FILE], key);
+        }
+        finally {
+            svc.close();
+        }
+    });
+    if (!saved)
+        throw new Error(`distribute: platform: the digest of ${platform} could not be stored in the Actions cache under ${key}`);
+    lib_core/* info */.pq(`distribute: handed ${platform} ${digest} to the merge (cache key ${key}).`);
+    return key;
+}
+/** Waits between lookups of digests that are not visible yet (never past the deadline). */
+const POLL_MS = 3000;
+/** The merge: finds each platform's digest of this run attempt, or fails naming what is missing. */
+async function collectDigests(plan, ctx, platforms, waitSeconds) {
+    if (!isCacheServiceAvailable())
+        throw new Error('distribute: merge: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so no platform digest can be found');
+    const dir = handoverDir(plan);
+    const found = {};
+    const deadline = Date.now() + waitSeconds * 1000;
+    const phase = newCachePhase();
+    for (let round = 0;; round++) {
+        const missing = platforms.filter((p) => !(p in found));
+        await workdir_withCacheRoot(dir, async () => {
+            const svc = await service_actionsCacheService(dir, phase, service_newStats());
+            try {
+                for (const p of missing) {
+                    const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform: p });
+                    await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(dir, FILE), { force: true });
+                    if ((await svc.restore([FILE], key, [])) !== key)
+                        continue;
+                    const e = parseHandedDigest(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, FILE), 'utf8').catch(() => ''));
+                    if (!e || e.runId !== ctx.runId || e.runAttempt !== ctx.runAttempt || e.platform !== normalizePlatform(p)) {
+                        lib_core/* warning */.$e(`distribute: merge: the entry ${key} is not a digest of ${p} from this run attempt; ignored.`);
+                        continue;
+                    }
+                    found[p] = e.digest;
+                    lib_core/* info */.pq(`distribute: ${p}: ${e.digest}`);
+                }
+            }
+            finally {
+                svc.close();
+            }
+        });
+        const still = platforms.filter((p) => !(p in found));
+        if (still.length === 0)
+            return found;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+            throw new Error(`distribute: merge: no digest of ${still.join(', ')} from this run (run ${ctx.runId}, attempt ${ctx.runAttempt}) after waiting ${waitSeconds} s; ` +
+                'did its platform job (distribute: platform) succeed and push?');
+        }
+        if (round === 0)
+            lib_core/* info */.pq(`distribute: waiting up to ${waitSeconds} s for ${still.join(', ')}.`);
+        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)));
+    }
+}
+async function mergePhase(plan, ctx, docker, platforms, waitSeconds, note) {
+    if (!plan.decisions.push) {
+        lib_core/* info */.pq(`distribute: merge: not pushing (${plan.decisions.pushReason}), so no index is created.`);
+        return undefined;
+    }
+    return lib_core/* group */.Os('Merge platform images', async () => {
+        const digests = await collectDigests(plan, ctx, platforms, waitSeconds);
+        note({ platformDigests: { ...digests } });
+        const cmds = mergeCommands({ images: plan.meta.images, tags: plan.meta.tags, annotations: plan.meta.annotations, platforms, digests });
+        if (cmds.length === 0)
+            throw new Error('distribute: merge: no tags were computed for the images, so there is no name to put the index under');
+        let index;
+        for (const c of cmds) {
+            await createIndex(c.image, c.argv, docker.env);
+            lib_core/* info */.pq(`distribute: created the index of ${platforms.length} platform(s) as ${c.tags.join(', ')}`);
+            const got = await inspectImage(c.tags[0], docker.env);
+            if (!got)
+                throw new Error(`distribute: merge: the index ${c.tags[0]} cannot be read back from the registry`);
+            const lost = platforms.filter((p) => !got.platforms[normalizePlatform(p)]);
+            if (lost.length)
+                throw new Error(`distribute: merge: the index ${c.tags[0]} lacks ${lost.join(', ')}`);
+            index ??= { digest: got.digest, platformDigests: Object.fromEntries(platforms.map((p) => [p, got.platforms[normalizePlatform(p)]])) };
+        }
+        return index;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core.ts
+// The core of the main step: run(inputs, context, deps). It plans the run, then carries it out
+// phase by phase; each phase takes what it needs and returns what it did. Only main-impl.ts
+// touches the runner: it reads the inputs and the context, and hands in `deps`, through which
+// every output, the state for post and the report go.
 
 
 
@@ -61227,26 +61344,192 @@ function checkLoadable(load, platforms, docker) {
 
 
 
-
-
-
-
-
-
+/** The outputs of a run that built nothing (a dry run, or before the build). */
+const EMPTY_OUTPUTS = ['builder', 'driver', 'platforms', 'buildx-version', 'digest', 'imageid', 'metadata'];
 /**
  * The metadata outputs (joined with the sep-* inputs) and, as metadata-action does unless
- * DOCKER_METADATA_SET_OUTPUT_ENV is false, the same values as DOCKER_METADATA_OUTPUT_* variables
- * for the job's later steps.
+ * DOCKER_METADATA_SET_OUTPUT_ENV is false, the same values as DOCKER_METADATA_OUTPUT_* variables.
  */
-function setPlanOutputs(plan, inputs) {
+function announcePlan(plan, inputs, rc, deps) {
+    for (const w of plan.meta.warnings)
+        lib_core/* warning */.$e(w);
     const outputs = metaOutputs(plan.meta, { tags: inputs.sepTags ?? '\n', labels: inputs.sepLabels ?? '\n', annotations: inputs.sepAnnotations ?? '\n' });
     for (const [k, v] of Object.entries(outputs))
-        lib_core/* setOutput */.uH(k, v);
-    const env = outputEnv(outputs, process.env.DOCKER_METADATA_SET_OUTPUT_ENV);
-    for (const [k, v] of Object.entries(env))
-        lib_core/* exportVariable */.dN(k, v);
-    lib_core/* setOutput */.uH('cache-key', plan.cache?.keys.primary ?? '');
+        deps.setOutput(k, v);
+    for (const [k, v] of Object.entries(outputEnv(outputs, rc.env.DOCKER_METADATA_SET_OUTPUT_ENV)))
+        deps.exportVariable(k, v);
+    deps.setOutput('cache-key', plan.cache?.keys.primary ?? '');
+    const d = plan.decisions;
+    lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
+    deps.note({ tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
 }
+/** dry-run: the buildx command line the run would use, and no Docker at all. */
+function dryRun(inputs, plan, deps) {
+    const shown = { ...plan.build, secretSpecs: secretSpecsForDisplay(inputs.secrets), cacheFrom: plan.cache ? localCacheFrom(plan.cache.paths.layoutIn) : plan.build.cacheFrom };
+    lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(shown))}`);
+    deps.setOutput('cache-hit', plan.cache ? 'miss' : 'disabled');
+    for (const o of EMPTY_OUTPUTS)
+        deps.setOutput(o, '');
+    deps.note({ dryRun: true });
+}
+async function core_run(inputs, rc, deps) {
+    const plan = planRun(inputs, rc.github, rc.env, rc.git);
+    announcePlan(plan, inputs, rc, deps);
+    if (inputs.dryRun)
+        return dryRun(inputs, plan, deps);
+    deps.keeper.update({ workDir: plan.root });
+    deps.note({ platforms: inputs.platforms.length ? inputs.platforms : undefined, distribute: inputs.distribute === 'off' ? undefined : inputs.distribute });
+    deps.setOutput('built-platforms', inputs.platforms.join(','));
+    deps.setOutput('platform-digests', '{}');
+    if (inputs.distribute === 'merge')
+        return runMerge(inputs, rc, plan, deps);
+    await runBuild(inputs, rc, plan, deps);
+}
+/** Docker, buildx, the logins and the builder; the toolchain goes into the report. */
+async function prepareDocker(inputs, rc, plan, deps) {
+    const d = plan.decisions;
+    const state = deps.keeper.state;
+    const docker = await setupDocker(inputs, rc.github, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    if (docker.emulation?.arches.length)
+        deps.note({ emulated: docker.emulation });
+    const b = docker.builder;
+    deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name, buildkit: b.buildkitVersion || undefined } });
+    return docker;
+}
+/** The requested build on this builder: its name and the attestations it can make. */
+function buildOnBuilder(inputs, plan, docker) {
+    const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
+    if (att.note)
+        lib_core/* info */.pq(att.note);
+    return { ...plan.build, builder: docker.builder.name, provenance: att.provenance, sbom: att.sbom };
+}
+/** The layer cache before the build (index, loopback registry, cache mounts). */
+async function restoreCache(inputs, plan, docker, deps) {
+    const access = planCacheAccess(inputs.cacheFetch, {
+        driver: docker.builder.driver,
+        containerdStore: docker.toolchain.containerdStore,
+        hostNetwork: !!docker.builder.hostNetwork,
+        buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
+    });
+    const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
+    const session = await restorePhase(plan, deps.keeper.state, report, inputs.cacheFetch, access);
+    deps.note({ cache: report.cache, mounts: report.mounts });
+    deps.setOutput('cache-hit', session.hit);
+    return session;
+}
+/** The build with its cache session: closes the session whatever happens; a failed test-run comes back as testFailure. */
+async function buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps) {
+    const { keeper } = deps;
+    const req = { build, root: plan.root, runnerTemp: rc.github.runnerTemp, workspace: rc.github.workspace, secrets: inputs.secrets, secretValues, guard: inputs.secretScan !== false, testRun: inputs.build?.testRun ?? '' };
+    let result;
+    let testFailure;
+    try {
+        result = await buildPhase(req, docker, {
+            keeper,
+            note: deps.note,
+            // The restore still records the retry's cache source in the plan it was given.
+            recover: async () => ((await session.recover()) ? { cacheFrom: plan.build.cacheFrom } : undefined),
+            mountExports: { export: () => exportMountsPhase(keeper.state.mounts, keeper.state.dockerConfig), drop: () => dropMountExports(keeper.state.mounts) },
+        });
+    }
+    catch (err) {
+        if (!(err instanceof TestFailedError))
+            throw err;
+        testFailure = err;
+    }
+    finally {
+        await session.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+        deps.setOutput('cache-hit', session.hit);
+    }
+    return { result, testFailure };
+}
+/** The state after a build that succeeded (post saves the layer cache), whatever the tests said. */
+function recordBuilt(keeper, buildMs, testFailed) {
+    const cache = keeper.state.cache ? { ...keeper.state.cache, buildMs } : undefined;
+    keeper.update({ buildSucceeded: true, ...(testFailed ? { testFailed: true } : {}), cache });
+}
+async function runBuild(inputs, rc, plan, deps) {
+    // Before any Docker work: the context, the Dockerfile and the target stage.
+    await checkBuildFiles(inputs, rc.github.workspace, rc.cwd);
+    await checkSecretSources(inputs.secrets);
+    const secretValues = await readSecretValues(inputs.secrets);
+    // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
+    withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
+    const docker = await prepareDocker(inputs, rc, plan, deps);
+    const requested = buildOnBuilder(inputs, plan, docker);
+    const session = await restoreCache(inputs, plan, docker, deps);
+    if (inputs.build.call)
+        await checkCallSupported(docker);
+    const build = { ...requested, cacheFrom: plan.build.cacheFrom, cacheTo: plan.build.cacheTo, cacheExportDir: plan.build.cacheExportDir };
+    const { result, testFailure } = await buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps);
+    recordBuilt(deps.keeper, result?.buildMs ?? testFailure?.buildMs, !!testFailure);
+    // The build succeeded and the leak guard passed: post saves the layer cache, so that the run
+    // with the fix starts warm. Nothing was pushed or exported.
+    if (testFailure || !result)
+        throw testFailure;
+    await publish(inputs, rc, plan, docker, result, deps);
+}
+/** The outputs and the report of a build that succeeded; the platform digests read back; a platform job's hand-over. */
+async function publish(inputs, rc, plan, docker, result, deps) {
+    const d = plan.decisions;
+    deps.setOutput('digest', result.digest);
+    deps.setOutput('imageid', result.imageid);
+    deps.setOutput('metadata', JSON.stringify(result.metadata ?? {}));
+    deps.note({ pushed: d.push, digest: result.digest, imageid: result.imageid });
+    const byDigest = !!plan.build.pushByDigest;
+    if (byDigest && result.digest)
+        lib_core/* info */.pq(`Pushed ${inputs.platforms[0]} by digest (no tag): ${result.digest}`);
+    else if (d.push)
+        lib_core/* info */.pq(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
+    if (!result.digest)
+        return;
+    const ref = `${plan.meta.images[0]}@${result.digest}`;
+    const got = await inspectImage(ref, docker.env, inputs.platforms.length === 1 ? inputs.platforms[0] : '');
+    if (got)
+        deps.note({ platformDigests: got.platforms });
+    else
+        lib_core/* warning */.$e(`platform-digests: ${ref} could not be read back from the registry; the output is empty.`);
+    deps.setOutput('platform-digests', JSON.stringify(got?.platforms ?? {}));
+    if (byDigest)
+        deps.note({ handoverKey: await handOverDigest(plan, rc.github, inputs.platforms[0], result.digest) });
+}
+/** distribute: merge: no build; the platform jobs' digests joined into one index under every tag. */
+async function runMerge(inputs, rc, plan, deps) {
+    const d = plan.decisions;
+    // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
+    const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
+    const docker = await setupDocker(mergeInputs, rc.github, deps.keeper.state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+    deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name } });
+    deps.setOutput('cache-hit', 'disabled');
+    const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);
+    deps.keeper.update({ buildSucceeded: true });
+    deps.setOutput('digest', merged?.digest ?? '');
+    deps.setOutput('imageid', '');
+    deps.setOutput('platform-digests', JSON.stringify(merged?.platformDigests ?? {}));
+    if (merged)
+        deps.note({ pushed: true, digest: merged.digest, platformDigests: merged.platformDigests });
+}
+
+;// CONCATENATED MODULE: ./src/main-impl.ts
+// The main step at the runner's edge: reads the inputs and the context, masks the secrets, hands
+// core.ts's run() the outputs, the state for post and the report, and turns a failure or a
+// cancel into one line and the job summary.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 /** The signal that is cancelling this step, once one came, and the cancel under way (it exits). */
 let cancelledBy;
 let cancelling;
@@ -61255,7 +61538,7 @@ let cancelling;
  * run was cancelled (post saves no cache), fails with one line, removes this action's working files
  * (a cache restore cut short leaves a partial archive and half-extracted files there) and exits.
  */
-async function cancelMain(signal, state, report) {
+async function cancelMain(signal, keeper, report) {
     cancelledBy = signal;
     process.exitCode = 1;
     refuseNewChildren(`the step was cancelled (${signal})`);
@@ -61263,154 +61546,58 @@ async function cancelMain(signal, state, report) {
         await stopDescendants(graceFor(signal));
     }
     finally {
-        state.buildSucceeded = false;
-        state.cancelled = signal;
-        saveState(state);
+        keeper.update({ buildSucceeded: false, cancelled: signal });
         report.error = `Cancelled (${signal}): stopped the build and the layer cache restore; post removes what they left.`;
         lib_core/* setFailed */.C1(report.error);
         await appendSummary(renderMainSummary(report)).catch(() => undefined);
         // Synchronously, right before exiting: nothing of the restore can write there again.
-        if (state.workDir)
-            (0,external_node_fs_.rmSync)(state.workDir, { recursive: true, force: true });
+        const { workDir } = keeper.state;
+        if (workDir)
+            (0,external_node_fs_.rmSync)(workDir, { recursive: true, force: true });
         process.exit(1);
     }
 }
+/** Masks every secret the inputs carry, and warns of build args that look like credentials. */
+function maskInputs(inputs) {
+    for (const w of inputs.warnings ?? [])
+        lib_core/* warning */.$e(w);
+    maskSecrets(inputs.secrets);
+    for (const w of credentialBuildArgWarnings(inputs.buildArgs))
+        lib_core/* warning */.$e(w);
+    if (inputs.password)
+        lib_core/* setSecret */.Pq(inputs.password);
+    for (const c of inputs.registryAuth)
+        lib_core/* setSecret */.Pq(c.password);
+    if (inputs.githubToken)
+        lib_core/* setSecret */.Pq(inputs.githubToken);
+}
+async function runContext(inputs) {
+    const cwd = realCwd();
+    return { github: contextFromEnv(), env: process.env, cwd, git: inputs.metadataContext === 'git' ? await gitFacts(cwd) : undefined };
+}
 async function runMain() {
-    const state = { version: 1, buildSucceeded: false, loggedIn: [] };
+    const keeper = stateKeeper({ version: 1, buildSucceeded: false, loggedIn: [] });
     // What is known so far, for the job summary (written also when the run fails).
     const report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
-    let buildStarted;
-    onStopSignal((signal) => (cancelling = cancelMain(signal, state, report)));
+    const deps = {
+        setOutput: (name, value) => lib_core/* setOutput */.uH(name, value),
+        exportVariable: (name, value) => lib_core/* exportVariable */.dN(name, value),
+        keeper,
+        note: (part) => Object.assign(report, part),
+    };
+    onStopSignal((signal) => (cancelling = cancelMain(signal, keeper, report)));
     lib_core/* info */.pq(`Running on Node.js ${process.version}.`);
     try {
         const inputs = readInputs();
-        for (const w of inputs.warnings ?? [])
-            lib_core/* warning */.$e(w);
-        maskSecrets(inputs.secrets);
-        for (const w of credentialBuildArgWarnings(inputs.buildArgs))
-            lib_core/* warning */.$e(w);
-        if (inputs.password)
-            lib_core/* setSecret */.Pq(inputs.password);
-        for (const c of inputs.registryAuth)
-            lib_core/* setSecret */.Pq(c.password);
-        if (inputs.githubToken)
-            lib_core/* setSecret */.Pq(inputs.githubToken);
-        const ctx = contextFromEnv();
-        const git = inputs.metadataContext === 'git' ? await gitFacts(realCwd()) : undefined;
-        const plan = planRun(inputs, ctx, process.env, git);
-        state.workDir = plan.root;
-        for (const w of plan.meta.warnings)
-            lib_core/* warning */.$e(w);
-        setPlanOutputs(plan, inputs);
-        const d = plan.decisions;
-        lib_core/* info */.pq(`${d.push ? 'Pushing' : 'Not pushing'} (${d.pushReason}). Tags:${plan.meta.tags.length ? '\n  ' + plan.meta.tags.join('\n  ') : ' none'}`);
-        Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
-        if (inputs.dryRun) {
-            plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
-            if (plan.cache)
-                plan.build.cacheFrom = localCacheFrom(plan.cache.paths.layoutIn);
-            lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
-            lib_core/* setOutput */.uH('cache-hit', plan.cache ? 'miss' : 'disabled');
-            for (const o of ['builder', 'driver', 'platforms', 'buildx-version'])
-                lib_core/* setOutput */.uH(o, '');
-            lib_core/* setOutput */.uH('digest', '');
-            lib_core/* setOutput */.uH('imageid', '');
-            lib_core/* setOutput */.uH('metadata', '');
-            report.dryRun = true;
-            return;
-        }
-        Object.assign(report, { platforms: inputs.platforms.length ? inputs.platforms : undefined, distribute: inputs.distribute === 'off' ? undefined : inputs.distribute });
-        lib_core/* setOutput */.uH('built-platforms', inputs.platforms.join(','));
-        lib_core/* setOutput */.uH('platform-digests', '{}');
-        if (inputs.distribute === 'merge')
-            return await runMerge(inputs, ctx, plan, state, report);
-        // Before any Docker work: the context, the Dockerfile and the target stage (a dry run reads no files).
-        await checkBuildFiles(inputs, ctx.workspace, realCwd());
-        await checkSecretSources(inputs.secrets);
-        const secretValues = await readSecretValues(inputs.secrets);
-        // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
-        withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
-        const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
-        if (docker.emulation?.arches.length)
-            report.emulated = docker.emulation;
-        report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
-        report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
-        const att = attestationsFor(inputs, { driver: docker.builder.driver, containerdStore: docker.toolchain.containerdStore });
-        if (att.note)
-            lib_core/* info */.pq(att.note);
-        plan.build.provenance = att.provenance;
-        plan.build.sbom = att.sbom;
-        const access = planCacheAccess(inputs.cacheFetch, {
-            driver: docker.builder.driver,
-            containerdStore: docker.toolchain.containerdStore,
-            hostNetwork: !!docker.builder.hostNetwork,
-            buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
-        });
-        const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
-        lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
-        if (inputs.build.call)
-            await checkCallSupported(docker);
-        buildStarted = Date.now();
-        let result;
-        let testFailure;
-        try {
-            result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
-                export: () => exportMountsPhase(state.mounts, state.dockerConfig),
-                drop: () => dropMountExports(state.mounts),
-            });
-        }
-        catch (err) {
-            if (!(err instanceof TestFailedError))
-                throw err;
-            testFailure = err;
-        }
-        finally {
-            await cacheSession.close(result?.cacheDigest ?? testFailure?.cacheDigest);
-            lib_core/* setOutput */.uH('cache-hit', cacheSession.hit);
-        }
-        if (testFailure || !result) {
-            // The build succeeded and the leak guard passed: post saves the layer cache, so that the
-            // run with the fix starts warm. Nothing was pushed or exported.
-            state.buildSucceeded = true;
-            state.testFailed = true;
-            if (state.cache)
-                state.cache.buildMs = report.buildMs;
-            saveState(state);
-            throw testFailure;
-        }
-        state.buildSucceeded = true;
-        if (state.cache)
-            state.cache.buildMs = report.buildMs;
-        saveState(state);
-        lib_core/* setOutput */.uH('digest', result.digest);
-        lib_core/* setOutput */.uH('imageid', result.imageid);
-        lib_core/* setOutput */.uH('metadata', JSON.stringify(result.metadata ?? {}));
-        report.pushed = d.push;
-        report.digest = result.digest;
-        report.imageid = result.imageid;
-        if (plan.build.pushByDigest && result.digest)
-            lib_core/* info */.pq(`Pushed ${inputs.platforms[0]} by digest (no tag): ${result.digest}`);
-        else if (d.push)
-            lib_core/* info */.pq(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
-        if (result.digest) {
-            const ref = `${plan.meta.images[0]}@${result.digest}`;
-            const got = await inspectImage(ref, docker.env, inputs.platforms.length === 1 ? inputs.platforms[0] : '');
-            if (got)
-                report.platformDigests = got.platforms;
-            else
-                lib_core/* warning */.$e(`platform-digests: ${ref} could not be read back from the registry; the output is empty.`);
-            lib_core/* setOutput */.uH('platform-digests', JSON.stringify(report.platformDigests ?? {}));
-        }
-        if (plan.build.pushByDigest && result.digest)
-            report.handoverKey = await handOverDigest(plan, ctx, inputs.platforms[0], result.digest);
+        maskInputs(inputs);
+        await core_run(inputs, await runContext(inputs), deps);
     }
     catch (err) {
         // A cancelled step fails with cancelMain's line, not with what the stopped program said.
         if (cancelledBy)
             return;
-        saveState(state);
-        if (buildStarted !== undefined && report.buildMs === undefined)
-            report.buildMs = Date.now() - buildStarted;
+        // Post cleans up after a failed run (what was made so far is in the state).
+        keeper.update({});
         failStep(err, report);
     }
     finally {
@@ -61420,23 +61607,6 @@ async function runMain() {
         if (cancelling)
             await cancelling;
     }
-}
-/** distribute: merge: no build; the platform jobs' digests joined into one index under every tag. */
-async function runMerge(inputs, ctx, plan, state, report) {
-    const d = plan.decisions;
-    // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
-    const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
-    const docker = await setupDocker(mergeInputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
-    report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
-    lib_core/* setOutput */.uH('cache-hit', 'disabled');
-    const merged = await mergePhase(plan, ctx, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, report);
-    state.buildSucceeded = true;
-    saveState(state);
-    lib_core/* setOutput */.uH('digest', merged?.digest ?? '');
-    lib_core/* setOutput */.uH('imageid', '');
-    lib_core/* setOutput */.uH('platform-digests', JSON.stringify(merged?.platformDigests ?? {}));
-    if (merged)
-        Object.assign(report, { pushed: true, digest: merged.digest, platformDigests: merged.platformDigests });
 }
 /**
  * Fails the step with one line. A failed buildx command fails with buildx's own `ERROR: ...` line,
@@ -61477,7 +61647,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3686);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3233);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
 // exits once the work is done (see exit.ts). A host that imports it instead, as

@@ -28440,6 +28440,18 @@ const KEY = 'obc';
 function state_saveState(s) {
     core.saveState(KEY, JSON.stringify(s));
 }
+function stateKeeper(initial, save = state_saveState) {
+    let current = { ...initial };
+    return {
+        get state() {
+            return current;
+        },
+        update(patch) {
+            current = { ...current, ...patch };
+            save(current);
+        },
+    };
+}
 function loadState() {
     const raw = lib_core/* getState */.Gu(KEY);
     if (!raw)
@@ -32182,6 +32194,14 @@ async function createSecretDir(dir) {
     await fs.mkdir(dir, { mode: 0o700 });
     await fs.chmod(dir, 0o700);
 }
+/** The `--secret` spec of a secret whose file (for an inline value: the file it is written to) is `file`. */
+function secretSpec(s, file) {
+    return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${file}`;
+}
+/** The `--secret` specs a dry run shows: files as `<file>`, since none is written. */
+function secretSpecsForDisplay(secrets) {
+    return secrets.map((s) => secretSpec(s, '<file>'));
+}
 /** Writes inline secrets to files and returns the `--secret` specs for every secret. */
 async function materializeSecrets(secrets, dir) {
     const specs = [];
@@ -32191,13 +32211,10 @@ async function materializeSecrets(secrets, dir) {
             const file = path.join(dir, `s${n++}`);
             // 'wx': never follow or reuse a file someone else put there.
             await fs.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
-            specs.push(`id=${s.id},src=${file}`);
-        }
-        else if (s.source.kind === 'file') {
-            specs.push(`id=${s.id},src=${path.resolve(realCwd(), s.source.path)}`);
+            specs.push(secretSpec(s, file));
         }
         else {
-            specs.push(`id=${s.id},env=${s.source.name}`);
+            specs.push(secretSpec(s, s.source.kind === 'file' ? path.resolve(realCwd(), s.source.path) : ''));
         }
     }
     return specs;

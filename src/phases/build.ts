@@ -1,4 +1,4 @@
-// Phase: write the build secrets, run the build, check it for leaked secrets, then push.
+// Phase: write the build secrets, run the build, check it for leaked secrets, test it, then push.
 //
 // With secrets to look for and something about to leave the runner, the image is built without
 // pushing, checked by the leak guard, and only then pushed:
@@ -8,35 +8,33 @@
 // - other drivers: the build exports an OCI layout next to the cache export; the guard reads it;
 //   a second, fully cached buildx invocation pushes, and its digest is the registry's.
 // The layer cache export is checked in both cases; a leak fails the step before the push, deletes
-// the export, and post saves no cache (the build did not succeed).
+// the export, and post saves no cache (the build did not succeed). build-mode.ts plans the
+// invocations; this file runs them.
 //
 // On the docker driver the build never writes the computed tags into the daemon's image store: it
 // stores the image under a name of this run's own (localImageName), then tags it and pushes each
-// tag. Two jobs of one self-hosted runner building the same new tag on one daemon would otherwise
-// race to create that name in the store, and one fails with `image "...": already exists`; and a
-// job could push the image the other one had just tagged. Each push is checked: the registry must
-// get this build's digest (containerd store), else the tag is set and pushed again.
+// tag (phases/push.ts).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
-import type { Context } from '../context.js';
-import type { RunPlan } from '../plan.js';
 import type { BuildPlan } from '../docker/argv.js';
 import { buildxArgv, displayCommand } from '../docker/argv.js';
 import { createSecretDir, materializeSecrets, removeSecretDir, secretDirPath } from '../secrets.js';
 import { run, lastMeaningfulLine, ExecError } from '../exec.js';
-import type { PostState } from '../state.js';
-import { saveState } from '../state.js';
+import type { StateKeeper } from '../state.js';
 import type { DockerSetup } from './docker.js';
-import type { Report } from '../report.js';
-import { LeakGuard, LeakError, configDigestOf, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
-import type { SecretValue } from '../leakguard/index.js';
+import type { Note } from '../report.js';
+import { configDigestOf, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
+import type { LeakGuard, SecretValue } from '../leakguard/index.js';
 import { reportedCacheDigest } from '../cache/verify.js';
-import { localCacheTo } from '../plan.js';
 import { InputError } from '../inputs.js';
 import { TestFailedError, runTestCommands, testEnv } from './test-run.js';
+import { buildMode, firstInvocation, lastInvocation, localImageName, needsLocalName, publicMetadata } from '../build-mode.js';
+import type { BuildMode, StageFacts } from '../build-mode.js';
+import { guardPhase } from './leak-guard.js';
+import type { MountExports } from './leak-guard.js';
+import { imageIdOf, tagPhase } from './push.js';
 
 export interface BuildResult {
   digest: string;
@@ -45,95 +43,61 @@ export interface BuildResult {
   imageid: string;
   /** The cache export BuildKit reported (metadata file `cache.manifest`), when it made one. */
   cacheDigest?: string;
+  /** How long the build itself took (not the guard, the tests or the push). */
+  buildMs: number;
 }
 
-/** How the build is run, given what leaves the runner and whether there is anything to look for. */
-export interface BuildMode {
-  /** Run the leak guard before anything leaves. */
-  scan: boolean;
-  /** Build without pushing, check (and test), then push: by docker push of the loaded image, or by
-   *  a second, fully cached buildx invocation. */
-  staged: 'no' | 'load-then-push' | 'layout-then-rebuild';
-  /** Docker driver: the build stores the image under a name of this run's own, then tags it. */
-  localName: boolean;
-  /** The first build also exports an OCI layout of the image, for the leak guard. */
-  layout: boolean;
-  /** The `outputs` and extra `cache-to` entries are exported by a last, fully cached buildx
-   *  invocation, after the leak guard and the test commands passed. */
-  deferExports: boolean;
-}
+/** The cache arguments for a second attempt after a failed build; undefined: the failure was not the cache's. */
+export type RecoverFromCache = () => Promise<Pick<BuildPlan, 'cacheFrom'> | undefined>;
 
-export interface ModeFacts {
+/** What the build phase is asked to do: the build as requested, complete (builder, cache, attestations). */
+export interface BuildRequest {
+  build: BuildPlan;
+  /** This run's working directory (plan.root). */
+  root: string;
+  runnerTemp: string;
+  /** Where test-run commands run. */
+  workspace: string;
+  secrets: Inputs['secrets'];
+  secretValues: SecretValue[];
+  /** secret-scan: the leak guard is on. */
   guard: boolean;
-  needles: number;
-  push: boolean;
-  tags: number;
-  cacheSaved: boolean;
-  driver: string;
-  /** The `load` input. */
-  load?: boolean;
-  /** test-run commands are given. */
-  test?: boolean;
-  /** Counts of the `outputs` and extra `cache-to` entries. */
-  outputs?: number;
-  extraCacheTo?: number;
-  /** A `call` other than build: no image, nothing leaves. */
-  call?: boolean;
-  /** The load goes to a classic image store, which takes no attestations: the loading build has
-   *  none, and a second, cached invocation pushes and exports with them. */
-  splitLoad?: boolean;
+  testRun: string;
 }
 
-/** Pure: the build mode. */
-export function buildMode(o: ModeFacts): BuildMode {
-  const outputs = o.outputs ?? 0;
-  const extraCacheTo = o.extraCacheTo ?? 0;
-  if (o.call) return { scan: false, staged: 'no', localName: false, layout: false, deferExports: false };
-  const leaves = o.push || outputs > 0 || extraCacheTo > 0 || !!o.load;
-  const scan = o.guard && o.needles > 0 && (leaves || o.cacheSaved);
-  // Nothing leaves before the leak guard and the test commands passed.
-  const hold = scan || !!o.test || !!o.splitLoad;
-  const pushTags = o.push && o.tags > 0;
-  if (o.driver === 'docker' && (o.tags > 0 || o.load || o.test)) {
-    // The first build loads the image: outputs need an invocation of their own.
-    return { scan, staged: pushTags ? 'load-then-push' : 'no', localName: true, layout: false, deferExports: outputs > 0 || (hold && extraCacheTo > 0) };
-  }
-  if (!hold) return { scan, staged: 'no', localName: false, layout: false, deferExports: false };
-  return { scan, staged: pushTags ? 'layout-then-rebuild' : 'no', localName: false, layout: scan && (pushTags || outputs > 0 || !!o.load), deferExports: outputs > 0 || extraCacheTo > 0 };
+export interface BuildDeps {
+  keeper: StateKeeper;
+  note: Note;
+  recover?: RecoverFromCache;
+  /** Exports what post will save of the cache mounts; the guard checks it too. */
+  mountExports?: MountExports;
 }
 
-/** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */
-export function localImageName(rand: string = randomBytes(8).toString('hex')): string {
-  return `oneshot-build-local/${rand}:build`;
-}
-
-/** Times a tag is set and pushed again when another job on the daemon re-tagged it meanwhile. */
-const PUSH_ATTEMPTS = 3;
-
-/** Lets the layer cache prepare a second attempt after a failed build (true: try again). */
-export type RecoverFromCache = () => Promise<boolean>;
-
-async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFromCache): Promise<Record<string, any>> {
+/** Runs buildx until it succeeds or the layer cache cannot help; returns the metadata and the invocation that ran. */
+async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFromCache): Promise<{ md: Record<string, any>; used: BuildPlan }> {
   await fs.mkdir(path.dirname(b.metadataFile), { recursive: true });
+  let used = b;
   for (;;) {
-    await fs.rm(b.metadataFile, { force: true });
-    const argv = buildxArgv(b);
+    await fs.rm(used.metadataFile, { force: true });
+    const argv = buildxArgv(used);
     core.debug(`Build command: ${displayCommand('docker', argv)}`);
     try {
       // The only child that gets the secret-envs variables: buildx reads them for `--secret id=..,env=..`.
       // A call (check, outline, targets) prints its result: the log shows all of it.
-      await run('docker', argv, { env: docker.env, secretEnv: true, ...(b.flags?.call ? { view: null } : {}) });
+      await run('docker', argv, { env: docker.env, secretEnv: true, ...(used.flags?.call ? { view: null } : {}) });
       break;
     } catch (err) {
       // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
-      if (!recover || !(await recover())) throw err;
+      const again = recover ? await recover() : undefined;
+      if (!again) throw err;
+      used = { ...used, ...again };
     }
   }
-  return JSON.parse(await fs.readFile(b.metadataFile, 'utf8'));
+  return { md: JSON.parse(await fs.readFile(used.metadataFile, 'utf8')), used };
 }
 
 /** `call`: buildx prints the result; problems found (buildx exits 1) fail the step with buildx's summary line. */
-async function runCall(b: BuildPlan, docker: DockerSetup): Promise<Record<string, any>> {
+async function runCall(b: BuildPlan, docker: DockerSetup): Promise<{ md: Record<string, any>; used: BuildPlan }> {
   try {
     return await runBuildx(b, docker);
   } catch (err) {
@@ -150,256 +114,136 @@ async function runCall(b: BuildPlan, docker: DockerSetup): Promise<Record<string
   }
 }
 
-/** Docker output of `docker push`: the digest the registry got. */
-export function pushedDigest(stdout: string): string {
-  return /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1] ?? '';
-}
-
-/** True when `tag` names another image than `local` now (another job tagged it). */
-async function retaggedMeanwhile(tag: string, local: string, docker: DockerSetup): Promise<boolean> {
-  const id = async (ref: string) => (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
-  const [a, b] = await Promise.all([id(tag), id(local)]);
-  return !!a && !!b && a !== b;
-}
-
-/**
- * Gives the image stored under `local` each tag and, when pushing, pushes it. With `expected` (the
- * built digest, known on the containerd store), a push that sent another image (another job
- * re-tagged the name in between) is done again. Returns the digest the registry got.
- */
-async function tagAndPush(tags: string[], local: string, push: boolean, expected: string, docker: DockerSetup): Promise<string> {
-  let digest = '';
-  for (const tag of tags) {
-    for (let attempt = 1; ; attempt++) {
-      const t = await run('docker', ['tag', local, tag], { env: docker.env, silent: true, ignoreReturnCode: true });
-      if (t.exitCode !== 0) throw new Error(`push: docker tag ${tag} failed: ${lastMeaningfulLine(t.stderr) || lastMeaningfulLine(t.stdout)}`);
-      if (!push) break;
-      const r = await run('docker', ['push', tag], { env: docker.env, ignoreReturnCode: true });
-      if (r.exitCode !== 0) {
-        const failed = `push: docker push ${tag} failed: ${lastMeaningfulLine(r.stderr) || lastMeaningfulLine(r.stdout)}`;
-        // Another job re-tagging the name mid-push makes the push send a mix of both images.
-        if (attempt >= PUSH_ATTEMPTS || !(await retaggedMeanwhile(tag, local, docker))) throw new Error(failed);
-        core.info(`push: another build on this Docker daemon tagged ${tag} while it was pushed, and the push failed; tagging and pushing again.`);
-        continue;
-      }
-      const got = pushedDigest(r.stdout);
-      if (!expected || !got || got === expected) {
-        digest ||= got;
-        break;
-      }
-      const why = `another build on this Docker daemon tagged ${tag} while it was pushed (the registry got ${got}, this build made ${expected})`;
-      if (attempt >= PUSH_ATTEMPTS) throw new Error(`push: ${why}, ${PUSH_ATTEMPTS} times; the tag cannot be pushed reliably while it does`);
-      core.info(`push: ${why}; tagging and pushing again.`);
-    }
-  }
-  return digest;
-}
-
-export async function buildPhase(
-  inputs: Inputs,
-  ctx: Context,
-  plan: RunPlan,
-  docker: DockerSetup,
-  state: PostState,
-  report: Report,
-  secretValues: SecretValue[] = [],
-  recover?: RecoverFromCache,
-  /** Exports what post will save of the cache mounts; the guard checks it too. */
-  mountExports?: { export(): Promise<string[]>; drop(): Promise<void> },
-): Promise<BuildResult> {
-  const b = plan.build;
-  b.builder = docker.builder.name;
-  const byDigest = b.pushByDigest;
-  const wantPush = b.push || !!byDigest;
-  const wantLoad = b.load;
-  const testRun = inputs.build?.testRun ?? '';
-  const userOutputs = b.outputs ?? [];
-  const userCacheTo = b.extraCacheTo ?? [];
-  const cacheSaved = !!(b.cacheTo && b.cacheExportDir && state.cache?.save);
-  const needles = planNeedles(secretValues);
-  const guardOn = inputs.secretScan !== false;
-  if (guardOn) {
-    for (const id of needles.skipped) {
-      core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
-    }
-  }
-  const attest = { provenance: b.provenance, sbom: b.sbom };
+/** The mode and the staging facts for a request, with the leak guard's needles. */
+function planStages(req: BuildRequest, docker: DockerSetup, cacheSaved: boolean): { mode: BuildMode; stage: StageFacts; needles: ReturnType<typeof planNeedles> } {
+  const b = req.build;
+  const needles = planNeedles(req.secretValues);
+  const testRun = req.testRun !== '';
   // A classic image store takes no attestations: the build that loads makes none.
-  const classicLoad = (wantLoad || testRun !== '') && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
-  const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(attest.provenance) || attest.sbom !== '');
+  const classicLoad = (b.load || testRun) && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
+  const splitLoad = classicLoad && (!/^(false|0|no)$/i.test(b.provenance) || b.sbom !== '');
+  const byDigest = !!b.pushByDigest;
+  const extraCacheTo = b.extraCacheTo?.length ?? 0;
   const mode = buildMode({
-    guard: guardOn,
+    guard: req.guard,
     needles: needles.needles.length,
-    push: wantPush,
+    push: b.push || byDigest,
     // Pushed by digest: no tag, so no local name on the docker driver; the guard stages as elsewhere.
     tags: byDigest ? 1 : b.tags.length,
     cacheSaved,
     driver: byDigest ? 'by-digest' : docker.builder.driver,
-    load: wantLoad,
-    test: testRun !== '',
-    outputs: userOutputs.length,
-    extraCacheTo: userCacheTo.length,
+    load: b.load,
+    test: testRun,
+    outputs: b.outputs?.length ?? 0,
+    extraCacheTo,
     call: !!b.flags?.call,
     splitLoad,
   });
-  checkLoadable(wantLoad || testRun !== '', b.platforms, docker);
-  const ociDir = path.join(plan.root, 'image-oci');
-  const scanCacheDir = path.join(plan.root, 'cache-scan');
-  const tags = b.tags;
-  const ownCacheTo = b.cacheTo;
-  const ownCacheDir = b.cacheExportDir;
-  const flags = b.flags;
-  const needsName = mode.localName || (testRun !== '' && !(wantLoad && tags.length));
-  const local = needsName ? localImageName() : undefined;
   // The extra cache-to entries wait for the guard: it checks a local export of the same layers.
-  const scanExtraCache = mode.scan && mode.deferExports && userCacheTo.length > 0 && !cacheSaved;
-  const started = Date.now();
-  try {
-    let md: Record<string, any> = {};
-    let guardRef: LeakGuard | undefined;
-    await core.group(b.flags?.call ? `Build (call: ${b.flags.call})` : 'Build', async () => {
-      if (inputs.secrets.length) {
-        // The path goes into the state before the directory exists: post removes it whatever happens.
-        state.secretDir = secretDirPath(ctx.runnerTemp);
-        saveState(state);
-        await createSecretDir(state.secretDir);
-        b.secretSpecs = await materializeSecrets(inputs.secrets, state.secretDir);
-      }
-      if (mode.deferExports) {
-        b.outputs = [];
-        b.extraCacheTo = [];
-      }
-      if (scanExtraCache) {
-        await fs.rm(scanCacheDir, { recursive: true, force: true });
-        b.cacheTo = localCacheTo(scanCacheDir);
-        b.cacheExportDir = scanCacheDir;
-      }
-      if (mode.localName && local) {
-        b.tags = [local];
-        b.push = false;
-        b.load = true;
-      } else if (mode.staged === 'layout-then-rebuild' || mode.layout || testRun || splitLoad) {
-        b.push = false;
-        b.load = wantLoad || testRun !== '';
-        if (local) b.tags = wantLoad ? [...tags, local] : [local];
-        if (b.load && classicLoad) Object.assign(b, { provenance: 'false', sbom: '' });
-        if (mode.layout) {
-          await fs.rm(ociDir, { recursive: true, force: true });
-          b.outputs = [...(b.outputs ?? []), `type=oci,dest=${ociDir},tar=false`];
-        }
-      } else if (byDigest) {
-        b.outputs = [...(b.outputs ?? []), byDigest];
-      }
-      if (mode.staged !== 'no' || mode.deferExports || testRun) {
-        core.info(`Building without pushing or exporting: ${[mode.scan ? 'the leak guard checks' : '', testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ') || 'a second step exports'} the image first.`);
-      }
-      md = b.flags?.call ? await runCall(b, docker) : await runBuildx(b, docker, recover);
-    });
-    const cacheDigest = reportedCacheDigest(md);
-    report.buildMs = Date.now() - started;
+  const scanExtraCache = mode.scan && mode.deferExports && extraCacheTo > 0 && !cacheSaved;
+  const stage: StageFacts = {
+    mode,
+    local: needsLocalName(mode, testRun, b.load, b.tags.length) ? localImageName() : undefined,
+    ociDir: path.join(req.root, 'image-oci'),
+    scanCacheDir: scanExtraCache ? path.join(req.root, 'cache-scan') : undefined,
+    testRun,
+    classicLoad,
+    splitLoad,
+  };
+  return { mode, stage, needles };
+}
 
-    if (mode.scan) {
-      await core.group('Leak guard', async () => {
-        const guard = new LeakGuard(needles);
-        guardRef = guard;
-        // The image, where it leaves the runner or is to stay in the store (load); the cache export always.
-        if (mode.localName && local && (mode.staged === 'load-then-push' || wantLoad || userOutputs.length > 0)) await guard.scanDockerImage(local, docker.env);
-        if (mode.layout) await guard.scanDirectory(ociDir, 'image');
-        if ((cacheSaved || scanExtraCache) && b.cacheExportDir) await guard.scanDirectory(b.cacheExportDir, 'layer cache');
-        for (const dir of (await mountExports?.export()) ?? []) await guard.scanDirectory(dir, 'cache mount');
-        const s = guard.stats;
-        report.secretScan = { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] };
-        core.info(
-          `Leak guard: looked for ${needles.needles.length} value(s) of ${secretValues.length - needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
-            `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`,
-        );
-        const leak = guard.error();
-        if (leak) {
-          // Nothing of this build may leave: drop the cache export, the layout and the loaded images.
-          await mountExports?.drop();
-          if (b.cacheExportDir) await fs.rm(b.cacheExportDir, { recursive: true, force: true });
-          await fs.rm(ociDir, { recursive: true, force: true });
-          for (const ref of b.load ? b.tags : []) await run('docker', ['image', 'rm', ref], { env: docker.env, silent: true, ignoreReturnCode: true });
-          throw leak;
-        }
-        core.info('Leak guard: no secret value found.');
-      });
-    }
-    if (scanExtraCache) await fs.rm(scanCacheDir, { recursive: true, force: true });
+/** Writes the inline secrets to files (the directory is in the state before it exists: post removes it whatever happens); returns the --secret specs. */
+async function writeSecrets(req: BuildRequest, keeper: StateKeeper): Promise<string[]> {
+  if (!req.secrets.length) return req.build.secretSpecs;
+  const secretDir = secretDirPath(req.runnerTemp);
+  keeper.update({ secretDir });
+  await createSecretDir(secretDir);
+  return materializeSecrets(req.secrets, secretDir);
+}
 
-    let digest: string = md['containerimage.digest'] ?? '';
-    let localId = '';
-    const idOf = async (ref: string) => (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { env: docker.env, silent: true, ignoreReturnCode: true })).stdout.trim();
+/** The "Build" group: the first invocation. */
+async function firstBuild(req: BuildRequest, first: BuildPlan, stage: StageFacts, docker: DockerSetup, recover?: RecoverFromCache) {
+  return core.group(first.flags?.call ? `Build (call: ${first.flags.call})` : 'Build', async () => {
+    if (stage.scanCacheDir) await fs.rm(stage.scanCacheDir, { recursive: true, force: true });
+    if (stage.mode.layout) await fs.rm(stage.ociDir, { recursive: true, force: true });
+    const { mode } = stage;
+    if (mode.staged !== 'no' || mode.deferExports || stage.testRun) {
+      const who = [mode.scan ? 'the leak guard checks' : '', stage.testRun ? 'test-run tests' : ''].filter(Boolean).join(' and ');
+      core.info(`Building without pushing or exporting: ${who || 'a second step exports'} the image first.`);
+    }
+    return first.flags?.call ? runCall(first, docker) : runBuildx(first, docker, recover);
+  });
+}
 
-    if (testRun) {
-      const ref = local ?? tags[0];
-      const id = md['containerimage.config.digest'] || (await idOf(ref));
-      const t = await runTestCommands(testRun, { root: plan.root, cwd: ctx.workspace || process.cwd(), env: testEnv(docker.env, ref, id, tags) });
-      report.test = { exitCode: t.exitCode, ms: t.ms };
-      if (t.exitCode !== 0) {
-        // A name of this run's own goes; the tags stay only where the image was to be loaded anyway.
-        if (local) await run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
-        await fs.rm(ociDir, { recursive: true, force: true });
-        throw new TestFailedError(t.exitCode, cacheDigest);
-      }
-    }
+/** Runs the test-run commands on the built image; a failure removes what the run made and throws. */
+async function testImage(req: BuildRequest, stage: StageFacts, md: Record<string, any>, buildMs: number, docker: DockerSetup, note: Note): Promise<void> {
+  const tags = req.build.tags;
+  const ref = stage.local ?? tags[0];
+  const id = md['containerimage.config.digest'] || (await imageIdOf(ref, docker));
+  const t = await runTestCommands(req.testRun, { root: req.root, cwd: req.workspace || process.cwd(), env: testEnv(docker.env, ref, id, tags) });
+  note({ test: { exitCode: t.exitCode, ms: t.ms } });
+  if (t.exitCode === 0) return;
+  // A name of this run's own goes; the tags stay only where the image was to be loaded anyway.
+  if (stage.local) await run('docker', ['image', 'rm', stage.local], { env: docker.env, silent: true, ignoreReturnCode: true });
+  await fs.rm(stage.ociDir, { recursive: true, force: true });
+  throw new TestFailedError(t.exitCode, reportedCacheDigest(md), buildMs);
+}
 
-    if (mode.localName && local) {
-      await core.group(wantPush && tags.length ? 'Push' : 'Tag', async () => {
-        localId = await idOf(local);
-        const expected = docker.toolchain.containerdStore ? digest : '';
-        const pushed = await tagAndPush(tags, local, wantPush, expected, docker);
-        if (pushed && digest && pushed !== digest) core.warning(`push: the registry has ${pushed}, the build made ${digest}; the digest output is the registry's.`);
-        digest = pushed || digest;
-        // The computed tags stay in the store (as a build without this action leaves them); the run's
-        // own name goes, unless it is the only name of an image to be loaded.
-        if (tags.length || !wantLoad) await run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
-      });
-    } else if (local && !wantLoad) {
-      await run('docker', ['image', 'rm', local], { env: docker.env, silent: true, ignoreReturnCode: true });
-    }
-    const rebuild = mode.staged === 'layout-then-rebuild' || mode.deferExports;
-    if (rebuild) {
-      const pushHere = mode.staged === 'layout-then-rebuild';
-      await core.group(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => {
-        // The same build again, fully cached: only what leaves is exported now.
-        Object.assign(b, {
-          push: pushHere && !byDigest,
-          load: false,
-          tags,
-          outputs: [...(pushHere && byDigest ? [byDigest] : []), ...(mode.deferExports ? userOutputs : [])],
-          extraCacheTo: mode.deferExports ? userCacheTo : [],
-          cacheTo: undefined,
-          flags: { ...flags, noCache: false, noCacheFilters: [], pull: false },
-          ...attest,
-        });
-        const md2 = await runBuildx(b, docker);
-        if (pushHere) {
-          md = md2;
-          digest = md['containerimage.digest'] ?? '';
-        }
-      });
-      await fs.rm(ociDir, { recursive: true, force: true });
-    }
-    // Loading into the image store reports no config digest: read it from what the guard saw.
-    const imageid: string = md['containerimage.config.digest'] || (guardRef ? configDigestOf(guardRef.small) : '') || localId;
-    return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, local, tags) };
-  } finally {
-    Object.assign(b, { push: byDigest ? false : wantPush, load: wantLoad, tags, outputs: userOutputs, extraCacheTo: userCacheTo, cacheTo: ownCacheTo, cacheExportDir: ownCacheDir, flags, ...attest });
-    // The secret files are not needed any more; post removes the directory again, in case.
-    await removeSecretDir(state.secretDir);
+/** The last invocation (push, deferred exports), when the mode has one; returns its metadata when it pushed. */
+async function lastBuild(req: BuildRequest, used: BuildPlan, stage: StageFacts, docker: DockerSetup): Promise<Record<string, any> | undefined> {
+  const last = lastInvocation(req.build, used, stage.mode);
+  if (!last) return undefined;
+  const pushHere = stage.mode.staged === 'layout-then-rebuild';
+  const md = await core.group(pushHere ? 'Push' : 'Export (outputs, cache-to)', async () => (await runBuildx(last, docker)).md);
+  await fs.rm(stage.ociDir, { recursive: true, force: true });
+  return pushHere ? md : undefined;
+}
+
+function warnShortSecrets(req: BuildRequest): void {
+  if (!req.guard) return;
+  for (const id of planNeedles(req.secretValues).skipped) {
+    core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
   }
 }
 
-/** Pure: the buildx metadata for the `metadata` output, with a name of this run's own replaced by the tags. */
-export function publicMetadata(md: Record<string, any>, local: string | undefined, tags: string[]): Record<string, any> {
-  if (!local || typeof md['image.name'] !== 'string') return md;
-  // buildx reports the name normalized (docker.io/ before a name without a registry).
-  const names = md['image.name'].split(',').filter((n: string) => n !== local && n !== `docker.io/${local}`);
-  const out = { ...md };
-  if (names.length || tags.length) out['image.name'] = [...new Set([...names, ...tags])].join(',');
-  else delete out['image.name'];
-  return out;
+export async function buildPhase(req: BuildRequest, docker: DockerSetup, deps: BuildDeps): Promise<BuildResult> {
+  const b = req.build;
+  const cacheSaved = !!(b.cacheTo && b.cacheExportDir && deps.keeper.state.cache?.save);
+  warnShortSecrets(req);
+  const { mode, stage, needles } = planStages(req, docker, cacheSaved);
+  checkLoadable(b.load || stage.testRun, b.platforms, docker);
+  const wantPush = b.push || !!b.pushByDigest;
+  const started = Date.now();
+  let buildMs: number | undefined;
+  try {
+    const secretSpecs = await writeSecrets(req, deps.keeper);
+    const first = firstInvocation({ ...b, secretSpecs }, stage);
+    let { md, used } = await firstBuild(req, first, stage, docker, deps.recover);
+    const cacheDigest = reportedCacheDigest(md);
+    buildMs = Date.now() - started;
+    deps.note({ buildMs });
+    let guard: LeakGuard | undefined;
+    if (mode.scan) {
+      guard = await guardPhase({ needles, secretCount: req.secretValues.length, first, stage, wantLoad: b.load, userOutputs: b.outputs?.length ?? 0, cacheSaved }, docker, deps);
+    }
+    if (stage.scanCacheDir) await fs.rm(stage.scanCacheDir, { recursive: true, force: true });
+    if (stage.testRun) await testImage(req, stage, md, buildMs, docker, deps.note);
+    const tagged = await tagPhase(b, stage, md['containerimage.digest'] ?? '', docker);
+    const pushed = await lastBuild(req, used, stage, docker);
+    if (pushed) md = pushed;
+    const digest = pushed ? (md['containerimage.digest'] ?? '') : tagged.digest;
+    // Loading into the image store reports no config digest: read it from what the guard saw.
+    const imageid: string = md['containerimage.config.digest'] || (guard ? configDigestOf(guard.small) : '') || tagged.localId;
+    return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, stage.local, b.tags), buildMs };
+  } catch (err) {
+    // A build that failed still shows how long it ran.
+    if (buildMs === undefined) deps.note({ buildMs: Date.now() - started });
+    throw err;
+  } finally {
+    // The secret files are not needed any more; post removes the directory again, in case.
+    await removeSecretDir(deps.keeper.state.secretDir);
+  }
 }
 
 /** Refuses `call` where this buildx has no --call (build checks came with buildx 0.15). */
@@ -423,5 +267,3 @@ function checkLoadable(load: boolean, platforms: string[], docker: DockerSetup):
     `the image store of this Docker daemon (not the containerd store) keeps one platform per image, but platforms has ${platforms.length}; build one platform to load or test, or turn on the containerd image store`,
   );
 }
-
-export { LeakError };

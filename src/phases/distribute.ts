@@ -93,14 +93,14 @@ export interface MergeResult {
   platformDigests: Record<string, string>;
 }
 
-export async function mergePhase(plan: RunPlan, ctx: Context, docker: DockerSetup, platforms: string[], waitSeconds: number, report: Report): Promise<MergeResult | undefined> {
+export async function mergePhase(plan: RunPlan, ctx: Context, docker: DockerSetup, platforms: string[], waitSeconds: number, note: (part: Partial<Report>) => void): Promise<MergeResult | undefined> {
   if (!plan.decisions.push) {
     core.info(`distribute: merge: not pushing (${plan.decisions.pushReason}), so no index is created.`);
     return undefined;
   }
   return core.group('Merge platform images', async () => {
     const digests = await collectDigests(plan, ctx, platforms, waitSeconds);
-    report.platformDigests = { ...digests };
+    note({ platformDigests: { ...digests } });
     const cmds = mergeCommands({ images: plan.meta.images, tags: plan.meta.tags, annotations: plan.meta.annotations, platforms, digests });
     if (cmds.length === 0) throw new Error('distribute: merge: no tags were computed for the images, so there is no name to put the index under');
     let index: MergeResult | undefined;

@@ -11,6 +11,8 @@ export class TestFailedError extends Error {
     readonly exitCode: number,
     /** The cache export BuildKit reported for the build, so that post can still save it. */
     readonly cacheDigest: string | undefined,
+    /** How long the build took (the summary and the saved cache record it). */
+    readonly buildMs?: number,
   ) {
     super(`test-run: the commands failed with exit code ${exitCode}; nothing was pushed or exported`);
   }
