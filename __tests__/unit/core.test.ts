@@ -40,7 +40,7 @@ describe('run(inputs, context, deps): a dry run', () => {
     for (const o of ['builder', 'driver', 'platforms', 'buildx-version', 'digest', 'imageid', 'metadata']) expect(f.outputs[o]).toBe('');
     expect(f.vars.DOCKER_METADATA_OUTPUT_TAGS).toBe(f.outputs.tags);
     expect(f.saved).toEqual([]);
-    expect(f.report).toMatchObject({ tags: ['ghcr.io/acme/app:1.2.3', 'ghcr.io/acme/app:latest'], pushPlanned: false, secretIds: ['tok'], dryRun: true });
+    expect(f.report).toMatchObject({ tags: ['ghcr.io/acme/app:1.2.3', 'ghcr.io/acme/app:latest'], pushPlanned: true, secretIds: ['tok'], dryRun: true });
   });
 
   test('without the layer cache the cache outputs say so', async () => {
