@@ -117,7 +117,8 @@ async function restoreCache(inputs: Inputs, plan: RunPlan, docker: DockerSetup, 
     hostNetwork: !!docker.builder.hostNetwork,
     buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
   });
-  const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [] };
+  const b = docker.builder;
+  const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [], toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name } };
   const session = await restorePhase(plan, deps.keeper.state as PostState, report, inputs.cacheFetch, access);
   deps.note({ cache: report.cache, mounts: report.mounts });
   deps.setOutput('cache-hit', session.hit);
