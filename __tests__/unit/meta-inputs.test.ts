@@ -1,12 +1,13 @@
 // Inputs that cannot be used: one-line MetaInputError naming the input and quoting the entry.
 import { describe, expect, test } from '@jest/globals';
 import { MetaInputError, planMeta, type MetaInput } from '../../src/meta/index.js';
-import { defaultBranchOf, loadContext } from '../fixtures/events/load.js';
+import { defaultBranchOf } from '../../src/context.js';
+import { eventContext } from './helpers/context.js';
 
 const NOW = new Date('2020-01-10T00:30:00.000Z');
 
 function plan(input: Partial<MetaInput>) {
-  const ctx = loadContext('push_dev');
+  const ctx = eventContext('push_dev');
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx) });
 }
 
