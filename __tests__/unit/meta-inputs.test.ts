@@ -139,7 +139,7 @@ describe('labels and annotations', () => {
     expect(errorOf({ annotations: 'x={{nope}}' }).input).toBe('annotations');
   });
 
-  // Issue 12, item 5: metadata-action drops such lines silently; here they are refused.
+  // metadata-action drops such lines silently; here they are refused.
   test.each<[string, string, string]>([
     ['labels', 'maintainer=me\nno-equals-here', 'labels: expected KEY=VALUE, got "no-equals-here"'],
     ['labels', '=value-without-key', 'labels: expected KEY=VALUE, got "=value-without-key"'],
@@ -151,7 +151,7 @@ describe('labels and annotations', () => {
   });
 });
 
-describe('long values are quoted by a short prefix (issue 12, item 5)', () => {
+describe('an error quotes a long value by a short prefix only', () => {
   const big = 'a'.repeat(100_000);
   test.each<[string, Partial<MetaInput>, RegExp]>([
     ['a 100 KB tag', { tags: `type=raw,value=${big}` }, /^tags: tag "a{60}…" is 100000 characters long \(Docker allows at most 128\)$/],

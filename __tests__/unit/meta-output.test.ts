@@ -26,7 +26,7 @@ const lines = (level: string, record: Record<string, string>): string[] => Objec
 
 describe('json (metadata-action json01, json03, json07)', () => {
   // metadata-action drops a label line without "=" (json01's `invalid`, json07's `foo`); this action
-  // refuses it (issue 12, see meta-inputs.test.ts), so those lines are left out here.
+  // refuses it (see meta-inputs.test.ts), so those lines are left out here.
   test('json01: `foo=` is kept empty', () => {
     const res = plan('push_dev', { tags: 'type=ref,event=branch\ntype=raw,my\ntype=raw,custom\ntype=raw,tags', labels: 'foo=' });
     const labels = { foo: '', ...OCI_DEV, 'org.opencontainers.image.version': 'dev' };

@@ -1,4 +1,4 @@
-// Issue 14, metadata-action and build-push-action parity: full image references in `tags`, the
+// Parity with metadata-action and build-push-action: full image references in `tags`, the
 // separators and DOCKER_METADATA_OUTPUT_* variables, {{is_not_default_branch}}, metadata-context: git
 // (the detached-HEAD ref), and the refusal to push a run that has no tag.
 import { describe, expect, test } from '@jest/globals';

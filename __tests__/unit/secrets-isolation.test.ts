@@ -1,4 +1,4 @@
-// Issue 6: where secrets may go. Child environments (secret-envs variables only for buildx build),
+// Where secrets may go. Child environments (secret-envs variables only for buildx build),
 // the fork decision (no push, no login), and the build mode (build, check, then push).
 import { childEnv, withholdEnv } from '../../src/exec.js';
 import { decide, forkOf } from '../../src/plan.js';
