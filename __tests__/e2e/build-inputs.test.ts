@@ -1,4 +1,4 @@
-// Issue 14: build-push-action's inputs through the bundled dist/, on the real toolchains: load, then
+// build-push-action's inputs through the bundled dist/, on the real toolchains: load, then
 // test-run, then push (a failing test pushes nothing, the layer cache is still saved); a named
 // build context; an SSH agent for RUN --mount=type=ssh; call: check (or its refusal on an old
 // buildx); an extra registry cache read back by another repository's build.

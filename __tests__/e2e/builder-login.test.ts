@@ -1,4 +1,4 @@
-// Issue 5: buildx installation from a mirror into the tool cache, the builder's driver, and registry
+// Buildx installation from a mirror into the tool cache, the builder's driver, and registry
 // logins against htpasswd-protected registries, through the bundled dist/ and the real Docker.
 import { jest } from '@jest/globals';
 import { promises as fs, readFileSync, existsSync, openSync, closeSync } from 'node:fs';

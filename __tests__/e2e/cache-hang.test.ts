@@ -1,4 +1,4 @@
-// A cache service that hangs or keeps failing never hangs the step (issue 12, item 2): every call is
+// A cache service that hangs or keeps failing never hangs the step: every call is
 // abandoned at its deadline, the cache phase of a step has one budget, and main and post exit as
 // soon as their work is done. Real dist/, real Docker, the local cache service with its 'hang'
 // fault; the runner emulation kills a step that is still running after RUN_LIMIT_MS, so a process

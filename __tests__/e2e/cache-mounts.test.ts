@@ -1,4 +1,4 @@
-// Issue 4 (cache mounts): the contents of a RUN --mount=type=cache survive a fresh builder through
+// Cache mounts: the contents of a RUN --mount=type=cache survive a fresh builder through
 // the Actions cache service, on the real Docker Engine and buildx, with the bundled dist/.
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The layer cache under contention and with a slow service (issue 12, item 3): two jobs of one
+// The layer cache under contention and with a slow service: two jobs of one
 // commit whose post steps save at the same moment, and a post step whose lookups time out. Real
 // dist/, real Docker and registry, the local cache service with its fault injection.
 import { jest } from '@jest/globals';

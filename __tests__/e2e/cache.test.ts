@@ -153,7 +153,7 @@ describe('scopes and pull requests', () => {
   });
 });
 
-describe('the cache does not erode (issue 8)', () => {
+describe('the cache does not erode over many runs', () => {
   test('cold, three fully cached runs, docs-only commits, then a change: the expensive stage stays CACHED', async () => {
     const cache = await startCache();
     try {

@@ -1,4 +1,4 @@
-// Issue 12, item 6: two jobs of one self-hosted runner build and push the same tag on the same
+// Two jobs of one self-hosted runner build and push the same tag on the same
 // Docker daemon at once. Both must end green, and the registry's tag must name one of the two
 // images they report.
 import { jest } from '@jest/globals';

@@ -1,4 +1,4 @@
-// Issue 12, item 7: a cancelled step. The runner cancels a step by a signal to its process
+// A cancelled step. The runner cancels a step by a signal to its process
 // (SIGINT, then SIGTERM 7.5 s later, then it kills the tree 2.5 s after that). Main must stop the
 // programs it started (docker buildx build, the cache restore), fail with one line and exit; post
 // must save no cache and remove what the cut-short restore left.

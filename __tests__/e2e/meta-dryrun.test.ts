@@ -1,4 +1,4 @@
-// Issue 3 through the bundled action: docker/metadata-action rule sets pasted unchanged give the tags,
+// Tags and labels through the bundled action: docker/metadata-action rule sets pasted unchanged give the tags,
 // version and labels metadata-action documents, with `dry-run: true` (no Docker needed).
 import { jest } from '@jest/globals';
 import { actionNodeFor, runAction, tempDir, DEFAULT_PAYLOAD } from './harness.js';

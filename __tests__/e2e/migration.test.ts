@@ -1,4 +1,4 @@
-// Issue 14 through the bundled action: steps pasted from the five-action setup. Full image
+// Migration through the bundled action: steps pasted from the five-action setup. Full image
 // references in `tags` pushed as written; `registry-auth` pasted from a login-action step (YAML with
 // quotes and comments), with an `ecr: true` entry whose password comes from an AWS CLI stand-in;
 // sep-* and DOCKER_METADATA_OUTPUT_* in a dry run; inputs this action lacks named in one line.

@@ -1,4 +1,4 @@
-// Issue 6 with cache mounts: a secret left in a RUN --mount=type=cache directory would be saved to the
+// The leak guard with cache mounts: a secret left in a RUN --mount=type=cache directory would be saved to the
 // Actions cache by cache-mounts. The leak guard checks the mount exports before anything leaves.
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';

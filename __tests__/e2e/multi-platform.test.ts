@@ -1,4 +1,4 @@
-// Issue 13: multi-platform images through the bundled dist/, with real emulation: QEMU handlers
+// Multi-platform images through the bundled dist/, with real emulation: QEMU handlers
 // registered by the action (through a stand-in of tonistiigi/binfmt, built offline by
 // scripts/toolchains/emulation.sh), one step for linux/amd64 and linux/arm64, and distribute mode
 // (two platform jobs of one run, then the merge).

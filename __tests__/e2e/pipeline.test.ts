@@ -1,4 +1,4 @@
-// Issue 2: the whole pipeline through the bundled dist/, against the real Docker Engine, buildx,
+// The whole pipeline through the bundled dist/, against the real Docker Engine, buildx,
 // registry and the local Actions cache service.
 import { jest } from '@jest/globals';
 import { promises as fs } from 'node:fs';
@@ -161,7 +161,7 @@ describe('bad input fails with one clear line naming the input', () => {
     ['a secret line without "="', { images: 'x/y', secrets: 'just-a-value-no-equals' }, /^secrets: expected id=value on line 1/],
     ['an unknown push value', { images: 'x/y', push: 'sometimes' }, /^push: expected one of auto, true, false, got "sometimes"$/],
     ['no images when pushing', { images: '', push: 'true' }, /^images: no image names given/],
-    // Issue 12, item 5: inputs that escape or mislead, refused before any Docker work.
+    // Inputs that escape or mislead, refused before any Docker work.
     ['cache-scope: ..', { 'cache-scope': '..' }, /^cache-scope: "\.\." has no letter or digit/],
     ['cache-scope: ../..', { 'cache-scope': '../..' }, /^cache-scope: "\.\.\/\.\." has no letter or digit/],
     ['a Dockerfile outside the workspace', { file: '../../../../../../../../../etc/hostname' }, /^file: "(\.\.\/)+etc\/hostname" is outside the workspace ".+"; the Dockerfile must be a file of the workspace/],

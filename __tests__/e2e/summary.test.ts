@@ -1,4 +1,4 @@
-// Issue 7: the job summary, the failure annotation and the condensed build log, from real runs of
+// The job summary, the failure annotation and the condensed build log, from real runs of
 // the bundled dist/ against the real Docker Engine, buildx, registry and the local cache service,
 // read from the files the runner emulation collects (GITHUB_STEP_SUMMARY, workflow commands).
 import { jest } from '@jest/globals';

@@ -26,6 +26,10 @@ test('top level: only documented keys; name and description are strings', () => 
   if (action.author !== undefined) expect(typeof action.author).toBe('string');
 });
 
+test('the description fits the Marketplace listing: under 125 characters', () => {
+  expect(action.description.length).toBeLessThan(125);
+});
+
 test('inputs: documented ids and keys, a description each, string defaults, required a boolean', () => {
   const bad: string[] = [];
   for (const [id, spec] of Object.entries<Record<string, unknown>>(action.inputs ?? {})) {

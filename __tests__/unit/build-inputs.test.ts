@@ -1,4 +1,4 @@
-// Issue 14: build-push-action's and setup-buildx-action's inputs. Each is read into the typed Inputs
+// build-push-action's and setup-buildx-action's inputs. Each is read into the typed Inputs
 // with a one-line error naming it; each goes into the exact buildx argv; the build mode holds
 // everything that leaves until the leak guard and test-run passed.
 import { describe, expect, test } from '@jest/globals';

@@ -19,7 +19,7 @@ describe('planScope', () => {
   });
 });
 
-describe('planScope never leaves the action directory (issue 12, item 5)', () => {
+describe('planScope never leaves the action directory, whatever cache-scope says', () => {
   const base = { cacheScope: '', images: ['ghcr.io/acme/app'], target: '', platforms: [], file: './Dockerfile' };
   const root = '/runner/temp/oneshot-build';
   test.each(['..', '.', '...', '../..', '../../etc', '/etc/passwd', '.hidden', '-.', '.-..', '..\\..', 'a/../../b', '..a', ' .. '])('cache-scope %j', (cacheScope) => {

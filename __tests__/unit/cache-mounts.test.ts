@@ -1,4 +1,4 @@
-// Issue 4 (cache mounts): parsing of the cache-mounts inputs, key planning, the helper builds'
+// Cache mounts: parsing of the cache-mounts inputs, key planning, the helper builds'
 // Dockerfiles and command lines, and the content hash of an exported mount.
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';

@@ -1,4 +1,4 @@
-// Issue 12, item 5: inputs that escape or mislead are refused before any work, with one line that
+// Inputs that escape or mislead are refused before any work, with one line that
 // names the input and quotes at most a short prefix of the value.
 import { describe, expect, test, beforeAll, afterAll } from '@jest/globals';
 import { promises as fs } from 'node:fs';

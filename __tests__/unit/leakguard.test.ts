@@ -1,4 +1,4 @@
-// Issue 6: the leak guard's pure parts: which needles, the streaming search (also across chunk
+// The leak guard's pure parts: which needles, the streaming search (also across chunk
 // boundaries), gzip and zstd layer data, the tar reader, and the one-line error.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -53,7 +53,7 @@ describe('planNeedles', () => {
   });
 });
 
-describe('planNeedles: secrets longer than MAX_NEEDLE_BYTES (issue 12, item 4)', () => {
+describe('planNeedles: secrets longer than MAX_NEEDLE_BYTES are still looked for', () => {
   const hex = (bytes: number) => randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
   const total = (p: ReturnType<typeof planNeedles>) => p.needles.reduce((n, x) => n + x.bytes.length, 0);
 

@@ -1,12 +1,13 @@
 // Inputs that cannot be used: one-line MetaInputError naming the input and quoting the entry.
 import { describe, expect, test } from '@jest/globals';
 import { MetaInputError, planMeta, type MetaInput } from '../../src/meta/index.js';
-import { defaultBranchOf, loadContext } from '../fixtures/events/load.js';
+import { defaultBranchOf } from '../../src/context.js';
+import { eventContext } from './helpers/context.js';
 
 const NOW = new Date('2020-01-10T00:30:00.000Z');
 
 function plan(input: Partial<MetaInput>) {
-  const ctx = loadContext('push_dev');
+  const ctx = eventContext('push_dev');
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx) });
 }
 
@@ -138,7 +139,7 @@ describe('labels and annotations', () => {
     expect(errorOf({ annotations: 'x={{nope}}' }).input).toBe('annotations');
   });
 
-  // Issue 12, item 5: metadata-action drops such lines silently; here they are refused.
+  // metadata-action drops such lines silently; here they are refused.
   test.each<[string, string, string]>([
     ['labels', 'maintainer=me\nno-equals-here', 'labels: expected KEY=VALUE, got "no-equals-here"'],
     ['labels', '=value-without-key', 'labels: expected KEY=VALUE, got "=value-without-key"'],
@@ -150,7 +151,7 @@ describe('labels and annotations', () => {
   });
 });
 
-describe('long values are quoted by a short prefix (issue 12, item 5)', () => {
+describe('an error quotes a long value by a short prefix only', () => {
   const big = 'a'.repeat(100_000);
   test.each<[string, Partial<MetaInput>, RegExp]>([
     ['a 100 KB tag', { tags: `type=raw,value=${big}` }, /^tags: tag "a{60}…" is 100000 characters long \(Docker allows at most 128\)$/],

@@ -1,13 +1,14 @@
 // The other outputs: tag names, json, annotations (levels), label overrides, dates, warnings.
 import { describe, expect, test } from '@jest/globals';
 import { planMeta, type MetaFacts, type MetaInput } from '../../src/meta/index.js';
-import { defaultBranchOf, loadContext, type EventKind } from '../fixtures/events/load.js';
+import { defaultBranchOf } from '../../src/context.js';
+import { eventContext, type EventKind } from './helpers/context.js';
 
 const NOW = new Date('2020-01-10T00:30:00.000Z');
 const DEV = '860c1904a1ce19322e91ac35af1ab07466440c37';
 
 function plan(event: EventKind, input: Partial<MetaInput>, facts: Partial<MetaFacts> = {}, ref?: string) {
-  const ctx = loadContext(event, { ref });
+  const ctx = eventContext(event, { ref });
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx), ...facts });
 }
 
@@ -25,7 +26,7 @@ const lines = (level: string, record: Record<string, string>): string[] => Objec
 
 describe('json (metadata-action json01, json03, json07)', () => {
   // metadata-action drops a label line without "=" (json01's `invalid`, json07's `foo`); this action
-  // refuses it (issue 12, see meta-inputs.test.ts), so those lines are left out here.
+  // refuses it (see meta-inputs.test.ts), so those lines are left out here.
   test('json01: `foo=` is kept empty', () => {
     const res = plan('push_dev', { tags: 'type=ref,event=branch\ntype=raw,my\ntype=raw,custom\ntype=raw,tags', labels: 'foo=' });
     const labels = { foo: '', ...OCI_DEV, 'org.opencontainers.image.version': 'dev' };
@@ -106,7 +107,7 @@ describe('labels', () => {
   });
 
   test('a repository without description or license gives empty values', () => {
-    const ctx = loadContext('push_dev');
+    const ctx = eventContext('push_dev');
     ctx.payload.repository = { name: 'app', html_url: 'https://github.com/o/app', description: null, license: null, default_branch: 'main' };
     const res = planMeta({ images: 'o/app', tags: '', flavor: '', labels: '', annotations: '' }, ctx, { now: NOW, defaultBranch: 'main' });
     expect(res.json.labels['org.opencontainers.image.description']).toBe('');
@@ -123,7 +124,7 @@ describe('dates', () => {
   });
 
   test('{{commit_date}} reads the pushed commit from the payload', () => {
-    const ctx = loadContext('push_dev');
+    const ctx = eventContext('push_dev');
     ctx.payload.commits = [{ id: DEV, timestamp: '2019-05-04T10:20:30Z' }];
     const res = planMeta({ images: '', tags: "type=raw,value={{commit_date 'YYYYMMDD-HHmmss'}}", flavor: '', labels: '', annotations: '' }, ctx, { now: NOW });
     expect(res.tags).toEqual(['20190504-102030']);

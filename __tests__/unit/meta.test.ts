@@ -3,7 +3,8 @@
 // expected output); the others follow its README (sanitising, global expressions, events).
 import { describe, expect, test } from '@jest/globals';
 import { planMeta, type MetaFacts } from '../../src/meta/index.js';
-import { defaultBranchOf, loadContext, type EventKind } from '../fixtures/events/load.js';
+import { defaultBranchOf } from '../../src/context.js';
+import { eventContext, type EventKind } from './helpers/context.js';
 
 const SHA = {
   dev: '860c1904a1ce19322e91ac35af1ab07466440c37',
@@ -72,7 +73,7 @@ interface Row {
 }
 
 function run(row: Row) {
-  const ctx = loadContext(row.event, { ref: row.ref });
+  const ctx = eventContext(row.event, { ref: row.ref });
   return planMeta(
     { images: row.images ?? 'user/app', tags: row.tags ?? '', flavor: row.flavor ?? '', labels: row.labels ?? '', annotations: '' },
     ctx,

@@ -1,4 +1,4 @@
-// Issue 14, login-action parity: `ecr` (auto, true, false) and `scope` planning, and the inputs of
+// Parity with login-action: `ecr` (auto, true, false) and `scope` planning, and the inputs of
 // the four docker actions this action does not have, each named in a message of its own.
 import { describe, expect, test } from '@jest/globals';
 import { ecrPasswordCommand, isEcrRegistry, parseEcr, parseScope, planEcr, planLogins, scopeConfigDir } from '../../src/docker/login.js';

@@ -1,4 +1,4 @@
-// Issue 14, metadata-action and build-push-action parity: full image references in `tags`, the
+// Parity with metadata-action and build-push-action: full image references in `tags`, the
 // separators and DOCKER_METADATA_OUTPUT_* variables, {{is_not_default_branch}}, metadata-context: git
 // (the detached-HEAD ref), and the refusal to push a run that has no tag.
 import { describe, expect, test } from '@jest/globals';
@@ -8,14 +8,15 @@ import { metaOutputs, outputEnv, outputEnvName, outputEnvEnabled } from '../../s
 import { refFromDecorations } from '../../src/meta/git.js';
 import { readInputs, InputError } from '../../src/inputs.js';
 import { planRun, resolveMeta, dockerfileOf } from '../../src/plan.js';
-import { defaultBranchOf, loadContext } from '../fixtures/events/load.js';
+import { defaultBranchOf } from '../../src/context.js';
+import { eventContext } from './helpers/context.js';
 import { thrown } from './helpers/thrown.js';
 
 const NOW = new Date('2020-01-10T00:30:00.000Z');
 const get = (extra: Record<string, string>) => (n: string) => ({ images: 'user/app', push: 'false', ...extra })[n] ?? '';
 
-function plan(input: Partial<MetaInput>, event: Parameters<typeof loadContext>[0] = 'push_dev', ref?: string) {
-  const ctx = loadContext(event, { ref });
+function plan(input: Partial<MetaInput>, event: Parameters<typeof eventContext>[0] = 'push_dev', ref?: string) {
+  const ctx = eventContext(event, { ref });
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx) });
 }
 
@@ -146,7 +147,7 @@ describe('metadata-context', () => {
   ])('detached HEAD decorations %j -> %s', (d, want) => expect(refFromDecorations(d)).toBe(want));
 
   test('git facts replace the workflow\'s ref, commit and commit date for the tags only', () => {
-    const ctx = loadContext('push_dev');
+    const ctx = eventContext('push_dev');
     const inputs = readInputs(get({ tags: 'type=ref,event=tag\ntype=sha\ntype=raw,value={{commit_date \'YYYYMMDD\'}}' }), {});
     const git = { ref: 'refs/tags/v9.9.9', sha: 'b'.repeat(40), commitDate: new Date('2021-02-03T04:05:06Z') };
     const meta = resolveMeta(inputs, ctx, {}, git);
@@ -157,21 +158,21 @@ describe('metadata-context', () => {
 
 describe('no invalid tag, and no push without a tag', () => {
   test('a run whose rules give no tag (no ref, no event payload) is refused when it would push', () => {
-    const ctx = { ...loadContext('push_dev'), ref: '', eventName: 'push', payload: {} };
+    const ctx = { ...eventContext('push_dev'), ref: '', eventName: 'push', payload: {} };
     const err = thrown(() => planRun(readInputs(get({ push: 'true' }), {}), ctx, {}));
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toBe('tags: no tag for this run (event "push", ref ""): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false');
   });
 
   test('without a push it builds untagged, with metadata-action\'s warning', () => {
-    const ctx = { ...loadContext('push_dev'), ref: '', payload: {} };
+    const ctx = { ...eventContext('push_dev'), ref: '', payload: {} };
     const p = planRun(readInputs(get({ push: 'false' }), {}), ctx, {});
     expect(p.meta.tags).toEqual([]);
     expect(p.meta.warnings.join('\n')).toContain('No Docker tag has been generated');
   });
 
   test('a rendered tag Docker would refuse ("-" from empty expressions) is an error, never emitted', () => {
-    const ctx = { ...loadContext('push_dev'), ref: '', sha: '' };
+    const ctx = { ...eventContext('push_dev'), ref: '', sha: '' };
     expect(thrown(() => planMeta({ images: 'user/app', tags: 'type=raw,value={{branch}}-{{sha}}', flavor: '', labels: '', annotations: '' }, ctx, { now: NOW })).message).toBe('tags: tag "-" starts with "-" (a Docker tag starts with a letter, digit or "_")');
   });
 });

@@ -1,4 +1,4 @@
-// Issue 14: every input and output of build-push-action v7, setup-buildx-action v4, login-action v4
+// Every input and output of build-push-action v7, setup-buildx-action v4, login-action v4
 // and metadata-action v6 (the fixture, from their documented action.yml) is in the README's
 // migration tables, and each one is either accepted here under the same name (action.yml) or has
 // its reason in the README. Inputs this action lacks are named at run time (src/migration.ts).

@@ -1,4 +1,4 @@
-// Issue 13: the pure parts of multi-platform builds: which architectures need QEMU, the emulation
+// The pure parts of multi-platform builds: which architectures need QEMU, the emulation
 // plan, distribute mode's inputs, hand-over keys, build output, merge commands and index parsing.
 import { describe, expect, test } from '@jest/globals';
 import { readInputs, InputError } from '../../src/inputs.js';

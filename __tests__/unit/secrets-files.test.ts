@@ -1,4 +1,4 @@
-// Issue 6: secret sources, the private directory, and the build-arg credential warning.
+// Secret sources, the private directory, and the build-arg credential warning.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';

@@ -1,4 +1,4 @@
-// Issue 6: where secrets may go. Child environments (secret-envs variables only for buildx build),
+// Where secrets may go. Child environments (secret-envs variables only for buildx build),
 // the fork decision (no push, no login), and the build mode (build, check, then push).
 import { childEnv, withholdEnv } from '../../src/exec.js';
 import { decide, forkOf } from '../../src/plan.js';
@@ -6,6 +6,7 @@ import { buildMode } from '../../src/build-mode.js';
 import type { ModeFacts } from '../../src/build-mode.js';
 import { readInputs } from '../../src/inputs.js';
 import type { Context } from '../../src/context.js';
+import { testContext } from './helpers/context.js';
 
 describe('child environments', () => {
   test('withheld variables and INPUT_* reach no child; buildx build gets the withheld ones back', () => {
@@ -27,11 +28,9 @@ describe('child environments', () => {
   });
 });
 
-const ctx = (eventName: string, payload: Record<string, any>): Context => ({
-  eventName, sha: 'a'.repeat(40), ref: 'refs/pull/7/merge', refName: '7/merge', headRef: 'x', baseRef: 'main', repo: { owner: 'acme', repo: 'app' },
-  runId: '1', runNumber: '1', runAttempt: '1', job: 'j', actor: 'me', workflow: 'w', serverUrl: 'https://github.com', apiUrl: '', graphqlUrl: '',
-  workspace: '/w', runnerTemp: '/t', payload,
-});
+// A pull request's context (ref refs/pull/7/merge); the event name and payload vary.
+const ctx = (eventName: string, payload: Record<string, any>): Context =>
+  testContext({ eventName, sha: 'a'.repeat(40), ref: 'refs/pull/7/merge', refName: '7/merge', headRef: 'x', baseRef: 'main', payload });
 const pr = (head: Record<string, any> | undefined, base: Record<string, any> | undefined) => ({ pull_request: { head: { repo: head }, base: { repo: base } } });
 
 describe('forkOf', () => {

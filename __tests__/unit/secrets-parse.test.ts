@@ -1,4 +1,4 @@
-// Issue 6: the secrets, secret-files and secret-envs inputs: byte-exact values, and one clear line
+// The secrets, secret-files and secret-envs inputs: byte-exact values, and one clear line
 // naming the input for every malformed entry (never the value).
 import { readInputs, parseSecrets, InputError } from '../../src/inputs.js';
 import { secretEnvNames } from '../../src/secret-envs.js';

@@ -1,4 +1,4 @@
-// Issue 13: the reusable workflow of distribute mode (.github/workflows/distributed-build.yml): its
+// The reusable workflow of distribute mode (.github/workflows/distributed-build.yml): its
 // platform-to-runner map (the plan job's script, run here), one matrix job per platform with
 // distribute: platform, then the merge; every secret reaches every job that runs the action.
 import { readFileSync, mkdtempSync } from 'node:fs';

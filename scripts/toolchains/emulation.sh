@@ -1,4 +1,4 @@
-# Emulation for the multi-platform end-to-end tests (issue 13). Source it; do not run it.
+# Emulation for the multi-platform end-to-end tests. Source it; do not run it.
 # Everything is made offline from Debian bookworm's packages and is idempotent:
 #   - binfmt_misc mounted at /proc/sys/fs/binfmt_misc (lost at a reboot, so checked every time);
 #   - Debian's qemu-user-static and busybox-static:arm64, downloaded (not installed: installing
