@@ -1,8 +1,10 @@
 // The build inputs docker/build-push-action has, with its names and meaning: parsed and checked
 // here (pure), each error one line naming the input and quoting a short part of the bad value.
 import { quoted } from './clip.js';
-import { InputError } from './inputs.js';
-import type { GetInput } from './inputs.js';
+import { InputError } from './input-error.js';
+
+/** Reads one input by name (core.getInput, or a test's table). */
+export type GetInput = (name: string) => string;
 
 /** What `--call` asks BuildKit for; `build` (the default) builds the image. */
 export const CALL_METHODS = ['build', 'check', 'outline', 'targets'] as const;

@@ -14,7 +14,7 @@ import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
 import { platformProblem } from './platforms.js';
 import { readBuildInputs } from './inputs-build.js';
-import type { BuildInputs } from './inputs-build.js';
+import type { BuildInputs, GetInput } from './inputs-build.js';
 import { parseBuilderExtra } from './docker/builder-extra.js';
 import type { BuilderExtra } from './docker/builder-extra.js';
 import type { DistributeMode } from './distribute.js';
@@ -92,8 +92,6 @@ export interface Inputs {
   /** Inputs given that this action does not have, whose value asks for nothing it does not do. */
   warnings?: string[];
 }
-
-export type GetInput = (name: string) => string;
 
 /** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
 const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);

@@ -1,7 +1,8 @@
 // The main step: resolve inputs and context, prepare Docker, restore the layer cache, build, push.
 import { rmSync } from 'node:fs';
 import * as core from '@actions/core';
-import { readInputs, InputError, DEFAULT_DISTRIBUTE_WAIT } from './inputs.js';
+import { readInputs, DEFAULT_DISTRIBUTE_WAIT } from './inputs.js';
+import { InputError } from './input-error.js';
 import type { Inputs } from './inputs.js';
 import type { Context } from './context.js';
 import { handOverDigest, mergePhase } from './phases/distribute.js';
@@ -9,7 +10,6 @@ import { inspectImage } from './docker/imagetools.js';
 import { metaOutputs, outputEnv } from './meta/outputs.js';
 import { gitFacts } from './meta/git.js';
 import { contextFromEnv } from './context.js';
-import { MetaInputError } from './meta/index.js';
 import { attestationsFor, planRun, localCacheFrom } from './plan.js';
 import type { RunPlan } from './plan.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
@@ -233,7 +233,7 @@ function failStep(err: unknown, report: Report): void {
 
 /** One clear line for the user; stack traces only at debug level. */
 export function describeError(err: unknown): string {
-  if (err instanceof InputError || err instanceof MetaInputError || err instanceof ToolError || err instanceof LoginError) return err.message;
+  if (err instanceof InputError || err instanceof ToolError || err instanceof LoginError) return err.message;
   if (err instanceof ExecError) return err.message;
   if (err instanceof Error) {
     core.debug(err.stack ?? err.message);

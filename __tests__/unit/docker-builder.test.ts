@@ -2,7 +2,7 @@
 // reading `docker buildx inspect`.
 import { describe, expect, test } from '@jest/globals';
 import { DEFAULT_BUILDKIT_IMAGE, builderImage, createFailure, buildxCreateArgv, builderName, parseBuilderOptions, parseBuildxVersion, parseInspect, resolveDriver, type CreatePlan, type RawBuilderInputs } from '../../src/docker/builder.js';
-import { InputError } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 
 const RAW: RawBuilderInputs = {
   driver: '',

@@ -1,7 +1,7 @@
 // docker/setup-buildx-action's `name`, `append` and `keep-state`, and build-push-action's `builder`
 // (an existing builder, used as it is): parsing (pure) and the exact `buildx create --append` argv.
 import { quoted } from '../clip.js';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 
 export interface AppendNode {
   name: string;

@@ -2,7 +2,7 @@
 // back what `docker buildx inspect` says, and creating and removing a builder.
 import { quoted } from '../clip.js';
 import * as semver from 'semver';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { ToolError } from './docker.js';
 

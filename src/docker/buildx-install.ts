@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import type { HTTPError } from '@actions/tool-cache';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import { ToolError } from './docker.js';
 
 export const BUILDX_INPUT = 'buildx-version';

@@ -1,6 +1,7 @@
 // The `tags` input: one rule per line, `type=<type>,<attr>=<value>,...` (a line without `type=` is
 // a raw value). Rules are returned highest priority first; ties keep their input order.
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 import { parseFields, type Field } from './fields.js';
 import { splitList } from './list.js';
 import { checkTemplate, type TemplateKind } from './placeholders.js';
@@ -68,7 +69,7 @@ export function parseTagRules(input: string): TagRule[] {
 
 export function parseTagRule(source: string): TagRule {
   const fail = (message: string): never => {
-    throw new MetaInputError(INPUT, `${message} in ${quote(source)}`);
+    throw new InputError(INPUT, `${message} in ${quoted(source)}`);
   };
   const { type, attrs } = readAttributes(parseFields(source, INPUT), fail);
   const allowed = [...COMMON_ATTRS, ...TYPE_ATTRS[type]];

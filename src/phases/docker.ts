@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import type { Inputs } from '../inputs.js';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import type { Context } from '../context.js';
 import { buildxPluginPath, dockerEnv, makeDockerConfig, probeBuildx, probeDocker, ToolError, LoginError } from '../docker/docker.js';
 import type { Toolchain } from '../docker/docker.js';
