@@ -19,9 +19,10 @@ import { ExecError, refuseNewChildren, withholdEnv } from './exec.js';
 import { graceFor, onStopSignal, stopDescendants } from './interrupt.js';
 import type { StopSignal } from './interrupt.js';
 import { saveState } from './state.js';
-import type { PostState } from './state.js';
+import type { PostState, StateKeeper } from './state.js';
 import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
+import type { DockerSetup } from './phases/docker.js';
 import { restorePhase } from './phases/cache.js';
 import { effectiveBuildkitVersion, planCacheAccess } from './cache/access.js';
 import { buildPhase, checkCallSupported } from './phases/build.js';
@@ -123,7 +124,8 @@ export async function runMain(): Promise<void> {
     const secretValues = await readSecretValues(inputs.secrets);
     // From here on only `docker buildx build` gets the variables secret-envs names (see exec.ts).
     withholdEnv(inputs.secrets.flatMap((s) => (s.source.kind === 'env' ? [s.source.name] : [])));
-    const docker = await setupDocker(inputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    const docker = await setupDocker(inputs, ctx, keeperOf(state), { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    setDockerOutputs(docker);
     if (docker.emulation?.arches.length) report.emulated = docker.emulation;
     report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
     report.toolchain.buildkit = docker.builder.buildkitVersion || undefined;
@@ -197,12 +199,32 @@ export async function runMain(): Promise<void> {
   }
 }
 
+/** The state of this run as a StateKeeper: each update lands in `state` and is saved at once. */
+function keeperOf(state: PostState): StateKeeper {
+  return {
+    state,
+    update(patch) {
+      Object.assign(state, patch);
+      saveState(state);
+    },
+  };
+}
+
+/** The builder and toolchain outputs. */
+function setDockerOutputs(docker: DockerSetup): void {
+  core.setOutput('builder', docker.builder.name);
+  core.setOutput('driver', docker.builder.driver);
+  core.setOutput('platforms', docker.builder.platforms.join(','));
+  core.setOutput('buildx-version', docker.toolchain.buildxVersion);
+}
+
 /** distribute: merge: no build; the platform jobs' digests joined into one index under every tag. */
 async function runMerge(inputs: Inputs, ctx: Context, plan: RunPlan, state: PostState, report: Report): Promise<void> {
   const d = plan.decisions;
   // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
   const mergeInputs: Inputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
-  const docker = await setupDocker(mergeInputs, ctx, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+  const docker = await setupDocker(mergeInputs, ctx, keeperOf(state), { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+  setDockerOutputs(docker);
   report.toolchain = { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name };
   core.setOutput('cache-hit', 'disabled');
   const merged = await mergePhase(plan, ctx, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, report);
