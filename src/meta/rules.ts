@@ -96,7 +96,21 @@ export function parseTagRule(source: string): TagRule {
     suffix: template('suffix', 'global'),
   };
   const required = (key: string): string => attrs.get(key) ?? fail(`missing ${key}`);
+  return typedRule(type, base, { attrs, template, required, fail });
+}
 
+/** How the type's own attributes of one rule are read; each failure names the rule. */
+interface RuleReader {
+  attrs: Map<string, string>;
+  /** The attribute, its template checked as `kind`. */
+  template: (key: string, kind: TemplateKind) => string | undefined;
+  required: (key: string) => string;
+  fail: (message: string) => never;
+}
+
+/** The rule of `type` from its common part and its own attributes. */
+function typedRule(type: RuleType, base: RuleBase, r: RuleReader): TagRule {
+  const { attrs, template, required, fail } = r;
   switch (type) {
     case 'schedule':
       return { ...base, type, pattern: template('pattern', 'schedule') ?? 'nightly' };
