@@ -6,7 +6,7 @@ import type { BuildxRequest } from './docker/buildx-install.js';
 import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
 import { parseRegistryAuth } from './docker/registry-auth.js';
-import type { EcrMode, RegistryCredential } from './docker/login.js';
+import type { LoginInputs } from './docker/login.js';
 import { parseEcr, parseScope } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
@@ -32,7 +32,8 @@ export interface Secret {
   source: { kind: 'value'; value: string } | { kind: 'file'; path: string } | { kind: 'env'; name: string };
 }
 
-export interface Inputs {
+/** The login inputs (registry, username, password, ecr, scope, registry-auth, github-token) are LoginInputs. */
+export interface Inputs extends LoginInputs {
   images: string;
   tags: string;
   /** `metadata-context` (metadata-action's `context`): the ref and commit from the workflow, or from git. */
@@ -51,20 +52,10 @@ export interface Inputs {
   platforms: string[];
   secrets: Secret[];
   push: PushMode;
-  registry: string;
-  username: string;
-  password: string;
-  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
-  ecr?: EcrMode;
-  /** `scope`: the registry/username/password login is for this part of the registry only. */
-  scope?: string;
-  /** More registries to log in to (`registry-auth`), passwords masked by main. */
-  registryAuth: RegistryCredential[];
   /** `buildx-version` and `buildx-download-url`. */
   buildx: BuildxRequest;
   /** driver, endpoint, driver-opts, buildkitd-*, builder-platforms, keep-builder. */
   builder: BuilderOptions;
-  githubToken: string;
   cache: boolean;
   cacheScope: string;
   cacheSave: CacheSaveMode;

@@ -14,7 +14,7 @@ import { attestationsFor, planRun, localCacheFrom } from './plan.js';
 import type { RunPlan } from './plan.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import { ToolError, LoginError } from './docker/docker.js';
-import { checkSecretSources, credentialBuildArgWarnings, maskSecrets, readSecretValues } from './secrets.js';
+import { checkSecretSources, credentialBuildArgWarnings, maskSecrets, readSecretValues, secretSpec } from './secrets.js';
 import { ExecError, refuseNewChildren, withholdEnv } from './exec.js';
 import { graceFor, onStopSignal, stopDescendants } from './interrupt.js';
 import type { StopSignal } from './interrupt.js';
@@ -101,7 +101,7 @@ export async function runMain(): Promise<void> {
     Object.assign(report, { tags: plan.meta.tags, pushReason: d.pushReason, pushPlanned: d.push, secretIds: inputs.secrets.map((s) => s.id), dockerfile: plan.build.file });
 
     if (inputs.dryRun) {
-      plan.build.secretSpecs = inputs.secrets.map((s) => `id=${s.id},${s.source.kind === 'env' ? 'env=' + s.source.name : 'src=<file>'}`);
+      plan.build.secretSpecs = inputs.secrets.map((s) => secretSpec(s, '<file>'));
       if (plan.cache) plan.build.cacheFrom = localCacheFrom(plan.cache.paths.layoutIn);
       core.info(`Dry run: ${displayCommand('docker', buildxArgv(plan.build))}`);
       core.setOutput('cache-hit', plan.cache ? 'miss' : 'disabled');

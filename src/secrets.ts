@@ -91,6 +91,11 @@ export async function createSecretDir(dir: string): Promise<void> {
   await fs.chmod(dir, 0o700);
 }
 
+/** The `--secret` spec of a secret: an env one by its variable's name, any other by the file `src`. */
+export function secretSpec(s: Secret, src: string): string {
+  return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${src}`;
+}
+
 /** Writes inline secrets to files and returns the `--secret` specs for every secret. */
 export async function materializeSecrets(secrets: Secret[], dir: string): Promise<string[]> {
   const specs: string[] = [];
@@ -100,11 +105,9 @@ export async function materializeSecrets(secrets: Secret[], dir: string): Promis
       const file = path.join(dir, `s${n++}`);
       // 'wx': never follow or reuse a file someone else put there.
       await fs.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
-      specs.push(`id=${s.id},src=${file}`);
-    } else if (s.source.kind === 'file') {
-      specs.push(`id=${s.id},src=${path.resolve(realCwd(), s.source.path)}`);
+      specs.push(secretSpec(s, file));
     } else {
-      specs.push(`id=${s.id},env=${s.source.name}`);
+      specs.push(secretSpec(s, s.source.kind === 'file' ? path.resolve(realCwd(), s.source.path) : ''));
     }
   }
   return specs;

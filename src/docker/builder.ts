@@ -178,13 +178,6 @@ export function parseInspect(text: string): Inspected {
   return out;
 }
 
-/** `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`. */
-export function parseBuildxVersion(text: string): string {
-  const first = text.trim().split(/\r?\n/)[0] ?? '';
-  const parts = first.split(/\s+/);
-  return parts.length >= 2 ? parts[1] : first;
-}
-
 export interface Builder {
   name: string;
   driver: string;

@@ -113,14 +113,16 @@ export function scopeConfigDir(host: string, scope: string): string {
   return actions === undefined ? base : `${base}@${actions}`;
 }
 
+/** The login inputs: registry, username, password (with ecr and scope), registry-auth, github-token. */
 export interface LoginInputs {
   registry: string;
   username: string;
   password: string;
-  /** `ecr` for the registry/username/password login. */
+  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
   ecr?: EcrMode;
-  /** `scope` for the registry/username/password login. */
+  /** `scope`: the registry/username/password login is for this part of the registry only. */
   scope?: string;
+  /** More registries to log in to (`registry-auth`), passwords masked by main. */
   registryAuth: RegistryCredential[];
   githubToken: string;
 }
@@ -308,10 +310,4 @@ export async function login(l: PlannedLogin, env: Record<string, string>): Promi
     throw new LoginError(`${l.input}: login to ${what} as ${username} failed: ${why}`);
   }
   core.info(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
-}
-
-export async function logout(hosts: string[], env: Record<string, string>): Promise<void> {
-  for (const h of hosts) {
-    await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
-  }
 }
