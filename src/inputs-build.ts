@@ -2,6 +2,7 @@
 // here (pure), each error one line naming the input and quoting a short part of the bad value.
 import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
+import { lines, splitList } from './inputs-lists.js';
 
 /** Reads one input by name (core.getInput, or a test's table). */
 export type GetInput = (name: string) => string;
@@ -35,22 +36,6 @@ export interface BuildInputs {
   cacheTo: string[];
   /** Shell commands run (bash -e) after the build, on the loaded image, before anything is pushed. */
   testRun: string;
-}
-
-/** Lines without blanks and # comments. */
-function lines(raw: string): string[] {
-  return raw
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-}
-
-/** build-push-action's List inputs: newline or comma separated. */
-function list(raw: string): string[] {
-  return raw
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && !s.startsWith('#'));
 }
 
 function flag(name: string, raw: string): boolean {
@@ -92,7 +77,7 @@ export function parseSsh(raw: string): string[] {
 }
 
 export function parseAddHosts(raw: string): string[] {
-  const out = list(raw);
+  const out = splitList(raw, { comments: true });
   for (const h of out) if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h)) throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
   return out;
 }
@@ -114,7 +99,7 @@ export function parseUlimits(raw: string): string[] {
 }
 
 export function parseAllow(raw: string): string[] {
-  const out = list(raw);
+  const out = splitList(raw, { comments: true });
   for (const a of out) if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`))) throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
   return out;
 }
@@ -151,7 +136,7 @@ export function readBuildInputs(get: GetInput): BuildInputs {
     outputs: parseOutputs(get('outputs')),
     pull: flag('pull', get('pull')),
     noCache: flag('no-cache', get('no-cache')),
-    noCacheFilters: list(get('no-cache-filters')),
+    noCacheFilters: splitList(get('no-cache-filters'), { comments: true }),
     buildContexts: parseBuildContexts(get('build-contexts')),
     ssh: parseSsh(get('ssh')),
     network: parseNetwork(get('network')),

@@ -12,6 +12,7 @@ import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js
 import type { CacheMount } from './cache/mounts-input.js';
 import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
+import { lines, splitList } from './inputs-lists.js';
 import { platformProblem } from './platforms.js';
 import { readBuildInputs } from './inputs-build.js';
 import type { BuildInputs, GetInput } from './inputs-build.js';
@@ -258,20 +259,6 @@ function uniqueSecrets(groups: [string, Secret[]][]): Secret[] {
     }
   }
   return out;
-}
-
-export function splitList(raw: string): string[] {
-  return raw
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-function lines(raw: string): string[] {
-  return raw
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 function bool(name: string, raw: string, dflt: boolean): boolean {

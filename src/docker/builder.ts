@@ -3,6 +3,7 @@
 import { quoted } from '../clip.js';
 import * as semver from 'semver';
 import { InputError } from '../input-error.js';
+import { lines, splitList } from '../inputs-lists.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { ToolError } from './docker.js';
 
@@ -44,16 +45,10 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
   if (!(DRIVERS as readonly string[]).includes(d)) throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got ${quoted(raw.driver.trim())}`);
   const driver = d as DriverInput;
   const endpoint = raw.endpoint.trim();
-  const driverOpts = raw.driverOpts
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  const driverOpts = lines(raw.driverOpts);
   // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
   for (const o of driverOpts) if (!/^"?[A-Za-z0-9._-]+=/.test(o)) throw new InputError('driver-opts', `expected key=value, got ${quoted(o)}`);
-  const platforms = raw.builderPlatforms
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const platforms = splitList(raw.builderPlatforms);
   for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('builder-platforms', `expected os/arch[/variant], got ${quoted(p)}`);
   const keepRaw = raw.keepBuilder.trim().toLowerCase();
   if (!['', 'true', 'false'].includes(keepRaw)) throw new InputError('keep-builder', `expected true or false, got ${quoted(raw.keepBuilder.trim())}`);

@@ -3,7 +3,7 @@
 import { InputError } from '../input-error.js';
 import { quoted } from '../clip.js';
 import { parseFields } from './fields.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 import { checkTemplate } from './placeholders.js';
 
 export type LatestMode = 'auto' | 'true' | 'false';
@@ -21,7 +21,7 @@ const LATEST_MODES: readonly string[] = ['auto', 'true', 'false'];
 
 export function parseFlavor(input: string): Flavor {
   const flavor: Flavor = { latest: 'auto', prefix: '', prefixLatest: false, suffix: '', suffixLatest: false };
-  for (const { source } of splitList(input, INPUT)) {
+  for (const { source } of listEntries(input, INPUT)) {
     const entry = quoted(source);
     // `onlatest` applies to the prefix or suffix before it on the same line
     let onLatestFor: 'prefix' | 'suffix' | undefined;

@@ -3,7 +3,7 @@
 import { InputError } from '../input-error.js';
 import { quoted } from '../clip.js';
 import { parseFields } from './fields.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 
 export interface ImageEntry {
   name: string;
@@ -20,7 +20,7 @@ export const IMAGE_NAME_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${
 const MAX_NAME_LENGTH = 255;
 
 export function parseImages(input: string): ImageEntry[] {
-  const entries = splitList(input, INPUT);
+  const entries = listEntries(input, INPUT);
   const images: ImageEntry[] = [];
   // a single line of bare names is the comma-separated list form
   if (entries.length === 1) {

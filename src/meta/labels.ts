@@ -2,14 +2,14 @@
 // `key=value` lines (rendered as global expressions) overriding by key, sorted by key.
 import { InputError } from '../input-error.js';
 import { quoted } from '../clip.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 import { checkTemplate } from './placeholders.js';
 import type { RunFacts } from './run.js';
 import type { Renderer } from './scope.js';
 
 /** Reads a labels/annotations input into its lines, checking each is KEY=VALUE and its expressions. */
 export function parseLabelLines(input: string, inputName: string): string[] {
-  return splitList(input, inputName).map(({ text }) => {
+  return listEntries(input, inputName).map(({ text }) => {
     if (text.indexOf('=') <= 0) {
       throw new InputError(inputName, `expected KEY=VALUE, got ${quoted(text)}`);
     }

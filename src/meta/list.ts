@@ -21,7 +21,7 @@ interface RawRecord {
 /** Leading lines the CSV reader skipped (comments and empty lines) but still reports in `raw`. */
 const SKIPPED_LINES = /^(?:(?:#[^\n]*)?\n)*/;
 
-export function splitList(input: string, inputName: string): ListEntry[] {
+export function listEntries(input: string, inputName: string): ListEntry[] {
   const text = input.trim();
   if (text === '') {
     return [];

@@ -3,7 +3,7 @@
 import { InputError } from '../input-error.js';
 import { quoted } from '../clip.js';
 import { parseFields, type Field } from './fields.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 import { checkTemplate, type TemplateKind } from './placeholders.js';
 
 export type RuleType = 'schedule' | 'semver' | 'pep440' | 'match' | 'edge' | 'ref' | 'raw' | 'sha';
@@ -61,7 +61,7 @@ const REF_EVENTS: readonly string[] = ['branch', 'tag', 'pr'];
 const SHA_FORMATS: readonly string[] = ['short', 'long'];
 
 export function parseTagRules(input: string): TagRule[] {
-  const sources = splitList(input, INPUT).map((e) => e.source);
+  const sources = listEntries(input, INPUT).map((e) => e.source);
   const rules = (sources.length > 0 ? sources : DEFAULT_RULES).map(parseTagRule);
   // Array.prototype.sort is stable: equal priorities keep the input order
   return rules.sort((a, b) => b.priority - a.priority);
