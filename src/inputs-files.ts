@@ -92,7 +92,7 @@ function inside(dir: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..' + path.sep) && rel !== '..' && !path.isAbsolute(rel));
 }
 
-export interface BuildFiles {
+interface BuildFiles {
   context: string;
   /** The `file` input ('' for the default <context>/Dockerfile). */
   file: string;

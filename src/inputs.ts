@@ -24,8 +24,8 @@ import { unexpectedInputs } from './migration.js';
 
 export { InputError };
 
-export type PushMode = 'auto' | 'true' | 'false';
-export type CacheSaveMode = 'auto' | 'true' | 'false';
+type PushMode = 'auto' | 'true' | 'false';
+type CacheSaveMode = 'auto' | 'true' | 'false';
 
 export interface Secret {
   id: string;
@@ -195,7 +195,7 @@ function checkBuilderChoice(i: Inputs): void {
 export const DEFAULT_DISTRIBUTE_WAIT = 120;
 
 /** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
-export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
+function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
   const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
   if (/\s/.test(qemuImage) || qemuImage.startsWith('-')) throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
   const raw = get('distribute').trim().toLowerCase();
@@ -222,7 +222,7 @@ export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inp
  * `context`: a directory or a Git/HTTP URL. build-push-action's `{{defaultContext}}` (its Git
  * context) is not expanded here: the default is the checked-out workspace (see inputs-files.ts).
  */
-export function parseContext(raw: string): string {
+function parseContext(raw: string): string {
   const c = raw.trim() || '.';
   if (c.includes('{{defaultContext}}')) {
     const sub = c.split('{{defaultContext}}:')[1];
@@ -240,7 +240,7 @@ function separator(raw: string): string {
  * `metadata-context`, docker/metadata-action's `context` input under another name (here `context`
  * is the build context): workflow (default: the run's ref and commit) or git (the checkout's).
  */
-export function parseMetadataContext(raw: string): 'workflow' | 'git' {
+function parseMetadataContext(raw: string): 'workflow' | 'git' {
   return oneOf('metadata-context', raw, ['workflow', 'git'], 'workflow');
 }
 
@@ -277,7 +277,7 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
 }
 
 /** `platforms`: each entry os/arch[/variant] with known values (see platforms.ts), or `local`. */
-export function parsePlatforms(raw: string): string[] {
+function parsePlatforms(raw: string): string[] {
   const out = splitList(raw);
   for (const p of out) {
     const problem = platformProblem(p);
@@ -290,7 +290,7 @@ export function parsePlatforms(raw: string): string[] {
 const STAGE_NAME_RE = /^[a-z][a-z0-9_.-]*$/i;
 
 /** `target`: a stage name as BuildKit accepts it; whether the Dockerfile has it is checked in inputs-files.ts. */
-export function parseTarget(raw: string): string {
+function parseTarget(raw: string): string {
   const t = raw.trim();
   if (t !== '' && !STAGE_NAME_RE.test(t)) {
     throw new InputError('target', `${quoted(t)} is not a stage name (a letter, then letters, digits, "-", "_" or ".")`);
@@ -302,7 +302,7 @@ export function parseTarget(raw: string): string {
  * `cache-scope`: any text (it is turned into a slug, see cache/keys.ts), but it must name something:
  * at least one letter or digit, so that no scope is only dots, dashes or slashes.
  */
-export function parseCacheScope(raw: string): string {
+function parseCacheScope(raw: string): string {
   const s = raw.trim();
   if (s !== '' && !/[A-Za-z0-9]/.test(s)) {
     throw new InputError('cache-scope', `${quoted(s)} has no letter or digit (a scope names the cache entries and a directory of the action's own)`);

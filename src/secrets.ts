@@ -13,7 +13,7 @@ import { realCwd } from './workdir.js';
 const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
 
 /** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
-export function maskValue(value: string): void {
+function maskValue(value: string): void {
   if (value === '') return;
   core.setSecret(value);
   for (const line of value.split(/\r?\n/)) {

@@ -11,7 +11,7 @@ const KNOWN_CYCLES: string[] = [
   'cache/mounts.ts > state.ts',
 ];
 const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'runMain', 'buildPhase', 'restorePhase'];
-const KNOWN_UNUSED_DEPS = ['@actions/github', '@actions/io'];
+const KNOWN_UNUSED_DEPS: string[] = [];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

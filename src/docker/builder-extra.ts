@@ -4,7 +4,7 @@ import { quoted } from '../clip.js';
 import { InputError } from '../input-error.js';
 import { splitList } from '../inputs-lists.js';
 
-export interface AppendNode {
+interface AppendNode {
   name: string;
   endpoint: string;
   driverOpts: string[];

@@ -7,8 +7,8 @@ import { lines, splitList } from '../inputs-lists.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { ToolError } from './docker.js';
 
-export const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'] as const;
-export type DriverInput = (typeof DRIVERS)[number];
+const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'] as const;
+type DriverInput = (typeof DRIVERS)[number];
 export type Driver = Exclude<DriverInput, 'auto'>;
 
 export interface BuilderOptions {
@@ -96,7 +96,7 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
 }
 
 /** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
-export function wantsOwnBuilder(o: BuilderOptions): boolean {
+function wantsOwnBuilder(o: BuilderOptions): boolean {
   return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
 }
 

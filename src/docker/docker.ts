@@ -29,7 +29,7 @@ export interface Toolchain {
 
 export class ToolError extends Error {}
 
-export interface DockerDaemon {
+interface DockerDaemon {
   dockerVersion: string;
   containerdStore: boolean;
   /** The buildx plugin the Docker CLI would run ('' when there is none or it does not say). */

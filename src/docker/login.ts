@@ -20,7 +20,7 @@ export interface RegistryCredential {
   scope?: string;
 }
 
-export type LoginSource = 'registry' | 'registry-auth' | 'github-token';
+type LoginSource = 'registry' | 'registry-auth' | 'github-token';
 
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 export const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
@@ -45,7 +45,7 @@ export function imageRegistry(image: string): string {
 }
 
 /** `ecr`: auto (log in through AWS when the registry is an ECR host), true or false. */
-export type EcrMode = 'auto' | 'true' | 'false';
+type EcrMode = 'auto' | 'true' | 'false';
 
 /** `ecr` (or an entry's `ecr:`): auto, true or false. `where` names the input in the error. */
 export function parseEcr(raw: string, where = 'ecr'): EcrMode {
@@ -64,7 +64,7 @@ export function isEcrRegistry(host: string): boolean {
   return ECR_PRIVATE_RE.test(host) || ECR_PUBLIC_RE.test(host);
 }
 
-export interface EcrTarget {
+interface EcrTarget {
   /** ECR Public (always us-east-1) or a private registry. */
   public: boolean;
   region: string;
@@ -127,7 +127,7 @@ export interface LoginInputs {
   githubToken: string;
 }
 
-export interface PlannedLogin extends RegistryCredential {
+interface PlannedLogin extends RegistryCredential {
   /** The input the credentials came from (named in errors). */
   input: LoginSource;
   /** Set when the password comes from AWS (`aws ecr get-login-password`): username and password,
@@ -135,7 +135,7 @@ export interface PlannedLogin extends RegistryCredential {
   ecrTarget?: EcrTarget;
 }
 
-export interface LoginPlan {
+interface LoginPlan {
   logins: PlannedLogin[];
   /** Why an automatic login was or was not planned (for the log). */
   notes: string[];
@@ -197,7 +197,7 @@ export function ecrPasswordCommand(t: EcrTarget): string[] {
 }
 
 /** The key `docker login` files a registry's credentials under in config.json. */
-export function configKey(host: string): string {
+function configKey(host: string): string {
   return host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
 }
 

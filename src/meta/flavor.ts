@@ -6,7 +6,7 @@ import { parseFields } from './fields.js';
 import { listEntries } from './list.js';
 import { checkTemplate } from './placeholders.js';
 
-export type LatestMode = 'auto' | 'true' | 'false';
+type LatestMode = 'auto' | 'true' | 'false';
 
 export interface Flavor {
   latest: LatestMode;

@@ -5,7 +5,7 @@ import { quoted } from '../clip.js';
 import { parseFields } from './fields.js';
 import { listEntries } from './list.js';
 
-export interface ImageEntry {
+interface ImageEntry {
   name: string;
   enable: boolean;
 }

@@ -25,7 +25,7 @@ export interface MetaFacts extends RunOptions {
   annotationLevels?: string[];
 }
 
-export interface MetaJson {
+interface MetaJson {
   tags: string[];
   'tag-names': string[];
   labels: Record<string, string>;

@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { InputError, oneLine } from '../input-error.js';
 import { quoted } from '../clip.js';
 
-export interface ListEntry {
+interface ListEntry {
   /** The entry as metadata-action sees it: fields joined with `,`, trimmed. */
   text: string;
   /** The entry as written (quotes kept), trimmed. */

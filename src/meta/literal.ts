@@ -7,7 +7,7 @@ import { InputError } from '../input-error.js';
 import { quoted } from '../clip.js';
 import { IMAGE_NAME_RE } from './images.js';
 
-export interface LiteralRef {
+interface LiteralRef {
   /** The image name, e.g. `ghcr.io/acme/app`. */
   name: string;
   /** The tag, e.g. `1.0` (`latest` when the reference has none, as Docker reads it). */

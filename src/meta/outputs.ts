@@ -5,7 +5,7 @@ import type { MetaResult } from './index.js';
 import { InputError } from '../input-error.js';
 import { quoted } from '../clip.js';
 
-export interface Separators {
+interface Separators {
   tags: string;
   labels: string;
   annotations: string;

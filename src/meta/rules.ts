@@ -6,11 +6,11 @@ import { parseFields, type Field } from './fields.js';
 import { listEntries } from './list.js';
 import { checkTemplate, type TemplateKind } from './placeholders.js';
 
-export type RuleType = 'schedule' | 'semver' | 'pep440' | 'match' | 'edge' | 'ref' | 'raw' | 'sha';
-export type RefEvent = 'branch' | 'tag' | 'pr';
-export type ShaFormat = 'short' | 'long';
+type RuleType = 'schedule' | 'semver' | 'pep440' | 'match' | 'edge' | 'ref' | 'raw' | 'sha';
+type RefEvent = 'branch' | 'tag' | 'pr';
+type ShaFormat = 'short' | 'long';
 
-export const DEFAULT_PRIORITY: Readonly<Record<RuleType, number>> = {
+const DEFAULT_PRIORITY: Readonly<Record<RuleType, number>> = {
   schedule: 1000,
   semver: 900,
   pep440: 900,
@@ -22,7 +22,7 @@ export const DEFAULT_PRIORITY: Readonly<Record<RuleType, number>> = {
 };
 
 /** Used when the `tags` input is empty. */
-export const DEFAULT_RULES = ['type=schedule', 'type=ref,event=branch', 'type=ref,event=tag', 'type=ref,event=pr'];
+const DEFAULT_RULES = ['type=schedule', 'type=ref,event=branch', 'type=ref,event=tag', 'type=ref,event=pr'];
 
 interface RuleBase {
   /** The rule as written, for messages. */
@@ -40,7 +40,7 @@ export interface VersionRule extends RuleBase { type: 'semver' | 'pep440'; patte
 export interface MatchRule extends RuleBase { type: 'match'; pattern: RegExp; patternText: string; group: string; value: string }
 export interface EdgeRule extends RuleBase { type: 'edge'; branch: string }
 export interface RefRule extends RuleBase { type: 'ref'; event: RefEvent }
-export interface RawRule extends RuleBase { type: 'raw'; value: string }
+interface RawRule extends RuleBase { type: 'raw'; value: string }
 export interface ShaRule extends RuleBase { type: 'sha'; format: ShaFormat }
 
 export type TagRule = ScheduleRule | VersionRule | MatchRule | EdgeRule | RefRule | RawRule | ShaRule;
@@ -67,7 +67,7 @@ export function parseTagRules(input: string): TagRule[] {
   return rules.sort((a, b) => b.priority - a.priority);
 }
 
-export function parseTagRule(source: string): TagRule {
+function parseTagRule(source: string): TagRule {
   const fail = (message: string): never => {
     throw new InputError(INPUT, `${message} in ${quoted(source)}`);
   };

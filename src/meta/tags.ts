@@ -20,7 +20,7 @@ export interface Version {
 }
 
 /** Tag characters Docker accepts; every run of other characters becomes `-`. */
-export function sanitizeTag(tag: string): string {
+function sanitizeTag(tag: string): string {
   return tag.replace(/[^a-zA-Z0-9._-]+/g, '-');
 }
 
@@ -67,7 +67,7 @@ export function evaluateRules(rules: TagRule[], flavor: Flavor, run: RunFacts, r
 }
 
 /** Docker's limit on a tag's length (distribution/reference: [\w][\w.-]{0,127}). */
-export const MAX_TAG_LENGTH = 128;
+const MAX_TAG_LENGTH = 128;
 
 /** Refuses a tag Docker would refuse: longer than MAX_TAG_LENGTH, or starting with "." or "-". */
 export function checkTagNames(names: string[]): void {

@@ -16,7 +16,7 @@ import type { StateKeeper } from '../state.js';
 import { emulationPhase } from './emulation.js';
 import type { EmulationResult } from './emulation.js';
 
-export interface PickedDriver {
+interface PickedDriver {
   driver: Driver;
   reason: string;
 }
@@ -29,7 +29,7 @@ export function pickDriver(o: { builder: BuilderOptions; builderExtra: BuilderEx
 }
 
 /** The current Docker context's builder (the docker driver's), asked early beside the toolchain probes. */
-export interface ContextBuilder {
+interface ContextBuilder {
   name: Promise<string>;
   /** Its inspection, when asked for; undefined when it failed (then it is asked again). */
   inspected?: Promise<Inspected | undefined>;
@@ -41,7 +41,7 @@ export function lookUpContextBuilder(env: Record<string, string>, inspect: boole
   return { name, inspected: inspect ? name.then((n) => inspectBuilder(n, env)).catch(() => undefined) : undefined };
 }
 
-export interface BuilderNeeds {
+interface BuilderNeeds {
   builder: BuilderOptions;
   builderExtra: BuilderExtra;
   picked: PickedDriver;
@@ -55,7 +55,7 @@ export interface BuilderNeeds {
   context: ContextBuilder;
 }
 
-export interface BuilderSetup {
+interface BuilderSetup {
   builder: Builder;
   emulation: EmulationResult;
 }

@@ -21,7 +21,7 @@ export interface DockerSetup {
 }
 
 /** What the run will do with the images (for the automatic ghcr.io login). */
-export interface ImageIntent {
+interface ImageIntent {
   images: string[];
   push: boolean;
   /** Make no registry login, for this reason (a pull request from a fork: no secrets to log in with). */

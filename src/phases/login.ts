@@ -8,7 +8,7 @@ import { configuredRegistries, login, planLogins, prepareConfigForLogins, regist
 import type { LoginInputs } from '../docker/login.js';
 import type { StateKeeper } from '../state.js';
 
-export interface LoginNeeds {
+interface LoginNeeds {
   credentials: LoginInputs;
   /** The images of the run (an image on ghcr.io asks for the automatic login). */
   images: string[];

@@ -6,7 +6,7 @@ import type { Toolchain } from '../docker/docker.js';
 import { installBuildx, resolveLatest, BUILDX_INPUT } from '../docker/buildx-install.js';
 import type { BuildxRequest, InstallEnv } from '../docker/buildx-install.js';
 
-export interface ToolchainNeeds {
+interface ToolchainNeeds {
   /** `buildx-version` and `buildx-download-url`. */
   buildx: BuildxRequest;
   /** github-token (asks the GitHub API for the latest release) and the server it belongs to. */
