@@ -94,12 +94,19 @@ export async function run(inputs: Inputs, rc: RunContext, deps: Deps): Promise<v
 /** Docker, buildx, the logins and the builder; the toolchain goes into the report. */
 async function prepareDocker(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Deps): Promise<DockerSetup> {
   const d = plan.decisions;
-  const state = deps.keeper.state as PostState;
-  const docker = await setupDocker(inputs, rc.github, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+  const docker = await setupDocker(inputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+  setDockerOutputs(docker, deps);
   if (docker.emulation?.arches.length) deps.note({ emulated: docker.emulation });
   const b = docker.builder;
   deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name, buildkit: b.buildkitVersion || undefined } });
   return docker;
+}
+
+function setDockerOutputs(docker: DockerSetup, deps: Deps): void {
+  deps.setOutput('builder', docker.builder.name);
+  deps.setOutput('driver', docker.builder.driver);
+  deps.setOutput('platforms', docker.builder.platforms.join(','));
+  deps.setOutput('buildx-version', docker.toolchain.buildxVersion);
 }
 
 /** The requested build on this builder: its name and the attestations it can make. */
@@ -199,7 +206,8 @@ async function runMerge(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Dep
   const d = plan.decisions;
   // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
   const mergeInputs: Inputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
-  const docker = await setupDocker(mergeInputs, rc.github, deps.keeper.state as PostState, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+  const docker = await setupDocker(mergeInputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+  setDockerOutputs(docker, deps);
   deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name } });
   deps.setOutput('cache-hit', 'disabled');
   const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);

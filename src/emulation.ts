@@ -40,7 +40,7 @@ const NATIVE: Record<string, string[]> = { amd64: ['amd64', '386'], arm64: ['arm
 const ALIAS: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
 
 /** The architecture of one platform string (`linux/arm/v7` -> `arm`), or undefined for `local`. */
-export function archOf(platform: string): string | undefined {
+function archOf(platform: string): string | undefined {
   if (platform.toLowerCase() === 'local' || platformProblem(platform)) return undefined;
   const a = platform.toLowerCase().split('/')[1];
   return ALIAS[a] ?? a;
@@ -63,7 +63,7 @@ export function parseHandler(text: string): { enabled: boolean; flags: string } 
   return { enabled: lines[0] === 'enabled', flags: lines.find((l) => l.startsWith('flags:'))?.slice(6).trim() ?? '' };
 }
 
-export type EmulationPlan =
+type EmulationPlan =
   | { action: 'none'; note?: string }
   | { action: 'present'; arches: string[] }
   | { action: 'install'; arches: string[]; present: string[]; argv: string[] }

@@ -1,11 +1,14 @@
 // The build inputs docker/build-push-action has, with its names and meaning: parsed and checked
 // here (pure), each error one line naming the input and quoting a short part of the bad value.
 import { quoted } from './clip.js';
-import { InputError } from './inputs.js';
-import type { GetInput } from './inputs.js';
+import { InputError } from './input-error.js';
+import { lines, splitList } from './inputs-lists.js';
+
+/** Reads one input by name (core.getInput, or a test's table). */
+export type GetInput = (name: string) => string;
 
 /** What `--call` asks BuildKit for; `build` (the default) builds the image. */
-export const CALL_METHODS = ['build', 'check', 'outline', 'targets'] as const;
+const CALL_METHODS = ['build', 'check', 'outline', 'targets'] as const;
 
 export interface BuildInputs {
   /** Also put the image into the local image store (`--load`). */
@@ -35,22 +38,6 @@ export interface BuildInputs {
   testRun: string;
 }
 
-/** Lines without blanks and # comments. */
-function lines(raw: string): string[] {
-  return raw
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-}
-
-/** build-push-action's List inputs: newline or comma separated. */
-function list(raw: string): string[] {
-  return raw
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && !s.startsWith('#'));
-}
-
 function flag(name: string, raw: string): boolean {
   const v = raw.trim().toLowerCase();
   if (v === '' || v === 'false') return false;
@@ -62,13 +49,13 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const ENTITLEMENTS = ['network.host', 'security.insecure', 'device'];
 const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
 
-export function parseOutputs(raw: string): string[] {
+function parseOutputs(raw: string): string[] {
   const out = lines(raw);
   for (const o of out) if (!/^type=[a-z]+(,|$)/.test(o) && !/^[^=,]+$/.test(o)) throw new InputError('outputs', `expected type=<exporter>[,key=value...] or a local path, got ${quoted(o)}`);
   return out;
 }
 
-export function parseBuildContexts(raw: string): string[] {
+function parseBuildContexts(raw: string): string[] {
   const out = lines(raw);
   for (const c of out) {
     const eq = c.indexOf('=');
@@ -79,7 +66,7 @@ export function parseBuildContexts(raw: string): string[] {
   return out;
 }
 
-export function parseSsh(raw: string): string[] {
+function parseSsh(raw: string): string[] {
   const out = lines(raw);
   for (const s of out) {
     const [id, paths] = s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, undefined];
@@ -89,19 +76,19 @@ export function parseSsh(raw: string): string[] {
   return out;
 }
 
-export function parseAddHosts(raw: string): string[] {
-  const out = list(raw);
+function parseAddHosts(raw: string): string[] {
+  const out = splitList(raw, { comments: true });
   for (const h of out) if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h)) throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
   return out;
 }
 
-export function parseShmSize(raw: string): string {
+function parseShmSize(raw: string): string {
   const s = raw.trim();
   if (s !== '' && !/^\d+(\.\d+)?\s*[bkmg]?b?$/i.test(s)) throw new InputError('shm-size', `expected a size such as 2g or 512m, got ${quoted(s)}`);
   return s;
 }
 
-export function parseUlimits(raw: string): string[] {
+function parseUlimits(raw: string): string[] {
   const out = lines(raw);
   for (const u of out) {
     const m = /^([a-z]+)=(-?\d+)(:-?\d+)?$/.exec(u);
@@ -111,19 +98,19 @@ export function parseUlimits(raw: string): string[] {
   return out;
 }
 
-export function parseAllow(raw: string): string[] {
-  const out = list(raw);
+function parseAllow(raw: string): string[] {
+  const out = splitList(raw, { comments: true });
   for (const a of out) if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`))) throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
   return out;
 }
 
-export function parseNetwork(raw: string): string {
+function parseNetwork(raw: string): string {
   const n = raw.trim();
   if (n !== '' && !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(n)) throw new InputError('network', `expected default, host, none or a network name, got ${quoted(n)}`);
   return n;
 }
 
-export function parseCall(raw: string): string {
+function parseCall(raw: string): string {
   const c = raw.trim();
   if (c === '' || c.toLowerCase() === 'build') return '';
   const method = c.split(',')[0].toLowerCase();
@@ -132,7 +119,7 @@ export function parseCall(raw: string): string {
 }
 
 /** `cache-from` / `cache-to`: `type=...` entries or a bare registry reference (build-push-action's shorthand). */
-export function parseCacheList(name: 'cache-from' | 'cache-to', raw: string): string[] {
+function parseCacheList(name: 'cache-from' | 'cache-to', raw: string): string[] {
   const out = lines(raw);
   for (const e of out) {
     if (/^type=[a-z0-9]+(,|$)/.test(e)) continue;
@@ -149,7 +136,7 @@ export function readBuildInputs(get: GetInput): BuildInputs {
     outputs: parseOutputs(get('outputs')),
     pull: flag('pull', get('pull')),
     noCache: flag('no-cache', get('no-cache')),
-    noCacheFilters: list(get('no-cache-filters')),
+    noCacheFilters: splitList(get('no-cache-filters'), { comments: true }),
     buildContexts: parseBuildContexts(get('build-contexts')),
     ssh: parseSsh(get('ssh')),
     network: parseNetwork(get('network')),

@@ -3,7 +3,7 @@
 // stage is in it. The stage planner (stagesOf) is pure; checkBuildFiles reads the disk.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from './inputs.js';
+import { InputError } from './input-error.js';
 import { quoted } from './clip.js';
 
 /** A context buildx fetches itself (a Git or HTTP URL, or stdin): nothing local to check. */
@@ -92,7 +92,7 @@ function inside(dir: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..' + path.sep) && rel !== '..' && !path.isAbsolute(rel));
 }
 
-export interface BuildFiles {
+interface BuildFiles {
   context: string;
   /** The `file` input ('' for the default <context>/Dockerfile). */
   file: string;

@@ -6,25 +6,25 @@ import type { BuildxRequest } from './docker/buildx-install.js';
 import { parseBuilderOptions } from './docker/builder.js';
 import type { BuilderOptions } from './docker/builder.js';
 import { parseRegistryAuth } from './docker/registry-auth.js';
-import type { EcrMode, RegistryCredential } from './docker/login.js';
+import type { LoginInputs } from './docker/login.js';
 import { parseEcr, parseScope } from './docker/login.js';
 import { parseCacheMounts, parseImage, parseSize } from './cache/mounts-input.js';
 import type { CacheMount } from './cache/mounts-input.js';
 import { quoted } from './clip.js';
 import { InputError } from './input-error.js';
+import { lines, splitList } from './inputs-lists.js';
 import { platformProblem } from './platforms.js';
 import { readBuildInputs } from './inputs-build.js';
-import type { BuildInputs } from './inputs-build.js';
+import type { BuildInputs, GetInput } from './inputs-build.js';
 import { parseBuilderExtra } from './docker/builder-extra.js';
 import type { BuilderExtra } from './docker/builder-extra.js';
 import type { DistributeMode } from './distribute.js';
 import { DEFAULT_QEMU_IMAGE } from './emulation.js';
 import { unexpectedInputs } from './migration.js';
 
-export { InputError };
 
-export type PushMode = 'auto' | 'true' | 'false';
-export type CacheSaveMode = 'auto' | 'true' | 'false';
+type PushMode = 'auto' | 'true' | 'false';
+type CacheSaveMode = 'auto' | 'true' | 'false';
 
 export interface Secret {
   id: string;
@@ -32,7 +32,8 @@ export interface Secret {
   source: { kind: 'value'; value: string } | { kind: 'file'; path: string } | { kind: 'env'; name: string };
 }
 
-export interface Inputs {
+/** The login inputs (registry, username, password, ecr, scope, registry-auth, github-token) are LoginInputs. */
+export interface Inputs extends LoginInputs {
   images: string;
   tags: string;
   /** `metadata-context` (metadata-action's `context`): the ref and commit from the workflow, or from git. */
@@ -51,20 +52,10 @@ export interface Inputs {
   platforms: string[];
   secrets: Secret[];
   push: PushMode;
-  registry: string;
-  username: string;
-  password: string;
-  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
-  ecr?: EcrMode;
-  /** `scope`: the registry/username/password login is for this part of the registry only. */
-  scope?: string;
-  /** More registries to log in to (`registry-auth`), passwords masked by main. */
-  registryAuth: RegistryCredential[];
   /** `buildx-version` and `buildx-download-url`. */
   buildx: BuildxRequest;
   /** driver, endpoint, driver-opts, buildkitd-*, builder-platforms, keep-builder. */
   builder: BuilderOptions;
-  githubToken: string;
   cache: boolean;
   cacheScope: string;
   cacheSave: CacheSaveMode;
@@ -92,8 +83,6 @@ export interface Inputs {
   /** Inputs given that this action does not have, whose value asks for nothing it does not do. */
   warnings?: string[];
 }
-
-export type GetInput = (name: string) => string;
 
 /** Inputs read without trimming: `secrets` values are byte-exact, and a separator may be a space or a newline. */
 const UNTRIMMED = new Set(['secrets', 'sep-tags', 'sep-labels', 'sep-annotations']);
@@ -205,7 +194,7 @@ function checkBuilderChoice(i: Inputs): void {
 export const DEFAULT_DISTRIBUTE_WAIT = 120;
 
 /** `qemu`, `qemu-image`, `distribute` and `distribute-wait`, checked against `platforms`. */
-export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
+function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'qemu' | 'qemuImage' | 'distribute' | 'distributeWaitSeconds'> {
   const qemuImage = get('qemu-image').trim() || DEFAULT_QEMU_IMAGE;
   if (/\s/.test(qemuImage) || qemuImage.startsWith('-')) throw new InputError('qemu-image', `expected an image reference, got ${quoted(qemuImage)}`);
   const raw = get('distribute').trim().toLowerCase();
@@ -232,7 +221,7 @@ export function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inp
  * `context`: a directory or a Git/HTTP URL. build-push-action's `{{defaultContext}}` (its Git
  * context) is not expanded here: the default is the checked-out workspace (see inputs-files.ts).
  */
-export function parseContext(raw: string): string {
+function parseContext(raw: string): string {
   const c = raw.trim() || '.';
   if (c.includes('{{defaultContext}}')) {
     const sub = c.split('{{defaultContext}}:')[1];
@@ -250,7 +239,7 @@ function separator(raw: string): string {
  * `metadata-context`, docker/metadata-action's `context` input under another name (here `context`
  * is the build context): workflow (default: the run's ref and commit) or git (the checkout's).
  */
-export function parseMetadataContext(raw: string): 'workflow' | 'git' {
+function parseMetadataContext(raw: string): 'workflow' | 'git' {
   return oneOf('metadata-context', raw, ['workflow', 'git'], 'workflow');
 }
 
@@ -271,20 +260,6 @@ function uniqueSecrets(groups: [string, Secret[]][]): Secret[] {
   return out;
 }
 
-export function splitList(raw: string): string[] {
-  return raw
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-function lines(raw: string): string[] {
-  return raw
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-}
-
 function bool(name: string, raw: string, dflt: boolean): boolean {
   const v = raw.trim().toLowerCase();
   if (v === '') return dflt;
@@ -301,7 +276,7 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
 }
 
 /** `platforms`: each entry os/arch[/variant] with known values (see platforms.ts), or `local`. */
-export function parsePlatforms(raw: string): string[] {
+function parsePlatforms(raw: string): string[] {
   const out = splitList(raw);
   for (const p of out) {
     const problem = platformProblem(p);
@@ -314,7 +289,7 @@ export function parsePlatforms(raw: string): string[] {
 const STAGE_NAME_RE = /^[a-z][a-z0-9_.-]*$/i;
 
 /** `target`: a stage name as BuildKit accepts it; whether the Dockerfile has it is checked in inputs-files.ts. */
-export function parseTarget(raw: string): string {
+function parseTarget(raw: string): string {
   const t = raw.trim();
   if (t !== '' && !STAGE_NAME_RE.test(t)) {
     throw new InputError('target', `${quoted(t)} is not a stage name (a letter, then letters, digits, "-", "_" or ".")`);
@@ -326,7 +301,7 @@ export function parseTarget(raw: string): string {
  * `cache-scope`: any text (it is turned into a slug, see cache/keys.ts), but it must name something:
  * at least one letter or digit, so that no scope is only dots, dashes or slashes.
  */
-export function parseCacheScope(raw: string): string {
+function parseCacheScope(raw: string): string {
   const s = raw.trim();
   if (s !== '' && !/[A-Za-z0-9]/.test(s)) {
     throw new InputError('cache-scope', `${quoted(s)} has no letter or digit (a scope names the cache entries and a directory of the action's own)`);

@@ -3,11 +3,11 @@
 // cancel into one line and the job summary.
 import { rmSync } from 'node:fs';
 import * as core from '@actions/core';
-import { readInputs, InputError } from './inputs.js';
+import { readInputs } from './inputs.js';
+import { InputError } from './input-error.js';
 import type { Inputs } from './inputs.js';
 import { gitFacts } from './meta/git.js';
 import { contextFromEnv } from './context.js';
-import { MetaInputError } from './meta/index.js';
 import { ToolError, LoginError } from './docker/docker.js';
 import { credentialBuildArgWarnings, maskSecrets } from './secrets.js';
 import { ExecError, refuseNewChildren } from './exec.js';
@@ -113,7 +113,7 @@ function failStep(err: unknown, report: Report): void {
 
 /** One clear line for the user; stack traces only at debug level. */
 export function describeError(err: unknown): string {
-  if (err instanceof InputError || err instanceof MetaInputError || err instanceof ToolError || err instanceof LoginError) return err.message;
+  if (err instanceof InputError || err instanceof ToolError || err instanceof LoginError) return err.message;
   if (err instanceof ExecError) return err.message;
   if (err instanceof Error) {
     core.debug(err.stack ?? err.message);

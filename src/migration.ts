@@ -3,7 +3,7 @@
 // input") about them and runs the step anyway; readInputs turns each one given into a message of
 // its own, so that an input never does nothing unseen. Pure data and one pure function.
 
-export interface ForeignInput {
+interface ForeignInput {
   /** The action that has the input. */
   from: string;
   /** Values that ask for what this action does anyway (a warning, not an error). */

@@ -2,7 +2,7 @@
 // build command's shape. Nothing here touches Docker, the network or the disk.
 import * as path from 'node:path';
 import type { Inputs } from './inputs.js';
-import { InputError } from './inputs.js';
+import { InputError } from './input-error.js';
 import { localCacheFrom } from './cache/layout.js';
 
 export { localCacheFrom };

@@ -13,7 +13,7 @@ import { realCwd } from './workdir.js';
 const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
 
 /** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
-export function maskValue(value: string): void {
+function maskValue(value: string): void {
   if (value === '') return;
   core.setSecret(value);
   for (const line of value.split(/\r?\n/)) {
@@ -91,9 +91,9 @@ export async function createSecretDir(dir: string): Promise<void> {
   await fs.chmod(dir, 0o700);
 }
 
-/** The `--secret` spec of a secret whose file (for an inline value: the file it is written to) is `file`. */
-function secretSpec(s: Secret, file: string): string {
-  return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${file}`;
+/** The `--secret` spec of a secret: an env one by its variable's name, any other by the file `src`. */
+export function secretSpec(s: Secret, src: string): string {
+  return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${src}`;
 }
 
 /** The `--secret` specs a dry run shows: files as `<file>`, since none is written. */

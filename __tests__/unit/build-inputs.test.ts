@@ -2,7 +2,8 @@
 // with a one-line error naming it; each goes into the exact buildx argv; the build mode holds
 // everything that leaves until the leak guard and test-run passed.
 import { describe, expect, test } from '@jest/globals';
-import { readInputs, InputError } from '../../src/inputs.js';
+import { readInputs } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 import { planRun, decide } from '../../src/plan.js';
 import { buildxArgv } from '../../src/docker/argv.js';
 import type { BuildPlan } from '../../src/docker/argv.js';

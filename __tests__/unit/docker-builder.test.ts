@@ -1,8 +1,12 @@
 // The builder: input validation, the auto driver choice, the exact `docker buildx create` argv and
 // reading `docker buildx inspect`.
 import { describe, expect, test } from '@jest/globals';
-import { DEFAULT_BUILDKIT_IMAGE, builderImage, createFailure, buildxCreateArgv, builderName, parseBuilderOptions, parseBuildxVersion, parseInspect, resolveDriver, type CreatePlan, type RawBuilderInputs } from '../../src/docker/builder.js';
-import { InputError } from '../../src/inputs.js';
+import { DEFAULT_BUILDKIT_IMAGE, builderImage, createFailure, buildxCreateArgv, builderName, parseBuilderOptions, parseInspect, resolveDriver, type CreatePlan, type RawBuilderInputs } from '../../src/docker/builder.js';
+import { InputError } from '../../src/input-error.js';
+import { probeBuildx } from '../../src/docker/docker.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 
 const RAW: RawBuilderInputs = {
   driver: '',
@@ -188,8 +192,19 @@ describe('buildx inspect and version output', () => {
   test.each([
     ['github.com/docker/buildx v0.19.3 48d6a3973d7a49cd4f5bdbde8e2ad1b0a5b72a9d', 'v0.19.3'],
     ['github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3', '0.13.1+ds1'],
-  ])('%s', (text, v) => {
-    expect(parseBuildxVersion(text)).toBe(v);
+  ])('docker buildx version printing %s is version %s', async (text, v) => {
+    // A docker CLI of the test's own first on PATH (the runner looks the command up there),
+    // printing what `docker buildx version` prints.
+    const bin = mkdtempSync(path.join(tmpdir(), 'obc-fake-docker-'));
+    writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nprintf "%s\\n" "$FAKE_BUILDX_VERSION"\n', { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      expect(await probeBuildx({ PATH: process.env.PATH, FAKE_BUILDX_VERSION: text })).toBe(v);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   test('builder names are safe and unique per run', () => {

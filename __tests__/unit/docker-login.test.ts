@@ -5,7 +5,7 @@ import {
   configuredRegistries, imageRegistry, isolateCredentials, normalizeRegistry, planLogins, type LoginInputs,
 } from '../../src/docker/login.js';
 import { parseRegistryAuth } from '../../src/docker/registry-auth.js';
-import { InputError } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 
 const PW = 'p@ss: "word" # not a comment';
 

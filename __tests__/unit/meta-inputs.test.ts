@@ -1,6 +1,7 @@
-// Inputs that cannot be used: one-line MetaInputError naming the input and quoting the entry.
+// Inputs that cannot be used: one-line InputError naming the input and quoting the entry.
 import { describe, expect, test } from '@jest/globals';
-import { MetaInputError, planMeta, type MetaInput } from '../../src/meta/index.js';
+import { planMeta, type MetaInput } from '../../src/meta/index.js';
+import { InputError } from '../../src/input-error.js';
 import { defaultBranchOf } from '../../src/context.js';
 import { eventContext } from './helpers/context.js';
 
@@ -11,14 +12,14 @@ function plan(input: Partial<MetaInput>) {
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx) });
 }
 
-function errorOf(input: Partial<MetaInput>): MetaInputError {
+function errorOf(input: Partial<MetaInput>): InputError {
   try {
     plan(input);
   } catch (err) {
-    expect(err).toBeInstanceOf(MetaInputError);
-    return err as MetaInputError;
+    expect(err).toBeInstanceOf(InputError);
+    return err as InputError;
   }
-  throw new Error('expected a MetaInputError');
+  throw new Error('expected an InputError');
 }
 
 describe('tags', () => {
@@ -82,7 +83,7 @@ describe('tags', () => {
 
   test('rules are checked on every event, not only where they apply', () => {
     // a tag-only rule on a branch push still fails on its bad regex
-    expect(() => plan({ tags: 'type=match,pattern=(' })).toThrow(MetaInputError);
+    expect(() => plan({ tags: 'type=match,pattern=(' })).toThrow(InputError);
   });
 });
 
@@ -174,16 +175,16 @@ describe('an error quotes a long value by a short prefix only', () => {
   });
 
   test('a message quoting several long values is still bounded', () => {
-    const err = new MetaInputError('tags', `"${big}" and "${big}" and ${big}`);
+    const err = new InputError('tags', `"${big}" and "${big}" and ${big}`);
     expect(err.message.length).toBeLessThanOrEqual(401);
     expect(err.message.endsWith('…')).toBe(true);
   });
 });
 
-test('MetaInputError carries the input name and starts its message with it', () => {
-  const err = new MetaInputError('tags', 'boom');
+test('InputError carries the input name and starts its message with it', () => {
+  const err = new InputError('tags', 'boom');
   expect(err).toBeInstanceOf(Error);
   expect(err.input).toBe('tags');
   expect(err.message).toBe('tags: boom');
-  expect(err.name).toBe('MetaInputError');
+  expect(err.name).toBe('InputError');
 });

@@ -2,7 +2,8 @@
 // the four docker actions this action does not have, each named in a message of its own.
 import { describe, expect, test } from '@jest/globals';
 import { ecrPasswordCommand, isEcrRegistry, parseEcr, parseScope, planEcr, planLogins, scopeConfigDir } from '../../src/docker/login.js';
-import { readInputs, InputError } from '../../src/inputs.js';
+import { readInputs } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 import { unexpectedInputs, FOREIGN_INPUTS } from '../../src/migration.js';
 import { thrown } from './helpers/thrown.js';
 

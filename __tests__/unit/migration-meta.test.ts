@@ -2,11 +2,12 @@
 // separators and DOCKER_METADATA_OUTPUT_* variables, {{is_not_default_branch}}, metadata-context: git
 // (the detached-HEAD ref), and the refusal to push a run that has no tag.
 import { describe, expect, test } from '@jest/globals';
-import { planMeta, MetaInputError, type MetaInput } from '../../src/meta/index.js';
+import { planMeta, type MetaInput } from '../../src/meta/index.js';
+import { InputError } from '../../src/input-error.js';
 import { looksLikeReference, parseReference, splitLiteralRefs } from '../../src/meta/literal.js';
 import { metaOutputs, outputEnv, outputEnvName, outputEnvEnabled } from '../../src/meta/outputs.js';
 import { refFromDecorations } from '../../src/meta/git.js';
-import { readInputs, InputError } from '../../src/inputs.js';
+import { readInputs } from '../../src/inputs.js';
 import { planRun, resolveMeta, dockerfileOf } from '../../src/plan.js';
 import { defaultBranchOf } from '../../src/context.js';
 import { eventContext } from './helpers/context.js';
@@ -45,7 +46,7 @@ describe('full image references in tags (build-push-action\'s form) are taken as
     ['ghcr.io//app:1', /^tags: "ghcr.io\/\/app:1" is neither a tag rule nor a full image reference/],
   ])('%s is refused naming tags', (ref, re) => {
     const err = thrown(() => parseReference(ref));
-    expect(err).toBeInstanceOf(MetaInputError);
+    expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(re);
   });
 

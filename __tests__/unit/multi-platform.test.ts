@@ -1,7 +1,8 @@
 // The pure parts of multi-platform builds: which architectures need QEMU, the emulation
 // plan, distribute mode's inputs, hand-over keys, build output, merge commands and index parsing.
 import { describe, expect, test } from '@jest/globals';
-import { readInputs, InputError } from '../../src/inputs.js';
+import { readInputs } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 import { emulatedArches, goArch, parseHandler, planEmulation, qemuName, DEFAULT_QEMU_IMAGE } from '../../src/emulation.js';
 import { digestKey, digestOutput, indexAnnotations, mergeCommands, normalizePlatform, parseHandedDigest, platformDigests, tagsOf } from '../../src/distribute.js';
 import { blobKey, planScope } from '../../src/cache/keys.js';

@@ -7,7 +7,7 @@ import {
   checkSecretSources, createSecretDir, credentialBuildArgWarnings, looksLikeCredential, materializeSecrets, readSecretValues,
   removeSecretDir, secretDirPath,
 } from '../../src/secrets.js';
-import { InputError } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 import type { Secret } from '../../src/inputs.js';
 
 let tmp: string;

@@ -1,6 +1,7 @@
 // The secrets, secret-files and secret-envs inputs: byte-exact values, and one clear line
 // naming the input for every malformed entry (never the value).
-import { readInputs, parseSecrets, InputError } from '../../src/inputs.js';
+import { readInputs, parseSecrets } from '../../src/inputs.js';
+import { InputError } from '../../src/input-error.js';
 import { secretEnvNames } from '../../src/secret-envs.js';
 import type { Secret } from '../../src/inputs.js';
 

@@ -1,9 +1,10 @@
 // docker/setup-buildx-action's `name`, `append` and `keep-state`, and build-push-action's `builder`
 // (an existing builder, used as it is): parsing (pure) and the exact `buildx create --append` argv.
 import { quoted } from '../clip.js';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
+import { splitList } from '../inputs-lists.js';
 
-export interface AppendNode {
+interface AppendNode {
   name: string;
   endpoint: string;
   driverOpts: string[];
@@ -77,7 +78,7 @@ export function parseAppend(raw: string): AppendNode[] {
     const str = (k: string) => (typeof n[k] === 'string' ? (n[k] as string) : '');
     const name = str('name') || `node${i + 1}`;
     if (!BUILDER_NAME_RE.test(name)) throw new InputError('append', `${quoted(name)} is not a node name`);
-    const platforms = str('platforms').split(',').map((s) => s.trim()).filter(Boolean);
+    const platforms = splitList(str('platforms'));
     for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('append', `node ${quoted(name)}: expected os/arch[/variant], got ${quoted(p)}`);
     const opts = Array.isArray(n['driver-opts']) ? (n['driver-opts'] as string[]) : str('driver-opts') ? [str('driver-opts')] : [];
     for (const o of opts) if (!/^[A-Za-z0-9._-]+=/.test(o)) throw new InputError('append', `node ${quoted(name)}: driver-opts expects key=value, got ${quoted(o)}`);

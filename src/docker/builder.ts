@@ -2,12 +2,13 @@
 // back what `docker buildx inspect` says, and creating and removing a builder.
 import { quoted } from '../clip.js';
 import * as semver from 'semver';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
+import { lines, splitList } from '../inputs-lists.js';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { ToolError } from './docker.js';
 
-export const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'] as const;
-export type DriverInput = (typeof DRIVERS)[number];
+const DRIVERS = ['auto', 'docker', 'docker-container', 'remote', 'kubernetes'] as const;
+type DriverInput = (typeof DRIVERS)[number];
 export type Driver = Exclude<DriverInput, 'auto'>;
 
 export interface BuilderOptions {
@@ -44,16 +45,10 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
   if (!(DRIVERS as readonly string[]).includes(d)) throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got ${quoted(raw.driver.trim())}`);
   const driver = d as DriverInput;
   const endpoint = raw.endpoint.trim();
-  const driverOpts = raw.driverOpts
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  const driverOpts = lines(raw.driverOpts);
   // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
   for (const o of driverOpts) if (!/^"?[A-Za-z0-9._-]+=/.test(o)) throw new InputError('driver-opts', `expected key=value, got ${quoted(o)}`);
-  const platforms = raw.builderPlatforms
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const platforms = splitList(raw.builderPlatforms);
   for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('builder-platforms', `expected os/arch[/variant], got ${quoted(p)}`);
   const keepRaw = raw.keepBuilder.trim().toLowerCase();
   if (!['', 'true', 'false'].includes(keepRaw)) throw new InputError('keep-builder', `expected true or false, got ${quoted(raw.keepBuilder.trim())}`);
@@ -101,7 +96,7 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
 }
 
 /** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
-export function wantsOwnBuilder(o: BuilderOptions): boolean {
+function wantsOwnBuilder(o: BuilderOptions): boolean {
   return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
 }
 
@@ -176,13 +171,6 @@ export function parseInspect(text: string): Inspected {
     }
   }
   return out;
-}
-
-/** `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`. */
-export function parseBuildxVersion(text: string): string {
-  const first = text.trim().split(/\r?\n/)[0] ?? '';
-  const parts = first.split(/\s+/);
-  return parts.length >= 2 ? parts[1] : first;
 }
 
 export interface Builder {

@@ -8,14 +8,14 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import * as core from '@actions/core';
 import type { HTTPError } from '@actions/tool-cache';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import { ToolError } from './docker.js';
 
 export const BUILDX_INPUT = 'buildx-version';
-export const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
-export const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
+const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
+const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
 /** Name of the directory in the tool cache (RUNNER_TOOL_CACHE/buildx/<version>/<arch>). */
-export const TOOL_NAME = 'buildx';
+const TOOL_NAME = 'buildx';
 
 export interface BuildxRequest {
   /** '' (use the installed buildx; install the latest only when none is), 'latest', or 'v1.2.3[-pre]'. */
@@ -124,7 +124,7 @@ export interface InstallEnv {
   serverUrl: string;
 }
 
-export interface InstalledBuildx {
+interface InstalledBuildx {
   version: string;
   /** The binary in the tool cache. */
   binary: string;
@@ -178,7 +178,7 @@ export async function resolveLatest(req: BuildxRequest, env: InstallEnv): Promis
   return tag.startsWith('v') ? tag : `v${tag}`;
 }
 
-export async function sha256File(file: string): Promise<string> {
+async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');

@@ -29,7 +29,7 @@ export interface Toolchain {
 
 export class ToolError extends Error {}
 
-export interface DockerDaemon {
+interface DockerDaemon {
   dockerVersion: string;
   containerdStore: boolean;
   /** The buildx plugin the Docker CLI would run ('' when there is none or it does not say). */
@@ -66,6 +66,7 @@ export async function probeBuildx(env: Record<string, string>): Promise<string |
   // Runs beside probeDocker: a missing docker CLI is probeDocker's error to report.
   const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true }).catch(() => undefined);
   if (!bx || bx.exitCode !== 0) return undefined;
+  // `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`.
   const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
   return first.split(/\s+/)[1] ?? first;
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { run, lastMeaningfulLine } from '../exec.js';
 import { platformDigests } from '../distribute.js';
 
-export interface InspectedImage {
+interface InspectedImage {
   /** Digest of the manifest or index as the registry serves it. */
   digest: string;
   /** Platform -> manifest digest (one entry for a single-platform manifest, named by `single`). */

@@ -20,7 +20,7 @@ export interface RegistryCredential {
   scope?: string;
 }
 
-export type LoginSource = 'registry' | 'registry-auth' | 'github-token';
+type LoginSource = 'registry' | 'registry-auth' | 'github-token';
 
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 export const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
@@ -45,7 +45,7 @@ export function imageRegistry(image: string): string {
 }
 
 /** `ecr`: auto (log in through AWS when the registry is an ECR host), true or false. */
-export type EcrMode = 'auto' | 'true' | 'false';
+type EcrMode = 'auto' | 'true' | 'false';
 
 /** `ecr` (or an entry's `ecr:`): auto, true or false. `where` names the input in the error. */
 export function parseEcr(raw: string, where = 'ecr'): EcrMode {
@@ -64,7 +64,7 @@ export function isEcrRegistry(host: string): boolean {
   return ECR_PRIVATE_RE.test(host) || ECR_PUBLIC_RE.test(host);
 }
 
-export interface EcrTarget {
+interface EcrTarget {
   /** ECR Public (always us-east-1) or a private registry. */
   public: boolean;
   region: string;
@@ -113,19 +113,21 @@ export function scopeConfigDir(host: string, scope: string): string {
   return actions === undefined ? base : `${base}@${actions}`;
 }
 
+/** The login inputs: registry, username, password (with ecr and scope), registry-auth, github-token. */
 export interface LoginInputs {
   registry: string;
   username: string;
   password: string;
-  /** `ecr` for the registry/username/password login. */
+  /** `ecr`: how the registry/username/password login is made (Amazon ECR through the AWS CLI). */
   ecr?: EcrMode;
-  /** `scope` for the registry/username/password login. */
+  /** `scope`: the registry/username/password login is for this part of the registry only. */
   scope?: string;
+  /** More registries to log in to (`registry-auth`), passwords masked by main. */
   registryAuth: RegistryCredential[];
   githubToken: string;
 }
 
-export interface PlannedLogin extends RegistryCredential {
+interface PlannedLogin extends RegistryCredential {
   /** The input the credentials came from (named in errors). */
   input: LoginSource;
   /** Set when the password comes from AWS (`aws ecr get-login-password`): username and password,
@@ -133,7 +135,7 @@ export interface PlannedLogin extends RegistryCredential {
   ecrTarget?: EcrTarget;
 }
 
-export interface LoginPlan {
+interface LoginPlan {
   logins: PlannedLogin[];
   /** Why an automatic login was or was not planned (for the log). */
   notes: string[];
@@ -195,7 +197,7 @@ export function ecrPasswordCommand(t: EcrTarget): string[] {
 }
 
 /** The key `docker login` files a registry's credentials under in config.json. */
-export function configKey(host: string): string {
+function configKey(host: string): string {
   return host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
 }
 
@@ -308,10 +310,4 @@ export async function login(l: PlannedLogin, env: Record<string, string>): Promi
     throw new LoginError(`${l.input}: login to ${what} as ${username} failed: ${why}`);
   }
   core.info(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
-}
-
-export async function logout(hosts: string[], env: Record<string, string>): Promise<void> {
-  for (const h of hosts) {
-    await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
-  }
 }

@@ -1,6 +1,7 @@
 // The `key=value,key=value` attribute lines of the images, tags and flavor inputs.
 import { parse } from 'csv-parse/sync';
-import { MetaInputError, oneLine, quote } from './errors.js';
+import { InputError, oneLine } from '../input-error.js';
+import { quoted } from '../clip.js';
 
 export interface Field {
   /** Lowercased, trimmed key; undefined for a bare value (no `=`). */
@@ -15,7 +16,7 @@ export function parseFields(source: string, inputName: string): Field[] {
   try {
     rows = parse(source, { relax_column_count: true, skip_empty_lines: true }) as string[][];
   } catch (err) {
-    throw new MetaInputError(inputName, `${oneLine((err as Error).message)} in ${quote(source)}`);
+    throw new InputError(inputName, `${oneLine((err as Error).message)} in ${quoted(source)}`);
   }
   const fields: Field[] = [];
   for (const raw of rows[0] ?? []) {

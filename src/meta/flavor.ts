@@ -1,11 +1,12 @@
 // The `flavor` input: `latest=auto|true|false`, `prefix=<s>[,onlatest=<bool>]`,
 // `suffix=<s>[,onlatest=<bool>]`, one or more per line.
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 import { parseFields } from './fields.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 import { checkTemplate } from './placeholders.js';
 
-export type LatestMode = 'auto' | 'true' | 'false';
+type LatestMode = 'auto' | 'true' | 'false';
 
 export interface Flavor {
   latest: LatestMode;
@@ -20,18 +21,18 @@ const LATEST_MODES: readonly string[] = ['auto', 'true', 'false'];
 
 export function parseFlavor(input: string): Flavor {
   const flavor: Flavor = { latest: 'auto', prefix: '', prefixLatest: false, suffix: '', suffixLatest: false };
-  for (const { source } of splitList(input, INPUT)) {
-    const quoted = quote(source);
+  for (const { source } of listEntries(input, INPUT)) {
+    const entry = quoted(source);
     // `onlatest` applies to the prefix or suffix before it on the same line
     let onLatestFor: 'prefix' | 'suffix' | undefined;
     for (const f of parseFields(source, INPUT)) {
       if (f.key === undefined) {
-        throw new MetaInputError(INPUT, `expected key=value, got ${quote(f.value)} in ${quoted}`);
+        throw new InputError(INPUT, `expected key=value, got ${quoted(f.value)} in ${entry}`);
       }
       switch (f.key) {
         case 'latest':
           if (!LATEST_MODES.includes(f.value)) {
-            throw new MetaInputError(INPUT, `invalid latest ${quote(f.value)} in ${quoted} (expected auto, true or false)`);
+            throw new InputError(INPUT, `invalid latest ${quoted(f.value)} in ${entry} (expected auto, true or false)`);
           }
           flavor.latest = f.value as LatestMode;
           break;
@@ -39,7 +40,7 @@ export function parseFlavor(input: string): Flavor {
         case 'suffix': {
           const problem = checkTemplate(f.value, 'global');
           if (problem) {
-            throw new MetaInputError(INPUT, `${problem} in ${quoted}`);
+            throw new InputError(INPUT, `${problem} in ${entry}`);
           }
           flavor[f.key] = f.value;
           onLatestFor = f.key;
@@ -47,15 +48,15 @@ export function parseFlavor(input: string): Flavor {
         }
         case 'onlatest':
           if (f.value !== 'true' && f.value !== 'false') {
-            throw new MetaInputError(INPUT, `invalid onlatest ${quote(f.value)} in ${quoted} (expected true or false)`);
+            throw new InputError(INPUT, `invalid onlatest ${quoted(f.value)} in ${entry} (expected true or false)`);
           }
           if (onLatestFor === undefined) {
-            throw new MetaInputError(INPUT, `onlatest must follow prefix= or suffix= in ${quoted}`);
+            throw new InputError(INPUT, `onlatest must follow prefix= or suffix= in ${entry}`);
           }
           flavor[onLatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = f.value === 'true';
           break;
         default:
-          throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quoted} (expected latest, prefix, suffix, onlatest)`);
+          throw new InputError(INPUT, `unknown attribute ${quoted(f.key)} in ${entry} (expected latest, prefix, suffix, onlatest)`);
       }
     }
   }

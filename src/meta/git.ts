@@ -2,7 +2,8 @@
 // of the checkout in the workspace instead of the workflow's. The decoration parser is pure; gitFacts
 // runs git.
 import { run } from '../exec.js';
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 
 export interface GitFacts {
   ref: string;
@@ -32,20 +33,20 @@ async function git(args: string[], cwd: string): Promise<{ code: number; out: st
     const r = await run('git', args, { cwd, silent: true, ignoreReturnCode: true });
     return { code: r.exitCode, out: r.stdout.trim() };
   } catch (err) {
-    throw new MetaInputError('metadata-context', `git: cannot run git (${(err as Error).message.split('\n')[0]})`);
+    throw new InputError('metadata-context', `git: cannot run git (${(err as Error).message.split('\n')[0]})`);
   }
 }
 
 /** Reads ref, commit and commit date of the checkout in `dir`; an error names metadata-context. */
 export async function gitFacts(dir: string): Promise<GitFacts> {
   const sha = await git(['rev-parse', '--verify', 'HEAD'], dir);
-  if (sha.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha.out)) throw new MetaInputError('metadata-context', `git: ${quote(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
+  if (sha.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha.out)) throw new InputError('metadata-context', `git: ${quoted(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
   const sym = await git(['symbolic-ref', '-q', 'HEAD'], dir);
   let ref = sym.code === 0 ? sym.out : undefined;
   if (!ref) {
     const deco = await git(['show', '-s', '--format=%D', 'HEAD'], dir);
     ref = refFromDecorations(deco.out);
-    if (!ref) throw new MetaInputError('metadata-context', `git: HEAD is detached at ${sha.out.slice(0, 12)} and no tag, branch or pull request ref points at it`);
+    if (!ref) throw new InputError('metadata-context', `git: HEAD is detached at ${sha.out.slice(0, 12)} and no tag, branch or pull request ref points at it`);
   }
   const date = await git(['log', '-1', '--format=%cI', 'HEAD'], dir);
   const commitDate = date.code === 0 && date.out ? new Date(date.out) : undefined;

@@ -1,10 +1,11 @@
 // The `images` input: one image per line (or several on a single comma-separated line), each a
 // bare name or `name=<name>,enable=<true|false>`. Names are lowercased like metadata-action does.
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 import { parseFields } from './fields.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 
-export interface ImageEntry {
+interface ImageEntry {
   name: string;
   enable: boolean;
 }
@@ -19,7 +20,7 @@ export const IMAGE_NAME_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${
 const MAX_NAME_LENGTH = 255;
 
 export function parseImages(input: string): ImageEntry[] {
-  const entries = splitList(input, INPUT);
+  const entries = listEntries(input, INPUT);
   const images: ImageEntry[] = [];
   // a single line of bare names is the comma-separated list form
   if (entries.length === 1) {
@@ -45,22 +46,22 @@ function parseImageEntry(source: string): ImageEntry {
   for (const f of parseFields(source, INPUT)) {
     if (f.key === undefined || f.key === 'name') {
       if (name !== undefined && f.value !== '') {
-        throw new MetaInputError(INPUT, `more than one name in ${quote(source)} (one image per line)`);
+        throw new InputError(INPUT, `more than one name in ${quoted(source)} (one image per line)`);
       }
       if (f.value !== '' || f.key === 'name') {
         name = f.value;
       }
     } else if (f.key === 'enable') {
       if (f.value !== 'true' && f.value !== 'false') {
-        throw new MetaInputError(INPUT, `invalid enable value ${quote(f.value)} in ${quote(source)} (expected true or false)`);
+        throw new InputError(INPUT, `invalid enable value ${quoted(f.value)} in ${quoted(source)} (expected true or false)`);
       }
       enable = f.value === 'true';
     } else {
-      throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quote(source)} (expected name, enable)`);
+      throw new InputError(INPUT, `unknown attribute ${quoted(f.key)} in ${quoted(source)} (expected name, enable)`);
     }
   }
   if (!name) {
-    throw new MetaInputError(INPUT, `empty image name in ${quote(source)}`);
+    throw new InputError(INPUT, `empty image name in ${quoted(source)}`);
   }
   return { name: checkedName(name, source), enable };
 }
@@ -69,7 +70,7 @@ function checkedName(name: string, source: string): string {
   const lower = name.toLowerCase();
   if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME_RE.test(lower)) {
     const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
-    throw new MetaInputError(INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
+    throw new InputError(INPUT, `invalid image name ${quoted(name)} in ${quoted(source)}${hint}`);
   }
   return lower;
 }

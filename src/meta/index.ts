@@ -1,17 +1,16 @@
 // Tag, label and annotation planning compatible with docker/metadata-action: the same inputs on
 // the same run give the same tags, labels, annotations and version. Pure: no I/O, no globals.
 import type { Context } from '../context.js';
-import { MetaInputError } from './errors.js';
+import { InputError } from '../input-error.js';
 import { parseFlavor } from './flavor.js';
 import { parseImages } from './images.js';
 import { splitLiteralRefs } from './literal.js';
 import { mergeKeyValues, ociDefaults, parseLabelLines, toRecord } from './labels.js';
 import { parseTagRules } from './rules.js';
 import { resolveRun } from './run.js';
+import type { RunOptions } from './run.js';
 import { globalRenderer } from './scope.js';
 import { checkTagNames, evaluateRules, tagNamesOf } from './tags.js';
-
-export { MetaInputError } from './errors.js';
 
 export interface MetaInput {
   images: string;
@@ -21,23 +20,12 @@ export interface MetaInput {
   annotations: string;
 }
 
-export interface MetaFacts {
-  now: Date;
-  /** SOURCE_DATE_EPOCH seconds when set; used for org.opencontainers.image.created. */
-  sourceDateEpoch?: number;
-  /** The repository's default branch (payload repository.default_branch). */
-  defaultBranch?: string;
-  /** Commit date for {{commit_date}} when the payload has none (metadata-action asks the API); default `now`. */
-  commitDate?: Date;
-  /** DOCKER_METADATA_PR_HEAD_SHA: on pull request events, use the PR head SHA. */
-  prHeadSha?: boolean;
-  /** DOCKER_METADATA_SHORT_SHA_LENGTH (default 7). */
-  shortShaLength?: number;
+export interface MetaFacts extends RunOptions {
   /** DOCKER_METADATA_ANNOTATIONS_LEVELS split on commas (default ['manifest']). */
   annotationLevels?: string[];
 }
 
-export interface MetaJson {
+interface MetaJson {
   tags: string[];
   'tag-names': string[];
   labels: Record<string, string>;
@@ -75,7 +63,7 @@ export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): Meta
   const annotationLines = parseLabelLines(input.annotations, 'annotations');
   const levels = annotationLevelsOf(facts.annotationLevels);
   if (facts.shortShaLength !== undefined && !(Number.isInteger(facts.shortShaLength) && facts.shortShaLength > 0)) {
-    throw new MetaInputError('DOCKER_METADATA_SHORT_SHA_LENGTH', `not a positive whole number: ${facts.shortShaLength}`);
+    throw new InputError('DOCKER_METADATA_SHORT_SHA_LENGTH', `not a positive whole number: ${facts.shortShaLength}`);
   }
 
   const run = resolveRun(ctx, facts);
@@ -87,7 +75,7 @@ export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): Meta
   const ruleTagNames = tagNamesOf(version, flavor);
   checkTagNames(ruleTagNames);
   if (literal.refs.length > 0 && imageNames.length === 0 && ruleTagNames.length > 0) {
-    throw new MetaInputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
+    throw new InputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
   }
   const ruleTags = imageNames.length > 0 ? imageNames.flatMap((image) => ruleTagNames.map((t) => `${image}:${t}`)) : [...ruleTagNames];
   // Rule tags exactly as metadata-action lists them (duplicates included); full references after them.

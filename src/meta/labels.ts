@@ -1,20 +1,21 @@
 // OCI labels and annotations: the generated org.opencontainers.image.* set, then the user's
 // `key=value` lines (rendered as global expressions) overriding by key, sorted by key.
-import { MetaInputError, quote } from './errors.js';
-import { splitList } from './list.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
+import { listEntries } from './list.js';
 import { checkTemplate } from './placeholders.js';
 import type { RunFacts } from './run.js';
 import type { Renderer } from './scope.js';
 
 /** Reads a labels/annotations input into its lines, checking each is KEY=VALUE and its expressions. */
 export function parseLabelLines(input: string, inputName: string): string[] {
-  return splitList(input, inputName).map(({ text }) => {
+  return listEntries(input, inputName).map(({ text }) => {
     if (text.indexOf('=') <= 0) {
-      throw new MetaInputError(inputName, `expected KEY=VALUE, got ${quote(text)}`);
+      throw new InputError(inputName, `expected KEY=VALUE, got ${quoted(text)}`);
     }
     const problem = checkTemplate(text, 'global');
     if (problem) {
-      throw new MetaInputError(inputName, `${problem} in ${quote(text)}`);
+      throw new InputError(inputName, `${problem} in ${quoted(text)}`);
     }
     return text;
   });
@@ -52,7 +53,7 @@ export function mergeKeyValues(defaults: string[], extra: string[], renderGlobal
     try {
       add(renderGlobal(line));
     } catch (err) {
-      throw new MetaInputError(inputName, `${(err as Error).message.split('\n')[0]} in ${quote(line)}`);
+      throw new InputError(inputName, `${(err as Error).message.split('\n')[0]} in ${quoted(line)}`);
     }
   }
   return [...merged.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => `${k}=${v}`);

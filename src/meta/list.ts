@@ -3,9 +3,10 @@
 // one entry. `text` is the record's fields joined back with commas (what metadata-action keeps);
 // `source` is the record as written, which the attribute parsers re-read so quoting works once.
 import { parse } from 'csv-parse/sync';
-import { MetaInputError, oneLine, quote } from './errors.js';
+import { InputError, oneLine } from '../input-error.js';
+import { quoted } from '../clip.js';
 
-export interface ListEntry {
+interface ListEntry {
   /** The entry as metadata-action sees it: fields joined with `,`, trimmed. */
   text: string;
   /** The entry as written (quotes kept), trimmed. */
@@ -20,7 +21,7 @@ interface RawRecord {
 /** Leading lines the CSV reader skipped (comments and empty lines) but still reports in `raw`. */
 const SKIPPED_LINES = /^(?:(?:#[^\n]*)?\n)*/;
 
-export function splitList(input: string, inputName: string): ListEntry[] {
+export function listEntries(input: string, inputName: string): ListEntry[] {
   const text = input.trim();
   if (text === '') {
     return [];
@@ -40,7 +41,7 @@ export function splitList(input: string, inputName: string): ListEntry[] {
     const message = oneLine((err as Error).message);
     const lineNo = Number(/at line (\d+)/.exec(message)?.[1]);
     const line = Number.isInteger(lineNo) ? text.split(/\r?\n/)[lineNo - 1] : undefined;
-    throw new MetaInputError(inputName, line === undefined ? message : `${message} in ${quote(line.trim())}`);
+    throw new InputError(inputName, line === undefined ? message : `${message} in ${quoted(line.trim())}`);
   }
   const entries: ListEntry[] = [];
   for (const { record, raw } of records) {

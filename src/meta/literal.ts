@@ -3,10 +3,11 @@
 // contains "/" or ":" outside a `key=value` field, so a line without "=" or "{{" that has "/" or
 // ":" is a reference, not a raw tag value (which metadata-action would have sanitized into
 // `ghcr.io-acme-app-1.0`). Pure.
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 import { IMAGE_NAME_RE } from './images.js';
 
-export interface LiteralRef {
+interface LiteralRef {
   /** The image name, e.g. `ghcr.io/acme/app`. */
   name: string;
   /** The tag, e.g. `1.0` (`latest` when the reference has none, as Docker reads it). */
@@ -24,13 +25,13 @@ export function looksLikeReference(part: string): boolean {
 /** Parses `name[:tag]`; a digest, an upper-case name or a bad tag is an error naming `tags`. */
 export function parseReference(text: string): LiteralRef {
   const t = text.trim();
-  if (t.includes('@')) throw new MetaInputError('tags', `${quote(t)} is a digest reference: a tag to push is name:tag (e.g. ghcr.io/acme/app:1.0)`);
+  if (t.includes('@')) throw new InputError('tags', `${quoted(t)} is a digest reference: a tag to push is name:tag (e.g. ghcr.io/acme/app:1.0)`);
   const slash = t.lastIndexOf('/');
   const colon = t.lastIndexOf(':');
   const [name, tag] = colon > slash ? [t.slice(0, colon), t.slice(colon + 1)] : [t, 'latest'];
-  if (name !== name.toLowerCase()) throw new MetaInputError('tags', `image name ${quote(name)} in ${quote(t)} has upper-case letters (Docker refuses them: write ${quote(name.toLowerCase())})`);
-  if (!IMAGE_NAME_RE.test(name)) throw new MetaInputError('tags', `${quote(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
-  if (!TAG_RE.test(tag)) throw new MetaInputError('tags', `tag ${quote(tag)} of ${quote(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
+  if (name !== name.toLowerCase()) throw new InputError('tags', `image name ${quoted(name)} in ${quoted(t)} has upper-case letters (Docker refuses them: write ${quoted(name.toLowerCase())})`);
+  if (!IMAGE_NAME_RE.test(name)) throw new InputError('tags', `${quoted(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
+  if (!TAG_RE.test(tag)) throw new InputError('tags', `tag ${quoted(tag)} of ${quoted(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
   return { name, tag };
 }
 
@@ -50,7 +51,7 @@ export function splitLiteralRefs(tags: string): { rules: string; refs: LiteralRe
       continue;
     }
     if (literal.length !== parts.length) {
-      throw new MetaInputError('tags', `${quote(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`);
+      throw new InputError('tags', `${quoted(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`);
     }
     for (const p of literal) refs.push(parseReference(p));
   }

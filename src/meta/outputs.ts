@@ -2,9 +2,10 @@
 // joined with the sep-* separators, version and json; and the same values as DOCKER_METADATA_OUTPUT_*
 // environment variables for later steps unless DOCKER_METADATA_SET_OUTPUT_ENV is false. Pure.
 import type { MetaResult } from './index.js';
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 
-export interface Separators {
+interface Separators {
   tags: string;
   labels: string;
   annotations: string;
@@ -36,7 +37,7 @@ export function outputEnvEnabled(raw: string | undefined): boolean {
   const v = raw.trim().toLowerCase();
   if (['true', '1', 't'].includes(v)) return true;
   if (['false', '0', 'f'].includes(v)) return false;
-  throw new MetaInputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quote(raw)}`);
+  throw new InputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quoted(raw)}`);
 }
 
 /** The environment variables to export: one per metadata output, or none when turned off. */

@@ -1,15 +1,16 @@
 // The `tags` input: one rule per line, `type=<type>,<attr>=<value>,...` (a line without `type=` is
 // a raw value). Rules are returned highest priority first; ties keep their input order.
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 import { parseFields, type Field } from './fields.js';
-import { splitList } from './list.js';
+import { listEntries } from './list.js';
 import { checkTemplate, type TemplateKind } from './placeholders.js';
 
-export type RuleType = 'schedule' | 'semver' | 'pep440' | 'match' | 'edge' | 'ref' | 'raw' | 'sha';
-export type RefEvent = 'branch' | 'tag' | 'pr';
-export type ShaFormat = 'short' | 'long';
+type RuleType = 'schedule' | 'semver' | 'pep440' | 'match' | 'edge' | 'ref' | 'raw' | 'sha';
+type RefEvent = 'branch' | 'tag' | 'pr';
+type ShaFormat = 'short' | 'long';
 
-export const DEFAULT_PRIORITY: Readonly<Record<RuleType, number>> = {
+const DEFAULT_PRIORITY: Readonly<Record<RuleType, number>> = {
   schedule: 1000,
   semver: 900,
   pep440: 900,
@@ -21,7 +22,7 @@ export const DEFAULT_PRIORITY: Readonly<Record<RuleType, number>> = {
 };
 
 /** Used when the `tags` input is empty. */
-export const DEFAULT_RULES = ['type=schedule', 'type=ref,event=branch', 'type=ref,event=tag', 'type=ref,event=pr'];
+const DEFAULT_RULES = ['type=schedule', 'type=ref,event=branch', 'type=ref,event=tag', 'type=ref,event=pr'];
 
 interface RuleBase {
   /** The rule as written, for messages. */
@@ -39,7 +40,7 @@ export interface VersionRule extends RuleBase { type: 'semver' | 'pep440'; patte
 export interface MatchRule extends RuleBase { type: 'match'; pattern: RegExp; patternText: string; group: string; value: string }
 export interface EdgeRule extends RuleBase { type: 'edge'; branch: string }
 export interface RefRule extends RuleBase { type: 'ref'; event: RefEvent }
-export interface RawRule extends RuleBase { type: 'raw'; value: string }
+interface RawRule extends RuleBase { type: 'raw'; value: string }
 export interface ShaRule extends RuleBase { type: 'sha'; format: ShaFormat }
 
 export type TagRule = ScheduleRule | VersionRule | MatchRule | EdgeRule | RefRule | RawRule | ShaRule;
@@ -60,15 +61,15 @@ const REF_EVENTS: readonly string[] = ['branch', 'tag', 'pr'];
 const SHA_FORMATS: readonly string[] = ['short', 'long'];
 
 export function parseTagRules(input: string): TagRule[] {
-  const sources = splitList(input, INPUT).map((e) => e.source);
+  const sources = listEntries(input, INPUT).map((e) => e.source);
   const rules = (sources.length > 0 ? sources : DEFAULT_RULES).map(parseTagRule);
   // Array.prototype.sort is stable: equal priorities keep the input order
   return rules.sort((a, b) => b.priority - a.priority);
 }
 
-export function parseTagRule(source: string): TagRule {
+function parseTagRule(source: string): TagRule {
   const fail = (message: string): never => {
-    throw new MetaInputError(INPUT, `${message} in ${quote(source)}`);
+    throw new InputError(INPUT, `${message} in ${quoted(source)}`);
   };
   const { type, attrs } = readAttributes(parseFields(source, INPUT), fail);
   const allowed = [...COMMON_ATTRS, ...TYPE_ATTRS[type]];
@@ -95,7 +96,21 @@ export function parseTagRule(source: string): TagRule {
     suffix: template('suffix', 'global'),
   };
   const required = (key: string): string => attrs.get(key) ?? fail(`missing ${key}`);
+  return typedRule(type, base, { attrs, template, required, fail });
+}
 
+/** How the type's own attributes of one rule are read; each failure names the rule. */
+interface RuleReader {
+  attrs: Map<string, string>;
+  /** The attribute, its template checked as `kind`. */
+  template: (key: string, kind: TemplateKind) => string | undefined;
+  required: (key: string) => string;
+  fail: (message: string) => never;
+}
+
+/** The rule of `type` from its common part and its own attributes. */
+function typedRule(type: RuleType, base: RuleBase, r: RuleReader): TagRule {
+  const { attrs, template, required, fail } = r;
   switch (type) {
     case 'schedule':
       return { ...base, type, pattern: template('pattern', 'schedule') ?? 'nightly' };

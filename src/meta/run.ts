@@ -1,7 +1,6 @@
 // The facts of the run that the rules read: the effective git ref, the commit, the dates and the
 // default branch, derived from the Context the way metadata-action derives them.
 import type { Context } from '../context.js';
-import type { MetaFacts } from './index.js';
 
 export interface RunFacts {
   eventName: string;
@@ -20,8 +19,20 @@ export interface RunFacts {
   shortShaLength: number;
 }
 
-/** The facts a run of the rules needs: MetaFacts without the annotation levels. */
-export type RunOptions = Omit<MetaFacts, 'annotationLevels'>;
+/** The facts a run of the rules needs (planMeta's MetaFacts are these and the annotation levels). */
+export interface RunOptions {
+  now: Date;
+  /** SOURCE_DATE_EPOCH seconds when set; used for org.opencontainers.image.created. */
+  sourceDateEpoch?: number;
+  /** The repository's default branch (payload repository.default_branch). */
+  defaultBranch?: string;
+  /** Commit date for {{commit_date}} when the payload has none (metadata-action asks the API); default `now`. */
+  commitDate?: Date;
+  /** DOCKER_METADATA_PR_HEAD_SHA: on pull request events, use the PR head SHA. */
+  prHeadSha?: boolean;
+  /** DOCKER_METADATA_SHORT_SHA_LENGTH (default 7). */
+  shortShaLength?: number;
+}
 
 const DEFAULT_SHORT_SHA_LENGTH = 7;
 

@@ -6,7 +6,7 @@ import { baseRef, branchName, isDefaultBranch, shortSha, tagName, type RunFacts 
 
 export type Renderer = (template: string) => string;
 
-export function globalScope(run: RunFacts): object {
+function globalScope(run: RunFacts): object {
   const isDefault = (): string => String(isDefaultBranch(run));
   return {
     branch: () => branchName(run),

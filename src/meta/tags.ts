@@ -3,7 +3,8 @@
 import Handlebars from 'handlebars';
 import pep440 from '@renovatebot/pep440';
 import semver from 'semver';
-import { MetaInputError, quote } from './errors.js';
+import { InputError } from '../input-error.js';
+import { quoted } from '../clip.js';
 import type { Flavor } from './flavor.js';
 import { isRawStatement, render } from './placeholders.js';
 import type { EdgeRule, MatchRule, RefRule, ScheduleRule, ShaRule, TagRule, VersionRule } from './rules.js';
@@ -19,7 +20,7 @@ export interface Version {
 }
 
 /** Tag characters Docker accepts; every run of other characters becomes `-`. */
-export function sanitizeTag(tag: string): string {
+function sanitizeTag(tag: string): string {
   return tag.replace(/[^a-zA-Z0-9._-]+/g, '-');
 }
 
@@ -44,7 +45,7 @@ export function evaluateRules(rules: TagRule[], flavor: Flavor, run: RunFacts, r
   for (const rule of rules) {
     const enabled = renderRule(rule, () => renderGlobal(rule.enable));
     if (enabled !== 'true' && enabled !== 'false') {
-      throw new MetaInputError('tags', `enable rendered ${quote(enabled)} (expected true or false) in ${quote(rule.source)}`);
+      throw new InputError('tags', `enable rendered ${quoted(enabled)} (expected true or false) in ${quoted(rule.source)}`);
     }
     if (enabled === 'false') {
       continue;
@@ -66,13 +67,13 @@ export function evaluateRules(rules: TagRule[], flavor: Flavor, run: RunFacts, r
 }
 
 /** Docker's limit on a tag's length (distribution/reference: [\w][\w.-]{0,127}). */
-export const MAX_TAG_LENGTH = 128;
+const MAX_TAG_LENGTH = 128;
 
 /** Refuses a tag Docker would refuse: longer than MAX_TAG_LENGTH, or starting with "." or "-". */
 export function checkTagNames(names: string[]): void {
   for (const t of names) {
-    if (t.length > MAX_TAG_LENGTH) throw new MetaInputError('tags', `tag ${quote(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
-    if (/^[.-]/.test(t)) throw new MetaInputError('tags', `tag ${quote(t)} starts with ${quote(t[0])} (a Docker tag starts with a letter, digit or "_")`);
+    if (t.length > MAX_TAG_LENGTH) throw new InputError('tags', `tag ${quoted(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
+    if (/^[.-]/.test(t)) throw new InputError('tags', `tag ${quoted(t)} starts with ${quoted(t[0])} (a Docker tag starts with a letter, digit or "_")`);
   }
 }
 
@@ -91,15 +92,15 @@ export function tagNamesOf(version: Version, flavor: Flavor): string[] {
   return names;
 }
 
-/** Runs `fn`, turning a rendering failure into a MetaInputError that quotes the rule. */
+/** Runs `fn`, turning a rendering failure into a InputError that quotes the rule. */
 function renderRule<T>(rule: TagRule, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof MetaInputError) {
+    if (err instanceof InputError) {
       throw err;
     }
-    throw new MetaInputError('tags', `${(err as Error).message.split('\n')[0]} in ${quote(rule.source)}`);
+    throw new InputError('tags', `${(err as Error).message.split('\n')[0]} in ${quoted(rule.source)}`);
   }
 }
 
@@ -154,7 +155,7 @@ function matchedVersion(raw: string, rule: VersionRule, env: EvalEnv): string {
     if (!m) {
       env.warnings.push(`${rule.match.source} does not match ${v}.`);
     } else if (m[1] === undefined) {
-      throw new MetaInputError('tags', `match has no capture group 1 in ${quote(rule.source)}`);
+      throw new InputError('tags', `match has no capture group 1 in ${quoted(rule.source)}`);
     } else {
       v = m[1];
     }

@@ -28,7 +28,7 @@ import type { Note } from '../report.js';
 import { configDigestOf, planNeedles, MIN_NEEDLE_BYTES } from '../leakguard/index.js';
 import type { LeakGuard, SecretValue } from '../leakguard/index.js';
 import { reportedCacheDigest } from '../cache/verify.js';
-import { InputError } from '../inputs.js';
+import { InputError } from '../input-error.js';
 import { TestFailedError, runTestCommands, testEnv } from './test-run.js';
 import { buildMode, firstInvocation, lastInvocation, localImageName, needsLocalName, publicMetadata } from '../build-mode.js';
 import type { BuildMode, StageFacts } from '../build-mode.js';
