@@ -47162,7 +47162,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 3233:
+/***/ 8132:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47210,6 +47210,28 @@ function boundMessage(message) {
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/input-error.ts
+// The error of an input that cannot be used, in a module of its own: the input parsers (inputs*.ts,
+// docker/, cache/, meta/) throw it, and post, which reads no input but secret-envs, need not load them.
+
+/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
+class InputError extends Error {
+    input;
+    /**
+     * @param input the action input at fault (`tags`, `images`, ...); it also prefixes the message.
+     * @param message one line describing the fault, quoting the offending entry (bounded: see boundMessage).
+     */
+    constructor(input, message) {
+        super(boundMessage(`${input}: ${message}`));
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+/** Collapses a (possibly multi-line) library message to one line. */
+function oneLine(message) {
+    return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/workdir.ts
@@ -47542,6 +47564,7 @@ async function probeBuildx(env) {
     const bx = await exec_run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true }).catch(() => undefined);
     if (!bx || bx.exitCode !== 0)
         return undefined;
+    // `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`.
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
     return first.split(/\s+/)[1] ?? first;
 }
@@ -47856,9 +47879,32 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var semver = __nccwpck_require__(2088);
 var semver_default = /*#__PURE__*/__nccwpck_require__.n(semver);
+;// CONCATENATED MODULE: ./src/inputs-lists.ts
+// How list inputs are split (pure): one helper for every list input but metadata-action's (which
+// reads its lists as CSV, see meta/list.ts).
+/**
+ * A list input: entries separated by newlines or commas, trimmed, empty ones dropped. With
+ * `comments`, an entry starting with `#` is dropped too (build-push-action's List inputs); without,
+ * it is kept, so that the input's own check names it.
+ */
+function splitList(raw, opts = {}) {
+    return raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '' && !(opts.comments && s.startsWith('#')));
+}
+/** A one-entry-a-line input: lines trimmed, blank ones and `#` comment lines dropped. */
+function lines(raw) {
+    return raw
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
 ;// CONCATENATED MODULE: ./src/docker/builder.ts
 // The buildx builder: which driver, the exact `docker buildx create` command line (pure), reading
 // back what `docker buildx inspect` says, and creating and removing a builder.
+
 
 
 
@@ -47873,18 +47919,12 @@ function parseBuilderOptions(raw) {
         throw new InputError('driver', `expected one of ${DRIVERS.join(', ')}, got ${quoted(raw.driver.trim())}`);
     const driver = d;
     const endpoint = raw.endpoint.trim();
-    const driverOpts = raw.driverOpts
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
+    const driverOpts = lines(raw.driverOpts);
     // Each line is one --driver-opt (buildx reads it as CSV, so one line may hold several key=value).
     for (const o of driverOpts)
         if (!/^"?[A-Za-z0-9._-]+=/.test(o))
             throw new InputError('driver-opts', `expected key=value, got ${quoted(o)}`);
-    const platforms = raw.builderPlatforms
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
+    const platforms = splitList(raw.builderPlatforms);
     for (const p of platforms)
         if (!PLATFORM_RE.test(p))
             throw new InputError('builder-platforms', `expected os/arch[/variant], got ${quoted(p)}`);
@@ -47996,12 +48036,6 @@ function parseInspect(text) {
         }
     }
     return out;
-}
-/** `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`. */
-function parseBuildxVersion(text) {
-    const first = text.trim().split(/\r?\n/)[0] ?? '';
-    const parts = first.split(/\s+/);
-    return parts.length >= 2 ? parts[1] : first;
 }
 /** Runs `docker buildx create`; a failure is one line naming the driver input. */
 async function createBuilder(p, env) {
@@ -51717,19 +51751,6 @@ var CHOMPING_KEEP = CHOMPING_MODE.KEEP;
 
 
 //# sourceMappingURL=js-yaml.mjs.map
-;// CONCATENATED MODULE: ./src/input-error.ts
-// The error of an input that cannot be used, in a module of its own: the parsers in docker/ and
-// cache/ throw it, and post, which reads no input but secret-envs, need not load the input parsers.
-
-/** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(boundMessage(`${input}: ${message}`));
-        this.input = input;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/docker/login.ts
 // Registry logins: the `registry-auth` list, which registries to log in to (including the automatic
 // ghcr.io login with github-token), keeping the credentials in the job's private Docker config, and
@@ -52005,11 +52026,6 @@ async function login(l, env) {
     }
     lib_core/* info */.pq(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
 }
-async function logout(hosts, env) {
-    for (const h of hosts) {
-        await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
-    }
-}
 
 ;// CONCATENATED MODULE: ./src/docker/registry-auth.ts
 // `registry-auth` in docker/login-action's YAML format, parsed with a real YAML parser (js-yaml). A
@@ -52269,22 +52285,9 @@ function platformProblem(platform) {
 // here (pure), each error one line naming the input and quoting a short part of the bad value.
 
 
+
 /** What `--call` asks BuildKit for; `build` (the default) builds the image. */
 const CALL_METHODS = ['build', 'check', 'outline', 'targets'];
-/** Lines without blanks and # comments. */
-function lines(raw) {
-    return raw
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
-}
-/** build-push-action's List inputs: newline or comma separated. */
-function list(raw) {
-    return raw
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter((s) => s !== '' && !s.startsWith('#'));
-}
 function flag(name, raw) {
     const v = raw.trim().toLowerCase();
     if (v === '' || v === 'false')
@@ -52327,7 +52330,7 @@ function parseSsh(raw) {
     return out;
 }
 function parseAddHosts(raw) {
-    const out = list(raw);
+    const out = splitList(raw, { comments: true });
     for (const h of out)
         if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h))
             throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
@@ -52351,7 +52354,7 @@ function parseUlimits(raw) {
     return out;
 }
 function parseAllow(raw) {
-    const out = list(raw);
+    const out = splitList(raw, { comments: true });
     for (const a of out)
         if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`)))
             throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
@@ -52391,7 +52394,7 @@ function readBuildInputs(get) {
         outputs: parseOutputs(get('outputs')),
         pull: flag('pull', get('pull')),
         noCache: flag('no-cache', get('no-cache')),
-        noCacheFilters: list(get('no-cache-filters')),
+        noCacheFilters: splitList(get('no-cache-filters'), { comments: true }),
         buildContexts: parseBuildContexts(get('build-contexts')),
         ssh: parseSsh(get('ssh')),
         network: parseNetwork(get('network')),
@@ -52425,6 +52428,7 @@ function readBuildInputs(get) {
 ;// CONCATENATED MODULE: ./src/docker/builder-extra.ts
 // docker/setup-buildx-action's `name`, `append` and `keep-state`, and build-push-action's `builder`
 // (an existing builder, used as it is): parsing (pure) and the exact `buildx create --append` argv.
+
 
 
 const BUILDER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -52486,7 +52490,7 @@ function parseAppend(raw) {
         const name = str('name') || `node${i + 1}`;
         if (!BUILDER_NAME_RE.test(name))
             throw new InputError('append', `${quoted(name)} is not a node name`);
-        const platforms = str('platforms').split(',').map((s) => s.trim()).filter(Boolean);
+        const platforms = splitList(str('platforms'));
         for (const p of platforms)
             if (!builder_extra_PLATFORM_RE.test(p))
                 throw new InputError('append', `node ${quoted(name)}: expected os/arch[/variant], got ${quoted(p)}`);
@@ -52833,18 +52837,6 @@ function uniqueSecrets(groups) {
     }
     return out;
 }
-function splitList(raw) {
-    return raw
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-}
-function inputs_lines(raw) {
-    return raw
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
-}
 function bool(name, raw, dflt) {
     const v = raw.trim().toLowerCase();
     if (v === '')
@@ -52897,7 +52889,7 @@ function parseCacheScope(raw) {
 const ID_RE = /^[A-Za-z0-9._-]+$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function parseBuildArgs(raw) {
-    return inputs_lines(raw).map((line) => {
+    return lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq <= 0)
             throw new InputError('build-args', `expected KEY=VALUE, got ${quoted(line)}`);
@@ -52905,7 +52897,7 @@ function parseBuildArgs(raw) {
     });
 }
 function parsePairs(name, raw) {
-    return inputs_lines(raw).map((line) => {
+    return lines(raw).map((line) => {
         const eq = line.indexOf('=');
         if (eq < 0)
             throw new InputError(name, `expected id=${name === 'secret-files' ? 'path' : 'ENV_VAR'}, got ${quoted(line)}`);
@@ -52964,34 +52956,11 @@ function parseSecrets(name, raw) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/meta/errors.ts
-
-/** A user-supplied input (images, tags, flavor, labels, annotations) cannot be used as written. */
-class MetaInputError extends Error {
-    input;
-    /**
-     * @param input the action input at fault (`tags`, `images`, ...); it also prefixes the message.
-     * @param message one line describing the fault, quoting the offending entry (bounded: see boundMessage).
-     */
-    constructor(input, message) {
-        super(boundMessage(`${input}: ${message}`));
-        this.input = input;
-        this.name = 'MetaInputError';
-    }
-}
-/** Collapses a (possibly multi-line) library message to one line. */
-function oneLine(message) {
-    return message.replace(/\s*\n\s*/g, ' ').trim();
-}
-/** Quotes an entry as written, for error messages: at most a short prefix of it (see clip.ts). */
-function quote(s) {
-    return quoted(s);
-}
-
 ;// CONCATENATED MODULE: ./src/meta/git.ts
 // `metadata-context: git` (docker/metadata-action's `context: git`): the ref, commit and commit date
 // of the checkout in the workspace instead of the workflow's. The decoration parser is pure; gitFacts
 // runs git.
+
 
 
 /**
@@ -53019,21 +52988,21 @@ async function git(args, cwd) {
         return { code: r.exitCode, out: r.stdout.trim() };
     }
     catch (err) {
-        throw new MetaInputError('metadata-context', `git: cannot run git (${err.message.split('\n')[0]})`);
+        throw new InputError('metadata-context', `git: cannot run git (${err.message.split('\n')[0]})`);
     }
 }
 /** Reads ref, commit and commit date of the checkout in `dir`; an error names metadata-context. */
 async function gitFacts(dir) {
     const sha = await git(['rev-parse', '--verify', 'HEAD'], dir);
     if (sha.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha.out))
-        throw new MetaInputError('metadata-context', `git: ${quote(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
+        throw new InputError('metadata-context', `git: ${quoted(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
     const sym = await git(['symbolic-ref', '-q', 'HEAD'], dir);
     let ref = sym.code === 0 ? sym.out : undefined;
     if (!ref) {
         const deco = await git(['show', '-s', '--format=%D', 'HEAD'], dir);
         ref = refFromDecorations(deco.out);
         if (!ref)
-            throw new MetaInputError('metadata-context', `git: HEAD is detached at ${sha.out.slice(0, 12)} and no tag, branch or pull request ref points at it`);
+            throw new InputError('metadata-context', `git: HEAD is detached at ${sha.out.slice(0, 12)} and no tag, branch or pull request ref points at it`);
     }
     const date = await git(['log', '-1', '--format=%cI', 'HEAD'], dir);
     const commitDate = date.code === 0 && date.out ? new Date(date.out) : undefined;
@@ -53090,6 +53059,803 @@ function defaultBranchOf(ctx) {
 }
 function isPullRequestEvent(eventName) {
     return eventName === 'pull_request' || eventName === 'pull_request_target';
+}
+
+;// CONCATENATED MODULE: ./src/secrets.ts
+// Build secrets: masked before anything is logged, written to 0600 files in a private 0700
+// directory (removed in post), handed to buildx by id and path or env var name only.
+
+
+
+
+
+
+/** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
+const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
+/** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
+function maskValue(value) {
+    if (value === '')
+        return;
+    lib_core/* setSecret */.Pq(value);
+    for (const line of value.split(/\r?\n/)) {
+        if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
+            continue;
+        if (line !== value)
+            lib_core/* setSecret */.Pq(line);
+        if (line.trim() !== line)
+            lib_core/* setSecret */.Pq(line.trim());
+    }
+}
+/** Masks inline values and the values of the named environment variables. */
+function maskSecrets(secrets, env = process.env) {
+    for (const s of secrets) {
+        if (s.source.kind === 'value')
+            maskValue(s.source.value);
+        if (s.source.kind === 'env' && env[s.source.name] !== undefined)
+            maskValue(env[s.source.name]);
+    }
+}
+/** Checks what must exist before a build: files and environment variables. */
+async function checkSecretSources(secrets, env = process.env) {
+    for (const s of secrets) {
+        if (s.source.kind === 'file') {
+            let st;
+            try {
+                st = await external_node_fs_.promises.stat(s.source.path);
+                await external_node_fs_.promises.access(s.source.path, external_node_fs_.constants.R_OK);
+            }
+            catch {
+                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist or cannot be read`);
+            }
+            if (!st.isFile())
+                throw new InputError('secret-files', `secret "${s.id}": ${s.source.path} is not a regular file`);
+        }
+        if (s.source.kind === 'env' && env[s.source.name] === undefined) {
+            throw new InputError('secret-envs', `secret "${s.id}": environment variable ${s.source.name} is not set`);
+        }
+    }
+}
+/** Largest secret file read for masking and the leak guard (larger ones are read up to this). */
+const MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * Every secret's value as bytes, for the leak guard. Secret files are read here (up to 1 MiB) and
+ * their text is masked too. Call before `withholdEnv` takes the secret-envs variables away.
+ */
+async function readSecretValues(secrets, env = process.env) {
+    const out = [];
+    for (const s of secrets) {
+        if (s.source.kind === 'value')
+            out.push({ id: s.id, value: Buffer.from(s.source.value, 'utf8') });
+        else if (s.source.kind === 'env')
+            out.push({ id: s.id, value: Buffer.from(env[s.source.name] ?? '', 'utf8') });
+        else {
+            const fh = await external_node_fs_.promises.open(s.source.path, 'r');
+            try {
+                const buf = Buffer.alloc(MAX_FILE_BYTES);
+                const { bytesRead } = await fh.read(buf, 0, MAX_FILE_BYTES, 0);
+                const value = buf.subarray(0, bytesRead);
+                // Text is masked like an inline value; binary data cannot be printed as a log line anyway.
+                const text = value.toString('utf8');
+                if (!text.includes('\uFFFD') && !text.includes('\0'))
+                    maskValue(text);
+                out.push({ id: s.id, value });
+            }
+            finally {
+                await fh.close();
+            }
+        }
+    }
+    return out;
+}
+/** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
+function secretDirPath(runnerTemp) {
+    return external_node_path_namespaceObject.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+}
+/** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
+async function createSecretDir(dir) {
+    await external_node_fs_.promises.mkdir(dir, { mode: 0o700 });
+    await external_node_fs_.promises.chmod(dir, 0o700);
+}
+/** The `--secret` spec of a secret: an env one by its variable's name, any other by the file `src`. */
+function secretSpec(s, src) {
+    return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${src}`;
+}
+/** The `--secret` specs a dry run shows: files as `<file>`, since none is written. */
+function secretSpecsForDisplay(secrets) {
+    return secrets.map((s) => secretSpec(s, '<file>'));
+}
+/** Writes inline secrets to files and returns the `--secret` specs for every secret. */
+async function materializeSecrets(secrets, dir) {
+    const specs = [];
+    let n = 0;
+    for (const s of secrets) {
+        if (s.source.kind === 'value') {
+            const file = external_node_path_namespaceObject.join(dir, `s${n++}`);
+            // 'wx': never follow or reuse a file someone else put there.
+            await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
+            specs.push(secretSpec(s, file));
+        }
+        else {
+            specs.push(secretSpec(s, s.source.kind === 'file' ? external_node_path_namespaceObject.resolve(realCwd(), s.source.path) : ''));
+        }
+    }
+    return specs;
+}
+async function removeSecretDir(dir) {
+    if (dir)
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+}
+// Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
+// KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
+const CREDENTIAL_WORDS = new Set([
+    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
+    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+]);
+const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
+const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
+/** A credential word followed by one of these names something about it, not the credential. */
+const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+function words(key) {
+    return key
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter((w) => w !== '');
+}
+/** True when a build-arg key looks like it holds a credential (NPM_TOKEN, dbPassword, API_KEY). */
+function looksLikeCredential(key) {
+    const w = words(key);
+    for (let i = 0; i < w.length; i++) {
+        const word = w[i];
+        const next = w[i + 1];
+        let hit = CREDENTIAL_WORDS.has(word) || CREDENTIAL_SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
+        if (!hit && (word === 'KEY' || word === 'KEYS'))
+            hit = !(i > 0 && HARMLESS_BEFORE_KEY.has(w[i - 1]));
+        if (hit && next !== undefined && HARMLESS_AFTER.has(next))
+            hit = false;
+        if (hit)
+            return true;
+    }
+    return false;
+}
+/**
+ * One warning per build-arg whose key looks like a credential; the value of such an argument is
+ * masked too. Build arguments end up in the image history, provenance (mode=max) and the log.
+ */
+function credentialBuildArgWarnings(buildArgs) {
+    const out = [];
+    for (const b of buildArgs) {
+        if (!looksLikeCredential(b.key))
+            continue;
+        maskValue(b.value);
+        out.push(`build-args: "${b.key}" looks like a credential. Build arguments are kept in the image's history and provenance; pass it with secrets (or secret-envs) and read it in a RUN --mount=type=secret,id=... step instead.`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/interrupt.ts
+// Cancellation. On a cancelled run the runner sends SIGINT to the step's process, SIGTERM 7.5 s
+// later, and kills the process tree 2.5 s after that. This module stops what the step started
+// (docker buildx build, docker, tar and zstd under @actions/cache: every descendant of this
+// process) within that time; main-impl decides what else a cancelled step does.
+
+
+/** Pure: every descendant of `root` in a (pid, parent pid) table. */
+function descendantsOf(root, table) {
+    const children = new Map();
+    for (const [pid, ppid] of table)
+        children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    const out = [];
+    const queue = [...(children.get(root) ?? [])];
+    while (queue.length) {
+        const pid = queue.shift();
+        if (pid === root || out.includes(pid))
+            continue;
+        out.push(pid);
+        queue.push(...(children.get(pid) ?? []));
+    }
+    return out;
+}
+/** Pure: the parent pid from the text of /proc/<pid>/stat (the name in parentheses may hold anything). */
+function parentFromStat(stat) {
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(rest[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+}
+/** (pid, parent pid) of every process: /proc on Linux, `ps` elsewhere. */
+function processTable() {
+    const out = [];
+    let entries;
+    try {
+        entries = (0,external_node_fs_.readdirSync)('/proc').filter((e) => /^\d+$/.test(e));
+    }
+    catch {
+        entries = undefined;
+    }
+    if (entries) {
+        for (const e of entries) {
+            try {
+                const ppid = parentFromStat((0,external_node_fs_.readFileSync)(`/proc/${e}/stat`, 'utf8'));
+                if (ppid !== undefined)
+                    out.push([Number(e), ppid]);
+            }
+            catch {
+                // gone meanwhile
+            }
+        }
+        return out;
+    }
+    const ps = (0,external_node_child_process_namespaceObject.spawnSync)('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], { encoding: 'utf8' });
+    for (const line of (ps.stdout ?? '').split('\n')) {
+        const m = /^\s*(\d+)\s+(\d+)/.exec(line);
+        if (m)
+            out.push([Number(m[1]), Number(m[2])]);
+    }
+    return out;
+}
+function signalAll(pids, signal) {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+const tick = () => new Promise((r) => setTimeout(r, 50));
+/**
+ * Stops every process this one started: SIGTERM (buildx cancels its build on it, and the docker
+ * CLI passes it on to its plugin), then SIGKILL for whatever is left after `graceMs`. Resolves when
+ * none is left, or soon after the SIGKILL.
+ */
+async function stopDescendants(graceMs) {
+    const first = descendantsOf(process.pid, processTable());
+    signalAll(first, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    let left = first;
+    while (left.length && Date.now() < deadline) {
+        await tick();
+        left = descendantsOf(process.pid, processTable());
+    }
+    if (left.length)
+        signalAll(left, 'SIGKILL');
+}
+/** The time the runner leaves after each signal before it escalates, less a margin. */
+function graceFor(signal) {
+    return signal === 'SIGINT' ? 5000 : 1500;
+}
+/**
+ * Calls `onStop` on the first SIGINT or SIGTERM. `onStop` is expected to end the process; a second
+ * signal while it runs is ignored (the runner's SIGTERM after SIGINT must not cut the clean-up short).
+ */
+function onStopSignal(onStop) {
+    let stopping = false;
+    for (const s of ['SIGINT', 'SIGTERM']) {
+        process.on(s, () => {
+            if (stopping)
+                return;
+            stopping = true;
+            void onStop(s);
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/state.ts
+// What main hands to post, typed, in one state entry. Never holds a secret value.
+
+const KEY = 'obc';
+function saveState(s) {
+    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
+}
+function stateKeeper(initial, save = saveState) {
+    let current = { ...initial };
+    return {
+        get state() {
+            return current;
+        },
+        update(patch) {
+            current = { ...current, ...patch };
+            save(current);
+        },
+    };
+}
+function loadState() {
+    const raw = core.getState(KEY);
+    if (!raw)
+        return undefined;
+    try {
+        const s = JSON.parse(raw);
+        return s.version === 1 ? s : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/annotations.ts
+// Build failures where the user looks: the one line that says what went wrong (buildx's final
+// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
+// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
+
+
+
+const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
+const EXCERPT_RULE = /^-{10,}$/;
+const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
+/**
+ * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
+ * buildx ends a failure with a source excerpt and the error:
+ *
+ *     Dockerfile:3
+ *     --------------------
+ *        2 |     RUN echo fine
+ *        3 | >>> COPPY nothing /here
+ *     --------------------
+ *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
+ *
+ * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
+ */
+function parseBuildxFailure(output) {
+    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
+    const errors = lines.filter((l) => l.startsWith('ERROR:'));
+    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
+    const out = { message };
+    // The last excerpt before the final error names the failing instruction.
+    for (let i = lines.length - 2; i >= 0; i--) {
+        const m = LOCATION_RE.exec(lines[i]);
+        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
+            continue;
+        out.file = m[1];
+        const marked = [];
+        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
+            const mm = MARKED_LINE.exec(lines[j]);
+            if (mm)
+                marked.push(Number(mm[1]));
+        }
+        const fromError = /\bon line (\d+)\b/.exec(message);
+        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
+        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
+        break;
+    }
+    if (out.file === undefined) {
+        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
+        if (fromError)
+            out.startLine = out.endLine = Number(fromError[1]);
+    }
+    return out;
+}
+/**
+ * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
+ * relative to the workspace. Undefined when the location is unknown, names another file, or the
+ * Dockerfile lies outside the workspace (GitHub could not show it).
+ */
+function annotationTarget(f, dockerfile, workspace) {
+    if (f.startLine === undefined)
+        return undefined;
+    if (f.file !== undefined && f.file !== external_node_path_namespaceObject.basename(dockerfile) && f.file !== dockerfile)
+        return undefined;
+    const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(workspace), external_node_path_namespaceObject.resolve(workspace, dockerfile));
+    if (rel === '' || rel.startsWith('..') || external_node_path_namespaceObject.isAbsolute(rel))
+        return undefined;
+    return { file: rel.split(external_node_path_namespaceObject.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
+}
+/**
+ * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
+ * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
+ */
+function annotateFailure(message, target) {
+    process.exitCode = lib_core/* ExitCode */.yU.Failure;
+    if (!target) {
+        lib_core/* error */.z3(message);
+        return;
+    }
+    lib_core/* error */.z3(message, {
+        title: `Docker build failed at ${target.file}:${target.startLine}`,
+        file: target.file,
+        startLine: target.startLine,
+        endLine: target.endLine,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+function summary_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.distribute === 'merge' && r.pushed)
+        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    if (r.distribute === 'platform' && r.pushed)
+        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function pushVerdict(r) {
+    if (r.pushed)
+        return 'yes';
+    if (!r.pushPlanned)
+        return 'no';
+    if (r.dryRun)
+        return 'would push';
+    return r.error ? 'no: the step failed first' : 'no';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason
+        ? `; not saved (${c.saveReason})`
+        : c.unchanged
+            ? '; nothing new to save: the cache already held every layer of this build'
+            : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+function testLine(t) {
+    if (t.exitCode === 0)
+        return `passed in ${formatMs(t.ms)}`;
+    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length && r.distribute === 'platform') {
+        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    }
+    else if (r.tags.length) {
+        if (r.pushed) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.platforms?.length)
+        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
+    if (r.digest)
+        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
+        rows.push([`Digest of ${p}`, code(dg)]);
+    if (r.handoverKey)
+        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+    if (r.emulated?.arches.length) {
+        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+    }
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    if (r.test)
+        rows.push(['Test (test-run)', testLine(r.test)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.mounts?.length) {
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
+        rows.push(['Cache mounts', line]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/meta/outputs.ts
+
+
+/** Output name -> value, in metadata-action's order. */
+function metaOutputs(meta, sep) {
+    return {
+        version: meta.version,
+        tags: meta.tags.join(sep.tags),
+        'tag-names': meta.tagNames.join(sep.tags),
+        labels: meta.labels.join(sep.labels),
+        annotations: meta.annotations.join(sep.annotations),
+        json: JSON.stringify(meta.json),
+    };
+}
+/** `tag-names` -> `DOCKER_METADATA_OUTPUT_TAG_NAMES`. */
+function outputEnvName(output) {
+    return `DOCKER_METADATA_OUTPUT_${output.replace(/\W/g, '_').toUpperCase()}`;
+}
+/**
+ * DOCKER_METADATA_SET_OUTPUT_ENV: unset or empty means true (metadata-action's default); otherwise
+ * true/false (also 1/0, t/f, as metadata-action's boolean parser reads them). Anything else is an error.
+ */
+function outputEnvEnabled(raw) {
+    if (raw === undefined || raw === '')
+        return true;
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 't'].includes(v))
+        return true;
+    if (['false', '0', 'f'].includes(v))
+        return false;
+    throw new InputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quoted(raw)}`);
+}
+/** The environment variables to export: one per metadata output, or none when turned off. */
+function outputEnv(outputs, setOutputEnv) {
+    if (!outputEnvEnabled(setOutputEnv))
+        return {};
+    return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [outputEnvName(k), v]));
+}
+
+;// CONCATENATED MODULE: ./src/cache/layout.ts
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
+
+
+
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class layout_CacheFormatError extends Error {
+}
+function layout_blobPath(dir, digest) {
+    const [alg, hex] = digest.split(':');
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
+}
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function layout_parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new layout_CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
+        return undefined;
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
+    });
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
+    const descriptors = {};
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+}
+function digestOf(data) {
+    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+function renderCacheImage(image, form = 'index') {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
+    const layers = image.config.layers.map((l) => {
+        const d = image.descriptors[l.blob];
+        if (!d)
+            throw new Error(`no descriptor for cache blob ${l.blob}`);
+        return d;
+    });
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index'
+        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
+        : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    };
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
+ */
+async function writeLayoutMeta(dir, image, form = 'index') {
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image, form);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
+}
+/** Places a blob into a layout: a hard link when possible, else a copy. */
+async function layout_linkBlob(from, dir, digest) {
+    const to = layout_blobPath(dir, digest);
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
+        return; // already in place (removing it would lose it)
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await external_node_fs_.promises.rm(to, { force: true });
+    try {
+        await external_node_fs_.promises.link(from, to);
+    }
+    catch {
+        await external_node_fs_.promises.copyFile(from, to);
+    }
+}
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** True when `file` exists and its content has `digest`. */
+async function layout_verifyBlob(file, digest) {
+    try {
+        return (await fileDigest(file)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -54952,6 +55718,7 @@ const parse = function (data, opts = {}) {
 // The `key=value,key=value` attribute lines of the images, tags and flavor inputs.
 
 
+
 /** Reads one entry as CSV and splits each field at its first `=`. */
 function parseFields(source, inputName) {
     let rows;
@@ -54959,7 +55726,7 @@ function parseFields(source, inputName) {
         rows = parse(source, { relax_column_count: true, skip_empty_lines: true });
     }
     catch (err) {
-        throw new MetaInputError(inputName, `${oneLine(err.message)} in ${quote(source)}`);
+        throw new InputError(inputName, `${oneLine(err.message)} in ${quoted(source)}`);
     }
     const fields = [];
     for (const raw of rows[0] ?? []) {
@@ -54982,9 +55749,10 @@ function parseFields(source, inputName) {
 // `source` is the record as written, which the attribute parsers re-read so quoting works once.
 
 
+
 /** Leading lines the CSV reader skipped (comments and empty lines) but still reports in `raw`. */
 const SKIPPED_LINES = /^(?:(?:#[^\n]*)?\n)*/;
-function list_splitList(input, inputName) {
+function listEntries(input, inputName) {
     const text = input.trim();
     if (text === '') {
         return [];
@@ -55005,7 +55773,7 @@ function list_splitList(input, inputName) {
         const message = oneLine(err.message);
         const lineNo = Number(/at line (\d+)/.exec(message)?.[1]);
         const line = Number.isInteger(lineNo) ? text.split(/\r?\n/)[lineNo - 1] : undefined;
-        throw new MetaInputError(inputName, line === undefined ? message : `${message} in ${quote(line.trim())}`);
+        throw new InputError(inputName, line === undefined ? message : `${message} in ${quoted(line.trim())}`);
     }
     const entries = [];
     for (const { record, raw } of records) {
@@ -55158,22 +55926,23 @@ function dateHelper(date) {
 
 
 
+
 const INPUT = 'flavor';
 const LATEST_MODES = ['auto', 'true', 'false'];
 function parseFlavor(input) {
     const flavor = { latest: 'auto', prefix: '', prefixLatest: false, suffix: '', suffixLatest: false };
-    for (const { source } of list_splitList(input, INPUT)) {
-        const quoted = quote(source);
+    for (const { source } of listEntries(input, INPUT)) {
+        const entry = quoted(source);
         // `onlatest` applies to the prefix or suffix before it on the same line
         let onLatestFor;
         for (const f of parseFields(source, INPUT)) {
             if (f.key === undefined) {
-                throw new MetaInputError(INPUT, `expected key=value, got ${quote(f.value)} in ${quoted}`);
+                throw new InputError(INPUT, `expected key=value, got ${quoted(f.value)} in ${entry}`);
             }
             switch (f.key) {
                 case 'latest':
                     if (!LATEST_MODES.includes(f.value)) {
-                        throw new MetaInputError(INPUT, `invalid latest ${quote(f.value)} in ${quoted} (expected auto, true or false)`);
+                        throw new InputError(INPUT, `invalid latest ${quoted(f.value)} in ${entry} (expected auto, true or false)`);
                     }
                     flavor.latest = f.value;
                     break;
@@ -55181,7 +55950,7 @@ function parseFlavor(input) {
                 case 'suffix': {
                     const problem = checkTemplate(f.value, 'global');
                     if (problem) {
-                        throw new MetaInputError(INPUT, `${problem} in ${quoted}`);
+                        throw new InputError(INPUT, `${problem} in ${entry}`);
                     }
                     flavor[f.key] = f.value;
                     onLatestFor = f.key;
@@ -55189,15 +55958,15 @@ function parseFlavor(input) {
                 }
                 case 'onlatest':
                     if (f.value !== 'true' && f.value !== 'false') {
-                        throw new MetaInputError(INPUT, `invalid onlatest ${quote(f.value)} in ${quoted} (expected true or false)`);
+                        throw new InputError(INPUT, `invalid onlatest ${quoted(f.value)} in ${entry} (expected true or false)`);
                     }
                     if (onLatestFor === undefined) {
-                        throw new MetaInputError(INPUT, `onlatest must follow prefix= or suffix= in ${quoted}`);
+                        throw new InputError(INPUT, `onlatest must follow prefix= or suffix= in ${entry}`);
                     }
                     flavor[onLatestFor === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = f.value === 'true';
                     break;
                 default:
-                    throw new MetaInputError(INPUT, `unknown attribute ${quote(f.key)} in ${quoted} (expected latest, prefix, suffix, onlatest)`);
+                    throw new InputError(INPUT, `unknown attribute ${quoted(f.key)} in ${entry} (expected latest, prefix, suffix, onlatest)`);
             }
         }
     }
@@ -55210,6 +55979,7 @@ function parseFlavor(input) {
 
 
 
+
 const images_INPUT = 'images';
 // distribution/reference grammar, lowercase: [domain[:port]/]path-component(/path-component)*
 const DOMAIN_COMPONENT = '(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])';
@@ -55218,7 +55988,7 @@ const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const IMAGE_NAME_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const MAX_NAME_LENGTH = 255;
 function parseImages(input) {
-    const entries = list_splitList(input, images_INPUT);
+    const entries = listEntries(input, images_INPUT);
     const images = [];
     // a single line of bare names is the comma-separated list form
     if (entries.length === 1) {
@@ -55243,7 +56013,7 @@ function parseImageEntry(source) {
     for (const f of parseFields(source, images_INPUT)) {
         if (f.key === undefined || f.key === 'name') {
             if (name !== undefined && f.value !== '') {
-                throw new MetaInputError(images_INPUT, `more than one name in ${quote(source)} (one image per line)`);
+                throw new InputError(images_INPUT, `more than one name in ${quoted(source)} (one image per line)`);
             }
             if (f.value !== '' || f.key === 'name') {
                 name = f.value;
@@ -55251,16 +56021,16 @@ function parseImageEntry(source) {
         }
         else if (f.key === 'enable') {
             if (f.value !== 'true' && f.value !== 'false') {
-                throw new MetaInputError(images_INPUT, `invalid enable value ${quote(f.value)} in ${quote(source)} (expected true or false)`);
+                throw new InputError(images_INPUT, `invalid enable value ${quoted(f.value)} in ${quoted(source)} (expected true or false)`);
             }
             enable = f.value === 'true';
         }
         else {
-            throw new MetaInputError(images_INPUT, `unknown attribute ${quote(f.key)} in ${quote(source)} (expected name, enable)`);
+            throw new InputError(images_INPUT, `unknown attribute ${quoted(f.key)} in ${quoted(source)} (expected name, enable)`);
         }
     }
     if (!name) {
-        throw new MetaInputError(images_INPUT, `empty image name in ${quote(source)}`);
+        throw new InputError(images_INPUT, `empty image name in ${quoted(source)}`);
     }
     return { name: checkedName(name, source), enable };
 }
@@ -55268,7 +56038,7 @@ function checkedName(name, source) {
     const lower = name.toLowerCase();
     if (lower.length > MAX_NAME_LENGTH || !IMAGE_NAME_RE.test(lower)) {
         const hint = /[@]|:[^/]*$/.test(lower) ? ' (give the name without tag or digest)' : '';
-        throw new MetaInputError(images_INPUT, `invalid image name ${quote(name)} in ${quote(source)}${hint}`);
+        throw new InputError(images_INPUT, `invalid image name ${quoted(name)} in ${quoted(source)}${hint}`);
     }
     return lower;
 }
@@ -55281,6 +56051,7 @@ function checkedName(name, source) {
 // `ghcr.io-acme-app-1.0`). Pure.
 
 
+
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** Whether a `tags` line (or one comma-separated part of it) is written as a full image reference. */
 function looksLikeReference(part) {
@@ -55291,16 +56062,16 @@ function looksLikeReference(part) {
 function parseReference(text) {
     const t = text.trim();
     if (t.includes('@'))
-        throw new MetaInputError('tags', `${quote(t)} is a digest reference: a tag to push is name:tag (e.g. ghcr.io/acme/app:1.0)`);
+        throw new InputError('tags', `${quoted(t)} is a digest reference: a tag to push is name:tag (e.g. ghcr.io/acme/app:1.0)`);
     const slash = t.lastIndexOf('/');
     const colon = t.lastIndexOf(':');
     const [name, tag] = colon > slash ? [t.slice(0, colon), t.slice(colon + 1)] : [t, 'latest'];
     if (name !== name.toLowerCase())
-        throw new MetaInputError('tags', `image name ${quote(name)} in ${quote(t)} has upper-case letters (Docker refuses them: write ${quote(name.toLowerCase())})`);
+        throw new InputError('tags', `image name ${quoted(name)} in ${quoted(t)} has upper-case letters (Docker refuses them: write ${quoted(name.toLowerCase())})`);
     if (!IMAGE_NAME_RE.test(name))
-        throw new MetaInputError('tags', `${quote(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
+        throw new InputError('tags', `${quoted(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
     if (!TAG_RE.test(tag))
-        throw new MetaInputError('tags', `tag ${quote(tag)} of ${quote(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
+        throw new InputError('tags', `tag ${quoted(tag)} of ${quoted(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
     return { name, tag };
 }
 /**
@@ -55319,7 +56090,7 @@ function splitLiteralRefs(tags) {
             continue;
         }
         if (literal.length !== parts.length) {
-            throw new MetaInputError('tags', `${quote(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`);
+            throw new InputError('tags', `${quoted(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`);
         }
         for (const p of literal)
             refs.push(parseReference(p));
@@ -55333,15 +56104,16 @@ function splitLiteralRefs(tags) {
 
 
 
+
 /** Reads a labels/annotations input into its lines, checking each is KEY=VALUE and its expressions. */
 function parseLabelLines(input, inputName) {
-    return list_splitList(input, inputName).map(({ text }) => {
+    return listEntries(input, inputName).map(({ text }) => {
         if (text.indexOf('=') <= 0) {
-            throw new MetaInputError(inputName, `expected KEY=VALUE, got ${quote(text)}`);
+            throw new InputError(inputName, `expected KEY=VALUE, got ${quoted(text)}`);
         }
         const problem = checkTemplate(text, 'global');
         if (problem) {
-            throw new MetaInputError(inputName, `${problem} in ${quote(text)}`);
+            throw new InputError(inputName, `${problem} in ${quoted(text)}`);
         }
         return text;
     });
@@ -55378,7 +56150,7 @@ function mergeKeyValues(defaults, extra, renderGlobal, inputName) {
             add(renderGlobal(line));
         }
         catch (err) {
-            throw new MetaInputError(inputName, `${err.message.split('\n')[0]} in ${quote(line)}`);
+            throw new InputError(inputName, `${err.message.split('\n')[0]} in ${quoted(line)}`);
         }
     }
     return [...merged.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => `${k}=${v}`);
@@ -55398,6 +56170,7 @@ function toRecord(lines) {
 ;// CONCATENATED MODULE: ./src/meta/rules.ts
 // The `tags` input: one rule per line, `type=<type>,<attr>=<value>,...` (a line without `type=` is
 // a raw value). Rules are returned highest priority first; ties keep their input order.
+
 
 
 
@@ -55429,14 +56202,14 @@ const TYPE_ATTRS = {
 const REF_EVENTS = ['branch', 'tag', 'pr'];
 const SHA_FORMATS = ['short', 'long'];
 function parseTagRules(input) {
-    const sources = list_splitList(input, rules_INPUT).map((e) => e.source);
+    const sources = listEntries(input, rules_INPUT).map((e) => e.source);
     const rules = (sources.length > 0 ? sources : DEFAULT_RULES).map(parseTagRule);
     // Array.prototype.sort is stable: equal priorities keep the input order
     return rules.sort((a, b) => b.priority - a.priority);
 }
 function parseTagRule(source) {
     const fail = (message) => {
-        throw new MetaInputError(rules_INPUT, `${message} in ${quote(source)}`);
+        throw new InputError(rules_INPUT, `${message} in ${quoted(source)}`);
     };
     const { type, attrs } = readAttributes(parseFields(source, rules_INPUT), fail);
     const allowed = [...COMMON_ATTRS, ...TYPE_ATTRS[type]];
@@ -55463,6 +56236,11 @@ function parseTagRule(source) {
         suffix: template('suffix', 'global'),
     };
     const required = (key) => attrs.get(key) ?? fail(`missing ${key}`);
+    return typedRule(type, base, { attrs, template, required, fail });
+}
+/** The rule of `type` from its common part and its own attributes. */
+function typedRule(type, base, r) {
+    const { attrs, template, required, fail } = r;
     switch (type) {
         case 'schedule':
             return { ...base, type, pattern: template('pattern', 'schedule') ?? 'nightly' };
@@ -55699,6 +56477,7 @@ var pep440_default = /*#__PURE__*/__nccwpck_require__.n(pep440);
 
 
 
+
 /** Tag characters Docker accepts; every run of other characters becomes `-`. */
 function sanitizeTag(tag) {
     return tag.replace(/[^a-zA-Z0-9._-]+/g, '-');
@@ -55711,7 +56490,7 @@ function evaluateRules(rules, flavor, run, renderGlobal, warnings) {
     for (const rule of rules) {
         const enabled = renderRule(rule, () => renderGlobal(rule.enable));
         if (enabled !== 'true' && enabled !== 'false') {
-            throw new MetaInputError('tags', `enable rendered ${quote(enabled)} (expected true or false) in ${quote(rule.source)}`);
+            throw new InputError('tags', `enable rendered ${quoted(enabled)} (expected true or false) in ${quoted(rule.source)}`);
         }
         if (enabled === 'false') {
             continue;
@@ -55738,9 +56517,9 @@ const MAX_TAG_LENGTH = 128;
 function checkTagNames(names) {
     for (const t of names) {
         if (t.length > MAX_TAG_LENGTH)
-            throw new MetaInputError('tags', `tag ${quote(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
+            throw new InputError('tags', `tag ${quoted(t)} is ${t.length} characters long (Docker allows at most ${MAX_TAG_LENGTH})`);
         if (/^[.-]/.test(t))
-            throw new MetaInputError('tags', `tag ${quote(t)} starts with ${quote(t[0])} (a Docker tag starts with a letter, digit or "_")`);
+            throw new InputError('tags', `tag ${quoted(t)} starts with ${quoted(t[0])} (a Docker tag starts with a letter, digit or "_")`);
     }
 }
 /** The tag names, in output order: version, the others, then `latest` when on. */
@@ -55757,16 +56536,16 @@ function tagNamesOf(version, flavor) {
     }
     return names;
 }
-/** Runs `fn`, turning a rendering failure into a MetaInputError that quotes the rule. */
+/** Runs `fn`, turning a rendering failure into a InputError that quotes the rule. */
 function renderRule(rule, fn) {
     try {
         return fn();
     }
     catch (err) {
-        if (err instanceof MetaInputError) {
+        if (err instanceof InputError) {
             throw err;
         }
-        throw new MetaInputError('tags', `${err.message.split('\n')[0]} in ${quote(rule.source)}`);
+        throw new InputError('tags', `${err.message.split('\n')[0]} in ${quoted(rule.source)}`);
     }
 }
 function candidateOf(rule, env) {
@@ -55817,7 +56596,7 @@ function matchedVersion(raw, rule, env) {
             env.warnings.push(`${rule.match.source} does not match ${v}.`);
         }
         else if (m[1] === undefined) {
-            throw new MetaInputError('tags', `match has no capture group 1 in ${quote(rule.source)}`);
+            throw new InputError('tags', `match has no capture group 1 in ${quoted(rule.source)}`);
         }
         else {
             v = m[1];
@@ -55923,7 +56702,6 @@ function shaCandidate(rule, env) {
 
 
 
-
 const DEFAULT_ANNOTATION_LEVELS = ['manifest'];
 function planMeta(input, ctx, facts) {
     const images = parseImages(input.images);
@@ -55935,7 +56713,7 @@ function planMeta(input, ctx, facts) {
     const annotationLines = parseLabelLines(input.annotations, 'annotations');
     const levels = annotationLevelsOf(facts.annotationLevels);
     if (facts.shortShaLength !== undefined && !(Number.isInteger(facts.shortShaLength) && facts.shortShaLength > 0)) {
-        throw new MetaInputError('DOCKER_METADATA_SHORT_SHA_LENGTH', `not a positive whole number: ${facts.shortShaLength}`);
+        throw new InputError('DOCKER_METADATA_SHORT_SHA_LENGTH', `not a positive whole number: ${facts.shortShaLength}`);
     }
     const run = resolveRun(ctx, facts);
     const renderGlobal = globalRenderer(run);
@@ -55945,7 +56723,7 @@ function planMeta(input, ctx, facts) {
     const ruleTagNames = tagNamesOf(version, flavor);
     checkTagNames(ruleTagNames);
     if (literal.refs.length > 0 && imageNames.length === 0 && ruleTagNames.length > 0) {
-        throw new MetaInputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
+        throw new InputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
     }
     const ruleTags = imageNames.length > 0 ? imageNames.flatMap((image) => ruleTagNames.map((t) => `${image}:${t}`)) : [...ruleTagNames];
     // Rule tags exactly as metadata-action lists them (duplicates included); full references after them.
@@ -55976,802 +56754,6 @@ function annotationLevelsOf(levels) {
         return DEFAULT_ANNOTATION_LEVELS;
     }
     return levels;
-}
-
-;// CONCATENATED MODULE: ./src/secrets.ts
-// Build secrets: masked before anything is logged, written to 0600 files in a private 0700
-// directory (removed in post), handed to buildx by id and path or env var name only.
-
-
-
-
-
-
-/** Lines that carry nothing secret and would only garble the log if masked: `{`, `},`, `]`. */
-const PUNCTUATION_ONLY = /^[\s{}[\](),;:]*$/;
-/** Masks a value and each of its lines (as given and trimmed), so no line of it can appear in the log. */
-function maskValue(value) {
-    if (value === '')
-        return;
-    lib_core/* setSecret */.Pq(value);
-    for (const line of value.split(/\r?\n/)) {
-        if (line.trim() === '' || PUNCTUATION_ONLY.test(line))
-            continue;
-        if (line !== value)
-            lib_core/* setSecret */.Pq(line);
-        if (line.trim() !== line)
-            lib_core/* setSecret */.Pq(line.trim());
-    }
-}
-/** Masks inline values and the values of the named environment variables. */
-function maskSecrets(secrets, env = process.env) {
-    for (const s of secrets) {
-        if (s.source.kind === 'value')
-            maskValue(s.source.value);
-        if (s.source.kind === 'env' && env[s.source.name] !== undefined)
-            maskValue(env[s.source.name]);
-    }
-}
-/** Checks what must exist before a build: files and environment variables. */
-async function checkSecretSources(secrets, env = process.env) {
-    for (const s of secrets) {
-        if (s.source.kind === 'file') {
-            let st;
-            try {
-                st = await external_node_fs_.promises.stat(s.source.path);
-                await external_node_fs_.promises.access(s.source.path, external_node_fs_.constants.R_OK);
-            }
-            catch {
-                throw new InputError('secret-files', `secret "${s.id}": file ${s.source.path} does not exist or cannot be read`);
-            }
-            if (!st.isFile())
-                throw new InputError('secret-files', `secret "${s.id}": ${s.source.path} is not a regular file`);
-        }
-        if (s.source.kind === 'env' && env[s.source.name] === undefined) {
-            throw new InputError('secret-envs', `secret "${s.id}": environment variable ${s.source.name} is not set`);
-        }
-    }
-}
-/** Largest secret file read for masking and the leak guard (larger ones are read up to this). */
-const MAX_FILE_BYTES = 1024 * 1024;
-/**
- * Every secret's value as bytes, for the leak guard. Secret files are read here (up to 1 MiB) and
- * their text is masked too. Call before `withholdEnv` takes the secret-envs variables away.
- */
-async function readSecretValues(secrets, env = process.env) {
-    const out = [];
-    for (const s of secrets) {
-        if (s.source.kind === 'value')
-            out.push({ id: s.id, value: Buffer.from(s.source.value, 'utf8') });
-        else if (s.source.kind === 'env')
-            out.push({ id: s.id, value: Buffer.from(env[s.source.name] ?? '', 'utf8') });
-        else {
-            const fh = await external_node_fs_.promises.open(s.source.path, 'r');
-            try {
-                const buf = Buffer.alloc(MAX_FILE_BYTES);
-                const { bytesRead } = await fh.read(buf, 0, MAX_FILE_BYTES, 0);
-                const value = buf.subarray(0, bytesRead);
-                // Text is masked like an inline value; binary data cannot be printed as a log line anyway.
-                const text = value.toString('utf8');
-                if (!text.includes('\uFFFD') && !text.includes('\0'))
-                    maskValue(text);
-                out.push({ id: s.id, value });
-            }
-            finally {
-                await fh.close();
-            }
-        }
-    }
-    return out;
-}
-/** Where this run's secret files go: a fresh name under RUNNER_TEMP (not created yet). */
-function secretDirPath(runnerTemp) {
-    return external_node_path_namespaceObject.join(runnerTemp, `obc-secrets-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-}
-/** Creates the private directory. Save its path in the state first, so post removes it whatever happens. */
-async function createSecretDir(dir) {
-    await external_node_fs_.promises.mkdir(dir, { mode: 0o700 });
-    await external_node_fs_.promises.chmod(dir, 0o700);
-}
-/** The `--secret` spec of a secret whose file (for an inline value: the file it is written to) is `file`. */
-function secretSpec(s, file) {
-    return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${file}`;
-}
-/** The `--secret` specs a dry run shows: files as `<file>`, since none is written. */
-function secretSpecsForDisplay(secrets) {
-    return secrets.map((s) => secretSpec(s, '<file>'));
-}
-/** Writes inline secrets to files and returns the `--secret` specs for every secret. */
-async function materializeSecrets(secrets, dir) {
-    const specs = [];
-    let n = 0;
-    for (const s of secrets) {
-        if (s.source.kind === 'value') {
-            const file = external_node_path_namespaceObject.join(dir, `s${n++}`);
-            // 'wx': never follow or reuse a file someone else put there.
-            await external_node_fs_.promises.writeFile(file, s.source.value, { mode: 0o600, flag: 'wx' });
-            specs.push(secretSpec(s, file));
-        }
-        else {
-            specs.push(secretSpec(s, s.source.kind === 'file' ? external_node_path_namespaceObject.resolve(realCwd(), s.source.path) : ''));
-        }
-    }
-    return specs;
-}
-async function removeSecretDir(dir) {
-    if (dir)
-        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-}
-// Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
-// KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
-const CREDENTIAL_WORDS = new Set([
-    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
-    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
-]);
-const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
-const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
-/** A credential word followed by one of these names something about it, not the credential. */
-const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
-function words(key) {
-    return key
-        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-        .toUpperCase()
-        .split(/[^A-Z0-9]+/)
-        .filter((w) => w !== '');
-}
-/** True when a build-arg key looks like it holds a credential (NPM_TOKEN, dbPassword, API_KEY). */
-function looksLikeCredential(key) {
-    const w = words(key);
-    for (let i = 0; i < w.length; i++) {
-        const word = w[i];
-        const next = w[i + 1];
-        let hit = CREDENTIAL_WORDS.has(word) || CREDENTIAL_SUFFIXES.some((s) => word.length > s.length && word.endsWith(s));
-        if (!hit && (word === 'KEY' || word === 'KEYS'))
-            hit = !(i > 0 && HARMLESS_BEFORE_KEY.has(w[i - 1]));
-        if (hit && next !== undefined && HARMLESS_AFTER.has(next))
-            hit = false;
-        if (hit)
-            return true;
-    }
-    return false;
-}
-/**
- * One warning per build-arg whose key looks like a credential; the value of such an argument is
- * masked too. Build arguments end up in the image history, provenance (mode=max) and the log.
- */
-function credentialBuildArgWarnings(buildArgs) {
-    const out = [];
-    for (const b of buildArgs) {
-        if (!looksLikeCredential(b.key))
-            continue;
-        maskValue(b.value);
-        out.push(`build-args: "${b.key}" looks like a credential. Build arguments are kept in the image's history and provenance; pass it with secrets (or secret-envs) and read it in a RUN --mount=type=secret,id=... step instead.`);
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/interrupt.ts
-// Cancellation. On a cancelled run the runner sends SIGINT to the step's process, SIGTERM 7.5 s
-// later, and kills the process tree 2.5 s after that. This module stops what the step started
-// (docker buildx build, docker, tar and zstd under @actions/cache: every descendant of this
-// process) within that time; main-impl decides what else a cancelled step does.
-
-
-/** Pure: every descendant of `root` in a (pid, parent pid) table. */
-function descendantsOf(root, table) {
-    const children = new Map();
-    for (const [pid, ppid] of table)
-        children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    const out = [];
-    const queue = [...(children.get(root) ?? [])];
-    while (queue.length) {
-        const pid = queue.shift();
-        if (pid === root || out.includes(pid))
-            continue;
-        out.push(pid);
-        queue.push(...(children.get(pid) ?? []));
-    }
-    return out;
-}
-/** Pure: the parent pid from the text of /proc/<pid>/stat (the name in parentheses may hold anything). */
-function parentFromStat(stat) {
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
-    return Number.isInteger(ppid) ? ppid : undefined;
-}
-/** (pid, parent pid) of every process: /proc on Linux, `ps` elsewhere. */
-function processTable() {
-    const out = [];
-    let entries;
-    try {
-        entries = (0,external_node_fs_.readdirSync)('/proc').filter((e) => /^\d+$/.test(e));
-    }
-    catch {
-        entries = undefined;
-    }
-    if (entries) {
-        for (const e of entries) {
-            try {
-                const ppid = parentFromStat((0,external_node_fs_.readFileSync)(`/proc/${e}/stat`, 'utf8'));
-                if (ppid !== undefined)
-                    out.push([Number(e), ppid]);
-            }
-            catch {
-                // gone meanwhile
-            }
-        }
-        return out;
-    }
-    const ps = (0,external_node_child_process_namespaceObject.spawnSync)('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], { encoding: 'utf8' });
-    for (const line of (ps.stdout ?? '').split('\n')) {
-        const m = /^\s*(\d+)\s+(\d+)/.exec(line);
-        if (m)
-            out.push([Number(m[1]), Number(m[2])]);
-    }
-    return out;
-}
-function signalAll(pids, signal) {
-    for (const pid of pids) {
-        try {
-            process.kill(pid, signal);
-        }
-        catch {
-            // already gone
-        }
-    }
-}
-const tick = () => new Promise((r) => setTimeout(r, 50));
-/**
- * Stops every process this one started: SIGTERM (buildx cancels its build on it, and the docker
- * CLI passes it on to its plugin), then SIGKILL for whatever is left after `graceMs`. Resolves when
- * none is left, or soon after the SIGKILL.
- */
-async function stopDescendants(graceMs) {
-    const first = descendantsOf(process.pid, processTable());
-    signalAll(first, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    let left = first;
-    while (left.length && Date.now() < deadline) {
-        await tick();
-        left = descendantsOf(process.pid, processTable());
-    }
-    if (left.length)
-        signalAll(left, 'SIGKILL');
-}
-/** The time the runner leaves after each signal before it escalates, less a margin. */
-function graceFor(signal) {
-    return signal === 'SIGINT' ? 5000 : 1500;
-}
-/**
- * Calls `onStop` on the first SIGINT or SIGTERM. `onStop` is expected to end the process; a second
- * signal while it runs is ignored (the runner's SIGTERM after SIGINT must not cut the clean-up short).
- */
-function onStopSignal(onStop) {
-    let stopping = false;
-    for (const s of ['SIGINT', 'SIGTERM']) {
-        process.on(s, () => {
-            if (stopping)
-                return;
-            stopping = true;
-            void onStop(s);
-        });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/state.ts
-// What main hands to post, typed, in one state entry. Never holds a secret value.
-
-const KEY = 'obc';
-function saveState(s) {
-    lib_core/* saveState */.LZ(KEY, JSON.stringify(s));
-}
-function stateKeeper(initial, save = saveState) {
-    let current = { ...initial };
-    return {
-        get state() {
-            return current;
-        },
-        update(patch) {
-            current = { ...current, ...patch };
-            save(current);
-        },
-    };
-}
-function loadState() {
-    const raw = core.getState(KEY);
-    if (!raw)
-        return undefined;
-    try {
-        const s = JSON.parse(raw);
-        return s.version === 1 ? s : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/annotations.ts
-// Build failures where the user looks: the one line that says what went wrong (buildx's final
-// `ERROR: ...` line, not a stack trace) and, when buildx names a Dockerfile line, an error
-// annotation on that line of that file. Parsing is pure; `annotateFailure` is the only side effect.
-
-
-
-const LOCATION_RE = /^([^\s#:][^\s:]*):(\d+)$/;
-const EXCERPT_RULE = /^-{10,}$/;
-const MARKED_LINE = /^\s*(\d+)\s*\|\s*>>>/;
-/**
- * Reads buildx's output (plain progress, stdout and stderr together) after a failed build.
- * buildx ends a failure with a source excerpt and the error:
- *
- *     Dockerfile:3
- *     --------------------
- *        2 |     RUN echo fine
- *        3 | >>> COPPY nothing /here
- *     --------------------
- *     ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY
- *
- * The lines marked `>>>` give the range (a RUN continued over several lines marks each of them).
- */
-function parseBuildxFailure(output) {
-    const lines = output.split(/\r?\n/).map((l) => l.replace(/\s+$/, ''));
-    const errors = lines.filter((l) => l.startsWith('ERROR:'));
-    const message = errors.length ? errors[errors.length - 1].trim() : exec_lastMeaningfulLine(output);
-    const out = { message };
-    // The last excerpt before the final error names the failing instruction.
-    for (let i = lines.length - 2; i >= 0; i--) {
-        const m = LOCATION_RE.exec(lines[i]);
-        if (!m || !EXCERPT_RULE.test(lines[i + 1] ?? ''))
-            continue;
-        out.file = m[1];
-        const marked = [];
-        for (let j = i + 2; j < lines.length && !EXCERPT_RULE.test(lines[j]); j++) {
-            const mm = MARKED_LINE.exec(lines[j]);
-            if (mm)
-                marked.push(Number(mm[1]));
-        }
-        const fromError = /\bon line (\d+)\b/.exec(message);
-        out.startLine = marked.length ? Math.min(...marked) : fromError ? Number(fromError[1]) : Number(m[2]);
-        out.endLine = marked.length ? Math.max(...marked) : out.startLine;
-        break;
-    }
-    if (out.file === undefined) {
-        const fromError = /\bdockerfile parse error on line (\d+)\b/i.exec(message);
-        if (fromError)
-            out.startLine = out.endLine = Number(fromError[1]);
-    }
-    return out;
-}
-/**
- * Maps buildx's file name onto the Dockerfile this run built (buildx prints only its base name),
- * relative to the workspace. Undefined when the location is unknown, names another file, or the
- * Dockerfile lies outside the workspace (GitHub could not show it).
- */
-function annotationTarget(f, dockerfile, workspace) {
-    if (f.startLine === undefined)
-        return undefined;
-    if (f.file !== undefined && f.file !== external_node_path_namespaceObject.basename(dockerfile) && f.file !== dockerfile)
-        return undefined;
-    const rel = external_node_path_namespaceObject.relative(external_node_path_namespaceObject.resolve(workspace), external_node_path_namespaceObject.resolve(workspace, dockerfile));
-    if (rel === '' || rel.startsWith('..') || external_node_path_namespaceObject.isAbsolute(rel))
-        return undefined;
-    return { file: rel.split(external_node_path_namespaceObject.sep).join('/'), startLine: f.startLine, endLine: f.endLine ?? f.startLine };
-}
-/**
- * Fails the step with buildx's error line; when the error has a Dockerfile location, the one error
- * annotation carries it (file and lines), so the message shows on the Dockerfile in the run's view.
- */
-function annotateFailure(message, target) {
-    process.exitCode = lib_core/* ExitCode */.yU.Failure;
-    if (!target) {
-        lib_core/* error */.z3(message);
-        return;
-    }
-    lib_core/* error */.z3(message, {
-        title: `Docker build failed at ${target.file}:${target.startLine}`,
-        file: target.file,
-        startLine: target.startLine,
-        endLine: target.endLine,
-    });
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function summary_formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    const m = Math.floor(s / 60);
-    return `${m} min ${Math.round(s - m * 60)} s`;
-}
-/** A table cell: one line, pipes escaped. */
-function cell(s) {
-    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
-}
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
-}
-function table(rows) {
-    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
-}
-function headline(r) {
-    if (r.error)
-        return '### ❌ Docker build failed';
-    if (r.dryRun)
-        return '### 🧪 Docker build: dry run (nothing built)';
-    if (r.distribute === 'merge' && r.pushed)
-        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    if (r.distribute === 'platform' && r.pushed)
-        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
-    if (r.pushed)
-        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    return '### ☑️ Docker build succeeded (not pushed)';
-}
-function pushVerdict(r) {
-    if (r.pushed)
-        return 'yes';
-    if (!r.pushPlanned)
-        return 'no';
-    if (r.dryRun)
-        return 'would push';
-    return r.error ? 'no: the step failed first' : 'no';
-}
-function cacheLine(r) {
-    const c = r.cache;
-    if (!c)
-        return undefined;
-    if (c.hit === 'disabled')
-        return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason
-        ? `; not saved (${c.saveReason})`
-        : c.unchanged
-            ? '; nothing new to save: the cache already held every layer of this build'
-            : '';
-    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
-}
-/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
-function testLine(t) {
-    if (t.exitCode === 0)
-        return `passed in ${formatMs(t.ms)}`;
-    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
-}
-/** The main step's section of the job summary. */
-function renderMainSummary(r) {
-    const out = [headline(r), ''];
-    if (r.error) {
-        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
-        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
-    }
-    if (r.tags.length && r.distribute === 'platform') {
-        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-    }
-    else if (r.tags.length) {
-        if (r.pushed) {
-            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
-        }
-        else {
-            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-        }
-    }
-    const rows = [];
-    if (r.pushReason)
-        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
-    if (r.platforms?.length)
-        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
-    if (r.digest)
-        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
-    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
-        rows.push([`Digest of ${p}`, code(dg)]);
-    if (r.handoverKey)
-        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
-    if (r.emulated?.arches.length) {
-        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
-        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
-    }
-    if (r.imageid)
-        rows.push(['Image ID', code(r.imageid)]);
-    if (r.dockerfile)
-        rows.push(['Dockerfile', code(r.dockerfile)]);
-    if (r.buildMs !== undefined)
-        rows.push(['Build time', formatMs(r.buildMs)]);
-    if (r.test)
-        rows.push(['Test (test-run)', testLine(r.test)]);
-    const cache = cacheLine(r);
-    if (cache)
-        rows.push(['Layer cache', cache]);
-    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
-        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
-        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
-    }
-    if (r.mounts?.length) {
-        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
-        rows.push(['Cache mounts', line]);
-    }
-    if (r.secretIds.length)
-        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
-    const scan = r.secretScan;
-    if (scan) {
-        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
-    }
-    const t = r.toolchain;
-    if (t) {
-        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
-        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
-    }
-    if (rows.length)
-        out.push(...table(rows), '');
-    return out.join('\n');
-}
-/** The post step's section: the layer cache save. */
-function renderSaveSummary(s) {
-    const out = ['### Layer cache save', ''];
-    if (s.failed)
-        out.push(`Not saved: ${s.failed} (the build is not affected).`);
-    else if (!s.saved)
-        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
-    else {
-        const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
-    }
-    out.push('');
-    return out.join('\n');
-}
-/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
-async function appendSummary(markdown) {
-    try {
-        if (!process.env.GITHUB_STEP_SUMMARY) {
-            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
-            return;
-        }
-        await lib_core/* summary */.z.addRaw(markdown, true).write();
-    }
-    catch (err) {
-        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
-    }
-    finally {
-        lib_core/* summary */.z.emptyBuffer();
-    }
-}
-/** The save section's facts from the post step's save phase (no outcome: the save threw). */
-function saveSummaryFrom(r, key) {
-    if (!r.outcome)
-        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
-    const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
-}
-
-;// CONCATENATED MODULE: ./src/meta/outputs.ts
-
-/** Output name -> value, in metadata-action's order. */
-function metaOutputs(meta, sep) {
-    return {
-        version: meta.version,
-        tags: meta.tags.join(sep.tags),
-        'tag-names': meta.tagNames.join(sep.tags),
-        labels: meta.labels.join(sep.labels),
-        annotations: meta.annotations.join(sep.annotations),
-        json: JSON.stringify(meta.json),
-    };
-}
-/** `tag-names` -> `DOCKER_METADATA_OUTPUT_TAG_NAMES`. */
-function outputEnvName(output) {
-    return `DOCKER_METADATA_OUTPUT_${output.replace(/\W/g, '_').toUpperCase()}`;
-}
-/**
- * DOCKER_METADATA_SET_OUTPUT_ENV: unset or empty means true (metadata-action's default); otherwise
- * true/false (also 1/0, t/f, as metadata-action's boolean parser reads them). Anything else is an error.
- */
-function outputEnvEnabled(raw) {
-    if (raw === undefined || raw === '')
-        return true;
-    const v = raw.trim().toLowerCase();
-    if (['true', '1', 't'].includes(v))
-        return true;
-    if (['false', '0', 'f'].includes(v))
-        return false;
-    throw new MetaInputError('DOCKER_METADATA_SET_OUTPUT_ENV', `expected true or false, got ${quote(raw)}`);
-}
-/** The environment variables to export: one per metadata output, or none when turned off. */
-function outputEnv(outputs, setOutputEnv) {
-    if (!outputEnvEnabled(setOutputEnv))
-        return {};
-    return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [outputEnvName(k), v]));
-}
-
-;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's cache export, in either of its two forms:
-// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
-//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
-// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
-//   image manifest whose config blob is the cache config and whose layers are the cache layers.
-// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
-// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
-// config and a descriptor per blob), which is all this action keeps.
-
-
-
-const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
-/** The media type of the top document of each form, as this action writes it. */
-function mediaTypeOf(form) {
-    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
-}
-/** A cache export this action cannot read; the message says what was found instead. */
-class layout_CacheFormatError extends Error {
-}
-function layout_blobPath(dir, digest) {
-    const [alg, hex] = digest.split(':');
-    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
-}
-function isDescriptor(d) {
-    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
-}
-/**
- * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
- * error, which says what was found: a document of neither form is an error of the export's format.
- */
-function layout_parseCacheDocument(data, where) {
-    let doc;
-    try {
-        doc = JSON.parse(String(data));
-    }
-    catch {
-        throw new layout_CacheFormatError(`${where} is not JSON`);
-    }
-    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
-    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
-        const all = doc.manifests.filter(isDescriptor);
-        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-        if (!config)
-            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
-        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
-    }
-    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
-        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
-        }
-        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
-        return { form: 'manifest', config: doc.config, layers };
-    }
-    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
-}
-/**
- * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
- * that is there but unreadable throws a CacheFormatError naming what is wrong.
- */
-/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
-async function layoutTop(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function readLayout(dir) {
-    const top = await layoutTop(dir);
-    if (!top)
-        return undefined;
-    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
-    });
-    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
-    let config;
-    try {
-        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
-    }
-    catch {
-        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
-    }
-    const descriptors = {};
-    for (const m of doc.layers)
-        descriptors[m.digest] = m;
-    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
-}
-function digestOf(data) {
-    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function renderCacheImage(image, form = 'index') {
-    const config = Buffer.from(JSON.stringify(image.config));
-    const configDigest = digestOf(config);
-    const layers = image.config.layers.map((l) => {
-        const d = image.descriptors[l.blob];
-        if (!d)
-            throw new Error(`no descriptor for cache blob ${l.blob}`);
-        return d;
-    });
-    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
-    const mediaType = mediaTypeOf(form);
-    const doc = form === 'index'
-        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-        : { schemaVersion: 2, mediaType, config: configDesc, layers };
-    const list = Buffer.from(JSON.stringify(doc));
-    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
-}
-/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
-async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX_MEDIA_TYPE,
-        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    };
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
-}
-/**
- * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
- * must be placed there by the caller (see linkBlob).
- */
-async function writeLayoutMeta(dir, image, form = 'index') {
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = renderCacheImage(image, form);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
-}
-/** Places a blob into a layout: a hard link when possible, else a copy. */
-async function layout_linkBlob(from, dir, digest) {
-    const to = layout_blobPath(dir, digest);
-    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
-        return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    await external_node_fs_.promises.rm(to, { force: true });
-    try {
-        await external_node_fs_.promises.link(from, to);
-    }
-    catch {
-        await external_node_fs_.promises.copyFile(from, to);
-    }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
-}
-/** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
-    try {
-        return (await fileDigest(file)) === digest;
-    }
-    catch {
-        return false;
-    }
-}
-/** The --cache-from value that reads a local cache layout directory. */
-function localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs-files.ts
@@ -58663,6 +58645,103 @@ function displayCommand(cmd, argv) {
     return [cmd, ...argv].map((s) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+;// CONCATENATED MODULE: ./src/phases/toolchain.ts
+// Phase: Docker and buildx, probed side by side; a pinned or the latest buildx is installed into the
+// job's private DOCKER_CONFIG when asked (or when the runner has none).
+
+
+
+function installEnv(githubToken, serverUrl) {
+    const armVersion = process.config.variables.arm_version;
+    return {
+        platform: process.platform,
+        arch: process.arch,
+        armVersion: armVersion === undefined ? undefined : String(armVersion),
+        githubToken,
+        serverUrl,
+    };
+}
+/** The Docker daemon and the buildx plugin this job uses (installed first when asked or missing). */
+function toolchainPhase(o, env) {
+    return lib_core/* group */.Os('Docker and buildx', async () => {
+        // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
+        const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
+        lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
+        let bx = found;
+        let bxPath = daemon.buildxPath;
+        let want = o.buildx.version;
+        if (!want && !bx) {
+            lib_core/* info */.pq('No buildx plugin is installed: installing the latest release.');
+            want = 'latest';
+        }
+        if (want) {
+            const ie = installEnv(o.githubToken, o.serverUrl);
+            const version = want === 'latest' ? await resolveLatest(o.buildx, ie) : want;
+            if (want === 'latest')
+                lib_core/* info */.pq(`The latest buildx release is ${version}.`);
+            const inst = await installBuildx(version, o.buildx, o.dockerConfig, o.runnerTemp, ie);
+            lib_core/* info */.pq(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
+            bx = await probeBuildx(env);
+            bxPath = await buildxPluginPath(env);
+            if (!bx)
+                throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);
+            if (!sameRelease(bx, version))
+                lib_core/* warning */.$e(`${BUILDX_INPUT}: the installed plugin reports version ${bx}, not ${version}`);
+        }
+        if (!bx)
+            throw new ToolError('buildx: the docker buildx plugin is not installed');
+        lib_core/* info */.pq(`buildx ${bx}${bxPath ? ` (${bxPath})` : ''}`);
+        return { dockerVersion: daemon.dockerVersion, buildxVersion: bx, buildxPath: bxPath, containerdStore: daemon.containerdStore };
+    });
+}
+/** `0.13.1+ds1` is release `v0.13.1`. */
+function sameRelease(reported, version) {
+    const core_ = (v) => v.replace(/^v/, '').replace(/[+].*$/, '');
+    return core_(reported) === core_(version);
+}
+
+;// CONCATENATED MODULE: ./src/phases/login.ts
+// Phase: registry logins (the inputs', registry-auth's and the automatic ghcr.io one), kept in the
+// job's private DOCKER_CONFIG, which post deletes after logging out.
+
+
+
+
+
+/** Logs in to every planned registry; returns those logged in. Each is recorded for post before its attempt. */
+async function loginPhase(o, env, keeper) {
+    const userConfig = await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(o.dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
+    const plan = o.skipLogin
+        ? { logins: [], notes: [`No registry login: ${o.skipLogin}.`] }
+        : planLogins(o.credentials, o.images, o.actor, configuredRegistries(userConfig), process.env);
+    for (const l of plan.logins)
+        lib_core/* setSecret */.Pq(l.password);
+    if (!plan.logins.length && !plan.notes.length)
+        return [];
+    return lib_core/* group */.Os(`Registry login${plan.logins.length ? `: ${plan.logins.map((l) => registryLabel(l.registry)).join(', ')}` : ''}`, async () => {
+        const done = [];
+        for (const n of plan.notes)
+            lib_core/* info */.pq(n);
+        await prepareConfigForLogins(o.dockerConfig, plan.logins.map((l) => l.registry));
+        for (const l of plan.logins) {
+            // Recorded before the attempt: post logs out even after a half-finished login.
+            keeper.update({ loggedIn: [...keeper.state.loggedIn, l.registry] });
+            try {
+                await login(l, env);
+                done.push(l.registry);
+            }
+            catch (err) {
+                // The automatic ghcr.io login only matters when pushing; a read-only build goes on without it.
+                if (l.input === 'github-token' && !o.push && err instanceof LoginError)
+                    lib_core/* warning */.$e(err.message);
+                else
+                    throw err;
+            }
+        }
+        return done;
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/phases/emulation.ts
 // Phase: QEMU binfmt handlers for the platforms the runner cannot run natively, registered the way
 // docker/setup-qemu-action does (a privileged container of a binfmt installer image with
@@ -58722,12 +58801,10 @@ async function emulationPhase(o, env) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/phases/docker.ts
-// Phase: Docker and buildx (installing a pinned or the latest buildx when asked), registry logins,
-// and the builder. Everything runs with the job's private DOCKER_CONFIG, which post deletes.
-
-
-
+;// CONCATENATED MODULE: ./src/phases/builder.ts
+// Phase: the builder: QEMU handlers first (a new builder's BuildKit finds the emulators), then an
+// existing builder inspected as it is, the context's builder (docker driver), or a builder of this
+// run's own created (recorded for post before it exists) and inspected.
 
 
 
@@ -58739,94 +58816,23 @@ async function emulationPhase(o, env) {
 
 
 /** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
-function pickDriver(inputs, containerdStore, byDigest) {
-    if (byDigest && inputs.builder.driver === 'auto')
+function pickDriver(o, containerdStore, byDigest) {
+    if (byDigest && o.builder.driver === 'auto')
         return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
-    const x = inputs.builderExtra;
-    return resolveDriver(inputs.builder, containerdStore, inputs.cache, !!(x.name || x.append.length));
+    const x = o.builderExtra;
+    return resolveDriver(o.builder, containerdStore, o.cache, !!(x.name || x.append.length));
 }
-function installEnv(inputs, ctx) {
-    const armVersion = process.config.variables.arm_version;
-    return {
-        platform: process.platform,
-        arch: process.arch,
-        armVersion: armVersion === undefined ? undefined : String(armVersion),
-        githubToken: inputs.githubToken,
-        serverUrl: ctx.serverUrl,
-    };
+/** Starts asking for the context's builder name, and for its inspection when `inspect`. */
+function lookUpContextBuilder(env, inspect) {
+    const name = contextBuilderName(env).catch(() => 'default');
+    return { name, inspected: inspect ? name.then((n) => inspectBuilder(n, env)).catch(() => undefined) : undefined };
 }
-async function setupDocker(inputs, ctx, state, intent = { images: [], push: false }) {
-    state.dockerConfig = await makeDockerConfig(ctx.runnerTemp);
-    saveState(state);
-    const dockerConfig = state.dockerConfig;
-    const env = docker_dockerEnv(dockerConfig);
-    // Asked now, beside the probes; the docker driver's builder is named after the context. When
-    // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
-    const contextName = contextBuilderName(env).catch(() => 'default');
-    const mayUseContext = !inputs.buildx.version && !inputs.builderExtra.existing && pickDriver(inputs, true, !!intent.byDigest).driver === 'docker';
-    const early = mayUseContext ? earlyInspect(contextName, env) : undefined;
-    const toolchain = await lib_core/* group */.Os('Docker and buildx', async () => {
-        // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
-        const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
-        lib_core/* info */.pq(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
-        let bx = found;
-        let bxPath = daemon.buildxPath;
-        let want = inputs.buildx.version;
-        if (!want && !bx) {
-            lib_core/* info */.pq('No buildx plugin is installed: installing the latest release.');
-            want = 'latest';
-        }
-        if (want) {
-            const ie = installEnv(inputs, ctx);
-            const version = want === 'latest' ? await resolveLatest(inputs.buildx, ie) : want;
-            if (want === 'latest')
-                lib_core/* info */.pq(`The latest buildx release is ${version}.`);
-            const inst = await installBuildx(version, inputs.buildx, dockerConfig, ctx.runnerTemp, ie);
-            lib_core/* info */.pq(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
-            bx = await probeBuildx(env);
-            bxPath = await buildxPluginPath(env);
-            if (!bx)
-                throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);
-            if (!sameRelease(bx, version))
-                lib_core/* warning */.$e(`${BUILDX_INPUT}: the installed plugin reports version ${bx}, not ${version}`);
-        }
-        if (!bx)
-            throw new ToolError('buildx: the docker buildx plugin is not installed');
-        lib_core/* info */.pq(`buildx ${bx}${bxPath ? ` (${bxPath})` : ''}`);
-        return { dockerVersion: daemon.dockerVersion, buildxVersion: bx, buildxPath: bxPath, containerdStore: daemon.containerdStore };
-    });
-    const userConfig = await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dockerConfig, 'config.json'), 'utf8').catch(() => '{}');
-    const plan = intent.skipLogin
-        ? { logins: [], notes: [`No registry login: ${intent.skipLogin}.`] }
-        : planLogins({ registry: inputs.registry, username: inputs.username, password: inputs.password, ecr: inputs.ecr, scope: inputs.scope, registryAuth: inputs.registryAuth, githubToken: inputs.githubToken }, intent.images, ctx.actor, configuredRegistries(userConfig), process.env);
-    for (const l of plan.logins)
-        lib_core/* setSecret */.Pq(l.password);
-    if (plan.logins.length || plan.notes.length) {
-        await lib_core/* group */.Os(`Registry login${plan.logins.length ? `: ${plan.logins.map((l) => registryLabel(l.registry)).join(', ')}` : ''}`, async () => {
-            for (const n of plan.notes)
-                lib_core/* info */.pq(n);
-            await prepareConfigForLogins(dockerConfig, plan.logins.map((l) => l.registry));
-            for (const l of plan.logins) {
-                // Recorded before the attempt: post logs out even after a half-finished login.
-                state.loggedIn.push(l.registry);
-                saveState(state);
-                try {
-                    await login(l, env);
-                }
-                catch (err) {
-                    // The automatic ghcr.io login only matters when pushing; a read-only build goes on without it.
-                    if (l.input === 'github-token' && !intent.push && err instanceof LoginError)
-                        lib_core/* warning */.$e(err.message);
-                    else
-                        throw err;
-                }
-            }
-        });
-    }
+/** QEMU for the build's platforms, then the builder (its own group). */
+async function builderPhase(o, env, keeper) {
     // Before the builder is created, so that a new builder's BuildKit finds the emulators.
-    const emulation = await emulationPhase({ platforms: intent.platforms ?? [], driver: pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest).driver, enabled: inputs.qemu !== false, image: inputs.qemuImage }, env);
+    const emulation = await emulationPhase({ platforms: o.platforms, driver: o.picked.driver, enabled: o.qemu, image: o.qemuImage }, env);
     const builder = await lib_core/* group */.Os('Builder', async () => {
-        const x = inputs.builderExtra;
+        const x = o.builderExtra;
         if (x.existing) {
             // An existing builder (build-push-action's `builder`): used as it is, never removed.
             const ins = await inspectBuilder(x.existing, env, 'builder');
@@ -58834,76 +58840,91 @@ async function setupDocker(inputs, ctx, state, intent = { images: [], push: fals
             lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
             return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
         }
-        const { driver, reason } = pickDriver(inputs, toolchain.containerdStore, !!intent.byDigest);
-        let name;
-        let created = false;
-        let hostNetwork = false;
-        if (driver === 'docker') {
-            name = await contextName;
-        }
-        else {
-            name = x.name || builderName(ctx.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
-            let configFile = inputs.builder.buildkitdConfig;
-            if (configFile && !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
-                throw new InputError('buildkitd-config', `no such file: ${configFile}`);
-            }
-            if (inputs.builder.buildkitdConfigInline.trim()) {
-                configFile = external_node_path_namespaceObject.join(dockerConfig, 'buildkitd.toml');
-                await external_node_fs_.promises.writeFile(configFile, inputs.builder.buildkitdConfigInline, { mode: 0o600 });
-            }
-            // On the runner's network, where the loopback registry of lazy fetching listens (it takes
-            // this run's credential, so other processes there cannot use it).
-            const driverOpts = driver === 'docker-container' ? builderDriverOpts(inputs.builder.driverOpts) : inputs.builder.driverOpts;
-            hostNetwork = driver === 'docker-container' && driverOptValue(driverOpts, 'network') === 'host';
-            if (driverOpts.length !== inputs.builder.driverOpts.length)
-                lib_core/* info */.pq('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
-            const p = {
-                name,
-                driver,
-                endpoint: inputs.builder.endpoint,
-                driverOpts,
-                buildkitdFlags: inputs.builder.buildkitdFlags,
-                buildkitdConfigFile: configFile,
-                platforms: inputs.builder.platforms,
-                buildxVersion: toolchain.buildxVersion,
-            };
-            // Recorded before creation: post removes a half-created builder too (keep-builder applies
-            // only to one that was created).
-            state.builder = { name, created: true, keep: false, keepState: x.keepState };
-            saveState(state);
-            created = true;
-            await createBuilder(p, env);
-            for (const node of x.append) {
-                const res = await exec_run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
-                if (res.exitCode !== 0)
-                    throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
-            }
-            state.builder.keep = inputs.builder.keep;
-            saveState(state);
-        }
+        const { driver, reason } = o.picked;
+        const made = driver === 'docker' ? { name: await o.context.name, hostNetwork: false } : await newBuilder(o, driver, env, keeper);
+        const { name } = made;
+        const created = driver !== 'docker';
         // The early inspection predates handlers this step registered: then the builder is asked again.
-        const fresh = driver === 'docker' && !emulation.registered.length ? await early : undefined;
+        const fresh = driver === 'docker' && !emulation.registered.length ? await o.context.inspected : undefined;
         const ins = fresh ?? (await inspectBuilder(name, env));
         lib_core/* info */.pq(`Builder ${name}: driver ${ins.driver || driver} (${reason}), BuildKit ${ins.buildkitVersion || 'unknown'}`);
         lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
-        if (created && inputs.builder.keep)
+        if (created && o.builder.keep)
             lib_core/* info */.pq('keep-builder: true, so post keeps this builder.');
-        return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork };
+        return { name, driver: ins.driver || driver, created, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: made.hostNetwork };
     });
-    lib_core/* setOutput */.uH('builder', builder.name);
-    lib_core/* setOutput */.uH('driver', builder.driver);
-    lib_core/* setOutput */.uH('platforms', builder.platforms.join(','));
-    lib_core/* setOutput */.uH('buildx-version', toolchain.buildxVersion);
+    return { builder, emulation };
+}
+/** Creates this run's builder (and its `append` nodes); recorded for post before it exists. */
+async function newBuilder(o, driver, env, keeper) {
+    const x = o.builderExtra;
+    const name = x.name || builderName(o.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
+    let configFile = o.builder.buildkitdConfig;
+    if (configFile && !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
+        throw new InputError('buildkitd-config', `no such file: ${configFile}`);
+    }
+    if (o.builder.buildkitdConfigInline.trim()) {
+        configFile = external_node_path_namespaceObject.join(o.dockerConfig, 'buildkitd.toml');
+        await external_node_fs_.promises.writeFile(configFile, o.builder.buildkitdConfigInline, { mode: 0o600 });
+    }
+    // On the runner's network, where the loopback registry of lazy fetching listens (it takes
+    // this run's credential, so other processes there cannot use it).
+    const driverOpts = driver === 'docker-container' ? builderDriverOpts(o.builder.driverOpts) : o.builder.driverOpts;
+    const hostNetwork = driver === 'docker-container' && driverOptValue(driverOpts, 'network') === 'host';
+    if (driverOpts.length !== o.builder.driverOpts.length)
+        lib_core/* info */.pq('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
+    const p = {
+        name,
+        driver,
+        endpoint: o.builder.endpoint,
+        driverOpts,
+        buildkitdFlags: o.builder.buildkitdFlags,
+        buildkitdConfigFile: configFile,
+        platforms: o.builder.platforms,
+        buildxVersion: o.buildxVersion,
+    };
+    // Recorded before creation: post removes a half-created builder too (keep-builder applies
+    // only to one that was created).
+    keeper.update({ builder: { name, created: true, keep: false, keepState: x.keepState } });
+    await createBuilder(p, env);
+    for (const node of x.append) {
+        const res = await exec_run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
+        if (res.exitCode !== 0)
+            throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${exec_lastMeaningfulLine(res.stderr) || exec_lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    }
+    keeper.update({ builder: { name, created: true, keep: o.builder.keep, keepState: x.keepState } });
+    return { name, hostNetwork };
+}
+
+;// CONCATENATED MODULE: ./src/phases/docker.ts
+
+
+
+
+async function setupDocker(inputs, ctx, keeper, intent = { images: [], push: false }) {
+    const dockerConfig = await makeDockerConfig(ctx.runnerTemp);
+    keeper.update({ dockerConfig });
+    const env = docker_dockerEnv(dockerConfig);
+    // Asked now, beside the probes; the docker driver's builder is named after the context. When
+    // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
+    const byDigest = !!intent.byDigest;
+    const mayUseContext = !inputs.buildx.version && !inputs.builderExtra.existing && pickDriver(inputs, true, byDigest).driver === 'docker';
+    const context = lookUpContextBuilder(env, mayUseContext);
+    const toolchain = await toolchainPhase({ buildx: inputs.buildx, githubToken: inputs.githubToken, serverUrl: ctx.serverUrl, runnerTemp: ctx.runnerTemp, dockerConfig }, env);
+    await loginPhase({ credentials: inputs, images: intent.images, push: intent.push, skipLogin: intent.skipLogin, actor: ctx.actor, dockerConfig }, env, keeper);
+    const { builder, emulation } = await builderPhase({
+        builder: inputs.builder,
+        builderExtra: inputs.builderExtra,
+        picked: pickDriver(inputs, toolchain.containerdStore, byDigest),
+        platforms: intent.platforms ?? [],
+        qemu: inputs.qemu !== false,
+        qemuImage: inputs.qemuImage,
+        runId: ctx.runId,
+        buildxVersion: toolchain.buildxVersion,
+        dockerConfig,
+        context,
+    }, env, keeper);
     return { env, toolchain, builder, emulation };
-}
-/** The context builder's inspection, started early; undefined when it failed (the caller asks again). */
-function earlyInspect(name, env) {
-    return name.then((n) => inspectBuilder(n, env)).catch(() => undefined);
-}
-/** `0.13.1+ds1` is release `v0.13.1`. */
-function sameRelease(reported, version) {
-    const core_ = (v) => v.replace(/^v/, '').replace(/[+].*$/, '');
-    return core_(reported) === core_(version);
 }
 
 // EXTERNAL MODULE: external "node:http"
@@ -61388,13 +61409,19 @@ async function core_run(inputs, rc, deps) {
 /** Docker, buildx, the logins and the builder; the toolchain goes into the report. */
 async function prepareDocker(inputs, rc, plan, deps) {
     const d = plan.decisions;
-    const state = deps.keeper.state;
-    const docker = await setupDocker(inputs, rc.github, state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    const docker = await setupDocker(inputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    setDockerOutputs(docker, deps);
     if (docker.emulation?.arches.length)
         deps.note({ emulated: docker.emulation });
     const b = docker.builder;
     deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name, buildkit: b.buildkitVersion || undefined } });
     return docker;
+}
+function setDockerOutputs(docker, deps) {
+    deps.setOutput('builder', docker.builder.name);
+    deps.setOutput('driver', docker.builder.driver);
+    deps.setOutput('platforms', docker.builder.platforms.join(','));
+    deps.setOutput('buildx-version', docker.toolchain.buildxVersion);
 }
 /** The requested build on this builder: its name and the attestations it can make. */
 function buildOnBuilder(inputs, plan, docker) {
@@ -61499,7 +61526,8 @@ async function runMerge(inputs, rc, plan, deps) {
     const d = plan.decisions;
     // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
     const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
-    const docker = await setupDocker(mergeInputs, rc.github, deps.keeper.state, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+    const docker = await setupDocker(mergeInputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
+    setDockerOutputs(docker, deps);
     deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name } });
     deps.setOutput('cache-hit', 'disabled');
     const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);
@@ -61627,7 +61655,7 @@ function failStep(err, report) {
 }
 /** One clear line for the user; stack traces only at debug level. */
 function describeError(err) {
-    if (err instanceof InputError || err instanceof MetaInputError || err instanceof ToolError || err instanceof LoginError)
+    if (err instanceof InputError || err instanceof ToolError || err instanceof LoginError)
         return err.message;
     if (err instanceof ExecError)
         return err.message;
@@ -61648,7 +61676,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3233);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8132);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
 // exits once the work is done (see exit.ts). A host that imports it instead, as

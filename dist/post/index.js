@@ -30643,6 +30643,7 @@ async function probeBuildx(env) {
     const bx = await run('docker', ['buildx', 'version'], { env, silent: true, ignoreReturnCode: true }).catch(() => undefined);
     if (!bx || bx.exitCode !== 0)
         return undefined;
+    // `github.com/docker/buildx v0.19.3 abc123` -> `v0.19.3`.
     const first = bx.stdout.trim().split(/\r?\n/)[0] ?? '';
     return first.split(/\s+/)[1] ?? first;
 }
@@ -31499,16 +31500,25 @@ function boundMessage(message) {
 }
 
 ;// CONCATENATED MODULE: ./src/input-error.ts
-// The error of an input that cannot be used, in a module of its own: the parsers in docker/ and
-// cache/ throw it, and post, which reads no input but secret-envs, need not load the input parsers.
+// The error of an input that cannot be used, in a module of its own: the input parsers (inputs*.ts,
+// docker/, cache/, meta/) throw it, and post, which reads no input but secret-envs, need not load them.
 
 /** An input that cannot be used: one line naming it, quoting at most a short prefix of a value. */
 class input_error_InputError extends Error {
     input;
+    /**
+     * @param input the action input at fault (`tags`, `images`, ...); it also prefixes the message.
+     * @param message one line describing the fault, quoting the offending entry (bounded: see boundMessage).
+     */
     constructor(input, message) {
         super(boundMessage(`${input}: ${message}`));
         this.input = input;
+        this.name = 'InputError';
     }
+}
+/** Collapses a (possibly multi-line) library message to one line. */
+function oneLine(message) {
+    return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 ;// CONCATENATED MODULE: ./src/docker/login.ts
@@ -31785,11 +31795,6 @@ async function login(l, env) {
         throw new LoginError(`${l.input}: login to ${what} as ${username} failed: ${why}`);
     }
     core.info(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
-}
-async function logout(hosts, env) {
-    for (const h of hosts) {
-        await run('docker', ['logout', ...(h === 'docker.io' || h === '' ? [] : [h])], { env, silent: true, ignoreReturnCode: true });
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/cache/verify.ts
@@ -32194,9 +32199,9 @@ async function createSecretDir(dir) {
     await fs.mkdir(dir, { mode: 0o700 });
     await fs.chmod(dir, 0o700);
 }
-/** The `--secret` spec of a secret whose file (for an inline value: the file it is written to) is `file`. */
-function secretSpec(s, file) {
-    return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${file}`;
+/** The `--secret` spec of a secret: an env one by its variable's name, any other by the file `src`. */
+function secretSpec(s, src) {
+    return s.source.kind === 'env' ? `id=${s.id},env=${s.source.name}` : `id=${s.id},src=${src}`;
 }
 /** The `--secret` specs a dry run shows: files as `<file>`, since none is written. */
 function secretSpecsForDisplay(secrets) {
