@@ -9,7 +9,15 @@ import { randomBytes, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { planNeedles, piecesOf, MIN_NEEDLE_BYTES, MAX_NEEDLE_BYTES, SLICE_BYTES, SLICES_PER_LONG, MAX_NEEDLES_PER_SECRET } from '../../src/leakguard/needles.js';
 import { StreamSearch } from '../../src/leakguard/search.js';
-import { scanReadable, detectEncoding } from '../../src/leakguard/blob.js';
+import { BlobScan, detectEncoding } from '../../src/leakguard/blob.js';
+import type { BlobScanOptions } from '../../src/leakguard/blob.js';
+
+/** Feeds a blob to the scanner chunk by chunk, as the guard feeds a layer from disk or docker save. */
+async function scanReadable(src: AsyncIterable<Buffer> | Iterable<Buffer>, needles: Buffer[], opts: BlobScanOptions = {}) {
+  const scan = new BlobScan(needles, opts);
+  for await (const chunk of src) await scan.write(chunk);
+  return { hits: await scan.end(), ...scan.sizes };
+}
 import { readTar } from '../../src/leakguard/tar.js';
 import { LeakGuard, externalZstdDecoder } from '../../src/leakguard/index.js';
 

@@ -155,10 +155,3 @@ export class BlobScan {
   }
 }
 
-/** Scans a whole readable stream as one blob. */
-export async function scanReadable(src: AsyncIterable<Buffer> | Iterable<Buffer>, needles: Buffer[], opts: BlobScanOptions = {}): Promise<{ hits: BlobHit[]; stored: number; decompressed: number }> {
-  const scan = new BlobScan(needles, opts);
-  for await (const chunk of src) await scan.write(chunk);
-  const hits = await scan.end();
-  return { hits, ...scan.sizes };
-}
