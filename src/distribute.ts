@@ -68,7 +68,7 @@ export function mergeCommands(o: { images: string[]; tags: string[]; annotations
 }
 
 /** `linux/arm/v7` from an OCI platform object. */
-export function platformString(p: { os?: string; architecture?: string; variant?: string } | undefined): string {
+function platformString(p: { os?: string; architecture?: string; variant?: string } | undefined): string {
   if (!p?.os || !p.architecture) return '';
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }

@@ -112,7 +112,7 @@ function failStep(err: unknown, report: Report): void {
 }
 
 /** One clear line for the user; stack traces only at debug level. */
-export function describeError(err: unknown): string {
+function describeError(err: unknown): string {
   if (err instanceof InputError || err instanceof ToolError || err instanceof LoginError) return err.message;
   if (err instanceof ExecError) return err.message;
   if (err instanceof Error) {

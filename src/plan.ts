@@ -3,9 +3,6 @@
 import * as path from 'node:path';
 import type { Inputs } from './inputs.js';
 import { InputError } from './input-error.js';
-import { localCacheFrom } from './cache/layout.js';
-
-export { localCacheFrom };
 import type { Context } from './context.js';
 import { defaultBranchOf, isPullRequestEvent } from './context.js';
 import { planMeta } from './meta/index.js';
@@ -128,7 +125,7 @@ export function attestationsFor(
 }
 
 /** The build-push-action options that go to buildx as given. */
-export function buildFlagsOf(inputs: Inputs): BuildFlags {
+function buildFlagsOf(inputs: Inputs): BuildFlags {
   const b = inputs.build;
   if (!b) return {};
   return {

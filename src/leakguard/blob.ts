@@ -28,7 +28,7 @@ function transformDecoder(t: zlib.Gunzip | Readable & Writable): Decoder {
   return { input: t, output: t, done: finished(t) };
 }
 
-export function gzipDecoder(): Decoder {
+function gzipDecoder(): Decoder {
   return transformDecoder(zlib.createGunzip());
 }
 

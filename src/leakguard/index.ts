@@ -29,7 +29,7 @@ export interface ScanStats {
   ms: number;
 }
 
-export class LeakError extends Error {}
+class LeakError extends Error {}
 
 const SMALL_BYTES = 256 * 1024;
 
