@@ -19,17 +19,17 @@ import { ExecError, refuseNewChildren, withholdEnv } from './exec.js';
 import { graceFor, onStopSignal, stopDescendants } from './interrupt.js';
 import type { StopSignal } from './interrupt.js';
 import { saveState } from './state.js';
-import type { PostState } from './state.js';
+import type { PostState, StateKeeper } from './state.js';
 import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
-import { restorePhase } from './phases/cache.js';
+import { restorePhase } from './phases/restore.js';
 import { effectiveBuildkitVersion, planCacheAccess } from './cache/access.js';
 import { buildPhase, checkCallSupported } from './phases/build.js';
 import { TestFailedError } from './phases/test-run.js';
 import { annotateFailure, annotationTarget, parseBuildxFailure } from './annotations.js';
 import { appendSummary, renderMainSummary } from './summary.js';
 import { realCwd, realWorkspace } from './workdir.js';
-import { dropMountExports, exportMountsPhase } from './cache/mounts.js';
+import { dropMountExports, exportMountsPhase } from './phases/mounts.js';
 import { checkBuildFiles } from './inputs-files.js';
 import { boundMessage } from './clip.js';
 
@@ -137,7 +137,18 @@ export async function runMain(): Promise<void> {
       hostNetwork: !!docker.builder.hostNetwork,
       buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
     });
-    const cacheSession = await restorePhase(plan, state, report, inputs.cacheFetch, access);
+    // The phases below still share `state`: the keeper writes into it.
+    const keeper: StateKeeper = { state, update: (patch) => (Object.assign(state, patch), saveState(state)) };
+    const restored = await restorePhase(plan, keeper, { mode: inputs.cacheFetch, access, builder: report.toolchain.builder });
+    const cacheSession = restored.session;
+    if (restored.cache) report.cache = restored.cache;
+    if (restored.mounts) report.mounts = restored.mounts;
+    Object.assign(plan.build, cacheSession.args);
+    const recoverCache = async () => {
+      const args = await cacheSession.recover();
+      if (args) Object.assign(plan.build, args);
+      return !!args;
+    };
     core.setOutput('cache-hit', cacheSession.hit);
 
     if (inputs.build.call) await checkCallSupported(docker);
@@ -145,7 +156,7 @@ export async function runMain(): Promise<void> {
     let result;
     let testFailure: TestFailedError | undefined;
     try {
-      result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, () => cacheSession.recover(), {
+      result = await buildPhase(inputs, ctx, plan, docker, state, report, secretValues, recoverCache, {
         export: () => exportMountsPhase(state.mounts, state.dockerConfig),
         drop: () => dropMountExports(state.mounts),
       });
@@ -153,7 +164,8 @@ export async function runMain(): Promise<void> {
       if (!(err instanceof TestFailedError)) throw err;
       testFailure = err;
     } finally {
-      await cacheSession.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+      const closed = await cacheSession.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+      if (closed) report.cache = closed;
       core.setOutput('cache-hit', cacheSession.hit);
     }
     if (testFailure || !result) {

@@ -18,9 +18,8 @@ const KNOWN_CYCLES: string[] = [
   'meta/index.ts > meta/scope.ts > meta/run.ts',
   'meta/index.ts > meta/tags.ts > meta/run.ts',
   'meta/index.ts > meta/tags.ts > meta/scope.ts > meta/run.ts',
-  'cache/mounts.ts > state.ts',
 ];
-const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'runMain', 'parseTagRule', 'buildPhase', 'restorePhase', 'setupDocker'];
+const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'runMain', 'parseTagRule', 'buildPhase', 'setupDocker'];
 const KNOWN_UNUSED_DEPS = ['@actions/github', '@actions/io'];
 
 function sourceFiles(dir: string): string[] {

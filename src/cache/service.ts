@@ -70,6 +70,11 @@ export function cachePolicy(env: NodeJS.ProcessEnv = process.env): ServicePolicy
   return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
 }
 
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+export function newCachePhase(env: NodeJS.ProcessEnv = process.env): CachePhase {
+  return new CachePhase(cachePolicy(env));
+}
+
 /** How long the next call may take: its own limit, or what is left of the phase's budget. */
 export function callLimit(policy: ServicePolicy, remainingMs: number): { ms: number; by: 'call' | 'budget' } {
   return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
