@@ -19,7 +19,7 @@ const KNOWN_CYCLES: string[] = [
   'meta/index.ts > meta/tags.ts > meta/run.ts',
   'meta/index.ts > meta/tags.ts > meta/scope.ts > meta/run.ts',
 ];
-const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'runMain', 'parseTagRule', 'buildPhase', 'setupDocker'];
+const KNOWN_LONG = ['runMain', 'parseTagRule', 'buildPhase', 'setupDocker'];
 const KNOWN_UNUSED_DEPS = ['@actions/github', '@actions/io'];
 
 function sourceFiles(dir: string): string[] {
