@@ -16,6 +16,7 @@ import type { CacheService } from './service.js';
 import type { MountKeys, MountsPlan } from './mounts-plan.js';
 import { CACHE_MOUNT_NS_ARG, META_NAME, TAR_NAME, extractDockerfile, helperArgv, injectDockerfile, saveKey } from './mounts-plan.js';
 import { hashTar } from './mounts-hash.js';
+import { fileSize } from './layout.js';
 
 const META_FORMAT = 1;
 
@@ -109,14 +110,6 @@ async function readMeta(dir: string): Promise<MountMeta | undefined> {
   }
 }
 
-async function sizeOf(file: string): Promise<number | undefined> {
-  try {
-    return (await fs.stat(file)).size;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Restores one mount: the entry, checked, then injected into the builder. */
 export async function restoreOne(svc: CacheService | undefined, h: Helper, m: MountsPlan['mounts'][number], st: MountState): Promise<MountReport> {
   const started = Date.now();
@@ -142,7 +135,7 @@ export async function restoreOne(svc: CacheService | undefined, h: Helper, m: Mo
     // The cache holds this content already: post saves only a different one.
     st.entryHash = meta.hash;
     st.restoredKey = matched;
-    rep.bytes = (await sizeOf(tar)) ?? 0;
+    rep.bytes = (await fileSize(tar)) ?? 0;
     const status = path.join(h.root, `${m.slug}-status`);
     const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
     if (err) {
@@ -191,7 +184,7 @@ export async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: M
     const tar = path.join(dir, TAR_NAME);
     const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
     await fs.rm(path.join(dir, 'size-kb'), { force: true });
-    const tarBytes = await sizeOf(tar);
+    const tarBytes = await fileSize(tar);
     const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
     if (tarBytes === undefined) {
       return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);

@@ -16,7 +16,7 @@ import type { Hash } from 'node:crypto';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { CacheForm, CacheImage, RenderedCacheImage } from './layout.js';
-import { CacheFormatError, blobPath, mediaTypeOf, parseCacheDocument, renderCacheImage, writeLayoutIndex } from './layout.js';
+import { CacheFormatError, blobPath, exists, mediaTypeOf, parseCacheDocument, renderCacheImage, writeLayoutIndex } from './layout.js';
 
 export const PROXY_REPO = 'obc/cache';
 const IMPORT_TAG = 'in';
@@ -49,8 +49,7 @@ export interface ProxyOptions {
 }
 
 export interface ProxyStats {
-  blobsServed: number;
-  bytesServed: number;
+  /** Blobs fetched from the cache service for BuildKit. */
   fetches: number;
   fetchFailures: string[];
   uploads: number;
@@ -169,8 +168,6 @@ async function sendFile(px: ProxyState, req: Req, res: Res, file: string, digest
   const size = (await fs.stat(file)).size;
   const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
   if (req.method === 'HEAD') return send(res, 200, headers);
-  px.stats.blobsServed++;
-  px.stats.bytesServed += size;
   res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
   await new Promise<void>((resolve) => {
     createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
@@ -311,7 +308,7 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
     exportDir,
     uploadsDir,
     credentials: opts.credentials ?? randomCredentials(),
-    stats: { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
+    stats: { fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
     offered: render(src.image),
     uploads: new Map(),
   };
@@ -344,13 +341,4 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
       await fs.rm(uploadsDir, { recursive: true, force: true });
     },
   };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

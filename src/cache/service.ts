@@ -25,16 +25,12 @@ export interface CacheService {
 }
 
 export interface ServiceStats {
-  calls: number;
-  failures: number;
+  /** Time spent in calls to the service (the summary's restore time). */
   ms: number;
-  uploads: number;
-  rateLimited: number;
-  waitedMs: number;
 }
 
 export function newStats(): ServiceStats {
-  return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+  return { ms: 0 };
 }
 
 export interface ServicePolicy {
@@ -345,7 +341,6 @@ interface ServiceRun {
 
 /** Counts a failed call; the breaker stops the phase after maxFaults. */
 function fault(s: ServiceRun, message: string): void {
-  s.stats.failures++;
   s.lastFault = message;
   if (++s.phase.faults >= s.phase.policy.maxFaults) s.phase.stop(`${s.phase.faults} failed calls`);
 }
@@ -353,7 +348,6 @@ function fault(s: ServiceRun, message: string): void {
 /** A wait that counts as time spent on the service. */
 async function pause(s: ServiceRun, ms: number): Promise<void> {
   const end = s.phase.busy();
-  s.stats.waitedMs += ms;
   s.phase.waitedMs += ms;
   try {
     await wait(ms);
@@ -373,7 +367,6 @@ async function attempt<T>(s: ServiceRun, what: string, fn: () => Promise<T>): Pr
   }
   const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
   const start = Date.now();
-  stats.calls++;
   const end = phase.busy();
   const r = await runCall(fn, limit.ms, deadlineWhy);
   end();
@@ -386,7 +379,6 @@ async function attempt<T>(s: ServiceRun, what: string, fn: () => Promise<T>): Pr
 async function waitForRateLimit(s: ServiceRun, retryAfterMs: number, tries: number, what: string): Promise<boolean> {
   const { phase } = s;
   const policy = phase.policy;
-  s.stats.rateLimited++;
   const ms = Math.max(retryAfterMs, 1000);
   if (tries > 0) return false;
   if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
@@ -466,10 +458,7 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
         s,
         'save',
         key,
-        async () => {
-          stats.uploads++;
-          return (await cache.saveCache(rel(paths), key)) !== -1;
-        },
+        async () => (await cache.saveCache(rel(paths), key)) !== -1,
         (v) => !v,
         false,
       ),

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { CacheConfig, CacheForm, CacheImage, Descriptor } from './layout.js';
-import { blobPath, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
+import { blobPath, exists, fileSize, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
 import { blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
 import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
@@ -85,22 +85,8 @@ async function readMeta(dir: string): Promise<IndexMeta | undefined> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await fs.stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
+/** The size of `file`; 0 when it cannot be read. */
+const sizeOf = async (file: string): Promise<number> => (await fileSize(file)) ?? 0;
 
 /** The restored index: what it names, and which of its small blobs arrived intact. */
 export interface RestoredIndex {
