@@ -16,19 +16,19 @@ import type { BuildPlan } from './docker/argv.js';
 import { checkSecretSources, readSecretValues, secretSpecsForDisplay } from './secrets.js';
 import type { SecretValue } from './leakguard/index.js';
 import { withholdEnv } from './exec.js';
-import type { PostState, StateKeeper } from './state.js';
+import type { StateKeeper } from './state.js';
 import type { Report } from './report.js';
 import { setupDocker } from './phases/docker.js';
 import type { DockerSetup } from './phases/docker.js';
-import { restorePhase } from './phases/cache.js';
-import type { CacheSession } from './phases/cache.js';
+import { restorePhase } from './phases/restore.js';
+import type { CacheSession } from './phases/restore.js';
 import { effectiveBuildkitVersion, planCacheAccess } from './cache/access.js';
 import { buildPhase, checkCallSupported } from './phases/build.js';
 import type { BuildResult } from './phases/build.js';
 import { TestFailedError } from './phases/test-run.js';
 import { handOverDigest, mergePhase } from './phases/distribute.js';
 import { inspectImage } from './docker/imagetools.js';
-import { dropMountExports, exportMountsPhase } from './cache/mounts.js';
+import { dropMountExports, exportMountsPhase } from './phases/mounts.js';
 import { checkBuildFiles } from './inputs-files.js';
 
 /** Where the step runs. */
@@ -124,11 +124,10 @@ async function restoreCache(inputs: Inputs, plan: RunPlan, docker: DockerSetup, 
     hostNetwork: !!docker.builder.hostNetwork,
     buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
   });
-  const b = docker.builder;
-  const report: Report = { tags: [], pushed: false, pushReason: '', secretIds: [], toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name } };
-  const session = await restorePhase(plan, deps.keeper.state as PostState, report, inputs.cacheFetch, access);
-  deps.note({ cache: report.cache, mounts: report.mounts });
-  deps.setOutput('cache-hit', session.hit);
+  const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name });
+  deps.note({ cache: restored.cache, mounts: restored.mounts });
+  deps.setOutput('cache-hit', restored.session.hit);
+  const session = restored.session;
   return session;
 }
 
@@ -142,15 +141,15 @@ async function buildWithCache(inputs: Inputs, rc: RunContext, plan: RunPlan, bui
     result = await buildPhase(req, docker, {
       keeper,
       note: deps.note,
-      // The restore still records the retry's cache source in the plan it was given.
-      recover: async () => ((await session.recover()) ? { cacheFrom: plan.build.cacheFrom } : undefined),
+      recover: () => session.recover(),
       mountExports: { export: () => exportMountsPhase(keeper.state.mounts, keeper.state.dockerConfig), drop: () => dropMountExports(keeper.state.mounts) },
     });
   } catch (err) {
     if (!(err instanceof TestFailedError)) throw err;
     testFailure = err;
   } finally {
-    await session.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+    const closed = await session.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+    if (closed) deps.note({ cache: closed });
     deps.setOutput('cache-hit', session.hit);
   }
   return { result, testFailure };
@@ -173,7 +172,7 @@ async function runBuild(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Dep
   const requested = buildOnBuilder(inputs, plan, docker);
   const session = await restoreCache(inputs, plan, docker, deps);
   if (inputs.build.call) await checkCallSupported(docker);
-  const build = { ...requested, cacheFrom: plan.build.cacheFrom, cacheTo: plan.build.cacheTo, cacheExportDir: plan.build.cacheExportDir };
+  const build = { ...requested, ...session.args };
   const { result, testFailure } = await buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps);
   recordBuilt(deps.keeper, result?.buildMs ?? testFailure?.buildMs, !!testFailure);
   // The build succeeded and the leak guard passed: post saves the layer cache, so that the run

@@ -3,15 +3,15 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { loadState } from './state.js';
-import { newCachePhase, savePhase } from './phases/cache.js';
-import { saveMountsPhase } from './cache/mounts.js';
+import { newCachePhase } from './cache/service.js';
+import { saveCachePhase } from './phases/save.js';
+import { saveMountsPhase } from './phases/mounts.js';
 import { dockerEnv, logoutAndForget, removeBuilder } from './docker/docker.js';
 import { removeSecretDir } from './secrets.js';
 import { withholdEnv } from './exec.js';
 import { actionsCacheTemp } from './workdir.js';
 import { secretEnvNames } from './secret-envs.js';
-import { appendSummary, renderSaveSummary, saveSummaryFrom } from './summary.js';
-import type { SaveSummary } from './summary.js';
+import { appendSummary, renderSaveSummary } from './summary.js';
 
 export async function runPost(): Promise<void> {
   // No child of post (docker, tar, zstd) gets the secret-envs variables or secret inputs.
@@ -25,26 +25,8 @@ export async function runPost(): Promise<void> {
   // The layer cache and the cache mounts share one budget for the cache service.
   const phase = newCachePhase();
   try {
-    const c = state.cache;
-    if (c) {
-      let summary: SaveSummary = { saved: false, entriesSaved: 0, bytesSaved: 0, ms: 0 };
-      await core.group('Save layer cache', async () => {
-        if (state.cancelled) {
-          summary.reason = 'the run was cancelled';
-          return core.info(`Layer cache not saved: the run was cancelled (${state.cancelled}).`);
-        }
-        if (!state.buildSucceeded) {
-          summary.reason = 'the build did not succeed';
-          return core.info('Layer cache not saved: the build did not succeed.');
-        }
-        if (!c.save) {
-          summary.reason = c.saveSkipReason ?? 'not enabled';
-          return core.info(`Layer cache not saved (${c.saveSkipReason ?? 'not enabled'}).`);
-        }
-        summary = saveSummaryFrom(await savePhase(c, phase), c.keys.primary);
-      });
-      await appendSummary(renderSaveSummary(summary));
-    }
+    const summary = await saveCachePhase(state, phase);
+    if (summary) await appendSummary(renderSaveSummary(summary));
     // Cache mounts, after the layer cache and before the builder is removed; never throws.
     await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, phase);
   } finally {

@@ -4,18 +4,10 @@
 import * as core from '@actions/core';
 import type { Report } from './report.js';
 import type { SaveOutcome } from './cache/store.js';
+import { formatBytes } from './format.js';
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
+// Re-exported for the callers that format a summary's numbers.
+export { formatBytes };
 
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;

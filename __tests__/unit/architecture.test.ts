@@ -8,9 +8,8 @@ const SRC = resolve('src');
 const MAX_FUNCTION_LINES = 80;
 // What is still to be split (shrinks to nothing): a new cycle or long function fails at once.
 const KNOWN_CYCLES: string[] = [
-  'cache/mounts.ts > state.ts',
 ];
-const KNOWN_LONG = ['startCacheProxy', 'actionsCacheService', 'saveLayerCache', 'restorePhase'];
+const KNOWN_LONG: string[] = [];
 const KNOWN_UNUSED_DEPS: string[] = [];
 
 function sourceFiles(dir: string): string[] {

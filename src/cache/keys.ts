@@ -14,19 +14,31 @@ export interface ScopeInput {
   file: string;
 }
 
+export interface SlugOptions {
+  /** Also drop "." at the end, and "-" or "." left at the end by the cut to `max` (the mount slugs). */
+  trimEnd?: boolean;
+  /** What an empty slug becomes. */
+  empty?: string;
+}
+
 /**
  * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives); no "-"
+ * at the end (nor "." with `trimEnd`), at most `max` characters.
  */
-export function slug(s: string, max = 40): string {
+export function slug(s: string, max = 40, o: SlugOptions = {}): string {
+  const end = o.trimEnd ? /[-.]+$/ : /-+$/;
   const v = s
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[.-]+|-+$/g, '');
-  return v.slice(0, max) || 'x';
+    .replace(/^[.-]+/, '')
+    .replace(end, '')
+    .slice(0, max);
+  return (o.trimEnd ? v.replace(end, '') : v) || (o.empty ?? 'x');
 }
 
-function shortHash(s: string, n = 8): string {
+/** The first `n` hex digits of the sha256 of `s`. */
+export function shortHash(s: string, n = 8): string {
   return createHash('sha256').update(s).digest('hex').slice(0, n);
 }
 

@@ -221,6 +221,25 @@ export async function linkBlob(from: string, dir: string, digest: string): Promi
   }
 }
 
+/** True when `file` exists (and this process may see it). */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The size of `file` in bytes; undefined when it cannot be read. */
+export async function fileSize(file: string): Promise<number | undefined> {
+  try {
+    return (await fs.stat(file)).size;
+  } catch {
+    return undefined;
+  }
+}
+
 /** sha256 of a file, streamed. */
 export async function fileDigest(file: string): Promise<string> {
   const h = createHash('sha256');

@@ -4,7 +4,8 @@
 // touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
 import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { cstr, parsePax, tarNumber } from '../tar-fields.js';
+import { TAR_BLOCK, TarExtensions, contentSize, cstr, parseHeader, tarNumber, tarPadded } from '../tar-fields.js';
+import type { TarHeader, TarOverrides } from '../tar-fields.js';
 
 export interface TarDigest {
   /** sha256 (hex) over the entries, independent of their order in the archive. */
@@ -16,7 +17,6 @@ export interface TarDigest {
   bytes: number;
 }
 
-const BLOCK = 512;
 const CHUNK = 1 << 20;
 
 
@@ -25,7 +25,42 @@ export function normalizeName(name: string): string {
   return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
 }
 
-const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+/** What the hash takes of one entry: its header's fields with the extension headers applied. */
+interface HashedEntry {
+  name: string;
+  /** The type, with '7' (contiguous file) as '0'. */
+  kind: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  link: string;
+  size: number;
+  /** `major,minor` of a device, else ''. */
+  dev: string;
+  /** Bytes of content that follow the header. */
+  content: number;
+}
+
+function entryOf(h: Buffer, head: TarHeader, o: TarOverrides): HashedEntry {
+  const kind = head.type === '\0' || head.type === '7' ? '0' : head.type;
+  const link = cstr(h.subarray(157, 257));
+  // Every numeric field is read, also those an extension header replaces: a bad one fails the hash.
+  const uid = tarNumber(h.subarray(108, 116));
+  const gid = tarNumber(h.subarray(116, 124));
+  const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
+  const size = o.size ?? head.size;
+  return {
+    name: o.path ?? head.name,
+    kind,
+    mode,
+    uid: o.uid ?? uid,
+    gid: o.gid ?? gid,
+    link: o.linkpath ?? link,
+    size,
+    dev: kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '',
+    content: contentSize(kind, size),
+  };
+}
 
 /** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
 export async function hashTar(file: string): Promise<TarDigest> {
@@ -46,53 +81,26 @@ export async function hashTar(file: string): Promise<TarDigest> {
     let files = 0;
     let bytes = 0;
     let pos = 0;
-    let longName: string | undefined;
-    let longLink: string | undefined;
-    let pax: Record<string, string> = {};
-    while (pos + BLOCK <= total) {
-      const h = await read(pos, BLOCK);
-      pos += BLOCK;
+    const ext = new TarExtensions();
+    while (pos + TAR_BLOCK <= total) {
+      const h = await read(pos, TAR_BLOCK);
+      pos += TAR_BLOCK;
       if (h.every((b) => b === 0)) break;
-      const type = String.fromCharCode(h[156] || 0x30);
-      let size = tarNumber(h.subarray(124, 136));
-      if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-        const data = await read(pos, size);
-        pos += padded(size);
-        if (type === 'x') pax = parsePax(data);
-        if (type === 'L') longName = cstr(data);
-        if (type === 'K') longLink = cstr(data);
+      const head = parseHeader(h);
+      if (TarExtensions.is(head.type)) {
+        ext.add(head.type, await read(pos, head.size));
+        pos += tarPadded(head.size);
         continue;
       }
-      let name = cstr(h.subarray(0, 100));
-      // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
-      if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
-        const prefix = cstr(h.subarray(345, 500));
-        if (prefix) name = `${prefix}/${name}`;
-      }
-      let link = cstr(h.subarray(157, 257));
-      let uid = tarNumber(h.subarray(108, 116));
-      let gid = tarNumber(h.subarray(116, 124));
-      name = pax.path ?? longName ?? name;
-      link = pax.linkpath ?? longLink ?? link;
-      if (pax.size && /^\d+$/.test(pax.size)) size = Number(pax.size);
-      if (pax.uid && /^\d+$/.test(pax.uid)) uid = Number(pax.uid);
-      if (pax.gid && /^\d+$/.test(pax.gid)) gid = Number(pax.gid);
-      pax = {};
-      longName = undefined;
-      longLink = undefined;
-      const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
-      const kind = type === '\0' || type === '7' ? '0' : type;
-      const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-      const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
+      const e = entryOf(h, head, ext.take());
       const digest = createHash('sha256');
-      for (let off = 0; off < content; off += CHUNK) digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
-      pos += padded(content);
-      const n = normalizeName(name);
-      if (kind === '0') {
+      for (let off = 0; off < e.content; off += CHUNK) digest.update(await read(pos + off, Math.min(CHUNK, e.content - off)));
+      pos += tarPadded(e.content);
+      if (e.kind === '0') {
         files++;
-        bytes += size;
+        bytes += e.size;
       }
-      lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
+      lines.push(JSON.stringify([normalizeName(e.name), e.kind, e.mode, e.uid, e.gid, e.link, e.kind === '0' ? e.size : 0, e.dev, e.content ? digest.digest('hex') : '']));
     }
     lines.sort();
     const all = createHash('sha256');

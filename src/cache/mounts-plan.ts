@@ -1,9 +1,8 @@
 // Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
 // cache mount's contents in and out of BuildKit, and their buildx command lines.
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { Context } from '../context.js';
-import { KEY_PREFIX, planIndexKeys } from './keys.js';
+import { KEY_PREFIX, planIndexKeys, shortHash, slug } from './keys.js';
 import type { CacheMount } from './mounts-input.js';
 
 /** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
@@ -41,17 +40,9 @@ export interface MountsPlan {
   mounts: MountPlan[];
 }
 
-function slug(s: string, max: number): string {
-  const v = s
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[-.]+|[-.]+$/g, '');
-  return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
-}
-
 /** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
 export function mountSlug(id: string): string {
-  return `${slug(id, 32)}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+  return `${slug(id, 32, { trimEnd: true, empty: 'mount' })}-${shortHash(id)}`;
 }
 
 /**

@@ -3,6 +3,7 @@
 // exports the mount with another helper build and saves a new entry only when its content changed.
 // Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
 // build or a cache-service fault is a warning, and the build goes on without that mount's cache.
+// This file does one mount at a time; phases/mounts.ts runs them for main and post.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,17 +11,12 @@ import * as core from '@actions/core';
 import { run } from '../exec.js';
 import { parseBuildxFailure } from '../annotations.js';
 import { dockerEnv } from '../docker/docker.js';
-import type { RunPlan } from '../plan.js';
-import type { PostState } from '../state.js';
-import { saveState } from '../state.js';
-import type { Report } from '../report.js';
-import { formatBytes } from '../summary.js';
+import { formatBytes } from '../format.js';
 import type { CacheService } from './service.js';
-import { actionsCacheService, isCacheServiceAvailable, newStats, withCacheRoot } from './service.js';
-import type { CachePhase } from './service.js';
 import type { MountKeys, MountsPlan } from './mounts-plan.js';
 import { CACHE_MOUNT_NS_ARG, META_NAME, TAR_NAME, extractDockerfile, helperArgv, injectDockerfile, saveKey } from './mounts-plan.js';
 import { hashTar } from './mounts-hash.js';
+import { fileSize } from './layout.js';
 
 const META_FORMAT = 1;
 
@@ -69,7 +65,8 @@ export interface MountReport {
   key?: string;
 }
 
-interface Helper {
+/** Where and how the helper builds run. */
+export interface Helper {
   builder: string;
   image: string;
   namespace?: string;
@@ -77,7 +74,12 @@ interface Helper {
   env: Record<string, string>;
 }
 
-const label = (id: string) => `cache mount ${id}`;
+/** The helper for a builder, with the job's Docker config (buildx may live there). */
+export function helperFor(s: { builder: string; image: string; namespace?: string; root: string }, dockerConfig: string | undefined): Helper {
+  return { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+}
+
+export const label = (id: string) => `cache mount ${id}`;
 const files = (n: number) => `${n} ${n === 1 ? 'file' : 'files'}`;
 
 /** Runs a helper build; returns undefined on success, else buildx's error line. */
@@ -108,16 +110,8 @@ async function readMeta(dir: string): Promise<MountMeta | undefined> {
   }
 }
 
-async function sizeOf(file: string): Promise<number | undefined> {
-  try {
-    return (await fs.stat(file)).size;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Restores one mount: the entry, checked, then injected into the builder. */
-async function restoreOne(svc: CacheService | undefined, h: Helper, m: MountsPlan['mounts'][number], st: MountState): Promise<MountReport> {
+export async function restoreOne(svc: CacheService | undefined, h: Helper, m: MountsPlan['mounts'][number], st: MountState): Promise<MountReport> {
   const started = Date.now();
   const rep: MountReport = { id: m.id, result: 'miss', bytes: 0 };
   const dir = path.join(h.root, m.slug);
@@ -141,7 +135,7 @@ async function restoreOne(svc: CacheService | undefined, h: Helper, m: MountsPla
     // The cache holds this content already: post saves only a different one.
     st.entryHash = meta.hash;
     st.restoredKey = matched;
-    rep.bytes = (await sizeOf(tar)) ?? 0;
+    rep.bytes = (await fileSize(tar)) ?? 0;
     const status = path.join(h.root, `${m.slug}-status`);
     const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
     if (err) {
@@ -164,66 +158,6 @@ async function restoreOne(svc: CacheService | undefined, h: Helper, m: MountsPla
   }
 }
 
-/**
- * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
- * own log group. Records what post needs in the state. Never throws.
- */
-export async function restoreMountsPhase(plan: RunPlan, state: PostState, report: Report, o: { save: boolean; saveSkipReason?: string; phase: CachePhase }): Promise<void> {
-  const p = plan.mounts;
-  if (!p) return;
-  await core.group(`Restore cache mounts (${p.mounts.length})`, async () => {
-    // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
-    const builder = report.toolchain?.builder;
-    if (!builder) {
-      core.warning('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
-      return;
-    }
-    const h: Helper = { builder, image: p.image, namespace: p.namespace, root: p.root, env: dockerEnv(state.dockerConfig) };
-    const mounts: MountState[] = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
-    const reports: MountReport[] = [];
-    try {
-      const restoreAll = async (svc: CacheService | undefined) => {
-        for (let i = 0; i < p.mounts.length; i++) {
-          try {
-            reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
-          } catch (err) {
-            core.warning(`${label(p.mounts[i].id)}: not restored: ${(err as Error).message}`);
-            reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
-          }
-        }
-      };
-      if (!isCacheServiceAvailable()) {
-        core.info('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
-        await restoreAll(undefined);
-      } else {
-        await withCacheRoot(p.root, async () => {
-          const svc = await actionsCacheService(p.root, o.phase, newStats());
-          try {
-            await restoreAll(svc);
-          } finally {
-            svc.close();
-          }
-        });
-      }
-    } catch (err) {
-      core.warning(`cache-mounts: not restored: ${(err as Error).message}`);
-    }
-    state.mounts = {
-      builder,
-      image: p.image,
-      maxBytes: p.maxBytes,
-      ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-      root: p.root,
-      save: o.save && isCacheServiceAvailable(),
-      saveSkipReason: o.save ? undefined : o.saveSkipReason,
-      mounts,
-    };
-    saveState(state);
-    report.mounts = reports;
-    if (!o.save) core.info(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
-  });
-}
-
 export interface MountSaveReport {
   id: string;
   saved: boolean;
@@ -233,7 +167,7 @@ export interface MountSaveReport {
 }
 
 /** Exports one mount and saves it when its content differs from what the cache holds. */
-async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: MountState): Promise<MountSaveReport> {
+export async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: MountState): Promise<MountSaveReport> {
   const started = Date.now();
   const rep: MountSaveReport = { id: m.id, saved: false, bytes: 0 };
   const not = (reason: string, warn = false): MountSaveReport => {
@@ -250,7 +184,7 @@ async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: MountSta
     const tar = path.join(dir, TAR_NAME);
     const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
     await fs.rm(path.join(dir, 'size-kb'), { force: true });
-    const tarBytes = await sizeOf(tar);
+    const tarBytes = await fileSize(tar);
     const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
     if (tarBytes === undefined) {
       return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
@@ -275,91 +209,10 @@ async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: MountSta
 }
 
 /** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
-async function exportOne(h: Helper, s: MountsState, m: MountState, dir: string): Promise<string | undefined> {
+export async function exportOne(h: Helper, s: MountsState, m: MountState, dir: string): Promise<string | undefined> {
   const empty = path.join(h.root, 'empty-context');
   await fs.mkdir(empty, { recursive: true });
   const maxKb = Math.floor(s.maxBytes / 1024);
   return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
 }
 
-/**
- * Main, right after the build: exports every mount that post will save, so that the leak guard can
- * look into them before anything leaves the runner. Returns the directories to check. Never throws.
- */
-export async function exportMountsPhase(s: MountsState | undefined, dockerConfig: string | undefined): Promise<string[]> {
-  if (!s?.save || s.mounts.length === 0) return [];
-  // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
-  return (async () => {
-    core.info(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
-    const h: Helper = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-    const dirs: string[] = [];
-    for (const m of s.mounts) {
-      const dir = path.join(s.root, 'exports', m.slug);
-      try {
-        const err = await exportOne(h, s, m, dir);
-        if (err) m.exportError = err;
-        else {
-          m.exported = dir;
-          dirs.push(dir);
-        }
-      } catch (err) {
-        m.exportError = (err as Error).message;
-      }
-      if (m.exportError) core.warning(`${label(m.id)}: could not be exported: ${m.exportError}`);
-    }
-    return dirs;
-  })();
-}
-
-/** Drops the exports (a leak was found: nothing of this build may be saved). */
-export async function dropMountExports(s: MountsState | undefined): Promise<void> {
-  if (!s) return;
-  for (const m of s.mounts) {
-    if (m.exported) await fs.rm(m.exported, { recursive: true, force: true });
-    m.exported = undefined;
-  }
-}
-
-/**
- * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
- * conditions), in its own log group. Never throws.
- */
-export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded: boolean, dockerConfig: string | undefined, phase: CachePhase): Promise<MountSaveReport[]> {
-  if (!s) return [];
-  return core.group('Save cache mounts', async () => {
-    if (!buildSucceeded) {
-      core.info('Cache mounts not saved: the build did not succeed.');
-      return [];
-    }
-    if (!s.save) {
-      core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
-      return [];
-    }
-    const started = Date.now();
-    const h: Helper = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-    const out: MountSaveReport[] = [];
-    try {
-      await withCacheRoot(s.root, async () => {
-        const svc = await actionsCacheService(s.root, phase, newStats());
-        try {
-          for (const m of s.mounts) {
-            try {
-              out.push(await saveOne(svc, h, s, m));
-            } catch (err) {
-              core.warning(`${label(m.id)}: not saved: ${(err as Error).message}`);
-              out.push({ id: m.id, saved: false, reason: (err as Error).message, bytes: 0 });
-            }
-          }
-        } finally {
-          svc.close();
-        }
-      });
-    } catch (err) {
-      core.warning(`cache-mounts: not saved: ${(err as Error).message}`);
-    }
-    const saved = out.filter((r) => r.saved);
-    core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
-    await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
-    return out;
-  });
-}

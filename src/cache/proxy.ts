@@ -16,7 +16,7 @@ import type { Hash } from 'node:crypto';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { CacheForm, CacheImage, RenderedCacheImage } from './layout.js';
-import { CacheFormatError, blobPath, mediaTypeOf, parseCacheDocument, renderCacheImage, writeLayoutIndex } from './layout.js';
+import { CacheFormatError, blobPath, exists, mediaTypeOf, parseCacheDocument, renderCacheImage, writeLayoutIndex } from './layout.js';
 
 export const PROXY_REPO = 'obc/cache';
 const IMPORT_TAG = 'in';
@@ -49,8 +49,7 @@ export interface ProxyOptions {
 }
 
 export interface ProxyStats {
-  blobsServed: number;
-  bytesServed: number;
+  /** Blobs fetched from the cache service for BuildKit. */
   fetches: number;
   fetchFailures: string[];
   uploads: number;
@@ -151,147 +150,170 @@ export function randomCredentials(): ProxyCredentials {
   return { username: 'obc', password: randomBytes(24).toString('base64url') };
 }
 
+/** What the handlers of one proxy share. */
+interface ProxyState {
+  src: ProxySource;
+  exportDir: string;
+  uploadsDir: string;
+  credentials: ProxyCredentials;
+  stats: ProxyStats;
+  /** The cache offered for import, rendered in the form asked for. */
+  offered?: RenderedCacheImage;
+  /** Blob uploads in progress, by id. */
+  uploads: Map<string, Upload>;
+}
+
+/** Sends a file (a blob), or only its headers for HEAD; counts what is served. */
+async function sendFile(px: ProxyState, req: Req, res: Res, file: string, digest: string): Promise<void> {
+  const size = (await fs.stat(file)).size;
+  const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
+  if (req.method === 'HEAD') return send(res, 200, headers);
+  res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+  await new Promise<void>((resolve) => {
+    createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
+  });
+}
+
+/** A manifest put: only this build's export, under its tag (or by digest); nothing else. */
+async function putManifest(px: ProxyState, req: Req, res: Res, ref: string): Promise<void> {
+  const { stats, exportDir } = px;
+  if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref)) return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+  const data = await readAll(req, MAX_MANIFEST_BYTES);
+  if (!data) return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+  const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+  if (DIGEST_RE.test(ref) && ref !== digest) return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+  // The export tag is written once per build: a second, different document is refused.
+  if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+    stats.rewritesRefused++;
+    return sendError(res, 409, 'DENIED', 'the export was written already');
+  }
+  let form: CacheForm;
+  try {
+    form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
+  } catch (err) {
+    if (err instanceof CacheFormatError) return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+    throw err;
+  }
+  await fs.writeFile(blobPath(exportDir, digest), data);
+  if (ref === EXPORT_TAG) {
+    await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+    stats.exportForm = form;
+    stats.exportDigest = digest;
+  }
+  return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+}
+
+/** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+async function manifests(px: ProxyState, req: Req, res: Res, ref: string): Promise<void> {
+  if (req.method === 'PUT') return putManifest(px, req, res, ref);
+  const offered = px.offered;
+  if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+  return notFound(res, 'MANIFEST_UNKNOWN');
+}
+
+/** Blob uploads (the export): monolithic (POST with a digest) or chunked (POST, PATCH..., PUT). */
+async function blobUploads(px: ProxyState, req: Req, res: Res, url: URL, id: string): Promise<void> {
+  const accepted = (uuid: string, size: number) =>
+    send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+  if (req.method === 'POST' && !id) {
+    const uuid = randomBytes(12).toString('hex');
+    const up: Upload = { file: path.join(px.uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
+    await fs.writeFile(up.file, '');
+    const digest = url.searchParams.get('digest');
+    if (digest) {
+      await append(req, up);
+      return finishUpload(px, res, up, digest);
+    }
+    req.resume();
+    px.uploads.set(uuid, up);
+    return accepted(uuid, 0);
+  }
+  const up = px.uploads.get(id);
+  if (!up) return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+  if (req.method === 'PATCH') {
+    await append(req, up);
+    return accepted(id, up.size);
+  }
+  if (req.method === 'PUT') {
+    await append(req, up);
+    px.uploads.delete(id);
+    return finishUpload(px, res, up, url.searchParams.get('digest') ?? '');
+  }
+  return send(res, 405);
+}
+
+/** Keeps an upload whose bytes match its digest, as a blob of the export. */
+async function finishUpload(px: ProxyState, res: Res, up: Upload, digest: string): Promise<void> {
+  if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+    await fs.rm(up.file, { force: true });
+    return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+  }
+  await fs.rename(up.file, blobPath(px.exportDir, digest));
+  px.stats.uploads++;
+  px.stats.bytesUploaded += up.size;
+  send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+}
+
+/** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+async function blobs(px: ProxyState, req: Req, res: Res, digest: string): Promise<void> {
+  const { src, offered, stats } = px;
+  if (!DIGEST_RE.test(digest)) return notFound(res);
+  const exported = blobPath(px.exportDir, digest);
+  if (await exists(exported)) return sendFile(px, req, res, exported, digest);
+  if (offered && digest === offered.configDigest) return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+  const local = await src.localPath(digest);
+  if (local) return sendFile(px, req, res, local, digest);
+  if (!src.held(digest)) return notFound(res);
+  const size = src.image?.descriptors[digest]?.size;
+  if (req.method === 'HEAD' && size !== undefined) {
+    return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+  }
+  stats.fetches++;
+  const fetched = await src.fetch(digest);
+  if (!fetched) {
+    stats.fetchFailures.push(digest);
+    return notFound(res);
+  }
+  return sendFile(px, req, res, fetched, digest);
+}
+
+/** One request: the credential first, then the registry API routes this proxy serves. */
+async function handle(px: ProxyState, req: Req, res: Res): Promise<void> {
+  if (process.env.OBC_PROXY_TRACE) process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+  if (!authorized(req.headers.authorization, px.credentials)) {
+    px.stats.unauthorized++;
+    req.resume();
+    return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+  }
+  const url = new URL(req.url ?? '/', 'http://x');
+  const p = url.pathname;
+  if (p === '/v2/' || p === '/v2') return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
+  const prefix = `/v2/${PROXY_REPO}/`;
+  if (!p.startsWith(prefix)) return notFound(res, 'NAME_UNKNOWN');
+  const rest = p.slice(prefix.length);
+  if (rest.startsWith('manifests/')) return manifests(px, req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+  if (rest.startsWith('blobs/uploads')) return blobUploads(px, req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+  if (rest.startsWith('blobs/')) return blobs(px, req, res, decodeURIComponent(rest.slice('blobs/'.length)));
+  return notFound(res, 'UNSUPPORTED');
+}
+
 export async function startCacheProxy(src: ProxySource, exportDir: string, opts: ProxyOptions): Promise<CacheProxy> {
   await fs.rm(exportDir, { recursive: true, force: true });
   await fs.mkdir(path.join(exportDir, 'blobs', 'sha256'), { recursive: true });
   const uploadsDir = path.join(exportDir, '.uploads');
   await fs.mkdir(uploadsDir, { recursive: true });
-  const credentials = opts.credentials ?? randomCredentials();
   const render = (image: CacheImage | undefined) => (image ? renderCacheImage(image, opts.form) : undefined);
-  let offered: RenderedCacheImage | undefined = render(src.image);
-  const stats: ProxyStats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
-  const uploads = new Map<string, Upload>();
-
-  const sendFile = async (req: Req, res: Res, file: string, digest: string) => {
-    const size = (await fs.stat(file)).size;
-    const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
-    if (req.method === 'HEAD') return send(res, 200, headers);
-    stats.blobsServed++;
-    stats.bytesServed += size;
-    res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-    await new Promise<void>((resolve) => {
-      createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
-    });
+  const px: ProxyState = {
+    src,
+    exportDir,
+    uploadsDir,
+    credentials: opts.credentials ?? randomCredentials(),
+    stats: { fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
+    offered: render(src.image),
+    uploads: new Map(),
   };
-
-  /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
-  const manifests = async (req: Req, res: Res, ref: string) => {
-    if (req.method === 'PUT') {
-      // Only this build's export is written, under its tag (or by digest); nothing else.
-      if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref)) return sendError(res, 403, 'DENIED', 'only the export tag may be written');
-      const data = await readAll(req, MAX_MANIFEST_BYTES);
-      if (!data) return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
-      const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
-      if (DIGEST_RE.test(ref) && ref !== digest) return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-      // The export tag is written once per build: a second, different document is refused.
-      if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
-        stats.rewritesRefused++;
-        return sendError(res, 409, 'DENIED', 'the export was written already');
-      }
-      let form: CacheForm;
-      try {
-        form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
-      } catch (err) {
-        if (err instanceof CacheFormatError) return sendError(res, 400, 'MANIFEST_INVALID', err.message);
-        throw err;
-      }
-      await fs.writeFile(blobPath(exportDir, digest), data);
-      if (ref === EXPORT_TAG) {
-        await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
-        stats.exportForm = form;
-        stats.exportDigest = digest;
-      }
-      return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-    }
-    if (offered && (ref === IMPORT_TAG || ref === offered.listDigest)) return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
-    return notFound(res, 'MANIFEST_UNKNOWN');
-  };
-
-  /** Blob uploads (the export). */
-  const blobUploads = async (req: Req, res: Res, url: URL, id: string) => {
-    const accepted = (uuid: string, size: number) =>
-      send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
-    if (req.method === 'POST' && !id) {
-      const uuid = randomBytes(12).toString('hex');
-      const up: Upload = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
-      await fs.writeFile(up.file, '');
-      const digest = url.searchParams.get('digest');
-      if (digest) {
-        await append(req, up);
-        return finishUpload(res, up, digest);
-      }
-      req.resume();
-      uploads.set(uuid, up);
-      return accepted(uuid, 0);
-    }
-    const up = uploads.get(id);
-    if (!up) return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-    if (req.method === 'PATCH') {
-      await append(req, up);
-      return accepted(id, up.size);
-    }
-    if (req.method === 'PUT') {
-      await append(req, up);
-      uploads.delete(id);
-      return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-    }
-    return send(res, 405);
-  };
-
-  const finishUpload = async (res: Res, up: Upload, digest: string) => {
-    if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
-      await fs.rm(up.file, { force: true });
-      return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-    }
-    await fs.rename(up.file, blobPath(exportDir, digest));
-    stats.uploads++;
-    stats.bytesUploaded += up.size;
-    send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-  };
-
-  /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
-  const blobs = async (req: Req, res: Res, digest: string) => {
-    if (!DIGEST_RE.test(digest)) return notFound(res);
-    const exported = blobPath(exportDir, digest);
-    if (await exists(exported)) return sendFile(req, res, exported, digest);
-    if (offered && digest === offered.configDigest) return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
-    const local = await src.localPath(digest);
-    if (local) return sendFile(req, res, local, digest);
-    if (!src.held(digest)) return notFound(res);
-    const size = src.image?.descriptors[digest]?.size;
-    if (req.method === 'HEAD' && size !== undefined) {
-      return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-    }
-    stats.fetches++;
-    const fetched = await src.fetch(digest);
-    if (!fetched) {
-      stats.fetchFailures.push(digest);
-      return notFound(res);
-    }
-    return sendFile(req, res, fetched, digest);
-  };
-
-  const handle = async (req: Req, res: Res) => {
-    if (process.env.OBC_PROXY_TRACE) process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
-    if (!authorized(req.headers.authorization, credentials)) {
-      stats.unauthorized++;
-      req.resume();
-      return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
-    }
-    const url = new URL(req.url ?? '/', 'http://x');
-    const p = url.pathname;
-    if (p === '/v2/' || p === '/v2') return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
-    const prefix = `/v2/${PROXY_REPO}/`;
-    if (!p.startsWith(prefix)) return notFound(res, 'NAME_UNKNOWN');
-    const rest = p.slice(prefix.length);
-    if (rest.startsWith('manifests/')) return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
-    if (rest.startsWith('blobs/uploads')) return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
-    if (rest.startsWith('blobs/')) return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
-    return notFound(res, 'UNSUPPORTED');
-  };
-
   const server = http.createServer((req, res) => {
-    handle(req, res).catch(() => {
+    handle(px, req, res).catch(() => {
       if (!res.headersSent) send(res, 500);
       else res.destroy();
     });
@@ -300,16 +322,16 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     host,
-    credentials,
-    cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
+    credentials: px.credentials,
+    cacheFrom: px.offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
     cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
     exportDir,
-    stats,
+    stats: px.stats,
     offer: (image) => {
-      offered = render(image);
+      px.offered = render(image);
     },
     rearmExport: () => {
-      stats.exportDigest = undefined;
+      px.stats.exportDigest = undefined;
     },
     close: async () => {
       await new Promise<void>((resolve) => {
@@ -319,13 +341,4 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
       await fs.rm(uploadsDir, { recursive: true, force: true });
     },
   };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

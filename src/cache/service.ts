@@ -25,16 +25,12 @@ export interface CacheService {
 }
 
 export interface ServiceStats {
-  calls: number;
-  failures: number;
+  /** Time spent in calls to the service (the summary's restore time). */
   ms: number;
-  uploads: number;
-  rateLimited: number;
-  waitedMs: number;
 }
 
 export function newStats(): ServiceStats {
-  return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+  return { ms: 0 };
 }
 
 export interface ServicePolicy {
@@ -68,6 +64,11 @@ const seconds = (v: string | undefined, dflt: number) => {
 export function cachePolicy(env: NodeJS.ProcessEnv = process.env): ServicePolicy {
   const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
   return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+}
+
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+export function newCachePhase(env: NodeJS.ProcessEnv = process.env): CachePhase {
+  return new CachePhase(cachePolicy(env));
 }
 
 /** How long the next call may take: its own limit, or what is left of the phase's budget. */
@@ -329,6 +330,108 @@ function watchStdout(als: AsyncLocalStorage<CallScope>): () => void {
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What the calls of one service share: the phase, the stats, what the service refused and its last fault. */
+interface ServiceRun {
+  phase: CachePhase;
+  stats: ServiceStats;
+  /** Keys whose save was refused because the service holds or is creating them. */
+  taken: Set<string>;
+  lastFault?: string;
+}
+
+/** Counts a failed call; the breaker stops the phase after maxFaults. */
+function fault(s: ServiceRun, message: string): void {
+  s.lastFault = message;
+  if (++s.phase.faults >= s.phase.policy.maxFaults) s.phase.stop(`${s.phase.faults} failed calls`);
+}
+
+/** A wait that counts as time spent on the service. */
+async function pause(s: ServiceRun, ms: number): Promise<void> {
+  const end = s.phase.busy();
+  s.phase.waitedMs += ms;
+  try {
+    await wait(ms);
+  } finally {
+    end();
+  }
+}
+
+/** One attempt of a call within what is left of the phase; undefined when no time is left (the phase stops). */
+async function attempt<T>(s: ServiceRun, what: string, fn: () => Promise<T>): Promise<{ r: CallResult<T>; by: 'call' | 'budget' } | undefined> {
+  const { phase, stats } = s;
+  if (phase.stopped) return undefined;
+  const limit = callLimit(phase.policy, phase.remainingMs());
+  if (limit.ms <= 0) {
+    phase.stop(phase.budgetSpent());
+    return undefined;
+  }
+  const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+  const start = Date.now();
+  const end = phase.busy();
+  const r = await runCall(fn, limit.ms, deadlineWhy);
+  end();
+  stats.ms += Date.now() - start;
+  if (!r.signals.some((x) => x.kind === 'fault')) for (const x of r.signals) if (x.kind === 'taken') s.taken.add(x.key);
+  return { r, by: limit.by };
+}
+
+/** A call that succeeded but was rate limited: true to try it again after the wait the service asked for. */
+async function waitForRateLimit(s: ServiceRun, retryAfterMs: number, tries: number, what: string): Promise<boolean> {
+  const { phase } = s;
+  const policy = phase.policy;
+  const ms = Math.max(retryAfterMs, 1000);
+  if (tries > 0) return false;
+  if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+    return false;
+  }
+  core.info(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+  await pause(s, ms);
+  return true;
+}
+
+/** A call that failed (or reached its deadline): true to try it once more after a pause. */
+async function retryAfterFailure(s: ServiceRun, r: { why: string; deadline: boolean }, by: 'call' | 'budget', tries: number, verb: string, key: string): Promise<boolean> {
+  const { phase } = s;
+  core.warning(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+  fault(s, r.why);
+  if (r.deadline && by === 'budget') phase.stop(phase.budgetSpent());
+  // A server error may be a blip: one more try, unless the phase stopped or time is short.
+  if (r.deadline || tries > 0 || phase.stopped || phase.remainingMs() <= phase.policy.retryPauseMs) return false;
+  core.info(`Layer cache: trying ${verb} of ${key} once more in ${secs(phase.policy.retryPauseMs)}.`);
+  await pause(s, phase.policy.retryPauseMs);
+  return true;
+}
+
+/** A call that returned its failed value: counts the faults the library only logged. */
+function noteLoggedFaults(s: ServiceRun, signals: ServiceSignal[], verb: string, key: string): void {
+  const faults = signals.filter((x): x is Extract<ServiceSignal, { kind: 'fault' }> => x.kind === 'fault');
+  if (!faults.length) return;
+  if (!faults.some((f) => f.shown)) core.warning(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+  fault(s, faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+}
+
+/** One call of the library: with its deadline, a wait for a rate limit, one retry after a server error. */
+async function serviceCall<T>(s: ServiceRun, verb: 'restore' | 'save', key: string, fn: () => Promise<T>, failed: (v: T) => boolean, onFault: T): Promise<T> {
+  const what = `${verb} of ${key}`;
+  for (let tries = 0; ; tries++) {
+    const a = await attempt(s, what, fn);
+    if (!a) return onFault;
+    const { r } = a;
+    const rate = r.signals.find((x): x is Extract<ServiceSignal, { kind: 'rate-limit' }> => x.kind === 'rate-limit');
+    if (r.ok && rate) {
+      if (await waitForRateLimit(s, rate.retryAfterMs, tries, what)) continue;
+      return r.value;
+    }
+    if (!r.ok) {
+      if (await retryAfterFailure(s, r, a.by, tries, verb, key)) continue;
+      return onFault;
+    }
+    if (failed(r.value)) noteLoggedFaults(s, r.signals, verb, key);
+    return r.value;
+  }
+}
+
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
@@ -337,102 +440,25 @@ const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function actionsCacheService(root: string, phase: CachePhase, stats: ServiceStats): Promise<CacheService & { close(): void }> {
   const cache = await import('@actions/cache');
   const rel = (paths: string[]) => paths.map((p) => path.relative(root, p).split(path.sep).join('/'));
-  const policy = phase.policy;
   const t = track();
   const unwatch = watchStdout(t.als);
-  let lastFault: string | undefined;
-  const taken = new Set<string>();
-
-  /** Counts a failed call; the breaker stops the phase after maxFaults. */
-  const fault = (message: string) => {
-    stats.failures++;
-    lastFault = message;
-    if (++phase.faults >= policy.maxFaults) phase.stop(`${phase.faults} failed calls`);
-  };
-
-  async function call<T>(verb: 'restore' | 'save', key: string, fn: () => Promise<T>, failed: (v: T) => boolean, onFault: T): Promise<T> {
-    const what = `${verb} of ${key}`;
-    for (let attempt = 0; ; attempt++) {
-      if (phase.stopped) return onFault;
-      const limit = callLimit(policy, phase.remainingMs());
-      if (limit.ms <= 0) {
-        phase.stop(phase.budgetSpent());
-        return onFault;
-      }
-      const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-      const start = Date.now();
-      stats.calls++;
-      const end = phase.busy();
-      const r = await runCall(fn, limit.ms, deadlineWhy);
-      end();
-      stats.ms += Date.now() - start;
-      if (!r.signals.some((s) => s.kind === 'fault')) for (const s of r.signals) if (s.kind === 'taken') taken.add(s.key);
-      const rate = r.signals.find((s): s is Extract<ServiceSignal, { kind: 'rate-limit' }> => s.kind === 'rate-limit');
-      if (r.ok && rate) {
-        stats.rateLimited++;
-        const ms = Math.max(rate.retryAfterMs, 1000);
-        if (attempt > 0) return r.value;
-        if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-          phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-          return r.value;
-        }
-        core.info(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-        await pause(ms);
-        continue;
-      }
-      if (!r.ok) {
-        core.warning(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-        fault(r.why);
-        if (r.deadline && limit.by === 'budget') phase.stop(phase.budgetSpent());
-        // A server error may be a blip: one more try, unless the phase stopped or time is short.
-        if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
-          core.info(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
-          await pause(policy.retryPauseMs);
-          continue;
-        }
-        return onFault;
-      }
-      if (failed(r.value)) {
-        const faults = r.signals.filter((s): s is Extract<ServiceSignal, { kind: 'fault' }> => s.kind === 'fault');
-        if (faults.length) {
-          if (!faults.some((f) => f.shown)) core.warning(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-          fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
-        }
-      }
-      return r.value;
-    }
-  }
-
-  /** A wait that counts as time spent on the service. */
-  async function pause(ms: number): Promise<void> {
-    const end = phase.busy();
-    stats.waitedMs += ms;
-    phase.waitedMs += ms;
-    try {
-      await wait(ms);
-    } finally {
-      end();
-    }
-  }
-
+  const s: ServiceRun = { phase, stats, taken: new Set() };
   return {
     get gaveUp() {
       return phase.stopped !== undefined;
     },
     get lastFault() {
-      return lastFault;
+      return s.lastFault;
     },
-    wasTaken: (key) => taken.has(key),
+    wasTaken: (key) => s.taken.has(key),
     restore: (paths, key, restoreKeys, opts) =>
-      call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+      serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
     save: (paths, key) =>
-      call(
+      serviceCall(
+        s,
         'save',
         key,
-        async () => {
-          stats.uploads++;
-          return (await cache.saveCache(rel(paths), key)) !== -1;
-        },
+        async () => (await cache.saveCache(rel(paths), key)) !== -1,
         (v) => !v,
         false,
       ),

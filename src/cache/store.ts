@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { CacheConfig, CacheForm, CacheImage, Descriptor } from './layout.js';
-import { blobPath, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
+import { blobPath, exists, fileSize, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
 import { blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
 import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
@@ -85,22 +85,8 @@ async function readMeta(dir: string): Promise<IndexMeta | undefined> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await fs.stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
+/** The size of `file`; 0 when it cannot be read. */
+const sizeOf = async (file: string): Promise<number> => (await fileSize(file)) ?? 0;
 
 /** The restored index: what it names, and which of its small blobs arrived intact. */
 export interface RestoredIndex {
@@ -422,54 +408,16 @@ export async function saveLayerCache(
   const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
   if (cmp.unchanged) return none(NOTHING_CHANGED);
 
-  // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
-  // given to buildx. A blob the service holds needs no bytes.
-  const located = new Map<string, string>();
-  for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
-    for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
-      if (await exists(f)) {
-        located.set(d, f);
-        break;
-      }
-    }
-  }
+  const located = await locateBlobs(p, new Set([...freshBlobs, ...restoredBlobs]));
   const present = new Set<string>([...located.keys(), ...Object.keys(held)]);
   const merged = mergeConfigs(fresh.config, restored?.config, present);
   const descriptors: Record<string, Descriptor> = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
   const image = descriptorsFor({ config: merged, descriptors }, merged);
   const source = (d: string) => located.get(d) ?? blobPath(p.layoutOut, d);
-
-  // Large blobs the service does not hold yet go into blob entries.
-  const large: { digest: string; size: number }[] = [];
-  const small: string[] = [];
-  for (const d of blobsOf(merged)) {
-    const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-    if (size < SMALL_BLOB_BYTES) {
-      if (located.has(d)) small.push(d);
-    } else if (!held[d] && located.has(d)) large.push({ digest: d, size });
-  }
-  const entries: Record<string, string> = { ...held };
-  const packs: Record<string, string[]> = {};
-  let entriesSaved = 0;
-  let bytesSaved = 0;
-  const stored = new Set<string>(Object.keys(held));
-  const plan = planPacks(large, MAX_BLOB_ENTRIES);
-  await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
-  for (const entry of plan) {
-    for (const d of entry.digests) await linkBlob(source(d), p.store, d);
-    const paths = entryPaths(p, entry.digests);
-    const r = await storeEntry(svc, paths, entry.key);
-    if (r === 'uploaded') {
-      entriesSaved++;
-      for (const f of paths) bytesSaved += await sizeOf(f);
-    }
-    if (r === 'missing') continue;
-    for (const d of entry.digests) {
-      stored.add(d);
-      entries[d] = entry.key;
-    }
-    if (entry.digests.length > 1) packs[entry.key] = entry.digests;
-  }
+  const { large, small } = await sortBySize(merged, image, located, held, source);
+  const up = await uploadBlobs(svc, p, large, held, source);
+  const { entries, packs, stored } = up;
+  let { entriesSaved, bytesSaved } = up;
   // Packs from earlier runs that still hold referenced blobs.
   for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
     if (digests.some((d) => entries[d] === key)) packs[key] = digests;
@@ -490,6 +438,79 @@ export async function saveLayerCache(
     `Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`,
   );
   return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+
+/**
+ * Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+ * given to buildx (in that order). A blob found nowhere is left out.
+ */
+async function locateBlobs(p: CachePaths, digests: Set<string>): Promise<Map<string, string>> {
+  const located = new Map<string, string>();
+  for (const d of digests) {
+    for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+      if (await exists(f)) {
+        located.set(d, f);
+        break;
+      }
+    }
+  }
+  return located;
+}
+
+/**
+ * The merged config's blobs by size: small ones found on this runner travel in the index entry;
+ * large ones the service does not hold yet (and found here) go into blob entries.
+ */
+async function sortBySize(
+  merged: CacheConfig,
+  image: CacheImage,
+  located: Map<string, string>,
+  held: Record<string, string>,
+  source: (d: string) => string,
+): Promise<{ large: { digest: string; size: number }[]; small: string[] }> {
+  const large: { digest: string; size: number }[] = [];
+  const small: string[] = [];
+  for (const d of blobsOf(merged)) {
+    const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+    if (size < SMALL_BLOB_BYTES) {
+      if (located.has(d)) small.push(d);
+    } else if (!held[d] && located.has(d)) large.push({ digest: d, size });
+  }
+  return { large, small };
+}
+
+/** What the blob entries of one save hold, and what uploading them cost. */
+interface UploadedBlobs {
+  /** Large blob digest -> entry key, for every blob the service holds (restored or stored now). */
+  entries: Record<string, string>;
+  /** Entry key -> digests, for the entries of this run that hold more than one blob. */
+  packs: Record<string, string[]>;
+  /** Large blobs the service holds now. */
+  stored: Set<string>;
+  entriesSaved: number;
+  bytesSaved: number;
+}
+
+/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries and stores each (see storeEntry). */
+async function uploadBlobs(svc: CacheService, p: CachePaths, large: { digest: string; size: number }[], held: Record<string, string>, source: (d: string) => string): Promise<UploadedBlobs> {
+  const out: UploadedBlobs = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
+  await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+  for (const entry of planPacks(large, MAX_BLOB_ENTRIES)) {
+    for (const d of entry.digests) await linkBlob(source(d), p.store, d);
+    const paths = entryPaths(p, entry.digests);
+    const r = await storeEntry(svc, paths, entry.key);
+    if (r === 'uploaded') {
+      out.entriesSaved++;
+      for (const f of paths) out.bytesSaved += await sizeOf(f);
+    }
+    if (r === 'missing') continue;
+    for (const d of entry.digests) {
+      out.stored.add(d);
+      out.entries[d] = entry.key;
+    }
+    if (entry.digests.length > 1) out.packs[entry.key] = entry.digests;
+  }
+  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 // A minimal streaming tar reader (ustar, pax and GNU long names), enough for `docker save` output:
 // each regular file's content is handed to a sink piece by piece, never held whole in memory.
-import { cstr, parsePax, tarNumber } from '../tar-fields.js';
+import { TAR_BLOCK, TarExtensions, contentSize, parseHeader, tarPadded } from '../tar-fields.js';
 
 export interface TarSink {
   write(chunk: Buffer): Promise<void>;
@@ -83,8 +83,6 @@ class Reader {
 }
 
 
-const pad = (n: number) => (512 - (n % 512)) % 512;
-
 /**
  * Reads a tar stream. `onEntry` returns a sink for the entries it wants (regular files only);
  * the others are skipped. Reads the source to its end.
@@ -93,44 +91,34 @@ export async function readTar(src: AsyncIterable<Buffer> | Iterable<Buffer>, onE
   const r = new Reader((async function* () {
     yield* src;
   })());
-  let longName: string | undefined;
-  let pax: Record<string, string> = {};
+  const ext = new TarExtensions();
   for (;;) {
-    const h = await r.read(512);
+    const h = await r.read(TAR_BLOCK);
     if (h.length === 0) break;
-    if (h.length < 512) throw new Error('tar: the archive ends inside a header');
+    if (h.length < TAR_BLOCK) throw new Error('tar: the archive ends inside a header');
     if (h.every((b) => b === 0)) break;
-    const type = String.fromCharCode(h[156] || 0x30);
-    let size = tarNumber(h.subarray(124, 136), 'size');
-    const magic = h.subarray(257, 263).toString('latin1');
-    let name = cstr(h.subarray(0, 100));
-    if (magic.startsWith('ustar')) {
-      const prefix = cstr(h.subarray(345, 500));
-      if (prefix) name = `${prefix}/${name}`;
-    }
-    if (type === 'x' || type === 'g' || type === 'L') {
-      const data = await r.read(size);
-      if (data.length < size) throw new Error('tar: the archive ends inside an entry');
-      await r.skip(pad(size));
-      if (type === 'x') pax = parsePax(data);
-      if (type === 'L') longName = cstr(data);
+    const head = parseHeader(h);
+    const { type } = head;
+    if (TarExtensions.is(type)) {
+      const data = await r.read(head.size);
+      if (data.length < head.size) throw new Error('tar: the archive ends inside an entry');
+      await r.skip(tarPadded(head.size) - head.size);
+      ext.add(type, data);
       continue;
     }
-    if (pax.path) name = pax.path;
-    else if (longName !== undefined) name = longName;
-    if (pax.size && /^\d+$/.test(pax.size)) size = Number(pax.size);
-    pax = {};
-    longName = undefined;
+    const o = ext.take();
+    const name = o.path ?? head.name;
+    const size = o.size ?? head.size;
     const regular = type === '0' || type === '7';
     const sink = regular ? onEntry({ name, size, type }) : undefined;
-    const contentSize = regular || type === 'S' ? size : type === '1' || type === '2' || type === '5' ? 0 : size;
+    const content = contentSize(type, size);
     if (sink) {
-      for await (const piece of r.pieces(contentSize)) await sink.write(piece);
+      for await (const piece of r.pieces(content)) await sink.write(piece);
       await sink.end();
     } else {
-      await r.skip(contentSize);
+      await r.skip(content);
     }
-    await r.skip(pad(contentSize));
+    await r.skip(tarPadded(content) - content);
   }
   await r.drain();
 }

@@ -48,7 +48,7 @@ export interface BuildResult {
 }
 
 /** The cache arguments for a second attempt after a failed build; undefined: the failure was not the cache's. */
-export type RecoverFromCache = () => Promise<Pick<BuildPlan, 'cacheFrom'> | undefined>;
+export type RecoverFromCache = () => Promise<Partial<Pick<BuildPlan, 'cacheFrom' | 'cacheTo' | 'cacheExportDir'>> | undefined>;
 
 /** What the build phase is asked to do: the build as requested, complete (builder, cache, attestations). */
 export interface BuildRequest {

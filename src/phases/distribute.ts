@@ -11,8 +11,7 @@ import type { DockerSetup } from './docker.js';
 import type { Report } from '../report.js';
 import { digestKey, mergeCommands, normalizePlatform, parseHandedDigest } from '../distribute.js';
 import type { HandedDigest } from '../distribute.js';
-import { actionsCacheService, isCacheServiceAvailable, newStats, withCacheRoot } from '../cache/service.js';
-import { newCachePhase } from './cache.js';
+import { actionsCacheService, isCacheServiceAvailable, newCachePhase, newStats, withCacheRoot } from '../cache/service.js';
 import { createIndex, inspectImage } from '../docker/imagetools.js';
 
 /** The hand-over file, relative to the hand-over directory (the same path in every job). */
