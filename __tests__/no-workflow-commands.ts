@@ -44,6 +44,8 @@ afterEach(() => {
   const lines = caught;
   caught = [];
   if (lines.length) {
-    throw new Error(`this test wrote ${lines.length} workflow command(s) to the real output, which a runner would act on: ${lines.join(' | ')}. Capture them in the test (jest.spyOn(process.stdout, 'write')).`);
+    throw new Error(
+      `this test wrote ${lines.length} workflow command(s) to the real output, which a runner would act on: ${lines.join(' | ')}. Capture them in the test (jest.spyOn(process.stdout, 'write')).`,
+    );
   }
 });

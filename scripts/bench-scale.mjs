@@ -29,12 +29,15 @@ export function scaleProject(total) {
   const bigPerStage = 6;
   const runPerStage = 4;
   return {
-    stages, steps: 25, bigPerStage, runPerStage, sourceLast: true,
+    stages,
+    steps: 25,
+    bigPerStage,
+    runPerStage,
+    sourceLast: true,
     bigBytes: Math.round((total * 0.7) / (stages * bigPerStage)),
     runBytes: Math.round((total * 0.3) / (stages * runPerStage)),
   };
 }
-
 
 /** A fresh runner's daemon: no image of `repo` and (with `builder`, that one's) no build cache. */
 function freshRunner(repo, builder) {
@@ -61,10 +64,15 @@ async function benchOn(name, o) {
     cache.resetLog();
     const sha = (++commit).toString(16).padStart(40, '0');
     const context = contextFor({
-      eventName: 'push', ref: 'refs/heads/main', sha, repository: 'acme/app', workspace: ws,
+      eventName: 'push',
+      ref: 'refs/heads/main',
+      sha,
+      repository: 'acme/app',
+      workspace: ws,
       runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
       payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
-      resultsUrl: cache.env().ACTIONS_RESULTS_URL, runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
+      resultsUrl: cache.env().ACTIONS_RESULTS_URL,
+      runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
     });
     const t0 = process.hrtime.bigint();
     const r = await runJob({ actionDir: ROOT, inputs: { images: image }, context, env: cache.env(), timeoutMs: 1_200_000 });
@@ -72,7 +80,8 @@ async function benchOn(name, o) {
     if (r.main.exitCode !== 0 || r.post?.exitCode !== 0) throw new Error(`action failed:\n${r.log.slice(-4000)}`);
     const log = cache.log();
     return {
-      wall, hit: r.outputs['cache-hit'],
+      wall,
+      hit: r.outputs['cache-hit'],
       up: log.filter((l) => l.kind === 'upload').reduce((s, l) => s + l.bytesIn, 0),
       down: log.filter((l) => l.kind === 'download').reduce((s, l) => s + l.bytesOut, 0),
       entriesUp: log.filter((l) => l.kind === 'finalize' && l.status === 200).length,
@@ -97,14 +106,20 @@ async function benchOn(name, o) {
   if (changed.length) {
     rows.push({
       label: `${changed.length} changed runs (median; entries: most)`,
-      wall: median(changed.map((r) => r.wall)), hit: changed.at(-1).hit,
-      up: median(changed.map((r) => r.up)), down: median(changed.map((r) => r.down)),
-      entriesUp: Math.max(...changed.map((r) => r.entriesUp)), entriesDown: Math.max(...changed.map((r) => r.entriesDown)),
+      wall: median(changed.map((r) => r.wall)),
+      hit: changed.at(-1).hit,
+      up: median(changed.map((r) => r.up)),
+      down: median(changed.map((r) => r.down)),
+      entriesUp: Math.max(...changed.map((r) => r.entriesUp)),
+      entriesDown: Math.max(...changed.map((r) => r.entriesDown)),
       stored: changed.at(-1).stored,
     });
   }
   // Eviction: the service drops the largest blob entry; a change then needs the last stage's layers.
-  const blobEntries = cache.entries().filter((e) => !e.key.startsWith('obc1-idx-')).sort((a, b) => b.size - a.size);
+  const blobEntries = cache
+    .entries()
+    .filter((e) => !e.key.startsWith('obc1-idx-'))
+    .sort((a, b) => b.size - a.size);
   const evicted = blobEntries[0];
   cache.evict([evicted.key]);
   await changeOneFile(ws, project, ++version);
@@ -120,7 +135,19 @@ async function benchOn(name, o) {
   const bx = (extra) => {
     freshRunner(image, builder);
     const t0 = process.hrtime.bigint();
-    sh('docker', ['buildx', 'build', ...(builder ? ['--builder', builder] : []), '--progress', 'plain', '--provenance=mode=min', '--tag', `${image}:bx`, '--push', ...extra, ws]);
+    sh('docker', [
+      'buildx',
+      'build',
+      ...(builder ? ['--builder', builder] : []),
+      '--progress',
+      'plain',
+      '--provenance=mode=min',
+      '--tag',
+      `${image}:bx`,
+      '--push',
+      ...extra,
+      ws,
+    ]);
     return Number(process.hrtime.bigint() - t0) / 1e9;
   };
   await changeOneFile(ws, project, 0);
@@ -132,12 +159,19 @@ async function benchOn(name, o) {
   await cache.close();
 
   const docker = sh('docker', ['version', '--format', '{{.Server.Version}}']).trim();
-  console.log(`\nScale benchmark on toolchain ${name} (${desc}): ${layers} layers, cache ${mib(full)} stored after the cold run; fresh runner (pruned builder, no earlier image) before every run`);
+  console.log(
+    `\nScale benchmark on toolchain ${name} (${desc}): ${layers} layers, cache ${mib(full)} stored after the cold run; fresh runner (pruned builder, no earlier image) before every run`,
+  );
   console.log(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Docker ${docker}, local cache service on loopback\n`);
   console.log('| scenario | cache-hit | wall main+post (s) | uploaded | entries uploaded | downloaded | entries downloaded | stored total |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.label} | ${r.hit}${r.retried ? ' (retried)' : ''} | ${r.wall.toFixed(1)} | ${mib(r.up)} (${pct(r.up, full)}) | ${r.entriesUp} | ${mib(r.down)} (${pct(r.down, full)}) | ${r.entriesDown} | ${mib(r.stored)} |`);
-  console.log(`| buildx alone, type=local cache on local disk: cold / warm / one-file change | - | ${bxCold.toFixed(1)} / ${bxWarm.toFixed(1)} / ${bxChange.toFixed(1)} | - | - | - | - | - |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.label} | ${r.hit}${r.retried ? ' (retried)' : ''} | ${r.wall.toFixed(1)} | ${mib(r.up)} (${pct(r.up, full)}) | ${r.entriesUp} | ${mib(r.down)} (${pct(r.down, full)}) | ${r.entriesDown} | ${mib(r.stored)} |`,
+    );
+  console.log(
+    `| buildx alone, type=local cache on local disk: cold / warm / one-file change | - | ${bxCold.toFixed(1)} / ${bxWarm.toFixed(1)} / ${bxChange.toFixed(1)} | - | - | - | - | - |`,
+  );
   const warm = rows[1];
   const change = rows[2];
   console.log('');
@@ -151,7 +185,9 @@ async function benchOn(name, o) {
 
 export async function main(args) {
   const opt = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : d);
-  const names = opt('toolchains', 'c,a').split(',').filter((n) => existsSync(path.join(ENV_DIR, `${n}.env`)));
+  const names = opt('toolchains', 'c,a')
+    .split(',')
+    .filter((n) => existsSync(path.join(ENV_DIR, `${n}.env`)));
   const o = { totalBytes: Number(opt('scale-mib', '1024')) * 2 ** 20, changedRuns: Number(opt('changed-runs', '10')) };
   try {
     await fs.access(path.join(ROOT, 'dist/main/index.js'));

@@ -28,7 +28,6 @@ const CONTEXT = path.resolve(ROOT, opt('context', 'example'));
 const SECRET = 'bench-token-value';
 const IMAGE = `127.0.0.1:5000/bench/app-${Date.now().toString(36)}`;
 
-
 const sh = (cmd, argv, o = {}) => execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...o }).toString();
 let lbBuilder;
 const prune = () => sh('docker', ['buildx', 'prune', '-af', ...(lbBuilder ? ['--builder', lbBuilder] : [])]);
@@ -51,10 +50,14 @@ async function main() {
   for (const name of names) results.push(await benchOn(name));
   if (results.length > 1) {
     console.log('\nSide by side (seconds, median; lower bound: buildx alone with the cache on local disk)\n');
-    console.log(`| toolchain | cold | warm, no change | lower bound | ratio | last-stage change | uploaded by the change | downloaded warm | stored after ten changes |`);
+    console.log(
+      `| toolchain | cold | warm, no change | lower bound | ratio | last-stage change | uploaded by the change | downloaded warm | stored after ten changes |`,
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of results) {
-      console.log(`| ${r.name}: ${r.desc} | ${r.cold.wall.toFixed(2)} | ${r.warm.wall.toFixed(2)} | ${r.lowerBound.toFixed(2)} | ${(r.warm.wall / r.lowerBound).toFixed(2)}x | ${r.lastStage.wall.toFixed(2)} | ${((r.lastStage.up / r.cold.up) * 100).toFixed(2)}% | ${((r.warm.down / r.cold.stored) * 100).toFixed(2)}% | ${(r.afterTen / r.cold.stored).toFixed(2)}x |`);
+      console.log(
+        `| ${r.name}: ${r.desc} | ${r.cold.wall.toFixed(2)} | ${r.warm.wall.toFixed(2)} | ${r.lowerBound.toFixed(2)} | ${(r.warm.wall / r.lowerBound).toFixed(2)}x | ${r.lastStage.wall.toFixed(2)} | ${((r.lastStage.up / r.cold.up) * 100).toFixed(2)}% | ${((r.warm.down / r.cold.stored) * 100).toFixed(2)}% | ${(r.afterTen / r.cold.stored).toFixed(2)}x |`,
+      );
     }
   }
 }
@@ -76,20 +79,35 @@ async function benchOn(name) {
     cache.resetLog();
     const sha = (++commit).toString(16).padStart(40, '0');
     const context = contextFor({
-      eventName: 'push', ref: 'refs/heads/main', sha, repository: 'acme/app', workspace: ws,
+      eventName: 'push',
+      ref: 'refs/heads/main',
+      sha,
+      repository: 'acme/app',
+      workspace: ws,
       runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
       payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
-      resultsUrl: cache.env().ACTIONS_RESULTS_URL, runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
+      resultsUrl: cache.env().ACTIONS_RESULTS_URL,
+      runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
     });
     const t0 = process.hrtime.bigint();
-    const r = await runJob({ actionDir: ROOT, node: actionNode(loadAction(ROOT).runs.using).bin, inputs: { images: IMAGE, secrets: `npm_token=${SECRET}` }, context, env: cache.env(), secrets: [SECRET], timeoutMs: 600_000 });
+    const r = await runJob({
+      actionDir: ROOT,
+      node: actionNode(loadAction(ROOT).runs.using).bin,
+      inputs: { images: IMAGE, secrets: `npm_token=${SECRET}` },
+      context,
+      env: cache.env(),
+      secrets: [SECRET],
+      timeoutMs: 600_000,
+    });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.main.exitCode !== 0 || r.post?.exitCode !== 0) throw new Error(`action failed:\n${r.log.slice(-4000)}`);
     const after = cache.stats();
     const log = cache.log();
     // Eager fetching logs its restore time; lazy fetching logs the service time of the index and of
     // every blob BuildKit asked for, after the build.
-    const restoreMs = Number((/(\d+) ms in the cache service in all/.exec(r.log) ?? /Layer cache: \w+, \d+ bytes from \d+ entries in (\d+) ms/.exec(r.log))?.[1] ?? 0);
+    const restoreMs = Number(
+      (/(\d+) ms in the cache service in all/.exec(r.log) ?? /Layer cache: \w+, \d+ bytes from \d+ entries in (\d+) ms/.exec(r.log))?.[1] ?? 0,
+    );
     const saveMs = Number(/Layer cache save: \d+ entries, \d+ bytes, (\d+) ms/.exec(r.log)?.[1] ?? 0);
     return {
       wall,
@@ -112,10 +130,15 @@ async function benchOn(name) {
       rs.push(await actionRun());
     }
     const row = {
-      name, runs: rs.length, hit: rs[rs.length - 1].hit,
-      wall: median(rs.map((r) => r.wall)), cacheSeconds: median(rs.map((r) => r.cacheSeconds)),
-      up: median(rs.map((r) => r.up)), down: median(rs.map((r) => r.down)),
-      entries: Math.max(...rs.map((r) => r.entries)), stored: rs[rs.length - 1].stored,
+      name,
+      runs: rs.length,
+      hit: rs[rs.length - 1].hit,
+      wall: median(rs.map((r) => r.wall)),
+      cacheSeconds: median(rs.map((r) => r.cacheSeconds)),
+      up: median(rs.map((r) => r.up)),
+      down: median(rs.map((r) => r.down)),
+      entries: Math.max(...rs.map((r) => r.entries)),
+      stored: rs[rs.length - 1].stored,
       phases: medianPhases(rs.map((r) => r.phases)),
     };
     rows.push(row);
@@ -136,7 +159,20 @@ async function benchOn(name) {
   const secretFile = path.join(tmp, 'secret');
   await fs.writeFile(secretFile, SECRET);
   const bx = (extra) =>
-    sh('docker', ['buildx', 'build', '--progress', 'plain', '--secret', `id=npm_token,src=${secretFile}`, '--provenance=mode=min', '--tag', `${IMAGE}:lb`, '--push', ...extra, ws]);
+    sh('docker', [
+      'buildx',
+      'build',
+      '--progress',
+      'plain',
+      '--secret',
+      `id=npm_token,src=${secretFile}`,
+      '--provenance=mode=min',
+      '--tag',
+      `${IMAGE}:lb`,
+      '--push',
+      ...extra,
+      ws,
+    ]);
   if (containerBuilder) {
     // As the action makes it (and setup-buildx would): a docker-container builder on the host network.
     lbBuilder = `obc-bench-lb-${Date.now().toString(36)}`;
@@ -162,21 +198,32 @@ async function benchOn(name) {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const docker = sh('docker', ['version', '--format', '{{.Server.Version}}']).trim();
   const buildx = sh('docker', ['buildx', 'version']).trim().split(/\s+/)[1];
-  console.log(`\nLayer cache benchmark on toolchain ${name} (${desc}): ${path.relative(ROOT, CONTEXT) || CONTEXT}, ${REPS} runs per scenario (median), pruned builder before every run${containerBuilder ? '; the action creates a new builder every run, the lower bound reuses one' : ''}`);
-  console.log(`Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Docker ${docker}, buildx ${buildx}, local cache service on loopback\n`);
+  console.log(
+    `\nLayer cache benchmark on toolchain ${name} (${desc}): ${path.relative(ROOT, CONTEXT) || CONTEXT}, ${REPS} runs per scenario (median), pruned builder before every run${containerBuilder ? '; the action creates a new builder every run, the lower bound reuses one' : ''}`,
+  );
+  console.log(
+    `Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Docker ${docker}, buildx ${buildx}, local cache service on loopback\n`,
+  );
   console.log('| Scenario | cache-hit | wall main+post (s) | in cache service (s) | uploaded | downloaded | entries uploaded | stored total |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.hit} | ${r.wall.toFixed(2)} | ${r.cacheSeconds.toFixed(2)} | ${size(r.up)} | ${size(r.down)} | ${r.entries} | ${size(r.stored)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.name} | ${r.hit} | ${r.wall.toFixed(2)} | ${r.cacheSeconds.toFixed(2)} | ${size(r.up)} | ${size(r.down)} | ${r.entries} | ${size(r.stored)} |`,
+    );
   console.log(`| lower bound: buildx, cache already on local disk, no service | - | ${lowerBound.toFixed(2)} | - | - | - | - | - |`);
   console.log('');
-  console.log(`warm no-change / lower bound: ${(warm.wall / lowerBound).toFixed(2)}x (target <= 1.3x); over buildx alone: ${(warm.wall - lowerBound).toFixed(2)} s (target <= 0.3 s)`);
+  console.log(
+    `warm no-change / lower bound: ${(warm.wall / lowerBound).toFixed(2)}x (target <= 1.3x); over buildx alone: ${(warm.wall - lowerBound).toFixed(2)} s (target <= 0.3 s)`,
+  );
   console.log('\nWhere a warm run with no change spends its time (median of the runs, seconds; groups are the log groups of the step):\n');
   console.log('| entry | phase | s |');
   console.log('|---|---|---|');
   for (const [phase, ms] of warm.phases) console.log(`| ${phase.split(': ')[0]} | ${phase.split(': ').slice(1).join(': ')} | ${(ms / 1000).toFixed(2)} |`);
   console.log('');
   console.log(`last-stage change uploads ${size(lastStage.up)}, ${((lastStage.up / cold.up) * 100).toFixed(2)}% of the full cache upload (target < 10%)`);
-  console.log(`stored total after ten changed runs: ${(afterTen / fullCache).toFixed(2)}x one cache (target < 1.5x; grew ${mb(afterTen - tenStart)} MiB over the ten runs)`);
+  console.log(
+    `stored total after ten changed runs: ${(afterTen / fullCache).toFixed(2)}x one cache (target < 1.5x; grew ${mb(afterTen - tenStart)} MiB over the ten runs)`,
+  );
   console.log(`most entries uploaded by one run: ${Math.max(...rows.map((r) => r.entries))} (target <= 5)`);
   await fs.rm(tmp, { recursive: true, force: true });
   return { name, desc, cold, warm, lastStage, lowerBound, afterTen };

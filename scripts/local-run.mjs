@@ -60,7 +60,14 @@ function pairs(list, what) {
 
 /** The event name, ref and payload the runner would have for --event/--ref. */
 export function eventFor(event, ref) {
-  const repository = { name: 'example', full_name: 'local/example', html_url: 'https://github.com/local/example', default_branch: 'main', description: 'oneshot-build local run', license: { spdx_id: 'MIT' } };
+  const repository = {
+    name: 'example',
+    full_name: 'local/example',
+    html_url: 'https://github.com/local/example',
+    default_branch: 'main',
+    description: 'oneshot-build local run',
+    license: { spdx_id: 'MIT' },
+  };
   if (event === 'tag') {
     const full = ref?.startsWith('refs/') ? ref : `refs/tags/${ref ?? 'v1.0.0'}`;
     if (!full.startsWith('refs/tags/')) throw new Error(`--ref: a tag event needs refs/tags/..., got "${ref}"`);
@@ -83,7 +90,11 @@ export function eventFor(event, ref) {
 
 /** A name without a registry host goes under the local registry. */
 export function imageFor(name, contextDir) {
-  if (!name) return `${REGISTRY}/local/${path.basename(contextDir).toLowerCase().replace(/[^a-z0-9._-]/g, '-')}`;
+  if (!name)
+    return `${REGISTRY}/local/${path
+      .basename(contextDir)
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '-')}`;
   const first = name.split('/')[0];
   const hasHost = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
   return hasHost ? name : `${REGISTRY}/${name}`;
@@ -168,12 +179,16 @@ async function main() {
   });
   const inputs = {
     images: image,
-    secrets: Object.entries(secrets).map(([id, v]) => `${id}=${v}`).join('\n'),
+    secrets: Object.entries(secrets)
+      .map(([id, v]) => `${id}=${v}`)
+      .join('\n'),
     ...(values.file ? { file: values.file } : {}),
     ...extra,
   };
   console.log(`== Running the action: ${ev.eventName} ${ev.ref}, context ${path.relative(process.cwd(), contextDir) || '.'}, image ${image}`);
-  console.log(`   Node ${node.version} (${node.overridden ? 'OBC_ACTION_NODE' : `runs.using ${loadAction(ROOT).runs.using}`}): ${path.relative(process.cwd(), node.bin) || node.bin}`);
+  console.log(
+    `   Node ${node.version} (${node.overridden ? 'OBC_ACTION_NODE' : `runs.using ${loadAction(ROOT).runs.using}`}): ${path.relative(process.cwd(), node.bin) || node.bin}`,
+  );
   console.log(`   cache service ${cache.url} (entries in ${path.relative(process.cwd(), cacheDir)}), runner temp ${context.runnerTemp}\n`);
   let job;
   try {

@@ -57,7 +57,13 @@ export function buildMode(o: ModeFacts): BuildMode {
     return { scan, staged: pushTags ? 'load-then-push' : 'no', localName: true, layout: false, deferExports: outputs > 0 || (hold && extraCacheTo > 0) };
   }
   if (!hold) return { scan, staged: 'no', localName: false, layout: false, deferExports: false };
-  return { scan, staged: pushTags ? 'layout-then-rebuild' : 'no', localName: false, layout: scan && (pushTags || outputs > 0 || !!o.load), deferExports: outputs > 0 || extraCacheTo > 0 };
+  return {
+    scan,
+    staged: pushTags ? 'layout-then-rebuild' : 'no',
+    localName: false,
+    layout: scan && (pushTags || outputs > 0 || !!o.load),
+    deferExports: outputs > 0 || extraCacheTo > 0,
+  };
 }
 
 /** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */

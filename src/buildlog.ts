@@ -67,7 +67,11 @@ export function condensedBuildxProgress(): LogView {
       return drop();
     },
     end(): string[] {
-      return dropped ? [`(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+      return dropped
+        ? [
+            `(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`,
+          ]
+        : [];
     },
   };
 }

@@ -72,7 +72,11 @@ function announcePlan(plan: RunPlan, inputs: Inputs, rc: RunContext, deps: Deps)
 
 /** dry-run: the buildx command line the run would use, and no Docker at all. */
 function dryRun(inputs: Inputs, plan: RunPlan, deps: Deps): void {
-  const shown: BuildPlan = { ...plan.build, secretSpecs: secretSpecsForDisplay(inputs.secrets), cacheFrom: plan.cache ? localCacheFrom(plan.cache.paths.layoutIn) : plan.build.cacheFrom };
+  const shown: BuildPlan = {
+    ...plan.build,
+    secretSpecs: secretSpecsForDisplay(inputs.secrets),
+    cacheFrom: plan.cache ? localCacheFrom(plan.cache.paths.layoutIn) : plan.build.cacheFrom,
+  };
   core.info(`Dry run: ${displayCommand('docker', buildxArgv(shown))}`);
   deps.setOutput('cache-hit', plan.cache ? 'miss' : 'disabled');
   for (const o of EMPTY_OUTPUTS) deps.setOutput(o, '');
@@ -94,11 +98,25 @@ export async function run(inputs: Inputs, rc: RunContext, deps: Deps): Promise<v
 /** Docker, buildx, the logins and the builder; the toolchain goes into the report. */
 async function prepareDocker(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Deps): Promise<DockerSetup> {
   const d = plan.decisions;
-  const docker = await setupDocker(inputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+  const docker = await setupDocker(inputs, rc.github, deps.keeper, {
+    images: plan.meta.images,
+    push: d.push,
+    skipLogin: d.skipLogin,
+    platforms: inputs.platforms,
+    byDigest: !!plan.build.pushByDigest,
+  });
   setDockerOutputs(docker, deps);
   if (docker.emulation?.arches.length) deps.note({ emulated: docker.emulation });
   const b = docker.builder;
-  deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name, buildkit: b.buildkitVersion || undefined } });
+  deps.note({
+    toolchain: {
+      docker: docker.toolchain.dockerVersion,
+      buildx: docker.toolchain.buildxVersion,
+      driver: b.driver,
+      builder: b.name,
+      buildkit: b.buildkitVersion || undefined,
+    },
+  });
   return docker;
 }
 
@@ -132,9 +150,27 @@ async function restoreCache(inputs: Inputs, plan: RunPlan, docker: DockerSetup, 
 }
 
 /** The build with its cache session: closes the session whatever happens; a failed test-run comes back as testFailure. */
-async function buildWithCache(inputs: Inputs, rc: RunContext, plan: RunPlan, build: BuildPlan, docker: DockerSetup, session: CacheSession, secretValues: SecretValue[], deps: Deps) {
+async function buildWithCache(
+  inputs: Inputs,
+  rc: RunContext,
+  plan: RunPlan,
+  build: BuildPlan,
+  docker: DockerSetup,
+  session: CacheSession,
+  secretValues: SecretValue[],
+  deps: Deps,
+) {
   const { keeper } = deps;
-  const req = { build, root: plan.root, runnerTemp: rc.github.runnerTemp, workspace: rc.github.workspace, secrets: inputs.secrets, secretValues, guard: inputs.secretScan !== false, testRun: inputs.build?.testRun ?? '' };
+  const req = {
+    build,
+    root: plan.root,
+    runnerTemp: rc.github.runnerTemp,
+    workspace: rc.github.workspace,
+    secrets: inputs.secrets,
+    secretValues,
+    guard: inputs.secretScan !== false,
+    testRun: inputs.build?.testRun ?? '',
+  };
   let result: BuildResult | undefined;
   let testFailure: TestFailedError | undefined;
   try {
@@ -207,7 +243,9 @@ async function runMerge(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Dep
   const mergeInputs: Inputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
   const docker = await setupDocker(mergeInputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
   setDockerOutputs(docker, deps);
-  deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name } });
+  deps.note({
+    toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name },
+  });
   deps.setOutput('cache-hit', 'disabled');
   const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);
   deps.keeper.update({ buildSucceeded: true });

@@ -50,7 +50,13 @@ export function tagsOf(image: string, tags: string[]): string[] {
  * One `docker buildx imagetools create` per image: every tag of it, the index annotations, and the
  * platform images by digest in the order of `platforms`. An image without tags gets no index.
  */
-export function mergeCommands(o: { images: string[]; tags: string[]; annotations: string[]; platforms: string[]; digests: Record<string, string> }): { image: string; tags: string[]; argv: string[] }[] {
+export function mergeCommands(o: {
+  images: string[];
+  tags: string[];
+  annotations: string[];
+  platforms: string[];
+  digests: Record<string, string>;
+}): { image: string; tags: string[]; argv: string[] }[] {
   const ann = indexAnnotations(o.annotations);
   return o.images
     .map((image) => ({ image, tags: tagsOf(image, o.tags) }))
@@ -59,7 +65,9 @@ export function mergeCommands(o: { images: string[]; tags: string[]; annotations
       image,
       tags,
       argv: [
-        'buildx', 'imagetools', 'create',
+        'buildx',
+        'imagetools',
+        'create',
         ...tags.flatMap((t) => ['--tag', t]),
         ...ann.flatMap((a) => ['--annotation', a]),
         ...o.platforms.map((p) => `${image}@${o.digests[p]}`),
@@ -113,7 +121,13 @@ export function parseHandedDigest(text: string): HandedDigest | undefined {
   try {
     const v = JSON.parse(text);
     if (typeof v?.platform !== 'string' || typeof v?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(v.digest)) return undefined;
-    return { platform: v.platform, digest: v.digest, images: Array.isArray(v.images) ? v.images.map(String) : [], runId: String(v.runId ?? ''), runAttempt: String(v.runAttempt ?? '') };
+    return {
+      platform: v.platform,
+      digest: v.digest,
+      images: Array.isArray(v.images) ? v.images.map(String) : [],
+      runId: String(v.runId ?? ''),
+      runAttempt: String(v.runAttempt ?? ''),
+    };
   } catch {
     return undefined;
   }

@@ -10,7 +10,21 @@ export const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 
 /** Node's process.arch to the GOARCH the platforms input uses. */
 export function goArch(nodeArch: string): string {
-  return ({ x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips64el: 'mips64le' } as Record<string, string>)[nodeArch] ?? nodeArch;
+  return (
+    (
+      {
+        x64: 'amd64',
+        ia32: '386',
+        arm: 'arm',
+        arm64: 'arm64',
+        ppc64: 'ppc64le',
+        s390x: 's390x',
+        riscv64: 'riscv64',
+        loong64: 'loong64',
+        mips64el: 'mips64le',
+      } as Record<string, string>
+    )[nodeArch] ?? nodeArch
+  );
 }
 
 /** The handler name QEMU registers for a GOARCH (`/proc/sys/fs/binfmt_misc/qemu-<name>`). */
@@ -60,7 +74,14 @@ export function emulatedArches(platforms: string[], hostArch: string): string[] 
 /** A handler file's content: enabled, and its flags (F: the interpreter is opened at registration). */
 export function parseHandler(text: string): { enabled: boolean; flags: string } {
   const lines = text.split(/\r?\n/).map((l) => l.trim());
-  return { enabled: lines[0] === 'enabled', flags: lines.find((l) => l.startsWith('flags:'))?.slice(6).trim() ?? '' };
+  return {
+    enabled: lines[0] === 'enabled',
+    flags:
+      lines
+        .find((l) => l.startsWith('flags:'))
+        ?.slice(6)
+        .trim() ?? '',
+  };
 }
 
 type EmulationPlan =
@@ -75,14 +96,29 @@ type EmulationPlan =
  * missing architectures, or nothing because `qemu: false`. A builder that is not on this runner
  * (remote, kubernetes) needs no handler here.
  */
-export function planEmulation(o: { platforms: string[]; hostArch: string; driver: string; enabled: boolean; image: string; registered: Set<string> }): EmulationPlan {
+export function planEmulation(o: {
+  platforms: string[];
+  hostArch: string;
+  driver: string;
+  enabled: boolean;
+  image: string;
+  registered: Set<string>;
+}): EmulationPlan {
   const arches = emulatedArches(o.platforms, o.hostArch);
   if (arches.length === 0) return { action: 'none' };
   if (o.driver === 'remote' || o.driver === 'kubernetes') {
-    return { action: 'none', note: `QEMU: not set up on this runner for ${arches.join(', ')}: the ${o.driver} builder runs elsewhere and must emulate or run them itself.` };
+    return {
+      action: 'none',
+      note: `QEMU: not set up on this runner for ${arches.join(', ')}: the ${o.driver} builder runs elsewhere and must emulate or run them itself.`,
+    };
   }
   if (!o.enabled) return { action: 'off', arches };
   const missing = arches.filter((a) => !o.registered.has(qemuName(a) ?? a));
   if (missing.length === 0) return { action: 'present', arches };
-  return { action: 'install', arches: missing, present: arches.filter((a) => !missing.includes(a)), argv: ['run', '--rm', '--privileged', o.image, '--install', missing.join(',')] };
+  return {
+    action: 'install',
+    arches: missing,
+    present: arches.filter((a) => !missing.includes(a)),
+    argv: ['run', '--rm', '--privileged', o.image, '--install', missing.join(',')],
+  };
 }

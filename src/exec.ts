@@ -145,7 +145,8 @@ export async function run(command: string, args: string[], opts: ExecOptions = {
     partial[stream] = lines.pop() ?? '';
     for (const l of lines) onLine(l, stream);
   };
-  if (view) core.info(`[command]${path.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
+  if (view)
+    core.info(`[command]${path.basename(command)} ${args.slice(0, 2).join(' ')} ... (condensed progress; the full command and progress at debug level)`);
   const exitCode = await actionsExec.exec(command, args, {
     input: opts.input === undefined ? undefined : Buffer.from(opts.input),
     env: childEnv(opts.env ?? process.env, opts.secretEnv),

@@ -47,11 +47,29 @@ function flag(name: string, raw: string): boolean {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const ENTITLEMENTS = ['network.host', 'security.insecure', 'device'];
-const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+const ULIMIT_NAMES = [
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+];
 
 function parseOutputs(raw: string): string[] {
   const out = lines(raw);
-  for (const o of out) if (!/^type=[a-z]+(,|$)/.test(o) && !/^[^=,]+$/.test(o)) throw new InputError('outputs', `expected type=<exporter>[,key=value...] or a local path, got ${quoted(o)}`);
+  for (const o of out)
+    if (!/^type=[a-z]+(,|$)/.test(o) && !/^[^=,]+$/.test(o))
+      throw new InputError('outputs', `expected type=<exporter>[,key=value...] or a local path, got ${quoted(o)}`);
   return out;
 }
 
@@ -59,7 +77,8 @@ function parseBuildContexts(raw: string): string[] {
   const out = lines(raw);
   for (const c of out) {
     const eq = c.indexOf('=');
-    if (eq <= 0 || eq === c.length - 1) throw new InputError('build-contexts', `expected name=<path, URL, docker-image://ref or target:stage>, got ${quoted(c)}`);
+    if (eq <= 0 || eq === c.length - 1)
+      throw new InputError('build-contexts', `expected name=<path, URL, docker-image://ref or target:stage>, got ${quoted(c)}`);
     const name = c.slice(0, eq);
     if (!/^[A-Za-z0-9][A-Za-z0-9_./:@-]*$/.test(name)) throw new InputError('build-contexts', `${quoted(name)} is not a context name`);
   }
@@ -78,7 +97,9 @@ function parseSsh(raw: string): string[] {
 
 function parseAddHosts(raw: string): string[] {
   const out = splitList(raw, { comments: true });
-  for (const h of out) if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h)) throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
+  for (const h of out)
+    if (!/^[A-Za-z0-9_.-]+[=:][0-9A-Fa-f.:[\]]+$/.test(h) && !/^[A-Za-z0-9_.-]+[=:]host-gateway$/.test(h))
+      throw new InputError('add-hosts', `expected host=ip (or host:ip), got ${quoted(h)}`);
   return out;
 }
 
@@ -100,7 +121,9 @@ function parseUlimits(raw: string): string[] {
 
 function parseAllow(raw: string): string[] {
   const out = splitList(raw, { comments: true });
-  for (const a of out) if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`))) throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
+  for (const a of out)
+    if (!ENTITLEMENTS.some((e) => a === e || a.startsWith(`${e}=`)))
+      throw new InputError('allow', `unknown entitlement ${quoted(a)} (${ENTITLEMENTS.join(', ')})`);
   return out;
 }
 
@@ -114,7 +137,8 @@ function parseCall(raw: string): string {
   const c = raw.trim();
   if (c === '' || c.toLowerCase() === 'build') return '';
   const method = c.split(',')[0].toLowerCase();
-  if (!(CALL_METHODS as readonly string[]).includes(method)) throw new InputError('call', `expected one of ${CALL_METHODS.join(', ')} (options after a comma, e.g. check,format=json), got ${quoted(c)}`);
+  if (!(CALL_METHODS as readonly string[]).includes(method))
+    throw new InputError('call', `expected one of ${CALL_METHODS.join(', ')} (options after a comma, e.g. check,format=json), got ${quoted(c)}`);
   return c;
 }
 

@@ -110,7 +110,10 @@ export async function checkBuildFiles(b: BuildFiles, workspace: string, cwd: str
   if (isRemoteContext(b.context)) return;
   const ctxStat = await statOf(path.resolve(cwd, b.context), 'context', quoted(b.context));
   if (!ctxStat && (b.context === 'git' || b.context === 'workflow')) {
-    throw new InputError('context', `${quoted(b.context)} is docker/metadata-action's context value; here context is the build context: write metadata-context: ${b.context}`);
+    throw new InputError(
+      'context',
+      `${quoted(b.context)} is docker/metadata-action's context value; here context is the build context: write metadata-context: ${b.context}`,
+    );
   }
   if (!ctxStat) throw new InputError('context', `directory ${quoted(b.context)} does not exist (relative to ${quoted(cwd)})`);
   if (!ctxStat.isDirectory()) throw new InputError('context', `${quoted(b.context)} is not a directory`);
@@ -122,12 +125,19 @@ export async function checkBuildFiles(b: BuildFiles, workspace: string, cwd: str
   if (!st && !b.file && path.resolve(cwd, b.context) === path.resolve(workspace) && !(await statOf(path.join(workspace, '.git'), 'context', '".git"'))) {
     throw new InputError('context', NO_CHECKOUT);
   }
-  if (!st) throw new InputError('file', b.file ? `${shown} does not exist` : `no Dockerfile in the context: ${shown} does not exist (set file to the Dockerfile's path)`);
+  if (!st)
+    throw new InputError(
+      'file',
+      b.file ? `${shown} does not exist` : `no Dockerfile in the context: ${shown} does not exist (set file to the Dockerfile's path)`,
+    );
   if (!st.isFile()) throw new InputError('file', `${shown} is not a file`);
   const real = await fs.realpath(abs);
   const realWorkspace = await fs.realpath(workspace).catch(() => path.resolve(workspace));
   if (!inside(realWorkspace, real)) {
-    throw new InputError('file', `${shown} is outside the workspace ${quoted(realWorkspace)}; the Dockerfile must be a file of the workspace (copy it there first)`);
+    throw new InputError(
+      'file',
+      `${shown} is outside the workspace ${quoted(realWorkspace)}; the Dockerfile must be a file of the workspace (copy it there first)`,
+    );
   }
 
   if (b.target === '' || st.size > MAX_DOCKERFILE_BYTES) return;

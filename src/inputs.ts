@@ -22,7 +22,6 @@ import type { DistributeMode } from './distribute.js';
 import { DEFAULT_QEMU_IMAGE } from './emulation.js';
 import { unexpectedInputs } from './migration.js';
 
-
 type PushMode = 'auto' | 'true' | 'false';
 type CacheSaveMode = 'auto' | 'true' | 'false';
 
@@ -184,9 +183,13 @@ function checkBuilderChoice(i: Inputs): void {
     ['keep-builder', b.keep],
   ];
   const clash = set.find(([, on]) => on);
-  if (x.existing && clash) throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
+  if (x.existing && clash)
+    throw new InputError(clash[0], `configures a builder the action creates, but builder: ${x.existing} names an existing one (used as it is)`);
   if ((x.name || x.append.length) && b.driver === 'docker') {
-    throw new InputError(x.name ? 'name' : 'append', "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container");
+    throw new InputError(
+      x.name ? 'name' : 'append',
+      "the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container",
+    );
   }
 }
 
@@ -201,7 +204,10 @@ function parseMultiPlatform(get: GetInput, platforms: string[]): Pick<Inputs, 'q
   const distribute: DistributeMode = raw === '' || raw === 'false' ? 'off' : (oneOf('distribute', raw, ['platform', 'merge'], 'platform') as DistributeMode);
   if (distribute === 'platform' && platforms.length !== 1) {
     const what = platforms.length === 0 ? 'none' : `${platforms.length} (${quoted(platforms.join(','))})`;
-    throw new InputError('distribute', `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`);
+    throw new InputError(
+      'distribute',
+      `platform: each job builds exactly one platform, but platforms gives ${what}; give each matrix job one, e.g. platforms: linux/arm64`,
+    );
   }
   if (distribute === 'platform' && platforms[0].toLowerCase() === 'local') {
     throw new InputError('distribute', 'platform: give the platform by name (e.g. linux/amd64), not "local": the merge looks its digest up by name');
@@ -225,7 +231,10 @@ function parseContext(raw: string): string {
   const c = raw.trim() || '.';
   if (c.includes('{{defaultContext}}')) {
     const sub = c.split('{{defaultContext}}:')[1];
-    throw new InputError('context', `${quoted(c)}: {{defaultContext}} (docker/build-push-action's Git context) is not expanded here; check out the repository and write ${sub ? `context: ${sub}` : 'no context (the workspace)'}, or give the Git URL`);
+    throw new InputError(
+      'context',
+      `${quoted(c)}: {{defaultContext}} (docker/build-push-action's Git context) is not expanded here; check out the repository and write ${sub ? `context: ${sub}` : 'no context (the workspace)'}, or give the Git URL`,
+    );
   }
   return c;
 }
@@ -329,7 +338,8 @@ function parsePairs(name: string, raw: string): [string, string][] {
     if (!ID_RE.test(id)) throw new InputError(name, `invalid secret id ${quoted(id)} (use letters, digits, ".", "_" and "-")`);
     const value = line.slice(eq + 1).trim();
     if (value === '') throw new InputError(name, `empty value for secret id ${quoted(id)}`);
-    if (name === 'secret-envs' && !ENV_NAME_RE.test(value)) throw new InputError(name, `secret ${quoted(id)}: ${quoted(value)} is not an environment variable name`);
+    if (name === 'secret-envs' && !ENV_NAME_RE.test(value))
+      throw new InputError(name, `secret ${quoted(id)}: ${quoted(value)} is not an environment variable name`);
     return [id, value];
   });
 }

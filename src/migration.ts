@@ -14,15 +14,39 @@ interface ForeignInput {
 
 export const FOREIGN_INPUTS: Readonly<Record<string, ForeignInput>> = {
   attests: { from: 'docker/build-push-action', harmless: [], instead: 'use provenance and sbom (each passed to buildx as --provenance / --sbom)' },
-  version: { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildx-version (empty: the installed buildx; latest; or a release such as v0.19.3)' },
-  install: { from: 'docker/setup-buildx-action', harmless: ['false'], instead: 'this action runs buildx itself and does not make "docker build" an alias of it; remove the input' },
+  version: {
+    from: 'docker/setup-buildx-action',
+    harmless: [],
+    instead: 'write buildx-version (empty: the installed buildx; latest; or a release such as v0.19.3)',
+  },
+  install: {
+    from: 'docker/setup-buildx-action',
+    harmless: ['false'],
+    instead: 'this action runs buildx itself and does not make "docker build" an alias of it; remove the input',
+  },
   use: { from: 'docker/setup-buildx-action', harmless: ['true', 'false'], instead: 'the builder is used by this step only; remove the input' },
-  'cache-binary': { from: 'docker/setup-buildx-action', harmless: ['true', 'false'], instead: 'a downloaded buildx (buildx-version) is kept in the runner tool cache; remove the input' },
-  cleanup: { from: 'docker/setup-buildx-action', harmless: ['true'], instead: 'write keep-builder: true to keep the builder after the job (the default removes it, as cleanup: true does)' },
+  'cache-binary': {
+    from: 'docker/setup-buildx-action',
+    harmless: ['true', 'false'],
+    instead: 'a downloaded buildx (buildx-version) is kept in the runner tool cache; remove the input',
+  },
+  cleanup: {
+    from: 'docker/setup-buildx-action',
+    harmless: ['true'],
+    instead: 'write keep-builder: true to keep the builder after the job (the default removes it, as cleanup: true does)',
+  },
   config: { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildkitd-config' },
   'config-inline': { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildkitd-config-inline' },
-  logout: { from: 'docker/login-action', harmless: ['true'], instead: 'the post step always logs out and deletes the job\'s private Docker config, so credentials never outlive the job; remove the input' },
-  'bake-target': { from: 'docker/metadata-action', harmless: ['docker-metadata-action'], instead: 'this action builds with buildx build, not bake, and writes no bake file; remove the input' },
+  logout: {
+    from: 'docker/login-action',
+    harmless: ['true'],
+    instead: "the post step always logs out and deletes the job's private Docker config, so credentials never outlive the job; remove the input",
+  },
+  'bake-target': {
+    from: 'docker/metadata-action',
+    harmless: ['docker-metadata-action'],
+    instead: 'this action builds with buildx build, not bake, and writes no bake file; remove the input',
+  },
 };
 
 export interface Unexpected {

@@ -52,7 +52,11 @@ export function decide(inputs: Inputs, ctx: Context, images: string[], tags?: st
   let push: boolean;
   let pushReason: string;
   const call = inputs.build?.call.split(',')[0];
-  if (fork) [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+  if (fork)
+    [push, pushReason] = [
+      false,
+      `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`,
+    ];
   else if (call) [push, pushReason] = [false, `call: ${call} evaluates the build and makes no image`];
   else if (inputs.push === 'true') [push, pushReason] = [true, 'push: true'];
   else if (inputs.push === 'false') [push, pushReason] = [false, 'push: false'];
@@ -63,7 +67,10 @@ export function decide(inputs: Inputs, ctx: Context, images: string[], tags?: st
   }
   if (push && tags !== undefined && tags.length === 0) {
     // metadata-action only warns here; the push after it fails. Refused before any work instead.
-    throw new InputError('tags', `no tag for this run (event ${JSON.stringify(ctx.eventName)}, ref ${JSON.stringify(ctx.ref)}): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false`);
+    throw new InputError(
+      'tags',
+      `no tag for this run (event ${JSON.stringify(ctx.eventName)}, ref ${JSON.stringify(ctx.ref)}): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false`,
+    );
   }
   let saveCache: boolean;
   let saveReason: string;
@@ -85,19 +92,15 @@ export function resolveMeta(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv
   if (git) ctx = { ...ctx, ref: git.ref, sha: git.sha };
   const sde = env.SOURCE_DATE_EPOCH;
   const epoch = sde && /^\d+$/.test(sde) ? Number(sde) : undefined;
-  return planMeta(
-    { images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations },
-    ctx,
-    {
-      now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
-      sourceDateEpoch: epoch,
-      defaultBranch: defaultBranchOf(ctx),
-      ...(git?.commitDate ? { commitDate: git.commitDate } : {}),
-      prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
-      shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
-      annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
-    },
-  );
+  return planMeta({ images: inputs.images, tags: inputs.tags, flavor: inputs.flavor, labels: inputs.labels, annotations: inputs.annotations }, ctx, {
+    now: epoch !== undefined ? new Date(epoch * 1000) : new Date(),
+    sourceDateEpoch: epoch,
+    defaultBranch: defaultBranchOf(ctx),
+    ...(git?.commitDate ? { commitDate: git.commitDate } : {}),
+    prHeadSha: env.DOCKER_METADATA_PR_HEAD_SHA === 'true',
+    shortShaLength: env.DOCKER_METADATA_SHORT_SHA_LENGTH ? Number(env.DOCKER_METADATA_SHORT_SHA_LENGTH) : undefined,
+    annotationLevels: env.DOCKER_METADATA_ANNOTATIONS_LEVELS ? env.DOCKER_METADATA_ANNOTATIONS_LEVELS.split(',').map((s) => s.trim()) : undefined,
+  });
 }
 
 /** Export to a local OCI layout; a failed export never fails the build. */
@@ -105,9 +108,8 @@ export function localCacheTo(dir: string): string {
   return `type=local,dest=${dir},mode=max,ignore-error=true`;
 }
 
-
 /** The daemon's own builder on a classic image store: it cannot store attestations. */
-const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
+const NO_ATTESTATIONS = 'the docker driver of a daemon without the containerd image store cannot add attestations';
 
 /**
  * Pure: the --provenance and --sbom values for this builder. The default provenance is dropped
@@ -165,18 +167,30 @@ export interface RunPlan {
 export function planRun(inputs: Inputs, ctx: Context, env: NodeJS.ProcessEnv, git?: GitFacts): RunPlan {
   const meta = resolveMeta(inputs, ctx, env, git);
   const decisions = decide(inputs, ctx, meta.images, meta.tags);
-  if (meta.tags.length === 0) meta.warnings.push('No Docker tag has been generated: no tag rule applies to this run (check tags); the image is built without a tag.');
+  if (meta.tags.length === 0)
+    meta.warnings.push('No Docker tag has been generated: no tag rule applies to this run (check tags); the image is built without a tag.');
   const root = path.join(ctx.runnerTemp, 'oneshot-build');
   let cache: RunPlan['cache'];
   if (inputs.cache && inputs.distribute !== 'merge') {
-    const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
+    const scope = planScope({
+      cacheScope: inputs.cacheScope,
+      images: meta.images,
+      target: inputs.target,
+      platforms: inputs.platforms,
+      file: dockerfileOf(inputs),
+    });
     cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
   }
   let mounts: MountsPlan | undefined;
   if (inputs.cacheMounts?.length) {
     if (!cache) meta.warnings.push('cache-mounts: ignored, because cache: false turns off the Actions cache for this step.');
     else {
-      const o = { mounts: inputs.cacheMounts, image: inputs.cacheMountsImage ?? DEFAULT_MOUNTS_IMAGE, maxBytes: inputs.cacheMountsMaxSize ?? DEFAULT_MOUNTS_MAX_BYTES, buildArgs: inputs.buildArgs };
+      const o = {
+        mounts: inputs.cacheMounts,
+        image: inputs.cacheMountsImage ?? DEFAULT_MOUNTS_IMAGE,
+        maxBytes: inputs.cacheMountsMaxSize ?? DEFAULT_MOUNTS_MAX_BYTES,
+        buildArgs: inputs.buildArgs,
+      };
       mounts = planMounts(o, cache.scope, root, ctx);
     }
   }

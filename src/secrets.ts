@@ -125,13 +125,49 @@ export async function removeSecretDir(dir: string | undefined): Promise<void> {
 // Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
 // KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
 const CREDENTIAL_WORDS = new Set([
-  'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
-  'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+  'PASSWORD',
+  'PASSWORDS',
+  'PASSWD',
+  'PASSPHRASE',
+  'TOKEN',
+  'TOKENS',
+  'SECRET',
+  'SECRETS',
+  'CREDENTIAL',
+  'CREDENTIALS',
+  'PAT',
+  'APIKEY',
+  'ACCESSKEY',
+  'PRIVATEKEY',
+  'SECRETKEY',
+  'AUTHTOKEN',
 ]);
 const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
 const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
 /** A credential word followed by one of these names something about it, not the credential. */
-const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+const HARMLESS_AFTER = new Set([
+  'ID',
+  'IDS',
+  'NAME',
+  'FILE',
+  'PATH',
+  'URL',
+  'URI',
+  'TYPE',
+  'FINGERPRINT',
+  'LENGTH',
+  'SIZE',
+  'ALGORITHM',
+  'ALG',
+  'SERVER',
+  'ENDPOINT',
+  'EXPIRY',
+  'TTL',
+  'DIR',
+  'DIRECTORY',
+  'HOME',
+  'PREFIX',
+]);
 
 function words(key: string): string[] {
   return key

@@ -33,7 +33,8 @@ function table(rows: [string, string][]): string[] {
 export function headline(r: Report): string {
   if (r.error) return '### ❌ Docker build failed';
   if (r.dryRun) return '### 🧪 Docker build: dry run (nothing built)';
-  if (r.distribute === 'merge' && r.pushed) return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+  if (r.distribute === 'merge' && r.pushed)
+    return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
   if (r.distribute === 'platform' && r.pushed) return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
   if (r.pushed) return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
   return '### ☑️ Docker build succeeded (not pushed)';
@@ -50,12 +51,11 @@ function cacheLine(r: Report): string | undefined {
   const c = r.cache;
   if (!c) return undefined;
   if (c.hit === 'disabled') return 'disabled (cache: false)';
-  const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-  const save = c.saveReason
-    ? `; not saved (${c.saveReason})`
-    : c.unchanged
-      ? '; nothing new to save: the cache already held every layer of this build'
-      : '';
+  const what =
+    c.hit === 'miss'
+      ? 'miss: nothing restored'
+      : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+  const save = c.saveReason ? `; not saved (${c.saveReason})` : c.unchanged ? '; nothing new to save: the cache already held every layer of this build' : '';
   return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 
@@ -73,7 +73,12 @@ export function renderMainSummary(r: Report): string {
     out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
   }
   if (r.tags.length && r.distribute === 'platform') {
-    out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    out.push(
+      r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):',
+      '',
+      ...r.tags.map((t) => `- ${code(t)}`),
+      '',
+    );
   } else if (r.tags.length) {
     if (r.pushed) {
       out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
@@ -139,7 +144,9 @@ export function renderSaveSummary(s: SaveSummary): string {
   else if (!s.saved) out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
   else {
     const key = s.key ? ` under ${code(s.key)}` : '';
-    out.push(`Saved ${formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    out.push(
+      `Saved ${formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`,
+    );
   }
   out.push('');
   return out.join('\n');

@@ -7,7 +7,19 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, stepCached, registryTags, registryDigest, tempDir, REGISTRY, TOOLCHAIN } from './harness.js';
+import {
+  runAction,
+  startCache,
+  workspaceFrom,
+  uniqueRepo,
+  pruneBuilder,
+  stepCached,
+  registryTags,
+  registryDigest,
+  tempDir,
+  REGISTRY,
+  TOOLCHAIN,
+} from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(6 * 60 * 1000);
@@ -122,7 +134,12 @@ describe('cache-to type=registry, shared by repositories', () => {
     const first = await runAction({
       workspace: ws,
       cache,
-      inputs: { images: uniqueRepo('producer'), 'build-contexts': 'extra=extra', 'build-args': 'NONCE=shared', 'cache-to': `type=registry,ref=${ref},mode=max` },
+      inputs: {
+        images: uniqueRepo('producer'),
+        'build-contexts': 'extra=extra',
+        'build-args': 'NONCE=shared',
+        'cache-to': `type=registry,ref=${ref},mode=max`,
+      },
     });
     expect(first.main.exitCode).toBe(0);
     // The action's own layer cache is saved as before, beside the registry cache.

@@ -169,7 +169,9 @@ describe('buildx from a mirror into the tool cache', () => {
     expect(errors).toHaveLength(1);
     const asset = `buildx-${TAMPERED}.${PLAT}`;
     expect(errors[0]).toMatch(
-      new RegExp(`^buildx-version: checksum mismatch for ${asset.replace(/\./g, '\\.')} from http://127\\.0\\.0\\.1:\\d+/${TAMPERED}/${asset}: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to install it$`),
+      new RegExp(
+        `^buildx-version: checksum mismatch for ${asset.replace(/\./g, '\\.')} from http://127\\.0\\.0\\.1:\\d+/${TAMPERED}/${asset}: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; refusing to install it$`,
+      ),
     );
     expect(mirror.hits).toContain(`/${TAMPERED}/${asset}`);
     expect(existsSync(path.join(toolCache, 'buildx', '0.13.9'))).toBe(false);
@@ -180,7 +182,9 @@ describe('buildx from a mirror into the tool cache', () => {
   test('a release the mirror does not have fails naming the input', async () => {
     const r = await runAction({ workspace: await ws, toolCache, inputs: inputs('v0.99.0') });
     expect(r.main.exitCode).toBe(1);
-    expect(errorsOf(r)).toEqual([expect.stringMatching(/^buildx-version: release v0\.99\.0 not found: http:\/\/127\.0\.0\.1:\d+\/v0\.99\.0\/checksums\.txt answered HTTP 404$/)]);
+    expect(errorsOf(r)).toEqual([
+      expect.stringMatching(/^buildx-version: release v0\.99\.0 not found: http:\/\/127\.0\.0\.1:\d+\/v0\.99\.0\/checksums\.txt answered HTTP 404$/),
+    ]);
   });
 });
 
@@ -208,7 +212,11 @@ describe('builder', () => {
     expect(r.main.exitCode).toBe(1);
     const errors = errorsOf(r);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(new RegExp(`^driver: the docker-container builder could not start its BuildKit image ${image.replace(/[.]/g, '\\.')}: .*not found.*driver-opts: image=<ref>`));
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^driver: the docker-container builder could not start its BuildKit image ${image.replace(/[.]/g, '\\.')}: .*not found.*driver-opts: image=<ref>`,
+      ),
+    );
     const name = stateOf(r).builder?.name;
     expect(name).toMatch(/^obc-\d+-[0-9a-f]{6}$/);
     expect(r.post?.exitCode).toBe(0);

@@ -46,7 +46,12 @@ function restoreMs(log: string): number {
 /** The job ended green, every step's process exited by itself, soon after its last line. */
 function expectGreenAndExited(r: Result): void {
   for (const step of [r.main, r.post!]) {
-    expect({ entry: step.entry, timedOut: step.timedOut, exitCode: step.exitCode, conclusion: step.conclusion }).toEqual({ entry: step.entry, timedOut: false, exitCode: 0, conclusion: 'success' });
+    expect({ entry: step.entry, timedOut: step.timedOut, exitCode: step.exitCode, conclusion: step.conclusion }).toEqual({
+      entry: step.entry,
+      timedOut: false,
+      exitCode: 0,
+      conclusion: 'success',
+    });
     expect(step.durationMs - step.lastOutputMs).toBeLessThan(LINGER_MS);
   }
   expect(errors(r)).toEqual([]);
@@ -58,11 +63,24 @@ describe('a hung or failing cache service never hangs the step', () => {
   const repo = uniqueRepo('hang');
   const run = (o: Partial<Parameters<typeof runAction>[0]> = {}) => {
     pruneBuilder();
-    return runAction({ workspace: ws, cache, inputs: inputs(repo), sha: nextSha(), secrets: [SECRET], timeoutMs: RUN_LIMIT_MS, ...o, env: { ...LIMITS, ...(o.env ?? {}) } });
+    return runAction({
+      workspace: ws,
+      cache,
+      inputs: inputs(repo),
+      sha: nextSha(),
+      secrets: [SECRET],
+      timeoutMs: RUN_LIMIT_MS,
+      ...o,
+      env: { ...LIMITS, ...(o.env ?? {}) },
+    });
   };
   const change = (text: string) => fs.writeFile(path.join(ws, 'src/app.txt'), text);
   /** The key of the entry that holds the 20 MiB dependency layer. */
-  const depsKey = () => cache.entries().filter((e) => e.key.startsWith('obc1-blob-')).sort((a, b) => b.size - a.size)[0].key;
+  const depsKey = () =>
+    cache
+      .entries()
+      .filter((e) => e.key.startsWith('obc1-blob-'))
+      .sort((a, b) => b.size - a.size)[0].key;
 
   beforeAll(async () => {
     cache = await startCache();

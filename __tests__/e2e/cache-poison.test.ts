@@ -13,17 +13,7 @@ import * as path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import {
-  runAction,
-  startCache,
-  workspaceFrom,
-  uniqueRepo,
-  pruneBuilder,
-  stepCached,
-  registryBlobs,
-  cacheArchiveContents,
-  containsBytes,
-} from './harness.js';
+import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, stepCached, registryBlobs, cacheArchiveContents, containsBytes } from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(15 * 60 * 1000);
@@ -39,7 +29,9 @@ interface Attack {
 
 function runAttacker(): Promise<Attack> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [ATTACKER], { env: { ...process.env, ATTACKER_TEXT } }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as Attack)));
+    execFile(process.execPath, [ATTACKER], { env: { ...process.env, ATTACKER_TEXT } }, (err, stdout) =>
+      err ? reject(err) : resolve(JSON.parse(stdout) as Attack),
+    );
   });
 }
 
@@ -75,7 +67,8 @@ function succeeded(r: Awaited<ReturnType<typeof runAction>>): void {
   if (r.conclusion !== 'success') throw new Error(`the run failed:\n${r.log.slice(-3000)}`);
 }
 
-const warnings = (r: Awaited<ReturnType<typeof runAction>>) => [...r.main.annotations, ...(r.post?.annotations ?? [])].filter((a) => a.level === 'warning').map((a) => a.message);
+const warnings = (r: Awaited<ReturnType<typeof runAction>>) =>
+  [...r.main.annotations, ...(r.post?.annotations ?? [])].filter((a) => a.level === 'warning').map((a) => a.message);
 const indexSaves = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'finalize' && l.status === 200 && l.key?.startsWith('obc1-idx-')).length;
 
 /** A cache service, a workspace of the poison project and its gate, for the tests of one describe. */

@@ -118,7 +118,11 @@ describe('two jobs of one commit save at the same moment', () => {
         const sha = nextSha();
         const pair = await racingPair(cache, ws, repo, sha);
         const newest = newestOfBranch(cache, pair);
-        outcomes.push(`${i}: ${storedIndexes(cache).map((x) => `${x.key.slice(-6)}=${x.usable}/${x.records}`).join(' ')}`);
+        outcomes.push(
+          `${i}: ${storedIndexes(cache)
+            .map((x) => `${x.key.slice(-6)}=${x.usable}/${x.records}`)
+            .join(' ')}`,
+        );
         expect([i, newest.usable]).toEqual([i, full.usable]);
         // A re-run of the commit on a fresh runner: everything comes from the saved cache.
         pruneBuilder();
@@ -150,7 +154,8 @@ describe('a slow service in post never leaves a worse index', () => {
       const env = { OBC_CACHE_TIMEOUT_SECONDS: '2' };
       const slow = await job(cache, ws, repo, nextSha(), {
         env,
-        afterEntry: async (e) => (e.entry === 'main' ? cache.setFaults([{ op: 'lookup', type: 'slow', delayMs: 30_000, key: 'obc1-blob-', times: 1 }]) : undefined),
+        afterEntry: async (e) =>
+          e.entry === 'main' ? cache.setFaults([{ op: 'lookup', type: 'slow', delayMs: 30_000, key: 'obc1-blob-', times: 1 }]) : undefined,
       });
       cache.clearFaults();
       expect(slow.outputs['cache-hit']).toBe('miss');

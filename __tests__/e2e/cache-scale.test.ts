@@ -31,7 +31,11 @@ interface IndexMeta {
 let n = 0;
 const nextSha = () => (++n).toString(16).padStart(40, 'e');
 const isIndexKey = (k: string) => k.startsWith('obc1-idx-');
-const created = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'finalize' && l.status === 200).map((l) => l.key!);
+const created = (cache: CacheServer) =>
+  cache
+    .log()
+    .filter((l) => l.kind === 'finalize' && l.status === 200)
+    .map((l) => l.key!);
 const warnings = (r: Result) => [...r.main.annotations, ...(r.post?.annotations ?? [])].filter((a) => a.level === 'warning').map((a) => a.message);
 
 /** Build step ids of the last build attempt, and which of them were CACHED. */

@@ -33,7 +33,11 @@ async function run(cache: CacheServer, ws: string, repo: string, o: Partial<Para
   return r;
 }
 
-const uploadedBytes = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'upload').reduce((s, l) => s + l.bytesIn, 0);
+const uploadedBytes = (cache: CacheServer) =>
+  cache
+    .log()
+    .filter((l) => l.kind === 'upload')
+    .reduce((s, l) => s + l.bytesIn, 0);
 const entryUploads = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'finalize' && l.status === 200).length;
 const warnings = (r: Result) => [...r.main.annotations, ...(r.post?.annotations ?? [])].filter((a) => a.level === 'warning').map((a) => a.message);
 const errors = (r: Result) => [...r.main.annotations, ...(r.post?.annotations ?? [])].filter((a) => a.level === 'error').map((a) => a.message);
@@ -73,7 +77,11 @@ describe('content-addressed cache: uploads and stored size', () => {
   });
 
   test('a fully cached rebuild on a pruned builder is an exact hit that fetches at most 5% lazily; eager fetching downloads the whole cache', async () => {
-    const downloaded = () => cache.log().filter((l) => l.kind === 'download').reduce((s, l) => s + l.bytesOut, 0);
+    const downloaded = () =>
+      cache
+        .log()
+        .filter((l) => l.kind === 'download')
+        .reduce((s, l) => s + l.bytesOut, 0);
     cache.resetLog();
     const lazy = await run(cache, ws, repo);
     expect(stepCached(lazy.log, EXPENSIVE)).toBe(true);
@@ -130,7 +138,10 @@ describe('scopes and pull requests', () => {
     expect(ra.outputs['cache-key']).not.toBe(rb.outputs['cache-key']);
     // b did not start from a's cache, and did not overwrite it.
     expect(rb.outputs['cache-hit']).toBe('miss');
-    const keys = cache.entries().map((e) => e.key).filter((k) => k.startsWith('obc1-idx-'));
+    const keys = cache
+      .entries()
+      .map((e) => e.key)
+      .filter((k) => k.startsWith('obc1-idx-'));
     expect(keys).toEqual(expect.arrayContaining([ra.outputs['cache-key'], rb.outputs['cache-key']]));
     // A new commit with the same content: served wholly by a's cache, so an exact hit.
     const ra2 = await run(cache, ws, a, { sha: 'e'.repeat(40) });
@@ -144,7 +155,12 @@ describe('scopes and pull requests', () => {
     await run(cache, ws, repo, { ref: 'refs/heads/main' });
     cache.resetLog();
     const payload = { ...DEFAULT_PAYLOAD, number: 7, pull_request: { number: 7, head: { ref: 'topic' }, base: { ref: 'main' } } };
-    const r = await run(cache, ws, repo, { event: 'pull_request', ref: 'refs/pull/7/merge', payload, env: { GITHUB_HEAD_REF: 'topic', GITHUB_BASE_REF: 'main' } });
+    const r = await run(cache, ws, repo, {
+      event: 'pull_request',
+      ref: 'refs/pull/7/merge',
+      payload,
+      env: { GITHUB_HEAD_REF: 'topic', GITHUB_BASE_REF: 'main' },
+    });
     expect(r.outputs['cache-hit']).toBe('exact');
     expect(r.log).toContain(`Cache hit for restore-key: obc1-idx-`);
     expect(stepCached(r.log, EXPENSIVE)).toBe(true);
@@ -246,7 +262,11 @@ describe('cache service faults end in a successful build with a warning', () => 
   });
 
   /** The key of the entry that holds the 20 MiB dependency layer. */
-  const depsKey = () => cache.entries().filter((e) => e.key.startsWith('obc1-blob-')).sort((a, b) => b.size - a.size)[0].key;
+  const depsKey = () =>
+    cache
+      .entries()
+      .filter((e) => e.key.startsWith('obc1-blob-'))
+      .sort((a, b) => b.size - a.size)[0].key;
 
   // A change in src/ makes the build need the dependency layer (COPY --from=deps feeds the RUN that
   // follows), so the faulted blob is really asked for, in both fetch modes.

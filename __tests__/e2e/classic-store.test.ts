@@ -12,10 +12,26 @@ jest.setTimeout(15 * 60 * 1000);
 
 const SECRET = 'classic-store-secret';
 const EXPENSIVE = 'RUN dd if=/dev/urandom';
-const inputs = (repo: string, extra: Record<string, string> = {}) => ({ images: repo, secrets: `token=${SECRET}`, 'build-args': `EXPECTED_DIGEST=${sha256(SECRET)}`, ...extra });
-const downloaded = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'download').reduce((s, l) => s + l.bytesOut, 0);
-const uploaded = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'upload').reduce((s, l) => s + l.bytesIn, 0);
-const builderContainers = () => execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('buildx_buildkit_obc-'));
+const inputs = (repo: string, extra: Record<string, string> = {}) => ({
+  images: repo,
+  secrets: `token=${SECRET}`,
+  'build-args': `EXPECTED_DIGEST=${sha256(SECRET)}`,
+  ...extra,
+});
+const downloaded = (cache: CacheServer) =>
+  cache
+    .log()
+    .filter((l) => l.kind === 'download')
+    .reduce((s, l) => s + l.bytesOut, 0);
+const uploaded = (cache: CacheServer) =>
+  cache
+    .log()
+    .filter((l) => l.kind === 'upload')
+    .reduce((s, l) => s + l.bytesIn, 0);
+const builderContainers = () =>
+  execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((n) => n.startsWith('buildx_buildkit_obc-'));
 // Builder containers of this file's runs: one left by a run that was killed before this file
 // started (its post never ran) is not theirs.
 let leftBefore = new Set<string>();
@@ -80,7 +96,7 @@ describe('the classic image store (hosted-runner shape)', () => {
     expect(r.log).not.toContain('Attestation is not supported');
     expect(r.log).toContain('No provenance attestation: the docker driver of a daemon without the containerd image store cannot add attestations.');
     expect(r.main.annotations.filter((a) => a.level === 'warning').map((a) => a.message)).toContainEqual(
-      'Layer cache: not used: the docker driver of a daemon without the containerd image store can neither export a layer cache nor use one another builder made (its base images get other cache keys); use driver: docker-container, or turn on the daemon\'s containerd image store.',
+      "Layer cache: not used: the docker driver of a daemon without the containerd image store can neither export a layer cache nor use one another builder made (its base images get other cache keys); use driver: docker-container, or turn on the daemon's containerd image store.",
     );
     expect(r.outputs['cache-hit']).toBe('miss');
     expect(r.log).not.toContain('importing cache manifest');
@@ -98,7 +114,7 @@ describe('the classic image store (hosted-runner shape)', () => {
     expect(r.log).not.toMatch(/^#\d+ \[/m);
   });
 
-  test('cache: false builds with the daemon\'s own BuildKit: no container is started', async () => {
+  test("cache: false builds with the daemon's own BuildKit: no container is started", async () => {
     const r = await runAction({ workspace: ws, inputs: inputs(repo, { cache: 'false', push: 'false' }), sha: sha(), secrets: [SECRET] });
     expect(r.conclusion).toBe('success');
     expect(r.outputs.driver).toBe('docker');
@@ -108,7 +124,12 @@ describe('the classic image store (hosted-runner shape)', () => {
 
   test('a BuildKit image that cannot be pulled fails with one line naming it and how to choose another', async () => {
     const image = 'registry.invalid/nobody/buildkit:none';
-    const r = await runAction({ workspace: ws, inputs: inputs(repo, { 'driver-opts': `image=${image}`, push: 'false', cache: 'false' }), sha: sha(), secrets: [SECRET] });
+    const r = await runAction({
+      workspace: ws,
+      inputs: inputs(repo, { 'driver-opts': `image=${image}`, push: 'false', cache: 'false' }),
+      sha: sha(),
+      secrets: [SECRET],
+    });
     expect(r.conclusion).toBe('failure');
     const errors = r.main.annotations.filter((a) => a.level === 'error').map((a) => a.message);
     expect(errors).toHaveLength(1);

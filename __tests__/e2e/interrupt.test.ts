@@ -45,54 +45,63 @@ async function cacheArchives(dir: string): Promise<string[]> {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.stat(p).then(() => true, () => false);
+  return fs.stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 const errorsOf = (r: Awaited<ReturnType<typeof runAction>>) => r.main.annotations.filter((a) => a.level === 'error').map((a) => a.message);
 const writes = () => cache.log().filter((l) => l.kind === 'create' || l.kind === 'upload' || l.kind === 'finalize');
 
 // SIGINT is what the runner sends first on a cancel, SIGTERM 7.5 s later.
-test.each(['SIGINT', 'SIGTERM'] as const)('%s while a RUN step runs: buildx is stopped at once, the step fails with one line, post cleans up and saves nothing', async (signal) => {
-  const nonce = randomBytes(6).toString('hex');
-  const ws = await tempDir('ws-cancel');
-  // A step that would run for five minutes; its output line says it has started.
-  await fs.writeFile(path.join(ws, 'Dockerfile'), `FROM busybox\nRUN echo waiting-${nonce} && for i in $(seq 1 600); do sleep 0.5; done\n`);
-  const runnerTemp = await tempDir('rt-cancel');
-  const repo = uniqueRepo('cancel-build');
-  cache.resetLog();
-  let leftAfterMain: string[] | undefined;
-  const r = await runAction({
-    workspace: ws,
-    cache,
-    runnerTemp,
-    inputs: { images: repo, secrets: 'token=a-secret-for-the-cancelled-run' },
-    interrupt: { when: (line) => new RegExp(`^#\\d+ \\d+\\.\\d+ waiting-${nonce}$`).test(line), signal },
-    // Before post starts, while anything main left behind would still run.
-    afterEntry: (e) => {
-      if (e.entry === 'main') leftAfterMain = processesWith('buildx', 'build', runnerTemp);
-    },
-  });
-  expect(r.main.interruptedMs).not.toBeNull();
-  expect(leftAfterMain).toEqual([]);
-  expect(r.main.exitCode).toBe(1);
-  expect(errorsOf(r)).toEqual([`Cancelled (${signal}): stopped the build and the layer cache restore; post removes what they left.`]);
-  // Within the runner's grace (2.5 s after SIGTERM), give or take a loaded machine.
-  process.stdout.write(`main exited ${r.main.interruptedMs} ms after ${signal} during the build\n`);
-  expect(r.main.interruptedMs!).toBeLessThan(10_000);
-  expect(r.post?.exitCode).toBe(0);
-  expect(r.post?.log).toContain(`Layer cache not saved: the run was cancelled (${signal}).`);
-  expect(writes()).toEqual([]);
-  expect(await exists(path.join(runnerTemp, 'oneshot-build'))).toBe(false);
-  expect((await fs.readdir(runnerTemp)).filter((d) => d.startsWith('obc-secrets-') || d.startsWith('obc-docker-'))).toEqual([]);
-  // BuildKit cancels the step once its client is gone: the RUN's shell ends too.
-  const deadline = Date.now() + 30_000;
-  while (processesWith(`waiting-${nonce}`).length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
-  expect(processesWith(`waiting-${nonce}`)).toEqual([]);
-});
+test.each(['SIGINT', 'SIGTERM'] as const)(
+  '%s while a RUN step runs: buildx is stopped at once, the step fails with one line, post cleans up and saves nothing',
+  async (signal) => {
+    const nonce = randomBytes(6).toString('hex');
+    const ws = await tempDir('ws-cancel');
+    // A step that would run for five minutes; its output line says it has started.
+    await fs.writeFile(path.join(ws, 'Dockerfile'), `FROM busybox\nRUN echo waiting-${nonce} && for i in $(seq 1 600); do sleep 0.5; done\n`);
+    const runnerTemp = await tempDir('rt-cancel');
+    const repo = uniqueRepo('cancel-build');
+    cache.resetLog();
+    let leftAfterMain: string[] | undefined;
+    const r = await runAction({
+      workspace: ws,
+      cache,
+      runnerTemp,
+      inputs: { images: repo, secrets: 'token=a-secret-for-the-cancelled-run' },
+      interrupt: { when: (line) => new RegExp(`^#\\d+ \\d+\\.\\d+ waiting-${nonce}$`).test(line), signal },
+      // Before post starts, while anything main left behind would still run.
+      afterEntry: (e) => {
+        if (e.entry === 'main') leftAfterMain = processesWith('buildx', 'build', runnerTemp);
+      },
+    });
+    expect(r.main.interruptedMs).not.toBeNull();
+    expect(leftAfterMain).toEqual([]);
+    expect(r.main.exitCode).toBe(1);
+    expect(errorsOf(r)).toEqual([`Cancelled (${signal}): stopped the build and the layer cache restore; post removes what they left.`]);
+    // Within the runner's grace (2.5 s after SIGTERM), give or take a loaded machine.
+    process.stdout.write(`main exited ${r.main.interruptedMs} ms after ${signal} during the build\n`);
+    expect(r.main.interruptedMs!).toBeLessThan(10_000);
+    expect(r.post?.exitCode).toBe(0);
+    expect(r.post?.log).toContain(`Layer cache not saved: the run was cancelled (${signal}).`);
+    expect(writes()).toEqual([]);
+    expect(await exists(path.join(runnerTemp, 'oneshot-build'))).toBe(false);
+    expect((await fs.readdir(runnerTemp)).filter((d) => d.startsWith('obc-secrets-') || d.startsWith('obc-docker-'))).toEqual([]);
+    // BuildKit cancels the step once its client is gone: the RUN's shell ends too.
+    const deadline = Date.now() + 30_000;
+    while (processesWith(`waiting-${nonce}`).length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect(processesWith(`waiting-${nonce}`)).toEqual([]);
+  },
+);
 
 test('SIGTERM while the cache restore downloads: no partial archive or extracted file is left after post, no cache saved', async () => {
   const ws = await tempDir('ws-cancel-restore');
-  await fs.writeFile(path.join(ws, 'Dockerfile'), `FROM busybox\nRUN echo ${randomBytes(6).toString('hex')} > /x && dd if=/dev/urandom of=/blob bs=1k count=64 2>/dev/null\n`);
+  await fs.writeFile(
+    path.join(ws, 'Dockerfile'),
+    `FROM busybox\nRUN echo ${randomBytes(6).toString('hex')} > /x && dd if=/dev/urandom of=/blob bs=1k count=64 2>/dev/null\n`,
+  );
   const repo = uniqueRepo('cancel-restore');
   const first = await runAction({ workspace: ws, cache, inputs: { images: repo } });
   expect(first.main.exitCode).toBe(0);

@@ -23,9 +23,30 @@ const SEMVER_RULES = ['type=semver,pattern={{version}}', 'type=semver,pattern={{
 const rows: Row[] = [
   { name: 'push to the default branch: the branch name, no latest', event: 'push', ref: 'refs/heads/main', inputs: {}, tags: ['main'], version: 'main' },
   { name: 'push to a branch with a slash', event: 'push', ref: 'refs/heads/feature/login', inputs: {}, tags: ['feature-login'], version: 'feature-login' },
-  { name: 'git tag with the default rules: the tag as is, and latest', event: 'push', ref: 'refs/tags/v1.2.3', inputs: {}, tags: ['v1.2.3', 'latest'], version: 'v1.2.3' },
-  { name: 'git tag with semver rules', event: 'push', ref: 'refs/tags/v1.2.3', inputs: { tags: SEMVER_RULES }, tags: ['1.2.3', '1.2', '1', 'latest'], version: '1.2.3' },
-  { name: 'semver pre-release: only the full version, no latest', event: 'push', ref: 'refs/tags/v2.0.0-rc.1', inputs: { tags: SEMVER_RULES }, tags: ['2.0.0-rc.1'], version: '2.0.0-rc.1' },
+  {
+    name: 'git tag with the default rules: the tag as is, and latest',
+    event: 'push',
+    ref: 'refs/tags/v1.2.3',
+    inputs: {},
+    tags: ['v1.2.3', 'latest'],
+    version: 'v1.2.3',
+  },
+  {
+    name: 'git tag with semver rules',
+    event: 'push',
+    ref: 'refs/tags/v1.2.3',
+    inputs: { tags: SEMVER_RULES },
+    tags: ['1.2.3', '1.2', '1', 'latest'],
+    version: '1.2.3',
+  },
+  {
+    name: 'semver pre-release: only the full version, no latest',
+    event: 'push',
+    ref: 'refs/tags/v2.0.0-rc.1',
+    inputs: { tags: SEMVER_RULES },
+    tags: ['2.0.0-rc.1'],
+    version: '2.0.0-rc.1',
+  },
   {
     name: 'pull request: pr-N',
     event: 'pull_request',
@@ -36,7 +57,14 @@ const rows: Row[] = [
     version: 'pr-15',
   },
   { name: 'schedule: nightly and the branch', event: 'schedule', ref: 'refs/heads/main', inputs: {}, tags: ['nightly', 'main'], version: 'nightly' },
-  { name: 'sha and raw rules', event: 'push', ref: 'refs/heads/main', inputs: { tags: 'type=sha\ntype=raw,value=stable' }, tags: ['stable', 'sha-860c190'], version: 'stable' },
+  {
+    name: 'sha and raw rules',
+    event: 'push',
+    ref: 'refs/heads/main',
+    inputs: { tags: 'type=sha\ntype=raw,value=stable' },
+    tags: ['stable', 'sha-860c190'],
+    version: 'stable',
+  },
   {
     name: 'edge on the default branch, with flavor prefix and latest=true',
     event: 'push',
@@ -84,7 +112,11 @@ describe('tags from the git ref through dist/ in dry-run', () => {
   });
 
   test('an unknown rule type fails with one line quoting the rule', async () => {
-    const r = await runAction({ workspace: await tempDir('meta'), inputs: { images: IMAGE, 'dry-run': 'true', tags: 'type=semvr,pattern={{version}}' }, sha: SHA });
+    const r = await runAction({
+      workspace: await tempDir('meta'),
+      inputs: { images: IMAGE, 'dry-run': 'true', tags: 'type=semvr,pattern={{version}}' },
+      sha: SHA,
+    });
     expect(r.main.exitCode).toBe(1);
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors.map((e) => e.message)).toEqual(['tags: unknown type "semvr" in "type=semvr,pattern={{version}}"']);

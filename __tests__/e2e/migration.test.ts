@@ -43,7 +43,11 @@ describe('metadata outputs in a dry run', () => {
   });
 
   test('DOCKER_METADATA_SET_OUTPUT_ENV=false: outputs only', async () => {
-    const r = await runAction({ workspace: await tempDir('meta'), inputs: { images: 'ghcr.io/acme/app', 'dry-run': 'true' }, env: { DOCKER_METADATA_SET_OUTPUT_ENV: 'false' } });
+    const r = await runAction({
+      workspace: await tempDir('meta'),
+      inputs: { images: 'ghcr.io/acme/app', 'dry-run': 'true' },
+      env: { DOCKER_METADATA_SET_OUTPUT_ENV: 'false' },
+    });
     expect(r.main.exitCode).toBe(0);
     expect(r.main.envFile).toEqual({});
     expect(r.outputs['tag-names']).toBe('main');
@@ -57,7 +61,11 @@ describe('metadata outputs in a dry run', () => {
     g('tag', 'v3.1.4');
     g('checkout', '-q', '--detach', 'v3.1.4');
     const sha = g('rev-parse', 'HEAD').toString().trim();
-    const r = await runAction({ workspace: ws, inputs: { images: 'ghcr.io/acme/app', 'metadata-context': 'git', tags: 'type=semver,pattern={{version}}\ntype=sha,format=long', 'dry-run': 'true' }, ref: 'refs/heads/main' });
+    const r = await runAction({
+      workspace: ws,
+      inputs: { images: 'ghcr.io/acme/app', 'metadata-context': 'git', tags: 'type=semver,pattern={{version}}\ntype=sha,format=long', 'dry-run': 'true' },
+      ref: 'refs/heads/main',
+    });
     expect(errorsOf(r)).toEqual([]);
     expect(r.outputs['tag-names'].split('\n')).toEqual(['3.1.4', `sha-${sha}`, 'latest']);
   });
@@ -74,7 +82,9 @@ describe('metadata outputs in a dry run', () => {
     expect(errorsOf(bad)).toEqual([expect.stringMatching(/^logout: docker\/login-action's input is not one of this action's: the post step always logs out/)]);
     const ok = await runAction({ workspace: await tempDir('meta'), inputs: { images: 'user/app', 'dry-run': 'true', cleanup: 'true' } });
     expect(ok.main.exitCode).toBe(0);
-    expect(warningsOf(ok)).toEqual(expect.arrayContaining([expect.stringMatching(/^cleanup: docker\/setup-buildx-action's input is not one of this action's: write keep-builder: true/)]));
+    expect(warningsOf(ok)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^cleanup: docker\/setup-buildx-action's input is not one of this action's: write keep-builder: true/)]),
+    );
   });
 });
 
@@ -95,7 +105,9 @@ describe('full image references in tags, as build-push-action takes them', () =>
   test('an upper-case reference fails before any work, saying what to write', async () => {
     const r = await runAction({ workspace: await project('FROM busybox\n'), inputs: { tags: 'ghcr.io/Acme/App:1.0', cache: 'false' } });
     expect(r.main.exitCode).toBe(1);
-    expect(errorsOf(r)).toEqual(['tags: image name "ghcr.io/Acme/App" in "ghcr.io/Acme/App:1.0" has upper-case letters (Docker refuses them: write "ghcr.io/acme/app")']);
+    expect(errorsOf(r)).toEqual([
+      'tags: image name "ghcr.io/Acme/App" in "ghcr.io/Acme/App:1.0" has upper-case letters (Docker refuses them: write "ghcr.io/acme/app")',
+    ]);
     expect(r.main.groups).not.toContain('Docker and buildx');
   });
 });
@@ -115,7 +127,21 @@ async function startAuthRegistry(user: string, password: string): Promise<AuthRe
   const port = await freePort();
   const dir = await tempDir('authreg');
   await fs.writeFile(path.join(dir, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', user, password]));
-  const config = ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${dir}/data`, 'http:', `  addr: 127.0.0.1:${port}`, 'auth:', '  htpasswd:', '    realm: obc-e2e', `    path: ${dir}/htpasswd`, ''];
+  const config = [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${dir}/data`,
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    'auth:',
+    '  htpasswd:',
+    '    realm: obc-e2e',
+    `    path: ${dir}/htpasswd`,
+    '',
+  ];
   await fs.writeFile(path.join(dir, 'config.yml'), config.join('\n'));
   const log = openSync(path.join(dir, 'registry.log'), 'a');
   const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', log, log] });
@@ -133,7 +159,9 @@ async function startAuthRegistry(user: string, password: string): Promise<AuthRe
 }
 
 async function tagsOn(reg: AuthRegistry, repo: string): Promise<string[]> {
-  const res = await fetch(`http://${reg.host}/v2/${repo}/tags/list`, { headers: { Authorization: `Basic ${Buffer.from(`${reg.user}:${reg.password}`).toString('base64')}` } });
+  const res = await fetch(`http://${reg.host}/v2/${repo}/tags/list`, {
+    headers: { Authorization: `Basic ${Buffer.from(`${reg.user}:${reg.password}`).toString('base64')}` },
+  });
   if (res.status === 404) return [];
   return ((await res.json()) as { tags?: string[] }).tags ?? [];
 }
@@ -147,7 +175,10 @@ describe('registry-auth pasted from a docker/login-action step', () => {
 
   beforeAll(async () => {
     // A password a line-based look-alike would get wrong: quotes, " #" and ": " inside.
-    [plain, ecr] = await Promise.all([startAuthRegistry('bob', `p#w: ${randomBytes(6).toString('hex')} "x"`), startAuthRegistry('AWS', `ecr-token-${randomBytes(8).toString('hex')}`)]);
+    [plain, ecr] = await Promise.all([
+      startAuthRegistry('bob', `p#w: ${randomBytes(6).toString('hex')} "x"`),
+      startAuthRegistry('AWS', `ecr-token-${randomBytes(8).toString('hex')}`),
+    ]);
     // The AWS CLI stand-in: prints the ECR registry's password when given the keys in its environment.
     fakeAws = await tempDir('aws');
     await fs.writeFile(
@@ -209,7 +240,15 @@ describe('registry-auth pasted from a docker/login-action step', () => {
     let seen: { scoped: string; main: string } | undefined;
     const r = await runAction({
       workspace: await project('FROM busybox\n'),
-      inputs: { images: `${plain.host}/e2e/scoped`, registry: plain.host, username: plain.user, password: plain.password, scope: 'e2e/scoped@push', push: 'false', cache: 'false' },
+      inputs: {
+        images: `${plain.host}/e2e/scoped`,
+        registry: plain.host,
+        username: plain.user,
+        password: plain.password,
+        scope: 'e2e/scoped@push',
+        push: 'false',
+        cache: 'false',
+      },
       afterEntry: async (step) => {
         if (step.entry !== 'main') return;
         const cfg = JSON.parse(step.state.obc ?? '{}').dockerConfig as string;
@@ -229,10 +268,16 @@ describe('registry-auth pasted from a docker/login-action step', () => {
   test('a YAML error names line and column, never the text', async () => {
     const r = await runAction({
       workspace: await project('FROM busybox\n'),
-      inputs: { images: `${plain.host}/e2e/never`, 'registry-auth': `- registry: ${plain.host}\n  username: bob\n  password: ${plain.password}`, cache: 'false' },
+      inputs: {
+        images: `${plain.host}/e2e/never`,
+        'registry-auth': `- registry: ${plain.host}\n  username: bob\n  password: ${plain.password}`,
+        cache: 'false',
+      },
     });
     expect(r.main.exitCode).toBe(1);
-    expect(errorsOf(r)).toEqual([expect.stringMatching(/^registry-auth: not valid YAML at line 3, column \d+: .* \(the text is not shown: it may hold a password\)$/)]);
+    expect(errorsOf(r)).toEqual([
+      expect.stringMatching(/^registry-auth: not valid YAML at line 3, column \d+: .* \(the text is not shown: it may hold a password\)$/),
+    ]);
     expect(r.log).not.toContain(plain.password);
   });
 });

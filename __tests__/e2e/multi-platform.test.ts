@@ -31,7 +31,9 @@ async function lockBinfmt(mode: '-s' | '-x'): Promise<() => void> {
 
 async function manifest(repo: string, ref: string): Promise<any> {
   const res = await fetch(`http://${REGISTRY}/v2/${repo.slice(REGISTRY.length + 1)}/manifests/${ref}`, {
-    headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json' },
+    headers: {
+      Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json',
+    },
   });
   if (!res.ok) throw new Error(`registry answered ${res.status} for ${repo}@${ref}`);
   return res.json();
@@ -148,14 +150,25 @@ describe('bad input: one line naming the input, before any Docker work', () => {
   const cases: [string, Record<string, string>, RegExp][] = [
     ['an unknown platform', { platforms: 'linux/amd64,linux/arm65' }, /^platforms: "linux\/arm65": unknown architecture "arm65"/],
     ['a merge with nothing to merge', { distribute: 'merge' }, /^distribute: merge: nothing to merge/],
-    ['a distribute run with more than one platform', { distribute: 'platform', platforms: BOTH }, /^distribute: platform: each job builds exactly one platform, but platforms gives 2 \("linux\/amd64,linux\/arm64"\)/],
-    ['distribute: platform on the docker driver', { distribute: 'platform', platforms: 'linux/arm64', driver: 'docker' }, /^driver: docker: distribute: platform pushes by digest/],
+    [
+      'a distribute run with more than one platform',
+      { distribute: 'platform', platforms: BOTH },
+      /^distribute: platform: each job builds exactly one platform, but platforms gives 2 \("linux\/amd64,linux\/arm64"\)/,
+    ],
+    [
+      'distribute: platform on the docker driver',
+      { distribute: 'platform', platforms: 'linux/arm64', driver: 'docker' },
+      /^driver: docker: distribute: platform pushes by digest/,
+    ],
   ];
   test.each(cases)('%s', async (_name, extra) => {
     const [, , want] = cases.find((c) => c[0] === _name)!;
     const r = await runAction({ workspace: await workspaceFrom('multiarch'), inputs: { images: uniqueRepo('bad'), ...extra } });
     expect(r.main.exitCode).not.toBe(0);
-    const errors = r.log.split('\n').filter((l) => l.startsWith('Error: ')).map((l) => l.slice(7));
+    const errors = r.log
+      .split('\n')
+      .filter((l) => l.startsWith('Error: '))
+      .map((l) => l.slice(7));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(want);
     expect(r.log).not.toContain('[group] Docker and buildx');
@@ -168,9 +181,21 @@ onContainerBuilder('distribute: two platform jobs of one run, then the merge', (
   const tags = 'type=ref,event=branch\ntype=raw,value=v1';
   const annotations = 'org.example.merged=yes';
   const job = (platform: string, attempt = '1') =>
-    runAction({ workspace: ws, cache, runId, runAttempt: attempt, inputs: { images: repo, tags, annotations, platforms: platform, distribute: 'platform', 'qemu-image': STANDIN } });
+    runAction({
+      workspace: ws,
+      cache,
+      runId,
+      runAttempt: attempt,
+      inputs: { images: repo, tags, annotations, platforms: platform, distribute: 'platform', 'qemu-image': STANDIN },
+    });
   const merge = (attempt: string, wait = '60') =>
-    runAction({ workspace: ws, cache, runId, runAttempt: attempt, inputs: { images: repo, tags, annotations, platforms: BOTH, distribute: 'merge', 'distribute-wait': wait } });
+    runAction({
+      workspace: ws,
+      cache,
+      runId,
+      runAttempt: attempt,
+      inputs: { images: repo, tags, annotations, platforms: BOTH, distribute: 'merge', 'distribute-wait': wait },
+    });
   let ws: string;
   let amd: Awaited<ReturnType<typeof runAction>>;
   let arm: Awaited<ReturnType<typeof runAction>>;

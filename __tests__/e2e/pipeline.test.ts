@@ -4,8 +4,19 @@ import { jest } from '@jest/globals';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
-  runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, stepCached, registryDigest, registryTags,
-  registryBlobs, cacheArchiveContents, containsBytes, sha256, tempDir,
+  runAction,
+  startCache,
+  workspaceFrom,
+  uniqueRepo,
+  pruneBuilder,
+  stepCached,
+  registryDigest,
+  registryTags,
+  registryBlobs,
+  cacheArchiveContents,
+  containsBytes,
+  sha256,
+  tempDir,
 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
@@ -15,7 +26,6 @@ const SECRET_INPUT = ['token<<EOS', 'first line "quoted" = with equals', "second
 const SECRET_LINES = SECRET.split('\n').filter((l) => l.trim() !== '');
 
 jest.setTimeout(10 * 60 * 1000);
-
 
 let cache: CacheServer;
 beforeAll(async () => {
@@ -125,7 +135,13 @@ describe('git tag and pull request', () => {
       pull_request: { number: 15, head: { ref: 'fix/y', sha: 'b'.repeat(40) }, base: { ref: 'main' } },
     };
     const r = await runAction({
-      workspace: ws, cache, inputs: inputs(repo), event: 'pull_request', ref: 'refs/pull/15/merge', payload, secrets: [SECRET],
+      workspace: ws,
+      cache,
+      inputs: inputs(repo),
+      event: 'pull_request',
+      ref: 'refs/pull/15/merge',
+      payload,
+      secrets: [SECRET],
       env: {},
     });
     expect(r.main.exitCode).toBe(0);
@@ -164,7 +180,11 @@ describe('bad input fails with one clear line naming the input', () => {
     // Inputs that escape or mislead, refused before any Docker work.
     ['cache-scope: ..', { 'cache-scope': '..' }, /^cache-scope: "\.\." has no letter or digit/],
     ['cache-scope: ../..', { 'cache-scope': '../..' }, /^cache-scope: "\.\.\/\.\." has no letter or digit/],
-    ['a Dockerfile outside the workspace', { file: '../../../../../../../../../etc/hostname' }, /^file: "(\.\.\/)+etc\/hostname" is outside the workspace ".+"; the Dockerfile must be a file of the workspace/],
+    [
+      'a Dockerfile outside the workspace',
+      { file: '../../../../../../../../../etc/hostname' },
+      /^file: "(\.\.\/)+etc\/hostname" is outside the workspace ".+"; the Dockerfile must be a file of the workspace/,
+    ],
     ['an unknown platform architecture', { platforms: 'linux/amd64,linux/notanarch' }, /^platforms: "linux\/notanarch": unknown architecture "notanarch"/],
     ['a platform without an architecture', { platforms: 'linux' }, /^platforms: "linux": expected os\/arch or os\/arch\/variant/],
     ['a label line without "="', { labels: 'maintainer=me\nno-equals-label' }, /^labels: expected KEY=VALUE, got "no-equals-label"$/],

@@ -29,7 +29,11 @@ function pruneRemote(): void {
     execFileSync('docker', ['buildx', 'rm', name], { stdio: 'ignore' });
   }
 }
-const downloaded = (cache: CacheServer) => cache.log().filter((l) => l.kind === 'download').reduce((s, l) => s + l.bytesOut, 0);
+const downloaded = (cache: CacheServer) =>
+  cache
+    .log()
+    .filter((l) => l.kind === 'download')
+    .reduce((s, l) => s + l.bytesOut, 0);
 
 describe('driver: remote', () => {
   let cache: CacheServer;

@@ -5,8 +5,20 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, registryDigest, registryTags, registryBlobs, cacheArchiveContents,
-  containsBytes, sha256, tempDir, DEFAULT_PAYLOAD, REGISTRY,
+  runAction,
+  startCache,
+  workspaceFrom,
+  uniqueRepo,
+  pruneBuilder,
+  registryDigest,
+  registryTags,
+  registryBlobs,
+  cacheArchiveContents,
+  containsBytes,
+  sha256,
+  tempDir,
+  DEFAULT_PAYLOAD,
+  REGISTRY,
 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
@@ -182,7 +194,9 @@ describe('the leak guard stops a Dockerfile that copies a secret into a layer', 
     expect(r.post?.exitCode).toBe(0);
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors).toHaveLength(1);
-    expect(errors[0].message).toMatch(/^secret-scan: secret "token" is in (image|layer cache) blob sha256:[0-9a-f]{64} \((gzip|zstd) layer data\)\. Nothing was pushed/);
+    expect(errors[0].message).toMatch(
+      /^secret-scan: secret "token" is in (image|layer cache) blob sha256:[0-9a-f]{64} \((gzip|zstd) layer data\)\. Nothing was pushed/,
+    );
     expect(errors[0].message).not.toContain('\n');
     expect(await registryTags(repo)).toEqual([]);
     expect(cache.log().filter((l) => l.kind === 'create' || l.kind === 'upload')).toEqual([]);
@@ -191,7 +205,13 @@ describe('the leak guard stops a Dockerfile that copies a secret into a layer', 
     const root = path.join(r.context.runnerTemp, 'oneshot-build');
     const outs: string[] = [];
     for (const d of await fs.readdir(root).catch(() => [] as string[])) {
-      if (await fs.stat(path.join(root, d, 'out')).then(() => true, () => false)) outs.push(d);
+      if (
+        await fs.stat(path.join(root, d, 'out')).then(
+          () => true,
+          () => false,
+        )
+      )
+        outs.push(d);
     }
     expect(outs).toEqual([]);
     expect(r.outputs.digest ?? '').toBe('');
@@ -211,7 +231,9 @@ describe('the leak guard stops a Dockerfile that copies a secret into a layer', 
     expect(r.main.annotations.filter((a) => a.level === 'warning' && a.message.includes('secret-scan'))).toEqual([]);
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors).toHaveLength(1);
-    expect(errors[0].message).toMatch(/^secret-scan: secret "token" is in (image|layer cache) blob sha256:[0-9a-f]{64} \((gzip|zstd) layer data\)\. Nothing was pushed/);
+    expect(errors[0].message).toMatch(
+      /^secret-scan: secret "token" is in (image|layer cache) blob sha256:[0-9a-f]{64} \((gzip|zstd) layer data\)\. Nothing was pushed/,
+    );
     expect(r.log).toMatch(/Leak guard: looked for 4 value\(s\) of 1 secret\(s\)/);
     expect(await registryTags(repo)).toEqual([]);
     expect(cache.log().filter((l) => l.kind === 'create' || l.kind === 'upload')).toEqual([]);
@@ -283,7 +305,11 @@ describe('pull request from a fork', () => {
 
 describe('secret sources that cannot be read fail with one line naming the input', () => {
   const rows: [string, Record<string, string>, RegExp][] = [
-    ['a missing secret file', { 'secret-files': 'f=does/not/exist.txt' }, /^secret-files: secret "f": file does\/not\/exist\.txt does not exist or cannot be read$/],
+    [
+      'a missing secret file',
+      { 'secret-files': 'f=does/not/exist.txt' },
+      /^secret-files: secret "f": file does\/not\/exist\.txt does not exist or cannot be read$/,
+    ],
     ['an unset environment variable', { 'secret-envs': 'e=OBC_E2E_NOT_SET' }, /^secret-envs: secret "e": environment variable OBC_E2E_NOT_SET is not set$/],
     ['a heredoc without its closing line', { secrets: 'k<<EOF\nheredoc-value-never-shown\n' }, /^secrets: secret "k": no closing line "EOF" for "k<<EOF"$/],
   ];

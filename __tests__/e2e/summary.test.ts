@@ -82,7 +82,13 @@ describe('a pull request', () => {
     const ws = await workspaceFrom('app');
     const payload = { ...DEFAULT_PAYLOAD, number: 7, pull_request: { number: 7, head: { ref: 'fix/z', sha: 'c'.repeat(40) }, base: { ref: 'main' } } };
     const r = await runAction({
-      workspace: ws, cache, inputs: { images: repo, ...APP_INPUTS }, event: 'pull_request', ref: 'refs/pull/7/merge', payload, secrets: [SECRET],
+      workspace: ws,
+      cache,
+      inputs: { images: repo, ...APP_INPUTS },
+      event: 'pull_request',
+      ref: 'refs/pull/7/merge',
+      payload,
+      secrets: [SECRET],
     });
     expect(r.main.conclusion).toBe('success');
     const s = r.main.summary;
@@ -143,7 +149,7 @@ describe('a Dockerfile syntax error', () => {
 });
 
 describe('a failing RUN that spans several lines, in a Dockerfile under a subdirectory', () => {
-  test('the annotation covers the instruction\'s lines in that file', async () => {
+  test("the annotation covers the instruction's lines in that file", async () => {
     const ws = await tempDir('ws');
     await fs.mkdir(path.join(ws, 'docker'));
     await fs.writeFile(path.join(ws, 'docker', 'app.Dockerfile'), 'FROM busybox\nRUN echo "step one" \\\n  && exit 3\n');
@@ -152,7 +158,9 @@ describe('a failing RUN that spans several lines, in a Dockerfile under a subdir
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ file: 'docker/app.Dockerfile', line: 2, endLine: 3 });
-    expect(errors[0].message).toMatch(/^ERROR: (failed to build: )?failed to solve: process "\/bin\/sh -c echo \\"step one\\"\s+&& exit 3" did not complete successfully: exit code: 3$/);
+    expect(errors[0].message).toMatch(
+      /^ERROR: (failed to build: )?failed to solve: process "\/bin\/sh -c echo \\"step one\\"\s+&& exit 3" did not complete successfully: exit code: 3$/,
+    );
     expect(r.main.summary).toContain('The step failed at `docker/app.Dockerfile:2`:');
     // The step's own output is kept in the condensed log.
     expect(r.log).toMatch(/^#\d+ \d+\.\d+ step one$/m);
@@ -165,7 +173,8 @@ describe('npm run local (the README quick start), against the real stack', () =>
   const local = (args: string[]) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, ['scripts/local-run.mjs', '--no-setup', '--state-dir', stateDir, '--image', repo, ...args], {
-        cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
@@ -202,7 +211,7 @@ describe('npm run local (the README quick start), against the real stack', () =>
     expect(await registryTags(repo)).toEqual(['latest', 'main', 'v1.2.3']);
   });
 
-  test('--event pull_request builds without pushing; a broken context fails with the annotation\'s line', async () => {
+  test("--event pull_request builds without pushing; a broken context fails with the annotation's line", async () => {
     const pr = await local(['--event', 'pull_request', '--ref', '9']);
     expect(pr.code).toBe(0);
     expect(pr.out).toContain(`Built, not pushed. Tags: ${repo}:pr-9`);

@@ -33,25 +33,60 @@ describe('reading the inputs', () => {
   test('defaults: nothing set, nothing passed', () => {
     const b = read({}).build;
     expect(b).toEqual({
-      load: false, outputs: [], pull: false, noCache: false, noCacheFilters: [], buildContexts: [], ssh: [], network: '', addHosts: [],
-      shmSize: '', ulimits: [], allow: [], cgroupParent: '', call: '', cacheFrom: [], cacheTo: [], testRun: '',
+      load: false,
+      outputs: [],
+      pull: false,
+      noCache: false,
+      noCacheFilters: [],
+      buildContexts: [],
+      ssh: [],
+      network: '',
+      addHosts: [],
+      shmSize: '',
+      ulimits: [],
+      allow: [],
+      cgroupParent: '',
+      call: '',
+      cacheFrom: [],
+      cacheTo: [],
+      testRun: '',
     });
     expect(read({}).builderExtra).toEqual({ existing: '', name: '', append: [], keepState: false });
   });
 
   test('every input, in the shapes build-push-action takes', () => {
     const b = read({
-      load: 'true', outputs: 'type=local,dest=out\ntype=tar,dest=img.tar', pull: 'TRUE', 'no-cache': 'true', 'no-cache-filters': 'deps, build',
-      'build-contexts': 'extra=./extra\nbase=docker-image://alpine:3.20', ssh: 'default\nkey=/home/u/.ssh/id_ed25519', network: 'host',
-      'add-hosts': 'db=10.0.0.2,cache:10.0.0.3', 'shm-size': '2g', ulimit: 'nofile=1024:2048', allow: 'network.host\nsecurity.insecure',
-      'cgroup-parent': 'ci.slice', 'cache-from': 'type=registry,ref=r.example/app:cache\nr.example/app:latest',
+      load: 'true',
+      outputs: 'type=local,dest=out\ntype=tar,dest=img.tar',
+      pull: 'TRUE',
+      'no-cache': 'true',
+      'no-cache-filters': 'deps, build',
+      'build-contexts': 'extra=./extra\nbase=docker-image://alpine:3.20',
+      ssh: 'default\nkey=/home/u/.ssh/id_ed25519',
+      network: 'host',
+      'add-hosts': 'db=10.0.0.2,cache:10.0.0.3',
+      'shm-size': '2g',
+      ulimit: 'nofile=1024:2048',
+      allow: 'network.host\nsecurity.insecure',
+      'cgroup-parent': 'ci.slice',
+      'cache-from': 'type=registry,ref=r.example/app:cache\nr.example/app:latest',
       'cache-to': 'type=registry,ref=r.example/app:cache,mode=max',
     });
     expect(b.build).toMatchObject({
-      load: true, outputs: ['type=local,dest=out', 'type=tar,dest=img.tar'], pull: true, noCache: true, noCacheFilters: ['deps', 'build'],
-      buildContexts: ['extra=./extra', 'base=docker-image://alpine:3.20'], ssh: ['default', 'key=/home/u/.ssh/id_ed25519'], network: 'host',
-      addHosts: ['db=10.0.0.2', 'cache:10.0.0.3'], shmSize: '2g', ulimits: ['nofile=1024:2048'], allow: ['network.host', 'security.insecure'],
-      cgroupParent: 'ci.slice', cacheFrom: ['type=registry,ref=r.example/app:cache', 'r.example/app:latest'],
+      load: true,
+      outputs: ['type=local,dest=out', 'type=tar,dest=img.tar'],
+      pull: true,
+      noCache: true,
+      noCacheFilters: ['deps', 'build'],
+      buildContexts: ['extra=./extra', 'base=docker-image://alpine:3.20'],
+      ssh: ['default', 'key=/home/u/.ssh/id_ed25519'],
+      network: 'host',
+      addHosts: ['db=10.0.0.2', 'cache:10.0.0.3'],
+      shmSize: '2g',
+      ulimits: ['nofile=1024:2048'],
+      allow: ['network.host', 'security.insecure'],
+      cgroupParent: 'ci.slice',
+      cacheFrom: ['type=registry,ref=r.example/app:cache', 'r.example/app:latest'],
       cacheTo: ['type=registry,ref=r.example/app:cache,mode=max'],
     });
   });
@@ -73,7 +108,10 @@ describe('reading the inputs', () => {
     [{ 'add-hosts': 'db' }, 'add-hosts: expected host=ip (or host:ip), got "db"'],
     [{ 'shm-size': 'big' }, 'shm-size: expected a size such as 2g or 512m, got "big"'],
     [{ ulimit: 'nofile' }, 'ulimit: expected type=soft[:hard] (e.g. nofile=1024:1024), got "nofile"'],
-    [{ ulimit: 'files=1' }, 'ulimit: unknown limit "files" (core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)'],
+    [
+      { ulimit: 'files=1' },
+      'ulimit: unknown limit "files" (core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)',
+    ],
     [{ allow: 'root' }, 'allow: unknown entitlement "root" (network.host, security.insecure, device)'],
     [{ call: 'lint' }, 'call: expected one of build, check, outline, targets (options after a comma, e.g. check,format=json), got "lint"'],
     [{ 'cache-from': 'ref=a' }, 'cache-from: expected type=<backend>[,key=value...] or an image reference, got "ref=a"'],
@@ -85,7 +123,10 @@ describe('reading the inputs', () => {
     [{ builder: 'my builder' }, 'builder: "my builder" is not a builder name (letters, digits, "-", "_", ".")'],
     [{ builder: 'ci', driver: 'docker-container' }, 'driver: configures a builder the action creates, but builder: ci names an existing one (used as it is)'],
     [{ builder: 'ci', name: 'mine' }, 'name: applies to a builder the action creates, but builder: ci names an existing one'],
-    [{ name: 'mine', driver: 'docker' }, "name: the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container"],
+    [
+      { name: 'mine', driver: 'docker' },
+      "name: the docker driver uses the daemon's own builder, which cannot be named or get nodes; use driver: docker-container",
+    ],
     [{ 'keep-state': 'maybe' }, 'keep-state: expected true or false, got "maybe"'],
     [{ append: 'name: n2' }, 'append: expected a list of nodes, each starting with "- name: ...", got "name: n2"'],
     [{ append: '- name: n2\n  image: x' }, 'append: expected one of name, endpoint, driver-opts, buildkitd-flags, platforms as key, got "image: x"'],
@@ -100,26 +141,59 @@ describe('reading the inputs', () => {
 
 describe('append (setup-buildx-action YAML) and the builder commands', () => {
   test('nodes with scalar and list driver-opts, quoted values, default node names', () => {
-    const nodes = parseAppend([
-      '- name: arm',
-      '  endpoint: "tcp://arm-host:1234"',
-      '  platforms: linux/arm64,linux/arm/v7',
-      '  driver-opts:',
-      '    - image=moby/buildkit:v0.16.0',
-      "    - 'network=host'",
-      '- endpoint: ssh://me@box',
-      '  driver-opts: network=host',
-      '  buildkitd-flags: --debug',
-    ].join('\n'));
+    const nodes = parseAppend(
+      [
+        '- name: arm',
+        '  endpoint: "tcp://arm-host:1234"',
+        '  platforms: linux/arm64,linux/arm/v7',
+        '  driver-opts:',
+        '    - image=moby/buildkit:v0.16.0',
+        "    - 'network=host'",
+        '- endpoint: ssh://me@box',
+        '  driver-opts: network=host',
+        '  buildkitd-flags: --debug',
+      ].join('\n'),
+    );
     expect(nodes).toEqual([
-      { name: 'arm', endpoint: 'tcp://arm-host:1234', platforms: ['linux/arm64', 'linux/arm/v7'], driverOpts: ['image=moby/buildkit:v0.16.0', 'network=host'], buildkitdFlags: '' },
+      {
+        name: 'arm',
+        endpoint: 'tcp://arm-host:1234',
+        platforms: ['linux/arm64', 'linux/arm/v7'],
+        driverOpts: ['image=moby/buildkit:v0.16.0', 'network=host'],
+        buildkitdFlags: '',
+      },
       { name: 'node2', endpoint: 'ssh://me@box', platforms: [], driverOpts: ['network=host'], buildkitdFlags: '--debug' },
     ]);
     expect(appendNodeArgv('obc-1-abc', nodes[0])).toEqual([
-      'buildx', 'create', '--name', 'obc-1-abc', '--append', '--node', 'arm',
-      '--driver-opt', 'image=moby/buildkit:v0.16.0', '--driver-opt', 'network=host', '--platform', 'linux/arm64,linux/arm/v7', 'tcp://arm-host:1234',
+      'buildx',
+      'create',
+      '--name',
+      'obc-1-abc',
+      '--append',
+      '--node',
+      'arm',
+      '--driver-opt',
+      'image=moby/buildkit:v0.16.0',
+      '--driver-opt',
+      'network=host',
+      '--platform',
+      'linux/arm64,linux/arm/v7',
+      'tcp://arm-host:1234',
     ]);
-    expect(appendNodeArgv('b', nodes[1])).toEqual(['buildx', 'create', '--name', 'b', '--append', '--node', 'node2', '--driver-opt', 'network=host', '--buildkitd-flags', '--debug', 'ssh://me@box']);
+    expect(appendNodeArgv('b', nodes[1])).toEqual([
+      'buildx',
+      'create',
+      '--name',
+      'b',
+      '--append',
+      '--node',
+      'node2',
+      '--driver-opt',
+      'network=host',
+      '--buildkitd-flags',
+      '--debug',
+      'ssh://me@box',
+    ]);
   });
 
   test('keep-state: buildx rm --keep-state', () => {
@@ -135,8 +209,21 @@ describe('append (setup-buildx-action YAML) and the builder commands', () => {
 });
 
 const PLAN: BuildPlan = {
-  builder: 'b', context: '.', file: 'Dockerfile', target: '', platforms: [], buildArgs: [], secretSpecs: [], tags: ['r/app:1'], labels: [], annotations: [],
-  push: false, load: false, provenance: 'mode=min', sbom: '', metadataFile: '/t/md.json',
+  builder: 'b',
+  context: '.',
+  file: 'Dockerfile',
+  target: '',
+  platforms: [],
+  buildArgs: [],
+  secretSpecs: [],
+  tags: ['r/app:1'],
+  labels: [],
+  annotations: [],
+  push: false,
+  load: false,
+  provenance: 'mode=min',
+  sbom: '',
+  metadataFile: '/t/md.json',
 };
 const HEAD = ['buildx', 'build', '--builder', 'b', '--file', 'Dockerfile', '--progress', 'plain', '--tag', 'r/app:1'];
 const TAIL = ['--metadata-file', '/t/md.json', '.'];
@@ -145,8 +232,16 @@ describe('buildx argv: each option exactly', () => {
   test.each<[string, Partial<BuildPlan>, string[]]>([
     ['pull', { flags: { pull: true } }, ['--pull', '--provenance=mode=min']],
     ['no-cache', { flags: { noCache: true } }, ['--no-cache', '--provenance=mode=min']],
-    ['no-cache-filters', { flags: { noCacheFilters: ['deps', 'build'] } }, ['--no-cache-filter', 'deps', '--no-cache-filter', 'build', '--provenance=mode=min']],
-    ['build-contexts', { flags: { buildContexts: ['extra=./extra', 'base=docker-image://alpine'] } }, ['--build-context', 'extra=./extra', '--build-context', 'base=docker-image://alpine', '--provenance=mode=min']],
+    [
+      'no-cache-filters',
+      { flags: { noCacheFilters: ['deps', 'build'] } },
+      ['--no-cache-filter', 'deps', '--no-cache-filter', 'build', '--provenance=mode=min'],
+    ],
+    [
+      'build-contexts',
+      { flags: { buildContexts: ['extra=./extra', 'base=docker-image://alpine'] } },
+      ['--build-context', 'extra=./extra', '--build-context', 'base=docker-image://alpine', '--provenance=mode=min'],
+    ],
     ['ssh', { flags: { ssh: ['default', 'key=/k'] } }, ['--ssh', 'default', '--ssh', 'key=/k', '--provenance=mode=min']],
     ['network', { flags: { network: 'host' } }, ['--network', 'host', '--provenance=mode=min']],
     ['add-hosts', { flags: { addHosts: ['db=10.0.0.2'] } }, ['--add-host', 'db=10.0.0.2', '--provenance=mode=min']],
@@ -157,18 +252,63 @@ describe('buildx argv: each option exactly', () => {
     ['call: no attestations asked of an evaluation', { flags: { call: 'check' } }, ['--call', 'check']],
     ['load', { load: true }, ['--provenance=mode=min', '--load']],
     ['push and load together', { push: true, load: true }, ['--provenance=mode=min', '--push', '--load']],
-    ['outputs', { outputs: ['type=local,dest=out', 'type=tar,dest=i.tar'] }, ['--provenance=mode=min', '--output', 'type=local,dest=out', '--output', 'type=tar,dest=i.tar']],
     [
-      'extra cache entries beside the action\'s own',
-      { cacheFrom: 'type=local,src=/c/in', cacheTo: 'type=local,dest=/c/out,mode=max,ignore-error=true', extraCacheFrom: ['type=registry,ref=r/app:cache'], extraCacheTo: ['type=registry,ref=r/app:cache,mode=max'] },
-      ['--cache-from', 'type=local,src=/c/in', '--cache-from', 'type=registry,ref=r/app:cache', '--cache-to', 'type=local,dest=/c/out,mode=max,ignore-error=true', '--cache-to', 'type=registry,ref=r/app:cache,mode=max', '--provenance=mode=min'],
+      'outputs',
+      { outputs: ['type=local,dest=out', 'type=tar,dest=i.tar'] },
+      ['--provenance=mode=min', '--output', 'type=local,dest=out', '--output', 'type=tar,dest=i.tar'],
+    ],
+    [
+      "extra cache entries beside the action's own",
+      {
+        cacheFrom: 'type=local,src=/c/in',
+        cacheTo: 'type=local,dest=/c/out,mode=max,ignore-error=true',
+        extraCacheFrom: ['type=registry,ref=r/app:cache'],
+        extraCacheTo: ['type=registry,ref=r/app:cache,mode=max'],
+      },
+      [
+        '--cache-from',
+        'type=local,src=/c/in',
+        '--cache-from',
+        'type=registry,ref=r/app:cache',
+        '--cache-to',
+        'type=local,dest=/c/out,mode=max,ignore-error=true',
+        '--cache-to',
+        'type=registry,ref=r/app:cache,mode=max',
+        '--provenance=mode=min',
+      ],
     ],
   ])('%s', (_n, over, middle) => expect(buildxArgv({ ...PLAN, ...over })).toEqual([...HEAD, ...middle, ...TAIL]));
 
   test('planRun puts every build input into the plan, secrets by id only', () => {
-    const p = planRun(read({ images: 'r/app', pull: 'true', ssh: 'default', 'cache-from': 'r/app:cache', 'cache-to': 'type=inline', outputs: 'type=local,dest=o', load: 'true', secrets: 'tok=VALUE-1234567' }), testContext(), {});
+    const p = planRun(
+      read({
+        images: 'r/app',
+        pull: 'true',
+        ssh: 'default',
+        'cache-from': 'r/app:cache',
+        'cache-to': 'type=inline',
+        outputs: 'type=local,dest=o',
+        load: 'true',
+        secrets: 'tok=VALUE-1234567',
+      }),
+      testContext(),
+      {},
+    );
     const argv = buildxArgv(p.build);
-    expect(argv).toEqual(expect.arrayContaining(['--pull', '--ssh', 'default', '--cache-from', 'r/app:cache', '--cache-to', 'type=inline', '--output', 'type=local,dest=o', '--load']));
+    expect(argv).toEqual(
+      expect.arrayContaining([
+        '--pull',
+        '--ssh',
+        'default',
+        '--cache-from',
+        'r/app:cache',
+        '--cache-to',
+        'type=inline',
+        '--output',
+        'type=local,dest=o',
+        '--load',
+      ]),
+    );
     expect(argv.join(' ')).not.toContain('VALUE-1234567');
     // The action's own layer cache export is still there beside the extra one.
     expect(argv.filter((a) => a.startsWith('type=local,dest=') && a.includes('mode=max'))).toHaveLength(1);
@@ -178,7 +318,12 @@ describe('buildx argv: each option exactly', () => {
 describe('call, push and the layer cache', () => {
   test('call: check pushes nothing and saves no cache (nothing is built), with the reason', () => {
     const i = read({ images: 'r/app', push: 'true', call: 'check' });
-    expect(decide(i, testContext(), ['r/app'])).toMatchObject({ push: false, pushReason: 'call: check evaluates the build and makes no image', saveCache: false, saveReason: 'call: check builds no layers to save' });
+    expect(decide(i, testContext(), ['r/app'])).toMatchObject({
+      push: false,
+      pushReason: 'call: check evaluates the build and makes no image',
+      saveCache: false,
+      saveReason: 'call: check builds no layers to save',
+    });
     const p = planRun(i, testContext(), {});
     expect(p.build.cacheTo).toBeUndefined();
     expect(buildxArgv(p.build)).not.toContain('--push');
@@ -193,17 +338,61 @@ describe('call, push and the layer cache', () => {
 describe('build mode: nothing leaves before the leak guard and test-run passed', () => {
   const base: ModeFacts = { guard: true, needles: 0, push: true, tags: 1, cacheSaved: true, driver: 'docker-container' };
   const rows: [string, Partial<ModeFacts>, ReturnType<typeof buildMode>][] = [
-    ['no secrets, no test: one build with everything', { outputs: 1, extraCacheTo: 1, load: true }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
-    ['test-run on docker-container: load, test, then a cached push', { test: true }, { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: false }],
-    ['test-run with outputs and cache-to: both wait for the test', { test: true, outputs: 1, extraCacheTo: 1 }, { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: true }],
-    ['secrets, push: false, outputs: the guard checks the image layout before the export', { needles: 1, push: false, outputs: 1 }, { scan: true, staged: 'no', localName: false, layout: true, deferExports: true }],
-    ['secrets, extra cache-to only, cache not saved: still checked', { needles: 1, push: false, cacheSaved: false, extraCacheTo: 1 }, { scan: true, staged: 'no', localName: false, layout: false, deferExports: true }],
-    ['secrets, load only: the loaded image is checked', { needles: 1, push: false, cacheSaved: false, load: true }, { scan: true, staged: 'no', localName: false, layout: true, deferExports: false }],
-    ['docker driver with test-run: its own name, test, tag and push', { driver: 'docker', test: true }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
-    ['docker driver with outputs: they need an invocation of their own', { driver: 'docker', outputs: 1 }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: true }],
-    ['docker driver, extra cache-to, nothing to hold: in the build', { driver: 'docker', extraCacheTo: 1 }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
-    ['docker driver, no tags, load: its own name', { driver: 'docker', tags: 0, push: false, load: true }, { scan: false, staged: 'no', localName: true, layout: false, deferExports: false }],
-    ['classic store, docker-container, load and push: the load has no attestations, a cached push has them', { load: true, splitLoad: true }, { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: false }],
+    [
+      'no secrets, no test: one build with everything',
+      { outputs: 1, extraCacheTo: 1, load: true },
+      { scan: false, staged: 'no', localName: false, layout: false, deferExports: false },
+    ],
+    [
+      'test-run on docker-container: load, test, then a cached push',
+      { test: true },
+      { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: false },
+    ],
+    [
+      'test-run with outputs and cache-to: both wait for the test',
+      { test: true, outputs: 1, extraCacheTo: 1 },
+      { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: true },
+    ],
+    [
+      'secrets, push: false, outputs: the guard checks the image layout before the export',
+      { needles: 1, push: false, outputs: 1 },
+      { scan: true, staged: 'no', localName: false, layout: true, deferExports: true },
+    ],
+    [
+      'secrets, extra cache-to only, cache not saved: still checked',
+      { needles: 1, push: false, cacheSaved: false, extraCacheTo: 1 },
+      { scan: true, staged: 'no', localName: false, layout: false, deferExports: true },
+    ],
+    [
+      'secrets, load only: the loaded image is checked',
+      { needles: 1, push: false, cacheSaved: false, load: true },
+      { scan: true, staged: 'no', localName: false, layout: true, deferExports: false },
+    ],
+    [
+      'docker driver with test-run: its own name, test, tag and push',
+      { driver: 'docker', test: true },
+      { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false },
+    ],
+    [
+      'docker driver with outputs: they need an invocation of their own',
+      { driver: 'docker', outputs: 1 },
+      { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: true },
+    ],
+    [
+      'docker driver, extra cache-to, nothing to hold: in the build',
+      { driver: 'docker', extraCacheTo: 1 },
+      { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false },
+    ],
+    [
+      'docker driver, no tags, load: its own name',
+      { driver: 'docker', tags: 0, push: false, load: true },
+      { scan: false, staged: 'no', localName: true, layout: false, deferExports: false },
+    ],
+    [
+      'classic store, docker-container, load and push: the load has no attestations, a cached push has them',
+      { load: true, splitLoad: true },
+      { scan: false, staged: 'layout-then-rebuild', localName: false, layout: false, deferExports: false },
+    ],
     ['call: nothing of it', { call: true, needles: 2, test: false }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
   ];
   test.each(rows)('%s', (_n, over, want) => expect(buildMode({ ...base, ...over })).toEqual(want));
@@ -212,7 +401,11 @@ describe('build mode: nothing leaves before the leak guard and test-run passed',
 describe('test-run and the metadata output', () => {
   test("the commands' environment: the image, its ID and the tags", () => {
     expect(testEnv({ PATH: '/bin', DOCKER_CONFIG: '/d' }, 'oneshot-build-local/ab:build', 'sha256:1', ['r/app:1', 'r/app:latest'])).toEqual({
-      PATH: '/bin', DOCKER_CONFIG: '/d', OBC_IMAGE: 'oneshot-build-local/ab:build', OBC_IMAGE_ID: 'sha256:1', OBC_TAGS: 'r/app:1\nr/app:latest',
+      PATH: '/bin',
+      DOCKER_CONFIG: '/d',
+      OBC_IMAGE: 'oneshot-build-local/ab:build',
+      OBC_IMAGE_ID: 'sha256:1',
+      OBC_TAGS: 'r/app:1\nr/app:latest',
     });
   });
   test('a failed test carries the cache export, and says that nothing left', () => {
@@ -223,11 +416,16 @@ describe('test-run and the metadata output', () => {
   test('summary line', () => {
     expect(testLine({ exitCode: 0, ms: 2100 })).toBe('passed in 2.1 s');
     expect(testLine({ exitCode: 2, ms: 500 })).toBe('failed with exit code 2 after 500 ms: nothing pushed or exported');
-    expect(renderMainSummary({ tags: [], pushed: false, pushReason: 'push: false', secretIds: [], test: { exitCode: 0, ms: 10 } })).toContain('| Test (test-run) | passed in 10 ms |');
+    expect(renderMainSummary({ tags: [], pushed: false, pushReason: 'push: false', secretIds: [], test: { exitCode: 0, ms: 10 } })).toContain(
+      '| Test (test-run) | passed in 10 ms |',
+    );
   });
-  test('metadata: the name of the run\'s own is replaced by the tags', () => {
+  test("metadata: the name of the run's own is replaced by the tags", () => {
     const local = 'oneshot-build-local/ab:build';
-    expect(publicMetadata({ 'image.name': local, 'containerimage.digest': 'sha256:d' }, local, ['r/app:1'])).toEqual({ 'image.name': 'r/app:1', 'containerimage.digest': 'sha256:d' });
+    expect(publicMetadata({ 'image.name': local, 'containerimage.digest': 'sha256:d' }, local, ['r/app:1'])).toEqual({
+      'image.name': 'r/app:1',
+      'containerimage.digest': 'sha256:d',
+    });
     expect(publicMetadata({ 'image.name': local }, local, [])).toEqual({});
     expect(publicMetadata({ 'image.name': `docker.io/${local},r/app:1` }, local, ['r/app:1'])).toEqual({ 'image.name': 'r/app:1' });
     expect(publicMetadata({ 'image.name': 'r/app:1' }, undefined, ['r/app:1'])).toEqual({ 'image.name': 'r/app:1' });

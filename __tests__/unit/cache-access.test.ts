@@ -7,20 +7,46 @@ import { attestationsFor } from '../../src/plan.js';
 
 const b = (over: Partial<BuilderFacts>): BuilderFacts => ({ driver: 'docker', containerdStore: true, hostNetwork: false, buildkitVersion: 'v0.25.2', ...over });
 const REMOTE_AUTO = "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner";
-const CONTAINER_NET = "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry";
+const CONTAINER_NET =
+  "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry";
 
 describe('planCacheAccess', () => {
   test.each<[string, FetchMode, Partial<BuilderFacts>, CacheAccess]>([
     ['docker driver, containerd store, BuildKit 0.25', 'auto', {}, { lazy: true, form: 'manifest' }],
     ['docker driver, containerd store, BuildKit 0.13', 'auto', { buildkitVersion: 'v0.13.2' }, { lazy: true, form: 'index' }],
-    ['docker driver on a classic store: no layer cache', 'auto', { containerdStore: false, buildkitVersion: '0.20.0' }, { lazy: true, off: CLASSIC_DOCKER_NO_CACHE, form: 'index' }],
+    [
+      'docker driver on a classic store: no layer cache',
+      'auto',
+      { containerdStore: false, buildkitVersion: '0.20.0' },
+      { lazy: true, off: CLASSIC_DOCKER_NO_CACHE, form: 'index' },
+    ],
     ['eager asked for', 'eager', {}, { lazy: false, eagerReason: 'cache-fetch: eager', form: 'manifest' }],
-    ['docker-container on the host network (as the action creates it)', 'auto', { driver: 'docker-container', containerdStore: false, hostNetwork: true, buildkitVersion: 'v0.21.0' }, { lazy: true, form: 'manifest' }],
-    ['docker-container on its own network', 'auto', { driver: 'docker-container', containerdStore: false }, { lazy: false, eagerReason: CONTAINER_NET, form: 'manifest' }],
-    ['docker-container on its own network, lazy asked for', 'lazy', { driver: 'docker-container' }, { lazy: false, eagerReason: CONTAINER_NET, form: 'manifest' }],
+    [
+      'docker-container on the host network (as the action creates it)',
+      'auto',
+      { driver: 'docker-container', containerdStore: false, hostNetwork: true, buildkitVersion: 'v0.21.0' },
+      { lazy: true, form: 'manifest' },
+    ],
+    [
+      'docker-container on its own network',
+      'auto',
+      { driver: 'docker-container', containerdStore: false },
+      { lazy: false, eagerReason: CONTAINER_NET, form: 'manifest' },
+    ],
+    [
+      'docker-container on its own network, lazy asked for',
+      'lazy',
+      { driver: 'docker-container' },
+      { lazy: false, eagerReason: CONTAINER_NET, form: 'manifest' },
+    ],
     ['remote, auto', 'auto', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: false, eagerReason: REMOTE_AUTO, form: 'index' }],
     ['remote, lazy asked for', 'lazy', { driver: 'remote', buildkitVersion: 'v0.13.2' }, { lazy: true, form: 'index' }],
-    ['kubernetes, lazy asked for', 'lazy', { driver: 'kubernetes', buildkitVersion: '' }, { lazy: false, eagerReason: "the kubernetes driver's BuildKit cannot reach this runner's loopback registry", form: 'index' }],
+    [
+      'kubernetes, lazy asked for',
+      'lazy',
+      { driver: 'kubernetes', buildkitVersion: '' },
+      { lazy: false, eagerReason: "the kubernetes driver's BuildKit cannot reach this runner's loopback registry", form: 'index' },
+    ],
   ])('%s', (_n, mode, facts, access) => {
     expect(planCacheAccess(mode, b(facts))).toEqual(access);
   });
@@ -57,14 +83,35 @@ describe('attestationsFor', () => {
   test.each<[string, { provenance: string; sbom: string }, { driver: string; containerdStore: boolean }, ReturnType<typeof attestationsFor>]>([
     ['default, containerd store', { provenance: '', sbom: '' }, { driver: 'docker', containerdStore: true }, { provenance: 'mode=min', sbom: '' }],
     ['default, docker-container', { provenance: '', sbom: '' }, { driver: 'docker-container', containerdStore: false }, { provenance: 'mode=min', sbom: '' }],
-    ['user value kept', { provenance: 'mode=max', sbom: 'true' }, { driver: 'docker-container', containerdStore: false }, { provenance: 'mode=max', sbom: 'true' }],
-    ['default on the classic docker driver: dropped with a note', { provenance: '', sbom: '' }, { driver: 'docker', containerdStore: false }, { provenance: 'false', sbom: '', note: NOTE }],
-    ['false on the classic docker driver', { provenance: 'false', sbom: 'false' }, { driver: 'docker', containerdStore: false }, { provenance: 'false', sbom: 'false' }],
+    [
+      'user value kept',
+      { provenance: 'mode=max', sbom: 'true' },
+      { driver: 'docker-container', containerdStore: false },
+      { provenance: 'mode=max', sbom: 'true' },
+    ],
+    [
+      'default on the classic docker driver: dropped with a note',
+      { provenance: '', sbom: '' },
+      { driver: 'docker', containerdStore: false },
+      { provenance: 'false', sbom: '', note: NOTE },
+    ],
+    [
+      'false on the classic docker driver',
+      { provenance: 'false', sbom: 'false' },
+      { driver: 'docker', containerdStore: false },
+      { provenance: 'false', sbom: 'false' },
+    ],
   ])('%s', (_n, a, builder, out) => expect(attestationsFor(a, builder)).toEqual(out));
 
   test.each<[{ provenance: string; sbom: string }, string]>([
-    [{ provenance: 'mode=max', sbom: '' }, 'provenance: the docker driver of a daemon without the containerd image store cannot add attestations; set provenance: false, or use driver: docker-container'],
-    [{ provenance: '', sbom: 'true' }, 'sbom: the docker driver of a daemon without the containerd image store cannot add attestations; set sbom: false, or use driver: docker-container'],
+    [
+      { provenance: 'mode=max', sbom: '' },
+      'provenance: the docker driver of a daemon without the containerd image store cannot add attestations; set provenance: false, or use driver: docker-container',
+    ],
+    [
+      { provenance: '', sbom: 'true' },
+      'sbom: the docker driver of a daemon without the containerd image store cannot add attestations; set sbom: false, or use driver: docker-container',
+    ],
   ])('asked for on the classic docker driver: %j', (a, message) => {
     expect(() => attestationsFor(a, { driver: 'docker', containerdStore: false })).toThrow(message);
   });

@@ -22,16 +22,24 @@ describe('planScope', () => {
 describe('planScope never leaves the action directory, whatever cache-scope says', () => {
   const base = { cacheScope: '', images: ['ghcr.io/acme/app'], target: '', platforms: [], file: './Dockerfile' };
   const root = '/runner/temp/oneshot-build';
-  test.each(['..', '.', '...', '../..', '../../etc', '/etc/passwd', '.hidden', '-.', '.-..', '..\\..', 'a/../../b', '..a', ' .. '])('cache-scope %j', (cacheScope) => {
-    const scope = planScope({ ...base, cacheScope });
-    expect(scope).toMatch(/^[a-z0-9_][a-z0-9._-]*$/);
-    expect(scope).not.toContain('/');
-    for (const p of Object.values(cachePaths(root, scope))) {
-      expect(p.startsWith(root + '/')).toBe(true);
-      expect(path.relative(root, p).split('/')).not.toContain('..');
-    }
-  });
-  test.each([['..', 'x'], ['.hidden', 'hidden'], ['a/../../b', 'a-..-..-b'], ['..a', 'a']])('%j is the slug %j', (cacheScope, want) => {
+  test.each(['..', '.', '...', '../..', '../../etc', '/etc/passwd', '.hidden', '-.', '.-..', '..\\..', 'a/../../b', '..a', ' .. '])(
+    'cache-scope %j',
+    (cacheScope) => {
+      const scope = planScope({ ...base, cacheScope });
+      expect(scope).toMatch(/^[a-z0-9_][a-z0-9._-]*$/);
+      expect(scope).not.toContain('/');
+      for (const p of Object.values(cachePaths(root, scope))) {
+        expect(p.startsWith(root + '/')).toBe(true);
+        expect(path.relative(root, p).split('/')).not.toContain('..');
+      }
+    },
+  );
+  test.each([
+    ['..', 'x'],
+    ['.hidden', 'hidden'],
+    ['a/../../b', 'a-..-..-b'],
+    ['..a', 'a'],
+  ])('%j is the slug %j', (cacheScope, want) => {
     expect(planScope({ ...base, cacheScope })).toBe(want);
   });
   test('an image or Dockerfile name made of dots gives a safe default scope', () => {
@@ -43,11 +51,23 @@ describe('planScope never leaves the action directory, whatever cache-scope says
 describe('planIndexKeys', () => {
   const rows: [string, Partial<Context>, string, string[]][] = [
     ['push to main', {}, 'obc1-idx-s-main-abc123', ['obc1-idx-s-main-']],
-    ['push to a feature branch', { ref: 'refs/heads/feature/x', refName: 'feature/x' }, 'obc1-idx-s-feature-x-abc123', ['obc1-idx-s-feature-x-', 'obc1-idx-s-main-']],
+    [
+      'push to a feature branch',
+      { ref: 'refs/heads/feature/x', refName: 'feature/x' },
+      'obc1-idx-s-feature-x-abc123',
+      ['obc1-idx-s-feature-x-', 'obc1-idx-s-main-'],
+    ],
     ['tag', { ref: 'refs/tags/v1.2.3', refName: 'v1.2.3' }, 'obc1-idx-s-tag-v1.2.3-abc123', ['obc1-idx-s-tag-v1.2.3-', 'obc1-idx-s-main-']],
     [
       'pull request: head branch, then base branch',
-      { eventName: 'pull_request', ref: 'refs/pull/15/merge', refName: '15/merge', headRef: 'fix/y', baseRef: 'develop', payload: { pull_request: { number: 15 }, repository: { default_branch: 'main' } } },
+      {
+        eventName: 'pull_request',
+        ref: 'refs/pull/15/merge',
+        refName: '15/merge',
+        headRef: 'fix/y',
+        baseRef: 'develop',
+        payload: { pull_request: { number: 15 }, repository: { default_branch: 'main' } },
+      },
       'obc1-idx-s-pr-15-abc123',
       ['obc1-idx-s-pr-15-', 'obc1-idx-s-fix-y-', 'obc1-idx-s-develop-', 'obc1-idx-s-main-'],
     ],
@@ -94,7 +114,15 @@ describe('blob entries', () => {
     expect(packKey(['sha256:b', 'sha256:a'])).toBe(packKey(['sha256:a', 'sha256:b']));
   });
   test('few blobs: one entry each', () => {
-    expect(planPacks([{ digest: 'sha256:a', size: 5 }, { digest: 'sha256:b', size: 7 }], 3)).toEqual([
+    expect(
+      planPacks(
+        [
+          { digest: 'sha256:a', size: 5 },
+          { digest: 'sha256:b', size: 7 },
+        ],
+        3,
+      ),
+    ).toEqual([
       { key: 'obc1-blob-sha256-a', digests: ['sha256:a'] },
       { key: 'obc1-blob-sha256-b', digests: ['sha256:b'] },
     ]);

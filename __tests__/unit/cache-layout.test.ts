@@ -55,13 +55,17 @@ describe.each(Object.entries(EXPECTED))('%s', (name, form) => {
   test('PUT to the loopback registry as BuildKit does, it becomes the same export layout', async () => {
     const top = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8')).manifests[0];
     const body = readFileSync(blobPath(dir, top.digest));
-    const proxy = await startCacheProxy({ localPath: async () => undefined, fetch: async () => undefined, held: () => false }, path.join(await tmp(), 'out'), { form });
+    const proxy = await startCacheProxy({ localPath: async () => undefined, fetch: async () => undefined, held: () => false }, path.join(await tmp(), 'out'), {
+      form,
+    });
     const auth = { authorization: 'Basic ' + Buffer.from(`${proxy.credentials.username}:${proxy.credentials.password}`).toString('base64') };
     try {
       const cfg = parseCacheDocument(body, name).config;
       const cfgBytes = readFileSync(blobPath(dir, cfg.digest));
       const base = `http://${proxy.host}/v2/${PROXY_REPO}`;
-      expect((await fetch(`${base}/blobs/uploads/?digest=${encodeURIComponent(cfg.digest)}`, { method: 'POST', body: cfgBytes, headers: auth })).status).toBe(201);
+      expect((await fetch(`${base}/blobs/uploads/?digest=${encodeURIComponent(cfg.digest)}`, { method: 'POST', body: cfgBytes, headers: auth })).status).toBe(
+        201,
+      );
       const put = await fetch(`${base}/manifests/out`, { method: 'PUT', body, headers: { ...auth, 'content-type': top.mediaType } });
       expect(put.status).toBe(201);
       expect(put.headers.get('docker-content-digest')).toBe(top.digest);
@@ -77,9 +81,30 @@ describe.each(Object.entries(EXPECTED))('%s', (name, form) => {
 describe('documents of neither form are a CacheFormatError that says what they are', () => {
   const d = (c: string) => `sha256:${c.repeat(64)}`;
   test.each<[string, unknown, string]>([
-    ['an image manifest of an image', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: d('a'), size: 2 }, layers: [] }, 'x is an image manifest whose config is application/vnd.oci.image.config.v1+json, not a BuildKit cache config'],
-    ['an index of images', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('b'), size: 3 }] }, 'x is an image index without a cache config (1 entries; not a BuildKit cache export)'],
-    ['an artifact', { schemaVersion: 2, mediaType: 'application/vnd.oci.artifact.manifest.v1+json', blobs: [] }, 'x is neither an image index nor an image manifest (media type application/vnd.oci.artifact.manifest.v1+json)'],
+    [
+      'an image manifest of an image',
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: d('a'), size: 2 },
+        layers: [],
+      },
+      'x is an image manifest whose config is application/vnd.oci.image.config.v1+json, not a BuildKit cache config',
+    ],
+    [
+      'an index of images',
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('b'), size: 3 }],
+      },
+      'x is an image index without a cache config (1 entries; not a BuildKit cache export)',
+    ],
+    [
+      'an artifact',
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.artifact.manifest.v1+json', blobs: [] },
+      'x is neither an image index nor an image manifest (media type application/vnd.oci.artifact.manifest.v1+json)',
+    ],
   ])('%s', (_n, doc, message) => {
     expect(() => parseCacheDocument(JSON.stringify(doc), 'x')).toThrow(new CacheFormatError(message));
   });

@@ -26,7 +26,10 @@ describe('real exports', () => {
       for (let n = i; n >= 0; n = c.layers[n].parent ?? 0) out.push(c.layers[n].blob.slice(7, 13));
       return out;
     };
-    const withMissing: CacheConfig = { layers: [{ blob: 'sha256:aa', parent: -1 }, { blob: 'sha256:bb' }], records: [{ digest: 'sha256:r', layers: [{ layer: 1 }] }] };
+    const withMissing: CacheConfig = {
+      layers: [{ blob: 'sha256:aa', parent: -1 }, { blob: 'sha256:bb' }],
+      records: [{ digest: 'sha256:r', layers: [{ layer: 1 }] }],
+    };
     expect(chain(withMissing, 1)).toEqual(['bb', 'aa']);
     expect([...referencedBlobs(withMissing)]).toEqual(['sha256:bb', 'sha256:aa']);
   });

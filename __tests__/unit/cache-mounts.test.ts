@@ -20,14 +20,36 @@ describe('parseCacheMounts', () => {
     ['empty', '', []],
     ['a target path: the id is the path', '/root/.cache/pip', [{ id: '/root/.cache/pip', target: '/root/.cache/pip' }]],
     ['the target path is cleaned as BuildKit does', '/root//.cache/go-build/', [{ id: '/root/.cache/go-build', target: '/root//.cache/go-build/' }]],
-    ['a relative target stays relative (BuildKit does the same for the id)', 'node_modules/.cache', [{ id: 'node_modules/.cache', target: 'node_modules/.cache' }]],
+    [
+      'a relative target stays relative (BuildKit does the same for the id)',
+      'node_modules/.cache',
+      [{ id: 'node_modules/.cache', target: 'node_modules/.cache' }],
+    ],
     ['id and target', 'id=npm,target=/root/.npm', [{ id: 'npm', target: '/root/.npm' }]],
     ['target= alone', 'target=/var/cache/apt/', [{ id: '/var/cache/apt', target: '/var/cache/apt/' }]],
-    ['dst and destination are target', 'dst=/a\ndestination=/b', [{ id: '/a', target: '/a' }, { id: '/b', target: '/b' }]],
+    [
+      'dst and destination are target',
+      'dst=/a\ndestination=/b',
+      [
+        { id: '/a', target: '/a' },
+        { id: '/b', target: '/b' },
+      ],
+    ],
     ['id alone', 'id=gomod', [{ id: 'gomod' }]],
-    ['a pasted --mount spec: type, sharing, uid, gid, mode ignored', 'type=cache,target=/go/pkg/mod,sharing=locked,uid=1000,gid=1000,mode=0755', [{ id: '/go/pkg/mod', target: '/go/pkg/mod' }]],
+    [
+      'a pasted --mount spec: type, sharing, uid, gid, mode ignored',
+      'type=cache,target=/go/pkg/mod,sharing=locked,uid=1000,gid=1000,mode=0755',
+      [{ id: '/go/pkg/mod', target: '/go/pkg/mod' }],
+    ],
     ['id given: the target does not change it', 'id=x,target=/somewhere/else', [{ id: 'x', target: '/somewhere/else' }]],
-    ['several lines, comments, blank lines, CRLF, spaces', '  /a  \r\n\n# a comment\n id = b , target = /b \r\n', [{ id: '/a', target: '/a' }, { id: 'b', target: '/b' }]],
+    [
+      'several lines, comments, blank lines, CRLF, spaces',
+      '  /a  \r\n\n# a comment\n id = b , target = /b \r\n',
+      [
+        { id: '/a', target: '/a' },
+        { id: 'b', target: '/b' },
+      ],
+    ],
     ['keys are case-insensitive', 'ID=v,Target=/t', [{ id: 'v', target: '/t' }]],
   ];
   test.each(rows)('%s', (_n, raw, want) => {
@@ -127,11 +149,23 @@ describe('key planning', () => {
   const m = `obc1-mnt-s-${npm}-`;
   const rows: [string, Partial<Context>, string, string[]][] = [
     ['push to main', {}, `${m}main-abc123`, [`${m}main-abc123-`, `${m}main-`]],
-    ['push to a feature branch', { ref: 'refs/heads/feature/x', refName: 'feature/x' }, `${m}feature-x-abc123`, [`${m}feature-x-abc123-`, `${m}feature-x-`, `${m}main-`]],
+    [
+      'push to a feature branch',
+      { ref: 'refs/heads/feature/x', refName: 'feature/x' },
+      `${m}feature-x-abc123`,
+      [`${m}feature-x-abc123-`, `${m}feature-x-`, `${m}main-`],
+    ],
     ['tag', { ref: 'refs/tags/v1.2.3', refName: 'v1.2.3' }, `${m}tag-v1.2.3-abc123`, [`${m}tag-v1.2.3-abc123-`, `${m}tag-v1.2.3-`, `${m}main-`]],
     [
       'pull request: own, head branch, base branch, default branch',
-      { eventName: 'pull_request', ref: 'refs/pull/15/merge', refName: '15/merge', headRef: 'fix/y', baseRef: 'develop', payload: { pull_request: { number: 15 }, repository: { default_branch: 'main' } } },
+      {
+        eventName: 'pull_request',
+        ref: 'refs/pull/15/merge',
+        refName: '15/merge',
+        headRef: 'fix/y',
+        baseRef: 'develop',
+        payload: { pull_request: { number: 15 }, repository: { default_branch: 'main' } },
+      },
       `${m}pr-15-abc123`,
       [`${m}pr-15-abc123-`, `${m}pr-15-`, `${m}fix-y-`, `${m}develop-`, `${m}main-`],
     ],
@@ -154,7 +188,20 @@ describe('key planning', () => {
   });
   test('planMounts: the last BUILDKIT_CACHE_MOUNT_NS wins; none: no namespace', () => {
     const o = { mounts: [{ id: 'a' }], image: 'busybox:latest', maxBytes: 10 };
-    expect(planMounts({ ...o, buildArgs: [{ key: 'BUILDKIT_CACHE_MOUNT_NS', value: '1' }, { key: 'BUILDKIT_CACHE_MOUNT_NS', value: '2' }] }, 's', '/r', ctx()).namespace).toBe('2');
+    expect(
+      planMounts(
+        {
+          ...o,
+          buildArgs: [
+            { key: 'BUILDKIT_CACHE_MOUNT_NS', value: '1' },
+            { key: 'BUILDKIT_CACHE_MOUNT_NS', value: '2' },
+          ],
+        },
+        's',
+        '/r',
+        ctx(),
+      ).namespace,
+    ).toBe('2');
     expect('namespace' in planMounts({ ...o, buildArgs: [] }, 's', '/r', ctx())).toBe(false);
   });
 });
@@ -177,9 +224,25 @@ describe('helper builds', () => {
     expect(d).toContain('FROM scratch\nCOPY --from=obc-extract /obc-out/ /');
   });
   test('argv: the build’s builder, no attestations, local output (dest quoted for buildx when needed)', () => {
-    expect(helperArgv({ builder: 'b1', dockerfile: '/r/h/x.Dockerfile', context: '/r/e', dest: '/r/out', buildArgs: { OBC_NONCE: 'n', OBC_MAX_KB: '5' } })).toEqual([
-      'buildx', 'build', '--builder', 'b1', '--progress', 'plain', '--provenance=false', '--file', '/r/h/x.Dockerfile',
-      '--build-arg', 'OBC_NONCE=n', '--build-arg', 'OBC_MAX_KB=5', '--output', 'type=local,dest=/r/out', '/r/e',
+    expect(
+      helperArgv({ builder: 'b1', dockerfile: '/r/h/x.Dockerfile', context: '/r/e', dest: '/r/out', buildArgs: { OBC_NONCE: 'n', OBC_MAX_KB: '5' } }),
+    ).toEqual([
+      'buildx',
+      'build',
+      '--builder',
+      'b1',
+      '--progress',
+      'plain',
+      '--provenance=false',
+      '--file',
+      '/r/h/x.Dockerfile',
+      '--build-arg',
+      'OBC_NONCE=n',
+      '--build-arg',
+      'OBC_MAX_KB=5',
+      '--output',
+      'type=local,dest=/r/out',
+      '/r/e',
     ]);
     const a = helperArgv({ builder: 'b', dockerfile: 'f', context: 'c', dest: '/tmp/a,b', buildArgs: {} });
     expect(a[a.length - 2]).toBe('type=local,"dest=/tmp/a,b"');
@@ -221,7 +284,7 @@ describe('hashTar', () => {
   test('changed content, a new file, a symlink or a mode change: another hash', async () => {
     const base = (await hashTar(tarOf(await tree('c', { 'a.txt': 'one' }), 'c.tar'))).hash;
     expect((await hashTar(tarOf(await tree('d', { 'a.txt': 'One' }), 'd.tar'))).hash).not.toBe(base);
-    expect((await hashTar(tarOf(await tree('e', { 'a.txt': 'one', 'x': '' }), 'e.tar'))).hash).not.toBe(base);
+    expect((await hashTar(tarOf(await tree('e', { 'a.txt': 'one', x: '' }), 'e.tar'))).hash).not.toBe(base);
     expect((await hashTar(tarOf(await tree('f', { 'a.txt': 'one' }, { link: true }), 'f.tar'))).hash).not.toBe(base);
     const g = await tree('g', { 'a.txt': 'one' });
     await fs.chmod(path.join(g, 'a.txt'), 0o600);

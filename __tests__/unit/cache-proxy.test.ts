@@ -82,7 +82,12 @@ test('only a cache document may be written, and only under the export tag or its
     const r = renderCacheImage(IMAGE, 'manifest');
     expect((await call(`${base}/manifests/in`, { method: 'PUT', body: r.list })).status).toBe(403);
     expect((await call(`${base}/manifests/${digest('other')}`, { method: 'PUT', body: r.list })).status).toBe(400);
-    const image = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest('c'), size: 1 }, layers: [] });
+    const image = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest('c'), size: 1 },
+      layers: [],
+    });
     const refused = await call(`${base}/manifests/out`, { method: 'PUT', body: image });
     expect(refused.status).toBe(400);
     expect(JSON.stringify(await refused.json())).toContain('not a BuildKit cache config');
@@ -130,33 +135,36 @@ test('authorized compares the whole basic credential', () => {
   expect(authorized(undefined, c)).toBe(false);
 });
 
-test.each<CacheForm>(['index', 'manifest'])('the offered cache in the %s form: manifest by tag and digest; a held blob is fetched only on GET; a failed fetch is a 404', async () => {
-  const ok = await proxyFor(IMAGE, true);
-  const call = ok.call;
-  try {
-    const r = renderCacheImage(IMAGE);
-    const m = await call(`${ok.base}/manifests/in`);
-    expect(m.headers.get('docker-content-digest')).toBe(r.listDigest);
-    expect(Buffer.from(await m.arrayBuffer())).toEqual(r.list);
-    expect((await call(`${ok.base}/manifests/${r.listDigest}`)).status).toBe(200);
-    const head = await call(`${ok.base}/blobs/${digest(LAYER)}`, { method: 'HEAD' });
-    expect(head.status).toBe(200);
-    expect(ok.fetched).toEqual([]);
-    const get = await call(`${ok.base}/blobs/${digest(LAYER)}`);
-    expect(Buffer.from(await get.arrayBuffer())).toEqual(LAYER);
-    expect(ok.fetched).toEqual([digest(LAYER)]);
-    expect((await call(`${ok.base}/blobs/${digest('unknown')}`)).status).toBe(404);
-  } finally {
-    await ok.proxy.close();
-  }
-  const failing = await proxyFor(IMAGE, false);
-  {
-    const call = failing.call;
-    expect((await call(`${failing.base}/blobs/${digest(LAYER)}`)).status).toBe(404);
-    expect(failing.proxy.stats.fetchFailures).toEqual([digest(LAYER)]);
-  }
-  await failing.proxy.close();
-});
+test.each<CacheForm>(['index', 'manifest'])(
+  'the offered cache in the %s form: manifest by tag and digest; a held blob is fetched only on GET; a failed fetch is a 404',
+  async () => {
+    const ok = await proxyFor(IMAGE, true);
+    const call = ok.call;
+    try {
+      const r = renderCacheImage(IMAGE);
+      const m = await call(`${ok.base}/manifests/in`);
+      expect(m.headers.get('docker-content-digest')).toBe(r.listDigest);
+      expect(Buffer.from(await m.arrayBuffer())).toEqual(r.list);
+      expect((await call(`${ok.base}/manifests/${r.listDigest}`)).status).toBe(200);
+      const head = await call(`${ok.base}/blobs/${digest(LAYER)}`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(ok.fetched).toEqual([]);
+      const get = await call(`${ok.base}/blobs/${digest(LAYER)}`);
+      expect(Buffer.from(await get.arrayBuffer())).toEqual(LAYER);
+      expect(ok.fetched).toEqual([digest(LAYER)]);
+      expect((await call(`${ok.base}/blobs/${digest('unknown')}`)).status).toBe(404);
+    } finally {
+      await ok.proxy.close();
+    }
+    const failing = await proxyFor(IMAGE, false);
+    {
+      const call = failing.call;
+      expect((await call(`${failing.base}/blobs/${digest(LAYER)}`)).status).toBe(404);
+      expect(failing.proxy.stats.fetchFailures).toEqual([digest(LAYER)]);
+    }
+    await failing.proxy.close();
+  },
+);
 
 test('linkBlob onto the same path keeps the blob (it used to delete it)', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'obc-link-'));

@@ -49,7 +49,11 @@ const initial = (): PostState => ({ version: 1, buildSucceeded: false, loggedIn:
 describe('restorePhase', () => {
   test('no layer cache in the plan: disabled, no arguments, nothing for the state or the summary', async () => {
     const saves: PostState[] = [];
-    const r = await restorePhase({ decisions: { push: false, pushReason: '', saveCache: true, saveReason: '' } }, stateKeeper(initial(), (s) => saves.push(s)), { mode: 'auto', access: { lazy: true, form: 'index' } });
+    const r = await restorePhase(
+      { decisions: { push: false, pushReason: '', saveCache: true, saveReason: '' } },
+      stateKeeper(initial(), (s) => saves.push(s)),
+      { mode: 'auto', access: { lazy: true, form: 'index' } },
+    );
     expect(r.session.hit).toBe('disabled');
     expect(r.session.args).toEqual({});
     expect(r.cache).toBeUndefined();
@@ -64,7 +68,15 @@ describe('restorePhase', () => {
     const keeper = stateKeeper(initial(), (s) => saves.push(s));
     const r = await restorePhase(plan, keeper, { mode: 'auto', access: { lazy: true, form: 'index' } });
     expect(r.session).toMatchObject({ hit: 'miss', args: {} });
-    expect(r.cache).toEqual({ hit: 'miss', bytesRestored: 0, entriesRestored: 0, restoreMs: 0, saveReason: undefined, coldBuildMs: undefined, unchanged: undefined });
+    expect(r.cache).toEqual({
+      hit: 'miss',
+      bytesRestored: 0,
+      entriesRestored: 0,
+      restoreMs: 0,
+      saveReason: undefined,
+      coldBuildMs: undefined,
+      unchanged: undefined,
+    });
     expect(saves).toHaveLength(1);
     expect(keeper.state.cache).toMatchObject({ save: false, scope: 'app', keys: plan.cache!.keys, paths: plan.cache!.paths, held: {} });
     expect(out.join('')).toMatch(/the Actions cache service is not available to this step/);

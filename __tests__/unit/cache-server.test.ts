@@ -96,8 +96,7 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-const randomFiles = (count: number, size: number) =>
-  Object.fromEntries(Array.from({ length: count }, (_, i) => [`f${i}.bin`, crypto.randomBytes(size)]));
+const randomFiles = (count: number, size: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`f${i}.bin`, crypto.randomBytes(size)]));
 
 const summary = (records: LogRecord[]) => records.map((r) => `${r.kind}${r.part ? `/${r.part}` : ''}:${r.status}`);
 
@@ -112,13 +111,7 @@ async function withFastClientRetries<T>(fn: () => Promise<T>): Promise<{ result:
   const patched = (handler: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     if (typeof ms === 'number' && ms > 0) {
       const stack = new Error().stack ?? '';
-      const from = /cacheTwirpClient/.test(stack)
-        ? 'twirp'
-        : /requestUtils/.test(stack)
-          ? 'download'
-          : /storage-common/.test(stack)
-            ? 'azure'
-            : undefined;
+      const from = /cacheTwirpClient/.test(stack) ? 'twirp' : /requestUtils/.test(stack) ? 'download' : /storage-common/.test(stack) ? 'azure' : undefined;
       if (from) {
         delays.push({ ms, from });
         ms = 0;
@@ -147,7 +140,7 @@ describe('local cache service + real @actions/cache', () => {
     expect(cache.isFeatureAvailable()).toBe(true);
   });
 
-  it('evict deletes the chosen entries (and only those), as the service\'s eviction does; a restore then misses', async () => {
+  it("evict deletes the chosen entries (and only those), as the service's eviction does; a restore then misses", async () => {
     const keep = uniq('keep');
     const gone = uniq('gone');
     const dirKeep = makeDir('evict-keep', { 'a.txt': 'kept\n' });
@@ -169,7 +162,7 @@ describe('local cache service + real @actions/cache', () => {
     const key = uniq('roundtrip');
     const dir = makeDir('roundtrip', {
       'a.txt': 'hello\n',
-      'empty': '',
+      empty: '',
       'nested/deeper/b.bin': crypto.randomBytes(300 * 1024),
       'nested/c.json': JSON.stringify({ x: 1 }),
     });
@@ -571,7 +564,9 @@ describe('fault injection (how @actions/cache reacts)', () => {
       r.abort();
       await r.done;
       await until(() => server.stats().openRequests === 0);
-      expect(server.log()).toEqual([expect.objectContaining({ kind: op, status: 0, completed: false, fault: 'hang', error: 'hung (injected) before answering' })]);
+      expect(server.log()).toEqual([
+        expect.objectContaining({ kind: op, status: 0, completed: false, fault: 'hang', error: 'hung (injected) before answering' }),
+      ]);
     });
 
     /** The seeded entry's signed download URL, as a lookup gives it. */
@@ -606,7 +601,14 @@ describe('fault injection (how @actions/cache reacts)', () => {
       await until(() => server.stats().openRequests === 0);
       const size = server.entries().find((e) => e.key === seededKey)!.size;
       expect(server.log()).toEqual([
-        expect.objectContaining({ kind: 'download', status: 200, bytesOut: 1000, completed: false, fault: 'hang', error: `hung (injected) after 1000 of ${size} body bytes` }),
+        expect.objectContaining({
+          kind: 'download',
+          status: 200,
+          bytesOut: 1000,
+          completed: false,
+          fault: 'hang',
+          error: `hung (injected) after 1000 of ${size} body bytes`,
+        }),
       ]);
     });
 

@@ -2,7 +2,18 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CachePhase, actionsCacheService, cachePolicy, callLimit, classifyLine, demoteCacheErrors, mapLimit, muteAbandoned, newStats, withCacheRoot } from '../../src/cache/service.js';
+import {
+  CachePhase,
+  actionsCacheService,
+  cachePolicy,
+  callLimit,
+  classifyLine,
+  demoteCacheErrors,
+  mapLimit,
+  muteAbandoned,
+  newStats,
+  withCacheRoot,
+} from '../../src/cache/service.js';
 import type { ServicePolicy } from '../../src/cache/service.js';
 import { startCacheServer, type CacheServer, type LogRecord } from '../../scripts/lib/cache-server.mjs';
 
@@ -15,11 +26,20 @@ describe('classifyLine: what @actions/cache says about a call', () => {
     ['Attempt 1 of 5 failed with error: Failed request: (503) Service Unavailable. Retrying request in 3000 ms...', { kind: 'fault', shown: false }],
     // A refused reservation names the key: the service holds it or another job is creating it.
     ['Failed to save: Unable to reserve cache with key k, another job may be creating this cache.', { kind: 'taken', key: 'k' }],
-    ['Failed to save: Unable to reserve cache with key obc1-blob-sha256-ab, x, another job may be creating this cache.', { kind: 'taken', key: 'obc1-blob-sha256-ab, x' }],
-    ['::warning::Failed to save: Unable to reserve cache with key k. More details: cache write denied: read-only', { kind: 'fault', shown: true, message: 'Unable to reserve cache with key k. More details: cache write denied: read-only' }],
+    [
+      'Failed to save: Unable to reserve cache with key obc1-blob-sha256-ab, x, another job may be creating this cache.',
+      { kind: 'taken', key: 'obc1-blob-sha256-ab, x' },
+    ],
+    [
+      '::warning::Failed to save: Unable to reserve cache with key k. More details: cache write denied: read-only',
+      { kind: 'fault', shown: true, message: 'Unable to reserve cache with key k. More details: cache write denied: read-only' },
+    ],
     // Every failed reservation ends in "another job may be creating this cache"; the debug line
     // before it says whether the service refused it (409) or was never reached.
-    ['::debug::Failed to reserve cache: Error: Failed to CreateCacheEntry: Received non-retryable error: Failed request: (409) Conflict: in progress', undefined],
+    [
+      '::debug::Failed to reserve cache: Error: Failed to CreateCacheEntry: Received non-retryable error: Failed request: (409) Conflict: in progress',
+      undefined,
+    ],
     [
       '::debug::Failed to reserve cache: Error: Failed to CreateCacheEntry: Unable to make request: ECONNRESET',
       { kind: 'fault', shown: false, message: 'Error: Failed to CreateCacheEntry: Unable to make request: ECONNRESET' },
@@ -139,7 +159,10 @@ describe('calls through the real @actions/cache to the local cache service', () 
   const warnings = () => output.filter((l) => l.startsWith('::warning::')).map((l) => l.trim());
 
   /** Runs fn with a service of a fresh phase; `dir` is a directory with one small file in it. */
-  async function withService<T>(policy: Partial<ServicePolicy>, fn: (svc: Awaited<ReturnType<typeof actionsCacheService>>, dir: string, phase: CachePhase) => Promise<T>): Promise<T> {
+  async function withService<T>(
+    policy: Partial<ServicePolicy>,
+    fn: (svc: Awaited<ReturnType<typeof actionsCacheService>>, dir: string, phase: CachePhase) => Promise<T>,
+  ): Promise<T> {
     const phase = new CachePhase({ ...cachePolicy({}), ...policy });
     const dir = path.join(root, 'ws', crypto.randomBytes(4).toString('hex'));
     fs.mkdirSync(dir, { recursive: true });

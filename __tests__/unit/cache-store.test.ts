@@ -62,7 +62,9 @@ async function writeExport(dir: string, steps: Step[], form: CacheForm, o: { res
       ...(i > 0 ? { inputs: [[{ selector: '', link: i - 1 }]] } : {}),
     })),
   };
-  const descriptors = Object.fromEntries(steps.map((s) => [layerDigest(s), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest(s), size: s.size }]));
+  const descriptors = Object.fromEntries(
+    steps.map((s) => [layerDigest(s), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest(s), size: s.size }]),
+  );
   await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
   for (const s of steps) if (!o.blobs || o.blobs.includes(s.name)) await fs.writeFile(blobPath(dir, layerDigest(s)), bytesOf(s));
   const image = { config, descriptors };
@@ -133,7 +135,10 @@ describe('save', () => {
     const r = await saveLayerCache(other.svc, op, otherKeys, 'other', {});
     const calls = cache.calls.slice(before);
     expect(calls).toContainEqual({ verb: 'lookup', key: blobKey(layerDigest(BASE[0])), result: blobKey(layerDigest(BASE[0])) });
-    expect(calls.filter((c) => c.verb === 'save').map((c) => c.key)).toEqual([blobKey(digestOf(bytesOf({ name: 'own', size: LARGE + 3 * KiB }))), otherKeys.primary]);
+    expect(calls.filter((c) => c.verb === 'save').map((c) => c.key)).toEqual([
+      blobKey(digestOf(bytesOf({ name: 'own', size: LARGE + 3 * KiB }))),
+      otherKeys.primary,
+    ]);
     expect(r.entriesSaved).toBe(2);
     expect(indexMeta(cache, otherKeys.primary).entries[layerDigest(BASE[0])]).toBe(blobKey(layerDigest(BASE[0])));
   });
@@ -222,7 +227,15 @@ describe('restore', () => {
 
   test('exact: the index of this commit, every blob, a layout for --cache-from', async () => {
     const r = await restore();
-    expect(r).toMatchObject({ hit: 'exact', matchedKey: KEYS.primary, missing: 0, layoutReady: true, entriesRestored: 3, bytesRestored: total(BASE), coldBuildMs: 1000 });
+    expect(r).toMatchObject({
+      hit: 'exact',
+      matchedKey: KEYS.primary,
+      missing: 0,
+      layoutReady: true,
+      entriesRestored: 3,
+      bytesRestored: total(BASE),
+      coldBuildMs: 1000,
+    });
     expect(r.held).toEqual({ [layerDigest(BASE[0])]: blobKey(layerDigest(BASE[0])), [layerDigest(BASE[1])]: blobKey(layerDigest(BASE[1])) });
     expect(await usable(r.p)).toEqual(new Set(BASE.map(layerDigest)));
     expect(warnings()).toEqual([]);

@@ -12,7 +12,11 @@ const digest = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b
 const D = digest('x');
 
 test.each<[string, Record<string, unknown>, string | undefined]>([
-  ['BuildKit 0.13 and 0.25 write a JSON string', { 'cache.manifest': JSON.stringify({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: D, size: 903 }) }, D],
+  [
+    'BuildKit 0.13 and 0.25 write a JSON string',
+    { 'cache.manifest': JSON.stringify({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: D, size: 903 }) },
+    D,
+  ],
   ['an object is read too', { 'cache.manifest': { digest: D } }, D],
   ['no cache export', { 'containerimage.digest': D }, undefined],
   ['not JSON', { 'cache.manifest': '{' }, undefined],

@@ -90,7 +90,9 @@ describe('contextFromEnv', () => {
 
   test('a payload file that is not JSON is an error naming the variable and the file', () => {
     const f = eventFile('bad.json', '{ not json');
-    expect(() => contextFromEnv({ GITHUB_EVENT_PATH: f })).toThrow(new RegExp(`^GITHUB_EVENT_PATH: cannot parse ${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} as JSON: `));
+    expect(() => contextFromEnv({ GITHUB_EVENT_PATH: f })).toThrow(
+      new RegExp(`^GITHUB_EVENT_PATH: cannot parse ${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} as JSON: `),
+    );
   });
 });
 
@@ -104,5 +106,12 @@ describe('defaultBranchOf', () => {
 });
 
 test('isPullRequestEvent: pull_request and pull_request_target only', () => {
-  expect(['pull_request', 'pull_request_target', 'push', 'merge_group', 'pull_request_review', ''].map(isPullRequestEvent)).toEqual([true, true, false, false, false, false]);
+  expect(['pull_request', 'pull_request_target', 'push', 'merge_group', 'pull_request_review', ''].map(isPullRequestEvent)).toEqual([
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
 });

@@ -1,7 +1,18 @@
 // The builder: input validation, the auto driver choice, the exact `docker buildx create` argv and
 // reading `docker buildx inspect`.
 import { describe, expect, test } from '@jest/globals';
-import { DEFAULT_BUILDKIT_IMAGE, builderImage, createFailure, buildxCreateArgv, builderName, parseBuilderOptions, parseInspect, resolveDriver, type CreatePlan, type RawBuilderInputs } from '../../src/docker/builder.js';
+import {
+  DEFAULT_BUILDKIT_IMAGE,
+  builderImage,
+  createFailure,
+  buildxCreateArgv,
+  builderName,
+  parseBuilderOptions,
+  parseInspect,
+  resolveDriver,
+  type CreatePlan,
+  type RawBuilderInputs,
+} from '../../src/docker/builder.js';
 import { InputError } from '../../src/input-error.js';
 import { probeBuildx } from '../../src/docker/docker.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,12 +67,22 @@ describe('buildx create argv for drivers that need images or clusters this machi
         platforms: ['linux/amd64', 'linux/arm64'],
       },
       [
-        'buildx', 'create', '--name', 'obc-42-abc123', '--driver', 'docker-container',
-        '--driver-opt', 'image=moby/buildkit:v0.16.0',
-        '--driver-opt', 'network=host,env.BUILDKIT_STEP_LOG_MAX_SIZE=10485760',
-        '--buildkitd-flags', '--allow-insecure-entitlement security.insecure --debug',
-        '--buildkitd-config', '/tmp/rt/obc-docker-1/buildkitd.toml',
-        '--platform', 'linux/amd64,linux/arm64',
+        'buildx',
+        'create',
+        '--name',
+        'obc-42-abc123',
+        '--driver',
+        'docker-container',
+        '--driver-opt',
+        'image=moby/buildkit:v0.16.0',
+        '--driver-opt',
+        'network=host,env.BUILDKIT_STEP_LOG_MAX_SIZE=10485760',
+        '--buildkitd-flags',
+        '--allow-insecure-entitlement security.insecure --debug',
+        '--buildkitd-config',
+        '/tmp/rt/obc-docker-1/buildkitd.toml',
+        '--platform',
+        'linux/amd64,linux/arm64',
         '--bootstrap',
       ],
     ],
@@ -83,22 +104,40 @@ describe('buildx create argv for drivers that need images or clusters this machi
         driverOpts: ['cacert=/certs/ca.pem', 'cert=/certs/cert.pem', 'key=/certs/key.pem', 'servername=buildkitd.internal'],
       },
       [
-        'buildx', 'create', '--name', 'obc-42-abc123', '--driver', 'remote',
-        '--driver-opt', 'cacert=/certs/ca.pem',
-        '--driver-opt', 'cert=/certs/cert.pem',
-        '--driver-opt', 'key=/certs/key.pem',
-        '--driver-opt', 'servername=buildkitd.internal',
-        '--bootstrap', 'tcp://buildkitd.internal:1234',
+        'buildx',
+        'create',
+        '--name',
+        'obc-42-abc123',
+        '--driver',
+        'remote',
+        '--driver-opt',
+        'cacert=/certs/ca.pem',
+        '--driver-opt',
+        'cert=/certs/cert.pem',
+        '--driver-opt',
+        'key=/certs/key.pem',
+        '--driver-opt',
+        'servername=buildkitd.internal',
+        '--bootstrap',
+        'tcp://buildkitd.internal:1234',
       ],
     ],
     [
       'kubernetes with namespace, replicas and node platforms',
       { driver: 'kubernetes', driverOpts: ['namespace=ci', 'replicas=2,rootless=true'], platforms: ['linux/amd64'] },
       [
-        'buildx', 'create', '--name', 'obc-42-abc123', '--driver', 'kubernetes',
-        '--driver-opt', 'namespace=ci',
-        '--driver-opt', 'replicas=2,rootless=true',
-        '--platform', 'linux/amd64',
+        'buildx',
+        'create',
+        '--name',
+        'obc-42-abc123',
+        '--driver',
+        'kubernetes',
+        '--driver-opt',
+        'namespace=ci',
+        '--driver-opt',
+        'replicas=2,rootless=true',
+        '--platform',
+        'linux/amd64',
         '--bootstrap',
       ],
     ],
@@ -109,8 +148,8 @@ describe('buildx create argv for drivers that need images or clusters this machi
 
 describe('the auto driver', () => {
   test.each<[string, Partial<RawBuilderInputs>, boolean, string, boolean?]>([
-    ['containerd image store: the daemon\'s own BuildKit', {}, true, 'docker'],
-    ['classic image store with cache: false: the daemon\'s own BuildKit, no container needed', {}, false, 'docker', false],
+    ["containerd image store: the daemon's own BuildKit", {}, true, 'docker'],
+    ["classic image store with cache: false: the daemon's own BuildKit, no container needed", {}, false, 'docker', false],
     ['classic image store, cache: false, but driver-opts set', { driverOpts: 'image=x' }, false, 'docker-container', false],
     ['classic image store: a docker-container builder', {}, false, 'docker-container'],
     ['containerd store but driver-opts set: a builder of its own', { driverOpts: 'network=host' }, true, 'docker-container'],
@@ -129,20 +168,39 @@ describe('builder inputs that cannot be used fail with one line naming the input
   test.each<[Partial<RawBuilderInputs>, string]>([
     [{ driver: 'podman' }, 'driver: expected one of auto, docker, docker-container, remote, kubernetes, got "podman"'],
     [{ driver: 'remote' }, 'endpoint: the remote driver needs the BuildKit daemon address, e.g. tcp://buildkitd:1234'],
-    [{ driver: 'docker', driverOpts: 'image=x' }, "driver-opts: the docker driver uses the daemon's built-in BuildKit and takes no builder options; use driver: docker-container"],
-    [{ driver: 'docker', builderPlatforms: 'linux/arm64' }, "builder-platforms: the docker driver uses the daemon's built-in BuildKit and takes no builder options; use driver: docker-container"],
-    [{ driver: 'remote', endpoint: 'tcp://b:1', buildkitdFlags: '--debug' }, 'buildkitd-flags: the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it'],
+    [
+      { driver: 'docker', driverOpts: 'image=x' },
+      "driver-opts: the docker driver uses the daemon's built-in BuildKit and takes no builder options; use driver: docker-container",
+    ],
+    [
+      { driver: 'docker', builderPlatforms: 'linux/arm64' },
+      "builder-platforms: the docker driver uses the daemon's built-in BuildKit and takes no builder options; use driver: docker-container",
+    ],
+    [
+      { driver: 'remote', endpoint: 'tcp://b:1', buildkitdFlags: '--debug' },
+      'buildkitd-flags: the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it',
+    ],
     [{ driverOpts: 'image=x\nnetwork' }, 'driver-opts: expected key=value, got "network"'],
     [{ builderPlatforms: 'linux/amd64,arm64' }, 'builder-platforms: expected os/arch[/variant], got "arm64"'],
     [{ keepBuilder: 'yes' }, 'keep-builder: expected true or false, got "yes"'],
-    [{ buildkitdConfig: 'b.toml', buildkitdConfigInline: 'debug = true' }, 'buildkitd-config-inline: give either buildkitd-config (a file) or buildkitd-config-inline, not both'],
+    [
+      { buildkitdConfig: 'b.toml', buildkitdConfigInline: 'debug = true' },
+      'buildkitd-config-inline: give either buildkitd-config (a file) or buildkitd-config-inline, not both',
+    ],
   ])('%j', (raw, message) => {
     expect(errorOf(raw)).toBe(message);
   });
 
   test('defaults: auto, nothing set, builder removed in post', () => {
     expect(opts({})).toEqual({
-      driver: 'auto', endpoint: '', driverOpts: [], buildkitdFlags: '', buildkitdConfig: '', buildkitdConfigInline: '', platforms: [], keep: false,
+      driver: 'auto',
+      endpoint: '',
+      driverOpts: [],
+      buildkitdFlags: '',
+      buildkitdConfig: '',
+      buildkitdConfigInline: '',
+      platforms: [],
+      keep: false,
     });
     expect(opts({ keepBuilder: 'true', driverOpts: '# comment\nimage=a\n\n network=host ' }).driverOpts).toEqual(['image=a', 'network=host']);
   });
@@ -165,7 +223,9 @@ describe('buildx inspect and version output', () => {
       ' org.mobyproject.buildkit.worker.executor:             containerd',
     ].join('\n');
     expect(parseInspect(text)).toEqual({
-      driver: 'docker', buildkitVersion: 'v0.0.0+unknown', status: 'running',
+      driver: 'docker',
+      buildkitVersion: 'v0.0.0+unknown',
+      status: 'running',
       platforms: ['linux/amd64', 'linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4'],
     });
   });
@@ -227,13 +287,20 @@ describe('a builder that cannot start its BuildKit image says which image and ho
       'ERROR: toomanyrequests: You have reached your pull rate limit.',
       'driver: the docker-container builder could not start its BuildKit image ghcr.io/acme/buildkit:v1: ERROR: toomanyrequests: You have reached your pull rate limit.. Choose an image this runner can pull with driver-opts: image=<ref> (for example a copy in your own registry), or give the Docker daemon a registry mirror.',
     ],
-    ['another failure of a docker-container builder', [], 'ERROR: invalid memory limit', 'driver: creating the docker-container builder failed: ERROR: invalid memory limit'],
+    [
+      'another failure of a docker-container builder',
+      [],
+      'ERROR: invalid memory limit',
+      'driver: creating the docker-container builder failed: ERROR: invalid memory limit',
+    ],
   ])('%s', (_n, driverOpts, line, message) => {
     expect(createFailure({ driver: 'docker-container', driverOpts }, line)).toBe(message);
   });
 
   test('a remote builder that cannot connect is not blamed on an image', () => {
-    expect(createFailure({ driver: 'remote', driverOpts: [] }, 'ERROR: dial tcp 10.0.0.1:1234: i/o timeout')).toBe('driver: creating the remote builder failed: ERROR: dial tcp 10.0.0.1:1234: i/o timeout');
+    expect(createFailure({ driver: 'remote', driverOpts: [] }, 'ERROR: dial tcp 10.0.0.1:1234: i/o timeout')).toBe(
+      'driver: creating the remote builder failed: ERROR: dial tcp 10.0.0.1:1234: i/o timeout',
+    );
   });
 
   test.each<[string[], string]>([

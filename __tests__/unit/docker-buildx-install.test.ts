@@ -2,7 +2,15 @@
 // resolving `latest` through a mirror's checksums file.
 import { describe, expect, test } from '@jest/globals';
 import {
-  assetName, cacheVersion, expandUrl, parseBuildxRequest, parseChecksums, pluginFileName, redactUrl, releasePlatform, versionFromChecksums,
+  assetName,
+  cacheVersion,
+  expandUrl,
+  parseBuildxRequest,
+  parseChecksums,
+  pluginFileName,
+  redactUrl,
+  releasePlatform,
+  versionFromChecksums,
 } from '../../src/docker/buildx-install.js';
 
 const SHA_A = 'a'.repeat(64);
@@ -25,7 +33,11 @@ describe('buildx-version and buildx-download-url', () => {
     ['0.19', '', 'buildx-version: expected latest or a release version such as v0.19.3, got "0.19"'],
     ['master', '', 'buildx-version: expected latest or a release version such as v0.19.3, got "master"'],
     ['v0.19.3', 'ftp://mirror/{version}/{asset}', 'buildx-download-url: expected an http(s) URL template, got "ftp://mirror/{version}/{asset}"'],
-    ['v0.19.3', 'https://mirror/buildx/{asset}', 'buildx-download-url: the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}'],
+    [
+      'v0.19.3',
+      'https://mirror/buildx/{asset}',
+      'buildx-download-url: the template must contain {version} and {asset}, e.g. https://mirror.example/buildx/{version}/{asset}',
+    ],
     ['v0.19.3', 'ftp://user:pw@mirror/{version}/{asset}', 'buildx-download-url: expected an http(s) URL template, got "ftp://***@mirror/{version}/{asset}"'],
   ])('%j %j fails', (v, url, message) => {
     expect(() => parseBuildxRequest(v, url)).toThrow(message);
@@ -52,7 +64,9 @@ describe('release assets', () => {
     ['aix', 'ppc64'],
     ['darwin', 's390x'],
   ])('%s/%s has no release binary', (platform, arch) => {
-    expect(() => releasePlatform(platform, arch)).toThrow(`buildx-version: buildx publishes no release binary for this runner's platform (${platform}/${arch})`);
+    expect(() => releasePlatform(platform, arch)).toThrow(
+      `buildx-version: buildx publishes no release binary for this runner's platform (${platform}/${arch})`,
+    );
   });
 
   test('names, plugin file names and URLs', () => {
@@ -63,7 +77,9 @@ describe('release assets', () => {
     expect(expandUrl('https://github.com/docker/buildx/releases/download/{version}/{asset}', 'v0.19.3', 'buildx-v0.19.3.linux-amd64')).toBe(
       'https://github.com/docker/buildx/releases/download/v0.19.3/buildx-v0.19.3.linux-amd64',
     );
-    expect(expandUrl('http://127.0.0.1:8080/{version}/{asset}?x={asset}', 'latest', 'checksums.txt')).toBe('http://127.0.0.1:8080/latest/checksums.txt?x=checksums.txt');
+    expect(expandUrl('http://127.0.0.1:8080/{version}/{asset}?x={asset}', 'latest', 'checksums.txt')).toBe(
+      'http://127.0.0.1:8080/latest/checksums.txt?x=checksums.txt',
+    );
     expect(cacheVersion('v0.19.3')).toBe('0.19.3');
     expect(redactUrl('https://u:secret@mirror.example/x')).toBe('https://***@mirror.example/x');
     expect(redactUrl('https://mirror.example/a@b')).toBe('https://mirror.example/a@b');

@@ -55,18 +55,22 @@ describe('run', () => {
   });
 
   test('input goes to the child on stdin (passwords never on argv)', async () => {
-    const r = await js("let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => process.stdout.write(s.toUpperCase()))", { input: 'secret\nline' });
+    const r = await js("let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => process.stdout.write(s.toUpperCase()))", {
+      input: 'secret\nline',
+    });
     expect(r.stdout).toBe('SECRET\nLINE');
   });
 
   test('the child gets the given environment without INPUT_* variables', async () => {
-    const r = await js('process.stdout.write(JSON.stringify(process.env))', { env: { PATH: process.env.PATH ?? '', OBC_KEEP: 'yes', INPUT_PASSWORD: 'pw', 'INPUT_GITHUB-TOKEN': 'ghs_x' } });
+    const r = await js('process.stdout.write(JSON.stringify(process.env))', {
+      env: { PATH: process.env.PATH ?? '', OBC_KEEP: 'yes', INPUT_PASSWORD: 'pw', 'INPUT_GITHUB-TOKEN': 'ghs_x' },
+    });
     const env = JSON.parse(r.stdout);
     expect(env.OBC_KEEP).toBe('yes');
     expect(Object.keys(env).filter((k) => k.startsWith('INPUT_'))).toEqual([]);
   });
 
-  test('the working directory: the step\'s own by default, or the one given', async () => {
+  test("the working directory: the step's own by default, or the one given", async () => {
     expect((await js('process.stdout.write(process.cwd())')).stdout).toBe(process.cwd());
     const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'obc-exec-')));
     try {
@@ -79,7 +83,11 @@ describe('run', () => {
   test('onLine gets every line of both streams as it arrives, the unterminated last one too', async () => {
     const lines: [string, string][] = [];
     const r = await js("process.stdout.write('a\\nb\\r\\nlast'); process.stderr.write('e1\\n')", { onLine: (l, s) => lines.push([s, l]) });
-    expect(lines.filter(([s]) => s === 'stdout')).toEqual([['stdout', 'a'], ['stdout', 'b'], ['stdout', 'last']]);
+    expect(lines.filter(([s]) => s === 'stdout')).toEqual([
+      ['stdout', 'a'],
+      ['stdout', 'b'],
+      ['stdout', 'last'],
+    ]);
     expect(lines.filter(([s]) => s === 'stderr')).toEqual([['stderr', 'e1']]);
     expect(r.stdout).toBe('a\nb\r\nlast');
   });
@@ -121,7 +129,10 @@ describe('defaultView', () => {
 
 describe('runStreaming', () => {
   test('stdout is a stream; done gives the exit code and the tail of stderr', async () => {
-    const c = runStreaming(node, ['-e', "process.stdin.pipe(process.stdout); process.stdin.on('end', () => { process.stderr.write('x'.repeat(5000) + 'END'); process.exitCode = 5; })"]);
+    const c = runStreaming(node, [
+      '-e',
+      "process.stdin.pipe(process.stdout); process.stdin.on('end', () => { process.stderr.write('x'.repeat(5000) + 'END'); process.exitCode = 5; })",
+    ]);
     const chunks: Buffer[] = [];
     c.stdout.on('data', (d: Buffer) => chunks.push(d));
     c.stdin.end('streamed bytes');

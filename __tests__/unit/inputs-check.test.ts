@@ -23,10 +23,27 @@ function inputError(f: () => unknown): InputError {
 }
 
 describe('platforms', () => {
-  test.each(['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm64/v8', 'linux/386', 'linux/ppc64le', 'linux/s390x', 'linux/riscv64', 'windows/amd64', 'Linux/AMD64', 'linux/x86_64', 'linux/aarch64', 'linux/amd64/v3', 'local', 'darwin/arm64', 'freebsd/amd64', 'linux/mips64le', 'linux/loong64'])(
-    '%s is accepted',
-    (p) => expect(platformProblem(p)).toBeUndefined(),
-  );
+  test.each([
+    'linux/amd64',
+    'linux/arm64',
+    'linux/arm/v7',
+    'linux/arm/v6',
+    'linux/arm64/v8',
+    'linux/386',
+    'linux/ppc64le',
+    'linux/s390x',
+    'linux/riscv64',
+    'windows/amd64',
+    'Linux/AMD64',
+    'linux/x86_64',
+    'linux/aarch64',
+    'linux/amd64/v3',
+    'local',
+    'darwin/arm64',
+    'freebsd/amd64',
+    'linux/mips64le',
+    'linux/loong64',
+  ])('%s is accepted', (p) => expect(platformProblem(p)).toBeUndefined());
   test.each<[string, RegExp]>([
     ['linux/notanarch', /^unknown architecture "notanarch"/],
     ['notanos/amd64', /^unknown operating system "notanos"/],
@@ -50,7 +67,9 @@ describe('platforms', () => {
 describe('target and cache-scope syntax', () => {
   test.each(['build', 'Build', 'stage-2', 'a.b_c-d', 'x'])('target %s is a stage name', (t) => expect(readInputs(get({ target: t })).target).toBe(t));
   test.each(['2stage', '-x', 'a b', '$TARGET', 'a/b', '.x'])('target %j is refused', (t) => {
-    expect(inputError(() => readInputs(get({ target: t }))).message).toMatch(/^target: ".*" is not a stage name \(a letter, then letters, digits, "-", "_" or "."\)$/);
+    expect(inputError(() => readInputs(get({ target: t }))).message).toMatch(
+      /^target: ".*" is not a stage name \(a letter, then letters, digits, "-", "_" or "."\)$/,
+    );
   });
   test.each(['..', '.', '...', '/', '../..', '-', ' .. ', '\\..'])('cache-scope %j is refused', (s) => {
     expect(inputError(() => readInputs(get({ 'cache-scope': s }))).message).toMatch(/^cache-scope: ".*" has no letter or digit/);
@@ -101,7 +120,11 @@ describe('stagesOf', () => {
   test.each<[string, string, string[] | undefined]>([
     ['plain', 'FROM busybox\nRUN true\n', []],
     ['named, any case', 'FROM busybox AS Build\nfrom alpine as TEST\nFROM build\n', ['build', 'test']],
-    ['flags and ARG-expanded images', 'ARG BASE=busybox\nFROM --platform=$BUILDPLATFORM ${BASE}:1 AS deps\nFROM --platform=linux/amd64 $BASE As final\n', ['deps', 'final']],
+    [
+      'flags and ARG-expanded images',
+      'ARG BASE=busybox\nFROM --platform=$BUILDPLATFORM ${BASE}:1 AS deps\nFROM --platform=linux/amd64 $BASE As final\n',
+      ['deps', 'final'],
+    ],
     ['a continued FROM line', 'FROM busybox \\\n  AS  joined\n', ['joined']],
     ['a comment inside a continuation', 'FROM busybox \\\n# comment\n\n  AS joined\n', ['joined']],
     ['the escape directive', '# escape=`\nFROM busybox `\n  AS tick\nRUN echo \\\n', ['tick']],
@@ -142,7 +165,10 @@ describe('checkBuildFiles', () => {
   const check = (b: Partial<{ context: string; file: string; target: string }>) =>
     checkBuildFiles({ context: '.', file: '', target: '', buildArgs: [], ...b }, ws, ws);
   const fails = async (b: Partial<{ context: string; file: string; target: string }>): Promise<InputError> => {
-    const err = await check(b).then(() => undefined, (e: unknown) => e);
+    const err = await check(b).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(InputError);
     return err as InputError;
   };
@@ -163,11 +189,19 @@ describe('checkBuildFiles', () => {
     ['a missing file', { file: 'missing' }, /^file: "missing" does not exist$/],
     ['no Dockerfile in the context', { context: 'app/..', file: '' }, /./],
     ['a file that is a directory', { file: 'app' }, /^file: "app" is not a file$/],
-    ['a file outside the workspace', { file: '../../../../../../../../etc/hostname' }, /^file: "(\.\.\/)+etc\/hostname" is outside the workspace ".*"; the Dockerfile must be a file of the workspace/],
+    [
+      'a file outside the workspace',
+      { file: '../../../../../../../../etc/hostname' },
+      /^file: "(\.\.\/)+etc\/hostname" is outside the workspace ".*"; the Dockerfile must be a file of the workspace/,
+    ],
     ['a symbolic link out of the workspace', { file: 'linked.Dockerfile' }, /^file: "linked.Dockerfile" is outside the workspace/],
     ['a context outside the workspace (its Dockerfile is too)', { context: '../outside' }, /^file: "..\/outside\/Dockerfile" is outside the workspace/],
     ['a target not in the Dockerfile', { target: 'tset' }, /^target: stage "tset" is not in "Dockerfile" \(its stages: base, final\)$/],
-    ['a target with no named stage', { context: 'app', target: 'build' }, /^target: stage "build" is not in "app\/Dockerfile" \(it names no stage \(FROM … AS name\)\)$/],
+    [
+      'a target with no named stage',
+      { context: 'app', target: 'build' },
+      /^target: stage "build" is not in "app\/Dockerfile" \(it names no stage \(FROM … AS name\)\)$/,
+    ],
   ])('%s', async (name, b, re) => {
     if (name === 'no Dockerfile in the context') {
       await fs.mkdir(path.join(ws, 'empty'), { recursive: true });

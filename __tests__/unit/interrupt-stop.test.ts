@@ -29,7 +29,9 @@ async function gone(pid: number): Promise<boolean> {
   return !alive(pid);
 }
 const exited = (c: ChildProcess) =>
-  new Promise<NodeJS.Signals | null>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(c.signalCode) : c.once('exit', (_code, sig) => resolve(sig))));
+  new Promise<NodeJS.Signals | null>((resolve) =>
+    c.exitCode !== null || c.signalCode !== null ? resolve(c.signalCode) : c.once('exit', (_code, sig) => resolve(sig)),
+  );
 
 describe('stopDescendants', () => {
   test('SIGTERM ends the children and grandchildren this process started', async () => {

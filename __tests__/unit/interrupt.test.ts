@@ -4,7 +4,14 @@ import { localImageName, pushedDigest } from '../../src/build-mode.js';
 
 describe('descendantsOf', () => {
   const table: [number, number][] = [
-    [1, 0], [10, 1], [11, 10], [12, 11], [13, 11], [20, 1], [21, 20], [14, 12],
+    [1, 0],
+    [10, 1],
+    [11, 10],
+    [12, 11],
+    [13, 11],
+    [20, 1],
+    [21, 20],
+    [14, 12],
   ];
   test.each([
     ['children and grandchildren, breadth first', 10, [11, 12, 13, 14]],
@@ -13,7 +20,13 @@ describe('descendantsOf', () => {
     ['an unknown pid has none', 99, []],
   ])('%s', (_n, root, want) => expect(descendantsOf(root as number, table)).toEqual(want));
   test('a cycle in a stale table does not loop', () => {
-    expect(descendantsOf(5, [[6, 5], [7, 6], [6, 7]])).toEqual([6, 7]);
+    expect(
+      descendantsOf(5, [
+        [6, 5],
+        [7, 6],
+        [6, 7],
+      ]),
+    ).toEqual([6, 7]);
   });
 });
 

@@ -7,7 +7,15 @@ import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { planNeedles, piecesOf, MIN_NEEDLE_BYTES, MAX_NEEDLE_BYTES, SLICE_BYTES, SLICES_PER_LONG, MAX_NEEDLES_PER_SECRET } from '../../src/leakguard/needles.js';
+import {
+  planNeedles,
+  piecesOf,
+  MIN_NEEDLE_BYTES,
+  MAX_NEEDLE_BYTES,
+  SLICE_BYTES,
+  SLICES_PER_LONG,
+  MAX_NEEDLES_PER_SECRET,
+} from '../../src/leakguard/needles.js';
 import { StreamSearch } from '../../src/leakguard/search.js';
 import { BlobScan, detectEncoding } from '../../src/leakguard/blob.js';
 import type { BlobScanOptions } from '../../src/leakguard/blob.js';
@@ -62,7 +70,10 @@ describe('planNeedles', () => {
 });
 
 describe('planNeedles: secrets longer than MAX_NEEDLE_BYTES are still looked for', () => {
-  const hex = (bytes: number) => randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
+  const hex = (bytes: number) =>
+    randomBytes(Math.ceil(bytes / 2))
+      .toString('hex')
+      .slice(0, bytes);
   const total = (p: ReturnType<typeof planNeedles>) => p.needles.reduce((n, x) => n + x.bytes.length, 0);
 
   test.each([MAX_NEEDLE_BYTES + 1, 70 * 1024, 1024 * 1024, 8 * 1024 * 1024])('a one-line secret of %i bytes is searched by bounded slices of it', (len) => {
@@ -273,12 +284,19 @@ describe('LeakGuard on a directory (an OCI layout)', () => {
     await fs.writeFile(path.join(dir, 'blobs', 'sha256', dig(clean)), clean);
     await fs.writeFile(path.join(dir, 'index.json'), '{}');
 
-    const g = new LeakGuard(planNeedles([{ id: 'npm', value: b(secret) }, { id: 'other', value: b('not-in-any-layer') }]));
+    const g = new LeakGuard(
+      planNeedles([
+        { id: 'npm', value: b(secret) },
+        { id: 'other', value: b('not-in-any-layer') },
+      ]),
+    );
     await g.scanDirectory(dir, 'layer cache');
     expect(g.stats.blobs).toBe(3);
     expect(g.findings).toEqual([{ id: 'npm', blob: `sha256:${dig(leaky)}`, place: 'layer cache', encoding: 'gzip' }]);
     const err = g.error()!;
-    expect(err.message).toMatch(new RegExp(`^secret-scan: secret "npm" is in layer cache blob sha256:${dig(leaky)} \\(gzip layer data\\)\\. Nothing was pushed`));
+    expect(err.message).toMatch(
+      new RegExp(`^secret-scan: secret "npm" is in layer cache blob sha256:${dig(leaky)} \\(gzip layer data\\)\\. Nothing was pushed`),
+    );
     expect(err.message).not.toContain(secret);
     expect(err.message).not.toContain('\n');
 

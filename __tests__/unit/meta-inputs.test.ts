@@ -44,18 +44,36 @@ describe('tags', () => {
       'tags: invalid match regular expression: Invalid regular expression: /v(/: Unterminated group in "type=semver,pattern={{version}},match=v("',
     ],
     ['type=sha,foo=bar', 'tags: unknown attribute "foo" for type=sha (expected enable, priority, prefix, suffix, format) in "type=sha,foo=bar"'],
-    ['type=ref,event=tag,value=x', 'tags: unknown attribute "value" for type=ref (expected enable, priority, prefix, suffix, event) in "type=ref,event=tag,value=x"'],
+    [
+      'type=ref,event=tag,value=x',
+      'tags: unknown attribute "value" for type=ref (expected enable, priority, prefix, suffix, event) in "type=ref,event=tag,value=x"',
+    ],
     ['type=edge,main', 'tags: unexpected value "main" for type=edge (expected key=value) in "type=edge,main"'],
     ['type=raw,value=x,priority=high', 'tags: invalid priority "high" (expected a number) in "type=raw,value=x,priority=high"'],
     ['type=raw,value=x,enable=yes', 'tags: invalid enable "yes" (expected true, false or an expression) in "type=raw,value=x,enable=yes"'],
     ['type=raw,value=x,enable={{branch}}', 'tags: enable rendered "dev" (expected true or false) in "type=raw,value=x,enable={{branch}}"'],
-    ['type=raw,value={{vesion}}', 'tags: value: unknown expression "{{vesion}}" (known: branch, tag, sha, base_ref, is_default_branch, is_not_default_branch, date, commit_date) in "type=raw,value={{vesion}}"'],
-    ['type=semver,pattern={{branch}}', 'tags: pattern: unknown expression "{{branch}}" (known: raw, version, major, minor, patch, prerelease, build) in "type=semver,pattern={{branch}}"'],
+    [
+      'type=raw,value={{vesion}}',
+      'tags: value: unknown expression "{{vesion}}" (known: branch, tag, sha, base_ref, is_default_branch, is_not_default_branch, date, commit_date) in "type=raw,value={{vesion}}"',
+    ],
+    [
+      'type=semver,pattern={{branch}}',
+      'tags: pattern: unknown expression "{{branch}}" (known: raw, version, major, minor, patch, prerelease, build) in "type=semver,pattern={{branch}}"',
+    ],
     ['type=schedule,pattern={{sha}}', 'tags: pattern: unknown expression "{{sha}}" (known: date, commit_date) in "type=schedule,pattern={{sha}}"'],
     ['type=raw,value={{date}}', `tags: value: "{{date}}" needs a format, e.g. {{date 'YYYYMMDD'}} in "type=raw,value={{date}}"`],
-    ["type=raw,value={{date 'YYYY' zone='UTC'}}", `tags: value: unknown attribute "zone" for {{date}} (only tz) in "type=raw,value={{date 'YYYY' zone='UTC'}}"`],
-    ["type=raw,value={{date 'YYYY' tz='Mars/Base'}}", `tags: value: unknown time zone "Mars/Base" for {{date}} in "type=raw,value={{date 'YYYY' tz='Mars/Base'}}"`],
-    ['type=sha,prefix={{nope}}-', 'tags: prefix: unknown expression "{{nope}}" (known: branch, tag, sha, base_ref, is_default_branch, is_not_default_branch, date, commit_date) in "type=sha,prefix={{nope}}-"'],
+    [
+      "type=raw,value={{date 'YYYY' zone='UTC'}}",
+      `tags: value: unknown attribute "zone" for {{date}} (only tz) in "type=raw,value={{date 'YYYY' zone='UTC'}}"`,
+    ],
+    [
+      "type=raw,value={{date 'YYYY' tz='Mars/Base'}}",
+      `tags: value: unknown time zone "Mars/Base" for {{date}} in "type=raw,value={{date 'YYYY' tz='Mars/Base'}}"`,
+    ],
+    [
+      'type=sha,prefix={{nope}}-',
+      'tags: prefix: unknown expression "{{nope}}" (known: branch, tag, sha, base_ref, is_default_branch, is_not_default_branch, date, commit_date) in "type=sha,prefix={{nope}}-"',
+    ],
   ])('%s', (tags, message) => {
     const err = errorOf({ tags });
     expect(err.input).toBe('tags');
@@ -95,7 +113,10 @@ describe('flavor', () => {
     ['unknwown=foo', 'flavor: unknown attribute "unknwown" in "unknwown=foo" (expected latest, prefix, suffix, onlatest)'],
     ['onlatest=true', 'flavor: onlatest must follow prefix= or suffix= in "onlatest=true"'],
     ['prefix=dev-,onlatest=yes', 'flavor: invalid onlatest "yes" in "prefix=dev-,onlatest=yes" (expected true or false)'],
-    ['suffix=-{{nope}}', 'flavor: unknown expression "{{nope}}" (known: branch, tag, sha, base_ref, is_default_branch, is_not_default_branch, date, commit_date) in "suffix=-{{nope}}"'],
+    [
+      'suffix=-{{nope}}',
+      'flavor: unknown expression "{{nope}}" (known: branch, tag, sha, base_ref, is_default_branch, is_not_default_branch, date, commit_date) in "suffix=-{{nope}}"',
+    ],
   ])('%s', (flavor, message) => {
     const err = errorOf({ flavor });
     expect(err.input).toBe('flavor');

@@ -9,7 +9,11 @@ const DEV = '860c1904a1ce19322e91ac35af1ab07466440c37';
 
 function plan(event: EventKind, input: Partial<MetaInput>, facts: Partial<MetaFacts> = {}, ref?: string) {
   const ctx = eventContext(event, { ref });
-  return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx), ...facts });
+  return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, {
+    now: NOW,
+    defaultBranch: defaultBranchOf(ctx),
+    ...facts,
+  });
 }
 
 const OCI_DEV = {
@@ -49,7 +53,8 @@ describe('json (metadata-action json01, json03, json07)', () => {
   test('json07: label values keep every = after the first; annotations ignore labels', () => {
     const res = plan('push_tag', {
       images: 'org/app',
-      labels: 'maintainer=CrazyMax\norg.opencontainers.image.title=MyCustom=Title\norg.opencontainers.image.description=Another description\norg.opencontainers.image.vendor=MyCompany',
+      labels:
+        'maintainer=CrazyMax\norg.opencontainers.image.title=MyCustom=Title\norg.opencontainers.image.description=Another description\norg.opencontainers.image.vendor=MyCompany',
     });
     expect(res.json.labels).toEqual({
       maintainer: 'CrazyMax',
@@ -69,7 +74,8 @@ describe('annotations', () => {
       tags: 'type=ref,event=tag',
       flavor: 'latest=false',
       labels: 'maintainer=CrazyMax',
-      annotations: 'maintainer=Foo\norg.opencontainers.image.description=this is a "bad" example\norg.opencontainers.image.title=MyNotTitle\norg.opencontainers.image.vendor=MyNotCompany',
+      annotations:
+        'maintainer=Foo\norg.opencontainers.image.description=this is a "bad" example\norg.opencontainers.image.title=MyNotTitle\norg.opencontainers.image.vendor=MyNotCompany',
     });
     expect(res.annotations).toEqual([
       'manifest:maintainer=Foo',

@@ -47,9 +47,11 @@ describe('ecr: the plan (no AWS needed)', () => {
   });
 
   const base = { registry: '', username: '', password: '', registryAuth: [], githubToken: '' };
-  test('an ECR registry with no username and password uses the job\'s AWS credentials', () => {
+  test("an ECR registry with no username and password uses the job's AWS credentials", () => {
     const p = planLogins({ ...base, registry: PRIVATE }, [], 'actor', new Set());
-    expect(p.logins).toEqual([{ registry: PRIVATE, username: '', password: '', input: 'registry', ecrTarget: { public: false, region: 'eu-west-3', accountId: '123456789012' } }]);
+    expect(p.logins).toEqual([
+      { registry: PRIVATE, username: '', password: '', input: 'registry', ecrTarget: { public: false, region: 'eu-west-3', accountId: '123456789012' } },
+    ]);
   });
   test('AWS keys as username and password; ecr: false makes it a plain login', () => {
     const p = planLogins({ ...base, registry: PRIVATE, username: 'AKIA', password: 'secret' }, [], 'actor', new Set());
@@ -58,11 +60,26 @@ describe('ecr: the plan (no AWS needed)', () => {
     expect(plain.logins[0].ecrTarget).toBeUndefined();
   });
   test('half the AWS keys is refused; a plain registry without credentials is only a note', () => {
-    expect(thrown(() => planLogins({ ...base, registry: PRIVATE, username: 'AKIA' }, [], 'a', new Set())).message).toMatch(/^password: Amazon ECR login to 123456789012\.dkr\.ecr\.eu-west-3\.amazonaws\.com: give both/);
-    expect(planLogins({ ...base, registry: 'ghcr.io' }, [], 'a', new Set()).notes).toEqual(['registry is ghcr.io but username and password are empty: no login with them.']);
+    expect(thrown(() => planLogins({ ...base, registry: PRIVATE, username: 'AKIA' }, [], 'a', new Set())).message).toMatch(
+      /^password: Amazon ECR login to 123456789012\.dkr\.ecr\.eu-west-3\.amazonaws\.com: give both/,
+    );
+    expect(planLogins({ ...base, registry: 'ghcr.io' }, [], 'a', new Set()).notes).toEqual([
+      'registry is ghcr.io but username and password are empty: no login with them.',
+    ]);
   });
   test('registry-auth entries carry their own ecr and scope', () => {
-    const p = planLogins({ ...base, registryAuth: [{ registry: 'public.ecr.aws', username: '', password: '' }, { registry: 'docker.io', username: 'u', password: 'p', scope: 'acme/app@push' }] }, [], 'a', new Set());
+    const p = planLogins(
+      {
+        ...base,
+        registryAuth: [
+          { registry: 'public.ecr.aws', username: '', password: '' },
+          { registry: 'docker.io', username: 'u', password: 'p', scope: 'acme/app@push' },
+        ],
+      },
+      [],
+      'a',
+      new Set(),
+    );
     expect(p.logins.map((l) => [l.registry, l.ecrTarget?.public, l.scope])).toEqual([
       ['public.ecr.aws', true, undefined],
       ['docker.io', undefined, 'acme/app@push'],
@@ -70,7 +87,9 @@ describe('ecr: the plan (no AWS needed)', () => {
   });
   test.each(['auto', 'true', 'false', 'TRUE', ''])('ecr input %j is accepted', (v) => expect(parseEcr(v)).toBe(v ? v.toLowerCase() : 'auto'));
   test('ecr input maybe is refused naming it', () => {
-    expect(thrown(() => readInputs((n) => ({ images: 'x/y', push: 'false', ecr: 'maybe' })[n] ?? '', {})).message).toBe('ecr: expected auto, true or false, got "maybe"');
+    expect(thrown(() => readInputs((n) => ({ images: 'x/y', push: 'false', ecr: 'maybe' })[n] ?? '', {})).message).toBe(
+      'ecr: expected auto, true or false, got "maybe"',
+    );
   });
 });
 
@@ -99,10 +118,21 @@ describe('inputs of the four docker actions that this action does not have', () 
   const known = new Set(['images', 'tags', 'github-token']);
   test('a value that asks for something this action does not do is an error naming the input', () => {
     expect(unexpectedInputs({ INPUT_LOGOUT: 'false' }, known)).toEqual([
-      { input: 'logout', error: true, message: "docker/login-action's input is not one of this action's: the post step always logs out and deletes the job's private Docker config, so credentials never outlive the job; remove the input" },
+      {
+        input: 'logout',
+        error: true,
+        message:
+          "docker/login-action's input is not one of this action's: the post step always logs out and deletes the job's private Docker config, so credentials never outlive the job; remove the input",
+      },
     ]);
-    expect(unexpectedInputs({ INPUT_VERSION: 'v0.19.3' }, known)[0]).toMatchObject({ input: 'version', error: true, message: expect.stringContaining('write buildx-version') });
-    expect(unexpectedInputs({ 'INPUT_NO-SUCH': 'x' }, known)).toEqual([{ input: 'no-such', error: true, message: 'not an input of this action (see the migration guide in the README); remove it' }]);
+    expect(unexpectedInputs({ INPUT_VERSION: 'v0.19.3' }, known)[0]).toMatchObject({
+      input: 'version',
+      error: true,
+      message: expect.stringContaining('write buildx-version'),
+    });
+    expect(unexpectedInputs({ 'INPUT_NO-SUCH': 'x' }, known)).toEqual([
+      { input: 'no-such', error: true, message: 'not an input of this action (see the migration guide in the README); remove it' },
+    ]);
   });
   test('a value that asks for what this action does anyway is a warning; empty values and known inputs are ignored', () => {
     expect(unexpectedInputs({ INPUT_LOGOUT: 'true', INPUT_CLEANUP: 'TRUE', 'INPUT_BAKE-TARGET': '', INPUT_IMAGES: 'x', PATH: '/bin' }, known)).toEqual([

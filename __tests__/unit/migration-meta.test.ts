@@ -21,14 +21,14 @@ function plan(input: Partial<MetaInput>, event: Parameters<typeof eventContext>[
   return planMeta({ images: 'user/app', tags: '', flavor: '', labels: '', annotations: '', ...input }, ctx, { now: NOW, defaultBranch: defaultBranchOf(ctx) });
 }
 
-describe('full image references in tags (build-push-action\'s form) are taken as written', () => {
+describe("full image references in tags (build-push-action's form) are taken as written", () => {
   test.each<[string, boolean]>([
     ['ghcr.io/acme/app:1.0', true],
     ['user/app', true],
     ['localhost:5000/app', true],
     ['latest', false],
     ['type=raw,value=a/b', false],
-    ['{{date \'HH:mm\'}}', false],
+    ["{{date 'HH:mm'}}", false],
     ['# ghcr.io/acme/app:1.0', false],
   ])('%j looks like a reference: %s', (line, want) => expect(looksLikeReference(line)).toBe(want));
 
@@ -53,9 +53,14 @@ describe('full image references in tags (build-push-action\'s form) are taken as
   test('references and rules split line by line; a line mixing both is refused', () => {
     expect(splitLiteralRefs('type=ref,event=branch\nghcr.io/a/b:1, ghcr.io/a/b:2\n')).toEqual({
       rules: 'type=ref,event=branch\n',
-      refs: [{ name: 'ghcr.io/a/b', tag: '1' }, { name: 'ghcr.io/a/b', tag: '2' }],
+      refs: [
+        { name: 'ghcr.io/a/b', tag: '1' },
+        { name: 'ghcr.io/a/b', tag: '2' },
+      ],
     });
-    expect(thrown(() => splitLiteralRefs('ghcr.io/a/b:1,type=sha')).message).toBe('tags: "ghcr.io/a/b:1,type=sha" mixes a full image reference with something else: put each reference (name:tag) or rule on its own line');
+    expect(thrown(() => splitLiteralRefs('ghcr.io/a/b:1,type=sha')).message).toBe(
+      'tags: "ghcr.io/a/b:1,type=sha" mixes a full image reference with something else: put each reference (name:tag) or rule on its own line',
+    );
   });
 
   test('only references: exactly those tags (no default rules), the first tag is the version', () => {
@@ -67,7 +72,7 @@ describe('full image references in tags (build-push-action\'s form) are taken as
     expect(res.labels).toContain('org.opencontainers.image.version=1.0');
   });
 
-  test('references beside rules and images: the rules\' tags first, then the references', () => {
+  test("references beside rules and images: the rules' tags first, then the references", () => {
     const res = plan({ tags: 'type=ref,event=branch\ndocker.io/acme/mirror:stable' });
     expect(res.tags).toEqual(['user/app:dev', 'docker.io/acme/mirror:stable']);
     expect(res.version).toBe('dev');
@@ -75,7 +80,9 @@ describe('full image references in tags (build-push-action\'s form) are taken as
   });
 
   test('rules with no images beside references: refused, the rule tag would have no image name', () => {
-    expect(thrown(() => plan({ images: '', tags: 'type=ref,event=branch\nghcr.io/a/b:1' })).message).toMatch(/^tags: the rules give the tag dev, but images is empty/);
+    expect(thrown(() => plan({ images: '', tags: 'type=ref,event=branch\nghcr.io/a/b:1' })).message).toMatch(
+      /^tags: the rules give the tag dev, but images is empty/,
+    );
   });
 });
 
@@ -106,10 +113,16 @@ describe('outputs: separators, tag-names, DOCKER_METADATA_OUTPUT_*', () => {
     expect(outputEnv(out, 'false')).toEqual({});
   });
 
-  test.each<[string | undefined, boolean]>([[undefined, true], ['', true], ['true', true], ['TRUE', true], ['1', true], ['false', false], ['0', false], ['f', false]])(
-    'DOCKER_METADATA_SET_OUTPUT_ENV=%j -> %s',
-    (v, want) => expect(outputEnvEnabled(v)).toBe(want),
-  );
+  test.each<[string | undefined, boolean]>([
+    [undefined, true],
+    ['', true],
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['false', false],
+    ['0', false],
+    ['f', false],
+  ])('DOCKER_METADATA_SET_OUTPUT_ENV=%j -> %s', (v, want) => expect(outputEnvEnabled(v)).toBe(want));
   test('DOCKER_METADATA_SET_OUTPUT_ENV=maybe is refused naming it', () => {
     expect(thrown(() => outputEnvEnabled('maybe')).message).toBe('DOCKER_METADATA_SET_OUTPUT_ENV: expected true or false, got "maybe"');
   });
@@ -131,7 +144,9 @@ describe('{{is_default_branch}} and {{is_not_default_branch}}', () => {
 });
 
 describe('metadata-context', () => {
-  test.each(['workflow', 'git', 'GIT', ''])('%j is accepted', (v) => expect(readInputs(get({ 'metadata-context': v }), {}).metadataContext).toBe(v ? v.toLowerCase() : 'workflow'));
+  test.each(['workflow', 'git', 'GIT', ''])('%j is accepted', (v) =>
+    expect(readInputs(get({ 'metadata-context': v }), {}).metadataContext).toBe(v ? v.toLowerCase() : 'workflow'),
+  );
   test('anything else is refused naming the input', () => {
     expect(thrown(() => readInputs(get({ 'metadata-context': 'repo' }), {})).message).toBe('metadata-context: expected one of workflow, git, got "repo"');
   });
@@ -147,9 +162,9 @@ describe('metadata-context', () => {
     ['', undefined],
   ])('detached HEAD decorations %j -> %s', (d, want) => expect(refFromDecorations(d)).toBe(want));
 
-  test('git facts replace the workflow\'s ref, commit and commit date for the tags only', () => {
+  test("git facts replace the workflow's ref, commit and commit date for the tags only", () => {
     const ctx = eventContext('push_dev');
-    const inputs = readInputs(get({ tags: 'type=ref,event=tag\ntype=sha\ntype=raw,value={{commit_date \'YYYYMMDD\'}}' }), {});
+    const inputs = readInputs(get({ tags: "type=ref,event=tag\ntype=sha\ntype=raw,value={{commit_date 'YYYYMMDD'}}" }), {});
     const git = { ref: 'refs/tags/v9.9.9', sha: 'b'.repeat(40), commitDate: new Date('2021-02-03T04:05:06Z') };
     const meta = resolveMeta(inputs, ctx, {}, git);
     expect(meta.tagNames).toEqual(['v9.9.9', '20210203', 'sha-bbbbbbb', 'latest']);
@@ -162,10 +177,12 @@ describe('no invalid tag, and no push without a tag', () => {
     const ctx = { ...eventContext('push_dev'), ref: '', eventName: 'push', payload: {} };
     const err = thrown(() => planRun(readInputs(get({ push: 'true' }), {}), ctx, {}));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toBe('tags: no tag for this run (event "push", ref ""): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false');
+    expect(err.message).toBe(
+      'tags: no tag for this run (event "push", ref ""): no rule produced one, so there is nothing to push; add a rule that applies (e.g. type=sha or type=raw,value=latest), or set push: false',
+    );
   });
 
-  test('without a push it builds untagged, with metadata-action\'s warning', () => {
+  test("without a push it builds untagged, with metadata-action's warning", () => {
     const ctx = { ...eventContext('push_dev'), ref: '', payload: {} };
     const p = planRun(readInputs(get({ push: 'false' }), {}), ctx, {});
     expect(p.meta.tags).toEqual([]);
@@ -174,7 +191,10 @@ describe('no invalid tag, and no push without a tag', () => {
 
   test('a rendered tag Docker would refuse ("-" from empty expressions) is an error, never emitted', () => {
     const ctx = { ...eventContext('push_dev'), ref: '', sha: '' };
-    expect(thrown(() => planMeta({ images: 'user/app', tags: 'type=raw,value={{branch}}-{{sha}}', flavor: '', labels: '', annotations: '' }, ctx, { now: NOW })).message).toBe('tags: tag "-" starts with "-" (a Docker tag starts with a letter, digit or "_")');
+    expect(
+      thrown(() => planMeta({ images: 'user/app', tags: 'type=raw,value={{branch}}-{{sha}}', flavor: '', labels: '', annotations: '' }, ctx, { now: NOW }))
+        .message,
+    ).toBe('tags: tag "-" starts with "-" (a Docker tag starts with a letter, digit or "_")');
   });
 });
 
@@ -206,7 +226,10 @@ describe('the default context: the workspace, and a clear error when there is no
   }
   async function error(dir: string, context: string): Promise<InputError | undefined> {
     const { checkBuildFiles } = await import('../../src/inputs-files.js');
-    return checkBuildFiles({ ...files, context }, dir, dir).then(() => undefined, (e) => e as InputError);
+    return checkBuildFiles({ ...files, context }, dir, dir).then(
+      () => undefined,
+      (e) => e as InputError,
+    );
   }
 
   test('an empty workspace (no .git, no Dockerfile): the checkout step is missing', async () => {
@@ -219,7 +242,7 @@ describe('the default context: the workspace, and a clear error when there is no
     expect((await error(await ws({ '.git/HEAD': 'ref: refs/heads/main\n' }), '.'))?.input).toBe('file');
     expect(await error(await ws({ Dockerfile: 'FROM busybox\n' }), '.')).toBeUndefined();
   });
-  test.each(['git', 'workflow'])('context: %s (metadata-action\'s values) says to write metadata-context', async (v) => {
+  test.each(['git', 'workflow'])("context: %s (metadata-action's values) says to write metadata-context", async (v) => {
     expect((await error(await ws({ Dockerfile: 'FROM busybox\n' }), v))?.message).toBe(
       `context: "${v}" is docker/metadata-action's context value; here context is the build context: write metadata-context: ${v}`,
     );

@@ -36,7 +36,12 @@ const cases = Object.entries(UPSTREAM).flatMap(([act, spec]) => [
 
 describe('migration tables: every input and output of the four docker actions', () => {
   test('the fixture has the four actions at the documented versions', () => {
-    expect(Object.keys(UPSTREAM).sort()).toEqual(['docker/build-push-action v7', 'docker/login-action v4', 'docker/metadata-action v6', 'docker/setup-buildx-action v4']);
+    expect(Object.keys(UPSTREAM).sort()).toEqual([
+      'docker/build-push-action v7',
+      'docker/login-action v4',
+      'docker/metadata-action v6',
+      'docker/setup-buildx-action v4',
+    ]);
   });
 
   test.each(cases)('$act $kind $name: accepted with the same name, or its reason in the README', ({ act, name, kind, clash }) => {
@@ -46,7 +51,9 @@ describe('migration tables: every input and output of the four docker actions', 
     const declared = kind === 'input' ? ownInputs.has(name) : ownOutputs.has(name);
     const saysSame = /^Same\b/.test(row);
     if (saysSame && (!declared || clash)) {
-      throw new Error(`${act} ${kind} "${name}": the README says "Same", but ${clash ? 'the name has another meaning here' : `action.yml has no ${kind} "${name}"`} (add it to action.yml, or give the reason in the README)`);
+      throw new Error(
+        `${act} ${kind} "${name}": the README says "Same", but ${clash ? 'the name has another meaning here' : `action.yml has no ${kind} "${name}"`} (add it to action.yml, or give the reason in the README)`,
+      );
     }
     if (!saysSame && row.length < 12) throw new Error(`${act} ${kind} "${name}": the README row gives no reason ("${row}")`);
     if (!declared && !saysSame && kind === 'input' && !clash) {
@@ -65,6 +72,7 @@ describe('migration tables: every input and output of the four docker actions', 
   });
 
   test('FOREIGN_INPUTS names only inputs this action does not declare', () => {
-    for (const name of Object.keys(FOREIGN_INPUTS)) if (ownInputs.has(name)) throw new Error(`src/migration.ts: "${name}" is an input of action.yml now; remove it from FOREIGN_INPUTS`);
+    for (const name of Object.keys(FOREIGN_INPUTS))
+      if (ownInputs.has(name)) throw new Error(`src/migration.ts: "${name}" is an input of action.yml now; remove it from FOREIGN_INPUTS`);
   });
 });

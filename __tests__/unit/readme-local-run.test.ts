@@ -49,7 +49,7 @@ describe('imageFor', () => {
 });
 
 describe('the README documents every option of npm run local', () => {
-  test('each option parseArgs accepts has a row in the README\'s table', async () => {
+  test("each option parseArgs accepts has a row in the README's table", async () => {
     const { readFileSync } = await import('node:fs');
     const src = readFileSync(new URL('../../scripts/local-run.mjs', import.meta.url), 'utf8');
     const block = src.slice(src.indexOf('options: {'), src.indexOf('},\n    }));'));

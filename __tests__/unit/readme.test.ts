@@ -16,7 +16,12 @@ const pkg = JSON.parse(read('package.json'));
 const RUN_DOCS = 'README.md is out of date with action.yml: run `npm run docs` to regenerate its input and output tables, and commit README.md.';
 /** README.md and every Markdown file of docs/, by path from the root. */
 const DOCS: Record<string, string> = Object.fromEntries(
-  ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)].map((f) => [f, read(f)]),
+  [
+    'README.md',
+    ...readdirSync(path.join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ].map((f) => [f, read(f)]),
 );
 const ACTION = 'oneshot-build/oneshot-build-action';
 
@@ -30,7 +35,8 @@ describe('README input and output tables', () => {
     const have = tableNames(README, 'inputs');
     const missing = want.filter((n) => !have.includes(n));
     const extra = have.filter((n) => !want.includes(n));
-    if (missing.length || extra.length) fail(`${RUN_DOCS}\n  missing from README: ${missing.join(', ') || '-'}\n  in README but not in action.yml: ${extra.join(', ') || '-'}`);
+    if (missing.length || extra.length)
+      fail(`${RUN_DOCS}\n  missing from README: ${missing.join(', ') || '-'}\n  in README but not in action.yml: ${extra.join(', ') || '-'}`);
     expect(have).toEqual(want);
   });
 
@@ -104,7 +110,11 @@ describe('README and docs examples', () => {
   test('every step that uses the action passes only inputs action.yml declares', () => {
     const inputs = new Set(Object.keys(action.inputs ?? {}));
     const steps = usesSteps.filter(({ step }) => step.uses.startsWith(`${ACTION}@`));
-    const bad = steps.flatMap(({ where, step }) => Object.keys(step.with ?? {}).filter((k) => !inputs.has(k)).map((k) => `${where}: unknown input ${k}`));
+    const bad = steps.flatMap(({ where, step }) =>
+      Object.keys(step.with ?? {})
+        .filter((k) => !inputs.has(k))
+        .map((k) => `${where}: unknown input ${k}`),
+    );
     expect(bad).toEqual([]);
     expect(steps.filter(({ where }) => where.startsWith('README.md')).length).toBeGreaterThan(0);
   });
@@ -121,7 +131,8 @@ describe('README and docs examples', () => {
       const call = (loadYaml(read(file)) as any).on.workflow_call;
       for (const k of Object.keys(step.with ?? {})) if (!(k in (call.inputs ?? {}))) bad.push(`${where}: ${file} has no input ${k}`);
       for (const k of Object.keys(step.secrets ?? {})) if (!(k in (call.secrets ?? {}))) bad.push(`${where}: ${file} has no secret ${k}`);
-      for (const [k, spec] of Object.entries<any>(call.inputs ?? {})) if (spec?.required && !(k in (step.with ?? {}))) bad.push(`${where}: required input ${k} of ${file} is not passed`);
+      for (const [k, spec] of Object.entries<any>(call.inputs ?? {}))
+        if (spec?.required && !(k in (step.with ?? {}))) bad.push(`${where}: required input ${k} of ${file} is not passed`);
     }
     expect(bad).toEqual([]);
     expect(calls.length).toBeGreaterThan(0);
@@ -134,7 +145,9 @@ describe('version pins', () => {
   test('every uses: of this action names the repository and pins the major version of package.json', () => {
     // A step that pins something that looks like this action (a `oneshot-build` name) but not exactly it.
     const ours = usesSteps.filter(({ step }) => /oneshot-build/.test(step.uses));
-    const bad = ours.filter(({ step }) => !step.uses.startsWith(`${ACTION}@`) && !step.uses.startsWith(`${ACTION}/.github/workflows/`)).map(({ where, step }) => `${where}: ${step.uses}`);
+    const bad = ours
+      .filter(({ step }) => !step.uses.startsWith(`${ACTION}@`) && !step.uses.startsWith(`${ACTION}/.github/workflows/`))
+      .map(({ where, step }) => `${where}: ${step.uses}`);
     expect(bad).toEqual([]);
     const pins = new Set(ours.map(({ step }) => step.uses.split('@')[1]));
     expect([...pins]).toEqual([major]);
@@ -148,7 +161,8 @@ describe('version pins', () => {
       seen.set(name, (seen.get(name) ?? new Set()).add(ver));
     };
     for (const { step } of usesSteps) note(step.uses);
-    for (const f of readdirSync(path.join(ROOT, '.github/workflows'))) for (const m of mappings(loadYaml(read(`.github/workflows/${f}`)))) if (typeof m.uses === 'string') note(m.uses);
+    for (const f of readdirSync(path.join(ROOT, '.github/workflows')))
+      for (const m of mappings(loadYaml(read(`.github/workflows/${f}`)))) if (typeof m.uses === 'string') note(m.uses);
     // The migration guide shows the five-step setup it replaces, with its own versions.
     const before = new Set(['docker/setup-buildx-action', 'docker/login-action', 'docker/metadata-action', 'docker/build-push-action', 'actions/cache']);
     const split = [...seen].filter(([name, vers]) => !before.has(name) && vers.size > 1).map(([name, vers]) => `${name}@${[...vers].join(', @')}`);
@@ -237,7 +251,10 @@ describe('commands', () => {
 
   test('the files the scripts run exist', () => {
     const missing = Object.entries<string>(pkg.scripts).flatMap(([name, cmd]) =>
-      [...cmd.matchAll(/\b(?:node|bash) ((?:scripts|src)\/\S+)/g)].map((m) => m[1]).filter((f) => !existsSync(path.join(ROOT, f))).map((f) => `${name}: ${f}`),
+      [...cmd.matchAll(/\b(?:node|bash) ((?:scripts|src)\/\S+)/g)]
+        .map((m) => m[1])
+        .filter((f) => !existsSync(path.join(ROOT, f)))
+        .map((f) => `${name}: ${f}`),
     );
     expect(missing).toEqual([]);
   });

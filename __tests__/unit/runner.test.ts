@@ -48,7 +48,12 @@ describe('pure helpers', () => {
   test('file command parsing: name=value, heredoc, empty lines, errors', () => {
     const text = 'a=b=c\n\nm<<EOF\nl1\n\nl3\nEOF\nempty<<X\nX\nlast=1';
     expect(parseKeyValueFile(text)).toEqual({
-      pairs: [['a', 'b=c'], ['m', 'l1\n\nl3'], ['empty', ''], ['last', '1']],
+      pairs: [
+        ['a', 'b=c'],
+        ['m', 'l1\n\nl3'],
+        ['empty', ''],
+        ['last', '1'],
+      ],
       error: null,
     });
     const bad = parseKeyValueFile('ok=1\nbroken<<EOF\nno end\n');
@@ -247,7 +252,16 @@ describe('runJob with a passing main', () => {
   test('log: commands resolved to readable lines, debug hidden, unknown commands kept', () => {
     const lines = main.log.split('\n');
     expect(lines).toEqual(
-      expect.arrayContaining(['[group] Build details', 'inside the group', '[endgroup]', 'Error: first line', 'second line 100%', 'Warning: careful', 'Notice: a note', '::unknown-cmd::stays plain']),
+      expect.arrayContaining([
+        '[group] Build details',
+        'inside the group',
+        '[endgroup]',
+        'Error: first line',
+        'second line 100%',
+        'Warning: careful',
+        'Notice: a note',
+        '::unknown-cmd::stays plain',
+      ]),
     );
     expect(lines.indexOf('[group] Build details')).toBeLessThan(lines.indexOf('inside the group'));
     expect(lines.indexOf('inside the group')).toBeLessThan(lines.indexOf('[endgroup]'));

@@ -4,8 +4,14 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { jest } from '@jest/globals';
 import {
-  checkSecretSources, createSecretDir, credentialBuildArgWarnings, looksLikeCredential, materializeSecrets, readSecretValues,
-  removeSecretDir, secretDirPath,
+  checkSecretSources,
+  createSecretDir,
+  credentialBuildArgWarnings,
+  looksLikeCredential,
+  materializeSecrets,
+  readSecretValues,
+  removeSecretDir,
+  secretDirPath,
 } from '../../src/secrets.js';
 import { InputError } from '../../src/input-error.js';
 import type { Secret } from '../../src/inputs.js';
@@ -21,7 +27,9 @@ afterAll(async () => {
 describe('checkSecretSources', () => {
   test('a missing file names secret-files, the id and the path', async () => {
     const s: Secret[] = [{ id: 'f', source: { kind: 'file', path: path.join(tmp, 'nope') } }];
-    await expect(checkSecretSources(s, {})).rejects.toThrow(new InputError('secret-files', `secret "f": file ${path.join(tmp, 'nope')} does not exist or cannot be read`));
+    await expect(checkSecretSources(s, {})).rejects.toThrow(
+      new InputError('secret-files', `secret "f": file ${path.join(tmp, 'nope')} does not exist or cannot be read`),
+    );
   });
   test('a directory is not a secret file', async () => {
     const s: Secret[] = [{ id: 'f', source: { kind: 'file', path: tmp } }];
@@ -79,10 +87,47 @@ describe('the private directory and the secret files', () => {
 });
 
 describe('build-args that look like credentials', () => {
-  const flagged = ['NPM_TOKEN', 'GITHUB_TOKEN', 'TOKEN', 'DB_PASSWORD', 'dbPassword', 'PASSWD', 'MYSQLPASSWORD', 'API_KEY', 'apiKey', 'APIKEY',
-    'AWS_SECRET_ACCESS_KEY', 'CLIENT_SECRET', 'SECRET', 'KEY', 'PRIVATE_KEY', 'SSH_KEY', 'GH_PAT', 'NPMTOKEN', 'REGISTRY_CREDENTIALS', 'GPG_PASSPHRASE'];
-  const clean = ['MONKEY', 'KEYBOARD_LAYOUT', 'TOKENIZER_VERSION', 'NODE_VERSION', 'PUBLIC_KEY', 'CACHE_KEY', 'AWS_ACCESS_KEY_ID', 'SECRET_NAME',
-    'PASSWORD_FILE', 'TOKEN_URL', 'DONKEY_COUNT', 'TURKEY', 'BASE_IMAGE', 'SORT_KEY', 'PATH', 'PATCH_LEVEL', 'KEYS_DIR'];
+  const flagged = [
+    'NPM_TOKEN',
+    'GITHUB_TOKEN',
+    'TOKEN',
+    'DB_PASSWORD',
+    'dbPassword',
+    'PASSWD',
+    'MYSQLPASSWORD',
+    'API_KEY',
+    'apiKey',
+    'APIKEY',
+    'AWS_SECRET_ACCESS_KEY',
+    'CLIENT_SECRET',
+    'SECRET',
+    'KEY',
+    'PRIVATE_KEY',
+    'SSH_KEY',
+    'GH_PAT',
+    'NPMTOKEN',
+    'REGISTRY_CREDENTIALS',
+    'GPG_PASSPHRASE',
+  ];
+  const clean = [
+    'MONKEY',
+    'KEYBOARD_LAYOUT',
+    'TOKENIZER_VERSION',
+    'NODE_VERSION',
+    'PUBLIC_KEY',
+    'CACHE_KEY',
+    'AWS_ACCESS_KEY_ID',
+    'SECRET_NAME',
+    'PASSWORD_FILE',
+    'TOKEN_URL',
+    'DONKEY_COUNT',
+    'TURKEY',
+    'BASE_IMAGE',
+    'SORT_KEY',
+    'PATH',
+    'PATCH_LEVEL',
+    'KEYS_DIR',
+  ];
   test.each(flagged)('%s is flagged', (k) => expect(looksLikeCredential(k)).toBe(true));
   test.each(clean)('%s is not flagged', (k) => expect(looksLikeCredential(k)).toBe(false));
 

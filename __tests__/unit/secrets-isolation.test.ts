@@ -40,7 +40,12 @@ describe('forkOf', () => {
     ['fork flag without a name', 'pull_request', pr({ fork: true }, { full_name: 'acme/app' }), 'a fork'],
     ['same repository', 'pull_request', pr({ full_name: 'acme/app', fork: false }, { full_name: 'acme/app' }), undefined],
     ['no head repo in the payload', 'pull_request', pr(undefined, { full_name: 'acme/app' }), undefined],
-    ['pull_request_target runs in the base repository', 'pull_request_target', pr({ full_name: 'mallory/app', fork: true }, { full_name: 'acme/app' }), undefined],
+    [
+      'pull_request_target runs in the base repository',
+      'pull_request_target',
+      pr({ full_name: 'mallory/app', fork: true }, { full_name: 'acme/app' }),
+      undefined,
+    ],
     ['push', 'push', {}, undefined],
   ];
   test.each(rows)('%s', (_n, ev, payload, want) => expect(forkOf(ctx(ev, payload))).toBe(want));
@@ -49,7 +54,9 @@ describe('forkOf', () => {
     const inputs = readInputs((n) => ({ images: 'x/y', push: 'true', username: 'u' })[n] ?? '');
     const d = decide(inputs, ctx('pull_request', pr({ full_name: 'mallory/app', fork: true }, { full_name: 'acme/app' })), ['x/y']);
     expect(d.push).toBe(false);
-    expect(d.pushReason).toBe('pull request from the fork mallory/app: it gets no secrets and no write token, so nothing is pushed and no registry login is made');
+    expect(d.pushReason).toBe(
+      'pull request from the fork mallory/app: it gets no secrets and no write token, so nothing is pushed and no registry login is made',
+    );
     expect(d.skipLogin).toBe(d.pushReason);
     const same = decide(inputs, ctx('pull_request', pr({ full_name: 'acme/app' }, { full_name: 'acme/app' })), ['x/y']);
     expect(same).toEqual({ push: true, pushReason: 'push: true', saveCache: false, saveReason: 'cache-save: auto only reads the cache on pull requests' });
@@ -59,14 +66,38 @@ describe('forkOf', () => {
 describe('buildMode', () => {
   const base: ModeFacts = { guard: true, needles: 2, push: true, tags: 2, cacheSaved: true, driver: 'docker' };
   const rows: [string, Partial<ModeFacts>, ReturnType<typeof buildMode>][] = [
-    ['push with the docker driver: load under a name of its own, check, tag, docker push', {}, { scan: true, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
-    ['push with docker-container: OCI layout, check, cached rebuild with push', { driver: 'docker-container' }, { scan: true, staged: 'layout-then-rebuild', localName: false, layout: true, deferExports: false }],
+    [
+      'push with the docker driver: load under a name of its own, check, tag, docker push',
+      {},
+      { scan: true, staged: 'load-then-push', localName: true, layout: false, deferExports: false },
+    ],
+    [
+      'push with docker-container: OCI layout, check, cached rebuild with push',
+      { driver: 'docker-container' },
+      { scan: true, staged: 'layout-then-rebuild', localName: false, layout: true, deferExports: false },
+    ],
     ['no push, cache saved: check the cache export only', { push: false }, { scan: true, staged: 'no', localName: true, layout: false, deferExports: false }],
     ['nothing leaves: no check', { push: false, cacheSaved: false }, { scan: false, staged: 'no', localName: true, layout: false, deferExports: false }],
-    ['docker driver, nothing to look for: still its own name, then tag and push (no clash on the daemon)', { needles: 0 }, { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false }],
-    ['docker-container, nothing to look for: plain build', { needles: 0, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
-    ['secret-scan: false, docker-container: plain build', { guard: false, driver: 'docker-container' }, { scan: false, staged: 'no', localName: false, layout: false, deferExports: false }],
-    ['push without tags: nothing to push by tag, check the cache', { tags: 0 }, { scan: true, staged: 'no', localName: false, layout: false, deferExports: false }],
+    [
+      'docker driver, nothing to look for: still its own name, then tag and push (no clash on the daemon)',
+      { needles: 0 },
+      { scan: false, staged: 'load-then-push', localName: true, layout: false, deferExports: false },
+    ],
+    [
+      'docker-container, nothing to look for: plain build',
+      { needles: 0, driver: 'docker-container' },
+      { scan: false, staged: 'no', localName: false, layout: false, deferExports: false },
+    ],
+    [
+      'secret-scan: false, docker-container: plain build',
+      { guard: false, driver: 'docker-container' },
+      { scan: false, staged: 'no', localName: false, layout: false, deferExports: false },
+    ],
+    [
+      'push without tags: nothing to push by tag, check the cache',
+      { tags: 0 },
+      { scan: true, staged: 'no', localName: false, layout: false, deferExports: false },
+    ],
   ];
   test.each(rows)('%s', (_n, over, want) => expect(buildMode({ ...base, ...over })).toEqual(want));
 });

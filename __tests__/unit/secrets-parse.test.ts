@@ -20,15 +20,43 @@ describe('parseSecrets: values are byte-exact', () => {
     ['leading and trailing spaces kept', 'token=  spaced  ', [['token', '  spaced  ']]],
     ['quotes kept', `token="dq" 'sq'`, [['token', `"dq" 'sq'`]]],
     ['empty value', 'token=', [['token', '']]],
-    ['several entries, comments and blank lines', 'a=1\n\n# comment\nb=2\n', [['a', '1'], ['b', '2']]],
-    ['CRLF line ends are not part of values', 'a=1\r\nb=2\r\n', [['a', '1'], ['b', '2']]],
+    [
+      'several entries, comments and blank lines',
+      'a=1\n\n# comment\nb=2\n',
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+    ],
+    [
+      'CRLF line ends are not part of values',
+      'a=1\r\nb=2\r\n',
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+    ],
     ['spaces around the id are ignored', '  my.id_1-x =v', [['my.id_1-x', 'v']]],
     ['heredoc: several lines', 'key<<EOF\nline 1\n  line 2  \nEOF', [['key', 'line 1\n  line 2  ']]],
     ['heredoc: trailing newline via an empty last line', 'key<<EOF\nl1\n\nEOF\n', [['key', 'l1\n']]],
     ['heredoc: lines that look like entries or comments are value', 'key<<END\na=b\n# not a comment\n\nEND', [['key', 'a=b\n# not a comment\n']]],
-    ['heredoc: closing line with spaces around', 'key<<EOF\nv\n  EOF  \nnext=1', [['key', 'v'], ['next', '1']]],
+    [
+      'heredoc: closing line with spaces around',
+      'key<<EOF\nv\n  EOF  \nnext=1',
+      [
+        ['key', 'v'],
+        ['next', '1'],
+      ],
+    ],
     ['heredoc: empty value', 'key<<EOF\nEOF', [['key', '']]],
-    ['heredoc then inline', 'a<<X\n1\n2\nX\nb=3', [['a', '1\n2'], ['b', '3']]],
+    [
+      'heredoc then inline',
+      'a<<X\n1\n2\nX\nb=3',
+      [
+        ['a', '1\n2'],
+        ['b', '3'],
+      ],
+    ],
     ['"<<" inside an inline value is not a heredoc', 'a=x<<EOF', [['a', 'x<<EOF']]],
   ];
   test.each(rows)('%s', (_name, raw, want) => {

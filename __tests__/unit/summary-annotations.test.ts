@@ -65,17 +65,32 @@ describe('parseBuildxFailure', () => {
     [
       'a parse error',
       PARSE_ERROR,
-      { message: 'ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)', file: 'Dockerfile', startLine: 3, endLine: 3 },
+      {
+        message: 'ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)',
+        file: 'Dockerfile',
+        startLine: 3,
+        endLine: 3,
+      },
     ],
     [
       'a failing RUN (the step-level "#6 ERROR" line is not the message)',
       RUN_FAILED,
-      { message: 'ERROR: failed to solve: process "/bin/sh -c echo bad >&2 && false" did not complete successfully: exit code: 1', file: 'Dockerfile', startLine: 3, endLine: 3 },
+      {
+        message: 'ERROR: failed to solve: process "/bin/sh -c echo bad >&2 && false" did not complete successfully: exit code: 1',
+        file: 'Dockerfile',
+        startLine: 3,
+        endLine: 3,
+      },
     ],
     [
       'a RUN continued over two lines, in a named Dockerfile',
       MULTILINE_RUN,
-      { message: 'ERROR: failed to solve: process "/bin/sh -c echo a   && false" did not complete successfully: exit code: 1', file: 'Dockerfile.prod', startLine: 2, endLine: 3 },
+      {
+        message: 'ERROR: failed to solve: process "/bin/sh -c echo a   && false" did not complete successfully: exit code: 1',
+        file: 'Dockerfile.prod',
+        startLine: 2,
+        endLine: 3,
+      },
     ],
     [
       'an error without a source excerpt',
@@ -83,10 +98,25 @@ describe('parseBuildxFailure', () => {
       { message: 'ERROR: failed to solve: nosuch: failed to resolve source metadata for docker.io/library/nosuch:latest: pull access denied' },
     ],
     ['no ERROR line: the last meaningful line', 'something\nwent wrong here\n\n', { message: 'went wrong here' }],
-    ['a parse error without the excerpt: the line from the message', 'ERROR: failed to solve: dockerfile parse error on line 7: FROM requires either one or three arguments\n', {
-      message: 'ERROR: failed to solve: dockerfile parse error on line 7: FROM requires either one or three arguments', startLine: 7, endLine: 7,
-    }],
-    ['CRLF output', PARSE_ERROR.replace(/\n/g, '\r\n'), { message: 'ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)', file: 'Dockerfile', startLine: 3, endLine: 3 }],
+    [
+      'a parse error without the excerpt: the line from the message',
+      'ERROR: failed to solve: dockerfile parse error on line 7: FROM requires either one or three arguments\n',
+      {
+        message: 'ERROR: failed to solve: dockerfile parse error on line 7: FROM requires either one or three arguments',
+        startLine: 7,
+        endLine: 7,
+      },
+    ],
+    [
+      'CRLF output',
+      PARSE_ERROR.replace(/\n/g, '\r\n'),
+      {
+        message: 'ERROR: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)',
+        file: 'Dockerfile',
+        startLine: 3,
+        endLine: 3,
+      },
+    ],
   ])('%s', (_name, output, expected) => {
     expect(parseBuildxFailure(output)).toEqual(expected);
   });
@@ -99,11 +129,23 @@ describe('annotationTarget', () => {
     ['context/Dockerfile', f, 'app/Dockerfile', '/ws', { file: 'app/Dockerfile', startLine: 3, endLine: 4 }],
     ['./ prefix and .. inside', f, './app/../svc/Dockerfile', '/ws', { file: 'svc/Dockerfile', startLine: 3, endLine: 4 }],
     ['an absolute path inside the workspace', f, '/ws/svc/Dockerfile', '/ws', { file: 'svc/Dockerfile', startLine: 3, endLine: 4 }],
-    ['a named Dockerfile: buildx prints its base name', { ...f, file: 'app.Dockerfile' }, 'docker/app.Dockerfile', '/ws', { file: 'docker/app.Dockerfile', startLine: 3, endLine: 4 }],
+    [
+      'a named Dockerfile: buildx prints its base name',
+      { ...f, file: 'app.Dockerfile' },
+      'docker/app.Dockerfile',
+      '/ws',
+      { file: 'docker/app.Dockerfile', startLine: 3, endLine: 4 },
+    ],
     ['buildx names another file', { ...f, file: 'Other.Dockerfile' }, 'Dockerfile', '/ws', undefined],
     ['outside the workspace', f, '/elsewhere/Dockerfile', '/ws', undefined],
     ['no line known', { message: 'ERROR: x' }, 'Dockerfile', '/ws', undefined],
-    ['a line but no file name (from the message)', { message: 'ERROR: x', startLine: 7, endLine: 7 }, 'Dockerfile', '/ws', { file: 'Dockerfile', startLine: 7, endLine: 7 }],
+    [
+      'a line but no file name (from the message)',
+      { message: 'ERROR: x', startLine: 7, endLine: 7 },
+      'Dockerfile',
+      '/ws',
+      { file: 'Dockerfile', startLine: 7, endLine: 7 },
+    ],
   ])('%s', (_n, failure, dockerfile, ws, expected) => {
     expect(annotationTarget(failure, dockerfile, ws)).toEqual(expected);
   });

@@ -137,11 +137,21 @@ describe('renderMainSummary', () => {
 
   test('a failure before anything was planned (bad input): headline and the error only', () => {
     const r: Report = { tags: [], pushed: false, pushReason: '', secretIds: [], error: 'push: expected one of auto, true, false, got "x"' };
-    expect(renderMainSummary(r)).toBe(['### ❌ Docker build failed', '', 'The step failed:', '', '```text', 'push: expected one of auto, true, false, got "x"', '```', ''].join('\n'));
+    expect(renderMainSummary(r)).toBe(
+      ['### ❌ Docker build failed', '', 'The step failed:', '', '```text', 'push: expected one of auto, true, false, got "x"', '```', ''].join('\n'),
+    );
   });
 
   test('a dry run, and a disabled cache', () => {
-    const r: Report = { tags: ['a/b:main'], pushed: false, pushReason: 'push: true', pushPlanned: true, secretIds: [], dryRun: true, cache: { hit: 'disabled', bytesRestored: 0, entriesRestored: 0, restoreMs: 0 } };
+    const r: Report = {
+      tags: ['a/b:main'],
+      pushed: false,
+      pushReason: 'push: true',
+      pushPlanned: true,
+      secretIds: [],
+      dryRun: true,
+      cache: { hit: 'disabled', bytesRestored: 0, entriesRestored: 0, restoreMs: 0 },
+    };
     const s = renderMainSummary(r);
     expect(s.split('\n')[0]).toBe('### 🧪 Docker build: dry run (nothing built)');
     expect(s).toContain('| Push | would push (push: true) |');
@@ -151,7 +161,11 @@ describe('renderMainSummary', () => {
 
   test('a leak: the ids found, never values', () => {
     const r: Report = {
-      tags: ['a/b:main'], pushed: false, pushReason: 'push: true', secretIds: ['npm_token'], error: 'secret-scan: ...',
+      tags: ['a/b:main'],
+      pushed: false,
+      pushReason: 'push: true',
+      secretIds: ['npm_token'],
+      error: 'secret-scan: ...',
       secretScan: { blobs: 4, storedBytes: 10, decompressedBytes: 10, ms: 5, leakedIds: ['npm_token'] },
     };
     expect(renderMainSummary(r)).toContain('| Leak guard | found `npm_token`: nothing pushed or cached (4 blobs, 10 B read in 5 ms) |');
@@ -173,37 +187,72 @@ describe('renderMainSummary', () => {
   test('no time saved row without a cold build time, or on a miss', () => {
     const base: Report = { tags: [], pushed: false, pushReason: '', secretIds: [], buildMs: 1000 };
     expect(renderMainSummary({ ...base, cache: { hit: 'exact', bytesRestored: 1, entriesRestored: 1, restoreMs: 1 } })).not.toContain('Time saved');
-    expect(renderMainSummary({ ...base, cache: { hit: 'miss', bytesRestored: 0, entriesRestored: 0, restoreMs: 1, coldBuildMs: 9000 } })).not.toContain('Time saved');
-    expect(renderMainSummary({ ...base, cache: { hit: 'partial', bytesRestored: 1, entriesRestored: 1, restoreMs: 0, coldBuildMs: 500 } })).toContain('| Time saved | none against the cold build (500 ms) |');
+    expect(renderMainSummary({ ...base, cache: { hit: 'miss', bytesRestored: 0, entriesRestored: 0, restoreMs: 1, coldBuildMs: 9000 } })).not.toContain(
+      'Time saved',
+    );
+    expect(renderMainSummary({ ...base, cache: { hit: 'partial', bytesRestored: 1, entriesRestored: 1, restoreMs: 0, coldBuildMs: 500 } })).toContain(
+      '| Time saved | none against the cold build (500 ms) |',
+    );
   });
 });
 
 describe('renderSaveSummary and saveSummaryFrom', () => {
   test.each<[string, Parameters<typeof renderSaveSummary>[0], string]>([
-    ['saved', { saved: true, entriesSaved: 3, bytesSaved: 26_248_326, ms: 545, key: 'obc1-idx-x-main-abc' }, 'Saved 25.0 MiB in 3 entries under `obc1-idx-x-main-abc`, 545 ms in the cache service.'],
+    [
+      'saved',
+      { saved: true, entriesSaved: 3, bytesSaved: 26_248_326, ms: 545, key: 'obc1-idx-x-main-abc' },
+      'Saved 25.0 MiB in 3 entries under `obc1-idx-x-main-abc`, 545 ms in the cache service.',
+    ],
     ['one entry', { saved: true, entriesSaved: 1, bytesSaved: 100, ms: 1500 }, 'Saved 100 B in 1 entry, 1.5 s in the cache service.'],
-    ['nothing new', { saved: false, reason: 'nothing changed: the cache already holds every layer of this build', entriesSaved: 0, bytesSaved: 0, ms: 20 }, 'Not saved: nothing changed: the cache already holds every layer of this build.'],
+    [
+      'nothing new',
+      { saved: false, reason: 'nothing changed: the cache already holds every layer of this build', entriesSaved: 0, bytesSaved: 0, ms: 20 },
+      'Not saved: nothing changed: the cache already holds every layer of this build.',
+    ],
     ['build failed', { saved: false, reason: 'the build did not succeed', entriesSaved: 0, bytesSaved: 0, ms: 0 }, 'Not saved: the build did not succeed.'],
-    ['export unreadable', { saved: false, failed: "this action could not read the build's cache export: x", entriesSaved: 0, bytesSaved: 0, ms: 9 }, "Not saved: this action could not read the build's cache export: x (the build is not affected)."],
+    [
+      'export unreadable',
+      { saved: false, failed: "this action could not read the build's cache export: x", entriesSaved: 0, bytesSaved: 0, ms: 9 },
+      "Not saved: this action could not read the build's cache export: x (the build is not affected).",
+    ],
   ])('%s', (_n, s, line) => {
     expect(renderSaveSummary(s)).toBe(['### Layer cache save', '', line, ''].join('\n'));
   });
 
   test('from the save phase result', () => {
     expect(saveSummaryFrom({ outcome: { saved: true, entriesSaved: 2, bytesSaved: 10, newBlobs: 1 }, ms: 7 }, 'k1')).toEqual({
-      saved: true, reason: undefined, entriesSaved: 2, bytesSaved: 10, ms: 7, key: 'k1',
+      saved: true,
+      reason: undefined,
+      entriesSaved: 2,
+      bytesSaved: 10,
+      ms: 7,
+      key: 'k1',
     });
     expect(saveSummaryFrom({ outcome: { saved: false, reason: 'why', entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, ms: 3 }, 'k1')).toEqual({
-      saved: false, reason: 'why', entriesSaved: 0, bytesSaved: 0, ms: 3, key: undefined,
+      saved: false,
+      reason: 'why',
+      entriesSaved: 0,
+      bytesSaved: 0,
+      ms: 3,
+      key: undefined,
     });
-    expect(saveSummaryFrom({ failure: 'the runner\'s disk is full: ENOSPC', ms: 4 }, 'k1')).toEqual({ saved: false, failed: "the runner's disk is full: ENOSPC", entriesSaved: 0, bytesSaved: 0, ms: 4 });
+    expect(saveSummaryFrom({ failure: "the runner's disk is full: ENOSPC", ms: 4 }, 'k1')).toEqual({
+      saved: false,
+      failed: "the runner's disk is full: ENOSPC",
+      entriesSaved: 0,
+      bytesSaved: 0,
+      ms: 4,
+    });
   });
 });
 
 test('cache mounts appear by id with what happened to each', async () => {
   const { renderMainSummary } = await import('../../src/summary.js');
   const md = renderMainSummary({
-    tags: [], pushed: false, pushReason: 'push: false', secretIds: [],
+    tags: [],
+    pushed: false,
+    pushReason: 'push: false',
+    secretIds: [],
     mounts: [
       { id: '/root/.npm', result: 'restored', bytes: 2048 },
       { id: 'go-build', result: 'miss', bytes: 0 },

@@ -14,7 +14,9 @@ jest.setTimeout(60_000);
 
 test('action.yml and every workflow: no finding but the allowed node24 false positive', async () => {
   const r = await lintRepository(ROOT);
-  expect(r.files).toEqual(expect.arrayContaining(['action.yml', '.github/workflows/ci.yml', '.github/workflows/docker-build.yml', '.github/workflows/release.yml']));
+  expect(r.files).toEqual(
+    expect.arrayContaining(['action.yml', '.github/workflows/ci.yml', '.github/workflows/docker-build.yml', '.github/workflows/release.yml']),
+  );
   expect(r.findings).toEqual([]);
   expect(r.waived).toEqual(ALLOWED);
 });
@@ -36,7 +38,8 @@ describe('the node24 waiver', () => {
 });
 
 test('the validators do find things: an anonymous container volume', async () => {
-  const wf = (volume: string) => `on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    container:\n      image: debian\n      volumes:\n        - ${volume}\n    steps:\n      - run: echo ok\n`;
+  const wf = (volume: string) =>
+    `on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    container:\n      image: debian\n      volumes:\n        - ${volume}\n    steps:\n      - run: echo ok\n`;
   expect(validateWorkflowText(wf('/var/lib/docker')).join('\n')).toMatch(/volumes\/0/);
   expect(validateWorkflowText(wf('data:/var/lib/docker'))).toEqual([]);
 });

@@ -19,7 +19,10 @@ const actionStep = (job: string) => wf.jobs[job].steps.find((s: any) => /^onesho
 function plan(env: Record<string, string>): { status: number | null; matrix?: any; stderr: string } {
   const step = wf.jobs.plan.steps[0];
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'obc-wf-')), 'output');
-  const r = spawnSync('bash', ['-e', '-c', step.run], { env: { PATH: process.env.PATH, GITHUB_OUTPUT: out, DEFAULT_RUNNER: 'ubuntu-24.04', RUNNERS: '{}', ...env }, encoding: 'utf8' });
+  const r = spawnSync('bash', ['-e', '-c', step.run], {
+    env: { PATH: process.env.PATH, GITHUB_OUTPUT: out, DEFAULT_RUNNER: 'ubuntu-24.04', RUNNERS: '{}', ...env },
+    encoding: 'utf8',
+  });
   let matrix;
   try {
     matrix = JSON.parse(readFileSync(out, 'utf8').replace(/^matrix=/, ''));
@@ -37,16 +40,37 @@ describe('distributed-build.yml', () => {
   });
 
   test.each<[Record<string, string>, { platform: string; runner: string }[]]>([
-    [{ PLATFORMS: 'linux/amd64,linux/arm64' }, [{ platform: 'linux/amd64', runner: 'ubuntu-24.04' }, { platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' }]],
-    [{ PLATFORMS: 'linux/arm64\nlinux/arm/v7, linux/arm64' }, [{ platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' }, { platform: 'linux/arm/v7', runner: 'ubuntu-24.04' }]],
-    [{ PLATFORMS: 'linux/amd64,linux/arm64', RUNNERS: '{"linux/arm64":"my-arm","linux/s390x":"z"}', DEFAULT_RUNNER: 'big' }, [{ platform: 'linux/amd64', runner: 'big' }, { platform: 'linux/arm64', runner: 'my-arm' }]],
+    [
+      { PLATFORMS: 'linux/amd64,linux/arm64' },
+      [
+        { platform: 'linux/amd64', runner: 'ubuntu-24.04' },
+        { platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' },
+      ],
+    ],
+    [
+      { PLATFORMS: 'linux/arm64\nlinux/arm/v7, linux/arm64' },
+      [
+        { platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' },
+        { platform: 'linux/arm/v7', runner: 'ubuntu-24.04' },
+      ],
+    ],
+    [
+      { PLATFORMS: 'linux/amd64,linux/arm64', RUNNERS: '{"linux/arm64":"my-arm","linux/s390x":"z"}', DEFAULT_RUNNER: 'big' },
+      [
+        { platform: 'linux/amd64', runner: 'big' },
+        { platform: 'linux/arm64', runner: 'my-arm' },
+      ],
+    ],
   ])('platform-to-runner map %j', (env, include) => {
     const r = plan(env);
     expect(r.status).toBe(0);
     expect(r.matrix).toEqual({ include });
   });
 
-  test.each([[{ PLATFORMS: '' }, 'platforms: nothing to build'], [{ PLATFORMS: 'linux/amd64', RUNNERS: '["x"]' }, 'runners: expected a JSON object']])('refuses %j', (env, msg) => {
+  test.each([
+    [{ PLATFORMS: '' }, 'platforms: nothing to build'],
+    [{ PLATFORMS: 'linux/amd64', RUNNERS: '["x"]' }, 'runners: expected a JSON object'],
+  ])('refuses %j', (env, msg) => {
     const r = plan(env);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(msg);
@@ -63,10 +87,11 @@ describe('distributed-build.yml', () => {
   test('every secret reaches every job that runs the action', () => {
     const secrets: Record<string, string> = { password: 'password', 'registry-auth': 'registry-auth', 'build-secrets': 'secrets' };
     expect(Object.keys(call.secrets).sort()).toEqual(Object.keys(secrets).sort());
-    for (const job of ['platform', 'merge']) for (const [s, input] of Object.entries(secrets)) expect([job, actionStep(job).with[input]]).toEqual([job, `\${{ secrets.${s} }}`]);
+    for (const job of ['platform', 'merge'])
+      for (const [s, input] of Object.entries(secrets)) expect([job, actionStep(job).with[input]]).toEqual([job, `\${{ secrets.${s} }}`]);
   });
 
-  test('inputs other than the map are the action\'s, with its defaults', () => {
+  test("inputs other than the map are the action's, with its defaults", () => {
     const own = new Set(['platforms', 'runners', 'default-runner']);
     for (const [name, spec] of Object.entries<any>(call.inputs)) {
       if (own.has(name)) continue;
@@ -77,7 +102,7 @@ describe('distributed-build.yml', () => {
     }
   });
 
-  test('its outputs are the merge\'s', () => {
+  test("its outputs are the merge's", () => {
     for (const [name, spec] of Object.entries<any>(call.outputs)) {
       expect(spec.value).toBe(`\${{ jobs.merge.outputs.${name} }}`);
       expect(wf.jobs.merge.outputs[name]).toBe(`\${{ steps.merge.outputs.${name} }}`);

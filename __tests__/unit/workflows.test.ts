@@ -78,7 +78,7 @@ describe('the reusable workflow (docker-build.yml)', () => {
     );
   });
 
-  test('its outputs come from the action\'s outputs through the job', () => {
+  test("its outputs come from the action's outputs through the job", () => {
     for (const [name, spec] of Object.entries<any>(call.outputs)) {
       expect(spec.value).toBe(`\${{ jobs.build.outputs.${name} }}`);
       expect(job.outputs[name]).toBe(`\${{ steps.${step.id}.outputs.${name} }}`);
@@ -140,7 +140,10 @@ describe('release.yml', () => {
 
   test('the major tag (before the first dot) and the minor tag (before the last) are force-pushed to the release', () => {
     const move = script(/^Move the major and minor tags$/);
-    const lines = move.split('\n').filter((l) => /^\s*(MAJOR|MINOR)=/.test(l)).join('; ');
+    const lines = move
+      .split('\n')
+      .filter((l) => /^\s*(MAJOR|MINOR)=/.test(l))
+      .join('; ');
     const r = spawnSync('bash', ['-c', `${lines}; printf '%s %s' "$MAJOR" "$MINOR"`], { env: { PATH: process.env.PATH, TAG: 'v3.4.5' }, encoding: 'utf8' });
     expect(r.stdout).toBe('v3 v3.4');
     expect(move).toMatch(/for MOVED in "\$MAJOR" "\$MINOR"/);

@@ -47162,7 +47162,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 8132:
+/***/ 5939:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47170,8 +47170,6 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 __nccwpck_require__.d(__webpack_exports__, {
   V: () => (/* binding */ runMain)
 });
-
-// UNUSED EXPORTS: describeError
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -47361,7 +47359,11 @@ function condensedBuildxProgress() {
             return drop();
         },
         end() {
-            return dropped ? [`(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+            return dropped
+                ? [
+                    `(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`,
+                ]
+                : [];
         },
     };
 }
@@ -47525,7 +47527,7 @@ async function exec_run(command, args, opts = {}) {
 /** Inputs holding registry credentials: Docker and its plugins never need them in their environment. */
 const CREDENTIAL_INPUTS = new Set(['INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']);
 /** The environment every docker command of this job gets (with the job's private DOCKER_CONFIG). */
-function docker_dockerEnv(dockerConfig, base = process.env) {
+function dockerEnv(dockerConfig, base = process.env) {
     const env = {};
     for (const [k, v] of Object.entries(base))
         if (v !== undefined && !CREDENTIAL_INPUTS.has(k))
@@ -47964,7 +47966,7 @@ function parseBuilderOptions(raw) {
         const bad = notFor.find(([, set]) => set);
         if (bad) {
             throw new InputError(bad[0], driver === 'docker'
-                ? 'the docker driver uses the daemon\'s built-in BuildKit and takes no builder options; use driver: docker-container'
+                ? "the docker driver uses the daemon's built-in BuildKit and takes no builder options; use driver: docker-container"
                 : 'the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it');
         }
     }
@@ -47972,7 +47974,12 @@ function parseBuilderOptions(raw) {
 }
 /** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
 function wantsOwnBuilder(o) {
-    return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
+    return (o.endpoint !== '' ||
+        o.driverOpts.length > 0 ||
+        o.buildkitdFlags !== '' ||
+        o.buildkitdConfig !== '' ||
+        o.buildkitdConfigInline.trim() !== '' ||
+        o.platforms.length > 0);
 }
 /**
  * `auto`: the docker driver when the daemon stores images in containerd (so it can export cache)
@@ -51867,7 +51874,14 @@ function planLogins(li, images, actor, alreadyLoggedIn, env = {}) {
         }
         if (!HOST_RE.test(registry))
             throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
-        logins.push({ registry, username: li.username, password: li.password, input: 'registry', ...(li.scope ? { scope: li.scope } : {}), ...(ecrTarget ? { ecrTarget } : {}) });
+        logins.push({
+            registry,
+            username: li.username,
+            password: li.password,
+            input: 'registry',
+            ...(li.scope ? { scope: li.scope } : {}),
+            ...(ecrTarget ? { ecrTarget } : {}),
+        });
     }
     else if (li.registry.trim()) {
         notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
@@ -52243,11 +52257,51 @@ function parseImage(raw, name = MOUNTS_IMAGE_INPUT) {
 // GOARCH, and the variants containerd's platform matcher understands), or `local`. Pure.
 
 /** Go's GOOS values (`go tool dist list`). */
-const OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos']);
+const OS = new Set([
+    'aix',
+    'android',
+    'darwin',
+    'dragonfly',
+    'freebsd',
+    'hurd',
+    'illumos',
+    'ios',
+    'js',
+    'linux',
+    'netbsd',
+    'openbsd',
+    'plan9',
+    'solaris',
+    'wasip1',
+    'windows',
+    'zos',
+]);
 /** Go's GOARCH values (known and reserved, as Go's go/build lists them). */
 const ARCH = new Set([
-    '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32',
-    'mips64p32le', 'ppc', 'ppc64', 'ppc64le', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm',
+    '386',
+    'amd64',
+    'amd64p32',
+    'arm',
+    'armbe',
+    'arm64',
+    'arm64be',
+    'loong64',
+    'mips',
+    'mipsle',
+    'mips64',
+    'mips64le',
+    'mips64p32',
+    'mips64p32le',
+    'ppc',
+    'ppc64',
+    'ppc64le',
+    'riscv',
+    'riscv64',
+    's390',
+    's390x',
+    'sparc',
+    'sparc64',
+    'wasm',
 ]);
 /** The other spellings containerd normalizes (uname -m and Debian names), to the GOARCH they stand for. */
 const ALIAS = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
@@ -52298,7 +52352,23 @@ function flag(name, raw) {
 }
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const ENTITLEMENTS = ['network.host', 'security.insecure', 'device'];
-const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+const ULIMIT_NAMES = [
+    'core',
+    'cpu',
+    'data',
+    'fsize',
+    'locks',
+    'memlock',
+    'msgqueue',
+    'nice',
+    'nofile',
+    'nproc',
+    'rss',
+    'rtprio',
+    'rttime',
+    'sigpending',
+    'stack',
+];
 function parseOutputs(raw) {
     const out = lines(raw);
     for (const o of out)
@@ -52542,7 +52612,17 @@ const DEFAULT_QEMU_IMAGE = 'tonistiigi/binfmt:latest';
 const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 /** Node's process.arch to the GOARCH the platforms input uses. */
 function goArch(nodeArch) {
-    return { x64: 'amd64', ia32: '386', arm: 'arm', arm64: 'arm64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips64el: 'mips64le' }[nodeArch] ?? nodeArch;
+    return ({
+        x64: 'amd64',
+        ia32: '386',
+        arm: 'arm',
+        arm64: 'arm64',
+        ppc64: 'ppc64le',
+        s390x: 's390x',
+        riscv64: 'riscv64',
+        loong64: 'loong64',
+        mips64el: 'mips64le',
+    }[nodeArch] ?? nodeArch);
 }
 /** The handler name QEMU registers for a GOARCH (`/proc/sys/fs/binfmt_misc/qemu-<name>`). */
 const QEMU = {
@@ -52587,7 +52667,13 @@ function emulatedArches(platforms, hostArch) {
 /** A handler file's content: enabled, and its flags (F: the interpreter is opened at registration). */
 function parseHandler(text) {
     const lines = text.split(/\r?\n/).map((l) => l.trim());
-    return { enabled: lines[0] === 'enabled', flags: lines.find((l) => l.startsWith('flags:'))?.slice(6).trim() ?? '' };
+    return {
+        enabled: lines[0] === 'enabled',
+        flags: lines
+            .find((l) => l.startsWith('flags:'))
+            ?.slice(6)
+            .trim() ?? '',
+    };
 }
 /**
  * What to do for `platforms` on a host of `hostArch`, given the handlers already registered
@@ -52600,14 +52686,22 @@ function planEmulation(o) {
     if (arches.length === 0)
         return { action: 'none' };
     if (o.driver === 'remote' || o.driver === 'kubernetes') {
-        return { action: 'none', note: `QEMU: not set up on this runner for ${arches.join(', ')}: the ${o.driver} builder runs elsewhere and must emulate or run them itself.` };
+        return {
+            action: 'none',
+            note: `QEMU: not set up on this runner for ${arches.join(', ')}: the ${o.driver} builder runs elsewhere and must emulate or run them itself.`,
+        };
     }
     if (!o.enabled)
         return { action: 'off', arches };
     const missing = arches.filter((a) => !o.registered.has(qemuName(a) ?? a));
     if (missing.length === 0)
         return { action: 'present', arches };
-    return { action: 'install', arches: missing, present: arches.filter((a) => !missing.includes(a)), argv: ['run', '--rm', '--privileged', o.image, '--install', missing.join(',')] };
+    return {
+        action: 'install',
+        arches: missing,
+        present: arches.filter((a) => !missing.includes(a)),
+        argv: ['run', '--rm', '--privileged', o.image, '--install', missing.join(',')],
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/migration.ts
@@ -52617,15 +52711,39 @@ function planEmulation(o) {
 // its own, so that an input never does nothing unseen. Pure data and one pure function.
 const FOREIGN_INPUTS = {
     attests: { from: 'docker/build-push-action', harmless: [], instead: 'use provenance and sbom (each passed to buildx as --provenance / --sbom)' },
-    version: { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildx-version (empty: the installed buildx; latest; or a release such as v0.19.3)' },
-    install: { from: 'docker/setup-buildx-action', harmless: ['false'], instead: 'this action runs buildx itself and does not make "docker build" an alias of it; remove the input' },
+    version: {
+        from: 'docker/setup-buildx-action',
+        harmless: [],
+        instead: 'write buildx-version (empty: the installed buildx; latest; or a release such as v0.19.3)',
+    },
+    install: {
+        from: 'docker/setup-buildx-action',
+        harmless: ['false'],
+        instead: 'this action runs buildx itself and does not make "docker build" an alias of it; remove the input',
+    },
     use: { from: 'docker/setup-buildx-action', harmless: ['true', 'false'], instead: 'the builder is used by this step only; remove the input' },
-    'cache-binary': { from: 'docker/setup-buildx-action', harmless: ['true', 'false'], instead: 'a downloaded buildx (buildx-version) is kept in the runner tool cache; remove the input' },
-    cleanup: { from: 'docker/setup-buildx-action', harmless: ['true'], instead: 'write keep-builder: true to keep the builder after the job (the default removes it, as cleanup: true does)' },
+    'cache-binary': {
+        from: 'docker/setup-buildx-action',
+        harmless: ['true', 'false'],
+        instead: 'a downloaded buildx (buildx-version) is kept in the runner tool cache; remove the input',
+    },
+    cleanup: {
+        from: 'docker/setup-buildx-action',
+        harmless: ['true'],
+        instead: 'write keep-builder: true to keep the builder after the job (the default removes it, as cleanup: true does)',
+    },
     config: { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildkitd-config' },
     'config-inline': { from: 'docker/setup-buildx-action', harmless: [], instead: 'write buildkitd-config-inline' },
-    logout: { from: 'docker/login-action', harmless: ['true'], instead: 'the post step always logs out and deletes the job\'s private Docker config, so credentials never outlive the job; remove the input' },
-    'bake-target': { from: 'docker/metadata-action', harmless: ['docker-metadata-action'], instead: 'this action builds with buildx build, not bake, and writes no bake file; remove the input' },
+    logout: {
+        from: 'docker/login-action',
+        harmless: ['true'],
+        instead: "the post step always logs out and deletes the job's private Docker config, so credentials never outlive the job; remove the input",
+    },
+    'bake-target': {
+        from: 'docker/metadata-action',
+        harmless: ['docker-metadata-action'],
+        instead: 'this action builds with buildx build, not bake, and writes no bake file; remove the input',
+    },
 };
 /**
  * The inputs given to the step (INPUT_* variables, as the runner sets them for every `with:` key,
@@ -52969,7 +53087,10 @@ function parseSecrets(name, raw) {
  * actions/checkout fetches it), then a remote branch. Undefined when none points at HEAD.
  */
 function refFromDecorations(decorations) {
-    const items = decorations.split(',').map((d) => d.trim()).filter((d) => d !== '' && d !== 'HEAD' && d !== 'grafted');
+    const items = decorations
+        .split(',')
+        .map((d) => d.trim())
+        .filter((d) => d !== '' && d !== 'HEAD' && d !== 'grafted');
     const tag = items.find((d) => d.startsWith('tag: '));
     if (tag)
         return `refs/tags/${tag.slice('tag: '.length).trim()}`;
@@ -53188,13 +53309,49 @@ async function removeSecretDir(dir) {
 // Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
 // KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
 const CREDENTIAL_WORDS = new Set([
-    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
-    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+    'PASSWORD',
+    'PASSWORDS',
+    'PASSWD',
+    'PASSPHRASE',
+    'TOKEN',
+    'TOKENS',
+    'SECRET',
+    'SECRETS',
+    'CREDENTIAL',
+    'CREDENTIALS',
+    'PAT',
+    'APIKEY',
+    'ACCESSKEY',
+    'PRIVATEKEY',
+    'SECRETKEY',
+    'AUTHTOKEN',
 ]);
 const CREDENTIAL_SUFFIXES = ['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY'];
 const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
 /** A credential word followed by one of these names something about it, not the credential. */
-const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+const HARMLESS_AFTER = new Set([
+    'ID',
+    'IDS',
+    'NAME',
+    'FILE',
+    'PATH',
+    'URL',
+    'URI',
+    'TYPE',
+    'FINGERPRINT',
+    'LENGTH',
+    'SIZE',
+    'ALGORITHM',
+    'ALG',
+    'SERVER',
+    'ENDPOINT',
+    'EXPIRY',
+    'TTL',
+    'DIR',
+    'DIRECTORY',
+    'HOME',
+    'PREFIX',
+]);
 function words(key) {
     return key
         .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
@@ -53458,12 +53615,10 @@ function annotateFailure(message, target) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function summary_formatBytes(n) {
+;// CONCATENATED MODULE: ./src/format.ts
+// Formatting helpers shared by the logs and the job summary.
+/** A byte count in binary units, one decimal (`512 B`, `1.5 KiB`, `2.0 GiB`). */
+function format_formatBytes(n) {
     if (n < 1024)
         return `${n} B`;
     const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -53475,6 +53630,15 @@ function summary_formatBytes(n) {
     }
     return `${v.toFixed(1)} ${units[i]}`;
 }
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+
+// Re-exported for the callers that format a summary's numbers.
+
 function formatMs(ms) {
     if (ms < 1000)
         return `${Math.round(ms)} ms`;
@@ -53522,12 +53686,10 @@ function cacheLine(r) {
         return undefined;
     if (c.hit === 'disabled')
         return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason
-        ? `; not saved (${c.saveReason})`
-        : c.unchanged
-            ? '; nothing new to save: the cache already held every layer of this build'
-            : '';
+    const what = c.hit === 'miss'
+        ? 'miss: nothing restored'
+        : `${c.hit} hit: ${format_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason ? `; not saved (${c.saveReason})` : c.unchanged ? '; nothing new to save: the cache already held every layer of this build' : '';
     return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
 }
 /** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
@@ -53585,7 +53747,7 @@ function renderMainSummary(r) {
         rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
     }
     if (r.mounts?.length) {
-        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${format_formatBytes(m.bytes)})` : ''}`).join(', ');
         rows.push(['Cache mounts', line]);
     }
     if (r.secretIds.length)
@@ -53593,7 +53755,7 @@ function renderMainSummary(r) {
     const scan = r.secretScan;
     if (scan) {
         const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${format_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
     }
     const t = r.toolchain;
     if (t) {
@@ -53613,7 +53775,7 @@ function renderSaveSummary(s) {
         out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
     else {
         const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+        out.push(`Saved ${formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
     }
     out.push('');
     return out.join('\n');
@@ -53679,183 +53841,6 @@ function outputEnv(outputs, setOutputEnv) {
     if (!outputEnvEnabled(setOutputEnv))
         return {};
     return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [outputEnvName(k), v]));
-}
-
-;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's cache export, in either of its two forms:
-// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
-//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
-// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
-//   image manifest whose config blob is the cache config and whose layers are the cache layers.
-// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
-// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
-// config and a descriptor per blob), which is all this action keeps.
-
-
-
-const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
-/** The media type of the top document of each form, as this action writes it. */
-function mediaTypeOf(form) {
-    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
-}
-/** A cache export this action cannot read; the message says what was found instead. */
-class layout_CacheFormatError extends Error {
-}
-function layout_blobPath(dir, digest) {
-    const [alg, hex] = digest.split(':');
-    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
-}
-function isDescriptor(d) {
-    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
-}
-/**
- * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
- * error, which says what was found: a document of neither form is an error of the export's format.
- */
-function layout_parseCacheDocument(data, where) {
-    let doc;
-    try {
-        doc = JSON.parse(String(data));
-    }
-    catch {
-        throw new layout_CacheFormatError(`${where} is not JSON`);
-    }
-    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
-    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
-        const all = doc.manifests.filter(isDescriptor);
-        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-        if (!config)
-            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
-        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
-    }
-    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
-        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
-        }
-        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
-        return { form: 'manifest', config: doc.config, layers };
-    }
-    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
-}
-/**
- * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
- * that is there but unreadable throws a CacheFormatError naming what is wrong.
- */
-/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
-async function layoutTop(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function readLayout(dir) {
-    const top = await layoutTop(dir);
-    if (!top)
-        return undefined;
-    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
-    });
-    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
-    let config;
-    try {
-        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
-    }
-    catch {
-        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
-    }
-    const descriptors = {};
-    for (const m of doc.layers)
-        descriptors[m.digest] = m;
-    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
-}
-function digestOf(data) {
-    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
-function renderCacheImage(image, form = 'index') {
-    const config = Buffer.from(JSON.stringify(image.config));
-    const configDigest = digestOf(config);
-    const layers = image.config.layers.map((l) => {
-        const d = image.descriptors[l.blob];
-        if (!d)
-            throw new Error(`no descriptor for cache blob ${l.blob}`);
-        return d;
-    });
-    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
-    const mediaType = mediaTypeOf(form);
-    const doc = form === 'index'
-        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-        : { schemaVersion: 2, mediaType, config: configDesc, layers };
-    const list = Buffer.from(JSON.stringify(doc));
-    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
-}
-/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
-async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX_MEDIA_TYPE,
-        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    };
-    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
-}
-/**
- * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
- * must be placed there by the caller (see linkBlob).
- */
-async function writeLayoutMeta(dir, image, form = 'index') {
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = renderCacheImage(image, form);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
-    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
-}
-/** Places a blob into a layout: a hard link when possible, else a copy. */
-async function layout_linkBlob(from, dir, digest) {
-    const to = layout_blobPath(dir, digest);
-    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
-        return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    await external_node_fs_.promises.rm(to, { force: true });
-    try {
-        await external_node_fs_.promises.link(from, to);
-    }
-    catch {
-        await external_node_fs_.promises.copyFile(from, to);
-    }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
-}
-/** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
-    try {
-        return (await fileDigest(file)) === digest;
-    }
-    catch {
-        return false;
-    }
-}
-/** The --cache-from value that reads a local cache layout directory. */
-function localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -55819,7 +55804,10 @@ function checkTemplate(template, kind) {
     }
     catch (err) {
         // Handlebars reports `Parse error on line N:`, the text, a caret line, then what it expected
-        const parts = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const parts = err.message
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l !== '');
         const detail = parts.length > 1 ? `${parts[0]} ${parts[parts.length - 1]}` : (parts[0] ?? '');
         return `invalid expression: ${detail}`;
     }
@@ -55915,7 +55903,9 @@ function dateHelper(date) {
         if (!moment_timezone_default().tz.zone(tz)) {
             throw new Error(`unknown time zone "${tz}"`);
         }
-        return moment_timezone_default()(date).tz(tz).format(typeof format === 'string' ? format : undefined);
+        return moment_timezone_default()(date)
+            .tz(tz)
+            .format(typeof format === 'string' ? format : undefined);
     };
 }
 
@@ -56906,15 +56896,20 @@ async function checkBuildFiles(b, workspace, cwd) {
 const KEY_PREFIX = 'obc1';
 /**
  * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives); no "-"
+ * at the end (nor "." with `trimEnd`), at most `max` characters.
  */
-function slug(s, max = 40) {
+function slug(s, max = 40, o = {}) {
+    const end = o.trimEnd ? /[-.]+$/ : /-+$/;
     const v = s
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[.-]+|-+$/g, '');
-    return v.slice(0, max) || 'x';
+        .replace(/^[.-]+/, '')
+        .replace(end, '')
+        .slice(0, max);
+    return (o.trimEnd ? v.replace(end, '') : v) || (o.empty ?? 'x');
 }
+/** The first `n` hex digits of the sha256 of `s`. */
 function shortHash(s, n = 8) {
     return (0,external_node_crypto_.createHash)('sha256').update(s).digest('hex').slice(0, n);
 }
@@ -56957,12 +56952,10 @@ function planIndexKeys(scope, ctx) {
         ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
         : ctx.ref.startsWith('refs/tags/')
             ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-            : branches[0] ?? 'detached';
+            : (branches[0] ?? 'detached');
     const base = `${KEY_PREFIX}-idx-${scope}-`;
     const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-        .filter((b, i, all) => all.indexOf(b) === i)
-        .map((b) => `${base}${b}-`);
+    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))].filter((b, i, all) => all.indexOf(b) === i).map((b) => `${base}${b}-`);
     return { primary, restore };
 }
 /**
@@ -56997,7 +56990,9 @@ function blobKey(digest) {
 }
 /** Key of an entry that holds several blobs, derived from their digests. */
 function packKey(digests) {
-    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
+    return `${KEY_PREFIX}-pack-sha256-${createHash('sha256')
+        .update([...digests].sort().join('\n'))
+        .digest('hex')}`;
 }
 /**
  * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
@@ -57020,6 +57015,200 @@ function keys_planPacks(blobs, maxEntries) {
         const digests = [...p.digests].sort();
         return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
     });
+}
+
+;// CONCATENATED MODULE: ./src/cache/layout.ts
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
+
+
+
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class CacheFormatError extends Error {
+}
+function layout_blobPath(dir, digest) {
+    const [alg, hex] = digest.split(':');
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
+}
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function layout_parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
+        return undefined;
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
+    });
+    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
+    const descriptors = {};
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+}
+function digestOf(data) {
+    return 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+function renderCacheImage(image, form = 'index') {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
+    const layers = image.config.layers.map((l) => {
+        const d = image.descriptors[l.blob];
+        if (!d)
+            throw new Error(`no descriptor for cache blob ${l.blob}`);
+        return d;
+    });
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index' ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] } : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    };
+    await external_node_fs_.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
+ */
+async function writeLayoutMeta(dir, image, form = 'index') {
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image, form);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await external_node_fs_.promises.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
+}
+/** Places a blob into a layout: a hard link when possible, else a copy. */
+async function layout_linkBlob(from, dir, digest) {
+    const to = layout_blobPath(dir, digest);
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
+        return; // already in place (removing it would lose it)
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await external_node_fs_.promises.rm(to, { force: true });
+    try {
+        await external_node_fs_.promises.link(from, to);
+    }
+    catch {
+        await external_node_fs_.promises.copyFile(from, to);
+    }
+}
+/** True when `file` exists (and this process may see it). */
+async function layout_exists(file) {
+    try {
+        await external_node_fs_.promises.access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** The size of `file` in bytes; undefined when it cannot be read. */
+async function layout_fileSize(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** True when `file` exists and its content has `digest`. */
+async function layout_verifyBlob(file, digest) {
+    try {
+        return (await fileDigest(file)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
 }
 
 ;// CONCATENATED MODULE: ./src/cache/merge.ts
@@ -57112,7 +57301,9 @@ function matcher(restored, fresh) {
         for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
             const fa = a.inputs[p] ?? [];
             const ff = f.inputs[p] ?? [];
-            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
+            ok =
+                (fa.length === 0 && ff.length === 0) ||
+                    fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
         }
         memo.set(key, ok);
         return ok;
@@ -57219,7 +57410,7 @@ var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
 
 
 function service_newStats() {
-    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+    return { ms: 0 };
 }
 const DEFAULT_CALL_SECONDS = 300;
 const DEFAULT_BUDGET_SECONDS = 600;
@@ -57234,7 +57425,18 @@ const seconds = (v, dflt) => {
  */
 function cachePolicy(env = process.env) {
     const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+    return {
+        callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs),
+        budgetMs,
+        maxRetryAfterMs: 30_000,
+        waitBudgetMs: 60_000,
+        maxFaults: 3,
+        retryPauseMs: 1000,
+    };
+}
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
 }
 /** How long the next call may take: its own limit, or what is left of the phase's budget. */
 function callLimit(policy, remainingMs) {
@@ -57485,6 +57687,110 @@ function watchStdout(als) {
     };
 }
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Counts a failed call; the breaker stops the phase after maxFaults. */
+function fault(s, message) {
+    s.lastFault = message;
+    if (++s.phase.faults >= s.phase.policy.maxFaults)
+        s.phase.stop(`${s.phase.faults} failed calls`);
+}
+/** A wait that counts as time spent on the service. */
+async function pause(s, ms) {
+    const end = s.phase.busy();
+    s.phase.waitedMs += ms;
+    try {
+        await wait(ms);
+    }
+    finally {
+        end();
+    }
+}
+/** One attempt of a call within what is left of the phase; undefined when no time is left (the phase stops). */
+async function attempt(s, what, fn) {
+    const { phase, stats } = s;
+    if (phase.stopped)
+        return undefined;
+    const limit = callLimit(phase.policy, phase.remainingMs());
+    if (limit.ms <= 0) {
+        phase.stop(phase.budgetSpent());
+        return undefined;
+    }
+    const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+    const start = Date.now();
+    const end = phase.busy();
+    const r = await runCall(fn, limit.ms, deadlineWhy);
+    end();
+    stats.ms += Date.now() - start;
+    if (!r.signals.some((x) => x.kind === 'fault'))
+        for (const x of r.signals)
+            if (x.kind === 'taken')
+                s.taken.add(x.key);
+    return { r, by: limit.by };
+}
+/** A call that succeeded but was rate limited: true to try it again after the wait the service asked for. */
+async function waitForRateLimit(s, retryAfterMs, tries, what) {
+    const { phase } = s;
+    const policy = phase.policy;
+    const ms = Math.max(retryAfterMs, 1000);
+    if (tries > 0)
+        return false;
+    if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+        phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+        return false;
+    }
+    lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+    await pause(s, ms);
+    return true;
+}
+/** A call that failed (or reached its deadline): true to try it once more after a pause. */
+async function retryAfterFailure(s, r, by, tries, verb, key) {
+    const { phase } = s;
+    lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+    fault(s, r.why);
+    if (r.deadline && by === 'budget')
+        phase.stop(phase.budgetSpent());
+    // A server error may be a blip: one more try, unless the phase stopped or time is short.
+    if (r.deadline || tries > 0 || phase.stopped || phase.remainingMs() <= phase.policy.retryPauseMs)
+        return false;
+    lib_core/* info */.pq(`Layer cache: trying ${verb} of ${key} once more in ${secs(phase.policy.retryPauseMs)}.`);
+    await pause(s, phase.policy.retryPauseMs);
+    return true;
+}
+/** A call that returned its failed value: counts the faults the library only logged. */
+function noteLoggedFaults(s, signals, verb, key) {
+    const faults = signals.filter((x) => x.kind === 'fault');
+    if (!faults.length)
+        return;
+    if (!faults.some((f) => f.shown))
+        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+    fault(s, faults
+        .map((f) => f.message)
+        .filter(Boolean)
+        .pop() ?? 'it kept answering with errors');
+}
+/** One call of the library: with its deadline, a wait for a rate limit, one retry after a server error. */
+async function serviceCall(s, verb, key, fn, failed, onFault) {
+    const what = `${verb} of ${key}`;
+    for (let tries = 0;; tries++) {
+        const a = await attempt(s, what, fn);
+        if (!a)
+            return onFault;
+        const { r } = a;
+        const rate = r.signals.find((x) => x.kind === 'rate-limit');
+        if (r.ok && rate) {
+            if (await waitForRateLimit(s, rate.retryAfterMs, tries, what))
+                continue;
+            return r.value;
+        }
+        if (!r.ok) {
+            if (await retryAfterFailure(s, r, a.by, tries, verb, key))
+                continue;
+            return onFault;
+        }
+        if (failed(r.value))
+            noteLoggedFaults(s, r.signals, verb, key);
+        return r.value;
+    }
+}
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
@@ -57493,102 +57799,19 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 async function service_actionsCacheService(root, phase, stats) {
     const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
     const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
-    const policy = phase.policy;
     const t = track();
     const unwatch = watchStdout(t.als);
-    let lastFault;
-    const taken = new Set();
-    /** Counts a failed call; the breaker stops the phase after maxFaults. */
-    const fault = (message) => {
-        stats.failures++;
-        lastFault = message;
-        if (++phase.faults >= policy.maxFaults)
-            phase.stop(`${phase.faults} failed calls`);
-    };
-    async function call(verb, key, fn, failed, onFault) {
-        const what = `${verb} of ${key}`;
-        for (let attempt = 0;; attempt++) {
-            if (phase.stopped)
-                return onFault;
-            const limit = callLimit(policy, phase.remainingMs());
-            if (limit.ms <= 0) {
-                phase.stop(phase.budgetSpent());
-                return onFault;
-            }
-            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-            const start = Date.now();
-            stats.calls++;
-            const end = phase.busy();
-            const r = await runCall(fn, limit.ms, deadlineWhy);
-            end();
-            stats.ms += Date.now() - start;
-            if (!r.signals.some((s) => s.kind === 'fault'))
-                for (const s of r.signals)
-                    if (s.kind === 'taken')
-                        taken.add(s.key);
-            const rate = r.signals.find((s) => s.kind === 'rate-limit');
-            if (r.ok && rate) {
-                stats.rateLimited++;
-                const ms = Math.max(rate.retryAfterMs, 1000);
-                if (attempt > 0)
-                    return r.value;
-                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-                    return r.value;
-                }
-                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-                await pause(ms);
-                continue;
-            }
-            if (!r.ok) {
-                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-                fault(r.why);
-                if (r.deadline && limit.by === 'budget')
-                    phase.stop(phase.budgetSpent());
-                // A server error may be a blip: one more try, unless the phase stopped or time is short.
-                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
-                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
-                    await pause(policy.retryPauseMs);
-                    continue;
-                }
-                return onFault;
-            }
-            if (failed(r.value)) {
-                const faults = r.signals.filter((s) => s.kind === 'fault');
-                if (faults.length) {
-                    if (!faults.some((f) => f.shown))
-                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
-                }
-            }
-            return r.value;
-        }
-    }
-    /** A wait that counts as time spent on the service. */
-    async function pause(ms) {
-        const end = phase.busy();
-        stats.waitedMs += ms;
-        phase.waitedMs += ms;
-        try {
-            await wait(ms);
-        }
-        finally {
-            end();
-        }
-    }
+    const s = { phase, stats, taken: new Set() };
     return {
         get gaveUp() {
             return phase.stopped !== undefined;
         },
         get lastFault() {
-            return lastFault;
+            return s.lastFault;
         },
-        wasTaken: (key) => taken.has(key),
-        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
-        save: (paths, key) => call('save', key, async () => {
-            stats.uploads++;
-            return (await cache.saveCache(rel(paths), key)) !== -1;
-        }, (v) => !v, false),
+        wasTaken: (key) => s.taken.has(key),
+        restore: (paths, key, restoreKeys, opts) => serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => serviceCall(s, 'save', key, async () => (await cache.saveCache(rel(paths), key)) !== -1, (v) => !v, false),
         close: unwatch,
     };
 }
@@ -57649,23 +57872,8 @@ async function readMeta(dir) {
         return undefined;
     }
 }
-async function exists(file) {
-    try {
-        await fs.access(file);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-async function sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return 0;
-    }
-}
+/** The size of `file`; 0 when it cannot be read. */
+const sizeOf = async (file) => (await layout_fileSize(file)) ?? 0;
 /** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
 async function restoreIndex(svc, p, keys) {
     await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
@@ -57902,7 +58110,7 @@ async function goneEntries(svc, p, held, packs = {}) {
     });
     return svc.gaveUp ? new Set() : gone;
 }
-const store_NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
+const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
 /** Compares the export with the restored index (limited to what is still held); undefined without an export. */
 async function compareExport(p, held) {
     const fresh = await readLayout(p.layoutOut);
@@ -57929,7 +58137,7 @@ async function compareExport(p, held) {
  * does not hold, in at most MAX_BLOB_ENTRIES entries, then the index entry (see saveIndex). Saves
  * nothing when the build produced no new blob and no new record (a full hit).
  */
-async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
+async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     const none = (reason) => ({ saved: false, reason, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 });
     // The index must not promise blobs of entries the service evicted since the restore.
     const gone = await goneEntries(svc, p, held, (await readMeta(p.index))?.packs);
@@ -57942,61 +58150,17 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
         return none('the build exported no cache');
     const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
     if (cmp.unchanged)
-        return none(store_NOTHING_CHANGED);
-    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
-    // given to buildx. A blob the service holds needs no bytes.
-    const located = new Map();
-    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
-        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
-            if (await exists(f)) {
-                located.set(d, f);
-                break;
-            }
-        }
-    }
+        return none(NOTHING_CHANGED);
+    const located = await locateBlobs(p, new Set([...freshBlobs, ...restoredBlobs]));
     const present = new Set([...located.keys(), ...Object.keys(held)]);
     const merged = mergeConfigs(fresh.config, restored?.config, present);
     const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
     const image = descriptorsFor({ config: merged, descriptors }, merged);
     const source = (d) => located.get(d) ?? blobPath(p.layoutOut, d);
-    // Large blobs the service does not hold yet go into blob entries.
-    const large = [];
-    const small = [];
-    for (const d of blobsOf(merged)) {
-        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-        if (size < SMALL_BLOB_BYTES) {
-            if (located.has(d))
-                small.push(d);
-        }
-        else if (!held[d] && located.has(d))
-            large.push({ digest: d, size });
-    }
-    const entries = { ...held };
-    const packs = {};
-    let entriesSaved = 0;
-    let bytesSaved = 0;
-    const stored = new Set(Object.keys(held));
-    const plan = planPacks(large, MAX_BLOB_ENTRIES);
-    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    for (const entry of plan) {
-        for (const d of entry.digests)
-            await linkBlob(source(d), p.store, d);
-        const paths = entryPaths(p, entry.digests);
-        const r = await storeEntry(svc, paths, entry.key);
-        if (r === 'uploaded') {
-            entriesSaved++;
-            for (const f of paths)
-                bytesSaved += await sizeOf(f);
-        }
-        if (r === 'missing')
-            continue;
-        for (const d of entry.digests) {
-            stored.add(d);
-            entries[d] = entry.key;
-        }
-        if (entry.digests.length > 1)
-            packs[entry.key] = entry.digests;
-    }
+    const { large, small } = await sortBySize(merged, image, located, held, source);
+    const up = await uploadBlobs(svc, p, large, held, source);
+    const { entries, packs, stored } = up;
+    let { entriesSaved, bytesSaved } = up;
     // Packs from earlier runs that still hold referenced blobs.
     for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
         if (digests.some((d) => entries[d] === key))
@@ -58016,6 +58180,65 @@ async function store_saveLayerCache(svc, p, keys, scope, held, buildMs) {
     bytesSaved += r.bytes;
     core.info(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
     return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+/**
+ * Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+ * given to buildx (in that order). A blob found nowhere is left out.
+ */
+async function locateBlobs(p, digests) {
+    const located = new Map();
+    for (const d of digests) {
+        for (const f of [blobPath(p.layoutOut, d), blobPath(p.index, d), blobPath(p.store, d), blobPath(p.layoutIn, d)]) {
+            if (await exists(f)) {
+                located.set(d, f);
+                break;
+            }
+        }
+    }
+    return located;
+}
+/**
+ * The merged config's blobs by size: small ones found on this runner travel in the index entry;
+ * large ones the service does not hold yet (and found here) go into blob entries.
+ */
+async function sortBySize(merged, image, located, held, source) {
+    const large = [];
+    const small = [];
+    for (const d of blobsOf(merged)) {
+        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+        if (size < SMALL_BLOB_BYTES) {
+            if (located.has(d))
+                small.push(d);
+        }
+        else if (!held[d] && located.has(d))
+            large.push({ digest: d, size });
+    }
+    return { large, small };
+}
+/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries and stores each (see storeEntry). */
+async function uploadBlobs(svc, p, large, held, source) {
+    const out = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
+    await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    for (const entry of planPacks(large, MAX_BLOB_ENTRIES)) {
+        for (const d of entry.digests)
+            await linkBlob(source(d), p.store, d);
+        const paths = entryPaths(p, entry.digests);
+        const r = await storeEntry(svc, paths, entry.key);
+        if (r === 'uploaded') {
+            out.entriesSaved++;
+            for (const f of paths)
+                out.bytesSaved += await sizeOf(f);
+        }
+        if (r === 'missing')
+            continue;
+        for (const d of entry.digests) {
+            out.stored.add(d);
+            out.entries[d] = entry.key;
+        }
+        if (entry.digests.length > 1)
+            out.packs[entry.key] = entry.digests;
+    }
+    return out;
 }
 /**
  * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
@@ -58163,7 +58386,6 @@ async function stageIndex(p, key, draft, base) {
 // cache mount's contents in and out of BuildKit, and their buildx command lines.
 
 
-
 /** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
 const CACHE_MOUNT_NS_ARG = 'BUILDKIT_CACHE_MOUNT_NS';
 /** Where the helper builds mount the cache, and where the inject helper binds its context. */
@@ -58172,16 +58394,9 @@ const SRC = '/obc-src';
 /** The file an entry holds the mount's contents in (a tar made inside the builder). */
 const mounts_plan_TAR_NAME = 'mnt.tar';
 const mounts_plan_META_NAME = 'meta.json';
-function mounts_plan_slug(s, max) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
-}
 /** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
 function mountSlug(id) {
-    return `${mounts_plan_slug(id, 32)}-${(0,external_node_crypto_.createHash)('sha256').update(id).digest('hex').slice(0, 8)}`;
+    return `${slug(id, 32, { trimEnd: true, empty: 'mount' })}-${shortHash(id)}`;
 }
 /**
  * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
@@ -58319,7 +58534,9 @@ function mergeCommands(o) {
         image,
         tags,
         argv: [
-            'buildx', 'imagetools', 'create',
+            'buildx',
+            'imagetools',
+            'create',
             ...tags.flatMap((t) => ['--tag', t]),
             ...ann.flatMap((a) => ['--annotation', a]),
             ...o.platforms.map((p) => `${image}@${o.digests[p]}`),
@@ -58369,7 +58586,13 @@ function parseHandedDigest(text) {
         const v = JSON.parse(text);
         if (typeof v?.platform !== 'string' || typeof v?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(v.digest))
             return undefined;
-        return { platform: v.platform, digest: v.digest, images: Array.isArray(v.images) ? v.images.map(String) : [], runId: String(v.runId ?? ''), runAttempt: String(v.runAttempt ?? '') };
+        return {
+            platform: v.platform,
+            digest: v.digest,
+            images: Array.isArray(v.images) ? v.images.map(String) : [],
+            runId: String(v.runId ?? ''),
+            runAttempt: String(v.runAttempt ?? ''),
+        };
     }
     catch {
         return undefined;
@@ -58379,8 +58602,6 @@ function parseHandedDigest(text) {
 ;// CONCATENATED MODULE: ./src/plan.ts
 // Pure planning of a run: inputs + context + environment facts -> tags, decisions, cache keys and the
 // build command's shape. Nothing here touches Docker, the network or the disk.
-
-
 
 
 
@@ -58418,7 +58639,10 @@ function decide(inputs, ctx, images, tags) {
     let pushReason;
     const call = inputs.build?.call.split(',')[0];
     if (fork)
-        [push, pushReason] = [false, `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`];
+        [push, pushReason] = [
+            false,
+            `pull request from the fork ${fork}: it gets no secrets and no write token, so nothing is pushed and no registry login is made`,
+        ];
     else if (call)
         [push, pushReason] = [false, `call: ${call} evaluates the build and makes no image`];
     else if (inputs.push === 'true')
@@ -58477,7 +58701,7 @@ function localCacheTo(dir) {
     return `type=local,dest=${dir},mode=max,ignore-error=true`;
 }
 /** The daemon's own builder on a classic image store: it cannot store attestations. */
-const NO_ATTESTATIONS = "the docker driver of a daemon without the containerd image store cannot add attestations";
+const NO_ATTESTATIONS = 'the docker driver of a daemon without the containerd image store cannot add attestations';
 /**
  * Pure: the --provenance and --sbom values for this builder. The default provenance is dropped
  * (with a note) where the builder cannot attach it; one the user asked for is an error.
@@ -58526,7 +58750,13 @@ function planRun(inputs, ctx, env, git) {
     const root = external_node_path_namespaceObject.join(ctx.runnerTemp, 'oneshot-build');
     let cache;
     if (inputs.cache && inputs.distribute !== 'merge') {
-        const scope = planScope({ cacheScope: inputs.cacheScope, images: meta.images, target: inputs.target, platforms: inputs.platforms, file: dockerfileOf(inputs) });
+        const scope = planScope({
+            cacheScope: inputs.cacheScope,
+            images: meta.images,
+            target: inputs.target,
+            platforms: inputs.platforms,
+            file: dockerfileOf(inputs),
+        });
         cache = { scope, keys: planIndexKeys(scope, ctx), paths: cachePaths(root, scope) };
     }
     let mounts;
@@ -58534,7 +58764,12 @@ function planRun(inputs, ctx, env, git) {
         if (!cache)
             meta.warnings.push('cache-mounts: ignored, because cache: false turns off the Actions cache for this step.');
         else {
-            const o = { mounts: inputs.cacheMounts, image: inputs.cacheMountsImage ?? DEFAULT_MOUNTS_IMAGE, maxBytes: inputs.cacheMountsMaxSize ?? DEFAULT_MOUNTS_MAX_BYTES, buildArgs: inputs.buildArgs };
+            const o = {
+                mounts: inputs.cacheMounts,
+                image: inputs.cacheMountsImage ?? DEFAULT_MOUNTS_IMAGE,
+                maxBytes: inputs.cacheMountsMaxSize ?? DEFAULT_MOUNTS_MAX_BYTES,
+                buildArgs: inputs.buildArgs,
+            };
             mounts = planMounts(o, cache.scope, root, ctx);
         }
     }
@@ -58838,7 +59073,14 @@ async function builderPhase(o, env, keeper) {
             const ins = await inspectBuilder(x.existing, env, 'builder');
             lib_core/* info */.pq(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
             lib_core/* info */.pq(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
-            return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+            return {
+                name: x.existing,
+                driver: ins.driver || 'docker-container',
+                created: false,
+                buildkitVersion: ins.buildkitVersion,
+                platforms: ins.platforms,
+                hostNetwork: false,
+            };
         }
         const { driver, reason } = o.picked;
         const made = driver === 'docker' ? { name: await o.context.name, hostNetwork: false } : await newBuilder(o, driver, env, keeper);
@@ -58860,7 +59102,8 @@ async function newBuilder(o, driver, env, keeper) {
     const x = o.builderExtra;
     const name = x.name || builderName(o.runId, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
     let configFile = o.builder.buildkitdConfig;
-    if (configFile && !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
+    if (configFile &&
+        !(await external_node_fs_.promises.stat(configFile).then((st) => st.isFile(), () => false))) {
         throw new InputError('buildkitd-config', `no such file: ${configFile}`);
     }
     if (o.builder.buildkitdConfigInline.trim()) {
@@ -58872,7 +59115,7 @@ async function newBuilder(o, driver, env, keeper) {
     const driverOpts = driver === 'docker-container' ? builderDriverOpts(o.builder.driverOpts) : o.builder.driverOpts;
     const hostNetwork = driver === 'docker-container' && driverOptValue(driverOpts, 'network') === 'host';
     if (driverOpts.length !== o.builder.driverOpts.length)
-        lib_core/* info */.pq('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
+        lib_core/* info */.pq("Builder gets network=host: its BuildKit reaches the runner's loopback, so cached layers can be fetched lazily.");
     const p = {
         name,
         driver,
@@ -58904,7 +59147,7 @@ async function newBuilder(o, driver, env, keeper) {
 async function setupDocker(inputs, ctx, keeper, intent = { images: [], push: false }) {
     const dockerConfig = await makeDockerConfig(ctx.runnerTemp);
     keeper.update({ dockerConfig });
-    const env = docker_dockerEnv(dockerConfig);
+    const env = dockerEnv(dockerConfig);
     // Asked now, beside the probes; the docker driver's builder is named after the context. When
     // that builder may be the one used (and the runner's own buildx is), it is inspected now too.
     const byDigest = !!intent.byDigest;
@@ -58990,7 +59233,10 @@ function append(req, up) {
             up.hash.update(c);
             up.size += c.length;
         });
-        req.pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+        req
+            .pipe((0,external_node_fs_.createWriteStream)(up.file, { flags: 'a' }))
+            .on('finish', resolve)
+            .on('error', reject);
     });
 }
 /** True when the request carries exactly `expected` as its basic credential. */
@@ -59005,158 +59251,178 @@ function authorized(header, expected) {
 function randomCredentials() {
     return { username: 'obc', password: (0,external_node_crypto_.randomBytes)(24).toString('base64url') };
 }
+/** Sends a file (a blob), or only its headers for HEAD; counts what is served. */
+async function sendFile(px, req, res, file, digest) {
+    const size = (await external_node_fs_.promises.stat(file)).size;
+    const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
+    if (req.method === 'HEAD')
+        return send(res, 200, headers);
+    res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
+    await new Promise((resolve) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('error', () => (res.destroy(), resolve()))
+            .pipe(res)
+            .on('finish', resolve)
+            .on('close', resolve);
+    });
+}
+/** A manifest put: only this build's export, under its tag (or by digest); nothing else. */
+async function putManifest(px, req, res, ref) {
+    const { stats, exportDir } = px;
+    if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
+        return sendError(res, 403, 'DENIED', 'only the export tag may be written');
+    const data = await readAll(req, MAX_MANIFEST_BYTES);
+    if (!data)
+        return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
+    const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+    if (DIGEST_RE.test(ref) && ref !== digest)
+        return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+    // The export tag is written once per build: a second, different document is refused.
+    if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
+        stats.rewritesRefused++;
+        return sendError(res, 409, 'DENIED', 'the export was written already');
+    }
+    let form;
+    try {
+        form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
+    }
+    catch (err) {
+        if (err instanceof CacheFormatError)
+            return sendError(res, 400, 'MANIFEST_INVALID', err.message);
+        throw err;
+    }
+    await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
+    if (ref === EXPORT_TAG) {
+        await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
+        stats.exportForm = form;
+        stats.exportDigest = digest;
+    }
+    return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+}
+/** Manifests: the offered cache under its tag or digest; the export is stored when put. */
+async function manifests(px, req, res, ref) {
+    if (req.method === 'PUT')
+        return putManifest(px, req, res, ref);
+    const offered = px.offered;
+    if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
+        return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
+    return notFound(res, 'MANIFEST_UNKNOWN');
+}
+/** Blob uploads (the export): monolithic (POST with a digest) or chunked (POST, PATCH..., PUT). */
+async function blobUploads(px, req, res, url, id) {
+    const accepted = (uuid, size) => send(res, 202, {
+        Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`,
+        'Docker-Upload-UUID': uuid,
+        Range: `0-${Math.max(size - 1, 0)}`,
+        'Content-Length': 0,
+    });
+    if (req.method === 'POST' && !id) {
+        const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
+        const up = { file: external_node_path_namespaceObject.join(px.uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
+        await external_node_fs_.promises.writeFile(up.file, '');
+        const digest = url.searchParams.get('digest');
+        if (digest) {
+            await append(req, up);
+            return finishUpload(px, res, up, digest);
+        }
+        req.resume();
+        px.uploads.set(uuid, up);
+        return accepted(uuid, 0);
+    }
+    const up = px.uploads.get(id);
+    if (!up)
+        return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
+    if (req.method === 'PATCH') {
+        await append(req, up);
+        return accepted(id, up.size);
+    }
+    if (req.method === 'PUT') {
+        await append(req, up);
+        px.uploads.delete(id);
+        return finishUpload(px, res, up, url.searchParams.get('digest') ?? '');
+    }
+    return send(res, 405);
+}
+/** Keeps an upload whose bytes match its digest, as a blob of the export. */
+async function finishUpload(px, res, up, digest) {
+    if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
+        await external_node_fs_.promises.rm(up.file, { force: true });
+        return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
+    }
+    await external_node_fs_.promises.rename(up.file, layout_blobPath(px.exportDir, digest));
+    px.stats.uploads++;
+    px.stats.bytesUploaded += up.size;
+    send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+}
+/** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
+async function blobs(px, req, res, digest) {
+    const { src, offered, stats } = px;
+    if (!DIGEST_RE.test(digest))
+        return notFound(res);
+    const exported = layout_blobPath(px.exportDir, digest);
+    if (await layout_exists(exported))
+        return sendFile(px, req, res, exported, digest);
+    if (offered && digest === offered.configDigest)
+        return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
+    const local = await src.localPath(digest);
+    if (local)
+        return sendFile(px, req, res, local, digest);
+    if (!src.held(digest))
+        return notFound(res);
+    const size = src.image?.descriptors[digest]?.size;
+    if (req.method === 'HEAD' && size !== undefined) {
+        return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
+    }
+    stats.fetches++;
+    const fetched = await src.fetch(digest);
+    if (!fetched) {
+        stats.fetchFailures.push(digest);
+        return notFound(res);
+    }
+    return sendFile(px, req, res, fetched, digest);
+}
+/** One request: the credential first, then the registry API routes this proxy serves. */
+async function handle(px, req, res) {
+    if (process.env.OBC_PROXY_TRACE)
+        process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
+    if (!authorized(req.headers.authorization, px.credentials)) {
+        px.stats.unauthorized++;
+        req.resume();
+        return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    const p = url.pathname;
+    if (p === '/v2/' || p === '/v2')
+        return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
+    const prefix = `/v2/${PROXY_REPO}/`;
+    if (!p.startsWith(prefix))
+        return notFound(res, 'NAME_UNKNOWN');
+    const rest = p.slice(prefix.length);
+    if (rest.startsWith('manifests/'))
+        return manifests(px, req, res, decodeURIComponent(rest.slice('manifests/'.length)));
+    if (rest.startsWith('blobs/uploads'))
+        return blobUploads(px, req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
+    if (rest.startsWith('blobs/'))
+        return blobs(px, req, res, decodeURIComponent(rest.slice('blobs/'.length)));
+    return notFound(res, 'UNSUPPORTED');
+}
 async function startCacheProxy(src, exportDir, opts) {
     await external_node_fs_.promises.rm(exportDir, { recursive: true, force: true });
     await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(exportDir, 'blobs', 'sha256'), { recursive: true });
     const uploadsDir = external_node_path_namespaceObject.join(exportDir, '.uploads');
     await external_node_fs_.promises.mkdir(uploadsDir, { recursive: true });
-    const credentials = opts.credentials ?? randomCredentials();
     const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
-    let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
-    const uploads = new Map();
-    const sendFile = async (req, res, file, digest) => {
-        const size = (await external_node_fs_.promises.stat(file)).size;
-        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
-        if (req.method === 'HEAD')
-            return send(res, 200, headers);
-        stats.blobsServed++;
-        stats.bytesServed += size;
-        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        await new Promise((resolve) => {
-            (0,external_node_fs_.createReadStream)(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
-        });
-    };
-    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
-    const manifests = async (req, res, ref) => {
-        if (req.method === 'PUT') {
-            // Only this build's export is written, under its tag (or by digest); nothing else.
-            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
-                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
-            const data = await readAll(req, MAX_MANIFEST_BYTES);
-            if (!data)
-                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
-            const digest = 'sha256:' + (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-            if (DIGEST_RE.test(ref) && ref !== digest)
-                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-            // The export tag is written once per build: a second, different document is refused.
-            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
-                stats.rewritesRefused++;
-                return sendError(res, 409, 'DENIED', 'the export was written already');
-            }
-            let form;
-            try {
-                form = layout_parseCacheDocument(data, 'the manifest BuildKit exported').form;
-            }
-            catch (err) {
-                if (err instanceof layout_CacheFormatError)
-                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
-                throw err;
-            }
-            await external_node_fs_.promises.writeFile(layout_blobPath(exportDir, digest), data);
-            if (ref === EXPORT_TAG) {
-                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
-                stats.exportForm = form;
-                stats.exportDigest = digest;
-            }
-            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-        }
-        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
-            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
-        return notFound(res, 'MANIFEST_UNKNOWN');
-    };
-    /** Blob uploads (the export). */
-    const blobUploads = async (req, res, url, id) => {
-        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
-        if (req.method === 'POST' && !id) {
-            const uuid = (0,external_node_crypto_.randomBytes)(12).toString('hex');
-            const up = { file: external_node_path_namespaceObject.join(uploadsDir, uuid), hash: (0,external_node_crypto_.createHash)('sha256'), size: 0 };
-            await external_node_fs_.promises.writeFile(up.file, '');
-            const digest = url.searchParams.get('digest');
-            if (digest) {
-                await append(req, up);
-                return finishUpload(res, up, digest);
-            }
-            req.resume();
-            uploads.set(uuid, up);
-            return accepted(uuid, 0);
-        }
-        const up = uploads.get(id);
-        if (!up)
-            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-        if (req.method === 'PATCH') {
-            await append(req, up);
-            return accepted(id, up.size);
-        }
-        if (req.method === 'PUT') {
-            await append(req, up);
-            uploads.delete(id);
-            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-        }
-        return send(res, 405);
-    };
-    const finishUpload = async (res, up, digest) => {
-        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
-            await external_node_fs_.promises.rm(up.file, { force: true });
-            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-        }
-        await external_node_fs_.promises.rename(up.file, layout_blobPath(exportDir, digest));
-        stats.uploads++;
-        stats.bytesUploaded += up.size;
-        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-    };
-    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
-    const blobs = async (req, res, digest) => {
-        if (!DIGEST_RE.test(digest))
-            return notFound(res);
-        const exported = layout_blobPath(exportDir, digest);
-        if (await proxy_exists(exported))
-            return sendFile(req, res, exported, digest);
-        if (offered && digest === offered.configDigest)
-            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
-        const local = await src.localPath(digest);
-        if (local)
-            return sendFile(req, res, local, digest);
-        if (!src.held(digest))
-            return notFound(res);
-        const size = src.image?.descriptors[digest]?.size;
-        if (req.method === 'HEAD' && size !== undefined) {
-            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-        }
-        stats.fetches++;
-        const fetched = await src.fetch(digest);
-        if (!fetched) {
-            stats.fetchFailures.push(digest);
-            return notFound(res);
-        }
-        return sendFile(req, res, fetched, digest);
-    };
-    const handle = async (req, res) => {
-        if (process.env.OBC_PROXY_TRACE)
-            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
-        if (!authorized(req.headers.authorization, credentials)) {
-            stats.unauthorized++;
-            req.resume();
-            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
-        }
-        const url = new URL(req.url ?? '/', 'http://x');
-        const p = url.pathname;
-        if (p === '/v2/' || p === '/v2')
-            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
-        const prefix = `/v2/${PROXY_REPO}/`;
-        if (!p.startsWith(prefix))
-            return notFound(res, 'NAME_UNKNOWN');
-        const rest = p.slice(prefix.length);
-        if (rest.startsWith('manifests/'))
-            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
-        if (rest.startsWith('blobs/uploads'))
-            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
-        if (rest.startsWith('blobs/'))
-            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
-        return notFound(res, 'UNSUPPORTED');
+    const px = {
+        src,
+        exportDir,
+        uploadsDir,
+        credentials: opts.credentials ?? randomCredentials(),
+        stats: { fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
+        offered: render(src.image),
+        uploads: new Map(),
     };
     const server = external_node_http_.createServer((req, res) => {
-        handle(req, res).catch(() => {
+        handle(px, req, res).catch(() => {
             if (!res.headersSent)
                 send(res, 500);
             else
@@ -59167,16 +59433,16 @@ async function startCacheProxy(src, exportDir, opts) {
     const host = `127.0.0.1:${server.address().port}`;
     return {
         host,
-        credentials,
-        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
+        credentials: px.credentials,
+        cacheFrom: px.offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
         cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
         exportDir,
-        stats,
+        stats: px.stats,
         offer: (image) => {
-            offered = render(image);
+            px.offered = render(image);
         },
         rearmExport: () => {
-            stats.exportDigest = undefined;
+            px.stats.exportDigest = undefined;
         },
         close: async () => {
             await new Promise((resolve) => {
@@ -59186,480 +59452,6 @@ async function startCacheProxy(src, exportDir, opts) {
             await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
         },
     };
-}
-async function proxy_exists(p) {
-    try {
-        await external_node_fs_.promises.access(p);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/tar-fields.ts
-// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
-// mount hash.
-/** A NUL-terminated string field. */
-function cstr(b) {
-    const z = b.indexOf(0);
-    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-/** A number field: octal text, or base-256 when the first byte's high bit is set. */
-function tarNumber(field, what = 'number') {
-    if (field[0] & 0x80) {
-        let v = field[0] & 0x7f;
-        for (let i = 1; i < field.length; i++)
-            v = v * 256 + field[i];
-        return v;
-    }
-    const s = cstr(field).trim();
-    if (s === '')
-        return 0;
-    if (!/^[0-7]+$/.test(s))
-        throw new Error(`tar: bad ${what} field "${s}"`);
-    return parseInt(s, 8);
-}
-/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
-function parsePax(data) {
-    const out = {};
-    let pos = 0;
-    while (pos < data.length) {
-        const sp = data.indexOf(0x20, pos);
-        if (sp < 0)
-            break;
-        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-        if (!(len > 0))
-            break;
-        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
-        const eq = rec.indexOf('=');
-        if (eq > 0)
-            out[rec.slice(0, eq)] = rec.slice(eq + 1);
-        pos += len;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
-// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
-// type, permission bits, numeric owner, link target and content, in path order. Modification
-// times, owner names and the archive's entry order are left out, so a mount whose files were only
-// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
-
-
-
-const BLOCK = 512;
-const CHUNK = 1 << 20;
-/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
-function normalizeName(name) {
-    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
-}
-const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
-/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
-async function mounts_hash_hashTar(file) {
-    const fh = await external_node_fs_.promises.open(file, 'r');
-    try {
-        const total = (await fh.stat()).size;
-        const read = async (pos, len) => {
-            const b = Buffer.alloc(len);
-            let got = 0;
-            while (got < len) {
-                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
-                if (bytesRead === 0)
-                    throw new Error('tar: the archive ends inside an entry');
-                got += bytesRead;
-            }
-            return b;
-        };
-        const lines = [];
-        let files = 0;
-        let bytes = 0;
-        let pos = 0;
-        let longName;
-        let longLink;
-        let pax = {};
-        while (pos + BLOCK <= total) {
-            const h = await read(pos, BLOCK);
-            pos += BLOCK;
-            if (h.every((b) => b === 0))
-                break;
-            const type = String.fromCharCode(h[156] || 0x30);
-            let size = tarNumber(h.subarray(124, 136));
-            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-                const data = await read(pos, size);
-                pos += padded(size);
-                if (type === 'x')
-                    pax = parsePax(data);
-                if (type === 'L')
-                    longName = cstr(data);
-                if (type === 'K')
-                    longLink = cstr(data);
-                continue;
-            }
-            let name = cstr(h.subarray(0, 100));
-            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
-            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
-                const prefix = cstr(h.subarray(345, 500));
-                if (prefix)
-                    name = `${prefix}/${name}`;
-            }
-            let link = cstr(h.subarray(157, 257));
-            let uid = tarNumber(h.subarray(108, 116));
-            let gid = tarNumber(h.subarray(116, 124));
-            name = pax.path ?? longName ?? name;
-            link = pax.linkpath ?? longLink ?? link;
-            if (pax.size && /^\d+$/.test(pax.size))
-                size = Number(pax.size);
-            if (pax.uid && /^\d+$/.test(pax.uid))
-                uid = Number(pax.uid);
-            if (pax.gid && /^\d+$/.test(pax.gid))
-                gid = Number(pax.gid);
-            pax = {};
-            longName = undefined;
-            longLink = undefined;
-            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
-            const kind = type === '\0' || type === '7' ? '0' : type;
-            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
-            const digest = (0,external_node_crypto_.createHash)('sha256');
-            for (let off = 0; off < content; off += CHUNK)
-                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
-            pos += padded(content);
-            const n = normalizeName(name);
-            if (kind === '0') {
-                files++;
-                bytes += size;
-            }
-            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
-        }
-        lines.sort();
-        const all = (0,external_node_crypto_.createHash)('sha256');
-        for (const l of lines)
-            all.update(`${l}\n`);
-        const entries = lines.filter((l) => !l.startsWith('["",')).length;
-        return { hash: all.digest('hex'), entries, files, bytes };
-    }
-    finally {
-        await fh.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/mounts.ts
-// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
-// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
-// exports the mount with another helper build and saves a new entry only when its content changed.
-// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
-// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
-
-
-
-
-
-
-
-
-
-
-
-
-const META_FORMAT = 1;
-const label = (id) => `cache mount ${id}`;
-const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
-/** Runs a helper build; returns undefined on success, else buildx's error line. */
-async function runHelper(h, name, dockerfile, context, dest, args) {
-    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
-    await external_node_fs_.promises.writeFile(file, dockerfile);
-    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
-    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
-    if (h.namespace !== undefined)
-        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
-    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
-    try {
-        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
-        if (r.exitCode === 0)
-            return undefined;
-        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
-    }
-    catch (err) {
-        return err.message;
-    }
-}
-async function mounts_readMeta(dir) {
-    try {
-        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), 'utf8'));
-        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function mounts_sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Restores one mount: the entry, checked, then injected into the builder. */
-async function restoreOne(svc, h, m, st) {
-    const started = Date.now();
-    const rep = { id: m.id, result: 'miss', bytes: 0 };
-    const dir = external_node_path_namespaceObject.join(h.root, m.slug);
-    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    await external_node_fs_.promises.mkdir(dir, { recursive: true });
-    try {
-        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
-        if (!matched) {
-            lib_core/* info */.pq(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
-            return rep;
-        }
-        rep.key = matched;
-        const meta = await mounts_readMeta(dir);
-        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
-        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
-        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
-            lib_core/* warning */.$e(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        // The cache holds this content already: post saves only a different one.
-        st.entryHash = meta.hash;
-        st.restoredKey = matched;
-        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
-        const status = external_node_path_namespaceObject.join(h.root, `${m.slug}-status`);
-        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
-        if (err) {
-            lib_core/* warning */.$e(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
-            rep.result = 'failed';
-            return rep;
-        }
-        const result = (await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(status, 'result'), 'utf8').catch(() => '')).trim();
-        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
-        if (result === 'kept') {
-            rep.result = 'kept';
-            lib_core/* info */.pq(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
-        }
-        else {
-            rep.result = 'restored';
-            lib_core/* info */.pq(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${summary_formatBytes(meta.bytes)}; entry ${summary_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
-        }
-        return rep;
-    }
-    finally {
-        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
-    }
-}
-/**
- * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
- * own log group. Records what post needs in the state. Never throws.
- */
-async function restoreMountsPhase(plan, state, report, o) {
-    const p = plan.mounts;
-    if (!p)
-        return;
-    await lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
-        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
-        const builder = report.toolchain?.builder;
-        if (!builder) {
-            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
-            return;
-        }
-        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: docker_dockerEnv(state.dockerConfig) };
-        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
-        const reports = [];
-        try {
-            const restoreAll = async (svc) => {
-                for (let i = 0; i < p.mounts.length; i++) {
-                    try {
-                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
-                    }
-                    catch (err) {
-                        lib_core/* warning */.$e(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
-                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
-                    }
-                }
-            };
-            if (!isCacheServiceAvailable()) {
-                lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
-                await restoreAll(undefined);
-            }
-            else {
-                await workdir_withCacheRoot(p.root, async () => {
-                    const svc = await service_actionsCacheService(p.root, o.phase, service_newStats());
-                    try {
-                        await restoreAll(svc);
-                    }
-                    finally {
-                        svc.close();
-                    }
-                });
-            }
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
-        }
-        state.mounts = {
-            builder,
-            image: p.image,
-            maxBytes: p.maxBytes,
-            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-            root: p.root,
-            save: o.save && isCacheServiceAvailable(),
-            saveSkipReason: o.save ? undefined : o.saveSkipReason,
-            mounts,
-        };
-        saveState(state);
-        report.mounts = reports;
-        if (!o.save)
-            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
-    });
-}
-/** Exports one mount and saves it when its content differs from what the cache holds. */
-async function saveOne(svc, h, s, m) {
-    const started = Date.now();
-    const rep = { id: m.id, saved: false, bytes: 0 };
-    const not = (reason, warn = false) => {
-        (warn ? core.warning : core.info)(`${label(m.id)}: not saved: ${reason}.`);
-        return { ...rep, reason };
-    };
-    const dir = m.exported ?? path.join(h.root, m.slug);
-    try {
-        if (m.exportError)
-            return not(`the mount could not be exported: ${m.exportError}`, true);
-        if (!m.exported) {
-            const err = await exportOne(h, s, m, dir);
-            if (err)
-                return not(`the mount could not be exported: ${err}`, true);
-        }
-        const tar = path.join(dir, TAR_NAME);
-        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
-        await fs.rm(path.join(dir, 'size-kb'), { force: true });
-        const tarBytes = await mounts_sizeOf(tar);
-        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
-        if (tarBytes === undefined) {
-            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
-        }
-        if (tarBytes > s.maxBytes)
-            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
-        const digest = await hashTar(tar);
-        if (digest.entries === 0) {
-            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
-        }
-        if (digest.hash === m.entryHash)
-            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
-        const key = saveKey(m.keys, digest.hash);
-        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
-        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
-        // Same commit and content as an earlier run (a re-run): the entry is there already.
-        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
-            return not(`${key} already holds this content`);
-        if (!(await svc.save([dir], key)))
-            return not(`the cache service did not store ${key}`, true);
-        core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
-        return { ...rep, saved: true, key, bytes: tarBytes };
-    }
-    finally {
-        await fs.rm(dir, { recursive: true, force: true });
-    }
-}
-/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
-async function exportOne(h, s, m, dir) {
-    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
-    await external_node_fs_.promises.mkdir(empty, { recursive: true });
-    const maxKb = Math.floor(s.maxBytes / 1024);
-    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
-}
-/**
- * Main, right after the build: exports every mount that post will save, so that the leak guard can
- * look into them before anything leaves the runner. Returns the directories to check. Never throws.
- */
-async function exportMountsPhase(s, dockerConfig) {
-    if (!s?.save || s.mounts.length === 0)
-        return [];
-    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
-    return (async () => {
-        lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
-        const dirs = [];
-        for (const m of s.mounts) {
-            const dir = external_node_path_namespaceObject.join(s.root, 'exports', m.slug);
-            try {
-                const err = await exportOne(h, s, m, dir);
-                if (err)
-                    m.exportError = err;
-                else {
-                    m.exported = dir;
-                    dirs.push(dir);
-                }
-            }
-            catch (err) {
-                m.exportError = err.message;
-            }
-            if (m.exportError)
-                lib_core/* warning */.$e(`${label(m.id)}: could not be exported: ${m.exportError}`);
-        }
-        return dirs;
-    })();
-}
-/** Drops the exports (a leak was found: nothing of this build may be saved). */
-async function dropMountExports(s) {
-    if (!s)
-        return;
-    for (const m of s.mounts) {
-        if (m.exported)
-            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
-        m.exported = undefined;
-    }
-}
-/**
- * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
- * conditions), in its own log group. Never throws.
- */
-async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
-    if (!s)
-        return [];
-    return core.group('Save cache mounts', async () => {
-        if (!buildSucceeded) {
-            core.info('Cache mounts not saved: the build did not succeed.');
-            return [];
-        }
-        if (!s.save) {
-            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
-            return [];
-        }
-        const started = Date.now();
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-        const out = [];
-        try {
-            await withCacheRoot(s.root, async () => {
-                const svc = await actionsCacheService(s.root, phase, newStats());
-                try {
-                    for (const m of s.mounts) {
-                        try {
-                            out.push(await saveOne(svc, h, s, m));
-                        }
-                        catch (err) {
-                            core.warning(`${label(m.id)}: not saved: ${err.message}`);
-                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
-                        }
-                    }
-                }
-                finally {
-                    svc.close();
-                }
-            });
-        }
-        catch (err) {
-            core.warning(`cache-mounts: not saved: ${err.message}`);
-        }
-        const saved = out.filter((r) => r.saved);
-        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
-        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
-        return out;
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/cache/verify.ts
@@ -59701,7 +59493,7 @@ async function namedExportMismatch(dir, expected) {
  * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
  * Returns why the export must not be saved, or undefined when it may.
  */
-async function verify_checkExport(dir, expected, skip = new Set()) {
+async function checkExport(dir, expected, skip = new Set()) {
     const mismatch = await namedExportMismatch(dir, expected);
     if (mismatch)
         return mismatch;
@@ -59728,25 +59520,559 @@ async function verify_checkExport(dir, expected, skip = new Set()) {
     return undefined;
 }
 
-;// CONCATENATED MODULE: ./src/phases/cache.ts
-// Phase: restore the layer cache from the Actions cache service.
-
-
-
-
-
-
-
-
-
-
-
-
-/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
-function newCachePhase(env = process.env) {
-    return new CachePhase(cachePolicy(env));
+;// CONCATENATED MODULE: ./src/tar-fields.ts
+// Tar headers (ustar, pax and GNU long names), shared by the tar readers of the leak guard and the
+// cache mount hash: the fields, the header block, the extension headers and the content's size.
+/** A NUL-terminated string field. */
+function cstr(b) {
+    const z = b.indexOf(0);
+    return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
 }
-const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
+/** A number field: octal text, or base-256 when the first byte's high bit is set. */
+function tarNumber(field, what = 'number') {
+    if (field[0] & 0x80) {
+        let v = field[0] & 0x7f;
+        for (let i = 1; i < field.length; i++)
+            v = v * 256 + field[i];
+        return v;
+    }
+    const s = cstr(field).trim();
+    if (s === '')
+        return 0;
+    if (!/^[0-7]+$/.test(s))
+        throw new Error(`tar: bad ${what} field "${s}"`);
+    return parseInt(s, 8);
+}
+/** The records of a pax extended header: `<len> <key>=<value>\n` each. */
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const sp = data.indexOf(0x20, pos);
+        if (sp < 0)
+            break;
+        const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
+        if (!(len > 0))
+            break;
+        const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
+        const eq = rec.indexOf('=');
+        if (eq > 0)
+            out[rec.slice(0, eq)] = rec.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+/** The size of a tar block: headers take one, content is padded to whole blocks. */
+const TAR_BLOCK = 512;
+/** `n` bytes of content padded to whole blocks. */
+const tarPadded = (n) => Math.ceil(n / TAR_BLOCK) * TAR_BLOCK;
+/** Reads the type, the name (with its ustar prefix) and the size of a header block. */
+function parseHeader(h) {
+    const type = String.fromCharCode(h[156] || 0x30);
+    const size = tarNumber(h.subarray(124, 136), 'size');
+    let name = cstr(h.subarray(0, 100));
+    // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
+    if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
+        const prefix = cstr(h.subarray(345, 500));
+        if (prefix)
+            name = `${prefix}/${name}`;
+    }
+    return { type, name, size };
+}
+/** How many content bytes follow an entry's header: none for links, devices, directories and FIFOs. */
+function contentSize(type, size) {
+    return NO_CONTENT.has(type) ? 0 : size;
+}
+const NO_CONTENT = new Set(['1', '2', '3', '4', '5', '6']);
+const digits = (v) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+/**
+ * The extension headers before an entry: pax records ('x'; global ones, 'g', are read and not
+ * used) and GNU long names ('L') and long link targets ('K'). `take` hands them to the entry
+ * that follows and forgets them.
+ */
+class TarExtensions {
+    pax = {};
+    longName;
+    longLink;
+    static is(type) {
+        return type === 'x' || type === 'g' || type === 'L' || type === 'K';
+    }
+    add(type, data) {
+        if (type === 'x')
+            this.pax = parsePax(data);
+        if (type === 'L')
+            this.longName = cstr(data);
+        if (type === 'K')
+            this.longLink = cstr(data);
+    }
+    take() {
+        const { pax, longName, longLink } = this;
+        this.pax = {};
+        this.longName = undefined;
+        this.longLink = undefined;
+        const out = {};
+        const path = pax.path || longName;
+        const linkpath = pax.linkpath ?? longLink;
+        if (path !== undefined)
+            out.path = path;
+        if (linkpath !== undefined)
+            out.linkpath = linkpath;
+        for (const k of ['size', 'uid', 'gid']) {
+            const n = digits(pax[k]);
+            if (n !== undefined)
+                out[k] = n;
+        }
+        return out;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
+// The content hash of a cache mount, from the tar the extract helper made: every entry's path,
+// type, permission bits, numeric owner, link target and content, in path order. Modification
+// times, owner names and the archive's entry order are left out, so a mount whose files were only
+// touched (Go's build cache marks used entries this way) or listed in another order hashes the same.
+
+
+
+const CHUNK = 1 << 20;
+/** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
+function normalizeName(name) {
+    return name
+        .replace(/^(\.\/)+/, '')
+        .replace(/^\.$/, '')
+        .replace(/\/+$/, '');
+}
+function entryOf(h, head, o) {
+    const kind = head.type === '\0' || head.type === '7' ? '0' : head.type;
+    const link = cstr(h.subarray(157, 257));
+    // Every numeric field is read, also those an extension header replaces: a bad one fails the hash.
+    const uid = tarNumber(h.subarray(108, 116));
+    const gid = tarNumber(h.subarray(116, 124));
+    const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
+    const size = o.size ?? head.size;
+    return {
+        name: o.path ?? head.name,
+        kind,
+        mode,
+        uid: o.uid ?? uid,
+        gid: o.gid ?? gid,
+        link: o.linkpath ?? link,
+        size,
+        dev: kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '',
+        content: contentSize(kind, size),
+    };
+}
+/** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
+async function mounts_hash_hashTar(file) {
+    const fh = await external_node_fs_.promises.open(file, 'r');
+    try {
+        const total = (await fh.stat()).size;
+        const read = async (pos, len) => {
+            const b = Buffer.alloc(len);
+            let got = 0;
+            while (got < len) {
+                const { bytesRead } = await fh.read(b, got, len - got, pos + got);
+                if (bytesRead === 0)
+                    throw new Error('tar: the archive ends inside an entry');
+                got += bytesRead;
+            }
+            return b;
+        };
+        const lines = [];
+        let files = 0;
+        let bytes = 0;
+        let pos = 0;
+        const ext = new TarExtensions();
+        while (pos + TAR_BLOCK <= total) {
+            const h = await read(pos, TAR_BLOCK);
+            pos += TAR_BLOCK;
+            if (h.every((b) => b === 0))
+                break;
+            const head = parseHeader(h);
+            if (TarExtensions.is(head.type)) {
+                ext.add(head.type, await read(pos, head.size));
+                pos += tarPadded(head.size);
+                continue;
+            }
+            const e = entryOf(h, head, ext.take());
+            const digest = (0,external_node_crypto_.createHash)('sha256');
+            for (let off = 0; off < e.content; off += CHUNK)
+                digest.update(await read(pos + off, Math.min(CHUNK, e.content - off)));
+            pos += tarPadded(e.content);
+            if (e.kind === '0') {
+                files++;
+                bytes += e.size;
+            }
+            lines.push(JSON.stringify([
+                normalizeName(e.name),
+                e.kind,
+                e.mode,
+                e.uid,
+                e.gid,
+                e.link,
+                e.kind === '0' ? e.size : 0,
+                e.dev,
+                e.content ? digest.digest('hex') : '',
+            ]));
+        }
+        lines.sort();
+        const all = (0,external_node_crypto_.createHash)('sha256');
+        for (const l of lines)
+            all.update(`${l}\n`);
+        const entries = lines.filter((l) => !l.startsWith('["",')).length;
+        return { hash: all.digest('hex'), entries, files, bytes };
+    }
+    finally {
+        await fh.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mounts.ts
+// Cache mounts (`RUN --mount=type=cache`) kept between runs in the Actions cache. Main restores one
+// entry per scope and mount and fills the builder's cache mount from it with a helper build; post
+// exports the mount with another helper build and saves a new entry only when its content changed.
+// Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
+// build or a cache-service fault is a warning, and the build goes on without that mount's cache.
+// This file does one mount at a time; phases/mounts.ts runs them for main and post.
+
+
+
+
+
+
+
+
+
+
+
+const META_FORMAT = 1;
+/** The helper for a builder, with the job's Docker config (buildx may live there). */
+function mounts_helperFor(s, dockerConfig) {
+    return { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+}
+const mounts_label = (id) => `cache mount ${id}`;
+const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
+/** Runs a helper build; returns undefined on success, else buildx's error line. */
+async function runHelper(h, name, dockerfile, context, dest, args) {
+    const dir = external_node_path_namespaceObject.join(h.root, 'helpers');
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_namespaceObject.join(dir, `${name}.Dockerfile`);
+    await external_node_fs_.promises.writeFile(file, dockerfile);
+    await external_node_fs_.promises.rm(dest, { recursive: true, force: true });
+    const buildArgs = { OBC_NONCE: (0,external_node_crypto_.randomBytes)(8).toString('hex'), ...args };
+    if (h.namespace !== undefined)
+        buildArgs[CACHE_MOUNT_NS_ARG] = h.namespace;
+    const argv = helperArgv({ builder: h.builder, dockerfile: file, context, dest, buildArgs });
+    try {
+        const r = await exec_run('docker', argv, { env: h.env, silent: !lib_core/* isDebug */._o(), view: null, ignoreReturnCode: true });
+        if (r.exitCode === 0)
+            return undefined;
+        return parseBuildxFailure(`${r.stdout}\n${r.stderr}`).message || `exit code ${r.exitCode}`;
+    }
+    catch (err) {
+        return err.message;
+    }
+}
+async function mounts_readMeta(dir) {
+    try {
+        const m = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, mounts_plan_META_NAME), 'utf8'));
+        return m.format === META_FORMAT && typeof m.hash === 'string' && typeof m.id === 'string' ? m : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Restores one mount: the entry, checked, then injected into the builder. */
+async function restoreOne(svc, h, m, st) {
+    const started = Date.now();
+    const rep = { id: m.id, result: 'miss', bytes: 0 };
+    const dir = external_node_path_namespaceObject.join(h.root, m.slug);
+    await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    await external_node_fs_.promises.mkdir(dir, { recursive: true });
+    try {
+        const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
+        if (!matched) {
+            lib_core/* info */.pq(`${mounts_label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+            return rep;
+        }
+        rep.key = matched;
+        const meta = await mounts_readMeta(dir);
+        const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
+        const digest = meta && meta.id === m.id ? await mounts_hash_hashTar(tar).catch(() => undefined) : undefined;
+        if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
+            lib_core/* warning */.$e(`${mounts_label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        // The cache holds this content already: post saves only a different one.
+        st.entryHash = meta.hash;
+        st.restoredKey = matched;
+        rep.bytes = (await layout_fileSize(tar)) ?? 0;
+        const status = external_node_path_namespaceObject.join(h.root, `${m.slug}-status`);
+        const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
+        if (err) {
+            lib_core/* warning */.$e(`${mounts_label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
+            rep.result = 'failed';
+            return rep;
+        }
+        const result = (await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(status, 'result'), 'utf8').catch(() => '')).trim();
+        await external_node_fs_.promises.rm(status, { recursive: true, force: true });
+        if (result === 'kept') {
+            rep.result = 'kept';
+            lib_core/* info */.pq(`${mounts_label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
+        }
+        else {
+            rep.result = 'restored';
+            lib_core/* info */.pq(`${mounts_label(m.id)}: restored ${matched} (${files(meta.files)}, ${format_formatBytes(meta.bytes)}; entry ${format_formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+        }
+        return rep;
+    }
+    finally {
+        await external_node_fs_.promises.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Exports one mount and saves it when its content differs from what the cache holds. */
+async function mounts_saveOne(svc, h, s, m) {
+    const started = Date.now();
+    const rep = { id: m.id, saved: false, bytes: 0 };
+    const not = (reason, warn = false) => {
+        (warn ? core.warning : core.info)(`${mounts_label(m.id)}: not saved: ${reason}.`);
+        return { ...rep, reason };
+    };
+    const dir = m.exported ?? path.join(h.root, m.slug);
+    try {
+        if (m.exportError)
+            return not(`the mount could not be exported: ${m.exportError}`, true);
+        if (!m.exported) {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                return not(`the mount could not be exported: ${err}`, true);
+        }
+        const tar = path.join(dir, TAR_NAME);
+        const kb = Number((await fs.readFile(path.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
+        await fs.rm(path.join(dir, 'size-kb'), { force: true });
+        const tarBytes = await fileSize(tar);
+        const limit = `cache-mounts-max-size is ${formatBytes(s.maxBytes)}`;
+        if (tarBytes === undefined) {
+            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
+        }
+        if (tarBytes > s.maxBytes)
+            return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
+        const digest = await hashTar(tar);
+        if (digest.entries === 0) {
+            return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
+        }
+        if (digest.hash === m.entryHash)
+            return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
+        const key = saveKey(m.keys, digest.hash);
+        const meta = { format: META_FORMAT, id: m.id, hash: digest.hash, files: digest.files, bytes: digest.bytes, createdAt: new Date().toISOString() };
+        await fs.writeFile(path.join(dir, META_NAME), JSON.stringify(meta));
+        // Same commit and content as an earlier run (a re-run): the entry is there already.
+        if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key)
+            return not(`${key} already holds this content`);
+        if (!(await svc.save([dir], key)))
+            return not(`the cache service did not store ${key}`, true);
+        core.info(`${mounts_label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+        return { ...rep, saved: true, key, bytes: tarBytes };
+    }
+    finally {
+        await fs.rm(dir, { recursive: true, force: true });
+    }
+}
+/** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
+async function exportOne(h, s, m, dir) {
+    const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
+    await external_node_fs_.promises.mkdir(empty, { recursive: true });
+    const maxKb = Math.floor(s.maxBytes / 1024);
+    return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
+}
+
+;// CONCATENATED MODULE: ./src/phases/mounts.ts
+// Phases of the cache mounts (cache-mounts): main restores them before the build and exports them
+// right after it (so the leak guard checks them); post saves them. One mount at a time is done by
+// cache/mounts.ts. Nothing here fails the job.
+
+
+
+
+
+
+/** Restores every mount in turn; a mount that throws is reported failed, the others go on. */
+async function restoreAll(svc, h, p, mounts, reports) {
+    for (let i = 0; i < p.mounts.length; i++) {
+        try {
+            reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`${mounts_label(p.mounts[i].id)}: not restored: ${err.message}`);
+            reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
+        }
+    }
+}
+/** Restores with the cache service when this step may use it, else reports every mount empty. */
+async function restoreWithService(h, p, mounts, reports, phase) {
+    if (!isCacheServiceAvailable()) {
+        lib_core/* info */.pq('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
+        return restoreAll(undefined, h, p, mounts, reports);
+    }
+    await workdir_withCacheRoot(p.root, async () => {
+        const svc = await service_actionsCacheService(p.root, phase, service_newStats());
+        try {
+            await restoreAll(svc, h, p, mounts, reports);
+        }
+        finally {
+            svc.close();
+        }
+    });
+}
+/**
+ * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
+ * own log group. Records what post needs through the keeper; returns what was restored, one per
+ * mount (undefined when nothing was tried). Never throws.
+ */
+async function restoreMountsPhase(p, keeper, o) {
+    if (!p)
+        return undefined;
+    return lib_core/* group */.Os(`Restore cache mounts (${p.mounts.length})`, async () => {
+        const builder = o.builder;
+        if (!builder) {
+            lib_core/* warning */.$e('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
+            return undefined;
+        }
+        const h = mounts_helperFor({ builder, image: p.image, namespace: p.namespace, root: p.root }, keeper.state.dockerConfig);
+        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
+        const reports = [];
+        try {
+            await restoreWithService(h, p, mounts, reports, o.phase);
+        }
+        catch (err) {
+            lib_core/* warning */.$e(`cache-mounts: not restored: ${err.message}`);
+        }
+        keeper.update({
+            mounts: {
+                builder,
+                image: p.image,
+                maxBytes: p.maxBytes,
+                ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+                root: p.root,
+                save: o.save && isCacheServiceAvailable(),
+                saveSkipReason: o.save ? undefined : o.saveSkipReason,
+                mounts,
+            },
+        });
+        if (!o.save)
+            lib_core/* info */.pq(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
+        return reports;
+    });
+}
+/**
+ * Main, right after the build: exports every mount that post will save, so that the leak guard can
+ * look into them before anything leaves the runner. Records each export (or why it failed) in `s`,
+ * which post reads from the state. Returns the directories to check. Never throws.
+ */
+async function exportMountsPhase(s, dockerConfig) {
+    if (!s?.save || s.mounts.length === 0)
+        return [];
+    // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
+    lib_core/* info */.pq(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+    const h = mounts_helperFor(s, dockerConfig);
+    const dirs = [];
+    for (const m of s.mounts) {
+        const dir = external_node_path_namespaceObject.join(s.root, 'exports', m.slug);
+        try {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                m.exportError = err;
+            else {
+                m.exported = dir;
+                dirs.push(dir);
+            }
+        }
+        catch (err) {
+            m.exportError = err.message;
+        }
+        if (m.exportError)
+            lib_core/* warning */.$e(`${mounts_label(m.id)}: could not be exported: ${m.exportError}`);
+    }
+    return dirs;
+}
+/** Drops the exports (a leak was found: nothing of this build may be saved). */
+async function dropMountExports(s) {
+    if (!s)
+        return;
+    for (const m of s.mounts) {
+        if (m.exported)
+            await external_node_fs_.promises.rm(m.exported, { recursive: true, force: true });
+        m.exported = undefined;
+    }
+}
+/** Saves every mount in turn with one service; a mount that throws is reported not saved. */
+async function saveAll(h, s, phase) {
+    const out = [];
+    try {
+        await withCacheRoot(s.root, async () => {
+            const svc = await actionsCacheService(s.root, phase, newStats());
+            try {
+                for (const m of s.mounts) {
+                    try {
+                        out.push(await saveOne(svc, h, s, m));
+                    }
+                    catch (err) {
+                        core.warning(`${label(m.id)}: not saved: ${err.message}`);
+                        out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
+                    }
+                }
+            }
+            finally {
+                svc.close();
+            }
+        });
+    }
+    catch (err) {
+        core.warning(`cache-mounts: not saved: ${err.message}`);
+    }
+    return out;
+}
+/**
+ * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
+ * conditions), in its own log group. Returns what it did, one per mount tried. Never throws.
+ */
+async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
+    if (!s)
+        return [];
+    return core.group('Save cache mounts', async () => {
+        if (!buildSucceeded) {
+            core.info('Cache mounts not saved: the build did not succeed.');
+            return [];
+        }
+        if (!s.save) {
+            core.info(`Cache mounts not saved (${s.saveSkipReason ?? 'the Actions cache service is not available'}).`);
+            return [];
+        }
+        const started = Date.now();
+        const out = await saveAll(helperFor(s, dockerConfig), s, phase);
+        const saved = out.filter((r) => r.saved);
+        core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
+        await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
+        return out;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/phases/restore.ts
+// Phase (main): restore the layer cache from the Actions cache service before the build, then the
+// cache mounts. Reads the plan, never writes it: what buildx gets is returned as arguments, what
+// post needs goes through the state keeper, and what the summary shows is returned.
+
+
+
+
+
+
+
+
+
+
+const noSession = (hit, args = {}) => ({ hit, args, recover: async () => undefined, close: async () => undefined });
 /**
  * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
  * so post saves nothing. Returns the digest post must find again, when there is one.
@@ -59772,201 +60098,172 @@ function explainFetch(mode, access) {
     else
         lib_core/* info */.pq(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
 }
-/** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, mode, access) {
-    const c = plan.cache;
-    if (!c)
-        return noSession('disabled');
-    const started = Date.now();
-    const stats = service_newStats();
-    const phase = newCachePhase();
-    const available = isCacheServiceAvailable();
-    const d = plan.decisions;
-    const lazy = access.lazy;
-    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
-    const save = d.saveCache && !access.off;
-    const saveReason = !d.saveCache ? d.saveReason : access.off;
-    if (access.off) {
-        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
-        plan.build.cacheTo = undefined;
-        plan.build.cacheExportDir = undefined;
-    }
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
-    let outcome;
-    let session = noSession('miss');
-    let unchanged;
-    /**
-     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
-     * nothing), `partial` when it restored a cache but made new layers.
-     */
-    let exportDigest;
-    const judge = async (reported, received) => {
-        if (save)
-            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
-        if (session.hit !== 'exact' && session.hit !== 'partial')
+/**
+ * After the build: `exact` when the build made nothing the restored cache lacked (post will save
+ * nothing), `partial` when it restored a cache but made new layers.
+ */
+async function judge(r, reported, received) {
+    if (r.save)
+        r.exportDigest = await acceptExport(r.c.paths.layoutOut, reported, received);
+    if (r.hit !== 'exact' && r.hit !== 'partial')
+        return;
+    try {
+        const cmp = await compareExport(r.c.paths, r.outcome?.held ?? {});
+        if (!cmp)
             return;
-        try {
-            const cmp = await compareExport(c.paths, outcome?.held ?? {});
-            if (!cmp)
-                return;
-            session.hit = cmp.unchanged ? 'exact' : 'partial';
-            unchanged = cmp.unchanged;
-            if (cmp.unchanged)
-                lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
-        }
-    };
-    const record = () => {
-        state.cache = {
-            save: save && available,
-            saveSkipReason: save ? undefined : saveReason,
+        r.hit = cmp.unchanged ? 'exact' : 'partial';
+        r.unchanged = cmp.unchanged;
+        if (cmp.unchanged)
+            lib_core/* info */.pq('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
+    }
+    catch (err) {
+        lib_core/* warning */.$e(`Layer cache: could not read this build's cache export: ${err.message}`);
+    }
+}
+/** Hands what post needs to the state (saved at once), and returns the summary's cache part. */
+function record(r) {
+    const { c, outcome, unchanged } = r;
+    const saveSkipReason = r.save ? undefined : r.saveReason;
+    r.keeper.update({
+        cache: {
+            save: r.save && r.available,
+            saveSkipReason,
             scope: c.scope,
             keys: c.keys,
             paths: c.paths,
             held: outcome?.held ?? {},
             unchanged,
-            exportDigest,
-        };
-        saveState(state);
-        report.cache = {
-            hit: session.hit,
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            entriesRestored: outcome?.entriesRestored ?? 0,
-            restoreMs: stats.ms,
-            saveReason: save ? undefined : saveReason,
-            coldBuildMs: outcome?.coldBuildMs,
-            unchanged,
-        };
+            exportDigest: r.exportDigest,
+        },
+    });
+    return {
+        hit: r.hit,
+        bytesRestored: outcome?.bytesRestored ?? 0,
+        entriesRestored: outcome?.entriesRestored ?? 0,
+        restoreMs: r.stats.ms,
+        saveReason: saveSkipReason,
+        coldBuildMs: outcome?.coldBuildMs,
+        unchanged,
     };
-    await lib_core/* group */.Os('Restore layer cache', async () => {
+}
+/** A session whose `hit` follows the run's. */
+function sessionOf(r, s) {
+    return {
+        get hit() {
+            return r.hit;
+        },
+        ...s,
+    };
+}
+/** Eager: every cached blob before the build, into the local layout buildx imports. */
+async function restoreEager(r, svc, access) {
+    const { c } = r;
+    let outcome;
+    try {
+        outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
+    }
+    finally {
+        svc.close();
+    }
+    r.outcome = outcome;
+    r.hit = outcome.hit;
+    lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - r.started} ms.`);
+    return sessionOf(r, {
+        args: outcome.layoutReady ? { cacheFrom: localCacheFrom(c.paths.layoutIn) } : {},
+        recover: async () => undefined,
+        close: async (reported) => (await judge(r, reported), record(r)),
+    });
+}
+/** Lazy: the index now, and a loopback registry that fetches blobs when BuildKit asks for them. */
+async function restoreLazy(r, svc, access) {
+    const { c } = r;
+    const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
+    r.outcome = lz.outcome;
+    const fetch = (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest));
+    const proxy = await startCacheProxy({ image: lz.image, held: lz.held, localPath: lz.localPath, fetch }, c.paths.layoutOut, { form: access.form });
+    // BuildKit gets the registry's credential from buildx, which reads the job's private config.
+    const dockerConfig = r.keeper.state.dockerConfig;
+    const forget = dockerConfig ? await writeCredential(dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
+    r.hit = lz.image ? lz.outcome.hit : 'miss';
+    let retried = false;
+    const recover = async () => {
+        if (retried || lz.failed.size === 0)
+            return undefined;
+        retried = true;
+        // One entry failed: others may be gone too (evicted), and the retry must not need them.
+        const gone = await workdir_withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
+        if (gone)
+            lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
+        const again = lz.reoffer();
+        proxy.offer(again);
+        proxy.rearmExport();
+        lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+        if (r.hit === 'exact')
+            r.hit = 'partial';
+        return { cacheFrom: again ? proxy.cacheFrom : undefined };
+    };
+    const close = async (reported) => {
+        await proxy.close();
+        await forget().catch(() => undefined);
+        svc.close();
+        const ps = proxy.stats;
+        const form = ps.exportForm ? ` in the ${ps.exportForm} form` : '';
+        lib_core/* info */.pq(`Layer cache: BuildKit fetched ${ps.fetches} blob(s) from the cache service (${lz.outcome.bytesRestored} bytes in all), ` +
+            `and exported ${ps.uploads} new blob(s) (${ps.bytesUploaded} bytes)${form}; ${r.stats.ms} ms in the cache service in all.`);
+        if (ps.unauthorized > 0)
+            lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${ps.unauthorized} request(s) without this run's credential.`);
+        await judge(r, reported, ps.exportDigest);
+        return record(r);
+    };
+    lib_core/* info */.pq(`Layer cache: ${r.hit}; index ${lz.outcome.bytesRestored} bytes in ${Date.now() - r.started} ms; layers are fetched when the build needs them.`);
+    return sessionOf(r, { args: { cacheFrom: proxy.cacheFrom, cacheTo: proxy.cacheTo, cacheExportDir: proxy.exportDir }, recover, close });
+}
+/** The layer cache's log group: nothing (no cache for this builder, or no service), eager or lazy. */
+async function restoreLayers(r, mode, access, phase) {
+    return lib_core/* group */.Os('Restore layer cache', async () => {
+        // A builder that can use no layer cache builds without one, and exports none.
         if (access.off)
-            return;
-        if (!available) {
+            return noSession('miss', { cacheTo: undefined, cacheExportDir: undefined });
+        if (!r.available) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-            return;
+            return noSession('miss');
         }
         explainFetch(mode, access);
-        const svc = await workdir_withCacheRoot(c.paths.store, () => service_actionsCacheService(c.paths.store, phase, stats));
-        if (!lazy) {
-            try {
-                outcome = await workdir_withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
-            }
-            finally {
-                svc.close();
-            }
-            if (outcome.layoutReady)
-                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
-            lib_core/* info */.pq(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
-            return;
-        }
-        const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
-        outcome = lz.outcome;
-        const proxy = await startCacheProxy({
-            image: lz.image,
-            held: lz.held,
-            localPath: lz.localPath,
-            fetch: (digest) => workdir_withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut, { form: access.form });
-        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
-        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
-        plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
-        let retried = false;
-        session = {
-            hit: lz.image ? outcome.hit : 'miss',
-            recover: async () => {
-                if (retried || lz.failed.size === 0)
-                    return false;
-                retried = true;
-                // One entry failed: others may be gone too (evicted), and the retry must not need them.
-                const gone = await workdir_withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
-                if (gone)
-                    lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
-                const again = lz.reoffer();
-                proxy.offer(again);
-                proxy.rearmExport();
-                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
-                lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-                if (session.hit === 'exact')
-                    session.hit = 'partial';
-                return true;
-            },
-            close: async (reported) => {
-                await proxy.close();
-                await forget().catch(() => undefined);
-                svc.close();
-                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
-                lib_core/* info */.pq(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
-                if (proxy.stats.unauthorized > 0)
-                    lib_core/* debug */.Yz(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge(reported, proxy.stats.exportDigest);
-                record();
-            },
-        };
-        lib_core/* info */.pq(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
+        const svc = await workdir_withCacheRoot(r.c.paths.store, () => service_actionsCacheService(r.c.paths.store, phase, r.stats));
+        return access.lazy ? restoreLazy(r, svc, access) : restoreEager(r, svc, access);
     });
-    record();
-    if (!save)
-        lib_core/* info */.pq(`Layer cache will not be saved (${saveReason}).`);
+}
+/**
+ * Restores the cache before the build: the index (lazy) or everything (eager), then the cache
+ * mounts. Never writes the plan: the session's `args` are what buildx gets.
+ */
+async function restorePhase(plan, keeper, o) {
+    const c = plan.cache;
+    if (!c)
+        return { session: noSession('disabled') };
+    const d = plan.decisions;
+    const { access } = o;
+    const phase = newCachePhase();
+    const r = {
+        c,
+        keeper,
+        save: d.saveCache && !access.off,
+        saveReason: !d.saveCache ? d.saveReason : access.off,
+        available: isCacheServiceAvailable(),
+        started: Date.now(),
+        stats: service_newStats(),
+        hit: 'miss',
+    };
+    if (access.off)
+        lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
+    const session = await restoreLayers(r, o.mode, access, phase);
+    const cache = record(r);
+    if (!r.save)
+        lib_core/* info */.pq(`Layer cache will not be saved (${r.saveReason}).`);
     // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
-    return session;
-}
-/** Saves the layer cache in post; never throws. */
-async function savePhase(c, phase) {
-    const stats = newStats();
-    const started = Date.now();
-    if (c.unchanged) {
-        // Main compared the export with the restored cache already: no need to read it again.
-        core.info(`Layer cache not saved: ${NOTHING_CHANGED}.`);
-        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
-    }
-    if (c.exportDigest) {
-        // Only what this build exported, as BuildKit reported it, and unchanged since main.
-        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
-        if (why) {
-            const failure = `this build's cache export changed after the build: ${why}`;
-            core.warning(`Layer cache: not saved: ${failure}.`);
-            return { failure, stats, ms: Date.now() - started };
-        }
-    }
-    try {
-        const outcome = await withCacheRoot(c.paths.store, async () => {
-            const svc = await actionsCacheService(c.paths.store, phase, stats);
-            try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
-            }
-            finally {
-                svc.close();
-            }
-        });
-        if (!outcome.saved)
-            core.info(`Layer cache not saved: ${outcome.reason}.`);
-        core.info(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
-        return { outcome, stats, ms: Date.now() - started };
-    }
-    catch (err) {
-        const failure = saveFailure(err);
-        core.warning(`Layer cache: not saved: ${failure}`);
-        return { failure, stats, ms: Date.now() - started };
-    }
-}
-/** Names what failed in a save that threw: the export's format, or the step's own files. */
-function saveFailure(err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (err instanceof CacheFormatError)
-        return `this action could not read the build's cache export: ${msg}`;
-    const code = err?.code;
-    if (code === 'ENOSPC')
-        return `the runner's disk is full: ${msg}`;
-    if (code)
-        return `a file of the cache export could not be read or written (${code}): ${msg}`;
-    return `an unexpected error while saving: ${msg}`;
+    const mounts = await restoreMountsPhase(plan.mounts, keeper, { builder: o.builder, save: r.save && r.available, saveSkipReason: r.saveReason, phase });
+    return { session, cache, ...(mounts ? { mounts } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/cache/access.ts
@@ -60016,12 +60313,20 @@ function planCacheAccess(mode, b) {
     if (b.driver === 'docker-container') {
         if (b.hostNetwork)
             return { ...base, lazy: true };
-        return { ...base, lazy: false, eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry" };
+        return {
+            ...base,
+            lazy: false,
+            eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry",
+        };
     }
     if (b.driver === 'remote') {
         if (mode === 'lazy')
             return { ...base, lazy: true };
-        return { ...base, lazy: false, eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner" };
+        return {
+            ...base,
+            lazy: false,
+            eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner",
+        };
     }
     return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
 }
@@ -60219,14 +60524,6 @@ class BlobScan {
         }
     }
 }
-/** Scans a whole readable stream as one blob. */
-async function scanReadable(src, needles, opts = {}) {
-    const scan = new BlobScan(needles, opts);
-    for await (const chunk of src)
-        await scan.write(chunk);
-    const hits = await scan.end();
-    return { hits, ...scan.sizes };
-}
 
 ;// CONCATENATED MODULE: ./src/leakguard/tar.ts
 // A minimal streaming tar reader (ustar, pax and GNU long names), enough for `docker save` output:
@@ -60303,7 +60600,6 @@ class Reader {
         }
     }
 }
-const pad = (n) => (512 - (n % 512)) % 512;
 /**
  * Reads a tar stream. `onEntry` returns a sink for the entries it wants (regular files only);
  * the others are skipped. Reads the source to its end.
@@ -60312,56 +60608,40 @@ async function readTar(src, onEntry) {
     const r = new Reader((async function* () {
         yield* src;
     })());
-    let longName;
-    let pax = {};
+    const ext = new TarExtensions();
     for (;;) {
-        const h = await r.read(512);
+        const h = await r.read(TAR_BLOCK);
         if (h.length === 0)
             break;
-        if (h.length < 512)
+        if (h.length < TAR_BLOCK)
             throw new Error('tar: the archive ends inside a header');
         if (h.every((b) => b === 0))
             break;
-        const type = String.fromCharCode(h[156] || 0x30);
-        let size = tarNumber(h.subarray(124, 136), 'size');
-        const magic = h.subarray(257, 263).toString('latin1');
-        let name = cstr(h.subarray(0, 100));
-        if (magic.startsWith('ustar')) {
-            const prefix = cstr(h.subarray(345, 500));
-            if (prefix)
-                name = `${prefix}/${name}`;
-        }
-        if (type === 'x' || type === 'g' || type === 'L') {
-            const data = await r.read(size);
-            if (data.length < size)
+        const head = parseHeader(h);
+        const { type } = head;
+        if (TarExtensions.is(type)) {
+            const data = await r.read(head.size);
+            if (data.length < head.size)
                 throw new Error('tar: the archive ends inside an entry');
-            await r.skip(pad(size));
-            if (type === 'x')
-                pax = parsePax(data);
-            if (type === 'L')
-                longName = cstr(data);
+            await r.skip(tarPadded(head.size) - head.size);
+            ext.add(type, data);
             continue;
         }
-        if (pax.path)
-            name = pax.path;
-        else if (longName !== undefined)
-            name = longName;
-        if (pax.size && /^\d+$/.test(pax.size))
-            size = Number(pax.size);
-        pax = {};
-        longName = undefined;
+        const o = ext.take();
+        const name = o.path ?? head.name;
+        const size = o.size ?? head.size;
         const regular = type === '0' || type === '7';
         const sink = regular ? onEntry({ name, size, type }) : undefined;
-        const contentSize = regular || type === 'S' ? size : type === '1' || type === '2' || type === '5' ? 0 : size;
+        const content = contentSize(type, size);
         if (sink) {
-            for await (const piece of r.pieces(contentSize))
+            for await (const piece of r.pieces(content))
                 await sink.write(piece);
             await sink.end();
         }
         else {
-            await r.skip(contentSize);
+            await r.skip(content);
         }
-        await r.skip(pad(contentSize));
+        await r.skip(tarPadded(content) - content);
     }
     await r.drain();
 }
@@ -60759,7 +61039,13 @@ function buildMode(o) {
     }
     if (!hold)
         return { scan, staged: 'no', localName: false, layout: false, deferExports: false };
-    return { scan, staged: pushTags ? 'layout-then-rebuild' : 'no', localName: false, layout: scan && (pushTags || outputs > 0 || !!o.load), deferExports: outputs > 0 || extraCacheTo > 0 };
+    return {
+        scan,
+        staged: pushTags ? 'layout-then-rebuild' : 'no',
+        localName: false,
+        layout: scan && (pushTags || outputs > 0 || !!o.load),
+        deferExports: outputs > 0 || extraCacheTo > 0,
+    };
 }
 /** A name in the daemon's image store that no other job uses (never pushed: it has no registry). */
 function localImageName(rand = (0,external_node_crypto_.randomBytes)(8).toString('hex')) {
@@ -60875,7 +61161,15 @@ async function guardPhase(g, docker, deps) {
         const guard = new LeakGuard(g.needles);
         await scanAll(guard, g, docker, deps.mountExports);
         const s = guard.stats;
-        deps.note({ secretScan: { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] } });
+        deps.note({
+            secretScan: {
+                blobs: s.blobs,
+                storedBytes: s.storedBytes,
+                decompressedBytes: s.decompressedBytes,
+                ms: s.ms,
+                leakedIds: [...new Set(guard.findings.map((f) => f.id))],
+            },
+        });
         lib_core/* info */.pq(`Leak guard: looked for ${g.needles.needles.length} value(s) of ${g.secretCount - g.needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
             `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`);
         const leak = guard.error();
@@ -61241,7 +61535,6 @@ async function createIndex(image, argv, env) {
 
 
 
-
 /** The hand-over file, relative to the hand-over directory (the same path in every job). */
 const FILE = 'obc-platform-digest.json';
 function handoverDir(plan) {
@@ -61386,7 +61679,11 @@ function announcePlan(plan, inputs, rc, deps) {
 }
 /** dry-run: the buildx command line the run would use, and no Docker at all. */
 function dryRun(inputs, plan, deps) {
-    const shown = { ...plan.build, secretSpecs: secretSpecsForDisplay(inputs.secrets), cacheFrom: plan.cache ? localCacheFrom(plan.cache.paths.layoutIn) : plan.build.cacheFrom };
+    const shown = {
+        ...plan.build,
+        secretSpecs: secretSpecsForDisplay(inputs.secrets),
+        cacheFrom: plan.cache ? localCacheFrom(plan.cache.paths.layoutIn) : plan.build.cacheFrom,
+    };
     lib_core/* info */.pq(`Dry run: ${displayCommand('docker', buildxArgv(shown))}`);
     deps.setOutput('cache-hit', plan.cache ? 'miss' : 'disabled');
     for (const o of EMPTY_OUTPUTS)
@@ -61409,12 +61706,26 @@ async function core_run(inputs, rc, deps) {
 /** Docker, buildx, the logins and the builder; the toolchain goes into the report. */
 async function prepareDocker(inputs, rc, plan, deps) {
     const d = plan.decisions;
-    const docker = await setupDocker(inputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: inputs.platforms, byDigest: !!plan.build.pushByDigest });
+    const docker = await setupDocker(inputs, rc.github, deps.keeper, {
+        images: plan.meta.images,
+        push: d.push,
+        skipLogin: d.skipLogin,
+        platforms: inputs.platforms,
+        byDigest: !!plan.build.pushByDigest,
+    });
     setDockerOutputs(docker, deps);
     if (docker.emulation?.arches.length)
         deps.note({ emulated: docker.emulation });
     const b = docker.builder;
-    deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name, buildkit: b.buildkitVersion || undefined } });
+    deps.note({
+        toolchain: {
+            docker: docker.toolchain.dockerVersion,
+            buildx: docker.toolchain.buildxVersion,
+            driver: b.driver,
+            builder: b.name,
+            buildkit: b.buildkitVersion || undefined,
+        },
+    });
     return docker;
 }
 function setDockerOutputs(docker, deps) {
@@ -61438,25 +61749,32 @@ async function restoreCache(inputs, plan, docker, deps) {
         hostNetwork: !!docker.builder.hostNetwork,
         buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
     });
-    const b = docker.builder;
-    const report = { tags: [], pushed: false, pushReason: '', secretIds: [], toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: b.driver, builder: b.name } };
-    const session = await restorePhase(plan, deps.keeper.state, report, inputs.cacheFetch, access);
-    deps.note({ cache: report.cache, mounts: report.mounts });
-    deps.setOutput('cache-hit', session.hit);
+    const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name });
+    deps.note({ cache: restored.cache, mounts: restored.mounts });
+    deps.setOutput('cache-hit', restored.session.hit);
+    const session = restored.session;
     return session;
 }
 /** The build with its cache session: closes the session whatever happens; a failed test-run comes back as testFailure. */
 async function buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps) {
     const { keeper } = deps;
-    const req = { build, root: plan.root, runnerTemp: rc.github.runnerTemp, workspace: rc.github.workspace, secrets: inputs.secrets, secretValues, guard: inputs.secretScan !== false, testRun: inputs.build?.testRun ?? '' };
+    const req = {
+        build,
+        root: plan.root,
+        runnerTemp: rc.github.runnerTemp,
+        workspace: rc.github.workspace,
+        secrets: inputs.secrets,
+        secretValues,
+        guard: inputs.secretScan !== false,
+        testRun: inputs.build?.testRun ?? '',
+    };
     let result;
     let testFailure;
     try {
         result = await buildPhase(req, docker, {
             keeper,
             note: deps.note,
-            // The restore still records the retry's cache source in the plan it was given.
-            recover: async () => ((await session.recover()) ? { cacheFrom: plan.build.cacheFrom } : undefined),
+            recover: () => session.recover(),
             mountExports: { export: () => exportMountsPhase(keeper.state.mounts, keeper.state.dockerConfig), drop: () => dropMountExports(keeper.state.mounts) },
         });
     }
@@ -61466,7 +61784,9 @@ async function buildWithCache(inputs, rc, plan, build, docker, session, secretVa
         testFailure = err;
     }
     finally {
-        await session.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+        const closed = await session.close(result?.cacheDigest ?? testFailure?.cacheDigest);
+        if (closed)
+            deps.note({ cache: closed });
         deps.setOutput('cache-hit', session.hit);
     }
     return { result, testFailure };
@@ -61488,7 +61808,7 @@ async function runBuild(inputs, rc, plan, deps) {
     const session = await restoreCache(inputs, plan, docker, deps);
     if (inputs.build.call)
         await checkCallSupported(docker);
-    const build = { ...requested, cacheFrom: plan.build.cacheFrom, cacheTo: plan.build.cacheTo, cacheExportDir: plan.build.cacheExportDir };
+    const build = { ...requested, ...session.args };
     const { result, testFailure } = await buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps);
     recordBuilt(deps.keeper, result?.buildMs ?? testFailure?.buildMs, !!testFailure);
     // The build succeeded and the leak guard passed: post saves the layer cache, so that the run
@@ -61528,7 +61848,9 @@ async function runMerge(inputs, rc, plan, deps) {
     const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
     const docker = await setupDocker(mergeInputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
     setDockerOutputs(docker, deps);
-    deps.note({ toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name } });
+    deps.note({
+        toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name },
+    });
     deps.setOutput('cache-hit', 'disabled');
     const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);
     deps.keeper.update({ buildSucceeded: true });
@@ -61676,7 +61998,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8132);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5939);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
 // exits once the work is done (see exit.ts). A host that imports it instead, as

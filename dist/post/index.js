@@ -28418,7 +28418,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 6611:
+/***/ 2470:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28437,10 +28437,10 @@ var lib_core = __nccwpck_require__(3838);
 // What main hands to post, typed, in one state entry. Never holds a secret value.
 
 const KEY = 'obc';
-function state_saveState(s) {
+function saveState(s) {
     core.saveState(KEY, JSON.stringify(s));
 }
-function stateKeeper(initial, save = state_saveState) {
+function stateKeeper(initial, save = saveState) {
     let current = { ...initial };
     return {
         get state() {
@@ -28463,542 +28463,6 @@ function loadState() {
     catch {
         return undefined;
     }
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/cache/layout.ts
-// BuildKit's cache export, in either of its two forms:
-// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
-//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
-// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
-//   image manifest whose config blob is the cache config and whose layers are the cache layers.
-// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
-// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
-// config and a descriptor per blob), which is all this action keeps.
-
-
-
-const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
-const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
-const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
-/** The media type of the top document of each form, as this action writes it. */
-function layout_mediaTypeOf(form) {
-    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
-}
-/** A cache export this action cannot read; the message says what was found instead. */
-class layout_CacheFormatError extends Error {
-}
-function layout_blobPath(dir, digest) {
-    const [alg, hex] = digest.split(':');
-    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
-}
-function isDescriptor(d) {
-    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
-}
-/**
- * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
- * error, which says what was found: a document of neither form is an error of the export's format.
- */
-function layout_parseCacheDocument(data, where) {
-    let doc;
-    try {
-        doc = JSON.parse(String(data));
-    }
-    catch {
-        throw new layout_CacheFormatError(`${where} is not JSON`);
-    }
-    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
-    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
-        const all = doc.manifests.filter(isDescriptor);
-        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
-        if (!config)
-            throw new layout_CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
-        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
-    }
-    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
-        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-            throw new layout_CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
-        }
-        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
-        return { form: 'manifest', config: doc.config, layers };
-    }
-    throw new layout_CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
-}
-/**
- * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
- * that is there but unreadable throws a CacheFormatError naming what is wrong.
- */
-/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
-async function layoutTop(dir) {
-    try {
-        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
-        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
-        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
-        return typeof top?.digest === 'string' ? top.digest : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-async function readLayout(dir) {
-    const top = await layoutTop(dir);
-    if (!top)
-        return undefined;
-    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
-        throw new layout_CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
-    });
-    const doc = layout_parseCacheDocument(data, `the cache export in ${dir}`);
-    let config;
-    try {
-        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
-    }
-    catch {
-        throw new layout_CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
-    }
-    const descriptors = {};
-    for (const m of doc.layers)
-        descriptors[m.digest] = m;
-    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
-}
-function digestOf(data) {
-    return 'sha256:' + createHash('sha256').update(data).digest('hex');
-}
-function layout_renderCacheImage(image, form = 'index') {
-    const config = Buffer.from(JSON.stringify(image.config));
-    const configDigest = digestOf(config);
-    const layers = image.config.layers.map((l) => {
-        const d = image.descriptors[l.blob];
-        if (!d)
-            throw new Error(`no descriptor for cache blob ${l.blob}`);
-        return d;
-    });
-    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
-    const mediaType = layout_mediaTypeOf(form);
-    const doc = form === 'index'
-        ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-        : { schemaVersion: 2, mediaType, config: configDesc, layers };
-    const list = Buffer.from(JSON.stringify(doc));
-    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
-}
-/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
-async function layout_writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
-    await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX_MEDIA_TYPE,
-        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    };
-    await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
-}
-/**
- * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
- * must be placed there by the caller (see linkBlob).
- */
-async function layout_writeLayoutMeta(dir, image, form = 'index') {
-    await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-    const r = layout_renderCacheImage(image, form);
-    await fs.writeFile(layout_blobPath(dir, r.configDigest), r.config);
-    await fs.writeFile(layout_blobPath(dir, r.listDigest), r.list);
-    await layout_writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
-}
-/** Places a blob into a layout: a hard link when possible, else a copy. */
-async function layout_linkBlob(from, dir, digest) {
-    const to = layout_blobPath(dir, digest);
-    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
-        return; // already in place (removing it would lose it)
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    await external_node_fs_.promises.rm(to, { force: true });
-    try {
-        await external_node_fs_.promises.link(from, to);
-    }
-    catch {
-        await external_node_fs_.promises.copyFile(from, to);
-    }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
-}
-/** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
-    try {
-        return (await fileDigest(file)) === digest;
-    }
-    catch {
-        return false;
-    }
-}
-/** The --cache-from value that reads a local cache layout directory. */
-function layout_localCacheFrom(dir) {
-    return `type=local,src=${dir}`;
-}
-
-;// CONCATENATED MODULE: ./src/cache/merge.ts
-/** Every blob digest the config's layers name. */
-function merge_blobsOf(config) {
-    return new Set(config.layers.map((l) => l.blob));
-}
-/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
-function merge_referencedBlobs(config) {
-    const out = new Set();
-    const visit = (i) => {
-        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
-            out.add(config.layers[n].blob);
-        }
-    };
-    for (const r of config.records) {
-        for (const res of r.layers ?? [])
-            visit(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                visit(res.layer ?? 0);
-    }
-    return out;
-}
-/**
- * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
- * `parent` means 0; -1 means no parent.
- */
-function parentOf(config, i) {
-    return config.layers[i]?.parent ?? 0;
-}
-/**
- * Builds a config from records and a layer table given by identity, renumbering layers so that
- * only those some result needs are kept, in a stable order.
- */
-class ConfigBuilder {
-    layerIndex = new Map();
-    layers = [];
-    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
-    addLayer(from, i) {
-        const key = layerKey(from, i);
-        const have = this.layerIndex.get(key);
-        if (have !== undefined)
-            return have;
-        const src = from.layers[i];
-        const p = parentOf(from, i);
-        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
-        if (src.annotations !== undefined)
-            layer.annotations = src.annotations;
-        this.layers.push(layer);
-        const idx = this.layers.length - 1;
-        this.layerIndex.set(key, idx);
-        return idx;
-    }
-}
-/** A layer's identity: its blob and its whole parent chain. */
-function layerKey(config, i) {
-    const parts = [];
-    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
-        parts.push(config.layers[n]?.blob ?? '?');
-    return parts.join('<');
-}
-/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
-function chainOk(config, i, present) {
-    let hops = 0;
-    for (let n = i; n >= 0; n = parentOf(config, n)) {
-        const l = config.layers[n];
-        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
-            return false;
-    }
-    return true;
-}
-/**
- * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
- * digest, and for every input position an edge with the same selector to a matching parent. A
- * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
- * content record) does not match, so its old results are not carried over.
- */
-function matcher(restored, fresh) {
-    const memo = new Map();
-    const match = (ri, fi) => {
-        const key = `${ri},${fi}`;
-        const known = memo.get(key);
-        if (known !== undefined)
-            return known;
-        memo.set(key, false); // a cycle never matches
-        const a = restored.records[ri];
-        const f = fresh.records[fi];
-        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
-        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
-            const fa = a.inputs[p] ?? [];
-            const ff = f.inputs[p] ?? [];
-            ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
-        }
-        memo.set(key, ok);
-        return ok;
-    };
-    return match;
-}
-/**
- * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
- * export's records and links are kept as they are: they are exactly the cache keys this build
- * walked through. Each fresh record also gets the results of the restored record that matches it,
- * which a fully cached build leaves out of its export (BuildKit exports no result it did not
- * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
- * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
- * are dropped. Layers are renumbered, parents first.
- */
-function mergeConfigs(fresh, restored, present) {
-    const builder = new ConfigBuilder();
-    const byDigest = new Map();
-    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
-    const match = restored ? matcher(restored, fresh) : () => false;
-    const records = fresh.records.map((record, fi) => {
-        const sources = [[fresh, record]];
-        if (restored)
-            for (const ri of byDigest.get(record.digest) ?? [])
-                if (match(ri, fi))
-                    sources.push([restored, restored.records[ri]]);
-        const results = [];
-        const seen = new Set();
-        for (const [config, r] of sources) {
-            for (const res of r.layers ?? []) {
-                const li = res.layer ?? 0;
-                if (!chainOk(config, li, present))
-                    continue;
-                const key = layerKey(config, li);
-                if (seen.has(key))
-                    continue;
-                seen.add(key);
-                const out = { layer: builder.addLayer(config, li) };
-                if (res.createdAt)
-                    out.createdAt = res.createdAt;
-                results.push(out);
-            }
-        }
-        const rec = { digest: record.digest };
-        if (results.length)
-            rec.layers = results;
-        if (record.inputs)
-            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
-        return rec;
-    });
-    return { layers: builder.layers, records };
-}
-/** Keeps only what `present` can serve: drops results whose layers are missing. */
-function merge_pruneToPresent(config, present) {
-    return mergeConfigs(config, undefined, present);
-}
-/** Restricts a descriptor table to the blobs a config names. */
-function merge_descriptorsFor(image, config) {
-    const descriptors = {};
-    for (const l of config.layers) {
-        const d = image.descriptors[l.blob];
-        if (d)
-            descriptors[l.blob] = d;
-    }
-    return { config, descriptors };
-}
-/** Record digests that have at least one result. */
-function recordsWithResults(config) {
-    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
-}
-/**
- * Why an index must not be saved, or undefined when it may: never one that serves no step, one
- * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
- * no step the index of this commit the service already holds (`held`) does not.
- */
-function indexVerdict(candidate, floor, held) {
-    const mine = recordsWithResults(candidate);
-    if (mine.size === 0)
-        return 'the index would hold no usable layer';
-    const min = floor ? recordsWithResults(floor).size : 0;
-    if (mine.size < min)
-        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
-    if (held) {
-        const theirs = recordsWithResults(held);
-        if ([...mine].every((d) => theirs.has(d)))
-            return 'the service already holds an index of this commit that serves every step this one does';
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/context.ts
-// The run's context: everything the action knows about the workflow run, read once from the
-// GITHUB_* environment and the event payload. Pure data; planners take it as an argument.
-
-function env(name, e, fallback = '') {
-    const v = e[name];
-    return v === undefined || v === '' ? fallback : v;
-}
-/** Builds the Context from an environment (defaults to process.env). Reads the payload file. */
-function contextFromEnv(e = process.env) {
-    let payload = {};
-    const eventPath = env('GITHUB_EVENT_PATH', e);
-    if (eventPath && existsSync(eventPath)) {
-        try {
-            payload = JSON.parse(readFileSync(eventPath, 'utf8'));
-        }
-        catch (err) {
-            throw new Error(`GITHUB_EVENT_PATH: cannot parse ${eventPath} as JSON: ${err.message}`);
-        }
-    }
-    const [owner = '', repo = ''] = env('GITHUB_REPOSITORY', e).split('/');
-    return {
-        eventName: env('GITHUB_EVENT_NAME', e),
-        sha: env('GITHUB_SHA', e),
-        ref: env('GITHUB_REF', e),
-        refName: env('GITHUB_REF_NAME', e),
-        headRef: env('GITHUB_HEAD_REF', e),
-        baseRef: env('GITHUB_BASE_REF', e),
-        repo: { owner, repo },
-        runId: env('GITHUB_RUN_ID', e, '0'),
-        runNumber: env('GITHUB_RUN_NUMBER', e, '0'),
-        runAttempt: env('GITHUB_RUN_ATTEMPT', e, '1'),
-        job: env('GITHUB_JOB', e),
-        actor: env('GITHUB_ACTOR', e),
-        workflow: env('GITHUB_WORKFLOW', e),
-        serverUrl: env('GITHUB_SERVER_URL', e, 'https://github.com'),
-        apiUrl: env('GITHUB_API_URL', e, 'https://api.github.com'),
-        graphqlUrl: env('GITHUB_GRAPHQL_URL', e, 'https://api.github.com/graphql'),
-        workspace: env('GITHUB_WORKSPACE', e, process.cwd()),
-        runnerTemp: env('RUNNER_TEMP', e, '/tmp'),
-        payload,
-    };
-}
-/** The repository's default branch from the event payload, when the payload says it. */
-function context_defaultBranchOf(ctx) {
-    const b = ctx.payload?.repository?.default_branch;
-    return typeof b === 'string' && b !== '' ? b : undefined;
-}
-function context_isPullRequestEvent(eventName) {
-    return eventName === 'pull_request' || eventName === 'pull_request_target';
-}
-
-;// CONCATENATED MODULE: ./src/cache/keys.ts
-// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
-// content-addressed blob entries.
-
-
-const keys_KEY_PREFIX = 'obc1';
-/**
- * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
- * never starting with "." or "-", so never "." or ".." (and no path separator survives).
- */
-function slug(s, max = 40) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[.-]+|-+$/g, '');
-    return v.slice(0, max) || 'x';
-}
-function shortHash(s, n = 8) {
-    return createHash('sha256').update(s).digest('hex').slice(0, n);
-}
-/**
- * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
- * several images built in one repository never overwrite each other's cache.
- */
-function planScope(s) {
-    if (s.cacheScope)
-        return slug(s.cacheScope, 60);
-    const image = s.images[0] ?? s.file ?? 'image';
-    const name = image.split('/').pop().split(':')[0];
-    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
-    return `${slug(name, 30)}${s.target ? '-' + slug(s.target, 20) : ''}-${shortHash(identity)}`;
-}
-/** The branches whose caches this run may start from, in order. */
-function fallbackBranches(ctx) {
-    const out = [];
-    const push = (b) => {
-        if (b && !out.includes(b))
-            out.push(b);
-    };
-    if (isPullRequestEvent(ctx.eventName)) {
-        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
-        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
-    }
-    else if (ctx.ref.startsWith('refs/heads/')) {
-        push(ctx.ref.slice('refs/heads/'.length));
-    }
-    else if (ctx.eventName === 'merge_group') {
-        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
-    }
-    push(defaultBranchOf(ctx));
-    return out;
-}
-/** The index entry's key for this run, and the restore keys to fall back on. */
-function keys_planIndexKeys(scope, ctx) {
-    const branches = fallbackBranches(ctx);
-    const own = isPullRequestEvent(ctx.eventName)
-        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
-        : ctx.ref.startsWith('refs/tags/')
-            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-            : branches[0] ?? 'detached';
-    const base = `${keys_KEY_PREFIX}-idx-${scope}-`;
-    const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-    const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-        .filter((b, i, all) => all.indexOf(b) === i)
-        .map((b) => `${base}${b}-`);
-    return { primary, restore };
-}
-/**
- * The index lookup: this commit's newest alternate index first (saved when a worse index already
- * held the primary key), then the primary key itself, then the newest index of each branch. The
- * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
- */
-function keys_indexLookup(keys) {
-    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
-}
-/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
-function keys_isCommitIndexKey(keys, key) {
-    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
-}
-function alternateNumber(keys, key) {
-    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
-    return m ? Number(m[1]) : undefined;
-}
-/**
- * The key a save of this commit's index uses: the primary key while the service holds no index of
- * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
- * both the lookup of this commit and the branch's restore key find it as the newest.
- */
-function nextIndexKey(keys, held) {
-    if (!held || !keys_isCommitIndexKey(keys, held))
-        return keys.primary;
-    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
-}
-/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
-function blobKey(digest) {
-    return `${keys_KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
-}
-/** Key of an entry that holds several blobs, derived from their digests. */
-function packKey(digests) {
-    return `${keys_KEY_PREFIX}-pack-sha256-${(0,external_node_crypto_.createHash)('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
-}
-/**
- * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs balanced by size (largest first into the lightest pack).
- */
-function planPacks(blobs, maxEntries) {
-    if (blobs.length === 0)
-        return [];
-    if (blobs.length <= maxEntries)
-        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
-    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
-        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
-        lightest.size += b.size;
-        lightest.digests.push(b.digest);
-    }
-    return packs
-        .filter((p) => p.digests.length)
-        .map((p) => {
-        const digests = [...p.digests].sort();
-        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
-    });
 }
 
 // EXTERNAL MODULE: external "node:async_hooks"
@@ -29078,7 +28542,7 @@ function realWorkspace() {
 
 
 function service_newStats() {
-    return { calls: 0, failures: 0, ms: 0, uploads: 0, rateLimited: 0, waitedMs: 0 };
+    return { ms: 0 };
 }
 const DEFAULT_CALL_SECONDS = 300;
 const DEFAULT_BUDGET_SECONDS = 600;
@@ -29093,7 +28557,18 @@ const seconds = (v, dflt) => {
  */
 function cachePolicy(env = process.env) {
     const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-    return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+    return {
+        callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs),
+        budgetMs,
+        maxRetryAfterMs: 30_000,
+        waitBudgetMs: 60_000,
+        maxFaults: 3,
+        retryPauseMs: 1000,
+    };
+}
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
 }
 /** How long the next call may take: its own limit, or what is left of the phase's budget. */
 function callLimit(policy, remainingMs) {
@@ -29344,6 +28819,110 @@ function watchStdout(als) {
     };
 }
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Counts a failed call; the breaker stops the phase after maxFaults. */
+function fault(s, message) {
+    s.lastFault = message;
+    if (++s.phase.faults >= s.phase.policy.maxFaults)
+        s.phase.stop(`${s.phase.faults} failed calls`);
+}
+/** A wait that counts as time spent on the service. */
+async function pause(s, ms) {
+    const end = s.phase.busy();
+    s.phase.waitedMs += ms;
+    try {
+        await wait(ms);
+    }
+    finally {
+        end();
+    }
+}
+/** One attempt of a call within what is left of the phase; undefined when no time is left (the phase stops). */
+async function attempt(s, what, fn) {
+    const { phase, stats } = s;
+    if (phase.stopped)
+        return undefined;
+    const limit = callLimit(phase.policy, phase.remainingMs());
+    if (limit.ms <= 0) {
+        phase.stop(phase.budgetSpent());
+        return undefined;
+    }
+    const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+    const start = Date.now();
+    const end = phase.busy();
+    const r = await runCall(fn, limit.ms, deadlineWhy);
+    end();
+    stats.ms += Date.now() - start;
+    if (!r.signals.some((x) => x.kind === 'fault'))
+        for (const x of r.signals)
+            if (x.kind === 'taken')
+                s.taken.add(x.key);
+    return { r, by: limit.by };
+}
+/** A call that succeeded but was rate limited: true to try it again after the wait the service asked for. */
+async function waitForRateLimit(s, retryAfterMs, tries, what) {
+    const { phase } = s;
+    const policy = phase.policy;
+    const ms = Math.max(retryAfterMs, 1000);
+    if (tries > 0)
+        return false;
+    if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+        phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+        return false;
+    }
+    lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+    await pause(s, ms);
+    return true;
+}
+/** A call that failed (or reached its deadline): true to try it once more after a pause. */
+async function retryAfterFailure(s, r, by, tries, verb, key) {
+    const { phase } = s;
+    lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+    fault(s, r.why);
+    if (r.deadline && by === 'budget')
+        phase.stop(phase.budgetSpent());
+    // A server error may be a blip: one more try, unless the phase stopped or time is short.
+    if (r.deadline || tries > 0 || phase.stopped || phase.remainingMs() <= phase.policy.retryPauseMs)
+        return false;
+    lib_core/* info */.pq(`Layer cache: trying ${verb} of ${key} once more in ${secs(phase.policy.retryPauseMs)}.`);
+    await pause(s, phase.policy.retryPauseMs);
+    return true;
+}
+/** A call that returned its failed value: counts the faults the library only logged. */
+function noteLoggedFaults(s, signals, verb, key) {
+    const faults = signals.filter((x) => x.kind === 'fault');
+    if (!faults.length)
+        return;
+    if (!faults.some((f) => f.shown))
+        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+    fault(s, faults
+        .map((f) => f.message)
+        .filter(Boolean)
+        .pop() ?? 'it kept answering with errors');
+}
+/** One call of the library: with its deadline, a wait for a rate limit, one retry after a server error. */
+async function serviceCall(s, verb, key, fn, failed, onFault) {
+    const what = `${verb} of ${key}`;
+    for (let tries = 0;; tries++) {
+        const a = await attempt(s, what, fn);
+        if (!a)
+            return onFault;
+        const { r } = a;
+        const rate = r.signals.find((x) => x.kind === 'rate-limit');
+        if (r.ok && rate) {
+            if (await waitForRateLimit(s, rate.retryAfterMs, tries, what))
+                continue;
+            return r.value;
+        }
+        if (!r.ok) {
+            if (await retryAfterFailure(s, r, a.by, tries, verb, key))
+                continue;
+            return onFault;
+        }
+        if (failed(r.value))
+            noteLoggedFaults(s, r.signals, verb, key);
+        return r.value;
+    }
+}
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
@@ -29352,102 +28931,19 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 async function service_actionsCacheService(root, phase, stats) {
     const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
     const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
-    const policy = phase.policy;
     const t = track();
     const unwatch = watchStdout(t.als);
-    let lastFault;
-    const taken = new Set();
-    /** Counts a failed call; the breaker stops the phase after maxFaults. */
-    const fault = (message) => {
-        stats.failures++;
-        lastFault = message;
-        if (++phase.faults >= policy.maxFaults)
-            phase.stop(`${phase.faults} failed calls`);
-    };
-    async function call(verb, key, fn, failed, onFault) {
-        const what = `${verb} of ${key}`;
-        for (let attempt = 0;; attempt++) {
-            if (phase.stopped)
-                return onFault;
-            const limit = callLimit(policy, phase.remainingMs());
-            if (limit.ms <= 0) {
-                phase.stop(phase.budgetSpent());
-                return onFault;
-            }
-            const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-            const start = Date.now();
-            stats.calls++;
-            const end = phase.busy();
-            const r = await runCall(fn, limit.ms, deadlineWhy);
-            end();
-            stats.ms += Date.now() - start;
-            if (!r.signals.some((s) => s.kind === 'fault'))
-                for (const s of r.signals)
-                    if (s.kind === 'taken')
-                        taken.add(s.key);
-            const rate = r.signals.find((s) => s.kind === 'rate-limit');
-            if (r.ok && rate) {
-                stats.rateLimited++;
-                const ms = Math.max(rate.retryAfterMs, 1000);
-                if (attempt > 0)
-                    return r.value;
-                if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-                    phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-                    return r.value;
-                }
-                lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-                await pause(ms);
-                continue;
-            }
-            if (!r.ok) {
-                lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-                fault(r.why);
-                if (r.deadline && limit.by === 'budget')
-                    phase.stop(phase.budgetSpent());
-                // A server error may be a blip: one more try, unless the phase stopped or time is short.
-                if (!r.deadline && attempt === 0 && !phase.stopped && phase.remainingMs() > policy.retryPauseMs) {
-                    lib_core/* info */.pq(`Layer cache: trying ${what} once more in ${secs(policy.retryPauseMs)}.`);
-                    await pause(policy.retryPauseMs);
-                    continue;
-                }
-                return onFault;
-            }
-            if (failed(r.value)) {
-                const faults = r.signals.filter((s) => s.kind === 'fault');
-                if (faults.length) {
-                    if (!faults.some((f) => f.shown))
-                        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-                    fault(faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
-                }
-            }
-            return r.value;
-        }
-    }
-    /** A wait that counts as time spent on the service. */
-    async function pause(ms) {
-        const end = phase.busy();
-        stats.waitedMs += ms;
-        phase.waitedMs += ms;
-        try {
-            await wait(ms);
-        }
-        finally {
-            end();
-        }
-    }
+    const s = { phase, stats, taken: new Set() };
     return {
         get gaveUp() {
             return phase.stopped !== undefined;
         },
         get lastFault() {
-            return lastFault;
+            return s.lastFault;
         },
-        wasTaken: (key) => taken.has(key),
-        restore: (paths, key, restoreKeys, opts) => call('restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
-        save: (paths, key) => call('save', key, async () => {
-            stats.uploads++;
-            return (await cache.saveCache(rel(paths), key)) !== -1;
-        }, (v) => !v, false),
+        wasTaken: (key) => s.taken.has(key),
+        restore: (paths, key, restoreKeys, opts) => serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => serviceCall(s, 'save', key, async () => (await cache.saveCache(rel(paths), key)) !== -1, (v) => !v, false),
         close: unwatch,
     };
 }
@@ -29466,6 +28962,566 @@ async function service_mapLimit(items, limit, fn) {
     });
     await Promise.all(workers);
     return out;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/cache/layout.ts
+// BuildKit's cache export, in either of its two forms:
+// - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
+//   Docker manifest list) with one descriptor per cache layer and, among them, the cache config;
+// - the image manifest form (BuildKit v0.21 and later by default, `image-manifest=true`): one OCI
+//   image manifest whose config blob is the cache config and whose layers are the cache layers.
+// A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
+// registry receives the same document as a manifest PUT. Both forms carry the same facts (the
+// config and a descriptor per blob), which is all this action keeps.
+
+
+
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+const CACHE_FORMS = (/* unused pure expression or super */ null && (['index', 'manifest']));
+/** The media type of the top document of each form, as this action writes it. */
+function mediaTypeOf(form) {
+    return form === 'index' ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+}
+/** A cache export this action cannot read; the message says what was found instead. */
+class CacheFormatError extends Error {
+}
+function layout_blobPath(dir, digest) {
+    const [alg, hex] = digest.split(':');
+    return external_node_path_namespaceObject.join(dir, 'blobs', alg, hex);
+}
+function isDescriptor(d) {
+    return !!d && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(d.digest) && typeof d.mediaType === 'string';
+}
+/**
+ * Reads a cache document of either form (the bytes of a manifest or index). `where` names it in the
+ * error, which says what was found: a document of neither form is an error of the export's format.
+ */
+function parseCacheDocument(data, where) {
+    let doc;
+    try {
+        doc = JSON.parse(String(data));
+    }
+    catch {
+        throw new CacheFormatError(`${where} is not JSON`);
+    }
+    const mt = typeof doc?.mediaType === 'string' ? doc.mediaType : '';
+    if (Array.isArray(doc?.manifests) && (mt === '' || mt === OCI_INDEX_MEDIA_TYPE || mt === DOCKER_LIST_MEDIA_TYPE)) {
+        const all = doc.manifests.filter(isDescriptor);
+        const config = all.find((m) => m.mediaType === CACHE_CONFIG_MEDIA_TYPE);
+        if (!config)
+            throw new CacheFormatError(`${where} is an image index without a cache config (${all.length} entries; not a BuildKit cache export)`);
+        return { form: 'index', config, layers: all.filter((m) => m.mediaType !== CACHE_CONFIG_MEDIA_TYPE) };
+    }
+    if (doc?.config && (mt === '' || mt === OCI_MANIFEST_MEDIA_TYPE || mt === DOCKER_MANIFEST_MEDIA_TYPE)) {
+        if (!isDescriptor(doc.config) || doc.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+            throw new CacheFormatError(`${where} is an image manifest whose config is ${String(doc.config?.mediaType ?? 'missing')}, not a BuildKit cache config`);
+        }
+        const layers = Array.isArray(doc.layers) ? doc.layers.filter(isDescriptor) : [];
+        return { form: 'manifest', config: doc.config, layers };
+    }
+    throw new CacheFormatError(`${where} is neither an image index nor an image manifest (media type ${mt || 'none'})`);
+}
+/**
+ * Reads a local cache export (an OCI layout); undefined when the directory holds none. A layout
+ * that is there but unreadable throws a CacheFormatError naming what is wrong.
+ */
+/** The digest of the document a layout's index.json names (the `latest` one, else the first). */
+async function layoutTop(dir) {
+    try {
+        const index = JSON.parse(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        const entries = Array.isArray(index?.manifests) ? index.manifests : [];
+        const top = entries.find((m) => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? entries[0];
+        return typeof top?.digest === 'string' ? top.digest : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+async function readLayout(dir) {
+    const top = await layoutTop(dir);
+    if (!top)
+        return undefined;
+    const data = await external_node_fs_.promises.readFile(layout_blobPath(dir, top)).catch(() => {
+        throw new CacheFormatError(`the cache export in ${dir} names ${top.slice(0, 19)}, which is not in it`);
+    });
+    const doc = parseCacheDocument(data, `the cache export in ${dir}`);
+    let config;
+    try {
+        config = JSON.parse(await external_node_fs_.promises.readFile(layout_blobPath(dir, doc.config.digest), 'utf8'));
+    }
+    catch {
+        throw new CacheFormatError(`the cache config ${doc.config.digest.slice(0, 19)} of the export in ${dir} is missing or not JSON`);
+    }
+    const descriptors = {};
+    for (const m of doc.layers)
+        descriptors[m.digest] = m;
+    return { form: doc.form, config: { layers: config.layers ?? [], records: config.records ?? [] }, descriptors };
+}
+function digestOf(data) {
+    return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+function renderCacheImage(image, form = 'index') {
+    const config = Buffer.from(JSON.stringify(image.config));
+    const configDigest = digestOf(config);
+    const layers = image.config.layers.map((l) => {
+        const d = image.descriptors[l.blob];
+        if (!d)
+            throw new Error(`no descriptor for cache blob ${l.blob}`);
+        return d;
+    });
+    const configDesc = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
+    const mediaType = mediaTypeOf(form);
+    const doc = form === 'index' ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] } : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    const list = Buffer.from(JSON.stringify(doc));
+    return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
+}
+/** Writes the oci-layout marker and an index.json naming the document `listDigest` as `latest`. */
+async function writeLayoutIndex(dir, listDigest, listSize, mediaType = OCI_INDEX_MEDIA_TYPE) {
+    await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX_MEDIA_TYPE,
+        manifests: [{ mediaType, digest: listDigest, size: listSize, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    };
+    await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
+}
+/**
+ * Writes index.json, the top document (in `form`) and the config of `image` into `dir`. Layer blobs
+ * must be placed there by the caller (see linkBlob).
+ */
+async function layout_writeLayoutMeta(dir, image, form = 'index') {
+    await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const r = renderCacheImage(image, form);
+    await fs.writeFile(layout_blobPath(dir, r.configDigest), r.config);
+    await fs.writeFile(layout_blobPath(dir, r.listDigest), r.list);
+    await writeLayoutIndex(dir, r.listDigest, r.list.length, r.mediaType);
+}
+/** Places a blob into a layout: a hard link when possible, else a copy. */
+async function layout_linkBlob(from, dir, digest) {
+    const to = layout_blobPath(dir, digest);
+    if (external_node_path_namespaceObject.resolve(from) === external_node_path_namespaceObject.resolve(to))
+        return; // already in place (removing it would lose it)
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await external_node_fs_.promises.rm(to, { force: true });
+    try {
+        await external_node_fs_.promises.link(from, to);
+    }
+    catch {
+        await external_node_fs_.promises.copyFile(from, to);
+    }
+}
+/** True when `file` exists (and this process may see it). */
+async function exists(file) {
+    try {
+        await external_node_fs_.promises.access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** The size of `file` in bytes; undefined when it cannot be read. */
+async function layout_fileSize(file) {
+    try {
+        return (await external_node_fs_.promises.stat(file)).size;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        (0,external_node_fs_.createReadStream)(file)
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** True when `file` exists and its content has `digest`. */
+async function layout_verifyBlob(file, digest) {
+    try {
+        return (await fileDigest(file)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** The --cache-from value that reads a local cache layout directory. */
+function localCacheFrom(dir) {
+    return `type=local,src=${dir}`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/merge.ts
+/** Every blob digest the config's layers name. */
+function merge_blobsOf(config) {
+    return new Set(config.layers.map((l) => l.blob));
+}
+/** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
+function merge_referencedBlobs(config) {
+    const out = new Set();
+    const visit = (i) => {
+        for (let n = i, hops = 0; n >= 0 && n < config.layers.length && hops <= config.layers.length; n = parentOf(config, n), hops++) {
+            out.add(config.layers[n].blob);
+        }
+    };
+    for (const r of config.records) {
+        for (const res of r.layers ?? [])
+            visit(res.layer ?? 0);
+        for (const ch of r.chains ?? [])
+            for (const res of ch.layers)
+                visit(res.layer ?? 0);
+    }
+    return out;
+}
+/**
+ * A layer's parent index. BuildKit writes the config from Go with `omitempty`, so a missing
+ * `parent` means 0; -1 means no parent.
+ */
+function parentOf(config, i) {
+    return config.layers[i]?.parent ?? 0;
+}
+/**
+ * Builds a config from records and a layer table given by identity, renumbering layers so that
+ * only those some result needs are kept, in a stable order.
+ */
+class ConfigBuilder {
+    layerIndex = new Map();
+    layers = [];
+    /** Adds layer `i` of `from` (and its parent chain); returns its index here. */
+    addLayer(from, i) {
+        const key = layerKey(from, i);
+        const have = this.layerIndex.get(key);
+        if (have !== undefined)
+            return have;
+        const src = from.layers[i];
+        const p = parentOf(from, i);
+        const layer = { blob: src.blob, parent: p >= 0 ? this.addLayer(from, p) : -1 };
+        if (src.annotations !== undefined)
+            layer.annotations = src.annotations;
+        this.layers.push(layer);
+        const idx = this.layers.length - 1;
+        this.layerIndex.set(key, idx);
+        return idx;
+    }
+}
+/** A layer's identity: its blob and its whole parent chain. */
+function layerKey(config, i) {
+    const parts = [];
+    for (let n = i; n >= 0 && parts.length <= config.layers.length; n = parentOf(config, n))
+        parts.push(config.layers[n]?.blob ?? '?');
+    return parts.join('<');
+}
+/** True when every blob of layer `i`'s chain is present (and the chain is well formed). */
+function chainOk(config, i, present) {
+    let hops = 0;
+    for (let n = i; n >= 0; n = parentOf(config, n)) {
+        const l = config.layers[n];
+        if (!l || !present.has(l.blob) || ++hops > config.layers.length)
+            return false;
+    }
+    return true;
+}
+/**
+ * Pairs records of `restored` with records of `fresh` that stand for the same cache key: the same
+ * digest, and for every input position an edge with the same selector to a matching parent. A
+ * record whose inputs changed (a COPY of changed files keeps its digest but links to a new
+ * content record) does not match, so its old results are not carried over.
+ */
+function matcher(restored, fresh) {
+    const memo = new Map();
+    const match = (ri, fi) => {
+        const key = `${ri},${fi}`;
+        const known = memo.get(key);
+        if (known !== undefined)
+            return known;
+        memo.set(key, false); // a cycle never matches
+        const a = restored.records[ri];
+        const f = fresh.records[fi];
+        let ok = !!a && !!f && a.digest === f.digest && (a.inputs?.length ?? 0) === (f.inputs?.length ?? 0);
+        for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
+            const fa = a.inputs[p] ?? [];
+            const ff = f.inputs[p] ?? [];
+            ok =
+                (fa.length === 0 && ff.length === 0) ||
+                    fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
+        }
+        memo.set(key, ok);
+        return ok;
+    };
+    return match;
+}
+/**
+ * Merges `fresh` (this build's export) with `restored` (what the cache held before it). The fresh
+ * export's records and links are kept as they are: they are exactly the cache keys this build
+ * walked through. Each fresh record also gets the results of the restored record that matches it,
+ * which a fully cached build leaves out of its export (BuildKit exports no result it did not
+ * load). Restored records this build no longer reaches (old versions of changed steps) are dropped,
+ * so the cache does not grow without bound. Results whose layer chain is not wholly in `present`
+ * are dropped. Layers are renumbered, parents first.
+ */
+function mergeConfigs(fresh, restored, present) {
+    const builder = new ConfigBuilder();
+    const byDigest = new Map();
+    restored?.records.forEach((r, i) => byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), i]));
+    const match = restored ? matcher(restored, fresh) : () => false;
+    const records = fresh.records.map((record, fi) => {
+        const sources = [[fresh, record]];
+        if (restored)
+            for (const ri of byDigest.get(record.digest) ?? [])
+                if (match(ri, fi))
+                    sources.push([restored, restored.records[ri]]);
+        const results = [];
+        const seen = new Set();
+        for (const [config, r] of sources) {
+            for (const res of r.layers ?? []) {
+                const li = res.layer ?? 0;
+                if (!chainOk(config, li, present))
+                    continue;
+                const key = layerKey(config, li);
+                if (seen.has(key))
+                    continue;
+                seen.add(key);
+                const out = { layer: builder.addLayer(config, li) };
+                if (res.createdAt)
+                    out.createdAt = res.createdAt;
+                results.push(out);
+            }
+        }
+        const rec = { digest: record.digest };
+        if (results.length)
+            rec.layers = results;
+        if (record.inputs)
+            rec.inputs = record.inputs.map((g) => g.map((e) => ({ ...e, link: e.link ?? 0 })));
+        return rec;
+    });
+    return { layers: builder.layers, records };
+}
+/** Keeps only what `present` can serve: drops results whose layers are missing. */
+function merge_pruneToPresent(config, present) {
+    return mergeConfigs(config, undefined, present);
+}
+/** Restricts a descriptor table to the blobs a config names. */
+function merge_descriptorsFor(image, config) {
+    const descriptors = {};
+    for (const l of config.layers) {
+        const d = image.descriptors[l.blob];
+        if (d)
+            descriptors[l.blob] = d;
+    }
+    return { config, descriptors };
+}
+/** Record digests that have at least one result. */
+function recordsWithResults(config) {
+    return new Set(config.records.filter((r) => (r.layers?.length ?? 0) > 0).map((r) => r.digest));
+}
+/**
+ * Why an index must not be saved, or undefined when it may: never one that serves no step, one
+ * that serves fewer steps than the restored cache served this build (`floor`), or one that serves
+ * no step the index of this commit the service already holds (`held`) does not.
+ */
+function indexVerdict(candidate, floor, held) {
+    const mine = recordsWithResults(candidate);
+    if (mine.size === 0)
+        return 'the index would hold no usable layer';
+    const min = floor ? recordsWithResults(floor).size : 0;
+    if (mine.size < min)
+        return `the index would serve fewer steps (${mine.size}) than the one restored (${min})`;
+    if (held) {
+        const theirs = recordsWithResults(held);
+        if ([...mine].every((d) => theirs.has(d)))
+            return 'the service already holds an index of this commit that serves every step this one does';
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/context.ts
+// The run's context: everything the action knows about the workflow run, read once from the
+// GITHUB_* environment and the event payload. Pure data; planners take it as an argument.
+
+function env(name, e, fallback = '') {
+    const v = e[name];
+    return v === undefined || v === '' ? fallback : v;
+}
+/** Builds the Context from an environment (defaults to process.env). Reads the payload file. */
+function contextFromEnv(e = process.env) {
+    let payload = {};
+    const eventPath = env('GITHUB_EVENT_PATH', e);
+    if (eventPath && existsSync(eventPath)) {
+        try {
+            payload = JSON.parse(readFileSync(eventPath, 'utf8'));
+        }
+        catch (err) {
+            throw new Error(`GITHUB_EVENT_PATH: cannot parse ${eventPath} as JSON: ${err.message}`);
+        }
+    }
+    const [owner = '', repo = ''] = env('GITHUB_REPOSITORY', e).split('/');
+    return {
+        eventName: env('GITHUB_EVENT_NAME', e),
+        sha: env('GITHUB_SHA', e),
+        ref: env('GITHUB_REF', e),
+        refName: env('GITHUB_REF_NAME', e),
+        headRef: env('GITHUB_HEAD_REF', e),
+        baseRef: env('GITHUB_BASE_REF', e),
+        repo: { owner, repo },
+        runId: env('GITHUB_RUN_ID', e, '0'),
+        runNumber: env('GITHUB_RUN_NUMBER', e, '0'),
+        runAttempt: env('GITHUB_RUN_ATTEMPT', e, '1'),
+        job: env('GITHUB_JOB', e),
+        actor: env('GITHUB_ACTOR', e),
+        workflow: env('GITHUB_WORKFLOW', e),
+        serverUrl: env('GITHUB_SERVER_URL', e, 'https://github.com'),
+        apiUrl: env('GITHUB_API_URL', e, 'https://api.github.com'),
+        graphqlUrl: env('GITHUB_GRAPHQL_URL', e, 'https://api.github.com/graphql'),
+        workspace: env('GITHUB_WORKSPACE', e, process.cwd()),
+        runnerTemp: env('RUNNER_TEMP', e, '/tmp'),
+        payload,
+    };
+}
+/** The repository's default branch from the event payload, when the payload says it. */
+function context_defaultBranchOf(ctx) {
+    const b = ctx.payload?.repository?.default_branch;
+    return typeof b === 'string' && b !== '' ? b : undefined;
+}
+function context_isPullRequestEvent(eventName) {
+    return eventName === 'pull_request' || eventName === 'pull_request_target';
+}
+
+;// CONCATENATED MODULE: ./src/cache/keys.ts
+// Pure planning of cache keys: the scope, the index entry's key and restore keys, and the keys of
+// content-addressed blob entries.
+
+
+const keys_KEY_PREFIX = 'obc1';
+/**
+ * A key part that is also a safe path component: lowercase letters, digits, ".", "_" and "-",
+ * never starting with "." or "-", so never "." or ".." (and no path separator survives); no "-"
+ * at the end (nor "." with `trimEnd`), at most `max` characters.
+ */
+function keys_slug(s, max = 40, o = {}) {
+    const end = o.trimEnd ? /[-.]+$/ : /-+$/;
+    const v = s
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[.-]+/, '')
+        .replace(end, '')
+        .slice(0, max);
+    return (o.trimEnd ? v.replace(end, '') : v) || (o.empty ?? 'x');
+}
+/** The first `n` hex digits of the sha256 of `s`. */
+function keys_shortHash(s, n = 8) {
+    return createHash('sha256').update(s).digest('hex').slice(0, n);
+}
+/**
+ * The cache scope: `cache-scope` when given, else one per image + target + platform set, so that
+ * several images built in one repository never overwrite each other's cache.
+ */
+function planScope(s) {
+    if (s.cacheScope)
+        return keys_slug(s.cacheScope, 60);
+    const image = s.images[0] ?? s.file ?? 'image';
+    const name = image.split('/').pop().split(':')[0];
+    const identity = JSON.stringify([s.images[0] ?? '', s.file, s.target, [...s.platforms].sort()]);
+    return `${keys_slug(name, 30)}${s.target ? '-' + keys_slug(s.target, 20) : ''}-${keys_shortHash(identity)}`;
+}
+/** The branches whose caches this run may start from, in order. */
+function fallbackBranches(ctx) {
+    const out = [];
+    const push = (b) => {
+        if (b && !out.includes(b))
+            out.push(b);
+    };
+    if (isPullRequestEvent(ctx.eventName)) {
+        push(ctx.headRef || ctx.payload?.pull_request?.head?.ref);
+        push(ctx.baseRef || ctx.payload?.pull_request?.base?.ref);
+    }
+    else if (ctx.ref.startsWith('refs/heads/')) {
+        push(ctx.ref.slice('refs/heads/'.length));
+    }
+    else if (ctx.eventName === 'merge_group') {
+        push(ctx.payload?.merge_group?.base_ref?.replace(/^refs\/heads\//, ''));
+    }
+    push(defaultBranchOf(ctx));
+    return out;
+}
+/** The index entry's key for this run, and the restore keys to fall back on. */
+function keys_planIndexKeys(scope, ctx) {
+    const branches = fallbackBranches(ctx);
+    const own = isPullRequestEvent(ctx.eventName)
+        ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
+        : ctx.ref.startsWith('refs/tags/')
+            ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
+            : (branches[0] ?? 'detached');
+    const base = `${keys_KEY_PREFIX}-idx-${scope}-`;
+    const primary = `${base}${keys_slug(own, 60)}-${ctx.sha || 'nosha'}`;
+    const restore = [keys_slug(own, 60), ...branches.map((b) => keys_slug(b, 60))].filter((b, i, all) => all.indexOf(b) === i).map((b) => `${base}${b}-`);
+    return { primary, restore };
+}
+/**
+ * The index lookup: this commit's newest alternate index first (saved when a worse index already
+ * held the primary key), then the primary key itself, then the newest index of each branch. The
+ * cache service prefix-matches the lookup key too, and no entry is keyed `<primary>-` itself.
+ */
+function keys_indexLookup(keys) {
+    return { key: `${keys.primary}-`, restoreKeys: [keys.primary, ...keys.restore] };
+}
+/** True when `key` is an index key of this commit: the primary key or one of its alternates. */
+function keys_isCommitIndexKey(keys, key) {
+    return !!key && (key === keys.primary || alternateNumber(keys, key) !== undefined);
+}
+function alternateNumber(keys, key) {
+    const m = /^-(\d{1,6})$/.exec(key.startsWith(keys.primary) ? key.slice(keys.primary.length) : '');
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * The key a save of this commit's index uses: the primary key while the service holds no index of
+ * this commit, else the alternate after the newest one it holds (`<primary>-2`, `-3`, ...), so that
+ * both the lookup of this commit and the branch's restore key find it as the newest.
+ */
+function nextIndexKey(keys, held) {
+    if (!held || !keys_isCommitIndexKey(keys, held))
+        return keys.primary;
+    return `${keys.primary}-${(alternateNumber(keys, held) ?? 1) + 1}`;
+}
+/** Key of an entry that holds one blob, by its digest: shared by every scope and branch. */
+function blobKey(digest) {
+    return `${keys_KEY_PREFIX}-blob-${digest.replace(':', '-')}`;
+}
+/** Key of an entry that holds several blobs, derived from their digests. */
+function packKey(digests) {
+    return `${keys_KEY_PREFIX}-pack-sha256-${(0,external_node_crypto_.createHash)('sha256')
+        .update([...digests].sort().join('\n'))
+        .digest('hex')}`;
+}
+/**
+ * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
+ * packs balanced by size (largest first into the lightest pack).
+ */
+function planPacks(blobs, maxEntries) {
+    if (blobs.length === 0)
+        return [];
+    if (blobs.length <= maxEntries)
+        return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
+    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
+    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+        lightest.size += b.size;
+        lightest.digests.push(b.digest);
+    }
+    return packs
+        .filter((p) => p.digests.length)
+        .map((p) => {
+        const digests = [...p.digests].sort();
+        return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/cache/store.ts
@@ -29508,23 +29564,8 @@ async function readMeta(dir) {
         return undefined;
     }
 }
-async function exists(file) {
-    try {
-        await external_node_fs_.promises.access(file);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-async function sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return 0;
-    }
-}
+/** The size of `file`; 0 when it cannot be read. */
+const sizeOf = async (file) => (await layout_fileSize(file)) ?? 0;
 /** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
 async function restoreIndex(svc, p, keys) {
     await fs.rm(p.index, { recursive: true, force: true });
@@ -29592,7 +29633,7 @@ async function fetchEntry(svc, p, key, digests) {
  * Eager restore: every referenced blob is downloaded and a local layout (in `form`) is written for
  * --cache-from type=local.
  */
-async function store_restoreLayerCache(svc, p, keys, form = 'index') {
+async function restoreLayerCache(svc, p, keys, form = 'index') {
     const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
     const idx = await restoreIndex(svc, p, keys);
     if (!idx)
@@ -29641,7 +29682,7 @@ async function store_restoreLayerCache(svc, p, keys, form = 'index') {
         core.warning(`Layer cache: ${outcome.missing} blob(s) could not be restored; the steps that need them will be rebuilt.`);
     return outcome;
 }
-async function store_openLazyCache(svc, p, keys) {
+async function openLazyCache(svc, p, keys) {
     const outcome = { hit: 'miss', held: {}, missing: 0, bytesRestored: 0, entriesRestored: 0, layoutReady: false };
     const idx = await restoreIndex(svc, p, keys);
     const failed = new Set();
@@ -29763,7 +29804,7 @@ async function goneEntries(svc, p, held, packs = {}) {
 }
 const NOTHING_CHANGED = 'nothing changed: the cache already holds every layer of this build';
 /** Compares the export with the restored index (limited to what is still held); undefined without an export. */
-async function store_compareExport(p, held) {
+async function compareExport(p, held) {
     const fresh = await readLayout(p.layoutOut);
     if (!fresh)
         return undefined;
@@ -29796,66 +29837,22 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
         lib_core/* info */.pq(`Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`);
         held = withoutGone(held, gone);
     }
-    const cmp = await store_compareExport(p, held);
+    const cmp = await compareExport(p, held);
     if (!cmp)
         return none('the build exported no cache');
     const { fresh, restored, restoredMeta, freshBlobs, restoredBlobs, newBlobDigests } = cmp;
     if (cmp.unchanged)
         return none(NOTHING_CHANGED);
-    // Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
-    // given to buildx. A blob the service holds needs no bytes.
-    const located = new Map();
-    for (const d of new Set([...freshBlobs, ...restoredBlobs])) {
-        for (const f of [layout_blobPath(p.layoutOut, d), layout_blobPath(p.index, d), layout_blobPath(p.store, d), layout_blobPath(p.layoutIn, d)]) {
-            if (await exists(f)) {
-                located.set(d, f);
-                break;
-            }
-        }
-    }
+    const located = await locateBlobs(p, new Set([...freshBlobs, ...restoredBlobs]));
     const present = new Set([...located.keys(), ...Object.keys(held)]);
     const merged = mergeConfigs(fresh.config, restored?.config, present);
     const descriptors = { ...(restored?.descriptors ?? {}), ...fresh.descriptors };
     const image = merge_descriptorsFor({ config: merged, descriptors }, merged);
     const source = (d) => located.get(d) ?? layout_blobPath(p.layoutOut, d);
-    // Large blobs the service does not hold yet go into blob entries.
-    const large = [];
-    const small = [];
-    for (const d of merge_blobsOf(merged)) {
-        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
-        if (size < SMALL_BLOB_BYTES) {
-            if (located.has(d))
-                small.push(d);
-        }
-        else if (!held[d] && located.has(d))
-            large.push({ digest: d, size });
-    }
-    const entries = { ...held };
-    const packs = {};
-    let entriesSaved = 0;
-    let bytesSaved = 0;
-    const stored = new Set(Object.keys(held));
-    const plan = planPacks(large, MAX_BLOB_ENTRIES);
-    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    for (const entry of plan) {
-        for (const d of entry.digests)
-            await layout_linkBlob(source(d), p.store, d);
-        const paths = entryPaths(p, entry.digests);
-        const r = await storeEntry(svc, paths, entry.key);
-        if (r === 'uploaded') {
-            entriesSaved++;
-            for (const f of paths)
-                bytesSaved += await sizeOf(f);
-        }
-        if (r === 'missing')
-            continue;
-        for (const d of entry.digests) {
-            stored.add(d);
-            entries[d] = entry.key;
-        }
-        if (entry.digests.length > 1)
-            packs[entry.key] = entry.digests;
-    }
+    const { large, small } = await sortBySize(merged, image, located, held, source);
+    const up = await uploadBlobs(svc, p, large, held, source);
+    const { entries, packs, stored } = up;
+    let { entriesSaved, bytesSaved } = up;
     // Packs from earlier runs that still hold referenced blobs.
     for (const [key, digests] of Object.entries(restoredMeta?.packs ?? {})) {
         if (digests.some((d) => entries[d] === key))
@@ -29875,6 +29872,65 @@ async function saveLayerCache(svc, p, keys, scope, held, buildMs) {
     bytesSaved += r.bytes;
     lib_core/* info */.pq(`Layer cache: saved ${r.key} (${r.config.records.length} records, ${recordsWithResults(r.config).size} with layers, ${entriesSaved} entries, ${bytesSaved} bytes).`);
     return { saved: true, key: r.key, entriesSaved, bytesSaved, newBlobs: newBlobDigests.length };
+}
+/**
+ * Where each blob's bytes are on this runner: the export, the index, the blob store, the layout
+ * given to buildx (in that order). A blob found nowhere is left out.
+ */
+async function locateBlobs(p, digests) {
+    const located = new Map();
+    for (const d of digests) {
+        for (const f of [layout_blobPath(p.layoutOut, d), layout_blobPath(p.index, d), layout_blobPath(p.store, d), layout_blobPath(p.layoutIn, d)]) {
+            if (await exists(f)) {
+                located.set(d, f);
+                break;
+            }
+        }
+    }
+    return located;
+}
+/**
+ * The merged config's blobs by size: small ones found on this runner travel in the index entry;
+ * large ones the service does not hold yet (and found here) go into blob entries.
+ */
+async function sortBySize(merged, image, located, held, source) {
+    const large = [];
+    const small = [];
+    for (const d of merge_blobsOf(merged)) {
+        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
+        if (size < SMALL_BLOB_BYTES) {
+            if (located.has(d))
+                small.push(d);
+        }
+        else if (!held[d] && located.has(d))
+            large.push({ digest: d, size });
+    }
+    return { large, small };
+}
+/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries and stores each (see storeEntry). */
+async function uploadBlobs(svc, p, large, held, source) {
+    const out = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
+    await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
+    for (const entry of planPacks(large, MAX_BLOB_ENTRIES)) {
+        for (const d of entry.digests)
+            await layout_linkBlob(source(d), p.store, d);
+        const paths = entryPaths(p, entry.digests);
+        const r = await storeEntry(svc, paths, entry.key);
+        if (r === 'uploaded') {
+            out.entriesSaved++;
+            for (const f of paths)
+                out.bytesSaved += await sizeOf(f);
+        }
+        if (r === 'missing')
+            continue;
+        for (const d of entry.digests) {
+            out.stored.add(d);
+            out.entries[d] = entry.key;
+        }
+        if (entry.digests.length > 1)
+            out.packs[entry.key] = entry.digests;
+    }
+    return out;
 }
 /**
  * Stores one content-addressed entry: `held` when the service has it already, `uploaded` when this
@@ -30017,274 +30073,346 @@ async function stageIndex(p, key, draft, base) {
     return bytes + (await sizeOf(file));
 }
 
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: ./src/cache/proxy.ts
-// A small OCI registry on loopback that stands between BuildKit and the Actions cache service for
-// the duration of the build. BuildKit imports the cache from it (`--cache-from type=registry`) and
-// fetches only the blobs it really needs: a blob held in the cache service is downloaded when
-// BuildKit asks for it, not before, so a fully cached build downloads almost nothing. BuildKit
-// exports to it as well (`--cache-to type=registry`); it skips blobs the service already holds and
-// uploads only new ones, which land on disk as an OCI layout for the post step to save.
-//
-// Every request must carry this run's credential (HTTP basic auth, handed to BuildKit through the
-// job's private Docker config), so no other process on the runner can read or write the cache
-// through it. The export may come in either cache form (image index or image manifest); the
-// offered cache is served in the form the caller chose for the builder's BuildKit.
+;// CONCATENATED MODULE: ./src/cache/verify.ts
+// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
+// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
+// differs (written by something other than this build, or changed on disk before post) is not saved.
 
 
-
-
-
-const PROXY_REPO = 'obc/cache';
-const IMPORT_TAG = 'in';
-const EXPORT_TAG = 'out';
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** A manifest larger than this is not a cache document. */
-const MAX_MANIFEST_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
-function send(res, status, headers = {}, body) {
-    res.writeHead(status, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-    res.end(body);
-}
-function sendError(res, status, code, message, headers = {}) {
-    send(res, status, { 'Content-Type': 'application/json', ...headers }, JSON.stringify({ errors: [{ code, message }] }));
-}
-const notFound = (res, code = 'BLOB_UNKNOWN') => sendError(res, 404, code, 'not found');
-/** Sends bytes held in memory, or only their headers for HEAD. */
-function sendBytes(req, res, data, digest, type) {
-    const headers = { 'Content-Type': type, 'Content-Length': data.length, 'Docker-Content-Digest': digest };
-    if (req.method === 'HEAD')
-        send(res, 200, headers);
-    else
-        send(res, 200, headers, data);
-}
-/** The whole request body, refused past `limit` bytes (manifests are small). */
-function readAll(req, limit) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req
-            .on('data', (c) => {
-            size += c.length;
-            if (size <= limit)
-                chunks.push(c);
-        })
-            .on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined))
-            .on('error', reject);
-    });
-}
-/** Appends a request body to an upload, hashing it on the way: no second read to verify it. */
-function append(req, up) {
-    return new Promise((resolve, reject) => {
-        req.on('data', (c) => {
-            up.hash.update(c);
-            up.size += c.length;
-        });
-        req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
-    });
-}
-/** True when the request carries exactly `expected` as its basic credential. */
-function authorized(header, expected) {
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-    if (!m)
-        return false;
-    const got = Buffer.from(m[1], 'base64');
-    const want = Buffer.from(`${expected.username}:${expected.password}`);
-    return got.length === want.length && timingSafeEqual(got, want);
-}
-function randomCredentials() {
-    return { username: 'obc', password: randomBytes(24).toString('base64url') };
-}
-async function proxy_startCacheProxy(src, exportDir, opts) {
-    await fs.rm(exportDir, { recursive: true, force: true });
-    await fs.mkdir(path.join(exportDir, 'blobs', 'sha256'), { recursive: true });
-    const uploadsDir = path.join(exportDir, '.uploads');
-    await fs.mkdir(uploadsDir, { recursive: true });
-    const credentials = opts.credentials ?? randomCredentials();
-    const render = (image) => (image ? renderCacheImage(image, opts.form) : undefined);
-    let offered = render(src.image);
-    const stats = { blobsServed: 0, bytesServed: 0, fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 };
-    const uploads = new Map();
-    const sendFile = async (req, res, file, digest) => {
-        const size = (await fs.stat(file)).size;
-        const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest };
-        if (req.method === 'HEAD')
-            return send(res, 200, headers);
-        stats.blobsServed++;
-        stats.bytesServed += size;
-        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
-        await new Promise((resolve) => {
-            createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
-        });
-    };
-    /** Manifests: the offered cache under its tag or digest; the export is stored when put. */
-    const manifests = async (req, res, ref) => {
-        if (req.method === 'PUT') {
-            // Only this build's export is written, under its tag (or by digest); nothing else.
-            if (ref !== EXPORT_TAG && !DIGEST_RE.test(ref))
-                return sendError(res, 403, 'DENIED', 'only the export tag may be written');
-            const data = await readAll(req, MAX_MANIFEST_BYTES);
-            if (!data)
-                return sendError(res, 400, 'MANIFEST_INVALID', 'manifest too large');
-            const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
-            if (DIGEST_RE.test(ref) && ref !== digest)
-                return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-            // The export tag is written once per build: a second, different document is refused.
-            if (ref === EXPORT_TAG && stats.exportDigest && stats.exportDigest !== digest) {
-                stats.rewritesRefused++;
-                return sendError(res, 409, 'DENIED', 'the export was written already');
-            }
-            let form;
-            try {
-                form = parseCacheDocument(data, 'the manifest BuildKit exported').form;
-            }
-            catch (err) {
-                if (err instanceof CacheFormatError)
-                    return sendError(res, 400, 'MANIFEST_INVALID', err.message);
-                throw err;
-            }
-            await fs.writeFile(blobPath(exportDir, digest), data);
-            if (ref === EXPORT_TAG) {
-                await writeLayoutIndex(exportDir, digest, data.length, mediaTypeOf(form));
-                stats.exportForm = form;
-                stats.exportDigest = digest;
-            }
-            return send(res, 201, { Location: `/v2/${PROXY_REPO}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+/**
+ * The digest of the cache document BuildKit says it exported, from the build's metadata file;
+ * undefined when it reported none (no cache export, or an export that failed with ignore-error).
+ */
+function reportedCacheDigest(md) {
+    let v = md['cache.manifest'];
+    if (typeof v === 'string') {
+        try {
+            v = JSON.parse(v);
         }
-        if (offered && (ref === IMPORT_TAG || ref === offered.listDigest))
-            return sendBytes(req, res, offered.list, offered.listDigest, offered.mediaType);
-        return notFound(res, 'MANIFEST_UNKNOWN');
-    };
-    /** Blob uploads (the export). */
-    const blobUploads = async (req, res, url, id) => {
-        const accepted = (uuid, size) => send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
-        if (req.method === 'POST' && !id) {
-            const uuid = randomBytes(12).toString('hex');
-            const up = { file: path.join(uploadsDir, uuid), hash: createHash('sha256'), size: 0 };
-            await fs.writeFile(up.file, '');
-            const digest = url.searchParams.get('digest');
-            if (digest) {
-                await append(req, up);
-                return finishUpload(res, up, digest);
-            }
-            req.resume();
-            uploads.set(uuid, up);
-            return accepted(uuid, 0);
+        catch {
+            return undefined;
         }
-        const up = uploads.get(id);
-        if (!up)
-            return notFound(res, 'BLOB_UPLOAD_UNKNOWN');
-        if (req.method === 'PATCH') {
-            await append(req, up);
-            return accepted(id, up.size);
-        }
-        if (req.method === 'PUT') {
-            await append(req, up);
-            uploads.delete(id);
-            return finishUpload(res, up, url.searchParams.get('digest') ?? '');
-        }
-        return send(res, 405);
-    };
-    const finishUpload = async (res, up, digest) => {
-        if (!DIGEST_RE.test(digest) || 'sha256:' + up.hash.digest('hex') !== digest) {
-            await fs.rm(up.file, { force: true });
-            return sendError(res, 400, 'DIGEST_INVALID', 'digest mismatch');
-        }
-        await fs.rename(up.file, blobPath(exportDir, digest));
-        stats.uploads++;
-        stats.bytesUploaded += up.size;
-        send(res, 201, { Location: `/v2/${PROXY_REPO}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
-    };
-    /** Blobs: uploaded this run, the offered config, on disk already, or fetched on demand. */
-    const blobs = async (req, res, digest) => {
-        if (!DIGEST_RE.test(digest))
-            return notFound(res);
-        const exported = blobPath(exportDir, digest);
-        if (await proxy_exists(exported))
-            return sendFile(req, res, exported, digest);
-        if (offered && digest === offered.configDigest)
-            return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
-        const local = await src.localPath(digest);
-        if (local)
-            return sendFile(req, res, local, digest);
-        if (!src.held(digest))
-            return notFound(res);
-        const size = src.image?.descriptors[digest]?.size;
-        if (req.method === 'HEAD' && size !== undefined) {
-            return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
-        }
-        stats.fetches++;
-        const fetched = await src.fetch(digest);
-        if (!fetched) {
-            stats.fetchFailures.push(digest);
-            return notFound(res);
-        }
-        return sendFile(req, res, fetched, digest);
-    };
-    const handle = async (req, res) => {
-        if (process.env.OBC_PROXY_TRACE)
-            process.stderr.write(`proxy: ${req.method} ${req.url}\n`);
-        if (!authorized(req.headers.authorization, credentials)) {
-            stats.unauthorized++;
-            req.resume();
-            return sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="oneshot-build layer cache"' });
-        }
-        const url = new URL(req.url ?? '/', 'http://x');
-        const p = url.pathname;
-        if (p === '/v2/' || p === '/v2')
-            return send(res, 200, { 'Content-Type': 'application/json' }, '{}');
-        const prefix = `/v2/${PROXY_REPO}/`;
-        if (!p.startsWith(prefix))
-            return notFound(res, 'NAME_UNKNOWN');
-        const rest = p.slice(prefix.length);
-        if (rest.startsWith('manifests/'))
-            return manifests(req, res, decodeURIComponent(rest.slice('manifests/'.length)));
-        if (rest.startsWith('blobs/uploads'))
-            return blobUploads(req, res, url, rest.slice('blobs/uploads'.length).replace(/^\//, ''));
-        if (rest.startsWith('blobs/'))
-            return blobs(req, res, decodeURIComponent(rest.slice('blobs/'.length)));
-        return notFound(res, 'UNSUPPORTED');
-    };
-    const server = http.createServer((req, res) => {
-        handle(req, res).catch(() => {
-            if (!res.headersSent)
-                send(res, 500);
-            else
-                res.destroy();
-        });
-    });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${server.address().port}`;
-    return {
-        host,
-        credentials,
-        cacheFrom: offered ? `type=registry,ref=${host}/${PROXY_REPO}:${IMPORT_TAG}` : undefined,
-        cacheTo: `type=registry,ref=${host}/${PROXY_REPO}:${EXPORT_TAG},mode=max,ignore-error=true`,
-        exportDir,
-        stats,
-        offer: (image) => {
-            offered = render(image);
-        },
-        rearmExport: () => {
-            stats.exportDigest = undefined;
-        },
-        close: async () => {
-            await new Promise((resolve) => {
-                server.closeAllConnections?.();
-                server.close(() => resolve());
-            });
-            await fs.rm(uploadsDir, { recursive: true, force: true });
-        },
-    };
+    }
+    const digest = v?.digest;
+    return typeof digest === 'string' && DIGEST_RE.test(digest) ? digest : undefined;
 }
-async function proxy_exists(p) {
+/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
+async function namedExportMismatch(dir, expected) {
+    const named = await layoutTop(dir);
+    if (!named)
+        return 'the export on disk names no cache document';
+    if (named !== expected)
+        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
+    return undefined;
+}
+/**
+ * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
+ * the document and its config hash to their digests, and so does every blob of it that is on disk
+ * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
+ * Returns why the export must not be saved, or undefined when it may.
+ */
+async function checkExport(dir, expected, skip = new Set()) {
+    const mismatch = await namedExportMismatch(dir, expected);
+    if (mismatch)
+        return mismatch;
+    const file = layout_blobPath(dir, expected);
+    if (!(await layout_verifyBlob(file, expected)))
+        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
+    let doc;
     try {
-        await fs.access(p);
-        return true;
+        doc = parseCacheDocument(await external_node_fs_.promises.readFile(file), 'the exported document');
     }
-    catch {
-        return false;
+    catch (err) {
+        return err.message;
     }
+    if (!(await layout_verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
+        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const f = layout_blobPath(dir, layer.digest);
+        const present = await external_node_fs_.promises.access(f).then(() => true, () => false);
+        if (present && !(await layout_verifyBlob(f, layer.digest)))
+            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/format.ts
+// Formatting helpers shared by the logs and the job summary.
+/** A byte count in binary units, one decimal (`512 B`, `1.5 KiB`, `2.0 GiB`). */
+function format_formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
+// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
+// the step. Secrets appear by id only: the Report never holds a value.
+
+
+// Re-exported for the callers that format a summary's numbers.
+
+function formatMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60)
+        return `${s.toFixed(1)} s`;
+    const m = Math.floor(s / 60);
+    return `${m} min ${Math.round(s - m * 60)} s`;
+}
+/** A table cell: one line, pipes escaped. */
+function cell(s) {
+    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+}
+function code(s) {
+    return `\`${s.replace(/`/g, "'")}\``;
+}
+function table(rows) {
+    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
+}
+function headline(r) {
+    if (r.error)
+        return '### ❌ Docker build failed';
+    if (r.dryRun)
+        return '### 🧪 Docker build: dry run (nothing built)';
+    if (r.distribute === 'merge' && r.pushed)
+        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    if (r.distribute === 'platform' && r.pushed)
+        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
+    if (r.pushed)
+        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
+    return '### ☑️ Docker build succeeded (not pushed)';
+}
+function pushVerdict(r) {
+    if (r.pushed)
+        return 'yes';
+    if (!r.pushPlanned)
+        return 'no';
+    if (r.dryRun)
+        return 'would push';
+    return r.error ? 'no: the step failed first' : 'no';
+}
+function cacheLine(r) {
+    const c = r.cache;
+    if (!c)
+        return undefined;
+    if (c.hit === 'disabled')
+        return 'disabled (cache: false)';
+    const what = c.hit === 'miss'
+        ? 'miss: nothing restored'
+        : `${c.hit} hit: ${formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
+    const save = c.saveReason ? `; not saved (${c.saveReason})` : c.unchanged ? '; nothing new to save: the cache already held every layer of this build' : '';
+    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
+}
+/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
+function testLine(t) {
+    if (t.exitCode === 0)
+        return `passed in ${formatMs(t.ms)}`;
+    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
+}
+/** The main step's section of the job summary. */
+function renderMainSummary(r) {
+    const out = [headline(r), ''];
+    if (r.error) {
+        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
+        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
+    }
+    if (r.tags.length && r.distribute === 'platform') {
+        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+    }
+    else if (r.tags.length) {
+        if (r.pushed) {
+            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
+        }
+        else {
+            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
+        }
+    }
+    const rows = [];
+    if (r.pushReason)
+        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
+    if (r.platforms?.length)
+        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
+    if (r.digest)
+        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
+    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
+        rows.push([`Digest of ${p}`, code(dg)]);
+    if (r.handoverKey)
+        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
+    if (r.emulated?.arches.length) {
+        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
+        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
+    }
+    if (r.imageid)
+        rows.push(['Image ID', code(r.imageid)]);
+    if (r.dockerfile)
+        rows.push(['Dockerfile', code(r.dockerfile)]);
+    if (r.buildMs !== undefined)
+        rows.push(['Build time', formatMs(r.buildMs)]);
+    if (r.test)
+        rows.push(['Test (test-run)', testLine(r.test)]);
+    const cache = cacheLine(r);
+    if (cache)
+        rows.push(['Layer cache', cache]);
+    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
+        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
+        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
+    }
+    if (r.mounts?.length) {
+        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${formatBytes(m.bytes)})` : ''}`).join(', ');
+        rows.push(['Cache mounts', line]);
+    }
+    if (r.secretIds.length)
+        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
+    const scan = r.secretScan;
+    if (scan) {
+        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
+        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
+    }
+    const t = r.toolchain;
+    if (t) {
+        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
+        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
+    }
+    if (rows.length)
+        out.push(...table(rows), '');
+    return out.join('\n');
+}
+/** The post step's section: the layer cache save. */
+function renderSaveSummary(s) {
+    const out = ['### Layer cache save', ''];
+    if (s.failed)
+        out.push(`Not saved: ${s.failed} (the build is not affected).`);
+    else if (!s.saved)
+        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
+    else {
+        const key = s.key ? ` under ${code(s.key)}` : '';
+        out.push(`Saved ${format_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
+    }
+    out.push('');
+    return out.join('\n');
+}
+/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
+async function appendSummary(markdown) {
+    try {
+        if (!process.env.GITHUB_STEP_SUMMARY) {
+            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
+            return;
+        }
+        await lib_core/* summary */.z.addRaw(markdown, true).write();
+    }
+    catch (err) {
+        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
+    }
+    finally {
+        lib_core/* summary */.z.emptyBuffer();
+    }
+}
+/** The save section's facts from the post step's save phase (no outcome: the save threw). */
+function saveSummaryFrom(r, key) {
+    if (!r.outcome)
+        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
+    const o = r.outcome;
+    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/phases/save.ts
+// Phase (post): save the layer cache after a successful build. Returns what it did; writing the job
+// summary is post's.
+
+
+
+
+
+
+/**
+ * Post: the layer cache's log group. Saves it when main's build succeeded, the run was not
+ * cancelled and the cache is to be saved; returns the summary's save part (undefined when the
+ * layer cache was off). Never throws.
+ */
+async function saveCachePhase(state, phase) {
+    const c = state.cache;
+    if (!c)
+        return undefined;
+    return lib_core/* group */.Os('Save layer cache', async () => {
+        const skipped = (reason) => ({ saved: false, entriesSaved: 0, bytesSaved: 0, ms: 0, reason });
+        if (state.cancelled) {
+            lib_core/* info */.pq(`Layer cache not saved: the run was cancelled (${state.cancelled}).`);
+            return skipped('the run was cancelled');
+        }
+        if (!state.buildSucceeded) {
+            lib_core/* info */.pq('Layer cache not saved: the build did not succeed.');
+            return skipped('the build did not succeed');
+        }
+        if (!c.save) {
+            lib_core/* info */.pq(`Layer cache not saved (${c.saveSkipReason ?? 'not enabled'}).`);
+            return skipped(c.saveSkipReason ?? 'not enabled');
+        }
+        return saveSummaryFrom(await savePhase(c, phase), c.keys.primary);
+    });
+}
+/** Saves the layer cache in post; never throws. */
+async function savePhase(c, phase) {
+    const stats = service_newStats();
+    const started = Date.now();
+    if (c.unchanged) {
+        // Main compared the export with the restored cache already: no need to read it again.
+        lib_core/* info */.pq(`Layer cache not saved: ${NOTHING_CHANGED}.`);
+        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
+    }
+    if (c.exportDigest) {
+        // Only what this build exported, as BuildKit reported it, and unchanged since main.
+        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
+        if (why) {
+            const failure = `this build's cache export changed after the build: ${why}`;
+            lib_core/* warning */.$e(`Layer cache: not saved: ${failure}.`);
+            return { failure, stats, ms: Date.now() - started };
+        }
+    }
+    try {
+        const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
+            const svc = await service_actionsCacheService(c.paths.store, phase, stats);
+            try {
+                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
+            }
+            finally {
+                svc.close();
+            }
+        });
+        if (!outcome.saved)
+            lib_core/* info */.pq(`Layer cache not saved: ${outcome.reason}.`);
+        lib_core/* info */.pq(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
+        return { outcome, stats, ms: Date.now() - started };
+    }
+    catch (err) {
+        const failure = saveFailure(err);
+        lib_core/* warning */.$e(`Layer cache: not saved: ${failure}`);
+        return { failure, stats, ms: Date.now() - started };
+    }
+}
+/** Names what failed in a save that threw: the export's format, or the step's own files. */
+function saveFailure(err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof CacheFormatError)
+        return `this action could not read the build's cache export: ${msg}`;
+    const code = err?.code;
+    if (code === 'ENOSPC')
+        return `the runner's disk is full: ${msg}`;
+    if (code)
+        return `a file of the cache export could not be read or written (${code}): ${msg}`;
+    return `an unexpected error while saving: ${msg}`;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -30353,7 +30481,11 @@ function condensedBuildxProgress() {
             return drop();
         },
         end() {
-            return dropped ? [`(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`] : [];
+            return dropped
+                ? [
+                    `(${dropped} ${dropped === 1 ? 'line' : 'lines'} of BuildKit transfer and export progress hidden; enable debug logging to see the full progress and command.)`,
+                ]
+                : [];
         },
     };
 }
@@ -30604,7 +30736,7 @@ var external_node_os_ = __nccwpck_require__(8161);
 /** Inputs holding registry credentials: Docker and its plugins never need them in their environment. */
 const CREDENTIAL_INPUTS = new Set(['INPUT_PASSWORD', 'INPUT_REGISTRY-AUTH', 'INPUT_GITHUB-TOKEN']);
 /** The environment every docker command of this job gets (with the job's private DOCKER_CONFIG). */
-function docker_dockerEnv(dockerConfig, base = process.env) {
+function dockerEnv(dockerConfig, base = process.env) {
     const env = {};
     for (const [k, v] of Object.entries(base))
         if (v !== undefined && !CREDENTIAL_INPUTS.has(k))
@@ -30700,7 +30832,7 @@ async function makeDockerConfig(runnerTemp, base = process.env) {
     }
     return dir;
 }
-class docker_LoginError extends (/* unused pure expression or super */ null && (Error)) {
+class LoginError extends (/* unused pure expression or super */ null && (Error)) {
 }
 /** Logs out of every registry and deletes the private Docker config with everything in it. */
 async function logoutAndForget(dockerConfig, registries, env) {
@@ -30716,194 +30848,9 @@ async function logoutAndForget(dockerConfig, registries, env) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/summary.ts
-// The job summary: what the run built and pushed, the cache, the timings and the toolchain, from the
-// typed Report (main) and the save outcome (post). Rendering is pure Markdown; writing never fails
-// the step. Secrets appear by id only: the Report never holds a value.
-
-function summary_formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function formatMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 60)
-        return `${s.toFixed(1)} s`;
-    const m = Math.floor(s / 60);
-    return `${m} min ${Math.round(s - m * 60)} s`;
-}
-/** A table cell: one line, pipes escaped. */
-function cell(s) {
-    return s.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
-}
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
-}
-function table(rows) {
-    return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`)];
-}
-function headline(r) {
-    if (r.error)
-        return '### ❌ Docker build failed';
-    if (r.dryRun)
-        return '### 🧪 Docker build: dry run (nothing built)';
-    if (r.distribute === 'merge' && r.pushed)
-        return `### ✅ Docker image index of ${r.platforms?.length ?? 0} platforms pushed as ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    if (r.distribute === 'platform' && r.pushed)
-        return `### ✅ Docker build pushed ${r.platforms?.[0] ?? 'the platform'} by digest (the merge tags it)`;
-    if (r.pushed)
-        return `### ✅ Docker build pushed ${r.tags.length} ${r.tags.length === 1 ? 'tag' : 'tags'}`;
-    return '### ☑️ Docker build succeeded (not pushed)';
-}
-function pushVerdict(r) {
-    if (r.pushed)
-        return 'yes';
-    if (!r.pushPlanned)
-        return 'no';
-    if (r.dryRun)
-        return 'would push';
-    return r.error ? 'no: the step failed first' : 'no';
-}
-function cacheLine(r) {
-    const c = r.cache;
-    if (!c)
-        return undefined;
-    if (c.hit === 'disabled')
-        return 'disabled (cache: false)';
-    const what = c.hit === 'miss' ? 'miss: nothing restored' : `${c.hit} hit: ${summary_formatBytes(c.bytesRestored)} restored from ${c.entriesRestored} ${c.entriesRestored === 1 ? 'entry' : 'entries'}`;
-    const save = c.saveReason
-        ? `; not saved (${c.saveReason})`
-        : c.unchanged
-            ? '; nothing new to save: the cache already held every layer of this build'
-            : '';
-    return `${what}, ${formatMs(c.restoreMs)} in the cache service${save}`;
-}
-/** The test-run line: passed, or failed and so nothing pushed (the layer cache is still saved). */
-function testLine(t) {
-    if (t.exitCode === 0)
-        return `passed in ${formatMs(t.ms)}`;
-    return `failed with exit code ${t.exitCode} after ${formatMs(t.ms)}: nothing pushed or exported`;
-}
-/** The main step's section of the job summary. */
-function renderMainSummary(r) {
-    const out = [headline(r), ''];
-    if (r.error) {
-        const where = r.errorLocation ? ` at ${code(`${r.errorLocation.file}:${r.errorLocation.startLine}`)}` : '';
-        out.push(`The step failed${where}:`, '', '```text', r.error.replace(/```/g, "'''"), '```', '');
-    }
-    if (r.tags.length && r.distribute === 'platform') {
-        out.push(r.pushed ? 'No tag moved: the merge job pushes the index under these tags:' : 'Tags of the index (the merge job):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-    }
-    else if (r.tags.length) {
-        if (r.pushed) {
-            out.push('Pushed:', '', ...r.tags.map((t) => `- ${code(r.digest ? `${t}@${r.digest}` : t)}`), '');
-        }
-        else {
-            out.push(r.error ? 'Tags it would have had:' : 'Tags (not pushed):', '', ...r.tags.map((t) => `- ${code(t)}`), '');
-        }
-    }
-    const rows = [];
-    if (r.pushReason)
-        rows.push(['Push', `${pushVerdict(r)} (${r.pushReason})`]);
-    if (r.platforms?.length)
-        rows.push([r.distribute === 'merge' ? 'Platforms merged' : 'Platforms', r.platforms.join(', ')]);
-    if (r.digest)
-        rows.push([r.distribute === 'merge' ? 'Index digest' : r.distribute === 'platform' ? 'Digest (pushed by digest)' : 'Digest', code(r.digest)]);
-    for (const [p, dg] of Object.entries(r.platformDigests ?? {}))
-        rows.push([`Digest of ${p}`, code(dg)]);
-    if (r.handoverKey)
-        rows.push(['Handed to the merge', `Actions cache key ${code(r.handoverKey)}`]);
-    if (r.emulated?.arches.length) {
-        const reg = r.emulated.registered.length ? `; registered now: ${r.emulated.registered.join(', ')}` : '; handlers were registered already';
-        rows.push(['QEMU emulation', `${r.emulated.arches.join(', ')}${reg}`]);
-    }
-    if (r.imageid)
-        rows.push(['Image ID', code(r.imageid)]);
-    if (r.dockerfile)
-        rows.push(['Dockerfile', code(r.dockerfile)]);
-    if (r.buildMs !== undefined)
-        rows.push(['Build time', formatMs(r.buildMs)]);
-    if (r.test)
-        rows.push(['Test (test-run)', testLine(r.test)]);
-    const cache = cacheLine(r);
-    if (cache)
-        rows.push(['Layer cache', cache]);
-    if (r.cache?.coldBuildMs !== undefined && r.buildMs !== undefined && r.cache.hit !== 'miss') {
-        const saved = r.cache.coldBuildMs - r.buildMs - r.cache.restoreMs;
-        rows.push(['Time saved', `${saved > 0 ? formatMs(saved) : 'none'} against the cold build (${formatMs(r.cache.coldBuildMs)})`]);
-    }
-    if (r.mounts?.length) {
-        const line = r.mounts.map((m) => `${code(m.id)}: ${m.result}${m.result === 'restored' ? ` (${summary_formatBytes(m.bytes)})` : ''}`).join(', ');
-        rows.push(['Cache mounts', line]);
-    }
-    if (r.secretIds.length)
-        rows.push(['Build secrets', `${r.secretIds.map(code).join(', ')} (ids only)`]);
-    const scan = r.secretScan;
-    if (scan) {
-        const found = scan.leakedIds.length ? `found ${scan.leakedIds.map(code).join(', ')}: nothing pushed or cached` : 'no secret value found';
-        rows.push(['Leak guard', `${found} (${scan.blobs} blobs, ${summary_formatBytes(scan.decompressedBytes)} read in ${formatMs(scan.ms)})`]);
-    }
-    const t = r.toolchain;
-    if (t) {
-        const bk = t.buildkit ? `, BuildKit ${t.buildkit}` : '';
-        rows.push(['Toolchain', `Docker ${t.docker}, buildx ${t.buildx}${bk}; builder ${code(t.builder)} (${t.driver} driver)`]);
-    }
-    if (rows.length)
-        out.push(...table(rows), '');
-    return out.join('\n');
-}
-/** The post step's section: the layer cache save. */
-function renderSaveSummary(s) {
-    const out = ['### Layer cache save', ''];
-    if (s.failed)
-        out.push(`Not saved: ${s.failed} (the build is not affected).`);
-    else if (!s.saved)
-        out.push(`Not saved: ${s.reason ?? 'not enabled'}.`);
-    else {
-        const key = s.key ? ` under ${code(s.key)}` : '';
-        out.push(`Saved ${summary_formatBytes(s.bytesSaved)} in ${s.entriesSaved} ${s.entriesSaved === 1 ? 'entry' : 'entries'}${key}, ${formatMs(s.ms)} in the cache service.`);
-    }
-    out.push('');
-    return out.join('\n');
-}
-/** Appends Markdown to the job summary; a summary that cannot be written is only a debug line. */
-async function appendSummary(markdown) {
-    try {
-        if (!process.env.GITHUB_STEP_SUMMARY) {
-            lib_core/* debug */.Yz('No GITHUB_STEP_SUMMARY: job summary not written.');
-            return;
-        }
-        await lib_core/* summary */.z.addRaw(markdown, true).write();
-    }
-    catch (err) {
-        lib_core/* debug */.Yz(`Job summary not written: ${err.message}`);
-    }
-    finally {
-        lib_core/* summary */.z.emptyBuffer();
-    }
-}
-/** The save section's facts from the post step's save phase (no outcome: the save threw). */
-function saveSummaryFrom(r, key) {
-    if (!r.outcome)
-        return { saved: false, failed: r.failure ?? 'an unknown error', entriesSaved: 0, bytesSaved: 0, ms: r.ms };
-    const o = r.outcome;
-    return { saved: o.saved, reason: o.reason, entriesSaved: o.entriesSaved, bytesSaved: o.bytesSaved, ms: r.ms, key: o.saved ? (o.key ?? key) : undefined };
-}
-
 ;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts
 // Pure planning for cache mounts: cache keys per scope and mount, the helper Dockerfiles that move a
 // cache mount's contents in and out of BuildKit, and their buildx command lines.
-
 
 
 /** BuildKit's build argument that namespaces cache mount ids; the helpers must get the same value. */
@@ -30914,16 +30861,9 @@ const SRC = '/obc-src';
 /** The file an entry holds the mount's contents in (a tar made inside the builder). */
 const mounts_plan_TAR_NAME = 'mnt.tar';
 const mounts_plan_META_NAME = 'meta.json';
-function mounts_plan_slug(s, max) {
-    const v = s
-        .toLowerCase()
-        .replace(/[^a-z0-9._-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    return v.slice(0, max).replace(/[-.]+$/, '') || 'mount';
-}
 /** A readable slug of the id plus a hash of it: distinct ids never share a slug. */
 function mountSlug(id) {
-    return `${mounts_plan_slug(id, 32)}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+    return `${slug(id, 32, { trimEnd: true, empty: 'mount' })}-${shortHash(id)}`;
 }
 /**
  * Keys of one mount's entries: `obc1-mnt-<scope>-<mount>-` followed by the branch and commit part
@@ -31006,8 +30946,8 @@ function helperArgv(o) {
 }
 
 ;// CONCATENATED MODULE: ./src/tar-fields.ts
-// Fields of tar headers (ustar and pax), shared by the tar readers of the leak guard and the cache
-// mount hash.
+// Tar headers (ustar, pax and GNU long names), shared by the tar readers of the leak guard and the
+// cache mount hash: the fields, the header block, the extension headers and the content's size.
 /** A NUL-terminated string field. */
 function cstr(b) {
     const z = b.indexOf(0);
@@ -31047,6 +30987,69 @@ function parsePax(data) {
     }
     return out;
 }
+/** The size of a tar block: headers take one, content is padded to whole blocks. */
+const TAR_BLOCK = 512;
+/** `n` bytes of content padded to whole blocks. */
+const tarPadded = (n) => Math.ceil(n / TAR_BLOCK) * TAR_BLOCK;
+/** Reads the type, the name (with its ustar prefix) and the size of a header block. */
+function parseHeader(h) {
+    const type = String.fromCharCode(h[156] || 0x30);
+    const size = tarNumber(h.subarray(124, 136), 'size');
+    let name = cstr(h.subarray(0, 100));
+    // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
+    if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
+        const prefix = cstr(h.subarray(345, 500));
+        if (prefix)
+            name = `${prefix}/${name}`;
+    }
+    return { type, name, size };
+}
+/** How many content bytes follow an entry's header: none for links, devices, directories and FIFOs. */
+function contentSize(type, size) {
+    return NO_CONTENT.has(type) ? 0 : size;
+}
+const NO_CONTENT = new Set(['1', '2', '3', '4', '5', '6']);
+const digits = (v) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+/**
+ * The extension headers before an entry: pax records ('x'; global ones, 'g', are read and not
+ * used) and GNU long names ('L') and long link targets ('K'). `take` hands them to the entry
+ * that follows and forgets them.
+ */
+class TarExtensions {
+    pax = {};
+    longName;
+    longLink;
+    static is(type) {
+        return type === 'x' || type === 'g' || type === 'L' || type === 'K';
+    }
+    add(type, data) {
+        if (type === 'x')
+            this.pax = parsePax(data);
+        if (type === 'L')
+            this.longName = cstr(data);
+        if (type === 'K')
+            this.longLink = cstr(data);
+    }
+    take() {
+        const { pax, longName, longLink } = this;
+        this.pax = {};
+        this.longName = undefined;
+        this.longLink = undefined;
+        const out = {};
+        const path = pax.path || longName;
+        const linkpath = pax.linkpath ?? longLink;
+        if (path !== undefined)
+            out.path = path;
+        if (linkpath !== undefined)
+            out.linkpath = linkpath;
+        for (const k of ['size', 'uid', 'gid']) {
+            const n = digits(pax[k]);
+            if (n !== undefined)
+                out[k] = n;
+        }
+        return out;
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/cache/mounts-hash.ts
 // The content hash of a cache mount, from the tar the extract helper made: every entry's path,
@@ -31056,13 +31059,34 @@ function parsePax(data) {
 
 
 
-const BLOCK = 512;
 const CHUNK = 1 << 20;
 /** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
 function normalizeName(name) {
-    return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+    return name
+        .replace(/^(\.\/)+/, '')
+        .replace(/^\.$/, '')
+        .replace(/\/+$/, '');
 }
-const padded = (n) => Math.ceil(n / BLOCK) * BLOCK;
+function entryOf(h, head, o) {
+    const kind = head.type === '\0' || head.type === '7' ? '0' : head.type;
+    const link = cstr(h.subarray(157, 257));
+    // Every numeric field is read, also those an extension header replaces: a bad one fails the hash.
+    const uid = tarNumber(h.subarray(108, 116));
+    const gid = tarNumber(h.subarray(116, 124));
+    const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
+    const size = o.size ?? head.size;
+    return {
+        name: o.path ?? head.name,
+        kind,
+        mode,
+        uid: o.uid ?? uid,
+        gid: o.gid ?? gid,
+        link: o.linkpath ?? link,
+        size,
+        dev: kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '',
+        content: contentSize(kind, size),
+    };
+}
 /** Hashes a tar file (ustar, GNU long names and pax headers); throws on a truncated archive. */
 async function mounts_hash_hashTar(file) {
     const fh = await external_node_fs_.promises.open(file, 'r');
@@ -31083,62 +31107,38 @@ async function mounts_hash_hashTar(file) {
         let files = 0;
         let bytes = 0;
         let pos = 0;
-        let longName;
-        let longLink;
-        let pax = {};
-        while (pos + BLOCK <= total) {
-            const h = await read(pos, BLOCK);
-            pos += BLOCK;
+        const ext = new TarExtensions();
+        while (pos + TAR_BLOCK <= total) {
+            const h = await read(pos, TAR_BLOCK);
+            pos += TAR_BLOCK;
             if (h.every((b) => b === 0))
                 break;
-            const type = String.fromCharCode(h[156] || 0x30);
-            let size = tarNumber(h.subarray(124, 136));
-            if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-                const data = await read(pos, size);
-                pos += padded(size);
-                if (type === 'x')
-                    pax = parsePax(data);
-                if (type === 'L')
-                    longName = cstr(data);
-                if (type === 'K')
-                    longLink = cstr(data);
+            const head = parseHeader(h);
+            if (TarExtensions.is(head.type)) {
+                ext.add(head.type, await read(pos, head.size));
+                pos += tarPadded(head.size);
                 continue;
             }
-            let name = cstr(h.subarray(0, 100));
-            // Only POSIX ustar has a name prefix; in the old GNU format these bytes hold other fields.
-            if (h.subarray(257, 263).toString('latin1') === 'ustar\0') {
-                const prefix = cstr(h.subarray(345, 500));
-                if (prefix)
-                    name = `${prefix}/${name}`;
-            }
-            let link = cstr(h.subarray(157, 257));
-            let uid = tarNumber(h.subarray(108, 116));
-            let gid = tarNumber(h.subarray(116, 124));
-            name = pax.path ?? longName ?? name;
-            link = pax.linkpath ?? longLink ?? link;
-            if (pax.size && /^\d+$/.test(pax.size))
-                size = Number(pax.size);
-            if (pax.uid && /^\d+$/.test(pax.uid))
-                uid = Number(pax.uid);
-            if (pax.gid && /^\d+$/.test(pax.gid))
-                gid = Number(pax.gid);
-            pax = {};
-            longName = undefined;
-            longLink = undefined;
-            const mode = tarNumber(h.subarray(100, 108)) & 0o7777;
-            const kind = type === '\0' || type === '7' ? '0' : type;
-            const content = kind === '0' || kind === 'S' ? size : kind === '1' || kind === '2' || kind === '5' || kind === '3' || kind === '4' || kind === '6' ? 0 : size;
-            const dev = kind === '3' || kind === '4' ? `${tarNumber(h.subarray(329, 337))},${tarNumber(h.subarray(337, 345))}` : '';
+            const e = entryOf(h, head, ext.take());
             const digest = (0,external_node_crypto_.createHash)('sha256');
-            for (let off = 0; off < content; off += CHUNK)
-                digest.update(await read(pos + off, Math.min(CHUNK, content - off)));
-            pos += padded(content);
-            const n = normalizeName(name);
-            if (kind === '0') {
+            for (let off = 0; off < e.content; off += CHUNK)
+                digest.update(await read(pos + off, Math.min(CHUNK, e.content - off)));
+            pos += tarPadded(e.content);
+            if (e.kind === '0') {
                 files++;
-                bytes += size;
+                bytes += e.size;
             }
-            lines.push(JSON.stringify([n, kind, mode, uid, gid, link, kind === '0' ? size : 0, dev, content ? digest.digest('hex') : '']));
+            lines.push(JSON.stringify([
+                normalizeName(e.name),
+                e.kind,
+                e.mode,
+                e.uid,
+                e.gid,
+                e.link,
+                e.kind === '0' ? e.size : 0,
+                e.dev,
+                e.content ? digest.digest('hex') : '',
+            ]));
         }
         lines.sort();
         const all = (0,external_node_crypto_.createHash)('sha256');
@@ -31158,7 +31158,7 @@ async function mounts_hash_hashTar(file) {
 // exports the mount with another helper build and saves a new entry only when its content changed.
 // Helper builds run on the same builder as the build. Nothing here fails the job: a failed helper
 // build or a cache-service fault is a warning, and the build goes on without that mount's cache.
-
+// This file does one mount at a time; phases/mounts.ts runs them for main and post.
 
 
 
@@ -31171,7 +31171,11 @@ async function mounts_hash_hashTar(file) {
 
 
 const META_FORMAT = 1;
-const label = (id) => `cache mount ${id}`;
+/** The helper for a builder, with the job's Docker config (buildx may live there). */
+function mounts_helperFor(s, dockerConfig) {
+    return { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
+}
+const mounts_label = (id) => `cache mount ${id}`;
 const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
 /** Runs a helper build; returns undefined on success, else buildx's error line. */
 async function runHelper(h, name, dockerfile, context, dest, args) {
@@ -31203,16 +31207,8 @@ async function mounts_readMeta(dir) {
         return undefined;
     }
 }
-async function mounts_sizeOf(file) {
-    try {
-        return (await external_node_fs_.promises.stat(file)).size;
-    }
-    catch {
-        return undefined;
-    }
-}
 /** Restores one mount: the entry, checked, then injected into the builder. */
-async function restoreOne(svc, h, m, st) {
+async function mounts_restoreOne(svc, h, m, st) {
     const started = Date.now();
     const rep = { id: m.id, result: 'miss', bytes: 0 };
     const dir = path.join(h.root, m.slug);
@@ -31221,7 +31217,7 @@ async function restoreOne(svc, h, m, st) {
     try {
         const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
         if (!matched) {
-            core.info(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+            core.info(`${mounts_label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
             return rep;
         }
         rep.key = matched;
@@ -31229,18 +31225,18 @@ async function restoreOne(svc, h, m, st) {
         const tar = path.join(dir, TAR_NAME);
         const digest = meta && meta.id === m.id ? await hashTar(tar).catch(() => undefined) : undefined;
         if (!meta || meta.id !== m.id || !digest || digest.hash !== meta.hash) {
-            core.warning(`${label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
+            core.warning(`${mounts_label(m.id)}: the entry ${matched} is damaged or unreadable; the mount starts empty.`);
             rep.result = 'failed';
             return rep;
         }
         // The cache holds this content already: post saves only a different one.
         st.entryHash = meta.hash;
         st.restoredKey = matched;
-        rep.bytes = (await mounts_sizeOf(tar)) ?? 0;
+        rep.bytes = (await fileSize(tar)) ?? 0;
         const status = path.join(h.root, `${m.slug}-status`);
         const err = await runHelper(h, `${m.slug}-inject`, injectDockerfile(h.image, m.id), dir, status, {});
         if (err) {
-            core.warning(`${label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
+            core.warning(`${mounts_label(m.id)}: could not fill the mount from ${matched}: ${err}; the build goes on with the mount as it is.`);
             rep.result = 'failed';
             return rep;
         }
@@ -31248,11 +31244,11 @@ async function restoreOne(svc, h, m, st) {
         await fs.rm(status, { recursive: true, force: true });
         if (result === 'kept') {
             rep.result = 'kept';
-            core.info(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
+            core.info(`${mounts_label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
         }
         else {
             rep.result = 'restored';
-            core.info(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${formatBytes(meta.bytes)}; entry ${formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+            core.info(`${mounts_label(m.id)}: restored ${matched} (${files(meta.files)}, ${formatBytes(meta.bytes)}; entry ${formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
         }
         return rep;
     }
@@ -31260,77 +31256,12 @@ async function restoreOne(svc, h, m, st) {
         await fs.rm(dir, { recursive: true, force: true });
     }
 }
-/**
- * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
- * own log group. Records what post needs in the state. Never throws.
- */
-async function mounts_restoreMountsPhase(plan, state, report, o) {
-    const p = plan.mounts;
-    if (!p)
-        return;
-    await core.group(`Restore cache mounts (${p.mounts.length})`, async () => {
-        // main-impl sets the toolchain (with the builder this step uses) before the cache phase.
-        const builder = report.toolchain?.builder;
-        if (!builder) {
-            core.warning('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
-            return;
-        }
-        const h = { builder, image: p.image, namespace: p.namespace, root: p.root, env: dockerEnv(state.dockerConfig) };
-        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
-        const reports = [];
-        try {
-            const restoreAll = async (svc) => {
-                for (let i = 0; i < p.mounts.length; i++) {
-                    try {
-                        reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
-                    }
-                    catch (err) {
-                        core.warning(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
-                        reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
-                    }
-                }
-            };
-            if (!isCacheServiceAvailable()) {
-                core.info('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
-                await restoreAll(undefined);
-            }
-            else {
-                await withCacheRoot(p.root, async () => {
-                    const svc = await actionsCacheService(p.root, o.phase, newStats());
-                    try {
-                        await restoreAll(svc);
-                    }
-                    finally {
-                        svc.close();
-                    }
-                });
-            }
-        }
-        catch (err) {
-            core.warning(`cache-mounts: not restored: ${err.message}`);
-        }
-        state.mounts = {
-            builder,
-            image: p.image,
-            maxBytes: p.maxBytes,
-            ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-            root: p.root,
-            save: o.save && isCacheServiceAvailable(),
-            saveSkipReason: o.save ? undefined : o.saveSkipReason,
-            mounts,
-        };
-        saveState(state);
-        report.mounts = reports;
-        if (!o.save)
-            core.info(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
-    });
-}
 /** Exports one mount and saves it when its content differs from what the cache holds. */
 async function saveOne(svc, h, s, m) {
     const started = Date.now();
     const rep = { id: m.id, saved: false, bytes: 0 };
     const not = (reason, warn = false) => {
-        (warn ? lib_core/* warning */.$e : lib_core/* info */.pq)(`${label(m.id)}: not saved: ${reason}.`);
+        (warn ? lib_core/* warning */.$e : lib_core/* info */.pq)(`${mounts_label(m.id)}: not saved: ${reason}.`);
         return { ...rep, reason };
     };
     const dir = m.exported ?? external_node_path_namespaceObject.join(h.root, m.slug);
@@ -31338,20 +31269,20 @@ async function saveOne(svc, h, s, m) {
         if (m.exportError)
             return not(`the mount could not be exported: ${m.exportError}`, true);
         if (!m.exported) {
-            const err = await exportOne(h, s, m, dir);
+            const err = await mounts_exportOne(h, s, m, dir);
             if (err)
                 return not(`the mount could not be exported: ${err}`, true);
         }
         const tar = external_node_path_namespaceObject.join(dir, mounts_plan_TAR_NAME);
         const kb = Number((await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, 'size-kb'), 'utf8').catch(() => '')).trim());
         await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(dir, 'size-kb'), { force: true });
-        const tarBytes = await mounts_sizeOf(tar);
-        const limit = `cache-mounts-max-size is ${summary_formatBytes(s.maxBytes)}`;
+        const tarBytes = await layout_fileSize(tar);
+        const limit = `cache-mounts-max-size is ${format_formatBytes(s.maxBytes)}`;
         if (tarBytes === undefined) {
-            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${summary_formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
+            return not(Number.isFinite(kb) && kb > 0 ? `it holds ${format_formatBytes(kb * 1024)}; ${limit}` : 'the export holds no archive', true);
         }
         if (tarBytes > s.maxBytes)
-            return not(`its archive is ${summary_formatBytes(tarBytes)}; ${limit}`, true);
+            return not(`its archive is ${format_formatBytes(tarBytes)}; ${limit}`, true);
         const digest = await mounts_hash_hashTar(tar);
         if (digest.entries === 0) {
             return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
@@ -31366,7 +31297,7 @@ async function saveOne(svc, h, s, m) {
             return not(`${key} already holds this content`);
         if (!(await svc.save([dir], key)))
             return not(`the cache service did not store ${key}`, true);
-        lib_core/* info */.pq(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${summary_formatBytes(digest.bytes)}; entry ${summary_formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+        lib_core/* info */.pq(`${mounts_label(m.id)}: saved ${key} (${files(digest.files)}, ${format_formatBytes(digest.bytes)}; entry ${format_formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
         return { ...rep, saved: true, key, bytes: tarBytes };
     }
     finally {
@@ -31374,43 +31305,121 @@ async function saveOne(svc, h, s, m) {
     }
 }
 /** Runs the helper build that packs one mount into `dir`; an error message, or undefined. */
-async function exportOne(h, s, m, dir) {
+async function mounts_exportOne(h, s, m, dir) {
     const empty = external_node_path_namespaceObject.join(h.root, 'empty-context');
     await external_node_fs_.promises.mkdir(empty, { recursive: true });
     const maxKb = Math.floor(s.maxBytes / 1024);
     return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
 }
+
+;// CONCATENATED MODULE: ./src/phases/mounts.ts
+// Phases of the cache mounts (cache-mounts): main restores them before the build and exports them
+// right after it (so the leak guard checks them); post saves them. One mount at a time is done by
+// cache/mounts.ts. Nothing here fails the job.
+
+
+
+
+
+
+/** Restores every mount in turn; a mount that throws is reported failed, the others go on. */
+async function restoreAll(svc, h, p, mounts, reports) {
+    for (let i = 0; i < p.mounts.length; i++) {
+        try {
+            reports.push(await restoreOne(svc, h, p.mounts[i], mounts[i]));
+        }
+        catch (err) {
+            core.warning(`${label(p.mounts[i].id)}: not restored: ${err.message}`);
+            reports.push({ id: p.mounts[i].id, result: 'failed', bytes: 0 });
+        }
+    }
+}
+/** Restores with the cache service when this step may use it, else reports every mount empty. */
+async function restoreWithService(h, p, mounts, reports, phase) {
+    if (!isCacheServiceAvailable()) {
+        core.info('cache-mounts: the Actions cache service is not available to this step; nothing is restored or saved.');
+        return restoreAll(undefined, h, p, mounts, reports);
+    }
+    await withCacheRoot(p.root, async () => {
+        const svc = await actionsCacheService(p.root, phase, newStats());
+        try {
+            await restoreAll(svc, h, p, mounts, reports);
+        }
+        finally {
+            svc.close();
+        }
+    });
+}
+/**
+ * Main: restores every cache mount of the plan, after the layer cache and before the build, in its
+ * own log group. Records what post needs through the keeper; returns what was restored, one per
+ * mount (undefined when nothing was tried). Never throws.
+ */
+async function restoreMountsPhase(p, keeper, o) {
+    if (!p)
+        return undefined;
+    return core.group(`Restore cache mounts (${p.mounts.length})`, async () => {
+        const builder = o.builder;
+        if (!builder) {
+            core.warning('cache-mounts: the builder is not known; cache mounts are not restored or saved.');
+            return undefined;
+        }
+        const h = helperFor({ builder, image: p.image, namespace: p.namespace, root: p.root }, keeper.state.dockerConfig);
+        const mounts = p.mounts.map((m) => ({ id: m.id, slug: m.slug, keys: m.keys }));
+        const reports = [];
+        try {
+            await restoreWithService(h, p, mounts, reports, o.phase);
+        }
+        catch (err) {
+            core.warning(`cache-mounts: not restored: ${err.message}`);
+        }
+        keeper.update({
+            mounts: {
+                builder,
+                image: p.image,
+                maxBytes: p.maxBytes,
+                ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+                root: p.root,
+                save: o.save && isCacheServiceAvailable(),
+                saveSkipReason: o.save ? undefined : o.saveSkipReason,
+                mounts,
+            },
+        });
+        if (!o.save)
+            core.info(`Cache mounts will not be saved (${o.saveSkipReason ?? 'not enabled'}).`);
+        return reports;
+    });
+}
 /**
  * Main, right after the build: exports every mount that post will save, so that the leak guard can
- * look into them before anything leaves the runner. Returns the directories to check. Never throws.
+ * look into them before anything leaves the runner. Records each export (or why it failed) in `s`,
+ * which post reads from the state. Returns the directories to check. Never throws.
  */
 async function exportMountsPhase(s, dockerConfig) {
     if (!s?.save || s.mounts.length === 0)
         return [];
     // Runs inside the leak guard's log group (groups do not nest), so no group of its own.
-    return (async () => {
-        core.info(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: dockerEnv(dockerConfig) };
-        const dirs = [];
-        for (const m of s.mounts) {
-            const dir = path.join(s.root, 'exports', m.slug);
-            try {
-                const err = await exportOne(h, s, m, dir);
-                if (err)
-                    m.exportError = err;
-                else {
-                    m.exported = dir;
-                    dirs.push(dir);
-                }
+    core.info(`Exporting ${s.mounts.length} cache mount(s) so that the leak guard checks them too.`);
+    const h = helperFor(s, dockerConfig);
+    const dirs = [];
+    for (const m of s.mounts) {
+        const dir = path.join(s.root, 'exports', m.slug);
+        try {
+            const err = await exportOne(h, s, m, dir);
+            if (err)
+                m.exportError = err;
+            else {
+                m.exported = dir;
+                dirs.push(dir);
             }
-            catch (err) {
-                m.exportError = err.message;
-            }
-            if (m.exportError)
-                core.warning(`${label(m.id)}: could not be exported: ${m.exportError}`);
         }
-        return dirs;
-    })();
+        catch (err) {
+            m.exportError = err.message;
+        }
+        if (m.exportError)
+            core.warning(`${label(m.id)}: could not be exported: ${m.exportError}`);
+    }
+    return dirs;
 }
 /** Drops the exports (a leak was found: nothing of this build may be saved). */
 async function dropMountExports(s) {
@@ -31422,9 +31431,36 @@ async function dropMountExports(s) {
         m.exported = undefined;
     }
 }
+/** Saves every mount in turn with one service; a mount that throws is reported not saved. */
+async function saveAll(h, s, phase) {
+    const out = [];
+    try {
+        await workdir_withCacheRoot(s.root, async () => {
+            const svc = await service_actionsCacheService(s.root, phase, service_newStats());
+            try {
+                for (const m of s.mounts) {
+                    try {
+                        out.push(await saveOne(svc, h, s, m));
+                    }
+                    catch (err) {
+                        lib_core/* warning */.$e(`${mounts_label(m.id)}: not saved: ${err.message}`);
+                        out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
+                    }
+                }
+            }
+            finally {
+                svc.close();
+            }
+        });
+    }
+    catch (err) {
+        lib_core/* warning */.$e(`cache-mounts: not saved: ${err.message}`);
+    }
+    return out;
+}
 /**
  * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
- * conditions), in its own log group. Never throws.
+ * conditions), in its own log group. Returns what it did, one per mount tried. Never throws.
  */
 async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
     if (!s)
@@ -31439,32 +31475,9 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
             return [];
         }
         const started = Date.now();
-        const h = { builder: s.builder, image: s.image, namespace: s.namespace, root: s.root, env: docker_dockerEnv(dockerConfig) };
-        const out = [];
-        try {
-            await workdir_withCacheRoot(s.root, async () => {
-                const svc = await service_actionsCacheService(s.root, phase, service_newStats());
-                try {
-                    for (const m of s.mounts) {
-                        try {
-                            out.push(await saveOne(svc, h, s, m));
-                        }
-                        catch (err) {
-                            lib_core/* warning */.$e(`${label(m.id)}: not saved: ${err.message}`);
-                            out.push({ id: m.id, saved: false, reason: err.message, bytes: 0 });
-                        }
-                    }
-                }
-                finally {
-                    svc.close();
-                }
-            });
-        }
-        catch (err) {
-            lib_core/* warning */.$e(`cache-mounts: not saved: ${err.message}`);
-        }
+        const out = await saveAll(mounts_helperFor(s, dockerConfig), s, phase);
         const saved = out.filter((r) => r.saved);
-        lib_core/* info */.pq(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${summary_formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
+        lib_core/* info */.pq(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${format_formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
         await external_node_fs_.promises.rm(external_node_path_namespaceObject.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
         return out;
     });
@@ -31488,7 +31501,7 @@ function clip(s, max = QUOTE_MAX) {
     return `${s.slice(0, end)}…`;
 }
 /** A value in double quotes for an error message: newlines shown as \n, cut to QUOTE_MAX. */
-function clip_quoted(s) {
+function quoted(s) {
     return `"${clip(s.replace(/\r?\n/g, '\\n'))}"`;
 }
 /**
@@ -31519,589 +31532,6 @@ class input_error_InputError extends Error {
 /** Collapses a (possibly multi-line) library message to one line. */
 function oneLine(message) {
     return message.replace(/\s*\n\s*/g, ' ').trim();
-}
-
-;// CONCATENATED MODULE: ./src/docker/login.ts
-// Registry logins: the `registry-auth` list, which registries to log in to (including the automatic
-// ghcr.io login with github-token), keeping the credentials in the job's private Docker config, and
-// `docker login` with the password on stdin. No message here ever holds a password.
-
-
-
-
-
-
-
-const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d{1,5})?$/;
-/** `https://Index.Docker.io/v1/` -> `docker.io`, `https://ghcr.io/` -> `ghcr.io`; '' -> `docker.io`. */
-function normalizeRegistry(raw) {
-    let r = raw.trim().replace(/^[a-z]+:\/\//i, '');
-    r = r.replace(/\/.*$/, '').toLowerCase();
-    if (r === '' || HUB_ALIASES.has(r))
-        return 'docker.io';
-    return r;
-}
-function registryLabel(host) {
-    return host === 'docker.io' ? 'Docker Hub' : host;
-}
-/** The registry host of an image name (`ghcr.io/acme/app` -> `ghcr.io`, `acme/app` -> `docker.io`). */
-function imageRegistry(image) {
-    const first = image.split('/')[0];
-    if (image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost'))
-        return normalizeRegistry(first);
-    return 'docker.io';
-}
-/** `ecr` (or an entry's `ecr:`): auto, true or false. `where` names the input in the error. */
-function parseEcr(raw, where = 'ecr') {
-    const v = raw.trim().toLowerCase();
-    if (v === '')
-        return 'auto';
-    if (v === 'auto' || v === 'true' || v === 'false')
-        return v;
-    throw new InputError(where, `expected auto, true or false, got ${quoted(raw.trim())}`);
-}
-// Amazon ECR hosts, as docker/login-action recognises them: private registries
-// <12-digit account>.dkr.ecr.<region>.amazonaws.com (.com.cn, .eu; dkr-ecr and on.aws forms), and ECR Public.
-const ECR_PRIVATE_RE = /^([0-9]{12})\.(?:dkr\.ecr|dkr-ecr)\.([a-z0-9-]+)\.(?:on\.aws|amazonaws\.(?:com(?:\.cn)?|eu))$/;
-const ECR_PUBLIC_RE = /^(?:public\.ecr\.aws|ecr-public\.aws\.com)$/;
-function isEcrRegistry(host) {
-    return ECR_PRIVATE_RE.test(host) || ECR_PUBLIC_RE.test(host);
-}
-/**
- * Pure: whether a login to `host` goes through AWS (`aws ecr get-login-password`), and for which
- * region. ecr: true on a host that is not an ECR name takes the region from AWS_REGION or
- * AWS_DEFAULT_REGION; without one it is an error.
- */
-function planEcr(host, mode, env, where) {
-    if (mode === 'false')
-        return undefined;
-    const envRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
-    if (ECR_PUBLIC_RE.test(host))
-        return mode === 'auto' || mode === 'true' ? { public: true, region: 'us-east-1' } : undefined;
-    const m = ECR_PRIVATE_RE.exec(host);
-    if (m)
-        return { public: false, region: m[2], accountId: m[1] };
-    if (mode === 'auto')
-        return undefined;
-    if (!envRegion)
-        throw new InputError(where, `ecr: true, but ${quoted(host)} is not an Amazon ECR host name and neither AWS_REGION nor AWS_DEFAULT_REGION is set`);
-    return { public: false, region: envRegion };
-}
-/**
- * `scope` (docker/login-action): credentials for part of a registry only, kept where buildx looks
- * for scoped credentials: <buildx config>/config/<host>/<repository>[@<actions>] (Docker Hub as
- * registry-1.docker.io). `repository` is a path inside the registry (no "..", no absolute path),
- * `actions` lowercase names separated by commas (e.g. push or pull,push). Returns the trimmed scope.
- */
-function parseScope(raw, where = 'scope') {
-    const s = raw.trim();
-    if (s === '')
-        return '';
-    const parts = s.split('@');
-    if (parts.length > 2)
-        throw new InputError(where, `${quoted(s)} has more than one "@"`);
-    const [repo, actions] = parts;
-    if (actions !== undefined && !/^[a-z]+(,[a-z]+)*$/.test(actions))
-        throw new InputError(where, `${quoted(s)}: the actions after "@" are lowercase names separated by commas (e.g. push)`);
-    if (repo !== '' && (repo.startsWith('/') || repo.split('/').some((c) => c === '' || c === '.' || c === '..') || !/^[A-Za-z0-9._/-]+$/.test(repo))) {
-        throw new InputError(where, `${quoted(s)} is not a repository path inside the registry (e.g. acme/app or acme/app@push)`);
-    }
-    return s;
-}
-/** Where a scoped login is kept, relative to the buildx config directory ($DOCKER_CONFIG/buildx). */
-function scopeConfigDir(host, scope) {
-    const [repo, actions] = scope.split('@');
-    const base = path.posix.join('config', host === 'docker.io' ? 'registry-1.docker.io' : host, repo);
-    return actions === undefined ? base : `${base}@${actions}`;
-}
-const loginKey = (l) => `${l.registry}\u0000${l.scope ?? ''}`;
-/**
- * Who logs in where: the single `registry`/`username`/`password` inputs (with `ecr` and `scope`),
- * every `registry-auth` entry, and ghcr.io with github-token as `actor` when an image is on ghcr.io
- * and nothing else gives ghcr.io credentials (neither these inputs nor a login already in the user's
- * Docker config). An Amazon ECR login (ecr: auto on an ECR host, or ecr: true) may leave username and
- * password empty: the AWS CLI then uses the job's AWS credentials (AWS_* variables or a role).
- */
-function planLogins(li, images, actor, alreadyLoggedIn, env = {}) {
-    const logins = [];
-    const notes = [];
-    const registry = normalizeRegistry(li.registry);
-    const ecrTarget = planEcr(registry, li.ecr ?? 'auto', env, 'ecr');
-    if (li.username || li.password || (ecrTarget && li.registry.trim())) {
-        if (!ecrTarget && (!li.username || !li.password)) {
-            throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(registry)} needs both username and password`);
-        }
-        if (ecrTarget && !!li.username !== !!li.password) {
-            throw new InputError(li.username ? 'password' : 'username', `Amazon ECR login to ${registry}: give both the AWS access key id (username) and secret access key (password), or neither (the job's AWS credentials)`);
-        }
-        if (!HOST_RE.test(registry))
-            throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
-        logins.push({ registry, username: li.username, password: li.password, input: 'registry', ...(li.scope ? { scope: li.scope } : {}), ...(ecrTarget ? { ecrTarget } : {}) });
-    }
-    else if (li.registry.trim()) {
-        notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
-    }
-    for (const c of li.registryAuth) {
-        if (logins.some((l) => loginKey(l) === loginKey(c))) {
-            throw new InputError('registry-auth', `${registryLabel(c.registry)} is also given by the registry/username/password inputs`);
-        }
-        const target = planEcr(c.registry, c.ecr ?? 'auto', env, 'registry-auth');
-        if (target && !!c.username !== !!c.password) {
-            throw new InputError('registry-auth', `Amazon ECR entry ${c.registry}: give both username (AWS access key id) and password (secret access key), or neither`);
-        }
-        if (!target && (!c.username || !c.password))
-            throw new InputError('registry-auth', `${registryLabel(c.registry)}: no ${c.username ? 'password (is the secret set?)' : 'username'}`);
-        logins.push({ ...c, input: 'registry-auth', ...(target ? { ecrTarget: target } : {}) });
-    }
-    const ghcr = 'ghcr.io';
-    if (images.some((i) => imageRegistry(i) === ghcr) && !logins.some((l) => l.registry === ghcr && !l.scope)) {
-        if (alreadyLoggedIn.has(ghcr))
-            notes.push('ghcr.io: using the login already in the Docker config.');
-        else if (!li.githubToken)
-            notes.push('ghcr.io: no github-token, so no automatic login.');
-        else if (!actor)
-            notes.push('ghcr.io: GITHUB_ACTOR is not set, so no automatic login.');
-        else {
-            logins.push({ registry: ghcr, username: actor, password: li.githubToken, input: 'github-token' });
-            notes.push(`ghcr.io: logging in automatically as ${actor} with github-token.`);
-        }
-    }
-    return { logins, notes };
-}
-/** The `aws` command that prints an ECR login password (the region is an argument, the keys go in the environment). */
-function ecrPasswordCommand(t) {
-    return t.public ? ['ecr-public', 'get-login-password', '--region', 'us-east-1'] : ['ecr', 'get-login-password', '--region', t.region];
-}
-/** The key `docker login` files a registry's credentials under in config.json. */
-function configKey(host) {
-    return host === 'docker.io' ? 'https://index.docker.io/v1/' : host;
-}
-/** Registries the Docker config already has credentials for (auths entries or a credential helper). */
-function configuredRegistries(configText) {
-    const out = new Set();
-    try {
-        const c = JSON.parse(configText);
-        for (const k of Object.keys(c.auths ?? {}))
-            out.add(normalizeRegistry(k));
-        for (const [k, v] of Object.entries(c.credHelpers ?? {}))
-            if (v)
-                out.add(normalizeRegistry(k));
-    }
-    catch {
-        /* not JSON: nothing configured */
-    }
-    return out;
-}
-/**
- * The config with the credentials of `hosts` kept in the file itself (so in the private
- * DOCKER_CONFIG that post deletes), never handed to a credential store or helper: an empty
- * credHelpers entry makes the Docker CLI use the file for that registry.
- */
-function isolateCredentials(configText, hosts) {
-    let c;
-    try {
-        c = JSON.parse(configText);
-        if (c === null || typeof c !== 'object' || Array.isArray(c))
-            c = {};
-    }
-    catch {
-        c = {};
-    }
-    const helpers = (c.credHelpers ?? {});
-    for (const h of hosts) {
-        const key = configKey(h);
-        if (c.credsStore || helpers[key])
-            helpers[key] = '';
-    }
-    if (Object.keys(helpers).length)
-        c.credHelpers = helpers;
-    return JSON.stringify(c, null, 2);
-}
-async function prepareConfigForLogins(dockerConfig, hosts) {
-    const file = path.join(dockerConfig, 'config.json');
-    const text = await fs.readFile(file, 'utf8').catch(() => '{}');
-    await fs.writeFile(file, isolateCredentials(text, hosts), { mode: 0o600 });
-}
-/**
- * Writes a credential for `host` straight into the private config (no `docker login`, which would
- * try to reach the host): buildx hands it to BuildKit when the registry asks. Returns a function
- * that removes it again.
- */
-async function login_writeCredential(dockerConfig, host, username, password) {
-    const file = path.join(dockerConfig, 'config.json');
-    const edit = async (change) => {
-        const c = JSON.parse(isolateCredentials(await fs.readFile(file, 'utf8').catch(() => '{}'), [host]));
-        change(c);
-        await fs.writeFile(file, JSON.stringify(c, null, 2), { mode: 0o600 });
-    };
-    await edit((c) => {
-        c.auths = { ...(c.auths ?? {}), [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } };
-    });
-    return () => edit((c) => {
-        if (c.auths)
-            delete c.auths[host];
-        if (c.credHelpers && c.credHelpers[host] === '')
-            delete c.credHelpers[host];
-    });
-}
-/** The AWS CLI's ECR login password for `l` (masked at once); username/password are the AWS keys when given. */
-async function ecrPassword(l, t, env) {
-    const awsEnv = { ...env };
-    if (l.username)
-        Object.assign(awsEnv, { AWS_ACCESS_KEY_ID: l.username, AWS_SECRET_ACCESS_KEY: l.password });
-    let res;
-    try {
-        res = await run('aws', ecrPasswordCommand(t), { env: awsEnv, silent: true, ignoreReturnCode: true });
-    }
-    catch (err) {
-        throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} needs the AWS CLI (aws), which could not be run: ${err.message.split('\n')[0]}`);
-    }
-    const token = res.stdout.trim();
-    if (token)
-        core.setSecret(token);
-    if (res.exitCode !== 0 || !token) {
-        const why = lastMeaningfulLine(res.stderr) || `aws exited with ${res.exitCode}`;
-        throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} failed: aws ${ecrPasswordCommand(t).slice(0, 2).join(' ')}: ${why}`);
-    }
-    return token;
-}
-/**
- * `docker login` with the password on stdin; a refusal is one line naming the input and registry.
- * An ECR login gets its password from the AWS CLI first (user AWS); a scoped login is kept in the
- * scoped directory buildx reads (under the job's private Docker config).
- */
-async function login(l, env) {
-    let username = l.username;
-    let password = l.password;
-    if (l.ecrTarget) {
-        password = await ecrPassword(l, l.ecrTarget, env);
-        username = 'AWS';
-    }
-    const loginEnv = { ...env };
-    if (l.scope) {
-        if (env.BUILDX_CONFIG)
-            throw new LoginError(`${l.input}: scope: BUILDX_CONFIG is set, but scoped credentials are kept only in this job's private Docker config; unset BUILDX_CONFIG for this step`);
-        loginEnv.DOCKER_CONFIG = path.join(env.DOCKER_CONFIG ?? '', 'buildx', scopeConfigDir(l.registry, l.scope));
-        await fs.mkdir(loginEnv.DOCKER_CONFIG, { recursive: true, mode: 0o700 });
-    }
-    const argv = ['login', '--username', username, '--password-stdin'];
-    if (l.registry !== 'docker.io')
-        argv.push(l.registry);
-    const res = await run('docker', argv, { env: loginEnv, input: password, silent: true, ignoreReturnCode: true });
-    const what = `${registryLabel(l.registry)}${l.scope ? ` (scope ${l.scope})` : ''}`;
-    if (res.exitCode !== 0) {
-        const why = lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `docker login exited with ${res.exitCode}`;
-        throw new LoginError(`${l.input}: login to ${what} as ${username} failed: ${why}`);
-    }
-    core.info(`Logged in to ${what} as ${username} (${l.input}${l.ecrTarget ? ', Amazon ECR' : ''}).`);
-}
-
-;// CONCATENATED MODULE: ./src/cache/verify.ts
-// What may be saved of a cache export: only the document BuildKit reported in the build's metadata
-// file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
-// differs (written by something other than this build, or changed on disk before post) is not saved.
-
-
-const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/**
- * The digest of the cache document BuildKit says it exported, from the build's metadata file;
- * undefined when it reported none (no cache export, or an export that failed with ignore-error).
- */
-function reportedCacheDigest(md) {
-    let v = md['cache.manifest'];
-    if (typeof v === 'string') {
-        try {
-            v = JSON.parse(v);
-        }
-        catch {
-            return undefined;
-        }
-    }
-    const digest = v?.digest;
-    return typeof digest === 'string' && verify_DIGEST_RE.test(digest) ? digest : undefined;
-}
-/** Why the layout in `dir` is not the export BuildKit reported, or undefined when it is. */
-async function verify_namedExportMismatch(dir, expected) {
-    const named = await layoutTop(dir);
-    if (!named)
-        return 'the export on disk names no cache document';
-    if (named !== expected)
-        return `the export on disk is ${named.slice(0, 19)}, but BuildKit reported ${expected.slice(0, 19)}`;
-    return undefined;
-}
-/**
- * Checks the export in `dir` against the digest BuildKit reported: the layout names that document,
- * the document and its config hash to their digests, and so does every blob of it that is on disk
- * and not in `skip` (blobs the cache service already holds are not uploaded, so not read).
- * Returns why the export must not be saved, or undefined when it may.
- */
-async function checkExport(dir, expected, skip = new Set()) {
-    const mismatch = await verify_namedExportMismatch(dir, expected);
-    if (mismatch)
-        return mismatch;
-    const file = layout_blobPath(dir, expected);
-    if (!(await layout_verifyBlob(file, expected)))
-        return `the exported document ${expected.slice(0, 19)} does not match its digest`;
-    let doc;
-    try {
-        doc = layout_parseCacheDocument(await external_node_fs_.promises.readFile(file), 'the exported document');
-    }
-    catch (err) {
-        return err.message;
-    }
-    if (!(await layout_verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
-        return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    for (const layer of doc.layers) {
-        if (skip.has(layer.digest))
-            continue;
-        const f = layout_blobPath(dir, layer.digest);
-        const present = await external_node_fs_.promises.access(f).then(() => true, () => false);
-        if (present && !(await layout_verifyBlob(f, layer.digest)))
-            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/phases/cache.ts
-// Phase: restore the layer cache from the Actions cache service.
-
-
-
-
-
-
-
-
-
-
-
-
-/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
-function newCachePhase(env = process.env) {
-    return new CachePhase(cachePolicy(env));
-}
-const noSession = (hit) => ({ hit, recover: async () => false, close: async () => undefined });
-/**
- * Keeps the export only when it is the one BuildKit reported (see verify.ts); otherwise removes it
- * so post saves nothing. Returns the digest post must find again, when there is one.
- */
-async function acceptExport(dir, reported, received) {
-    // BuildKit releases that do not report the export: the loopback registry's record of it.
-    const expected = reported ?? received;
-    if (!expected)
-        return undefined;
-    const why = await namedExportMismatch(dir, expected);
-    if (!why)
-        return expected;
-    core.warning(`Layer cache: this build's cache export is not saved: ${why}.`);
-    await fs.rm(dir, { recursive: true, force: true });
-    return undefined;
-}
-/** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
-function explainFetch(mode, access) {
-    if (access.lazy || !access.eagerReason || mode === 'eager')
-        return;
-    if (mode === 'lazy')
-        core.warning(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
-    else
-        core.info(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
-}
-/** Restores the cache before the build: the index (lazy) or everything (eager). */
-async function restorePhase(plan, state, report, mode, access) {
-    const c = plan.cache;
-    if (!c)
-        return noSession('disabled');
-    const started = Date.now();
-    const stats = newStats();
-    const phase = newCachePhase();
-    const available = isCacheServiceAvailable();
-    const d = plan.decisions;
-    const lazy = access.lazy;
-    // A builder that can use no layer cache: nothing to restore or save, and the log says why.
-    const save = d.saveCache && !access.off;
-    const saveReason = !d.saveCache ? d.saveReason : access.off;
-    if (access.off) {
-        core.warning(`Layer cache: not used: ${access.off}.`);
-        plan.build.cacheTo = undefined;
-        plan.build.cacheExportDir = undefined;
-    }
-    await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
-    let outcome;
-    let session = noSession('miss');
-    let unchanged;
-    /**
-     * After the build: `exact` when the build made nothing the restored cache lacked (post will save
-     * nothing), `partial` when it restored a cache but made new layers.
-     */
-    let exportDigest;
-    const judge = async (reported, received) => {
-        if (save)
-            exportDigest = await acceptExport(c.paths.layoutOut, reported, received);
-        if (session.hit !== 'exact' && session.hit !== 'partial')
-            return;
-        try {
-            const cmp = await compareExport(c.paths, outcome?.held ?? {});
-            if (!cmp)
-                return;
-            session.hit = cmp.unchanged ? 'exact' : 'partial';
-            unchanged = cmp.unchanged;
-            if (cmp.unchanged)
-                core.info('Layer cache: the build made no layer the cache lacks; nothing new will be saved.');
-        }
-        catch (err) {
-            core.warning(`Layer cache: could not read this build's cache export: ${err.message}`);
-        }
-    };
-    const record = () => {
-        state.cache = {
-            save: save && available,
-            saveSkipReason: save ? undefined : saveReason,
-            scope: c.scope,
-            keys: c.keys,
-            paths: c.paths,
-            held: outcome?.held ?? {},
-            unchanged,
-            exportDigest,
-        };
-        saveState(state);
-        report.cache = {
-            hit: session.hit,
-            bytesRestored: outcome?.bytesRestored ?? 0,
-            entriesRestored: outcome?.entriesRestored ?? 0,
-            restoreMs: stats.ms,
-            saveReason: save ? undefined : saveReason,
-            coldBuildMs: outcome?.coldBuildMs,
-            unchanged,
-        };
-    };
-    await core.group('Restore layer cache', async () => {
-        if (access.off)
-            return;
-        if (!available) {
-            core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
-            return;
-        }
-        explainFetch(mode, access);
-        const svc = await withCacheRoot(c.paths.store, () => actionsCacheService(c.paths.store, phase, stats));
-        if (!lazy) {
-            try {
-                outcome = await withCacheRoot(c.paths.store, () => restoreLayerCache(svc, c.paths, c.keys, access.form));
-            }
-            finally {
-                svc.close();
-            }
-            if (outcome.layoutReady)
-                plan.build.cacheFrom = localCacheFrom(c.paths.layoutIn);
-            session = { ...noSession(outcome.hit), close: async (reported) => (await judge(reported), record()) };
-            core.info(`Layer cache: ${outcome.hit}, ${outcome.bytesRestored} bytes from ${outcome.entriesRestored} entries in ${Date.now() - started} ms.`);
-            return;
-        }
-        const lz = await withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
-        outcome = lz.outcome;
-        const proxy = await startCacheProxy({
-            image: lz.image,
-            held: lz.held,
-            localPath: lz.localPath,
-            fetch: (digest) => withCacheRoot(c.paths.store, () => lz.fetch(digest)),
-        }, c.paths.layoutOut, { form: access.form });
-        // BuildKit gets the registry's credential from buildx, which reads the job's private config.
-        const forget = state.dockerConfig ? await writeCredential(state.dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
-        plan.build.cacheFrom = proxy.cacheFrom;
-        plan.build.cacheTo = proxy.cacheTo;
-        plan.build.cacheExportDir = proxy.exportDir;
-        let retried = false;
-        session = {
-            hit: lz.image ? outcome.hit : 'miss',
-            recover: async () => {
-                if (retried || lz.failed.size === 0)
-                    return false;
-                retried = true;
-                // One entry failed: others may be gone too (evicted), and the retry must not need them.
-                const gone = await withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
-                if (gone)
-                    core.info(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
-                const again = lz.reoffer();
-                proxy.offer(again);
-                proxy.rearmExport();
-                plan.build.cacheFrom = again ? proxy.cacheFrom : undefined;
-                core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-                if (session.hit === 'exact')
-                    session.hit = 'partial';
-                return true;
-            },
-            close: async (reported) => {
-                await proxy.close();
-                await forget().catch(() => undefined);
-                svc.close();
-                const form = proxy.stats.exportForm ? ` in the ${proxy.stats.exportForm} form` : '';
-                core.info(`Layer cache: BuildKit fetched ${proxy.stats.fetches} blob(s) from the cache service (${outcome.bytesRestored} bytes in all), ` +
-                    `and exported ${proxy.stats.uploads} new blob(s) (${proxy.stats.bytesUploaded} bytes)${form}; ${stats.ms} ms in the cache service in all.`);
-                if (proxy.stats.unauthorized > 0)
-                    core.debug(`Layer cache: the loopback registry refused ${proxy.stats.unauthorized} request(s) without this run's credential.`);
-                await judge(reported, proxy.stats.exportDigest);
-                record();
-            },
-        };
-        core.info(`Layer cache: ${session.hit}; index ${outcome.bytesRestored} bytes in ${Date.now() - started} ms; layers are fetched when the build needs them.`);
-    });
-    record();
-    if (!save)
-        core.info(`Layer cache will not be saved (${saveReason}).`);
-    // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
-    await restoreMountsPhase(plan, state, report, { save: save && available, saveSkipReason: saveReason, phase });
-    return session;
-}
-/** Saves the layer cache in post; never throws. */
-async function savePhase(c, phase) {
-    const stats = service_newStats();
-    const started = Date.now();
-    if (c.unchanged) {
-        // Main compared the export with the restored cache already: no need to read it again.
-        lib_core/* info */.pq(`Layer cache not saved: ${NOTHING_CHANGED}.`);
-        return { outcome: { saved: false, reason: NOTHING_CHANGED, entriesSaved: 0, bytesSaved: 0, newBlobs: 0 }, stats, ms: 0 };
-    }
-    if (c.exportDigest) {
-        // Only what this build exported, as BuildKit reported it, and unchanged since main.
-        const why = await checkExport(c.paths.layoutOut, c.exportDigest, new Set(Object.keys(c.held)));
-        if (why) {
-            const failure = `this build's cache export changed after the build: ${why}`;
-            lib_core/* warning */.$e(`Layer cache: not saved: ${failure}.`);
-            return { failure, stats, ms: Date.now() - started };
-        }
-    }
-    try {
-        const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
-            const svc = await service_actionsCacheService(c.paths.store, phase, stats);
-            try {
-                return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
-            }
-            finally {
-                svc.close();
-            }
-        });
-        if (!outcome.saved)
-            lib_core/* info */.pq(`Layer cache not saved: ${outcome.reason}.`);
-        lib_core/* info */.pq(`Layer cache save: ${outcome.entriesSaved} entries, ${outcome.bytesSaved} bytes, ${Date.now() - started} ms.`);
-        return { outcome, stats, ms: Date.now() - started };
-    }
-    catch (err) {
-        const failure = saveFailure(err);
-        lib_core/* warning */.$e(`Layer cache: not saved: ${failure}`);
-        return { failure, stats, ms: Date.now() - started };
-    }
-}
-/** Names what failed in a save that threw: the export's format, or the step's own files. */
-function saveFailure(err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (err instanceof layout_CacheFormatError)
-        return `this action could not read the build's cache export: ${msg}`;
-    const code = err?.code;
-    if (code === 'ENOSPC')
-        return `the runner's disk is full: ${msg}`;
-    if (code)
-        return `a file of the cache export could not be read or written (${code}): ${msg}`;
-    return `an unexpected error while saving: ${msg}`;
 }
 
 ;// CONCATENATED MODULE: ./src/secrets.ts
@@ -32231,13 +31661,49 @@ async function removeSecretDir(dir) {
 // Words that name a credential in a build-arg key. KEY alone is too common (MONKEY, CACHE_KEY,
 // KEYBOARD_LAYOUT): it counts only as a whole word not qualified as harmless.
 const CREDENTIAL_WORDS = new Set([
-    'PASSWORD', 'PASSWORDS', 'PASSWD', 'PASSPHRASE', 'TOKEN', 'TOKENS', 'SECRET', 'SECRETS', 'CREDENTIAL', 'CREDENTIALS',
-    'PAT', 'APIKEY', 'ACCESSKEY', 'PRIVATEKEY', 'SECRETKEY', 'AUTHTOKEN',
+    'PASSWORD',
+    'PASSWORDS',
+    'PASSWD',
+    'PASSPHRASE',
+    'TOKEN',
+    'TOKENS',
+    'SECRET',
+    'SECRETS',
+    'CREDENTIAL',
+    'CREDENTIALS',
+    'PAT',
+    'APIKEY',
+    'ACCESSKEY',
+    'PRIVATEKEY',
+    'SECRETKEY',
+    'AUTHTOKEN',
 ]);
 const CREDENTIAL_SUFFIXES = (/* unused pure expression or super */ null && (['PASSWORD', 'PASSWD', 'TOKEN', 'SECRET', 'APIKEY']));
 const HARMLESS_BEFORE_KEY = new Set(['PUBLIC', 'CACHE', 'SORT', 'PRIMARY', 'FOREIGN', 'PARTITION', 'ROUTING', 'IDEMPOTENCY', 'HOT', 'MAP', 'DICT']);
 /** A credential word followed by one of these names something about it, not the credential. */
-const HARMLESS_AFTER = new Set(['ID', 'IDS', 'NAME', 'FILE', 'PATH', 'URL', 'URI', 'TYPE', 'FINGERPRINT', 'LENGTH', 'SIZE', 'ALGORITHM', 'ALG', 'SERVER', 'ENDPOINT', 'EXPIRY', 'TTL', 'DIR', 'DIRECTORY', 'HOME', 'PREFIX']);
+const HARMLESS_AFTER = new Set([
+    'ID',
+    'IDS',
+    'NAME',
+    'FILE',
+    'PATH',
+    'URL',
+    'URI',
+    'TYPE',
+    'FINGERPRINT',
+    'LENGTH',
+    'SIZE',
+    'ALGORITHM',
+    'ALG',
+    'SERVER',
+    'ENDPOINT',
+    'EXPIRY',
+    'TTL',
+    'DIR',
+    'DIRECTORY',
+    'HOME',
+    'PREFIX',
+]);
 function words(key) {
     return key
         .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
@@ -32306,6 +31772,7 @@ function secretEnvNames(raw = lib_core/* getInput */.V4('secret-envs')) {
 
 
 
+
 async function runPost() {
     // No child of post (docker, tar, zstd) gets the secret-envs variables or secret inputs.
     withholdEnv(secretEnvNames());
@@ -32314,30 +31781,13 @@ async function runPost() {
         lib_core/* info */.pq('Nothing to clean up.');
         return;
     }
-    const env = docker_dockerEnv(state.dockerConfig);
+    const env = dockerEnv(state.dockerConfig);
     // The layer cache and the cache mounts share one budget for the cache service.
     const phase = newCachePhase();
     try {
-        const c = state.cache;
-        if (c) {
-            let summary = { saved: false, entriesSaved: 0, bytesSaved: 0, ms: 0 };
-            await lib_core/* group */.Os('Save layer cache', async () => {
-                if (state.cancelled) {
-                    summary.reason = 'the run was cancelled';
-                    return lib_core/* info */.pq(`Layer cache not saved: the run was cancelled (${state.cancelled}).`);
-                }
-                if (!state.buildSucceeded) {
-                    summary.reason = 'the build did not succeed';
-                    return lib_core/* info */.pq('Layer cache not saved: the build did not succeed.');
-                }
-                if (!c.save) {
-                    summary.reason = c.saveSkipReason ?? 'not enabled';
-                    return lib_core/* info */.pq(`Layer cache not saved (${c.saveSkipReason ?? 'not enabled'}).`);
-                }
-                summary = saveSummaryFrom(await savePhase(c, phase), c.keys.primary);
-            });
+        const summary = await saveCachePhase(state, phase);
+        if (summary)
             await appendSummary(renderSaveSummary(summary));
-        }
         // Cache mounts, after the layer cache and before the builder is removed; never throws.
         await saveMountsPhase(state.mounts, state.buildSucceeded && !state.cancelled, state.dockerConfig, phase);
     }
@@ -32380,7 +31830,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6611);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2470);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The post step: run by the runner as `node dist/post/index.js`, or imported by a host such as
 // @github/local-action, which calls run() (see main.ts).

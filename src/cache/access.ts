@@ -69,11 +69,20 @@ export function planCacheAccess(mode: FetchMode, b: BuilderFacts): CacheAccess {
   if (b.driver === 'docker') return { ...base, lazy: true };
   if (b.driver === 'docker-container') {
     if (b.hostNetwork) return { ...base, lazy: true };
-    return { ...base, lazy: false, eagerReason: "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry" };
+    return {
+      ...base,
+      lazy: false,
+      eagerReason:
+        "the builder's container does not share the runner's network (driver-opts sets another network than host), so its BuildKit cannot reach the loopback registry",
+    };
   }
   if (b.driver === 'remote') {
     if (mode === 'lazy') return { ...base, lazy: true };
-    return { ...base, lazy: false, eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner" };
+    return {
+      ...base,
+      lazy: false,
+      eagerReason: "a remote builder may not reach this runner's loopback; set cache-fetch: lazy when its BuildKit runs on this runner",
+    };
   }
   return { ...base, lazy: false, eagerReason: `the ${b.driver || 'unknown'} driver's BuildKit cannot reach this runner's loopback registry` };
 }

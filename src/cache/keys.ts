@@ -84,12 +84,10 @@ export function planIndexKeys(scope: string, ctx: Context): IndexKeys {
     ? `pr-${ctx.payload?.pull_request?.number ?? ctx.refName.split('/')[0]}`
     : ctx.ref.startsWith('refs/tags/')
       ? `tag-${ctx.ref.slice('refs/tags/'.length)}`
-      : branches[0] ?? 'detached';
+      : (branches[0] ?? 'detached');
   const base = `${KEY_PREFIX}-idx-${scope}-`;
   const primary = `${base}${slug(own, 60)}-${ctx.sha || 'nosha'}`;
-  const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))]
-    .filter((b, i, all) => all.indexOf(b) === i)
-    .map((b) => `${base}${b}-`);
+  const restore = [slug(own, 60), ...branches.map((b) => slug(b, 60))].filter((b, i, all) => all.indexOf(b) === i).map((b) => `${base}${b}-`);
   return { primary, restore };
 }
 
@@ -129,7 +127,9 @@ export function blobKey(digest: string): string {
 
 /** Key of an entry that holds several blobs, derived from their digests. */
 export function packKey(digests: string[]): string {
-  return `${KEY_PREFIX}-pack-sha256-${createHash('sha256').update([...digests].sort().join('\n')).digest('hex')}`;
+  return `${KEY_PREFIX}-pack-sha256-${createHash('sha256')
+    .update([...digests].sort().join('\n'))
+    .digest('hex')}`;
 }
 
 /**

@@ -178,9 +178,7 @@ export function renderCacheImage(image: CacheImage, form: CacheForm = 'index'): 
   const configDesc: Descriptor = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: config.length };
   const mediaType = mediaTypeOf(form);
   const doc =
-    form === 'index'
-      ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] }
-      : { schemaVersion: 2, mediaType, config: configDesc, layers };
+    form === 'index' ? { schemaVersion: 2, mediaType, manifests: [...layers, configDesc] } : { schemaVersion: 2, mediaType, config: configDesc, layers };
   const list = Buffer.from(JSON.stringify(doc));
   return { form, mediaType, config, configDigest, list, listDigest: digestOf(list) };
 }

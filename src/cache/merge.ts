@@ -90,7 +90,9 @@ function matcher(restored: CacheConfig, fresh: CacheConfig): (ri: number, fi: nu
     for (let p = 0; ok && p < (f.inputs?.length ?? 0); p++) {
       const fa = a.inputs![p] ?? [];
       const ff = f.inputs![p] ?? [];
-      ok = (fa.length === 0 && ff.length === 0) || fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
+      ok =
+        (fa.length === 0 && ff.length === 0) ||
+        fa.some((ea) => ff.some((ef) => (ea.selector ?? '') === (ef.selector ?? '') && match(ea.link ?? 0, ef.link ?? 0)));
     }
     memo.set(key, ok);
     return ok;

@@ -19,10 +19,12 @@ export interface TarDigest {
 
 const CHUNK = 1 << 20;
 
-
 /** `./a/b/` -> `a/b`; the root (`./`) -> ''. */
 export function normalizeName(name: string): string {
-  return name.replace(/^(\.\/)+/, '').replace(/^\.$/, '').replace(/\/+$/, '');
+  return name
+    .replace(/^(\.\/)+/, '')
+    .replace(/^\.$/, '')
+    .replace(/\/+$/, '');
 }
 
 /** What the hash takes of one entry: its header's fields with the extension headers applied. */
@@ -100,7 +102,19 @@ export async function hashTar(file: string): Promise<TarDigest> {
         files++;
         bytes += e.size;
       }
-      lines.push(JSON.stringify([normalizeName(e.name), e.kind, e.mode, e.uid, e.gid, e.link, e.kind === '0' ? e.size : 0, e.dev, e.content ? digest.digest('hex') : '']));
+      lines.push(
+        JSON.stringify([
+          normalizeName(e.name),
+          e.kind,
+          e.mode,
+          e.uid,
+          e.gid,
+          e.link,
+          e.kind === '0' ? e.size : 0,
+          e.dev,
+          e.content ? digest.digest('hex') : '',
+        ]),
+      );
     }
     lines.sort();
     const all = createHash('sha256');

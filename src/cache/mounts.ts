@@ -83,7 +83,14 @@ export const label = (id: string) => `cache mount ${id}`;
 const files = (n: number) => `${n} ${n === 1 ? 'file' : 'files'}`;
 
 /** Runs a helper build; returns undefined on success, else buildx's error line. */
-async function runHelper(h: Helper, name: string, dockerfile: string, context: string, dest: string, args: Record<string, string>): Promise<string | undefined> {
+async function runHelper(
+  h: Helper,
+  name: string,
+  dockerfile: string,
+  context: string,
+  dest: string,
+  args: Record<string, string>,
+): Promise<string | undefined> {
   const dir = path.join(h.root, 'helpers');
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, `${name}.Dockerfile`);
@@ -120,7 +127,9 @@ export async function restoreOne(svc: CacheService | undefined, h: Helper, m: Mo
   try {
     const matched = svc ? await svc.restore([dir], m.keys.primary, m.keys.restore) : undefined;
     if (!matched) {
-      core.info(`${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`);
+      core.info(
+        `${label(m.id)}: ${svc && !svc.gaveUp ? 'no entry for this scope yet; the mount starts empty' : 'not restored (no cache service); the mount starts empty'}.`,
+      );
       return rep;
     }
     rep.key = matched;
@@ -150,7 +159,9 @@ export async function restoreOne(svc: CacheService | undefined, h: Helper, m: Mo
       core.info(`${label(m.id)}: the builder already holds this mount; kept it (entry ${matched} not used).`);
     } else {
       rep.result = 'restored';
-      core.info(`${label(m.id)}: restored ${matched} (${files(meta.files)}, ${formatBytes(meta.bytes)}; entry ${formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`);
+      core.info(
+        `${label(m.id)}: restored ${matched} (${files(meta.files)}, ${formatBytes(meta.bytes)}; entry ${formatBytes(rep.bytes)}) in ${Date.now() - started} ms.`,
+      );
     }
     return rep;
   } finally {
@@ -192,7 +203,10 @@ export async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: M
     if (tarBytes > s.maxBytes) return not(`its archive is ${formatBytes(tarBytes)}; ${limit}`, true);
     const digest = await hashTar(tar);
     if (digest.entries === 0) {
-      return not(`the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`, true);
+      return not(
+        `the mount is empty after the build (does a RUN --mount=type=cache in the Dockerfile use the id "${m.id}"? Without id=, the id is the target path)`,
+        true,
+      );
     }
     if (digest.hash === m.entryHash) return not(`unchanged since ${m.restoredKey ?? 'the entry restored'}`);
     const key = saveKey(m.keys, digest.hash);
@@ -201,7 +215,9 @@ export async function saveOne(svc: CacheService, h: Helper, s: MountsState, m: M
     // Same commit and content as an earlier run (a re-run): the entry is there already.
     if ((await svc.restore([dir], key, [], { lookupOnly: true })) === key) return not(`${key} already holds this content`);
     if (!(await svc.save([dir], key))) return not(`the cache service did not store ${key}`, true);
-    core.info(`${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`);
+    core.info(
+      `${label(m.id)}: saved ${key} (${files(digest.files)}, ${formatBytes(digest.bytes)}; entry ${formatBytes(tarBytes)}) in ${Date.now() - started} ms.`,
+    );
     return { ...rep, saved: true, key, bytes: tarBytes };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -215,4 +231,3 @@ export async function exportOne(h: Helper, s: MountsState, m: MountState, dir: s
   const maxKb = Math.floor(s.maxBytes / 1024);
   return runHelper(h, `${m.slug}-extract`, extractDockerfile(h.image, m.id), empty, dir, { OBC_MAX_KB: String(maxKb) });
 }
-

@@ -133,7 +133,10 @@ function append(req: Req, up: Upload): Promise<void> {
       up.hash.update(c);
       up.size += c.length;
     });
-    req.pipe(createWriteStream(up.file, { flags: 'a' })).on('finish', resolve).on('error', reject);
+    req
+      .pipe(createWriteStream(up.file, { flags: 'a' }))
+      .on('finish', resolve)
+      .on('error', reject);
   });
 }
 
@@ -170,7 +173,11 @@ async function sendFile(px: ProxyState, req: Req, res: Res, file: string, digest
   if (req.method === 'HEAD') return send(res, 200, headers);
   res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', ...headers });
   await new Promise<void>((resolve) => {
-    createReadStream(file).on('error', () => (res.destroy(), resolve())).pipe(res).on('finish', resolve).on('close', resolve);
+    createReadStream(file)
+      .on('error', () => (res.destroy(), resolve()))
+      .pipe(res)
+      .on('finish', resolve)
+      .on('close', resolve);
   });
 }
 
@@ -214,7 +221,12 @@ async function manifests(px: ProxyState, req: Req, res: Res, ref: string): Promi
 /** Blob uploads (the export): monolithic (POST with a digest) or chunked (POST, PATCH..., PUT). */
 async function blobUploads(px: ProxyState, req: Req, res: Res, url: URL, id: string): Promise<void> {
   const accepted = (uuid: string, size: number) =>
-    send(res, 202, { Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`, 'Docker-Upload-UUID': uuid, Range: `0-${Math.max(size - 1, 0)}`, 'Content-Length': 0 });
+    send(res, 202, {
+      Location: `/v2/${PROXY_REPO}/blobs/uploads/${uuid}`,
+      'Docker-Upload-UUID': uuid,
+      Range: `0-${Math.max(size - 1, 0)}`,
+      'Content-Length': 0,
+    });
   if (req.method === 'POST' && !id) {
     const uuid = randomBytes(12).toString('hex');
     const up: Upload = { file: path.join(px.uploadsDir, uuid), hash: createHash('sha256'), size: 0 };

@@ -63,7 +63,14 @@ const seconds = (v: string | undefined, dflt: number) => {
  */
 export function cachePolicy(env: NodeJS.ProcessEnv = process.env): ServicePolicy {
   const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-  return { callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs), budgetMs, maxRetryAfterMs: 30_000, waitBudgetMs: 60_000, maxFaults: 3, retryPauseMs: 1000 };
+  return {
+    callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs),
+    budgetMs,
+    maxRetryAfterMs: 30_000,
+    waitBudgetMs: 60_000,
+    maxFaults: 3,
+    retryPauseMs: 1000,
+  };
 }
 
 /** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
@@ -391,7 +398,14 @@ async function waitForRateLimit(s: ServiceRun, retryAfterMs: number, tries: numb
 }
 
 /** A call that failed (or reached its deadline): true to try it once more after a pause. */
-async function retryAfterFailure(s: ServiceRun, r: { why: string; deadline: boolean }, by: 'call' | 'budget', tries: number, verb: string, key: string): Promise<boolean> {
+async function retryAfterFailure(
+  s: ServiceRun,
+  r: { why: string; deadline: boolean },
+  by: 'call' | 'budget',
+  tries: number,
+  verb: string,
+  key: string,
+): Promise<boolean> {
   const { phase } = s;
   core.warning(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
   fault(s, r.why);
@@ -408,7 +422,13 @@ function noteLoggedFaults(s: ServiceRun, signals: ServiceSignal[], verb: string,
   const faults = signals.filter((x): x is Extract<ServiceSignal, { kind: 'fault' }> => x.kind === 'fault');
   if (!faults.length) return;
   if (!faults.some((f) => f.shown)) core.warning(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-  fault(s, faults.map((f) => f.message).filter(Boolean).pop() ?? 'it kept answering with errors');
+  fault(
+    s,
+    faults
+      .map((f) => f.message)
+      .filter(Boolean)
+      .pop() ?? 'it kept answering with errors',
+  );
 }
 
 /** One call of the library: with its deadline, a wait for a rate limit, one retry after a server error. */
@@ -452,7 +472,14 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
     },
     wasTaken: (key) => s.taken.has(key),
     restore: (paths, key, restoreKeys, opts) =>
-      serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+      serviceCall(
+        s,
+        'restore',
+        key,
+        () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }),
+        (v) => v === undefined,
+        undefined,
+      ),
     save: (paths, key) =>
       serviceCall(
         s,

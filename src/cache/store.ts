@@ -144,7 +144,8 @@ async function fetchEntry(svc: CacheService, p: CachePaths, key: string, digests
   const got = await svc.restore(entryPaths(p, digests), key, []);
   const ok = new Set<string>();
   let bytes = 0;
-  if (got !== key && !svc.gaveUp) core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
+  if (got !== key && !svc.gaveUp)
+    core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
   for (const d of digests) {
     const f = blobPath(p.store, d);
     // Content-addressed: a file is good exactly when its digest matches.
@@ -400,7 +401,9 @@ export async function saveLayerCache(
   // The index must not promise blobs of entries the service evicted since the restore.
   const gone = await goneEntries(svc, p, held, (await readMeta(p.index))?.packs);
   if (gone.size) {
-    core.info(`Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`);
+    core.info(
+      `Layer cache: ${gone.size} entr${gone.size === 1 ? 'y' : 'ies'} of the restored index ${gone.size === 1 ? 'is' : 'are'} no longer in the cache service (evicted); what this build has of them is stored again.`,
+    );
     held = withoutGone(held, gone);
   }
   const cmp = await compareExport(p, held);
@@ -492,7 +495,13 @@ interface UploadedBlobs {
 }
 
 /** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries and stores each (see storeEntry). */
-async function uploadBlobs(svc: CacheService, p: CachePaths, large: { digest: string; size: number }[], held: Record<string, string>, source: (d: string) => string): Promise<UploadedBlobs> {
+async function uploadBlobs(
+  svc: CacheService,
+  p: CachePaths,
+  large: { digest: string; size: number }[],
+  held: Record<string, string>,
+  source: (d: string) => string,
+): Promise<UploadedBlobs> {
   const out: UploadedBlobs = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
   await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
   for (const entry of planPacks(large, MAX_BLOB_ENTRIES)) {
@@ -588,7 +597,13 @@ const INDEX_ATTEMPTS = 3;
  * under the next alternate key. A save refused because another job took the key meanwhile starts
  * over.
  */
-async function saveIndex(svc: CacheService, p: CachePaths, keys: IndexKeys, first: IndexDraft, base: IndexBase): Promise<{ key?: string; reason?: string; bytes: number; config: CacheConfig }> {
+async function saveIndex(
+  svc: CacheService,
+  p: CachePaths,
+  keys: IndexKeys,
+  first: IndexDraft,
+  base: IndexBase,
+): Promise<{ key?: string; reason?: string; bytes: number; config: CacheConfig }> {
   // The index entry must be archived from p.index (its path is part of the entry's version): move
   // the restored one aside first, since small blobs may be linked from it.
   const aside = `${p.index}.prev`;

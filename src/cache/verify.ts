@@ -48,7 +48,8 @@ export async function checkExport(dir: string, expected: string, skip: ReadonlyS
   } catch (err) {
     return (err as Error).message;
   }
-  if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest))) return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
+  if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
+    return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
   for (const layer of doc.layers) {
     if (skip.has(layer.digest)) continue;
     const f = blobPath(dir, layer.digest);

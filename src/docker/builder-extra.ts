@@ -81,7 +81,8 @@ export function parseAppend(raw: string): AppendNode[] {
     const platforms = splitList(str('platforms'));
     for (const p of platforms) if (!PLATFORM_RE.test(p)) throw new InputError('append', `node ${quoted(name)}: expected os/arch[/variant], got ${quoted(p)}`);
     const opts = Array.isArray(n['driver-opts']) ? (n['driver-opts'] as string[]) : str('driver-opts') ? [str('driver-opts')] : [];
-    for (const o of opts) if (!/^[A-Za-z0-9._-]+=/.test(o)) throw new InputError('append', `node ${quoted(name)}: driver-opts expects key=value, got ${quoted(o)}`);
+    for (const o of opts)
+      if (!/^[A-Za-z0-9._-]+=/.test(o)) throw new InputError('append', `node ${quoted(name)}: driver-opts expects key=value, got ${quoted(o)}`);
     return { name, endpoint: str('endpoint'), driverOpts: opts, buildkitdFlags: str('buildkitd-flags'), platforms };
   });
 }

@@ -87,7 +87,7 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
       throw new InputError(
         bad[0],
         driver === 'docker'
-          ? 'the docker driver uses the daemon\'s built-in BuildKit and takes no builder options; use driver: docker-container'
+          ? "the docker driver uses the daemon's built-in BuildKit and takes no builder options; use driver: docker-container"
           : 'the remote driver connects to a BuildKit daemon that is already configured; this option cannot apply to it',
       );
     }
@@ -97,7 +97,14 @@ export function parseBuilderOptions(raw: RawBuilderInputs): BuilderOptions {
 
 /** True when an option asks for a builder of our own (so `auto` must not pick the docker driver). */
 function wantsOwnBuilder(o: BuilderOptions): boolean {
-  return o.endpoint !== '' || o.driverOpts.length > 0 || o.buildkitdFlags !== '' || o.buildkitdConfig !== '' || o.buildkitdConfigInline.trim() !== '' || o.platforms.length > 0;
+  return (
+    o.endpoint !== '' ||
+    o.driverOpts.length > 0 ||
+    o.buildkitdFlags !== '' ||
+    o.buildkitdConfig !== '' ||
+    o.buildkitdConfigInline.trim() !== '' ||
+    o.platforms.length > 0
+  );
 }
 
 /**

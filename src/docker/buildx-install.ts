@@ -59,7 +59,8 @@ export function releasePlatform(platform: string, arch: string, armVersion?: str
       s390x: 's390x',
     } as Record<string, string>
   )[arch];
-  const supported = os && cpu && (os === 'linux' || ((os === 'darwin' || os === 'windows') && (cpu === 'amd64' || cpu === 'arm64')) || (os === 'freebsd' && cpu === 'amd64'));
+  const supported =
+    os && cpu && (os === 'linux' || ((os === 'darwin' || os === 'windows') && (cpu === 'amd64' || cpu === 'arm64')) || (os === 'freebsd' && cpu === 'amd64'));
   if (!supported) throw new ToolError(`${BUILDX_INPUT}: buildx publishes no release binary for this runner's platform (${platform}/${arch})`);
   return `${os}-${cpu}`;
 }
@@ -167,7 +168,10 @@ export async function resolveLatest(req: BuildxRequest, env: InstallEnv): Promis
   // A token of a GitHub Enterprise Server is never sent to github.com.
   if (env.githubToken && env.serverUrl.replace(/\/+$/, '') === 'https://github.com') headers.Authorization = `Bearer ${env.githubToken}`;
   const r = await fetchText(GITHUB_LATEST_API, headers);
-  if (!r.ok) throw new ToolError(`${BUILDX_INPUT}: latest: the GitHub releases API answered HTTP ${r.status} ${r.statusText} (set a version, or buildx-download-url for a mirror)`);
+  if (!r.ok)
+    throw new ToolError(
+      `${BUILDX_INPUT}: latest: the GitHub releases API answered HTTP ${r.status} ${r.statusText} (set a version, or buildx-download-url for a mirror)`,
+    );
   let tag: unknown;
   try {
     tag = (JSON.parse(r.text) as { tag_name?: unknown }).tag_name;
@@ -249,7 +253,9 @@ export async function installBuildx(version: string, req: BuildxRequest, dockerC
       }
       const got = await sha256File(downloaded);
       if (got !== want) {
-        throw new ToolError(`${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`);
+        throw new ToolError(
+          `${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`,
+        );
       }
       core.info(`sha256 ${got} matches ${path.basename(sumsUrl)}.`);
       await fs.chmod(downloaded, 0o755);

@@ -76,7 +76,10 @@ export function removeBuilderArgv(name: string, keepState: boolean): string[] {
   return ['buildx', 'rm', ...(keepState ? ['--keep-state'] : []), '--force', name];
 }
 
-export async function removeBuilder(b: { name: string; created: boolean; keep?: boolean; keepState?: boolean } | undefined, env: Record<string, string>): Promise<void> {
+export async function removeBuilder(
+  b: { name: string; created: boolean; keep?: boolean; keepState?: boolean } | undefined,
+  env: Record<string, string>,
+): Promise<void> {
   if (!b?.created) return;
   if (b.keep) {
     core.info(`Kept builder ${b.name} (keep-builder: true).`);

@@ -30,6 +30,8 @@ export async function inspectImage(ref: string, env: Record<string, string>, sin
 export async function createIndex(image: string, argv: string[], env: Record<string, string>): Promise<void> {
   const res = await run('docker', argv, { env, ignoreReturnCode: true });
   if (res.exitCode !== 0) {
-    throw new Error(`distribute: merge: docker buildx imagetools create for ${image} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    throw new Error(
+      `distribute: merge: docker buildx imagetools create for ${image} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`,
+    );
   }
 }

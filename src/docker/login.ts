@@ -83,7 +83,8 @@ export function planEcr(host: string, mode: EcrMode, env: Record<string, string 
   const m = ECR_PRIVATE_RE.exec(host);
   if (m) return { public: false, region: m[2], accountId: m[1] };
   if (mode === 'auto') return undefined;
-  if (!envRegion) throw new InputError(where, `ecr: true, but ${quoted(host)} is not an Amazon ECR host name and neither AWS_REGION nor AWS_DEFAULT_REGION is set`);
+  if (!envRegion)
+    throw new InputError(where, `ecr: true, but ${quoted(host)} is not an Amazon ECR host name and neither AWS_REGION nor AWS_DEFAULT_REGION is set`);
   return { public: false, region: envRegion };
 }
 
@@ -99,7 +100,8 @@ export function parseScope(raw: string, where = 'scope'): string {
   const parts = s.split('@');
   if (parts.length > 2) throw new InputError(where, `${quoted(s)} has more than one "@"`);
   const [repo, actions] = parts;
-  if (actions !== undefined && !/^[a-z]+(,[a-z]+)*$/.test(actions)) throw new InputError(where, `${quoted(s)}: the actions after "@" are lowercase names separated by commas (e.g. push)`);
+  if (actions !== undefined && !/^[a-z]+(,[a-z]+)*$/.test(actions))
+    throw new InputError(where, `${quoted(s)}: the actions after "@" are lowercase names separated by commas (e.g. push)`);
   if (repo !== '' && (repo.startsWith('/') || repo.split('/').some((c) => c === '' || c === '.' || c === '..') || !/^[A-Za-z0-9._/-]+$/.test(repo))) {
     throw new InputError(where, `${quoted(s)} is not a repository path inside the registry (e.g. acme/app or acme/app@push)`);
   }
@@ -150,7 +152,13 @@ const loginKey = (l: { registry: string; scope?: string }) => `${l.registry}\u00
  * Docker config). An Amazon ECR login (ecr: auto on an ECR host, or ecr: true) may leave username and
  * password empty: the AWS CLI then uses the job's AWS credentials (AWS_* variables or a role).
  */
-export function planLogins(li: LoginInputs, images: string[], actor: string, alreadyLoggedIn: ReadonlySet<string>, env: Record<string, string | undefined> = {}): LoginPlan {
+export function planLogins(
+  li: LoginInputs,
+  images: string[],
+  actor: string,
+  alreadyLoggedIn: ReadonlySet<string>,
+  env: Record<string, string | undefined> = {},
+): LoginPlan {
   const logins: PlannedLogin[] = [];
   const notes: string[] = [];
   const registry = normalizeRegistry(li.registry);
@@ -160,10 +168,20 @@ export function planLogins(li: LoginInputs, images: string[], actor: string, alr
       throw new InputError(li.username ? 'password' : 'username', `registry login to ${registryLabel(registry)} needs both username and password`);
     }
     if (ecrTarget && !!li.username !== !!li.password) {
-      throw new InputError(li.username ? 'password' : 'username', `Amazon ECR login to ${registry}: give both the AWS access key id (username) and secret access key (password), or neither (the job's AWS credentials)`);
+      throw new InputError(
+        li.username ? 'password' : 'username',
+        `Amazon ECR login to ${registry}: give both the AWS access key id (username) and secret access key (password), or neither (the job's AWS credentials)`,
+      );
     }
     if (!HOST_RE.test(registry)) throw new InputError('registry', `invalid registry ${quoted(li.registry.trim())}`);
-    logins.push({ registry, username: li.username, password: li.password, input: 'registry', ...(li.scope ? { scope: li.scope } : {}), ...(ecrTarget ? { ecrTarget } : {}) });
+    logins.push({
+      registry,
+      username: li.username,
+      password: li.password,
+      input: 'registry',
+      ...(li.scope ? { scope: li.scope } : {}),
+      ...(ecrTarget ? { ecrTarget } : {}),
+    });
   } else if (li.registry.trim()) {
     notes.push(`registry is ${li.registry.trim()} but username and password are empty: no login with them.`);
   }
@@ -173,9 +191,13 @@ export function planLogins(li: LoginInputs, images: string[], actor: string, alr
     }
     const target = planEcr(c.registry, c.ecr ?? 'auto', env, 'registry-auth');
     if (target && !!c.username !== !!c.password) {
-      throw new InputError('registry-auth', `Amazon ECR entry ${c.registry}: give both username (AWS access key id) and password (secret access key), or neither`);
+      throw new InputError(
+        'registry-auth',
+        `Amazon ECR entry ${c.registry}: give both username (AWS access key id) and password (secret access key), or neither`,
+      );
     }
-    if (!target && (!c.username || !c.password)) throw new InputError('registry-auth', `${registryLabel(c.registry)}: no ${c.username ? 'password (is the secret set?)' : 'username'}`);
+    if (!target && (!c.username || !c.password))
+      throw new InputError('registry-auth', `${registryLabel(c.registry)}: no ${c.username ? 'password (is the secret set?)' : 'username'}`);
     logins.push({ ...c, input: 'registry-auth', ...(target ? { ecrTarget: target } : {}) });
   }
   const ghcr = 'ghcr.io';
@@ -272,7 +294,9 @@ async function ecrPassword(l: PlannedLogin, t: EcrTarget, env: Record<string, st
   try {
     res = await run('aws', ecrPasswordCommand(t), { env: awsEnv, silent: true, ignoreReturnCode: true });
   } catch (err) {
-    throw new LoginError(`${l.input}: Amazon ECR login to ${l.registry} needs the AWS CLI (aws), which could not be run: ${(err as Error).message.split('\n')[0]}`);
+    throw new LoginError(
+      `${l.input}: Amazon ECR login to ${l.registry} needs the AWS CLI (aws), which could not be run: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   const token = res.stdout.trim();
   if (token) core.setSecret(token);
@@ -297,7 +321,10 @@ export async function login(l: PlannedLogin, env: Record<string, string>): Promi
   }
   const loginEnv = { ...env };
   if (l.scope) {
-    if (env.BUILDX_CONFIG) throw new LoginError(`${l.input}: scope: BUILDX_CONFIG is set, but scoped credentials are kept only in this job's private Docker config; unset BUILDX_CONFIG for this step`);
+    if (env.BUILDX_CONFIG)
+      throw new LoginError(
+        `${l.input}: scope: BUILDX_CONFIG is set, but scoped credentials are kept only in this job's private Docker config; unset BUILDX_CONFIG for this step`,
+      );
     loginEnv.DOCKER_CONFIG = path.join(env.DOCKER_CONFIG ?? '', 'buildx', scopeConfigDir(l.registry, l.scope));
     await fs.mkdir(loginEnv.DOCKER_CONFIG, { recursive: true, mode: 0o700 });
   }

@@ -41,11 +41,13 @@ export function parseRegistryAuth(raw: string): RegistryCredential[] {
     throw new InputError(name, `not valid YAML${where}: ${e.reason ?? 'syntax error'} (the text is not shown: it may hold a password)`);
   }
   if (doc === null || doc === undefined) return [];
-  if (!Array.isArray(doc)) throw new InputError(name, 'expected a YAML list of entries, each "- registry: HOST" with username and password (as docker/login-action takes it)');
+  if (!Array.isArray(doc))
+    throw new InputError(name, 'expected a YAML list of entries, each "- registry: HOST" with username and password (as docker/login-action takes it)');
   const seen = new Set<string>();
   return doc.map((entry, idx) => {
     const n = idx + 1;
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new InputError(name, `entry ${n}: expected a map with registry, username and password`);
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+      throw new InputError(name, `entry ${n}: expected a map with registry, username and password`);
     const e = entry as Record<string, unknown>;
     for (const k of Object.keys(e)) {
       if (!ENTRY_KEYS.includes(k)) throw new InputError(name, `entry ${n}: unknown key ${quoted(k)} (expected ${ENTRY_KEYS.join(', ')})`);
@@ -69,4 +71,3 @@ export function parseRegistryAuth(raw: string): RegistryCredential[] {
     return { registry, username, password, ...(ecr !== 'auto' ? { ecr } : {}), ...(scope ? { scope } : {}) };
   });
 }
-

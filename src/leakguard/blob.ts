@@ -24,7 +24,7 @@ export interface Decoder {
 
 export type DecoderFactory = () => Decoder;
 
-function transformDecoder(t: zlib.Gunzip | Readable & Writable): Decoder {
+function transformDecoder(t: zlib.Gunzip | (Readable & Writable)): Decoder {
   return { input: t, output: t, done: finished(t) };
 }
 
@@ -154,4 +154,3 @@ export class BlobScan {
     }
   }
 }
-

@@ -118,7 +118,8 @@ export class LeakGuard {
         try {
           hits = await scan.end();
         } catch (err) {
-          if (err instanceof DecompressError) throw new LeakError(`secret-scan: ${place} blob ${label}: ${err.message}; not pushed, since it cannot be checked`);
+          if (err instanceof DecompressError)
+            throw new LeakError(`secret-scan: ${place} blob ${label}: ${err.message}; not pushed, since it cannot be checked`);
           throw err;
         }
         this.stats.blobs++;

@@ -82,15 +82,16 @@ class Reader {
   }
 }
 
-
 /**
  * Reads a tar stream. `onEntry` returns a sink for the entries it wants (regular files only);
  * the others are skipped. Reads the source to its end.
  */
 export async function readTar(src: AsyncIterable<Buffer> | Iterable<Buffer>, onEntry: (e: TarEntry) => TarSink | undefined): Promise<void> {
-  const r = new Reader((async function* () {
-    yield* src;
-  })());
+  const r = new Reader(
+    (async function* () {
+      yield* src;
+    })(),
+  );
   const ext = new TarExtensions();
   for (;;) {
     const h = await r.read(TAR_BLOCK);

@@ -17,7 +17,10 @@ export interface GitFacts {
  * actions/checkout fetches it), then a remote branch. Undefined when none points at HEAD.
  */
 export function refFromDecorations(decorations: string): string | undefined {
-  const items = decorations.split(',').map((d) => d.trim()).filter((d) => d !== '' && d !== 'HEAD' && d !== 'grafted');
+  const items = decorations
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '' && d !== 'HEAD' && d !== 'grafted');
   const tag = items.find((d) => d.startsWith('tag: '));
   if (tag) return `refs/tags/${tag.slice('tag: '.length).trim()}`;
   const pull = items.find((d) => /^(?:[^/]+\/)?pull\/\d+\/(?:merge|head)$/.test(d));
@@ -40,7 +43,8 @@ async function git(args: string[], cwd: string): Promise<{ code: number; out: st
 /** Reads ref, commit and commit date of the checkout in `dir`; an error names metadata-context. */
 export async function gitFacts(dir: string): Promise<GitFacts> {
   const sha = await git(['rev-parse', '--verify', 'HEAD'], dir);
-  if (sha.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha.out)) throw new InputError('metadata-context', `git: ${quoted(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
+  if (sha.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha.out))
+    throw new InputError('metadata-context', `git: ${quoted(dir)} is not a git checkout with a commit (add actions/checkout before this step)`);
   const sym = await git(['symbolic-ref', '-q', 'HEAD'], dir);
   let ref = sym.code === 0 ? sym.out : undefined;
   if (!ref) {

@@ -75,7 +75,10 @@ export function planMeta(input: MetaInput, ctx: Context, facts: MetaFacts): Meta
   const ruleTagNames = tagNamesOf(version, flavor);
   checkTagNames(ruleTagNames);
   if (literal.refs.length > 0 && imageNames.length === 0 && ruleTagNames.length > 0) {
-    throw new InputError('tags', `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`);
+    throw new InputError(
+      'tags',
+      `the rules give the tag ${ruleTagNames[0]}, but images is empty, so it has no image name: set images, or write every tag as a full reference (name:tag)`,
+    );
   }
   const ruleTags = imageNames.length > 0 ? imageNames.flatMap((image) => ruleTagNames.map((t) => `${image}:${t}`)) : [...ruleTagNames];
   // Rule tags exactly as metadata-action lists them (duplicates included); full references after them.

@@ -29,9 +29,18 @@ export function parseReference(text: string): LiteralRef {
   const slash = t.lastIndexOf('/');
   const colon = t.lastIndexOf(':');
   const [name, tag] = colon > slash ? [t.slice(0, colon), t.slice(colon + 1)] : [t, 'latest'];
-  if (name !== name.toLowerCase()) throw new InputError('tags', `image name ${quoted(name)} in ${quoted(t)} has upper-case letters (Docker refuses them: write ${quoted(name.toLowerCase())})`);
-  if (!IMAGE_NAME_RE.test(name)) throw new InputError('tags', `${quoted(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
-  if (!TAG_RE.test(tag)) throw new InputError('tags', `tag ${quoted(tag)} of ${quoted(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
+  if (name !== name.toLowerCase())
+    throw new InputError(
+      'tags',
+      `image name ${quoted(name)} in ${quoted(t)} has upper-case letters (Docker refuses them: write ${quoted(name.toLowerCase())})`,
+    );
+  if (!IMAGE_NAME_RE.test(name))
+    throw new InputError('tags', `${quoted(t)} is neither a tag rule nor a full image reference (name:tag, e.g. ghcr.io/acme/app:1.0)`);
+  if (!TAG_RE.test(tag))
+    throw new InputError(
+      'tags',
+      `tag ${quoted(tag)} of ${quoted(t)} is not a valid Docker tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`,
+    );
   return { name, tag };
 }
 
@@ -51,7 +60,10 @@ export function splitLiteralRefs(tags: string): { rules: string; refs: LiteralRe
       continue;
     }
     if (literal.length !== parts.length) {
-      throw new InputError('tags', `${quoted(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`);
+      throw new InputError(
+        'tags',
+        `${quoted(line.trim())} mixes a full image reference with something else: put each reference (name:tag) or rule on its own line`,
+      );
     }
     for (const p of literal) refs.push(parseReference(p));
   }

@@ -32,7 +32,10 @@ export function checkTemplate(template: string, kind: TemplateKind): string | un
     program = Handlebars.parse(template);
   } catch (err) {
     // Handlebars reports `Parse error on line N:`, the text, a caret line, then what it expected
-    const parts = (err as Error).message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const parts = (err as Error).message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
     const detail = parts.length > 1 ? `${parts[0]} ${parts[parts.length - 1]}` : (parts[0] ?? '');
     return `invalid expression: ${detail}`;
   }
@@ -135,6 +138,8 @@ export function dateHelper(date: Date): (format: unknown, options?: HelperOption
     if (!moment.tz.zone(tz)) {
       throw new Error(`unknown time zone "${tz}"`);
     }
-    return moment(date).tz(tz).format(typeof format === 'string' ? format : undefined);
+    return moment(date)
+      .tz(tz)
+      .format(typeof format === 'string' ? format : undefined);
   };
 }

@@ -35,13 +35,39 @@ interface RuleBase {
   suffix?: string;
 }
 
-export interface ScheduleRule extends RuleBase { type: 'schedule'; pattern: string }
-export interface VersionRule extends RuleBase { type: 'semver' | 'pep440'; pattern: string; value: string; match?: RegExp }
-export interface MatchRule extends RuleBase { type: 'match'; pattern: RegExp; patternText: string; group: string; value: string }
-export interface EdgeRule extends RuleBase { type: 'edge'; branch: string }
-export interface RefRule extends RuleBase { type: 'ref'; event: RefEvent }
-interface RawRule extends RuleBase { type: 'raw'; value: string }
-export interface ShaRule extends RuleBase { type: 'sha'; format: ShaFormat }
+export interface ScheduleRule extends RuleBase {
+  type: 'schedule';
+  pattern: string;
+}
+export interface VersionRule extends RuleBase {
+  type: 'semver' | 'pep440';
+  pattern: string;
+  value: string;
+  match?: RegExp;
+}
+export interface MatchRule extends RuleBase {
+  type: 'match';
+  pattern: RegExp;
+  patternText: string;
+  group: string;
+  value: string;
+}
+export interface EdgeRule extends RuleBase {
+  type: 'edge';
+  branch: string;
+}
+export interface RefRule extends RuleBase {
+  type: 'ref';
+  event: RefEvent;
+}
+interface RawRule extends RuleBase {
+  type: 'raw';
+  value: string;
+}
+export interface ShaRule extends RuleBase {
+  type: 'sha';
+  format: ShaFormat;
+}
 
 export type TagRule = ScheduleRule | VersionRule | MatchRule | EdgeRule | RefRule | RawRule | ShaRule;
 

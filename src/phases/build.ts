@@ -115,7 +115,11 @@ async function runCall(b: BuildPlan, docker: DockerSetup): Promise<{ md: Record<
 }
 
 /** The mode and the staging facts for a request, with the leak guard's needles. */
-function planStages(req: BuildRequest, docker: DockerSetup, cacheSaved: boolean): { mode: BuildMode; stage: StageFacts; needles: ReturnType<typeof planNeedles> } {
+function planStages(
+  req: BuildRequest,
+  docker: DockerSetup,
+  cacheSaved: boolean,
+): { mode: BuildMode; stage: StageFacts; needles: ReturnType<typeof planNeedles> } {
   const b = req.build;
   const needles = planNeedles(req.secretValues);
   const testRun = req.testRun !== '';
@@ -225,7 +229,11 @@ export async function buildPhase(req: BuildRequest, docker: DockerSetup, deps: B
     deps.note({ buildMs });
     let guard: LeakGuard | undefined;
     if (mode.scan) {
-      guard = await guardPhase({ needles, secretCount: req.secretValues.length, first, stage, wantLoad: b.load, userOutputs: b.outputs?.length ?? 0, cacheSaved }, docker, deps);
+      guard = await guardPhase(
+        { needles, secretCount: req.secretValues.length, first, stage, wantLoad: b.load, userOutputs: b.outputs?.length ?? 0, cacheSaved },
+        docker,
+        deps,
+      );
     }
     if (stage.scanCacheDir) await fs.rm(stage.scanCacheDir, { recursive: true, force: true });
     if (stage.testRun) await testImage(req, stage, md, buildMs, docker, deps.note);

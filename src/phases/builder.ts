@@ -22,8 +22,13 @@ interface PickedDriver {
 }
 
 /** The driver to use: resolveDriver's, but never the docker driver for a push by digest. */
-export function pickDriver(o: { builder: BuilderOptions; builderExtra: BuilderExtra; cache: boolean }, containerdStore: boolean, byDigest: boolean): PickedDriver {
-  if (byDigest && o.builder.driver === 'auto') return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
+export function pickDriver(
+  o: { builder: BuilderOptions; builderExtra: BuilderExtra; cache: boolean },
+  containerdStore: boolean,
+  byDigest: boolean,
+): PickedDriver {
+  if (byDigest && o.builder.driver === 'auto')
+    return { driver: 'docker-container', reason: 'auto: distribute: platform pushes by digest, which the docker driver cannot' };
   const x = o.builderExtra;
   return resolveDriver(o.builder, containerdStore, o.cache, !!(x.name || x.append.length));
 }
@@ -69,9 +74,18 @@ export async function builderPhase(o: BuilderNeeds, env: Record<string, string>,
     if (x.existing) {
       // An existing builder (build-push-action's `builder`): used as it is, never removed.
       const ins = await inspectBuilder(x.existing, env, 'builder');
-      core.info(`Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`);
+      core.info(
+        `Builder ${x.existing} (builder: an existing one, used as it is): driver ${ins.driver || 'unknown'}, BuildKit ${ins.buildkitVersion || 'unknown'}`,
+      );
       core.info(`Builder platforms: ${ins.platforms.join(', ') || 'unknown'}`);
-      return { name: x.existing, driver: ins.driver || 'docker-container', created: false, buildkitVersion: ins.buildkitVersion, platforms: ins.platforms, hostNetwork: false };
+      return {
+        name: x.existing,
+        driver: ins.driver || 'docker-container',
+        created: false,
+        buildkitVersion: ins.buildkitVersion,
+        platforms: ins.platforms,
+        hostNetwork: false,
+      };
     }
     const { driver, reason } = o.picked;
     const made = driver === 'docker' ? { name: await o.context.name, hostNetwork: false } : await newBuilder(o, driver, env, keeper);
@@ -89,11 +103,22 @@ export async function builderPhase(o: BuilderNeeds, env: Record<string, string>,
 }
 
 /** Creates this run's builder (and its `append` nodes); recorded for post before it exists. */
-async function newBuilder(o: BuilderNeeds, driver: Exclude<Driver, 'docker'>, env: Record<string, string>, keeper: StateKeeper): Promise<{ name: string; hostNetwork: boolean }> {
+async function newBuilder(
+  o: BuilderNeeds,
+  driver: Exclude<Driver, 'docker'>,
+  env: Record<string, string>,
+  keeper: StateKeeper,
+): Promise<{ name: string; hostNetwork: boolean }> {
   const x = o.builderExtra;
   const name = x.name || builderName(o.runId, randomBytes(3).toString('hex'));
   let configFile = o.builder.buildkitdConfig;
-  if (configFile && !(await fs.stat(configFile).then((st) => st.isFile(), () => false))) {
+  if (
+    configFile &&
+    !(await fs.stat(configFile).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+  ) {
     throw new InputError('buildkitd-config', `no such file: ${configFile}`);
   }
   if (o.builder.buildkitdConfigInline.trim()) {
@@ -104,7 +129,8 @@ async function newBuilder(o: BuilderNeeds, driver: Exclude<Driver, 'docker'>, en
   // this run's credential, so other processes there cannot use it).
   const driverOpts = driver === 'docker-container' ? builderDriverOpts(o.builder.driverOpts) : o.builder.driverOpts;
   const hostNetwork = driver === 'docker-container' && driverOptValue(driverOpts, 'network') === 'host';
-  if (driverOpts.length !== o.builder.driverOpts.length) core.info('Builder gets network=host: its BuildKit reaches the runner\'s loopback, so cached layers can be fetched lazily.');
+  if (driverOpts.length !== o.builder.driverOpts.length)
+    core.info("Builder gets network=host: its BuildKit reaches the runner's loopback, so cached layers can be fetched lazily.");
   const p: CreatePlan = {
     name,
     driver,
@@ -121,7 +147,10 @@ async function newBuilder(o: BuilderNeeds, driver: Exclude<Driver, 'docker'>, en
   await createBuilder(p, env);
   for (const node of x.append) {
     const res = await run('docker', appendNodeArgv(name, node), { env, ignoreReturnCode: true });
-    if (res.exitCode !== 0) throw new ToolError(`append: adding node ${node.name} to builder ${name} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+    if (res.exitCode !== 0)
+      throw new ToolError(
+        `append: adding node ${node.name} to builder ${name} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`,
+      );
   }
   keeper.update({ builder: { name, created: true, keep: o.builder.keep, keepState: x.keepState } });
   return { name, hostNetwork };

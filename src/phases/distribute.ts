@@ -24,7 +24,10 @@ function handoverDir(plan: RunPlan): string {
 /** A platform job: stores its digest for the merge. Throws (one line) when it cannot. */
 export async function handOverDigest(plan: RunPlan, ctx: Context, platform: string, digest: string): Promise<string> {
   const key = digestKey({ runId: ctx.runId, runAttempt: ctx.runAttempt, images: plan.meta.images, platform });
-  if (!isCacheServiceAvailable()) throw new Error('distribute: platform: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so the digest cannot reach the merge');
+  if (!isCacheServiceAvailable())
+    throw new Error(
+      'distribute: platform: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so the digest cannot reach the merge',
+    );
   const dir = handoverDir(plan);
   await fs.mkdir(dir, { recursive: true });
   const entry: HandedDigest = { platform: normalizePlatform(platform), digest, images: plan.meta.images, runId: ctx.runId, runAttempt: ctx.runAttempt };
@@ -47,7 +50,8 @@ const POLL_MS = 3000;
 
 /** The merge: finds each platform's digest of this run attempt, or fails naming what is missing. */
 async function collectDigests(plan: RunPlan, ctx: Context, platforms: string[], waitSeconds: number): Promise<Record<string, string>> {
-  if (!isCacheServiceAvailable()) throw new Error('distribute: merge: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so no platform digest can be found');
+  if (!isCacheServiceAvailable())
+    throw new Error('distribute: merge: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL), so no platform digest can be found');
   const dir = handoverDir(plan);
   const found: Record<string, string> = {};
   const deadline = Date.now() + waitSeconds * 1000;
@@ -92,7 +96,14 @@ export interface MergeResult {
   platformDigests: Record<string, string>;
 }
 
-export async function mergePhase(plan: RunPlan, ctx: Context, docker: DockerSetup, platforms: string[], waitSeconds: number, note: (part: Partial<Report>) => void): Promise<MergeResult | undefined> {
+export async function mergePhase(
+  plan: RunPlan,
+  ctx: Context,
+  docker: DockerSetup,
+  platforms: string[],
+  waitSeconds: number,
+  note: (part: Partial<Report>) => void,
+): Promise<MergeResult | undefined> {
   if (!plan.decisions.push) {
     core.info(`distribute: merge: not pushing (${plan.decisions.pushReason}), so no index is created.`);
     return undefined;

@@ -41,7 +41,10 @@ export async function setupDocker(inputs: Inputs, ctx: Context, keeper: StateKee
   const byDigest = !!intent.byDigest;
   const mayUseContext = !inputs.buildx.version && !inputs.builderExtra.existing && pickDriver(inputs, true, byDigest).driver === 'docker';
   const context = lookUpContextBuilder(env, mayUseContext);
-  const toolchain = await toolchainPhase({ buildx: inputs.buildx, githubToken: inputs.githubToken, serverUrl: ctx.serverUrl, runnerTemp: ctx.runnerTemp, dockerConfig }, env);
+  const toolchain = await toolchainPhase(
+    { buildx: inputs.buildx, githubToken: inputs.githubToken, serverUrl: ctx.serverUrl, runnerTemp: ctx.runnerTemp, dockerConfig },
+    env,
+  );
   await loginPhase({ credentials: inputs, images: intent.images, push: intent.push, skipLogin: intent.skipLogin, actor: ctx.actor, dockerConfig }, env, keeper);
   const { builder, emulation } = await builderPhase(
     {

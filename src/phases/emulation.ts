@@ -40,7 +40,9 @@ export async function emulationPhase(
   }
   return core.group('QEMU emulation', async () => {
     if (plan.action === 'off') {
-      core.info(`QEMU: qemu: false, so no handler is registered for ${plan.arches.join(', ')}; RUN steps of those platforms fail unless this runner emulates them already.`);
+      core.info(
+        `QEMU: qemu: false, so no handler is registered for ${plan.arches.join(', ')}; RUN steps of those platforms fail unless this runner emulates them already.`,
+      );
       return { arches: plan.arches, registered: [] };
     }
     if (plan.action === 'present') {
@@ -52,7 +54,9 @@ export async function emulationPhase(
     core.info(`QEMU: no handler for ${plan.arches.join(', ')} on this ${hostArch} runner; running ${image} --install ${plan.arches.join(',')}`);
     const res = await run('docker', plan.argv, { env, ignoreReturnCode: true });
     if (res.exitCode !== 0) {
-      throw new ToolError(`qemu-image: the binfmt installer ${image} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`);
+      throw new ToolError(
+        `qemu-image: the binfmt installer ${image} failed: ${lastMeaningfulLine(res.stderr) || lastMeaningfulLine(res.stdout) || `exit code ${res.exitCode}`}`,
+      );
     }
     const after = await enabledHandlers(plan.arches.map((a) => qemuName(a) ?? a));
     const got = plan.arches.filter((a) => after.has(qemuName(a) ?? a));

@@ -54,7 +54,15 @@ export async function guardPhase(g: GuardRequest, docker: DockerSetup, deps: { n
     const guard = new LeakGuard(g.needles);
     await scanAll(guard, g, docker, deps.mountExports);
     const s = guard.stats;
-    deps.note({ secretScan: { blobs: s.blobs, storedBytes: s.storedBytes, decompressedBytes: s.decompressedBytes, ms: s.ms, leakedIds: [...new Set(guard.findings.map((f) => f.id))] } });
+    deps.note({
+      secretScan: {
+        blobs: s.blobs,
+        storedBytes: s.storedBytes,
+        decompressedBytes: s.decompressedBytes,
+        ms: s.ms,
+        leakedIds: [...new Set(guard.findings.map((f) => f.id))],
+      },
+    });
     core.info(
       `Leak guard: looked for ${g.needles.needles.length} value(s) of ${g.secretCount - g.needles.skipped.length} secret(s) in ${s.blobs} blob(s), ` +
         `${s.storedBytes} bytes stored, ${s.decompressedBytes} bytes decompressed, in ${s.ms} ms.`,

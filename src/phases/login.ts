@@ -32,7 +32,10 @@ export async function loginPhase(o: LoginNeeds, env: Record<string, string>, kee
   return core.group(`Registry login${plan.logins.length ? `: ${plan.logins.map((l) => registryLabel(l.registry)).join(', ')}` : ''}`, async () => {
     const done: string[] = [];
     for (const n of plan.notes) core.info(n);
-    await prepareConfigForLogins(o.dockerConfig, plan.logins.map((l) => l.registry));
+    await prepareConfigForLogins(
+      o.dockerConfig,
+      plan.logins.map((l) => l.registry),
+    );
     for (const l of plan.logins) {
       // Recorded before the attempt: post logs out even after a half-finished login.
       keeper.update({ loggedIn: [...keeper.state.loggedIn, l.registry] });

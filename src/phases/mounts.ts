@@ -152,7 +152,12 @@ async function saveAll(h: Helper, s: MountsState, phase: CachePhase): Promise<Mo
  * Post: saves the cache mounts after a successful build when the cache is saved (the layer cache's
  * conditions), in its own log group. Returns what it did, one per mount tried. Never throws.
  */
-export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded: boolean, dockerConfig: string | undefined, phase: CachePhase): Promise<MountSaveReport[]> {
+export async function saveMountsPhase(
+  s: MountsState | undefined,
+  buildSucceeded: boolean,
+  dockerConfig: string | undefined,
+  phase: CachePhase,
+): Promise<MountSaveReport[]> {
   if (!s) return [];
   return core.group('Save cache mounts', async () => {
     if (!buildSucceeded) {
@@ -166,7 +171,9 @@ export async function saveMountsPhase(s: MountsState | undefined, buildSucceeded
     const started = Date.now();
     const out = await saveAll(helperFor(s, dockerConfig), s, phase);
     const saved = out.filter((r) => r.saved);
-    core.info(`Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`);
+    core.info(
+      `Cache mounts: ${saved.length} of ${s.mounts.length} saved (${formatBytes(saved.reduce((n, r) => n + r.bytes, 0))}) in ${Date.now() - started} ms.`,
+    );
     await fs.rm(path.join(s.root, 'helpers'), { recursive: true, force: true }).catch(() => undefined);
     return out;
   });

@@ -96,7 +96,8 @@ async function acceptExport(dir: string, reported: string | undefined, received:
 /** Says, once, why the cache is fetched eagerly; a warning when lazy fetching was asked for. */
 function explainFetch(mode: FetchMode, access: CacheAccess): void {
   if (access.lazy || !access.eagerReason || mode === 'eager') return;
-  if (mode === 'lazy') core.warning(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
+  if (mode === 'lazy')
+    core.warning(`cache-fetch: lazy is not possible with this builder (${access.eagerReason}); fetching every cached layer before the build instead.`);
   else core.info(`Layer cache: fetching eagerly, because ${access.eagerReason}.`);
 }
 
@@ -123,7 +124,16 @@ function record(r: Run): NonNullable<Report['cache']> {
   const { c, outcome, unchanged } = r;
   const saveSkipReason = r.save ? undefined : r.saveReason;
   r.keeper.update({
-    cache: { save: r.save && r.available, saveSkipReason, scope: c.scope, keys: c.keys, paths: c.paths, held: outcome?.held ?? {}, unchanged, exportDigest: r.exportDigest },
+    cache: {
+      save: r.save && r.available,
+      saveSkipReason,
+      scope: c.scope,
+      keys: c.keys,
+      paths: c.paths,
+      held: outcome?.held ?? {},
+      unchanged,
+      exportDigest: r.exportDigest,
+    },
   });
   return {
     hit: r.hit,
@@ -182,7 +192,10 @@ async function restoreLazy(r: Run, svc: CacheService & { close(): void }, access
     retried = true;
     // One entry failed: others may be gone too (evicted), and the retry must not need them.
     const gone = await withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
-    if (gone) core.info(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
+    if (gone)
+      core.info(
+        `Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`,
+      );
     const again = lz.reoffer();
     proxy.offer(again);
     proxy.rearmExport();

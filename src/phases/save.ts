@@ -38,7 +38,10 @@ export async function saveCachePhase(state: Readonly<PostState>, phase: CachePha
 }
 
 /** Saves the layer cache in post; never throws. */
-export async function savePhase(c: NonNullable<PostState['cache']>, phase: CachePhase): Promise<{ outcome?: SaveOutcome; failure?: string; stats: ServiceStats; ms: number }> {
+export async function savePhase(
+  c: NonNullable<PostState['cache']>,
+  phase: CachePhase,
+): Promise<{ outcome?: SaveOutcome; failure?: string; stats: ServiceStats; ms: number }> {
   const stats = newStats();
   const started = Date.now();
   if (c.unchanged) {

@@ -46,7 +46,9 @@ export function toolchainPhase(o: ToolchainNeeds, env: Record<string, string>): 
       const version = want === 'latest' ? await resolveLatest(o.buildx, ie) : want;
       if (want === 'latest') core.info(`The latest buildx release is ${version}.`);
       const inst = await installBuildx(version, o.buildx, o.dockerConfig, o.runnerTemp, ie);
-      core.info(`buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`);
+      core.info(
+        `buildx ${version} ${inst.fromCache ? 'from the tool cache' : `downloaded and verified in ${inst.downloadMs} ms`}, installed for this job only: ${inst.plugin}`,
+      );
       bx = await probeBuildx(env);
       bxPath = await buildxPluginPath(env);
       if (!bx) throw new ToolError(`${BUILDX_INPUT}: the installed buildx ${version} does not run as a Docker CLI plugin on this runner`);

@@ -74,7 +74,11 @@ export class MemoryCache {
   /** The service as a runner whose working files live under `root` sees it. */
   client(root: string): CacheService & { gaveUp: boolean; lastFault?: string } {
     const taken = new Set<string>();
-    const version = (paths: string[]) => paths.map((p) => path.relative(root, p)).sort().join('\n');
+    const version = (paths: string[]) =>
+      paths
+        .map((p) => path.relative(root, p))
+        .sort()
+        .join('\n');
     const svc: CacheService & { gaveUp: boolean; lastFault?: string } = {
       gaveUp: false,
       wasTaken: (key) => taken.has(key),

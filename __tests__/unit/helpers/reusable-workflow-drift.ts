@@ -48,16 +48,20 @@ export function reusableWorkflowDrift(
     const cred = DELIBERATE.secrets[name];
     const expected = cred ? cred.with : `\${{ inputs.${name} }}`;
     if (cred) {
-      if (!(cred.secret in secrets)) out.push(`action.yml input "${name}" is a credential: docker-build.yml needs the secret "${cred.secret}" under on.workflow_call.secrets`);
+      if (!(cred.secret in secrets))
+        out.push(`action.yml input "${name}" is a credential: docker-build.yml needs the secret "${cred.secret}" under on.workflow_call.secrets`);
     } else if (!(name in inputs)) {
-      out.push(`action.yml input "${name}" (default "${def}") is missing from docker-build.yml: add it under on.workflow_call.inputs with default '${def}', and "${name}: \${{ inputs.${name} }}" to the action step's with:`);
+      out.push(
+        `action.yml input "${name}" (default "${def}") is missing from docker-build.yml: add it under on.workflow_call.inputs with default '${def}', and "${name}: \${{ inputs.${name} }}" to the action step's with:`,
+      );
       continue;
     } else {
       const w = inputs[name];
       const wDef = w.default === undefined ? '' : String(w.default);
       if (wDef !== def) out.push(`docker-build.yml input "${name}" has default "${wDef}", action.yml has "${def}"`);
       if (w.required && !spec?.required) out.push(`docker-build.yml input "${name}" is required, action.yml's is not`);
-      if (w.type === 'boolean' && def !== 'true' && def !== 'false') out.push(`docker-build.yml input "${name}" is a boolean, but action.yml's default "${def}" is not true or false`);
+      if (w.type === 'boolean' && def !== 'true' && def !== 'false')
+        out.push(`docker-build.yml input "${name}" is a boolean, but action.yml's default "${def}" is not true or false`);
     }
     if (withs[name] === undefined) out.push(`docker-build.yml does not pass "${name}" to the action: add "${name}: ${expected}" to the step's with:`);
     else if (String(withs[name]) !== expected) out.push(`docker-build.yml passes ${name}: ${String(withs[name])}, expected ${expected}`);
