@@ -14,7 +14,6 @@ import { localCacheFrom } from './cache/layout.js';
 import { buildxArgv, displayCommand } from './docker/argv.js';
 import type { BuildPlan } from './docker/argv.js';
 import { checkSecretSources, readSecretValues, secretSpecsForDisplay } from './secrets.js';
-import type { SecretValue } from './leakguard/index.js';
 import { withholdEnv } from './exec.js';
 import type { StateKeeper } from './state.js';
 import type { Report } from './report.js';
@@ -24,7 +23,7 @@ import { restorePhase } from './phases/restore.js';
 import type { CacheSession } from './phases/restore.js';
 import { effectiveBuildkitVersion, planCacheAccess } from './cache/access.js';
 import { buildPhase, checkCallSupported } from './phases/build.js';
-import type { BuildResult } from './phases/build.js';
+import type { BuildRequest, BuildResult } from './phases/build.js';
 import { TestFailedError } from './phases/test-run.js';
 import { handOverDigest, mergePhase } from './phases/distribute.js';
 import { inspectImage } from './docker/imagetools.js';
@@ -105,8 +104,13 @@ async function prepareDocker(inputs: Inputs, rc: RunContext, plan: RunPlan, deps
     platforms: inputs.platforms,
     byDigest: !!plan.build.pushByDigest,
   });
-  setDockerOutputs(docker, deps);
+  announceDocker(docker, deps);
   if (docker.emulation?.arches.length) deps.note({ emulated: docker.emulation });
+  return docker;
+}
+
+/** The builder's outputs, and the toolchain for the report. */
+function announceDocker(docker: DockerSetup, deps: Deps): void {
   const b = docker.builder;
   deps.note({
     toolchain: {
@@ -117,10 +121,6 @@ async function prepareDocker(inputs: Inputs, rc: RunContext, plan: RunPlan, deps
       buildkit: b.buildkitVersion || undefined,
     },
   });
-  return docker;
-}
-
-function setDockerOutputs(docker: DockerSetup, deps: Deps): void {
   deps.setOutput('builder', docker.builder.name);
   deps.setOutput('driver', docker.builder.driver);
   deps.setOutput('platforms', docker.builder.platforms.join(','));
@@ -145,32 +145,12 @@ async function restoreCache(inputs: Inputs, plan: RunPlan, docker: DockerSetup, 
   const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name });
   deps.note({ cache: restored.cache, mounts: restored.mounts });
   deps.setOutput('cache-hit', restored.session.hit);
-  const session = restored.session;
-  return session;
+  return restored.session;
 }
 
 /** The build with its cache session: closes the session whatever happens; a failed test-run comes back as testFailure. */
-async function buildWithCache(
-  inputs: Inputs,
-  rc: RunContext,
-  plan: RunPlan,
-  build: BuildPlan,
-  docker: DockerSetup,
-  session: CacheSession,
-  secretValues: SecretValue[],
-  deps: Deps,
-) {
+async function buildWithCache(req: BuildRequest, docker: DockerSetup, session: CacheSession, deps: Deps) {
   const { keeper } = deps;
-  const req = {
-    build,
-    root: plan.root,
-    runnerTemp: rc.github.runnerTemp,
-    workspace: rc.github.workspace,
-    secrets: inputs.secrets,
-    secretValues,
-    guard: inputs.secretScan !== false,
-    testRun: inputs.build?.testRun ?? '',
-  };
   let result: BuildResult | undefined;
   let testFailure: TestFailedError | undefined;
   try {
@@ -208,8 +188,17 @@ async function runBuild(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Dep
   const requested = buildOnBuilder(inputs, plan, docker);
   const session = await restoreCache(inputs, plan, docker, deps);
   if (inputs.build.call) await checkCallSupported(docker);
-  const build = { ...requested, ...session.args };
-  const { result, testFailure } = await buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps);
+  const req: BuildRequest = {
+    build: { ...requested, ...session.args },
+    root: plan.root,
+    runnerTemp: rc.github.runnerTemp,
+    workspace: rc.github.workspace,
+    secrets: inputs.secrets,
+    secretValues,
+    guard: inputs.secretScan !== false,
+    testRun: inputs.build.testRun ?? '',
+  };
+  const { result, testFailure } = await buildWithCache(req, docker, session, deps);
   recordBuilt(deps.keeper, result?.buildMs ?? testFailure?.buildMs, !!testFailure);
   // The build succeeded and the leak guard passed: post saves the layer cache, so that the run
   // with the fix starts warm. Nothing was pushed or exported.
@@ -242,10 +231,7 @@ async function runMerge(inputs: Inputs, rc: RunContext, plan: RunPlan, deps: Dep
   // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
   const mergeInputs: Inputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
   const docker = await setupDocker(mergeInputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
-  setDockerOutputs(docker, deps);
-  deps.note({
-    toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name },
-  });
+  announceDocker(docker, deps);
   deps.setOutput('cache-hit', 'disabled');
   const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);
   deps.keeper.update({ buildSucceeded: true });

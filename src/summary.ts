@@ -7,7 +7,6 @@ import type { SaveOutcome } from './cache/store.js';
 import { formatBytes } from './format.js';
 
 // Re-exported for the callers that format a summary's numbers.
-export { formatBytes };
 
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -1,14 +1,16 @@
 // Buildx installation from a mirror into the tool cache, the builder's driver, and registry
 // logins against htpasswd-protected registries, through the bundled dist/ and the real Docker.
 import { jest } from '@jest/globals';
-import { promises as fs, readFileSync, existsSync, openSync, closeSync } from 'node:fs';
+import { promises as fs, readFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { runAction, tempDir, sha256, freePort } from './harness.js';
+import { execFileSync } from 'node:child_process';
+import { runAction, tempDir, sha256 } from './harness.js';
+import { startAuthRegistry, stopAuthRegistries, tagsOn } from './helpers/auth-registry.js';
+import type { AuthRegistry } from './helpers/auth-registry.js';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
 import { releasePlatform } from '../../src/docker/buildx-install.js';
 
@@ -49,18 +51,6 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /** Polls until the URL answers at all (bounded); readiness, not timing. */
-async function waitForHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`${url} did not come up`);
-}
-
 // ------------------------------------------------------------------------------------------------
 // A local release mirror: the real buildx binary under a release-style name, with checksums files.
 
@@ -228,53 +218,6 @@ describe('builder', () => {
 // ------------------------------------------------------------------------------------------------
 // Registries with htpasswd authentication, on other loopback ports.
 
-interface AuthRegistry {
-  host: string;
-  user: string;
-  password: string;
-  proc: ChildProcess;
-  dir: string;
-}
-
-async function startAuthRegistry(user: string): Promise<AuthRegistry> {
-  const port = await freePort();
-  const dir = await tempDir('authreg');
-  const password = `obc-pw-${randomBytes(8).toString('hex')}`;
-  await fs.writeFile(path.join(dir, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', user, password]));
-  await fs.writeFile(
-    path.join(dir, 'config.yml'),
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${dir}/data`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      'auth:',
-      '  htpasswd:',
-      '    realm: obc-e2e',
-      `    path: ${dir}/htpasswd`,
-      '',
-    ].join('\n'),
-  );
-  const log = openSync(path.join(dir, 'registry.log'), 'a');
-  const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', log, log] });
-  closeSync(log);
-  await waitForHttp(`http://127.0.0.1:${port}/v2/`);
-  return { host: `127.0.0.1:${port}`, user, password, proc, dir };
-}
-
-async function tagsOn(reg: AuthRegistry, repo: string): Promise<string[]> {
-  const res = await fetch(`http://${reg.host}/v2/${repo}/tags/list`, {
-    headers: { Authorization: `Basic ${Buffer.from(`${reg.user}:${reg.password}`).toString('base64')}` },
-  });
-  if (res.status === 404) return [];
-  if (!res.ok) throw new Error(`registry ${reg.host} answered ${res.status}`);
-  return ((await res.json()) as { tags?: string[] }).tags ?? [];
-}
-
 describe('registry login', () => {
   let r1: AuthRegistry;
   let r2: AuthRegistry;
@@ -288,13 +231,7 @@ describe('registry login', () => {
     await fs.writeFile(path.join(userConfig, 'config.json'), userConfigJson);
   });
   afterAll(async () => {
-    for (const r of [r1, r2]) {
-      if (!r) continue;
-      const exited = new Promise((res) => r.proc.once('exit', res));
-      r.proc.kill();
-      await exited;
-      await fs.rm(r.dir, { recursive: true, force: true });
-    }
+    await stopAuthRegistries([r1, r2]);
   });
 
   function needles(...regs: AuthRegistry[]): string[] {

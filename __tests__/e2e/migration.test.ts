@@ -3,11 +3,13 @@
 // quotes and comments), with an `ecr: true` entry whose password comes from an AWS CLI stand-in;
 // sep-* and DOCKER_METADATA_OUTPUT_* in a dry run; inputs this action lacks named in one line.
 import { jest } from '@jest/globals';
-import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { runAction, tempDir, uniqueRepo, registryTags, DEFAULT_PAYLOAD, freePort } from './harness.js';
+import { execFileSync } from 'node:child_process';
+import { runAction, tempDir, uniqueRepo, registryTags, DEFAULT_PAYLOAD } from './harness.js';
+import { startAuthRegistry, stopAuthRegistries, tagsOn } from './helpers/auth-registry.js';
+import type { AuthRegistry } from './helpers/auth-registry.js';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
 
 jest.setTimeout(5 * 60 * 1000);
@@ -115,57 +117,6 @@ describe('full image references in tags, as build-push-action takes them', () =>
 // ------------------------------------------------------------------------------------------------
 // registry-auth pasted from a login-action step, against htpasswd registries on loopback ports.
 
-interface AuthRegistry {
-  host: string;
-  user: string;
-  password: string;
-  proc: ChildProcess;
-  dir: string;
-}
-
-async function startAuthRegistry(user: string, password: string): Promise<AuthRegistry> {
-  const port = await freePort();
-  const dir = await tempDir('authreg');
-  await fs.writeFile(path.join(dir, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', user, password]));
-  const config = [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${dir}/data`,
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    'auth:',
-    '  htpasswd:',
-    '    realm: obc-e2e',
-    `    path: ${dir}/htpasswd`,
-    '',
-  ];
-  await fs.writeFile(path.join(dir, 'config.yml'), config.join('\n'));
-  const log = openSync(path.join(dir, 'registry.log'), 'a');
-  const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', log, log] });
-  closeSync(log);
-  // Readiness, not timing: poll until it answers at all (bounded).
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/v2/`);
-      break;
-    } catch {
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
-  return { host: `127.0.0.1:${port}`, user, password, proc, dir };
-}
-
-async function tagsOn(reg: AuthRegistry, repo: string): Promise<string[]> {
-  const res = await fetch(`http://${reg.host}/v2/${repo}/tags/list`, {
-    headers: { Authorization: `Basic ${Buffer.from(`${reg.user}:${reg.password}`).toString('base64')}` },
-  });
-  if (res.status === 404) return [];
-  return ((await res.json()) as { tags?: string[] }).tags ?? [];
-}
-
 describe('registry-auth pasted from a docker/login-action step', () => {
   let plain: AuthRegistry;
   let ecr: AuthRegistry;
@@ -195,13 +146,7 @@ describe('registry-auth pasted from a docker/login-action step', () => {
     );
   });
   afterAll(async () => {
-    for (const r of [plain, ecr]) {
-      if (!r) continue;
-      const exited = new Promise((res) => r.proc.once('exit', res));
-      r.proc.kill();
-      await exited;
-      await fs.rm(r.dir, { recursive: true, force: true });
-    }
+    await stopAuthRegistries([plain, ecr]);
   });
 
   test('YAML with comments and quoted values, and an ecr: true entry: both logins work and both pushes land', async () => {

@@ -1,5 +1,6 @@
 // The job summary's Markdown, rendered from typed Reports: exact output for the main kinds of run.
-import { formatBytes, formatMs, renderMainSummary, renderSaveSummary, saveSummaryFrom } from '../../src/summary.js';
+import { formatMs, renderMainSummary, renderSaveSummary, saveSummaryFrom } from '../../src/summary.js';
+import { formatBytes } from '../../src/format.js';
 import type { Report } from '../../src/report.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;

@@ -53638,7 +53638,6 @@ function format_formatBytes(n) {
 
 
 // Re-exported for the callers that format a summary's numbers.
-
 function formatMs(ms) {
     if (ms < 1000)
         return `${Math.round(ms)} ms`;
@@ -61340,9 +61339,8 @@ async function build_runCall(b, docker) {
     }
 }
 /** The mode and the staging facts for a request, with the leak guard's needles. */
-function planStages(req, docker, cacheSaved) {
+function planStages(req, needles, docker, cacheSaved) {
     const b = req.build;
-    const needles = planNeedles(req.secretValues);
     const testRun = req.testRun !== '';
     // A classic image store takes no attestations: the build that loads makes none.
     const classicLoad = (b.load || testRun) && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
@@ -61375,7 +61373,7 @@ function planStages(req, docker, cacheSaved) {
         classicLoad,
         splitLoad,
     };
-    return { mode, stage, needles };
+    return { mode, stage };
 }
 /** Writes the inline secrets to files (the directory is in the state before it exists: post removes it whatever happens); returns the --secret specs. */
 async function writeSecrets(req, keeper) {
@@ -61426,18 +61424,19 @@ async function lastBuild(req, used, stage, docker) {
     await external_node_fs_.promises.rm(stage.ociDir, { recursive: true, force: true });
     return pushHere ? md : undefined;
 }
-function warnShortSecrets(req) {
+function warnShortSecrets(req, needles) {
     if (!req.guard)
         return;
-    for (const id of planNeedles(req.secretValues).skipped) {
+    for (const id of needles.skipped) {
         lib_core/* warning */.$e(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
     }
 }
 async function buildPhase(req, docker, deps) {
     const b = req.build;
     const cacheSaved = !!(b.cacheTo && b.cacheExportDir && deps.keeper.state.cache?.save);
-    warnShortSecrets(req);
-    const { mode, stage, needles } = planStages(req, docker, cacheSaved);
+    const needles = planNeedles(req.secretValues);
+    warnShortSecrets(req, needles);
+    const { mode, stage } = planStages(req, needles, docker, cacheSaved);
     checkLoadable(b.load || stage.testRun, b.platforms, docker);
     const wantPush = b.push || !!b.pushByDigest;
     const started = Date.now();
@@ -61713,9 +61712,13 @@ async function prepareDocker(inputs, rc, plan, deps) {
         platforms: inputs.platforms,
         byDigest: !!plan.build.pushByDigest,
     });
-    setDockerOutputs(docker, deps);
+    announceDocker(docker, deps);
     if (docker.emulation?.arches.length)
         deps.note({ emulated: docker.emulation });
+    return docker;
+}
+/** The builder's outputs, and the toolchain for the report. */
+function announceDocker(docker, deps) {
     const b = docker.builder;
     deps.note({
         toolchain: {
@@ -61726,9 +61729,6 @@ async function prepareDocker(inputs, rc, plan, deps) {
             buildkit: b.buildkitVersion || undefined,
         },
     });
-    return docker;
-}
-function setDockerOutputs(docker, deps) {
     deps.setOutput('builder', docker.builder.name);
     deps.setOutput('driver', docker.builder.driver);
     deps.setOutput('platforms', docker.builder.platforms.join(','));
@@ -61752,22 +61752,11 @@ async function restoreCache(inputs, plan, docker, deps) {
     const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name });
     deps.note({ cache: restored.cache, mounts: restored.mounts });
     deps.setOutput('cache-hit', restored.session.hit);
-    const session = restored.session;
-    return session;
+    return restored.session;
 }
 /** The build with its cache session: closes the session whatever happens; a failed test-run comes back as testFailure. */
-async function buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps) {
+async function buildWithCache(req, docker, session, deps) {
     const { keeper } = deps;
-    const req = {
-        build,
-        root: plan.root,
-        runnerTemp: rc.github.runnerTemp,
-        workspace: rc.github.workspace,
-        secrets: inputs.secrets,
-        secretValues,
-        guard: inputs.secretScan !== false,
-        testRun: inputs.build?.testRun ?? '',
-    };
     let result;
     let testFailure;
     try {
@@ -61808,8 +61797,17 @@ async function runBuild(inputs, rc, plan, deps) {
     const session = await restoreCache(inputs, plan, docker, deps);
     if (inputs.build.call)
         await checkCallSupported(docker);
-    const build = { ...requested, ...session.args };
-    const { result, testFailure } = await buildWithCache(inputs, rc, plan, build, docker, session, secretValues, deps);
+    const req = {
+        build: { ...requested, ...session.args },
+        root: plan.root,
+        runnerTemp: rc.github.runnerTemp,
+        workspace: rc.github.workspace,
+        secrets: inputs.secrets,
+        secretValues,
+        guard: inputs.secretScan !== false,
+        testRun: inputs.build.testRun ?? '',
+    };
+    const { result, testFailure } = await buildWithCache(req, docker, session, deps);
     recordBuilt(deps.keeper, result?.buildMs ?? testFailure?.buildMs, !!testFailure);
     // The build succeeded and the leak guard passed: post saves the layer cache, so that the run
     // with the fix starts warm. Nothing was pushed or exported.
@@ -61847,10 +61845,7 @@ async function runMerge(inputs, rc, plan, deps) {
     // Only imagetools runs: the daemon's own builder is enough (none is created, no QEMU).
     const mergeInputs = { ...inputs, builder: { ...inputs.builder, driver: 'docker' } };
     const docker = await setupDocker(mergeInputs, rc.github, deps.keeper, { images: plan.meta.images, push: d.push, skipLogin: d.skipLogin, platforms: [] });
-    setDockerOutputs(docker, deps);
-    deps.note({
-        toolchain: { docker: docker.toolchain.dockerVersion, buildx: docker.toolchain.buildxVersion, driver: docker.builder.driver, builder: docker.builder.name },
-    });
+    announceDocker(docker, deps);
     deps.setOutput('cache-hit', 'disabled');
     const merged = await mergePhase(plan, rc.github, docker, inputs.platforms, inputs.distributeWaitSeconds ?? DEFAULT_DISTRIBUTE_WAIT, deps.note);
     deps.keeper.update({ buildSucceeded: true });

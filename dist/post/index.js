@@ -30162,7 +30162,6 @@ function format_formatBytes(n) {
 
 
 // Re-exported for the callers that format a summary's numbers.
-
 function formatMs(ms) {
     if (ms < 1000)
         return `${Math.round(ms)} ms`;

@@ -117,11 +117,11 @@ async function runCall(b: BuildPlan, docker: DockerSetup): Promise<{ md: Record<
 /** The mode and the staging facts for a request, with the leak guard's needles. */
 function planStages(
   req: BuildRequest,
+  needles: ReturnType<typeof planNeedles>,
   docker: DockerSetup,
   cacheSaved: boolean,
-): { mode: BuildMode; stage: StageFacts; needles: ReturnType<typeof planNeedles> } {
+): { mode: BuildMode; stage: StageFacts } {
   const b = req.build;
-  const needles = planNeedles(req.secretValues);
   const testRun = req.testRun !== '';
   // A classic image store takes no attestations: the build that loads makes none.
   const classicLoad = (b.load || testRun) && docker.builder.driver !== 'docker' && !docker.toolchain.containerdStore;
@@ -154,7 +154,7 @@ function planStages(
     classicLoad,
     splitLoad,
   };
-  return { mode, stage, needles };
+  return { mode, stage };
 }
 
 /** Writes the inline secrets to files (the directory is in the state before it exists: post removes it whatever happens); returns the --secret specs. */
@@ -204,9 +204,9 @@ async function lastBuild(req: BuildRequest, used: BuildPlan, stage: StageFacts, 
   return pushHere ? md : undefined;
 }
 
-function warnShortSecrets(req: BuildRequest): void {
+function warnShortSecrets(req: BuildRequest, needles: ReturnType<typeof planNeedles>): void {
   if (!req.guard) return;
-  for (const id of planNeedles(req.secretValues).skipped) {
+  for (const id of needles.skipped) {
     core.warning(`secret-scan: secret "${id}" is shorter than ${MIN_NEEDLE_BYTES} bytes; the leak guard cannot look for it.`);
   }
 }
@@ -214,8 +214,9 @@ function warnShortSecrets(req: BuildRequest): void {
 export async function buildPhase(req: BuildRequest, docker: DockerSetup, deps: BuildDeps): Promise<BuildResult> {
   const b = req.build;
   const cacheSaved = !!(b.cacheTo && b.cacheExportDir && deps.keeper.state.cache?.save);
-  warnShortSecrets(req);
-  const { mode, stage, needles } = planStages(req, docker, cacheSaved);
+  const needles = planNeedles(req.secretValues);
+  warnShortSecrets(req, needles);
+  const { mode, stage } = planStages(req, needles, docker, cacheSaved);
   checkLoadable(b.load || stage.testRun, b.platforms, docker);
   const wantPush = b.push || !!b.pushByDigest;
   const started = Date.now();
