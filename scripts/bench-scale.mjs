@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
 import { runJob, contextFor } from './lib/runner.mjs';
-import { ENV_DIR, median, useToolchain } from './lib/bench-env.mjs';
+import { ENV_DIR, median, phasesOf, printPhases, useToolchain } from './lib/bench-env.mjs';
 import { changeOneFile, writeScaleProject } from './lib/scale-project.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,11 +88,12 @@ async function benchOn(name, o) {
       entriesDown: log.filter((l) => l.kind === 'download' && l.bytesOut > 0).length,
       stored: cache.stats().totalBytes,
       retried: r.log.includes('building again without them'),
+      phases: phasesOf(r),
     };
   }
 
   const rows = [];
-  const row = (label, r) => (rows.push({ label, ...r }), r);
+  const row = (label, r) => (rows.push({ label, ...r }), rows.at(-1));
   const cold = row('cold save (empty cache)', await actionRun());
   const full = cold.stored;
   row('warm restore, no change', await actionRun());
@@ -180,6 +181,10 @@ async function benchOn(name, o) {
   console.log(`one-file change uploads ${pct(change.up, full)} of the cache (goal <= 2%); warm restore downloads ${pct(warm.down, full)} (goal <= 1%)`);
   console.log(`most entries uploaded by one run: ${Math.max(...rows.map((r) => r.entriesUp))} (goal <= 5)`);
   console.log(`after the eviction: uploaded ${mib(afterEviction.up)} in ${afterEviction.entriesUp} entries (the evicted entry held ${mib(evicted.size)})`);
+  for (const r of [cold, warm, change]) {
+    console.log(`\nWhere the ${r.label} spent its time (seconds; groups are the log groups of the step):\n`);
+    printPhases(r.phases);
+  }
   await fs.rm(tmp, { recursive: true, force: true });
 }
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
 import { runJob, contextFor, loadAction } from './lib/runner.mjs';
 import { actionNode } from './lib/action-node.mjs';
-import { ENV_DIR, median, useToolchain } from './lib/bench-env.mjs';
+import { ENV_DIR, median, medianPhases, phasesOf, printPhases, useToolchain } from './lib/bench-env.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -216,9 +216,7 @@ async function benchOn(name) {
     `warm no-change / lower bound: ${(warm.wall / lowerBound).toFixed(2)}x (target <= 1.3x); over buildx alone: ${(warm.wall - lowerBound).toFixed(2)} s (target <= 0.3 s)`,
   );
   console.log('\nWhere a warm run with no change spends its time (median of the runs, seconds; groups are the log groups of the step):\n');
-  console.log('| entry | phase | s |');
-  console.log('|---|---|---|');
-  for (const [phase, ms] of warm.phases) console.log(`| ${phase.split(': ')[0]} | ${phase.split(': ').slice(1).join(': ')} | ${(ms / 1000).toFixed(2)} |`);
+  printPhases(warm.phases);
   console.log('');
   console.log(`last-stage change uploads ${size(lastStage.up)}, ${((lastStage.up / cold.up) * 100).toFixed(2)}% of the full cache upload (target < 10%)`);
   console.log(
@@ -227,36 +225,6 @@ async function benchOn(name) {
   console.log(`most entries uploaded by one run: ${Math.max(...rows.map((r) => r.entries))} (target <= 5)`);
   await fs.rm(tmp, { recursive: true, force: true });
   return { name, desc, cold, warm, lastStage, lowerBound, afterTen };
-}
-
-/**
- * Where one entry's time went, from the runner's timeline: the Node start and imports (spawn to the
- * first line), each log group, the time outside any group, and the exit after the last line.
- * @returns {[string, number][]} phase name -> ms
- */
-function entryPhases(entry, step) {
-  if (!step) return [];
-  const out = [[`${entry}: node start and imports (spawn to first line)`, step.firstOutputMs]];
-  let inGroups = 0;
-  for (const g of step.timeline) {
-    const end = g.endMs ?? step.lastOutputMs;
-    out.push([`${entry}: ${g.name}`, end - g.startMs]);
-    inGroups += end - g.startMs;
-  }
-  out.push([`${entry}: outside groups`, Math.max(0, step.lastOutputMs - step.firstOutputMs - inGroups)]);
-  out.push([`${entry}: exit after the last line`, Math.max(0, step.durationMs - step.lastOutputMs)]);
-  out.push([`${entry}: total`, step.durationMs]);
-  return out;
-}
-
-function phasesOf(job) {
-  return [...entryPhases('main', job.main), ...entryPhases('post', job.post)];
-}
-
-/** Per phase name, the median over runs (a phase missing from a run counts as 0 there). */
-function medianPhases(runs) {
-  const names = [...new Set(runs.flatMap((r) => r.map(([n]) => n)))];
-  return names.map((n) => [n, median(runs.map((r) => r.find(([m]) => m === n)?.[1] ?? 0))]);
 }
 
 (args.includes('--scale') ? import('./bench-scale.mjs').then((m) => m.main(args)) : main()).catch((err) => {

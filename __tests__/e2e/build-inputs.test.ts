@@ -19,6 +19,7 @@ import {
   tempDir,
   REGISTRY,
   TOOLCHAIN,
+  expectExit0,
 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
@@ -51,7 +52,7 @@ describe('load, test-run, then push', () => {
         'test-run': 'docker run --rm "$OBC_IMAGE" cat /greeting.txt | grep -q "hello from the named context"\necho "TEST-SAW-$OBC_IMAGE_ID"',
       },
     });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.log).toMatch(/TEST-SAW-sha256:[0-9a-f]{64}/);
     // The test ran before anything was pushed.
     const testAt = r.log.indexOf('[group] Test (test-run)');
@@ -99,7 +100,7 @@ describe('ssh', () => {
         env: { SSH_AUTH_SOCK: sock },
         inputs: { push: 'false', target: 'ssh', ssh: 'default', 'build-args': nonce() },
       });
-      expect(r.main.exitCode).toBe(0);
+      expectExit0(r);
       expect(r.log).toContain('ssh-agent-socket-ok');
     } finally {
       if (pid) process.kill(Number(pid));
@@ -141,7 +142,7 @@ describe('cache-to type=registry, shared by repositories', () => {
         'cache-to': `type=registry,ref=${ref},mode=max`,
       },
     });
-    expect(first.main.exitCode).toBe(0);
+    expectExit0(first);
     // The action's own layer cache is saved as before, beside the registry cache.
     expect(first.log).toMatch(/Layer cache: saved obc1-idx-/);
     expect(await registryDigest(ref.slice(0, ref.lastIndexOf(':')), 'buildcache')).toMatch(/^sha256:/);
@@ -154,7 +155,7 @@ describe('cache-to type=registry, shared by repositories', () => {
         cache: other,
         inputs: { images: uniqueRepo('consumer'), 'build-contexts': 'extra=extra', 'build-args': 'NONCE=shared', 'cache-from': `type=registry,ref=${ref}` },
       });
-      expect(second.main.exitCode).toBe(0);
+      expectExit0(second);
       expect(second.outputs['cache-hit']).toBe('miss');
       expect(stepCached(second.log, 'dd if=/dev/urandom')).toBe(true);
       expect(second.log).not.toContain('EXPENSIVE-STEP-RAN');

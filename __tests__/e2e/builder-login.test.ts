@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { runAction, tempDir, sha256 } from './harness.js';
+import { runAction, tempDir, sha256, expectExit0 } from './harness.js';
 import { startAuthRegistry, stopAuthRegistries, tagsOn } from './helpers/auth-registry.js';
 import type { AuthRegistry } from './helpers/auth-registry.js';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
@@ -115,7 +115,7 @@ describe('buildx from a mirror into the tool cache', () => {
 
   test('a pinned version is downloaded, verified, cached and used as the docker buildx plugin', async () => {
     expect(errorsOf(first)).toEqual([]);
-    expect(first.main.exitCode).toBe(0);
+    expectExit0(first);
     expect(first.log).toMatch(/sha256 [0-9a-f]{64} matches checksums\.txt\./);
     expect(first.log).toContain(`buildx ${GOOD} downloaded and verified`);
     expect(first.outputs['buildx-version']).toBe('0.13.1+ds1');
@@ -137,7 +137,7 @@ describe('buildx from a mirror into the tool cache', () => {
     mirror.hits.length = 0;
     second = await runAction({ workspace: await ws, toolCache, inputs: inputs(GOOD) });
     expect(errorsOf(second)).toEqual([]);
-    expect(second.main.exitCode).toBe(0);
+    expectExit0(second);
     expect(second.log).toContain(`buildx ${GOOD} from the tool cache`);
     expect(mirror.hits).toEqual([]);
   });
@@ -209,7 +209,7 @@ describe('builder', () => {
     );
     const name = stateOf(r).builder?.name;
     expect(name).toMatch(/^obc-\d+-[0-9a-f]{6}$/);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     const ls = execFileSync('docker', ['buildx', 'ls'], { encoding: 'utf8' });
     expect(ls).not.toContain(name!);
   });
@@ -267,12 +267,12 @@ describe('registry login', () => {
       env: { DOCKER_CONFIG: userConfig },
     });
     expect(errorsOf(r)).toEqual([]);
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.log).toContain(`Logged in to ${r1.host} as ci (registry).`);
     expect(r.log).toContain(`Logged in to ${r2.host} as bob (registry-auth).`);
     expect(await tagsOn(r1, repo)).toEqual(['main']);
     expect(await tagsOn(r2, repo)).toEqual(['main']);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     expect(stateOf(r).loggedIn).toEqual([r1.host, r2.host]);
     expect(existsSync(stateOf(r).dockerConfig!)).toBe(false);
     expect(await credentialsOnDisk(r, [r1, r2])).toEqual([]);
@@ -304,7 +304,7 @@ describe('registry login', () => {
     expect(errors[0]).toMatch(new RegExp(`^registry-auth: login to ${r2.host.replace(/\./g, '\\.')} as bob failed: .*401 Unauthorized$`));
     expect(r.log).not.toMatch(/at .*\.js:\d+/);
     expect(r.log).not.toContain(wrong.password);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     expect(existsSync(stateOf(r).dockerConfig!)).toBe(false);
     expect(await credentialsOnDisk(r, [wrong, r2])).toEqual([]);
   });
@@ -321,7 +321,7 @@ describe('registry login', () => {
     expect(errorsOf(r).join('\n')).not.toContain('login');
     // While main ran, the credentials were in the private config: post removed it all.
     expect(stateOf(r).dockerConfig!.startsWith(r.context.runnerTemp)).toBe(true);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     expect(existsSync(stateOf(r).dockerConfig!)).toBe(false);
     expect(await credentialsOnDisk(r, [r1])).toEqual([]);
   });

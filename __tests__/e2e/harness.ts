@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { expect } from '@jest/globals';
 import { startCacheServer } from '../../scripts/lib/cache-server.mjs';
 import { runJob, contextFor, loadAction } from '../../scripts/lib/runner.mjs';
 import { actionNode } from '../../scripts/lib/action-node.mjs';
@@ -130,6 +131,12 @@ export async function runAction(o: RunOptions): Promise<JobResult> {
     interrupt: o.interrupt,
     afterEntry: o.afterEntry,
   });
+}
+
+/** The step (main by default) exited 0; on failure the assertion shows the end of the run's log. */
+export function expectExit0(r: JobResult, step: 'main' | 'post' = 'main'): void {
+  const exitCode = step === 'main' ? r.main.exitCode : r.post?.exitCode;
+  expect({ step, exitCode, log: exitCode === 0 ? '' : r.log.slice(-4000) }).toEqual({ step, exitCode: 0, log: '' });
 }
 
 /**

@@ -6,7 +6,7 @@ import { jest } from '@jest/globals';
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runAction, startCache, tempDir, uniqueRepo } from './harness.js';
+import { runAction, startCache, tempDir, uniqueRepo, expectExit0 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(10 * 60 * 1000);
@@ -84,7 +84,7 @@ test.each(['SIGINT', 'SIGTERM'] as const)(
     // Within the runner's grace (2.5 s after SIGTERM), give or take a loaded machine.
     process.stdout.write(`main exited ${r.main.interruptedMs} ms after ${signal} during the build\n`);
     expect(r.main.interruptedMs!).toBeLessThan(10_000);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     expect(r.post?.log).toContain(`Layer cache not saved: the run was cancelled (${signal}).`);
     expect(writes()).toEqual([]);
     expect(await exists(path.join(runnerTemp, 'oneshot-build'))).toBe(false);
@@ -104,7 +104,7 @@ test('SIGTERM while the cache restore downloads: no partial archive or extracted
   );
   const repo = uniqueRepo('cancel-restore');
   const first = await runAction({ workspace: ws, cache, inputs: { images: repo } });
-  expect(first.main.exitCode).toBe(0);
+  expectExit0(first);
   expect(cache.entries().length).toBeGreaterThan(0);
   const entries = cache.entries().length;
 
@@ -125,7 +125,7 @@ test('SIGTERM while the cache restore downloads: no partial archive or extracted
     expect(errorsOf(r)).toEqual([expect.stringMatching(/^Cancelled \(SIGTERM\): /)]);
     process.stdout.write(`main exited ${r.main.interruptedMs} ms after SIGTERM during the restore\n`);
     expect(r.main.interruptedMs!).toBeLessThan(10_000);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     // Main was stopped before it recorded a cache to save: post has none to save.
     expect(r.post?.log).not.toContain('Layer cache save:');
     expect(r.post?.log).toContain('Removed the working files of the cancelled or failed run');

@@ -1,7 +1,7 @@
 // Tags and labels through the bundled action: docker/metadata-action rule sets pasted unchanged give the tags,
 // version and labels metadata-action documents, with `dry-run: true` (no Docker needed).
 import { jest } from '@jest/globals';
-import { actionNodeFor, runAction, tempDir, DEFAULT_PAYLOAD } from './harness.js';
+import { actionNodeFor, runAction, tempDir, DEFAULT_PAYLOAD, expectExit0 } from './harness.js';
 
 jest.setTimeout(5 * 60 * 1000);
 
@@ -86,7 +86,7 @@ describe('tags from the git ref through dist/ in dry-run', () => {
       sha: SHA,
       payload: row.payload ?? DEFAULT_PAYLOAD,
     });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.outputs.tags.split('\n')).toEqual(row.tags.map((t) => `${IMAGE}:${t}`));
     expect(r.outputs.version).toBe(row.version);
     const json = JSON.parse(r.outputs.json);
@@ -127,6 +127,6 @@ test('the action runs on the Node that runs.using names (node24), and its log sa
   const node = actionNodeFor();
   if (!node.overridden) expect(node.version).toMatch(/^v24\./);
   const r = await runAction({ workspace: await tempDir('ws'), inputs: { images: IMAGE, 'dry-run': 'true' } });
-  expect(r.main.exitCode).toBe(0);
+  expectExit0(r);
   expect(r.main.log).toContain(`Running on Node.js ${node.version}.`);
 });

@@ -7,7 +7,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { runAction, tempDir, uniqueRepo, registryTags, DEFAULT_PAYLOAD } from './harness.js';
+import { runAction, tempDir, uniqueRepo, registryTags, DEFAULT_PAYLOAD, expectExit0 } from './harness.js';
 import { startAuthRegistry, stopAuthRegistries, tagsOn } from './helpers/auth-registry.js';
 import type { AuthRegistry } from './helpers/auth-registry.js';
 import type { JobResult } from '../../scripts/lib/runner.mjs';
@@ -50,7 +50,7 @@ describe('metadata outputs in a dry run', () => {
       inputs: { images: 'ghcr.io/acme/app', 'dry-run': 'true' },
       env: { DOCKER_METADATA_SET_OUTPUT_ENV: 'false' },
     });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.main.envFile).toEqual({});
     expect(r.outputs['tag-names']).toBe('main');
   });
@@ -83,7 +83,7 @@ describe('metadata outputs in a dry run', () => {
     expect(bad.main.exitCode).toBe(1);
     expect(errorsOf(bad)).toEqual([expect.stringMatching(/^logout: docker\/login-action's input is not one of this action's: the post step always logs out/)]);
     const ok = await runAction({ workspace: await tempDir('meta'), inputs: { images: 'user/app', 'dry-run': 'true', cleanup: 'true' } });
-    expect(ok.main.exitCode).toBe(0);
+    expectExit0(ok);
     expect(warningsOf(ok)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^cleanup: docker\/setup-buildx-action's input is not one of this action's: write keep-builder: true/)]),
     );
@@ -178,7 +178,7 @@ describe('registry-auth pasted from a docker/login-action step', () => {
       expect(r.log).not.toContain(secret);
       expect(JSON.stringify(r.outputs)).not.toContain(secret);
     }
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
   });
 
   test('scope: the login is kept where buildx reads scoped credentials, inside the private config post deletes', async () => {
@@ -207,7 +207,7 @@ describe('registry-auth pasted from a docker/login-action step', () => {
     expect(r.log).toContain(`Logged in to ${plain.host} (scope e2e/scoped@push) as bob (registry).`);
     expect(Object.keys(JSON.parse(seen!.scoped).auths ?? {})).toEqual([plain.host]);
     expect(seen!.main).not.toContain(plain.host);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
   });
 
   test('a YAML error names line and column, never the text', async () => {

@@ -9,7 +9,7 @@
 import { jest } from '@jest/globals';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, registryDigest, registryTags, REGISTRY, TOOLCHAIN } from './harness.js';
+import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, registryDigest, registryTags, REGISTRY, TOOLCHAIN, expectExit0 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(10 * 60 * 1000);
@@ -63,7 +63,7 @@ type Run = Awaited<ReturnType<typeof runAction>>;
 
 /** The run succeeded (on failure, the end of its log is shown). */
 function succeeded(r: Run): void {
-  expect({ exitCode: r.main.exitCode, log: r.main.exitCode === 0 ? '' : r.log.slice(-3000) }).toEqual({ exitCode: 0, log: '' });
+  expectExit0(r);
 }
 
 let cache: CacheServer;

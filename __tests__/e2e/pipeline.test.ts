@@ -17,6 +17,7 @@ import {
   containsBytes,
   sha256,
   tempDir,
+  expectExit0,
 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
@@ -56,8 +57,8 @@ describe('push to a branch, then a rebuild on a fresh runner', () => {
   });
 
   test('cold run succeeds and pushes the branch tag, with the registry digest as output', async () => {
-    expect(cold.main.exitCode).toBe(0);
-    expect(cold.post?.exitCode).toBe(0);
+    expectExit0(cold);
+    expectExit0(cold, 'post');
     expect(cold.outputs.tags).toBe(`${repo}:feature-x`);
     expect(await registryTags(repo)).toEqual(['feature-x']);
     expect(cold.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -77,7 +78,7 @@ describe('push to a branch, then a rebuild on a fresh runner', () => {
   });
 
   test('warm run on a pruned builder restores the cache: the expensive stage is CACHED', () => {
-    expect(warm.main.exitCode).toBe(0);
+    expectExit0(warm);
     expect(warm.outputs['cache-hit']).toBe('exact');
     expect(stepCached(warm.log, 'RUN dd if=/dev/urandom')).toBe(true);
     expect(warm.log).not.toContain('EXPENSIVE-STEP-RAN');
@@ -119,7 +120,7 @@ describe('git tag and pull request', () => {
     const repo = uniqueRepo('tag');
     const ws = await workspaceFrom('app');
     const r = await runAction({ workspace: ws, cache, inputs: inputs(repo), ref: 'refs/tags/v1.2.3', secrets: [SECRET] });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.outputs.tags.split('\n')).toEqual([`${repo}:v1.2.3`, `${repo}:latest`]);
     expect(await registryTags(repo)).toEqual(['latest', 'v1.2.3']);
     expect(await registryDigest(repo, 'latest')).toBe(r.outputs.digest);
@@ -144,7 +145,7 @@ describe('git tag and pull request', () => {
       secrets: [SECRET],
       env: {},
     });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.outputs.tags).toBe(`${repo}:pr-15`);
     expect(r.outputs.digest).toBe('');
     expect(await registryTags(repo)).toEqual([]);

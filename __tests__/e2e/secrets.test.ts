@@ -19,6 +19,7 @@ import {
   tempDir,
   DEFAULT_PAYLOAD,
   REGISTRY,
+  expectExit0,
 } from './harness.js';
 import type { CacheServer } from './harness.js';
 
@@ -113,8 +114,8 @@ describe('secrets, secret-files and secret-envs arrive byte-exact; nothing leaks
   });
 
   test('the build sees every value byte for byte', () => {
-    expect(r.main.exitCode).toBe(0);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r);
+    expectExit0(r, 'post');
     for (const id of Object.keys(ALL)) expect(r.log).toContain(`secret-ok-${id}`);
     expect(r.log).not.toMatch(/secret-mismatch-(inline|spaced|fromfile|fromenv)/);
   });
@@ -191,7 +192,7 @@ describe('the leak guard stops a Dockerfile that copies a secret into a layer', 
       inputs: { images: repo, secrets: ['token<<EOF', 'leaky "value" = 42  ', 'second-leaky-line-xyz', '', 'EOF'].join('\n') },
     });
     expect(r.main.exitCode).toBe(1);
-    expect(r.post?.exitCode).toBe(0);
+    expectExit0(r, 'post');
     const errors = r.main.annotations.filter((a) => a.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toMatch(
@@ -250,7 +251,7 @@ describe('the leak guard stops a Dockerfile that copies a secret into a layer', 
       workspace: ws,
       inputs: { images: repo, cache: 'false', 'secret-scan': 'false', secrets: 'token=unguarded-leak-value-123' },
     });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.log).not.toContain('Leak guard');
     expect(containsBytes(await registryBlobs(repo, 'main'), 'unguarded-leak-value-123')).toBe(true);
     expect(await secretDirs(r)).toEqual([]);
@@ -294,7 +295,7 @@ describe('pull request from a fork', () => {
       // What a fork's run gets: the user name, but empty secrets.
       inputs: { images: repo, push: 'true', cache: 'false', registry: REGISTRY, username: 'ci-bot', password: '', secrets: 'token=' },
     });
-    expect(r.main.exitCode).toBe(0);
+    expectExit0(r);
     expect(r.log).toMatch(/Not pushing \(pull request from the fork mallory\/app: it gets no secrets and no write token/);
     expect(r.log).toMatch(/No registry login: pull request from the fork mallory\/app/);
     expect(r.log).not.toMatch(/Logged in to/);

@@ -28,3 +28,40 @@ export async function useToolchain(name) {
 
 /** The middle value (the upper one of an even count). */
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Where one entry's time went, from the runner's timeline: the Node start and imports (spawn to the
+ * first line), each log group, the time outside any group, and the exit after the last line.
+ * @returns {[string, number][]} phase name -> ms
+ */
+function entryPhases(entry, step) {
+  if (!step) return [];
+  const out = [[`${entry}: node start and imports (spawn to first line)`, step.firstOutputMs]];
+  let inGroups = 0;
+  for (const g of step.timeline) {
+    const end = g.endMs ?? step.lastOutputMs;
+    out.push([`${entry}: ${g.name}`, end - g.startMs]);
+    inGroups += end - g.startMs;
+  }
+  out.push([`${entry}: outside groups`, Math.max(0, step.lastOutputMs - step.firstOutputMs - inGroups)]);
+  out.push([`${entry}: exit after the last line`, Math.max(0, step.durationMs - step.lastOutputMs)]);
+  out.push([`${entry}: total`, step.durationMs]);
+  return out;
+}
+
+export function phasesOf(job) {
+  return [...entryPhases('main', job.main), ...entryPhases('post', job.post)];
+}
+
+/** Per phase name, the median over runs (a phase missing from a run counts as 0 there). */
+export function medianPhases(runs) {
+  const names = [...new Set(runs.flatMap((r) => r.map(([n]) => n)))];
+  return names.map((n) => [n, median(runs.map((r) => r.find(([m]) => m === n)?.[1] ?? 0))]);
+}
+
+/** Prints a phase breakdown ([name, ms][]) as a markdown table. */
+export function printPhases(phases) {
+  console.log('| entry | phase | s |');
+  console.log('|---|---|---|');
+  for (const [phase, ms] of phases) console.log(`| ${phase.split(': ')[0]} | ${phase.split(': ').slice(1).join(': ')} | ${(ms / 1000).toFixed(2)} |`);
+}
