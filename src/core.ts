@@ -26,7 +26,7 @@ import { buildPhase, checkCallSupported } from './phases/build.js';
 import type { BuildRequest, BuildResult } from './phases/build.js';
 import { TestFailedError } from './phases/test-run.js';
 import { handOverDigest, mergePhase } from './phases/distribute.js';
-import { inspectImage } from './docker/imagetools.js';
+import { describeManifest, inspectImage } from './docker/imagetools.js';
 import { dropMountExports, exportMountsPhase } from './phases/mounts.js';
 import { checkBuildFiles } from './inputs-files.js';
 
@@ -218,7 +218,10 @@ async function publish(inputs: Inputs, rc: RunContext, plan: RunPlan, docker: Do
   else if (d.push) core.info(`Pushed ${plan.meta.tags.length} tag(s) at ${result.digest}`);
   if (!result.digest) return;
   const ref = `${plan.meta.images[0]}@${result.digest}`;
-  const got = await inspectImage(ref, docker.env, inputs.platforms.length === 1 ? inputs.platforms[0] : '');
+  const single = inputs.platforms.length === 1 ? inputs.platforms[0] : '';
+  // The guard read the pushed index before the push: no need to read it back from the registry.
+  const known = result.pushedManifest ? describeManifest(result.pushedManifest, single) : undefined;
+  const got = known?.digest === result.digest ? known : await inspectImage(ref, docker.env, single);
   if (got) deps.note({ platformDigests: got.platforms });
   else core.warning(`platform-digests: ${ref} could not be read back from the registry; the output is empty.`);
   deps.setOutput('platform-digests', JSON.stringify(got?.platforms ?? {}));

@@ -3,6 +3,7 @@
 import { jest } from '@jest/globals';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import {
   runAction,
   startCache,
@@ -70,6 +71,15 @@ describe('push to a branch, then a rebuild on a fresh runner', () => {
     expect(cold.outputs.builder).toBe('default');
     expect(cold.log).toContain('secret-hash-ok');
     expect(cold.log).toContain('EXPENSIVE-STEP-RAN');
+  });
+
+  test('platform-digests names what the registry serves under the tag', () => {
+    const raw = execFileSync('docker', ['buildx', 'imagetools', 'inspect', '--raw', `${repo}:feature-x`], { encoding: 'utf8' });
+    const served: Record<string, string> = {};
+    for (const m of JSON.parse(raw).manifests ?? [])
+      if (m.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest') served[`${m.platform.os}/${m.platform.architecture}`] = m.digest;
+    expect(Object.keys(served)).toEqual(['linux/amd64']);
+    expect(JSON.parse(warm.outputs['platform-digests'])).toEqual(served);
   });
 
   test('cold run saved the layer cache to the service', () => {

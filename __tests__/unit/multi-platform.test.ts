@@ -16,6 +16,8 @@ import {
 } from '../../src/distribute.js';
 import { blobKey, planScope } from '../../src/cache/keys.js';
 import { renderMainSummary } from '../../src/summary.js';
+import { describeManifest } from '../../src/docker/imagetools.js';
+import { createHash } from 'node:crypto';
 
 const get = (extra: Record<string, string>) => (n: string) => ({ images: 'x/y', push: 'false', ...extra })[n] ?? '';
 function inputError(f: () => unknown): string {
@@ -291,5 +293,25 @@ describe('job summaries of multi-platform runs', () => {
     expect(md).toContain(`| Index digest | \`${d('c')}\` |`);
     expect(md).toContain(`| Digest of linux/amd64 | \`${d('a')}\` |`);
     expect(md).toContain(`| Digest of linux/arm64 | \`${d('b')}\` |`);
+  });
+});
+
+describe('describeManifest: the digest and platforms of a manifest or index from its bytes', () => {
+  const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+  const index = JSON.stringify({
+    manifests: [
+      { digest: 'sha256:a', platform: { os: 'linux', architecture: 'amd64' } },
+      { digest: 'sha256:b', platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } },
+    ],
+  });
+  const manifest = JSON.stringify({ config: { digest: 'sha256:c' }, layers: [] });
+  test.each([
+    ['an index, from a string', index, '', { digest: sha(index), platforms: { 'linux/amd64': 'sha256:a' } }],
+    ['an index, from bytes', Buffer.from(index), 'linux/arm64', { digest: sha(index), platforms: { 'linux/amd64': 'sha256:a' } }],
+    ['a manifest of the one platform asked for', manifest, 'linux/arm64', { digest: sha(manifest), platforms: { 'linux/arm64': sha(manifest) } }],
+    ['a manifest, no platform asked for', manifest, '', { digest: sha(manifest), platforms: {} }],
+    ['not JSON', 'not json', '', undefined],
+  ])('%s', (_name, raw, single, want) => {
+    expect(describeManifest(raw, single)).toEqual(want);
   });
 });

@@ -29139,7 +29139,8 @@ async function layout_fileSize(file) {
 async function fileDigest(file) {
     const h = (0,external_node_crypto_.createHash)('sha256');
     await new Promise((resolve, reject) => {
-        (0,external_node_fs_.createReadStream)(file)
+        // 1 MiB reads: a fourth of the time of the default 64 KiB on large layers.
+        (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 })
             .on('data', (d) => h.update(d))
             .on('end', () => resolve())
             .on('error', reject);
@@ -29542,6 +29543,8 @@ const SMALL_BLOB_BYTES = 512 * 1024;
 const MAX_BLOB_ENTRIES = 3;
 const INDEX_FORMAT = 1;
 const RESTORE_CONCURRENCY = 4;
+/** Blob entries archived and uploaded at once by a save. */
+const SAVE_CONCURRENCY = MAX_BLOB_ENTRIES;
 function cachePaths(root, scope) {
     return {
         store: path.join(root, 'store'),
@@ -29911,25 +29914,29 @@ async function sortBySize(merged, image, located, held, source) {
 async function uploadBlobs(svc, p, large, held, source) {
     const out = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
     await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
-    for (const entry of planPacks(large, MAX_BLOB_ENTRIES)) {
+    // The entries side by side: one archives (tar, zstd) while another uploads.
+    await service_mapLimit(planPacks(large, MAX_BLOB_ENTRIES), SAVE_CONCURRENCY, async (entry) => {
         for (const d of entry.digests)
             await layout_linkBlob(source(d), p.store, d);
         const paths = entryPaths(p, entry.digests);
         const r = await storeEntry(svc, paths, entry.key);
         if (r === 'uploaded') {
-            out.entriesSaved++;
+            // Summed before it is added: the other entries add theirs meanwhile.
+            let bytes = 0;
             for (const f of paths)
-                out.bytesSaved += await sizeOf(f);
+                bytes += await sizeOf(f);
+            out.entriesSaved++;
+            out.bytesSaved += bytes;
         }
         if (r === 'missing')
-            continue;
+            return;
         for (const d of entry.digests) {
             out.stored.add(d);
             out.entries[d] = entry.key;
         }
         if (entry.digests.length > 1)
             out.packs[entry.key] = entry.digests;
-    }
+    });
     return out;
 }
 /**
@@ -30079,7 +30086,10 @@ async function stageIndex(p, key, draft, base) {
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 
 
+
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** Blobs of an export read and hashed at once. */
+const VERIFY_CONCURRENCY = 4;
 /**
  * The digest of the cache document BuildKit says it exported, from the build's metadata file;
  * undefined when it reported none (no cache export, or an export that failed with ignore-error).
@@ -30128,15 +30138,14 @@ async function checkExport(dir, expected, skip = new Set()) {
     }
     if (!(await layout_verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
         return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    for (const layer of doc.layers) {
-        if (skip.has(layer.digest))
-            continue;
+    // Side by side: the reads of one overlap the hashing of another.
+    const bad = await service_mapLimit(doc.layers.filter((l) => !skip.has(l.digest)), VERIFY_CONCURRENCY, async (layer) => {
         const f = layout_blobPath(dir, layer.digest);
         const present = await external_node_fs_.promises.access(f).then(() => true, () => false);
-        if (present && !(await layout_verifyBlob(f, layer.digest)))
-            return `the exported blob ${layer.digest.slice(0, 19)} does not match its digest`;
-    }
-    return undefined;
+        return present && !(await layout_verifyBlob(f, layer.digest)) ? layer.digest : undefined;
+    });
+    const first = bad.find((d) => d);
+    return first ? `the exported blob ${first.slice(0, 19)} does not match its digest` : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/format.ts
@@ -30757,16 +30766,23 @@ async function probeDocker(env) {
         throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
     }
     const [version = '', status = '', plugin = ''] = info.stdout.split('\n');
+    const [buildxPath = '', buildxVersion = ''] = plugin.split('\t');
     if (info.exitCode !== 0 || !version.trim()) {
         throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(info.stderr) || 'no answer'}`);
     }
-    return { dockerVersion: version.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
+    return {
+        dockerVersion: version.trim(),
+        containerdStore: status.includes('io.containerd.snapshotter'),
+        buildxPath: buildxPath.trim(),
+        buildxVersion: buildxVersion.trim(),
+    };
 }
-const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
+/** The buildx plugin's path and, tab-separated, its version (from the metadata every plugin gives the CLI). */
+const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}\t{{.Version}}{{end}}{{end}}';
 /** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
 async function buildxPluginPath(env) {
     const res = await run('docker', ['info', '--format', BUILDX_PATH_FORMAT], { env, silent: true, ignoreReturnCode: true });
-    return res.exitCode === 0 ? res.stdout.trim() : '';
+    return res.exitCode === 0 ? (res.stdout.split('\t')[0] ?? '').trim() : '';
 }
 /** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */
 async function probeBuildx(env) {

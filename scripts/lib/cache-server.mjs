@@ -640,7 +640,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       try {
         let at = 0;
         for (const p of paths) {
-          for await (const chunk of fs.createReadStream(p)) {
+          for await (const chunk of fs.createReadStream(p, { highWaterMark: 4 << 20 })) {
             await new Promise((resolve, reject) =>
               fs.write(fd, chunk, 0, chunk.length, at, (err) => (err ? reject(err) : resolve(undefined))),
             );

@@ -201,6 +201,8 @@ export interface StepResult {
   groups: string[];
   /** Each group's start and end (null while open at exit), in ms since the process was spawned. */
   timeline: { name: string; startMs: number; endMs: number | null }[];
+  /** When each line of the log was emitted, in ms since the process was spawned. */
+  logMs: number[];
   /** ms from the spawn to the first line of output (the Node start and the action's imports). */
   firstOutputMs: number;
   /** How many values this entry registered with ::add-mask:: (never the values). */

@@ -638,6 +638,10 @@ async function runStepWith(options, masker) {
   const groups = [];
   /** When each group started and ended, in ms since the process was spawned. */
   const timeline = [];
+  /** When each log line was emitted, in ms since the process was spawned (parallel to log). */
+  const logMs = [];
+  /** performance.now() when the entry's process was spawned (0 before). */
+  let started = 0;
   const outputs = {};
   const stateOut = {};
   const envFile = {};
@@ -656,6 +660,7 @@ async function runStepWith(options, masker) {
   const emit = (text) => {
     const masked = masker.mask(text);
     log.push(masked);
+    logMs.push(Math.round(performance.now() - started));
     if (onLog) onLog(masked);
     if (running && interrupt && interruptedAt === null && interrupt.when(masked)) {
       interruptedAt = Date.now();
@@ -871,7 +876,6 @@ async function runStepWith(options, masker) {
 
   let lastLineAt = 0;
   let firstLineAt = 0;
-  let started = 0;
   const sinceStart = () => Math.round(performance.now() - started);
   const onLine = (line, stream) => {
     lastLineAt = performance.now();
@@ -1014,6 +1018,7 @@ async function runStepWith(options, masker) {
     lastOutputMs: lastLineAt ? Math.max(0, Math.round(lastLineAt - started)) : 0,
     firstOutputMs: firstLineAt ? Math.max(0, Math.round(firstLineAt - started)) : 0,
     timeline,
+    logMs,
     conclusion: failed ? 'failure' : 'success',
     log: log.join('\n'),
     rawStdout: joinRaw(rawOut),

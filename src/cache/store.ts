@@ -19,6 +19,8 @@ export const SMALL_BLOB_BYTES = 512 * 1024;
 export const MAX_BLOB_ENTRIES = 3;
 const INDEX_FORMAT = 1;
 const RESTORE_CONCURRENCY = 4;
+/** Blob entries archived and uploaded at once by a save. */
+const SAVE_CONCURRENCY = MAX_BLOB_ENTRIES;
 
 export interface IndexMeta {
   format: number;
@@ -504,21 +506,25 @@ async function uploadBlobs(
 ): Promise<UploadedBlobs> {
   const out: UploadedBlobs = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
   await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
-  for (const entry of planPacks(large, MAX_BLOB_ENTRIES)) {
+  // The entries side by side: one archives (tar, zstd) while another uploads.
+  await mapLimit(planPacks(large, MAX_BLOB_ENTRIES), SAVE_CONCURRENCY, async (entry) => {
     for (const d of entry.digests) await linkBlob(source(d), p.store, d);
     const paths = entryPaths(p, entry.digests);
     const r = await storeEntry(svc, paths, entry.key);
     if (r === 'uploaded') {
+      // Summed before it is added: the other entries add theirs meanwhile.
+      let bytes = 0;
+      for (const f of paths) bytes += await sizeOf(f);
       out.entriesSaved++;
-      for (const f of paths) out.bytesSaved += await sizeOf(f);
+      out.bytesSaved += bytes;
     }
-    if (r === 'missing') continue;
+    if (r === 'missing') return;
     for (const d of entry.digests) {
       out.stored.add(d);
       out.entries[d] = entry.key;
     }
     if (entry.digests.length > 1) out.packs[entry.key] = entry.digests;
-  }
+  });
   return out;
 }
 

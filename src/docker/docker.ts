@@ -34,6 +34,8 @@ interface DockerDaemon {
   containerdStore: boolean;
   /** The buildx plugin the Docker CLI would run ('' when there is none or it does not say). */
   buildxPath: string;
+  /** The version that plugin reports in its metadata (as `docker buildx version` prints it; '' when it does not say). */
+  buildxVersion: string;
 }
 
 export async function probeDocker(env: Record<string, string>): Promise<DockerDaemon> {
@@ -47,18 +49,25 @@ export async function probeDocker(env: Record<string, string>): Promise<DockerDa
     throw new ToolError('docker: the docker CLI was not found on PATH; this action needs Docker Engine on the runner.');
   }
   const [version = '', status = '', plugin = ''] = info.stdout.split('\n');
+  const [buildxPath = '', buildxVersion = ''] = plugin.split('\t');
   if (info.exitCode !== 0 || !version.trim()) {
     throw new ToolError(`docker: the Docker daemon is unreachable: ${lastMeaningfulLine(info.stderr) || 'no answer'}`);
   }
-  return { dockerVersion: version.trim(), containerdStore: status.includes('io.containerd.snapshotter'), buildxPath: plugin.trim() };
+  return {
+    dockerVersion: version.trim(),
+    containerdStore: status.includes('io.containerd.snapshotter'),
+    buildxPath: buildxPath.trim(),
+    buildxVersion: buildxVersion.trim(),
+  };
 }
 
-const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}{{end}}{{end}}';
+/** The buildx plugin's path and, tab-separated, its version (from the metadata every plugin gives the CLI). */
+const BUILDX_PATH_FORMAT = '{{range .ClientInfo.Plugins}}{{if eq .Name "buildx"}}{{.Path}}\t{{.Version}}{{end}}{{end}}';
 
 /** The buildx plugin path the Docker CLI reports (after installing one, to see that it is the one run). */
 export async function buildxPluginPath(env: Record<string, string>): Promise<string> {
   const res = await run('docker', ['info', '--format', BUILDX_PATH_FORMAT], { env, silent: true, ignoreReturnCode: true });
-  return res.exitCode === 0 ? res.stdout.trim() : '';
+  return res.exitCode === 0 ? (res.stdout.split('\t')[0] ?? '').trim() : '';
 }
 
 /** The version of the buildx plugin the Docker CLI runs with this environment, or undefined when there is none. */

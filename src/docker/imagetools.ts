@@ -10,20 +10,26 @@ interface InspectedImage {
   platforms: Record<string, string>;
 }
 
-/** Reads `ref` (name@digest or name:tag) from the registry; undefined when it cannot. */
-export async function inspectImage(ref: string, env: Record<string, string>, single = ''): Promise<InspectedImage | undefined> {
-  const res = await run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { env, silent: true, ignoreReturnCode: true });
-  if (res.exitCode !== 0) return undefined;
-  const raw = res.stdout;
+/**
+ * What a manifest or index's bytes (as the registry serves them) say: their digest and, for an
+ * index, each platform's manifest; undefined when they are not JSON.
+ */
+export function describeManifest(raw: string | Buffer, single = ''): InspectedImage | undefined {
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = JSON.parse(raw.toString());
   } catch {
     return undefined;
   }
   const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
   const isIndex = Array.isArray((json as { manifests?: unknown })?.manifests);
   return { digest, platforms: isIndex ? platformDigests(json) : single ? { [single]: digest } : {} };
+}
+
+/** Reads `ref` (name@digest or name:tag) from the registry; undefined when it cannot. */
+export async function inspectImage(ref: string, env: Record<string, string>, single = ''): Promise<InspectedImage | undefined> {
+  const res = await run('docker', ['buildx', 'imagetools', 'inspect', '--raw', ref], { env, silent: true, ignoreReturnCode: true });
+  return res.exitCode === 0 ? describeManifest(res.stdout, single) : undefined;
 }
 
 /** Runs one `docker buildx imagetools create`; a failure is one line naming the image. */

@@ -45,6 +45,11 @@ export interface BuildResult {
   cacheDigest?: string;
   /** How long the build itself took (not the guard, the tests or the push). */
   buildMs: number;
+  /**
+   * The bytes of the manifest or index the registry got (`digest`), when the leak guard read them
+   * from the image store before the push (content-addressed: the same digest is the same bytes).
+   */
+  pushedManifest?: Buffer;
 }
 
 /** The cache arguments for a second attempt after a failed build; undefined: the failure was not the cache's. */
@@ -244,7 +249,8 @@ export async function buildPhase(req: BuildRequest, docker: DockerSetup, deps: B
     const digest = pushed ? (md['containerimage.digest'] ?? '') : tagged.digest;
     // Loading into the image store reports no config digest: read it from what the guard saw.
     const imageid: string = md['containerimage.config.digest'] || (guard ? configDigestOf(guard.small) : '') || tagged.localId;
-    return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, stage.local, b.tags), buildMs };
+    const pushedManifest = wantPush && digest ? guard?.small.get(`blobs/${digest.replace(':', '/')}`) : undefined;
+    return { digest: wantPush ? digest : '', imageid, cacheDigest, metadata: publicMetadata(md, stage.local, b.tags), buildMs, pushedManifest };
   } catch (err) {
     // A build that failed still shows how long it ran.
     if (buildMs === undefined) deps.note({ buildMs: Date.now() - started });

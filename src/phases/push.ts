@@ -52,12 +52,9 @@ async function tagAndPushOne(tag: string, local: string, push: boolean, expected
  * Returns the digest the registry got.
  */
 async function tagAndPush(tags: string[], local: string, push: boolean, expected: string, docker: DockerSetup): Promise<string> {
-  let digest = '';
-  for (const tag of tags) {
-    const got = await tagAndPushOne(tag, local, push, expected, docker);
-    digest ||= got;
-  }
-  return digest;
+  // The tags at once: each push sends the same blobs, and the registry takes them once.
+  const got = await Promise.all(tags.map((tag) => tagAndPushOne(tag, local, push, expected, docker)));
+  return got.find((d) => d) ?? '';
 }
 
 /**
@@ -73,9 +70,8 @@ export async function tagPhase(b: BuildPlan, stage: StageFacts, built: string, d
     return { digest: built, localId: '' };
   }
   return core.group(wantPush && b.tags.length ? 'Push' : 'Tag', async () => {
-    const localId = await imageIdOf(local, docker);
     const expected = docker.toolchain.containerdStore ? built : '';
-    const pushed = await tagAndPush(b.tags, local, wantPush, expected, docker);
+    const [localId, pushed] = await Promise.all([imageIdOf(local, docker), tagAndPush(b.tags, local, wantPush, expected, docker)]);
     if (pushed && built && pushed !== built) core.warning(`push: the registry has ${pushed}, the build made ${built}; the digest output is the registry's.`);
     // The computed tags stay in the store (as a build without this action leaves them); the run's
     // own name goes, unless it is the only name of an image to be loaded.

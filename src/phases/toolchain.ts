@@ -31,8 +31,10 @@ function installEnv(githubToken: string, serverUrl: string): InstallEnv {
 /** The Docker daemon and the buildx plugin this job uses (installed first when asked or missing). */
 export function toolchainPhase(o: ToolchainNeeds, env: Record<string, string>): Promise<Toolchain> {
   return core.group('Docker and buildx', async (): Promise<Toolchain> => {
-    // Side by side: each is a docker CLI start (docker info also asks every CLI plugin for its metadata).
-    const [daemon, found] = await Promise.all([probeDocker(env), probeBuildx(env)]);
+    // docker info asks every CLI plugin for its metadata, buildx's version included: one CLI start
+    // instead of two. A plugin that does not say runs `docker buildx version`.
+    const daemon = await probeDocker(env);
+    const found = daemon.buildxVersion || (await probeBuildx(env));
     core.info(`Docker ${daemon.dockerVersion}, containerd image store: ${daemon.containerdStore}`);
     let bx = found;
     let bxPath = daemon.buildxPath;
