@@ -14,8 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
-import { runJob, contextFor } from './lib/runner.mjs';
-import { ENV_DIR, median, phasesOf, printPhases, useToolchain } from './lib/bench-env.mjs';
+import { runJob } from './lib/runner.mjs';
+import { ENV_DIR, median, phasesOf, printPhases, useToolchain, pushContext } from './lib/bench-env.mjs';
 import { changeOneFile, writeScaleProject } from './lib/scale-project.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,18 +62,7 @@ async function benchOn(name, o) {
   async function actionRun() {
     freshRunner(image);
     cache.resetLog();
-    const sha = (++commit).toString(16).padStart(40, '0');
-    const context = contextFor({
-      eventName: 'push',
-      ref: 'refs/heads/main',
-      sha,
-      repository: 'acme/app',
-      workspace: ws,
-      runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
-      payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
-      resultsUrl: cache.env().ACTIONS_RESULTS_URL,
-      runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
-    });
+    const context = await pushContext(++commit, ws, tmp, cache);
     const t0 = process.hrtime.bigint();
     const r = await runJob({ actionDir: ROOT, inputs: { images: image }, context, env: cache.env(), timeoutMs: 1_200_000 });
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -13,9 +13,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
-import { runJob, contextFor, loadAction } from './lib/runner.mjs';
+import { runJob, loadAction } from './lib/runner.mjs';
 import { actionNode } from './lib/action-node.mjs';
-import { ENV_DIR, median, medianPhases, phasesOf, printPhases, useToolchain } from './lib/bench-env.mjs';
+import { ENV_DIR, median, medianPhases, phasesOf, printPhases, useToolchain, pushContext } from './lib/bench-env.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -77,18 +77,7 @@ async function benchOn(name) {
     prune();
     const before = cache.stats();
     cache.resetLog();
-    const sha = (++commit).toString(16).padStart(40, '0');
-    const context = contextFor({
-      eventName: 'push',
-      ref: 'refs/heads/main',
-      sha,
-      repository: 'acme/app',
-      workspace: ws,
-      runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
-      payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
-      resultsUrl: cache.env().ACTIONS_RESULTS_URL,
-      runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
-    });
+    const context = await pushContext(++commit, ws, tmp, cache);
     const t0 = process.hrtime.bigint();
     const r = await runJob({
       actionDir: ROOT,

@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCacheServer } from './lib/cache-server.mjs';
-import { runJob, contextFor, loadAction } from './lib/runner.mjs';
+import { runJob, loadAction } from './lib/runner.mjs';
 import { actionNode } from './lib/action-node.mjs';
-import { useToolchain } from './lib/bench-env.mjs';
+import { useToolchain, pushContext } from './lib/bench-env.mjs';
 import { writeScaleProject } from './lib/scale-project.mjs';
 import { scaleProject } from './bench-scale.mjs';
 
@@ -32,17 +32,7 @@ async function main() {
   let n = 0;
   const once = async () => {
     execFileSync('docker', ['buildx', 'prune', '-af'], { stdio: 'ignore' });
-    const context = contextFor({
-      eventName: 'push',
-      ref: 'refs/heads/main',
-      sha: (++n).toString(16).padStart(40, '0'),
-      repository: 'acme/app',
-      workspace: ws,
-      runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
-      payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
-      resultsUrl: cache.env().ACTIONS_RESULTS_URL,
-      runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
-    });
+    const context = await pushContext(++n, ws, tmp, cache);
     return runJob({
       actionDir: ROOT,
       node: actionNode(loadAction(ROOT).runs.using).bin,
@@ -57,15 +47,21 @@ async function main() {
   };
   const cold = await once();
   const r = args.includes('--cold') ? cold : await once();
-  console.log(`${r === cold ? 'Cold' : 'Warm'} run on ${desc}: main ${r.main.durationMs} ms (first line at ${r.main.firstOutputMs}), post ${r.post?.durationMs} ms`);
-  for (const [name, step] of [['main', r.main], ['post', r.post]]) {
+  console.log(
+    `${r === cold ? 'Cold' : 'Warm'} run on ${desc}: main ${r.main.durationMs} ms (first line at ${r.main.firstOutputMs}), post ${r.post?.durationMs} ms`,
+  );
+  for (const [name, step] of [
+    ['main', r.main],
+    ['post', r.post],
+  ]) {
     if (!step) continue;
     const lines = step.log.split('\n');
     let prev = 0;
     step.logMs.forEach((ms, i) => {
       const gap = ms - prev;
       prev = ms;
-      if (gap >= minGap || lines[i].startsWith('[group]')) console.log(`${name} ${String(ms).padStart(5)} +${String(gap).padStart(4)}  ${lines[i].slice(0, 150)}`);
+      if (gap >= minGap || lines[i].startsWith('[group]'))
+        console.log(`${name} ${String(ms).padStart(5)} +${String(gap).padStart(4)}  ${lines[i].slice(0, 150)}`);
     });
   }
   await cache.close();

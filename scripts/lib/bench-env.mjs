@@ -2,6 +2,7 @@
 // matrix's toolchains: their env files, and pointing this process at one of them.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { contextFor } from './runner.mjs';
 
 /** Where scripts/toolchains.sh writes each toolchain's env file (NAME.env). */
 export const ENV_DIR = path.join(process.env.SETUP_ENV_STATE || '/var/tmp/oneshot-build-env', 'toolchains');
@@ -64,4 +65,22 @@ export function printPhases(phases) {
   console.log('| entry | phase | s |');
   console.log('|---|---|---|');
   for (const [phase, ms] of phases) console.log(`| ${phase.split(': ')[0]} | ${phase.split(': ').slice(1).join(': ')} | ${(ms / 1000).toFixed(2)} |`);
+}
+
+/**
+ * A push to main of acme/app at commit number `n`, on a fresh runner temp under `tmp`, with the
+ * local cache service's URL and token: what every benchmark run gets.
+ */
+export async function pushContext(n, workspace, tmp, cache) {
+  return contextFor({
+    eventName: 'push',
+    ref: 'refs/heads/main',
+    sha: n.toString(16).padStart(40, '0'),
+    repository: 'acme/app',
+    workspace,
+    runnerTemp: await fs.mkdtemp(path.join(tmp, 'rt-')),
+    payload: { repository: { name: 'app', full_name: 'acme/app', default_branch: 'main', html_url: 'https://github.com/acme/app' } },
+    resultsUrl: cache.env().ACTIONS_RESULTS_URL,
+    runtimeToken: cache.env().ACTIONS_RUNTIME_TOKEN,
+  });
 }
