@@ -61251,9 +61251,13 @@ async function tagAndPushOne(tag, local, push, expected, docker) {
  * Returns the digest the registry got.
  */
 async function tagAndPush(tags, local, push, expected, docker) {
-    // The tags at once: each push sends the same blobs, and the registry takes them once.
-    const got = await Promise.all(tags.map((tag) => tagAndPushOne(tag, local, push, expected, docker)));
-    return got.find((d) => d) ?? '';
+    // The tags at once: each push sends the same blobs, and the registry takes them once. Every push
+    // ends before a failure is reported, so none is left running after the step.
+    const settled = await Promise.allSettled(tags.map((tag) => tagAndPushOne(tag, local, push, expected, docker)));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return settled.map((r) => r.value).find((d) => d) ?? '';
 }
 /**
  * The "Push" (or "Tag") group of a build stored under this run's own name; elsewhere only removes

@@ -52,9 +52,12 @@ async function tagAndPushOne(tag: string, local: string, push: boolean, expected
  * Returns the digest the registry got.
  */
 async function tagAndPush(tags: string[], local: string, push: boolean, expected: string, docker: DockerSetup): Promise<string> {
-  // The tags at once: each push sends the same blobs, and the registry takes them once.
-  const got = await Promise.all(tags.map((tag) => tagAndPushOne(tag, local, push, expected, docker)));
-  return got.find((d) => d) ?? '';
+  // The tags at once: each push sends the same blobs, and the registry takes them once. Every push
+  // ends before a failure is reported, so none is left running after the step.
+  const settled = await Promise.allSettled(tags.map((tag) => tagAndPushOne(tag, local, push, expected, docker)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<string>).value).find((d) => d) ?? '';
 }
 
 /**
