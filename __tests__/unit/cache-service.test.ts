@@ -9,12 +9,12 @@ import {
   callLimit,
   classifyLine,
   demoteCacheErrors,
-  mapLimit,
   muteAbandoned,
   newStats,
   withCacheRoot,
 } from '../../src/cache/service.js';
 import type { ServicePolicy } from '../../src/cache/service.js';
+import { mapLimit } from '../../src/files.js';
 import { startCacheServer, type CacheServer, type LogRecord } from '../../scripts/lib/cache-server.mjs';
 
 describe('classifyLine: what @actions/cache says about a call', () => {

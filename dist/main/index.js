@@ -47162,7 +47162,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 5939:
+/***/ 4261:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47208,6 +47208,36 @@ function boundMessage(message) {
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/files.ts
+// Small helpers over files and promises that several rooms use (the cache, the buildx install).
+
+
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        // 1 MiB reads: a fourth of the time of the default 64 KiB on large layers.
+        (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 })
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function files_mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    });
+    await Promise.all(workers);
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/input-error.ts
 // The error of an input that cannot be used, in a module of its own: the input parsers (inputs*.ts,
 // docker/, cache/, meta/) throw it, and post, which reads no input but secret-envs, need not load them.
@@ -47658,6 +47688,7 @@ async function logoutAndForget(dockerConfig, registries, env) {
 
 
 
+
 const BUILDX_INPUT = 'buildx-version';
 const DEFAULT_DOWNLOAD_URL = 'https://github.com/docker/buildx/releases/download/{version}/{asset}';
 const GITHUB_LATEST_API = 'https://api.github.com/repos/docker/buildx/releases/latest';
@@ -47794,12 +47825,6 @@ async function resolveLatest(req, env) {
         throw new ToolError(`${BUILDX_INPUT}: latest: the GitHub releases API gave no usable tag_name`);
     return tag.startsWith('v') ? tag : `v${tag}`;
 }
-async function sha256File(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(file))
-        h.update(chunk);
-    return h.digest('hex');
-}
 const SUM_FILE = 'docker-buildx.sha256';
 /** @actions/tool-cache, loaded only when buildx is installed (most runs never need it). */
 const toolCache = () => __nccwpck_require__.e(/* import() */ 805).then(__nccwpck_require__.bind(__nccwpck_require__, 9805));
@@ -47811,7 +47836,7 @@ async function fromToolCache(version, file) {
         return undefined;
     const bin = external_node_path_namespaceObject.join(dir, file);
     try {
-        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
+        const [want, got] = [(await external_node_fs_.promises.readFile(external_node_path_namespaceObject.join(dir, SUM_FILE), 'utf8')).trim(), (await fileDigest(bin)).slice('sha256:'.length)];
         if (want === got)
             return bin;
         lib_core/* warning */.$e(`${BUILDX_INPUT}: the tool cache copy of buildx ${version} does not match its recorded sha256; downloading it again.`);
@@ -47862,7 +47887,7 @@ async function installBuildx(version, req, dockerConfig, runnerTemp, env) {
                     ? `${BUILDX_INPUT}: release asset ${asset} not found: ${redactUrl(url)} answered HTTP 404`
                     : `${BUILDX_INPUT}: cannot download ${redactUrl(url)}: ${status ? `HTTP ${status}` : err.message}`);
             }
-            const got = await sha256File(downloaded);
+            const got = (await fileDigest(downloaded)).slice('sha256:'.length);
             if (got !== want) {
                 throw new ToolError(`${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`);
             }
@@ -57035,6 +57060,7 @@ function keys_planPacks(blobs, maxEntries) {
 
 
 
+
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
 const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
@@ -57191,18 +57217,6 @@ async function layout_fileSize(file) {
     catch {
         return undefined;
     }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        // 1 MiB reads: a fourth of the time of the default 64 KiB on large layers.
-        (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 })
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
 }
 /** True when `file` exists and its content has `digest`. */
 async function layout_verifyBlob(file, digest) {
@@ -57401,444 +57415,6 @@ function merge_indexVerdict(candidate, floor, held) {
     return undefined;
 }
 
-// EXTERNAL MODULE: external "node:async_hooks"
-var external_node_async_hooks_ = __nccwpck_require__(6698);
-// EXTERNAL MODULE: external "node:diagnostics_channel"
-var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
-;// CONCATENATED MODULE: ./src/cache/service.ts
-// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
-// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
-// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
-// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
-// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
-// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
-
-
-
-
-function service_newStats() {
-    return { ms: 0 };
-}
-const DEFAULT_CALL_SECONDS = 300;
-const DEFAULT_BUDGET_SECONDS = 600;
-const seconds = (v, dflt) => {
-    const n = Number(v);
-    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
-};
-/**
- * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
- * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
- * A value that is not a positive number is ignored.
- */
-function cachePolicy(env = process.env) {
-    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
-    return {
-        callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs),
-        budgetMs,
-        maxRetryAfterMs: 30_000,
-        waitBudgetMs: 60_000,
-        maxFaults: 3,
-        retryPauseMs: 1000,
-    };
-}
-/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
-function newCachePhase(env = process.env) {
-    return new CachePhase(cachePolicy(env));
-}
-/** How long the next call may take: its own limit, or what is left of the phase's budget. */
-function callLimit(policy, remainingMs) {
-    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
-}
-const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
-/**
- * What the calls of one step's cache phase share: the time budget (time with at least one call in
- * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
- * rate-limit waits. Once stopped, no call of the phase reaches the service.
- */
-class CachePhase {
-    policy;
-    now;
-    faults = 0;
-    waitedMs = 0;
-    /** Why the phase stopped using the service. */
-    stopped;
-    busyMs = 0;
-    active = 0;
-    since = 0;
-    constructor(policy, now = Date.now) {
-        this.policy = policy;
-        this.now = now;
-    }
-    spentMs() {
-        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
-    }
-    remainingMs() {
-        return Math.max(0, this.policy.budgetMs - this.spentMs());
-    }
-    /** Starts a stretch of time spent on the service; returns the function that ends it. */
-    busy() {
-        if (this.active++ === 0)
-            this.since = this.now();
-        let ended = false;
-        return () => {
-            if (ended)
-                return;
-            ended = true;
-            if (--this.active === 0)
-                this.busyMs += this.now() - this.since;
-        };
-    }
-    /** Stops using the service for the rest of the phase, with one warning. */
-    stop(why) {
-        if (this.stopped)
-            return;
-        this.stopped = why;
-        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
-    }
-    budgetSpent() {
-        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
-    }
-}
-/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
-class CallAbandoned extends Error {
-    code = 'OBC_CACHE_CALL_ABANDONED';
-}
-/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
-function abandonError(request, why) {
-    const err = new CallAbandoned(`abandoned: ${why}`);
-    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
-    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
-    if (request.path?.startsWith('/twirp/'))
-        err.code = 'ECONNRESET';
-    return err;
-}
-/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
-class CallScope {
-    requests = new Set();
-    sockets = new Set();
-    signals = [];
-    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
-    abandoned;
-    /** Called on the first server error or network error of one of its requests. */
-    onFault;
-    adoptRequest(req) {
-        if (this.abandoned)
-            return destroyRequest(req, this.abandoned);
-        this.requests.add(req);
-        req.once('close', () => this.requests.delete(req));
-    }
-    adoptSocket(socket) {
-        if (this.abandoned)
-            return void socket.destroy();
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-    }
-    abandon(why) {
-        if (this.abandoned)
-            return;
-        this.abandoned = why;
-        for (const req of this.requests)
-            destroyRequest(req, why);
-        for (const socket of this.sockets)
-            socket.destroy();
-        this.requests.clear();
-        this.sockets.clear();
-    }
-}
-function destroyRequest(req, why) {
-    // Never an unhandled 'error' event: the library may have stopped listening.
-    req.on('error', () => undefined);
-    req.destroy(abandonError(req, why));
-}
-/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
-const SERVER_ERRORS = new Set([500, 502, 503, 504]);
-let tracker;
-/**
- * Follows every HTTP request and socket opened inside a call (installed on first use). A request
- * belongs to the call whose async context started it; a reused keep-alive socket is reached through
- * its request.
- */
-function track() {
-    if (tracker)
-        return tracker;
-    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
-    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
-        const scope = t.als.getStore();
-        const req = m.request;
-        if (!scope)
-            return;
-        t.scopeOf.set(req, scope);
-        scope.adoptRequest(req);
-    });
-    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
-    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
-        const { request, response } = m;
-        const status = response.statusCode ?? 0;
-        if (SERVER_ERRORS.has(status))
-            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
-    });
-    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
-        const { request, error } = m;
-        const scope = t.scopeOf.get(request);
-        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
-            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
-    });
-    tracker = t;
-    return t;
-}
-/**
- * Runs one call of the library with a deadline. The call ends at its deadline or its first server
- * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
- * any it opens later are destroyed at once.
- */
-function runCall(fn, ms, deadlineWhy) {
-    const t = track();
-    const scope = new CallScope();
-    return new Promise((resolve) => {
-        let done = false;
-        const finish = (r, abandon) => {
-            if (done)
-                return;
-            done = true;
-            clearTimeout(timer);
-            if (abandon)
-                scope.abandon(abandon);
-            resolve({ ...r, signals: scope.signals });
-        };
-        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
-        // Not from inside the HTTP parser's callback that reported it.
-        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
-        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
-    });
-}
-
-/** Classifies one line @actions/cache wrote. */
-function classifyLine(line) {
-    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
-    if (rl)
-        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
-    if (/Rate limited:/.test(line))
-        return { kind: 'rate-limit', retryAfterMs: 0 };
-    // A refused reservation: the key exists or another job is creating it (not a fault).
-    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
-    if (taken)
-        return { kind: 'taken', key: taken[1] };
-    // @actions/cache reports every failed reservation as "another job may be creating this cache";
-    // only a 409 means that. A reservation that never reached the service is a fault.
-    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
-    if (reserve)
-        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
-    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
-    if (failed)
-        return { kind: 'fault', shown: true, message: failed[3].trim() };
-    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
-    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
-    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
-        return { kind: 'fault', shown: false };
-    return undefined;
-}
-/**
- * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
- * cache fault is never an error of the build, so it becomes a warning.
- */
-function demoteCacheErrors(chunk) {
-    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
-}
-/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
-function muteAbandoned(chunk) {
-    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
-}
-/**
- * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
- * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
- * the call whose async context wrote it. Installed while any service is open.
- */
-let watchers = 0;
-let originalWrite;
-function watchStdout(als) {
-    if (watchers++ === 0) {
-        const original = process.stdout.write.bind(process.stdout);
-        originalWrite = process.stdout.write;
-        process.stdout.write = ((chunk, ...rest) => {
-            const scope = als.getStore();
-            try {
-                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
-                    const text = String(chunk);
-                    if (!scope.abandoned) {
-                        for (const line of text.split('\n')) {
-                            const s = classifyLine(line);
-                            if (s)
-                                scope.signals.push(s);
-                        }
-                    }
-                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
-                    if (shown !== text)
-                        chunk = shown;
-                }
-            }
-            catch {
-                /* never break logging */
-            }
-            return original(chunk, ...rest);
-        });
-    }
-    let closed = false;
-    return () => {
-        if (closed)
-            return;
-        closed = true;
-        if (--watchers === 0 && originalWrite) {
-            process.stdout.write = originalWrite;
-            originalWrite = undefined;
-        }
-    };
-}
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Counts a failed call; the breaker stops the phase after maxFaults. */
-function fault(s, message) {
-    s.lastFault = message;
-    if (++s.phase.faults >= s.phase.policy.maxFaults)
-        s.phase.stop(`${s.phase.faults} failed calls`);
-}
-/** A wait that counts as time spent on the service. */
-async function pause(s, ms) {
-    const end = s.phase.busy();
-    s.phase.waitedMs += ms;
-    try {
-        await wait(ms);
-    }
-    finally {
-        end();
-    }
-}
-/** One attempt of a call within what is left of the phase; undefined when no time is left (the phase stops). */
-async function attempt(s, what, fn) {
-    const { phase, stats } = s;
-    if (phase.stopped)
-        return undefined;
-    const limit = callLimit(phase.policy, phase.remainingMs());
-    if (limit.ms <= 0) {
-        phase.stop(phase.budgetSpent());
-        return undefined;
-    }
-    const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
-    const start = Date.now();
-    const end = phase.busy();
-    const r = await runCall(fn, limit.ms, deadlineWhy);
-    end();
-    stats.ms += Date.now() - start;
-    if (!r.signals.some((x) => x.kind === 'fault'))
-        for (const x of r.signals)
-            if (x.kind === 'taken')
-                s.taken.add(x.key);
-    return { r, by: limit.by };
-}
-/** A call that succeeded but was rate limited: true to try it again after the wait the service asked for. */
-async function waitForRateLimit(s, retryAfterMs, tries, what) {
-    const { phase } = s;
-    const policy = phase.policy;
-    const ms = Math.max(retryAfterMs, 1000);
-    if (tries > 0)
-        return false;
-    if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
-        phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
-        return false;
-    }
-    lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
-    await pause(s, ms);
-    return true;
-}
-/** A call that failed (or reached its deadline): true to try it once more after a pause. */
-async function retryAfterFailure(s, r, by, tries, verb, key) {
-    const { phase } = s;
-    lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
-    fault(s, r.why);
-    if (r.deadline && by === 'budget')
-        phase.stop(phase.budgetSpent());
-    // A server error may be a blip: one more try, unless the phase stopped or time is short.
-    if (r.deadline || tries > 0 || phase.stopped || phase.remainingMs() <= phase.policy.retryPauseMs)
-        return false;
-    lib_core/* info */.pq(`Layer cache: trying ${verb} of ${key} once more in ${secs(phase.policy.retryPauseMs)}.`);
-    await pause(s, phase.policy.retryPauseMs);
-    return true;
-}
-/** A call that returned its failed value: counts the faults the library only logged. */
-function noteLoggedFaults(s, signals, verb, key) {
-    const faults = signals.filter((x) => x.kind === 'fault');
-    if (!faults.length)
-        return;
-    if (!faults.some((f) => f.shown))
-        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
-    fault(s, faults
-        .map((f) => f.message)
-        .filter(Boolean)
-        .pop() ?? 'it kept answering with errors');
-}
-/** One call of the library: with its deadline, a wait for a rate limit, one retry after a server error. */
-async function serviceCall(s, verb, key, fn, failed, onFault) {
-    const what = `${verb} of ${key}`;
-    for (let tries = 0;; tries++) {
-        const a = await attempt(s, what, fn);
-        if (!a)
-            return onFault;
-        const { r } = a;
-        const rate = r.signals.find((x) => x.kind === 'rate-limit');
-        if (r.ok && rate) {
-            if (await waitForRateLimit(s, rate.retryAfterMs, tries, what))
-                continue;
-            return r.value;
-        }
-        if (!r.ok) {
-            if (await retryAfterFailure(s, r, a.by, tries, verb, key))
-                continue;
-            return onFault;
-        }
-        if (failed(r.value))
-            noteLoggedFaults(s, r.signals, verb, key);
-        return r.value;
-    }
-}
-/**
- * The real service through the unmodified @actions/cache package. Paths are given absolute and
- * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
- * of one step's cache phase is given the same `phase`.
- */
-async function service_actionsCacheService(root, phase, stats) {
-    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
-    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
-    const t = track();
-    const unwatch = watchStdout(t.als);
-    const s = { phase, stats, taken: new Set() };
-    return {
-        get gaveUp() {
-            return phase.stopped !== undefined;
-        },
-        get lastFault() {
-            return s.lastFault;
-        },
-        wasTaken: (key) => s.taken.has(key),
-        restore: (paths, key, restoreKeys, opts) => serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
-        save: (paths, key) => serviceCall(s, 'save', key, async () => (await cache.saveCache(rel(paths), key)) !== -1, (v) => !v, false),
-        close: unwatch,
-    };
-}
-function isCacheServiceAvailable() {
-    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
-}
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function service_mapLimit(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    });
-    await Promise.all(workers);
-    return out;
-}
-
 ;// CONCATENATED MODULE: ./src/cache/store.ts
 // The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
 // by their digests (immutable, shared by every run, branch and image), and one small index entry per
@@ -57968,7 +57544,7 @@ async function restoreLayerCache(svc, p, keys, form = 'index') {
         if (key)
             wanted.set(key, meta.packs[key] ?? [d]);
     }
-    await service_mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
+    await files_mapLimit([...wanted.entries()], RESTORE_CONCURRENCY, async ([key, digests]) => {
         const r = await fetchEntry(svc, p, key, digests);
         if (r.restored)
             outcome.entriesRestored++;
@@ -58112,7 +57688,7 @@ function withoutGone(held, gone) {
 async function goneEntries(svc, p, held, packs = {}) {
     const gone = new Set();
     const found = async (key, paths) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
-    await service_mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
+    await files_mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
         const paths = entryPaths(p, digests);
         if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths)))
             gone.add(key);
@@ -59467,6 +59043,431 @@ async function startCacheProxy(src, exportDir, opts) {
             await external_node_fs_.promises.rm(uploadsDir, { recursive: true, force: true });
         },
     };
+}
+
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
+// EXTERNAL MODULE: external "node:diagnostics_channel"
+var external_node_diagnostics_channel_ = __nccwpck_require__(3053);
+;// CONCATENATED MODULE: ./src/cache/service.ts
+// The Actions cache service as the layer cache sees it: restore and save of entries. Every call has
+// a deadline, and a call that reaches it is really abandoned: the requests and sockets it opened
+// (found through node:diagnostics_channel, attributed to the call through AsyncLocalStorage) are
+// destroyed, so nothing of it keeps the process alive or writes to the store later. All calls of one
+// step's cache phase share one time budget and one breaker (CachePhase). Retry-After is honoured
+// within a bounded budget. Faults never escape: a failed call is a miss or a failed save.
+
+
+
+
+function service_newStats() {
+    return { ms: 0 };
+}
+const DEFAULT_CALL_SECONDS = 300;
+const DEFAULT_BUDGET_SECONDS = 600;
+const seconds = (v, dflt) => {
+    const n = Number(v);
+    return (v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 ? n : dflt) * 1000;
+};
+/**
+ * The limits of the cache calls, from the step's environment: OBC_CACHE_TIMEOUT_SECONDS limits one
+ * call, OBC_CACHE_BUDGET_SECONDS the whole cache phase of a step (restore in main, save in post).
+ * A value that is not a positive number is ignored.
+ */
+function cachePolicy(env = process.env) {
+    const budgetMs = seconds(env.OBC_CACHE_BUDGET_SECONDS, DEFAULT_BUDGET_SECONDS);
+    return {
+        callMs: Math.min(seconds(env.OBC_CACHE_TIMEOUT_SECONDS, DEFAULT_CALL_SECONDS), budgetMs),
+        budgetMs,
+        maxRetryAfterMs: 30_000,
+        waitBudgetMs: 60_000,
+        maxFaults: 3,
+        retryPauseMs: 1000,
+    };
+}
+/** The cache phase of a step: every call to the service in it shares one budget and one breaker. */
+function newCachePhase(env = process.env) {
+    return new CachePhase(cachePolicy(env));
+}
+/** How long the next call may take: its own limit, or what is left of the phase's budget. */
+function callLimit(policy, remainingMs) {
+    return remainingMs < policy.callMs ? { ms: Math.max(0, remainingMs), by: 'budget' } : { ms: policy.callMs, by: 'call' };
+}
+const secs = (ms) => `${Math.round(ms / 100) / 10}s`;
+/**
+ * What the calls of one step's cache phase share: the time budget (time with at least one call in
+ * flight or a rate-limit wait running; overlapping calls count once), the breaker and the
+ * rate-limit waits. Once stopped, no call of the phase reaches the service.
+ */
+class CachePhase {
+    policy;
+    now;
+    faults = 0;
+    waitedMs = 0;
+    /** Why the phase stopped using the service. */
+    stopped;
+    busyMs = 0;
+    active = 0;
+    since = 0;
+    constructor(policy, now = Date.now) {
+        this.policy = policy;
+        this.now = now;
+    }
+    spentMs() {
+        return this.busyMs + (this.active > 0 ? this.now() - this.since : 0);
+    }
+    remainingMs() {
+        return Math.max(0, this.policy.budgetMs - this.spentMs());
+    }
+    /** Starts a stretch of time spent on the service; returns the function that ends it. */
+    busy() {
+        if (this.active++ === 0)
+            this.since = this.now();
+        let ended = false;
+        return () => {
+            if (ended)
+                return;
+            ended = true;
+            if (--this.active === 0)
+                this.busyMs += this.now() - this.since;
+        };
+    }
+    /** Stops using the service for the rest of the phase, with one warning. */
+    stop(why) {
+        if (this.stopped)
+            return;
+        this.stopped = why;
+        lib_core/* warning */.$e(`Layer cache: giving up on the cache service for the rest of this step (${why}); the step goes on without it.`);
+    }
+    budgetSpent() {
+        return `the cache phase's time budget of ${secs(this.policy.budgetMs)} is spent`;
+    }
+}
+/** A call given up by this action, before or after its deadline; what its requests are destroyed with. */
+class CallAbandoned extends Error {
+    code = 'OBC_CACHE_CALL_ABANDONED';
+}
+/** The error a request of an abandoned call ends with, chosen so that the library does not retry it. */
+function abandonError(request, why) {
+    const err = new CallAbandoned(`abandoned: ${why}`);
+    // The Twirp client of @actions/cache retries any error but a network error, and fails at once on
+    // those; the Azure storage client retries network errors, and fails at once on an unknown code.
+    if (request.path?.startsWith('/twirp/'))
+        err.code = 'ECONNRESET';
+    return err;
+}
+/** One call in flight: the requests and sockets it opened and what its library wrote about it. */
+class CallScope {
+    requests = new Set();
+    sockets = new Set();
+    signals = [];
+    /** Set when the call was abandoned: everything it still opens is destroyed at once. */
+    abandoned;
+    /** Called on the first server error or network error of one of its requests. */
+    onFault;
+    adoptRequest(req) {
+        if (this.abandoned)
+            return destroyRequest(req, this.abandoned);
+        this.requests.add(req);
+        req.once('close', () => this.requests.delete(req));
+    }
+    adoptSocket(socket) {
+        if (this.abandoned)
+            return void socket.destroy();
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+    }
+    abandon(why) {
+        if (this.abandoned)
+            return;
+        this.abandoned = why;
+        for (const req of this.requests)
+            destroyRequest(req, why);
+        for (const socket of this.sockets)
+            socket.destroy();
+        this.requests.clear();
+        this.sockets.clear();
+    }
+}
+function destroyRequest(req, why) {
+    // Never an unhandled 'error' event: the library may have stopped listening.
+    req.on('error', () => undefined);
+    req.destroy(abandonError(req, why));
+}
+/** Server answers after which @actions/cache would retry; this action fails the call at once instead. */
+const SERVER_ERRORS = new Set([500, 502, 503, 504]);
+let tracker;
+/**
+ * Follows every HTTP request and socket opened inside a call (installed on first use). A request
+ * belongs to the call whose async context started it; a reused keep-alive socket is reached through
+ * its request.
+ */
+function track() {
+    if (tracker)
+        return tracker;
+    const t = { als: new external_node_async_hooks_.AsyncLocalStorage(), scopeOf: new WeakMap() };
+    external_node_diagnostics_channel_.subscribe('http.client.request.start', (m) => {
+        const scope = t.als.getStore();
+        const req = m.request;
+        if (!scope)
+            return;
+        t.scopeOf.set(req, scope);
+        scope.adoptRequest(req);
+    });
+    external_node_diagnostics_channel_.subscribe('net.client.socket', (m) => t.als.getStore()?.adoptSocket(m.socket));
+    external_node_diagnostics_channel_.subscribe('http.client.response.finish', (m) => {
+        const { request, response } = m;
+        const status = response.statusCode ?? 0;
+        if (SERVER_ERRORS.has(status))
+            t.scopeOf.get(request)?.onFault?.(`the cache service answered ${status}`);
+    });
+    external_node_diagnostics_channel_.subscribe('http.client.request.error', (m) => {
+        const { request, error } = m;
+        const scope = t.scopeOf.get(request);
+        if (scope && !scope.abandoned && !(error instanceof CallAbandoned))
+            scope.onFault?.(`the request failed: ${error.code ?? error.message}`);
+    });
+    tracker = t;
+    return t;
+}
+/**
+ * Runs one call of the library with a deadline. The call ends at its deadline or its first server
+ * error, whichever comes first; then it is abandoned: its requests and sockets are destroyed, and
+ * any it opens later are destroyed at once.
+ */
+function runCall(fn, ms, deadlineWhy) {
+    const t = track();
+    const scope = new CallScope();
+    return new Promise((resolve) => {
+        let done = false;
+        const finish = (r, abandon) => {
+            if (done)
+                return;
+            done = true;
+            clearTimeout(timer);
+            if (abandon)
+                scope.abandon(abandon);
+            resolve({ ...r, signals: scope.signals });
+        };
+        const timer = setTimeout(() => finish({ ok: false, why: deadlineWhy, deadline: true }, deadlineWhy), ms);
+        // Not from inside the HTTP parser's callback that reported it.
+        scope.onFault = (why) => setImmediate(() => finish({ ok: false, why, deadline: false }, why));
+        t.als.run(scope, fn).then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, why: err instanceof Error ? err.message : String(err), deadline: false }, 'it failed'));
+    });
+}
+
+/** Classifies one line @actions/cache wrote. */
+function classifyLine(line) {
+    const rl = /rate limit will reset in (\d+) seconds/.exec(line);
+    if (rl)
+        return { kind: 'rate-limit', retryAfterMs: Number(rl[1]) * 1000 };
+    if (/Rate limited:/.test(line))
+        return { kind: 'rate-limit', retryAfterMs: 0 };
+    // A refused reservation: the key exists or another job is creating it (not a fault).
+    const taken = /^Failed to save: Unable to reserve cache with key (.+?), another job may be creating this cache/.exec(line);
+    if (taken)
+        return { kind: 'taken', key: taken[1] };
+    // @actions/cache reports every failed reservation as "another job may be creating this cache";
+    // only a 409 means that. A reservation that never reached the service is a fault.
+    const reserve = /^::debug::Failed to reserve cache: (.*)$/.exec(line);
+    if (reserve)
+        return /\(409\)/.test(reserve[1]) ? undefined : { kind: 'fault', shown: false, message: reserve[1].trim() };
+    const failed = /^::(warning|error)::Failed to (restore|save): (.*)$/.exec(line);
+    if (failed)
+        return { kind: 'fault', shown: true, message: failed[3].trim() };
+    // Retries are logged as plain info lines; when they run out, a failed save may be reported as
+    // info only ("Unable to reserve cache"), so the retries are what marks the call as faulted.
+    if (/^Attempt \d+ of \d+ failed with error: /.test(line))
+        return { kind: 'fault', shown: false };
+    return undefined;
+}
+/**
+ * @actions/cache reports a 5xx from the cache service as an error annotation; for this action a
+ * cache fault is never an error of the build, so it becomes a warning.
+ */
+function demoteCacheErrors(chunk) {
+    return chunk.replace(/^::error::Failed to (restore|save): /gm, '::warning::Layer cache: failed to $1: ');
+}
+/** What a call abandoned by this action still writes: its warnings and errors become plain lines. */
+function muteAbandoned(chunk) {
+    return chunk.replace(/^::(warning|error)::/gm, 'Layer cache (abandoned call): ');
+}
+/**
+ * Watches this process's stdout for what @actions/cache says during a call: it reports rate limits
+ * (with Retry-After) and failures only as log lines, and returns -1 or undefined. Each line goes to
+ * the call whose async context wrote it. Installed while any service is open.
+ */
+let watchers = 0;
+let originalWrite;
+function watchStdout(als) {
+    if (watchers++ === 0) {
+        const original = process.stdout.write.bind(process.stdout);
+        originalWrite = process.stdout.write;
+        process.stdout.write = ((chunk, ...rest) => {
+            const scope = als.getStore();
+            try {
+                if (scope && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
+                    const text = String(chunk);
+                    if (!scope.abandoned) {
+                        for (const line of text.split('\n')) {
+                            const s = classifyLine(line);
+                            if (s)
+                                scope.signals.push(s);
+                        }
+                    }
+                    const shown = scope.abandoned ? muteAbandoned(text) : demoteCacheErrors(text);
+                    if (shown !== text)
+                        chunk = shown;
+                }
+            }
+            catch {
+                /* never break logging */
+            }
+            return original(chunk, ...rest);
+        });
+    }
+    let closed = false;
+    return () => {
+        if (closed)
+            return;
+        closed = true;
+        if (--watchers === 0 && originalWrite) {
+            process.stdout.write = originalWrite;
+            originalWrite = undefined;
+        }
+    };
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Counts a failed call; the breaker stops the phase after maxFaults. */
+function fault(s, message) {
+    s.lastFault = message;
+    if (++s.phase.faults >= s.phase.policy.maxFaults)
+        s.phase.stop(`${s.phase.faults} failed calls`);
+}
+/** A wait that counts as time spent on the service. */
+async function pause(s, ms) {
+    const end = s.phase.busy();
+    s.phase.waitedMs += ms;
+    try {
+        await wait(ms);
+    }
+    finally {
+        end();
+    }
+}
+/** One attempt of a call within what is left of the phase; undefined when no time is left (the phase stops). */
+async function attempt(s, what, fn) {
+    const { phase, stats } = s;
+    if (phase.stopped)
+        return undefined;
+    const limit = callLimit(phase.policy, phase.remainingMs());
+    if (limit.ms <= 0) {
+        phase.stop(phase.budgetSpent());
+        return undefined;
+    }
+    const deadlineWhy = limit.by === 'call' ? `${what} took longer than ${secs(limit.ms)}` : `${what} was still running when ${phase.budgetSpent()}`;
+    const start = Date.now();
+    const end = phase.busy();
+    const r = await runCall(fn, limit.ms, deadlineWhy);
+    end();
+    stats.ms += Date.now() - start;
+    if (!r.signals.some((x) => x.kind === 'fault'))
+        for (const x of r.signals)
+            if (x.kind === 'taken')
+                s.taken.add(x.key);
+    return { r, by: limit.by };
+}
+/** A call that succeeded but was rate limited: true to try it again after the wait the service asked for. */
+async function waitForRateLimit(s, retryAfterMs, tries, what) {
+    const { phase } = s;
+    const policy = phase.policy;
+    const ms = Math.max(retryAfterMs, 1000);
+    if (tries > 0)
+        return false;
+    if (ms > policy.maxRetryAfterMs || phase.waitedMs + ms > policy.waitBudgetMs || ms >= phase.remainingMs()) {
+        phase.stop(`rate limited, Retry-After ${Math.round(ms / 1000)}s exceeds what this run waits`);
+        return false;
+    }
+    lib_core/* info */.pq(`Layer cache: rate limited; waiting ${Math.round(ms / 1000)}s as the service asks, then retrying ${what}.`);
+    await pause(s, ms);
+    return true;
+}
+/** A call that failed (or reached its deadline): true to try it once more after a pause. */
+async function retryAfterFailure(s, r, by, tries, verb, key) {
+    const { phase } = s;
+    lib_core/* warning */.$e(r.deadline ? `Layer cache: ${r.why}; abandoned it.` : `Layer cache: failed to ${verb} ${key}: ${r.why}`);
+    fault(s, r.why);
+    if (r.deadline && by === 'budget')
+        phase.stop(phase.budgetSpent());
+    // A server error may be a blip: one more try, unless the phase stopped or time is short.
+    if (r.deadline || tries > 0 || phase.stopped || phase.remainingMs() <= phase.policy.retryPauseMs)
+        return false;
+    lib_core/* info */.pq(`Layer cache: trying ${verb} of ${key} once more in ${secs(phase.policy.retryPauseMs)}.`);
+    await pause(s, phase.policy.retryPauseMs);
+    return true;
+}
+/** A call that returned its failed value: counts the faults the library only logged. */
+function noteLoggedFaults(s, signals, verb, key) {
+    const faults = signals.filter((x) => x.kind === 'fault');
+    if (!faults.length)
+        return;
+    if (!faults.some((f) => f.shown))
+        lib_core/* warning */.$e(`Layer cache: failed to ${verb} ${key}: the cache service kept answering with errors.`);
+    fault(s, faults
+        .map((f) => f.message)
+        .filter(Boolean)
+        .pop() ?? 'it kept answering with errors');
+}
+/** One call of the library: with its deadline, a wait for a rate limit, one retry after a server error. */
+async function serviceCall(s, verb, key, fn, failed, onFault) {
+    const what = `${verb} of ${key}`;
+    for (let tries = 0;; tries++) {
+        const a = await attempt(s, what, fn);
+        if (!a)
+            return onFault;
+        const { r } = a;
+        const rate = r.signals.find((x) => x.kind === 'rate-limit');
+        if (r.ok && rate) {
+            if (await waitForRateLimit(s, rate.retryAfterMs, tries, what))
+                continue;
+            return r.value;
+        }
+        if (!r.ok) {
+            if (await retryAfterFailure(s, r, a.by, tries, verb, key))
+                continue;
+            return onFault;
+        }
+        if (failed(r.value))
+            noteLoggedFaults(s, r.signals, verb, key);
+        return r.value;
+    }
+}
+/**
+ * The real service through the unmodified @actions/cache package. Paths are given absolute and
+ * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
+ * of one step's cache phase is given the same `phase`.
+ */
+async function service_actionsCacheService(root, phase, stats) {
+    const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
+    const t = track();
+    const unwatch = watchStdout(t.als);
+    const s = { phase, stats, taken: new Set() };
+    return {
+        get gaveUp() {
+            return phase.stopped !== undefined;
+        },
+        get lastFault() {
+            return s.lastFault;
+        },
+        wasTaken: (key) => s.taken.has(key),
+        restore: (paths, key, restoreKeys, opts) => serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
+        save: (paths, key) => serviceCall(s, 'save', key, async () => (await cache.saveCache(rel(paths), key)) !== -1, (v) => !v, false),
+        close: unwatch,
+    };
+}
+function isCacheServiceAvailable() {
+    return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
 }
 
 ;// CONCATENATED MODULE: ./src/cache/verify.ts
@@ -62019,7 +62020,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5939);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4261);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
 // exits once the work is done (see exit.ts). A host that imports it instead, as

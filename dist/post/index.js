@@ -28418,7 +28418,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 2470:
+/***/ 4425:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28950,8 +28950,27 @@ async function service_actionsCacheService(root, phase, stats) {
 function service_isCacheServiceAvailable() {
     return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
 }
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/files.ts
+// Small helpers over files and promises that several rooms use (the cache, the buildx install).
+
+
+/** sha256 of a file, streamed. */
+async function fileDigest(file) {
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    await new Promise((resolve, reject) => {
+        // 1 MiB reads: a fourth of the time of the default 64 KiB on large layers.
+        (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 })
+            .on('data', (d) => h.update(d))
+            .on('end', () => resolve())
+            .on('error', reject);
+    });
+    return 'sha256:' + h.digest('hex');
+}
 /** Runs `fn` over `items` with at most `limit` at once. */
-async function service_mapLimit(items, limit, fn) {
+async function files_mapLimit(items, limit, fn) {
     const out = new Array(items.length);
     let next = 0;
     const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -28964,8 +28983,6 @@ async function service_mapLimit(items, limit, fn) {
     return out;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/cache/layout.ts
 // BuildKit's cache export, in either of its two forms:
 // - the image index form (BuildKit before v0.21, or `image-manifest=false`): an OCI image index (or a
@@ -28975,6 +28992,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 // A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
 // registry receives the same document as a manifest PUT. Both forms carry the same facts (the
 // config and a descriptor per blob), which is all this action keeps.
+
 
 
 
@@ -29134,18 +29152,6 @@ async function layout_fileSize(file) {
     catch {
         return undefined;
     }
-}
-/** sha256 of a file, streamed. */
-async function fileDigest(file) {
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    await new Promise((resolve, reject) => {
-        // 1 MiB reads: a fourth of the time of the default 64 KiB on large layers.
-        (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 })
-            .on('data', (d) => h.update(d))
-            .on('end', () => resolve())
-            .on('error', reject);
-    });
-    return 'sha256:' + h.digest('hex');
 }
 /** True when `file` exists and its content has `digest`. */
 async function layout_verifyBlob(file, digest) {
@@ -29798,7 +29804,7 @@ function withoutGone(held, gone) {
 async function goneEntries(svc, p, held, packs = {}) {
     const gone = new Set();
     const found = async (key, paths) => (await svc.restore(paths, key, [], { lookupOnly: true })) === key;
-    await service_mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
+    await files_mapLimit([...entriesOf(held, packs)], RESTORE_CONCURRENCY, async ([key, digests]) => {
         const paths = entryPaths(p, digests);
         if (!(await found(key, paths)) && !svc.gaveUp && !(await found(key, paths)))
             gone.add(key);
@@ -29915,7 +29921,7 @@ async function uploadBlobs(svc, p, large, held, source) {
     const out = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
     await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.join(p.store, 'blobs', 'sha256'), { recursive: true });
     // The entries side by side: one archives (tar, zstd) while another uploads.
-    await service_mapLimit(planPacks(large, MAX_BLOB_ENTRIES), SAVE_CONCURRENCY, async (entry) => {
+    await files_mapLimit(planPacks(large, MAX_BLOB_ENTRIES), SAVE_CONCURRENCY, async (entry) => {
         for (const d of entry.digests)
             await layout_linkBlob(source(d), p.store, d);
         const paths = entryPaths(p, entry.digests);
@@ -30139,7 +30145,7 @@ async function checkExport(dir, expected, skip = new Set()) {
     if (!(await layout_verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
         return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
     // Side by side: the reads of one overlap the hashing of another.
-    const bad = await service_mapLimit(doc.layers.filter((l) => !skip.has(l.digest)), VERIFY_CONCURRENCY, async (layer) => {
+    const bad = await files_mapLimit(doc.layers.filter((l) => !skip.has(l.digest)), VERIFY_CONCURRENCY, async (layer) => {
         const f = layout_blobPath(dir, layer.digest);
         const present = await external_node_fs_.promises.access(f).then(() => true, () => false);
         return present && !(await layout_verifyBlob(f, layer.digest)) ? layer.digest : undefined;
@@ -31845,7 +31851,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2470);
+/* harmony import */ var _post_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4425);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The post step: run by the runner as `node dist/post/index.js`, or imported by a host such as
 // @github/local-action, which calls run() (see main.ts).

@@ -6,7 +6,8 @@
 // A local export (`type=local`) is an OCI layout whose index.json names one of these; the loopback
 // registry receives the same document as a manifest PUT. Both forms carry the same facts (the
 // config and a descriptor per blob), which is all this action keeps.
-import { promises as fs, createReadStream } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { fileDigest } from '../files.js';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 
@@ -236,19 +237,6 @@ export async function fileSize(file: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** sha256 of a file, streamed. */
-export async function fileDigest(file: string): Promise<string> {
-  const h = createHash('sha256');
-  await new Promise<void>((resolve, reject) => {
-    // 1 MiB reads: a fourth of the time of the default 64 KiB on large layers.
-    createReadStream(file, { highWaterMark: 1 << 20 })
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve())
-      .on('error', reject);
-  });
-  return 'sha256:' + h.digest('hex');
 }
 
 /** True when `file` exists and its content has `digest`. */

@@ -496,17 +496,3 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
 export function isCacheServiceAvailable(): boolean {
   return !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
 }
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}

@@ -11,7 +11,7 @@ import { blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, re
 import type { IndexKeys } from './keys.js';
 import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
 import type { CacheService } from './service.js';
-import { mapLimit } from './service.js';
+import { mapLimit } from '../files.js';
 
 /** Blobs smaller than this travel inside the index entry instead of an entry of their own. */
 export const SMALL_BLOB_BYTES = 512 * 1024;

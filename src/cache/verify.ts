@@ -3,7 +3,7 @@
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 import { promises as fs } from 'node:fs';
 import { blobPath, layoutTop, parseCacheDocument, verifyBlob } from './layout.js';
-import { mapLimit } from './service.js';
+import { mapLimit } from '../files.js';
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 /** Blobs of an export read and hashed at once. */

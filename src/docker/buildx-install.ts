@@ -3,9 +3,10 @@
 // downloaded once into the runner's tool cache after its sha256 matched the release's checksums
 // file, and linked into the job's private DOCKER_CONFIG/cli-plugins.
 import { quoted } from '../clip.js';
-import { promises as fs, createReadStream } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { fileDigest } from '../files.js';
 import * as core from '@actions/core';
 import type { HTTPError } from '@actions/tool-cache';
 import { InputError } from '../input-error.js';
@@ -182,12 +183,6 @@ export async function resolveLatest(req: BuildxRequest, env: InstallEnv): Promis
   return tag.startsWith('v') ? tag : `v${tag}`;
 }
 
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 const SUM_FILE = 'docker-buildx.sha256';
 
 /** @actions/tool-cache, loaded only when buildx is installed (most runs never need it). */
@@ -200,7 +195,7 @@ async function fromToolCache(version: string, file: string): Promise<string | un
   if (!dir) return undefined;
   const bin = path.join(dir, file);
   try {
-    const [want, got] = [(await fs.readFile(path.join(dir, SUM_FILE), 'utf8')).trim(), await sha256File(bin)];
+    const [want, got] = [(await fs.readFile(path.join(dir, SUM_FILE), 'utf8')).trim(), (await fileDigest(bin)).slice('sha256:'.length)];
     if (want === got) return bin;
     core.warning(`${BUILDX_INPUT}: the tool cache copy of buildx ${version} does not match its recorded sha256; downloading it again.`);
   } catch {
@@ -251,7 +246,7 @@ export async function installBuildx(version: string, req: BuildxRequest, dockerC
             : `${BUILDX_INPUT}: cannot download ${redactUrl(url)}: ${status ? `HTTP ${status}` : (err as Error).message}`,
         );
       }
-      const got = await sha256File(downloaded);
+      const got = (await fileDigest(downloaded)).slice('sha256:'.length);
       if (got !== want) {
         throw new ToolError(
           `${BUILDX_INPUT}: checksum mismatch for ${asset} from ${redactUrl(url)}: expected sha256 ${want}, got ${got}; refusing to install it`,
