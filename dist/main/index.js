@@ -61252,13 +61252,16 @@ async function tagAndPushOne(tag, local, push, expected, docker) {
  * Returns the digest the registry got.
  */
 async function tagAndPush(tags, local, push, expected, docker) {
-    // The tags at once: each push sends the same blobs, and the registry takes them once. Every push
-    // ends before a failure is reported, so none is left running after the step.
-    const settled = await Promise.allSettled(tags.map((tag) => tagAndPushOne(tag, local, push, expected, docker)));
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed)
-        throw failed.reason;
-    return settled.map((r) => r.value).find((d) => d) ?? '';
+    // One after the other: two pushes of one index to one repository at once can race, the one that
+    // finds a child manifest 'already exists' putting the index before the other has finished it
+    // (the registry answers 400: references missing).
+    let digest = '';
+    for (const tag of tags) {
+        // Every tag is pushed (`digest ||= await ...` would skip the later ones).
+        const got = await tagAndPushOne(tag, local, push, expected, docker);
+        digest ||= got;
+    }
+    return digest;
 }
 /**
  * The "Push" (or "Tag") group of a build stored under this run's own name; elsewhere only removes
