@@ -305,6 +305,44 @@ describe('local cache service + real @actions/cache', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('Put Block List: the blob is the listed blocks in order (one listed twice, one left out); ranges cross block boundaries', async () => {
+    const key = uniq('blocklist');
+    const twirp = (method: string, body: object) =>
+      fetch(`${server.url}twirp/github.actions.results.api.v1.CacheService/${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<Record<string, string>>);
+    const { signed_upload_url: url } = await twirp('CreateCacheEntry', { key, version: 'v1' });
+    const blocks = { a: Buffer.from('AAAA'), b: Buffer.from('bbbbbb'), c: Buffer.from('C'), unused: Buffer.from('zz') };
+    const id = (name: string) => Buffer.from(name.padEnd(8, '-')).toString('base64');
+    for (const [name, bytes] of Object.entries(blocks)) {
+      const r = await fetch(`${url}&comp=block&blockid=${encodeURIComponent(id(name))}`, { method: 'PUT', body: bytes });
+      expect(r.status).toBe(201);
+    }
+    const list = ['b', 'a', 'c', 'a'].map((n) => `<Latest>${id(n)}</Latest>`).join('');
+    const committed = await fetch(`${url}&comp=blocklist`, { method: 'PUT', body: `<?xml version="1.0" encoding="utf-8"?><BlockList>${list}</BlockList>` });
+    expect(committed.status).toBe(201);
+    const whole = 'bbbbbbAAAACAAAA';
+    expect((await twirp('FinalizeCacheEntryUpload', { key, version: 'v1', size_bytes: String(whole.length) })).ok).toBe(true);
+    expect(server.entries().find((e) => e.key === key)?.size).toBe(whole.length);
+
+    const { signed_download_url: download } = await twirp('GetCacheEntryDownloadURL', { key, version: 'v1', restore_keys: [] });
+    expect(await (await fetch(download)).text()).toBe(whole);
+    for (const [range, want] of [
+      ['bytes=4-11', whole.slice(4, 12)],
+      ['bytes=10-', whole.slice(10)],
+      ['bytes=-5', whole.slice(-5)],
+      ['bytes=6-6', 'A'],
+    ]) {
+      const r = await fetch(download, { headers: { range } });
+      expect([range, r.status, await r.text()]).toEqual([range, 206, want]);
+    }
+    // Evicted: the blob's parts go with it.
+    server.evict([key]);
+    expect((await fetch(download)).status).toBe(404);
+  });
 });
 
 describe('fault injection (how @actions/cache reacts)', () => {

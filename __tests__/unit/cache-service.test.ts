@@ -179,6 +179,35 @@ describe('calls through the real @actions/cache to the local cache service', () 
   /** Saves `dir` under `key` with no fault, so that a lookup hits and a download has something to send. */
   const seed = (dir: string, key: string) => withService({}, async (svc) => expect(await svc.save([dir], key)).toBe(true));
 
+  test("zstdLevel sets the archives' zstd level (ZSTD_CLEVEL) for the service's life; the job's own ZSTD_CLEVEL wins", async () => {
+    const dir = path.join(root, 'ws', `zstd-${crypto.randomBytes(4).toString('hex')}`);
+    fs.mkdirSync(dir, { recursive: true });
+    // Compressible, but not trivially: the levels give different sizes.
+    const words = Array.from({ length: 4000 }, (_, i) => `w${(i * 7919) % 1013}x${i % 97}`);
+    fs.writeFileSync(path.join(dir, 'text.txt'), Array.from({ length: 60 }, (_, i) => words.slice(i * 37).join(' ')).join('\n'));
+    const sizeWith = async (opts: { zstdLevel?: number }, job?: string) =>
+      withCacheRoot(path.dirname(dir), async () => {
+        if (job !== undefined) process.env.ZSTD_CLEVEL = job;
+        const svc = await actionsCacheService(path.dirname(dir), new CachePhase(cachePolicy({})), newStats(), opts);
+        const during = process.env.ZSTD_CLEVEL;
+        const key = `zstd-${crypto.randomBytes(4).toString('hex')}`;
+        try {
+          expect(await svc.save([dir], key)).toBe(true);
+        } finally {
+          svc.close();
+        }
+        const after = process.env.ZSTD_CLEVEL;
+        delete process.env.ZSTD_CLEVEL;
+        return { size: server.entries().find((e) => e.key === key)!.size, during, after };
+      });
+    const plain = await sizeWith({});
+    const fast = await sizeWith({ zstdLevel: 1 });
+    const jobs = await sizeWith({ zstdLevel: 19 }, '1');
+    expect([plain.during, plain.after, fast.during, fast.after, jobs.during, jobs.after]).toEqual([undefined, undefined, '1', undefined, '1', '1']);
+    expect(fast.size).toBeGreaterThan(plain.size);
+    expect(jobs.size).toBe(fast.size);
+  });
+
   const hangs: [string, object, 'restore' | 'save'][] = [
     ['lookup', { op: 'lookup', type: 'hang' }, 'restore'],
     ['download, before an answer', { op: 'download', type: 'hang' }, 'restore'],

@@ -47208,8 +47208,14 @@ function boundMessage(message) {
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/files.ts
 // Small helpers over files and promises that several rooms use (the cache, the buildx install).
+
+
 
 
 /** sha256 of a file, streamed. */
@@ -47223,6 +47229,82 @@ async function fileDigest(file) {
             .on('error', reject);
     });
     return 'sha256:' + h.digest('hex');
+}
+/** Below this many bytes in all, files are hashed on this thread: a worker's start costs more. */
+const WORKER_MIN_BYTES = 64 << 20;
+/** Hash workers at most (one per core up to this). */
+const MAX_HASH_WORKERS = 4;
+// A hash worker (CommonJS, evaluated from this string: nothing to bundle): each message is a file
+// name; the answer is its sha256 or the reason it could not be read.
+const HASH_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const buf = Buffer.allocUnsafe(4 << 20);
+parentPort.on('message', (file) => {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    const h = createHash('sha256');
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    parentPort.postMessage({ digest: 'sha256:' + h.digest('hex') });
+  } catch (err) {
+    parentPort.postMessage({ error: String((err && err.message) || err) });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+});
+`;
+/** One file hashed by worker `w`; rejects when the worker dies. */
+function askWorker(w, file) {
+    return new Promise((resolve, reject) => {
+        const done = () => {
+            w.off('message', onMessage);
+            w.off('error', onError);
+            w.off('exit', onExit);
+        };
+        const onMessage = (m) => (done(), resolve(m.digest));
+        const onError = (err) => (done(), reject(err));
+        const onExit = (code) => (done(), reject(new Error(`hash worker exited (${code})`)));
+        w.on('message', onMessage).on('error', onError).on('exit', onExit);
+        w.postMessage(file);
+    });
+}
+/**
+ * sha256 of each file (undefined for one that could not be read), in order. Large sets are hashed
+ * on worker threads, one per core: hashing is what bounds checking a large cache export, and this
+ * thread alone would leave the other cores idle. When a worker cannot start or dies, the files are
+ * hashed here.
+ */
+async function fileDigests(files, workerMinBytes = WORKER_MIN_BYTES) {
+    const here = () => files_mapLimit(files, 4, (f) => fileDigest(f).catch(() => undefined));
+    let total = 0;
+    for (const f of files)
+        total += await external_node_fs_.promises.stat(f).then((s) => s.size, () => 0);
+    const n = Math.min(files.length, MAX_HASH_WORKERS, (0,external_node_os_.availableParallelism)());
+    if (total < workerMinBytes || n < 2)
+        return here();
+    return digestsOnWorkers(files, n).catch(here);
+}
+/** sha256 of each file on `n` worker threads; rejects when a worker fails. */
+async function digestsOnWorkers(files, n) {
+    const out = new Array(files.length);
+    let next = 0;
+    const workers = [];
+    try {
+        for (let i = 0; i < n; i++)
+            workers.push(new external_node_worker_threads_.Worker(HASH_WORKER, { eval: true }));
+        await Promise.all(workers.map(async (w) => {
+            while (next < files.length) {
+                const i = next++;
+                out[i] = await askWorker(w, files[i]);
+            }
+        }));
+        return out;
+    }
+    finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+    }
 }
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function files_mapLimit(items, limit, fn) {
@@ -47260,8 +47342,6 @@ function oneLine(message) {
     return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/workdir.ts
 // The working directory of this process. @actions/cache archives paths relative to the working
 // directory and GITHUB_WORKSPACE, so the layer cache switches both to its own root while it talks to
@@ -57227,6 +57307,11 @@ async function layout_verifyBlob(file, digest) {
         return false;
     }
 }
+/** For each blob (file, digest): whether the file is there and matches its digest. Hashed side by side. */
+async function layout_verifyBlobs(blobs) {
+    const got = await fileDigests(blobs.map((b) => b.file));
+    return blobs.map((b, i) => got[i] === b.digest);
+}
 /** The --cache-from value that reads a local cache layout directory. */
 function localCacheFrom(dir) {
     return `type=local,src=${dir}`;
@@ -57507,10 +57592,11 @@ async function fetchEntry(svc, p, key, digests) {
     let bytes = 0;
     if (got !== key && !svc.gaveUp)
         lib_core/* warning */.$e(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-    for (const d of digests) {
+    // Content-addressed: a file is good exactly when its digest matches.
+    const good = await layout_verifyBlobs(digests.map((d) => ({ file: layout_blobPath(p.store, d), digest: d })));
+    for (const [i, d] of digests.entries()) {
         const f = layout_blobPath(p.store, d);
-        // Content-addressed: a file is good exactly when its digest matches.
-        if (await layout_verifyBlob(f, d)) {
+        if (good[i]) {
             ok.add(d);
             bytes += await sizeOf(f);
         }
@@ -59447,8 +59533,12 @@ async function serviceCall(s, verb, key, fn, failed, onFault) {
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
  * of one step's cache phase is given the same `phase`.
  */
-async function service_actionsCacheService(root, phase, stats) {
+async function service_actionsCacheService(root, phase, stats, opts = {}) {
     const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    // @actions/cache runs tar with this process's environment; the job's own ZSTD_CLEVEL wins.
+    const setLevel = opts.zstdLevel !== undefined && process.env.ZSTD_CLEVEL === undefined;
+    if (setLevel)
+        process.env.ZSTD_CLEVEL = String(opts.zstdLevel);
     const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
     const t = track();
     const unwatch = watchStdout(t.als);
@@ -59463,7 +59553,11 @@ async function service_actionsCacheService(root, phase, stats) {
         wasTaken: (key) => s.taken.has(key),
         restore: (paths, key, restoreKeys, opts) => serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
         save: (paths, key) => serviceCall(s, 'save', key, async () => (await cache.saveCache(rel(paths), key)) !== -1, (v) => !v, false),
-        close: unwatch,
+        close: () => {
+            unwatch();
+            if (setLevel)
+                delete process.env.ZSTD_CLEVEL;
+        },
     };
 }
 function isCacheServiceAvailable() {
@@ -59476,10 +59570,7 @@ function isCacheServiceAvailable() {
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 
 
-
 const verify_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** Blobs of an export read and hashed at once. */
-const VERIFY_CONCURRENCY = 4;
 /**
  * The digest of the cache document BuildKit says it exported, from the build's metadata file;
  * undefined when it reported none (no cache export, or an export that failed with ignore-error).
@@ -59528,14 +59619,18 @@ async function checkExport(dir, expected, skip = new Set()) {
     }
     if (!(await verifyBlob(blobPath(dir, doc.config.digest), doc.config.digest)))
         return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    // Side by side: the reads of one overlap the hashing of another.
-    const bad = await mapLimit(doc.layers.filter((l) => !skip.has(l.digest)), VERIFY_CONCURRENCY, async (layer) => {
-        const f = blobPath(dir, layer.digest);
-        const present = await fs.access(f).then(() => true, () => false);
-        return present && !(await verifyBlob(f, layer.digest)) ? layer.digest : undefined;
-    });
-    const first = bad.find((d) => d);
-    return first ? `the exported blob ${first.slice(0, 19)} does not match its digest` : undefined;
+    // Hashed side by side, one per core (see fileDigests): a missing blob is not uploaded, so not checked.
+    const blobs = [];
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const file = blobPath(dir, layer.digest);
+        if (await fs.access(file).then(() => true, () => false))
+            blobs.push({ file, digest: layer.digest });
+    }
+    const ok = await verifyBlobs(blobs);
+    const first = blobs.find((_, i) => !ok[i]);
+    return first ? `the exported blob ${first.digest.slice(0, 19)} does not match its digest` : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/tar-fields.ts

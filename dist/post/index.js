@@ -28928,8 +28928,12 @@ async function serviceCall(s, verb, key, fn, failed, onFault) {
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
  * of one step's cache phase is given the same `phase`.
  */
-async function service_actionsCacheService(root, phase, stats) {
+async function service_actionsCacheService(root, phase, stats, opts = {}) {
     const cache = await __nccwpck_require__.e(/* import() */ 863).then(__nccwpck_require__.bind(__nccwpck_require__, 1863));
+    // @actions/cache runs tar with this process's environment; the job's own ZSTD_CLEVEL wins.
+    const setLevel = opts.zstdLevel !== undefined && process.env.ZSTD_CLEVEL === undefined;
+    if (setLevel)
+        process.env.ZSTD_CLEVEL = String(opts.zstdLevel);
     const rel = (paths) => paths.map((p) => external_node_path_namespaceObject.relative(root, p).split(external_node_path_namespaceObject.sep).join('/'));
     const t = track();
     const unwatch = watchStdout(t.als);
@@ -28944,7 +28948,11 @@ async function service_actionsCacheService(root, phase, stats) {
         wasTaken: (key) => s.taken.has(key),
         restore: (paths, key, restoreKeys, opts) => serviceCall(s, 'restore', key, () => cache.restoreCache(rel(paths), key, restoreKeys, { lookupOnly: opts?.lookupOnly ?? false }), (v) => v === undefined, undefined),
         save: (paths, key) => serviceCall(s, 'save', key, async () => (await cache.saveCache(rel(paths), key)) !== -1, (v) => !v, false),
-        close: unwatch,
+        close: () => {
+            unwatch();
+            if (setLevel)
+                delete process.env.ZSTD_CLEVEL;
+        },
     };
 }
 function service_isCacheServiceAvailable() {
@@ -28953,8 +28961,14 @@ function service_isCacheServiceAvailable() {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/files.ts
 // Small helpers over files and promises that several rooms use (the cache, the buildx install).
+
+
 
 
 /** sha256 of a file, streamed. */
@@ -28968,6 +28982,82 @@ async function fileDigest(file) {
             .on('error', reject);
     });
     return 'sha256:' + h.digest('hex');
+}
+/** Below this many bytes in all, files are hashed on this thread: a worker's start costs more. */
+const WORKER_MIN_BYTES = 64 << 20;
+/** Hash workers at most (one per core up to this). */
+const MAX_HASH_WORKERS = 4;
+// A hash worker (CommonJS, evaluated from this string: nothing to bundle): each message is a file
+// name; the answer is its sha256 or the reason it could not be read.
+const HASH_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const buf = Buffer.allocUnsafe(4 << 20);
+parentPort.on('message', (file) => {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    const h = createHash('sha256');
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    parentPort.postMessage({ digest: 'sha256:' + h.digest('hex') });
+  } catch (err) {
+    parentPort.postMessage({ error: String((err && err.message) || err) });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+});
+`;
+/** One file hashed by worker `w`; rejects when the worker dies. */
+function askWorker(w, file) {
+    return new Promise((resolve, reject) => {
+        const done = () => {
+            w.off('message', onMessage);
+            w.off('error', onError);
+            w.off('exit', onExit);
+        };
+        const onMessage = (m) => (done(), resolve(m.digest));
+        const onError = (err) => (done(), reject(err));
+        const onExit = (code) => (done(), reject(new Error(`hash worker exited (${code})`)));
+        w.on('message', onMessage).on('error', onError).on('exit', onExit);
+        w.postMessage(file);
+    });
+}
+/**
+ * sha256 of each file (undefined for one that could not be read), in order. Large sets are hashed
+ * on worker threads, one per core: hashing is what bounds checking a large cache export, and this
+ * thread alone would leave the other cores idle. When a worker cannot start or dies, the files are
+ * hashed here.
+ */
+async function fileDigests(files, workerMinBytes = WORKER_MIN_BYTES) {
+    const here = () => files_mapLimit(files, 4, (f) => fileDigest(f).catch(() => undefined));
+    let total = 0;
+    for (const f of files)
+        total += await external_node_fs_.promises.stat(f).then((s) => s.size, () => 0);
+    const n = Math.min(files.length, MAX_HASH_WORKERS, (0,external_node_os_.availableParallelism)());
+    if (total < workerMinBytes || n < 2)
+        return here();
+    return digestsOnWorkers(files, n).catch(here);
+}
+/** sha256 of each file on `n` worker threads; rejects when a worker fails. */
+async function digestsOnWorkers(files, n) {
+    const out = new Array(files.length);
+    let next = 0;
+    const workers = [];
+    try {
+        for (let i = 0; i < n; i++)
+            workers.push(new external_node_worker_threads_.Worker(HASH_WORKER, { eval: true }));
+        await Promise.all(workers.map(async (w) => {
+            while (next < files.length) {
+                const i = next++;
+                out[i] = await askWorker(w, files[i]);
+            }
+        }));
+        return out;
+    }
+    finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+    }
 }
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function files_mapLimit(items, limit, fn) {
@@ -29154,13 +29244,18 @@ async function layout_fileSize(file) {
     }
 }
 /** True when `file` exists and its content has `digest`. */
-async function layout_verifyBlob(file, digest) {
+async function verifyBlob(file, digest) {
     try {
         return (await fileDigest(file)) === digest;
     }
     catch {
         return false;
     }
+}
+/** For each blob (file, digest): whether the file is there and matches its digest. Hashed side by side. */
+async function layout_verifyBlobs(blobs) {
+    const got = await fileDigests(blobs.map((b) => b.file));
+    return blobs.map((b, i) => got[i] === b.digest);
 }
 /** The --cache-from value that reads a local cache layout directory. */
 function localCacheFrom(dir) {
@@ -29605,7 +29700,7 @@ async function verifySmall(p, meta) {
         if (meta.entries[d])
             continue;
         const f = layout_blobPath(p.index, d);
-        if (await layout_verifyBlob(f, d)) {
+        if (await verifyBlob(f, d)) {
             small.add(d);
             bytes += await sizeOf(f);
         }
@@ -29623,10 +29718,11 @@ async function fetchEntry(svc, p, key, digests) {
     let bytes = 0;
     if (got !== key && !svc.gaveUp)
         core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-    for (const d of digests) {
+    // Content-addressed: a file is good exactly when its digest matches.
+    const good = await verifyBlobs(digests.map((d) => ({ file: blobPath(p.store, d), digest: d })));
+    for (const [i, d] of digests.entries()) {
         const f = blobPath(p.store, d);
-        // Content-addressed: a file is good exactly when its digest matches.
-        if (await verifyBlob(f, d)) {
+        if (good[i]) {
             ok.add(d);
             bytes += await sizeOf(f);
         }
@@ -30092,10 +30188,7 @@ async function stageIndex(p, key, draft, base) {
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 
 
-
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-/** Blobs of an export read and hashed at once. */
-const VERIFY_CONCURRENCY = 4;
 /**
  * The digest of the cache document BuildKit says it exported, from the build's metadata file;
  * undefined when it reported none (no cache export, or an export that failed with ignore-error).
@@ -30133,7 +30226,7 @@ async function checkExport(dir, expected, skip = new Set()) {
     if (mismatch)
         return mismatch;
     const file = layout_blobPath(dir, expected);
-    if (!(await layout_verifyBlob(file, expected)))
+    if (!(await verifyBlob(file, expected)))
         return `the exported document ${expected.slice(0, 19)} does not match its digest`;
     let doc;
     try {
@@ -30142,16 +30235,20 @@ async function checkExport(dir, expected, skip = new Set()) {
     catch (err) {
         return err.message;
     }
-    if (!(await layout_verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
+    if (!(await verifyBlob(layout_blobPath(dir, doc.config.digest), doc.config.digest)))
         return `the exported cache config ${doc.config.digest.slice(0, 19)} is missing or does not match its digest`;
-    // Side by side: the reads of one overlap the hashing of another.
-    const bad = await files_mapLimit(doc.layers.filter((l) => !skip.has(l.digest)), VERIFY_CONCURRENCY, async (layer) => {
-        const f = layout_blobPath(dir, layer.digest);
-        const present = await external_node_fs_.promises.access(f).then(() => true, () => false);
-        return present && !(await layout_verifyBlob(f, layer.digest)) ? layer.digest : undefined;
-    });
-    const first = bad.find((d) => d);
-    return first ? `the exported blob ${first.slice(0, 19)} does not match its digest` : undefined;
+    // Hashed side by side, one per core (see fileDigests): a missing blob is not uploaded, so not checked.
+    const blobs = [];
+    for (const layer of doc.layers) {
+        if (skip.has(layer.digest))
+            continue;
+        const file = layout_blobPath(dir, layer.digest);
+        if (await external_node_fs_.promises.access(file).then(() => true, () => false))
+            blobs.push({ file, digest: layer.digest });
+    }
+    const ok = await layout_verifyBlobs(blobs);
+    const first = blobs.find((_, i) => !ok[i]);
+    return first ? `the exported blob ${first.digest.slice(0, 19)} does not match its digest` : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/format.ts
@@ -30351,6 +30448,7 @@ function saveSummaryFrom(r, key) {
 
 
 
+const BLOB_ZSTD_LEVEL = 1;
 /**
  * Post: the layer cache's log group. Saves it when main's build succeeded, the run was not
  * cancelled and the cache is to be saved; returns the summary's save part (undefined when the
@@ -30397,7 +30495,9 @@ async function savePhase(c, phase) {
     }
     try {
         const outcome = await workdir_withCacheRoot(c.paths.store, async () => {
-            const svc = await service_actionsCacheService(c.paths.store, phase, stats);
+            // Layer blobs are compressed already (gzip or zstd): zstd's level 1 takes a third less time than
+            // its default and makes them no larger.
+            const svc = await service_actionsCacheService(c.paths.store, phase, stats, { zstdLevel: BLOB_ZSTD_LEVEL });
             try {
                 return await saveLayerCache(svc, c.paths, c.keys, c.scope, c.held, c.buildMs);
             }
@@ -30736,8 +30836,6 @@ function annotateFailure(message, target) {
     });
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/docker/docker.ts
 // Docker and buildx on this runner: finding them, the job's private DOCKER_CONFIG (credentials and
 // an installed buildx live there), and cleaning up.

@@ -11,8 +11,10 @@
 //   /_control/faults, POST /_control/reset, POST /_control/evict ({"keys": [...]}: deletes those
 //   committed entries, as the service's eviction does).
 //
-// Storage layout under `dir`: index.json (committed entries), blobs/<blobId> (archives),
-// staging/<uploadId>/ (uploads in progress, per process).
+// Storage layout under `dir`: index.json (committed entries), blobs/<blobId> (archives: a file
+// when sent by Put Blob; a directory of the committed blocks, in order, when sent in blocks),
+// staging/<uploadId>/ (uploads in progress, per process). Like Azure's Put Block List, a commit
+// links the staged blocks into the blob and copies no bytes: its cost does not grow with the size.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -22,6 +24,38 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 // Imported explicitly (not the globals) so test code that patches global timers does not touch us.
 import { setTimeout as nodeSetTimeout, clearTimeout as nodeClearTimeout } from 'node:timers';
+
+/** The name of a committed block blob's part `i` (names sort in the blob's order). */
+const partName = (/** @type {number} */ i) => String(i).padStart(6, '0');
+
+/**
+ * A stored blob's bytes, in order: the file itself, or the parts of a blob committed from blocks.
+ * @param {string} file @returns {{ path: string, size: number }[]}
+ */
+function blobParts(file) {
+  const st = fs.statSync(file);
+  if (!st.isDirectory()) return [{ path: file, size: st.size }];
+  return fs
+    .readdirSync(file)
+    .sort()
+    .map((name) => ({ path: path.join(file, name), size: fs.statSync(path.join(file, name)).size }));
+}
+
+/**
+ * The bytes `start`..`end` (inclusive) of a blob made of `parts`.
+ * @param {{ path: string, size: number }[]} parts @param {number} start @param {number} end
+ * @returns {AsyncGenerator<Buffer>}
+ */
+async function* readRange(parts, start, end) {
+  let at = 0;
+  for (const part of parts) {
+    const from = Math.max(start, at);
+    const to = Math.min(end, at + part.size - 1);
+    if (from <= to) yield* fs.createReadStream(part.path, { start: from - at, end: to - at });
+    at += part.size;
+    if (at > end) return;
+  }
+}
 
 const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.CacheService/';
 const TWIRP_METHODS = {
@@ -524,7 +558,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       refreshIndex();
       if (findExact(key, version)) {
         // Another process committed the same entry meanwhile; entries are immutable.
-        fs.rmSync(path.join(blobsDir, r.uploadId), { force: true });
+        fs.rmSync(path.join(blobsDir, r.uploadId), { recursive: true, force: true });
         dropReservation(r);
         return sendJson(res, rec, { ok: false, entry_id: '0', message: `cache entry with key '${key}' already exists` });
       }
@@ -635,29 +669,19 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       const paths = ids.map((id) => path.join(r.dir, 'blocks', Buffer.from(id).toString('hex')));
       const missing = ids.filter((_, i) => !fs.existsSync(paths[i]));
       if (missing.length) return sendBlobError(res, rec, 400, 'InvalidBlockList', `unknown block ids: ${missing.join(', ')}`);
+      // The blob is the staged blocks in the listed order (a block may be listed twice): links, no copy.
       const tmp = `${r.dataPath}.${crypto.randomBytes(4).toString('hex')}.part`;
-      const fd = fs.openSync(tmp, 'w');
-      try {
-        let at = 0;
-        for (const p of paths) {
-          for await (const chunk of fs.createReadStream(p, { highWaterMark: 4 << 20 })) {
-            await new Promise((resolve, reject) =>
-              fs.write(fd, chunk, 0, chunk.length, at, (err) => (err ? reject(err) : resolve(undefined))),
-            );
-            at += chunk.length;
-          }
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
+      fs.mkdirSync(tmp);
+      paths.forEach((p, i) => fs.linkSync(p, path.join(tmp, partName(i))));
       if (!reservationsById.has(r.uploadId)) {
-        fs.rmSync(tmp, { force: true });
+        fs.rmSync(tmp, { recursive: true, force: true });
         return sendBlobError(res, rec, 404, 'BlobNotFound', 'upload was replaced during commit');
       }
+      fs.rmSync(r.dataPath, { recursive: true, force: true });
       fs.renameSync(tmp, r.dataPath);
       fs.rmSync(path.join(r.dir, 'blocks'), { recursive: true, force: true });
       fs.mkdirSync(path.join(r.dir, 'blocks'));
-      r.size = fs.statSync(r.dataPath).size;
+      r.size = blobParts(r.dataPath).reduce((n, part) => n + part.size, 0);
       r.complete = true;
       counters.uploads++;
       return send(res, rec, 201, okHeaders());
@@ -669,6 +693,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       fs.rmSync(tmp, { force: true });
       return sendBlobError(res, rec, 404, 'BlobNotFound', 'upload was replaced while the blob was being written');
     }
+    fs.rmSync(r.dataPath, { recursive: true, force: true });
     fs.renameSync(tmp, r.dataPath);
     r.size = rec.bytesIn;
     r.complete = true;
@@ -698,7 +723,8 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
    * @param {{size:number, createdAt:string, id:number}} entry @param {Fault|undefined} f
    */
   const handleDownload = async (req, res, rec, file, entry, f) => {
-    const size = fs.statSync(file).size;
+    const parts = blobParts(file);
+    const size = parts.reduce((n, part) => n + part.size, 0);
     let start = 0;
     let end = size - 1;
     let status = 200;
@@ -746,7 +772,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
     const corruptTo = f?.type === 'corrupt' ? corruptFrom + /** @type {number} */ (f.bytes) : -1;
     let pos = start;
     if (sendLength > 0) {
-      for await (const raw of fs.createReadStream(file, { start, end: start + sendLength - 1 })) {
+      for await (const raw of readRange(parts, start, start + sendLength - 1)) {
         /** @type {Buffer} */
         let chunk = raw;
         if (corruptFrom >= 0 && pos < corruptTo && pos + chunk.length > corruptFrom) {
@@ -933,7 +959,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       if (wipe) {
         for (const r of [...reservationsById.values()]) dropReservation(r);
         refreshIndex();
-        for (const e of entries) fs.rmSync(path.join(blobsDir, e.blob), { force: true });
+        for (const e of entries) fs.rmSync(path.join(blobsDir, e.blob), { recursive: true, force: true });
         entries = [];
         writeIndex();
       }
@@ -948,7 +974,7 @@ export async function startCacheServer({ dir, port = 0, host = '127.0.0.1', toke
       refreshIndex();
       const wanted = new Set(keys);
       const gone = entries.filter((e) => wanted.has(e.key));
-      for (const e of gone) fs.rmSync(path.join(blobsDir, e.blob), { force: true });
+      for (const e of gone) fs.rmSync(path.join(blobsDir, e.blob), { recursive: true, force: true });
       entries = entries.filter((e) => !wanted.has(e.key));
       writeIndex();
       return gone.map(publicEntry);

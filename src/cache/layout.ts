@@ -7,7 +7,7 @@
 // registry receives the same document as a manifest PUT. Both forms carry the same facts (the
 // config and a descriptor per blob), which is all this action keeps.
 import { promises as fs } from 'node:fs';
-import { fileDigest } from '../files.js';
+import { fileDigest, fileDigests } from '../files.js';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 
@@ -246,6 +246,12 @@ export async function verifyBlob(file: string, digest: string): Promise<boolean>
   } catch {
     return false;
   }
+}
+
+/** For each blob (file, digest): whether the file is there and matches its digest. Hashed side by side. */
+export async function verifyBlobs(blobs: { file: string; digest: string }[]): Promise<boolean[]> {
+  const got = await fileDigests(blobs.map((b) => b.file));
+  return blobs.map((b, i) => got[i] === b.digest);
 }
 
 /** The --cache-from value that reads a local cache layout directory. */

@@ -452,13 +452,27 @@ async function serviceCall<T>(s: ServiceRun, verb: 'restore' | 'save', key: stri
   }
 }
 
+/** What a service's archives are for: layer blobs are compressed already, so zstd's fastest level loses nothing. */
+export interface ServiceOptions {
+  /** zstd level of this service's archives (ZSTD_CLEVEL, which tar's zstd reads), unless the job sets ZSTD_CLEVEL. */
+  zstdLevel?: number;
+}
+
 /**
  * The real service through the unmodified @actions/cache package. Paths are given absolute and
  * handed to @actions/cache relative to `root` (call inside withCacheRoot(root, ...)). Every service
  * of one step's cache phase is given the same `phase`.
  */
-export async function actionsCacheService(root: string, phase: CachePhase, stats: ServiceStats): Promise<CacheService & { close(): void }> {
+export async function actionsCacheService(
+  root: string,
+  phase: CachePhase,
+  stats: ServiceStats,
+  opts: ServiceOptions = {},
+): Promise<CacheService & { close(): void }> {
   const cache = await import('@actions/cache');
+  // @actions/cache runs tar with this process's environment; the job's own ZSTD_CLEVEL wins.
+  const setLevel = opts.zstdLevel !== undefined && process.env.ZSTD_CLEVEL === undefined;
+  if (setLevel) process.env.ZSTD_CLEVEL = String(opts.zstdLevel);
   const rel = (paths: string[]) => paths.map((p) => path.relative(root, p).split(path.sep).join('/'));
   const t = track();
   const unwatch = watchStdout(t.als);
@@ -489,7 +503,10 @@ export async function actionsCacheService(root: string, phase: CachePhase, stats
         (v) => !v,
         false,
       ),
-    close: unwatch,
+    close: () => {
+      unwatch();
+      if (setLevel) delete process.env.ZSTD_CLEVEL;
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { CacheConfig, CacheForm, CacheImage, Descriptor } from './layout.js';
-import { blobPath, exists, fileSize, linkBlob, readLayout, verifyBlob, writeLayoutMeta } from './layout.js';
+import { blobPath, exists, fileSize, linkBlob, readLayout, verifyBlob, verifyBlobs, writeLayoutMeta } from './layout.js';
 import { blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
 import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
@@ -148,10 +148,11 @@ async function fetchEntry(svc: CacheService, p: CachePaths, key: string, digests
   let bytes = 0;
   if (got !== key && !svc.gaveUp)
     core.warning(`Layer cache: entry ${key} could not be restored (evicted or unavailable); the steps that need it will be rebuilt.`);
-  for (const d of digests) {
+  // Content-addressed: a file is good exactly when its digest matches.
+  const good = await verifyBlobs(digests.map((d) => ({ file: blobPath(p.store, d), digest: d })));
+  for (const [i, d] of digests.entries()) {
     const f = blobPath(p.store, d);
-    // Content-addressed: a file is good exactly when its digest matches.
-    if (await verifyBlob(f, d)) {
+    if (good[i]) {
       ok.add(d);
       bytes += await sizeOf(f);
     } else {
