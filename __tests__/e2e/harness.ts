@@ -139,6 +139,12 @@ export function expectExit0(r: JobResult, step: 'main' | 'post' = 'main'): void 
   expect({ step, exitCode, log: exitCode === 0 ? '' : r.log.slice(-4000) }).toEqual({ step, exitCode: 0, log: '' });
 }
 
+/** Whether the build step containing `needle` was CACHED is `want`; on a mismatch the build log shows. */
+export function expectStepCached(fullLog: string, needle: string, want: boolean): void {
+  const got = stepCached(fullLog, needle);
+  expect({ needle, cached: got, log: got === want ? '' : buildGroup(fullLog).slice(-6000) }).toEqual({ needle, cached: want, log: '' });
+}
+
 /**
  * The "Build" group of a run's log. A staged push on a container builder runs buildx a second
  * time, fully cached, in the "Push" group; only the build itself says what was rebuilt.

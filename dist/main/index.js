@@ -59625,7 +59625,7 @@ async function checkExport(dir, expected, skip = new Set()) {
         if (skip.has(layer.digest))
             continue;
         const file = blobPath(dir, layer.digest);
-        if (await fs.access(file).then(() => true, () => false))
+        if (await exists(file))
             blobs.push({ file, digest: layer.digest });
     }
     const ok = await verifyBlobs(blobs);

@@ -30243,7 +30243,7 @@ async function checkExport(dir, expected, skip = new Set()) {
         if (skip.has(layer.digest))
             continue;
         const file = layout_blobPath(dir, layer.digest);
-        if (await external_node_fs_.promises.access(file).then(() => true, () => false))
+        if (await exists(file))
             blobs.push({ file, digest: layer.digest });
     }
     const ok = await layout_verifyBlobs(blobs);

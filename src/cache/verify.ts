@@ -2,7 +2,7 @@
 // file (`cache.manifest`), with every blob of it that this run would upload intact. An export that
 // differs (written by something other than this build, or changed on disk before post) is not saved.
 import { promises as fs } from 'node:fs';
-import { blobPath, layoutTop, parseCacheDocument, verifyBlob, verifyBlobs } from './layout.js';
+import { blobPath, exists, layoutTop, parseCacheDocument, verifyBlob, verifyBlobs } from './layout.js';
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
@@ -55,13 +55,7 @@ export async function checkExport(dir: string, expected: string, skip: ReadonlyS
   for (const layer of doc.layers) {
     if (skip.has(layer.digest)) continue;
     const file = blobPath(dir, layer.digest);
-    if (
-      await fs.access(file).then(
-        () => true,
-        () => false,
-      )
-    )
-      blobs.push({ file, digest: layer.digest });
+    if (await exists(file)) blobs.push({ file, digest: layer.digest });
   }
   const ok = await verifyBlobs(blobs);
   const first = blobs.find((_, i) => !ok[i]);
