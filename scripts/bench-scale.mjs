@@ -7,8 +7,9 @@
 // a one-file change (the last stage's source file), ten changed runs, and a run after the service
 // evicted one blob entry; then buildx alone with a type=local cache on local disk, cold, warm and
 // the same change. The cold run is measured --cold-reps times, alternating with buildx alone's cold
-// run (each to a new repository, so that neither finds the other's layers in the registry), and the
-// medians are compared: one cold build varies by several seconds from run to run on this machine.
+// run; each of these cold runs builds the project with its own seed (new bytes in every COPY'd
+// file) and pushes to a new repository, so that no push finds its layers in the registry already
+// (a push mounts a layer another repository holds instead of uploading it). The medians are compared: one cold build varies by several seconds from run to run on this machine.
 // Prints numbers; asserts nothing.
 //   npm run bench -- --scale [--toolchains c,a] [--scale-mib 1024] [--changed-runs 10] [--cold-reps 3]
 import { execFileSync } from 'node:child_process';
@@ -57,7 +58,9 @@ async function benchOn(name, o) {
   const ws = path.join(tmp, 'ws');
   await fs.mkdir(ws);
   const project = scaleProject(o.totalBytes);
-  const { layers } = await writeScaleProject(ws, project);
+  const seeded = (seed) => writeScaleProject(ws, { ...project, seed });
+  const base = `obc-scale-${Date.now().toString(36)}`;
+  const { layers } = await seeded(`${base}-a0`);
   const image = `127.0.0.1:5000/bench/scale-${Date.now().toString(36)}`;
   let commit = 0;
   let version = 0;
@@ -118,8 +121,10 @@ async function benchOn(name, o) {
   const bxColds = [];
   for (let i = 0; i < o.coldReps; i++) {
     if (i) cache.reset({ entries: true });
+    if (i) await seeded(`${base}-a${i}`);
     colds.push(await actionRun(i === o.coldReps - 1 ? image : `${image}-cold${i}`));
     await fs.rm(local, { recursive: true, force: true });
+    await seeded(`${base}-b${i}`);
     bxColds.push(bx(['--cache-to', `type=local,dest=${local},mode=max`], `${image}-bxcold${i}`));
   }
   const cold = row(o.coldReps > 1 ? `cold save (empty cache; median of ${o.coldReps}, entries: most)` : 'cold save (empty cache)', {
@@ -128,6 +133,8 @@ async function benchOn(name, o) {
     entriesUp: Math.max(...colds.map((r) => r.entriesUp)),
   });
   const full = cold.stored;
+  // The project of the action's last cold run, whose cache the runs below restore.
+  await seeded(`${base}-a${o.coldReps - 1}`);
   row('warm restore, no change', await actionRun());
   await changeOneFile(ws, project, ++version);
   row('one-file change (last stage)', await actionRun());
@@ -158,7 +165,8 @@ async function benchOn(name, o) {
   await changeOneFile(ws, project, ++version);
   const afterEviction = row(`after eviction of one blob entry (${mib(evicted.size)}), one-file change`, await actionRun());
 
-  await changeOneFile(ws, project, 0);
+  // The project of buildx alone's last cold run, whose local cache the runs below read.
+  await seeded(`${base}-b${o.coldReps - 1}`);
   const bxCold = median(bxColds);
   const bxWarm = bx(['--cache-from', `type=local,src=${local}`, '--cache-to', `type=local,dest=${path.join(tmp, 'bx-out')},mode=max`]);
   await changeOneFile(ws, project, ++version);
