@@ -23,7 +23,7 @@ const WORKER_MIN_BYTES = 64 << 20;
 const MAX_HASH_WORKERS = 4;
 
 // A hash worker (CommonJS, evaluated from this string: nothing to bundle): each message is a file
-// name; the answer is its sha256 or the reason it could not be read.
+// name; the answer holds its sha256, or no digest when the file could not be read.
 const HASH_WORKER = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -36,8 +36,8 @@ parentPort.on('message', (file) => {
     const h = createHash('sha256');
     for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
     parentPort.postMessage({ digest: 'sha256:' + h.digest('hex') });
-  } catch (err) {
-    parentPort.postMessage({ error: String((err && err.message) || err) });
+  } catch {
+    parentPort.postMessage({});
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -68,12 +68,15 @@ function askWorker(w: Worker, file: string): Promise<string | undefined> {
  */
 export async function fileDigests(files: string[], workerMinBytes = WORKER_MIN_BYTES): Promise<(string | undefined)[]> {
   const here = () => mapLimit(files, 4, (f) => fileDigest(f).catch(() => undefined));
-  let total = 0;
-  for (const f of files)
-    total += await fs.stat(f).then(
-      (s) => s.size,
-      () => 0,
-    );
+  const sizes = await Promise.all(
+    files.map((f) =>
+      fs.stat(f).then(
+        (st) => st.size,
+        () => 0,
+      ),
+    ),
+  );
+  const total = sizes.reduce((a, b) => a + b, 0);
   const n = Math.min(files.length, MAX_HASH_WORKERS, availableParallelism());
   if (total < workerMinBytes || n < 2) return here();
   return digestsOnWorkers(files, n).catch(here);
@@ -81,20 +84,19 @@ export async function fileDigests(files: string[], workerMinBytes = WORKER_MIN_B
 
 /** sha256 of each file on `n` worker threads; rejects when a worker fails. */
 export async function digestsOnWorkers(files: string[], n: number): Promise<(string | undefined)[]> {
-  const out: (string | undefined)[] = new Array(files.length);
-  let next = 0;
   const workers: Worker[] = [];
   try {
     for (let i = 0; i < n; i++) workers.push(new Worker(HASH_WORKER, { eval: true }));
-    await Promise.all(
-      workers.map(async (w) => {
-        while (next < files.length) {
-          const i = next++;
-          out[i] = await askWorker(w, files[i]);
-        }
-      }),
-    );
-    return out;
+    // At most n files at once, so an idle worker is always there for the next one.
+    const idle = [...workers];
+    return await mapLimit(files, n, async (file) => {
+      const w = idle.pop()!;
+      try {
+        return await askWorker(w, file);
+      } finally {
+        idle.push(w);
+      }
+    });
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

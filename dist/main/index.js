@@ -47235,7 +47235,7 @@ const WORKER_MIN_BYTES = 64 << 20;
 /** Hash workers at most (one per core up to this). */
 const MAX_HASH_WORKERS = 4;
 // A hash worker (CommonJS, evaluated from this string: nothing to bundle): each message is a file
-// name; the answer is its sha256 or the reason it could not be read.
+// name; the answer holds its sha256, or no digest when the file could not be read.
 const HASH_WORKER = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -47248,8 +47248,8 @@ parentPort.on('message', (file) => {
     const h = createHash('sha256');
     for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
     parentPort.postMessage({ digest: 'sha256:' + h.digest('hex') });
-  } catch (err) {
-    parentPort.postMessage({ error: String((err && err.message) || err) });
+  } catch {
+    parentPort.postMessage({});
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -47278,9 +47278,8 @@ function askWorker(w, file) {
  */
 async function fileDigests(files, workerMinBytes = WORKER_MIN_BYTES) {
     const here = () => files_mapLimit(files, 4, (f) => fileDigest(f).catch(() => undefined));
-    let total = 0;
-    for (const f of files)
-        total += await external_node_fs_.promises.stat(f).then((s) => s.size, () => 0);
+    const sizes = await Promise.all(files.map((f) => external_node_fs_.promises.stat(f).then((st) => st.size, () => 0)));
+    const total = sizes.reduce((a, b) => a + b, 0);
     const n = Math.min(files.length, MAX_HASH_WORKERS, (0,external_node_os_.availableParallelism)());
     if (total < workerMinBytes || n < 2)
         return here();
@@ -47288,19 +47287,21 @@ async function fileDigests(files, workerMinBytes = WORKER_MIN_BYTES) {
 }
 /** sha256 of each file on `n` worker threads; rejects when a worker fails. */
 async function digestsOnWorkers(files, n) {
-    const out = new Array(files.length);
-    let next = 0;
     const workers = [];
     try {
         for (let i = 0; i < n; i++)
             workers.push(new external_node_worker_threads_.Worker(HASH_WORKER, { eval: true }));
-        await Promise.all(workers.map(async (w) => {
-            while (next < files.length) {
-                const i = next++;
-                out[i] = await askWorker(w, files[i]);
+        // At most n files at once, so an idle worker is always there for the next one.
+        const idle = [...workers];
+        return await files_mapLimit(files, n, async (file) => {
+            const w = idle.pop();
+            try {
+                return await askWorker(w, file);
             }
-        }));
-        return out;
+            finally {
+                idle.push(w);
+            }
+        });
     }
     finally {
         await Promise.all(workers.map((w) => w.terminate()));
