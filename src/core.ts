@@ -2,6 +2,7 @@
 // phase by phase; each phase takes what it needs and returns what it did. Only main-impl.ts
 // touches the runner: it reads the inputs and the context, and hands in `deps`, through which
 // every output, the state for post and the report go.
+import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { Inputs } from './inputs.js';
 import { DEFAULT_DISTRIBUTE_WAIT } from './inputs.js';
@@ -29,6 +30,7 @@ import { handOverDigest, mergePhase } from './phases/distribute.js';
 import { describeManifest, inspectImage } from './docker/imagetools.js';
 import { dropMountExports, exportMountsPhase } from './phases/mounts.js';
 import { checkBuildFiles } from './inputs-files.js';
+import { pullBaseImages } from './docker/base-images.js';
 
 /** Where the step runs. */
 export interface RunContext {
@@ -142,7 +144,9 @@ async function restoreCache(inputs: Inputs, plan: RunPlan, docker: DockerSetup, 
     hostNetwork: !!docker.builder.hostNetwork,
     buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
   });
-  const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name });
+  const pullBases = (refs: string[]) =>
+    pullBaseImages(refs, { builder: docker.builder.name, platforms: inputs.platforms, env: docker.env, context: path.join(plan.root, 'base-pull') });
+  const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name, pullBases });
   deps.note({ cache: restored.cache, mounts: restored.mounts });
   deps.setOutput('cache-hit', restored.session.hit);
   return restored.session;
@@ -157,7 +161,7 @@ async function buildWithCache(req: BuildRequest, docker: DockerSetup, session: C
     result = await buildPhase(req, docker, {
       keeper,
       note: deps.note,
-      recover: () => session.recover(),
+      recover: (output) => session.recover(output),
       mountExports: { export: () => exportMountsPhase(keeper.state.mounts, keeper.state.dockerConfig), drop: () => dropMountExports(keeper.state.mounts) },
     });
   } catch (err) {

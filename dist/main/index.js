@@ -47162,7 +47162,7 @@ function isProcessEntry(moduleUrl, script = process.argv[1]) {
 
 /***/ }),
 
-/***/ 4261:
+/***/ 3133:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -57500,6 +57500,35 @@ function merge_indexVerdict(candidate, floor, held) {
     }
     return undefined;
 }
+/**
+ * Blobs of the base images the config's steps build on: the layers that no step made. With
+ * `mode=max` every step's layer is the top of some result of a record with inputs (a step), so a
+ * layer that is the top of none came from a `FROM` image, which the builder can pull again from its
+ * registry when the cache service has lost it.
+ */
+function baseLayerBlobs(config) {
+    const made = new Set();
+    for (const r of config.records) {
+        if ((r.inputs?.length ?? 0) === 0)
+            continue;
+        for (const res of r.layers ?? [])
+            made.add(res.layer ?? 0);
+        for (const ch of r.chains ?? [])
+            for (const res of ch.layers)
+                made.add(res.layer ?? 0);
+    }
+    const out = new Set();
+    config.layers.forEach((l, i) => {
+        if (!made.has(i))
+            out.add(l.blob);
+    });
+    // A blob some step made is not a base layer, even where it also sits below another chain.
+    config.layers.forEach((l, i) => {
+        if (made.has(i))
+            out.delete(l.blob);
+    });
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./src/cache/store.ts
 // The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
@@ -57669,10 +57698,10 @@ async function openLazyCache(svc, p, keys) {
     const fetched = new Set();
     const inflight = new Map();
     const meta = idx?.meta;
-    const offer = () => {
+    const offer = (assume = new Set()) => {
         if (!idx || !meta)
             return undefined;
-        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d) || assume.has(d))]);
         const config = merge_pruneToPresent(meta.image.config, available);
         if (config.layers.length === 0)
             return undefined;
@@ -57697,6 +57726,7 @@ async function openLazyCache(svc, p, keys) {
         image,
         failed,
         reoffer: offer,
+        bases: meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set(),
         checkHeld: async () => {
             if (!meta)
                 return 0;
@@ -59045,8 +59075,11 @@ async function blobs(px, req, res, digest) {
     const local = await src.localPath(digest);
     if (local)
         return sendFile(px, req, res, local, digest);
-    if (!src.held(digest))
+    if (!src.held(digest)) {
+        if (req.method === 'GET')
+            stats.notHeld.push(digest);
         return notFound(res);
+    }
     const size = src.image?.descriptors[digest]?.size;
     if (req.method === 'HEAD' && size !== undefined) {
         return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
@@ -59095,7 +59128,7 @@ async function startCacheProxy(src, exportDir, opts) {
         exportDir,
         uploadsDir,
         credentials: opts.credentials ?? randomCredentials(),
-        stats: { fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
+        stats: { fetches: 0, fetchFailures: [], notHeld: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
         offered: render(src.image),
         uploads: new Map(),
     };
@@ -60172,10 +60205,77 @@ async function saveMountsPhase(s, buildSucceeded, dockerConfig, phase) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/docker/base-images.ts
+// Base images, pulled into the builder again: when the cache service has lost (evicted) a blob entry
+// that holds a base image's layer, every cached step above that layer is out of reach, since each
+// cached layer chain starts with it. The builder can pull that layer from the base image's own
+// registry (with its own mirrors and credentials), and once it holds it, BuildKit takes the cached
+// chains on top of it from its own store instead of asking the cache for it.
+
+
+
+/** At most this many base images are pulled again. */
+const MAX_BASES = 16;
+/** A reference as BuildKit prints it once resolved: a name and a digest, nothing else. */
+const PINNED_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+/**
+ * The base images a build's log shows BuildKit resolved, pinned by digest, in order of appearance:
+ * the `FROM name@sha256:...` steps of its plain progress (`#5 [stage 1/3] FROM ...`).
+ */
+function pinnedBaseImages(log) {
+    const out = new Set();
+    for (const m of log.matchAll(/^#\d+ \[[^\]\n]*\] FROM (\S+)/gm)) {
+        if (PINNED_REF.test(m[1]) && out.size < MAX_BASES)
+            out.add(m[1]);
+    }
+    return [...out];
+}
+/**
+ * A Dockerfile that makes the builder fetch and unpack each image: a copy from it (of a name that
+ * matches nothing, so it copies nothing) needs its layers on the builder, and works for images
+ * without a shell too.
+ */
+function pullDockerfile(refs) {
+    const lines = refs.map((r, i) => `FROM ${r} AS obc-base-${i}`);
+    lines.push('FROM scratch');
+    refs.forEach((_, i) => lines.push(`COPY --from=obc-base-${i} /obc-pull-nothing* /`));
+    return `${lines.join('\n')}\n`;
+}
+/** `docker buildx build` of that Dockerfile from standard input; nothing is exported. */
+function pullArgv(o) {
+    const a = ['buildx', 'build', '--builder', o.builder, '--progress', 'plain', '--provenance=false', '--file', '-', '--output', 'type=cacheonly'];
+    if (o.platforms.length)
+        a.push('--platform', o.platforms.join(','));
+    a.push(o.context);
+    return a;
+}
+/** Pulls `refs` into the builder; true when it did. Never throws: a failure only says why. */
+async function pullBaseImages(refs, o) {
+    if (refs.length === 0)
+        return false;
+    try {
+        await external_node_fs_.promises.mkdir(o.context, { recursive: true });
+        const r = await exec_run('docker', pullArgv(o), { env: o.env, input: pullDockerfile(refs), silent: true, ignoreReturnCode: true });
+        if (r.exitCode === 0)
+            return true;
+        const line = r.stderr.trim().split('\n').pop() ?? '';
+        lib_core/* info */.pq(`Layer cache: the base images could not be pulled again (${line.slice(0, 200) || `exit code ${r.exitCode}`}).`);
+        return false;
+    }
+    catch (err) {
+        lib_core/* info */.pq(`Layer cache: the base images could not be pulled again (${err.message.slice(0, 200)}).`);
+        return false;
+    }
+    finally {
+        await external_node_fs_.promises.rm(o.context, { recursive: true, force: true }).catch(() => undefined);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/phases/restore.ts
 // Phase (main): restore the layer cache from the Actions cache service before the build, then the
 // cache mounts. Reads the plan, never writes it: what buildx gets is returned as arguments, what
 // post needs goes through the state keeper, and what the summary shows is returned.
+
 
 
 
@@ -60288,8 +60388,55 @@ async function restoreEager(r, svc, access) {
         close: async (reported) => (await judge(r, reported), record(r)),
     });
 }
+/**
+ * The retries of a lazy build whose blobs the service could not deliver. The first retry goes
+ * without every blob that failed or whose entry is gone; but when a lost blob is a base image's
+ * layer, going without it loses every cached step (each chain starts with it), so the builder
+ * first pulls the base images the build resolved again and the retry still offers their layers.
+ * Should the builder ask the cache for one of them after all, a second retry goes without them.
+ */
+function retryPlanner(r, lz, proxy, pull) {
+    let retries = 0;
+    let assumed = new Set();
+    let notHeldBefore = 0;
+    const offerAgain = (keep) => {
+        assumed = keep;
+        notHeldBefore = proxy.stats.notHeld.length;
+        const again = lz.reoffer(keep);
+        proxy.offer(again);
+        proxy.rearmExport();
+        if (r.hit === 'exact')
+            r.hit = 'partial';
+        return { cacheFrom: again ? proxy.cacheFrom : undefined };
+    };
+    return async (output = '') => {
+        if (retries === 1) {
+            const asked = new Set([...proxy.stats.notHeld.slice(notHeldBefore)]);
+            if (![...assumed].some((d) => asked.has(d) || output.includes(d)))
+                return undefined;
+            retries++;
+            lib_core/* warning */.$e('Layer cache: the builder asked the cache for a base image layer after all; building again without the lost base layers.');
+            return offerAgain(new Set());
+        }
+        if (retries > 0 || lz.failed.size === 0)
+            return undefined;
+        retries++;
+        // One entry failed: others may be gone too (evicted), and the retry must not need them.
+        const gone = await workdir_withCacheRoot(r.c.paths.store, () => lz.checkHeld()).catch(() => 0);
+        if (gone)
+            lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
+        lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+        const lostBases = new Set([...lz.bases].filter((d) => lz.failed.has(d)));
+        const refs = lostBases.size && pull ? pinnedBaseImages(output) : [];
+        if (refs.length && (await pull(refs))) {
+            lib_core/* info */.pq(`Layer cache: ${lostBases.size} lost blob(s) are base image layers; the builder pulled ${refs.join(', ')} again, so the steps cached on them are still offered.`);
+            return offerAgain(lostBases);
+        }
+        return offerAgain(new Set());
+    };
+}
 /** Lazy: the index now, and a loopback registry that fetches blobs when BuildKit asks for them. */
-async function restoreLazy(r, svc, access) {
+async function restoreLazy(r, svc, access, pull) {
     const { c } = r;
     const lz = await workdir_withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
     r.outcome = lz.outcome;
@@ -60299,23 +60446,7 @@ async function restoreLazy(r, svc, access) {
     const dockerConfig = r.keeper.state.dockerConfig;
     const forget = dockerConfig ? await writeCredential(dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
     r.hit = lz.image ? lz.outcome.hit : 'miss';
-    let retried = false;
-    const recover = async () => {
-        if (retried || lz.failed.size === 0)
-            return undefined;
-        retried = true;
-        // One entry failed: others may be gone too (evicted), and the retry must not need them.
-        const gone = await workdir_withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
-        if (gone)
-            lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
-        const again = lz.reoffer();
-        proxy.offer(again);
-        proxy.rearmExport();
-        lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-        if (r.hit === 'exact')
-            r.hit = 'partial';
-        return { cacheFrom: again ? proxy.cacheFrom : undefined };
-    };
+    const recover = retryPlanner(r, lz, proxy, pull);
     const close = async (reported) => {
         await proxy.close();
         await forget().catch(() => undefined);
@@ -60333,7 +60464,7 @@ async function restoreLazy(r, svc, access) {
     return sessionOf(r, { args: { cacheFrom: proxy.cacheFrom, cacheTo: proxy.cacheTo, cacheExportDir: proxy.exportDir }, recover, close });
 }
 /** The layer cache's log group: nothing (no cache for this builder, or no service), eager or lazy. */
-async function restoreLayers(r, mode, access, phase) {
+async function restoreLayers(r, o, access, phase) {
     return lib_core/* group */.Os('Restore layer cache', async () => {
         // A builder that can use no layer cache builds without one, and exports none.
         if (access.off)
@@ -60342,9 +60473,9 @@ async function restoreLayers(r, mode, access, phase) {
             lib_core/* warning */.$e('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
             return noSession('miss');
         }
-        explainFetch(mode, access);
+        explainFetch(o.mode, access);
         const svc = await workdir_withCacheRoot(r.c.paths.store, () => service_actionsCacheService(r.c.paths.store, phase, r.stats));
-        return access.lazy ? restoreLazy(r, svc, access) : restoreEager(r, svc, access);
+        return access.lazy ? restoreLazy(r, svc, access, o.pullBases) : restoreEager(r, svc, access);
     });
 }
 /**
@@ -60371,7 +60502,7 @@ async function restorePhase(plan, keeper, o) {
     if (access.off)
         lib_core/* warning */.$e(`Layer cache: not used: ${access.off}.`);
     await external_node_fs_.promises.mkdir(external_node_path_namespaceObject.dirname(c.paths.layoutOut), { recursive: true });
-    const session = await restoreLayers(r, o.mode, access, phase);
+    const session = await restoreLayers(r, o, access, phase);
     const cache = record(r);
     if (!r.save)
         lib_core/* info */.pq(`Layer cache will not be saved (${r.saveReason}).`);
@@ -61431,7 +61562,7 @@ async function runBuildx(b, docker, recover) {
         }
         catch (err) {
             // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
-            const again = recover ? await recover() : undefined;
+            const again = recover ? await recover(err instanceof ExecError ? `${err.result.stdout}\n${err.result.stderr}` : '') : undefined;
             if (!again)
                 throw err;
             used = { ...used, ...again };
@@ -61780,6 +61911,8 @@ async function mergePhase(plan, ctx, docker, platforms, waitSeconds, note) {
 
 
 
+
+
 /** The outputs of a run that built nothing (a dry run, or before the build). */
 const EMPTY_OUTPUTS = ['builder', 'driver', 'platforms', 'buildx-version', 'digest', 'imageid', 'metadata'];
 /**
@@ -61872,7 +62005,8 @@ async function restoreCache(inputs, plan, docker, deps) {
         hostNetwork: !!docker.builder.hostNetwork,
         buildkitVersion: effectiveBuildkitVersion(docker.builder.driver, docker.builder.buildkitVersion, docker.toolchain.dockerVersion),
     });
-    const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name });
+    const pullBases = (refs) => pullBaseImages(refs, { builder: docker.builder.name, platforms: inputs.platforms, env: docker.env, context: external_node_path_namespaceObject.join(plan.root, 'base-pull') });
+    const restored = await restorePhase(plan, deps.keeper, { mode: inputs.cacheFetch, access, builder: docker.builder.name, pullBases });
     deps.note({ cache: restored.cache, mounts: restored.mounts });
     deps.setOutput('cache-hit', restored.session.hit);
     return restored.session;
@@ -61886,7 +62020,7 @@ async function buildWithCache(req, docker, session, deps) {
         result = await buildPhase(req, docker, {
             keeper,
             note: deps.note,
-            recover: () => session.recover(),
+            recover: (output) => session.recover(output),
             mountExports: { export: () => exportMountsPhase(keeper.state.mounts, keeper.state.dockerConfig), drop: () => dropMountExports(keeper.state.mounts) },
         });
     }
@@ -62119,7 +62253,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4261);
+/* harmony import */ var _main_impl_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3133);
 /* harmony import */ var _exit_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
 // The main step. The runner runs this file (`node dist/main/index.js`): it runs the step, then
 // exits once the work is done (see exit.ts). A host that imports it instead, as

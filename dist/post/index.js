@@ -29445,6 +29445,35 @@ function indexVerdict(candidate, floor, held) {
     }
     return undefined;
 }
+/**
+ * Blobs of the base images the config's steps build on: the layers that no step made. With
+ * `mode=max` every step's layer is the top of some result of a record with inputs (a step), so a
+ * layer that is the top of none came from a `FROM` image, which the builder can pull again from its
+ * registry when the cache service has lost it.
+ */
+function merge_baseLayerBlobs(config) {
+    const made = new Set();
+    for (const r of config.records) {
+        if ((r.inputs?.length ?? 0) === 0)
+            continue;
+        for (const res of r.layers ?? [])
+            made.add(res.layer ?? 0);
+        for (const ch of r.chains ?? [])
+            for (const res of ch.layers)
+                made.add(res.layer ?? 0);
+    }
+    const out = new Set();
+    config.layers.forEach((l, i) => {
+        if (!made.has(i))
+            out.add(l.blob);
+    });
+    // A blob some step made is not a base layer, even where it also sits below another chain.
+    config.layers.forEach((l, i) => {
+        if (made.has(i))
+            out.delete(l.blob);
+    });
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./src/context.ts
 // The run's context: everything the action knows about the workflow run, read once from the
@@ -29795,10 +29824,10 @@ async function openLazyCache(svc, p, keys) {
     const fetched = new Set();
     const inflight = new Map();
     const meta = idx?.meta;
-    const offer = () => {
+    const offer = (assume = new Set()) => {
         if (!idx || !meta)
             return undefined;
-        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+        const available = new Set([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d) || assume.has(d))]);
         const config = pruneToPresent(meta.image.config, available);
         if (config.layers.length === 0)
             return undefined;
@@ -29823,6 +29852,7 @@ async function openLazyCache(svc, p, keys) {
         image,
         failed,
         reoffer: offer,
+        bases: meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set(),
         checkHeld: async () => {
             if (!meta)
                 return 0;

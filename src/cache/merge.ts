@@ -176,3 +176,27 @@ export function indexVerdict(candidate: CacheConfig, floor: CacheConfig | undefi
   }
   return undefined;
 }
+
+/**
+ * Blobs of the base images the config's steps build on: the layers that no step made. With
+ * `mode=max` every step's layer is the top of some result of a record with inputs (a step), so a
+ * layer that is the top of none came from a `FROM` image, which the builder can pull again from its
+ * registry when the cache service has lost it.
+ */
+export function baseLayerBlobs(config: CacheConfig): Set<string> {
+  const made = new Set<number>();
+  for (const r of config.records) {
+    if ((r.inputs?.length ?? 0) === 0) continue;
+    for (const res of r.layers ?? []) made.add(res.layer ?? 0);
+    for (const ch of r.chains ?? []) for (const res of ch.layers) made.add(res.layer ?? 0);
+  }
+  const out = new Set<string>();
+  config.layers.forEach((l, i) => {
+    if (!made.has(i)) out.add(l.blob);
+  });
+  // A blob some step made is not a base layer, even where it also sits below another chain.
+  config.layers.forEach((l, i) => {
+    if (made.has(i)) out.delete(l.blob);
+  });
+  return out;
+}

@@ -52,6 +52,8 @@ export interface ProxyStats {
   /** Blobs fetched from the cache service for BuildKit. */
   fetches: number;
   fetchFailures: string[];
+  /** Blobs BuildKit asked for (GET) that the cache does not hold. */
+  notHeld: string[];
   uploads: number;
   bytesUploaded: number;
   /** Requests refused for a missing or wrong credential. */
@@ -275,7 +277,10 @@ async function blobs(px: ProxyState, req: Req, res: Res, digest: string): Promis
   if (offered && digest === offered.configDigest) return sendBytes(req, res, offered.config, digest, 'application/octet-stream');
   const local = await src.localPath(digest);
   if (local) return sendFile(px, req, res, local, digest);
-  if (!src.held(digest)) return notFound(res);
+  if (!src.held(digest)) {
+    if (req.method === 'GET') stats.notHeld.push(digest);
+    return notFound(res);
+  }
   const size = src.image?.descriptors[digest]?.size;
   if (req.method === 'HEAD' && size !== undefined) {
     return send(res, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Docker-Content-Digest': digest });
@@ -320,7 +325,7 @@ export async function startCacheProxy(src: ProxySource, exportDir: string, opts:
     exportDir,
     uploadsDir,
     credentials: opts.credentials ?? randomCredentials(),
-    stats: { fetches: 0, fetchFailures: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
+    stats: { fetches: 0, fetchFailures: [], notHeld: [], uploads: 0, bytesUploaded: 0, unauthorized: 0, rewritesRefused: 0 },
     offered: render(src.image),
     uploads: new Map(),
   };

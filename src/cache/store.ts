@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { CacheConfig, CacheForm, CacheImage, Descriptor } from './layout.js';
 import { blobPath, exists, fileSize, linkBlob, readLayout, verifyBlob, verifyBlobs, writeLayoutMeta } from './layout.js';
-import { blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
+import { baseLayerBlobs, blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
 import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
 import type { CacheService } from './service.js';
@@ -225,8 +225,13 @@ export interface LazyCache {
   held(digest: string): boolean;
   /** Digests whose fetch failed. */
   failed: Set<string>;
-  /** The offer without the failed blobs (for a retried build). */
-  reoffer(): CacheImage | undefined;
+  /**
+   * The offer without the failed blobs (for a retried build); blobs in `assume` are offered even
+   * though they failed, for a builder that holds them already (base image layers it pulled).
+   */
+  reoffer(assume?: ReadonlySet<string>): CacheImage | undefined;
+  /** Large blobs of the base images the cached steps build on (see baseLayerBlobs). */
+  bases: ReadonlySet<string>;
   /**
    * Looks up every entry not fetched yet and treats those the service no longer holds (evicted) as
    * failed, so a retried build is not offered them either; returns how many entries were gone.
@@ -241,9 +246,9 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
   const fetched = new Set<string>();
   const inflight = new Map<string, Promise<Set<string>>>();
   const meta = idx?.meta;
-  const offer = (): CacheImage | undefined => {
+  const offer = (assume: ReadonlySet<string> = new Set()): CacheImage | undefined => {
     if (!idx || !meta) return undefined;
-    const available = new Set<string>([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d))]);
+    const available = new Set<string>([...idx.small, ...Object.keys(meta.entries).filter((d) => !failed.has(d) || assume.has(d))]);
     const config = pruneToPresent(meta.image.config, available);
     if (config.layers.length === 0) return undefined;
     return descriptorsFor(meta.image, config);
@@ -266,6 +271,7 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
     image,
     failed,
     reoffer: offer,
+    bases: meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set(),
     checkHeld: async () => {
       if (!meta) return 0;
       const unfetched: Record<string, string> = {};

@@ -53,7 +53,7 @@ export interface BuildResult {
 }
 
 /** The cache arguments for a second attempt after a failed build; undefined: the failure was not the cache's. */
-export type RecoverFromCache = () => Promise<Partial<Pick<BuildPlan, 'cacheFrom' | 'cacheTo' | 'cacheExportDir'>> | undefined>;
+export type RecoverFromCache = (output: string) => Promise<Partial<Pick<BuildPlan, 'cacheFrom' | 'cacheTo' | 'cacheExportDir'>> | undefined>;
 
 /** What the build phase is asked to do: the build as requested, complete (builder, cache, attestations). */
 export interface BuildRequest {
@@ -93,7 +93,7 @@ async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFro
       break;
     } catch (err) {
       // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
-      const again = recover ? await recover() : undefined;
+      const again = recover ? await recover(err instanceof ExecError ? `${err.result.stdout}\n${err.result.stderr}` : '') : undefined;
       if (!again) throw err;
       used = { ...used, ...again };
     }

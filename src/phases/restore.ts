@@ -18,6 +18,9 @@ import type { CacheAccess, FetchMode } from '../cache/access.js';
 import { namedExportMismatch } from '../cache/verify.js';
 import { writeCredential } from '../docker/login.js';
 import { restoreMountsPhase } from './mounts.js';
+import { pinnedBaseImages } from '../docker/base-images.js';
+import type { LazyCache } from '../cache/store.js';
+import type { CacheProxy } from '../cache/proxy.js';
 
 /**
  * The layer cache arguments of the build. Each key present replaces the build plan's (a key set to
@@ -35,8 +38,11 @@ export interface CacheSession {
   readonly hit: CacheHit;
   /** What buildx gets for the first build. */
   readonly args: CacheArgs;
-  /** Prepares a retry after a failed build: the arguments for it, or undefined when the failure was not the cache's. */
-  recover(): Promise<CacheArgs | undefined>;
+  /**
+   * Prepares a retry after a failed build (`output`: what buildx printed): the arguments for it, or
+   * undefined when the failure was not the cache's.
+   */
+  recover(output?: string): Promise<CacheArgs | undefined>;
   /**
    * Stops the proxy and records what was restored; call after the build, with the digest of the
    * cache export BuildKit reported in the metadata file (undefined when the build failed). Returns
@@ -57,7 +63,11 @@ export interface RestoreOptions {
   access: CacheAccess;
   /** The builder the build runs on (the cache mounts' helper builds use it). */
   builder?: string;
+  /** Pulls base images into the builder again (see docker/base-images.ts); true when it did. */
+  pullBases?: PullBases;
 }
+
+export type PullBases = (refs: string[]) => Promise<boolean>;
 
 const noSession = (hit: CacheHit, args: CacheArgs = {}): CacheSession => ({ hit, args, recover: async () => undefined, close: async () => undefined });
 
@@ -175,8 +185,57 @@ async function restoreEager(r: Run, svc: CacheService & { close(): void }, acces
   });
 }
 
+/**
+ * The retries of a lazy build whose blobs the service could not deliver. The first retry goes
+ * without every blob that failed or whose entry is gone; but when a lost blob is a base image's
+ * layer, going without it loses every cached step (each chain starts with it), so the builder
+ * first pulls the base images the build resolved again and the retry still offers their layers.
+ * Should the builder ask the cache for one of them after all, a second retry goes without them.
+ */
+function retryPlanner(r: Run, lz: LazyCache, proxy: CacheProxy, pull?: PullBases): (output?: string) => Promise<CacheArgs | undefined> {
+  let retries = 0;
+  let assumed = new Set<string>();
+  let notHeldBefore = 0;
+  const offerAgain = (keep: Set<string>): CacheArgs => {
+    assumed = keep;
+    notHeldBefore = proxy.stats.notHeld.length;
+    const again = lz.reoffer(keep);
+    proxy.offer(again);
+    proxy.rearmExport();
+    if (r.hit === 'exact') r.hit = 'partial';
+    return { cacheFrom: again ? proxy.cacheFrom : undefined };
+  };
+  return async (output = '') => {
+    if (retries === 1) {
+      const asked = new Set([...proxy.stats.notHeld.slice(notHeldBefore)]);
+      if (![...assumed].some((d) => asked.has(d) || output.includes(d))) return undefined;
+      retries++;
+      core.warning('Layer cache: the builder asked the cache for a base image layer after all; building again without the lost base layers.');
+      return offerAgain(new Set());
+    }
+    if (retries > 0 || lz.failed.size === 0) return undefined;
+    retries++;
+    // One entry failed: others may be gone too (evicted), and the retry must not need them.
+    const gone = await withCacheRoot(r.c.paths.store, () => lz.checkHeld()).catch(() => 0);
+    if (gone)
+      core.info(
+        `Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`,
+      );
+    core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
+    const lostBases = new Set([...lz.bases].filter((d) => lz.failed.has(d)));
+    const refs = lostBases.size && pull ? pinnedBaseImages(output) : [];
+    if (refs.length && (await pull!(refs))) {
+      core.info(
+        `Layer cache: ${lostBases.size} lost blob(s) are base image layers; the builder pulled ${refs.join(', ')} again, so the steps cached on them are still offered.`,
+      );
+      return offerAgain(lostBases);
+    }
+    return offerAgain(new Set());
+  };
+}
+
 /** Lazy: the index now, and a loopback registry that fetches blobs when BuildKit asks for them. */
-async function restoreLazy(r: Run, svc: CacheService & { close(): void }, access: CacheAccess): Promise<CacheSession> {
+async function restoreLazy(r: Run, svc: CacheService & { close(): void }, access: CacheAccess, pull?: PullBases): Promise<CacheSession> {
   const { c } = r;
   const lz = await withCacheRoot(c.paths.store, () => openLazyCache(svc, c.paths, c.keys));
   r.outcome = lz.outcome;
@@ -186,23 +245,7 @@ async function restoreLazy(r: Run, svc: CacheService & { close(): void }, access
   const dockerConfig = r.keeper.state.dockerConfig;
   const forget = dockerConfig ? await writeCredential(dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
   r.hit = lz.image ? lz.outcome.hit : 'miss';
-  let retried = false;
-  const recover = async (): Promise<CacheArgs | undefined> => {
-    if (retried || lz.failed.size === 0) return undefined;
-    retried = true;
-    // One entry failed: others may be gone too (evicted), and the retry must not need them.
-    const gone = await withCacheRoot(c.paths.store, () => lz.checkHeld()).catch(() => 0);
-    if (gone)
-      core.info(
-        `Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`,
-      );
-    const again = lz.reoffer();
-    proxy.offer(again);
-    proxy.rearmExport();
-    core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
-    if (r.hit === 'exact') r.hit = 'partial';
-    return { cacheFrom: again ? proxy.cacheFrom : undefined };
-  };
+  const recover = retryPlanner(r, lz, proxy, pull);
   const close = async (reported?: string) => {
     await proxy.close();
     await forget().catch(() => undefined);
@@ -222,7 +265,7 @@ async function restoreLazy(r: Run, svc: CacheService & { close(): void }, access
 }
 
 /** The layer cache's log group: nothing (no cache for this builder, or no service), eager or lazy. */
-async function restoreLayers(r: Run, mode: FetchMode, access: CacheAccess, phase: CachePhase): Promise<CacheSession> {
+async function restoreLayers(r: Run, o: RestoreOptions, access: CacheAccess, phase: CachePhase): Promise<CacheSession> {
   return core.group('Restore layer cache', async () => {
     // A builder that can use no layer cache builds without one, and exports none.
     if (access.off) return noSession('miss', { cacheTo: undefined, cacheExportDir: undefined });
@@ -230,9 +273,9 @@ async function restoreLayers(r: Run, mode: FetchMode, access: CacheAccess, phase
       core.warning('Layer cache: the Actions cache service is not available to this step (no ACTIONS_RESULTS_URL); building without cache.');
       return noSession('miss');
     }
-    explainFetch(mode, access);
+    explainFetch(o.mode, access);
     const svc = await withCacheRoot(r.c.paths.store, () => actionsCacheService(r.c.paths.store, phase, r.stats));
-    return access.lazy ? restoreLazy(r, svc, access) : restoreEager(r, svc, access);
+    return access.lazy ? restoreLazy(r, svc, access, o.pullBases) : restoreEager(r, svc, access);
   });
 }
 
@@ -258,7 +301,7 @@ export async function restorePhase(plan: Readonly<Pick<RunPlan, 'cache' | 'decis
   };
   if (access.off) core.warning(`Layer cache: not used: ${access.off}.`);
   await fs.mkdir(path.dirname(c.paths.layoutOut), { recursive: true });
-  const session = await restoreLayers(r, o.mode, access, phase);
+  const session = await restoreLayers(r, o, access, phase);
   const cache = record(r);
   if (!r.save) core.info(`Layer cache will not be saved (${r.saveReason}).`);
   // Cache mounts (cache-mounts): restored after the layer cache, before the build; never throws.
