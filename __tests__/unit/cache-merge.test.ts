@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { blobsOf, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from '../../src/cache/merge.js';
+import { baseLayerBlobs, blobsOf, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from '../../src/cache/merge.js';
 import type { CacheConfig } from '../../src/cache/layout.js';
 
 // Real cache configs exported by buildx 0.13 / BuildKit (Docker 26.1) for a three-stage Dockerfile:
@@ -117,5 +117,49 @@ describe('indexVerdict: an index is never saved worse than what it would replace
     const v = indexVerdict(candidate, floor, held);
     if (refused) expect(v).toMatch(refused);
     else expect(v).toBeUndefined();
+  });
+});
+
+describe('baseLayerBlobs', () => {
+  test('a real export: the busybox layer is the one no step made', () => {
+    expect(baseLayerBlobs(cold)).toEqual(new Set(['sha256:d1ccc6a1ecfe3ab93ad5a3abbdb329ca87f3d5af8b55951f7f2af735568feb19']));
+  });
+
+  const L = (b: string, parent?: number) => ({ blob: `sha256:${b}`, parent });
+  test.each<[string, CacheConfig, string[]]>([
+    [
+      'a FROM record has no inputs: its layer is a base',
+      {
+        layers: [L('base', -1), L('step', 0)],
+        records: [
+          { digest: 'r0', layers: [{ layer: 0 }] },
+          { digest: 'r1', inputs: [[{ selector: '', link: 0 }]], layers: [{ layer: 1 }] },
+        ],
+      },
+      ['sha256:base'],
+    ],
+    [
+      'a layer no record names is a base',
+      { layers: [L('base', -1), L('step', 0)], records: [{ digest: 'r1', inputs: [[{ selector: '', link: 0 }]], layers: [{ layer: 1 }] }] },
+      ['sha256:base'],
+    ],
+    [
+      'a step layer that also sits below another chain is not',
+      { layers: [L('base', -1), L('step', 0), L('step', -1)], records: [{ digest: 'r1', inputs: [[{ selector: '', link: 0 }]], layers: [{ layer: 1 }] }] },
+      ['sha256:base'],
+    ],
+    [
+      'a layer made through a chain result is not',
+      { layers: [L('base', -1), L('top', 0)], records: [{ digest: 'r1', inputs: [[{ selector: '', link: 0 }]], chains: [{ layers: [{ layer: 1 }] }] }] },
+      ['sha256:base'],
+    ],
+    [
+      'a missing layer index means layer 0',
+      { layers: [L('first', -1), L('base', -1)], records: [{ digest: 'r1', inputs: [[{ selector: '', link: 0 }]], layers: [{} as { layer: number }] }] },
+      ['sha256:base'],
+    ],
+    ['nothing', { layers: [], records: [] }, []],
+  ])('%s', (_n, config, bases) => {
+    expect([...baseLayerBlobs(config)]).toEqual(bases);
   });
 });

@@ -317,6 +317,10 @@ describe('restore', () => {
     expect(lz.outcome.held).toEqual({});
     // Without its base layer nothing is left to offer.
     expect(lz.reoffer()).toBeUndefined();
+    // Its base layer is a large blob in an entry of its own; a builder that pulled it again is offered it, and the step on it, whose entry is gone, is not.
+    expect(lz.bases).toEqual(new Set([layerDigest(BASE[0])]));
+    const again = lz.reoffer(new Set([layerDigest(BASE[0])]));
+    expect(again && blobsOf(again.config)).toEqual(new Set([layerDigest(BASE[0])]));
   });
 
   test('lazy: a fetched blob is on disk, counted once, and a second ask does not fetch again', async () => {

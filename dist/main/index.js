@@ -60395,7 +60395,7 @@ async function restoreEager(r, svc, access) {
  * first pulls the base images the build resolved again and the retry still offers their layers.
  * Should the builder ask the cache for one of them after all, a second retry goes without them.
  */
-function retryPlanner(r, lz, proxy, pull) {
+function retryPlanner(lz, proxy, o) {
     let retries = 0;
     let assumed = new Set();
     let notHeldBefore = 0;
@@ -60405,8 +60405,7 @@ function retryPlanner(r, lz, proxy, pull) {
         const again = lz.reoffer(keep);
         proxy.offer(again);
         proxy.rearmExport();
-        if (r.hit === 'exact')
-            r.hit = 'partial';
+        o.onRetry();
         return { cacheFrom: again ? proxy.cacheFrom : undefined };
     };
     return async (output = '') => {
@@ -60422,13 +60421,13 @@ function retryPlanner(r, lz, proxy, pull) {
             return undefined;
         retries++;
         // One entry failed: others may be gone too (evicted), and the retry must not need them.
-        const gone = await workdir_withCacheRoot(r.c.paths.store, () => lz.checkHeld()).catch(() => 0);
+        const gone = await workdir_withCacheRoot(o.store, () => lz.checkHeld()).catch(() => 0);
         if (gone)
             lib_core/* info */.pq(`Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`);
         lib_core/* warning */.$e(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
         const lostBases = new Set([...lz.bases].filter((d) => lz.failed.has(d)));
-        const refs = lostBases.size && pull ? pinnedBaseImages(output) : [];
-        if (refs.length && (await pull(refs))) {
+        const refs = lostBases.size && o.pull ? pinnedBaseImages(output) : [];
+        if (refs.length && (await o.pull(refs))) {
             lib_core/* info */.pq(`Layer cache: ${lostBases.size} lost blob(s) are base image layers; the builder pulled ${refs.join(', ')} again, so the steps cached on them are still offered.`);
             return offerAgain(lostBases);
         }
@@ -60446,7 +60445,14 @@ async function restoreLazy(r, svc, access, pull) {
     const dockerConfig = r.keeper.state.dockerConfig;
     const forget = dockerConfig ? await writeCredential(dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
     r.hit = lz.image ? lz.outcome.hit : 'miss';
-    const recover = retryPlanner(r, lz, proxy, pull);
+    const recover = retryPlanner(lz, proxy, {
+        store: c.paths.store,
+        pull,
+        onRetry: () => {
+            if (r.hit === 'exact')
+                r.hit = 'partial';
+        },
+    });
     const close = async (reported) => {
         await proxy.close();
         await forget().catch(() => undefined);

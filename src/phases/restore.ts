@@ -69,6 +69,14 @@ export interface RestoreOptions {
 
 export type PullBases = (refs: string[]) => Promise<boolean>;
 
+export interface RetryOptions {
+  /** The cache root (for the lookups of the entries not fetched yet). */
+  store: string;
+  pull?: PullBases;
+  /** Called for each retry it plans. */
+  onRetry(): void;
+}
+
 const noSession = (hit: CacheHit, args: CacheArgs = {}): CacheSession => ({ hit, args, recover: async () => undefined, close: async () => undefined });
 
 /** What one restore knows and finds out, shared by its steps. */
@@ -192,7 +200,11 @@ async function restoreEager(r: Run, svc: CacheService & { close(): void }, acces
  * first pulls the base images the build resolved again and the retry still offers their layers.
  * Should the builder ask the cache for one of them after all, a second retry goes without them.
  */
-function retryPlanner(r: Run, lz: LazyCache, proxy: CacheProxy, pull?: PullBases): (output?: string) => Promise<CacheArgs | undefined> {
+export function retryPlanner(
+  lz: Pick<LazyCache, 'failed' | 'bases' | 'reoffer' | 'checkHeld'>,
+  proxy: Pick<CacheProxy, 'stats' | 'offer' | 'rearmExport' | 'cacheFrom'>,
+  o: RetryOptions,
+): (output?: string) => Promise<CacheArgs | undefined> {
   let retries = 0;
   let assumed = new Set<string>();
   let notHeldBefore = 0;
@@ -202,7 +214,7 @@ function retryPlanner(r: Run, lz: LazyCache, proxy: CacheProxy, pull?: PullBases
     const again = lz.reoffer(keep);
     proxy.offer(again);
     proxy.rearmExport();
-    if (r.hit === 'exact') r.hit = 'partial';
+    o.onRetry();
     return { cacheFrom: again ? proxy.cacheFrom : undefined };
   };
   return async (output = '') => {
@@ -216,15 +228,15 @@ function retryPlanner(r: Run, lz: LazyCache, proxy: CacheProxy, pull?: PullBases
     if (retries > 0 || lz.failed.size === 0) return undefined;
     retries++;
     // One entry failed: others may be gone too (evicted), and the retry must not need them.
-    const gone = await withCacheRoot(r.c.paths.store, () => lz.checkHeld()).catch(() => 0);
+    const gone = await withCacheRoot(o.store, () => lz.checkHeld()).catch(() => 0);
     if (gone)
       core.info(
         `Layer cache: ${gone} entr${gone === 1 ? 'y' : 'ies'} the index refers to ${gone === 1 ? 'is' : 'are'} no longer in the cache service; the retry does without ${gone === 1 ? 'it' : 'them'}.`,
       );
     core.warning(`Layer cache: ${lz.failed.size} cached blob(s) could not be fetched during the build; building again without them.`);
     const lostBases = new Set([...lz.bases].filter((d) => lz.failed.has(d)));
-    const refs = lostBases.size && pull ? pinnedBaseImages(output) : [];
-    if (refs.length && (await pull!(refs))) {
+    const refs = lostBases.size && o.pull ? pinnedBaseImages(output) : [];
+    if (refs.length && (await o.pull!(refs))) {
       core.info(
         `Layer cache: ${lostBases.size} lost blob(s) are base image layers; the builder pulled ${refs.join(', ')} again, so the steps cached on them are still offered.`,
       );
@@ -245,7 +257,13 @@ async function restoreLazy(r: Run, svc: CacheService & { close(): void }, access
   const dockerConfig = r.keeper.state.dockerConfig;
   const forget = dockerConfig ? await writeCredential(dockerConfig, proxy.host, proxy.credentials.username, proxy.credentials.password) : async () => undefined;
   r.hit = lz.image ? lz.outcome.hit : 'miss';
-  const recover = retryPlanner(r, lz, proxy, pull);
+  const recover = retryPlanner(lz, proxy, {
+    store: c.paths.store,
+    pull,
+    onRetry: () => {
+      if (r.hit === 'exact') r.hit = 'partial';
+    },
+  });
   const close = async (reported?: string) => {
     await proxy.close();
     await forget().catch(() => undefined);
