@@ -46,26 +46,12 @@ describe('the pull build', () => {
     );
   });
 
+  const head = 'buildx build --builder b1 --progress plain --provenance=false --file - --output type=cacheonly'.split(' ');
   test.each([
-    [[], ['buildx', 'build', '--builder', 'b1', '--progress', 'plain', '--provenance=false', '--file', '-', '--output', 'type=cacheonly', '/ctx']],
+    [[], [...head, '/ctx']],
     [
       ['linux/amd64', 'linux/arm64'],
-      [
-        'buildx',
-        'build',
-        '--builder',
-        'b1',
-        '--progress',
-        'plain',
-        '--provenance=false',
-        '--file',
-        '-',
-        '--output',
-        'type=cacheonly',
-        '--platform',
-        'linux/amd64,linux/arm64',
-        '/ctx',
-      ],
+      [...head, '--platform', 'linux/amd64,linux/arm64', '/ctx'],
     ],
   ])('argv for platforms %j', (platforms, argv) => {
     expect(pullArgv({ builder: 'b1', context: '/ctx', platforms })).toEqual(argv);

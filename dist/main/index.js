@@ -59076,7 +59076,7 @@ async function blobs(px, req, res, digest) {
     if (local)
         return sendFile(px, req, res, local, digest);
     if (!src.held(digest)) {
-        if (req.method === 'GET')
+        if (req.method === 'GET' && stats.notHeld.length < 1000)
             stats.notHeld.push(digest);
         return notFound(res);
     }
@@ -60414,7 +60414,7 @@ function retryPlanner(lz, proxy, o) {
             if (![...assumed].some((d) => asked.has(d) || output.includes(d)))
                 return undefined;
             retries++;
-            lib_core/* warning */.$e('Layer cache: the builder asked the cache for a base image layer after all; building again without the lost base layers.');
+            lib_core/* warning */.$e(`Layer cache: the builder asked the cache for the ${assumed.size} lost base image layer(s) after all; building again without them.`);
             return offerAgain(new Set());
         }
         if (retries > 0 || lz.failed.size === 0)

@@ -52,7 +52,7 @@ export interface ProxyStats {
   /** Blobs fetched from the cache service for BuildKit. */
   fetches: number;
   fetchFailures: string[];
-  /** Blobs BuildKit asked for (GET) that the cache does not hold. */
+  /** Blobs BuildKit asked for (GET) that the cache does not hold (the first 1000). */
   notHeld: string[];
   uploads: number;
   bytesUploaded: number;
@@ -278,7 +278,7 @@ async function blobs(px: ProxyState, req: Req, res: Res, digest: string): Promis
   const local = await src.localPath(digest);
   if (local) return sendFile(px, req, res, local, digest);
   if (!src.held(digest)) {
-    if (req.method === 'GET') stats.notHeld.push(digest);
+    if (req.method === 'GET' && stats.notHeld.length < 1000) stats.notHeld.push(digest);
     return notFound(res);
   }
   const size = src.image?.descriptors[digest]?.size;

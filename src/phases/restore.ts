@@ -222,7 +222,7 @@ export function retryPlanner(
       const asked = new Set([...proxy.stats.notHeld.slice(notHeldBefore)]);
       if (![...assumed].some((d) => asked.has(d) || output.includes(d))) return undefined;
       retries++;
-      core.warning('Layer cache: the builder asked the cache for a base image layer after all; building again without the lost base layers.');
+      core.warning(`Layer cache: the builder asked the cache for the ${assumed.size} lost base image layer(s) after all; building again without them.`);
       return offerAgain(new Set());
     }
     if (retries > 0 || lz.failed.size === 0) return undefined;
