@@ -6,19 +6,7 @@
 import { jest } from '@jest/globals';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import {
-  runAction,
-  startCache,
-  workspaceFrom,
-  uniqueRepo,
-  pruneBuilder,
-  stepCached,
-  expectStepCached,
-  buildGroup,
-  sha256,
-  DEFAULT_PAYLOAD,
-  TOOLCHAIN,
-} from './harness.js';
+import { runAction, startCache, workspaceFrom, uniqueRepo, pruneBuilder, stepCached, buildGroup, sha256, DEFAULT_PAYLOAD, TOOLCHAIN } from './harness.js';
 import type { CacheServer } from './harness.js';
 
 jest.setTimeout(15 * 60 * 1000);
@@ -317,11 +305,11 @@ describe('cache service faults end in a successful build with a warning', () => 
     const r = await run(cache, ws, repo, { inputs: inputs(repo, { 'cache-save': 'false' }) });
     expect(r.outputs['cache-hit']).toBe('partial');
     expect(stepCached(lastAttempt(r.log), EXPENSIVE)).toBe(false);
-    // The step before the evicted blob did not run again: its output is absent. The daemon's own
-    // BuildKit says CACHED; a container builder, which must pull that cached layer to build on it,
-    // says DONE.
+    // The step before the evicted blob did not run again: its output is absent. BuildKit mostly
+    // says CACHED for it on the daemon's own builder, and DONE on a container builder, which must
+    // pull that cached layer to build on it; once in about ten parallel runs on b (BuildKit 0.25)
+    // the daemon's builder said DONE too, with no output, so the output is what is asserted.
     expect(buildGroup(lastAttempt(r.log))).not.toContain('secret-hash-ok');
-    if (TOOLCHAIN.driver === 'docker') expectStepCached(lastAttempt(r.log), 'RUN --mount=type=secret', true);
     expect(warnings(r).join('\n')).toMatch(/could not be restored/);
     noErrors(r);
   });
