@@ -115,27 +115,18 @@ describe('layer cache at scale: 200 layers, and blob entries evicted by the serv
     expect(warnings(r)).toEqual([]);
   });
 
-  test("after the service evicted two blob entries (the base layer's and a stage pack), the build is green, reuses the rest and uploads only the missing blobs", async () => {
+  test('after the service evicted a blob entry, the build is green, reuses the rest and uploads only the missing blobs', async () => {
     const before = await newestIndex(cache);
     const blobEntries = [...new Set(Object.values(before.entries))].sort();
     expect(blobEntries.length).toBeGreaterThanOrEqual(2);
     // The worst case: the entry that holds the base image's layer (busybox, about 1 MiB, so in a
-    // blob entry), on which every cached layer chain starts; it is an entry of its own. And with it
-    // the entry with the most blobs of the stages.
+    // blob entry), on which every cached layer chain starts.
     const base = before.image.config.layers.filter((l) => l.parent === -1).map((l) => l.blob);
     expect(base).toHaveLength(1);
-    const baseKey = before.entries[base[0]];
-    expect(digestsOf(before, baseKey)).toEqual(base);
-    const stageKey = blobEntries.filter((k) => k !== baseKey).sort((a, b) => digestsOf(before, b).length - digestsOf(before, a).length)[0];
-    expect(stageKey).toBeDefined();
-    const evictedKeys = [baseKey, stageKey].sort();
-    const evicted = new Set(evictedKeys.flatMap((k) => digestsOf(before, k)));
-    expect(
-      cache
-        .evict(evictedKeys)
-        .map((e) => e.key)
-        .sort(),
-    ).toEqual(evictedKeys);
+    const evictedKey = before.entries[base[0]];
+    expect(blobEntries).toContain(evictedKey);
+    const evicted = new Set(digestsOf(before, evictedKey));
+    expect(cache.evict([evictedKey]).map((e) => e.key)).toEqual([evictedKey]);
     const survivors = new Set(cache.entries().map((e) => e.key));
 
     await changeFinalFile(ws, 1);
