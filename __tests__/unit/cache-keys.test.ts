@@ -127,61 +127,6 @@ describe('blob entries', () => {
       { key: 'obc1-blob-sha256-b', digests: ['sha256:b'] },
     ]);
   });
-  const digestsOf = (blobs: { digest: string; size: number; group?: string }[], max: number) => planPacks(blobs, max).map((p) => p.digests);
-  test.each<[string, { digest: string; size: number; group?: string }[], number, string[][]]>([
-    [
-      'whole stages per entry, the base layers alone',
-      [
-        { digest: 'sha256:b', size: 1, group: '' },
-        { digest: 'sha256:a1', size: 3, group: 'A' },
-        { digest: 'sha256:a2', size: 3, group: 'A' },
-        { digest: 'sha256:c', size: 4, group: 'C' },
-        { digest: 'sha256:d', size: 2, group: 'D' },
-      ],
-      3,
-      [['sha256:b'], ['sha256:a1', 'sha256:a2'], ['sha256:c', 'sha256:d']],
-    ],
-    [
-      'a stage larger than an even share is split (no base layer: every entry for the stages)',
-      [
-        { digest: 'sha256:a1', size: 6, group: 'A' },
-        { digest: 'sha256:a2', size: 5, group: 'A' },
-        { digest: 'sha256:a3', size: 4, group: 'A' },
-        { digest: 'sha256:c', size: 1, group: 'C' },
-      ],
-      2,
-      [
-        ['sha256:a2', 'sha256:a3'],
-        ['sha256:a1', 'sha256:c'],
-      ],
-    ],
-    [
-      'only base layers: balanced by size',
-      [
-        { digest: 'sha256:x', size: 5, group: '' },
-        { digest: 'sha256:y', size: 4, group: '' },
-        { digest: 'sha256:z', size: 3, group: '' },
-      ],
-      2,
-      [['sha256:y', 'sha256:z'], ['sha256:x']],
-    ],
-    [
-      'one entry allowed: everything in it',
-      [
-        { digest: 'sha256:b', size: 1, group: '' },
-        { digest: 'sha256:a', size: 3, group: 'A' },
-      ],
-      1,
-      [['sha256:a', 'sha256:b']],
-    ],
-  ])('%s', (_n, blobs, max, packs) => {
-    expect(digestsOf(blobs, max)).toEqual(packs);
-    expect(
-      planPacks(blobs, max)
-        .filter((p) => p.digests.length === 1)
-        .map((p) => p.key),
-    ).toEqual(packs.filter((p) => p.length === 1).map((p) => blobKey(p[0])));
-  });
   test('many blobs: at most the limit of entries, balanced by size', () => {
     const blobs = [9, 8, 7, 3, 2, 1].map((size, i) => ({ digest: `sha256:${i}`, size }));
     const packs = planPacks(blobs, 3);

@@ -1,14 +1,5 @@
 import { readFileSync } from 'node:fs';
-import {
-  baseLayerBlobs,
-  blobsOf,
-  indexVerdict,
-  layerGroups,
-  mergeConfigs,
-  pruneToPresent,
-  recordsWithResults,
-  referencedBlobs,
-} from '../../src/cache/merge.js';
+import { baseLayerBlobs, blobsOf, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from '../../src/cache/merge.js';
 import type { CacheConfig } from '../../src/cache/layout.js';
 
 // Real cache configs exported by buildx 0.13 / BuildKit (Docker 26.1) for a three-stage Dockerfile:
@@ -170,23 +161,5 @@ describe('baseLayerBlobs', () => {
     ['nothing', { layers: [], records: [] }, []],
   ])('%s', (_n, config, bases) => {
     expect([...baseLayerBlobs(config)]).toEqual(bases);
-  });
-});
-
-describe('layerGroups', () => {
-  const short = (m: Map<string, string>) => Object.fromEntries([...m].map(([b, g]) => [b.slice(7, 13), g.slice(7, 13)]));
-  test('a real export: each blob with the lowest step layer of its chain; a blob on two chains takes the first group', () => {
-    // cold: base d1ccc6 (layer 3); 4f4fb7 and ef9455 sit on it; ef9455 also sits on 4f4fb7 (layer 6).
-    expect(short(layerGroups(cold))).toEqual({ d1ccc6: '', '4f4fb7': '4f4fb7', ef9455: '4f4fb7', d772e9: 'ef9455', '283dd0': '283dd0' });
-  });
-
-  test('two stages on one base, and a stage built on another', () => {
-    const L = (b: string, parent: number) => ({ blob: `sha256:${b.padEnd(6, '0')}`, parent });
-    const step = (i: number) => ({ digest: `r${i}`, inputs: [[{ selector: '', link: 0 }]], layers: [{ layer: i }] });
-    const config: CacheConfig = {
-      layers: [L('base', -1), L('s1a', 0), L('s1b', 1), L('s2a', 0), L('s2b', 3), L('s3a', 2)],
-      records: [{ digest: 'r0', layers: [{ layer: 0 }] }, ...[1, 2, 3, 4, 5].map(step)],
-    };
-    expect(short(layerGroups(config))).toEqual({ base00: '', s1a000: 's1a000', s1b000: 's1a000', s2a000: 's2a000', s2b000: 's2a000', s3a000: 's1a000' });
   });
 });

@@ -57108,59 +57108,25 @@ function packKey(digests) {
 }
 /**
  * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs of whole groups, so that a build which needs one stage's layers fetches few entries. The
- * base image layers (group '') get an entry of their own, since every stage needs them; the other
- * groups go largest first into the lightest of the remaining entries, and a group larger than an
- * even share is split (largest blob first into its lightest part) so that no entry grows far beyond
- * the rest. Blobs without a group are groups of one.
+ * packs balanced by size (largest first into the lightest pack).
  */
 function keys_planPacks(blobs, maxEntries) {
     if (blobs.length === 0)
         return [];
     if (blobs.length <= maxEntries)
         return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-    const byGroup = new Map();
-    for (const b of blobs) {
-        const g = b.group ?? `blob ${b.digest}`;
-        byGroup.set(g, [...(byGroup.get(g) ?? []), b]);
+    const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] }));
+    for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+        const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+        lightest.size += b.size;
+        lightest.digests.push(b.digest);
     }
-    const out = [];
-    const base = byGroup.get('');
-    if (base && byGroup.size > 1 && maxEntries > 1) {
-        out.push(base);
-        byGroup.delete('');
-    }
-    const n = maxEntries - out.length;
-    const total = blobs.reduce((s, b) => s + b.size, 0) - (out[0] ?? []).reduce((s, b) => s + b.size, 0);
-    const share = Math.ceil(total / n);
-    const parts = [...byGroup.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .flatMap(([, group]) => balance(group, Math.max(1, Math.ceil(sizeOf(group) / share))))
-        .filter((p) => p.length);
-    out.push(...balanceGroups(parts, n));
-    return out
-        .filter((p) => p.length)
+    return packs
+        .filter((p) => p.digests.length)
         .map((p) => {
-        const digests = p.map((b) => b.digest).sort();
+        const digests = [...p.digests].sort();
         return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
     });
-}
-const sizeOf = (group) => group.reduce((s, b) => s + b.size, 0);
-const bySize = (x, y) => y.size - x.size || x.key.localeCompare(y.key);
-/** Blobs into `n` parts balanced by size: largest first into the lightest part. */
-function balance(blobs, n) {
-    return balanceGroups(blobs.map((b) => [b]), n);
-}
-/** Groups into `n` parts balanced by size: largest first into the lightest part (a group stays whole). */
-function balanceGroups(groups, n) {
-    const parts = Array.from({ length: n }, () => ({ size: 0, blobs: [] }));
-    const sorted = groups.map((g) => ({ g, size: sizeOf(g), key: g.map((b) => b.digest).sort()[0] })).sort(bySize);
-    for (const { g, size } of sorted) {
-        const lightest = parts.reduce((a, p) => (p.size < a.size ? p : a));
-        lightest.size += size;
-        lightest.blobs.push(...g);
-    }
-    return parts.map((p) => p.blobs);
 }
 
 ;// CONCATENATED MODULE: ./src/cache/layout.ts
@@ -57563,29 +57529,6 @@ function baseLayerBlobs(config) {
     });
     return out;
 }
-/**
- * The group each blob is stored with: the blob of the lowest layer of its chain that a step made
- * (roughly: its stage, with the stages built on it), '' for base image layers (see baseLayerBlobs).
- * A blob on several chains takes the first group in sort order, so the answer does not depend on
- * the order of the config.
- */
-function merge_layerGroups(config) {
-    const bases = baseLayerBlobs(config);
-    const groups = new Map();
-    config.layers.forEach((l, i) => {
-        let group = '';
-        const seen = new Set();
-        for (let n = i; n >= 0 && n < config.layers.length && !seen.has(n); n = config.layers[n].parent ?? 0) {
-            seen.add(n);
-            if (!bases.has(config.layers[n].blob))
-                group = config.layers[n].blob;
-        }
-        const had = groups.get(l.blob);
-        if (had === undefined || group.localeCompare(had) < 0)
-            groups.set(l.blob, group);
-    });
-    return groups;
-}
 
 ;// CONCATENATED MODULE: ./src/cache/store.ts
 // The layer cache in the Actions cache service, content-addressed: large blobs live in entries keyed
@@ -57630,7 +57573,7 @@ async function readMeta(dir) {
     }
 }
 /** The size of `file`; 0 when it cannot be read. */
-const store_sizeOf = async (file) => (await layout_fileSize(file)) ?? 0;
+const sizeOf = async (file) => (await layout_fileSize(file)) ?? 0;
 /** Fetches the index entry through restore-key fallback; undefined on a miss or a fault. */
 async function restoreIndex(svc, p, keys) {
     await external_node_fs_.promises.rm(p.index, { recursive: true, force: true });
@@ -57663,7 +57606,7 @@ async function verifySmall(p, meta) {
         const f = layout_blobPath(p.index, d);
         if (await layout_verifyBlob(f, d)) {
             small.add(d);
-            bytes += await store_sizeOf(f);
+            bytes += await sizeOf(f);
         }
     }
     return { small, bytes };
@@ -57685,7 +57628,7 @@ async function fetchEntry(svc, p, key, digests) {
         const f = layout_blobPath(p.store, d);
         if (good[i]) {
             ok.add(d);
-            bytes += await store_sizeOf(f);
+            bytes += await sizeOf(f);
         }
         else {
             await external_node_fs_.promises.rm(f, { force: true });
@@ -57963,19 +57906,18 @@ async function locateBlobs(p, digests) {
 async function sortBySize(merged, image, located, held, source) {
     const large = [];
     const small = [];
-    const groups = layerGroups(merged);
     for (const d of blobsOf(merged)) {
-        const size = image.descriptors[d]?.size ?? (await store_sizeOf(source(d)));
+        const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
         if (size < SMALL_BLOB_BYTES) {
             if (located.has(d))
                 small.push(d);
         }
         else if (!held[d] && located.has(d))
-            large.push({ digest: d, size, group: groups.get(d) });
+            large.push({ digest: d, size });
     }
     return { large, small };
 }
-/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries, by stage (see planPacks), and stores each (see storeEntry). */
+/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries and stores each (see storeEntry). */
 async function uploadBlobs(svc, p, large, held, source) {
     const out = { entries: { ...held }, packs: {}, stored: new Set(Object.keys(held)), entriesSaved: 0, bytesSaved: 0 };
     await fs.mkdir(path.join(p.store, 'blobs', 'sha256'), { recursive: true });
@@ -57989,7 +57931,7 @@ async function uploadBlobs(svc, p, large, held, source) {
             // Summed before it is added: the other entries add theirs meanwhile.
             let bytes = 0;
             for (const f of paths)
-                bytes += await store_sizeOf(f);
+                bytes += await sizeOf(f);
             out.entriesSaved++;
             out.bytesSaved += bytes;
         }
@@ -58127,7 +58069,7 @@ async function stageIndex(p, key, draft, base) {
     let bytes = 0;
     for (const [d, f] of draft.small) {
         await linkBlob(f, p.index, d);
-        bytes += await store_sizeOf(blobPath(p.index, d));
+        bytes += await sizeOf(blobPath(p.index, d));
     }
     const meta = {
         format: INDEX_FORMAT,
@@ -58142,7 +58084,7 @@ async function stageIndex(p, key, draft, base) {
     };
     const file = path.join(p.index, 'meta.json');
     await fs.writeFile(file, JSON.stringify(meta));
-    return bytes + (await store_sizeOf(file));
+    return bytes + (await sizeOf(file));
 }
 
 ;// CONCATENATED MODULE: ./src/cache/mounts-plan.ts

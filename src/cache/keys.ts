@@ -132,70 +132,23 @@ export function packKey(digests: string[]): string {
     .digest('hex')}`;
 }
 
-/** A large blob to store, with the group it belongs with (see layerGroups): '' for a base layer. */
-export interface PackBlob {
-  digest: string;
-  size: number;
-  group?: string;
-}
-
 /**
  * Splits new large blobs into at most `maxEntries` entries: one entry each while they fit, else
- * packs of whole groups, so that a build which needs one stage's layers fetches few entries. The
- * base image layers (group '') get an entry of their own, since every stage needs them; the other
- * groups go largest first into the lightest of the remaining entries, and a group larger than an
- * even share is split (largest blob first into its lightest part) so that no entry grows far beyond
- * the rest. Blobs without a group are groups of one.
+ * packs balanced by size (largest first into the lightest pack).
  */
-export function planPacks(blobs: PackBlob[], maxEntries: number): { key: string; digests: string[] }[] {
+export function planPacks(blobs: { digest: string; size: number }[], maxEntries: number): { key: string; digests: string[] }[] {
   if (blobs.length === 0) return [];
   if (blobs.length <= maxEntries) return blobs.map((b) => ({ key: blobKey(b.digest), digests: [b.digest] }));
-  const byGroup = new Map<string, PackBlob[]>();
-  for (const b of blobs) {
-    const g = b.group ?? `blob ${b.digest}`;
-    byGroup.set(g, [...(byGroup.get(g) ?? []), b]);
+  const packs = Array.from({ length: maxEntries }, () => ({ size: 0, digests: [] as string[] }));
+  for (const b of [...blobs].sort((x, y) => y.size - x.size || x.digest.localeCompare(y.digest))) {
+    const lightest = packs.reduce((a, p) => (p.size < a.size ? p : a));
+    lightest.size += b.size;
+    lightest.digests.push(b.digest);
   }
-  const out: PackBlob[][] = [];
-  const base = byGroup.get('');
-  if (base && byGroup.size > 1 && maxEntries > 1) {
-    out.push(base);
-    byGroup.delete('');
-  }
-  const n = maxEntries - out.length;
-  const total = blobs.reduce((s, b) => s + b.size, 0) - (out[0] ?? []).reduce((s, b) => s + b.size, 0);
-  const share = Math.ceil(total / n);
-  const parts = [...byGroup.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .flatMap(([, group]) => balance(group, Math.max(1, Math.ceil(sizeOf(group) / share))))
-    .filter((p) => p.length);
-  out.push(...balanceGroups(parts, n));
-  return out
-    .filter((p) => p.length)
+  return packs
+    .filter((p) => p.digests.length)
     .map((p) => {
-      const digests = p.map((b) => b.digest).sort();
+      const digests = [...p.digests].sort();
       return { key: digests.length === 1 ? blobKey(digests[0]) : packKey(digests), digests };
     });
-}
-
-const sizeOf = (group: PackBlob[]) => group.reduce((s, b) => s + b.size, 0);
-const bySize = (x: { size: number; key: string }, y: { size: number; key: string }) => y.size - x.size || x.key.localeCompare(y.key);
-
-/** Blobs into `n` parts balanced by size: largest first into the lightest part. */
-function balance(blobs: PackBlob[], n: number): PackBlob[][] {
-  return balanceGroups(
-    blobs.map((b) => [b]),
-    n,
-  );
-}
-
-/** Groups into `n` parts balanced by size: largest first into the lightest part (a group stays whole). */
-function balanceGroups(groups: PackBlob[][], n: number): PackBlob[][] {
-  const parts = Array.from({ length: n }, () => ({ size: 0, blobs: [] as PackBlob[] }));
-  const sorted = groups.map((g) => ({ g, size: sizeOf(g), key: g.map((b) => b.digest).sort()[0] })).sort(bySize);
-  for (const { g, size } of sorted) {
-    const lightest = parts.reduce((a, p) => (p.size < a.size ? p : a));
-    lightest.size += size;
-    lightest.blobs.push(...g);
-  }
-  return parts.map((p) => p.blobs);
 }

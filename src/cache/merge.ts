@@ -200,25 +200,3 @@ export function baseLayerBlobs(config: CacheConfig): Set<string> {
   });
   return out;
 }
-
-/**
- * The group each blob is stored with: the blob of the lowest layer of its chain that a step made
- * (roughly: its stage, with the stages built on it), '' for base image layers (see baseLayerBlobs).
- * A blob on several chains takes the first group in sort order, so the answer does not depend on
- * the order of the config.
- */
-export function layerGroups(config: CacheConfig): Map<string, string> {
-  const bases = baseLayerBlobs(config);
-  const groups = new Map<string, string>();
-  config.layers.forEach((l, i) => {
-    let group = '';
-    const seen = new Set<number>();
-    for (let n = i; n >= 0 && n < config.layers.length && !seen.has(n); n = config.layers[n].parent ?? 0) {
-      seen.add(n);
-      if (!bases.has(config.layers[n].blob)) group = config.layers[n].blob;
-    }
-    const had = groups.get(l.blob);
-    if (had === undefined || group.localeCompare(had) < 0) groups.set(l.blob, group);
-  });
-  return groups;
-}

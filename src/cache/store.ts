@@ -7,20 +7,9 @@ import * as path from 'node:path';
 import * as core from '@actions/core';
 import type { CacheConfig, CacheForm, CacheImage, Descriptor } from './layout.js';
 import { blobPath, exists, fileSize, linkBlob, readLayout, verifyBlob, verifyBlobs, writeLayoutMeta } from './layout.js';
-import {
-  baseLayerBlobs,
-  blobsOf,
-  descriptorsFor,
-  indexVerdict,
-  layerGroups,
-  mergeConfigs,
-  pruneToPresent,
-  recordsWithResults,
-  referencedBlobs,
-} from './merge.js';
+import { baseLayerBlobs, blobsOf, descriptorsFor, indexVerdict, mergeConfigs, pruneToPresent, recordsWithResults, referencedBlobs } from './merge.js';
 import type { IndexKeys } from './keys.js';
 import { indexLookup, isCommitIndexKey, nextIndexKey, planPacks } from './keys.js';
-import type { PackBlob } from './keys.js';
 import type { CacheService } from './service.js';
 import { mapLimit } from '../files.js';
 
@@ -490,15 +479,14 @@ async function sortBySize(
   located: Map<string, string>,
   held: Record<string, string>,
   source: (d: string) => string,
-): Promise<{ large: PackBlob[]; small: string[] }> {
-  const large: PackBlob[] = [];
+): Promise<{ large: { digest: string; size: number }[]; small: string[] }> {
+  const large: { digest: string; size: number }[] = [];
   const small: string[] = [];
-  const groups = layerGroups(merged);
   for (const d of blobsOf(merged)) {
     const size = image.descriptors[d]?.size ?? (await sizeOf(source(d)));
     if (size < SMALL_BLOB_BYTES) {
       if (located.has(d)) small.push(d);
-    } else if (!held[d] && located.has(d)) large.push({ digest: d, size, group: groups.get(d) });
+    } else if (!held[d] && located.has(d)) large.push({ digest: d, size });
   }
   return { large, small };
 }
@@ -515,11 +503,11 @@ interface UploadedBlobs {
   bytesSaved: number;
 }
 
-/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries, by stage (see planPacks), and stores each (see storeEntry). */
+/** Packs the large new blobs into at most MAX_BLOB_ENTRIES entries and stores each (see storeEntry). */
 async function uploadBlobs(
   svc: CacheService,
   p: CachePaths,
-  large: PackBlob[],
+  large: { digest: string; size: number }[],
   held: Record<string, string>,
   source: (d: string) => string,
 ): Promise<UploadedBlobs> {
