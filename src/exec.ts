@@ -115,6 +115,11 @@ export class ExecError extends Error {
     const last = lastMeaningfulLine(result.stderr) || lastMeaningfulLine(result.stdout);
     super(`${command} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`);
   }
+
+  /** Everything the command printed: standard output, then standard error. */
+  get output(): string {
+    return `${this.result.stdout}\n${this.result.stderr}`;
+  }
 }
 
 export function lastMeaningfulLine(text: string): string {

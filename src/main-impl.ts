@@ -100,7 +100,7 @@ export async function runMain(): Promise<void> {
  */
 function failStep(err: unknown, report: Report): void {
   if (err instanceof ExecError && err.command === 'docker buildx') {
-    const f = parseBuildxFailure(`${err.result.stdout}\n${err.result.stderr}`);
+    const f = parseBuildxFailure(err.output);
     const workspace = realWorkspace() || realCwd();
     report.error = f.message || err.message;
     report.errorLocation = report.dockerfile ? annotationTarget(f, report.dockerfile, workspace) : undefined;

@@ -47561,6 +47561,10 @@ class ExecError extends Error {
         this.command = command;
         this.result = result;
     }
+    /** Everything the command printed: standard output, then standard error. */
+    get output() {
+        return `${this.result.stdout}\n${this.result.stderr}`;
+    }
 }
 function exec_lastMeaningfulLine(text) {
     const lines = text
@@ -57323,6 +57327,10 @@ function localCacheFrom(dir) {
 function merge_blobsOf(config) {
     return new Set(config.layers.map((l) => l.blob));
 }
+/** The top layer index of each of a record's results (plain and chained). */
+function resultLayers(r) {
+    return [...(r.layers ?? []), ...(r.chains ?? []).flatMap((ch) => ch.layers)].map((res) => res.layer ?? 0);
+}
 /** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
 function referencedBlobs(config) {
     const out = new Set();
@@ -57331,13 +57339,8 @@ function referencedBlobs(config) {
             out.add(config.layers[n].blob);
         }
     };
-    for (const r of config.records) {
-        for (const res of r.layers ?? [])
-            visit(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                visit(res.layer ?? 0);
-    }
+    for (const r of config.records)
+        resultLayers(r).forEach(visit);
     return out;
 }
 /**
@@ -57507,27 +57510,12 @@ function merge_indexVerdict(candidate, floor, held) {
  * registry when the cache service has lost it.
  */
 function baseLayerBlobs(config) {
-    const made = new Set();
-    for (const r of config.records) {
-        if ((r.inputs?.length ?? 0) === 0)
-            continue;
-        for (const res of r.layers ?? [])
-            made.add(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                made.add(res.layer ?? 0);
-    }
-    const out = new Set();
-    config.layers.forEach((l, i) => {
-        if (!made.has(i))
-            out.add(l.blob);
-    });
     // A blob some step made is not a base layer, even where it also sits below another chain.
-    config.layers.forEach((l, i) => {
-        if (made.has(i))
-            out.delete(l.blob);
-    });
-    return out;
+    const made = new Set(config.records
+        .filter((r) => (r.inputs?.length ?? 0) > 0)
+        .flatMap(resultLayers)
+        .map((i) => config.layers[i]?.blob));
+    return new Set(config.layers.map((l) => l.blob).filter((b) => !made.has(b)));
 }
 
 ;// CONCATENATED MODULE: ./src/cache/store.ts
@@ -57726,7 +57714,10 @@ async function openLazyCache(svc, p, keys) {
         image,
         failed,
         reoffer: offer,
-        bases: meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set(),
+        // Only a retry asks, so a build that needs none does not pay for it.
+        get bases() {
+            return meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set();
+        },
         checkHeld: async () => {
             if (!meta)
                 return 0;
@@ -60410,7 +60401,7 @@ function retryPlanner(lz, proxy, o) {
     };
     return async (output = '') => {
         if (retries === 1) {
-            const asked = new Set([...proxy.stats.notHeld.slice(notHeldBefore)]);
+            const asked = new Set(proxy.stats.notHeld.slice(notHeldBefore));
             if (![...assumed].some((d) => asked.has(d) || output.includes(d)))
                 return undefined;
             retries++;
@@ -61568,7 +61559,7 @@ async function runBuildx(b, docker, recover) {
         }
         catch (err) {
             // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
-            const again = recover ? await recover(err instanceof ExecError ? `${err.result.stdout}\n${err.result.stderr}` : '') : undefined;
+            const again = recover ? await recover(err instanceof ExecError ? err.output : '') : undefined;
             if (!again)
                 throw err;
             used = { ...used, ...again };
@@ -61584,7 +61575,7 @@ async function build_runCall(b, docker) {
     catch (err) {
         if (!(err instanceof ExecError))
             throw err;
-        const text = `${err.result.stdout}\n${err.result.stderr}`;
+        const text = err.output;
         if (/unsupported request frontend\.lint/.test(text)) {
             throw new Error(`call: ${b.flags?.call}: the builder's BuildKit ${docker.builder.buildkitVersion || ''} has no build checks (unsupported request frontend.lint), and the Dockerfile frontend that has them could not be pulled; ` +
                 'use a newer BuildKit (driver-opts: image=moby/buildkit:<recent release>), or a runner that reaches Docker Hub');
@@ -62226,7 +62217,7 @@ async function runMain() {
  */
 function failStep(err, report) {
     if (err instanceof ExecError && err.command === 'docker buildx') {
-        const f = parseBuildxFailure(`${err.result.stdout}\n${err.result.stderr}`);
+        const f = parseBuildxFailure(err.output);
         const workspace = realWorkspace() || realCwd();
         report.error = f.message || err.message;
         report.errorLocation = report.dockerfile ? annotationTarget(f, report.dockerfile, workspace) : undefined;

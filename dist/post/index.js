@@ -29268,6 +29268,10 @@ function localCacheFrom(dir) {
 function merge_blobsOf(config) {
     return new Set(config.layers.map((l) => l.blob));
 }
+/** The top layer index of each of a record's results (plain and chained). */
+function resultLayers(r) {
+    return [...(r.layers ?? []), ...(r.chains ?? []).flatMap((ch) => ch.layers)].map((res) => res.layer ?? 0);
+}
 /** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
 function merge_referencedBlobs(config) {
     const out = new Set();
@@ -29276,13 +29280,8 @@ function merge_referencedBlobs(config) {
             out.add(config.layers[n].blob);
         }
     };
-    for (const r of config.records) {
-        for (const res of r.layers ?? [])
-            visit(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                visit(res.layer ?? 0);
-    }
+    for (const r of config.records)
+        resultLayers(r).forEach(visit);
     return out;
 }
 /**
@@ -29452,27 +29451,12 @@ function indexVerdict(candidate, floor, held) {
  * registry when the cache service has lost it.
  */
 function merge_baseLayerBlobs(config) {
-    const made = new Set();
-    for (const r of config.records) {
-        if ((r.inputs?.length ?? 0) === 0)
-            continue;
-        for (const res of r.layers ?? [])
-            made.add(res.layer ?? 0);
-        for (const ch of r.chains ?? [])
-            for (const res of ch.layers)
-                made.add(res.layer ?? 0);
-    }
-    const out = new Set();
-    config.layers.forEach((l, i) => {
-        if (!made.has(i))
-            out.add(l.blob);
-    });
     // A blob some step made is not a base layer, even where it also sits below another chain.
-    config.layers.forEach((l, i) => {
-        if (made.has(i))
-            out.delete(l.blob);
-    });
-    return out;
+    const made = new Set(config.records
+        .filter((r) => (r.inputs?.length ?? 0) > 0)
+        .flatMap(resultLayers)
+        .map((i) => config.layers[i]?.blob));
+    return new Set(config.layers.map((l) => l.blob).filter((b) => !made.has(b)));
 }
 
 ;// CONCATENATED MODULE: ./src/context.ts
@@ -29852,7 +29836,10 @@ async function openLazyCache(svc, p, keys) {
         image,
         failed,
         reoffer: offer,
-        bases: meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set(),
+        // Only a retry asks, so a build that needs none does not pay for it.
+        get bases() {
+            return meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set();
+        },
         checkHeld: async () => {
             if (!meta)
                 return 0;
@@ -30716,6 +30703,10 @@ class ExecError extends Error {
         super(`${command} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`);
         this.command = command;
         this.result = result;
+    }
+    /** Everything the command printed: standard output, then standard error. */
+    get output() {
+        return `${this.result.stdout}\n${this.result.stderr}`;
     }
 }
 function exec_lastMeaningfulLine(text) {

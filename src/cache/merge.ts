@@ -7,6 +7,11 @@ export function blobsOf(config: CacheConfig): Set<string> {
   return new Set(config.layers.map((l) => l.blob));
 }
 
+/** The top layer index of each of a record's results (plain and chained). */
+function resultLayers(r: CacheRecord): number[] {
+  return [...(r.layers ?? []), ...(r.chains ?? []).flatMap((ch) => ch.layers)].map((res) => res.layer ?? 0);
+}
+
 /** Digests of the blobs that some record's result needs (a result needs its whole layer chain). */
 export function referencedBlobs(config: CacheConfig): Set<string> {
   const out = new Set<string>();
@@ -15,10 +20,7 @@ export function referencedBlobs(config: CacheConfig): Set<string> {
       out.add(config.layers[n].blob);
     }
   };
-  for (const r of config.records) {
-    for (const res of r.layers ?? []) visit(res.layer ?? 0);
-    for (const ch of r.chains ?? []) for (const res of ch.layers) visit(res.layer ?? 0);
-  }
+  for (const r of config.records) resultLayers(r).forEach(visit);
   return out;
 }
 
@@ -184,19 +186,12 @@ export function indexVerdict(candidate: CacheConfig, floor: CacheConfig | undefi
  * registry when the cache service has lost it.
  */
 export function baseLayerBlobs(config: CacheConfig): Set<string> {
-  const made = new Set<number>();
-  for (const r of config.records) {
-    if ((r.inputs?.length ?? 0) === 0) continue;
-    for (const res of r.layers ?? []) made.add(res.layer ?? 0);
-    for (const ch of r.chains ?? []) for (const res of ch.layers) made.add(res.layer ?? 0);
-  }
-  const out = new Set<string>();
-  config.layers.forEach((l, i) => {
-    if (!made.has(i)) out.add(l.blob);
-  });
   // A blob some step made is not a base layer, even where it also sits below another chain.
-  config.layers.forEach((l, i) => {
-    if (made.has(i)) out.delete(l.blob);
-  });
-  return out;
+  const made = new Set(
+    config.records
+      .filter((r) => (r.inputs?.length ?? 0) > 0)
+      .flatMap(resultLayers)
+      .map((i) => config.layers[i]?.blob),
+  );
+  return new Set(config.layers.map((l) => l.blob).filter((b) => !made.has(b)));
 }

@@ -271,7 +271,10 @@ export async function openLazyCache(svc: CacheService, p: CachePaths, keys: Inde
     image,
     failed,
     reoffer: offer,
-    bases: meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set(),
+    // Only a retry asks, so a build that needs none does not pay for it.
+    get bases() {
+      return meta ? new Set([...baseLayerBlobs(meta.image.config)].filter((d) => !!meta.entries[d])) : new Set<string>();
+    },
     checkHeld: async () => {
       if (!meta) return 0;
       const unfetched: Record<string, string> = {};

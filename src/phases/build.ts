@@ -93,7 +93,7 @@ async function runBuildx(b: BuildPlan, docker: DockerSetup, recover?: RecoverFro
       break;
     } catch (err) {
       // A cached blob the service could not deliver fails BuildKit's cache lookup: build again without it.
-      const again = recover ? await recover(err instanceof ExecError ? `${err.result.stdout}\n${err.result.stderr}` : '') : undefined;
+      const again = recover ? await recover(err instanceof ExecError ? err.output : '') : undefined;
       if (!again) throw err;
       used = { ...used, ...again };
     }
@@ -107,7 +107,7 @@ async function runCall(b: BuildPlan, docker: DockerSetup): Promise<{ md: Record<
     return await runBuildx(b, docker);
   } catch (err) {
     if (!(err instanceof ExecError)) throw err;
-    const text = `${err.result.stdout}\n${err.result.stderr}`;
+    const text = err.output;
     if (/unsupported request frontend\.lint/.test(text)) {
       throw new Error(
         `call: ${b.flags?.call}: the builder's BuildKit ${docker.builder.buildkitVersion || ''} has no build checks (unsupported request frontend.lint), and the Dockerfile frontend that has them could not be pulled; ` +

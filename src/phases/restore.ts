@@ -219,7 +219,7 @@ export function retryPlanner(
   };
   return async (output = '') => {
     if (retries === 1) {
-      const asked = new Set([...proxy.stats.notHeld.slice(notHeldBefore)]);
+      const asked = new Set(proxy.stats.notHeld.slice(notHeldBefore));
       if (![...assumed].some((d) => asked.has(d) || output.includes(d))) return undefined;
       retries++;
       core.warning(`Layer cache: the builder asked the cache for the ${assumed.size} lost base image layer(s) after all; building again without them.`);
